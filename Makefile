@@ -1,0 +1,79 @@
+# kshot build. `make` builds build/kshot (host) and build/kshot.so (module
+# for stock lua5.4). `make run` and `make test` are the README's two
+# commands: both install what is missing first (make setup).
+#
+# Source lists are wildcards: adding a .c file to runtime/core/,
+# runtime/host/ or bindings/ needs no edit here.
+
+CC      ?= cc
+LUA_INC ?= /usr/include/lua5.4
+LUA_LIB ?= /usr/lib/x86_64-linux-gnu/liblua5.4.a
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
+BASE     = -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN)
+LIBS     = -Wl,--as-needed -lopenblas -ljansson -lpng -ljpeg -lz -lm -lpthread -ldl
+BUILD   ?= build
+
+CORE_SRC    = $(wildcard runtime/core/*.c)
+BIND_SRC    = $(wildcard bindings/*.c)
+HOST_SRC    = $(filter-out runtime/host/kshot_main.c,$(wildcard runtime/host/*.c))
+CORE_OBJ    = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+BIND_OBJ    = $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
+HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ    = $(BUILD)/obj/runtime/host/kshot_main.o
+
+.PHONY: all setup run test test-fast bench clean check-core asan valgrind
+all: $(BUILD)/kshot $(BUILD)/kshot.so $(BUILD)/libkshot.a
+
+$(BUILD)/obj/runtime/core/%.o: runtime/core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) -I$(LUA_INC) -MMD -MP -c $< -o $@
+
+# the core + bindings + embedding API, for programs that embed kshot
+$(BUILD)/libkshot.a: $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# host: Lua linked statically and its API exported (-E) so C modules load
+$(BUILD)/kshot: $(MAIN_OBJ) $(HOST_OBJ) $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(BASE) $(CFLAGS) -Wl,-E -o $@ $^ $(LUA_LIB) -ledit $(LIBS)
+
+# module for stock lua5.4: not linked against liblua
+$(BUILD)/kshot.so: $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(BASE) $(CFLAGS) -shared -o $@ $^ $(LIBS)
+
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)
+
+setup:
+	@sh .ci/install-deps.sh
+
+run: setup all
+	$(BUILD)/kshot scripts/fewshot_fashion.lua
+
+test: setup
+	@sh spec/run_all.sh
+
+# every test without the set-up step (for development)
+test-fast:
+	@sh spec/run_all.sh
+
+bench: all
+	@sh scripts/bench/run_all.sh
+
+check-core:
+	@! grep -rlE '#\s*include\s*[<"](lua|lauxlib|lualib)' runtime/core \
+	  || (echo "runtime/core must not include Lua headers" >&2; exit 1)
+
+# sanitizer build of everything, in its own folder
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  build/asan/kshot build/asan/kshot.so
+
+clean:
+	rm -rf build

@@ -1,0 +1,113 @@
+/* ks_lua.h: shared conventions of the Lua bindings of the kshot core.
+ *
+ * - Every C function of the module is registered with one upvalue: the
+ *   state's context box (a full userdata holding a ks_ctx*). KS_CTX(L)
+ *   fetches it in O(1).
+ * - A tensor is a full userdata of type KS_TENSOR_MT holding one ks_tensor*
+ *   reference (NULL once released). __gc and __close share one idempotent
+ *   release; using a released tensor is a Lua error, never a crash.
+ * - Binding pattern: check every argument first (luaL_check*, naming the
+ *   argument), push the output userdata box, run the kernel, then either
+ *   fill the box or raise the context's message with ks_lua_raise. Nothing
+ *   is leaked when an error is raised: the box is collected empty.
+ * - Memory pacing: core allocations add to ctx->gc_debt; ks_lua_gc_pace
+ *   feeds them to lua_gc(LUA_GCSTEP) in batches so the collector sees tensor
+ *   memory. ks_lua_push_tensor does it for you.
+ * - Dims, indices and labels are 0-based; negative dims count from the end.
+ */
+#ifndef KS_LUA_H
+#define KS_LUA_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../runtime/core/ks_context.h"
+#include "../runtime/core/ks_tensor.h"
+
+#define KS_TENSOR_MT "kshot.Tensor"
+#define KS_GENERATOR_MT "kshot.Generator"
+#define KS_CTX_MT "kshot.Context"
+
+/* bytes of core allocation between two GC steps */
+#define KS_GC_BATCH (64 * 1024)
+
+#define KS_CTX(L) (*(ks_ctx **)lua_touserdata((L), lua_upvalueindex(1)))
+
+/* ---- context ---- */
+/* The context of this Lua state (from the registry); for code without the upvalue. */
+ks_ctx *ks_lua_getctx(lua_State *L);
+/* Raise the context's last message as a Lua error (with position). */
+int ks_lua_raise(lua_State *L, ks_ctx *c);
+/* Raise if st != KS_OK. */
+static inline void ks_lua_check(lua_State *L, ks_ctx *c, ks_status st)
+{
+    if (st != KS_OK) ks_lua_raise(L, c);
+}
+static inline void ks_lua_gc_pace(lua_State *L, ks_ctx *c)
+{
+    if (c->gc_debt >= KS_GC_BATCH) {
+        size_t kb = c->gc_debt >> 10;
+        c->gc_debt = 0;
+        lua_gc(L, LUA_GCSTEP, (int)(kb > 1000000 ? 1000000 : kb));
+    }
+}
+
+/* ---- tensors ---- */
+/* Push a new empty box (call before running the kernel). Returns the slot. */
+ks_tensor **ks_lua_newbox(lua_State *L);
+/* Fill the box at the top of the stack (steals t's reference) and pace the GC. */
+void ks_lua_fillbox(lua_State *L, ks_ctx *c, ks_tensor **box, ks_tensor *t);
+/* Push t (steals the reference): newbox + fillbox. On a Lua memory error t is released. */
+void ks_lua_push_tensor(lua_State *L, ks_ctx *c, ks_tensor *t);
+/* Tensor argument `arg`, error "bad argument #arg to 'f' (kshot.Tensor expected, got X)" */
+ks_tensor *ks_lua_check_tensor(lua_State *L, int arg);
+/* NULL when the value is not a tensor (or released). */
+ks_tensor *ks_lua_to_tensor(lua_State *L, int idx);
+/* Tensor, or a Lua number / boolean / nested table converted to a tensor of
+ * dtype `dt` (-1: float32 for numbers, bool for booleans). The converted
+ * tensor is left on the stack in place of the argument. */
+ks_tensor *ks_lua_check_tensorlike(lua_State *L, int arg, int dt);
+
+/* t[key] and t[key] = v for non-string keys (ks_lua_index.c): integer
+ * (0-based, negative from the end), or a table of per-dim entries: an
+ * integer, {start, stop[, step]} (stop exclusive), {} for all, a bool/int64
+ * tensor mask or index. Stack: 1 tensor, 2 key[, 3 value]. */
+int ks_lua_index_get(lua_State *L, ks_ctx *c);
+int ks_lua_index_set(lua_State *L, ks_ctx *c);
+
+/* ---- arguments ---- */
+/* dtype by name ("float32", "int64", "uint8", "bool") or `def` when absent */
+ks_dtype ks_lua_opt_dtype(lua_State *L, int arg, ks_dtype def);
+/* A dim argument (integer, may be negative), normalised against ndim. */
+int ks_lua_check_dim(lua_State *L, ks_ctx *c, int arg, int ndim);
+/* Shape from varargs of integers starting at `arg`, or from one table
+ * {2, 3} at `arg`. Returns ndim; stops at the first non-number. */
+int ks_lua_check_shape(lua_State *L, int arg, int64_t *size);
+/* Read a boolean option field of a table at `arg` (absent -> def). */
+int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def);
+
+/* ---- registration ----
+ * Each binding file exports one function that adds its functions to the
+ * module table (at stack index `module`) and methods to the tensor method
+ * table (at `methods`). Both use the ctx box upvalue (at `ctxbox`).
+ * KS_REG_BOTH registers a luaL_Reg list in both tables. */
+void ks_lua_register(lua_State *L, const luaL_Reg *regs, int table, int ctxbox);
+typedef void (*ks_lua_open_fn)(lua_State *L, int module, int methods, int ctxbox);
+
+void ks_lua_open_tensor(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_tensor.c */
+void ks_lua_open_create(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_create.c */
+void ks_lua_open_random(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_random.c */
+void ks_lua_open_index(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_index.c */
+void ks_lua_open_print(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_print.c */
+void ks_lua_open_elementwise(lua_State *L, int module, int methods, int ctxbox); /* ks_lua_elementwise.c */
+void ks_lua_open_reduce(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_reduce.c */
+void ks_lua_open_linalg(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_linalg.c */
+void ks_lua_open_select(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_select.c */
+void ks_lua_open_shape(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_shape.c */
+void ks_lua_open_system(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_system.c */
+void ks_lua_open_data(lua_State *L, int module, int methods, int ctxbox);        /* ks_lua_data.c */
+
+/* The module opener (kshot.so exports it; the host preloads it). */
+int luaopen_kshot(lua_State *L);
+
+#endif

@@ -1,0 +1,7 @@
+/* ks_lua_elementwise.c: (being written) */
+#include "ks_lua.h"
+
+void ks_lua_open_elementwise(lua_State *L, int module, int methods, int ctxbox)
+{
+    (void)L; (void)module; (void)methods; (void)ctxbox;
+}

@@ -1,0 +1,139 @@
+/* ks_lua_module.c: luaopen_kshot: the context, the tensor metatable, and
+ * the registration of every binding file. */
+#include "ks_lua.h"
+#include "../runtime/core/ks_threads.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void openblas_set_num_threads(int);
+
+static int ctx_gc(lua_State *L)
+{
+    ks_ctx **box = luaL_checkudata(L, 1, KS_CTX_MT);
+    if (*box) {
+        ks_ctx_release(*box);
+        *box = NULL;
+    }
+    return 0;
+}
+
+ks_ctx *ks_lua_getctx(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".instance");
+    ks_ctx **box = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return box ? *box : NULL;
+}
+
+int ks_lua_raise(lua_State *L, ks_ctx *c)
+{
+    return luaL_error(L, "%s", ks_ctx_message(c));
+}
+
+void ks_lua_register(lua_State *L, const luaL_Reg *regs, int table, int ctxbox)
+{
+    table = lua_absindex(L, table);
+    ctxbox = lua_absindex(L, ctxbox);
+    for (; regs->name; regs++) {
+        lua_pushvalue(L, ctxbox);
+        lua_pushcclosure(L, regs->func, 1);
+        lua_setfield(L, table, regs->name);
+    }
+}
+
+/* Folder of the binary that holds this code: the host sets registry
+ * "kshot.home" (it knows /proc/self/exe); kshot.so finds itself by dladdr. */
+static int binary_dir(lua_State *L, char *out, size_t n)
+{
+    char path[PATH_MAX];
+    lua_getfield(L, LUA_REGISTRYINDEX, "kshot.home");
+    const char *home = lua_tostring(L, -1);
+    if (home) {
+        snprintf(out, n, "%s", home);
+        lua_pop(L, 1);
+        return 1;
+    }
+    lua_pop(L, 1);
+    Dl_info info;
+    if (!dladdr((void *)luaopen_kshot, &info) || !info.dli_fname || !realpath(info.dli_fname, path)) return 0;
+    snprintf(out, n, "%s", dirname(path));
+    return 1;
+}
+
+/* Put the Lua-side modules (kshot.nn, kshot.data, ...) on package.path:
+ * $KSHOT_LUA_DIR, else <bin>/../bindings/lua (source tree), else
+ * <bin>/../share/kshot/lua (installed). */
+static void add_lua_path(lua_State *L)
+{
+    char dir[PATH_MAX], cand[PATH_MAX + 64], probe[PATH_MAX + 96];
+    const char *env = getenv("KSHOT_LUA_DIR");
+    if (env && *env) {
+        snprintf(cand, sizeof cand, "%s", env);
+    } else {
+        if (!binary_dir(L, dir, sizeof dir)) return;
+        snprintf(cand, sizeof cand, "%s/../bindings/lua", dir);
+        snprintf(probe, sizeof probe, "%s/kshot", cand);
+        if (access(probe, F_OK) != 0) snprintf(cand, sizeof cand, "%s/../share/kshot/lua", dir);
+    }
+    lua_getglobal(L, "package");
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); return; }
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", cand, cand, lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+}
+
+static const ks_lua_open_fn openers[] = {
+    ks_lua_open_tensor, ks_lua_open_create, ks_lua_open_random, ks_lua_open_index,
+    ks_lua_open_print,  ks_lua_open_elementwise, ks_lua_open_reduce, ks_lua_open_linalg,
+    ks_lua_open_select, ks_lua_open_shape, ks_lua_open_system, ks_lua_open_data,
+};
+
+int luaopen_kshot(lua_State *L)
+{
+    /* one context per Lua state, shared by every require of the module */
+    lua_getfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".module");
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 1);
+
+    ks_ctx **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_newmetatable(L, KS_CTX_MT);
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    *box = ks_ctx_new();
+    if (!*box) return luaL_error(L, "kshot: out of memory creating the context");
+    openblas_set_num_threads((*box)->num_threads);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".instance");
+    int ctxbox = lua_gettop(L);
+
+    lua_newtable(L); /* module */
+    int module = lua_gettop(L);
+    luaL_newmetatable(L, KS_TENSOR_MT);
+    int mt = lua_gettop(L);
+    lua_newtable(L); /* methods */
+    int methods = lua_gettop(L);
+    lua_pushvalue(L, methods);
+    lua_setfield(L, mt, "methods");
+    lua_pushliteral(L, KS_TENSOR_MT);
+    lua_setfield(L, mt, "__name");
+
+    for (size_t i = 0; i < sizeof openers / sizeof *openers; i++) openers[i](L, module, methods, ctxbox);
+
+    lua_pushvalue(L, methods);
+    lua_setfield(L, module, "Tensor"); /* the method table, for extension from Lua */
+    lua_pushliteral(L, "0.1.0");
+    lua_setfield(L, module, "__version");
+    add_lua_path(L);
+    lua_pushvalue(L, module);
+    lua_setfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".module");
+    lua_pushvalue(L, module);
+    return 1;
+}

@@ -1,0 +1,484 @@
+/* ks_lua_tensor.c: the tensor userdata (box, release, __index dispatch),
+ * argument helpers, geometry queries and O(1) view methods. */
+#include "ks_lua.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ boxes */
+ks_tensor **ks_lua_newbox(lua_State *L)
+{
+    ks_tensor **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_setmetatable(L, KS_TENSOR_MT);
+    return box;
+}
+
+void ks_lua_fillbox(lua_State *L, ks_ctx *c, ks_tensor **box, ks_tensor *t)
+{
+    *box = t;
+    ks_lua_gc_pace(L, c);
+}
+
+void ks_lua_push_tensor(lua_State *L, ks_ctx *c, ks_tensor *t)
+{
+    /* the box allocation may raise a memory error: keep t reachable for release */
+    ks_tensor **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = t;
+    luaL_setmetatable(L, KS_TENSOR_MT);
+    ks_lua_gc_pace(L, c);
+}
+
+static int tensor_release(lua_State *L)
+{
+    ks_tensor **box = luaL_checkudata(L, 1, KS_TENSOR_MT);
+    if (*box) {
+        ks_tensor_release(*box);
+        *box = NULL;
+    }
+    return 0;
+}
+
+ks_tensor *ks_lua_to_tensor(lua_State *L, int idx)
+{
+    ks_tensor **box = luaL_testudata(L, idx, KS_TENSOR_MT);
+    return box ? *box : NULL;
+}
+
+ks_tensor *ks_lua_check_tensor(lua_State *L, int arg)
+{
+    ks_tensor **box = luaL_testudata(L, arg, KS_TENSOR_MT);
+    if (!box) {
+        const char *msg = lua_pushfstring(L, "kshot.Tensor expected, got %s", luaL_typename(L, arg));
+        luaL_argerror(L, arg, msg);
+    }
+    if (!*box) luaL_argerror(L, arg, "tensor has been released (closed)");
+    return *box;
+}
+
+/* ------------------------------------------------------------- arguments */
+ks_dtype ks_lua_opt_dtype(lua_State *L, int arg, ks_dtype def)
+{
+    if (lua_isnoneornil(L, arg)) return def;
+    const char *name = lua_tostring(L, arg);
+    if (lua_type(L, arg) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "dtype name expected, got %s", luaL_typename(L, arg)));
+    int dt = ks_dtype_from_name(name);
+    if (dt < 0)
+        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (expected float32, int64, uint8 or bool)", name));
+    return (ks_dtype)dt;
+}
+
+int ks_lua_check_dim(lua_State *L, ks_ctx *c, int arg, int ndim)
+{
+    lua_Integer d = luaL_checkinteger(L, arg);
+    int out;
+    if (ks_wrap_dim(c, d, ndim, &out)) {
+        luaL_argerror(L, arg, ks_ctx_message(c));
+    }
+    return out;
+}
+
+int ks_lua_check_shape(lua_State *L, int arg, int64_t *size)
+{
+    int n = 0;
+    if (lua_istable(L, arg)) {
+        lua_Integer len = (lua_Integer)luaL_len(L, arg);
+        if (len > KS_MAX_DIMS) luaL_argerror(L, arg, lua_pushfstring(L, "at most %d dimensions", KS_MAX_DIMS));
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_geti(L, arg, i);
+            int ok;
+            lua_Integer v = lua_tointegerx(L, -1, &ok);
+            if (!ok) luaL_argerror(L, arg, lua_pushfstring(L, "shape entry %d is not an integer", (int)i));
+            size[n++] = v;
+            lua_pop(L, 1);
+        }
+        return n;
+    }
+    int top = lua_gettop(L);
+    for (int i = arg; i <= top && lua_type(L, i) == LUA_TNUMBER; i++) {
+        if (n >= KS_MAX_DIMS) luaL_argerror(L, i, lua_pushfstring(L, "at most %d dimensions", KS_MAX_DIMS));
+        if (!lua_isinteger(L, i)) luaL_argerror(L, i, "size must be an integer");
+        size[n++] = lua_tointeger(L, i);
+    }
+    return n;
+}
+
+int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def)
+{
+    if (!lua_istable(L, arg)) return def;
+    lua_getfield(L, arg, key);
+    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* ----------------------------------------------------------- __index */
+static int tensor_index(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(2));
+        if (!lua_isnil(L, -1)) return 1;
+        /* properties */
+        const char *k = lua_tostring(L, 2);
+        ks_tensor *t = ks_lua_check_tensor(L, 1);
+        if (strcmp(k, "ndim") == 0) { lua_pushinteger(L, t->ndim); return 1; }
+        if (strcmp(k, "requires_grad") == 0) { lua_pushboolean(L, t->requires_grad); return 1; }
+        lua_pushnil(L);
+        return 1;
+    }
+    ks_lua_check_tensor(L, 1);
+    return ks_lua_index_get(L, KS_CTX(L));
+}
+
+static int tensor_newindex(lua_State *L)
+{
+    ks_lua_check_tensor(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "cannot set field '%s' of a tensor", lua_tostring(L, 2));
+    return ks_lua_index_set(L, KS_CTX(L));
+}
+
+static int tensor_len(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (t->ndim == 0) return luaL_error(L, "len() of a 0-d tensor");
+    lua_pushinteger(L, t->size[0]);
+    return 1;
+}
+
+/* --------------------------------------------------------- geometry */
+static int t_dim(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->ndim); return 1; }
+static int t_numel(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->numel); return 1; }
+static int t_dtype(lua_State *L) { lua_pushstring(L, ks_dtype_name(ks_lua_check_tensor(L, 1)->dtype)); return 1; }
+static int t_is_contiguous(lua_State *L) { lua_pushboolean(L, ks_tensor_is_contiguous(ks_lua_check_tensor(L, 1))); return 1; }
+static int t_storage_offset(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->offset); return 1; }
+
+static void push_dims(lua_State *L, int n, const int64_t *v)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* t:shape() -> {2, 3} (a plain Lua array of sizes) */
+static int t_shape(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    push_dims(L, t->ndim, t->size);
+    return 1;
+}
+
+/* t:size() -> table like shape(); t:size(d) -> size of dim d (0-based, negative ok) */
+static int t_size(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (lua_isnoneornil(L, 2)) return t_shape(L);
+    int d = ks_lua_check_dim(L, KS_CTX(L), 2, t->ndim);
+    lua_pushinteger(L, t->ndim ? t->size[d] : 1);
+    return 1;
+}
+
+static int t_stride(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (lua_isnoneornil(L, 2)) { push_dims(L, t->ndim, t->stride); return 1; }
+    int d = ks_lua_check_dim(L, KS_CTX(L), 2, t->ndim);
+    lua_pushinteger(L, t->ndim ? t->stride[d] : 1);
+    return 1;
+}
+
+static int t_shares_storage(lua_State *L)
+{
+    ks_tensor *a = ks_lua_check_tensor(L, 1), *b = ks_lua_check_tensor(L, 2);
+    lua_pushboolean(L, a->storage == b->storage);
+    return 1;
+}
+
+/* ------------------------------------------------------------ views */
+#define VIEW_RUN(call)                          \
+    do {                                        \
+        ks_tensor **box = ks_lua_newbox(L);     \
+        ks_tensor *r = NULL;                    \
+        if ((call) != KS_OK) ks_lua_raise(L, c); \
+        ks_lua_fillbox(L, c, box, r);           \
+        return 1;                               \
+    } while (0)
+
+static int t_view(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int64_t size[KS_MAX_DIMS];
+    int n = ks_lua_check_shape(L, 2, size);
+    VIEW_RUN(ks_view(c, t, n, size, &r));
+}
+
+static int t_reshape(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int64_t size[KS_MAX_DIMS];
+    int n = ks_lua_check_shape(L, 2, size);
+    VIEW_RUN(ks_reshape(c, t, n, size, &r));
+}
+
+static int t_transpose(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int d0 = ks_lua_check_dim(L, c, 2, t->ndim), d1 = ks_lua_check_dim(L, c, 3, t->ndim);
+    VIEW_RUN(ks_transpose(c, t, d0, d1, &r));
+}
+
+/* t:t(): transpose of a tensor with at most 2 dims */
+static int t_t(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (t->ndim > 2) return luaL_error(L, "t() expects a tensor with <= 2 dimensions, but self is %dD", t->ndim);
+    VIEW_RUN(ks_transpose(c, t, 0, t->ndim == 2 ? 1 : 0, &r));
+}
+
+static int t_permute(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int64_t dims[KS_MAX_DIMS];
+    int n = ks_lua_check_shape(L, 2, dims);
+    if (n != t->ndim)
+        return luaL_error(L, "permute: number of dims (%d) does not match the tensor's (%d)", n, t->ndim);
+    int perm[KS_MAX_DIMS];
+    for (int i = 0; i < n; i++) {
+        int d;
+        if (ks_wrap_dim(c, dims[i], t->ndim, &d)) return ks_lua_raise(L, c);
+        perm[i] = d;
+    }
+    VIEW_RUN(ks_permute(c, t, perm, &r));
+}
+
+static int t_narrow(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int d = ks_lua_check_dim(L, c, 2, t->ndim);
+    lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
+    if (start < 0 && t->ndim) start += t->size[d];
+    VIEW_RUN(ks_narrow(c, t, d, start, len, &r));
+}
+
+static int t_select(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (t->ndim == 0) return luaL_error(L, "select() cannot be applied to a 0-dim tensor");
+    int d = ks_lua_check_dim(L, c, 2, t->ndim);
+    lua_Integer idx = luaL_checkinteger(L, 3);
+    VIEW_RUN(ks_select(c, t, d, idx, &r));
+}
+
+static int t_squeeze(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int d = lua_isnoneornil(L, 2) ? -1 : ks_lua_check_dim(L, c, 2, t->ndim);
+    if (t->ndim == 0) d = -1;
+    VIEW_RUN(ks_squeeze(c, t, d, &r));
+}
+
+static int t_unsqueeze(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int d = ks_lua_check_dim(L, c, 2, t->ndim + 1);
+    VIEW_RUN(ks_unsqueeze(c, t, d, &r));
+}
+
+static int t_expand(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int64_t size[KS_MAX_DIMS];
+    int n = ks_lua_check_shape(L, 2, size);
+    VIEW_RUN(ks_expand(c, t, n, size, &r));
+}
+
+static int t_expand_as(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1), *o = ks_lua_check_tensor(L, 2);
+    VIEW_RUN(ks_expand(c, t, o->ndim, o->size, &r));
+}
+
+static int t_flip(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int64_t dims[KS_MAX_DIMS];
+    int n = ks_lua_check_shape(L, 2, dims), perm[KS_MAX_DIMS];
+    for (int i = 0; i < n; i++)
+        if (ks_wrap_dim(c, dims[i], t->ndim, &perm[i])) return ks_lua_raise(L, c);
+    VIEW_RUN(ks_flip(c, t, n, perm, &r));
+}
+
+/* t:flatten([start_dim=0[, end_dim=-1]]) */
+static int t_flatten(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int nd = t->ndim ? t->ndim : 1;
+    int s = lua_isnoneornil(L, 2) ? 0 : ks_lua_check_dim(L, c, 2, nd);
+    int e = lua_isnoneornil(L, 3) ? nd - 1 : ks_lua_check_dim(L, c, 3, nd);
+    if (s > e) return luaL_error(L, "flatten: start_dim (%d) cannot come after end_dim (%d)", s, e);
+    int64_t size[KS_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < s; i++) size[k++] = t->size[i];
+    int64_t m = 1;
+    for (int i = s; i <= e && i < t->ndim; i++) m *= t->size[i];
+    size[k++] = m;
+    for (int i = e + 1; i < t->ndim; i++) size[k++] = t->size[i];
+    VIEW_RUN(ks_reshape(c, t, k, size, &r));
+}
+
+static int t_contiguous(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    VIEW_RUN(ks_contiguous(c, t, &r));
+}
+
+static int t_clone(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    VIEW_RUN(ks_clone(c, t, &r));
+}
+
+/* t:to(dtype) / t:type(dtype); t:float(), t:long(), t:byte(), t:bool() */
+static int t_to(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    ks_tensor *like = ks_lua_to_tensor(L, 2);
+    if (!like && lua_type(L, 2) != LUA_TSTRING)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "dtype name or tensor expected, got %s", luaL_typename(L, 2)));
+    ks_dtype dt = like ? like->dtype : ks_lua_opt_dtype(L, 2, t->dtype);
+    VIEW_RUN(ks_to_dtype(c, t, dt, &r));
+}
+
+static int to_fixed(lua_State *L, ks_dtype dt)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    VIEW_RUN(ks_to_dtype(c, t, dt, &r));
+}
+static int t_float(lua_State *L) { return to_fixed(L, KS_FLOAT32); }
+static int t_long(lua_State *L) { return to_fixed(L, KS_INT64); }
+static int t_byte(lua_State *L) { return to_fixed(L, KS_UINT8); }
+static int t_bool(lua_State *L) { return to_fixed(L, KS_BOOL); }
+
+/* t:copy_(src): copy src (tensor or number, broadcast) into t in place */
+static int t_copy_(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    ks_tensor *s = ks_lua_check_tensorlike(L, 2, t->dtype);
+    if (ks_copy_(c, t, s)) return ks_lua_raise(L, c);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------ values */
+static void push_element(lua_State *L, const void *p, ks_dtype dt)
+{
+    switch (dt) {
+    case KS_FLOAT32: lua_pushnumber(L, *(const float *)p); break;
+    case KS_INT64: lua_pushinteger(L, *(const int64_t *)p); break;
+    case KS_UINT8: lua_pushinteger(L, *(const uint8_t *)p); break;
+    case KS_BOOL: lua_pushboolean(L, *(const uint8_t *)p); break;
+    default: lua_pushnil(L);
+    }
+}
+
+static int t_item(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (t->numel != 1)
+        return luaL_error(L, "item(): a tensor with %d elements cannot be converted to a Lua number (need exactly 1)",
+                          (int)t->numel);
+    push_element(L, ks_tensor_data(t), t->dtype);
+    return 1;
+}
+
+static void totable_rec(lua_State *L, const ks_tensor *t, int d, const char *p)
+{
+    size_t isz = ks_dtype_size(t->dtype);
+    if (d == t->ndim) { push_element(L, p, t->dtype); return; }
+    luaL_checkstack(L, 3, "totable");
+    lua_createtable(L, (int)t->size[d], 0);
+    for (int64_t i = 0; i < t->size[d]; i++) {
+        totable_rec(L, t, d + 1, p + i * t->stride[d] * (int64_t)isz);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* t:totable(): nested 1-based Lua arrays (a number for a 0-d tensor) */
+static int t_totable(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    totable_rec(L, t, 0, ks_tensor_data(t));
+    return 1;
+}
+
+static const luaL_Reg tensor_methods[] = {
+    {"dim", t_dim}, {"numel", t_numel}, {"nelement", t_numel}, {"dtype", t_dtype}, {"shape", t_shape},
+    {"size", t_size}, {"stride", t_stride}, {"is_contiguous", t_is_contiguous},
+    {"storage_offset", t_storage_offset}, {"shares_storage", t_shares_storage},
+    {"view", t_view}, {"reshape", t_reshape}, {"transpose", t_transpose}, {"t", t_t},
+    {"permute", t_permute}, {"narrow", t_narrow}, {"select", t_select}, {"squeeze", t_squeeze},
+    {"unsqueeze", t_unsqueeze}, {"expand", t_expand}, {"expand_as", t_expand_as}, {"flip", t_flip},
+    {"flatten", t_flatten}, {"contiguous", t_contiguous}, {"clone", t_clone}, {"to", t_to}, {"type", t_to},
+    {"float", t_float}, {"long", t_long}, {"byte", t_byte}, {"bool", t_bool}, {"copy_", t_copy_},
+    {"item", t_item}, {"totable", t_totable}, {"close", tensor_release},
+    {NULL, NULL}};
+
+/* functions that are also module-level (ks.reshape(t, ...), ks.transpose(t, 0, 1), ...) */
+static const luaL_Reg tensor_functions[] = {
+    {"view", t_view}, {"reshape", t_reshape}, {"transpose", t_transpose}, {"permute", t_permute},
+    {"narrow", t_narrow}, {"select", t_select}, {"squeeze", t_squeeze}, {"unsqueeze", t_unsqueeze},
+    {"flip", t_flip}, {"flatten", t_flatten}, {"clone", t_clone}, {"numel", t_numel},
+    {NULL, NULL}};
+
+static int is_tensor(lua_State *L)
+{
+    lua_pushboolean(L, ks_lua_to_tensor(L, 1) != NULL);
+    return 1;
+}
+
+void ks_lua_open_tensor(lua_State *L, int module, int methods, int ctxbox)
+{
+    ks_lua_register(L, tensor_methods, methods, ctxbox);
+    ks_lua_register(L, tensor_functions, module, ctxbox);
+    lua_pushvalue(L, ctxbox);
+    lua_pushcclosure(L, is_tensor, 1);
+    lua_setfield(L, module, "is_tensor");
+    luaL_getmetatable(L, KS_TENSOR_MT);
+    int mt = lua_gettop(L);
+    lua_pushvalue(L, ctxbox);
+    lua_pushvalue(L, methods);
+    lua_pushcclosure(L, tensor_index, 2);
+    lua_setfield(L, mt, "__index");
+    lua_pushvalue(L, ctxbox);
+    lua_pushcclosure(L, tensor_newindex, 1);
+    lua_setfield(L, mt, "__newindex");
+    lua_pushcfunction(L, tensor_release);
+    lua_setfield(L, mt, "__gc");
+    lua_pushcfunction(L, tensor_release);
+    lua_setfield(L, mt, "__close");
+    lua_pushvalue(L, ctxbox);
+    lua_pushcclosure(L, tensor_len, 1);
+    lua_setfield(L, mt, "__len");
+    lua_pop(L, 1);
+}

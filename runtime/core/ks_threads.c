@@ -1,0 +1,173 @@
+/* ks_threads.c: a small sleeping thread pool with chunked parallel loops. */
+#include "ks_threads.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* OpenBLAS's own thread count; resolved at link time (libopenblas). */
+extern void openblas_set_num_threads(int);
+
+struct ks_pool {
+    int nworkers;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    uint64_t generation;  /* bumped for each region */
+    int busy;             /* workers still inside the current region */
+    int quit;
+    /* the current region */
+    ks_ctx *ctx;
+    ks_range_fn fn;
+    void *arg;
+    int64_t n, grain, nchunks;
+    atomic_llong next;    /* next chunk to take */
+    atomic_llong err_chunk; /* lowest chunk index that failed */
+    ks_status err;
+};
+
+/* Take chunks until none remain or an interrupt is seen. */
+static void run_chunks(ks_pool *p)
+{
+    for (;;) {
+        int64_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->nchunks) return;
+        if (atomic_load_explicit(&p->ctx->interrupted, memory_order_relaxed)) {
+            atomic_store(&p->next, p->nchunks);
+            return;
+        }
+        int64_t b = i * p->grain, e = b + p->grain < p->n ? b + p->grain : p->n;
+        ks_status st = p->fn(p->arg, b, e);
+        if (st != KS_OK) {
+            pthread_mutex_lock(&p->mu);
+            if (i < atomic_load(&p->err_chunk)) { atomic_store(&p->err_chunk, i); p->err = st; }
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    ks_pool *p = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        if (p->quit) break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        run_chunks(p);
+        pthread_mutex_lock(&p->mu);
+        if (--p->busy == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static ks_status pool_start(ks_ctx *c)
+{
+    int nw = c->num_threads - 1;
+    ks_pool *p = calloc(1, sizeof *p);
+    if (!p) return ks_error(c, KS_ENOMEM, "out of memory creating the thread pool");
+    p->threads = calloc((size_t)nw, sizeof *p->threads);
+    if (!p->threads) { free(p); return ks_error(c, KS_ENOMEM, "out of memory creating the thread pool"); }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    /* workers inherit a mask with SIGINT blocked: the handler runs on the main thread */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (int i = 0; i < nw; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) break;
+        p->nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    c->pool = p;
+    return KS_OK;
+}
+
+void ks_pool_free(ks_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p);
+}
+
+ks_status ks_parallel_for(ks_ctx *c, int64_t n, int64_t grain, ks_range_fn fn, void *arg)
+{
+    if (n <= 0) return KS_OK;
+    if (grain < 1) grain = 1;
+    int64_t nchunks = ks_num_chunks(n, grain);
+    if (nchunks == 1 || c->num_threads <= 1) {
+        for (int64_t i = 0; i < nchunks; i++) {
+            if (i > 0 && ks_check_interrupt(c)) return KS_EINTR;
+            int64_t b = i * grain, e = b + grain < n ? b + grain : n;
+            ks_status st = fn(arg, b, e);
+            if (st) return st;
+        }
+        return KS_OK;
+    }
+    if (!c->pool) {
+        ks_status st = pool_start(c);
+        if (st) return st;
+    }
+    ks_pool *p = c->pool;
+    pthread_mutex_lock(&p->mu);
+    p->ctx = c;
+    p->fn = fn;
+    p->arg = arg;
+    p->n = n;
+    p->grain = grain;
+    p->nchunks = nchunks;
+    p->err = KS_OK;
+    atomic_store(&p->next, 0);
+    atomic_store(&p->err_chunk, INT64_MAX);
+    p->busy = p->nworkers;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    run_chunks(p);
+    pthread_mutex_lock(&p->mu);
+    while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
+    ks_status err = p->err;
+    pthread_mutex_unlock(&p->mu);
+    if (ks_check_interrupt(c)) return KS_EINTR;
+    if (err) return ks_error(c, err, "%s in a parallel kernel", ks_status_name(err));
+    return KS_OK;
+}
+
+ks_status ks_set_num_threads(ks_ctx *c, int n)
+{
+    if (n < 1 || n > 256) return ks_error(c, KS_EINVAL, "number of threads must be in [1, 256], got %d", n);
+    if (n != c->num_threads) {
+        ks_pool_free(c->pool);
+        c->pool = NULL;
+        c->num_threads = n;
+    }
+    openblas_set_num_threads(n);
+    return KS_OK;
+}
+
+int ks_get_num_threads(const ks_ctx *c) { return c->num_threads; }
+
+int ks_default_num_threads(void)
+{
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    else n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    return n > 8 ? 8 : n;
+}
