@@ -23,7 +23,7 @@ BIND_OBJ    = $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ    = $(BUILD)/obj/runtime/host/kshot_main.o
 
-.PHONY: all setup run test test-fast bench clean check-core asan valgrind
+.PHONY: all setup run test test-fast bench clean check-core asan valgrind ctest
 all: $(BUILD)/kshot $(BUILD)/kshot.so $(BUILD)/libkshot.a
 
 $(BUILD)/obj/runtime/core/%.o: runtime/core/%.c
@@ -39,13 +39,30 @@ $(BUILD)/libkshot.a: $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# host: Lua linked statically and its API exported (-E) so C modules load
+# host: Lua linked statically and its API exported (-E) so C modules load.
+# OpenBLAS too when its archive is installed: resolving the ~12000 symbol
+# relocations of libopenblas.so at every start would triple the start-up time.
+OPENBLAS_A ?= $(wildcard /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a)
+HOST_BLAS   = $(if $(OPENBLAS_A),$(OPENBLAS_A) -l:libgfortran.so.5)
 $(BUILD)/kshot: $(MAIN_OBJ) $(HOST_OBJ) $(BIND_OBJ) $(CORE_OBJ)
-	$(CC) $(BASE) $(CFLAGS) -Wl,-E -o $@ $^ $(LUA_LIB) -ledit $(LIBS)
+	$(CC) $(BASE) $(CFLAGS) -Wl,-E -o $@ $^ $(LUA_LIB) -ledit -Wl,--as-needed $(HOST_BLAS) $(LIBS)
+
+# example of a program embedding kshot (runtime/host/kshot.h); spec/embed_spec.lua builds it the same way
+$(BUILD)/embed_example: runtime/host/examples/embed_example.c $(BUILD)/libkshot.a
+	$(CC) $(BASE) $(CFLAGS) -Iruntime/host -o $@ $< $(BUILD)/libkshot.a $(LUA_LIB) $(LIBS)
 
 # module for stock lua5.4: not linked against liblua
 $(BUILD)/kshot.so: $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(BASE) $(CFLAGS) -shared -o $@ $^ $(LIBS)
+
+# C tests of the core (spec/c): no Lua, linked against the core objects only
+$(BUILD)/test_core: $(BUILD)/obj/spec/c/test_core.o $(CORE_OBJ)
+	$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# raw cblas_sgemm reference for scripts/bench/bench_matmul.lua
+$(BUILD)/sgemm_ref: scripts/bench/sgemm_ref.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $< -lopenblas
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)
 
@@ -56,24 +73,34 @@ run: setup all
 	$(BUILD)/kshot scripts/fewshot_fashion.lua
 
 test: setup
-	@sh spec/run_all.sh
+	@BUILD=$(BUILD) sh spec/run_all.sh
 
 # every test without the set-up step (for development)
 test-fast:
-	@sh spec/run_all.sh
+	@BUILD=$(BUILD) sh spec/run_all.sh
+
+ctest: $(BUILD)/test_core
+	$(BUILD)/test_core
 
 bench: all
-	@sh scripts/bench/run_all.sh
+	@BUILD=$(BUILD) sh scripts/bench/run_all.sh
 
 check-core:
 	@! grep -rlE '#\s*include\s*[<"](lua|lauxlib|lualib)' runtime/core \
 	  || (echo "runtime/core must not include Lua headers" >&2; exit 1)
 
-# sanitizer build of everything, in its own folder
+# sanitizer build of everything, in its own folder ($(BUILD)/asan: build/asan by default)
+ASAN_BUILD = $(BUILD)/asan
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 \
+	$(MAKE) BUILD=$(ASAN_BUILD) OPT=-O1 \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  build/asan/kshot build/asan/kshot.so
+	  $(ASAN_BUILD)/kshot $(ASAN_BUILD)/kshot.so $(ASAN_BUILD)/test_core
+
+# memcheck of the C tests and of a Lua smoke script run by the host
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+valgrind: $(BUILD)/kshot $(BUILD)/test_core
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(BUILD)/test_core
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(BUILD)/kshot spec/c/smoke.lua
 
 clean:
 	rm -rf build

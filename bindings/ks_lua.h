@@ -27,6 +27,7 @@
 #define KS_TENSOR_MT "kshot.Tensor"
 #define KS_GENERATOR_MT "kshot.Generator"
 #define KS_CTX_MT "kshot.Context"
+#define KS_VERSION "0.1.0" /* ks.version, ks.__version, kshot -v */
 
 /* bytes of core allocation between two GC steps */
 #define KS_GC_BATCH (64 * 1024)
@@ -43,11 +44,16 @@ static inline void ks_lua_check(lua_State *L, ks_ctx *c, ks_status st)
 {
     if (st != KS_OK) ks_lua_raise(L, c);
 }
+/* Lua's generational mode ignores LUA_GCSTEP debt for finalized userdata
+ * (young collections leave unreachable tensor boxes alone until a major
+ * collection, which waits for the Lua heap itself to double), so tensor
+ * memory piles up; pacing therefore keeps the collector incremental. */
 static inline void ks_lua_gc_pace(lua_State *L, ks_ctx *c)
 {
     if (c->gc_debt >= KS_GC_BATCH) {
         size_t kb = c->gc_debt >> 10;
         c->gc_debt = 0;
+        lua_gc(L, LUA_GCINC, 0, 0, 0);
         lua_gc(L, LUA_GCSTEP, (int)(kb > 1000000 ? 1000000 : kb));
     }
 }
@@ -74,6 +80,13 @@ ks_tensor *ks_lua_check_tensorlike(lua_State *L, int arg, int dt);
  * tensor mask or index. Stack: 1 tensor, 2 key[, 3 value]. */
 int ks_lua_index_get(lua_State *L, ks_ctx *c);
 int ks_lua_index_set(lua_State *L, ks_ctx *c);
+
+/* ---- generators (ks_lua_random.c) ----
+ * A kshot.Generator is a full userdata whose first field is a non-NULL
+ * ks_generator* (so luaL_testudata(L, i, KS_GENERATOR_MT) gives a
+ * ks_generator **). The value at idx: a Generator -> its generator; nil or
+ * none -> NULL (meaning the state's default, ctx->gen); else a Lua error. */
+ks_generator *ks_lua_opt_generator(lua_State *L, int idx);
 
 /* ---- arguments ---- */
 /* dtype by name ("float32", "int64", "uint8", "bool") or `def` when absent */
@@ -106,6 +119,15 @@ void ks_lua_open_select(lua_State *L, int module, int methods, int ctxbox);     
 void ks_lua_open_shape(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_shape.c */
 void ks_lua_open_system(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_system.c */
 void ks_lua_open_data(lua_State *L, int module, int methods, int ctxbox);        /* ks_lua_data.c */
+void ks_lua_open_autograd(lua_State *L, int module, int methods, int ctxbox);    /* ks_lua_autograd.c */
+void ks_lua_open_nn(lua_State *L, int module, int methods, int ctxbox);          /* ks_lua_nn.c */
+void ks_lua_open_augment(lua_State *L, int module, int methods, int ctxbox);     /* ks_lua_augment.c */
+void ks_lua_open_optim(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_optim.c */
+void ks_lua_open_io(lua_State *L, int module, int methods, int ctxbox);          /* ks_lua_io.c */
+/* autograd properties (t.grad, t.grad_fn, t.is_leaf; setting t.grad, t.requires_grad):
+ * push the value / perform the assignment and return 1, or return 0 if k is not one */
+int ks_lua_autograd_property(lua_State *L, ks_tensor *t, const char *k);
+int ks_lua_autograd_setproperty(lua_State *L, ks_tensor *t, const char *k);
 
 /* The module opener (kshot.so exports it; the host preloads it). */
 int luaopen_kshot(lua_State *L);

@@ -1,21 +1,440 @@
-/* ks_lua_create.c: (being written) */
-#include "ks_lua.h"
+/* ks_lua_create.c: tensor creation from Lua values and by shape.
+ *
+ *   ks.tensor(data[, opts])        data: nested tables of numbers/booleans, a
+ *                                  number, a boolean or a tensor (copied)
+ *   ks.empty/zeros/ones(shape...[, opts])   shape as varargs (2, 3) or a table {2, 3}
+ *   ks.full(shape, value[, opts])  dtype from the value when not given:
+ *                                  integer -> int64, float -> float32, boolean -> bool
+ *   ks.arange(end) / ks.arange(start, end[, step])[, opts]
+ *                                  int64 when every bound is a Lua integer, else float32
+ *   ks.linspace(start, end, steps[, opts])
+ *   ks.eye(n[, m][, opts])
+ *   ks.zeros_like/ones_like/empty_like(t[, opts]), ks.full_like(t, value[, opts])
+ *
+ * opts: a dtype name ("float32", "int64", "uint8", "bool") or a table
+ * {dtype=, requires_grad=}. Numbers in tables become float32 by default,
+ * booleans bool (mixed: float32). Positions in error messages are the Lua
+ * (1-based) positions inside the table argument: "row 2" is data[2],
+ * "row 2.1" is data[2][1].
+ */
+#include "ks_lua_create.h"
+#include "../runtime/core/ks_fill.h"
 
-void ks_lua_open_create(lua_State *L, int module, int methods, int ctxbox)
+#include <string.h>
+
+/* ----------------------------------------------------------- options */
+static ks_dtype dtype_value(lua_State *L, int idx)
 {
-    (void)L; (void)module; (void)methods; (void)ctxbox;
+    int dt = lua_type(L, idx) == LUA_TSTRING ? ks_dtype_from_name(lua_tostring(L, idx)) : -1;
+    if (dt < 0)
+        luaL_error(L, "option 'dtype': unknown dtype %s (expected float32, int64, uint8 or bool)",
+                   lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : luaL_typename(L, idx));
+    return (ks_dtype)dt;
+}
+
+void ks_lua_check_copts(lua_State *L, int arg, ks_dtype def, bool allow_gen, ks_copts *o)
+{
+    o->dt = def;
+    o->has_dt = false;
+    o->requires_grad = false;
+    o->gen = NULL;
+    if (lua_gettop(L) > arg) luaL_argerror(L, arg + 1, "unexpected extra argument");
+    int ty = lua_type(L, arg);
+    if (ty == LUA_TNONE || ty == LUA_TNIL) return;
+    if (ty == LUA_TSTRING) {
+        o->dt = ks_lua_opt_dtype(L, arg, def);
+        o->has_dt = true;
+        return;
+    }
+    if (ty != LUA_TTABLE)
+        luaL_argerror(L, arg, lua_pushfstring(L, "dtype name or options table expected, got %s", luaL_typename(L, arg)));
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (k && strcmp(k, "dtype") == 0) {
+            o->dt = dtype_value(L, -1);
+            o->has_dt = true;
+        } else if (k && strcmp(k, "requires_grad") == 0) {
+            o->requires_grad = lua_toboolean(L, -1);
+        } else if (k && allow_gen && strcmp(k, "generator") == 0) {
+            o->gen = ks_lua_opt_generator(L, -1);
+        } else {
+            luaL_error(L, "unknown option '%s' (expected dtype, requires_grad%s)",
+                       k ? k : luaL_typename(L, -2), allow_gen ? ", generator" : "");
+        }
+        lua_pop(L, 1);
+    }
+}
+
+int ks_lua_shape_args(lua_State *L, int arg, int64_t *size, int *ndim)
+{
+    *ndim = ks_lua_check_shape(L, arg, size);
+    return lua_istable(L, arg) ? arg + 1 : arg + *ndim;
+}
+
+void ks_lua_finish_new(lua_State *L, ks_ctx *c, ks_tensor **box, ks_tensor *t, const ks_copts *o)
+{
+    if (o->requires_grad) {
+        if (t->dtype != KS_FLOAT32) {
+            ks_tensor_release(t);
+            luaL_error(L, "only floating point (float32) tensors can require gradients, got %s", ks_dtype_name(t->dtype));
+        }
+        t->requires_grad = true;
+    }
+    ks_lua_fillbox(L, c, box, t);
+}
+
+/* -------------------------------------------------- nested Lua tables */
+struct nest {
+    int ndim;
+    int64_t size[KS_MAX_DIMS];
+    lua_Integer pos[KS_MAX_DIMS]; /* current Lua index at each depth (for messages) */
+    int64_t numbers, booleans;
+};
+
+static const char *pos_str(lua_State *L, const struct nest *n, int depth)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int d = 0; d < depth; d++) {
+        if (d) luaL_addchar(&b, '.');
+        lua_pushinteger(L, n->pos[d]);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* The shape is read along the first elements; check_nest validates the rest. */
+static void infer_shape(lua_State *L, int idx, struct nest *n, const char *fn)
+{
+    n->ndim = 0;
+    lua_pushvalue(L, idx);
+    while (lua_istable(L, -1)) {
+        if (n->ndim == KS_MAX_DIMS) luaL_error(L, "%s: tables nested deeper than %d dimensions", fn, KS_MAX_DIMS);
+        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+        n->size[n->ndim++] = len;
+        if (len == 0) break;
+        lua_rawgeti(L, -1, 1);
+        lua_remove(L, -2);
+    }
+    lua_pop(L, 1);
+}
+
+/* Validate the value at the top of the stack at `depth`; count element kinds. */
+static void check_nest(lua_State *L, struct nest *n, int depth, const char *fn)
+{
+    int ty = lua_type(L, -1);
+    if (depth == n->ndim) {
+        if (ty == LUA_TNUMBER) { n->numbers++; return; }
+        if (ty == LUA_TBOOLEAN) { n->booleans++; return; }
+        if (ty == LUA_TTABLE)
+            luaL_error(L, "%s: element %s is a table but the rows before it hold numbers (ragged nesting)", fn,
+                       pos_str(L, n, depth));
+        luaL_error(L, "%s: element %s is a %s, expected a number or boolean", fn, pos_str(L, n, depth),
+                   luaL_typename(L, -1));
+    }
+    if (ty != LUA_TTABLE)
+        luaL_error(L, "%s: row %s is a %s, expected a table of %d elements", fn, pos_str(L, n, depth),
+                   luaL_typename(L, -1), (int)n->size[depth]);
+    lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+    if (len != n->size[depth])
+        luaL_error(L, "%s: row %s has %d elements, expected %d", fn, pos_str(L, n, depth), (int)len, (int)n->size[depth]);
+    luaL_checkstack(L, 4, "nested table");
+    for (lua_Integer i = 1; i <= len; i++) {
+        n->pos[depth] = i;
+        lua_rawgeti(L, -1, i);
+        check_nest(L, n, depth + 1, fn);
+        lua_pop(L, 1);
+    }
+}
+
+/* Store the validated nest at the top of the stack into contiguous memory (cannot raise). */
+static char *store_nest(lua_State *L, const struct nest *n, int depth, char *p, ks_dtype dt, size_t isz)
+{
+    if (depth == n->ndim) {
+        if (lua_isboolean(L, -1)) ks_store_i64(p, dt, lua_toboolean(L, -1));
+        else if (lua_isinteger(L, -1)) ks_store_i64(p, dt, lua_tointeger(L, -1));
+        else ks_store_f64(p, dt, lua_tonumber(L, -1));
+        return p + isz;
+    }
+    for (lua_Integer i = 1; i <= n->size[depth]; i++) {
+        lua_rawgeti(L, -1, i);
+        p = store_nest(L, n, depth + 1, p, dt, isz);
+        lua_pop(L, 1);
+    }
+    return p;
+}
+
+/* Convert the Lua value at idx (not a tensor) into a new tensor pushed on the
+ * stack. dt < 0 infers the dtype. */
+static ks_tensor *push_from_lua(lua_State *L, ks_ctx *c, int idx, int dt, const char *fn)
+{
+    idx = lua_absindex(L, idx);
+    int ty = lua_type(L, idx);
+    if (ty != LUA_TNUMBER && ty != LUA_TBOOLEAN && ty != LUA_TTABLE)
+        luaL_error(L, "%s: expected a table, number, boolean or tensor, got %s", fn, luaL_typename(L, idx));
+    struct nest n = {0};
+    if (ty == LUA_TTABLE) {
+        infer_shape(L, idx, &n, fn);
+        lua_pushvalue(L, idx);
+        check_nest(L, &n, 0, fn);
+        lua_pop(L, 1);
+    } else {
+        n.numbers = ty == LUA_TNUMBER;
+        n.booleans = ty == LUA_TBOOLEAN;
+    }
+    ks_dtype d = dt >= 0 ? (ks_dtype)dt : (n.booleans && !n.numbers) ? KS_BOOL : KS_FLOAT32;
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_tensor_empty(c, d, n.ndim, n.size, &t)) ks_lua_raise(L, c);
+    lua_pushvalue(L, idx);
+    store_nest(L, &n, 0, ks_tensor_data(t), d, ks_dtype_size(d));
+    lua_pop(L, 1);
+    ks_lua_fillbox(L, c, box, t);
+    return t;
 }
 
 ks_tensor *ks_lua_check_tensorlike(lua_State *L, int arg, int dt)
 {
     ks_tensor *t = ks_lua_to_tensor(L, arg);
     if (t) return t;
-    ks_ctx *c = ks_lua_getctx(L);
-    if (lua_type(L, arg) != LUA_TNUMBER) luaL_argerror(L, arg, "tensor or number expected");
-    ks_tensor *r;
-    if (ks_tensor_empty(c, dt < 0 ? KS_FLOAT32 : (ks_dtype)dt, 0, NULL, &r)) ks_lua_raise(L, c);
-    ks_store_f64(ks_tensor_data(r), r->dtype, lua_tonumber(L, arg));
-    ks_lua_push_tensor(L, c, r);
+    int ty = lua_type(L, arg);
+    if (ks_lua_to_tensor(L, arg) == NULL && luaL_testudata(L, arg, KS_TENSOR_MT))
+        luaL_argerror(L, arg, "tensor has been released (closed)");
+    if (ty != LUA_TNUMBER && ty != LUA_TBOOLEAN && ty != LUA_TTABLE)
+        luaL_argerror(L, arg, lua_pushfstring(L, "tensor, number, boolean or table expected, got %s",
+                                              luaL_typename(L, arg)));
+    arg = lua_absindex(L, arg);
+    t = push_from_lua(L, ks_lua_getctx(L), arg, dt, "tensor argument");
     lua_replace(L, arg);
-    return r;
+    return t;
+}
+
+/* ------------------------------------------------------------- ks.tensor */
+static int l_tensor(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_copts o;
+    luaL_checkany(L, 1);
+    ks_lua_check_copts(L, 2, KS_FLOAT32, false, &o);
+    ks_tensor *src = ks_lua_to_tensor(L, 1);
+    if (src) { /* a copy, like torch.tensor(t) */
+        ks_tensor **box = ks_lua_newbox(L);
+        ks_tensor *r;
+        if (ks_tensor_empty_like(c, src, o.has_dt ? o.dt : src->dtype, &r)) return ks_lua_raise(L, c);
+        if (ks_copy_(c, r, src)) { ks_tensor_release(r); return ks_lua_raise(L, c); }
+        ks_lua_finish_new(L, c, box, r, &o);
+        return 1;
+    }
+    ks_tensor *t = push_from_lua(L, c, 1, o.has_dt ? (int)o.dt : -1, "ks.tensor");
+    if (o.requires_grad) {
+        if (t->dtype != KS_FLOAT32)
+            return luaL_error(L, "only floating point (float32) tensors can require gradients, got %s", ks_dtype_name(t->dtype));
+        t->requires_grad = true;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------ shape creators */
+static int by_shape(lua_State *L, int kind) /* 0 empty, 1 zeros, 2 ones */
+{
+    ks_ctx *c = KS_CTX(L);
+    int64_t size[KS_MAX_DIMS];
+    int ndim;
+    ks_copts o;
+    ks_lua_check_copts(L, ks_lua_shape_args(L, 1, size, &ndim), KS_FLOAT32, false, &o);
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise(L, c);
+    if (kind && ks_fill_(c, t, kind == 2)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    ks_lua_finish_new(L, c, box, t, &o);
+    return 1;
+}
+static int l_empty(lua_State *L) { return by_shape(L, 0); }
+static int l_zeros(lua_State *L) { return by_shape(L, 1); }
+static int l_ones(lua_State *L) { return by_shape(L, 2); }
+
+/* dtype of a fill value when none is given (PyTorch's inference) */
+static ks_dtype value_dtype(lua_State *L, int arg)
+{
+    if (lua_isboolean(L, arg)) return KS_BOOL;
+    if (lua_type(L, arg) != LUA_TNUMBER)
+        luaL_argerror(L, arg, lua_pushfstring(L, "fill value must be a number or boolean, got %s", luaL_typename(L, arg)));
+    return lua_isinteger(L, arg) ? KS_INT64 : KS_FLOAT32;
+}
+
+static ks_status fill_value(ks_ctx *c, lua_State *L, ks_tensor *t, int arg)
+{
+    if (lua_isboolean(L, arg)) return ks_fill_i64_(c, t, lua_toboolean(L, arg));
+    if (lua_isinteger(L, arg)) return ks_fill_i64_(c, t, lua_tointeger(L, arg));
+    return ks_fill_(c, t, lua_tonumber(L, arg));
+}
+
+static int new_filled(lua_State *L, ks_ctx *c, int ndim, const int64_t *size, int varg, const ks_copts *o)
+{
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_tensor_empty(c, o->dt, ndim, size, &t)) return ks_lua_raise(L, c);
+    if (fill_value(c, L, t, varg)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    ks_lua_finish_new(L, c, box, t, o);
+    return 1;
+}
+
+/* ks.full(shape, value[, opts]): shape a table, or one integer for 1-D */
+static int l_full(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    int64_t size[KS_MAX_DIMS];
+    int ndim;
+    if (lua_istable(L, 1)) {
+        ndim = ks_lua_check_shape(L, 1, size);
+    } else if (lua_isinteger(L, 1)) {
+        ndim = 1;
+        size[0] = lua_tointeger(L, 1);
+    } else {
+        return luaL_argerror(L, 1, lua_pushfstring(L, "shape table expected, got %s", luaL_typename(L, 1)));
+    }
+    luaL_checkany(L, 2);
+    ks_copts o;
+    ks_lua_check_copts(L, 3, value_dtype(L, 2), false, &o);
+    return new_filled(L, c, ndim, size, 2, &o);
+}
+
+/* ------------------------------------------------------------------ *_like */
+static ks_tensor *like_arg(lua_State *L, int arg, int optarg, ks_copts *o)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, arg);
+    ks_lua_check_copts(L, optarg, t->dtype, false, o);
+    return t;
+}
+
+static int like(lua_State *L, int kind)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_copts o;
+    ks_tensor *t = like_arg(L, 1, 2, &o);
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *r;
+    if (ks_tensor_empty_like(c, t, o.dt, &r)) return ks_lua_raise(L, c);
+    if (kind && ks_fill_(c, r, kind == 2)) { ks_tensor_release(r); return ks_lua_raise(L, c); }
+    ks_lua_finish_new(L, c, box, r, &o);
+    return 1;
+}
+static int l_empty_like(lua_State *L) { return like(L, 0); }
+static int l_zeros_like(lua_State *L) { return like(L, 1); }
+static int l_ones_like(lua_State *L) { return like(L, 2); }
+
+static int l_full_like(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    luaL_checkany(L, 2);
+    value_dtype(L, 2); /* type check only: full_like keeps t's dtype */
+    ks_copts o;
+    ks_lua_check_copts(L, 3, t->dtype, false, &o);
+    return new_filled(L, c, t->ndim, t->size, 2, &o);
+}
+
+/* ------------------------------------------------------------- ranges */
+static int l_arange(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    int n = 0;
+    bool all_int = true;
+    while (n < 3 && lua_type(L, n + 1) == LUA_TNUMBER) {
+        all_int = all_int && lua_isinteger(L, n + 1);
+        n++;
+    }
+    if (n == 0) return luaL_argerror(L, 1, lua_pushfstring(L, "number expected, got %s", luaL_typename(L, 1)));
+    ks_copts o;
+    ks_lua_check_copts(L, n + 1, all_int ? KS_INT64 : KS_FLOAT32, false, &o);
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t = NULL;
+    ks_status st;
+    if (all_int) {
+        lua_Integer a = n == 1 ? 0 : lua_tointeger(L, 1), b = lua_tointeger(L, n == 1 ? 1 : 2);
+        lua_Integer s = n == 3 ? lua_tointeger(L, 3) : 1;
+        st = ks_arange_i64(c, a, b, s, o.dt, &t);
+    } else {
+        double a = n == 1 ? 0 : lua_tonumber(L, 1), b = lua_tonumber(L, n == 1 ? 1 : 2);
+        double s = n == 3 ? lua_tonumber(L, 3) : 1;
+        st = ks_arange(c, a, b, s, o.dt, &t);
+    }
+    if (st) return ks_lua_raise(L, c);
+    ks_lua_finish_new(L, c, box, t, &o);
+    return 1;
+}
+
+static int l_linspace(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    lua_Integer steps = luaL_checkinteger(L, 3);
+    ks_copts o;
+    ks_lua_check_copts(L, 4, KS_FLOAT32, false, &o);
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_linspace(c, a, b, steps, o.dt, &t)) return ks_lua_raise(L, c);
+    ks_lua_finish_new(L, c, box, t, &o);
+    return 1;
+}
+
+static int l_eye(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    lua_Integer n = luaL_checkinteger(L, 1), m = n;
+    int optarg = 2;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        m = luaL_checkinteger(L, 2);
+        optarg = 3;
+    }
+    ks_copts o;
+    ks_lua_check_copts(L, optarg, KS_FLOAT32, false, &o);
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_eye(c, n, m, o.dt, &t)) return ks_lua_raise(L, c);
+    ks_lua_finish_new(L, c, box, t, &o);
+    return 1;
+}
+
+static const luaL_Reg create_functions[] = {
+    {"tensor", l_tensor}, {"empty", l_empty}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
+    {"arange", l_arange}, {"linspace", l_linspace}, {"eye", l_eye}, {"empty_like", l_empty_like},
+    {"zeros_like", l_zeros_like}, {"ones_like", l_ones_like}, {"full_like", l_full_like},
+    {NULL, NULL}};
+
+/* t:fill_(v), t:zero_() */
+static int t_fill_(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    ks_tensor *v = ks_lua_to_tensor(L, 2);
+    if (v) {
+        if (v->ndim != 0)
+            return luaL_error(L, "fill_ only supports a 0-dimension value tensor, but got one with %d dimensions", v->ndim);
+        if (ks_copy_(c, t, v)) return ks_lua_raise(L, c);
+    } else {
+        value_dtype(L, 2);
+        if (fill_value(c, L, t, 2)) return ks_lua_raise(L, c);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int t_zero_(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (ks_fill_(c, t, 0)) return ks_lua_raise(L, c);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static const luaL_Reg create_methods[] = {{"fill_", t_fill_}, {"zero_", t_zero_}, {NULL, NULL}};
+
+void ks_lua_open_create(lua_State *L, int module, int methods, int ctxbox)
+{
+    ks_lua_register(L, create_functions, module, ctxbox);
+    ks_lua_register(L, create_methods, methods, ctxbox);
 }

@@ -1,19 +1,562 @@
-/* ks_lua_index.c: (being written) */
+/* ks_lua_index.c: t[key] and t[key] = value.
+ *
+ * Keys (0-based, negative counts from the end):
+ *   t[i]              select on dim 0 -> a view. On a 1-D tensor this is a
+ *                     0-d tensor view (as in PyTorch); use t[i]:item().
+ *   t[{e1, e2, ...}]  one entry per dim, left to right:
+ *       integer       select (the dim disappears)
+ *       {start, stop[, step]}  slice, stop exclusive, Python clamping;
+ *                     nil start/stop = from the beginning / to the end
+ *                     (for negative steps: from the end / to the beginning)
+ *       {} or ":"   the whole dim (ks.all is the reduction, as torch.all)
+ *       "..."         as many whole dims as needed
+ *       int64 tensor  index (a copy; the result has the index's shape in
+ *                     place of the dim)
+ *       bool/uint8 tensor     mask over as many dims as it has (a copy; those
+ *                     dims become one dim of the selected count)
+ *   t[mask] / t[index] a tensor key alone is a one-entry key.
+ * Integers and slices give views (writes go through to t); at most one
+ * index/mask tensor per key. Entries may not be nil (Lua tables cannot hold
+ * holes): use {} or ":".
+ *
+ * Assignment t[key] = value: value is a number, boolean, tensor (broadcast
+ * to the selected region, converted to t's dtype) or nested table. With a
+ * mask or index the selected elements are written in place (masked fill /
+ * index copy). In-place writes are refused on a tensor that requires grad
+ * while grad mode is on.
+ */
 #include "ks_lua.h"
+#include "../runtime/core/ks_fill.h"
+#include "../runtime/core/ks_grad_views.h"
+#include "../runtime/core/ks_indexing.h"
 
-void ks_lua_open_index(lua_State *L, int module, int methods, int ctxbox)
+#include <string.h>
+
+#define MAX_ENTRIES (KS_MAX_DIMS + 4)
+#define SHAPE_MAX (2 * KS_MAX_DIMS + 1) /* room for a result shape before it is checked */
+
+typedef enum { E_INT, E_SLICE, E_ALL, E_ELLIPSIS, E_INDEX, E_MASK } ekind;
+
+typedef struct entry {
+    ekind kind;
+    int64_t a, b, step;   /* E_INT: a; E_SLICE: start, stop, step (defaults resolved) */
+    ks_tensor *t;         /* E_INDEX / E_MASK: borrowed from the key on the stack */
+} entry;
+
+typedef struct key {
+    int n;
+    entry e[MAX_ENTRIES];
+    int consumed;        /* dims consumed by entries other than "..." */
+    int nadv;
+} key;
+
+/* ------------------------------------------------------------- parsing */
+static int64_t int_of(lua_State *L, int idx, const char *what)
 {
-    (void)L; (void)module; (void)methods; (void)ctxbox;
+    int ok;
+    lua_Integer v = lua_tointegerx(L, idx, &ok);
+    if (!ok) {
+        if (lua_type(L, idx) == LUA_TNUMBER)
+            luaL_error(L, "%s must be an integer, got %s", what, lua_tostring(L, idx));
+        luaL_error(L, "%s must be an integer, got %s", what, luaL_typename(L, idx));
+    }
+    return v;
 }
 
+/* Slice field i (1 start, 2 stop, 3 step) of the table at idx, or def when nil. */
+static int64_t slice_field(lua_State *L, int idx, int i, int pos, int64_t def)
+{
+    static const char *names[] = {"", "start", "stop", "step"};
+    int64_t v = def;
+    if (lua_rawgeti(L, idx, i) != LUA_TNIL) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok) {
+            const char *got = lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1);
+            luaL_error(L, "index entry %d: slice %s must be an integer, got %s", pos, names[i], got);
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static void parse_slice(lua_State *L, int idx, int pos, entry *e)
+{
+    if (lua_rawlen(L, idx) > 3 || lua_rawgeti(L, idx, 4) != LUA_TNIL)
+        luaL_error(L, "index entry %d: a slice is {start, stop[, step]}, got a table with more than 3 entries", pos);
+    lua_pop(L, 1);
+    e->kind = E_SLICE;
+    e->step = slice_field(L, idx, 3, pos, 1);
+    if (e->step == 0) luaL_error(L, "index entry %d: slice step cannot be zero", pos);
+    e->a = slice_field(L, idx, 1, pos, e->step > 0 ? 0 : INT64_MAX);
+    e->b = slice_field(L, idx, 2, pos, e->step > 0 ? INT64_MAX : INT64_MIN);
+    if (e->a == 0 && e->b == INT64_MAX && e->step == 1) e->kind = E_ALL;
+}
+
+/* One entry from the value at idx (pos: 1-based position for messages). */
+static void parse_entry(lua_State *L, int idx, int pos, entry *e)
+{
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        e->kind = E_INT;
+        e->a = int_of(L, idx, "index");
+        return;
+    case LUA_TTABLE:
+        parse_slice(L, idx, pos, e);
+        return;
+    case LUA_TSTRING: {
+        const char *s = lua_tostring(L, idx);
+        if (strcmp(s, ":") == 0) { e->kind = E_ALL; return; }
+        if (strcmp(s, "...") == 0) { e->kind = E_ELLIPSIS; return; }
+        luaL_error(L, "index entry %d: unknown string '%s' (expected \":\" or \"...\")", pos, s);
+        return;
+    }
+    case LUA_TUSERDATA: {
+        ks_tensor *t = ks_lua_to_tensor(L, idx);
+        if (!t) break;
+        if (t->dtype == KS_INT64) e->kind = E_INDEX;
+        else if (t->dtype == KS_BOOL || t->dtype == KS_UINT8) e->kind = E_MASK;
+        else
+            luaL_error(L, "index entry %d: tensors used as indices must be int64 (index) or bool/uint8 (mask), got %s",
+                       pos, ks_dtype_name(t->dtype));
+        e->t = t;
+        return;
+    }
+    default: break;
+    }
+    luaL_error(L, "index entry %d: expected an integer, a slice table, \":\", \"...\" or a tensor, got %s", pos,
+               luaL_typename(L, idx));
+}
+
+static void add_entry(lua_State *L, key *k, int idx, int pos)
+{
+    if (k->n == MAX_ENTRIES) luaL_error(L, "too many indices (%d)", MAX_ENTRIES + 1);
+    entry *e = &k->e[k->n++];
+    memset(e, 0, sizeof *e);
+    parse_entry(L, idx, pos, e);
+    if (e->kind == E_MASK) k->consumed += e->t->ndim;
+    else if (e->kind != E_ELLIPSIS) k->consumed++;
+    if (e->kind == E_INDEX || e->kind == E_MASK) k->nadv++;
+}
+
+static void parse_key(lua_State *L, const ks_tensor *t, key *k)
+{
+    memset(k, 0, sizeof *k);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, 2, i);
+            if (lua_isnil(L, -1)) luaL_error(L, "index entry %d is nil (use {} or \":\" for a whole dim)", (int)i);
+            add_entry(L, k, -1, (int)i);
+            lua_pop(L, 1);
+        }
+    } else if (lua_type(L, 2) == LUA_TNUMBER || ks_lua_to_tensor(L, 2)) {
+        add_entry(L, k, 2, 1);
+    } else {
+        luaL_error(L, "tensor index must be an integer, a table of per-dim entries or a tensor, got %s",
+                   luaL_typename(L, 2));
+    }
+    int ell = 0;
+    for (int i = 0; i < k->n; i++) ell += k->e[i].kind == E_ELLIPSIS;
+    if (ell > 1) luaL_error(L, "an index can only have a single ellipsis (\"...\")");
+    if (k->nadv > 1)
+        luaL_error(L, "only one index or mask tensor per key is supported (got %d); index one dim at a time", k->nadv);
+    if (t->ndim == 0 && k->n > 0 && k->e[0].kind != E_ELLIPSIS && !(k->e[0].kind == E_MASK && k->e[0].t->ndim == 0))
+        luaL_error(L, "invalid index of a 0-dim tensor (use t:item() to read its value)");
+    if (k->consumed > t->ndim)
+        luaL_error(L, "too many indices for tensor of dimension %d (got %d)", t->ndim, k->consumed);
+}
+
+/* ----------------------------------------------------- basic indexing */
+typedef struct adv {
+    const entry *e;
+    int dim;       /* dim of the view where it applies */
+    int orig_dim;  /* dim of the original tensor (messages) */
+} adv;
+
+static void put(ks_tensor **box, ks_tensor *r)
+{
+    ks_tensor_release(*box);
+    *box = r;
+}
+
+/* Python slice of a dim of size n: first index, length and a step clamped
+ * to the size (same elements; keeps stride * step from overflowing). */
+static void resolve_slice(const entry *e, int64_t n, int64_t *start, int64_t *len, int64_t *step)
+{
+    int64_t a = e->a, b = e->b, st = e->step, lim = n > 0 ? n : 1;
+    if (a < 0) a += n;
+    if (b < 0) b += n;
+    if (st > 0) {
+        if (st > lim) st = lim;
+        a = a < 0 ? 0 : a > n ? n : a;
+        b = b < a ? a : b > n ? n : b;
+        *len = b == a ? 0 : 1 + (b - a - 1) / st;
+    } else {
+        if (st < -lim) st = -lim;
+        a = a < -1 ? -1 : a > n - 1 ? n - 1 : a;
+        b = b < -1 ? -1 : b > a ? a : b;
+        *len = a == b ? 0 : 1 + (a - b - 1) / -st;
+    }
+    *start = *len > 0 ? a : 0;
+    *step = st;
+}
+
+static void check_int(lua_State *L, int64_t idx, int64_t n, int orig)
+{
+    if (idx < -n || idx >= n)
+        luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)idx, orig, (lua_Integer)n);
+}
+
+/* Without autograd: the whole view's geometry in one pass, one allocation. */
+static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, adv *a)
+{
+    const ks_tensor *t = *box;
+    int64_t size[KS_MAX_DIMS], stride[KS_MAX_DIMS], off = t->offset;
+    int nd = 0, src = 0;
+    for (int i = 0; i < k->n; i++) {
+        const entry *e = &k->e[i];
+        int span = 1;
+        switch (e->kind) {
+        case E_INT: {
+            int64_t n = t->size[src], idx = e->a;
+            check_int(L, idx, n, src);
+            off += (idx < 0 ? idx + n : idx) * t->stride[src];
+            src++;
+            continue;
+        }
+        case E_SLICE: {
+            int64_t start, len, step;
+            resolve_slice(e, t->size[src], &start, &len, &step);
+            off += start * t->stride[src];
+            size[nd] = len;
+            stride[nd++] = t->stride[src++] * step;
+            continue;
+        }
+        case E_ELLIPSIS: span = t->ndim - k->consumed; break;
+        case E_MASK: span = e->t->ndim; /* fall through */
+        case E_INDEX:
+            a->e = e;
+            a->dim = nd;
+            a->orig_dim = src;
+            break;
+        case E_ALL: break;
+        }
+        for (int j = 0; j < span; j++, src++, nd++) {
+            size[nd] = t->size[src];
+            stride[nd] = t->stride[src];
+        }
+    }
+    for (; src < t->ndim; src++, nd++) {
+        size[nd] = t->size[src];
+        stride[nd] = t->stride[src];
+    }
+    ks_tensor *r;
+    if (ks_tensor_view_of(c, t, nd, size, stride, off, &r)) ks_lua_raise(L, c);
+    put(box, r);
+}
+
+/* Apply integers, slices and ellipses to *box (in place: the box holds the
+ * current view). With `record`, one view op at a time so autograd records
+ * each (select/slice nodes); else basic_geometry. */
+static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, adv *a, bool record)
+{
+    a->e = NULL;
+    if (!record) {
+        basic_geometry(L, c, box, k, a);
+        return;
+    }
+    int d = 0, orig = 0, ndim0 = (*box)->ndim;
+    for (int i = 0; i < k->n; i++) {
+        const entry *e = &k->e[i];
+        ks_tensor *cur = *box, *r = NULL;
+        ks_status st = KS_OK;
+        int64_t args[4];
+        switch (e->kind) {
+        case E_INT:
+            check_int(L, e->a, cur->size[d], orig);
+            args[0] = d, args[1] = e->a;
+            if (ks_select(c, cur, d, e->a, &r)) ks_lua_raise(L, c);
+            ks_tensor_retain(cur);
+            put(box, r);
+            st = ks_ag_record_view(c, KS_VIEW_SELECT, args, 2, cur, r);
+            ks_tensor_release(cur);
+            orig++;
+            break;
+        case E_SLICE: {
+            int64_t start, len, step;
+            resolve_slice(e, cur->size[d], &start, &len, &step);
+            args[0] = d, args[1] = e->a, args[2] = e->b, args[3] = step;
+            if (ks_slice(c, cur, d, e->a, e->b, step, &r)) ks_lua_raise(L, c);
+            ks_tensor_retain(cur);
+            put(box, r);
+            st = ks_ag_record_view(c, KS_VIEW_SLICE, args, 4, cur, r);
+            ks_tensor_release(cur);
+            d++, orig++;
+            break;
+        }
+        case E_ALL: d++, orig++; break;
+        case E_ELLIPSIS: {
+            int span = ndim0 - k->consumed;
+            d += span, orig += span;
+            break;
+        }
+        case E_INDEX:
+        case E_MASK:
+            a->e = e;
+            a->dim = d;
+            a->orig_dim = orig;
+            d += e->kind == E_MASK ? e->t->ndim : 1;
+            orig += e->kind == E_MASK ? e->t->ndim : 1;
+            break;
+        }
+        if (st) ks_lua_raise(L, c);
+    }
+}
+
+/* ------------------------------------------------- advanced indexing */
+/* A new 1-D int64 tensor of positions along the view's dim a->dim: the
+ * index values wrapped and range-checked, or the row-major positions of the
+ * set mask entries (mask dims merged). idx_shape receives the shape the
+ * index contributes to the result. */
+static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view, const adv *a, int *idx_ndim,
+                                 int64_t *idx_shape)
+{
+    const ks_tensor *ix = a->e->t;
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *src = NULL;
+    if (ks_contiguous(c, (ks_tensor *)ix, &src)) ks_lua_raise(L, c);
+    *box = src; /* released with the box */
+    ks_tensor *r;
+    if (a->e->kind == E_INDEX) {
+        int64_t n = view->size[a->dim];
+        const int64_t *v = ks_tensor_data(src);
+        for (int64_t i = 0; i < src->numel; i++)
+            if (v[i] < -n || v[i] >= n)
+                luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)v[i], a->orig_dim,
+                           (lua_Integer)n);
+        int64_t len = src->numel;
+        if (ks_tensor_empty(c, KS_INT64, 1, &len, &r)) ks_lua_raise(L, c);
+        int64_t *o = ks_tensor_data(r);
+        for (int64_t i = 0; i < len; i++) o[i] = v[i] < 0 ? v[i] + n : v[i];
+        *idx_ndim = ix->ndim;
+        memcpy(idx_shape, ix->size, sizeof(int64_t) * (size_t)ix->ndim);
+    } else {
+        for (int j = 0; j < ix->ndim; j++)
+            if (ix->size[j] != view->size[a->dim + j]) {
+                char ms[160], vs[160];
+                luaL_error(L, "the shape of the mask %s at index %d does not match the shape of the indexed tensor %s at index %d",
+                           ks_shape_str(ix, ms, sizeof ms), j, ks_shape_str(view, vs, sizeof vs), a->orig_dim + j);
+            }
+        const uint8_t *m = ks_tensor_data(src);
+        int64_t count = 0;
+        for (int64_t i = 0; i < src->numel; i++) count += m[i] != 0;
+        if (ks_tensor_empty(c, KS_INT64, 1, &count, &r)) ks_lua_raise(L, c);
+        int64_t *o = ks_tensor_data(r), k = 0;
+        for (int64_t i = 0; i < src->numel; i++)
+            if (m[i]) o[k++] = i;
+        *idx_ndim = 1;
+        idx_shape[0] = count;
+    }
+    put(box, r); /* the box now owns the positions (kept alive on the stack) */
+    return r;
+}
+
+/* Shape of the view with the mask's dims merged into one (an index: unchanged). */
+static int merged_shape(const ks_tensor *view, const adv *a, int64_t *size)
+{
+    int k = a->e->kind == E_MASK ? a->e->t->ndim : 1, n = 0;
+    for (int i = 0; i < a->dim; i++) size[n++] = view->size[i];
+    int64_t m = 1;
+    for (int i = 0; i < k; i++) m *= a->dim + i < view->ndim ? view->size[a->dim + i] : 1;
+    size[n++] = m;
+    for (int i = a->dim + k; i < view->ndim; i++) size[n++] = view->size[i];
+    return n;
+}
+
+/* Result shape: view dims before, the index's shape, view dims after. */
+static int result_shape(const ks_tensor *view, const adv *a, int idx_ndim, const int64_t *idx_shape, int64_t *size)
+{
+    int k = a->e->kind == E_MASK ? a->e->t->ndim : 1, n = 0;
+    for (int i = 0; i < a->dim; i++) size[n++] = view->size[i];
+    for (int i = 0; i < idx_ndim; i++) size[n++] = idx_shape[i];
+    for (int i = a->dim + k; i < view->ndim; i++) size[n++] = view->size[i];
+    return n;
+}
+
+/* ----------------------------------------------------------------- get */
 int ks_lua_index_get(lua_State *L, ks_ctx *c)
 {
-    (void)c;
-    return luaL_error(L, "tensor indexing is not available yet");
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (lua_type(L, 2) == LUA_TNUMBER && t->ndim > 0) { /* fast path: t[i] */
+        lua_Integer i = lua_tointeger(L, 2);
+        if (!lua_isinteger(L, 2)) int_of(L, 2, "index");
+        if (i < -t->size[0] || i >= t->size[0])
+            return luaL_error(L, "index %I is out of bounds for dimension 0 with size %I", i, (lua_Integer)t->size[0]);
+        ks_tensor **box = ks_lua_newbox(L);
+        ks_tensor *r;
+        int64_t args[2] = {0, i};
+        if (ks_select(c, t, 0, i, &r)) return ks_lua_raise(L, c);
+        ks_lua_fillbox(L, c, box, r);
+        if (ks_ag_record_view(c, KS_VIEW_SELECT, args, 2, t, r)) return ks_lua_raise(L, c);
+        return 1;
+    }
+    key k;
+    parse_key(L, t, &k);
+    ks_tensor **box = ks_lua_newbox(L); /* the result; intermediate views live in it */
+    *box = ks_tensor_retain(t);
+    adv a;
+    apply_basic(L, c, box, &k, &a, ks_ag_needs_record(c, 1, &t));
+    if (!a.e) return 1;
+    if (ks_ag_needs_record(c, 1, box))
+        return luaL_error(L, "indexing with an index or mask tensor is not differentiable yet "
+                             "(the input requires grad); use ks.no_grad() or index_select on a detached tensor");
+    ks_tensor *view = *box;
+    int idx_ndim;
+    int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
+    ks_tensor *pos = flat_positions(L, c, view, &a, &idx_ndim, idx_shape);
+    int mn = merged_shape(view, &a, msize), rn = result_shape(view, &a, idx_ndim, idx_shape, rsize);
+    if (rn > KS_MAX_DIMS) return luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
+    ks_tensor *merged, *sel, *res;
+    if (ks_reshape(c, view, mn, msize, &merged)) return ks_lua_raise(L, c);
+    put(box, merged);
+    if (ks_index_select(c, merged, a.dim, pos, &sel)) return ks_lua_raise(L, c);
+    put(box, sel);
+    if (ks_view(c, sel, rn, rsize, &res)) return ks_lua_raise(L, c);
+    put(box, res);
+    lua_settop(L, 3); /* t, key, result box */
+    return 1;
+}
+
+/* ----------------------------------------------------------------- set */
+/* Fast path: a number into one element addressed by ndim integers. */
+static bool set_scalar_fast(lua_State *L, ks_tensor *t)
+{
+    if (lua_type(L, 3) != LUA_TNUMBER && !lua_isboolean(L, 3)) return false;
+    int64_t off = t->offset;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        if (t->ndim != 1 || !lua_isinteger(L, 2)) return false;
+        int64_t i = lua_tointeger(L, 2);
+        if (i < -t->size[0] || i >= t->size[0]) return false; /* the slow path names the error */
+        off += (i < 0 ? i + t->size[0] : i) * t->stride[0];
+    } else if (lua_type(L, 2) == LUA_TTABLE && t->ndim > 0 && lua_rawlen(L, 2) == (size_t)t->ndim) {
+        for (int d = 0; d < t->ndim; d++) {
+            lua_rawgeti(L, 2, d + 1);
+            int64_t i = lua_tointeger(L, -1), n = t->size[d];
+            bool ok = lua_isinteger(L, -1) && i >= -n && i < n;
+            lua_pop(L, 1);
+            if (!ok) return false;
+            off += (i < 0 ? i + n : i) * t->stride[d];
+        }
+    } else {
+        return false;
+    }
+    void *p = (char *)t->storage->data + off * (int64_t)ks_dtype_size(t->dtype);
+    if (lua_isboolean(L, 3)) ks_store_i64(p, t->dtype, lua_toboolean(L, 3));
+    else if (lua_isinteger(L, 3)) ks_store_i64(p, t->dtype, lua_tointeger(L, 3));
+    else ks_store_f64(p, t->dtype, lua_tonumber(L, 3));
+    ks_tensor_bump_version(t);
+    return true;
+}
+
+/* The value at 3 as a tensor of dtype dt (numbers/tables converted), not
+ * sharing storage with `dst` (copied when it does: writes may overlap reads). */
+static ks_tensor *value_tensor(lua_State *L, ks_ctx *c, const ks_tensor *dst)
+{
+    if (lua_isnoneornil(L, 3)) luaL_error(L, "cannot assign nil to tensor elements");
+    ks_tensor *v = ks_lua_check_tensorlike(L, 3, dst->dtype);
+    if (v->storage == dst->storage) {
+        ks_tensor **box = ks_lua_newbox(L);
+        if (ks_clone(c, v, box)) ks_lua_raise(L, c);
+        lua_replace(L, 3);
+        v = ks_lua_to_tensor(L, 3);
+    }
+    return v;
+}
+
+static void fill_number(lua_State *L, ks_ctx *c, ks_tensor *view)
+{
+    ks_status st = lua_isboolean(L, 3) ? ks_fill_i64_(c, view, lua_toboolean(L, 3))
+                 : lua_isinteger(L, 3) ? ks_fill_i64_(c, view, lua_tointeger(L, 3))
+                                       : ks_fill_(c, view, lua_tonumber(L, 3));
+    if (st) ks_lua_raise(L, c);
+}
+
+/* view[pos along a->dim] = value, value broadcast to the result shape. */
+static void set_advanced(lua_State *L, ks_ctx *c, ks_tensor *view, const adv *a)
+{
+    int idx_ndim;
+    int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
+    ks_tensor *pos = flat_positions(L, c, view, a, &idx_ndim, idx_shape);
+    int mn = merged_shape(view, a, msize), rn = result_shape(view, a, idx_ndim, idx_shape, rsize);
+    if (rn > KS_MAX_DIMS) luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
+    /* write through a merged view, or through a contiguous copy copied back */
+    ks_tensor **mbox = ks_lua_newbox(L), **tmpbox = ks_lua_newbox(L);
+    if (ks_view(c, view, mn, msize, mbox) != KS_OK) {
+        if (ks_clone(c, view, tmpbox) || ks_view(c, *tmpbox, mn, msize, mbox)) ks_lua_raise(L, c);
+    }
+    ks_tensor *m = *mbox;
+    ks_status st;
+    bool scalar = lua_type(L, 3) == LUA_TNUMBER || lua_isboolean(L, 3);
+    if (scalar) {
+        double v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : lua_tonumber(L, 3);
+        st = ks_index_fill_(c, m, a->dim, pos, v);
+    } else {
+        ks_tensor *v = value_tensor(L, c, view);
+        int nout;
+        int64_t bsize[KS_MAX_DIMS];
+        if (v->ndim > rn || ks_broadcast_shapes(c, v->ndim, v->size, rn, rsize, &nout, bsize) || nout != rn ||
+            memcmp(bsize, rsize, sizeof(int64_t) * (size_t)rn)) {
+            char vs[160], rs[160];
+            luaL_error(L, "shape mismatch: value tensor of shape %s cannot be broadcast to indexing result of shape %s",
+                       ks_shape_str(v, vs, sizeof vs), ks_dims_str(rn, rsize, rs, sizeof rs));
+        }
+        /* source for index_copy_: the value laid out as m with size(dim) = #pos */
+        int64_t ssize[KS_MAX_DIMS];
+        memcpy(ssize, m->size, sizeof ssize);
+        ssize[a->dim] = pos->numel;
+        ks_tensor **sbox = ks_lua_newbox(L), **ebox = ks_lua_newbox(L);
+        if (ks_expand(c, v, rn, rsize, ebox) || ks_tensor_empty(c, view->dtype, rn, rsize, sbox) ||
+            ks_copy_(c, *sbox, *ebox))
+            ks_lua_raise(L, c);
+        ks_tensor *src;
+        if (ks_view(c, *sbox, m->ndim, ssize, &src)) ks_lua_raise(L, c);
+        put(ebox, src);
+        st = ks_index_copy_(c, m, a->dim, pos, src);
+    }
+    if (st) ks_lua_raise(L, c);
+    if (*tmpbox && ks_copy_(c, view, *tmpbox)) ks_lua_raise(L, c);
 }
 
 int ks_lua_index_set(lua_State *L, ks_ctx *c)
 {
-    (void)c;
-    return luaL_error(L, "tensor index assignment is not available yet");
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    lua_settop(L, 3);
+    if (ks_ag_needs_record(c, 1, &t))
+        return luaL_error(L, "in-place assignment to a tensor that requires grad (use ks.no_grad() for "
+                             "parameter updates, or clone() first)");
+    if (set_scalar_fast(L, t)) return 0;
+    key k;
+    parse_key(L, t, &k);
+    ks_tensor **box = ks_lua_newbox(L);
+    *box = ks_tensor_retain(t);
+    adv a;
+    apply_basic(L, c, box, &k, &a, false);
+    if (a.e) {
+        set_advanced(L, c, *box, &a);
+        return 0;
+    }
+    if (lua_type(L, 3) == LUA_TNUMBER || lua_isboolean(L, 3)) {
+        fill_number(L, c, *box);
+        return 0;
+    }
+    ks_tensor *v = value_tensor(L, c, *box);
+    if (ks_copy_(c, *box, v)) return ks_lua_raise(L, c);
+    return 0;
+}
+
+void ks_lua_open_index(lua_State *L, int module, int methods, int ctxbox)
+{
+    (void)L; (void)module; (void)methods; (void)ctxbox;
 }

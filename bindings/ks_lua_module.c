@@ -76,9 +76,16 @@ static void add_lua_path(lua_State *L)
         snprintf(cand, sizeof cand, "%s", env);
     } else {
         if (!binary_dir(L, dir, sizeof dir)) return;
-        snprintf(cand, sizeof cand, "%s/../bindings/lua", dir);
-        snprintf(probe, sizeof probe, "%s/kshot", cand);
-        if (access(probe, F_OK) != 0) snprintf(cand, sizeof cand, "%s/../share/kshot/lua", dir);
+        /* build/kshot, build/<variant>/kshot (sanitizer builds), or an install prefix */
+        static const char *const rel[] = {"/../bindings/lua", "/../../bindings/lua", "/../../../bindings/lua",
+                                          "/../share/kshot/lua"};
+        int found = 0;
+        for (size_t i = 0; i < sizeof rel / sizeof *rel && !found; i++) {
+            snprintf(cand, sizeof cand, "%s%s", dir, rel[i]);
+            snprintf(probe, sizeof probe, "%s/kshot", cand);
+            found = access(probe, F_OK) == 0;
+        }
+        if (!found) return;
     }
     lua_getglobal(L, "package");
     if (!lua_istable(L, -1)) { lua_pop(L, 1); return; }
@@ -91,7 +98,9 @@ static void add_lua_path(lua_State *L)
 static const ks_lua_open_fn openers[] = {
     ks_lua_open_tensor, ks_lua_open_create, ks_lua_open_random, ks_lua_open_index,
     ks_lua_open_print,  ks_lua_open_elementwise, ks_lua_open_reduce, ks_lua_open_linalg,
-    ks_lua_open_select, ks_lua_open_shape, ks_lua_open_system, ks_lua_open_data,
+    ks_lua_open_select, ks_lua_open_shape, ks_lua_open_system, ks_lua_open_data, ks_lua_open_autograd, ks_lua_open_nn,
+    ks_lua_open_augment, ks_lua_open_optim,
+    ks_lua_open_io,
 };
 
 int luaopen_kshot(lua_State *L)
@@ -129,7 +138,7 @@ int luaopen_kshot(lua_State *L)
 
     lua_pushvalue(L, methods);
     lua_setfield(L, module, "Tensor"); /* the method table, for extension from Lua */
-    lua_pushliteral(L, "0.1.0");
+    lua_pushliteral(L, KS_VERSION);
     lua_setfield(L, module, "__version");
     add_lua_path(L);
     lua_pushvalue(L, module);

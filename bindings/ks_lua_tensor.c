@@ -1,6 +1,7 @@
 /* ks_lua_tensor.c: the tensor userdata (box, release, __index dispatch),
  * argument helpers, geometry queries and O(1) view methods. */
 #include "ks_lua.h"
+#include "../runtime/core/ks_grad_views.h"
 
 #include <string.h>
 
@@ -124,6 +125,7 @@ static int tensor_index(lua_State *L)
         ks_tensor *t = ks_lua_check_tensor(L, 1);
         if (strcmp(k, "ndim") == 0) { lua_pushinteger(L, t->ndim); return 1; }
         if (strcmp(k, "requires_grad") == 0) { lua_pushboolean(L, t->requires_grad); return 1; }
+        if (ks_lua_autograd_property(L, t, k)) return 1;
         lua_pushnil(L);
         return 1;
     }
@@ -133,9 +135,11 @@ static int tensor_index(lua_State *L)
 
 static int tensor_newindex(lua_State *L)
 {
-    ks_lua_check_tensor(L, 1);
-    if (lua_type(L, 2) == LUA_TSTRING)
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        if (ks_lua_autograd_setproperty(L, t, lua_tostring(L, 2))) return 0;
         return luaL_error(L, "cannot set field '%s' of a tensor", lua_tostring(L, 2));
+    }
     return ks_lua_index_set(L, KS_CTX(L));
 }
 
@@ -198,6 +202,14 @@ static int t_shares_storage(lua_State *L)
 }
 
 /* ------------------------------------------------------------ views */
+/* record a finished view op for autograd (args NULL: the result's own shape) */
+static void record_view(lua_State *L, ks_ctx *c, ks_view_kind kind, const int64_t *args, int nargs, ks_tensor *t,
+                        ks_tensor *r)
+{
+    if (!args) { args = r->size; nargs = r->ndim; }
+    if (ks_ag_record_view(c, kind, args, nargs, t, r)) ks_lua_raise(L, c);
+}
+
 #define VIEW_RUN(call)                          \
     do {                                        \
         ks_tensor **box = ks_lua_newbox(L);     \
@@ -207,13 +219,24 @@ static int t_shares_storage(lua_State *L)
         return 1;                               \
     } while (0)
 
+/* run a view op, then record it for autograd */
+#define VIEW_RUN_AG(call, kind, args, nargs)         \
+    do {                                             \
+        ks_tensor **box = ks_lua_newbox(L);          \
+        ks_tensor *r = NULL;                         \
+        if ((call) != KS_OK) ks_lua_raise(L, c);     \
+        ks_lua_fillbox(L, c, box, r);                \
+        record_view(L, c, kind, args, nargs, t, r);  \
+        return 1;                                    \
+    } while (0)
+
 static int t_view(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int64_t size[KS_MAX_DIMS];
     int n = ks_lua_check_shape(L, 2, size);
-    VIEW_RUN(ks_view(c, t, n, size, &r));
+    VIEW_RUN_AG(ks_view(c, t, n, size, &r), KS_VIEW_RESHAPE, NULL, 0);
 }
 
 static int t_reshape(lua_State *L)
@@ -222,7 +245,7 @@ static int t_reshape(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int64_t size[KS_MAX_DIMS];
     int n = ks_lua_check_shape(L, 2, size);
-    VIEW_RUN(ks_reshape(c, t, n, size, &r));
+    VIEW_RUN_AG(ks_reshape(c, t, n, size, &r), KS_VIEW_RESHAPE, NULL, 0);
 }
 
 static int t_transpose(lua_State *L)
@@ -230,7 +253,8 @@ static int t_transpose(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int d0 = ks_lua_check_dim(L, c, 2, t->ndim), d1 = ks_lua_check_dim(L, c, 3, t->ndim);
-    VIEW_RUN(ks_transpose(c, t, d0, d1, &r));
+    int64_t args[2] = {d0, d1};
+    VIEW_RUN_AG(ks_transpose(c, t, d0, d1, &r), KS_VIEW_TRANSPOSE, args, 2);
 }
 
 /* t:t(): transpose of a tensor with at most 2 dims */
@@ -239,7 +263,8 @@ static int t_t(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     if (t->ndim > 2) return luaL_error(L, "t() expects a tensor with <= 2 dimensions, but self is %dD", t->ndim);
-    VIEW_RUN(ks_transpose(c, t, 0, t->ndim == 2 ? 1 : 0, &r));
+    int64_t args[2] = {0, t->ndim == 2 ? 1 : 0};
+    VIEW_RUN_AG(ks_transpose(c, t, 0, (int)args[1], &r), KS_VIEW_TRANSPOSE, args, 2);
 }
 
 static int t_permute(lua_State *L)
@@ -256,7 +281,9 @@ static int t_permute(lua_State *L)
         if (ks_wrap_dim(c, dims[i], t->ndim, &d)) return ks_lua_raise(L, c);
         perm[i] = d;
     }
-    VIEW_RUN(ks_permute(c, t, perm, &r));
+    int64_t args[KS_MAX_DIMS];
+    for (int i = 0; i < n; i++) args[i] = perm[i];
+    VIEW_RUN_AG(ks_permute(c, t, perm, &r), KS_VIEW_PERMUTE, args, n);
 }
 
 static int t_narrow(lua_State *L)
@@ -266,7 +293,8 @@ static int t_narrow(lua_State *L)
     int d = ks_lua_check_dim(L, c, 2, t->ndim);
     lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
     if (start < 0 && t->ndim) start += t->size[d];
-    VIEW_RUN(ks_narrow(c, t, d, start, len, &r));
+    int64_t args[3] = {d, start, len};
+    VIEW_RUN_AG(ks_narrow(c, t, d, start, len, &r), KS_VIEW_NARROW, args, 3);
 }
 
 static int t_select(lua_State *L)
@@ -276,7 +304,8 @@ static int t_select(lua_State *L)
     if (t->ndim == 0) return luaL_error(L, "select() cannot be applied to a 0-dim tensor");
     int d = ks_lua_check_dim(L, c, 2, t->ndim);
     lua_Integer idx = luaL_checkinteger(L, 3);
-    VIEW_RUN(ks_select(c, t, d, idx, &r));
+    int64_t args[2] = {d, idx};
+    VIEW_RUN_AG(ks_select(c, t, d, idx, &r), KS_VIEW_SELECT, args, 2);
 }
 
 static int t_squeeze(lua_State *L)
@@ -285,7 +314,8 @@ static int t_squeeze(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int d = lua_isnoneornil(L, 2) ? -1 : ks_lua_check_dim(L, c, 2, t->ndim);
     if (t->ndim == 0) d = -1;
-    VIEW_RUN(ks_squeeze(c, t, d, &r));
+    int64_t args[1] = {d};
+    VIEW_RUN_AG(ks_squeeze(c, t, d, &r), KS_VIEW_SQUEEZE, args, 1);
 }
 
 static int t_unsqueeze(lua_State *L)
@@ -293,7 +323,8 @@ static int t_unsqueeze(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int d = ks_lua_check_dim(L, c, 2, t->ndim + 1);
-    VIEW_RUN(ks_unsqueeze(c, t, d, &r));
+    int64_t args[1] = {d};
+    VIEW_RUN_AG(ks_unsqueeze(c, t, d, &r), KS_VIEW_UNSQUEEZE, args, 1);
 }
 
 static int t_expand(lua_State *L)
@@ -302,14 +333,14 @@ static int t_expand(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int64_t size[KS_MAX_DIMS];
     int n = ks_lua_check_shape(L, 2, size);
-    VIEW_RUN(ks_expand(c, t, n, size, &r));
+    VIEW_RUN_AG(ks_expand(c, t, n, size, &r), KS_VIEW_EXPAND, size, 0);
 }
 
 static int t_expand_as(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1), *o = ks_lua_check_tensor(L, 2);
-    VIEW_RUN(ks_expand(c, t, o->ndim, o->size, &r));
+    VIEW_RUN_AG(ks_expand(c, t, o->ndim, o->size, &r), KS_VIEW_EXPAND, o->size, 0);
 }
 
 static int t_flip(lua_State *L)
@@ -320,7 +351,9 @@ static int t_flip(lua_State *L)
     int n = ks_lua_check_shape(L, 2, dims), perm[KS_MAX_DIMS];
     for (int i = 0; i < n; i++)
         if (ks_wrap_dim(c, dims[i], t->ndim, &perm[i])) return ks_lua_raise(L, c);
-    VIEW_RUN(ks_flip(c, t, n, perm, &r));
+    int64_t args[KS_MAX_DIMS];
+    for (int i = 0; i < n; i++) args[i] = perm[i];
+    VIEW_RUN_AG(ks_flip(c, t, n, perm, &r), KS_VIEW_FLIP, args, n);
 }
 
 /* t:flatten([start_dim=0[, end_dim=-1]]) */
@@ -339,21 +372,21 @@ static int t_flatten(lua_State *L)
     for (int i = s; i <= e && i < t->ndim; i++) m *= t->size[i];
     size[k++] = m;
     for (int i = e + 1; i < t->ndim; i++) size[k++] = t->size[i];
-    VIEW_RUN(ks_reshape(c, t, k, size, &r));
+    VIEW_RUN_AG(ks_reshape(c, t, k, size, &r), KS_VIEW_RESHAPE, NULL, 0);
 }
 
 static int t_contiguous(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    VIEW_RUN(ks_contiguous(c, t, &r));
+    VIEW_RUN_AG(ks_contiguous(c, t, &r), KS_VIEW_IDENTITY, NULL, 0);
 }
 
 static int t_clone(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    VIEW_RUN(ks_clone(c, t, &r));
+    VIEW_RUN_AG(ks_clone(c, t, &r), KS_VIEW_IDENTITY, NULL, 0);
 }
 
 /* t:to(dtype) / t:type(dtype); t:float(), t:long(), t:byte(), t:bool() */

@@ -28,6 +28,7 @@ void ks_ctx_retain(ks_ctx *c) { c->refcount++; }
 void ks_ctx_release(ks_ctx *c)
 {
     if (!c || --c->refcount > 0) return;
+    ks_tensor_caches_free(c);
     ks_pool_free(c->pool);
     ks_generator_free(c->gen);
     free(c);

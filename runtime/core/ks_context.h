@@ -55,11 +55,21 @@ typedef struct ks_ctx {
     ks_generator *gen;
     /* autograd mode: ops record graph nodes only when this is non-zero */
     int grad_enabled;
+    /* opaque pointer for the embedding layer (the bindings keep the calling
+     * lua_State here while backward runs custom Lua functions) */
+    void *binding_state;
+    /* free lists of tensor headers and small storage blocks, owned by
+     * ks_tensor.c (per-op allocation cost of tiny tensors); still accounted
+     * as freed memory. ks_ctx_release empties them. */
+    void *free_headers, *free_blocks;
+    int n_free_headers, n_free_blocks;
 } ks_ctx;
 
 /* Create a context (refcount 1); NULL if out of memory. */
 ks_ctx *ks_ctx_new(void);
 void ks_ctx_retain(ks_ctx *c);
+/* Free the tensor header and small-storage free lists (ks_tensor.c). */
+void ks_tensor_caches_free(ks_ctx *c);
 /* Drops a reference; frees the pool, generator and context at zero. */
 void ks_ctx_release(ks_ctx *c);
 

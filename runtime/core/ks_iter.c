@@ -66,6 +66,7 @@ bool ks_iter_inner_contiguous(const ks_iter *it, const size_t *itemsizes)
 
 void ks_iter_run(const ks_iter *it, int64_t begin, int64_t end, ks_loop_fn loop, void *arg)
 {
+    if (begin >= end) return; /* empty tensors have a size-0 dim: no modulo by it */
     int nd = it->ndim, nops = it->nops;
     int64_t inner = it->size[nd - 1];
     int64_t idx[KS_MAX_DIMS];

@@ -1,5 +1,6 @@
 /* ks_tensor.c: storage and tensor lifetime, geometry helpers, dtypes. */
 #include "ks_tensor.h"
+#include "ks_autograd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,55 @@ ks_status ks_broadcast_shapes(ks_ctx *c, int na, const int64_t *sa, int nb, cons
 /* ------------------------------------------------------------- lifetime */
 #define STORAGE_HEADER 64 /* storage struct padded so data stays 64-byte aligned */
 
+/* Free lists (per context) so tiny tensors cost no malloc/free: tensor
+ * headers, and storage blocks of SMALL_BLOCK bytes (header + up to 64 data
+ * bytes). Cached memory is accounted as freed; blocks are only reused by
+ * the owning thread (reference counting already requires that). */
+#define SMALL_BLOCK 128
+#define CACHE_MAX 1024
+
+struct free_node { struct free_node *next; };
+
+static size_t round64(size_t n) { n = (n + 63) & ~(size_t)63; return n ? n : 64; }
+
+void ks_tensor_caches_free(ks_ctx *c)
+{
+    for (struct free_node *n = c->free_headers, *next; n; n = next) { next = n->next; free(n); }
+    for (struct free_node *n = c->free_blocks, *next; n; n = next) { next = n->next; free(n); }
+    c->free_headers = c->free_blocks = NULL;
+    c->n_free_headers = c->n_free_blocks = 0;
+}
+
+/* storage memory of `total` bytes (64-byte aligned), accounted like ks_mem_alloc */
+static void *block_alloc(ks_ctx *c, size_t total)
+{
+    if (total > SMALL_BLOCK) return ks_mem_alloc(c, total);
+    if (ks_mem_account(c, round64(total)) != KS_OK) return NULL;
+    struct free_node *n = c->free_blocks;
+    if (n) {
+        c->free_blocks = n->next;
+        c->n_free_blocks--;
+        return n;
+    }
+    void *p = aligned_alloc(64, SMALL_BLOCK);
+    if (!p) {
+        ks_mem_unaccount(c, round64(total));
+        ks_error(c, KS_ENOMEM, "out of memory allocating %zu bytes", total);
+    }
+    return p;
+}
+
+static void block_free(ks_ctx *c, void *p, size_t total)
+{
+    if (total > SMALL_BLOCK) { ks_mem_free(c, p, total); return; }
+    ks_mem_unaccount(c, round64(total));
+    if (c->n_free_blocks >= CACHE_MAX) { free(p); return; }
+    struct free_node *n = p;
+    n->next = c->free_blocks;
+    c->free_blocks = n;
+    c->n_free_blocks++;
+}
+
 static void storage_release(ks_storage *s)
 {
     if (!s || --s->refcount > 0) return;
@@ -158,16 +208,19 @@ static void storage_release(ks_storage *s)
         s->free_fn(s->free_ud, s->data);
         ks_mem_free(c, s, STORAGE_HEADER);
     } else {
-        ks_mem_free(c, s, STORAGE_HEADER + s->nbytes);
+        block_free(c, s, STORAGE_HEADER + s->nbytes);
     }
-    ks_ctx_release(c);
+    ks_ctx_release(c); /* last: may free c and its caches */
 }
 
 static ks_status tensor_header(ks_ctx *c, ks_tensor **out)
 {
     if (ks_mem_account(c, sizeof(ks_tensor)) != KS_OK) return KS_ENOMEM;
-    ks_tensor *t = malloc(sizeof *t);
-    if (!t) {
+    ks_tensor *t = c->free_headers;
+    if (t) {
+        c->free_headers = ((struct free_node *)t)->next;
+        c->n_free_headers--;
+    } else if (!(t = malloc(sizeof *t))) {
         ks_mem_unaccount(c, sizeof(ks_tensor));
         return ks_error(c, KS_ENOMEM, "out of memory allocating a tensor header");
     }
@@ -177,15 +230,25 @@ static ks_status tensor_header(ks_ctx *c, ks_tensor **out)
     return KS_OK;
 }
 
+static void header_free(ks_ctx *c, ks_tensor *t)
+{
+    ks_mem_unaccount(c, sizeof(ks_tensor));
+    if (c->n_free_headers >= CACHE_MAX) { free(t); return; }
+    struct free_node *n = (struct free_node *)t;
+    n->next = c->free_headers;
+    c->free_headers = n;
+    c->n_free_headers++;
+}
+
 void ks_tensor_release(ks_tensor *t)
 {
     if (!t || --t->refcount > 0) return;
-    ks_ctx *c = t->storage->ctx;
+    ks_storage *s = t->storage;
+    ks_ctx *c = s->ctx;
     ks_tensor_release(t->grad);
-    /* grad_fn is released here once autograd lands */
-    ks_mem_unaccount(c, sizeof(ks_tensor));
-    storage_release(t->storage);
-    free(t);
+    ks_node_release(t->grad_fn);
+    header_free(c, t);
+    storage_release(s); /* after the header: it may release the context */
 }
 
 static void set_contiguous_strides(ks_tensor *t)
@@ -203,11 +266,11 @@ ks_status ks_tensor_empty(ks_ctx *c, ks_dtype dt, int ndim, const int64_t *size,
     ks_status st = ks_shape_numel(c, ndim, size, &numel);
     if (st) return st;
     size_t nbytes = (size_t)numel * ks_dtype_size(dt);
-    ks_storage *s = ks_mem_alloc(c, STORAGE_HEADER + nbytes);
+    ks_storage *s = block_alloc(c, STORAGE_HEADER + nbytes);
     if (!s) return KS_ENOMEM;
     ks_tensor *t;
     if ((st = tensor_header(c, &t))) {
-        ks_mem_free(c, s, STORAGE_HEADER + nbytes);
+        block_free(c, s, STORAGE_HEADER + nbytes);
         return st;
     }
     memset(s, 0, sizeof *s);

@@ -1,0 +1,242 @@
+/* ks_lua_autograd.c: requires_grad, .grad, backward, detach, no_grad. */
+#include "ks_lua.h"
+#include "../runtime/core/ks_autograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* t:requires_grad_([flag=true]) -> t */
+static int t_requires_grad_(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    int flag = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    if (flag && t->dtype != KS_FLOAT32)
+        return luaL_error(L, "only float32 tensors can require gradients (got %s)", ks_dtype_name(t->dtype));
+    if (!flag && t->grad_fn)
+        return luaL_error(L, "requires_grad_(false) on a non-leaf tensor; use detach() to get a tensor that does not require grad");
+    t->requires_grad = flag;
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* t:backward([grad][, {retain_graph=false}]) */
+static int t_backward(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    ks_tensor *g = NULL;
+    int opts = 0;
+    if (ks_lua_to_tensor(L, 2)) { g = ks_lua_check_tensor(L, 2); opts = 3; }
+    else if (lua_istable(L, 2)) opts = 2;
+    else if (!lua_isnoneornil(L, 2)) return luaL_argerror(L, 2, "gradient tensor or options table expected");
+    else opts = 3;
+    int retain = ks_lua_opt_boolfield(L, opts, "retain_graph", 0);
+    void *outer = c->binding_state;
+    c->binding_state = L; /* custom Lua backward functions run on this thread */
+    ks_status st = ks_backward(c, t, g, retain);
+    c->binding_state = outer;
+    if (st) return ks_lua_raise(L, c);
+    return 0;
+}
+
+static int t_detach(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_detach(c, t, &r)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* t:detach_(): cut t from its graph in place */
+static int t_detach_(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (t->grad_fn) { ks_node_release(t->grad_fn); t->grad_fn = NULL; }
+    t->requires_grad = false;
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int t_is_leaf(lua_State *L)
+{
+    lua_pushboolean(L, ks_lua_check_tensor(L, 1)->grad_fn == NULL);
+    return 1;
+}
+
+/* run f(...) with grad mode set to `mode`, restoring it even on error */
+static int with_grad_mode(lua_State *L, int mode)
+{
+    ks_ctx *c = KS_CTX(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    int old = c->grad_enabled, base = lua_gettop(L);
+    c->grad_enabled = mode;
+    int st = lua_pcall(L, base - 1, LUA_MULTRET, 0);
+    c->grad_enabled = old;
+    if (st != LUA_OK) return lua_error(L);
+    return lua_gettop(L);
+}
+static int no_grad(lua_State *L) { return with_grad_mode(L, 0); }
+static int enable_grad(lua_State *L) { return with_grad_mode(L, 1); }
+
+static int set_grad_enabled(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    ks_ctx *c = KS_CTX(L);
+    lua_pushboolean(L, c->grad_enabled);
+    c->grad_enabled = lua_toboolean(L, 1);
+    return 1;
+}
+
+static int is_grad_enabled(lua_State *L)
+{
+    lua_pushboolean(L, KS_CTX(L)->grad_enabled);
+    return 1;
+}
+
+/* property reads used by __index: t.grad, t.grad_fn, t.is_leaf */
+int ks_lua_autograd_property(lua_State *L, ks_tensor *t, const char *k)
+{
+    if (!strcmp(k, "grad")) {
+        if (t->grad) ks_lua_push_tensor(L, ks_lua_getctx(L), ks_tensor_retain(t->grad));
+        else lua_pushnil(L);
+        return 1;
+    }
+    if (!strcmp(k, "grad_fn")) {
+        if (t->grad_fn) lua_pushstring(L, t->grad_fn->op->name);
+        else lua_pushnil(L);
+        return 1;
+    }
+    if (!strcmp(k, "is_leaf")) { lua_pushboolean(L, t->grad_fn == NULL); return 1; }
+    return 0;
+}
+
+/* t.grad = nil | tensor; t.requires_grad = bool */
+int ks_lua_autograd_setproperty(lua_State *L, ks_tensor *t, const char *k)
+{
+    if (!strcmp(k, "grad")) {
+        ks_tensor *g = lua_isnil(L, 3) ? NULL : ks_lua_check_tensor(L, 3);
+        if (g && !ks_same_shape(g, t)) {
+            char a[160], b[160];
+            return luaL_error(L, "assigned grad has shape %s but the tensor has shape %s",
+                              ks_shape_str(g, a, sizeof a), ks_shape_str(t, b, sizeof b));
+        }
+        ks_tensor_release(t->grad);
+        t->grad = ks_tensor_retain(g);
+        return 1;
+    }
+    if (!strcmp(k, "requires_grad")) {
+        lua_settop(L, 3);
+        lua_remove(L, 2);
+        t_requires_grad_(L);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ custom Lua functions */
+typedef struct {
+    lua_State *L0; /* main thread, used when backward runs outside a binding call */
+    int ref;       /* registry ref to {backward = fn, ctx = table} */
+} custom_ud;
+
+static ks_status custom_backward(void *ud, ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    custom_ud *u = ud;
+    lua_State *L = c->binding_state ? (lua_State *)c->binding_state : u->L0;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, n->noutputs + n->ninputs + 8)) return ks_error(c, KS_ENOMEM, "custom backward: Lua stack overflow");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref);
+    lua_getfield(L, -1, "backward");
+    lua_getfield(L, -2, "ctx");
+    for (int k = 0; k < n->noutputs; k++) ks_lua_push_tensor(L, c, ks_tensor_retain(gout[k]));
+    if (lua_pcall(L, 1 + n->noutputs, n->ninputs, 0) != LUA_OK) {
+        ks_status st = ks_error(c, KS_ESTATE, "custom Function backward: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_settop(L, top);
+        return st;
+    }
+    ks_status st = KS_OK;
+    for (int i = 0; i < n->ninputs && !st; i++) {
+        int idx = lua_gettop(L) - n->ninputs + 1 + i;
+        if (lua_isnil(L, idx) || !n->needs_grad[i]) continue;
+        ks_tensor *g = ks_lua_to_tensor(L, idx);
+        if (!g || g->dtype != KS_FLOAT32)
+            st = ks_error(c, KS_ETYPE, "custom Function backward: gradient %d must be a float32 tensor or nil", i + 1);
+        else
+            gin[i] = ks_tensor_retain(g);
+    }
+    lua_settop(L, top);
+    return st;
+}
+
+static ks_status custom_dispatch(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    return n->custom(n->ud, c, n, gout, gin);
+}
+
+static const ks_op_def op_custom = {"CustomFunctionBackward", custom_dispatch};
+
+static void custom_free(void *ud)
+{
+    custom_ud *u = ud;
+    luaL_unref(u->L0, LUA_REGISTRYINDEX, u->ref);
+    free(u);
+}
+
+/* ks._record_custom(spec{backward=, ctx=}, outputs_list, inputs...): attach a
+ * custom node (forward already ran without recording) to the output tensors */
+static int record_custom(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int nin = lua_gettop(L) - 2;
+    if (nin > KS_NODE_MAX_IN) return luaL_error(L, "custom Function: at most %d inputs", KS_NODE_MAX_IN);
+    ks_tensor *ins[KS_NODE_MAX_IN] = {NULL};
+    for (int i = 0; i < nin; i++) ins[i] = ks_lua_to_tensor(L, 3 + i);
+    if (!ks_ag_needs_record(c, nin, ins)) return 0;
+    lua_Integer nout = luaL_len(L, 2);
+    if (nout < 1 || nout > KS_NODE_MAX_IN) return luaL_error(L, "custom Function: forward must return 1 to %d tensors", KS_NODE_MAX_IN);
+    for (lua_Integer k = 1; k <= nout; k++) {
+        lua_geti(L, 2, k);
+        ks_tensor *o = ks_lua_to_tensor(L, -1);
+        lua_pop(L, 1);
+        if (!o || o->dtype != KS_FLOAT32) return luaL_error(L, "custom Function: forward output %d must be a float32 tensor", (int)k);
+        for (int i = 0; i < nin; i++)
+            if (o == ins[i]) return luaL_error(L, "custom Function: forward returned input %d itself; return a clone", i + 1);
+    }
+    custom_ud *u = malloc(sizeof *u);
+    if (!u) return luaL_error(L, "out of memory");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    u->L0 = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, 1);
+    u->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    ks_node *n = ks_node_new(c, &op_custom, nin, ins);
+    if (!n) { custom_free(u); return ks_lua_raise(L, c); }
+    n->custom = custom_backward;
+    n->ud = u;
+    n->ud_free = custom_free;
+    for (lua_Integer k = 1; k <= nout; k++) {
+        lua_geti(L, 2, k);
+        ks_node_set_output(n, (int)k - 1, ks_lua_to_tensor(L, -1));
+        lua_pop(L, 1);
+    }
+    ks_node_release(n);
+    return 0;
+}
+
+static const luaL_Reg methods[] = {
+    {"requires_grad_", t_requires_grad_}, {"backward", t_backward}, {"detach", t_detach},
+    {"detach_", t_detach_}, {"is_leaf_", t_is_leaf}, {NULL, NULL}};
+
+static const luaL_Reg functions[] = {
+    {"no_grad", no_grad}, {"enable_grad", enable_grad}, {"set_grad_enabled", set_grad_enabled},
+    {"is_grad_enabled", is_grad_enabled}, {"detach", t_detach}, {"_record_custom", record_custom}, {NULL, NULL}};
+
+void ks_lua_open_autograd(lua_State *L, int module, int methods_idx, int ctxbox)
+{
+    ks_lua_register(L, methods, methods_idx, ctxbox);
+    ks_lua_register(L, functions, module, ctxbox);
+}

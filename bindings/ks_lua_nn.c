@@ -1,0 +1,384 @@
+/* ks_lua_nn.c: ks.functional: the differentiable NN ops of runtime/core/ks_nn.h
+ * (PyTorch's torch.nn.functional names). */
+#include "ks_lua.h"
+#include "../runtime/core/ks_nn.h"
+
+#include <string.h>
+
+/* F.linear(input, weight[, bias]) */
+static int f_linear(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *w = ks_lua_check_tensor(L, 2);
+    ks_tensor *b = lua_isnoneornil(L, 3) ? NULL : ks_lua_check_tensor(L, 3);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_linear(c, x, &r, w, b)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+static int activation(lua_State *L, ks_activation act, double alpha)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_activation(c, act, x, &r, alpha)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+static int f_relu(lua_State *L) { return activation(L, KS_ACT_RELU, 0); }
+static int f_leaky_relu(lua_State *L) { return activation(L, KS_ACT_LEAKY_RELU, luaL_optnumber(L, 2, 0.01)); }
+static int f_silu(lua_State *L) { return activation(L, KS_ACT_SILU, 0); }
+static int f_tanh(lua_State *L) { return activation(L, KS_ACT_TANH, 0); }
+static int f_sigmoid(lua_State *L) { return activation(L, KS_ACT_SIGMOID, 0); }
+
+/* F.gelu(x[, approximate="none"|"tanh"]) */
+static int f_gelu(lua_State *L)
+{
+    static const char *const modes[] = {"none", "tanh", NULL};
+    int m = luaL_checkoption(L, 2, "none", modes);
+    return activation(L, m ? KS_ACT_GELU_TANH : KS_ACT_GELU, 0);
+}
+
+static int softmax(lua_State *L, bool want_log)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    int dim = ks_lua_check_dim(L, c, 2, x->ndim);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_softmax(c, x, &r, dim, want_log)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+static int f_softmax(lua_State *L) { return softmax(L, false); }
+static int f_log_softmax(lua_State *L) { return softmax(L, true); }
+
+static ks_reduction opt_reduction(lua_State *L, int arg)
+{
+    static const char *const names[] = {"none", "mean", "sum", NULL};
+    if (!lua_istable(L, arg)) return KS_REDUCE_MEAN;
+    lua_getfield(L, arg, "reduction");
+    int r = lua_isnil(L, -1) ? KS_REDUCE_MEAN : luaL_checkoption(L, -1, NULL, names);
+    lua_pop(L, 1);
+    return (ks_reduction)r;
+}
+
+/* F.cross_entropy(logits, target[, {weight=, ignore_index=-100, label_smoothing=0, reduction="mean"}]) */
+static int f_cross_entropy(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *t = ks_lua_check_tensor(L, 2);
+    ks_ce_opts o = {NULL, -100, 0.0, KS_REDUCE_MEAN};
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "weight");
+        if (!lua_isnil(L, -1)) {
+            o.weight = ks_lua_to_tensor(L, -1);
+            if (!o.weight) return luaL_argerror(L, 3, "option 'weight' must be a tensor");
+        }
+        lua_getfield(L, 3, "ignore_index");
+        if (!lua_isnil(L, -1)) {
+            int ok;
+            o.ignore_index = lua_tointegerx(L, -1, &ok);
+            if (!ok) return luaL_argerror(L, 3, "option 'ignore_index' must be an integer");
+        }
+        lua_getfield(L, 3, "label_smoothing");
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TNUMBER) return luaL_argerror(L, 3, "option 'label_smoothing' must be a number");
+            o.label_smoothing = lua_tonumber(L, -1);
+        }
+        lua_pop(L, 3);
+        o.reduction = opt_reduction(L, 3);
+    }
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_cross_entropy(c, x, t, &r, &o)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* an int or a pair {a, b} option; `def` when absent */
+static void opt_pair(lua_State *L, int arg, const char *key, int64_t def, int64_t *out)
+{
+    out[0] = out[1] = def;
+    if (!lua_istable(L, arg)) return;
+    lua_getfield(L, arg, key);
+    if (lua_isinteger(L, -1)) {
+        out[0] = out[1] = lua_tointeger(L, -1);
+    } else if (lua_istable(L, -1)) {
+        for (int k = 0; k < 2; k++) {
+            lua_geti(L, -1, k + 1);
+            int ok;
+            out[k] = lua_tointegerx(L, -1, &ok);
+            if (!ok) luaL_error(L, "option '%s' must be an integer or a pair of integers", key);
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "option '%s' must be an integer or a pair of integers, got %s", key, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+}
+
+static int64_t opt_int(lua_State *L, int arg, const char *key, int64_t def)
+{
+    if (!lua_istable(L, arg)) return def;
+    lua_getfield(L, arg, key);
+    int ok;
+    int64_t v = lua_isnil(L, -1) ? def : lua_tointegerx(L, -1, &ok);
+    if (!lua_isnil(L, -1) && !ok) luaL_error(L, "option '%s' must be an integer", key);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* F.conv2d(input, weight[, bias][, {stride=1, padding=0, dilation=1, groups=1}]) */
+static int f_conv2d(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *w = ks_lua_check_tensor(L, 2);
+    ks_tensor *b = ks_lua_to_tensor(L, 3);
+    int oi = b ? 4 : 3;
+    if (!b && !lua_isnoneornil(L, 3) && !lua_istable(L, 3)) return luaL_argerror(L, 3, "bias tensor or options table expected");
+    if (lua_isnil(L, 3) && lua_istable(L, 4)) oi = 4;
+    if (!lua_isnoneornil(L, oi)) luaL_checktype(L, oi, LUA_TTABLE);
+    ks_conv2d_opts o;
+    opt_pair(L, oi, "stride", 1, o.stride);
+    opt_pair(L, oi, "padding", 0, o.padding);
+    opt_pair(L, oi, "dilation", 1, o.dilation);
+    o.groups = opt_int(L, oi, "groups", 1);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_conv2d(c, x, &r, w, b, &o)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* kernel as arg 2 (int or pair), options table at 3: {stride=kernel, padding=0, ceil_mode=false, count_include_pad=true} */
+static void pool_opts(lua_State *L, ks_pool2d_opts *o)
+{
+    if (lua_isinteger(L, 2)) o->kernel[0] = o->kernel[1] = lua_tointeger(L, 2);
+    else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushvalue(L, 2);
+        lua_newtable(L);
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "k");
+        opt_pair(L, lua_gettop(L), "k", 0, o->kernel);
+        lua_pop(L, 1);
+    }
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    opt_pair(L, 3, "stride", 0, o->stride);
+    if (o->stride[0] == 0) o->stride[0] = o->kernel[0];
+    if (o->stride[1] == 0) o->stride[1] = o->kernel[1];
+    opt_pair(L, 3, "padding", 0, o->padding);
+    o->ceil_mode = ks_lua_opt_boolfield(L, 3, "ceil_mode", 0);
+    o->count_include_pad = ks_lua_opt_boolfield(L, 3, "count_include_pad", 1);
+}
+
+static int f_max_pool2d(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    ks_pool2d_opts o;
+    pool_opts(L, &o);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_max_pool2d(c, x, &r, &o)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+static int f_avg_pool2d(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    ks_pool2d_opts o;
+    pool_opts(L, &o);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_avg_pool2d(c, x, &r, &o)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* F.adaptive_avg_pool2d(x, size) with size an int or {h, w} */
+static int f_adaptive_avg_pool2d(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    int64_t hw[2];
+    if (lua_isinteger(L, 2)) hw[0] = hw[1] = lua_tointeger(L, 2);
+    else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        for (int k = 0; k < 2; k++) {
+            lua_geti(L, 2, k + 1);
+            int ok;
+            hw[k] = lua_tointegerx(L, -1, &ok);
+            if (!ok) return luaL_argerror(L, 2, "output size must be an integer or a pair of integers");
+            lua_pop(L, 1);
+        }
+    }
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_adaptive_avg_pool2d(c, x, &r, hw[0], hw[1])) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* optional tensor argument: nil or a tensor */
+static ks_tensor *opt_tensor(lua_State *L, int arg)
+{
+    return lua_isnoneornil(L, arg) ? NULL : ks_lua_check_tensor(L, arg);
+}
+
+static double opt_number(lua_State *L, int arg, const char *key, double def)
+{
+    if (!lua_istable(L, arg)) return def;
+    lua_getfield(L, arg, key);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "option '%s' must be a number", key);
+    double v = lua_isnil(L, -1) ? def : lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* F.batch_norm(x, running_mean, running_var[, weight, bias][, {training=false, momentum=0.1, eps=1e-5}]) */
+static int f_batch_norm(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *rm = opt_tensor(L, 2), *rv = opt_tensor(L, 3);
+    ks_tensor *w = opt_tensor(L, 4), *b = opt_tensor(L, 5);
+    if (!lua_isnoneornil(L, 6)) luaL_checktype(L, 6, LUA_TTABLE);
+    int training = ks_lua_opt_boolfield(L, 6, "training", 0);
+    double momentum = opt_number(L, 6, "momentum", 0.1), eps = opt_number(L, 6, "eps", 1e-5);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_batch_norm(c, x, &r, rm, rv, w, b, training, momentum, eps)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* F.layer_norm(x, normalized_shape[, weight, bias][, eps=1e-5]) */
+static int f_layer_norm(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    int64_t shape[KS_MAX_DIMS];
+    int n;
+    if (lua_isinteger(L, 2)) { shape[0] = lua_tointeger(L, 2); n = 1; }
+    else { luaL_checktype(L, 2, LUA_TTABLE); n = ks_lua_check_shape(L, 2, shape); }
+    ks_tensor *w = opt_tensor(L, 3), *b = opt_tensor(L, 4);
+    double eps = luaL_optnumber(L, 5, 1e-5);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_layer_norm(c, x, &r, n, shape, w, b, eps)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* F.dropout(x[, p=0.5[, training=true]]) */
+static int f_dropout(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    double p = luaL_optnumber(L, 2, 0.5);
+    int training = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_dropout(c, x, &r, p, training)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* F.embedding(indices, weight[, padding_idx]) */
+static int f_embedding(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *idx = ks_lua_check_tensor(L, 1), *w = ks_lua_check_tensor(L, 2);
+    int64_t pad = luaL_optinteger(L, 3, -1);
+    if (pad < 0 && !lua_isnoneornil(L, 3)) pad += w->ndim ? w->size[0] : 0;
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_embedding(c, idx, &r, w, pad)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* element-wise losses: F.mse_loss(x, y[, {reduction=}]) and friends */
+static int pointwise_loss(lua_State *L, ks_pointwise_loss kind)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *y = ks_lua_check_tensor(L, 2);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    ks_loss_opts o = {opt_reduction(L, 3), opt_number(L, 3, "beta", 1.0), NULL, NULL,
+                      ks_lua_opt_boolfield(L, 3, "log_target", 0), false};
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "weight");
+        lua_getfield(L, 3, "pos_weight");
+        if (!lua_isnil(L, -2) && !(o.weight = ks_lua_to_tensor(L, -2))) return luaL_argerror(L, 3, "option 'weight' must be a tensor");
+        if (!lua_isnil(L, -1) && !(o.pos_weight = ks_lua_to_tensor(L, -1))) return luaL_argerror(L, 3, "option 'pos_weight' must be a tensor");
+        lua_getfield(L, 3, "_batchmean");
+        o.batchmean = lua_toboolean(L, -1);
+        lua_pop(L, 3);
+    }
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_pointwise_loss(c, kind, x, y, &r, &o)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+static int f_mse_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_MSE); }
+static int f_l1_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_L1); }
+static int f_smooth_l1_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_SMOOTH_L1); }
+static int f_bce_with_logits(lua_State *L) { return pointwise_loss(L, KS_LOSS_BCE_LOGITS); }
+
+static int f_kl_div(lua_State *L)
+{
+    /* "batchmean" is not one of the three generic reductions: map it before the generic parser sees it */
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "reduction");
+        int bm = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "batchmean");
+        lua_pop(L, 1);
+        if (bm) {
+            lua_newtable(L);
+            lua_pushnil(L);
+            while (lua_next(L, 3)) { lua_pushvalue(L, -2); lua_insert(L, -2); lua_settable(L, -4); }
+            lua_pushliteral(L, "mean");
+            lua_setfield(L, -2, "reduction");
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "_batchmean");
+            lua_replace(L, 3);
+        }
+    }
+    return pointwise_loss(L, KS_LOSS_KL_DIV);
+}
+
+/* F.nll_loss(logp, target[, {weight=, ignore_index=-100, reduction="mean"}]) */
+static int f_nll_loss(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *t = ks_lua_check_tensor(L, 2);
+    ks_ce_opts o = {NULL, -100, 0.0, opt_reduction(L, 3)};
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "weight");
+        if (!lua_isnil(L, -1) && !(o.weight = ks_lua_to_tensor(L, -1))) return luaL_argerror(L, 3, "option 'weight' must be a tensor");
+        lua_getfield(L, 3, "ignore_index");
+        if (!lua_isnil(L, -1)) {
+            int ok;
+            o.ignore_index = lua_tointegerx(L, -1, &ok);
+            if (!ok) return luaL_argerror(L, 3, "option 'ignore_index' must be an integer");
+        }
+        lua_pop(L, 2);
+    }
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_nll_loss(c, x, t, &r, &o)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+static const luaL_Reg functional[] = {
+    {"batch_norm", f_batch_norm}, {"layer_norm", f_layer_norm}, {"dropout", f_dropout}, {"embedding", f_embedding},
+    {"mse_loss", f_mse_loss}, {"l1_loss", f_l1_loss}, {"smooth_l1_loss", f_smooth_l1_loss},
+    {"binary_cross_entropy_with_logits", f_bce_with_logits}, {"kl_div", f_kl_div}, {"nll_loss", f_nll_loss},
+    {"conv2d", f_conv2d}, {"max_pool2d", f_max_pool2d}, {"avg_pool2d", f_avg_pool2d},
+    {"adaptive_avg_pool2d", f_adaptive_avg_pool2d},
+    {"linear", f_linear}, {"relu", f_relu}, {"leaky_relu", f_leaky_relu}, {"gelu", f_gelu}, {"silu", f_silu},
+    {"tanh", f_tanh}, {"sigmoid", f_sigmoid}, {"softmax", f_softmax}, {"log_softmax", f_log_softmax},
+    {"cross_entropy", f_cross_entropy}, {NULL, NULL}};
+
+void ks_lua_open_nn(lua_State *L, int module, int methods, int ctxbox)
+{
+    (void)methods;
+    lua_newtable(L);
+    ks_lua_register(L, functional, -1, ctxbox);
+    lua_setfield(L, module, "functional");
+}

@@ -1,0 +1,115 @@
+--- kshot.data: data sets and samplers (the Lua side of ks.data).
+--
+-- The C functions ks.data.read_idx and ks.data.kshot_indices come from
+-- bindings/ks_lua_data.c; this file adds the loaders built on them.
+-- Labels and class ids are 0-based; class NAMES are a 1-based Lua list
+-- (names[label + 1]).
+local ks = require "kshot"
+
+local M = ks.data
+
+--- Class names of Fashion-MNIST, in label order (names[label + 1]).
+M.FASHION_MNIST_CLASSES = {
+  "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+}
+
+local DEFAULT_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+local FASHION_FILES = {
+  train = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte" },
+  test = { "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" },
+}
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function shape_str(t)
+  return "[" .. table.concat(t:shape(), ", ") .. "]"
+end
+
+--- Load an IDX image file and an IDX label file that belong together.
+-- Returns images (as stored) and labels as int64 [N]; errors when the label
+-- file is not 1-D or the two files disagree on N (naming both files).
+function M.idx_pair(images_path, labels_path)
+  assert(type(images_path) == "string", "idx_pair: images path (string) expected")
+  assert(type(labels_path) == "string", "idx_pair: labels path (string) expected")
+  local images = M.read_idx(images_path)
+  local labels = M.read_idx(labels_path)
+  if labels:dim() ~= 1 then
+    error(("%s: labels must be 1-D, got shape %s"):format(labels_path, shape_str(labels)), 2)
+  end
+  if labels:size(0) ~= images:size(0) then
+    error(("%s holds %d examples but %s holds %d labels (shapes %s and %s)"):format(
+      images_path, images:size(0), labels_path, labels:size(0), shape_str(images), shape_str(labels)), 2)
+  end
+  if labels:dtype() ~= "int64" then labels = labels:long() end
+  return images, labels
+end
+
+--- Find a Fashion-MNIST file: name.gz, else the unpacked name.
+local function fashion_file(dir, name, where)
+  for _, cand in ipairs { dir .. "/" .. name .. ".gz", dir .. "/" .. name } do
+    if exists(cand) then return cand end
+  end
+  error(("fashion_mnist: %s/%s.gz not found (directory from %s; install the Debian package "
+    .. "dataset-fashion-mnist, pass path=DIR, or set KSHOT_FASHION_MNIST)"):format(dir, name, where), 3)
+end
+
+--- ks.data.fashion_mnist{split="train"|"test", path=dir}
+-- Directory: path, else $KSHOT_FASHION_MNIST, else /usr/share/datasets/fashion-mnist.
+-- Returns images uint8 [N, 28, 28], labels int64 [N] (0..9) and the class
+-- names (a 1-based Lua list: names[label + 1]).
+function M.fashion_mnist(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("fashion_mnist: options table expected, got " .. type(opts), 2)
+  end
+  local split = opts.split or "train"
+  local files = FASHION_FILES[split]
+  if not files then
+    error(("fashion_mnist: split must be \"train\" or \"test\", got %s"):format(tostring(split)), 2)
+  end
+  local dir, where = opts.path, "path="
+  if dir == nil then
+    dir, where = os.getenv("KSHOT_FASHION_MNIST"), "KSHOT_FASHION_MNIST"
+    if dir == nil or dir == "" then dir, where = DEFAULT_FASHION_DIR, "the default" end
+  end
+  if type(dir) ~= "string" then error("fashion_mnist: path must be a string, got " .. type(dir), 2) end
+  local images, labels = M.idx_pair(fashion_file(dir, files[1], where), fashion_file(dir, files[2], where))
+  if images:dim() ~= 3 or images:size(1) ~= 28 or images:size(2) ~= 28 or images:dtype() ~= "uint8" then
+    error(("fashion_mnist: %s: expected uint8 images [N, 28, 28], got %s %s"):format(
+      dir, images:dtype(), shape_str(images)), 2)
+  end
+  return images, labels, M.FASHION_MNIST_CLASSES
+end
+
+--- ks.data.repeated_stratified_kfold(labels, k, repeats, {seed=|generator=, indices=})
+-- -> repeats * k folds {train=rows, val=rows}: repeat r is folds (r-1)*k+1 .. r*k.
+function M.repeated_stratified_kfold(labels, k, repeats, opts)
+  if math.type(repeats) ~= "integer" or repeats < 1 then
+    error("repeated_stratified_kfold: repeats must be an integer >= 1, got " .. tostring(repeats), 2)
+  end
+  if type(opts) ~= "table" then
+    error("repeated_stratified_kfold: options table expected, got " .. type(opts), 2)
+  end
+  local o = {}
+  for key, v in pairs(opts) do o[key] = v end
+  o.repeats = repeats
+  return M.stratified_kfold(labels, k, o)
+end
+
+--- ks.data.image_folder(root, opts): see kshot.image (ks.image.image_folder).
+function M.image_folder(root, opts)
+  return require("kshot.image").image_folder(root, opts)
+end
+
+--- Datasets and the loader (kshot.dataset) reachable from ks.data too.
+do
+  local D = require "kshot.dataset"
+  M.TensorDataset, M.Subset, M.DataLoader = D.TensorDataset, D.Subset, D.DataLoader
+end
+
+return M

@@ -1,0 +1,210 @@
+--- kshot.dataset: TensorDataset, Subset and DataLoader (PyTorch's names).
+--
+--   local D = require "kshot.dataset"
+--   local ds = D.TensorDataset(x, y)                  -- rows of x and y (same size(0))
+--   local train = D.Subset(ds, idx)                   -- idx: int64 tensor or Lua list, 0-based
+--   local loader = D.DataLoader(train, {batch_size = 32, shuffle = true, seed = 1})
+--   for epoch = 1, 10 do
+--     for xb, yb in loader:iter() do ... end          -- #loader batches per epoch
+--   end
+--
+-- Dataset protocol: ds:len() (and #ds), ds:get(i) -> the row-i values
+-- (0-based), and optionally ds:gather(idx) -> whole batches for an int64
+-- index tensor. TensorDataset and Subset gather with index_select (one
+-- allocation per tensor per batch); a dataset without gather is batched by
+-- calling get for every row and stacking the results (ks.stack along dim 0).
+--
+-- Shuffling uses the loader's own generator: {generator = g} (advanced by
+-- each epoch's permutation), {seed = n} (a fresh ks.Generator(n)), or, when
+-- neither is given, a generator seeded once at construction with a draw
+-- from the default generator (the only time the default stream moves).
+-- Each epoch draws one ks.randperm(N) from it, so other random streams are
+-- never shifted by iterating.
+local ks = require "kshot"
+
+local M = {}
+
+local function shape_str(t)
+  return "[" .. table.concat(t:shape(), ", ") .. "]"
+end
+
+local function fail(op, msg)
+  error(op .. ": " .. msg, 3)
+end
+
+-- ------------------------------------------------------------ TensorDataset
+local TensorDataset = {}
+TensorDataset.__index = TensorDataset
+TensorDataset.__name = "kshot.TensorDataset"
+TensorDataset.__len = function(self) return self.n end
+
+--- D.TensorDataset(t1, t2, ...): row i is (t1[i], t2[i], ...); every tensor
+-- must have the same size along dim 0.
+function M.TensorDataset(...)
+  local ts = table.pack(...)
+  if ts.n == 0 then fail("TensorDataset", "at least one tensor expected") end
+  for k = 1, ts.n do
+    local t = ts[k]
+    if not ks.is_tensor(t) then
+      fail("TensorDataset", ("argument #%d must be a kshot.Tensor, got %s"):format(k, type(t)))
+    end
+    if t:dim() == 0 then fail("TensorDataset", ("argument #%d is a 0-d tensor (needs a dim 0)"):format(k)) end
+    if t:size(0) ~= ts[1]:size(0) then
+      fail("TensorDataset", ("size mismatch along dim 0: argument #1 is %s but argument #%d is %s"):format(
+        shape_str(ts[1]), k, shape_str(t)))
+    end
+  end
+  return setmetatable({ tensors = { table.unpack(ts, 1, ts.n) }, n = ts[1]:size(0) }, TensorDataset)
+end
+
+function TensorDataset:len() return self.n end
+
+function TensorDataset:get(i)
+  if math.type(i) ~= "integer" or i < 0 or i >= self.n then
+    fail("TensorDataset:get", ("index %s out of range [0, %d)"):format(tostring(i), self.n))
+  end
+  local out = {}
+  for k, t in ipairs(self.tensors) do out[k] = t[i] end
+  return table.unpack(out)
+end
+
+function TensorDataset:gather(idx)
+  local out = {}
+  for k, t in ipairs(self.tensors) do out[k] = t:index_select(0, idx) end
+  return table.unpack(out)
+end
+
+-- ------------------------------------------------------------ Subset
+local Subset = {}
+Subset.__index = Subset
+Subset.__name = "kshot.Subset"
+Subset.__len = function(self) return self.n end
+
+local function ds_len(ds, op)
+  if type(ds) ~= "table" or type(ds.len) ~= "function" then
+    fail(op, "dataset expected (a table with len() and get(i)), got " .. type(ds))
+  end
+  return ds:len()
+end
+
+--- D.Subset(ds, indices): rows indices[0], indices[1], ... of ds (0-based,
+-- an int64 tensor or a Lua list of integers; repeats allowed).
+function M.Subset(ds, indices)
+  local n = ds_len(ds, "Subset")
+  local idx
+  if ks.is_tensor(indices) then
+    if indices:dim() ~= 1 or (indices:dtype() ~= "int64" and indices:dtype() ~= "uint8") then
+      fail("Subset", ("indices must be a 1-D int64 tensor, got %s %s"):format(indices:dtype(), shape_str(indices)))
+    end
+    idx = indices:long():contiguous()
+  elseif type(indices) == "table" then
+    for k, v in ipairs(indices) do
+      if math.type(v) ~= "integer" then
+        fail("Subset", ("indices[%d] is not an integer (%s)"):format(k, tostring(v)))
+      end
+    end
+    idx = #indices > 0 and ks.tensor(indices, "int64") or ks.empty({ 0 }, "int64")
+  else
+    fail("Subset", "indices must be an int64 tensor or a list of integers, got " .. type(indices))
+  end
+  if idx:numel() > 0 then
+    local lo, hi = idx:amin():item(), idx:amax():item()
+    if lo < 0 or hi >= n then
+      fail("Subset", ("index %d out of range for a dataset of %d rows"):format(lo < 0 and lo or hi, n))
+    end
+  end
+  return setmetatable({ dataset = ds, indices = idx, n = idx:size(0) }, Subset)
+end
+
+function Subset:len() return self.n end
+
+function Subset:get(i)
+  if math.type(i) ~= "integer" or i < 0 or i >= self.n then
+    fail("Subset:get", ("index %s out of range [0, %d)"):format(tostring(i), self.n))
+  end
+  return self.dataset:get(self.indices[i]:item())
+end
+
+function Subset:gather(idx)
+  local rows = self.indices:index_select(0, idx)
+  if self.dataset.gather then return self.dataset:gather(rows) end
+  return M.stack_rows(self.dataset, rows)
+end
+
+--- Batch a dataset without gather: get(i) for every row, stacked along dim 0.
+function M.stack_rows(ds, idx)
+  local cols, nout = {}, 0
+  for k = 0, idx:size(0) - 1 do
+    local row = table.pack(ds:get(idx[k]:item()))
+    nout = row.n
+    for j = 1, row.n do
+      cols[j] = cols[j] or {}
+      cols[j][k + 1] = ks.is_tensor(row[j]) and row[j] or ks.tensor(row[j])
+    end
+  end
+  local out = {}
+  for j = 1, nout do out[j] = ks.stack(cols[j], 0) end
+  return table.unpack(out, 1, nout)
+end
+
+-- ------------------------------------------------------------ DataLoader
+local DataLoader = {}
+DataLoader.__index = DataLoader
+DataLoader.__name = "kshot.DataLoader"
+
+--- D.DataLoader(ds, {batch_size=1, shuffle=false, drop_last=false,
+--   generator=g | seed=n, transform=function(x, y, ...) return x, y end})
+function M.DataLoader(ds, opts)
+  local n = ds_len(ds, "DataLoader")
+  opts = opts or {}
+  if type(opts) ~= "table" then fail("DataLoader", "options table expected, got " .. type(opts)) end
+  local bs = opts.batch_size or 1
+  if math.type(bs) ~= "integer" or bs < 1 then
+    fail("DataLoader", "batch_size must be an integer >= 1, got " .. tostring(bs))
+  end
+  if opts.transform ~= nil and type(opts.transform) ~= "function" then
+    fail("DataLoader", "transform must be a function, got " .. type(opts.transform))
+  end
+  local gen = opts.generator
+  if gen == nil and opts.seed ~= nil then
+    if math.type(opts.seed) ~= "integer" then fail("DataLoader", "seed must be an integer, got " .. tostring(opts.seed)) end
+    gen = ks.Generator(opts.seed)
+  elseif gen == nil and opts.shuffle then
+    gen = ks.Generator(ks.randint(0, 1 << 62, { 1 }):item())
+  end
+  return setmetatable({
+    dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle and true or false,
+    drop_last = opts.drop_last and true or false, generator = gen, transform = opts.transform,
+  }, DataLoader)
+end
+
+--- Number of batches per epoch.
+function DataLoader:len()
+  if self.drop_last then return self.n // self.batch_size end
+  return (self.n + self.batch_size - 1) // self.batch_size
+end
+DataLoader.__len = DataLoader.len
+
+--- Iterator over one epoch: for x, y in loader:iter() do ... end
+function DataLoader:iter()
+  local order
+  if self.shuffle then
+    order = ks.randperm(self.n, { generator = self.generator })
+  else
+    order = ks.arange(self.n)
+  end
+  local nb, bs, ds, k = self:len(), self.batch_size, self.dataset, 0
+  local gather = ds.gather and function(idx) return ds:gather(idx) end or function(idx) return M.stack_rows(ds, idx) end
+  return function()
+    if k >= nb then return nil end
+    local start = k * bs
+    local idx = order:narrow(0, start, math.min(bs, self.n - start))
+    k = k + 1
+    if self.transform then return self.transform(gather(idx)) end
+    return gather(idx)
+  end
+end
+
+M.TensorDatasetClass, M.SubsetClass, M.DataLoaderClass = TensorDataset, Subset, DataLoader
+
+return M

@@ -1,0 +1,16 @@
+--- kshot.nn: modules, containers, layers and builders, with PyTorch's names.
+--   local nn = require "kshot.nn"
+--   local model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+local ks = require "kshot"
+
+local nn = {}
+nn.Module = require "kshot.nn.module"
+nn.functional = ks.functional
+nn.init = require "kshot.nn.weight_init"
+
+for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses"}) do
+  for name, cls in pairs(require(file)) do nn[name] = cls end
+end
+for name, fn in pairs(require "kshot.nn.models") do nn[name] = fn end
+
+return nn

@@ -1,0 +1,146 @@
+--- kshot.nn layers (PyTorch's names, argument orders and default initialisations).
+local ks = require "kshot"
+local Module = require "kshot.nn.module"
+local init = require "kshot.nn.weight_init"
+local F = ks.functional
+
+local L = {}
+
+local function pair(v, name)
+  if type(v) == "table" then return {v[1], v[2]} end
+  if math.type(v) ~= "integer" then error(name .. " must be an integer or a pair of integers", 3) end
+  return {v, v}
+end
+
+local function fmt_pair(p) return p[1] == p[2] and tostring(p[1]) or string.format("(%d, %d)", p[1], p[2]) end
+
+-- ------------------------------------------------------------------ Linear
+L.Linear = Module:extend("Linear")
+
+--- Linear(in_features, out_features[, {bias=true}])
+function L.Linear:__init(in_features, out_features, opts)
+  Module.__init(self)
+  if math.type(in_features) ~= "integer" or math.type(out_features) ~= "integer" or in_features < 0 or out_features < 0 then
+    error("Linear(in_features, out_features): two non-negative integers expected", 3)
+  end
+  self.in_features, self.out_features = in_features, out_features
+  local bias = not (opts and opts.bias == false)
+  self:register_parameter("weight", ks.empty(out_features, in_features))
+  self:register_parameter("bias", bias and ks.empty(out_features) or nil)
+  init.default_(self.weight, self.bias)
+end
+
+function L.Linear:forward(x) return F.linear(x, self.weight, self.bias) end
+
+function L.Linear:extra_repr()
+  return string.format("in_features=%d, out_features=%d, bias=%s", self.in_features, self.out_features,
+    tostring(self.bias ~= nil))
+end
+
+-- ------------------------------------------------------------------ Conv2d
+L.Conv2d = Module:extend("Conv2d")
+
+--- Conv2d(in_channels, out_channels, kernel_size[, {stride=1, padding=0, dilation=1, groups=1, bias=true}])
+function L.Conv2d:__init(cin, cout, kernel, opts)
+  Module.__init(self)
+  opts = opts or {}
+  local groups = opts.groups or 1
+  if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" then
+    error("Conv2d(in_channels, out_channels, kernel_size): integers expected", 3)
+  end
+  if cin % groups ~= 0 or cout % groups ~= 0 then
+    error(string.format("Conv2d: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)", cin, cout, groups), 3)
+  end
+  self.in_channels, self.out_channels, self.groups = cin, cout, groups
+  self.kernel_size = pair(kernel, "kernel_size")
+  self.stride = pair(opts.stride or 1, "stride")
+  self.padding = pair(opts.padding or 0, "padding")
+  self.dilation = pair(opts.dilation or 1, "dilation")
+  local k = self.kernel_size
+  self:register_parameter("weight", ks.empty(cout, cin // groups, k[1], k[2]))
+  self:register_parameter("bias", opts.bias ~= false and ks.empty(cout) or nil)
+  init.default_(self.weight, self.bias)
+  self._opts = {stride = self.stride, padding = self.padding, dilation = self.dilation, groups = groups}
+end
+
+function L.Conv2d:forward(x) return F.conv2d(x, self.weight, self.bias, self._opts) end
+
+function L.Conv2d:extra_repr()
+  local s = string.format("%d, %d, kernel_size=%s, stride=%s", self.in_channels, self.out_channels,
+    fmt_pair(self.kernel_size), fmt_pair(self.stride))
+  if self.padding[1] ~= 0 or self.padding[2] ~= 0 then s = s .. ", padding=" .. fmt_pair(self.padding) end
+  if self.dilation[1] ~= 1 or self.dilation[2] ~= 1 then s = s .. ", dilation=" .. fmt_pair(self.dilation) end
+  if self.groups ~= 1 then s = s .. ", groups=" .. self.groups end
+  if self.bias == nil then s = s .. ", bias=false" end
+  return s
+end
+
+-- ------------------------------------------------------------------ activations
+local function activation(name, fn, repr)
+  local cls = Module:extend(name)
+  function cls:__init(...)
+    Module.__init(self)
+    self._args = {...}
+  end
+  function cls:forward(x) return fn(x, table.unpack(self._args)) end
+  function cls:extra_repr() return repr and repr(self._args) or "" end
+  return cls
+end
+
+L.ReLU = activation("ReLU", F.relu)
+L.LeakyReLU = activation("LeakyReLU", F.leaky_relu, function(a) return "negative_slope=" .. tostring(a[1] or 0.01) end)
+L.GELU = activation("GELU", F.gelu, function(a) return a[1] and ("approximate='" .. a[1] .. "'") or "" end)
+L.SiLU = activation("SiLU", F.silu)
+L.Tanh = activation("Tanh", F.tanh)
+L.Sigmoid = activation("Sigmoid", F.sigmoid)
+L.Softmax = activation("Softmax", F.softmax, function(a) return "dim=" .. tostring(a[1]) end)
+L.LogSoftmax = activation("LogSoftmax", F.log_softmax, function(a) return "dim=" .. tostring(a[1]) end)
+
+L.Identity = Module:extend("Identity")
+function L.Identity:forward(x) return x end
+
+-- ------------------------------------------------------------------ shape
+L.Flatten = Module:extend("Flatten")
+
+--- Flatten([start_dim=1[, end_dim=-1]])
+function L.Flatten:__init(start_dim, end_dim)
+  Module.__init(self)
+  self.start_dim, self.end_dim = start_dim or 1, end_dim or -1
+end
+
+function L.Flatten:forward(x) return x:flatten(self.start_dim, self.end_dim) end
+function L.Flatten:extra_repr() return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim) end
+
+-- ------------------------------------------------------------------ pooling
+local function pool(name, fn)
+  local cls = Module:extend(name)
+  --- Pool(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false, count_include_pad=true}])
+  function cls:__init(kernel, opts)
+    Module.__init(self)
+    self.kernel_size = kernel
+    self._opts = opts or {}
+  end
+  function cls:forward(x) return fn(x, self.kernel_size, self._opts) end
+  function cls:extra_repr()
+    local k = self.kernel_size
+    local s = self._opts.stride or k
+    return string.format("kernel_size=%s, stride=%s, padding=%s", fmt_pair(pair(k, "kernel_size")),
+      fmt_pair(pair(s, "stride")), fmt_pair(pair(self._opts.padding or 0, "padding")))
+  end
+  return cls
+end
+
+L.MaxPool2d = pool("MaxPool2d", F.max_pool2d)
+L.AvgPool2d = pool("AvgPool2d", F.avg_pool2d)
+
+L.AdaptiveAvgPool2d = Module:extend("AdaptiveAvgPool2d")
+function L.AdaptiveAvgPool2d:__init(size)
+  Module.__init(self)
+  self.output_size = size
+end
+function L.AdaptiveAvgPool2d:forward(x) return F.adaptive_avg_pool2d(x, self.output_size) end
+function L.AdaptiveAvgPool2d:extra_repr()
+  return "output_size=" .. fmt_pair(pair(self.output_size, "output_size"))
+end
+
+return L

@@ -1,0 +1,282 @@
+--- kshot.nn.Module: the base class of every layer and model (PyTorch's nn.Module).
+--
+-- A module keeps parameters, buffers and child modules in registration
+-- order, so named_parameters() and state_dict() list them as PyTorch does
+-- ("layer1.0.conv1.weight"). Reading self.weight finds a registered
+-- parameter, buffer or child; assigning a tensor to a registered name
+-- replaces it in its registry. Calling a module calls its forward.
+--
+-- Subclass with Module:extend("Name"), define __init(self, ...) (call the
+-- parent's __init first) and forward(self, ...):
+--   local Scale = nn.Module:extend("Scale")
+--   function Scale:__init(n) nn.Module.__init(self); self:register_parameter("s", ks.ones(n)) end
+--   function Scale:forward(x) return x * self.s end
+local ks = require "kshot"
+
+local Module = {__name = "Module"}
+
+local function lookup(self, key)
+  local slots = rawget(self, "_slots")
+  if slots then
+    local v = slots[key]
+    if v ~= nil then return v end
+  end
+  return getmetatable(self)[key]
+end
+
+local function assign(self, key, value)
+  local kind = rawget(self, "_kinds")[key]
+  if kind == "param" or kind == "buffer" then
+    if value ~= nil and not ks.is_tensor(value) then
+      error(string.format("cannot assign %s to %s '%s' (tensor or nil expected)", type(value), kind, key), 2)
+    end
+    rawget(self, "_slots")[key] = value
+  elseif kind == "module" then
+    rawget(self, "_slots")[key] = value
+  else
+    rawset(self, key, value)
+  end
+end
+
+--- Create a subclass. Instances are made by calling the class: Cls(...).
+function Module:extend(name)
+  local cls = {__name = name or "Module"}
+  cls.__index = lookup
+  cls.__newindex = assign
+  cls.__tostring = Module.__tostring
+  cls.__call = function(m, ...) return m:forward(...) end
+  cls.super = self
+  return setmetatable(cls, {
+    __index = self,
+    __call = function(c, ...)
+      local o = setmetatable({_slots = {}, _kinds = {}, _order = {}, training = true}, c)
+      o:__init(...)
+      return o
+    end,
+  })
+end
+
+function Module:__init() end
+
+function Module:forward()
+  error(self.__name .. ": forward is not implemented", 2)
+end
+
+local function register(self, kind, name, value)
+  if type(name) ~= "string" or name == "" or name:find(".", 1, true) then
+    error("bad " .. kind .. " name '" .. tostring(name) .. "' (non-empty string without '.')", 3)
+  end
+  local kinds = rawget(self, "_kinds")
+  if kinds[name] == nil then
+    if rawget(self, name) ~= nil then error("attribute '" .. name .. "' already exists", 3) end
+    table.insert(rawget(self, "_order"), name)
+  elseif kinds[name] ~= kind then
+    error(string.format("'%s' is already registered as a %s", name, kinds[name]), 3)
+  end
+  kinds[name] = kind
+  rawget(self, "_slots")[name] = value
+  return value
+end
+
+--- Register a parameter (a float32 tensor; made a leaf that requires grad).
+function Module:register_parameter(name, t)
+  if t ~= nil then
+    if not ks.is_tensor(t) then error("register_parameter: tensor expected for '" .. tostring(name) .. "'", 2) end
+    if not t.requires_grad and t:dtype() == "float32" then t:requires_grad_(true) end
+  end
+  return register(self, "param", name, t)
+end
+
+--- Register a buffer (state that is saved but not trained, e.g. running_mean).
+function Module:register_buffer(name, t)
+  if t ~= nil and not ks.is_tensor(t) then error("register_buffer: tensor expected for '" .. tostring(name) .. "'", 2) end
+  return register(self, "buffer", name, t)
+end
+
+function Module:add_module(name, m)
+  if m ~= nil and (type(m) ~= "table" or not m.named_parameters) then
+    error("add_module: a module expected for '" .. tostring(name) .. "'", 2)
+  end
+  return register(self, "module", tostring(name), m)
+end
+
+local function each(self, kind)
+  local order, kinds, slots, i = rawget(self, "_order"), rawget(self, "_kinds"), rawget(self, "_slots"), 0
+  return function()
+    while true do
+      i = i + 1
+      local name = order[i]
+      if name == nil then return nil end
+      if kinds[name] == kind and slots[name] ~= nil then return name, slots[name] end
+    end
+  end
+end
+
+--- Direct children: iterator of (name, module).
+function Module:named_children() return each(self, "module") end
+
+function Module:children()
+  local list = {}
+  for _, m in self:named_children() do list[#list + 1] = m end
+  return list
+end
+
+--- All modules in the tree (self first, depth first), as a list of {name, module}.
+function Module:named_modules(prefix, out)
+  out = out or {}
+  prefix = prefix or ""
+  out[#out + 1] = {prefix, self}
+  for name, m in self:named_children() do
+    m:named_modules(prefix == "" and name or (prefix .. "." .. name), out)
+  end
+  return out
+end
+
+function Module:modules()
+  local list = {}
+  for _, p in ipairs(self:named_modules()) do list[#list + 1] = p[2] end
+  return list
+end
+
+local function collect(self, kind, recurse)
+  local list, seen = {}, {}
+  local mods = recurse == false and {{"", self}} or self:named_modules()
+  for _, pm in ipairs(mods) do
+    local prefix, m = pm[1], pm[2]
+    for name, t in each(m, kind) do
+      if not seen[t] then -- shared tensors are listed once, as PyTorch does
+        seen[t] = true
+        list[#list + 1] = {prefix == "" and name or (prefix .. "." .. name), t}
+      end
+    end
+  end
+  return list
+end
+
+--- List of {name, tensor} for every parameter, in registration order.
+function Module:named_parameters(recurse) return collect(self, "param", recurse) end
+function Module:named_buffers(recurse) return collect(self, "buffer", recurse) end
+
+function Module:parameters(recurse)
+  local list = {}
+  for _, p in ipairs(self:named_parameters(recurse)) do list[#list + 1] = p[2] end
+  return list
+end
+
+function Module:buffers(recurse)
+  local list = {}
+  for _, p in ipairs(self:named_buffers(recurse)) do list[#list + 1] = p[2] end
+  return list
+end
+
+--- Number of parameter elements (all, or only trainable ones).
+function Module:num_parameters(trainable_only)
+  local n = 0
+  for _, p in ipairs(self:parameters()) do
+    if not trainable_only or p.requires_grad then n = n + p:numel() end
+  end
+  return n
+end
+
+function Module:train(mode)
+  if mode == nil then mode = true end
+  for _, m in ipairs(self:modules()) do rawset(m, "training", mode and true or false) end
+  return self
+end
+
+function Module:eval() return self:train(false) end
+
+function Module:zero_grad()
+  for _, p in ipairs(self:parameters()) do p.grad = nil end
+end
+
+--- Freeze (false) or unfreeze (true) every parameter of this module.
+function Module:requires_grad_(flag)
+  if flag == nil then flag = true end
+  for _, p in ipairs(self:parameters()) do p:requires_grad_(flag) end
+  return self
+end
+
+--- Call fn(m) on every module (children first, as PyTorch), return self.
+function Module:apply(fn)
+  for _, m in self:named_children() do m:apply(fn) end
+  fn(self)
+  return self
+end
+
+--- name -> tensor for parameters and buffers (detached views sharing storage),
+-- and as a second result the keys in PyTorch's order (per module: its
+-- parameters, then its buffers; modules depth first).
+function Module:state_dict()
+  local sd, keys = {}, {}
+  for _, pm in ipairs(self:named_modules()) do
+    local prefix, m = pm[1], pm[2]
+    for _, kind in ipairs({"param", "buffer"}) do
+      for name, t in each(m, kind) do
+        local key = prefix == "" and name or (prefix .. "." .. name)
+        if sd[key] == nil then keys[#keys + 1] = key end
+        sd[key] = t:detach()
+      end
+    end
+  end
+  return sd, keys
+end
+
+--- Copy tensors from sd into this module's parameters and buffers.
+-- opts.strict (default true): missing or unexpected keys are an error.
+-- Returns {missing_keys = {...}, unexpected_keys = {...}}.
+function Module:load_state_dict(sd, opts)
+  if type(sd) ~= "table" then error("load_state_dict: table of tensors expected, got " .. type(sd), 2) end
+  local strict = not (opts and opts.strict == false)
+  local own, missing, unexpected = {}, {}, {}
+  for _, kind in ipairs({"param", "buffer"}) do
+    for _, p in ipairs(collect(self, kind)) do own[p[1]] = p[2] end
+  end
+  for key, t in pairs(own) do
+    local src = sd[key]
+    if src == nil then
+      missing[#missing + 1] = key
+    else
+      if not ks.is_tensor(src) then error("load_state_dict: entry '" .. key .. "' is not a tensor", 2) end
+      local a, b = table.concat(src:shape(), ", "), table.concat(t:shape(), ", ")
+      if a ~= b then
+        error(string.format("load_state_dict: size mismatch for %s: copying a param with shape [%s] from checkpoint, "
+          .. "the shape in current model is [%s]", key, a, b), 2)
+      end
+    end
+  end
+  for key in pairs(sd) do
+    if type(key) == "string" and own[key] == nil then unexpected[#unexpected + 1] = key end
+  end
+  table.sort(missing)
+  table.sort(unexpected)
+  if strict and (#missing > 0 or #unexpected > 0) then
+    error(string.format("load_state_dict: error(s) in loading state_dict for %s:\n  missing keys: %s\n  unexpected keys: %s",
+      self.__name, table.concat(missing, ", "), table.concat(unexpected, ", ")), 2)
+  end
+  ks.no_grad(function()
+    for key, t in pairs(own) do
+      if sd[key] ~= nil then t:copy_(sd[key]) end
+    end
+  end)
+  return {missing_keys = missing, unexpected_keys = unexpected}
+end
+
+--- One-line description of this module's own options (override in layers).
+function Module:extra_repr() return "" end
+
+function Module:__tostring()
+  local lines = {}
+  local children = {}
+  for name, m in self:named_children() do children[#children + 1] = {name, m} end
+  if #children == 0 then return self.__name .. "(" .. self:extra_repr() .. ")" end
+  lines[1] = self.__name .. "("
+  for _, nm in ipairs(children) do
+    local s = tostring(nm[2]):gsub("\n", "\n  ")
+    lines[#lines + 1] = "  (" .. nm[1] .. "): " .. s
+  end
+  lines[#lines + 1] = ")"
+  return table.concat(lines, "\n")
+end
+
+return Module

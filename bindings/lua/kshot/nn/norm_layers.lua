@@ -1,0 +1,102 @@
+--- kshot.nn normalisation, dropout and embedding layers (PyTorch's names, defaults and buffers).
+local ks = require "kshot"
+local Module = require "kshot.nn.module"
+local init = require "kshot.nn.weight_init"
+local F = ks.functional
+
+local L = {}
+
+local function batch_norm(name, dims)
+  local cls = Module:extend(name)
+  --- BatchNorm(num_features[, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true}])
+  function cls:__init(num_features, opts)
+    Module.__init(self)
+    opts = opts or {}
+    if math.type(num_features) ~= "integer" or num_features < 1 then
+      error(name .. "(num_features): a positive integer expected", 3)
+    end
+    self.num_features, self.eps, self.momentum = num_features, opts.eps or 1e-5, opts.momentum or 0.1
+    self.affine, self.track_running_stats = opts.affine ~= false, opts.track_running_stats ~= false
+    if self.affine then
+      self:register_parameter("weight", ks.ones(num_features))
+      self:register_parameter("bias", ks.zeros(num_features))
+    end
+    if self.track_running_stats then
+      self:register_buffer("running_mean", ks.zeros(num_features))
+      self:register_buffer("running_var", ks.ones(num_features))
+      self:register_buffer("num_batches_tracked", ks.zeros({}, "int64"))
+    end
+  end
+  function cls:forward(x)
+    local nd = x:dim()
+    if not dims[nd] then
+      error(string.format("%s: expected %s input, got %dD", name, dims.text, nd), 2)
+    end
+    local training = self.training or not self.track_running_stats
+    if self.training and self.track_running_stats then
+      self.num_batches_tracked:add_(1)
+    end
+    local rm, rv = self.running_mean, self.running_var
+    if not self.track_running_stats then rm, rv = nil, nil end
+    return F.batch_norm(x, rm, rv, self.weight, self.bias, {training = training, momentum = self.momentum, eps = self.eps})
+  end
+  function cls:extra_repr()
+    return string.format("%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s", self.num_features, self.eps,
+      self.momentum, tostring(self.affine), tostring(self.track_running_stats))
+  end
+  return cls
+end
+
+L.BatchNorm1d = batch_norm("BatchNorm1d", {[2] = true, [3] = true, text = "2D or 3D"})
+L.BatchNorm2d = batch_norm("BatchNorm2d", {[4] = true, text = "4D"})
+
+L.LayerNorm = Module:extend("LayerNorm")
+
+--- LayerNorm(normalized_shape[, {eps=1e-5, elementwise_affine=true}])
+function L.LayerNorm:__init(shape, opts)
+  Module.__init(self)
+  opts = opts or {}
+  self.normalized_shape = type(shape) == "table" and shape or {shape}
+  self.eps = opts.eps or 1e-5
+  if opts.elementwise_affine ~= false then
+    self:register_parameter("weight", ks.ones(self.normalized_shape))
+    self:register_parameter("bias", ks.zeros(self.normalized_shape))
+  end
+end
+
+function L.LayerNorm:forward(x) return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps) end
+
+function L.LayerNorm:extra_repr()
+  return string.format("(%s), eps=%g, elementwise_affine=%s", table.concat(self.normalized_shape, ", "), self.eps,
+    tostring(self.weight ~= nil))
+end
+
+L.Dropout = Module:extend("Dropout")
+
+--- Dropout([p=0.5]): active in train(), identity in eval()
+function L.Dropout:__init(p)
+  Module.__init(self)
+  p = p or 0.5
+  if type(p) ~= "number" or p < 0 or p > 1 then error("Dropout: p must be in [0, 1], got " .. tostring(p), 3) end
+  self.p = p
+end
+
+function L.Dropout:forward(x) return F.dropout(x, self.p, self.training) end
+function L.Dropout:extra_repr() return "p=" .. tostring(self.p) end
+
+L.Embedding = Module:extend("Embedding")
+
+--- Embedding(num_embeddings, embedding_dim[, {padding_idx=}]): weight ~ N(0, 1), padding row zero
+function L.Embedding:__init(num, dim, opts)
+  Module.__init(self)
+  opts = opts or {}
+  self.num_embeddings, self.embedding_dim, self.padding_idx = num, dim, opts.padding_idx
+  self:register_parameter("weight", ks.empty(num, dim))
+  init.normal_(self.weight, 0, 1)
+  if self.padding_idx then ks.no_grad(function() self.weight[self.padding_idx]:zero_() end) end
+end
+
+function L.Embedding:forward(idx) return F.embedding(idx, self.weight, self.padding_idx) end
+function L.Embedding:extra_repr() return string.format("%d, %d", self.num_embeddings, self.embedding_dim) end
+
+return L

@@ -1,0 +1,75 @@
+--- kshot.nn.init: weight initialisation as in PyTorch (torch.nn.init), drawn
+-- from the state's default generator (ks.manual_seed) unless opts.generator.
+local ks = require "kshot"
+
+local init = {}
+
+--- fan_in and fan_out of a weight of shape [out, in, k...]
+function init.calculate_fan_in_and_fan_out(t)
+  local shape = t:shape()
+  if #shape < 2 then error("fan in and fan out need a tensor with at least 2 dimensions", 2) end
+  local receptive = 1
+  for i = 3, #shape do receptive = receptive * shape[i] end
+  return shape[2] * receptive, shape[1] * receptive
+end
+
+local gains = {linear = 1, conv2d = 1, sigmoid = 1, tanh = 5 / 3, relu = math.sqrt(2), selu = 3 / 4}
+
+function init.calculate_gain(nonlinearity, param)
+  if nonlinearity == "leaky_relu" then
+    local a = param or 0.01
+    return math.sqrt(2 / (1 + a * a))
+  end
+  local g = gains[nonlinearity]
+  if not g then error("unsupported nonlinearity '" .. tostring(nonlinearity) .. "'", 2) end
+  return g
+end
+
+local function no_grad(fn) return ks.no_grad(fn) end
+
+function init.uniform_(t, a, b, gen)
+  return no_grad(function() return t:uniform_(a or 0, b or 1, gen and {generator = gen} or nil) end)
+end
+
+function init.normal_(t, mean, std, gen)
+  return no_grad(function() return t:normal_(mean or 0, std or 1, gen and {generator = gen} or nil) end)
+end
+
+function init.zeros_(t) return no_grad(function() return t:zero_() end) end
+function init.ones_(t) return no_grad(function() return t:fill_(1) end) end
+function init.constant_(t, v) return no_grad(function() return t:fill_(v) end) end
+
+--- kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu")
+function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
+  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
+  local fan = (mode == "fan_out") and fan_out or fan_in
+  local gain = init.calculate_gain(nonlinearity or "leaky_relu", a or 0)
+  local bound = math.sqrt(3) * gain / math.sqrt(fan)
+  return init.uniform_(t, -bound, bound, gen)
+end
+
+function init.kaiming_normal_(t, a, mode, nonlinearity, gen)
+  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
+  local fan = (mode == "fan_out") and fan_out or fan_in
+  local std = init.calculate_gain(nonlinearity or "leaky_relu", a or 0) / math.sqrt(fan)
+  return init.normal_(t, 0, std, gen)
+end
+
+function init.xavier_uniform_(t, gain, gen)
+  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
+  local bound = (gain or 1) * math.sqrt(6 / (fan_in + fan_out))
+  return init.uniform_(t, -bound, bound, gen)
+end
+
+--- PyTorch's default for Linear and Conv weights and biases:
+-- weight ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise.
+function init.default_(weight, bias)
+  init.kaiming_uniform_(weight, math.sqrt(5))
+  if bias then
+    local fan_in = init.calculate_fan_in_and_fan_out(weight)
+    local bound = fan_in > 0 and 1 / math.sqrt(fan_in) or 0
+    init.uniform_(bias, -bound, bound)
+  end
+end
+
+return init

@@ -1,0 +1,137 @@
+--- Checkpoints of optimizer (and scheduler) state in safetensors files.
+--
+-- A state_dict is a nested Lua table of tensors, numbers, booleans and
+-- strings. to_tensors flattens it: tensors go to the tensor table under
+-- dotted names ("optim.state.0.exp_avg"), everything else to the string
+-- metadata of the file, typed and exact ("n:0.001" with %.17g, "b:true",
+-- "s:strong_wolfe", "t:0.9,0.999" for number lists, "T:k1,k2,..." listing a
+-- table's keys, integer keys written "#0"). from_tensors rebuilds the table.
+--
+--   optim.save_checkpoint(path, {model = model, optimizer = opt, scheduler = sched})
+--   optim.load_checkpoint(path, {model = model, optimizer = opt, scheduler = sched})
+-- The model's tensors are stored under "model.<name>" (its state_dict names).
+local ks = require "kshot"
+
+local C = {}
+
+local function fmt_number(v)
+  if math.type(v) == "integer" then return string.format("%d", v) end
+  return string.format("%.17g", v)
+end
+
+local function is_number_list(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  if n == 0 or n ~= #t then return false end
+  for i = 1, n do if type(t[i]) ~= "number" then return false end end
+  return true
+end
+
+local function flatten(v, key, tensors, meta)
+  local tv = type(v)
+  if ks.is_tensor(v) then
+    tensors[key] = v:detach():contiguous()
+  elseif tv == "number" then
+    meta[key] = "n:" .. fmt_number(v)
+  elseif tv == "boolean" then
+    meta[key] = "b:" .. tostring(v)
+  elseif tv == "string" then
+    meta[key] = "s:" .. v
+  elseif tv == "table" then
+    if is_number_list(v) then
+      local parts = {}
+      for i, x in ipairs(v) do parts[i] = fmt_number(x) end
+      meta[key] = "t:" .. table.concat(parts, ",")
+      return
+    end
+    local keys = {}
+    for k in pairs(v) do
+      local kt = math.type(k) == "integer" and ("#" .. k) or k
+      if type(kt) ~= "string" or kt:find("[.,]") then
+        error(string.format("save: cannot store key %s of '%s' (integers or strings without '.' and ',')", tostring(k), key), 0)
+      end
+      keys[#keys + 1] = kt
+    end
+    table.sort(keys)
+    meta[key] = "T:" .. table.concat(keys, ",")
+    for _, kt in ipairs(keys) do
+      local k = kt:sub(1, 1) == "#" and math.tointeger(tonumber(kt:sub(2))) or kt
+      flatten(v[k], key .. "." .. kt, tensors, meta)
+    end
+  elseif v ~= nil then
+    error(string.format("save: cannot store a %s at '%s'", tv, key), 0)
+  end
+end
+
+--- (state_dict, prefix) -> tensors, metadata (string -> string)
+function C.to_tensors(sd, prefix, tensors, meta)
+  tensors, meta = tensors or {}, meta or {}
+  flatten(sd, prefix or "optim", tensors, meta)
+  return tensors, meta
+end
+
+local function unflatten(key, tensors, meta)
+  local m = meta[key]
+  if m == nil then
+    if tensors[key] == nil then error(string.format("load: checkpoint has no entry '%s'", key), 0) end
+    return tensors[key]
+  end
+  local tag, body = m:sub(1, 2), m:sub(3)
+  if tag == "n:" then return tonumber(body) end
+  if tag == "b:" then return body == "true" end
+  if tag == "s:" then return body end
+  if tag == "t:" then
+    local out = {}
+    for x in body:gmatch("[^,]+") do out[#out + 1] = tonumber(x) end
+    return out
+  end
+  if tag == "T:" then
+    local out = {}
+    for kt in body:gmatch("[^,]+") do
+      local k = kt:sub(1, 1) == "#" and math.tointeger(tonumber(kt:sub(2))) or kt
+      out[k] = unflatten(key .. "." .. kt, tensors, meta)
+    end
+    return out
+  end
+  error(string.format("load: malformed metadata for '%s'", key), 0)
+end
+
+--- (tensors, metadata, prefix) -> state_dict
+function C.from_tensors(tensors, meta, prefix)
+  return unflatten(prefix or "optim", tensors, meta or {})
+end
+
+local function check_parts(fname, parts)
+  if type(parts) ~= "table" then
+    error(fname .. ": expected {model = ..., optimizer = ..., scheduler = ...}, got " .. type(parts), 0)
+  end
+end
+
+--- Write model, optimizer and scheduler state into one safetensors file.
+function C.save_checkpoint(path, parts)
+  check_parts("save_checkpoint", parts)
+  local tensors, meta = {}, {}
+  if parts.model then
+    for k, t in pairs(parts.model:state_dict()) do tensors["model." .. k] = t:contiguous() end
+  end
+  if parts.optimizer then C.to_tensors(parts.optimizer:state_dict(), "optim", tensors, meta) end
+  if parts.scheduler then C.to_tensors(parts.scheduler:state_dict(), "sched", tensors, meta) end
+  ks.save(path, tensors, meta)
+end
+
+--- Load a checkpoint written by save_checkpoint into fresh instances.
+function C.load_checkpoint(path, parts)
+  check_parts("load_checkpoint", parts)
+  local tensors, meta = ks.load(path)
+  if parts.model then
+    local sd = {}
+    for k, t in pairs(tensors) do
+      if k:sub(1, 6) == "model." then sd[k:sub(7)] = t end
+    end
+    parts.model:load_state_dict(sd)
+  end
+  if parts.optimizer then parts.optimizer:load_state_dict(C.from_tensors(tensors, meta, "optim")) end
+  if parts.scheduler then parts.scheduler:load_state_dict(C.from_tensors(tensors, meta, "sched")) end
+end
+
+return C

@@ -1,0 +1,1 @@
+return require "kshot.optim.lr_scheduler"

@@ -1,0 +1,369 @@
+/* ks_autograd.c: graph nodes and the backward engine. */
+#include "ks_autograd.h"
+#include "ks_iter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool ks_ag_needs_record(const ks_ctx *c, int n, ks_tensor *const *inputs)
+{
+    if (!c->grad_enabled) return false;
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && inputs[i]->requires_grad) return true;
+    return false;
+}
+
+ks_node *ks_node_new(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *const *inputs)
+{
+    if (ninputs > KS_NODE_MAX_IN) {
+        ks_error(c, KS_EINVAL, "%s: at most %d differentiable inputs", op->name, KS_NODE_MAX_IN);
+        return NULL;
+    }
+    if (ks_mem_account(c, sizeof(ks_node))) return NULL;
+    ks_node *n = calloc(1, sizeof *n);
+    if (!n) {
+        ks_mem_unaccount(c, sizeof(ks_node));
+        ks_error(c, KS_ENOMEM, "out of memory recording %s for autograd", op->name);
+        return NULL;
+    }
+    n->refcount = 1;
+    n->ctx = c;
+    n->op = op;
+    n->ninputs = ninputs;
+    for (int i = 0; i < ninputs; i++) {
+        ks_tensor *t = inputs[i];
+        if (!t) continue;
+        n->in_ndim[i] = t->ndim;
+        memcpy(n->in_size[i], t->size, sizeof t->size);
+        n->in_dtype[i] = t->dtype;
+        if (!t->requires_grad) continue;
+        n->needs_grad[i] = true;
+        if (t->grad_fn) {
+            n->next[i] = t->grad_fn;
+            n->next_output_nr[i] = t->output_nr;
+            ks_node_retain(t->grad_fn);
+        } else {
+            n->leaf[i] = ks_tensor_retain(t);
+        }
+    }
+    return n;
+}
+
+ks_status ks_node_save(ks_ctx *c, ks_node *n, ks_tensor *t)
+{
+    if (n->nsaved >= KS_NODE_MAX_SAVED)
+        return ks_error(c, KS_EINVAL, "%s: too many saved tensors", n->op->name);
+    n->saved[n->nsaved] = ks_tensor_retain(t);
+    n->saved_version[n->nsaved] = t->storage->version;
+    n->nsaved++;
+    return KS_OK;
+}
+
+void ks_node_set_output(ks_node *n, int k, ks_tensor *out)
+{
+    ks_node_retain(n);
+    if (out->grad_fn) ks_node_release(out->grad_fn);
+    out->grad_fn = n;
+    out->output_nr = k;
+    out->requires_grad = true;
+    if (k + 1 > n->noutputs) n->noutputs = k + 1;
+    n->out_ndim[k] = out->ndim;
+    memcpy(n->out_size[k], out->size, sizeof out->size);
+}
+
+void ks_node_retain(ks_node *n) { n->refcount++; }
+
+static void node_free_saved(ks_node *n)
+{
+    for (int k = 0; k < n->nsaved; k++) {
+        ks_tensor_release(n->saved[k]);
+        n->saved[k] = NULL;
+    }
+    n->freed = true;
+}
+
+/* Releasing a long chain recursively could overflow the C stack: use an
+ * explicit work list. */
+void ks_node_release(ks_node *n)
+{
+    ks_node *stack_buf[64], **stack = stack_buf;
+    size_t top = 0, cap = 64;
+    if (!n || --n->refcount > 0) return;
+    stack[top++] = n;
+    while (top > 0) {
+        ks_node *m = stack[--top];
+        ks_ctx *c = m->ctx;
+        for (int i = 0; i < m->ninputs; i++) {
+            if (m->leaf[i]) ks_tensor_release(m->leaf[i]);
+            ks_node *x = m->next[i];
+            if (x && --x->refcount == 0) {
+                if (top == cap) {
+                    ks_node **bigger = malloc(2 * cap * sizeof *bigger);
+                    if (!bigger) { x->refcount = 1; continue; } /* leak rather than crash */
+                    memcpy(bigger, stack, top * sizeof *stack);
+                    if (stack != stack_buf) free(stack);
+                    stack = bigger;
+                    cap *= 2;
+                }
+                stack[top++] = x;
+            }
+        }
+        for (int k = 0; k < m->nsaved; k++) ks_tensor_release(m->saved[k]);
+        if (m->ud_free) m->ud_free(m->ud);
+        ks_mem_unaccount(c, sizeof(ks_node));
+        free(m);
+    }
+    if (stack != stack_buf) free(stack);
+}
+
+ks_status ks_node_get_saved(ks_ctx *c, ks_node *n, int k, ks_tensor **out)
+{
+    if (n->freed || !n->saved[k])
+        return ks_error(c, KS_ESTATE,
+                        "trying to backward through the graph a second time (or directly access saved tensors after "
+                        "they have already been freed); pass retain_graph=true to backward the first time");
+    ks_tensor *t = n->saved[k];
+    if (t->storage->version != n->saved_version[k]) {
+        char b[160];
+        return ks_error(c, KS_ESTATE,
+                        "one of the variables needed for gradient computation has been modified by an inplace "
+                        "operation: [%s %s], saved by %s, is at version %llu; expected version %llu",
+                        ks_dtype_name(t->dtype), ks_shape_str(t, b, sizeof b), n->op->name,
+                        (unsigned long long)t->storage->version, (unsigned long long)n->saved_version[k]);
+    }
+    *out = t;
+    return KS_OK;
+}
+
+/* ------------------------------------------------------------ helpers */
+static void add_loop(char **d, const int64_t *s, int64_t n, void *arg)
+{
+    (void)arg;
+    if (s[0] == 4 && s[1] == 4) {
+        float *o = (float *)d[0];
+        const float *g = (const float *)d[1];
+        for (int64_t k = 0; k < n; k++) o[k] += g[k];
+        return;
+    }
+    char *o = d[0], *g = d[1];
+    for (int64_t k = 0; k < n; k++, o += s[0], g += s[1]) *(float *)o += *(const float *)g;
+}
+
+ks_status ks_accumulate_(ks_ctx *c, ks_tensor *acc, const ks_tensor *g)
+{
+    if (acc->dtype != KS_FLOAT32 || g->dtype != KS_FLOAT32)
+        return ks_error(c, KS_ETYPE, "gradients must be float32");
+    ks_tensor *ops[2] = {acc, (ks_tensor *)g};
+    ks_iter it;
+    ks_status st = ks_iter_init(c, &it, 2, ops);
+    if (st) return st;
+    ks_iter_run(&it, 0, it.numel, add_loop, NULL);
+    return KS_OK;
+}
+
+/* reduction of a broadcast gradient: iterate over g, accumulating into an
+ * expanded view of the (zeroed) result. Serial: deterministic. */
+static void sum_to_loop(char **d, const int64_t *s, int64_t n, void *arg)
+{
+    (void)arg;
+    char *g = d[0], *o = d[1];
+    for (int64_t k = 0; k < n; k++, g += s[0], o += s[1]) *(float *)o += *(const float *)g;
+}
+
+ks_status ks_sum_to_shape(ks_ctx *c, ks_tensor *g, int ndim, const int64_t *size, ks_tensor **out)
+{
+    bool same = g->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = g->size[i] == size[i];
+    if (same) { *out = ks_tensor_retain(g); return KS_OK; }
+    ks_tensor *r;
+    ks_status st = ks_tensor_empty(c, KS_FLOAT32, ndim, size, &r);
+    if (st) return st;
+    memset(ks_tensor_data(r), 0, (size_t)r->numel * sizeof(float));
+    ks_tensor *ops[2] = {g, r};
+    ks_iter it;
+    if ((st = ks_iter_init(c, &it, 2, ops))) { ks_tensor_release(r); return st; }
+    ks_iter_run(&it, 0, it.numel, sum_to_loop, NULL);
+    *out = r;
+    return KS_OK;
+}
+
+ks_status ks_detach(ks_ctx *c, ks_tensor *t, ks_tensor **out)
+{
+    ks_tensor *v;
+    ks_status st = ks_tensor_view_of(c, t, t->ndim, t->size, t->stride, t->offset, &v);
+    if (st) return st;
+    *out = v;
+    return KS_OK;
+}
+
+/* ------------------------------------------------------------ engine */
+typedef struct {
+    ks_node **nodes;   /* discovered nodes, topo_id indexes this */
+    ks_tensor ***gbuf; /* gbuf[id][k]: gradient of output k of node id */
+    int count, cap;
+} graph_t;
+
+static ks_status graph_add(ks_ctx *c, graph_t *g, ks_node *n)
+{
+    if (g->count == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 64;
+        ks_node **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) return ks_error(c, KS_ENOMEM, "out of memory in backward");
+        g->nodes = nodes;
+        ks_tensor ***gbuf = realloc(g->gbuf, (size_t)cap * sizeof *gbuf);
+        if (!gbuf) return ks_error(c, KS_ENOMEM, "out of memory in backward");
+        g->gbuf = gbuf;
+        g->cap = cap;
+    }
+    n->topo_id = g->count;
+    n->topo_deps = 0;
+    g->gbuf[g->count] = calloc((size_t)(n->noutputs > 0 ? n->noutputs : 1), sizeof(ks_tensor *));
+    if (!g->gbuf[g->count]) return ks_error(c, KS_ENOMEM, "out of memory in backward");
+    g->nodes[g->count++] = n;
+    return KS_OK;
+}
+
+/* Discover every node reachable from root and count, for each, how many
+ * edges point at it (its dependencies). */
+static ks_status discover(ks_ctx *c, graph_t *g, ks_node *root)
+{
+    ks_status st = graph_add(c, g, root);
+    for (int scan = 0; !st && scan < g->count; scan++) {
+        ks_node *n = g->nodes[scan];
+        for (int i = 0; i < n->ninputs && !st; i++) {
+            ks_node *x = n->next[i];
+            if (!x) continue;
+            if (x->topo_id < 0 || x->topo_id >= g->count || g->nodes[x->topo_id] != x) st = graph_add(c, g, x);
+            x->topo_deps++;
+        }
+    }
+    return st;
+}
+
+static ks_status add_grad(ks_ctx *c, ks_tensor **slot, ks_tensor *gin)
+{
+    if (!*slot) { *slot = ks_tensor_retain(gin); return KS_OK; }
+    if ((*slot)->refcount > 1) { /* shared: copy before accumulating */
+        ks_tensor *cp;
+        ks_status st = ks_clone(c, *slot, &cp);
+        if (st) return st;
+        ks_tensor_release(*slot);
+        *slot = cp;
+    }
+    return ks_accumulate_(c, *slot, gin);
+}
+
+static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin)
+{
+    if (!leaf->grad) {
+        ks_tensor *g;
+        ks_status st = ks_clone(c, gin, &g);
+        if (st) return st;
+        leaf->grad = g;
+        return KS_OK;
+    }
+    ks_tensor_bump_version(leaf->grad);
+    return ks_accumulate_(c, leaf->grad, gin);
+}
+
+static ks_status zeros_for(ks_ctx *c, ks_node *n, int k, ks_tensor **out)
+{
+    ks_tensor *z;
+    ks_status st = ks_tensor_empty(c, KS_FLOAT32, n->out_ndim[k], n->out_size[k], &z);
+    if (st) return st;
+    memset(ks_tensor_data(z), 0, (size_t)z->numel * sizeof(float));
+    *out = z;
+    return KS_OK;
+}
+
+static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *ready, int *nready)
+{
+    ks_tensor **gout = g->gbuf[n->topo_id];
+    ks_tensor *gin[KS_NODE_MAX_IN] = {NULL};
+    ks_status st = KS_OK;
+    if (n->freed)
+        return ks_error(c, KS_ESTATE, "trying to backward through the graph a second time (node %s); pass "
+                                      "retain_graph=true to backward the first time", n->op->name);
+    for (int k = 0; k < n->noutputs && !st; k++)
+        if (!gout[k]) st = zeros_for(c, n, k, &gout[k]);
+    if (!st) st = n->op->backward(c, n, gout, gin);
+    for (int i = 0; i < n->ninputs && !st; i++) {
+        if (!gin[i] || !n->needs_grad[i]) continue;
+        if (gin[i]->ndim != n->in_ndim[i] || memcmp(gin[i]->size, n->in_size[i], sizeof(int64_t) * (size_t)gin[i]->ndim)) {
+            char a[160], b[160];
+            st = ks_error(c, KS_ESHAPE, "%s backward returned a gradient of shape %s for input %d of shape %s",
+                          n->op->name, ks_shape_str(gin[i], a, sizeof a), i,
+                          ks_dims_str(n->in_ndim[i], n->in_size[i], b, sizeof b));
+            break;
+        }
+        if (n->leaf[i]) {
+            st = accumulate_leaf(c, n->leaf[i], gin[i]);
+        } else if (n->next[i]) {
+            ks_node *x = n->next[i];
+            st = add_grad(c, &g->gbuf[x->topo_id][n->next_output_nr[i]], gin[i]);
+            if (!st && --x->topo_deps == 0) ready[(*nready)++] = x->topo_id;
+        }
+    }
+    for (int i = 0; i < n->ninputs; i++) ks_tensor_release(gin[i]);
+    for (int k = 0; k < n->noutputs; k++) { ks_tensor_release(gout[k]); gout[k] = NULL; }
+    if (!retain && !st) node_free_saved(n);
+    return st;
+}
+
+ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph)
+{
+    char a[160], b[160];
+    if (!root->requires_grad)
+        return ks_error(c, KS_ESTATE, "element 0 of tensors does not require grad and does not have a grad_fn");
+    if (!grad && root->numel != 1)
+        return ks_error(c, KS_EINVAL, "grad can be implicitly created only for scalar outputs (got shape %s)",
+                        ks_shape_str(root, a, sizeof a));
+    if (grad && !ks_same_shape(grad, root))
+        return ks_error(c, KS_ESHAPE, "backward: gradient of shape %s does not match the output's shape %s",
+                        ks_shape_str(grad, a, sizeof a), ks_shape_str(root, b, sizeof b));
+    ks_tensor *g0;
+    ks_status st;
+    if (grad) st = ks_to_dtype(c, grad, KS_FLOAT32, &g0);
+    else {
+        st = ks_tensor_empty(c, KS_FLOAT32, root->ndim, root->size, &g0);
+        if (!st) *(float *)ks_tensor_data(g0) = 1.0f;
+    }
+    if (st) return st;
+    if (!root->grad_fn) { /* a leaf: d root / d root */
+        st = accumulate_leaf(c, root, g0);
+        ks_tensor_release(g0);
+        return st;
+    }
+    graph_t g = {0};
+    int *ready = NULL, nready = 0;
+    int old_mode = c->grad_enabled;
+    c->grad_enabled = 0; /* backward kernels do not record (no create_graph yet) */
+    /* invalidate stale topo ids from earlier runs */
+    root->grad_fn->topo_id = -1;
+    st = discover(c, &g, root->grad_fn);
+    if (!st && !(ready = malloc((size_t)g.count * sizeof *ready))) st = ks_error(c, KS_ENOMEM, "out of memory in backward");
+    if (!st) {
+        g.gbuf[0][root->output_nr] = g0;
+        g0 = NULL;
+        ready[nready++] = 0;
+        int processed = 0;
+        while (nready > 0 && !st) {
+            ks_node *n = g.nodes[ready[--nready]];
+            st = run_node(c, &g, n, retain_graph, ready, &nready);
+            processed++;
+            if (!st && (processed & 63) == 0) st = ks_check_interrupt(c);
+        }
+    }
+    for (int i = 0; i < g.count; i++) {
+        ks_node *n = g.nodes[i];
+        for (int k = 0; k < n->noutputs; k++) ks_tensor_release(g.gbuf[i][k]);
+        free(g.gbuf[i]);
+        n->topo_id = -1;
+    }
+    c->grad_enabled = old_mode;
+    ks_tensor_release(g0);
+    free(g.nodes);
+    free(g.gbuf);
+    free(ready);
+    return st;
+}

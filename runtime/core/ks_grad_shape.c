@@ -1,0 +1,198 @@
+/* ks_grad_shape.c: autograd for cat, stack, split/chunk (views), pad
+ * (constant mode), repeat, roll, tril and triu. */
+#include "ks_grad_shape.h"
+#include "ks_grad_views.h"
+#include "ks_reduce.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ cat / stack */
+/* i[0] dim (normalised), i[1] stack?; each input's extent along dim is its in_size */
+static ks_status join_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    int dim = (int)n->i[0];
+    bool stack = n->i[1];
+    int64_t off = 0;
+    ks_status st = KS_OK;
+    for (int k = 0; k < n->ninputs && !st; k++) {
+        int64_t len = stack ? 1 : (n->in_ndim[k] == 1 && n->in_size[k][0] == 0 && n->out_ndim[0] > 1 ? 0 : n->in_size[k][dim]);
+        if (n->needs_grad[k] && len > 0) {
+            ks_tensor *v = NULL;
+            st = stack ? ks_select(c, gout[0], dim, off, &v) : ks_narrow(c, gout[0], dim, off, len, &v);
+            if (!st) st = ks_contiguous(c, v, &gin[k]);
+            ks_tensor_release(v);
+        }
+        off += len;
+    }
+    return st;
+}
+
+static const ks_op_def op_cat = {"CatBackward", join_backward};
+static const ks_op_def op_stack = {"StackBackward", join_backward};
+
+ks_status ks_ag_join(ks_ctx *c, bool stack, int n, ks_tensor *const *ts, int64_t dim, ks_tensor **out)
+{
+    ks_tensor *r = NULL;
+    ks_status st = stack ? ks_stack(c, n, ts, dim, &r) : ks_cat(c, n, ts, dim, &r);
+    if (st) return st;
+    if (r->dtype == KS_FLOAT32 && ks_ag_needs_record(c, n, ts)) {
+        if (n > KS_NODE_MAX_IN) {
+            ks_tensor_release(r);
+            return ks_error(c, KS_EINVAL, "%s: gradients through more than %d tensors at once are not supported; "
+                                          "join them in groups", stack ? "stack" : "cat", KS_NODE_MAX_IN);
+        }
+        ks_node *node = ks_node_new(c, stack ? &op_stack : &op_cat, n, ts);
+        if (!node) { ks_tensor_release(r); return KS_ENOMEM; }
+        node->i[0] = dim < 0 ? dim + r->ndim : dim;
+        node->i[1] = stack;
+        ks_node_set_output(node, 0, r);
+        ks_node_release(node);
+    }
+    *out = r;
+    return KS_OK;
+}
+
+ks_status ks_ag_split_sizes(ks_ctx *c, ks_tensor *t, int64_t dim, int64_t n, const int64_t *sizes, ks_tensor **outs)
+{
+    ks_status st = ks_split_sizes(c, t, dim, n, sizes, outs);
+    if (st) return st;
+    int64_t d = dim < 0 ? dim + t->ndim : dim, off = 0;
+    for (int64_t k = 0; k < n && !st; k++) {
+        int64_t args[3] = {d, off, sizes[k]};
+        st = ks_ag_record_view(c, KS_VIEW_NARROW, args, 3, t, outs[k]);
+        off += sizes[k];
+    }
+    if (st)
+        for (int64_t k = 0; k < n; k++) { ks_tensor_release(outs[k]); outs[k] = NULL; }
+    return st;
+}
+
+/* ------------------------------------------------------------------ pad */
+/* i[0] npads, i[1..] pads: the gradient is the output gradient padded by -pads */
+static ks_status pad_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    int np = (int)n->i[0];
+    int64_t neg[2 * KS_MAX_DIMS];
+    for (int k = 0; k < np; k++) neg[k] = -n->i[1 + k];
+    return ks_pad(c, gout[0], np, neg, KS_PAD_CONSTANT, 0.0, &gin[0]);
+}
+
+static const ks_op_def op_pad = {"ConstantPadBackward", pad_backward};
+
+ks_status ks_ag_pad(ks_ctx *c, ks_tensor *t, int npads, const int64_t *pads, ks_pad_mode mode, double value,
+                    ks_tensor **out)
+{
+    ks_tensor *r = NULL;
+    ks_status st = ks_pad(c, t, npads, pads, mode, value, &r);
+    if (st) return st;
+    if (r->dtype == KS_FLOAT32 && ks_ag_needs_record(c, 1, &t)) {
+        if (mode != KS_PAD_CONSTANT || npads > 2 * KS_MAX_DIMS) {
+            ks_tensor_release(r);
+            return ks_error(c, KS_EINVAL, "pad: gradients are implemented for constant mode only");
+        }
+        ks_node *nd = ks_node_new(c, &op_pad, 1, &t);
+        if (!nd) { ks_tensor_release(r); return KS_ENOMEM; }
+        nd->i[0] = npads;
+        memcpy(nd->i + 1, pads, (size_t)npads * sizeof *pads);
+        ks_node_set_output(nd, 0, r);
+        ks_node_release(nd);
+    }
+    *out = r;
+    return KS_OK;
+}
+
+/* ------------------------------------------------------------------ repeat */
+/* view g as [r_lead..., r0, s0, r1, s1, ...] and sum over the r dims */
+static ks_status repeat_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    int nreps = (int)n->i[0], nd = n->in_ndim[0], lead = nreps - nd, k = 0, nr = 0;
+    int64_t shape[2 * KS_MAX_DIMS];
+    int rdims[2 * KS_MAX_DIMS];
+    for (int i = 0; i < lead; i++) { rdims[nr++] = k; shape[k++] = n->i[1 + i]; }
+    for (int i = 0; i < nd; i++) {
+        rdims[nr++] = k;
+        shape[k++] = n->i[1 + lead + i];
+        shape[k++] = n->in_size[0][i];
+    }
+    if (k > KS_MAX_DIMS)
+        return ks_error(c, KS_EINVAL, "repeat: gradient needs %d dims, more than the %d supported", k, KS_MAX_DIMS);
+    ks_tensor *v = NULL;
+    ks_status st = ks_reshape(c, gout[0], k, shape, &v);
+    if (!st) st = ks_sum(c, v, nr, rdims, false, &gin[0]);
+    ks_tensor_release(v);
+    return st;
+}
+
+static const ks_op_def op_repeat = {"RepeatBackward", repeat_backward};
+
+ks_status ks_ag_repeat(ks_ctx *c, ks_tensor *t, int nreps, const int64_t *reps, ks_tensor **out)
+{
+    ks_tensor *r = NULL;
+    ks_status st = ks_repeat(c, t, nreps, reps, &r);
+    if (st) return st;
+    if (r->dtype == KS_FLOAT32 && ks_ag_needs_record(c, 1, &t)) {
+        ks_node *nd = ks_node_new(c, &op_repeat, 1, &t);
+        if (!nd) { ks_tensor_release(r); return KS_ENOMEM; }
+        nd->i[0] = nreps;
+        memcpy(nd->i + 1, reps, (size_t)nreps * sizeof *reps);
+        ks_node_set_output(nd, 0, r);
+        ks_node_release(nd);
+    }
+    *out = r;
+    return KS_OK;
+}
+
+/* ------------------------------------------------------------------ roll, tril, triu */
+/* i[0] kind (0 roll, 1 tril, 2 triu); roll: i[1] nshifts, i[2] ndims, then shifts, dims; tri: i[1] diagonal */
+static ks_status shape_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    if (n->i[0] == 1) return ks_tril(c, gout[0], n->i[1], &gin[0]);
+    if (n->i[0] == 2) return ks_triu(c, gout[0], n->i[1], &gin[0]);
+    int ns = (int)n->i[1], nd = (int)n->i[2];
+    int64_t neg[KS_MAX_DIMS];
+    for (int k = 0; k < ns; k++) neg[k] = -n->i[3 + k];
+    return ks_roll(c, gout[0], ns, neg, nd, n->i + 3 + ns, &gin[0]);
+}
+
+static const ks_op_def op_roll = {"RollBackward", shape_backward};
+static const ks_op_def op_tril = {"TrilBackward", shape_backward};
+static const ks_op_def op_triu = {"TriuBackward", shape_backward};
+
+static ks_status record_shape(ks_ctx *c, const ks_op_def *def, ks_tensor *t, ks_tensor *r, const int64_t *opts, int nopts)
+{
+    if (r->dtype != KS_FLOAT32 || !ks_ag_needs_record(c, 1, &t)) return KS_OK;
+    ks_node *nd = ks_node_new(c, def, 1, &t);
+    if (!nd) return KS_ENOMEM;
+    memcpy(nd->i, opts, (size_t)nopts * sizeof *opts);
+    ks_node_set_output(nd, 0, r);
+    ks_node_release(nd);
+    return KS_OK;
+}
+
+ks_status ks_ag_roll(ks_ctx *c, ks_tensor *t, int nshifts, const int64_t *shifts, int ndims, const int64_t *dims,
+                     ks_tensor **out)
+{
+    ks_tensor *r = NULL;
+    ks_status st = ks_roll(c, t, nshifts, shifts, ndims, dims, &r);
+    if (st) return st;
+    int64_t opts[3 + 2 * KS_MAX_DIMS] = {0, nshifts, ndims};
+    if (nshifts <= KS_MAX_DIMS && ndims <= KS_MAX_DIMS) {
+        memcpy(opts + 3, shifts, (size_t)nshifts * sizeof *shifts);
+        memcpy(opts + 3 + nshifts, dims, (size_t)ndims * sizeof *dims);
+        st = record_shape(c, &op_roll, t, r, opts, 3 + nshifts + ndims);
+    }
+    if (st) { ks_tensor_release(r); return st; }
+    *out = r;
+    return KS_OK;
+}
+
+ks_status ks_ag_tri(ks_ctx *c, bool upper, ks_tensor *t, int64_t diagonal, ks_tensor **out)
+{
+    ks_tensor *r = NULL;
+    ks_status st = upper ? ks_triu(c, t, diagonal, &r) : ks_tril(c, t, diagonal, &r);
+    if (st) return st;
+    int64_t opts[2] = {upper ? 2 : 1, diagonal};
+    if ((st = record_shape(c, upper ? &op_triu : &op_tril, t, r, opts, 2))) { ks_tensor_release(r); return st; }
+    *out = r;
+    return KS_OK;
+}

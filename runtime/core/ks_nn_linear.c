@@ -1,0 +1,106 @@
+/* ks_nn_linear.c: fused linear layer (GEMM through OpenBLAS) and its backward. */
+#include "ks_nn.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* input viewed as [M, in] rows */
+static int64_t rows_of(const ks_tensor *t) { return t->ndim ? t->numel / t->size[t->ndim - 1] : 1; }
+
+static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *x, *w, *g = NULL;
+    ks_status st;
+    if ((st = ks_node_get_saved(c, n, 0, &x)) || (st = ks_node_get_saved(c, n, 1, &w))) return st;
+    if ((st = ks_contiguous(c, gout[0], &g))) return st;
+    int64_t M = rows_of(x), K = w->size[1], N = w->size[0];
+    const float *gp = ks_tensor_data(g), *xp = ks_tensor_data(x), *wp = ks_tensor_data(w);
+    if (n->needs_grad[0] && !(st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &gin[0]))) {
+        /* dx[M, K] = g[M, N] @ w[N, K] */
+        if (M && K) {
+            if (N) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.0f, gp, (int)N,
+                               wp, (int)K, 0.0f, ks_tensor_data(gin[0]), (int)K);
+            else memset(ks_tensor_data(gin[0]), 0, (size_t)(M * K) * sizeof(float));
+        }
+    }
+    if (!st && n->needs_grad[1] && !(st = ks_tensor_empty(c, KS_FLOAT32, 2, w->size, &gin[1]))) {
+        /* dw[N, K] = g^T[N, M] @ x[M, K] */
+        if (M) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, gp, (int)N, xp,
+                           (int)K, 0.0f, ks_tensor_data(gin[1]), (int)K);
+        else memset(ks_tensor_data(gin[1]), 0, (size_t)(N * K) * sizeof(float));
+    }
+    if (!st && n->needs_grad[2] && !(st = ks_tensor_empty(c, KS_FLOAT32, 1, &N, &gin[2]))) {
+        float *gb = ks_tensor_data(gin[2]);
+        for (int64_t j = 0; j < N; j++) gb[j] = 0.0f;
+        for (int64_t i = 0; i < M; i++) {
+            const float *row = gp + i * N;
+            for (int64_t j = 0; j < N; j++) gb[j] += row[j];
+        }
+    }
+    ks_tensor_release(g);
+    return st;
+}
+
+static const ks_op_def op_linear = {"LinearBackward", linear_backward};
+
+static ks_status check_linear(ks_ctx *c, const ks_tensor *x, const ks_tensor *w, const ks_tensor *b)
+{
+    char a[160], bb[160], cc[160];
+    if (x->dtype != KS_FLOAT32 || w->dtype != KS_FLOAT32 || (b && b->dtype != KS_FLOAT32))
+        return ks_error(c, KS_ETYPE, "linear: expected float32 input, weight and bias (got %s, %s, %s)",
+                        ks_dtype_name(x->dtype), ks_dtype_name(w->dtype), b ? ks_dtype_name(b->dtype) : "none");
+    if (w->ndim != 2 || x->ndim < 1 || x->size[x->ndim - 1] != w->size[1])
+        return ks_error(c, KS_ESHAPE, "linear: input of shape %s does not match weight of shape %s (expected [*, %lld])",
+                        ks_shape_str(x, a, sizeof a), ks_shape_str(w, bb, sizeof bb),
+                        (long long)(w->ndim == 2 ? w->size[1] : -1));
+    if (b && (b->ndim != 1 || b->size[0] != w->size[0]))
+        return ks_error(c, KS_ESHAPE, "linear: bias of shape %s does not match weight of shape %s (expected [%lld])",
+                        ks_shape_str(b, cc, sizeof cc), ks_shape_str(w, bb, sizeof bb), (long long)w->size[0]);
+    return KS_OK;
+}
+
+static ks_status record_linear(ks_ctx *c, ks_tensor *x, ks_tensor *w, ks_tensor *b, ks_tensor *xc, ks_tensor *wc,
+                               ks_tensor *out)
+{
+    ks_tensor *ins[3] = {x, w, b};
+    if (!ks_ag_needs_record(c, 3, ins)) return KS_OK;
+    ks_node *n = ks_node_new(c, &op_linear, 3, ins);
+    if (!n) return KS_ENOMEM;
+    ks_status st = ks_node_save(c, n, xc);
+    if (!st) st = ks_node_save(c, n, wc);
+    if (!st) ks_node_set_output(n, 0, out);
+    ks_node_release(n);
+    return st;
+}
+
+ks_status ks_nn_linear(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *weight, ks_tensor *bias)
+{
+    ks_status st = check_linear(c, input, weight, bias);
+    if (st) return st;
+    ks_tensor *x = NULL, *w = NULL, *y = NULL;
+    if ((st = ks_contiguous(c, input, &x)) || (st = ks_contiguous(c, weight, &w))) goto done;
+    int64_t size[KS_MAX_DIMS];
+    memcpy(size, input->size, sizeof size);
+    int64_t M = rows_of(x), K = w->size[1], N = w->size[0];
+    size[input->ndim - 1] = N;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, input->ndim, size, &y))) goto done;
+    float *yp = ks_tensor_data(y);
+    if (bias) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                yp[i * N + j] = ((const float *)ks_tensor_data(bias))[j * bias->stride[0]];
+    }
+    if (M && N) {
+        if (K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, ks_tensor_data(x),
+                           (int)K, ks_tensor_data(w), (int)K, bias ? 1.0f : 0.0f, yp, (int)N);
+        else if (!bias) memset(yp, 0, (size_t)(M * N) * sizeof(float));
+    }
+    if ((st = record_linear(c, input, weight, bias, x, w, y))) goto done;
+    *out = y;
+    y = NULL;
+done:
+    ks_tensor_release(x);
+    ks_tensor_release(w);
+    ks_tensor_release(y);
+    return st;
+}

@@ -1,0 +1,166 @@
+/* ks_nn_loss.c: element-wise losses between an input and a target of the
+ * same shape (mse, l1, smooth l1, binary cross entropy with logits,
+ * kl divergence) and nll_loss, with PyTorch's definitions and reductions.
+ * One forward/backward pair serves every element-wise loss: a per-element
+ * value and its derivatives with respect to input and target. */
+#include "ks_nn.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    ks_pointwise_loss kind;
+    double beta;             /* smooth_l1 */
+    const float *pos_weight; /* bce: [C] broadcast over the last dim, or NULL */
+    int64_t pw_n;
+    bool log_target;         /* kl_div */
+} loss_spec;
+
+static inline double softplus_neg(double x) { return log1p(exp(-fabs(x))) + fmax(-x, 0.0); } /* log(1 + e^-x) */
+
+/* value and derivatives of one element: l(x, y), dl/dx, dl/dy */
+static double loss_elem(const loss_spec *s, double x, double y, int64_t k, double *dx, double *dy)
+{
+    double d = x - y;
+    switch (s->kind) {
+    case KS_LOSS_MSE: *dx = 2 * d; *dy = -2 * d; return d * d;
+    case KS_LOSS_L1: *dx = (d > 0) - (d < 0); *dy = -*dx; return fabs(d);
+    case KS_LOSS_SMOOTH_L1:
+        if (s->beta > 0 && fabs(d) < s->beta) { *dx = d / s->beta; *dy = -*dx; return 0.5 * d * d / s->beta; }
+        *dx = (d > 0) - (d < 0); *dy = -*dx;
+        return fabs(d) - 0.5 * s->beta;
+    case KS_LOSS_BCE_LOGITS: {
+        double pw = s->pos_weight ? s->pos_weight[k % s->pw_n] : 1.0, lw = 1 + (pw - 1) * y, sp = softplus_neg(x);
+        double sig = 1.0 / (1.0 + exp(-x));
+        *dx = (1 - y) - lw * (1 - sig);
+        *dy = -x + (pw - 1) * sp;
+        return (1 - y) * x + lw * sp;
+    }
+    case KS_LOSS_KL_DIV:
+        if (s->log_target) { double t = exp(y); *dx = -t; *dy = t * (y - x) + t; return t * (y - x); }
+        if (y > 0) { *dx = -y; *dy = log(y) - x + 1; return y * (log(y) - x); }
+        *dx = 0; *dy = 0; return 0;
+    }
+    *dx = *dy = 0;
+    return 0;
+}
+
+/* saved: 0 input, 1 target, 2 elementwise weight (optional), 3 pos_weight (optional) */
+static ks_status pw_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *xt, *yt, *wt = NULL, *pwt = NULL, *gt;
+    ks_status st;
+    if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &yt))) return st;
+    int k = 2;
+    if (n->i[2] && (st = ks_node_get_saved(c, n, k++, &wt))) return st;
+    if (n->i[3] && (st = ks_node_get_saved(c, n, k++, &pwt))) return st;
+    if ((st = ks_contiguous(c, gout[0], &gt))) return st;
+    loss_spec s = {(ks_pointwise_loss)n->i[0], n->f[0], pwt ? ks_tensor_data(pwt) : NULL, pwt ? pwt->numel : 0, n->i[4]};
+    int red = (int)n->i[1];
+    int64_t N = xt->numel;
+    double div = n->i[5] ? (double)n->i[5] : (double)N; /* batchmean divides by the batch size */
+    const float *x = ks_tensor_data(xt), *y = ks_tensor_data(yt), *w = wt ? ks_tensor_data(wt) : NULL;
+    const float *gp = ks_tensor_data(gt);
+    float *dx = NULL, *dy = NULL;
+    if (n->needs_grad[0] && !(st = ks_tensor_empty(c, KS_FLOAT32, xt->ndim, xt->size, &gin[0]))) dx = ks_tensor_data(gin[0]);
+    if (!st && n->needs_grad[1] && !(st = ks_tensor_empty(c, KS_FLOAT32, yt->ndim, yt->size, &gin[1]))) dy = ks_tensor_data(gin[1]);
+    for (int64_t i = 0; !st && i < N; i++) {
+        double ddx, ddy;
+        loss_elem(&s, x[i], y[i], i, &ddx, &ddy);
+        double scale = (red == KS_REDUCE_NONE ? gp[i] : red == KS_REDUCE_SUM ? gp[0] : gp[0] / div) * (w ? w[i] : 1.0);
+        if (dx) dx[i] = (float)(scale * ddx);
+        if (dy) dy[i] = (float)(scale * ddy);
+    }
+    ks_tensor_release(gt);
+    return st;
+}
+
+static const ks_op_def op_pw[] = {
+    [KS_LOSS_MSE] = {"MseLossBackward", pw_backward},         [KS_LOSS_L1] = {"L1LossBackward", pw_backward},
+    [KS_LOSS_SMOOTH_L1] = {"SmoothL1LossBackward", pw_backward},
+    [KS_LOSS_BCE_LOGITS] = {"BinaryCrossEntropyWithLogitsBackward", pw_backward},
+    [KS_LOSS_KL_DIV] = {"KlDivBackward", pw_backward},
+};
+
+static ks_status reduced(ks_ctx *c, const ks_tensor *shape, const double *li, int64_t N, ks_reduction red, double div,
+                         ks_tensor **out)
+{
+    ks_status st;
+    if (red == KS_REDUCE_NONE) {
+        if ((st = ks_tensor_empty(c, KS_FLOAT32, shape->ndim, shape->size, out))) return st;
+        float *o = ks_tensor_data(*out);
+        for (int64_t i = 0; i < N; i++) o[i] = (float)li[i];
+        return KS_OK;
+    }
+    double s = 0;
+    for (int64_t i = 0; i < N; i++) s += li[i];
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, 0, NULL, out))) return st;
+    *(float *)ks_tensor_data(*out) = (float)(red == KS_REDUCE_SUM ? s : s / div);
+    return KS_OK;
+}
+
+static const char *loss_name(ks_pointwise_loss k) { return op_pw[k].name; }
+
+ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *input, ks_tensor *target, ks_tensor **out,
+                               const ks_loss_opts *o)
+{
+    char a[160], b[160];
+    if ((unsigned)kind > KS_LOSS_KL_DIV) return ks_error(c, KS_EINVAL, "unknown loss %d", (int)kind);
+    if (input->dtype != KS_FLOAT32 || target->dtype != KS_FLOAT32)
+        return ks_error(c, KS_ETYPE, "%s: input and target must be float32 (got %s and %s)", loss_name(kind),
+                        ks_dtype_name(input->dtype), ks_dtype_name(target->dtype));
+    if (!ks_same_shape(input, target))
+        return ks_error(c, KS_ESHAPE, "%s: input of shape %s and target of shape %s must have the same shape",
+                        loss_name(kind), ks_shape_str(input, a, sizeof a), ks_shape_str(target, b, sizeof b));
+    if (o->weight && !ks_same_shape(o->weight, input))
+        return ks_error(c, KS_ESHAPE, "%s: weight of shape %s must match input of shape %s", loss_name(kind),
+                        ks_shape_str(o->weight, a, sizeof a), ks_shape_str(input, b, sizeof b));
+    int64_t last = input->ndim ? input->size[input->ndim - 1] : 1;
+    if (o->pos_weight && (o->pos_weight->ndim != 1 || (o->pos_weight->size[0] != last && o->pos_weight->size[0] != 1)))
+        return ks_error(c, KS_ESHAPE, "%s: pos_weight of shape %s must be [%lld] (one per class of the last dim)",
+                        loss_name(kind), ks_shape_str(o->pos_weight, a, sizeof a), (long long)last);
+    if (kind == KS_LOSS_SMOOTH_L1 && o->beta < 0) return ks_error(c, KS_EINVAL, "smooth_l1_loss: beta must be >= 0");
+    if ((unsigned)o->reduction > KS_REDUCE_SUM) return ks_error(c, KS_EINVAL, "%s: unknown reduction", loss_name(kind));
+    ks_tensor *x = NULL, *y = NULL, *w = NULL, *pw = NULL, *r = NULL;
+    double *li = NULL;
+    size_t bytes = (size_t)(input->numel ? input->numel : 1) * sizeof(double);
+    ks_status st;
+    if ((st = ks_contiguous(c, input, &x)) || (st = ks_contiguous(c, target, &y)) ||
+        (o->weight && (st = ks_contiguous(c, o->weight, &w))) || (o->pos_weight && (st = ks_contiguous(c, o->pos_weight, &pw))))
+        goto done;
+    if (!(li = ks_mem_alloc(c, bytes))) { st = KS_ENOMEM; goto done; }
+    loss_spec s = {kind, o->beta, pw ? ks_tensor_data(pw) : NULL, pw ? pw->numel : 0, o->log_target};
+    const float *xp = ks_tensor_data(x), *yp = ks_tensor_data(y), *wp = w ? ks_tensor_data(w) : NULL;
+    for (int64_t i = 0; i < x->numel; i++) {
+        double dx, dy;
+        li[i] = loss_elem(&s, xp[i], yp[i], i, &dx, &dy) * (wp ? wp[i] : 1.0);
+    }
+    int64_t batch = o->batchmean && input->ndim ? input->size[0] : 0;
+    double div = batch ? (double)batch : (double)x->numel;
+    if ((st = reduced(c, input, li, x->numel, o->reduction, div, &r))) goto done;
+    ks_tensor *ins[2] = {input, target};
+    if (ks_ag_needs_record(c, 2, ins)) {
+        ks_node *n = ks_node_new(c, &op_pw[kind], 2, ins);
+        if (!n) { st = KS_ENOMEM; goto done; }
+        n->i[0] = kind; n->i[1] = o->reduction; n->i[2] = w != NULL; n->i[3] = pw != NULL; n->i[4] = o->log_target;
+        n->i[5] = batch;
+        n->f[0] = o->beta;
+        st = ks_node_save(c, n, x);
+        if (!st) st = ks_node_save(c, n, y);
+        if (!st && w) st = ks_node_save(c, n, w);
+        if (!st && pw) st = ks_node_save(c, n, pw);
+        if (!st) ks_node_set_output(n, 0, r);
+        ks_node_release(n);
+        if (st) goto done;
+    }
+    *out = r;
+    r = NULL;
+done:
+    if (li) ks_mem_free(c, li, bytes);
+    ks_tensor_release(x);
+    ks_tensor_release(y);
+    ks_tensor_release(w);
+    ks_tensor_release(pw);
+    ks_tensor_release(r);
+    return st;
+}

@@ -1,0 +1,254 @@
+/* ks_nn_pool.c: max, average and adaptive average pooling over 2-D planes,
+ * forward and backward (PyTorch's output-size, ceil_mode and padding rules). */
+#include "ks_nn.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    int64_t planes, H, W, Ho, Wo;
+} plane_geom;
+
+static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode)
+{
+    int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
+    int64_t o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1; /* floor division, as PyTorch */
+    if (ceil_mode && (o - 1) * s >= in + p) o--; /* last window must start inside the input or left padding */
+    return o;
+}
+
+static ks_status pool_input(ks_ctx *c, const ks_tensor *x, const char *name, plane_geom *g)
+{
+    char a[160];
+    if (x->dtype != KS_FLOAT32) return ks_error(c, KS_ETYPE, "%s: expected a float32 input, got %s", name, ks_dtype_name(x->dtype));
+    if (x->ndim != 3 && x->ndim != 4)
+        return ks_error(c, KS_ESHAPE, "%s: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got %s", name,
+                        ks_shape_str(x, a, sizeof a));
+    g->H = x->size[x->ndim - 2];
+    g->W = x->size[x->ndim - 1];
+    g->planes = x->numel / (g->H * g->W > 0 ? g->H * g->W : 1);
+    if (x->numel == 0) g->planes = 0;
+    return KS_OK;
+}
+
+static ks_status new_output(ks_ctx *c, const ks_tensor *x, const plane_geom *g, ks_dtype dt, ks_tensor **out)
+{
+    int64_t size[4];
+    memcpy(size, x->size, (size_t)x->ndim * sizeof *size);
+    size[x->ndim - 2] = g->Ho;
+    size[x->ndim - 1] = g->Wo;
+    return ks_tensor_empty(c, dt, x->ndim, size, out);
+}
+
+static ks_status check_opts(ks_ctx *c, const ks_pool2d_opts *o, const char *name)
+{
+    for (int d = 0; d < 2; d++) {
+        if (o->kernel[d] < 1 || o->stride[d] < 1 || o->padding[d] < 0)
+            return ks_error(c, KS_EINVAL, "%s: kernel and stride must be >= 1 and padding >= 0", name);
+        if (o->padding[d] * 2 > o->kernel[d])
+            return ks_error(c, KS_EINVAL, "%s: padding (%lld) should be at most half of the kernel size (%lld)", name,
+                            (long long)o->padding[d], (long long)o->kernel[d]);
+    }
+    return KS_OK;
+}
+
+static ks_status geom_for(ks_ctx *c, const ks_tensor *x, const ks_pool2d_opts *o, const char *name, plane_geom *g)
+{
+    ks_status st = pool_input(c, x, name, g);
+    if (st || (st = check_opts(c, o, name))) return st;
+    g->Ho = pool_out(g->H, o->kernel[0], o->stride[0], o->padding[0], o->ceil_mode);
+    g->Wo = pool_out(g->W, o->kernel[1], o->stride[1], o->padding[1], o->ceil_mode);
+    if (g->Ho < 1 || g->Wo < 1)
+        return ks_error(c, KS_ESHAPE, "%s: input %lldx%lld is too small for kernel %lldx%lld (output would be %lldx%lld)",
+                        name, (long long)g->H, (long long)g->W, (long long)o->kernel[0], (long long)o->kernel[1],
+                        (long long)g->Ho, (long long)g->Wo);
+    return KS_OK;
+}
+
+/* ------------------------------------------------------------ max pool */
+static ks_status maxpool_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *idx, *g, *r;
+    ks_status st = ks_node_get_saved(c, n, 0, &idx);
+    if (st || (st = ks_contiguous(c, gout[0], &g))) return st;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &r))) { ks_tensor_release(g); return st; }
+    float *dx = ks_tensor_data(r);
+    memset(dx, 0, (size_t)r->numel * sizeof(float));
+    int64_t HW = n->i[0], HoWo = n->i[1], planes = HoWo ? idx->numel / HoWo : 0;
+    const int64_t *ip = ks_tensor_data(idx);
+    const float *gp = ks_tensor_data(g);
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t k = 0; k < HoWo; k++) dx[p * HW + ip[p * HoWo + k]] += gp[p * HoWo + k];
+    ks_tensor_release(g);
+    gin[0] = r;
+    return KS_OK;
+}
+
+static const ks_op_def op_maxpool = {"MaxPool2DBackward", maxpool_backward};
+
+ks_status ks_nn_max_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, const ks_pool2d_opts *o)
+{
+    plane_geom g;
+    ks_status st = geom_for(c, input, o, "max_pool2d", &g);
+    if (st) return st;
+    ks_tensor *x = NULL, *y = NULL, *ind = NULL;
+    if ((st = ks_contiguous(c, input, &x)) || (st = new_output(c, input, &g, KS_FLOAT32, &y)) ||
+        (st = new_output(c, input, &g, KS_INT64, &ind)))
+        goto done;
+    const float *xp = ks_tensor_data(x);
+    float *yp = ks_tensor_data(y);
+    int64_t *ip = ks_tensor_data(ind);
+    for (int64_t p = 0; p < g.planes; p++) {
+        const float *plane = xp + p * g.H * g.W;
+        for (int64_t oy = 0; oy < g.Ho; oy++)
+            for (int64_t ox = 0; ox < g.Wo; ox++) {
+                int64_t y0 = oy * o->stride[0] - o->padding[0], x0 = ox * o->stride[1] - o->padding[1];
+                float best = -INFINITY;
+                int64_t bi = -1;
+                for (int64_t ky = 0; ky < o->kernel[0]; ky++) {
+                    int64_t iy = y0 + ky;
+                    if (iy < 0 || iy >= g.H) continue;
+                    for (int64_t kx = 0; kx < o->kernel[1]; kx++) {
+                        int64_t ix = x0 + kx;
+                        if (ix < 0 || ix >= g.W) continue;
+                        float v = plane[iy * g.W + ix];
+                        if (v > best || isnan(v) || bi < 0) { best = v; bi = iy * g.W + ix; if (isnan(v)) goto found; }
+                    }
+                }
+            found:
+                yp[(p * g.Ho + oy) * g.Wo + ox] = best;
+                ip[(p * g.Ho + oy) * g.Wo + ox] = bi < 0 ? 0 : bi;
+            }
+    }
+    if (ks_ag_needs_record(c, 1, &input)) {
+        ks_node *n = ks_node_new(c, &op_maxpool, 1, &input);
+        if (!n) { st = KS_ENOMEM; goto done; }
+        n->i[0] = g.H * g.W;
+        n->i[1] = g.Ho * g.Wo;
+        st = ks_node_save(c, n, ind);
+        if (!st) ks_node_set_output(n, 0, y);
+        ks_node_release(n);
+        if (st) goto done;
+    }
+    *out = y;
+    y = NULL;
+done:
+    ks_tensor_release(x);
+    ks_tensor_release(y);
+    ks_tensor_release(ind);
+    return st;
+}
+
+/* ------------------------------------------------------------ average pools */
+/* window of output cell (oy, ox): [y0, y1) x [x0, x1) clipped, and its divisor */
+typedef struct {
+    int64_t y0, y1, x0, x1;
+    float div;
+} window;
+
+static window avg_window(const plane_geom *g, const int64_t *i, int64_t oy, int64_t ox)
+{
+    /* i: kernel[2], stride[2], padding[2], count_include_pad, adaptive */
+    window w;
+    if (i[7]) { /* adaptive: floor(i*H/Ho) .. ceil((i+1)*H/Ho) */
+        w.y0 = oy * g->H / g->Ho;
+        w.y1 = ((oy + 1) * g->H + g->Ho - 1) / g->Ho;
+        w.x0 = ox * g->W / g->Wo;
+        w.x1 = ((ox + 1) * g->W + g->Wo - 1) / g->Wo;
+        w.div = (float)((w.y1 - w.y0) * (w.x1 - w.x0));
+        return w;
+    }
+    int64_t y0 = oy * i[2] - i[4], x0 = ox * i[3] - i[5];
+    int64_t y1 = y0 + i[0], x1 = x0 + i[1];
+    if (y1 > g->H + i[4]) y1 = g->H + i[4];
+    if (x1 > g->W + i[5]) x1 = g->W + i[5];
+    int64_t padded = (y1 - y0) * (x1 - x0);
+    w.y0 = y0 < 0 ? 0 : y0;
+    w.x0 = x0 < 0 ? 0 : x0;
+    w.y1 = y1 > g->H ? g->H : y1;
+    w.x1 = x1 > g->W ? g->W : x1;
+    w.div = (float)(i[6] ? padded : (w.y1 - w.y0) * (w.x1 - w.x0));
+    return w;
+}
+
+static ks_status avgpool_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *g, *r;
+    ks_status st = ks_contiguous(c, gout[0], &g);
+    if (st) return st;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &r))) { ks_tensor_release(g); return st; }
+    plane_geom pg = {n->i[8], n->i[9], n->i[10], n->i[11], n->i[12]};
+    float *dx = ks_tensor_data(r);
+    const float *gp = ks_tensor_data(g);
+    memset(dx, 0, (size_t)r->numel * sizeof(float));
+    for (int64_t p = 0; p < pg.planes; p++)
+        for (int64_t oy = 0; oy < pg.Ho; oy++)
+            for (int64_t ox = 0; ox < pg.Wo; ox++) {
+                window w = avg_window(&pg, n->i, oy, ox);
+                float v = gp[(p * pg.Ho + oy) * pg.Wo + ox] / w.div;
+                for (int64_t iy = w.y0; iy < w.y1; iy++)
+                    for (int64_t ix = w.x0; ix < w.x1; ix++) dx[(p * pg.H + iy) * pg.W + ix] += v;
+            }
+    ks_tensor_release(g);
+    gin[0] = r;
+    return KS_OK;
+}
+
+static const ks_op_def op_avgpool = {"AvgPool2DBackward", avgpool_backward};
+static const ks_op_def op_adaptive = {"AdaptiveAvgPool2DBackward", avgpool_backward};
+
+static ks_status avg_common(ks_ctx *c, ks_tensor *input, ks_tensor **out, const plane_geom *g, int64_t *opt,
+                            const ks_op_def *op)
+{
+    ks_tensor *x = NULL, *y = NULL;
+    ks_status st;
+    if ((st = ks_contiguous(c, input, &x)) || (st = new_output(c, input, g, KS_FLOAT32, &y))) goto done;
+    const float *xp = ks_tensor_data(x);
+    float *yp = ks_tensor_data(y);
+    for (int64_t p = 0; p < g->planes; p++)
+        for (int64_t oy = 0; oy < g->Ho; oy++)
+            for (int64_t ox = 0; ox < g->Wo; ox++) {
+                window w = avg_window(g, opt, oy, ox);
+                double s = 0;
+                for (int64_t iy = w.y0; iy < w.y1; iy++)
+                    for (int64_t ix = w.x0; ix < w.x1; ix++) s += xp[(p * g->H + iy) * g->W + ix];
+                yp[(p * g->Ho + oy) * g->Wo + ox] = (float)(s / w.div);
+            }
+    if (ks_ag_needs_record(c, 1, &input)) {
+        ks_node *n = ks_node_new(c, op, 1, &input);
+        if (!n) { st = KS_ENOMEM; goto done; }
+        memcpy(n->i, opt, 8 * sizeof *opt);
+        n->i[8] = g->planes; n->i[9] = g->H; n->i[10] = g->W; n->i[11] = g->Ho; n->i[12] = g->Wo;
+        ks_node_set_output(n, 0, y);
+        ks_node_release(n);
+    }
+    *out = y;
+    y = NULL;
+done:
+    ks_tensor_release(x);
+    ks_tensor_release(y);
+    return st;
+}
+
+ks_status ks_nn_avg_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, const ks_pool2d_opts *o)
+{
+    plane_geom g;
+    ks_status st = geom_for(c, input, o, "avg_pool2d", &g);
+    if (st) return st;
+    int64_t opt[8] = {o->kernel[0], o->kernel[1], o->stride[0], o->stride[1], o->padding[0], o->padding[1],
+                      o->count_include_pad, 0};
+    return avg_common(c, input, out, &g, opt, &op_avgpool);
+}
+
+ks_status ks_nn_adaptive_avg_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, int64_t oh, int64_t ow)
+{
+    plane_geom g;
+    ks_status st = pool_input(c, input, "adaptive_avg_pool2d", &g);
+    if (st) return st;
+    if (oh < 1 || ow < 1)
+        return ks_error(c, KS_EINVAL, "adaptive_avg_pool2d: output size must be >= 1, got %lldx%lld", (long long)oh, (long long)ow);
+    g.Ho = oh;
+    g.Wo = ow;
+    int64_t opt[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    return avg_common(c, input, out, &g, opt, &op_adaptive);
+}

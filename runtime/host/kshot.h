@@ -1,0 +1,77 @@
+/* kshot.h: embedding API -- run kshot (Lua 5.4 + the kshot tensor library)
+ * inside another C program. The `kshot` executable is built on it.
+ *
+ * Link with build/libkshot.a, liblua5.4.a (or -llua5.4) and the libraries
+ * listed in the Makefile's LIBS; see runtime/host/examples/embed_example.c.
+ *
+ * Contract:
+ *  - A kshot_state owns one lua_State with the standard libraries opened and
+ *    `require "kshot"` available (package.preload). No global is defined for
+ *    kshot; scripts say `local ks = require "kshot"`.
+ *  - kshot_run_* return KSHOT_OK (0) on success, otherwise the Lua status
+ *    code (LUA_ERRSYNTAX, LUA_ERRRUN, LUA_ERRMEM, LUA_ERRERR, LUA_ERRFILE).
+ *    They never raise, abort or exit (unless the script calls os.exit).
+ *    After a failure kshot_last_error gives the message, with a stack
+ *    traceback for run-time errors (error objects that are not strings are
+ *    converted with their __tostring metamethod).
+ *  - Interrupts: kshot_interrupt may be called at any time from a signal
+ *    handler or another thread. The running Lua code stops at its next
+ *    instruction with the error "interrupted!" (a Lua hook, as lua.c does);
+ *    a long native kernel stops between two chunks of work (the kshot
+ *    context's interrupt flag). A kshot_run_* call discards any interrupt
+ *    requested before it started. Only the state's main Lua thread is hooked:
+ *    a coroutine that never returns to it is stopped only by the kernel flag.
+ *  - One state must be used by one thread at a time (Lua's rule); different
+ *    states are independent (each has its own kshot context, thread pool,
+ *    random generator and memory accounting).
+ *  - kshot_open installs no signal handler: signals belong to the program.
+ */
+#ifndef KSHOT_H
+#define KSHOT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KSHOT_VERSION "0.1.0"
+#define KSHOT_OK 0
+
+/* kshot_open_ex flags */
+#define KSHOT_IGNORE_ENV 1u /* like `lua -E`: ignore LUA_PATH, LUA_CPATH (and their _5_4 forms) */
+
+typedef struct kshot_state kshot_state;
+typedef struct lua_State lua_State;
+
+/* New state: standard libraries, kshot preloaded, generational GC (as
+ * lua.c). NULL when out of memory. */
+kshot_state *kshot_open(void);
+kshot_state *kshot_open_ex(unsigned flags);
+
+/* Run a Lua file (NULL: standard input) / a string of Lua code. Results are
+ * discarded. Returns KSHOT_OK or a Lua error status. */
+int kshot_run_file(kshot_state *s, const char *path);
+int kshot_run_string(kshot_state *s, const char *code);
+
+/* Message of the last failed run (with traceback); NULL if the most recent
+ * run succeeded. Valid until the next run or kshot_close. */
+const char *kshot_last_error(kshot_state *s);
+
+/* Ask the running code to stop (async-signal-safe, thread-safe). */
+void kshot_interrupt(kshot_state *s);
+/* The same, under the name used by the original design notes. */
+void ks_interrupt(kshot_state *s);
+
+/* The underlying Lua state, for registering functions, setting globals or
+ * calling Lua directly (errors raised outside kshot_run_* are yours to
+ * catch). Its extra space (lua_getextraspace) belongs to kshot. */
+lua_State *kshot_lua(kshot_state *s);
+
+/* Close the Lua state (running finalizers) and free everything. NULL is a
+ * no-op. A signal handler must stop using the state before this is called. */
+void kshot_close(kshot_state *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,65 @@
+-- bench_augment.lua: batch augmentation throughput (crop pad 2 + horizontal flip + random erasing)
+-- over the 60,000 Fashion-MNIST training images as float32 [N, 1, 28, 28], batches of 256,
+-- against a plain copy of the same batches (the memory roofline) and torchvision's per-image
+-- pipeline measured in the same run (/work/shared/peers/torchvision_augment.py).
+-- Run: kshot scripts/bench/bench_augment.lua   (env KSHOT_BENCH_PEER=0 skips the torchvision run)
+local ks = require "kshot"
+local A = require "kshot.augment"
+
+local BATCH, REPS = 256, 3
+
+-- wall clock (the 2-thread run needs wall time, not CPU time)
+local function wall()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
+local images = ks.data.fashion_mnist { split = "train" }
+local N = images:size(0)
+local x = images:float():div(255):view(N, 1, 28, 28)
+local out = ks.empty(BATCH, 1, 28, 28)
+local batches = {}
+for i = 0, N - 1, BATCH do
+  local b = math.min(BATCH, N - i)
+  batches[#batches + 1] = { x:narrow(0, i, b), b == BATCH and out or ks.empty(b, 1, 28, 28) }
+end
+
+-- best of REPS passes over the data set, images per second
+local function rate(fn)
+  local best = math.huge
+  for _ = 1, REPS do
+    local t0 = wall()
+    for _, bt in ipairs(batches) do fn(bt[1], bt[2]) end
+    best = math.min(best, wall() - t0)
+  end
+  return N / best
+end
+
+-- torchvision's RandomErasing defaults, so both sides do the same work
+local aug = A.compose({
+  A.random_crop { padding = 2 },
+  A.random_horizontal_flip { p = 0.5 },
+  A.random_erasing { scale = { 0.02, 0.33 }, ratio = { 0.3, 3.3 }, log_ratio = true, value = 0 },
+}, { seed = 1 })
+
+local tv = 0
+if os.getenv("KSHOT_BENCH_PEER") ~= "0" then
+  local p = io.popen("/usr/bin/python3 /work/shared/peers/torchvision_augment.py 2>/dev/null")
+  local line = p and p:read("a") or ""
+  if p then p:close() end
+  tv = tonumber(line:match("([%d%.]+) images/s")) or 0
+end
+
+local rates = {}
+for _, threads in ipairs { 1, 2 } do
+  ks.set_num_threads(threads)
+  local r = rate(function(xb, ob) aug(xb, nil, { out = ob }) end)
+  local m = rate(function(xb, ob) ob:copy_(xb) end)
+  rates[threads] = r
+  print(("augment pipeline=crop2+flip+erase threads=%d images_per_s=%.0f memcpy_images_per_s=%.0f "
+    .. "torchvision_images_per_s=%.0f ratio=%.1f roofline_share=%.2f"):format(
+    threads, r, m, tv, tv > 0 and r / tv or 0, r / m))
+end
+print(("augment speedup_2_threads=%.2f"):format(rates[2] / rates[1]))

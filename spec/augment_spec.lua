@@ -1,0 +1,389 @@
+-- Batch augmentation (kshot.augment): hand-computed cases, statistics, determinism, bad inputs.
+local ks = require "kshot"
+local A = require "kshot.augment"
+
+local function err_of(fn, ...)
+  local ok, msg = pcall(fn, ...)
+  assert.is_false(ok, "expected an error")
+  return tostring(msg)
+end
+
+local function same(a, b)
+  assert.same(a:shape(), b:shape())
+  assert.same(a:totable(), b:totable())
+end
+
+local function max_abs_diff(a, b)
+  return (a - b):abs():max():item()
+end
+
+-- [B, C, H, W] with distinct values 0..n-1
+local function ramp(B, C, H, W)
+  return ks.arange(B * C * H * W):float():view(B, C, H, W)
+end
+
+local function run(list, x, seed, y)
+  return A.compose(list, { seed = seed or 1 })(x, y)
+end
+
+describe("kshot.augment geometric", function()
+  it("a 90-degree rotation of a square image equals the transposed-and-flipped image", function()
+    local x = ramp(2, 3, 5, 5)
+    same(run({ A.random_rotation { degrees = { 90, 90 } } }, x), x:flip(-1):transpose(-1, -2))
+    -- -90 degrees: flip of the transpose the other way; 180: both flips
+    same(run({ A.random_rotation { degrees = { -90, -90 } } }, x), x:transpose(-1, -2):flip(-1))
+    same(run({ A.random_rotation { degrees = { 180, 180 } } }, x), x:flip(-1):flip(-2))
+  end)
+
+  it("rotation by 0 is the identity and small angles keep the centre pixel", function()
+    local x = ramp(1, 1, 5, 5)
+    same(run({ A.random_rotation { degrees = 0 } }, x), x)
+    local r = run({ A.random_rotation { degrees = 30 } }, x)
+    assert.equal(x[{ 0, 0, 2, 2 }]:item(), r[{ 0, 0, 2, 2 }]:item())
+  end)
+
+  it("crops at a known offset: p = 0 takes the centre window", function()
+    local x = ramp(1, 1, 4, 4)
+    same(run({ A.random_crop { size = 2, p = 0 } }, x), x[{ {}, {}, { 1, 3 }, { 1, 3 } }])
+    same(run({ A.random_crop { padding = 2, p = 0 } }, x), x) -- offset (2, 2) of the padded image
+  end)
+
+  it("a padded random crop is a window of the zero-padded image at an offset in [0, 2P]", function()
+    local x = ramp(6, 1, 4, 4) + 1 -- no zeros inside the image
+    local P = 2
+    local padded = ks.zeros(6, 1, 8, 8)
+    padded[{ {}, {}, { P, P + 4 }, { P, P + 4 } }] = x
+    local out = run({ A.random_crop { padding = P } }, x, 7)
+    local offsets = {}
+    for b = 0, 5 do
+      local found = false
+      for oy = 0, 2 * P do
+        for ox = 0, 2 * P do
+          if not found and max_abs_diff(out[b], padded[{ b, {}, { oy, oy + 4 }, { ox, ox + 4 } }]) == 0 then
+            found = true
+            offsets[#offsets + 1] = oy * 10 + ox
+          end
+        end
+      end
+      assert.is_true(found, "image " .. b .. " is a window of the padded image")
+    end
+  end)
+
+  it("reflect padding mirrors without repeating the edge", function()
+    local x = ramp(1, 1, 3, 3)
+    -- size 5 with padding 1 and p = 0: the whole reflect-padded image
+    local out = run({ A.random_crop { padding = 1, size = 5, padding_mode = "reflect", p = 0 } }, x)
+    assert.same({ 4, 3, 4, 5, 4 }, out[{ 0, 0, 0 }]:totable())
+    assert.same({ 1, 0, 1, 2, 1 }, out[{ 0, 0, 1 }]:totable())
+  end)
+
+  it("flips with p = 1 equal the reversed image, p = 0 copies; crop fuses with flips", function()
+    local x = ramp(2, 2, 3, 4)
+    same(run({ A.random_horizontal_flip { p = 1 } }, x), x:flip(-1))
+    same(run({ A.random_vertical_flip { p = 1 } }, x), x:flip(-2))
+    same(run({ A.hflip { p = 0 } }, x), x)
+    same(run({ A.random_crop {}, A.hflip { p = 1 }, A.vflip { p = 1 } }, x), x:flip(-1):flip(-2))
+    same(A.compose({ A.random_crop {}, A.hflip { p = 1 } }, { seed = 1, fuse = false })(x), x:flip(-1))
+  end)
+
+  it("translation by an integer shift moves the image and fills the border", function()
+    local x = ramp(1, 1, 4, 4) + 1
+    same(run({ A.random_translation { max = 0 } }, x), x)
+    local out = run({ A.random_translation { max = 0.5, fill = -1 } }, x, 3)
+    -- find the shift: the value 1 (pixel (0,0)) moved to (ty, tx) or left the image
+    local found = false
+    for ty = -2, 2 do
+      for tx = -2, 2 do
+        local ok = true
+        for i = 0, 3 do
+          for j = 0, 3 do
+            local si, sj = i - ty, j - tx
+            local want = (si >= 0 and si < 4 and sj >= 0 and sj < 4) and x[{ 0, 0, si, sj }]:item() or -1
+            if out[{ 0, 0, i, j }]:item() ~= want then ok = false end
+          end
+        end
+        found = found or ok
+      end
+    end
+    assert.is_true(found)
+  end)
+
+  it("random resized crop with scale 1 and ratio 1 of a square image is the identity", function()
+    local x = ramp(2, 1, 6, 6)
+    same(run({ A.random_resized_crop { scale = { 1, 1 }, ratio = { 1, 1 } } }, x), x)
+    local out = run({ A.random_resized_crop { size = { 3, 4 } } }, x)
+    assert.same({ 2, 1, 3, 4 }, out:shape())
+    assert.is_true(out:min():item() >= 0 and out:max():item() <= 71)
+  end)
+end)
+
+describe("kshot.augment photometric and erasing", function()
+  it("brightness/contrast with fixed ranges is x * c + b", function()
+    local x = ramp(1, 1, 2, 2)
+    same(run({ A.brightness_contrast { brightness = { 0.5, 0.5 }, contrast = { 2, 2 } } }, x), x * 2 + 0.5)
+    same(run({ A.brightness_contrast { brightness = { 0.5, 0.5 }, contrast = { 2, 2 }, clamp = { 0, 3 } } }, x),
+      (x * 2 + 0.5):clamp(0, 3))
+  end)
+
+  it("Gaussian noise has the requested mean and std, and clamps", function()
+    local x = ks.zeros(4, 1, 50, 50)
+    local out = run({ A.gaussian_noise { std = 0.5, mean = 1 } }, x)
+    assert.is_true(math.abs(out:mean():item() - 1) < 0.05)
+    assert.is_true(math.abs(out:std():item() - 0.5) < 0.02)
+    local c = run({ A.gaussian_noise { std = 1, clamp = { 0, 1 } } }, x)
+    assert.equal(0, c:min():item())
+    assert.equal(1, c:max():item())
+  end)
+
+  it("erasing boxes lie within the stated area and aspect-ratio limits", function()
+    local B, H, W = 400, 20, 24
+    local x = ks.ones(B, 2, H, W)
+    local out = ks.empty(B, 2, H, W)
+    local boxes = ks.empty({ B, 4 }, "int64")
+    local g = ks.Generator(11)
+    local s0, s1, r1 = 0.02, 0.4, 0.3
+    ks.augment.raw_erase(x, out, g, 1, s0, s1, r1, 1 / r1, 100, false, "constant", 0, 0, 1, boxes)
+    local erased = 0
+    for b, bx in ipairs(boxes:totable()) do
+      local top, left, h, w = bx[1], bx[2], bx[3], bx[4]
+      if h > 0 then
+        erased = erased + 1
+        assert.is_true(top >= 0 and left >= 0 and top + h <= H and left + w <= W)
+        assert.is_true(h < H and w < W)
+        -- h = round(sqrt(S r)), w = round(sqrt(S / r)) for some S in [s0, s1]*H*W and r in [r1, 1/r1]
+        local Slo, Shi = (h - 0.5) * (w - 0.5), (h + 0.5) * (w + 0.5)
+        assert.is_true(Shi >= s0 * H * W and Slo <= s1 * H * W, "area of box " .. b)
+        local rlo, rhi = (h - 0.5) / (w + 0.5), (h + 0.5) / (w - 0.5)
+        assert.is_true(rhi >= r1 and rlo <= 1 / r1, "ratio of box " .. b)
+        -- the box is zero in both channels, the rest untouched
+        local img = out[b - 1]
+        assert.equal(h * w * 2, (img:eq(0)):sum():item())
+        assert.equal(0, img[{ {}, { top, top + h }, { left, left + w } }]:abs():sum():item())
+      end
+    end
+    assert.is_true(erased > 0.95 * B)
+  end)
+
+  it("erasing with p = 0 copies; random fill stays in the value range; mean fill uses the channel mean", function()
+    local x = ramp(3, 1, 6, 6)
+    same(run({ A.random_erasing { p = 0 } }, x), x)
+    local r = run({ A.random_erasing { p = 1, value_range = { -3, -2 } } }, x)
+    local changed = r:ne(x)
+    assert.is_true(changed:sum():item() > 0)
+    local vals = r:masked_select(changed)
+    assert.is_true(vals:min():item() >= -3 and vals:max():item() < -2)
+    local m = run({ A.random_erasing { p = 1, value = "mean" } }, ks.ones(2, 1, 6, 6) * 4)
+    assert.equal(4, m:max():item())
+    assert.equal(4, m:min():item())
+  end)
+end)
+
+describe("kshot.augment mixing", function()
+  it("mixup is the lambda-weighted sum with soft targets", function()
+    local B = 6
+    local x = ramp(B, 1, 2, 3)
+    local out, perm = ks.empty(B, 1, 2, 3), ks.empty({ B }, "int64")
+    local _, lam = ks.augment.raw_mixup(x, out, ks.Generator(3), 1.0, 1, perm)
+    assert.is_true(lam > 0 and lam < 1)
+    local want = x * lam + x:index_select(0, perm) * (1 - lam)
+    assert.is_true(max_abs_diff(out, want) < 1e-4)
+    -- soft targets
+    local y = ks.tensor({ 0, 1, 2, 0, 1, 2 }, "int64")
+    local soft = ks.augment.raw_mix_targets(y, perm, lam, 3, ks.empty(B, 3))
+    local p = perm:totable()
+    for b = 1, B do
+      local row = {}
+      for k = 0, 2 do row[k + 1] = 0 end
+      row[y[b - 1]:item() + 1] = row[y[b - 1]:item() + 1] + lam
+      row[y[p[b]]:item() + 1] = row[y[p[b]]:item() + 1] + (1 - lam)
+      for k = 1, 3 do assert.is_true(math.abs(soft[{ b - 1, k - 1 }]:item() - row[k]) < 1e-6) end
+    end
+    assert.is_true(max_abs_diff(soft:sum(1), ks.ones(B)) < 1e-6)
+  end)
+
+  it("compose returns soft targets or the pair (y_a, y_b, lambda)", function()
+    local x, y = ramp(4, 1, 2, 2), ks.tensor({ 0, 1, 2, 3 }, "int64")
+    local xm, ys = A.compose({ A.mixup { alpha = 0.4, num_classes = 4 } }, { seed = 5 })(x, y)
+    assert.same({ 4, 4 }, ys:shape())
+    local xm2, ya, yb, lam = A.compose({ A.mixup { alpha = 0.4, targets = "pair" } }, { seed = 5 })(x, y)
+    same(xm, xm2)
+    same(ya, y)
+    local want = x * lam + x:index_select(0, yb) * (1 - lam) -- y = 0..3, so y_b is the permutation
+    assert.is_true(max_abs_diff(xm2, want) < 1e-4)
+    -- alpha <= 0: lambda = 1, no mixing
+    local xs, _, _, l1 = A.compose({ A.mixup { alpha = 0, targets = "pair" } }, { seed = 5 })(x, y)
+    assert.equal(1, l1)
+    same(xs, x)
+  end)
+
+  it("cutmix's lambda equals the kept share of pixels", function()
+    local B, H, W = 8, 10, 12
+    local x = (ks.arange(B):float() + 1):view(B, 1, 1, 1):expand(B, 2, H, W):contiguous()
+    local seen = 0
+    for seed = 1, 20 do
+      local out, perm = ks.empty(B, 2, H, W), ks.empty({ B }, "int64")
+      local _, lam, top, left, h, w = ks.augment.raw_cutmix(x, out, ks.Generator(seed), 1.0, 1, perm)
+      assert.is_true(math.abs(lam - (1 - h * w / (H * W))) < 1e-12)
+      for b = 0, B - 1 do
+        if perm[b]:item() ~= b then
+          local kept = out[b]:eq(b + 1):sum():item() / (2 * H * W)
+          assert.is_true(math.abs(kept - lam) < 1e-9, "kept share of image " .. b)
+          seen = seen + 1
+        end
+      end
+      assert.is_true(top >= 0 and left >= 0 and top + h <= H and left + w <= W)
+    end
+    assert.is_true(seen > 0)
+  end)
+
+  -- Kolmogorov-Smirnov: D = max |F_n - F| over n = 400 draws; the 1% critical value is 1.628 / sqrt(n) = 0.0814
+  local function ks_stat(draws, cdf)
+    table.sort(draws)
+    local n, d = #draws, 0
+    for i, v in ipairs(draws) do
+      local f = cdf(v)
+      d = math.max(d, math.abs(i / n - f), math.abs((i - 1) / n - f))
+    end
+    return d
+  end
+
+  local function lambdas(alpha, n)
+    local x = ks.zeros(2, 1, 1, 1)
+    local out, perm, g = ks.empty(2, 1, 1, 1), ks.empty({ 2 }, "int64"), ks.Generator(99)
+    local t = {}
+    for i = 1, n do t[i] = select(2, ks.augment.raw_mixup(x, out, g, alpha, 1, perm)) end
+    return t
+  end
+
+  it("mixup's lambda follows Beta(alpha, alpha) (KS test, 1% critical value 0.0814)", function()
+    local crit = 1.628 / math.sqrt(400)
+    -- Beta(2, 2): F(x) = 3x^2 - 2x^3; Beta(0.5, 0.5): F(x) = (2/pi) asin(sqrt(x))
+    assert.is_true(ks_stat(lambdas(2, 400), function(v) return 3 * v * v - 2 * v * v * v end) < crit)
+    assert.is_true(ks_stat(lambdas(0.5, 400), function(v) return 2 / math.pi * math.asin(math.sqrt(v)) end) < crit)
+    -- and the test can fail: Beta(0.5, 0.5) draws against the Beta(2, 2) CDF
+    assert.is_true(ks_stat(lambdas(0.5, 400), function(v) return 3 * v * v - 2 * v * v * v end) > crit)
+  end)
+
+  it("the flip rate is p within 4 sigma", function()
+    local n, p = 4000, 0.3
+    local x = ks.tensor({ 0, 1 }):view(1, 1, 1, 2):expand(n, 1, 1, 2):contiguous()
+    local out = run({ A.hflip { p = p } }, x, 17)
+    local flips = out[{ {}, 0, 0, 0 }]:sum():item()
+    assert.is_true(math.abs(flips - n * p) <= 4 * math.sqrt(n * p * (1 - p)), "flips " .. flips)
+  end)
+end)
+
+describe("kshot.augment determinism and buffers", function()
+  local function pipeline(seed)
+    return A.compose({
+      A.random_crop { padding = 2 }, A.hflip {}, A.random_rotation { degrees = 10 },
+      A.gaussian_noise { std = 0.1 }, A.random_erasing {},
+    }, { seed = seed })
+  end
+
+  it("a seed gives the same batch every time and for any thread count", function()
+    local x = ks.rand({ 600, 1, 28, 28 }, { generator = ks.Generator(1) })
+    local n0 = ks.get_num_threads()
+    ks.set_num_threads(1)
+    local a = pipeline(42)(x)
+    ks.set_num_threads(2)
+    local b = pipeline(42)(x)
+    ks.set_num_threads(n0)
+    same(a, b)
+    assert.is_true(max_abs_diff(a, pipeline(43)(x)) > 0)
+    -- successive calls continue the stream: different batches
+    local p = pipeline(42)
+    assert.is_true(max_abs_diff(p(x), p(x)) > 0)
+  end)
+
+  it("writes into out= (the same tensor every call) and supports out = x", function()
+    local x = ramp(4, 1, 6, 6)
+    local out = ks.empty(4, 1, 6, 6)
+    local p = A.compose({ A.random_crop { padding = 1 }, A.hflip {} }, { seed = 3 })
+    local r = p(x, nil, { out = out })
+    assert.is_true(rawequal(r, out))
+    local want = A.compose({ A.random_crop { padding = 1 }, A.hflip {} }, { seed = 3 })(x)
+    same(out, want)
+    local x2 = x:clone()
+    A.compose({ A.random_crop { padding = 1 }, A.hflip {} }, { seed = 3 })(x2, { out = x2 })
+    same(x2, want)
+    same(x, ramp(4, 1, 6, 6)) -- the input is never modified
+  end)
+
+  it("does not touch ks.randn's default stream", function()
+    ks.manual_seed(5)
+    local a = ks.randn(4)
+    ks.manual_seed(5)
+    pipeline(1)(ks.ones(2, 1, 8, 8))
+    same(ks.randn(4), a)
+  end)
+end)
+
+describe("kshot.augment tabular", function()
+  it("Gaussian jitter with sigma 0 is the identity, and scales with the per-feature std", function()
+    local x = ks.tensor({ { 0, 10 }, { 2, 30 }, { 4, 50 } })
+    same(run({ A.gaussian_jitter { sigma = 0 } }, x), x)
+    local big = ks.zeros(20000, 2)
+    local out = run({ A.gaussian_jitter { sigma = 0.5, std = ks.tensor({ 1, 4 }) } }, big)
+    local sd = out:std(0):totable()
+    assert.is_true(math.abs(sd[1] - 0.5) < 0.02 and math.abs(sd[2] - 2) < 0.08)
+  end)
+
+  it("SMOTE interpolates towards a same-class nearest neighbour", function()
+    local x = ks.tensor({ { 0, 0 }, { 1, 0 }, { 10, 10 }, { 0, 5 }, { 11, 10 } })
+    local y = ks.tensor({ 0, 0, 1, 0, 1 }, "int64")
+    local nx, ny = A.smote(x, y, { k = 1, n_per_class = 20, seed = 1 })
+    assert.same({ 40, 2 }, nx:shape())
+    for i, row in ipairs(nx:totable()) do
+      local c = ny[i - 1]:item()
+      assert.equal(i <= 20 and 0 or 1, c)
+      if c == 1 then
+        assert.is_true(row[1] >= 10 and row[1] <= 11 and row[2] == 10)
+      else
+        -- k = 1: 0 <-> 1 are each other's nearest, 3's nearest is 0: points on those segments
+        assert.is_true((row[2] == 0 and row[1] >= 0 and row[1] <= 1) or (row[1] == 0 and row[2] >= 0 and row[2] <= 5))
+      end
+    end
+    assert.has_error(function() A.smote(x, y, { k = 0, n = 3, seed = 1 }) end)
+  end)
+end)
+
+describe("kshot.augment bad inputs", function()
+  it("mixup on batches of different sizes names both shapes", function()
+    local msg = err_of(run, { A.mixup { num_classes = 3 } }, ks.zeros(4, 1, 2, 2), 1, ks.tensor({ 0, 1, 2 }, "int64"))
+    assert.matches("different batch sizes", msg)
+    assert.matches("[4, 1, 2, 2]", msg, 1, true)
+    assert.matches("[3]", msg, 1, true)
+    assert.matches("labels y are required", err_of(run, { A.mixup { num_classes = 3 } }, ks.zeros(4, 1, 2, 2)))
+    assert.matches("num_classes", err_of(run, { A.mixup {} }, ks.zeros(2, 1, 2, 2), 1, ks.tensor({ 0, 1 }, "int64")))
+    assert.matches("outside", err_of(run, { A.mixup { num_classes = 2 } }, ks.zeros(2, 1, 2, 2), 1,
+      ks.tensor({ 0, 5 }, "int64")))
+  end)
+
+  it("wrong ranks and dtypes are clear errors", function()
+    assert.matches("%[B, C, H, W%]", err_of(run, { A.hflip {} }, ks.zeros(3, 4, 4)))
+    assert.matches("%[B, C, H, W%]", err_of(run, { A.random_rotation { degrees = 5 } }, ks.zeros(4, 4)))
+    assert.matches("float32", err_of(run, { A.hflip {} }, ks.zeros({ 1, 1, 2, 2 }, "uint8")))
+    assert.matches("%[N, F%]", err_of(run, { A.gaussian_jitter {} }, ks.zeros(2, 1, 2, 2)))
+    assert.matches("x must be a kshot.Tensor", err_of(run, { A.hflip {} }, nil))
+  end)
+
+  it("bad options name the option", function()
+    assert.matches("'p'", err_of(A.hflip, { p = 1.5 }))
+    assert.matches("'degrees' is required", err_of(A.random_rotation, {}))
+    assert.matches("'padding'", err_of(A.random_crop, { padding = -1 }))
+    assert.matches("'padding_mode'", err_of(A.random_crop, { padding_mode = "wrap" }))
+    assert.matches("'value'", err_of(A.random_erasing, { value = "blue" }))
+    assert.matches("'targets'", err_of(A.mixup, { targets = "hard" }))
+    assert.matches("seed", err_of(A.compose, { A.hflip {} }))
+    assert.matches("item 2 is not a transform", err_of(A.compose, { A.hflip {}, 3 }, { seed = 1 }))
+    assert.matches("at most one mixing", err_of(A.compose, { A.mixup {}, A.cutmix {} }, { seed = 1 }))
+    assert.matches("larger than the padded image", err_of(run, { A.random_crop { size = 9, padding = 1 } },
+      ks.zeros(1, 1, 4, 4)))
+    assert.matches("reflect padding", err_of(run, { A.random_crop { padding = 4, padding_mode = "reflect" } },
+      ks.zeros(1, 1, 4, 4)))
+    assert.matches("out has shape", err_of(function()
+      A.compose({ A.hflip {} }, { seed = 1 })(ks.zeros(2, 1, 4, 4), { out = ks.zeros(2, 1, 4, 5) })
+    end))
+  end)
+end)

@@ -1,0 +1,159 @@
+-- Autograd engine: recording, backward, accumulation, graph lifetime, errors.
+local ks = require "kshot"
+local autograd = require "kshot.autograd"
+
+local function close(a, b, tol)
+  return math.abs(a - b) <= (tol or 1e-5) * math.max(1, math.abs(b))
+end
+
+local function assert_tensor_near(t, expected, tol)
+  local got = t:totable()
+  local function walk(g, e, path)
+    if type(e) == "table" then
+      assert.are.equal(#e, #g, "length at " .. path)
+      for i = 1, #e do walk(g[i], e[i], path .. "[" .. i .. "]") end
+    else
+      assert.is_true(close(g, e, tol), string.format("%s: got %.7g, expected %.7g", path, g, e))
+    end
+  end
+  walk(got, expected, "t")
+end
+
+describe("autograd engine", function()
+  before_each(function() ks.manual_seed(0) end)
+
+  it("accumulates gradients of a scalar loss into leaves", function()
+    local x = ks.tensor({1, 2, 3}):requires_grad_()
+    local y = (x * x):sum()
+    y:backward()
+    assert_tensor_near(x.grad, {2, 4, 6})
+    -- a second graph accumulates into .grad
+    local z = (x * 3):sum()
+    z:backward()
+    assert_tensor_near(x.grad, {5, 7, 9})
+  end)
+
+  it("reduces gradients of broadcast operands to their shapes", function()
+    local a = ks.ones(2, 3):requires_grad_()
+    local b = ks.tensor({1, 2, 3}):requires_grad_()
+    local s = ks.ones(2, 1):requires_grad_()
+    local loss = ((a + b) * s):sum()
+    loss:backward()
+    assert_tensor_near(b.grad, {2, 2, 2})
+    assert_tensor_near(s.grad, {{9}, {9}})
+    assert_tensor_near(a.grad, {{1, 1, 1}, {1, 1, 1}})
+  end)
+
+  it("records only when an input requires grad and grad mode is on", function()
+    local x = ks.ones(3):requires_grad_()
+    local y = ks.no_grad(function() return x * 2 end)
+    assert.is_false(y.requires_grad)
+    assert.is_nil(y.grad_fn)
+    local z = x * 2
+    assert.is_true(z.requires_grad)
+    assert.are.equal("MulBackward", z.grad_fn)
+    assert.is_true(ks.is_grad_enabled())
+    local ok = pcall(ks.no_grad, function() error("boom") end)
+    assert.is_false(ok)
+    assert.is_true(ks.is_grad_enabled(), "grad mode restored after an error")
+  end)
+
+  it("detach cuts the graph but shares storage", function()
+    local x = ks.ones(3):requires_grad_()
+    local d = (x * 2):detach()
+    assert.is_false(d.requires_grad)
+    local v = x:detach()
+    assert.is_true(v:shares_storage(x))
+  end)
+
+  it("refuses a second backward through a freed graph, unless retain_graph", function()
+    local x = ks.tensor({1, 2}):requires_grad_()
+    local y = (x:exp()):sum()
+    y:backward({retain_graph = true})
+    y:backward()
+    assert_tensor_near(x.grad, {2 * math.exp(1), 2 * math.exp(2)}, 1e-5)
+    local ok, err = pcall(function() y:backward() end)
+    assert.is_false(ok)
+    assert.matches("backward through the graph a second time", err)
+  end)
+
+  it("detects an in-place change of a tensor saved for backward", function()
+    local x = ks.tensor({1, 2, 3}):requires_grad_()
+    local h = x * 2
+    local y = (h * h):sum()
+    h:add_(1)
+    local ok, err = pcall(function() y:backward() end)
+    assert.is_false(ok)
+    assert.matches("modified by an inplace operation", err)
+  end)
+
+  it("gradients flow through views and reshapes", function()
+    local x = ks.arange(6):float():requires_grad_()
+    local m = x:view(2, 3):t()
+    -- m[i][j] = x[3j + i]: rows 0..1 of column 1 are x[3] and x[4]
+    local y = (m[{{0, 2}, 1}] * ks.tensor({10, 20})):sum()
+    y:backward()
+    assert_tensor_near(x.grad, {0, 0, 0, 10, 20, 0})
+  end)
+
+  it("backward needs a scalar or an explicit gradient", function()
+    local x = ks.ones(3):requires_grad_()
+    local y = x * 2
+    assert.has_error(function() y:backward() end)
+    y:backward(ks.tensor({1, 0, 2}))
+    assert_tensor_near(x.grad, {2, 0, 4})
+    assert.has_error(function() (x * 2):backward(ks.ones(4)) end)
+    assert.has_error(function() ks.ones(2):sum():backward() end)
+  end)
+
+  it("supports custom functions written in Lua", function()
+    local Cube = autograd.Function{
+      forward = function(ctx, x) ctx.x = x; return x * x * x end,
+      backward = function(ctx, g) return g * ctx.x * ctx.x * 3 end,
+    }
+    local x = ks.tensor({1, 2}):requires_grad_()
+    Cube(x):sum():backward()
+    assert_tensor_near(x.grad, {3, 12})
+    local Bad = autograd.Function{
+      forward = function(_, a) return a * 1 end,
+      backward = function() error("no gradient today") end,
+    }
+    local ok, err = pcall(function() Bad(x):sum():backward() end)
+    assert.is_false(ok)
+    assert.matches("no gradient today", err)
+  end)
+
+  it("frees the graph: live bytes of a training step do not grow", function()
+    local w = ks.randn(64, 32):requires_grad_()
+    local x = ks.randn(16, 64)
+    local function step()
+      local loss = (x:matmul(w):tanh()):sum()
+      loss:backward()
+      w.grad = nil
+    end
+    for _ = 1, 50 do step() end
+    collectgarbage()
+    local base = ks.memory_stats().live_bytes
+    for _ = 1, 500 do step() end
+    collectgarbage()
+    assert.are.equal(base, ks.memory_stats().live_bytes)
+  end)
+end)
+
+describe("gradcheck harness", function()
+  it("passes a correct op and fails a backward scaled by 1.01", function()
+    local good = autograd.Function{
+      forward = function(ctx, x) ctx.x = x; return x:sin() end,
+      backward = function(ctx, g) return g * ctx.x:cos() end,
+    }
+    local bad = autograd.Function{
+      forward = function(ctx, x) ctx.x = x; return x:sin() end,
+      backward = function(ctx, g) return g * ctx.x:cos() * 1.01 end,
+    }
+    local x = ks.randn(5, 4):requires_grad_()
+    assert.is_true((autograd.gradcheck(good, {x})))
+    local ok, report = autograd.gradcheck(bad, {x}, {raise = false})
+    assert.is_false(ok)
+    assert.matches("gradcheck failed", report)
+  end)
+end)

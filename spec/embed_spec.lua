@@ -1,0 +1,211 @@
+-- embed_spec.lua: the embedding API (runtime/host/kshot.h). Builds
+-- runtime/host/examples/embed_example.c and a test program against
+-- <build>/libkshot.a + liblua5.4.a with the Makefile's flags, runs them and
+-- checks their output. <build> is the folder of os.getenv("KSHOT_BIN") or
+-- build/kshot.
+
+local KSHOT = os.getenv("KSHOT_BIN") or "build/kshot"
+local BUILD = KSHOT:match("^(.*)/[^/]*$") or "."
+local LUA_LIB = os.getenv("LUA_LIB") or "/usr/lib/x86_64-linux-gnu/liblua5.4.a"
+local CFLAGS = "-std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wno-unused-parameter -O2 -Iruntime/host"
+local LIBS = "-lopenblas -ljansson -lpng -ljpeg -lz -lm -lpthread -ldl"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local tmpfiles = {}
+local function tmpname()
+  local p = os.tmpname()
+  tmpfiles[#tmpfiles + 1] = p
+  return p
+end
+
+-- compile `source` (a path) into a fresh executable; returns its path
+local function build(source)
+  local exe, log = tmpname(), tmpname()
+  local cmd = string.format("cc %s -o %s %s %s %s %s >%s 2>&1", CFLAGS, q(exe), q(source),
+                            q(BUILD .. "/libkshot.a"), q(LUA_LIB), LIBS, q(log))
+  local ok = os.execute(cmd)
+  assert(ok, "compiling " .. source .. " failed:\n" .. slurp(log))
+  return exe
+end
+
+-- run a program with a clean environment; returns stdout, stderr, status
+local function run(exe, args)
+  local out, err = tmpname(), tmpname()
+  local _, how, code = os.execute(string.format("env -u LUA_INIT -u LUA_INIT_5_4 %s %s </dev/null >%s 2>%s",
+                                                q(exe), args or "", q(out), q(err)))
+  assert(how == "exit", "the program was killed by signal " .. tostring(code) .. ":\n" .. slurp(err))
+  return slurp(out), slurp(err), code
+end
+
+teardown(function()
+  for _, p in ipairs(tmpfiles) do os.remove(p) end
+end)
+
+-- Exercises every function of kshot.h; prints one line per check.
+local API_TEST = [==[
+#include "kshot.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fails;
+static void check(int cond, const char *what)
+{
+    printf("%s %s\n", cond ? "ok" : "FAIL", what);
+    if (!cond) fails++;
+}
+
+static int has(const char *s, const char *part) { return s && strstr(s, part) != NULL; }
+
+static volatile int g_running;
+
+static void *interrupter(void *arg)
+{
+    /* wait until the script says it is running, then interrupt it */
+    kshot_state *s = arg;
+    while (!g_running) usleep(1000);
+    usleep(100000);
+    ks_interrupt(s); /* the alias of kshot_interrupt */
+    return NULL;
+}
+
+static int mark_running(lua_State *L)
+{
+    (void)L;
+    g_running = 1;
+    return 0;
+}
+
+static int run_interrupted(kshot_state *s, const char *code)
+{
+    pthread_t th;
+    g_running = 0;
+    pthread_create(&th, NULL, interrupter, s);
+    int st = kshot_run_string(s, code);
+    pthread_join(th, NULL);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    kshot_state *s = kshot_open();
+    check(s != NULL, "kshot_open");
+    check(kshot_last_error(s) == NULL, "no error before any run");
+
+    check(kshot_run_string(s, "x = 41") == KSHOT_OK, "run_string ok");
+    check(kshot_last_error(s) == NULL, "no error after success");
+    check(kshot_run_string(s, "assert(x == 41); assert(ks == nil)") == KSHOT_OK, "globals persist, no global ks");
+    check(kshot_run_string(s, "local ks = require 'kshot'; assert(ks.ones(3):sum():item() == 3)") == KSHOT_OK,
+          "kshot preloaded");
+
+    int st = kshot_run_string(s, "x = = 1");
+    check(st == LUA_ERRSYNTAX, "syntax error status");
+    check(has(kshot_last_error(s), "unexpected symbol"), "syntax error message");
+
+    st = kshot_run_string(s, "local function f() error('deep failure') end f()");
+    check(st == LUA_ERRRUN, "runtime error status");
+    check(has(kshot_last_error(s), "deep failure") && has(kshot_last_error(s), "stack traceback"),
+          "runtime error message with traceback");
+
+    st = kshot_run_string(s, "error(setmetatable({}, {__tostring = function() return 'my object' end}))");
+    check(st == LUA_ERRRUN && has(kshot_last_error(s), "my object"), "error object __tostring");
+
+    st = kshot_run_string(s, "local ks = require 'kshot'; return ks.ones(2, 3) + ks.ones(4, 5)");
+    check(st == LUA_ERRRUN && has(kshot_last_error(s), "[2, 3]") && has(kshot_last_error(s), "[4, 5]"),
+          "kshot errors come back as messages");
+
+    check(kshot_run_file(s, "/nonexistent/file.lua") == LUA_ERRFILE, "missing file status");
+    check(has(kshot_last_error(s), "cannot open /nonexistent/file.lua"), "missing file message");
+    check(kshot_run_file(s, argv[1]) == KSHOT_OK, "run_file ok");
+    check(kshot_run_string(s, "assert(from_file == 'yes')") == KSHOT_OK, "run_file ran the file");
+
+    /* the Lua state is usable directly */
+    lua_State *L = kshot_lua(s);
+    lua_pushcfunction(L, mark_running);
+    lua_setglobal(L, "mark_running");
+    lua_pushinteger(L, 5);
+    lua_setglobal(L, "from_c");
+    check(kshot_run_string(s, "assert(from_c == 5)") == KSHOT_OK, "kshot_lua");
+
+    /* interrupts from another thread: a Lua loop, then a native kernel in a
+     * coroutine (where the Lua hook does not reach) */
+    st = run_interrupted(s, "mark_running() while true do end");
+    check(st == LUA_ERRRUN && has(kshot_last_error(s), "interrupted!"), "interrupt a Lua loop");
+    check(kshot_run_string(s, "y = 1") == KSHOT_OK, "runs again after an interrupt");
+    st = run_interrupted(s,
+        "local ks = require 'kshot'; local a = ks.ones(1000, 1000)\n"
+        "local co = coroutine.wrap(function()\n"
+        "  local ok, err = pcall(function() mark_running() while true do a = a + 0 end end)\n"
+        "  caught = err\n"
+        "end)\n"
+        "co()\n");
+    check(st == LUA_ERRRUN && has(kshot_last_error(s), "interrupted!"), "interrupt a kernel loop");
+    check(kshot_run_string(s, "assert(tostring(caught):find('interrupted!'))") == KSHOT_OK,
+          "the kernel itself stopped (kshot context flag)");
+
+    /* an interrupt requested while nothing runs is discarded */
+    kshot_interrupt(s);
+    check(kshot_run_string(s, "for i = 1, 1000 do end") == KSHOT_OK, "stale interrupt discarded");
+
+    /* two states are independent */
+    kshot_state *s2 = kshot_open_ex(KSHOT_IGNORE_ENV);
+    check(s2 != NULL, "kshot_open_ex");
+    check(kshot_run_string(s2, "assert(x == nil); local ks = require 'kshot'; t = ks.ones(2)") == KSHOT_OK,
+          "second state is separate");
+    kshot_interrupt(s);
+    check(kshot_run_string(s2, "for i = 1, 100000 do end") == KSHOT_OK, "interrupting one state spares the other");
+    kshot_close(s2);
+
+    kshot_close(s);
+    kshot_close(NULL);
+    printf("%d failures\n", fails);
+    return fails != 0;
+}
+]==]
+
+describe("embedding API", function()
+  it("builds and runs runtime/host/examples/embed_example.c", function()
+    local exe = build("runtime/host/examples/embed_example.c")
+    local out, err, code = run(exe)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("^sum = 10%.0\n"), out)
+    assert.truthy(out:find("error status 2\n", 1, true), out)
+    assert.truthy(out:find("no such layer: Conv5d", 1, true), out)
+    assert.truthy(out:find("stack traceback:", 1, true), out)
+  end)
+
+  it("keeps every promise of kshot.h", function()
+    local src = tmpname() .. ".c"
+    tmpfiles[#tmpfiles + 1] = src
+    local f = assert(io.open(src, "w"))
+    f:write(API_TEST)
+    f:close()
+    local lua = tmpname()
+    f = assert(io.open(lua, "w"))
+    f:write("from_file = 'yes'\n")
+    f:close()
+    -- the test program needs Lua's headers too
+    local saved = CFLAGS
+    CFLAGS = CFLAGS .. " -I/usr/include/lua5.4"
+    local ok, exe = pcall(build, src)
+    CFLAGS = saved
+    assert(ok, exe)
+    local out, err, code = run(exe, q(lua))
+    assert.are.equal(0, code, out .. err)
+    assert.falsy(out:find("FAIL", 1, true), out)
+    assert.truthy(out:find("0 failures\n", 1, true), out)
+  end)
+end)

@@ -1,0 +1,302 @@
+-- safetensors checkpoints: ks.save / ks.load (runtime/core/ks_safetensors.c).
+-- Files are written by the spec itself, including hand-made hostile ones.
+local ks = require "kshot"
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute("mkdir -p '" .. dir .. "'"))
+
+local function path(name) return dir .. "/" .. name end
+
+local function write(name, bytes)
+  local f = assert(io.open(path(name), "wb"))
+  f:write(bytes)
+  f:close()
+  return path(name)
+end
+
+local function read(p)
+  local f = assert(io.open(p, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- a safetensors file from a header string and data bytes
+local function st(header, data)
+  return string.pack("<I8", #header) .. header .. (data or "")
+end
+
+local function load_error(bytes)
+  local p = write("bad.safetensors", bytes)
+  local ok, err = pcall(ks.load, p)
+  assert.is_false(ok)
+  assert.truthy(err:find(p, 1, true), "message names the file: " .. err)
+  return err
+end
+
+local function listdir()
+  local names = {}
+  local h = io.popen("ls -A '" .. dir .. "'")
+  for line in h:lines() do names[#names + 1] = line end
+  h:close()
+  return names
+end
+
+teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+
+describe("ks.save / ks.load round trip", function()
+  it("keeps names, dtypes, shapes, values and metadata", function()
+    local a = ks.tensor({ { 1.5, -2 }, { 3, 4.25 } })
+    local b = ks.tensor({ 7, -8, 9 }, "int64")
+    local u = ks.tensor({ 0, 128, 255 }, "uint8")
+    local m = ks.tensor({ true, false, true })
+    local s = ks.tensor(3.5)
+    local e = ks.empty({ 0, 3 })
+    local p = path("rt.safetensors")
+    ks.save(p, { ["layer1.0.conv1.weight"] = a, ["fc.bias"] = b, u = u, mask = m, scalar = s, empty = e },
+      { format = "pt", note = "é ü" })
+    local t, meta = ks.load(p)
+    assert.same({ { 1.5, -2 }, { 3, 4.25 } }, t["layer1.0.conv1.weight"]:totable())
+    assert.equal("float32", t["layer1.0.conv1.weight"]:dtype())
+    assert.same({ 7, -8, 9 }, t["fc.bias"]:totable())
+    assert.equal("int64", t["fc.bias"]:dtype())
+    assert.same({ 0, 128, 255 }, t.u:totable())
+    assert.equal("uint8", t.u:dtype())
+    assert.same({ true, false, true }, t.mask:totable())
+    assert.equal("bool", t.mask:dtype())
+    assert.equal(0, t.scalar:dim())
+    assert.equal(3.5, t.scalar:item())
+    assert.same({ 0, 3 }, t.empty:shape())
+    assert.same({ format = "pt", note = "é ü" }, meta)
+  end)
+
+  it("writes non-contiguous tensors in C order", function()
+    local a = ks.arange(6):float():view(2, 3):t()
+    local p = path("nc.safetensors")
+    ks.save(p, { a = a, f = ks.arange(4):flip(0) })
+    local t = ks.load(p)
+    assert.same({ { 0, 3 }, { 1, 4 }, { 2, 5 } }, t.a:totable())
+    assert.same({ 3, 2, 1, 0 }, t.f:totable())
+  end)
+
+  it("returns an empty metadata table when the file has none", function()
+    local p = path("nometa.safetensors")
+    ks.save(p, { x = ks.ones({ 2 }) })
+    local t, meta = ks.load(p)
+    assert.same({}, meta)
+    assert.same({ 1, 1 }, t.x:totable())
+  end)
+
+  it("lays the file out as the format says: sorted keys, 8-byte aligned header, data in key order", function()
+    local p = path("layout.safetensors")
+    ks.save(p, { b = ks.tensor({ 2 }, "int64"), a = ks.tensor({ 1.0 }) })
+    local s = read(p)
+    local n = string.unpack("<I8", s)
+    assert.equal(0, (8 + n) % 8)
+    local header = s:sub(9, 8 + n)
+    assert.equal('{"a":{"data_offsets":[0,4],"dtype":"F32","shape":[1]},'
+      .. '"b":{"data_offsets":[4,12],"dtype":"I64","shape":[1]}}', header:gsub(" +$", ""))
+    assert.truthy(header:match("^[^ ]+ *$"))
+    assert.equal(8 + n + 12, #s)
+    assert.equal(1.0, string.unpack("<f", s, 9 + n))
+    assert.equal(2, string.unpack("<i8", s, 13 + n))
+  end)
+end)
+
+describe("atomic writes", function()
+  it("replaces an existing file and leaves no temporary file", function()
+    local p = path("atomic.safetensors")
+    ks.save(p, { x = ks.zeros({ 3 }) })
+    ks.save(p, { y = ks.ones({ 2 }) })
+    local t = ks.load(p)
+    assert.is_nil(t.x)
+    assert.same({ 1, 1 }, t.y:totable())
+    for _, name in ipairs(listdir()) do assert.falsy(name:find("%.tmp")) end
+  end)
+
+  it("on error leaves the old file intact and nothing half-written", function()
+    local p = path("keep.safetensors")
+    ks.save(p, { x = ks.ones({ 2 }) })
+    local before = read(p)
+    local ok, err = pcall(ks.save, p, { ["__metadata__"] = ks.ones({ 1 }) })
+    assert.is_false(ok)
+    assert.truthy(err:find("reserved", 1, true))
+    ok, err = pcall(ks.save, p, { x = ks.ones({ 1 }) }, { k = "\xff\xfe" })
+    assert.is_false(ok)
+    assert.truthy(err:find("UTF%-8"))
+    assert.equal(before, read(p))
+    for _, name in ipairs(listdir()) do assert.falsy(name:find("%.tmp")) end
+  end)
+
+  it("names the path when the folder does not exist", function()
+    local ok, err = pcall(ks.save, dir .. "/no/such/dir/x.safetensors", { x = ks.ones({ 1 }) })
+    assert.is_false(ok)
+    assert.truthy(err:find("no/such/dir/x.safetensors", 1, true))
+  end)
+end)
+
+describe("dtype decoding", function()
+  local function one(dtype, shape, bytes)
+    local h = ('{"x":{"dtype":"%s","shape":[%s],"data_offsets":[0,%d]}}'):format(dtype, shape, #bytes)
+    return ks.load(write("dt.safetensors", st(h, bytes))).x
+  end
+
+  it("decodes F16 exactly (normal, subnormal, max, signed zero, infinity, NaN)", function()
+    local x = one("F16", "8", string.pack("<I2I2I2I2I2I2I2I2", 0x3C00, 0xC000, 0x7BFF, 0x0001, 0x8000, 0x7C00,
+      0x3555, 0x7E00))
+    assert.equal("float32", x:dtype())
+    local v = x:totable()
+    assert.equal(1.0, v[1])
+    assert.equal(-2.0, v[2])
+    assert.equal(65504.0, v[3])
+    assert.equal(2 ^ -24, v[4])
+    assert.equal(0, v[5])
+    assert.equal(-math.huge, 1 / v[5]) -- negative zero
+    assert.equal(math.huge, v[6])
+    assert.equal(0.333251953125, v[7])
+    assert.is_true(v[8] ~= v[8])
+  end)
+
+  it("decodes BF16 exactly", function()
+    local x = one("BF16", "4", string.pack("<I2I2I2I2", 0x3F80, 0x4049, 0xFF80, 0x0001))
+    local v = x:totable()
+    assert.equal(1.0, v[1])
+    assert.equal(3.140625, v[2])
+    assert.equal(-math.huge, v[3])
+    assert.equal(2 ^ -133, v[4]) -- a float32 subnormal
+  end)
+
+  it("reads F64 as float32 and I32/I16/I8 as int64", function()
+    assert.same({ 0.5, -1.25 }, one("F64", "2", string.pack("<dd", 0.5, -1.25)):totable())
+    local i32 = one("I32", "2", string.pack("<i4i4", -2147483648, 7))
+    assert.equal("int64", i32:dtype())
+    assert.same({ -2147483648, 7 }, i32:totable())
+    assert.same({ -32768, 300 }, one("I16", "2", string.pack("<i2i2", -32768, 300)):totable())
+    assert.same({ -128, 127, 0 }, one("I8", "3", string.pack("<i1i1i1", -128, 127, 0)):totable())
+    assert.same({ { true, false }, { true, true } }, one("BOOL", "2,2", "\1\0\2\1"):totable())
+  end)
+end)
+
+describe("hostile files are clear errors", function()
+  local good = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+
+  it("file shorter than the length field", function()
+    assert.truthy(load_error("\1\0\0"):find("too short"))
+  end)
+
+  it("oversize header", function()
+    assert.truthy(load_error(string.pack("<I8", 200 * 1000 * 1000) .. "{}"):find("exceeds the limit"))
+  end)
+
+  it("header length larger than the file", function()
+    assert.truthy(load_error(string.pack("<I8", 1000) .. good):find("past the end of the file"))
+  end)
+
+  it("truncated header", function()
+    local err = load_error(st(good:sub(1, 30)))
+    assert.truthy(err:find("invalid JSON"))
+  end)
+
+  it("invalid JSON", function()
+    local err = load_error(st('{"a": [1, }'))
+    assert.truthy(err:find("invalid JSON header near file byte %d+"))
+  end)
+
+  it("invalid UTF-8 in the header", function()
+    assert.truthy(load_error(st('{"\xff":1}')):find("invalid JSON"))
+  end)
+
+  it("not an object", function()
+    assert.truthy(load_error(st('[1, 2]')):find("not a JSON object"))
+  end)
+
+  it("duplicate keys", function()
+    local h = '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'
+    assert.truthy(load_error(st(h, ("\0"):rep(8))):find("duplicate"))
+  end)
+
+  it("overlapping offsets", function()
+    local h = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'
+    local err = load_error(st(h, ("\0"):rep(12)))
+    assert.truthy(err:find("overlap"))
+    assert.truthy(err:find("'a'") and err:find("'b'"))
+  end)
+
+  it("offsets out of range", function()
+    local h = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}'
+    local err = load_error(st(h, ("\0"):rep(8)))
+    assert.truthy(err:find("out of range"))
+    assert.truthy(err:find("'a'"))
+  end)
+
+  it("gap in the data", function()
+    local h = '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}'
+    local err = load_error(st(h, ("\0"):rep(12)))
+    assert.truthy(err:find("gap"))
+    assert.truthy(err:find("[4, 8)", 1, true))
+  end)
+
+  it("trailing bytes after the last tensor", function()
+    assert.truthy(load_error(st(good, ("\0"):rep(12))):find("cover 8 bytes but the data section has 12"))
+  end)
+
+  it("shape / byte count mismatch", function()
+    local h = '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}'
+    local err = load_error(st(h, ("\0"):rep(8)))
+    assert.truthy(err:find("needs 12"))
+  end)
+
+  it("unknown dtype", function()
+    local h = '{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}'
+    assert.truthy(load_error(st(h, "\0")):find("unknown dtype 'F8_E4M3'"))
+  end)
+
+  it("negative or non-integer shape", function()
+    local h = '{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}'
+    assert.truthy(load_error(st(h)):find("non%-negative integer"))
+    h = '{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}'
+    assert.truthy(load_error(st(h, "\0\0\0\0")):find("non%-negative integer"))
+  end)
+
+  it("bad data_offsets and missing or unknown fields", function()
+    assert.truthy(load_error(st('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}', "\0\0\0\0"))
+      :find("data_offsets"))
+    assert.truthy(load_error(st('{"a":{"dtype":"F32","shape":[1]}}')):find("needs the fields"))
+    assert.truthy(load_error(st('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}}', "\0\0\0\0"))
+      :find("unknown field 'x'"))
+    assert.truthy(load_error(st('{"a":5}')):find("must be an object"))
+  end)
+
+  it("metadata that is not string -> string", function()
+    assert.truthy(load_error(st('{"__metadata__":{"k":1}}')):find("not a string"))
+  end)
+
+  it("overflowing shapes", function()
+    local h = '{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}'
+    assert.truthy(load_error(st(h)):find("overflow"))
+  end)
+
+  it("missing files and bad arguments", function()
+    local ok, err = pcall(ks.load, dir .. "/missing.safetensors")
+    assert.is_false(ok)
+    assert.truthy(err:find("missing.safetensors: cannot open", 1, true))
+    assert.has_error(function() ks.load(nil) end)
+    assert.has_error(function() ks.save(path("x"), { a = 1 }) end, nil)
+    ok, err = pcall(ks.save, path("x"), { a = 1 })
+    assert.truthy(err:find("value of 'a' must be a kshot.Tensor"))
+    ok, err = pcall(ks.save, path("x"), { ks.ones({ 1 }) })
+    assert.truthy(err:find("names must be strings"))
+    ok, err = pcall(ks.save, path("x"), { a = ks.ones({ 1 }) }, { k = 5 })
+    assert.truthy(err:find("metadata must map strings to strings"))
+  end)
+
+  it("empty tensor table and empty files", function()
+    local p = path("none.safetensors")
+    ks.save(p, {})
+    local t, meta = ks.load(p)
+    assert.same({}, t)
+    assert.same({}, meta)
+    assert.truthy(load_error(""):find("too short"))
+  end)
+end)

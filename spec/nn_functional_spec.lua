@@ -1,0 +1,178 @@
+-- Functional NN ops: forward values against hand computations and every
+-- op's backward against finite differences (kshot.autograd.gradcheck).
+-- Tolerances: gradcheck's defaults, |analytic - numeric| <= 1e-4 + 2e-3 |numeric|
+-- with eps = 1e-2 on float32 (a backward scaled by 1.01 fails it: autograd_spec).
+local ks = require "kshot"
+local F = ks.functional
+local gradcheck = require("kshot.autograd").gradcheck
+
+local function leaf(...) return ks.randn(...):requires_grad_() end
+
+-- values away from 0 so relu/abs/max kinks are not crossed by +-eps
+local function away_from_kinks(...)
+  local x = ks.randn(...)
+  local s = x:sign()
+  return (x + s * 0.1):requires_grad_()
+end
+
+describe("functional ops: gradients match finite differences", function()
+  before_each(function() ks.manual_seed(42) end)
+
+  it("linear (with and without bias)", function()
+    gradcheck(F.linear, {leaf(4, 3), leaf(2, 3), leaf(2)})
+    gradcheck(F.linear, {leaf(2, 5, 3), leaf(4, 3)})
+  end)
+
+  it("activations", function()
+    local x = away_from_kinks(3, 4)
+    gradcheck(F.relu, {x})
+    gradcheck(function(a) return F.leaky_relu(a, 0.2) end, {x})
+    gradcheck(F.gelu, {leaf(3, 4)})
+    gradcheck(function(a) return F.gelu(a, "tanh") end, {leaf(3, 4)})
+    gradcheck(F.silu, {leaf(3, 4)})
+    gradcheck(F.tanh, {leaf(3, 4)})
+    gradcheck(F.sigmoid, {leaf(3, 4)})
+  end)
+
+  it("softmax and log_softmax over each dim", function()
+    for dim = 0, 2 do
+      gradcheck(function(a) return F.softmax(a, dim) end, {leaf(2, 3, 4)})
+      gradcheck(function(a) return F.log_softmax(a, dim) end, {leaf(2, 3, 4)})
+    end
+  end)
+
+  it("conv2d with stride, padding, dilation and groups", function()
+    gradcheck(function(x, w, b) return F.conv2d(x, w, b, {padding = 1}) end, {leaf(2, 3, 5, 5), leaf(4, 3, 3, 3), leaf(4)})
+    gradcheck(function(x, w) return F.conv2d(x, w, nil, {stride = 2, padding = {1, 0}, dilation = 2}) end,
+      {leaf(1, 2, 7, 6), leaf(3, 2, 3, 2)})
+    gradcheck(function(x, w) return F.conv2d(x, w, nil, {groups = 2}) end, {leaf(2, 4, 5, 5), leaf(6, 2, 3, 3)})
+  end)
+
+  it("pooling", function()
+    -- distinct values 0.1 apart: +-eps never changes which element is the maximum
+    local function distinct(...)
+      local shape = {...}
+      local n = 1
+      for _, d in ipairs(shape) do n = n * d end
+      return ((ks.randperm(n):float() - n / 2) * 0.1):view(shape):requires_grad_()
+    end
+    gradcheck(function(x) return F.max_pool2d(x, 2) end, {distinct(2, 3, 6, 6)})
+    gradcheck(function(x) return F.max_pool2d(x, 3, {stride = 2, padding = 1}) end, {distinct(1, 2, 7, 7)})
+    gradcheck(function(x) return F.avg_pool2d(x, 2) end, {leaf(2, 3, 6, 6)})
+    gradcheck(function(x) return F.avg_pool2d(x, 3, {stride = 2, padding = 1, count_include_pad = false}) end,
+      {leaf(1, 2, 7, 7)})
+    gradcheck(function(x) return F.adaptive_avg_pool2d(x, {3, 2}) end, {leaf(2, 2, 7, 5)})
+  end)
+
+  it("batch norm in training and eval mode, layer norm", function()
+    local rm, rv = ks.zeros(3), ks.ones(3)
+    gradcheck(function(x, w, b) return F.batch_norm(x, rm:clone(), rv:clone(), w, b, {training = true}) end,
+      {leaf(4, 3, 2, 2), leaf(3), leaf(3)})
+    gradcheck(function(x, w, b) return F.batch_norm(x, rm, rv, w, b, {training = false}) end,
+      {leaf(4, 3), leaf(3), leaf(3)})
+    gradcheck(function(x, w, b) return F.layer_norm(x, {4}, w, b) end, {leaf(3, 4), leaf(4), leaf(4)})
+    gradcheck(function(x) return F.layer_norm(x, {2, 3}) end, {leaf(2, 2, 3)})
+  end)
+
+  it("embedding and dropout", function()
+    local idx = ks.tensor({{0, 2}, {2, 4}}, "int64")
+    gradcheck(function(w) return F.embedding(idx, w) end, {leaf(5, 3)})
+    ks.manual_seed(3)
+    gradcheck(function(x)
+      ks.manual_seed(3) -- the same mask for every evaluation
+      return F.dropout(x, 0.4, true)
+    end, {leaf(6, 5)})
+  end)
+
+  it("cross entropy: weights, ignore_index, label smoothing, soft targets, reductions", function()
+    local t = ks.tensor({0, 2, 1, 2}, "int64")
+    local w = ks.tensor({0.5, 2.0, 1.0})
+    for _, red in ipairs({"mean", "sum", "none"}) do
+      gradcheck(function(x) return F.cross_entropy(x, t, {reduction = red}) end, {leaf(4, 3)})
+      gradcheck(function(x) return F.cross_entropy(x, t, {weight = w, reduction = red, label_smoothing = 0.2}) end,
+        {leaf(4, 3)})
+    end
+    gradcheck(function(x) return F.cross_entropy(x, ks.tensor({0, -100, 1, 2}, "int64"), {weight = w}) end, {leaf(4, 3)})
+    local soft = F.softmax(ks.randn(4, 3), 1)
+    gradcheck(function(x, q) return F.cross_entropy(x, q, {label_smoothing = 0.1}) end, {leaf(4, 3), soft:requires_grad_()})
+    gradcheck(function(x) return F.cross_entropy(x, ks.tensor({{0, 1}, {2, 2}}, "int64")) end, {leaf(2, 3, 2)})
+  end)
+
+  it("element-wise losses and nll", function()
+    local y = ks.randn(3, 4)
+    gradcheck(F.mse_loss, {leaf(3, 4), y:clone():requires_grad_()})
+    gradcheck(F.l1_loss, {leaf(3, 4) + 3, y})
+    gradcheck(function(a, b) return F.smooth_l1_loss(a, b, {beta = 0.5}) end, {leaf(3, 4) * 3, y})
+    local tgt = ks.rand(3, 4)
+    gradcheck(F.binary_cross_entropy_with_logits, {leaf(3, 4), tgt})
+    gradcheck(function(a) return F.binary_cross_entropy_with_logits(a, tgt, {pos_weight = ks.tensor({1, 2, 3, 0.5})}) end,
+      {leaf(3, 4)})
+    local lp = F.log_softmax(ks.randn(3, 4), 1)
+    local q = F.softmax(ks.randn(3, 4), 1)
+    gradcheck(function(a) return F.kl_div(a, q, {reduction = "batchmean"}) end, {lp:requires_grad_()})
+    gradcheck(function(a) return F.nll_loss(a, ks.tensor({1, 0, 3}, "int64")) end, {leaf(3, 4)})
+  end)
+end)
+
+describe("functional ops: values", function()
+  it("cross entropy equals PyTorch's definitions", function()
+    local x = ks.tensor({{1, 2, 3}, {1, 0, -1}})
+    local t = ks.tensor({2, 0}, "int64")
+    local function lse(r) local s = 0 for _, v in ipairs(r) do s = s + math.exp(v) end return math.log(s) end
+    local l1 = lse({1, 2, 3}) - 3
+    local l2 = lse({1, 0, -1}) - 1
+    assert.near((l1 + l2) / 2, F.cross_entropy(x, t):item(), 1e-6)
+    -- weighted mean divides by the sum of the target weights
+    local w = ks.tensor({2, 1, 3})
+    assert.near((3 * l1 + 2 * l2) / 5, F.cross_entropy(x, t, {weight = w}):item(), 1e-6)
+    -- label smoothing: (1 - e) nll + e/C * sum over classes of -logp
+    local e = 0.3
+    local function smooth(r, lseval) local s = 0 for _, v in ipairs(r) do s = s + (lseval - v) end return s / 3 end
+    local want = ((1 - e) * l1 + e * smooth({1, 2, 3}, lse({1, 2, 3})) + (1 - e) * l2 + e * smooth({1, 0, -1}, lse({1, 0, -1}))) / 2
+    assert.near(want, F.cross_entropy(x, t, {label_smoothing = e}):item(), 1e-6)
+  end)
+
+  it("conv2d matches a direct computation", function()
+    local x = ks.arange(16):float():view(1, 1, 4, 4)
+    local w = ks.tensor({{{{1, 0}, {0, -1}}}})
+    local y = F.conv2d(x, w, ks.tensor({0.5}))
+    -- y[i][j] = x[i][j] - x[i+1][j+1] + 0.5 = -5 + 0.5
+    for _, row in ipairs(y[0][0]:totable()) do
+      for _, v in ipairs(row) do assert.near(-4.5, v, 1e-6) end
+    end
+  end)
+
+  it("batch norm updates running statistics with momentum and the unbiased variance", function()
+    local x = ks.tensor({{1}, {3}})
+    local rm, rv = ks.zeros(1), ks.ones(1)
+    F.batch_norm(x, rm, rv, nil, nil, {training = true, momentum = 0.1})
+    assert.near(0.2, rm:item(), 1e-6)            -- 0.9 * 0 + 0.1 * 2
+    assert.near(0.9 + 0.1 * 2, rv:item(), 1e-6) -- unbiased var of {1, 3} is 2
+  end)
+
+  it("max_pool2d picks the maximum of each window", function()
+    local x = ks.tensor({{{{1, 5, 2, 0}, {3, 4, 8, 1}, {0, 0, 1, 1}, {9, 0, 1, 2}}}})
+    assert.are.same({{{{5, 8}, {9, 2}}}}, F.max_pool2d(x, 2):totable())
+  end)
+end)
+
+describe("functional ops: bad inputs", function()
+  it("name the shapes and values that are wrong", function()
+    local ok, err = pcall(F.linear, ks.ones(2, 3), ks.ones(4, 5))
+    assert.is_false(ok)
+    assert.matches("%[2, 3%]", err)
+    assert.matches("%[4, 5%]", err)
+    ok, err = pcall(F.cross_entropy, ks.ones(2, 3), ks.tensor({0, 3}, "int64"))
+    assert.is_false(ok)
+    assert.matches("target 3", err)
+    ok, err = pcall(F.conv2d, ks.ones(1, 2, 5, 5), ks.ones(4, 3, 3, 3))
+    assert.is_false(ok)
+    assert.matches("input channels", err)
+    assert.has_error(function() F.max_pool2d(ks.ones(1, 1, 2, 2), 3) end)
+    assert.has_error(function() F.dropout(ks.ones(3), 1.5) end)
+    assert.has_error(function() F.embedding(ks.tensor({7}, "int64"), ks.ones(3, 2)) end)
+    assert.has_error(function() F.mse_loss(ks.ones(3), ks.ones(4)) end)
+    assert.has_error(function() F.batch_norm(ks.ones(4, 3), ks.zeros(2), ks.ones(2)) end)
+    assert.has_error(function() F.relu("x") end)
+  end)
+end)

@@ -1,0 +1,163 @@
+-- kshot.nn: the Module protocol, layers, containers, builders, state_dict.
+local ks = require "kshot"
+local nn = require "kshot.nn"
+
+describe("nn.Module", function()
+  before_each(function() ks.manual_seed(0) end)
+
+  it("lists parameters and buffers in registration order with PyTorch's names", function()
+    local m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    local names = {}
+    for _, p in ipairs(m:named_parameters()) do names[#names + 1] = p[1] end
+    assert.are.same({"0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"}, names)
+    local bufs = {}
+    for _, b in ipairs(m:named_buffers()) do bufs[#bufs + 1] = b[1] end
+    assert.are.same({"1.running_mean", "1.running_var", "1.num_batches_tracked"}, bufs)
+    local _, keys = m:state_dict()
+    assert.are.same({"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+      "1.num_batches_tracked", "4.weight", "4.bias"}, keys)
+    assert.are.equal(4 * 9 + 4 + 4 + 4 + 4 * 26 * 26 * 10 + 10, m:num_parameters())
+  end)
+
+  it("uses PyTorch's default initialisation bounds", function()
+    local lin = nn.Linear(100, 20)
+    local bound = 1 / math.sqrt(100)
+    assert.is_true(lin.weight:abs():max():item() <= bound)
+    assert.is_true(lin.bias:abs():max():item() <= bound)
+    assert.is_true(lin.weight:std():item() > bound / 2) -- U(-b, b) has std b/sqrt(3)
+  end)
+
+  it("is reproducible from the seed", function()
+    ks.manual_seed(7)
+    local a = nn.mlp{8, 4, 2}
+    ks.manual_seed(7)
+    local b = nn.mlp{8, 4, 2}
+    for i, p in ipairs(a:parameters()) do
+      assert.is_true(p:eq(b:parameters()[i]):all():item())
+    end
+  end)
+
+  it("switches train/eval recursively and changes dropout and batch norm behaviour", function()
+    local m = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    m:eval()
+    assert.is_false(m:get(1).training)
+    local x = ks.ones(3, 4)
+    assert.is_true(m(x):eq(m(x)):all():item())
+    m:train()
+    assert.is_true(m:get(0).training)
+  end)
+
+  it("zero_grad clears gradients; requires_grad_(false) freezes", function()
+    local m = nn.Linear(3, 2)
+    m(ks.ones(1, 3)):sum():backward()
+    assert.is_not_nil(m.weight.grad)
+    m:zero_grad()
+    assert.is_nil(m.weight.grad)
+    m:requires_grad_(false)
+    assert.is_false(m.weight.requires_grad)
+    local y = m(ks.ones(1, 3))
+    assert.is_false(y.requires_grad)
+  end)
+
+  it("state_dict round-trips and load_state_dict checks keys and shapes", function()
+    local a, b = nn.small_cnn(), nn.small_cnn()
+    b:load_state_dict(a:state_dict())
+    local x = ks.randn(2, 1, 28, 28)
+    assert.is_true(a(x):eq(b(x)):all():item())
+    local sd = a:state_dict()
+    sd["7.weight"] = ks.zeros(5, 5)
+    local ok, err = pcall(function() b:load_state_dict(sd) end)
+    assert.is_false(ok)
+    assert.matches("7.weight", err)
+    assert.matches("%[5, 5%]", err)
+    assert.matches("%[128, 3136%]", err)
+    local partial = a:state_dict()
+    partial["9.bias"] = nil
+    partial["extra.thing"] = ks.zeros(1)
+    assert.has_error(function() b:load_state_dict(partial) end)
+    local r = b:load_state_dict(partial, {strict = false})
+    assert.are.same({"9.bias"}, r.missing_keys)
+    assert.are.same({"extra.thing"}, r.unexpected_keys)
+  end)
+
+  it("prints the module tree", function()
+    local s = tostring(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
+    assert.are.equal("Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=true)\n  (1): ReLU()\n)", s)
+  end)
+
+  it("lets users write their own modules", function()
+    local Scale = nn.Module:extend("Scale")
+    function Scale:__init(n)
+      nn.Module.__init(self)
+      self:register_parameter("s", ks.full({n}, 2.0))
+      self.inner = nil
+      self:add_module("inner", nn.Linear(n, n))
+    end
+    function Scale:forward(x) return self.inner(x) * self.s end
+    local m = Scale(3)
+    assert.are.equal(3, #m:parameters())
+    local y = m(ks.ones(1, 3))
+    y:sum():backward()
+    assert.is_not_nil(m.s.grad)
+    assert.has_error(function() m.s = "not a tensor" end)
+    assert.has_error(function() Scale.register_parameter(m, "a.b", ks.ones(1)) end)
+  end)
+
+  it("apply visits every module", function()
+    local count = 0
+    nn.small_cnn():apply(function() count = count + 1 end)
+    assert.are.equal(11, count)
+  end)
+
+  it("bad constructor arguments and inputs give clear errors", function()
+    assert.has_error(function() nn.Linear("a", 3) end)
+    assert.has_error(function() nn.Conv2d(3, 4, 3, {groups = 2}) end)
+    assert.has_error(function() nn.BatchNorm2d(0) end)
+    assert.has_error(function() nn.Dropout(2) end)
+    local ok, err = pcall(function() nn.Linear(3, 2)(ks.ones(4, 5)) end)
+    assert.is_false(ok)
+    assert.matches("%[4, 5%]", err)
+    assert.has_error(function() nn.BatchNorm2d(3)(ks.ones(2, 3)) end)
+    assert.has_error(function() nn.CrossEntropyLoss{bogus = 1} end)
+  end)
+end)
+
+describe("nn training", function()
+  it("a small CNN fits a tiny batch with plain SGD written with tensor ops", function()
+    ks.manual_seed(1)
+    local m = nn.small_cnn()
+    local x = ks.randn(8, 1, 28, 28)
+    local y = ks.tensor({0, 1, 2, 3, 4, 5, 6, 7}, "int64")
+    local first, last
+    for step = 1, 60 do
+      local loss = ks.functional.cross_entropy(m(x), y)
+      m:zero_grad()
+      loss:backward()
+      ks.no_grad(function()
+        for _, p in ipairs(m:parameters()) do p:sub_(p.grad * 0.05) end
+      end)
+      if step == 1 then first = loss:item() end
+      last = loss:item()
+    end
+    assert.is_true(last < first * 0.2, string.format("loss %.3f -> %.3f", first, last))
+  end)
+
+  it("live bytes do not grow over training steps (no collectgarbage)", function()
+    ks.manual_seed(2)
+    local m = nn.small_cnn()
+    local x, y = ks.randn(4, 1, 28, 28), ks.tensor({0, 1, 2, 3}, "int64")
+    local function step()
+      local loss = ks.functional.cross_entropy(m(x), y)
+      m:zero_grad()
+      loss:backward()
+      ks.no_grad(function() for _, p in ipairs(m:parameters()) do p:sub_(p.grad * 0.01) end end)
+    end
+    local peak100, peak1000 = 0, 0
+    for i = 1, 1000 do
+      step()
+      local live = ks.memory_stats().live_bytes
+      if i <= 100 then peak100 = math.max(peak100, live) else peak1000 = math.max(peak1000, live) end
+    end
+    assert.is_true(peak1000 <= peak100 * 1.05, string.format("peak after 100: %d, after 1000: %d", peak100, peak1000))
+  end)
+end)

@@ -1,0 +1,263 @@
+-- kshot.optim against PyTorch's trajectories (spec/fixtures/make_optim_fixtures.py),
+-- parameter groups, frozen parameters, state dicts and bad options.
+local ks = require "kshot"
+local optim = require "kshot.optim"
+local json = require "dkjson"
+local F = ks.functional
+
+local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
+local function load_json(name)
+  local f = assert(io.open(here .. "fixtures/" .. name, "rb"))
+  local d = json.decode(f:read("a"))
+  f:close()
+  return d
+end
+
+local RTOL, ATOL = 1e-5, 1e-6
+local function f32(x) return (string.unpack("f", string.pack("f", x))) end
+
+-- flat list of the parameters' values
+local function flat(params)
+  local out = {}
+  for _, p in ipairs(params) do
+    for _, v in ipairs(p:reshape(-1):totable()) do out[#out + 1] = v end
+  end
+  return out
+end
+
+local function leaf(values)
+  local t = ks.tensor(values)
+  t.requires_grad = true
+  return t
+end
+
+-- run a fixture case; returns nil or a description of the first mismatch
+local function run_case(d, case)
+  local params, step_fn
+  if case.problem == "linear" then
+    local X, Y = ks.tensor(d.linear.x), ks.tensor(d.linear.y)
+    local W, b = leaf(d.linear.w0), leaf(d.linear.b0)
+    params = {W, b}
+    local opt = optim[case.optimizer](params, case.options)
+    step_fn = function()
+      opt:zero_grad()
+      local loss = F.mse_loss(F.linear(X, W, b), Y)
+      if case.options.maximize then loss = loss * -1 end
+      loss:backward()
+      opt:step()
+    end
+  else
+    local lg = d.logistic
+    local X, Y = ks.tensor(lg.x), ks.tensor(lg.y)
+    local w, b = leaf(lg.w0), leaf(lg.b0)
+    params = {w, b}
+    local opt = optim.LBFGS(params, case.options)
+    local function closure()
+      opt:zero_grad()
+      local loss = F.binary_cross_entropy_with_logits(F.linear(X, w, b), Y) + (w * w):sum() * lg.l2
+      loss:backward()
+      return loss
+    end
+    local n = 0
+    step_fn = function()
+      n = n + 1
+      local loss = opt:step(closure):item()
+      local want = case.losses[n]
+      if want and math.abs(loss - want) > ATOL + RTOL * math.abs(want) then
+        error(string.format("loss at step %d: got %.9g, want %.9g", n, loss, want))
+      end
+    end
+  end
+  local rec = 1
+  for step = 1, d.steps do
+    step_fn()
+    if step == d.record[rec] then
+      local got = flat(params)
+      for i, want in ipairs(case.params[rec]) do
+        if math.abs(got[i] - want) > ATOL + RTOL * math.abs(want) then
+          return string.format("step %d, element %d: got %.9g, want %.9g", step, i - 1, got[i], want)
+        end
+      end
+      rec = rec + 1
+    end
+  end
+  return nil
+end
+
+describe("optimizers match PyTorch trajectories over 200 steps", function()
+  local d = load_json("optim_trajectories.json")
+  for _, case in ipairs(d.cases) do
+    local keys = {}
+    for k, v in pairs(case.options) do
+      keys[#keys + 1] = k .. "=" .. (type(v) == "table" and "{" .. table.concat(v, ",") .. "}" or tostring(v))
+    end
+    table.sort(keys)
+    it(case.optimizer .. " {" .. table.concat(keys, ", ") .. "} on " .. case.problem, function()
+      assert.is_nil(run_case(d, case))
+    end)
+  end
+end)
+
+describe("optimizer behaviour", function()
+  it("uses PyTorch's defaults", function()
+    local p = leaf({1})
+    assert.same({0.9, 0.999}, optim.Adam({p}).param_groups[1].betas)
+    assert.equal(1e-3, optim.Adam({p}).param_groups[1].lr)
+    assert.equal(1e-2, optim.AdamW({p}).param_groups[1].weight_decay)
+    assert.equal(0, optim.Adam({p}).param_groups[1].weight_decay)
+    local r = optim.RMSprop({p}).param_groups[1]
+    assert.same({1e-2, 0.99, 1e-8, false}, {r.lr, r.alpha, r.eps, r.centered})
+    local a = optim.Adagrad({p}).param_groups[1]
+    assert.same({1e-2, 0, 0, 1e-10}, {a.lr, a.lr_decay, a.initial_accumulator_value, a.eps})
+    local l = optim.LBFGS({p}).param_groups[1]
+    assert.same({1, 20, 25, 100}, {l.lr, l.max_iter, l.max_eval, l.history_size})
+  end)
+
+  it("does one exact SGD and Adam step by hand", function()
+    local p = leaf({1, -2})
+    p.grad = ks.tensor({0.5, 0.25})
+    optim.SGD({p}, {lr = 0.1}):step()
+    assert.same({f32(1 - f32(0.1) * f32(0.5)), f32(-2 - f32(0.1) * f32(0.25))}, p:totable())
+    local q = leaf({1})
+    q.grad = ks.tensor({2})
+    optim.Adam({q}, {lr = 0.1}):step()
+    -- first Adam step moves by lr * g / (|g| + eps*...) = lr (sign of g)
+    assert.is_true(math.abs(q:item() - 0.9) < 1e-6)
+  end)
+
+  it("skips parameters whose grad is nil (frozen)", function()
+    local a, b = leaf({1, 2}), leaf({3})
+    local opt = optim.Adam({a, b}, {lr = 0.1})
+    a.grad = ks.tensor({1, 1})
+    opt:step()
+    assert.same({3}, b:totable())
+    assert.is_nil(opt.state[b])
+    assert.is_not_nil(opt.state[a])
+  end)
+
+  it("supports parameter groups with their own options", function()
+    local w, bias = leaf({1, 1}), leaf({1})
+    local opt = optim.SGD({{params = {w}, weight_decay = 0.5}, {params = {bias}, lr = 0.2}}, {lr = 0.1})
+    assert.equal(0.1, opt.param_groups[1].lr)
+    assert.equal(0.5, opt.param_groups[1].weight_decay)
+    assert.equal(0.2, opt.param_groups[2].lr)
+    assert.equal(0, opt.param_groups[2].weight_decay)
+    w.grad = ks.zeros(2)
+    bias.grad = ks.ones(1)
+    opt:step()
+    assert.same({f32(0.95), f32(0.95)}, w:totable()) -- decay only: 1 - 0.1 * 0.5
+    assert.is_true(math.abs(bias:item() - 0.8) < 1e-7)
+  end)
+
+  it("zero_grad drops or zeroes gradients", function()
+    local p = leaf({1, 2})
+    local opt = optim.SGD({p}, {lr = 0.1})
+    p.grad = ks.tensor({1, 1})
+    opt:zero_grad(false)
+    assert.same({0, 0}, p.grad:totable())
+    opt:zero_grad()
+    assert.is_nil(p.grad)
+  end)
+
+  it("accepts a module and returns the closure's loss from step", function()
+    local nn = require "kshot.nn"
+    local m = nn.Linear(2, 1)
+    local opt = optim.SGD(m, {lr = 0.1})
+    assert.equal(2, #opt.param_groups[1].params)
+    local loss = opt:step(function()
+      opt:zero_grad()
+      local l = m(ks.ones(1, 2)):sum()
+      l:backward()
+      return l
+    end)
+    assert.is_true(ks.is_tensor(loss))
+  end)
+
+  it("round-trips state_dict and rejects a different layout", function()
+    local a, b = leaf({1, 2}), leaf({3})
+    local opt = optim.Adam({a, b}, {lr = 0.1, amsgrad = true})
+    a.grad, b.grad = ks.tensor({1, -1}), ks.tensor({2})
+    opt:step()
+    local sd = opt:state_dict()
+    assert.same({0, 1}, sd.param_groups[1].params)
+    assert.equal(1, sd.state[0].step)
+    local opt2 = optim.Adam({leaf({0, 0}), leaf({0})})
+    opt2:load_state_dict(sd)
+    assert.equal(0.1, opt2.param_groups[1].lr)
+    assert.is_true(opt2.param_groups[1].amsgrad)
+    -- wrong number of parameters
+    local ok, err = pcall(function() optim.Adam({leaf({0, 0})}):load_state_dict(sd) end)
+    assert.is_false(ok)
+    assert.matches("parameter group 0 has 2 parameters in the state dict, 1 in the optimizer", err)
+    -- same count, different shapes
+    ok, err = pcall(function() optim.Adam({leaf({0, 0, 0}), leaf({0})}):load_state_dict(sd) end)
+    assert.is_false(ok)
+    assert.matches("shape %[2%] but the parameter has shape %[3%]", err)
+    -- different number of groups
+    ok, err = pcall(function() optim.Adam({{params = {leaf({0, 0})}}, {params = {leaf({0})}}}):load_state_dict(sd) end)
+    assert.is_false(ok)
+    assert.matches("1 parameter groups, optimizer has 2", err)
+  end)
+end)
+
+describe("bad optimizer options", function()
+  local function err_of(fn)
+    local ok, e = pcall(fn)
+    assert.is_false(ok)
+    return tostring(e)
+  end
+  local p = leaf({1, 2})
+
+  it("rejects a negative learning rate", function()
+    for _, name in ipairs({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS"}) do
+      assert.matches(name .. ": invalid lr: %-0?%.?1", err_of(function() optim[name]({p}, {lr = -0.1}) end))
+    end
+  end)
+
+  it("rejects betas outside [0, 1)", function()
+    assert.matches("invalid beta parameter at index 0: 1", err_of(function() optim.Adam({p}, {betas = {1.0, 0.9}}) end))
+    assert.matches("invalid beta parameter at index 1: %-0.5", err_of(function() optim.AdamW({p}, {betas = {0.9, -0.5}}) end))
+    assert.matches("betas", err_of(function() optim.Adam({p}, {betas = 0.9}) end))
+  end)
+
+  it("rejects Nesterov without momentum or with dampening", function()
+    assert.matches("Nesterov momentum requires a momentum > 0 and zero dampening",
+      err_of(function() optim.SGD({p}, {lr = 0.1, nesterov = true}) end))
+    assert.matches("dampening = 0.5", err_of(function()
+      optim.SGD({p}, {lr = 0.1, nesterov = true, momentum = 0.9, dampening = 0.5}) end))
+  end)
+
+  it("requires a closure for L-BFGS", function()
+    assert.matches("LBFGS: step needs a closure", err_of(function() optim.LBFGS({p}):step() end))
+    assert.matches("closure must return the loss", err_of(function() optim.LBFGS({p}):step(function() end) end))
+    assert.matches("line_search_fn", err_of(function() optim.LBFGS({p}, {line_search_fn = "armijo"}) end))
+    assert.matches("parameter groups", err_of(function() optim.LBFGS({{params = {p}}, {params = {leaf({1})}}}) end))
+  end)
+
+  it("rejects non-leaf tensors and non-tensors as parameters", function()
+    local q = leaf({1, 2})
+    assert.matches("can't optimize a non%-leaf tensor", err_of(function() optim.SGD({q * 2}, {lr = 0.1}) end))
+    assert.matches("parameter 1 of group 0 is a string", err_of(function() optim.SGD({q, "w"}, {lr = 0.1}) end))
+    assert.matches("must be float32, got int64", err_of(function() optim.SGD({ks.tensor({1, 2}):long()}, {lr = 0.1}) end))
+    assert.matches("empty parameter list", err_of(function() optim.SGD({}, {lr = 0.1}) end))
+    assert.matches("must be a list", err_of(function() optim.SGD(nil, {lr = 0.1}) end))
+    assert.matches("more than one parameter group", err_of(function()
+      optim.SGD({{params = {q}}, {params = {q}}}, {lr = 0.1}) end))
+  end)
+
+  it("rejects unknown options and wrong option types", function()
+    assert.matches("unknown option 'momentom'", err_of(function() optim.SGD({p}, {momentom = 0.9}) end))
+    assert.matches("option 'lr' must be a number, got string", err_of(function() optim.Adam({p}, {lr = "fast"}) end))
+    assert.matches("invalid weight_decay", err_of(function() optim.Adagrad({p}, {weight_decay = -1}) end))
+    assert.matches("invalid eps", err_of(function() optim.RMSprop({p}, {eps = -1}) end))
+    assert.matches("options must be a table", err_of(function() optim.SGD({p}, 0.1) end))
+  end)
+
+  it("reports a gradient of the wrong shape", function()
+    local q = leaf({1, 2})
+    q.grad = ks.tensor({1, 2})
+    local opt = optim.Adam({q})
+    rawset(opt.state, q, {step = 0, exp_avg = ks.zeros(3), exp_avg_sq = ks.zeros(3)})
+    assert.matches("Adam: state buffer shape %[3%] does not match parameter shape %[2%]", err_of(function() opt:step() end))
+  end)
+end)

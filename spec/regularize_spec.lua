@@ -1,0 +1,188 @@
+-- kshot.regularize: penalties, gradient clipping, early stopping, EMA, SWA + update_bn.
+local ks = require "kshot"
+local nn = require "kshot.nn"
+local optim = require "kshot.optim"
+local reg = require "kshot.regularize"
+local F = ks.functional
+
+local function f32(x) return (string.unpack("f", string.pack("f", x))) end
+local function leaf(v)
+  local t = ks.tensor(v)
+  t.requires_grad = true
+  return t
+end
+local function err_of(fn)
+  local ok, e = pcall(fn)
+  assert.is_false(ok)
+  return tostring(e)
+end
+
+describe("penalties", function()
+  it("l1 and l2 penalties have the right values and gradients", function()
+    local a, b = leaf({1, -2}), leaf({3})
+    local l1 = reg.l1_penalty({a, b}, 0.5)
+    assert.equal(3, l1:item()) -- 0.5 * (1 + 2 + 3)
+    local l2 = reg.l2_penalty({a, b}, 0.1)
+    assert.equal(f32(0.7), l2:item()) -- 0.5 * 0.1 * (1 + 4 + 9)
+    ;(l1 + l2):backward()
+    assert.same({f32(0.5 + 0.1), f32(-0.5 - 0.2)}, a.grad:totable())
+    assert.same({f32(0.5 + 0.3)}, b.grad:totable())
+  end)
+
+  it("accept a module and only the parameters chosen", function()
+    local m = nn.Linear(2, 1)
+    local p = reg.l2_penalty(m, 1)
+    local want = 0
+    for _, t in ipairs(m:parameters()) do want = want + (t * t):sum():item() end
+    assert.is_true(math.abs(p:item() - 0.5 * want) < 1e-6)
+    assert.equal(0, reg.l1_penalty({}, 1):item())
+  end)
+
+  it("an l2 penalty with SGD equals coupled weight_decay", function()
+    local x, y = ks.tensor({{1, 2}, {3, -1}}), ks.tensor({{1}, {0}})
+    local w1, w2 = leaf({{0.5, -0.25}}), leaf({{0.5, -0.25}})
+    local o1 = optim.SGD({w1}, {lr = 0.1, weight_decay = 0.2})
+    local o2 = optim.SGD({w2}, {lr = 0.1})
+    for _ = 1, 5 do
+      o1:zero_grad(); o2:zero_grad()
+      F.mse_loss(F.linear(x, w1), y):backward()
+      ;(F.mse_loss(F.linear(x, w2), y) + reg.l2_penalty({w2}, 0.2)):backward()
+      o1:step(); o2:step()
+    end
+    local a, b = w1:reshape(-1):totable(), w2:reshape(-1):totable()
+    for i = 1, 2 do assert.is_true(math.abs(a[i] - b[i]) < 1e-6) end
+  end)
+
+  it("reject bad arguments", function()
+    assert.matches("lambda must be a number >= 0", err_of(function() reg.l1_penalty({leaf({1})}, -1) end))
+    assert.matches("params%[1%] is a string", err_of(function() reg.l2_penalty({leaf({1}), "x"}, 1) end))
+    assert.matches("params must be", err_of(function() reg.l2_penalty(nil, 1) end))
+  end)
+end)
+
+describe("gradient clipping", function()
+  it("clip_grad_norm_ scales all gradients by the global norm", function()
+    local a, b, c = leaf({0, 0}), leaf({0}), leaf({5})
+    a.grad, b.grad = ks.tensor({3, 4}), ks.tensor({12})
+    local total = reg.clip_grad_norm_({a, b, c}, 1.0) -- c has no grad: ignored
+    assert.equal(13, total:item())
+    local s = 1 / (13 + 1e-6)
+    assert.same({f32(3 * f32(s)), f32(4 * f32(s))}, a.grad:totable())
+    assert.same({f32(12 * f32(s))}, b.grad:totable())
+    -- below the threshold: untouched
+    a.grad = ks.tensor({0.3, 0.4})
+    assert.is_true(math.abs(reg.clip_grad_norm_({a}, 1.0):item() - 0.5) < 1e-7)
+    assert.same({f32(0.3), f32(0.4)}, a.grad:totable())
+  end)
+
+  it("clip_grad_norm_ supports the max norm and p-norms", function()
+    local a = leaf({0, 0})
+    a.grad = ks.tensor({-3, 2})
+    assert.equal(3, reg.clip_grad_norm_({a}, 10, math.huge):item())
+    assert.equal(5, reg.clip_grad_norm_({a}, 10, 1):item())
+  end)
+
+  it("clip_grad_value_ clamps in place", function()
+    local a = leaf({0, 0, 0})
+    a.grad = ks.tensor({-3, 0.5, 2})
+    reg.clip_grad_value_({a}, 1)
+    assert.same({-1, 0.5, 1}, a.grad:totable())
+  end)
+
+  it("reject bad arguments", function()
+    assert.matches("max_norm must be a number >= 0", err_of(function() reg.clip_grad_norm_({leaf({1})}, -1) end))
+    assert.matches("norm_type", err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, 0.5) end))
+    assert.matches("clip_value", err_of(function() reg.clip_grad_value_({leaf({1})}, "x") end))
+  end)
+end)
+
+describe("EarlyStopping", function()
+  it("restores the best weights and buffers on a run whose validation loss rises", function()
+    -- train y = 2x; validate on y = x: from w = 0 the validation loss falls until w ~ 1, then rises
+    ks.manual_seed(0)
+    local x = ks.randn(32, 1)
+    local y_train, y_val = x * 2, x * 1
+    local model = nn.Linear(1, 1, {bias = false})
+    ks.no_grad(function() model.weight:zero_() end)
+    model:register_buffer("epochs_seen", ks.zeros(1))
+    local opt = optim.SGD(model, {lr = 0.05})
+    local es = reg.EarlyStopping({mode = "min", patience = 3, min_delta = 1e-4})
+    local history, weights = {}, {}
+    local stopped_at
+    for epoch = 0, 200 do
+      opt:zero_grad()
+      F.mse_loss(model(x), y_train):backward()
+      opt:step()
+      ks.no_grad(function() model.epochs_seen:add_(1) end)
+      local val = ks.no_grad(function() return F.mse_loss(model(x), y_val):item() end)
+      history[epoch], weights[epoch] = val, model.weight:item()
+      if es:step(val, model) then stopped_at = epoch; break end
+    end
+    assert.is_not_nil(stopped_at)
+    local best = es.best_epoch
+    assert.equal(stopped_at - 4, best) -- patience 3: stops on the 4th epoch without improvement
+    assert.is_true(history[stopped_at] > history[best]) -- the validation loss did rise
+    for e = 0, best - 1 do assert.is_true(history[e] > history[best]) end
+    assert.equal(weights[best], model.weight:item()) -- best weights restored
+    assert.equal(best + 1, model.epochs_seen:item()) -- and buffers
+    assert.equal(history[best], es.best)
+  end)
+
+  it("monitors a maximised metric", function()
+    local es = reg.EarlyStopping({mode = "max", patience = 1})
+    assert.is_false(es:step(0.5))
+    assert.is_false(es:step(0.7))
+    assert.is_false(es:step(0.6))
+    assert.is_true(es:step(0.65))
+    assert.equal(0.7, es.best)
+    assert.equal(1, es.best_epoch)
+  end)
+
+  it("rejects bad options", function()
+    assert.matches("mode must be 'min' or 'max'", err_of(function() reg.EarlyStopping({mode = "up"}) end))
+    assert.matches("patience must be an integer", err_of(function() reg.EarlyStopping({patience = -1}) end))
+    assert.matches("needs the monitored metric", err_of(function() reg.EarlyStopping():step("x") end))
+    assert.matches("nothing to restore", err_of(function() reg.EarlyStopping():restore(nn.Linear(1, 1)) end))
+  end)
+end)
+
+describe("weight averaging", function()
+  it("EMA follows decay * shadow + (1 - decay) * weights", function()
+    local m = nn.Linear(1, 1, {bias = false})
+    ks.no_grad(function() m.weight:fill_(1) end)
+    local ema = reg.EMA(m, {decay = 0.5})
+    ks.no_grad(function() m.weight:fill_(3) end)
+    ema:update(m) -- 0.5 * 1 + 0.5 * 3
+    ks.no_grad(function() m.weight:fill_(6) end)
+    ema:update(m) -- 0.5 * 2 + 0.5 * 6
+    assert.equal(4, ema:state_dict().weight:item())
+    ema:copy_to(m)
+    assert.equal(4, m.weight:item())
+    assert.matches("decay must be in %[0, 1%]", err_of(function() reg.EMA(m, {decay = 2}) end))
+  end)
+
+  it("SWA averages weights equally and update_bn recomputes batch-norm statistics", function()
+    local m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    local swa = reg.SWA(m)
+    local lin = m["0"]
+    for _, v in ipairs({1, 2, 6}) do
+      ks.no_grad(function() lin.weight:fill_(v) end)
+      swa:update(m)
+    end
+    assert.equal(3, swa.n_averaged)
+    swa:copy_to(m)
+    assert.same({{3, 3}, {3, 3}}, lin.weight:totable())
+    -- statistics of the averaged model over two batches: the mean of the batch statistics
+    ks.no_grad(function() lin.weight:copy_(ks.eye(2)); lin.bias:zero_() end)
+    local b1 = ks.tensor({{1, 2}, {3, 4}})
+    local b2 = ks.tensor({{5, 10}, {7, 20}})
+    m:eval()
+    reg.update_bn({b1, {b2, "labels"}}, m)
+    local bn = m["1"]
+    assert.same({4, 9}, bn.running_mean:totable()) -- (2 + 6) / 2, (3 + 15) / 2
+    assert.same({f32((2 + 2) / 2), f32((2 + 50) / 2)}, bn.running_var:totable()) -- unbiased batch variances
+    assert.equal(0.1, bn.momentum)
+    assert.is_false(m.training)
+    assert.matches("loader must be", err_of(function() reg.update_bn(5, m) end))
+  end)
+end)

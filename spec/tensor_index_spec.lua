@@ -1,0 +1,283 @@
+-- t[i], t[{...}] reads (views where PyTorch gives views) and t[key] = value.
+local ks = require "kshot"
+
+local function errmsg(f, ...)
+  local ok, e = pcall(f, ...)
+  assert.is_false(ok, "expected an error")
+  return tostring(e)
+end
+
+local function get(t, k) return t[k] end
+local function set(t, k, v) t[k] = v end
+local function I(v) return ks.tensor(v, "int64") end
+
+local function grid() return ks.arange(12):reshape(3, 4) end -- {{0..3},{4..7},{8..11}}
+
+describe("reading with integers", function()
+  it("t[i] selects along dim 0 (negative from the end) as a view", function()
+    local t = grid()
+    assert.are.same({4, 5, 6, 7}, t[1]:totable())
+    assert.are.same({8, 9, 10, 11}, t[-1]:totable())
+    assert.is_true(t[1]:shares_storage(t))
+  end)
+
+  it("t[i] on a 1-D tensor is a 0-d view (use :item())", function()
+    local v = ks.arange(5)
+    local e = v[2]
+    assert.are.equal(0, e:dim())
+    assert.are.equal(2, e:item())
+    assert.is_true(e:shares_storage(v))
+  end)
+
+  it("t[{i, j}] selects one element per dim", function()
+    local t = grid()
+    assert.are.equal(6, t[{1, 2}]:item())
+    assert.are.equal(11, t[{-1, -1}]:item())
+    assert.are.same({3, 7, 11}, t[{{}, 3}]:totable())
+  end)
+
+  it("out-of-range indices name the dim, the index and the size", function()
+    local t = grid()
+    assert.matches("index 3 is out of bounds for dimension 0 with size 3", errmsg(get, t, 3))
+    assert.matches("index %-4 is out of bounds for dimension 0 with size 3", errmsg(get, t, -4))
+    assert.matches("index 4 is out of bounds for dimension 1 with size 4", errmsg(get, t, {0, 4}))
+    assert.matches("index 9 is out of bounds for dimension 1 with size 4", errmsg(get, t, {{}, 9}))
+    assert.matches("too many indices for tensor of dimension 2 %(got 3%)", errmsg(get, t, {0, 0, 0}))
+    assert.matches("invalid index of a 0%-dim tensor", errmsg(get, ks.tensor(1), 0))
+    assert.matches("index must be an integer, got 1.5", errmsg(get, t, 1.5))
+  end)
+end)
+
+describe("slices", function()
+  it("{start, stop} with stop exclusive, negative and clamped", function()
+    local v = ks.arange(10)
+    assert.are.same({2, 3, 4}, v[{{2, 5}}]:totable())
+    assert.are.same({7, 8, 9}, v[{{-3}}]:totable())
+    assert.are.same({0, 1}, v[{{nil, 2}}]:totable())
+    assert.are.same({8}, v[{{-2, -1}}]:totable())
+    assert.are.same({5, 6, 7, 8, 9}, v[{{5, 100}}]:totable())
+    assert.are.same({}, v[{{6, 3}}]:totable())
+    assert.are.same({0, 1, 2}, v[{{-100, 3}}]:totable())
+  end)
+
+  it("steps, including negative steps", function()
+    local v = ks.arange(10)
+    assert.are.same({0, 3, 6, 9}, v[{{nil, nil, 3}}]:totable())
+    assert.are.same({1, 3, 5}, v[{{1, 7, 2}}]:totable())
+    assert.are.same({9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, v[{{nil, nil, -1}}]:totable())
+    assert.are.same({8, 6, 4}, v[{{8, 2, -2}}]:totable())
+    assert.are.same({9, 6, 3, 0}, v[{{nil, nil, -3}}]:totable())
+    assert.are.same({}, v[{{2, 8, -1}}]:totable())
+    assert.are.same({0}, v[{{0, 10, math.maxinteger}}]:totable())
+    assert.are.same({9}, v[{{nil, nil, math.mininteger}}]:totable())
+    assert.are.same({}, v[{{math.maxinteger, math.mininteger}}]:totable())
+  end)
+
+  it("slices are views sharing storage, whole dims with {} / ':' / '...'", function()
+    local t = grid()
+    local s = t[{{1, 3}, {nil, nil, 2}}]
+    assert.are.same({{4, 6}, {8, 10}}, s:totable())
+    assert.is_true(s:shares_storage(t))
+    assert.are.same({1, 5, 9}, t[{{}, 1}]:totable())
+    assert.are.same({1, 5, 9}, t[{":", 1}]:totable())
+    assert.are.same({1, 5, 9}, t[{"...", 1}]:totable())
+    assert.are.same({4, 5, 6, 7}, t[{1, "..."}]:totable())
+    assert.are.same({3, 4}, t[{}]:shape())
+    local c = ks.arange(24):reshape(2, 3, 4)
+    assert.are.same({{1, 5, 9}, {13, 17, 21}}, c[{"...", 1}]:totable())
+  end)
+
+  it("rejects bad slices", function()
+    local v = ks.arange(5)
+    assert.matches("slice step cannot be zero", errmsg(get, v, {{0, 5, 0}}))
+    assert.matches("slice start must be an integer, got string", errmsg(get, v, {{"a", 2}}))
+    assert.matches("more than 3 entries", errmsg(get, v, {{0, 1, 1, 1}}))
+    assert.matches("index entry 2 is nil", errmsg(get, grid(), {0, nil, 1}))
+    assert.matches("unknown string 'x'", errmsg(get, v, {"x"}))
+    assert.matches("single ellipsis", errmsg(get, grid(), {"...", "..."}))
+    assert.matches("expected an integer, a slice table", errmsg(get, v, {true}))
+    assert.matches("got boolean", errmsg(get, v, true))
+  end)
+end)
+
+describe("masks and index tensors (copies)", function()
+  it("a full bool mask selects elements row-major", function()
+    local t = grid()
+    local m = ks.tensor{{true, false, false, true}, {false, false, false, false}, {false, true, false, false}}
+    local r = t[m]
+    assert.are.same({0, 3, 9}, r:totable())
+    assert.is_false(r:shares_storage(t))
+  end)
+
+  it("a mask over leading or inner dims", function()
+    local t = grid()
+    assert.are.same({{0, 1, 2, 3}, {8, 9, 10, 11}}, t[ks.tensor{true, false, true}]:totable())
+    assert.are.same({{1, 2}, {5, 6}, {9, 10}}, t[{{}, ks.tensor{false, true, true, false}}]:totable())
+    assert.are.same({0, 4, 8}, t[{{}, ks.tensor{true, false, false, false}}]:reshape(-1):totable())
+    local u8 = ks.tensor({1, 0, 1}, "uint8")
+    assert.are.same({2, 4}, t[u8]:shape())
+    assert.are.same({0, 4}, t[ks.tensor{false, false, false}]:shape())
+  end)
+
+  it("an int64 index tensor gathers along its dim (result takes the index's shape)", function()
+    local t = grid()
+    assert.are.same({{8, 9, 10, 11}, {0, 1, 2, 3}}, t[I{2, 0}]:totable())
+    assert.are.same({{8, 9, 10, 11}}, t[I{-1}]:totable())
+    assert.are.same({{3, 0}, {7, 4}, {11, 8}}, t[{{}, I{3, 0}}]:totable())
+    assert.are.same({3, 2, 2}, t[{{}, I{{3, 0}, {1, 1}}}]:shape())
+    assert.are.same({6, 4}, t[{1, I{2, 0}}]:totable())
+    assert.are.same({4}, t[I(1)]:shape()) -- a 0-d index drops the dim
+  end)
+
+  it("rejects bad masks and indices", function()
+    local t = grid()
+    assert.matches("shape of the mask %[2%] at index 0 does not match the shape of the indexed tensor %[3, 4%] at index 0",
+      errmsg(get, t, ks.tensor{true, false}))
+    assert.matches("index 3 is out of bounds for dimension 0 with size 3", errmsg(get, t, I{0, 3}))
+    assert.matches("index %-5 is out of bounds for dimension 1 with size 4", errmsg(get, t, {{}, I{-5}}))
+    assert.matches("must be int64 %(index%) or bool/uint8 %(mask%), got float32", errmsg(get, t, ks.tensor{0, 1}))
+    assert.matches("only one index or mask tensor per key", errmsg(get, t, {I{0}, I{1}}))
+    local t8 = ks.zeros(1, 1, 1, 1, 1, 1, 1, 2)
+    assert.matches("would have 9 dims %(at most 8%)", errmsg(get, t8, I{{0}, {0}}))
+    assert.matches("would have 9 dims", errmsg(set, t8, I{{0}, {0}}, ks.zeros(1)))
+    assert.matches("at most 8", errmsg(get, t8, ks.tensor(true)))
+  end)
+end)
+
+describe("assignment", function()
+  it("numbers into elements, rows, slices and strided views", function()
+    local t = ks.zeros(3, 4, "int64")
+    t[{0, 0}] = 5
+    t[2] = 7
+    t[{{}, 3}] = -1
+    t[{1, {nil, nil, 2}}] = 9
+    assert.are.same({{5, 0, 0, -1}, {9, 0, 9, -1}, {7, 7, 7, -1}}, t:totable())
+    local v = ks.zeros(5)
+    v[-1] = 2.5
+    v[0] = true
+    assert.are.same({1, 0, 0, 0, 2.5}, v:totable())
+  end)
+
+  it("tensors broadcast to the selected region, with dtype conversion", function()
+    local t = ks.zeros(3, 4)
+    t[{{}, {1, 3}}] = ks.tensor{1, 2}
+    assert.are.same({{0, 1, 2, 0}, {0, 1, 2, 0}, {0, 1, 2, 0}}, t:totable())
+    t[0] = I{4, 5, 6, 7}
+    assert.are.same({4, 5, 6, 7}, t[0]:totable())
+    t[{{nil, nil, -1}, 0}] = ks.tensor{10, 20, 30} -- negative step
+    assert.are.same({30, 20, 10}, t[{{}, 0}]:totable())
+  end)
+
+  it("nested tables are accepted as values", function()
+    local t = ks.zeros(2, 2, "int64")
+    t[{}] = {{1, 2}, {3, 4}}
+    assert.are.same({{1, 2}, {3, 4}}, t:totable())
+    t[1] = {9, 8}
+    assert.are.same({{1, 2}, {9, 8}}, t:totable())
+  end)
+
+  it("writes go through views into the base", function()
+    local base = ks.zeros(3, 3)
+    local col = base:t()[1] -- column 1 of base
+    col[{}] = 4
+    assert.are.same({{0, 4, 0}, {0, 4, 0}, {0, 4, 0}}, base:totable())
+    local d = base[{{1}, {1}}]
+    d[{0, 0}] = -1
+    assert.are.equal(-1, base[{1, 1}]:item())
+  end)
+
+  it("overlapping source and destination (copy of the source first)", function()
+    local v = ks.arange(5)
+    v[{}] = v:flip{0}
+    assert.are.same({4, 3, 2, 1, 0}, v:totable())
+    local w = ks.arange(6)
+    w[{{1, 6}}] = w[{{0, 5}}]
+    assert.are.same({0, 0, 1, 2, 3, 4}, w:totable())
+  end)
+
+  it("masks: fill with a number, scatter a tensor", function()
+    local t = grid()
+    t[ks.tensor{{true, false, false, false}, {false, true, false, false}, {false, false, true, true}}] = -1
+    assert.are.same({{-1, 1, 2, 3}, {4, -1, 6, 7}, {8, 9, -1, -1}}, t:totable())
+    local u = grid()
+    u[ks.tensor{true, false, true}] = 0 -- rows
+    assert.are.same({{0, 0, 0, 0}, {4, 5, 6, 7}, {0, 0, 0, 0}}, u:totable())
+    local w = grid()
+    w[{{}, ks.tensor{false, true, false, true}}] = I{{10, 20}, {30, 40}, {50, 60}}
+    assert.are.same({{0, 10, 2, 20}, {4, 30, 6, 40}, {8, 50, 10, 60}}, w:totable())
+    local m = ks.zeros(4)
+    m[ks.tensor{true, false, true, true}] = ks.tensor{1, 2, 3}
+    assert.are.same({1, 0, 2, 3}, m:totable())
+  end)
+
+  it("masks write through non-contiguous views", function()
+    local base = grid()
+    local tv = base:t() -- 4x3 view
+    tv[{{}, ks.tensor{true, false, true}}] = 0
+    assert.are.same({{0, 0, 0, 0}, {4, 5, 6, 7}, {0, 0, 0, 0}}, base:totable())
+  end)
+
+  it("index tensors: fill and copy along a dim", function()
+    local t = grid()
+    t[I{0, 2}] = 0
+    assert.are.same({{0, 0, 0, 0}, {4, 5, 6, 7}, {0, 0, 0, 0}}, t:totable())
+    local u = grid()
+    u[{{}, I{3, 0}}] = I{100, 200}
+    assert.are.same({{200, 1, 2, 100}, {200, 5, 6, 100}, {200, 9, 10, 100}}, u:totable())
+    local v = grid()
+    v[{1, I{-1}}] = 42
+    assert.are.equal(42, v[{1, 3}]:item())
+  end)
+
+  it("rejects wrong value shapes naming both shapes", function()
+    local t = ks.zeros(3, 4)
+    assert.matches("shape %[2%] cannot be broadcast to %[3%]", errmsg(set, t, {{}, 1}, ks.tensor{1, 2}))
+    assert.matches("shape %[3%] cannot be broadcast to %[4%]", errmsg(set, t, 0, {1, 2, 3}))
+    assert.matches("value tensor of shape %[3%] cannot be broadcast to indexing result of shape %[2, 4%]",
+      errmsg(set, t, ks.tensor{true, false, true}, ks.tensor{1, 2, 3}))
+    assert.matches("value tensor of shape %[5%] cannot be broadcast to indexing result of shape %[3, 2%]",
+      errmsg(set, t, {{}, I{0, 1}}, ks.zeros(5)))
+  end)
+
+  it("rejects bad values and keys", function()
+    local t = ks.zeros(3)
+    assert.matches("cannot assign nil", errmsg(set, t, {{}}, nil))
+    assert.matches("tensor, number, boolean or table expected, got string", errmsg(set, t, 0, "x"))
+    assert.matches("index 3 is out of bounds for dimension 0 with size 3", errmsg(set, t, 3, 1))
+    assert.matches("index 5 is out of bounds", errmsg(set, t, I{5}, 1))
+    assert.matches("element 2 is a string", errmsg(set, t, {}, {1, "a", 3}))
+    assert.matches("cannot set field 'foo'", errmsg(set, t, "foo", 1))
+  end)
+
+  it("refuses in-place writes to tensors that require grad (unless grad is off)", function()
+    local w = ks.zeros({2}, {requires_grad = true})
+    assert.matches("requires grad", errmsg(set, w, 0, 1))
+    if ks.no_grad then
+      ks.no_grad(function() w[0] = 1 end)
+      assert.are.equal(1, w:totable()[1])
+    end
+  end)
+end)
+
+describe("indexing and autograd", function()
+  it("select and slice views pass gradients", function()
+    if not ks.no_grad then return pending("autograd not available") end
+    local x = ks.tensor({{1, 2}, {3, 4}}, {requires_grad = true})
+    local y = x[1][{{0, 1}}]
+    assert.is_true(y.requires_grad)
+    y:backward(ks.ones(1))
+    assert.are.same({{0, 0}, {1, 0}}, x.grad:totable())
+    local z = x[{{}, 1}]
+    z:backward(ks.tensor{10, 20})
+    assert.are.same({{0, 10}, {1, 20}}, x.grad:totable())
+    local w = x[{{nil, nil, -1}, {1}}] -- negative step, recorded as slices
+    assert.are.same({{4}, {2}}, w:totable())
+    w:backward(ks.tensor{{100}, {200}})
+    assert.are.same({{0, 210}, {1, 120}}, x.grad:totable())
+  end)
+
+  it("index/mask reads on a tensor requiring grad are refused (not differentiable yet)", function()
+    local x = ks.tensor({1, 2, 3}, {requires_grad = true})
+    assert.matches("not differentiable", errmsg(get, x, I{0}))
+  end)
+end)
