@@ -23,7 +23,7 @@ BIND_OBJ    = $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ    = $(BUILD)/obj/runtime/host/kshot_main.o
 
-.PHONY: all setup run test test-fast bench clean check-core asan valgrind ctest
+.PHONY: all setup run test test-fast bench clean check-core asan valgrind ctest baselines
 all: $(BUILD)/kshot $(BUILD)/kshot.so $(BUILD)/libkshot.a
 
 $(BUILD)/obj/runtime/core/%.o: runtime/core/%.c
@@ -78,6 +78,10 @@ test: setup
 # every test without the set-up step (for development)
 test-fast:
 	@BUILD=$(BUILD) sh spec/run_all.sh
+
+# re-record spec/baselines.json on purpose and print the diff (ARGS="--only name" / "--dry-run")
+baselines: $(BUILD)/kshot
+	KSHOT_BIN=$(BUILD)/kshot $(BUILD)/kshot scripts/record_baselines.lua $(ARGS)
 
 ctest: $(BUILD)/test_core
 	$(BUILD)/test_core

@@ -124,10 +124,16 @@ void ks_lua_open_nn(lua_State *L, int module, int methods, int ctxbox);         
 void ks_lua_open_augment(lua_State *L, int module, int methods, int ctxbox);     /* ks_lua_augment.c */
 void ks_lua_open_optim(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_optim.c */
 void ks_lua_open_io(lua_State *L, int module, int methods, int ctxbox);          /* ks_lua_io.c */
+void ks_lua_open_metrics(lua_State *L, int module, int methods, int ctxbox);     /* ks_lua_metrics.c */
 /* autograd properties (t.grad, t.grad_fn, t.is_leaf; setting t.grad, t.requires_grad):
  * push the value / perform the assignment and return 1, or return 0 if k is not one */
 int ks_lua_autograd_property(lua_State *L, ks_tensor *t, const char *k);
 int ks_lua_autograd_setproperty(lua_State *L, ks_tensor *t, const char *k);
+
+/* Put the Lua-side modules (kshot.nn, kshot.data, ...) on package.path, once
+ * per state: $KSHOT_LUA_DIR, else next to the binary (ks_lua_module.c). The
+ * host calls it at start-up so `require "kshot.nn"` works before `require "kshot"`. */
+void ks_lua_add_path(lua_State *L);
 
 /* The module opener (kshot.so exports it; the host preloads it). */
 int luaopen_kshot(lua_State *L);

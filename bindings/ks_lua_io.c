@@ -444,7 +444,7 @@ static int read_dir(const char *path, dirlist *d)
         d->n++;
     }
     closedir(dir);
-    qsort(d->names, d->n, sizeof *d->names, cmp_str);
+    if (d->n) qsort(d->names, d->n, sizeof *d->names, cmp_str);
     d->isdir = calloc(d->n + 1, 1);
     if (!d->isdir) return ENOMEM;
     for (size_t i = 0; i < d->n; i++) {

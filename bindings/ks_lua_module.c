@@ -68,8 +68,14 @@ static int binary_dir(lua_State *L, char *out, size_t n)
 /* Put the Lua-side modules (kshot.nn, kshot.data, ...) on package.path:
  * $KSHOT_LUA_DIR, else <bin>/../bindings/lua (source tree), else
  * <bin>/../share/kshot/lua (installed). */
-static void add_lua_path(lua_State *L)
+void ks_lua_add_path(lua_State *L)
 {
+    lua_getfield(L, LUA_REGISTRYINDEX, "kshot.path_added");
+    int done = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (done) return;
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "kshot.path_added");
     char dir[PATH_MAX], cand[PATH_MAX + 64], probe[PATH_MAX + 96];
     const char *env = getenv("KSHOT_LUA_DIR");
     if (env && *env) {
@@ -101,6 +107,7 @@ static const ks_lua_open_fn openers[] = {
     ks_lua_open_select, ks_lua_open_shape, ks_lua_open_system, ks_lua_open_data, ks_lua_open_autograd, ks_lua_open_nn,
     ks_lua_open_augment, ks_lua_open_optim,
     ks_lua_open_io,
+    ks_lua_open_metrics,
 };
 
 int luaopen_kshot(lua_State *L)
@@ -140,7 +147,7 @@ int luaopen_kshot(lua_State *L)
     lua_setfield(L, module, "Tensor"); /* the method table, for extension from Lua */
     lua_pushliteral(L, KS_VERSION);
     lua_setfield(L, module, "__version");
-    add_lua_path(L);
+    ks_lua_add_path(L);
     lua_pushvalue(L, module);
     lua_setfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".module");
     lua_pushvalue(L, module);

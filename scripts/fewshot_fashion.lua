@@ -1,209 +1,308 @@
 --- fewshot_fashion.lua: the main kshot job (`make run`).
 --
+-- "Does this trick help when I have K labelled examples per class?"
 -- Fashion-MNIST, protocol 1 of notes/small-sample-protocols.md: K labelled
--- training images per class (stratified, seeded), tested on the 10,000 test
--- images. Methods: nearest class centroid and 1-nearest-neighbour on raw
--- pixels in [0, 1] and on L2-normalised pixels. Reported per method and K:
--- mean test accuracy over the seeds with a 95% Student-t interval, next to
--- the reference figures of the protocol note. An honest baseline until
--- models and optimizers land.
+-- training images per class (stratified, seeded draw; the rest of the
+-- training set is not used at all), a small CNN trained from scratch, tested
+-- on held-out test images. A baseline (the CNN with plain SGD) against the
+-- tricks one at a time -- augmentation, mixup, cutmix, weight decay, label
+-- smoothing, early stopping on a validation split carved from the K-shot
+-- set, AdamW, a learning rate chosen by inner cross-validation on the K-shot
+-- set -- and combined. Report per K: mean test accuracy with a 95% Student-t
+-- interval over the seeds, paired t and exact Wilcoxon tests against the
+-- baseline with Holm's correction, Markdown + SVG plots under runs/.
+--
+-- Honest selection: the recipe called "best_recipe" below (BEST) was fixed in this
+-- file BEFORE the report seeds were run, from runs on the development
+-- replicates 100..102 (`--dev`), which draw different K-shot sets; every
+-- figure printed by default comes from replicates 0..seeds-1. Inner choices
+-- (learning rate, early stopping) only ever see the K-shot set.
+--
+-- Runs are recorded (kshot.experiment): a killed run resumes where it
+-- stopped; `--fresh` re-runs everything.
 local ks = require "kshot"
-local lapp = require "pl.lapp"
+local nn = require "kshot.nn"
+local optim = require "kshot.optim"
+local A = require "kshot.augment"
+local regularize = require "kshot.regularize"
+local metrics = require "kshot.metrics"
+local stats = require "kshot.stats"
+local ms = require "kshot.model_selection"
+local experiment = require "kshot.experiment"
+local cli = require "kshot.cli"
+local json = require "dkjson"
+local F = ks.functional
 
-local args = lapp [[
-fewshot_fashion.lua: K-shot Fashion-MNIST baselines (protocol 1)
-Draws K labelled training images per class for each seed, classifies the
-test images by nearest class centroid and by 1-nearest-neighbour on raw
-pixels in [0, 1] and on L2-normalised pixels, and prints mean accuracy
-with a 95% Student-t interval over the seeds.
-  --k (default "1,5,10")     K values (examples per class), comma-separated
-  --seeds (default 5)        number of seeds (data draws use seeds 0 .. seeds-1)
-  --test-size (default 0)    test images to use (the first N), 0 = all 10,000
-  --path (default "")        Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST,
-                             else /usr/share/datasets/fashion-mnist)
-  -q,--quiet                 print only the results table
-]]
+local args = cli.new {
+  name = "fewshot_fashion.lua",
+  description = "K-shot Fashion-MNIST from scratch: a small CNN with plain SGD against the usual tricks,\n"
+    .. "one at a time and combined, with intervals and corrected paired tests (protocol 1).",
+  options = {
+    { "--k", "K values (labelled examples per class)", type = "list:integer", default = { 5, 10 } },
+    { "--seeds", "report replicates 0..seeds-1 (default 3; 10 with --full)", type = "integer" },
+    { "--test-size", "test images (the first N; 0 = all 10,000; default 2000, all with --full)", type = "integer" },
+    { "--steps", "training steps (batch 32) per run (default 150; 300 with --full)", type = "integer" },
+    { "--preset", "which recipes", choices = { "default", "candidates", "smoke", "best" }, default = "default" },
+    { "--full", "final figures: 10 seeds, the full test set, 300 steps", type = "flag" },
+    { "--dev", "run on the development replicates 100..100+seeds-1 (used to fix BEST), not the report ones",
+      type = "flag" },
+    { "--fresh", "re-run runs already recorded", type = "flag" },
+    { "--root", "folder of the run records", default = "runs" },
+    { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
+    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)" },
+    { "--json", "also write the results as JSON to this file" },
+    { "-q --quiet", "print only the reports", type = "flag" },
+  },
+}:parse(arg)
 
--- ------------------------------------------------------------ options
-local function fail(msg)
-  io.stderr:write("fewshot_fashion: ", msg, "\n")
-  os.exit(2)
+local nseeds = args.seeds or (args.full and 10 or 3)
+local test_size = args.test_size or (args.full and 0 or 2000)
+local steps = args.steps or (args.full and 300 or 150)
+if nseeds < 1 then io.stderr:write("fewshot_fashion.lua: --seeds must be >= 1\n") os.exit(2) end
+if steps < 1 then io.stderr:write("fewshot_fashion.lua: --steps must be >= 1\n") os.exit(2) end
+for _, k in ipairs(args.k) do
+  if k < 2 then io.stderr:write("fewshot_fashion.lua: every K must be >= 2 (inner CV needs 2 per class)\n") os.exit(2) end
 end
+local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
 
-local ks_list = {}
-for item in tostring(args.k):gmatch("[^,%s]+") do
-  local k = math.tointeger(tonumber(item))
-  if not k or k < 1 then fail(("--k: '%s' is not a positive integer"):format(item)) end
-  ks_list[#ks_list + 1] = k
+-- ------------------------------------------------------------ recipes
+-- Fields: opt "sgd" (momentum 0.9) | "adamw"; lr; wd (SGD: coupled L2,
+-- AdamW: decoupled); aug (random crop with 2-pixel padding + horizontal
+-- flip); mix "mixup" | "cutmix"; ls (label smoothing); early (early
+-- stopping on 20% of the K-shot set, checked every 10 steps, best weights
+-- restored); lr_cv (learning rate chosen from LR_GRID by 2-fold stratified
+-- inner CV on the K-shot set, half the steps).
+local BASE = { opt = "sgd", lr = 0.05 }
+local function with(t)
+  local c = {}
+  for k, v in pairs(BASE) do c[k] = v end
+  for k, v in pairs(t) do c[k] = v end
+  return c
 end
-if #ks_list == 0 then fail("--k: give at least one K, e.g. --k 1,5,10") end
-local nseeds = math.tointeger(args.seeds)
-if not nseeds or nseeds < 1 then fail("--seeds must be a positive integer") end
-local test_size = math.tointeger(args.test_size)
-if not test_size or test_size < 0 then fail("--test-size must be an integer >= 0") end
+local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 
-local function say(...)
-  if not args.quiet then print(...) end
-end
+-- Fixed before the report seeds were run (see the header): the highest mean
+-- test accuracy over K = 5 and K = 10 on the development replicates 100..102
+-- (1000 test images, 150 steps; `--dev --seeds 3 --test-size 1000` with the
+-- presets default and candidates), among the single tricks and the
+-- candidate combinations. Development means (K = 10 / K = 5): this recipe
+-- 72.7 / 63.6, AdamW alone 72.2 / 63.3, adamw+cutmix+ls 71.4 / 64.3,
+-- mixup alone 72.4 / 60.6, baseline 69.9 / 59.2; all tricks at once 66.8 / 58.5.
+local BEST = with { name = "best_recipe", opt = "adamw", wd = 0.01, mix = "mixup", ls = 0.1, lr_cv = true }
 
--- ------------------------------------------------------------ statistics
--- two-sided 95% quantiles of Student's t for 1..30 degrees of freedom
-local T975 = { 12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-  2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-  2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423 }
-
-local function t975(df)
-  if df <= 30 then return T975[df] end
-  -- Cornish-Fisher expansion around the normal quantile (error < 1e-4 for df > 30)
-  local z = 1.959964
-  local z3, z5, z7 = z ^ 3, z ^ 5, z ^ 7
-  return z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df ^ 2)
-    + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * df ^ 3)
-end
-
--- mean and 95% half-width (sample sd with n-1 in the denominator; t with n-1 df)
-local function mean_ci(xs)
-  local n, s = #xs, 0
-  for _, x in ipairs(xs) do s = s + x end
-  local mean = s / n
-  if n < 2 then return mean, nil end
-  local ss = 0
-  for _, x in ipairs(xs) do ss = ss + (x - mean) ^ 2 end
-  return mean, t975(n - 1) * math.sqrt(ss / (n - 1)) / math.sqrt(n)
-end
+local PRESETS = {
+  default = {
+    with { name = "baseline" },
+    with { name = "augment", aug = true },
+    with { name = "mixup", mix = "mixup" },
+    with { name = "cutmix", mix = "cutmix" },
+    with { name = "weight_decay", wd = 5e-4 },
+    with { name = "label_smoothing", ls = 0.1 },
+    with { name = "early_stopping", early = true },
+    with { name = "adamw", opt = "adamw", lr = 1e-3, wd = 0.01 },
+    with { name = "lr_inner_cv", lr_cv = true },
+    with { name = "all_tricks", opt = "adamw", lr = 1e-3, wd = 0.05, aug = true, mix = "mixup", ls = 0.1,
+      early = true },
+    BEST,
+  },
+  -- combinations of the tricks that helped one at a time on the development
+  -- replicates (mixup, AdamW, label smoothing, LR by inner CV); BEST is the
+  -- best of these on the development replicates (`--dev --preset candidates`)
+  candidates = {
+    with { name = "baseline" },
+    with { name = "adamw+mixup", opt = "adamw", lr = 1e-3, wd = 0.01, mix = "mixup" },
+    with { name = "adamw+mixup+ls", opt = "adamw", lr = 1e-3, wd = 0.01, mix = "mixup", ls = 0.1 },
+    with { name = "adamw+mixup+ls+wd", opt = "adamw", lr = 1e-3, wd = 0.05, mix = "mixup", ls = 0.1 },
+    with { name = "adamw+cutmix+ls", opt = "adamw", lr = 1e-3, wd = 0.01, mix = "cutmix", ls = 0.1 },
+    with { name = "sgd+mixup+ls", mix = "mixup", ls = 0.1 },
+    with { name = "adamw+mixup+ls+lr_cv", opt = "adamw", wd = 0.01, mix = "mixup", ls = 0.1, lr_cv = true },
+  },
+  smoke = { with { name = "baseline" }, with { name = "augment", aug = true }, BEST },
+  best = { with { name = "baseline" }, BEST },
+}
+local configs = PRESETS[args.preset]
 
 -- ------------------------------------------------------------ data
-local t_start, c_start = os.time(), os.clock()
-local path = args.path ~= "" and args.path or nil
-local train_x, train_y, names = ks.data.fashion_mnist { split = "train", path = path }
+local t_start = ks._bench_clock and ks._bench_clock() or os.time()
+local path = args.path
+local train_x, train_y = ks.data.fashion_mnist { split = "train", path = path }
 local test_x, test_y = ks.data.fashion_mnist { split = "test", path = path }
 local ntest = test_x:size(0)
 if test_size > 0 and test_size < ntest then
   test_x, test_y, ntest = test_x:narrow(0, 0, test_size), test_y:narrow(0, 0, test_size), test_size
 end
-local nclasses = #names
-local dim = train_x:size(1) * train_x:size(2)
-train_x = train_x:reshape(train_x:size(0), dim) -- uint8 [60000, 784], a view
-say(("Fashion-MNIST: %d training images, %d test images used, %d classes, %d pixels")
-  :format(train_x:size(0), ntest, nclasses, dim))
+-- pixels scaled to [0, 1], then standardised with fixed constants (the
+-- Fashion-MNIST training mean and sd: no statistic of the test set is used)
+local MEAN, SD = 0.2860, 0.3530
+local function prepare(u8) return u8:float():div(255):sub(MEAN):div(SD):view(-1, 1, 28, 28) end
+local test_in = prepare(test_x)
+say(("Fashion-MNIST: %d test images used; K-shot sets drawn from the 60,000 training images"):format(ntest))
 
--- ------------------------------------------------------------ features
--- pixels in [0, 1] as float32 rows
-local function pixels(u8rows)
-  return u8rows:float() / 255
+-- ------------------------------------------------------------ model
+-- two 3x3 conv blocks with batch-norm (16 and 32 channels), a 64-unit head, dropout 0.3
+local function make_model()
+  return nn.Sequential(
+    nn.Conv2d(1, 16, 3, { padding = 1 }), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(16, 32, 3, { padding = 1 }), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
 end
 
--- each row scaled to unit L2 norm (an all-zero row stays zero)
-local function l2_normalise(x)
-  return x / x:norm(2, 1, true):clamp(1e-12)
+local function predict(model, x)
+  model:eval()
+  local preds = {}
+  ks.no_grad(function()
+    for start = 0, x:size(0) - 1, 1000 do
+      local n = math.min(1000, x:size(0) - start)
+      preds[#preds + 1] = model(x:narrow(0, start, n)):argmax(1)
+    end
+  end)
+  model:train()
+  return #preds == 1 and preds[1] or ks.cat(preds, 0)
 end
 
--- squared L2 norm of each row, as a [1, n] row for broadcasting
-local function sq_norms_row(x)
-  return (x * x):sum(1):view(1, -1)
+local function accuracy_of(model, x, y)
+  return 100 * metrics.accuracy(predict(model, x), y)
 end
 
--- nearest row of `refs` for each row of `queries` (Euclidean):
--- argmin ||q - r||^2 = argmax (2 q.r - ||r||^2); ||q||^2 is constant per query
-local function nearest(queries, refs)
-  local scores = queries:matmul(refs:t()) * 2 - sq_norms_row(refs)
-  local _, idx = scores:max(1)
-  return idx
-end
-
-local function accuracy(pred, truth)
-  return 100 * pred:eq(truth):sum():item() / truth:numel()
-end
-
--- ------------------------------------------------------------ experiment
-local test_raw = pixels(test_x:reshape(ntest, dim))
-local test_l2 = l2_normalise(test_raw)
-
-local METHODS = {
-  { key = "nc_raw", name = "nearest centroid, raw pixels", ref = "nc" },
-  { key = "nn_raw", name = "1-NN, raw pixels", ref = "nn" },
-  { key = "nc_l2", name = "nearest centroid, L2-normalised", ref = nil },
-  { key = "nn_l2", name = "1-NN, L2-normalised", ref = nil },
-}
--- notes/small-sample-protocols.md, protocol 1 (10 seeds, raw pixels, scikit-learn 1.2)
-local REFERENCE = {
-  [1] = { nc = 45.5, nn = 45.5, logreg = "46.5 ± 2.1" },
-  [5] = { nc = 61.7, nn = 58.6, logreg = "65.7 ± 1.5" },
-  [10] = { nc = 64.5, nn = 63.3, logreg = "71.4 ± 0.8" },
-  [50] = { nc = 67.0, nn = 72.1, logreg = "77.6 ± 0.4" },
-}
-
--- one draw: accuracies of every method for K per class and data seed
-local function run_once(k, seed)
-  local idx = ks.data.kshot_indices(train_y, k, { seed = seed })
-  local x = pixels(train_x:index_select(0, idx))   -- [C*K, 784], grouped by class
-  local y = train_y:index_select(0, idx)
-  local xl2 = l2_normalise(x)
-  local acc = {}
-  -- the sampler groups rows by ascending class: row c*K + j belongs to class c
-  local function centroid_pred(train, test)
-    local centroids = train:view(nclasses, k, dim):mean(1)
-    return nearest(test, centroids)
+-- train on (x, y) for n steps; val = {x, y} for early stopping; log(step, loss)
+local function train(cfg, x, y, seed, nsteps, val, log)
+  ks.manual_seed(seed)
+  local model = make_model()
+  local params = model:parameters()
+  local opt = cfg.opt == "adamw" and optim.AdamW(params, { lr = cfg.lr, weight_decay = cfg.wd or 0 })
+    or optim.SGD(params, { lr = cfg.lr, momentum = 0.9, weight_decay = cfg.wd or 0 })
+  local aug = cfg.aug and A.compose({ A.random_crop { padding = 2 }, A.random_horizontal_flip { p = 0.5 } },
+    { seed = seed + 1 }) or nil
+  local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair" } }, { seed = seed + 2 }) or nil
+  local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 5 } or nil
+  local n = x:size(0)
+  local batch = math.min(32, n)
+  local ce = { label_smoothing = cfg.ls or 0 }
+  local running, count = 0, 0
+  for step = 1, nsteps do
+    local idx = ks.randint(0, n, { batch })
+    local xb, yb = x:index_select(0, idx), y:index_select(0, idx)
+    if aug then xb = aug(xb) end
+    opt:zero_grad()
+    local loss
+    if mix then
+      local xm, ya, yb2, lam = mix(xb, yb)
+      local out = model(xm)
+      loss = F.cross_entropy(out, ya, ce) * lam + F.cross_entropy(out, yb2, ce) * (1 - lam)
+    else
+      loss = F.cross_entropy(model(xb), yb, ce)
+    end
+    loss:backward()
+    opt:step()
+    running, count = running + loss:item(), count + 1
+    if step % 10 == 0 or step == nsteps then
+      if log then log(step, running / count) end
+      running, count = 0, 0
+      if es and es:step(accuracy_of(model, val[1], val[2]), model) then break end
+    end
   end
-  acc.nc_raw = accuracy(centroid_pred(x, test_raw), test_y)
-  acc.nc_l2 = accuracy(centroid_pred(xl2, test_l2), test_y)
-  acc.nn_raw = accuracy(y:index_select(0, nearest(test_raw, x)), test_y)
-  acc.nn_l2 = accuracy(y:index_select(0, nearest(test_l2, xl2)), test_y)
-  return acc
+  if es and es.best_state and not es.stopped then es:restore(model) end
+  return model
 end
 
-local results = {} -- results[method key][k] = list of accuracies over seeds
-for _, m in ipairs(METHODS) do results[m.key] = {} end
-for _, k in ipairs(ks_list) do
-  for _, m in ipairs(METHODS) do results[m.key][k] = {} end
-  for seed = 0, nseeds - 1 do
-    local acc = run_once(k, seed)
-    for _, m in ipairs(METHODS) do table.insert(results[m.key][k], acc[m.key]) end
-    say(("  K=%-3d seed=%-2d  NC raw %5.2f  1-NN raw %5.2f  NC L2 %5.2f  1-NN L2 %5.2f")
-      :format(k, seed, acc.nc_raw, acc.nn_raw, acc.nc_l2, acc.nn_l2))
-    collectgarbage("step", 0)
+-- learning rate by 2-fold stratified inner CV on the K-shot rows only
+local function choose_lr(cfg, rows, seed)
+  local grid = { lr = LR_GRID[cfg.opt] }
+  local best = ms.select(function(c, tr, va)
+    local m = train(c, prepare(train_x:index_select(0, tr)), train_y:index_select(0, tr), seed, steps // 2)
+    return { accuracy = accuracy_of(m, prepare(train_x:index_select(0, va)), train_y:index_select(0, va)) }
+  end, grid, { labels = train_y, indices = rows }, { folds = 2, seed = seed })
+  return best.lr
+end
+
+-- one run: draw the K-shot set for this replicate, train, test
+local function run_recipe(k)
+  return function(cfg, ctx)
+    local data_seed = ctx.seed % 2147483647 -- shared by every recipe of a replicate: paired draws
+    local rows = ks.data.kshot_indices(train_y, k, { seed = data_seed })
+    local cfg2 = {}
+    for kk, v in pairs(cfg) do cfg2[kk] = v end
+    local result = {}
+    if cfg.lr_cv then
+      cfg2.lr = choose_lr(cfg, rows, data_seed)
+      result.chosen_lr = cfg2.lr
+    end
+    local train_rows, val = rows, nil
+    if cfg.early then
+      local tr, va = ks.data.train_val_split(train_y, rows, { val = 0.2, seed = data_seed })
+      train_rows, val = tr, { prepare(train_x:index_select(0, va)), train_y:index_select(0, va) }
+    end
+    local model = train(cfg2, prepare(train_x:index_select(0, train_rows)), train_y:index_select(0, train_rows),
+      data_seed, steps, val, function(step, loss) ctx.log { step = step, loss = loss } end)
+    result.accuracy = accuracy_of(model, test_in, test_y)
+    collectgarbage()
+    return result
   end
 end
 
--- ------------------------------------------------------------ report
-local interval = nseeds > 1
-  and ("95%% interval: mean ± t(0.975, %d df) · s / sqrt(%d), s = sample sd (n-1)"):format(nseeds - 1, nseeds)
-  or "95% interval: needs at least 2 seeds"
-print()
-print(("Fashion-MNIST protocol 1: K labelled training images per class, %d test images, %d seed%s")
-  :format(ntest, nseeds, nseeds == 1 and "" or "s"))
-print(interval)
-print(("draws: ks.data.kshot_indices with seeds 0..%d; for one seed the smaller-K sets are inside the larger ones")
-  :format(nseeds - 1))
-print()
-print(("%-34s %4s  %-22s %s"):format("method", "K", "test accuracy %", "reference %"))
-print(string.rep("-", 78))
-for _, m in ipairs(METHODS) do
-  for _, k in ipairs(ks_list) do
-    local mean, half = mean_ci(results[m.key][k])
-    local cell = half and ("%5.2f ± %4.2f"):format(mean, half) or ("%5.2f"):format(mean)
-    local ref = m.ref and REFERENCE[k] and ("%.1f"):format(REFERENCE[k][m.ref]) or "-"
-    print(("%-34s %4d  %-22s %s"):format(m.name, k, cell, ref))
+-- ------------------------------------------------------------ sweep
+local root = args.root
+if args.no_records then
+  root = os.tmpname()
+  os.remove(root)
+end
+local replicates = {}
+if args.dev then
+  for r = 100, 100 + nseeds - 1 do replicates[#replicates + 1] = r end
+else
+  for r = 0, nseeds - 1 do replicates[#replicates + 1] = r end
+end
+
+local out = { k = {}, regression = {}, settings = { seeds = replicates, test_size = ntest, steps = steps,
+  preset = args.preset } }
+local summary_rows = {}
+for _, k in ipairs(args.k) do
+  local name = ("fewshot_fashion-k%d-test%d-steps%d"):format(k, ntest, steps)
+  local exp = experiment.new { name = name, root = root, seed = 2026, seeds = replicates, configs = configs,
+    run = run_recipe(k), metric = "accuracy", baseline = "baseline", progress = not args.quiet }
+  say(("K = %d: %d recipes x %d replicates -> %s/%s"):format(k, #configs, #replicates, root, name))
+  exp:run { force = args.fresh }
+  local text, s = exp:report()
+  print(("\n## K = %d labelled images per class\n"):format(k))
+  io.write(text)
+  out.k["k" .. k] = { report = text }
+  for _, row in ipairs(s.rows) do
+    local vals = {}
+    for _, r in ipairs(replicates) do
+      local c = s.configs[exp.by_key[row.key]].values[r]
+      vals[#vals + 1] = c and c.accuracy or nil
+    end
+    out.regression[("%s_k%d_accuracy"):format(row.key, k)] = vals
+    summary_rows[row.key] = summary_rows[row.key] or {}
+    summary_rows[row.key][k] = row.interval
   end
 end
-print(string.rep("-", 78))
-print("reference: notes/small-sample-protocols.md (10 seeds, raw pixels, scikit-learn 1.2);")
-local lr = {}
-for _, k in ipairs(ks_list) do
-  if REFERENCE[k] then lr[#lr + 1] = ("K=%d %s"):format(k, REFERENCE[k].logreg) end
-end
-if #lr > 0 then print("  logistic regression (C = 1) for scale: " .. table.concat(lr, ", ")) end
 
--- the interpreter is the lowest negative index of `arg` (lua.c convention)
-local interp = "kshot"
-if arg then
-  local i = -1
-  while arg[i] do interp, i = arg[i], i - 1 end
+-- one table across K
+print("\n## Summary: test accuracy % (mean ± 95% Student-t half-width over the replicates)\n")
+local header = { "recipe" }
+for _, k in ipairs(args.k) do header[#header + 1] = ("K = %d"):format(k) end
+print("| " .. table.concat(header, " | ") .. " |")
+print("|" .. string.rep("---|", #header))
+for _, cfg in ipairs(configs) do
+  local cells = { cfg.name }
+  for _, k in ipairs(args.k) do
+    local iv = summary_rows[cfg.name] and summary_rows[cfg.name][k]
+    cells[#cells + 1] = iv and (iv.half and ("%.2f ± %.2f"):format(iv.mean, iv.half) or ("%.2f"):format(iv.mean)) or "-"
+  end
+  print("| " .. table.concat(cells, " | ") .. " |")
 end
-local cmd = ("%s %s --k %s --seeds %d --test-size %d%s"):format(
-  interp, arg and arg[0] or "scripts/fewshot_fashion.lua",
-  table.concat(ks_list, ","), nseeds, test_size, path and (" --path " .. path) or "")
-print()
-print("reproduce: " .. cmd)
-print(("elapsed: %d s wall (1 s resolution), %.1f s CPU (all threads)"):format(os.time() - t_start,
-  os.clock() - c_start))
+print(("\nreplicates %s (%s); %d test images; %d steps of batch 32; records under %s/"):format(
+  table.concat(replicates, ","), args.dev and "development replicates: the ones used to fix BEST"
+    or "report replicates, not used to choose BEST", ntest, steps, args.no_records and "(temporary)" or root))
+print("reference (protocol note, 10 seeds, full test set): logistic regression 65.7 (K=5), 71.4 (K=10); "
+  .. "small CNN + AdamW about 69 (K=5), 75-76 (K=10)")
+local elapsed = (ks._bench_clock and ks._bench_clock() or os.time()) - t_start
+print(("elapsed %.0f s"):format(elapsed))
+
+if args.json then
+  local f = assert(io.open(args.json, "wb"))
+  f:write(json.encode(out, { indent = true }))
+  f:close()
+end
+if args.no_records then os.execute("rm -rf '" .. root .. "'") end

@@ -310,6 +310,16 @@ describe("kshot.augment determinism and buffers", function()
     same(x, ramp(4, 1, 6, 6)) -- the input is never modified
   end)
 
+  it("is reachable as ks.augment without a require, and fills y_out for soft targets", function()
+    assert.equal(A.compose, ks.augment.compose)
+    local x, y = ramp(4, 1, 2, 2), ks.tensor({ 0, 1, 1, 0 }, "int64")
+    local yout = ks.empty(4, 2)
+    local p = ks.augment.compose({ ks.augment.cutmix { num_classes = 2 } }, { seed = 2 })
+    local _, ys = p(x, y, { y_out = yout })
+    assert.is_true(rawequal(ys, yout))
+    assert.is_true(max_abs_diff(yout:sum(1), ks.ones(4)) < 1e-6)
+  end)
+
   it("does not touch ks.randn's default stream", function()
     ks.manual_seed(5)
     local a = ks.randn(4)

@@ -140,19 +140,19 @@ local function sweep(target)
       try(target, {v, t}, 2)
       try(target, {t, {"0", 0}, v}, 3)
       try(target, {t, v, {"1", 1}}, 3)
-      try(target, {t, v, v}, 3)
     end
     for _, u in ipairs(ts) do
       try(target, {t, u}, 2)
-      try(target, {t, u, u}, 3)
       try(target, {t, {"0", 0}, u}, 3)
     end
+    try(target, {t, t, t}, 3)
   end
   -- four and five arguments, for conv/linear/narrow-like signatures
   for _, v in ipairs(vals) do
     try(target, {ts[1], ts[1], v, {"0", 0}}, 4)
     try(target, {ts[1], {"0", 0}, {"0", 0}, v}, 4)
     try(target, {ts[1], ts[1], ts[1], v, v}, 5)
+    try(target, {ts[1], v, v}, 3)
   end
   -- scalars in the tensor positions of creation functions
   for _, v in ipairs(vals) do

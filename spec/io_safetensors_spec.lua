@@ -129,6 +129,23 @@ describe("atomic writes", function()
     for _, name in ipairs(listdir()) do assert.falsy(name:find("%.tmp")) end
   end)
 
+  it("an interrupt stops a save (old file kept, no temporary) and a load", function()
+    local p = path("intr.safetensors")
+    ks.save(p, { x = ks.ones({ 2 }) })
+    local before = read(p)
+    ks.interrupt()
+    local ok, err = pcall(ks.save, p, { y = ks.zeros({ 1000 }) })
+    assert.is_false(ok)
+    assert.truthy(err:find("interrupted"))
+    assert.equal(before, read(p))
+    for _, name in ipairs(listdir()) do assert.falsy(name:find("%.tmp")) end
+    ks.interrupt()
+    ok, err = pcall(ks.load, p)
+    assert.is_false(ok)
+    assert.truthy(err:find("interrupted"))
+    assert.same({ 1, 1 }, ks.load(p).x:totable()) -- the flag was consumed
+  end)
+
   it("names the path when the folder does not exist", function()
     local ok, err = pcall(ks.save, dir .. "/no/such/dir/x.safetensors", { x = ks.ones({ 1 }) })
     assert.is_false(ok)

@@ -86,7 +86,7 @@ ks_status ks_aug_brightness_contrast(ks_ctx *c, const ks_tensor *x, ks_tensor *o
  * `value`, with U(lo, hi) per pixel (RANDOM) or the image's channel mean
  * (MEAN). In place. */
 typedef enum ks_erase_fill { KS_ERASE_CONST = 0, KS_ERASE_RANDOM, KS_ERASE_MEAN } ks_erase_fill;
-typedef struct ks_aug_erase {
+typedef struct ks_aug_erase_params {
     double p, scale_lo, scale_hi, ratio_lo, ratio_hi;
     int attempts, log_ratio;
     ks_erase_fill fill;
@@ -97,9 +97,10 @@ ks_status ks_aug_erase(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generat
                        ks_tensor *boxes);
 
 /* ---- mixing (Zhang et al. mixup; Yun et al. CutMix) ----
- * Both draw lambda, then a permutation perm of the batch (int64 [B], written
- * by the call), always in that order, and report the lambda used (1 when the
- * batch was not selected, probability p). mixup: out = lam*x + (1-lam)*x[perm];
+ * Both draw, always in this order, the batch's coin (probability p), lambda
+ * and a permutation perm of the batch (int64 [B], written by the call; cutmix
+ * then the box centre), and report the lambda used (1 when the batch was not
+ * selected). mixup: out = lam*x + (1-lam)*x[perm];
  * alpha <= 0 means lam = 1. cutmix: lam ~ Beta(beta, beta), a box of
  * floor(H*sqrt(1-lam)) x floor(W*sqrt(1-lam)) around a uniform centre,
  * clipped, taken from x[perm]; lam is recomputed as the kept share of pixels.

@@ -85,7 +85,8 @@ static ks_status check_crop(ks_ctx *c, const ks_img_geom *g, const ks_aug_crop *
     if ((st = ks_aug_check_prob(c, op, "p", prm->p)) || (st = ks_aug_check_prob(c, op, "hflip", prm->hflip_p)) ||
         (st = ks_aug_check_prob(c, op, "vflip", prm->vflip_p)))
         return st;
-    if (prm->pad < 0) return ks_error(c, KS_EINVAL, "%s: padding must be >= 0, got %lld", op, (long long)prm->pad);
+    if (prm->pad < 0 || prm->pad > (1 << 30))
+        return ks_error(c, KS_EINVAL, "%s: padding must be in [0, 2^30], got %lld", op, (long long)prm->pad);
     if (g->OH > g->H + 2 * prm->pad || g->OW > g->W + 2 * prm->pad)
         return ks_error(c, KS_EINVAL, "%s: size %lld x %lld is larger than the padded image %lld x %lld", op,
                         (long long)g->OH, (long long)g->OW, (long long)(g->H + 2 * prm->pad),
@@ -361,7 +362,7 @@ static rrc_img rrc_draw(ks_generator *g, int64_t H, int64_t W, const ks_aug_rrc 
     for (int t = 0; t < 10; t++) {
         double a = area * ks_aug_unif(g, prm->scale_lo, prm->scale_hi);
         double r = exp(ks_aug_unif(g, lr0, lr1));
-        int64_t w = (int64_t)nearbyint(sqrt(a * r)), h = (int64_t)nearbyint(sqrt(a / r));
+        int64_t w = ks_aug_round_dim(sqrt(a * r), W), h = ks_aug_round_dim(sqrt(a / r), H);
         if (w > 0 && w <= W && h > 0 && h <= H) {
             int64_t top = (int64_t)ks_random_below(g, (uint64_t)(H - h + 1));
             return (rrc_img){top, (int64_t)ks_random_below(g, (uint64_t)(W - w + 1)), h, w};
@@ -369,8 +370,8 @@ static rrc_img rrc_draw(ks_generator *g, int64_t H, int64_t W, const ks_aug_rrc 
     }
     double in_ratio = (double)W / (double)H;
     int64_t w = W, h = H;
-    if (in_ratio < prm->ratio_lo) h = (int64_t)nearbyint((double)w / prm->ratio_lo);
-    else if (in_ratio > prm->ratio_hi) w = (int64_t)nearbyint((double)h * prm->ratio_hi);
+    if (in_ratio < prm->ratio_lo) h = ks_aug_round_dim((double)w / prm->ratio_lo, H);
+    else if (in_ratio > prm->ratio_hi) w = ks_aug_round_dim((double)h * prm->ratio_hi, W);
     if (h < 1) h = 1;
     if (w < 1) w = 1;
     return (rrc_img){(H - h) / 2, (W - w) / 2, h, w};

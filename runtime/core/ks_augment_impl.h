@@ -52,6 +52,13 @@ static inline int64_t ks_aug_grain(int64_t per_image)
 static inline int ks_aug_coin(ks_generator *g, double p) { return ks_random_uniform(g) < p; }
 static inline double ks_aug_unif(ks_generator *g, double lo, double hi) { return lo + (hi - lo) * ks_random_uniform(g); }
 
+/* round(v) as a size, or -1 when v is not in [0, limit] (no overflowing casts) */
+static inline int64_t ks_aug_round_dim(double v, int64_t limit)
+{
+    v = __builtin_nearbyint(v);
+    return v >= 0 && v <= (double)limit ? (int64_t)v : -1;
+}
+
 /* Bilinear sample of a [H, W] plane at (sy, sx) with `fill` outside. */
 static inline float ks_aug_bilinear(const float *s, int64_t H, int64_t W, double sy, double sx, float fill)
 {

@@ -204,7 +204,8 @@ static ks_status check_erase(ks_ctx *c, const ks_aug_erase_params *prm)
     if (!(prm->ratio_lo > 0 && prm->ratio_lo <= prm->ratio_hi && isfinite(prm->ratio_hi)))
         return ks_error(c, KS_EINVAL, "%s: ratio must satisfy 0 < lo <= hi, got (%g, %g)", op, prm->ratio_lo,
                         prm->ratio_hi);
-    if (prm->attempts < 1) return ks_error(c, KS_EINVAL, "%s: attempts must be >= 1, got %d", op, prm->attempts);
+    if (prm->attempts < 1 || prm->attempts > 1000000)
+        return ks_error(c, KS_EINVAL, "%s: attempts must be in [1, 1000000], got %d", op, prm->attempts);
     return KS_OK;
 }
 
@@ -212,12 +213,12 @@ static ks_status check_erase(ks_ctx *c, const ks_aug_erase_params *prm)
 static erase_img erase_draw(ks_generator *g, int64_t H, int64_t W, const ks_aug_erase_params *prm)
 {
     erase_img e = {0, 0, 0, 0};
-    if (!ks_aug_coin(g, prm->p)) return e;
+    if (!ks_aug_coin(g, prm->p) || H < 2 || W < 2) return e; /* no box fits 1 <= h < H */
     double lr0 = log(prm->ratio_lo), lr1 = log(prm->ratio_hi);
     for (int t = 0; t < prm->attempts; t++) {
         double area = ks_aug_unif(g, prm->scale_lo, prm->scale_hi) * (double)H * (double)W;
         double r = prm->log_ratio ? exp(ks_aug_unif(g, lr0, lr1)) : ks_aug_unif(g, prm->ratio_lo, prm->ratio_hi);
-        int64_t h = (int64_t)nearbyint(sqrt(area * r)), w = (int64_t)nearbyint(sqrt(area / r));
+        int64_t h = ks_aug_round_dim(sqrt(area * r), H), w = ks_aug_round_dim(sqrt(area / r), W);
         if (h >= 1 && h < H && w >= 1 && w < W) {
             e.top = (int64_t)ks_random_below(g, (uint64_t)(H - h + 1));
             e.left = (int64_t)ks_random_below(g, (uint64_t)(W - w + 1));

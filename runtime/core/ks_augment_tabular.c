@@ -193,6 +193,7 @@ ks_status ks_aug_smote(ks_ctx *c, const ks_tensor *x, const ks_tensor *labels, c
     ks_status st = check_smote(c, x, labels, bases, out, k);
     if (st) return st;
     smote_job j = {ks_tensor_data(x), ks_tensor_data(labels), ks_tensor_data(out), x->size[0], x->size[1], k, NULL};
+    if (j.k > j.N) j.k = j.N; /* never more neighbours than rows */
     int64_t M = bases->size[0];
     const int64_t *bs = ks_tensor_data(bases);
     smote_draw *dr = malloc((size_t)(M ? M : 1) * sizeof *dr);

@@ -253,8 +253,20 @@ static ks_status add_grad(ks_ctx *c, ks_tensor **slot, ks_tensor *gin)
     return ks_accumulate_(c, *slot, gin);
 }
 
+/* a gradient nothing else references (fresh from a backward kernel): the
+ * leaf can take it as .grad without a copy */
+static bool grad_is_private(const ks_tensor *g)
+{
+    return g->refcount == 1 && g->storage->refcount == 1 && !g->storage->free_fn && !g->grad_fn && !g->offset &&
+           g->dtype == KS_FLOAT32 && ks_tensor_is_contiguous(g);
+}
+
 static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin)
 {
+    if (!leaf->grad && grad_is_private(gin)) {
+        leaf->grad = ks_tensor_retain(gin);
+        return KS_OK;
+    }
     if (!leaf->grad) {
         ks_tensor *g;
         ks_status st = ks_clone(c, gin, &g);

@@ -63,6 +63,9 @@ typedef struct ks_ctx {
      * as freed memory. ks_ctx_release empties them. */
     void *free_headers, *free_blocks;
     int n_free_headers, n_free_blocks;
+    /* size-classed cache of large storage blocks (ks_tensor.c; NULL until
+     * first used): reusing them avoids the page faults of fresh mmaps */
+    void *large_blocks;
 } ks_ctx;
 
 /* Create a context (refcount 1); NULL if out of memory. */

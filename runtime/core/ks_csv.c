@@ -3,6 +3,7 @@
 #include "ks_fileio.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,7 @@ static void trim(const char **s, size_t *n)
 /* Parse a whole field as a double (0 when empty or not a number). The byte
  * after a field is a separator, line break or the buffer's terminator, so
  * it can be set to NUL for strtod and restored. */
-static int parse_double(span f, double *v)
+static int parse_double(span f, double *v, locale_t loc)
 {
     const char *s = f.p;
     size_t n = f.n;
@@ -124,7 +125,7 @@ static int parse_double(span f, double *v)
     char *end, save = s[n];
     ((char *)s)[n] = 0;
     errno = 0;
-    *v = strtod(s, &end);
+    *v = strtod_l(s, &end, loc); /* "C" numbers whatever the process locale */
     ((char *)s)[n] = save;
     return end == s + n;
 }
@@ -164,6 +165,7 @@ typedef struct reader {
     float *x;          /* features, grown */
     size_t nrows, caprows;
     span *ls;          /* label fields */
+    locale_t loc;      /* the "C" locale for strtod_l */
 } reader;
 
 static ks_status resolve_label(reader *r)
@@ -233,7 +235,7 @@ static ks_status add_row(reader *r, long line)
             continue;
         }
         double v;
-        if (!parse_double(f, &v)) {
+        if (!parse_double(f, &v, r->loc)) {
             if (!r->o->has_fill) return bad_value(r, line, j, f);
             v = r->o->fill;
         }
@@ -355,8 +357,13 @@ ks_status ks_csv_read(ks_ctx *c, const char *path, const ks_csv_opts *o, ks_csv_
     r.p.c = c;
     r.p.path = path;
     r.p.line = 1;
+    r.loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!r.loc) return ks_error(c, KS_ENOMEM, "%s: cannot create the C locale", path);
     ks_status st = ks_file_read_all(c, path, CSV_MAX_BYTES, (unsigned char **)&r.p.buf, &r.p.len);
-    if (st) return st;
+    if (st) {
+        freelocale(r.loc);
+        return st;
+    }
     if (r.p.len >= 3 && memcmp(r.p.buf, "\xEF\xBB\xBF", 3) == 0) r.p.pos = 3;
     if (!(st = read_records(&r))) st = make_result(&r, out);
     if (r.names)
@@ -366,6 +373,7 @@ ks_status ks_csv_read(ks_ctx *c, const char *path, const ks_csv_opts *o, ks_csv_
     free(r.ls);
     free(r.p.fields);
     free(r.p.buf);
+    freelocale(r.loc);
     if (st) ks_csv_result_free(out);
     return st;
 }

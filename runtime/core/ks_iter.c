@@ -113,10 +113,11 @@ static ks_status iter_chunk(void *a, int64_t b, int64_t e)
 
 ks_status ks_iter_parallel(ks_ctx *c, const ks_iter *it, int64_t grain, ks_loop_fn loop, void *arg)
 {
-    if (it->numel < grain || c->num_threads <= 1) {
+    if (it->numel < grain) {
         ks_iter_run(it, 0, it->numel, loop, arg);
         return KS_OK;
     }
+    /* chunked even on one thread, so an interrupt is seen between chunks */
     struct iter_job job = {it, loop, arg};
     return ks_parallel_for(c, it->numel, grain, iter_chunk, &job);
 }

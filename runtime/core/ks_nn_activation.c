@@ -3,6 +3,12 @@
 #include "ks_nn.h"
 #include "ks_threads.h"
 
+/* -O2's "very cheap" vectoriser cost model leaves these loops scalar (and
+ * relu's branch mispredicts on random signs): allow the vectoriser here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 #include <math.h>
 
 #define ACT_GRAIN 65536
@@ -27,11 +33,22 @@ static inline float sigmoidf_stable(float x)
 static ks_status act_forward_chunk(void *arg, int64_t b, int64_t e)
 {
     struct act_job *j = arg;
-    const float *x = j->x;
-    float *y = j->out, a = j->alpha;
+    const float *restrict x = j->x;
+    float *restrict y = j->out;
+    float a = j->alpha;
     switch (j->act) {
-    case KS_ACT_RELU: for (int64_t i = b; i < e; i++) y[i] = x[i] > 0 ? x[i] : 0.0f; break;
-    case KS_ACT_LEAKY_RELU: for (int64_t i = b; i < e; i++) y[i] = x[i] > 0 ? x[i] : a * x[i]; break;
+    case KS_ACT_RELU:
+        for (int64_t i = b; i < e; i++) {
+            float v = x[i];
+            y[i] = v > 0 ? v : 0.0f;
+        }
+        break;
+    case KS_ACT_LEAKY_RELU:
+        for (int64_t i = b; i < e; i++) {
+            float v = x[i];
+            y[i] = v > 0 ? v : a * v;
+        }
+        break;
     case KS_ACT_GELU: for (int64_t i = b; i < e; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f)); break;
     case KS_ACT_GELU_TANH:
         for (int64_t i = b; i < e; i++)
@@ -47,11 +64,22 @@ static ks_status act_forward_chunk(void *arg, int64_t b, int64_t e)
 static ks_status act_backward_chunk(void *arg, int64_t b, int64_t e)
 {
     struct act_job *j = arg;
-    const float *x = j->x, *y = j->y, *g = j->g;
-    float *o = j->out, a = j->alpha;
+    const float *restrict x = j->x, *restrict y = j->y, *restrict g = j->g;
+    float *restrict o = j->out;
+    float a = j->alpha;
     switch (j->act) {
-    case KS_ACT_RELU: for (int64_t i = b; i < e; i++) o[i] = x[i] > 0 ? g[i] : 0.0f; break;
-    case KS_ACT_LEAKY_RELU: for (int64_t i = b; i < e; i++) o[i] = x[i] > 0 ? g[i] : a * g[i]; break;
+    case KS_ACT_RELU:
+        for (int64_t i = b; i < e; i++) {
+            float gv = g[i];
+            o[i] = x[i] > 0 ? gv : 0.0f;
+        }
+        break;
+    case KS_ACT_LEAKY_RELU:
+        for (int64_t i = b; i < e; i++) {
+            float gv = g[i];
+            o[i] = x[i] > 0 ? gv : a * gv;
+        }
+        break;
     case KS_ACT_GELU:
         for (int64_t i = b; i < e; i++) {
             float cdf = 0.5f * (1.0f + erff(x[i] * 0.70710678118654752f));

@@ -2,16 +2,28 @@
  * im2col + one GEMM per block of images and group, and its backward:
  *   forward:  Y_g[Co, L] = W_g[Co, K] @ cols[K, L]           (L = images*Ho*Wo)
  *   backward: dW_g += dY_g @ cols^T;  dcols = W_g^T @ dY_g -> col2im
- * Blocks of images keep the column buffer under COLS_BUDGET bytes, so large
- * inputs do not need gigabytes of scratch. GEMMs run on the owning thread
- * (OpenBLAS threads do the parallel part). */
+ * Blocks of images keep the column buffer near COLS_BUDGET bytes (cache
+ * sized: one big im2col of the batch is written to and read back from DRAM).
+ * A block of one image reads and writes Y / dY in place (its [Co, Ho*Wo]
+ * slice is the GEMM's layout), so no gather/scatter copies. GEMMs run on the
+ * owning thread (OpenBLAS threads do their parallel part); im2col runs over
+ * rows of cols and col2im over input channels with ks_parallel_for, each
+ * element written by one chunk in a fixed order: results do not depend on
+ * the thread count. */
 #include "ks_nn.h"
+#include "ks_threads.h"
+
+/* -O2's "very cheap" vectoriser cost model leaves the bias loops scalar */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
 
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define COLS_BUDGET ((size_t)32 << 20)
+#define COLS_BUDGET ((size_t)1 << 20)
+#define COL_GRAIN_ELEMS 16384 /* elements of cols per parallel chunk */
 
 typedef struct {
     int64_t N, Ci, H, W, Co, kH, kW, Ho, Wo;
@@ -19,94 +31,182 @@ typedef struct {
     int64_t Cig, Cog, K; /* per-group in/out channels, K = Cig*kH*kW */
 } conv_geom;
 
-static void im2col(const conv_geom *g, const float *x, int64_t n0, int64_t nb, int64_t grp, float *cols)
+typedef struct {
+    const conv_geom *g;
+    const float *x; /* im2col source, or col2im cols */
+    float *out;     /* im2col cols, or col2im dx */
+    int64_t n0, nb, grp;
+} col_job;
+
+/* output columns [lo, hi) of row ky/kx read inside the input width */
+static void valid_cols(const conv_geom *g, int64_t kx, int64_t *lo, int64_t *hi)
 {
-    int64_t HoWo = g->Ho * g->Wo, L = nb * HoWo;
-    for (int64_t ci = 0; ci < g->Cig; ci++)
-        for (int64_t ky = 0; ky < g->kH; ky++)
-            for (int64_t kx = 0; kx < g->kW; kx++) {
-                float *row = cols + ((ci * g->kH + ky) * g->kW + kx) * L;
-                for (int64_t b = 0; b < nb; b++) {
-                    const float *plane = x + ((n0 + b) * g->Ci + grp * g->Cig + ci) * g->H * g->W;
-                    float *dst = row + b * HoWo;
-                    for (int64_t oy = 0; oy < g->Ho; oy++) {
-                        int64_t iy = oy * g->sh - g->ph + ky * g->dh;
-                        float *d = dst + oy * g->Wo;
-                        if (iy < 0 || iy >= g->H) { memset(d, 0, (size_t)g->Wo * sizeof(float)); continue; }
-                        const float *src = plane + iy * g->W;
-                        for (int64_t ox = 0; ox < g->Wo; ox++) {
-                            int64_t ix = ox * g->sw - g->pw + kx * g->dw;
-                            d[ox] = (ix >= 0 && ix < g->W) ? src[ix] : 0.0f;
-                        }
-                    }
-                }
-            }
+    int64_t off = kx * g->dw - g->pw; /* ix = ox*sw + off */
+    int64_t a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+    int64_t b = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
+    if (b > g->Wo) b = g->Wo;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
 }
 
-static void col2im(const conv_geom *g, const float *cols, int64_t n0, int64_t nb, int64_t grp, float *dx)
+static inline void copy_run(float *restrict d, const float *restrict s, int64_t n)
 {
-    int64_t HoWo = g->Ho * g->Wo, L = nb * HoWo;
-    for (int64_t ci = 0; ci < g->Cig; ci++)
+    for (int64_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+static inline void add_run(float *restrict d, const float *restrict s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+}
+
+static ks_status im2col_rows(void *arg, int64_t r0, int64_t r1)
+{
+    const col_job *j = arg;
+    const conv_geom *g = j->g;
+    int64_t HoWo = g->Ho * g->Wo, L = j->nb * HoWo;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t ci = r / (g->kH * g->kW), ky = r / g->kW % g->kH, kx = r % g->kW, lo, hi;
+        valid_cols(g, kx, &lo, &hi);
+        int64_t off = kx * g->dw - g->pw;
+        for (int64_t b = 0; b < j->nb; b++) {
+            const float *plane = j->x + ((j->n0 + b) * g->Ci + j->grp * g->Cig + ci) * g->H * g->W;
+            float *dst = j->out + r * L + b * HoWo;
+            for (int64_t oy = 0; oy < g->Ho; oy++) {
+                int64_t iy = oy * g->sh - g->ph + ky * g->dh;
+                float *d = dst + oy * g->Wo;
+                if (iy < 0 || iy >= g->H) { memset(d, 0, (size_t)g->Wo * sizeof(float)); continue; }
+                const float *src = plane + iy * g->W + off;
+                for (int64_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                if (g->sw == 1) copy_run(d + lo, src + lo, hi - lo); /* rows are short: no memcpy call */
+                else for (int64_t ox = lo; ox < hi; ox++) d[ox] = src[ox * g->sw];
+                for (int64_t ox = hi; ox < g->Wo; ox++) d[ox] = 0.0f;
+            }
+        }
+    }
+    return KS_OK;
+}
+
+/* input channels [c0, c1): each accumulates its own kH*kW rows into its own planes */
+static ks_status col2im_channels(void *arg, int64_t c0, int64_t c1)
+{
+    const col_job *j = arg;
+    const conv_geom *g = j->g;
+    int64_t HoWo = g->Ho * g->Wo, L = j->nb * HoWo;
+    for (int64_t ci = c0; ci < c1; ci++)
         for (int64_t ky = 0; ky < g->kH; ky++)
             for (int64_t kx = 0; kx < g->kW; kx++) {
-                const float *row = cols + ((ci * g->kH + ky) * g->kW + kx) * L;
-                for (int64_t b = 0; b < nb; b++) {
-                    float *plane = dx + ((n0 + b) * g->Ci + grp * g->Cig + ci) * g->H * g->W;
+                const float *row = j->x + ((ci * g->kH + ky) * g->kW + kx) * L;
+                int64_t lo, hi, off = kx * g->dw - g->pw;
+                valid_cols(g, kx, &lo, &hi);
+                for (int64_t b = 0; b < j->nb; b++) {
+                    float *plane = j->out + ((j->n0 + b) * g->Ci + j->grp * g->Cig + ci) * g->H * g->W;
                     const float *src = row + b * HoWo;
                     for (int64_t oy = 0; oy < g->Ho; oy++) {
                         int64_t iy = oy * g->sh - g->ph + ky * g->dh;
                         if (iy < 0 || iy >= g->H) continue;
-                        float *d = plane + iy * g->W;
-                        const float *s = src + oy * g->Wo;
-                        for (int64_t ox = 0; ox < g->Wo; ox++) {
-                            int64_t ix = ox * g->sw - g->pw + kx * g->dw;
-                            if (ix >= 0 && ix < g->W) d[ix] += s[ox];
-                        }
+                        float *d = plane + iy * g->W + off;
+                        const float *sr = src + oy * g->Wo;
+                        if (g->sw == 1) add_run(d + lo, sr + lo, hi - lo);
+                        else for (int64_t ox = lo; ox < hi; ox++) d[ox * g->sw] += sr[ox];
                     }
                 }
             }
+    return KS_OK;
 }
 
-/* images per block so that cols (K x nb*HoWo floats) fits the budget */
+static int64_t grain_for(int64_t per_item)
+{
+    int64_t gr = COL_GRAIN_ELEMS / (per_item > 0 ? per_item : 1);
+    return gr < 1 ? 1 : gr;
+}
+
+static ks_status im2col(ks_ctx *c, const conv_geom *g, const float *x, int64_t n0, int64_t nb, int64_t grp, float *cols)
+{
+    col_job j = {g, x, cols, n0, nb, grp};
+    return ks_parallel_for(c, g->K, grain_for(nb * g->Ho * g->Wo), im2col_rows, &j);
+}
+
+static ks_status col2im(ks_ctx *c, const conv_geom *g, const float *cols, int64_t n0, int64_t nb, int64_t grp,
+                        float *dx)
+{
+    col_job j = {g, cols, dx, n0, nb, grp};
+    return ks_parallel_for(c, g->Cig, grain_for(g->kH * g->kW * nb * g->Ho * g->Wo), col2im_channels, &j);
+}
+
+/* images per block so that cols (K x nb*HoWo floats) fits the budget; one
+ * image when its Ho*Wo already makes a wide enough GEMM (no copies then) */
 static int64_t block_images(const conv_geom *g)
 {
+    if (g->Ho * g->Wo >= 256) return 1;
     size_t per = (size_t)(g->K * g->Ho * g->Wo) * sizeof(float);
     int64_t nb = per ? (int64_t)(COLS_BUDGET / per) : g->N;
     return nb < 1 ? 1 : nb > g->N ? g->N : nb;
 }
 
-/* scratch: cols [K, nb*HoWo] and a GEMM output/gradient buffer [Cog, nb*HoWo] */
-static ks_status scratch(ks_ctx *c, const conv_geom *g, int64_t nb, float **cols, float **buf, size_t *bytes)
+/* scratch: cols [K, nb*HoWo] and a GEMM output/gradient buffer [Cog, nb*HoWo]
+ * (the latter only for blocks of several images). A tensor, so it comes from
+ * the storage cache (no fresh pages each call); release it when done. */
+static ks_status scratch(ks_ctx *c, const conv_geom *g, int64_t nb, float **cols, float **buf, ks_tensor **t)
 {
-    size_t L = (size_t)(nb * g->Ho * g->Wo);
-    *bytes = ((size_t)g->K * L + (size_t)g->Cog * L) * sizeof(float);
-    float *p = ks_mem_alloc(c, *bytes);
-    if (!p) return KS_ENOMEM;
-    *cols = p;
-    *buf = p + (size_t)g->K * L;
+    int64_t L = nb * g->Ho * g->Wo, n = g->K * L + (nb > 1 ? g->Cog * L : 0);
+    ks_status st = ks_tensor_empty(c, KS_FLOAT32, 1, &n, t);
+    if (st) return st;
+    *cols = ks_tensor_data(*t);
+    *buf = nb > 1 ? *cols + g->K * L : NULL;
     return KS_OK;
 }
 
-static void conv_forward(const conv_geom *g, const float *x, const float *w, const float *bias, float *y, float *cols,
-                         float *buf, int64_t nbmax)
+static ks_status conv_forward(ks_ctx *c, const conv_geom *g, const float *x, const float *w, const float *bias,
+                              float *y, float *cols, float *buf, int64_t nbmax)
 {
     int64_t HoWo = g->Ho * g->Wo;
-    for (int64_t n0 = 0; n0 < g->N; n0 += nbmax) {
+    ks_status st = KS_OK;
+    for (int64_t n0 = 0; n0 < g->N && !st; n0 += nbmax) {
         int64_t nb = g->N - n0 < nbmax ? g->N - n0 : nbmax, L = nb * HoWo;
-        for (int64_t grp = 0; grp < g->groups; grp++) {
-            im2col(g, x, n0, nb, grp, cols);
+        for (int64_t grp = 0; grp < g->groups && !st; grp++) {
+            if ((st = im2col(c, g, x, n0, nb, grp, cols))) break;
+            /* one image: write straight into y's [Cog, HoWo] slice */
+            float *out = nb == 1 ? y + (n0 * g->Co + grp * g->Cog) * HoWo : buf;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->Cog, (int)L, (int)g->K, 1.0f,
-                        w + grp * g->Cog * g->K, (int)g->K, cols, (int)L, 0.0f, buf, (int)L);
+                        w + grp * g->Cog * g->K, (int)g->K, cols, (int)L, 0.0f, out, (int)L);
             for (int64_t co = 0; co < g->Cog; co++) {
                 int64_t oc = grp * g->Cog + co;
                 float b = bias ? bias[oc] : 0.0f;
                 for (int64_t i = 0; i < nb; i++) {
                     float *dst = y + ((n0 + i) * g->Co + oc) * HoWo;
-                    const float *src = buf + co * L + i * HoWo;
-                    for (int64_t p = 0; p < HoWo; p++) dst[p] = src[p] + b;
+                    const float *src = out + co * L + i * HoWo;
+                    if (dst == src) { if (bias) for (int64_t p = 0; p < HoWo; p++) dst[p] += b; }
+                    else for (int64_t p = 0; p < HoWo; p++) dst[p] = src[p] + b;
                 }
             }
         }
+        if (!st) st = ks_check_interrupt(c);
+    }
+    return st;
+}
+
+/* sum of one plane: 8 float lanes (vectorisable, no serial add chain),
+ * combined in double; the order depends only on n */
+static double plane_sum(const float *restrict x, int64_t n)
+{
+    float lane[8] = {0};
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8)
+        for (int l = 0; l < 8; l++) lane[l] += x[p + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++) s += lane[l];
+    for (; p < n; p++) s += x[p];
+    return s;
+}
+
+static void bias_grad(const conv_geom *g, const float *gy, float *db)
+{
+    int64_t HoWo = g->Ho * g->Wo;
+    for (int64_t oc = 0; oc < g->Co; oc++) {
+        double s = 0;
+        for (int64_t i = 0; i < g->N; i++) s += plane_sum(gy + (i * g->Co + oc) * HoWo, HoWo);
+        db[oc] = (float)s;
     }
 }
 
@@ -119,47 +219,41 @@ static ks_status conv_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
     conv_geom g;
     memcpy(&g, n->i, sizeof g);
     float *cols, *buf;
-    size_t bytes;
+    ks_tensor *scr;
     int64_t nbmax = block_images(&g), HoWo = g.Ho * g.Wo;
-    if ((st = scratch(c, &g, nbmax, &cols, &buf, &bytes))) { ks_tensor_release(gt); return st; }
+    if ((st = scratch(c, &g, nbmax, &cols, &buf, &scr))) { ks_tensor_release(gt); return st; }
     const float *x = ks_tensor_data(xt), *w = ks_tensor_data(wt), *gy = ks_tensor_data(gt);
     float *dx = NULL, *dw = NULL;
     for (int k = 0; k < 3 && !st; k++)
         if (n->needs_grad[k]) st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[k], n->in_size[k], &gin[k]);
     if (!st && gin[0]) { dx = ks_tensor_data(gin[0]); memset(dx, 0, (size_t)gin[0]->numel * sizeof(float)); }
     if (!st && gin[1]) { dw = ks_tensor_data(gin[1]); memset(dw, 0, (size_t)gin[1]->numel * sizeof(float)); }
-    if (!st && gin[2]) {
-        float *db = ks_tensor_data(gin[2]);
-        for (int64_t oc = 0; oc < g.Co; oc++) {
-            double s = 0;
-            for (int64_t i = 0; i < g.N; i++) {
-                const float *src = gy + (i * g.Co + oc) * HoWo;
-                for (int64_t p = 0; p < HoWo; p++) s += src[p];
-            }
-            db[oc] = (float)s;
-        }
-    }
+    if (!st && gin[2]) bias_grad(&g, gy, ks_tensor_data(gin[2]));
     for (int64_t n0 = 0; !st && (dx || dw) && n0 < g.N; n0 += nbmax) {
         int64_t nb = g.N - n0 < nbmax ? g.N - n0 : nbmax, L = nb * HoWo;
-        for (int64_t grp = 0; grp < g.groups; grp++) {
-            for (int64_t co = 0; co < g.Cog; co++) /* gather dY_g into [Cog, L] */
-                for (int64_t i = 0; i < nb; i++)
-                    memcpy(buf + co * L + i * HoWo, gy + ((n0 + i) * g.Co + grp * g.Cog + co) * HoWo,
-                           (size_t)HoWo * sizeof(float));
+        for (int64_t grp = 0; grp < g.groups && !st; grp++) {
+            const float *dy = gy + (n0 * g.Co + grp * g.Cog) * HoWo; /* one image: dY_g in place */
+            if (nb > 1) { /* gather dY_g into [Cog, L] */
+                for (int64_t co = 0; co < g.Cog; co++)
+                    for (int64_t i = 0; i < nb; i++)
+                        memcpy(buf + co * L + i * HoWo, gy + ((n0 + i) * g.Co + grp * g.Cog + co) * HoWo,
+                               (size_t)HoWo * sizeof(float));
+                dy = buf;
+            }
             if (dw) {
-                im2col(&g, x, n0, nb, grp, cols);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.Cog, (int)g.K, (int)L, 1.0f, buf, (int)L,
+                if ((st = im2col(c, &g, x, n0, nb, grp, cols))) break;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.Cog, (int)g.K, (int)L, 1.0f, dy, (int)L,
                             cols, (int)L, 1.0f, dw + grp * g.Cog * g.K, (int)g.K);
             }
             if (dx) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K, (int)L, (int)g.Cog, 1.0f,
-                            w + grp * g.Cog * g.K, (int)g.K, buf, (int)L, 0.0f, cols, (int)L);
-                col2im(&g, cols, n0, nb, grp, dx);
+                            w + grp * g.Cog * g.K, (int)g.K, dy, (int)L, 0.0f, cols, (int)L);
+                st = col2im(c, &g, cols, n0, nb, grp, dx);
             }
         }
         if (!st) st = ks_check_interrupt(c);
     }
-    ks_mem_free(c, cols, bytes);
+    ks_tensor_release(scr);
     ks_tensor_release(gt);
     return st;
 }
@@ -178,6 +272,9 @@ static ks_status make_geom(ks_ctx *c, const ks_tensor *x, const ks_tensor *w, co
     if (o->groups < 1 || o->stride[0] < 1 || o->stride[1] < 1 || o->dilation[0] < 1 || o->dilation[1] < 1 ||
         o->padding[0] < 0 || o->padding[1] < 0)
         return ks_error(c, KS_EINVAL, "conv2d: stride, dilation and groups must be >= 1 and padding >= 0");
+    for (int d = 0; d < 2; d++)
+        if (o->stride[d] > INT32_MAX || o->dilation[d] > INT32_MAX || o->padding[d] > INT32_MAX || o->groups > INT32_MAX)
+            return ks_error(c, KS_EINVAL, "conv2d: stride, padding, dilation and groups must be below 2^31");
     *g = (conv_geom){x->size[0], x->size[1], x->size[2], x->size[3], w->size[0], w->size[2], w->size[3], 0, 0,
                      o->stride[0], o->stride[1], o->padding[0], o->padding[1], o->dilation[0], o->dilation[1],
                      o->groups, 0, 0, 0};
@@ -206,17 +303,17 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     conv_geom g;
     ks_status st = make_geom(c, input, weight, bias, o, &g);
     if (st) return st;
-    ks_tensor *x = NULL, *w = NULL, *bc = NULL, *y = NULL;
-    float *cols = NULL, *buf;
-    size_t bytes = 0;
+    ks_tensor *x = NULL, *w = NULL, *bc = NULL, *y = NULL, *scr = NULL;
+    float *cols, *buf;
     if ((st = ks_contiguous(c, input, &x)) || (st = ks_contiguous(c, weight, &w))) goto done;
     if (bias && (st = ks_contiguous(c, bias, &bc))) goto done;
     int64_t size[4] = {g.N, g.Co, g.Ho, g.Wo}, nbmax = block_images(&g);
     if ((st = ks_tensor_empty(c, KS_FLOAT32, 4, size, &y))) goto done;
     if (y->numel) {
-        if ((st = scratch(c, &g, nbmax, &cols, &buf, &bytes))) goto done;
-        conv_forward(&g, ks_tensor_data(x), ks_tensor_data(w), bc ? ks_tensor_data(bc) : NULL, ks_tensor_data(y),
-                     cols, buf, nbmax);
+        if ((st = scratch(c, &g, nbmax, &cols, &buf, &scr))) goto done;
+        if ((st = conv_forward(c, &g, ks_tensor_data(x), ks_tensor_data(w), bc ? ks_tensor_data(bc) : NULL,
+                               ks_tensor_data(y), cols, buf, nbmax)))
+            goto done;
     }
     ks_tensor *ins[3] = {input, weight, bias};
     if (ks_ag_needs_record(c, 3, ins)) {
@@ -233,7 +330,7 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     *out = y;
     y = NULL;
 done:
-    if (cols) ks_mem_free(c, cols, bytes);
+    ks_tensor_release(scr);
     ks_tensor_release(x);
     ks_tensor_release(w);
     ks_tensor_release(bc);

@@ -26,7 +26,8 @@ static void log_softmax(const ce_geom *g, const float *x, float *logp)
             float m = -INFINITY;
             for (int64_t c = 0; c < g->C; c++) m = fmaxf(m, x[at(g, n, c, s)]);
             double sum = 0;
-            for (int64_t c = 0; c < g->C; c++) sum += exp((double)x[at(g, n, c, s)] - m);
+            /* expf: each term is only needed to float precision; the sum is double */
+            for (int64_t c = 0; c < g->C; c++) sum += expf(x[at(g, n, c, s)] - m);
             float lse = m + (float)log(sum);
             for (int64_t c = 0; c < g->C; c++) logp[at(g, n, c, s)] = x[at(g, n, c, s)] - lse;
         }
@@ -146,7 +147,7 @@ static ks_status ce_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_t
                 }
                 double wtc = weight_of(w, tc);
                 for (int64_t cc = 0; cc < g.C; cc++) {
-                    double p = exp(logp[at(&g, i, cc, s)]);
+                    double p = expf(logp[at(&g, i, cc, s)]); /* float logp: expf is exact enough */
                     double d = (1 - e) * wtc * (p - (cc == tc)) + e / g.C * (p * wsum - weight_of(w, cc));
                     dx[at(&g, i, cc, s)] = (float)(scale * d);
                 }

@@ -85,10 +85,11 @@ ks_status ks_nn_linear(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     size[input->ndim - 1] = N;
     if ((st = ks_tensor_empty(c, KS_FLOAT32, input->ndim, size, &y))) goto done;
     float *yp = ks_tensor_data(y);
-    if (bias) {
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++)
-                yp[i * N + j] = ((const float *)ks_tensor_data(bias))[j * bias->stride[0]];
+    if (bias && M) { /* y starts as the bias rows; the GEMM adds x @ w^T (beta = 1) */
+        const float *bp = ks_tensor_data(bias);
+        int64_t bs = bias->stride[0];
+        for (int64_t j = 0; j < N; j++) yp[j] = bp[j * bs];
+        for (int64_t i = 1; i < M; i++) memcpy(yp + i * N, yp, (size_t)N * sizeof(float));
     }
     if (M && N) {
         if (K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, ks_tensor_data(x),

@@ -1,6 +1,12 @@
 /* ks_nn_pool.c: max, average and adaptive average pooling over 2-D planes,
  * forward and backward (PyTorch's output-size, ceil_mode and padding rules). */
 #include "ks_nn.h"
+#include "ks_threads.h"
+
+/* -O2's "very cheap" vectoriser cost model leaves the select loops scalar */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -45,6 +51,9 @@ static ks_status check_opts(ks_ctx *c, const ks_pool2d_opts *o, const char *name
     for (int d = 0; d < 2; d++) {
         if (o->kernel[d] < 1 || o->stride[d] < 1 || o->padding[d] < 0)
             return ks_error(c, KS_EINVAL, "%s: kernel and stride must be >= 1 and padding >= 0", name);
+        if (o->kernel[d] > INT32_MAX || o->stride[d] > INT32_MAX || o->padding[d] > INT32_MAX)
+            return ks_error(c, KS_EINVAL, "%s: kernel, stride and padding must be below 2^31 (got %lld, %lld, %lld)", name,
+                            (long long)o->kernel[d], (long long)o->stride[d], (long long)o->padding[d]);
         if (o->padding[d] * 2 > o->kernel[d])
             return ks_error(c, KS_EINVAL, "%s: padding (%lld) should be at most half of the kernel size (%lld)", name,
                             (long long)o->padding[d], (long long)o->kernel[d]);
@@ -66,20 +75,133 @@ static ks_status geom_for(ks_ctx *c, const ks_tensor *x, const ks_pool2d_opts *o
 }
 
 /* ------------------------------------------------------------ max pool */
+/* Planes are independent: forward and backward run over chunks of planes
+ * (same result for any thread count). */
+#define POOL_GRAIN_ELEMS 32768
+
+struct maxpool_job {
+    const plane_geom *g;
+    const ks_pool2d_opts *o;
+    const float *x;
+    float *y;
+    int64_t *ind;
+    /* backward: plane sizes of input and output */
+    int64_t HW, HoWo;
+    const float *gy;
+    float *dx;
+};
+
+/* one output cell, generic window: the first maximum in scan order wins and
+ * the first NaN stops the scan (it propagates) */
+static void max_cell(const struct maxpool_job *j, const float *plane, int64_t oy, int64_t ox, float *out, int64_t *idx)
+{
+    const plane_geom *g = j->g;
+    const ks_pool2d_opts *o = j->o;
+    int64_t y0 = oy * o->stride[0] - o->padding[0], x0 = ox * o->stride[1] - o->padding[1];
+    float best = -INFINITY;
+    int64_t bi = -1;
+    for (int64_t ky = 0; ky < o->kernel[0]; ky++) {
+        int64_t iy = y0 + ky;
+        if (iy < 0 || iy >= g->H) continue;
+        for (int64_t kx = 0; kx < o->kernel[1]; kx++) {
+            int64_t ix = x0 + kx;
+            if (ix < 0 || ix >= g->W) continue;
+            float v = plane[iy * g->W + ix];
+            if (v > best || isnan(v) || bi < 0) { best = v; bi = iy * g->W + ix; if (isnan(v)) goto found; }
+        }
+    }
+found:
+    *out = best;
+    *idx = bi < 0 ? 0 : bi;
+}
+
+/* 2x2 windows, stride 2, no padding, all inside the plane: one select-only
+ * loop per output row that the vectoriser handles (random data mispredicts
+ * every branch); a row with a NaN is redone by the generic scan for its
+ * exact semantics. */
+static void max_plane_2x2(const struct maxpool_job *j, const float *plane, float *restrict yp, int64_t *restrict ip)
+{
+    const plane_geom *g = j->g;
+    int64_t W = g->W, Wo = g->Wo;
+    for (int64_t oy = 0; oy < g->Ho; oy++) {
+        const float *restrict r0 = plane + 2 * oy * W, *restrict r1 = r0 + W;
+        float *restrict yr = yp + oy * Wo;
+        int64_t *restrict ir = ip + oy * Wo, row = 2 * oy * W;
+        int nan = 0;
+        for (int64_t ox = 0; ox < Wo; ox++) {
+            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+            /* arithmetic selects: if-conversion of ternaries on k fails */
+            int64_t kb = b > a;
+            float m = kb ? b : a;
+            int64_t kc = c > m;
+            m = kc ? c : m;
+            int64_t kd = d > m;
+            m = kd ? d : m;
+            int64_t k = kd * (W + 1) + (1 - kd) * (kc * W + (1 - kc) * kb);
+            float s = a + b + c + d;
+            nan |= s != s;
+            yr[ox] = m;
+            ir[ox] = row + 2 * ox + k;
+        }
+        if (nan)
+            for (int64_t ox = 0; ox < Wo; ox++) max_cell(j, plane, oy, ox, &yr[ox], &ir[ox]);
+    }
+}
+
+static bool is_plain_2x2(const plane_geom *g, const ks_pool2d_opts *o)
+{
+    return o->kernel[0] == 2 && o->kernel[1] == 2 && o->stride[0] == 2 && o->stride[1] == 2 && o->padding[0] == 0 &&
+           o->padding[1] == 0 && 2 * g->Ho <= g->H && 2 * g->Wo <= g->W;
+}
+
+static ks_status maxpool_forward_chunk(void *arg, int64_t p0, int64_t p1)
+{
+    const struct maxpool_job *j = arg;
+    const plane_geom *g = j->g;
+    bool fast = is_plain_2x2(g, j->o);
+    for (int64_t p = p0; p < p1; p++) {
+        const float *plane = j->x + p * g->H * g->W;
+        float *yp = j->y + p * g->Ho * g->Wo;
+        int64_t *ip = j->ind + p * g->Ho * g->Wo;
+        if (fast) { max_plane_2x2(j, plane, yp, ip); continue; }
+        for (int64_t oy = 0; oy < g->Ho; oy++)
+            for (int64_t ox = 0; ox < g->Wo; ox++) max_cell(j, plane, oy, ox, &yp[oy * g->Wo + ox], &ip[oy * g->Wo + ox]);
+    }
+    return KS_OK;
+}
+
+static ks_status maxpool_backward_chunk(void *arg, int64_t p0, int64_t p1)
+{
+    const struct maxpool_job *j = arg;
+    int64_t HW = j->HW, HoWo = j->HoWo;
+    for (int64_t p = p0; p < p1; p++) {
+        float *d = j->dx + p * HW;
+        const float *gp = j->gy + p * HoWo;
+        const int64_t *ip = j->ind + p * HoWo;
+        memset(d, 0, (size_t)HW * sizeof(float));
+        for (int64_t k = 0; k < HoWo; k++) d[ip[k]] += gp[k];
+    }
+    return KS_OK;
+}
+
+static int64_t plane_grain(int64_t elems_per_plane)
+{
+    int64_t g = POOL_GRAIN_ELEMS / (elems_per_plane > 0 ? elems_per_plane : 1);
+    return g < 1 ? 1 : g;
+}
+
 static ks_status maxpool_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *idx, *g, *r;
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
     if (st || (st = ks_contiguous(c, gout[0], &g))) return st;
     if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &r))) { ks_tensor_release(g); return st; }
-    float *dx = ks_tensor_data(r);
-    memset(dx, 0, (size_t)r->numel * sizeof(float));
     int64_t HW = n->i[0], HoWo = n->i[1], planes = HoWo ? idx->numel / HoWo : 0;
-    const int64_t *ip = ks_tensor_data(idx);
-    const float *gp = ks_tensor_data(g);
-    for (int64_t p = 0; p < planes; p++)
-        for (int64_t k = 0; k < HoWo; k++) dx[p * HW + ip[p * HoWo + k]] += gp[p * HoWo + k];
+    struct maxpool_job j = {.HW = HW, .HoWo = HoWo, .ind = ks_tensor_data(idx), .gy = ks_tensor_data(g), .dx = ks_tensor_data(r)};
+    if (planes) st = ks_parallel_for(c, planes, plane_grain(HW), maxpool_backward_chunk, &j);
+    else memset(j.dx, 0, (size_t)r->numel * sizeof(float));
     ks_tensor_release(g);
+    if (st) { ks_tensor_release(r); return st; }
     gin[0] = r;
     return KS_OK;
 }
@@ -95,31 +217,8 @@ ks_status ks_nn_max_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, const k
     if ((st = ks_contiguous(c, input, &x)) || (st = new_output(c, input, &g, KS_FLOAT32, &y)) ||
         (st = new_output(c, input, &g, KS_INT64, &ind)))
         goto done;
-    const float *xp = ks_tensor_data(x);
-    float *yp = ks_tensor_data(y);
-    int64_t *ip = ks_tensor_data(ind);
-    for (int64_t p = 0; p < g.planes; p++) {
-        const float *plane = xp + p * g.H * g.W;
-        for (int64_t oy = 0; oy < g.Ho; oy++)
-            for (int64_t ox = 0; ox < g.Wo; ox++) {
-                int64_t y0 = oy * o->stride[0] - o->padding[0], x0 = ox * o->stride[1] - o->padding[1];
-                float best = -INFINITY;
-                int64_t bi = -1;
-                for (int64_t ky = 0; ky < o->kernel[0]; ky++) {
-                    int64_t iy = y0 + ky;
-                    if (iy < 0 || iy >= g.H) continue;
-                    for (int64_t kx = 0; kx < o->kernel[1]; kx++) {
-                        int64_t ix = x0 + kx;
-                        if (ix < 0 || ix >= g.W) continue;
-                        float v = plane[iy * g.W + ix];
-                        if (v > best || isnan(v) || bi < 0) { best = v; bi = iy * g.W + ix; if (isnan(v)) goto found; }
-                    }
-                }
-            found:
-                yp[(p * g.Ho + oy) * g.Wo + ox] = best;
-                ip[(p * g.Ho + oy) * g.Wo + ox] = bi < 0 ? 0 : bi;
-            }
-    }
+    struct maxpool_job j = {.g = &g, .o = o, .x = ks_tensor_data(x), .y = ks_tensor_data(y), .ind = ks_tensor_data(ind)};
+    if (g.planes && (st = ks_parallel_for(c, g.planes, plane_grain(g.H * g.W), maxpool_forward_chunk, &j))) goto done;
     if (ks_ag_needs_record(c, 1, &input)) {
         ks_node *n = ks_node_new(c, &op_maxpool, 1, &input);
         if (!n) { st = KS_ENOMEM; goto done; }

@@ -3,14 +3,96 @@
  * Every kernel is one loop over the flat elements of a contiguous parameter
  * and its state, split into fixed-size chunks for the thread pool. Element
  * arithmetic is float32 in the order PyTorch's tensor ops use, so
- * trajectories follow torch.optim to float32 rounding. */
-/* sqrtf without errno handling lets the loops vectorise (inputs are >= 0;
- * a negative one gives NaN either way). */
-#pragma GCC optimize("vect-cost-model=dynamic", "no-math-errno")
+ * trajectories follow torch.optim to float32 rounding.
+ *
+ * The kernels with a square root are written on 8-lane vectors (GCC vector
+ * extensions): with errno-setting sqrtf (the default -fmath-errno) the
+ * compiler will not vectorise them, and they are bound by the square root
+ * and the division, not by memory. On x86 each loop is compiled twice, for
+ * baseline SSE2 (a vector = two 4-lane halves) and for AVX (chosen at run
+ * time), which halves their cost. Lanes do exactly the scalar operations in
+ * the same order (no FMA contraction without an FMA target), so results do
+ * not depend on the lane, the chunk or the instruction set. The last
+ * partial vector of a chunk runs on a zero-padded copy. */
+#pragma GCC optimize("vect-cost-model=dynamic")
 #include "ks_optim.h"
 #include "ks_threads.h"
 
 #include <math.h>
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__)
+#define KS_OPTIM_X86 1
+#include <immintrin.h>
+#else
+#define KS_OPTIM_X86 0
+#endif
+
+/* 32-byte vectors by value only pass between static inline functions of
+ * this file, so the AVX/non-AVX ABI note does not concern anyone */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+typedef float vf __attribute__((vector_size(32)));
+#define VL 8
+
+static inline vf vld(const float *p) { vf x; memcpy(&x, p, sizeof x); return x; }
+static inline void vst(float *p, vf x) { memcpy(p, &x, sizeof x); }
+
+#if KS_OPTIM_X86
+static inline __attribute__((target("avx"))) vf vsqrt_avx(vf x) { return (vf)_mm256_sqrt_ps((__m256)x); }
+static inline __attribute__((target("avx"))) vf vmax_avx(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
+static inline vf vsqrt_sse(vf x)
+{
+    __m128 h[2];
+    memcpy(h, &x, sizeof x);
+    h[0] = _mm_sqrt_ps(h[0]), h[1] = _mm_sqrt_ps(h[1]);
+    memcpy(&x, h, sizeof x);
+    return x;
+}
+static inline vf vmax_sse(vf a, vf b)
+{
+    __m128 ha[2], hb[2];
+    memcpy(ha, &a, sizeof a), memcpy(hb, &b, sizeof b);
+    ha[0] = _mm_max_ps(ha[0], hb[0]), ha[1] = _mm_max_ps(ha[1], hb[1]);
+    memcpy(&a, ha, sizeof a);
+    return a;
+}
+static bool has_avx(void) { return __builtin_cpu_supports("avx"); }
+#else
+static inline vf vsqrt_sse(vf x)
+{
+    for (int k = 0; k < VL; k++) x[k] = sqrtf(x[k]);
+    return x;
+}
+static inline vf vmax_sse(vf a, vf b)
+{
+    for (int k = 0; k < VL; k++) a[k] = a[k] > b[k] ? a[k] : b[k];
+    return a;
+}
+#define vsqrt_avx vsqrt_sse
+#define vmax_avx vmax_sse
+static bool has_avx(void) { return false; }
+#endif
+
+/* `avx` is a compile-time constant after inlining: true only inside the
+ * target("avx") copies of the loops */
+static inline __attribute__((always_inline)) vf vsqrt(vf x, const bool avx) { return avx ? vsqrt_avx(x) : vsqrt_sse(x); }
+/* a > b ? a : b per lane (torch.maximum for non-NaN values) */
+static inline __attribute__((always_inline)) vf vmaxf(vf a, vf b, const bool avx)
+{
+    return avx ? vmax_avx(a, b) : vmax_sse(a, b);
+}
+
+/* zero-padded copy of the last n < VL elements (src may be NULL) */
+static inline void pad_in(float *dst, const float *src, int64_t n)
+{
+    memset(dst, 0, VL * sizeof *dst);
+    if (src) memcpy(dst, src, (size_t)n * sizeof *dst);
+}
+static inline void pad_out(float *dst, const float *src, int64_t n)
+{
+    if (dst) memcpy(dst, src, (size_t)n * sizeof *dst);
+}
 
 #define OPTIM_GRAIN (1 << 16)
 
@@ -82,28 +164,63 @@ ks_status ks_sgd_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_ten
 typedef struct {
     float *p, *m, *v, *vmax;
     const float *g;
-    float sign, wd, decay, b1, omb1, b2, omb2, bc2_sqrt, eps, neg_step;
+    float sign, wd, decay, b1, omb1, b2, omb2, eps_bc2, neg_step_bc2;
 } adam_args;
 
+/* VL elements; vmax is NULL unless amsgrad */
+static inline __attribute__((always_inline)) void adam_vec(const adam_args *a, float *p, float *m, float *v, float *vmax,
+                                                           const float *g, const bool avx)
+{
+    vf pi = vld(p) * a->decay; /* decay == 1 unless AdamW */
+    vf gi = a->sign * vld(g) + a->wd * pi;
+    vf mi = vld(m) * a->b1 + a->omb1 * gi;
+    vf vi = vld(v) * a->b2 + a->omb2 * gi * gi;
+    vst(m, mi);
+    vst(v, vi);
+    if (vmax) {
+        vi = vmaxf(vld(vmax), vi, avx);
+        vst(vmax, vi);
+    }
+    /* θ − (γ/bc1)·m/(√v/√bc2 + ε) with the bias correction moved out of the
+     * denominator (as PyTorch's capturable path): one division per element */
+    vf denom = vsqrt(vi, avx) + a->eps_bc2;
+    vst(p, pi + a->neg_step_bc2 * (mi / denom));
+}
+
+static inline __attribute__((always_inline)) void adam_loop(const adam_args *args, int64_t lo, int64_t hi, const bool ams,
+                                                            const bool avx)
+{
+    /* a local copy: element stores cannot alias it, so the constants stay in registers */
+    const adam_args k = *args, *a = &k;
+    float *p = a->p, *m = a->m, *v = a->v, *vm = a->vmax;
+    const float *g = a->g;
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) adam_vec(a, p + i, m + i, v + i, ams ? vm + i : NULL, g + i, avx);
+    if (i < hi) {
+        float tp[VL], tm[VL], tv[VL], tx[VL], tg[VL];
+        int64_t n = hi - i;
+        pad_in(tp, p + i, n), pad_in(tm, m + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
+        pad_in(tx, ams ? vm + i : NULL, n);
+        adam_vec(a, tp, tm, tv, ams ? tx : NULL, tg, avx);
+        pad_out(p + i, tp, n), pad_out(m + i, tm, n), pad_out(v + i, tv, n), pad_out(ams ? vm + i : NULL, tx, n);
+    }
+}
+
+/* amsgrad and the instruction set are compile-time constants in each copy */
+static void adam_sse(const adam_args *a, int64_t lo, int64_t hi)
+{
+    if (a->vmax) adam_loop(a, lo, hi, true, false);
+    else adam_loop(a, lo, hi, false, false);
+}
+static __attribute__((target("avx"))) void adam_avx(const adam_args *a, int64_t lo, int64_t hi)
+{
+    if (a->vmax) adam_loop(a, lo, hi, true, true);
+    else adam_loop(a, lo, hi, false, true);
+}
 static ks_status adam_range(void *arg, int64_t lo, int64_t hi)
 {
-    const adam_args *a = arg;
-    float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v, *restrict vmax = a->vmax;
-    const float *restrict g = a->g;
-    for (int64_t i = lo; i < hi; i++) {
-        float pi = p[i] * a->decay; /* decay == 1 unless AdamW */
-        float gi = a->sign * g[i] + a->wd * pi;
-        float mi = m[i] * a->b1 + a->omb1 * gi;
-        float vi = v[i] * a->b2 + a->omb2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        if (vmax) {
-            vi = vmax[i] > vi ? vmax[i] : vi;
-            vmax[i] = vi;
-        }
-        float denom = sqrtf(vi) / a->bc2_sqrt + a->eps;
-        p[i] = pi + a->neg_step * (mi / denom);
-    }
+    if (has_avx()) adam_avx(arg, lo, hi);
+    else adam_sse(arg, lo, hi);
     return KS_OK;
 }
 
@@ -122,7 +239,7 @@ ks_status ks_adam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_te
         o->decoupled ? 0.0f : (float)o->weight_decay,
         o->decoupled ? (float)(1.0 - o->lr * o->weight_decay) : 1.0f,
         (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2),
-        (float)sqrt(bc2), (float)o->eps, (float)(-(o->lr / bc1)),
+        (float)(o->eps * sqrt(bc2)), (float)(-(o->lr / bc1) * sqrt(bc2)),
     };
     ks_tensor_bump_version(param);
     return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adam_range, &a);
@@ -135,29 +252,64 @@ typedef struct {
     float sign, wd, alpha, oma, eps, mu, neg_lr;
 } rms_args;
 
+/* VL elements; ga (centered) and b (momentum) may be NULL */
+static inline __attribute__((always_inline)) void rms_vec(const rms_args *a, float *p, float *v, float *ga, float *b,
+                                                          const float *g, const bool avx)
+{
+    vf pi = vld(p);
+    vf gi = a->sign * vld(g) + a->wd * pi;
+    vf vi = vld(v) * a->alpha + a->oma * gi * gi;
+    vst(v, vi);
+    if (ga) {
+        vf ai = vld(ga) * a->alpha + a->oma * gi;
+        vst(ga, ai);
+        vi = vi + -1.0f * ai * ai;
+    }
+    vf avg = vsqrt(vi, avx) + a->eps;
+    if (b) {
+        vf bi = vld(b) * a->mu + gi / avg;
+        vst(b, bi);
+        vst(p, pi + a->neg_lr * bi);
+    } else {
+        vst(p, pi + a->neg_lr * (gi / avg));
+    }
+}
+
+static inline __attribute__((always_inline)) void rms_loop(const rms_args *args, int64_t lo, int64_t hi,
+                                                           const bool centered, const bool mom, const bool avx)
+{
+    const rms_args k = *args, *a = &k; /* constants in registers (see adam_loop) */
+    float *p = a->p, *v = a->v, *ga = a->ga, *b = a->b;
+    const float *g = a->g;
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) rms_vec(a, p + i, v + i, centered ? ga + i : NULL, mom ? b + i : NULL, g + i, avx);
+    if (i < hi) {
+        float tp[VL], tv[VL], ta[VL], tb[VL], tg[VL];
+        int64_t n = hi - i;
+        pad_in(tp, p + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
+        pad_in(ta, centered ? ga + i : NULL, n), pad_in(tb, mom ? b + i : NULL, n);
+        rms_vec(a, tp, tv, centered ? ta : NULL, mom ? tb : NULL, tg, avx);
+        pad_out(p + i, tp, n), pad_out(v + i, tv, n);
+        pad_out(centered ? ga + i : NULL, ta, n), pad_out(mom ? b + i : NULL, tb, n);
+    }
+}
+
+static inline __attribute__((always_inline)) void rms_variants(const rms_args *a, int64_t lo, int64_t hi, const bool avx)
+{
+    if (a->ga && a->b) rms_loop(a, lo, hi, true, true, avx);
+    else if (a->ga) rms_loop(a, lo, hi, true, false, avx);
+    else if (a->b) rms_loop(a, lo, hi, false, true, avx);
+    else rms_loop(a, lo, hi, false, false, avx);
+}
+static void rms_sse(const rms_args *a, int64_t lo, int64_t hi) { rms_variants(a, lo, hi, false); }
+static __attribute__((target("avx"))) void rms_avx(const rms_args *a, int64_t lo, int64_t hi)
+{
+    rms_variants(a, lo, hi, true);
+}
 static ks_status rms_range(void *arg, int64_t lo, int64_t hi)
 {
-    const rms_args *a = arg;
-    float *restrict p = a->p, *restrict v = a->v, *restrict ga = a->ga, *restrict b = a->b;
-    const float *restrict g = a->g;
-    for (int64_t i = lo; i < hi; i++) {
-        float gi = a->sign * g[i] + a->wd * p[i];
-        float vi = v[i] * a->alpha + a->oma * gi * gi;
-        v[i] = vi;
-        if (ga) {
-            float ai = ga[i] * a->alpha + a->oma * gi;
-            ga[i] = ai;
-            vi = vi + -1.0f * ai * ai;
-        }
-        float avg = sqrtf(vi) + a->eps;
-        if (b) {
-            float bi = b[i] * a->mu + gi / avg;
-            b[i] = bi;
-            p[i] = p[i] + a->neg_lr * bi;
-        } else {
-            p[i] = p[i] + a->neg_lr * (gi / avg);
-        }
-    }
+    if (has_avx()) rms_avx(arg, lo, hi);
+    else rms_sse(arg, lo, hi);
     return KS_OK;
 }
 
@@ -181,17 +333,41 @@ typedef struct {
     float sign, wd, eps, neg_clr;
 } adagrad_args;
 
+static inline __attribute__((always_inline)) void adagrad_vec(const adagrad_args *a, float *p, float *s, const float *g,
+                                                              const bool avx)
+{
+    vf pi = vld(p);
+    vf gi = a->sign * vld(g) + a->wd * pi;
+    vf si = vld(s) + 1.0f * gi * gi;
+    vst(s, si);
+    vst(p, pi + a->neg_clr * (gi / (vsqrt(si, avx) + a->eps)));
+}
+
+static inline __attribute__((always_inline)) void adagrad_loop(const adagrad_args *args, int64_t lo, int64_t hi,
+                                                               const bool avx)
+{
+    const adagrad_args k = *args, *a = &k; /* see adam_loop */
+    float *p = a->p, *s = a->s;
+    const float *g = a->g;
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) adagrad_vec(a, p + i, s + i, g + i, avx);
+    if (i < hi) {
+        float tp[VL], ts[VL], tg[VL];
+        int64_t n = hi - i;
+        pad_in(tp, p + i, n), pad_in(ts, s + i, n), pad_in(tg, g + i, n);
+        adagrad_vec(a, tp, ts, tg, avx);
+        pad_out(p + i, tp, n), pad_out(s + i, ts, n);
+    }
+}
+static void adagrad_sse(const adagrad_args *a, int64_t lo, int64_t hi) { adagrad_loop(a, lo, hi, false); }
+static __attribute__((target("avx"))) void adagrad_avx(const adagrad_args *a, int64_t lo, int64_t hi)
+{
+    adagrad_loop(a, lo, hi, true);
+}
 static ks_status adagrad_range(void *arg, int64_t lo, int64_t hi)
 {
-    const adagrad_args *a = arg;
-    float *restrict p = a->p, *restrict s = a->s;
-    const float *restrict g = a->g;
-    for (int64_t i = lo; i < hi; i++) {
-        float gi = a->sign * g[i] + a->wd * p[i];
-        float si = s[i] + 1.0f * gi * gi;
-        s[i] = si;
-        p[i] = p[i] + a->neg_clr * (gi / (sqrtf(si) + a->eps));
-    }
+    if (has_avx()) adagrad_avx(arg, lo, hi);
+    else adagrad_sse(arg, lo, hi);
     return KS_OK;
 }
 

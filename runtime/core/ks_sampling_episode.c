@@ -12,6 +12,9 @@ static ks_status check_spec(ks_ctx *c, const ks_episode_spec *s)
     if (s->way < 1) return ks_error(c, KS_EINVAL, "episode: way must be >= 1, got %lld", (long long)s->way);
     if (s->shot < 1) return ks_error(c, KS_EINVAL, "episode: shot must be >= 1, got %lld", (long long)s->shot);
     if (s->query < 0) return ks_error(c, KS_EINVAL, "episode: query must be >= 0, got %lld", (long long)s->query);
+    if (s->shot > ((int64_t)1 << 40) || s->query > ((int64_t)1 << 40))
+        return ks_error(c, KS_ERANGE, "episode: shot = %lld or query = %lld is too large", (long long)s->shot,
+                        (long long)s->query);
     return KS_OK;
 }
 

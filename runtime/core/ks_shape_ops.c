@@ -149,7 +149,7 @@ ks_status ks_split_count(ks_ctx *c, const ks_tensor *t, int64_t dim, int64_t spl
     if (split_size == 0 && size != 0)
         return ks_error(c, KS_EINVAL, "split: split_size can only be 0 if dimension %d has size 0, but it has size "
                         "%lld", d, (long long)size);
-    *n = size == 0 ? 1 : (size + split_size - 1) / split_size;
+    *n = size == 0 ? 1 : size / split_size + (size % split_size != 0); /* no overflow for huge split_size */
     return KS_OK;
 }
 
@@ -159,7 +159,7 @@ ks_status ks_chunk_size(ks_ctx *c, const ks_tensor *t, int64_t dim, int64_t chun
     ks_status st = split_dim(c, "chunk", t, dim, &d);
     if (st) return st;
     if (chunks <= 0) return ks_error(c, KS_EINVAL, "chunk: chunks must be greater than 0, got %lld", (long long)chunks);
-    *split_size = (t->size[d] + chunks - 1) / chunks;
+    *split_size = t->size[d] / chunks + (t->size[d] % chunks != 0);
     return KS_OK;
 }
 
@@ -322,7 +322,9 @@ ks_status ks_repeat(ks_ctx *c, ks_tensor *t, int nreps, const int64_t *reps, ks_
     for (int i = 0; i < nreps; i++) {
         if (reps[i] < 0) return ks_error(c, KS_EINVAL, "repeat: repeats must be >= 0, got %lld", (long long)reps[i]);
         in_size[i] = i < lead ? 1 : t->size[i - lead];
-        size[i] = in_size[i] * reps[i];
+        if (__builtin_mul_overflow(in_size[i], reps[i], &size[i]))
+            return ks_error(c, KS_ERANGE, "repeat: %lld repeats of size %lld overflow", (long long)reps[i],
+                            (long long)in_size[i]);
     }
     ks_tensor *r, *src = NULL, *a = NULL, *b = NULL;
     ks_status st = ks_tensor_empty(c, t->dtype, nreps, size, &r);
@@ -418,7 +420,9 @@ static ks_status tri(ks_ctx *c, const char *op, ks_tensor *t, int64_t diag, bool
     for (int64_t b = 0; b < nmat; b++)
         for (int64_t i = 0; i < M; i++) {
             char *row = p + (size_t)((b * M + i) * N) * isz;
-            int64_t lo = lower ? i + diag + 1 : 0, hi = lower ? N : i + diag; /* zero [lo, hi) */
+            /* zero [lo, hi); diag is clamped so i + diag cannot overflow */
+            int64_t dg = diag < -N - M ? -N - M : diag > N + M ? N + M : diag;
+            int64_t lo = lower ? i + dg + 1 : 0, hi = lower ? N : i + dg;
             if (lo < 0) lo = 0;
             if (hi > N) hi = N;
             if (hi > lo) memset(row + (size_t)lo * isz, 0, (size_t)(hi - lo) * isz);

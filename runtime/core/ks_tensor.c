@@ -162,18 +162,93 @@ struct free_node { struct free_node *next; };
 
 static size_t round64(size_t n) { n = (n + 63) & ~(size_t)63; return n ? n : 64; }
 
+/* Large blocks (SMALL_BLOCK < bytes <= LARGE_MAX) are kept after free in
+ * size classes (4 per power of two, so at most 25% slack) up to LARGE_CACHE
+ * bytes in all: a training step frees and reallocates the same activation
+ * and gradient sizes every step, and a fresh multi-megabyte block from
+ * malloc (mmap) page-faults once per 4 KB page. Like the small lists, cached
+ * memory is accounted as freed (accounting uses the requested size). */
+#define LARGE_MAX ((size_t)64 << 20)
+#define LARGE_CACHE ((size_t)128 << 20)
+#define LARGE_CLASSES 128
+
+struct large_cache {
+    struct free_node *list[LARGE_CLASSES];
+    size_t cached_bytes;
+};
+
+/* class index and the class's block size for `total` bytes (<= LARGE_MAX) */
+static int large_class(size_t total, size_t *class_bytes)
+{
+    int e = 63 - __builtin_clzll((unsigned long long)(total - 1)); /* 2^e < total <= 2^(e+1) */
+    size_t quarter = (size_t)1 << (e - 2);                        /* e >= 7 as total > 128 */
+    size_t k = (total - ((size_t)1 << e) + quarter - 1) / quarter; /* 1..4 quarters above 2^e */
+    *class_bytes = round64(((size_t)1 << e) + k * quarter);
+    return (e - 7) * 4 + (int)k - 1;
+}
+
+static void large_cache_free(ks_ctx *c)
+{
+    struct large_cache *lc = c->large_blocks;
+    if (!lc) return;
+    for (int i = 0; i < LARGE_CLASSES; i++)
+        for (struct free_node *n = lc->list[i], *next; n; n = next) { next = n->next; free(n); }
+    free(lc);
+    c->large_blocks = NULL;
+}
+
+static void *large_alloc(ks_ctx *c, size_t total)
+{
+    size_t cb;
+    int k = large_class(total, &cb);
+    if (ks_mem_account(c, round64(total)) != KS_OK) return NULL;
+    struct large_cache *lc = c->large_blocks;
+    struct free_node *n = lc ? lc->list[k] : NULL;
+    if (n) {
+        lc->list[k] = n->next;
+        lc->cached_bytes -= cb;
+        return n;
+    }
+    void *p = aligned_alloc(64, cb);
+    if (!p && lc && lc->cached_bytes) { /* give the cached blocks back and retry */
+        large_cache_free(c);
+        p = aligned_alloc(64, cb);
+    }
+    if (!p) {
+        ks_mem_unaccount(c, round64(total));
+        ks_error(c, KS_ENOMEM, "out of memory allocating %zu bytes", total);
+    }
+    return p;
+}
+
+static void large_free(ks_ctx *c, void *p, size_t total)
+{
+    size_t cb;
+    int k = large_class(total, &cb);
+    ks_mem_unaccount(c, round64(total));
+    struct large_cache *lc = c->large_blocks;
+    if (!lc && !(lc = c->large_blocks = calloc(1, sizeof *lc))) { free(p); return; }
+    if (lc->cached_bytes + cb > LARGE_CACHE) { free(p); return; }
+    struct free_node *n = p;
+    n->next = lc->list[k];
+    lc->list[k] = n;
+    lc->cached_bytes += cb;
+}
+
 void ks_tensor_caches_free(ks_ctx *c)
 {
     for (struct free_node *n = c->free_headers, *next; n; n = next) { next = n->next; free(n); }
     for (struct free_node *n = c->free_blocks, *next; n; n = next) { next = n->next; free(n); }
     c->free_headers = c->free_blocks = NULL;
     c->n_free_headers = c->n_free_blocks = 0;
+    large_cache_free(c);
 }
 
 /* storage memory of `total` bytes (64-byte aligned), accounted like ks_mem_alloc */
 static void *block_alloc(ks_ctx *c, size_t total)
 {
-    if (total > SMALL_BLOCK) return ks_mem_alloc(c, total);
+    if (total > LARGE_MAX) return ks_mem_alloc(c, total);
+    if (total > SMALL_BLOCK) return large_alloc(c, total);
     if (ks_mem_account(c, round64(total)) != KS_OK) return NULL;
     struct free_node *n = c->free_blocks;
     if (n) {
@@ -191,7 +266,8 @@ static void *block_alloc(ks_ctx *c, size_t total)
 
 static void block_free(ks_ctx *c, void *p, size_t total)
 {
-    if (total > SMALL_BLOCK) { ks_mem_free(c, p, total); return; }
+    if (total > LARGE_MAX) { ks_mem_free(c, p, total); return; }
+    if (total > SMALL_BLOCK) { large_free(c, p, total); return; }
     ks_mem_unaccount(c, round64(total));
     if (c->n_free_blocks >= CACHE_MAX) { free(p); return; }
     struct free_node *n = p;

@@ -112,7 +112,7 @@ ks_status ks_parallel_for(ks_ctx *c, int64_t n, int64_t grain, ks_range_fn fn, v
     int64_t nchunks = ks_num_chunks(n, grain);
     if (nchunks == 1 || c->num_threads <= 1) {
         for (int64_t i = 0; i < nchunks; i++) {
-            if (i > 0 && ks_check_interrupt(c)) return KS_EINTR;
+            if (ks_check_interrupt(c)) return KS_EINTR;
             int64_t b = i * grain, e = b + grain < n ? b + grain : n;
             ks_status st = fn(arg, b, e);
             if (st) return st;

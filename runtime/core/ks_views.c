@@ -51,8 +51,8 @@ static ks_status infer_size(ks_ctx *c, const ks_tensor *t, int ndim, const int64
             infer = i;
         } else if (in[i] < 0) {
             return ks_error(c, KS_EINVAL, "invalid shape dimension %lld", (long long)in[i]);
-        } else {
-            prod *= in[i];
+        } else if (__builtin_mul_overflow(prod, in[i], &prod)) {
+            return ks_error(c, KS_ERANGE, "shape %s has too many elements", ks_dims_str(ndim, in, a, sizeof a));
         }
     }
     if (infer >= 0) {

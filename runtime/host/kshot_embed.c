@@ -185,8 +185,11 @@ static int setup(lua_State *L)
     lua_gc(L, LUA_GCSTOP);
     luaL_openlibs(L);
     lua_gc(L, LUA_GCRESTART);
-    lua_gc(L, LUA_GCGEN, 0, 0);
+    /* incremental, not lua.c's generational mode: young collections leave
+     * unreachable tensor boxes alone, so tensor memory would pile up (ks_lua.h) */
+    lua_gc(L, LUA_GCINC, 0, 0, 0);
     set_home(L); /* before anything can require kshot */
+    ks_lua_add_path(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, open_kshot);
     lua_setfield(L, -2, "kshot");

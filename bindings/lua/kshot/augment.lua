@@ -239,15 +239,15 @@ function M.random_erasing(opts)
   else fail(name, "option 'value' must be \"random\", \"mean\" or a number, got " .. tostring(v)) end
   local lo, hi = range(name, opts, "value_range", { 0, 1 })
   local attempts = opts.attempts or 100
-  if math.type(attempts) ~= "integer" or attempts < 1 then
-    fail(name, "option 'attempts' must be an integer >= 1, got " .. tostring(attempts))
+  if math.type(attempts) ~= "integer" or attempts < 1 or attempts > 1000000 then
+    fail(name, "option 'attempts' must be an integer in [1, 1000000], got " .. tostring(attempts))
   end
   return new(name, {
     inplace = true, p = num(name, opts, "p", 0.5, 0, 1), s0 = s0, s1 = s1, r0 = r0, r1 = r1,
     log_ratio = opts.log_ratio and true or false, fill = fill, value = value, lo = lo, hi = hi, attempts = attempts,
-    run = function(self, src, dst, g, _, _, _, boxes)
+    run = function(self, src, dst, g)
       M.raw_erase(src, dst, g, self.p, self.s0, self.s1, self.r0, self.r1, self.attempts, self.log_ratio,
-        self.fill, self.value, self.lo, self.hi, boxes)
+        self.fill, self.value, self.lo, self.hi)
     end,
   })
 end
@@ -475,7 +475,7 @@ function Pipeline:__call(x, y, opts)
   for i, st in ipairs(self.steps) do
     local gi = group[i]
     local dst = gi == G and result or self:buffer("g" .. ((G - gi) % 2), shapes[gi])
-    local ny = st:run(cur, dst, self.g, yy, self, opts.y_out, opts.boxes)
+    local ny = st:run(cur, dst, self.g, yy, self, opts.y_out)
     if st.mixing then yy = ny end
     cur = dst
   end

@@ -166,6 +166,9 @@ function M.DataLoader(ds, opts)
     fail("DataLoader", "transform must be a function, got " .. type(opts.transform))
   end
   local gen = opts.generator
+  if gen ~= nil and not (type(gen) == "userdata" and (getmetatable(gen) or {}).__name == "kshot.Generator") then
+    fail("DataLoader", "generator must be a kshot.Generator, got " .. type(gen))
+  end
   if gen == nil and opts.seed ~= nil then
     if math.type(opts.seed) ~= "integer" then fail("DataLoader", "seed must be an integer, got " .. tostring(opts.seed)) end
     gen = ks.Generator(opts.seed)

@@ -11,8 +11,14 @@ function Sequential:__init(...)
   for i, m in ipairs(mods) do self:add_module(tostring(i - 1), m) end
 end
 
+-- Walks the registry directly (no iterator closure per call: this runs every step).
 function Sequential:forward(x)
-  for _, m in self:named_children() do x = m(x) end
+  local order, kinds, slots = rawget(self, "_order"), rawget(self, "_kinds"), rawget(self, "_slots")
+  for i = 1, #order do
+    local name = order[i]
+    local m = slots[name]
+    if m ~= nil and kinds[name] == "module" then x = m(x) end
+  end
   return x
 end
 

@@ -8,7 +8,8 @@ nn.Module = require "kshot.nn.module"
 nn.functional = ks.functional
 nn.init = require "kshot.nn.weight_init"
 
-for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses"}) do
+for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses",
+    "kshot.nn.resnet", "kshot.nn.attention"}) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 for name, fn in pairs(require "kshot.nn.models") do nn[name] = fn end

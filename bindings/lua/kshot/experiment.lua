@@ -1,0 +1,664 @@
+--- kshot.experiment: named sweeps of configurations x seeds with run
+-- records, resume, and a report (tables, paired tests, SVG plots).
+--
+--   local exp = experiment.new {
+--     name = "tricks", seed = 1,                 -- the experiment seed
+--     grid = { lr = {0.1, 0.01} }               -- or configs = { {name="base", ...}, ... }
+--     seeds = 5,                                -- replicates 0..4 (or a list of replicate ids)
+--     run = function(config, ctx) ... return { accuracy = 0.81 } end,
+--     metric = "accuracy", baseline = "base",  -- name or key of a config
+--   }
+--   exp:run()          -- runs what is not recorded yet
+--   print(exp:report())
+--
+-- Run key: "<config key>/rep-<r>", where the config key is config.name if
+-- given, else "a=1,b=2" (sorted options). Seeds (both derived only from the
+-- experiment seed and strings, so any subset or order of runs gives the same
+-- results):
+--   ctx.seed      from (experiment seed, "rep-<r>"): the SAME for every config
+--                 of replicate r: use it for data draws so comparisons are paired
+--   ctx.run_seed  from (experiment seed, run key): unique to the run
+-- ctx.log{epoch=, ...} appends a row to the per-epoch curve; ctx.key, ctx.dir,
+-- ctx.replicate, ctx.config are given too.
+--
+-- Record of a run: <root>/<experiment>/<key>/ (root default "runs"):
+--   config.json   the config
+--   curve.csv     per-epoch rows logged with ctx.log
+--   record.json   {key, config_key, replicate, seed, run_seed, status = "ok"|"failed",
+--                  metrics = {...}, error = message, kshot_version}; written last
+--                  (temporary file + rename): its presence marks the run as recorded
+-- and <root>/<experiment>/results.jsonl gets one whole line per finished run
+-- (one write of a complete line, then flush; a killed sweep never leaves half
+-- a line). A re-run skips recorded runs unless run{force = true} (or
+-- run{retry_failed = true} for failed ones). A run that raises is recorded as
+-- failed with its message and the sweep goes on.
+-- The report reads the records from disk only (no timings), so an
+-- interrupted-and-resumed sweep reports exactly what an uninterrupted one does.
+local ks = require "kshot"
+local json = require "dkjson"
+local stats = require "kshot.stats"
+local ms = require "kshot.model_selection"
+local progress = require "kshot.progress"
+
+local M = {}
+
+-- ------------------------------------------------------------ files
+local has_lfs, lfs = pcall(require, "lfs")
+
+local function mkdir_p(path)
+  if has_lfs then
+    local acc = path:sub(1, 1) == "/" and "" or nil
+    for part in path:gmatch("[^/]+") do
+      acc = acc and (acc .. "/" .. part) or part
+      if not lfs.attributes(acc, "mode") then
+        local ok, err = lfs.mkdir(acc)
+        if not ok and lfs.attributes(acc, "mode") ~= "directory" then
+          error(("experiment: cannot create folder '%s': %s"):format(acc, tostring(err)), 0)
+        end
+      end
+    end
+  else
+    local ok = os.execute(("mkdir -p '%s'"):format(path:gsub("'", "'\\''")))
+    if not ok then error(("experiment: cannot create folder '%s'"):format(path), 0) end
+  end
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- write whole content to a temporary file then rename (atomic on POSIX)
+local function write_atomic(path, content)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then error(("experiment: cannot write '%s': %s"):format(tmp, err), 0) end
+  f:write(content)
+  f:close()
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then error(("experiment: cannot rename '%s': %s"):format(tmp, rerr), 0) end
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- JSON with keys in sorted order at every level (stable files)
+local function encode_sorted(v)
+  local order = {}
+  local function collect(t)
+    if type(t) ~= "table" then return end
+    for k, x in pairs(t) do
+      if type(k) == "string" then order[#order + 1] = k end
+      collect(x)
+    end
+  end
+  collect(v)
+  table.sort(order)
+  local seen, keyorder = {}, {}
+  for _, k in ipairs(order) do
+    if not seen[k] then seen[k], keyorder[#keyorder + 1] = true, k end
+  end
+  return json.encode(v, { indent = true, keyorder = keyorder })
+end
+M.encode_sorted = encode_sorted
+
+-- ------------------------------------------------------------ seeds
+-- FNV-1a over the bytes, then a splitmix64 finaliser; 63-bit non-negative
+local function hash_seed(seed, text)
+  local h = 0xcbf29ce484222325 ~ seed
+  local s = tostring(seed) .. "|" .. text
+  for i = 1, #s do
+    h = (h ~ s:byte(i)) * 0x100000001b3
+  end
+  h = (h ~ (h >> 30)) * 0xBF58476D1CE4E5B9
+  h = (h ~ (h >> 27)) * 0x94D049BB133111EB
+  h = h ~ (h >> 31)
+  return h & 0x7fffffffffffffff
+end
+M.derive_seed = hash_seed
+
+local function safe_dir(key)
+  return (key:gsub("[^%w%.%-_=,+@]", "_"))
+end
+
+-- ------------------------------------------------------------ setup
+local Experiment = {}
+Experiment.__index = Experiment
+
+--- experiment.new{name=, run=function(config, ctx), grid= | configs=, seeds=5, seed=0,
+--   root="runs", metric=, maximize=true, baseline=, curve_metric=, progress=true|false}
+function M.new(spec)
+  if type(spec) ~= "table" then error("experiment.new: a table expected, got " .. type(spec), 2) end
+  local name = spec.name
+  if type(name) ~= "string" or not name:match("^[%w%._%-]+$") then
+    error("experiment.new: name must be a non-empty string of letters, digits, '.', '_' or '-', got "
+      .. tostring(name), 2)
+  end
+  if type(spec.run) ~= "function" then
+    error("experiment.new: run must be a function(config, ctx), got " .. type(spec.run), 2)
+  end
+  if spec.grid ~= nil and spec.configs ~= nil then error("experiment.new: give grid or configs, not both", 2) end
+  local configs
+  if spec.configs ~= nil then
+    if type(spec.configs) ~= "table" or #spec.configs == 0 then
+      error("experiment.new: configs must be a non-empty list of tables", 2)
+    end
+    configs = ms.expand_grid(spec.configs)
+  else
+    configs = ms.expand_grid(spec.grid or {})
+  end
+  local seeds = spec.seeds or 5
+  local reps = {}
+  if math.type(seeds) == "integer" then
+    if seeds < 1 then error("experiment.new: seeds must be >= 1, got " .. seeds, 2) end
+    for r = 0, seeds - 1 do reps[#reps + 1] = r end
+  elseif type(seeds) == "table" and #seeds > 0 then
+    for i, r in ipairs(seeds) do
+      if math.type(r) ~= "integer" then error(("experiment.new: seeds[%d] is not an integer"):format(i), 2) end
+      reps[i] = r
+    end
+  else
+    error("experiment.new: seeds must be a count >= 1 or a non-empty list of integers, got " .. tostring(seeds), 2)
+  end
+  local seed = spec.seed or 0
+  if math.type(seed) ~= "integer" then error("experiment.new: seed must be an integer, got " .. tostring(seed), 2) end
+  local self = setmetatable({ name = name, run_fn = spec.run, configs = configs, replicates = reps, seed = seed,
+    root = spec.root or "runs", metric = spec.metric, maximize = spec.maximize ~= false, baseline = spec.baseline,
+    curve_metric = spec.curve_metric, show_progress = spec.progress, keys = {}, by_key = {} }, Experiment)
+  for i, cfg in ipairs(configs) do
+    local key = cfg.name and tostring(cfg.name) or ms.config_key(cfg)
+    if self.by_key[key] then error(("experiment.new: two configs have the key '%s'"):format(key), 2) end
+    self.keys[i], self.by_key[key] = key, i
+  end
+  if self.baseline ~= nil and not self.by_key[self.baseline] then
+    error(("experiment.new: baseline '%s' is not a config (configs: %s)"):format(tostring(self.baseline),
+      table.concat(self.keys, "; ")), 2)
+  end
+  self.dir = self.root .. "/" .. name
+  return self
+end
+
+--- exp:runs() -> list of {key, config_key, config, replicate} in canonical order
+function Experiment:runs()
+  local list = {}
+  for i, cfg in ipairs(self.configs) do
+    for _, r in ipairs(self.replicates) do
+      list[#list + 1] = { key = self.keys[i] .. "/rep-" .. r, config_key = self.keys[i], config = cfg, replicate = r }
+    end
+  end
+  return list
+end
+
+function Experiment:run_dir(run)
+  return self.dir .. "/" .. safe_dir(run.config_key) .. "/rep-" .. run.replicate
+end
+
+--- exp:record(run) -> the record table read from disk, or nil
+function Experiment:record(run)
+  local s = read_file(self:run_dir(run) .. "/record.json")
+  if not s then return nil end
+  local rec, _, err = json.decode(s)
+  if not rec then error(("experiment: broken record %s/record.json: %s"):format(self:run_dir(run), err), 0) end
+  return rec
+end
+
+-- ------------------------------------------------------------ running
+local function csv_cell(v)
+  if type(v) == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    return ("%.17g"):format(v)
+  end
+  local s = tostring(v)
+  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+local function run_one(self, run)
+  local dir = self:run_dir(run)
+  mkdir_p(dir)
+  write_atomic(dir .. "/config.json", encode_sorted(run.config))
+  local curve_path = dir .. "/curve.csv"
+  local curve, header = nil, nil
+  local ctx = { key = run.key, config = run.config, replicate = run.replicate, dir = dir,
+    seed = hash_seed(self.seed, "rep-" .. run.replicate), run_seed = hash_seed(self.seed, run.key),
+    experiment = self.name }
+  function ctx.log(row)
+    if type(row) ~= "table" then error("ctx.log: a table of named numbers expected, got " .. type(row), 2) end
+    if not curve then
+      curve = assert(io.open(curve_path, "wb"))
+      header = sorted_keys(row)
+      -- epoch (or step) first
+      for i, k in ipairs(header) do
+        if k == "epoch" or k == "step" then table.remove(header, i); table.insert(header, 1, k); break end
+      end
+      curve:write(table.concat(header, ","), "\n")
+    end
+    local cells = {}
+    for i, k in ipairs(header) do cells[i] = row[k] == nil and "" or csv_cell(row[k]) end
+    curve:write(table.concat(cells, ",") .. "\n")
+    curve:flush()
+  end
+  os.remove(curve_path)
+  local ok, result = pcall(self.run_fn, run.config, ctx)
+  if curve then curve:close() end
+  local rec = { key = run.key, config_key = run.config_key, replicate = run.replicate, seed = ctx.seed,
+    run_seed = ctx.run_seed, experiment_seed = self.seed, kshot_version = ks.__version or "unknown" }
+  if ok then
+    if type(result) ~= "table" then
+      ok, result = false, "run returned " .. type(result) .. ", expected a table of metrics"
+    else
+      for k, v in pairs(result) do
+        if type(k) ~= "string" or type(v) ~= "number" then
+          ok, result = false, ("run returned a non-number metric '%s'"):format(tostring(k))
+          break
+        end
+      end
+    end
+  end
+  if ok then
+    rec.status, rec.metrics = "ok", result
+  else
+    rec.status, rec.error = "failed", tostring(result)
+  end
+  write_atomic(dir .. "/record.json", encode_sorted(rec))
+  -- results.jsonl: one complete line per write
+  local line = json.encode(rec, { keyorder = sorted_keys(rec) }) .. "\n"
+  local f = io.open(self.dir .. "/results.jsonl", "ab")
+  if f then
+    f:write(line)
+    f:flush()
+    f:close()
+  end
+  return rec
+end
+
+--- exp:run{force=false, retry_failed=false, only=function(run) -> bool, order="canonical"|"reverse"}
+-- -> {ran = n, skipped = n, failed = n}
+function Experiment:run(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("exp:run: options must be a table, got " .. type(opts), 2) end
+  mkdir_p(self.dir)
+  local runs = self:runs()
+  if opts.order == "reverse" then
+    local rev = {}
+    for i = #runs, 1, -1 do rev[#rev + 1] = runs[i] end
+    runs = rev
+  end
+  local todo = {}
+  local summary = { ran = 0, skipped = 0, failed = 0 }
+  for _, run in ipairs(runs) do
+    if not opts.only or opts.only(run) then
+      local rec = not opts.force and self:record(run)
+      if rec and (rec.status == "ok" or not opts.retry_failed) then
+        summary.skipped = summary.skipped + 1
+      else
+        todo[#todo + 1] = run
+      end
+    end
+  end
+  local bar = progress.new { total = #todo, label = self.name, silent = self.show_progress == false,
+    mode = opts.progress_mode }
+  for i, run in ipairs(todo) do
+    local rec = run_one(self, run)
+    summary.ran = summary.ran + 1
+    if rec.status ~= "ok" then
+      summary.failed = summary.failed + 1
+      bar:log(("run %s failed: %s"):format(run.key, rec.error))
+    end
+    bar:update(i, { failed = summary.failed })
+  end
+  if #todo > 0 then bar:finish() end
+  return summary
+end
+
+-- ------------------------------------------------------------ report
+local function read_curve(path)
+  local s = read_file(path)
+  if not s then return nil end
+  local rows, header = {}, nil
+  for line in s:gmatch("[^\n]+") do
+    local cells = {}
+    for c in (line .. ","):gmatch("([^,]*),") do cells[#cells + 1] = c end
+    if not header then header = cells
+    else
+      local row = {}
+      for i, k in ipairs(header) do row[k] = tonumber(cells[i]) end
+      rows[#rows + 1] = row
+    end
+  end
+  return rows, header
+end
+
+--- exp:collect() -> per config: {key, config, values = {replicate -> metrics}, failed = {replicate -> msg},
+-- curves = {replicate -> rows}}, and the list of metric names; reads records from disk
+function Experiment:collect()
+  local out, names, seen = {}, {}, {}
+  for i, key in ipairs(self.keys) do
+    local c = { key = key, config = self.configs[i], values = {}, failed = {}, curves = {}, missing = 0 }
+    for _, r in ipairs(self.replicates) do
+      local run = { key = key .. "/rep-" .. r, config_key = key, replicate = r }
+      local rec = self:record(run)
+      if not rec then
+        c.missing = c.missing + 1
+      elseif rec.status == "ok" then
+        c.values[r] = rec.metrics
+        for k in pairs(rec.metrics) do if not seen[k] then seen[k], names[#names + 1] = true, k end end
+        c.curves[r] = read_curve(self:run_dir(run) .. "/curve.csv")
+      else
+        c.failed[r] = rec.error
+      end
+    end
+    out[i] = c
+  end
+  table.sort(names)
+  return out, names
+end
+
+local function values_of(self, c, metric)
+  local xs, reps = {}, {}
+  for _, r in ipairs(self.replicates) do
+    local m = c.values[r]
+    if m and m[metric] then xs[#xs + 1], reps[#reps + 1] = m[metric], r end
+  end
+  return xs, reps
+end
+
+local function fmt4(v) return v == nil and "-" or ("%.4f"):format(v) end
+local function fmtp(p)
+  if p == nil then return "-" end
+  if p < 1e-4 then return ("%.1e"):format(p) end
+  return ("%.4f"):format(p)
+end
+
+local function md_table(header, rows)
+  local lines = { "| " .. table.concat(header, " | ") .. " |" }
+  local sep = {}
+  for i = 1, #header do sep[i] = "---" end
+  lines[#lines + 1] = "|" .. table.concat(sep, "|") .. "|"
+  for _, r in ipairs(rows) do lines[#lines + 1] = "| " .. table.concat(r, " | ") .. " |" end
+  return table.concat(lines, "\n")
+end
+
+--- exp:summarize() -> a table of everything the report shows (for scripts and tests)
+function Experiment:summarize()
+  local cfgs, names = self:collect()
+  local metric = self.metric
+  if not metric then
+    metric = names[1] or "score"
+    for _, n in ipairs(names) do if n == "accuracy" then metric = n end end
+  end
+  local rows, best = {}, nil
+  for i, c in ipairs(cfgs) do
+    local xs = values_of(self, c, metric)
+    local row = { key = c.key, n = #xs, failed = 0, missing = c.missing, means = {} }
+    for _ in pairs(c.failed) do row.failed = row.failed + 1 end
+    if #xs > 0 then row.interval = stats.interval(xs) end
+    for _, n in ipairs(names) do
+      local v = values_of(self, c, n)
+      row.means[n] = #v > 0 and stats.mean(v) or nil
+    end
+    rows[i] = row
+    if row.interval then
+      local m = row.interval.mean
+      if not best or (self.maximize and m > rows[best].interval.mean) or (not self.maximize and m < rows[best].interval.mean) then
+        best = i
+      end
+    end
+  end
+  local comparisons = {}
+  if self.baseline then
+    local bi = self.by_key[self.baseline]
+    local ps_t, ps_w, idx = {}, {}, {}
+    for i, c in ipairs(cfgs) do
+      if i ~= bi then
+        local a, b = {}, {}
+        for _, r in ipairs(self.replicates) do
+          local x, y = c.values[r], cfgs[bi].values[r]
+          if x and y and x[metric] and y[metric] then a[#a + 1], b[#b + 1] = x[metric], y[metric] end
+        end
+        local cmp = { key = c.key, n = #a }
+        if #a >= 2 then
+          cmp.t = stats.paired_t(a, b)
+          cmp.w = stats.wilcoxon(a, b)
+          cmp.diff = cmp.t.mean_diff
+          cmp.diff_interval = stats.interval((function()
+            local d = {}
+            for j = 1, #a do d[j] = a[j] - b[j] end
+            return d
+          end)())
+          ps_t[#ps_t + 1], ps_w[#ps_w + 1], idx[#idx + 1] = cmp.t.p, cmp.w.p, #comparisons + 1
+        end
+        comparisons[#comparisons + 1] = cmp
+      end
+    end
+    if #ps_t > 0 then
+      local ht, hw = stats.holm(ps_t), stats.holm(ps_w)
+      for j, ci in ipairs(idx) do comparisons[ci].holm_t, comparisons[ci].holm_w = ht[j], hw[j] end
+    end
+  end
+  return { metric = metric, names = names, rows = rows, best = best, comparisons = comparisons, configs = cfgs }
+end
+
+--- exp:report{write=true, plots=true, print=false} -> Markdown text (printed when asked); writes <dir>/report.md,
+-- <dir>/comparison.svg and <dir>/curves.svg (when runs logged curves).
+function Experiment:report(opts)
+  opts = opts or {}
+  local s = self:summarize()
+  local metric = s.metric
+  local out = {}
+  out[#out + 1] = ("# Experiment `%s`"):format(self.name)
+  out[#out + 1] = ""
+  out[#out + 1] = ("%d configurations x %d replicates (ids %s), experiment seed %d; metric `%s` (%s is better)."):format(
+    #self.configs, #self.replicates, table.concat(self.replicates, ","), self.seed, metric,
+    self.maximize and "higher" or "lower")
+  local any = s.rows[s.best or 1] and s.rows[s.best or 1].interval
+  if any then
+    out[#out + 1] = ("Interval: 95%%, %s over replicates (%s)."):format(
+      any.method == "t" and "Student t with n-1 df" or any.method, any.sigma)
+  end
+  out[#out + 1] = ""
+  local header = { "config", "n", metric .. " (mean ± 95% half-width)" }
+  for _, n in ipairs(s.names) do if n ~= metric then header[#header + 1] = n .. " (mean)" end end
+  header[#header + 1] = "failed"
+  local trows = {}
+  for i, r in ipairs(s.rows) do
+    local cell = "-"
+    if r.interval then
+      cell = r.interval.half and ("%s ± %s"):format(fmt4(r.interval.mean), fmt4(r.interval.half))
+        or fmt4(r.interval.mean)
+    end
+    local name = r.key .. (i == s.best and " **(best)**" or "") .. (r.key == self.baseline and " (baseline)" or "")
+    local row = { name, tostring(r.n), cell }
+    for _, n in ipairs(s.names) do if n ~= metric then row[#row + 1] = fmt4(r.means[n]) end end
+    row[#row + 1] = tostring(r.failed) .. (r.missing > 0 and (" (+%d not run)"):format(r.missing) or "")
+    trows[#trows + 1] = row
+  end
+  out[#out + 1] = md_table(header, trows)
+  if #s.comparisons > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = ("## Paired comparisons with the baseline `%s` (same replicates)"):format(self.baseline)
+    out[#out + 1] = ""
+    out[#out + 1] = "Difference = config - baseline. p-values two-sided; Holm's correction over the "
+      .. #s.comparisons .. " comparisons."
+    out[#out + 1] = ""
+    local crow = {}
+    for _, cmp in ipairs(s.comparisons) do
+      if cmp.t then
+        crow[#crow + 1] = { cmp.key, tostring(cmp.n),
+          ("%s ± %s"):format(fmt4(cmp.diff), cmp.diff_interval.half and fmt4(cmp.diff_interval.half) or "-"),
+          fmtp(cmp.t.p), fmtp(cmp.holm_t), fmtp(cmp.w.p) .. (cmp.w.exact and " (exact)" or ""), fmtp(cmp.holm_w),
+          (cmp.holm_t <= 0.05 and (cmp.diff > 0) == self.maximize) and "better"
+            or (cmp.holm_t <= 0.05 and "worse" or "no significant difference") }
+      else
+        crow[#crow + 1] = { cmp.key, tostring(cmp.n), "-", "-", "-", "-", "-", "too few pairs" }
+      end
+    end
+    out[#out + 1] = md_table({ "config", "pairs", "difference (mean ± 95%)", "paired t p", "Holm p (t)",
+      "Wilcoxon p", "Holm p (Wilcoxon)", "verdict (Holm t, 5%)" }, crow)
+  end
+  local failures = {}
+  for _, c in ipairs(s.configs) do
+    for _, r in ipairs(self.replicates) do
+      if c.failed[r] then failures[#failures + 1] = ("- `%s/rep-%d`: %s"):format(c.key, r, c.failed[r]) end
+    end
+  end
+  if #failures > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = "## Failed runs"
+    out[#out + 1] = ""
+    out[#out + 1] = table.concat(failures, "\n")
+  end
+  local text = table.concat(out, "\n") .. "\n"
+  if opts.print then io.write(text) end
+  if opts.write ~= false then
+    mkdir_p(self.dir)
+    write_atomic(self.dir .. "/report.md", text)
+    if opts.plots ~= false then
+      write_atomic(self.dir .. "/comparison.svg", M.svg_comparison(s, self))
+      local svg = M.svg_curves(s, self)
+      if svg then write_atomic(self.dir .. "/curves.svg", svg) end
+    end
+  end
+  return text, s
+end
+
+-- ------------------------------------------------------------ SVG plots
+local function esc(s) return (tostring(s):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;")) end
+local COLORS = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf" }
+
+local function nice_range(lo, hi)
+  if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
+  local pad = (hi - lo) * 0.05
+  return lo - pad, hi + pad
+end
+
+--- Comparison plot: one row per config, the mean as a dot and the 95% interval as a bar.
+function M.svg_comparison(s, self)
+  local n = #s.rows
+  local left, width, rowh, top = 260, 420, 26, 40
+  local h = top + n * rowh + 50
+  local lo, hi = math.huge, -math.huge
+  for _, r in ipairs(s.rows) do
+    if r.interval then lo, hi = math.min(lo, r.interval.lo), math.max(hi, r.interval.hi) end
+  end
+  if lo == math.huge then lo, hi = 0, 1 end
+  lo, hi = nice_range(lo, hi)
+  local function x(v) return left + (v - lo) / (hi - lo) * width end
+  local o = { ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">')
+    :format(left + width + 30, h), '<rect width="100%" height="100%" fill="white"/>',
+    ('<text x="10" y="20" font-size="14">%s: %s, mean and 95%% interval</text>'):format(esc(self.name), esc(s.metric)) }
+  for i, r in ipairs(s.rows) do
+    local y = top + (i - 0.5) * rowh
+    o[#o + 1] = ('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>')
+      :format(left - 10, y, esc(r.key .. (i == s.best and " (best)" or "")))
+    if r.interval then
+      o[#o + 1] = ('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#333" stroke-width="2"/>')
+        :format(x(r.interval.lo), x(r.interval.hi), y, y)
+      o[#o + 1] = ('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>'):format(x(r.interval.mean), y,
+        i == s.best and "#d62728" or "#1f77b4")
+    end
+  end
+  if self.baseline then
+    local b = s.rows[self.by_key[self.baseline]]
+    if b and b.interval then
+      o[#o + 1] = ('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999" stroke-dasharray="4 3"/>')
+        :format(x(b.interval.mean), x(b.interval.mean), top, top + n * rowh)
+    end
+  end
+  local ay = top + n * rowh + 10
+  o[#o + 1] = ('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>'):format(left, left + width, ay, ay)
+  for t = 0, 4 do
+    local v = lo + (hi - lo) * t / 4
+    o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>'):format(x(v), ay + 16, v)
+  end
+  o[#o + 1] = "</svg>\n"
+  return table.concat(o, "\n")
+end
+
+--- Learning curves: mean over replicates of the curve column (curve_metric, or
+-- the first logged column other than epoch/step) per config.
+function M.svg_curves(s, self)
+  local col, xcol
+  local series = {}
+  for i, c in ipairs(s.configs) do
+    local sums, counts, maxx = {}, {}, 0
+    for _, r in ipairs(self.replicates) do
+      local rows = c.curves[r]
+      if rows and #rows > 0 then
+        if not col then
+          local keys = sorted_keys(rows[1])
+          xcol = rows[1].epoch and "epoch" or (rows[1].step and "step") or nil
+          col = self.curve_metric
+          if not col then
+            for _, k in ipairs(keys) do if k ~= xcol then col = k break end end
+          end
+        end
+        for j, row in ipairs(rows) do
+          local xv = xcol and row[xcol] or j
+          if row[col] then
+            sums[xv] = (sums[xv] or 0) + row[col]
+            counts[xv] = (counts[xv] or 0) + 1
+            maxx = math.max(maxx, xv)
+          end
+        end
+      end
+    end
+    local pts = {}
+    local xs = {}
+    for xv in pairs(sums) do xs[#xs + 1] = xv end
+    table.sort(xs)
+    for _, xv in ipairs(xs) do pts[#pts + 1] = { xv, sums[xv] / counts[xv] } end
+    if #pts > 0 then series[#series + 1] = { key = c.key, pts = pts, color = COLORS[(i - 1) % #COLORS + 1] } end
+  end
+  if #series == 0 or not col then return nil end
+  local xlo, xhi, ylo, yhi = math.huge, -math.huge, math.huge, -math.huge
+  for _, se in ipairs(series) do
+    for _, p in ipairs(se.pts) do
+      xlo, xhi = math.min(xlo, p[1]), math.max(xhi, p[1])
+      ylo, yhi = math.min(ylo, p[2]), math.max(yhi, p[2])
+    end
+  end
+  xlo, xhi = nice_range(xlo, xhi)
+  ylo, yhi = nice_range(ylo, yhi)
+  local L, T, W, H = 60, 40, 480, 300
+  local function X(v) return L + (v - xlo) / (xhi - xlo) * W end
+  local function Y(v) return T + H - (v - ylo) / (yhi - ylo) * H end
+  local o = { ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">')
+    :format(L + W + 240, T + H + 50), '<rect width="100%" height="100%" fill="white"/>',
+    ('<text x="10" y="20" font-size="14">%s: %s (mean over replicates) by %s</text>'):format(esc(self.name), esc(col),
+      esc(xcol or "row")),
+    ('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>'):format(L, T, W, H) }
+  for t = 0, 4 do
+    local xv, yv = xlo + (xhi - xlo) * t / 4, ylo + (yhi - ylo) * t / 4
+    o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>'):format(X(xv), T + H + 16, xv)
+    o[#o + 1] = ('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%.3g</text>'):format(L - 4, Y(yv), yv)
+  end
+  for i, se in ipairs(series) do
+    local pts = {}
+    for _, p in ipairs(se.pts) do pts[#pts + 1] = ("%.1f,%.1f"):format(X(p[1]), Y(p[2])) end
+    o[#o + 1] = ('<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>'):format(se.color,
+      table.concat(pts, " "))
+    o[#o + 1] = ('<rect x="%d" y="%d" width="12" height="3" fill="%s"/>'):format(L + W + 12, T + 10 + (i - 1) * 18,
+      se.color)
+    o[#o + 1] = ('<text x="%d" y="%d" dominant-baseline="middle">%s</text>'):format(L + W + 30, T + 12 + (i - 1) * 18,
+      esc(se.key))
+  end
+  o[#o + 1] = "</svg>\n"
+  return table.concat(o, "\n")
+end
+
+return M

@@ -1,0 +1,53 @@
+--- kshot.fewshot: few-shot transfer -- methods, the N-way K-shot protocol and
+-- classifiers for new examples (protocol 2 of notes/small-sample-protocols.md).
+--
+--   local fewshot = require "kshot.fewshot"
+--   local r = fewshot.evaluate{backbone = model, layer = "avgpool", method = "CL2N", way = 5, shot = 1,
+--     query = 15, episodes = 600, classes = {5, 6, 7, 8, 9}, support_pool = {images = trx, labels = try},
+--     query_pool = {images = tex, labels = tey}, base_pool = {images = trx, labels = try}, seed = 0}
+--   print(r.mean, r.ci95)                       -- accuracy %, 95% half-width (population sigma)
+--   local c = fewshot.compare{..., methods = {"UN", "L2N", "CL2N", "logreg"}}  -- same episodes, paired
+--   local clf = fewshot.fit{backbone = model, method = "logreg", images = x, labels = y}
+--   clf:predict(x1); clf:predict_proba(xs); clf:save("probe.safetensors")
+--   clf = fewshot.load("probe.safetensors", {backbone = model})
+--
+-- Backbones (kshot.fewshot.backbone): nil = raw pixels / 255 flattened; a
+-- function(x) -> features; an nn.Module (features of layer=, default the
+-- output, "avgpool" for a ResNet); options pool="avg", mean=, std=, transform=.
+-- Methods (kshot.fewshot.methods): "UN", "L2N", "CL2N" (nearest centroid),
+-- "logreg" (linear probe, L-BFGS, inner CV of C), "bn" (batch-norm
+-- re-estimation on the support set), "finetune" (whole network or last
+-- blocks, smaller backbone LR, augmented support, fixed steps: choose them
+-- with fewshot.tune on base-class episodes).
+-- Pools: {images = tensor [N, ...], labels = int64 [N]}. Queries come from
+-- query_pool when given, else from support_pool (disjoint from the support).
+-- Results: accuracy in percent; ci95 = 1.96 * sigma / sqrt(n) with the
+-- POPULATION sigma (ddof = 0), as the few-shot literature.
+local P = require "kshot.fewshot.protocol"
+local Cl = require "kshot.fewshot.classifier"
+local Bk = require "kshot.fewshot.backbone"
+local Me = require "kshot.fewshot.methods"
+local H = require "kshot.fewshot.heads"
+
+local M = {}
+
+M.evaluate = P.evaluate
+M.compare = function(o) return P.compare(o) end
+M.tune = P.tune
+M.fit = Cl.fit
+M.load = Cl.load
+M.methods = Me.NAMES
+
+--- fewshot.backbone(model[, {layer=, pool=, mean=, std=, transform=, batch=}]) -> Backbone
+-- (reuse one Backbone across calls so a shared cache= table finds its features).
+function M.backbone(model, opts) return Bk.new(model, opts) end
+
+--- fewshot.features(backbone, images[, opts]) -> float32 [N, D] (eval mode, no grad)
+function M.features(backbone, images, opts)
+  return Bk.new(backbone, opts):features(images)
+end
+
+--- The solver the linear probe uses here: "lbfgs" (kshot.optim.LBFGS) or "gd" (fallback).
+function M.linear_probe_solver() return H.have_lbfgs() and "lbfgs" or "gd" end
+
+return M

@@ -1,0 +1,210 @@
+--- kshot.fewshot.backbone: turning images into feature vectors for the
+-- few-shot methods (used by kshot.fewshot; see that file for the user API).
+--
+-- A backbone spec is one of
+--   nil                    raw pixels: uint8 -> float32 / 255, flattened to [N, H*W*C]
+--   function(x) -> t       called on the prepared input (below); t is flattened to [N, D]
+--   nn.Module              its output, or the output of the sub-module named by
+--                          opts.layer ("avgpool", "layer3", "0.2": dotted names as in
+--                          named_modules); a ResNet defaults to "avgpool"
+--   a Backbone (this file) as returned by fewshot.backbone(model, opts)
+-- Options: layer=, pool="avg" (global average pool of [N, C, H, W] features
+-- before flattening), mean=, std= (input normalisation after the / 255
+-- scaling), transform=function(images) -> input (replaces the default
+-- preparation), batch= (images per forward, default 256).
+-- Prepared input: uint8 images become float32 in [0, 1]; [N, H, W] images get
+-- a channel dimension ([N, 1, H, W]) for modules and functions.
+local ks = require "kshot"
+
+local B = {}
+local Backbone = {__name = "kshot.fewshot.Backbone"}
+Backbone.__index = Backbone
+B.Backbone = Backbone
+
+local STOP = setmetatable({}, {__tostring = function() return "feature layer reached" end})
+
+local function is_module(m)
+  return type(m) == "table" and type(m.named_modules) == "function" and type(m.forward) == "function"
+end
+B.is_module = is_module
+
+local function find_layer(model, name)
+  for _, nm in ipairs(model:named_modules()) do
+    if nm[1] == name then return nm[2] end
+  end
+  local names = {}
+  for _, nm in ipairs(model:named_modules()) do
+    if nm[1] ~= "" and #names < 40 then names[#names + 1] = nm[1] end
+  end
+  error(("fewshot: the backbone has no layer '%s' (layers: %s)"):format(name, table.concat(names, ", ")), 0)
+end
+
+--- Backbone.new(model, opts) -> Backbone (model: nil, a function or an nn.Module).
+function B.new(model, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("fewshot.backbone: options table expected, got " .. type(opts), 2) end
+  if getmetatable(model) == Backbone then return model end
+  local kind = model == nil and "pixels" or type(model) == "function" and "function" or is_module(model) and "module"
+  if not kind then
+    error("fewshot: backbone must be nil (raw pixels), a function or an nn.Module, got " .. type(model), 2)
+  end
+  local self = setmetatable({model = model, kind = kind, pool = opts.pool, mean = opts.mean, std = opts.std,
+    transform = opts.transform, batch = opts.batch or 256, layer = opts.layer}, Backbone)
+  if self.pool ~= nil and self.pool ~= "avg" then
+    error("fewshot.backbone: pool must be nil or \"avg\", got " .. tostring(self.pool), 2)
+  end
+  if math.type(self.batch) ~= "integer" or self.batch < 1 then
+    error("fewshot.backbone: batch must be a positive integer, got " .. tostring(self.batch), 2)
+  end
+  if kind == "module" then
+    if self.layer == nil and model.avgpool and model.fc then self.layer = "avgpool" end
+    if self.layer ~= nil then
+      if type(self.layer) ~= "string" then error("fewshot.backbone: layer must be a string, got " .. type(self.layer), 2) end
+      self.hook_module = find_layer(model, self.layer)
+    end
+  elseif self.layer ~= nil then
+    error("fewshot.backbone: layer= needs an nn.Module backbone", 2)
+  end
+  -- identity of the feature map, for caches shared across calls
+  self.key = ("%s|%s|%s|%s|%s|%s"):format(kind, tostring(model), tostring(self.layer), tostring(self.pool),
+    tostring(self.mean), tostring(self.std)) .. "|" .. tostring(self.transform)
+  return self
+end
+
+--- uint8 -> float32 [0, 1]; [N, H, W] -> [N, 1, H, W] (not for raw pixels).
+function Backbone:prepare(images)
+  if not ks.is_tensor(images) then error("fewshot: images must be a tensor, got " .. type(images), 0) end
+  if self.transform then return self.transform(images) end
+  local x = images:dtype() == "float32" and images or images:float()
+  if images:dtype() == "uint8" then x = x / 255 end
+  if self.kind ~= "pixels" and x:dim() == 3 then x = x:unsqueeze(1) end
+  return x
+end
+
+--- The model's input from a prepared (possibly augmented) batch.
+function Backbone:normalize(x)
+  if self.mean then x = x - self.mean end
+  if self.std then x = x / self.std end
+  return x
+end
+
+local function flatten(t, pool)
+  if not ks.is_tensor(t) then error("fewshot: the backbone returned a " .. type(t) .. ", not a tensor", 0) end
+  if pool == "avg" and t:dim() == 4 then t = t:mean({2, 3}) end
+  if t:dim() == 1 then t = t:unsqueeze(1) end
+  if t:dim() > 2 then t = t:flatten(1) end
+  return t
+end
+
+-- Run the module up to the hooked layer (its first call), raising STOP there.
+local function run_to_layer(self, x)
+  local sub, out = self.hook_module, nil
+  local cls_forward = getmetatable(sub).forward
+  rawset(sub, "forward", function(m, ...)
+    out = cls_forward(m, ...)
+    error(STOP, 0)
+  end)
+  local ok, err = pcall(self.model, x)
+  rawset(sub, "forward", nil)
+  if ok then error(("fewshot: layer '%s' was not called by the backbone's forward"):format(self.layer), 0) end
+  if err ~= STOP then error(err, 0) end
+  return out
+end
+
+--- Features [N, D] of a prepared batch (with autograd as the caller's mode).
+function Backbone:forward(x)
+  if self.kind == "pixels" then return x:reshape(x:size(0), -1) end
+  x = self:normalize(x)
+  if self.kind == "function" then return flatten(self.model(x), self.pool) end
+  if self.hook_module then return flatten(run_to_layer(self, x), self.pool) end
+  return flatten(self.model(x), self.pool)
+end
+
+-- Run fn with the module in eval mode (restoring each module's flag after).
+function B.in_eval(model, fn, ...)
+  if not is_module(model) then return fn(...) end
+  local saved = {}
+  for i, m in ipairs(model:modules()) do saved[i] = rawget(m, "training") end
+  model:eval()
+  local res = table.pack(pcall(fn, ...))
+  for i, m in ipairs(model:modules()) do rawset(m, "training", saved[i]) end
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- Features [N, D] float32 of images (no grad, eval mode, in batches of self.batch).
+-- rowwise = true: one image per forward, so a row's features never depend on
+-- the other rows of the call (bit-identical single and batched predictions).
+function Backbone:features(images, rowwise)
+  local n = images:size(0)
+  if n == 0 then error("fewshot: no images", 0) end
+  local step = rowwise and 1 or self.batch
+  local parts = {}
+  B.in_eval(self.model, function()
+    ks.no_grad(function()
+      for s = 0, n - 1, step do
+        local x = self:prepare(images:narrow(0, s, math.min(step, n - s)))
+        parts[#parts + 1] = self:forward(x):float()
+      end
+    end)
+  end)
+  local f = #parts == 1 and parts[1] or ks.cat(parts, 0)
+  if f:dtype() ~= "float32" then f = f:float() end
+  return f:contiguous()
+end
+
+-- ------------------------------------------------------------ module state
+--- Clones of the named parameters and buffers (name -> tensor); names = nil: all.
+function B.snapshot(model, names)
+  local out = {}
+  local sd = model:state_dict()
+  ks.no_grad(function()
+    for k, t in pairs(sd) do
+      if names == nil or names[k] then out[k] = t:clone() end
+    end
+  end)
+  return out
+end
+
+--- Copy a snapshot back into the model's tensors (in place: optimisers keep their references).
+function B.restore(model, snap)
+  local sd = model:state_dict()
+  ks.no_grad(function()
+    for k, t in pairs(snap) do
+      local dst = sd[k]
+      if dst == nil then error("fewshot: the backbone has no tensor '" .. k .. "' to restore", 0) end
+      dst:copy_(t)
+    end
+  end)
+end
+
+--- The BatchNorm modules of a model (list).
+function B.batch_norms(model)
+  local list = {}
+  if not is_module(model) then return list end
+  for _, m in ipairs(model:modules()) do
+    if m.__name == "BatchNorm2d" or m.__name == "BatchNorm1d" then list[#list + 1] = m end
+  end
+  return list
+end
+
+--- Re-estimate the BatchNorm running statistics on a prepared batch x:
+-- momentum 1 for one forward in train mode (BN layers only), so each layer's
+-- running mean / variance become the statistics of x.
+function B.reestimate_bn(self, x)
+  local bns = B.batch_norms(self.model)
+  if #bns == 0 then error("fewshot: method bn needs a backbone with BatchNorm layers", 0) end
+  local momenta = {}
+  B.in_eval(self.model, function()
+    for i, m in ipairs(bns) do
+      momenta[i] = m.momentum
+      rawset(m, "momentum", 1.0)
+      rawset(m, "training", true)
+    end
+    local ok, err = pcall(ks.no_grad, function() self:forward(x) end)
+    for i, m in ipairs(bns) do rawset(m, "momentum", momenta[i]) end
+    if not ok then error(err, 0) end
+  end)
+end
+
+return B

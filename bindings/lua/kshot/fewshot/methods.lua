@@ -1,0 +1,94 @@
+--- kshot.fewshot.methods: method specs -> parsed methods, and running one
+-- method on one support set.
+--
+-- Method specs: a name, or a table {name, option = value, ..., label = "shown name"}:
+--   "UN"        nearest class centroid on the features as they are
+--   "L2N"       ... on L2-normalised features
+--   "CL2N"      ... on features centred on the base-class mean, then L2-normalised
+--               (SimpleShot; needs base_pool)
+--   "logreg"    linear probe: multinomial logistic regression, L2 penalty (sklearn's C),
+--               L-BFGS (kshot.optim) or gradient descent. Options: C (fixed), Cs (grid for
+--               inner CV on the support set when every class has >= 2 examples: folds
+--               leave one example per class out, at most `folds` = 5), default_C (1, used
+--               at 1 shot), normalize (nil | "L2N" | "CL2N"), solver ("lbfgs" | "gd"),
+--               max_iter (100), gd_steps (300)
+--   "bn"        batch-norm statistics re-estimated on the support set, then head
+--               ("L2N" default, "UN" or "logreg") on the re-estimated features
+--   "finetune"  fine-tuning (kshot.fewshot.adapt.finetune for the options), a cosine head
+local H = require "kshot.fewshot.heads"
+
+local M = {}
+
+local KNOWN = {
+  UN = {}, L2N = {}, CL2N = {},
+  logreg = {C = true, Cs = true, default_C = true, normalize = true, solver = true, max_iter = true,
+    gd_steps = true, folds = true, tol = true},
+  bn = {head = true},
+  finetune = {steps = true, lr = true, backbone_lr = true, momentum = true, weight_decay = true, train = true,
+    scale = true, label_smoothing = true, augment = true},
+}
+local ALIASES = {un = "UN", l2n = "L2N", cl2n = "CL2N", logreg = "logreg", linear_probe = "logreg",
+  logistic_regression = "logreg", bn = "bn", bn_reestimate = "bn", finetune = "finetune", fine_tune = "finetune"}
+M.NAMES = {"UN", "L2N", "CL2N", "logreg", "bn", "finetune"}
+M.FROZEN = {UN = true, L2N = true, CL2N = true, logreg = true}
+
+local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
+
+--- Parse a method spec into {name=, label=, frozen=, opts=}.
+function M.parse(spec, where)
+  where = where or "fewshot"
+  local raw, opts = spec, {}
+  if type(spec) == "table" then
+    raw = spec.name or spec[1]
+    for k, v in pairs(spec) do
+      if k ~= 1 and k ~= "name" and k ~= "label" then opts[k] = v end
+    end
+  end
+  if type(raw) ~= "string" then
+    fail("%s: method must be a name (%s) or a table {name, options...}, got %s", where, table.concat(M.NAMES, ", "),
+      type(raw))
+  end
+  local name = ALIASES[raw:lower()]
+  if not name then fail("%s: unknown method '%s' (known: %s)", where, raw, table.concat(M.NAMES, ", ")) end
+  for k in pairs(opts) do
+    if not KNOWN[name][k] then fail("%s: method %s has no option '%s'", where, name, tostring(k)) end
+  end
+  if name == "logreg" and opts.normalize ~= nil and opts.normalize ~= "L2N" and opts.normalize ~= "CL2N" then
+    fail("%s: logreg option normalize must be nil, \"L2N\" or \"CL2N\", got %s", where, tostring(opts.normalize))
+  end
+  if name == "bn" then
+    local h = opts.head or "L2N"
+    if h ~= "UN" and h ~= "L2N" and h ~= "logreg" then
+      fail("%s: bn option head must be \"UN\", \"L2N\" or \"logreg\", got %s", where, tostring(h))
+    end
+    opts.head = h
+  end
+  local label = type(spec) == "table" and spec.label or nil
+  if label == nil then
+    label = name
+    if name == "logreg" and opts.normalize then label = "logreg+" .. opts.normalize end
+    if name == "bn" then label = "bn+" .. opts.head end
+  end
+  return {name = name, label = tostring(label), frozen = M.FROZEN[name] == true, opts = opts,
+    needs_base = name == "CL2N" or (name == "logreg" and opts.normalize == "CL2N")}
+end
+
+--- Head of a frozen-feature method on support features f [N, D], labels y
+-- (0..C-1). base_mean() returns the base-class mean feature (CL2N).
+function M.fit_head(m, f, y, C, base_mean)
+  local o = m.opts
+  if m.name == "UN" then return H.fit_centroid(f, y, C, {}) end
+  if m.name == "L2N" then return H.fit_centroid(f, y, C, {normalize = true}) end
+  if m.name == "CL2N" then return H.fit_centroid(f, y, C, {normalize = true, center = base_mean()}) end
+  if m.name == "logreg" then
+    return H.fit_linear(f, y, C, {C = o.C, Cs = o.Cs, default_C = o.default_C, solver = o.solver,
+      max_iter = o.max_iter, gd_steps = o.gd_steps, folds = o.folds, tol = o.tol,
+      normalize = o.normalize ~= nil, center = o.normalize == "CL2N" and base_mean() or nil})
+  end
+  if m.name == "bn" then -- the head that runs on the re-estimated features
+    return M.fit_head({name = o.head, opts = {}}, f, y, C, base_mean)
+  end
+  fail("fewshot: method %s has no frozen-feature head", m.name)
+end
+
+return M

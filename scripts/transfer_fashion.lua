@@ -1,0 +1,227 @@
+--- transfer_fashion.lua: few-shot transfer on Fashion-MNIST (protocol 2 of
+-- notes/small-sample-protocols.md): N-way K-shot episodes on the NOVEL
+-- classes, support from their training images, 15 queries per class from
+-- their test images, the same episodes for every method (paired), mean
+-- accuracy with 95% intervals (1.96 * population sigma / sqrt(n)).
+--
+--   kshot scripts/transfer_fashion.lua                         # raw-pixel methods, 600 episodes
+--   kshot scripts/transfer_fashion.lua --backbone ckpt.safetensors --layers 2,2,2,2 --width 16
+--   kshot scripts/transfer_fashion.lua --base 0,1,2,3,4,5,6 --novel 7,8,9 --episodes 100
+--
+-- Raw-pixel baselines: nearest centroid UN / L2N / CL2N (CL2N centres on the
+-- mean of the base classes' training images) and logistic regression on
+-- pixels. With --backbone (a safetensors checkpoint of nn.resnet, torchvision
+-- names), the same on the backbone's features (--feature-layers, default
+-- avgpool), plus batch-norm re-estimation and fine-tuning; fine-tuning's
+-- step count is chosen on BASE-class episodes (never on queries) unless
+-- --ft-steps fixes it, and runs on the first --ft-episodes episodes (the same
+-- episodes as everyone's first ones: episode e depends only on the seed and e).
+local ks = require "kshot"
+local nn = require "kshot.nn"
+local fewshot = require "kshot.fewshot"
+local cli = require "kshot.cli"
+
+local args = cli.new {
+  name = "transfer_fashion.lua",
+  description = "Few-shot transfer on Fashion-MNIST: N-way K-shot episodes on the novel classes,\n"
+    .. "raw-pixel baselines and (with --backbone) frozen features, BN re-estimation and fine-tuning.",
+  options = {
+    { "--base", "base classes", type = "list:integer", default = { 0, 1, 2, 3, 4 } },
+    { "--novel", "novel classes (the episodes' classes)", type = "list:integer", default = { 5, 6, 7, 8, 9 } },
+    { "--way", "classes per episode (default: min(5, number of novel classes))", type = "integer" },
+    { "--shots", "K values", type = "list:integer", default = { 1, 5 } },
+    { "--query", "queries per class (from the test images)", type = "integer", default = 15 },
+    { "--episodes", "episodes per K", type = "integer", default = 600 },
+    { "--seed", "episode seed", type = "integer", default = 0 },
+    { "--backbone", "nn.resnet checkpoint (safetensors, torchvision names)" },
+    { "--layers", "resnet blocks per stage (default: checkpoint metadata, else 2,2,2,2)", type = "list:integer" },
+    { "--width", "resnet width (default: checkpoint metadata, else conv1.weight's rows)", type = "integer" },
+    { "--feature-layers", "layers to take features from", type = "list:string", default = { "avgpool" } },
+    { "--mean", "input normalisation mean (default: metadata, else 0.2860)", type = "number" },
+    { "--std", "input normalisation sd (default: metadata, else 0.3530)", type = "number" },
+    { "--ft-steps", "fine-tuning steps (default: chosen on base-class episodes from 10,25,50)", type = "integer" },
+    { "--ft-train", "what fine-tuning trains: all, or sub-modules (e.g. layer4)", type = "list:string",
+      default = { "all" } },
+    { "--ft-episodes", "episodes for fine-tuning (the first ones)", type = "integer", default = 100 },
+    { "--tune-episodes", "base-class episodes to choose the fine-tuning steps", type = "integer", default = 20 },
+    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)" },
+    { "--json", "also write the results as JSON to this file" },
+    { "-q --quiet", "no progress on stderr", type = "flag" },
+  },
+}:parse(arg)
+
+local function die(msg) io.stderr:write("transfer_fashion.lua: ", msg, "\n") os.exit(2) end
+local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
+
+-- ------------------------------------------------------------ the split
+local seen = {}
+for _, list in ipairs({ args.base, args.novel }) do
+  for _, c in ipairs(list) do
+    if c < 0 or c > 9 then die(("class %d is not a Fashion-MNIST class (0..9)"):format(c)) end
+    if seen[c] then die(("class %d is listed twice (base and novel must be a partition)"):format(c)) end
+    seen[c] = true
+  end
+end
+if #args.novel < 2 then die("at least 2 novel classes are needed") end
+if #args.base < 1 then die("at least 1 base class is needed (CL2N centres on the base classes)") end
+local way = args.way or math.min(5, #args.novel)
+if way < 2 or way > #args.novel then die(("--way must be in 2..%d"):format(#args.novel)) end
+if args.episodes < 1 or args.query < 1 then die("--episodes and --query must be >= 1") end
+for _, k in ipairs(args.shots) do if k < 1 then die("every K must be >= 1") end end
+
+local names = ks.data.FASHION_MNIST_CLASSES
+local function class_names(list)
+  local out = {}
+  for i, c in ipairs(list) do out[i] = ("%d %s"):format(c, names[c + 1]) end
+  return table.concat(out, ", ")
+end
+
+local trx, try = ks.data.fashion_mnist { split = "train", path = args.path }
+local tex, tey = ks.data.fashion_mnist { split = "test", path = args.path }
+local support_pool, query_pool = { images = trx, labels = try }, { images = tex, labels = tey }
+local base_pool = { images = trx, labels = try }
+
+-- ------------------------------------------------------------ the backbone
+local backbone, bmeta
+if args.backbone then
+  local t, meta = ks.load(args.backbone)
+  bmeta = meta
+  if not t["conv1.weight"] or not t["fc.weight"] then
+    die(args.backbone .. ": not an nn.resnet checkpoint (no conv1.weight / fc.weight)")
+  end
+  local layers = args.layers
+  if not layers and meta.layers then
+    layers = {}
+    for v in meta.layers:gmatch("%d+") do layers[#layers + 1] = tonumber(v) end
+  end
+  local width = args.width or tonumber(meta.width) or t["conv1.weight"]:size(0)
+  backbone = nn.resnet { layers = layers or { 2, 2, 2, 2 }, width = width, num_classes = t["fc.weight"]:size(0),
+    in_channels = t["conv1.weight"]:size(1), small_input = t["conv1.weight"]:size(2) == 3 }
+  backbone:load_state_dict(t) -- names or shapes that do not match are an error naming them
+  backbone:eval()
+  bmeta.mean = args.mean or tonumber(meta.mean) or 0.2860
+  bmeta.std = args.std or tonumber(meta.std) or 0.3530
+  say(("backbone %s: resnet layers {%s} width %d, input (x/255 - %.4f) / %.4f"):format(args.backbone,
+    table.concat(layers or { 2, 2, 2, 2 }, ","), width, bmeta.mean, bmeta.std))
+end
+
+-- ------------------------------------------------------------ methods
+local PIXEL = { "UN", "L2N", "CL2N", "logreg" }
+local function pixel_methods()
+  local list = {}
+  for i, m in ipairs(PIXEL) do list[i] = { m, label = "pixels " .. m } end
+  return list
+end
+
+local function run_compare(shot, methods, extra, episodes)
+  local o = { methods = methods, way = way, shot = shot, query = args.query, episodes = episodes or args.episodes,
+    classes = args.novel, support_pool = support_pool, query_pool = query_pool, base_pool = base_pool,
+    base_classes = args.base, seed = args.seed }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  if not args.quiet then
+    local every = math.max(1, (episodes or args.episodes) // 4)
+    o.progress = function(e, n) if e % every == 0 or e == n then say(("  %d/%d episodes"):format(e, n)) end end
+  end
+  return fewshot.compare(o)
+end
+
+-- ------------------------------------------------------------ run
+local t0 = ks._bench_clock and ks._bench_clock() or os.clock()
+local all = { settings = { base = args.base, novel = args.novel, way = way, query = args.query,
+  episodes = args.episodes, seed = args.seed, backbone = args.backbone }, shots = {} }
+print(("# Few-shot transfer on Fashion-MNIST: %d-way, %d queries per class, seed %d"):format(way, args.query,
+  args.seed))
+print(("base classes: %s\nnovel classes: %s"):format(class_names(args.base), class_names(args.novel)))
+print("support: novel classes' training images; queries: their test images; base mean (CL2N): base training images")
+if not backbone then
+  print("no --backbone: only the raw-pixel methods run (backbone features, bn and finetune need a checkpoint)")
+end
+
+local REFERENCE = { [1] = 59, [5] = 75 } -- raw-pixel L2N nearest centroid, measured in the reference setup
+for _, shot in ipairs(args.shots) do
+  say(("%d-shot: %d episodes"):format(shot, args.episodes))
+  local rows = {} -- {label, summary, per_episode}
+  local r = run_compare(shot, pixel_methods())
+  local solver = r.solver
+  for _, l in ipairs(r.order) do rows[#rows + 1] = { label = l, s = r.results[l] } end
+  if backbone then
+    for _, layer in ipairs(args.feature_layers) do
+      local ms = {}
+      for i, m in ipairs(PIXEL) do ms[i] = { m, label = layer .. " " .. m } end
+      ms[#ms + 1] = { "logreg", normalize = "L2N", label = layer .. " logreg+L2N" }
+      ms[#ms + 1] = { "bn", label = layer .. " bn+L2N" }
+      local rb = run_compare(shot, ms, { backbone = backbone, layer = layer, pool = "avg", mean = bmeta.mean,
+        std = bmeta.std })
+      for _, l in ipairs(rb.order) do rows[#rows + 1] = { label = l, s = rb.results[l] } end
+    end
+    local ft = { "finetune", train = (#args.ft_train == 1 and args.ft_train[1] == "all") and "all" or args.ft_train }
+    local bopts = { backbone = backbone, layer = args.feature_layers[1], pool = "avg", mean = bmeta.mean,
+      std = bmeta.std }
+    if args.ft_steps then
+      ft.steps = args.ft_steps
+    else
+      say("  choosing fine-tuning steps on base-class episodes")
+      local o = { method = ft, grid = { steps = { 10, 25, 50 } }, base_pool = base_pool, base_classes = args.base,
+        way = math.min(way, #args.base), shot = shot, query = args.query, episodes = args.tune_episodes,
+        seed = args.seed + 1 }
+      for k, v in pairs(bopts) do o[k] = v end
+      if #args.base >= 2 then ft = fewshot.tune(o) else ft.steps = 25 end
+    end
+    ft.label = ("finetune(%d steps)"):format(ft.steps)
+    local rf = run_compare(shot, { ft }, bopts, math.min(args.ft_episodes, args.episodes))
+    rows[#rows + 1] = { label = ft.label, s = rf.results[ft.label] }
+  end
+
+  -- table
+  print(("\n## %d-way %d-shot (accuracy %%, mean ± 95%% half-width, population sigma)\n"):format(way, shot))
+  print("| method | accuracy | n |")
+  print("|---|---|---|")
+  for _, row in ipairs(rows) do
+    print(("| %s | %.2f ± %.2f | %d |"):format(row.label, row.s.mean, row.s.ci95, row.s.n))
+  end
+  print(("\nlinear probe solver: %s (%s)"):format(solver == "lbfgs" and "L-BFGS" or "gradient descent",
+    solver == "lbfgs" and "kshot.optim.LBFGS" or "kshot.optim.LBFGS missing: fixed budget of 300 steps"))
+
+  -- paired comparisons against the best raw-pixel nearest centroid (on the common episodes)
+  local best
+  for _, row in ipairs(rows) do
+    if row.label:match("^pixels [UCL]") and (not best or row.s.mean > best.s.mean) then best = row end
+  end
+  print(("\npaired differences against the best raw-pixel nearest centroid (%s), on the same episodes:\n")
+    :format(best.label))
+  print("| method | difference (points) | wins / ties / losses | n |")
+  print("|---|---|---|---|")
+  for _, row in ipairs(rows) do
+    if row ~= best then
+      local n = math.min(#row.s.per_episode, #best.s.per_episode)
+      local d, w, l = {}, 0, 0
+      for i = 1, n do
+        d[i] = row.s.per_episode[i] - best.s.per_episode[i]
+        if d[i] > 0 then w = w + 1 elseif d[i] < 0 then l = l + 1 end
+      end
+      local s = require("kshot.fewshot.protocol").summary(d)
+      print(("| %s | %+.2f ± %.2f | %d / %d / %d | %d |"):format(row.label, s.mean, s.ci95, w, n - w - l, l, n))
+    end
+  end
+  local l2n = rows[2].s
+  if REFERENCE[shot] and args.novel[1] == 5 and #args.novel == 5 and way == 5 and args.query == 15 then
+    local off = math.abs(l2n.mean - REFERENCE[shot])
+    print(("\nreference check: raw-pixel L2N %.2f vs about %d in the reference setup: %s (within 2 points: %s)")
+      :format(l2n.mean, REFERENCE[shot], off <= 2 and "reproduced" or "NOT reproduced", off <= 2 and "yes" or "no"))
+  end
+  local shot_out = { solver = solver, rows = {} }
+  for _, row in ipairs(rows) do
+    shot_out.rows[#shot_out.rows + 1] = { method = row.label, mean = row.s.mean, ci95 = row.s.ci95, n = row.s.n }
+  end
+  all.shots["k" .. shot] = shot_out
+end
+local elapsed = (ks._bench_clock and ks._bench_clock() or os.clock()) - t0
+print(("\nelapsed %.0f s"):format(elapsed))
+
+if args.json then
+  local ok, json = pcall(require, "dkjson")
+  if not ok then die("--json needs dkjson (Debian: lua-dkjson)") end
+  local f = assert(io.open(args.json, "wb"))
+  f:write(json.encode(all, { indent = true }))
+  f:close()
+end

@@ -1,0 +1,293 @@
+-- kshot.experiment: records, resume after a kill, failed runs, report
+local ks = require "kshot"
+local experiment = require "kshot.experiment"
+local stats = require "kshot.stats"
+local json = require "dkjson"
+
+local function tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p '" .. p .. "'"))
+  return p
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- a deterministic "training": accuracy = base + lr effect + seeded noise; 4 epochs of curve
+local function spec(root, hook)
+  return {
+    name = "sweep", root = root, seed = 17, seeds = 4, progress = false,
+    configs = {
+      { name = "base", lr = 0.1 },
+      { name = "aug", lr = 0.1, aug = true },
+      { name = "wd", lr = 0.1, wd = 1e-4 },
+      { name = "broken", lr = 10 },
+    },
+    baseline = "base",
+    run = function(cfg, ctx)
+      local draw = stats.rng(ctx.seed)
+      local noise = (draw(1000) - 500) / 10000
+      local acc = 0.70 + noise + (cfg.aug and 0.03 or 0) + (cfg.wd and 0.001 * (ctx.replicate % 2) or 0)
+      for e = 1, 4 do
+        ctx.log { epoch = e, loss = 1 / e + noise, val_accuracy = acc * e / 4 }
+        if hook then hook(ctx, e) end
+      end
+      if cfg.lr > 1 and ctx.replicate == 2 then error("loss became NaN at epoch 3") end
+      return { accuracy = acc, loss = 1 / 4 + noise }
+    end,
+  }
+end
+
+describe("kshot.experiment", function()
+  it("derives seeds from the experiment seed and keys only", function()
+    assert.equal(experiment.derive_seed(17, "rep-1"), experiment.derive_seed(17, "rep-1"))
+    assert.are_not.equal(experiment.derive_seed(17, "rep-1"), experiment.derive_seed(17, "rep-2"))
+    assert.are_not.equal(experiment.derive_seed(17, "rep-1"), experiment.derive_seed(18, "rep-1"))
+    assert.is_true(experiment.derive_seed(0, "x") >= 0)
+  end)
+
+  it("writes a record per run and a report; failed runs are recorded and the sweep goes on", function()
+    local root = tmpdir()
+    local exp = experiment.new(spec(root))
+    local s = exp:run()
+    assert.same({ ran = 16, skipped = 0, failed = 1 }, s)
+    local dir = root .. "/sweep/aug/rep-0"
+    local cfg = json.decode(read(dir .. "/config.json"))
+    assert.same({ name = "aug", lr = 0.1, aug = true }, cfg)
+    local rec = json.decode(read(dir .. "/record.json"))
+    assert.equal("ok", rec.status)
+    assert.equal("aug/rep-0", rec.key)
+    assert.equal(experiment.derive_seed(17, "rep-0"), rec.seed)
+    assert.equal(experiment.derive_seed(17, "aug/rep-0"), rec.run_seed)
+    assert.equal(ks.__version, rec.kshot_version)
+    assert.is_number(rec.metrics.accuracy)
+    local curve = read(dir .. "/curve.csv")
+    assert.matches("^epoch,loss,val_accuracy\n1,", curve)
+    local _, lines = curve:gsub("\n", "")
+    assert.equal(5, lines)
+    local bad = json.decode(read(root .. "/sweep/broken/rep-2/record.json"))
+    assert.equal("failed", bad.status)
+    assert.matches("loss became NaN at epoch 3", bad.error)
+    -- results.jsonl: 16 whole lines, each valid JSON
+    local n = 0
+    for line in read(root .. "/sweep/results.jsonl"):gmatch("([^\n]*)\n") do
+      n = n + 1
+      assert.is_table(json.decode(line))
+    end
+    assert.equal(16, n)
+    -- re-running skips everything recorded
+    assert.same({ ran = 0, skipped = 16, failed = 0 }, exp:run())
+    assert.same({ ran = 1, skipped = 15, failed = 1 }, exp:run { retry_failed = true })
+    local text, sum = exp:report()
+    assert.equal(text, read(root .. "/sweep/report.md"))
+    assert.matches("| aug %*%*%(best%)%*%* | 4 | ", text)
+    assert.matches("| base %(baseline%) | 4 |", text)
+    assert.matches("| broken | 3 | [%d.]+ ± [%d.]+ | [%d.]+ | 1 |", text)
+    assert.matches("Holm", text)
+    assert.matches("loss became NaN", text)
+    assert.matches("Student t with n%-1 df", text)
+    assert.equal("accuracy", sum.metric)
+    assert.equal(2, sum.best)
+    -- aug beats base by exactly 0.03 on every pair: paired t degenerate (sd 0) -> p = 0
+    local aug = sum.comparisons[1]
+    assert.equal("aug", aug.key)
+    assert.near(0.03, aug.diff, 1e-12)
+    assert.near(2 / 16, aug.w.p, 1e-12) -- exact Wilcoxon, n = 4, all positive
+    assert.matches("<svg", read(root .. "/sweep/comparison.svg"))
+    assert.matches("polyline", read(root .. "/sweep/curves.svg"))
+  end)
+
+  it("a sweep killed part-way and re-run ends with an identical report", function()
+    local a, b = tmpdir(), tmpdir()
+    local full = experiment.new(spec(a))
+    full:run()
+    local expected = full:report()
+    -- the kill: the 6th run stops forever in the middle of its second epoch
+    -- (the coroutine is abandoned, so no line of the runner runs after that)
+    local started = 0
+    local co = coroutine.create(function()
+      experiment.new(spec(b, function(ctx, e)
+        if e == 1 then started = started + 1 end
+        if started == 6 and e == 2 then coroutine.yield("killed") end
+      end)):run()
+    end)
+    local ok, why = coroutine.resume(co)
+    assert.is_true(ok)
+    assert.equal("killed", why)
+    co = nil
+    collectgarbage()
+    local partial = experiment.new(spec(b))
+    local recorded = 0
+    for _, run in ipairs(partial:runs()) do if partial:record(run) then recorded = recorded + 1 end end
+    assert.equal(5, recorded)
+    assert.is_not_nil(read(b .. "/sweep/aug/rep-1/curve.csv")) -- the killed run left a partial curve
+    local s = partial:run()
+    assert.same({ ran = 11, skipped = 5, failed = 1 }, s)
+    assert.equal(expected, partial:report())
+    assert.equal(read(a .. "/sweep/comparison.svg"), read(b .. "/sweep/comparison.svg"))
+    assert.equal(read(a .. "/sweep/curves.svg"), read(b .. "/sweep/curves.svg"))
+  end)
+
+  it("any subset or order of runs gives the same records", function()
+    local a, b = tmpdir(), tmpdir()
+    experiment.new(spec(a)):run()
+    local e = experiment.new(spec(b))
+    e:run { order = "reverse", only = function(run) return run.replicate % 2 == 1 end }
+    e:run { order = "reverse" }
+    for _, run in ipairs(e:runs()) do
+      local ra = read(a .. "/sweep/" .. run.config_key .. "/rep-" .. run.replicate .. "/record.json")
+      local rb = read(b .. "/sweep/" .. run.config_key .. "/rep-" .. run.replicate .. "/record.json")
+      assert.equal(ra, rb)
+    end
+    assert.equal(experiment.new(spec(a)):report { write = false }, e:report { write = false })
+  end)
+
+  it("expands grids and names runs by their options", function()
+    local root = tmpdir()
+    local e = experiment.new { name = "g", root = root, seeds = { 3, 5 }, progress = false,
+      grid = { lr = { 0.1, 0.01 }, wd = { 0 } }, run = function(cfg, ctx) return { score = cfg.lr } end }
+    local keys = {}
+    for _, r in ipairs(e:runs()) do keys[#keys + 1] = r.key end
+    assert.same({ "lr=0.1,wd=0/rep-3", "lr=0.1,wd=0/rep-5", "lr=0.01,wd=0/rep-3", "lr=0.01,wd=0/rep-5" }, keys)
+    e:run()
+    local text = e:report()
+    assert.matches("lr=0.1,wd=0 %*%*%(best%)%*%*", text)
+  end)
+
+  describe("bad inputs", function()
+    it("are clear errors", function()
+      local run = function() return { a = 1 } end
+      assert.has_error(function() experiment.new { name = "x", run = run, grid = { lr = {} } } end,
+        "grid: option 'lr' has an empty list of values")
+      assert.has_error(function() experiment.new { name = "x", run = run, configs = {} } end,
+        "experiment.new: configs must be a non-empty list of tables")
+      assert.has_error(function() experiment.new { name = "a/b", run = run } end)
+      assert.has_error(function() experiment.new { name = "x" } end,
+        "experiment.new: run must be a function(config, ctx), got nil")
+      assert.has_error(function() experiment.new { name = "x", run = run, seeds = 0 } end,
+        "experiment.new: seeds must be >= 1, got 0")
+      assert.has_error(function()
+        experiment.new { name = "x", run = run, configs = { { name = "a" } }, baseline = "b" }
+      end, "experiment.new: baseline 'b' is not a config (configs: a)")
+      assert.has_error(function()
+        experiment.new { name = "x", run = run, configs = { { name = "a" }, { name = "a" } } }
+      end, "experiment.new: two configs have the key 'a'")
+    end)
+    it("a run returning garbage is a failed run, not a crash", function()
+      local root = tmpdir()
+      local e = experiment.new { name = "g", root = root, seeds = 1, progress = false,
+        run = function() return "oops" end }
+      assert.same({ ran = 1, skipped = 0, failed = 1 }, e:run())
+      assert.matches("run returned string, expected a table of metrics", e:report())
+    end)
+  end)
+end)
+
+describe("kshot.progress", function()
+  local progress = require "kshot.progress"
+  -- a fake stream and clock
+  local function sink()
+    local s = { buf = {} }
+    function s:write(...) for _, x in ipairs { ... } do self.buf[#self.buf + 1] = x end return self end
+    function s:flush() end
+    function s:text() return table.concat(self.buf) end
+    return s
+  end
+
+  it("plain mode prints whole lines periodically with step, loss, rate and ETA", function()
+    local t, out = 0, sink()
+    local bar = progress.new { total = 100, label = "train", mode = "plain", every = 10, stream = out,
+      clock = function() return t end }
+    for step = 1, 100 do
+      t = step * 0.5 -- 2 steps per second
+      bar:update(step, { loss = 1 / step })
+    end
+    bar:finish()
+    local lines = {}
+    for l in out:text():gmatch("[^\n]+") do lines[#lines + 1] = l end
+    -- first update, then every 10 s (20 steps), then the final line
+    assert.equal(6, #lines) -- steps 1, 21, 41, 61, 81 and the final line
+    assert.equal("train  1/100   1%  loss 1  2 it/s  ETA 0:49  elapsed 0:00", lines[1])
+    assert.equal("train  21/100  21%  loss 0.04762  2 it/s  ETA 0:39  elapsed 0:10", lines[2])
+    assert.equal("train  100/100 100%  loss 0.01  2 it/s  ETA 0:00  elapsed 0:50", lines[6])
+    assert.is_nil(out:text():find("\r"))
+  end)
+
+  it("bar mode redraws one line in place; silent prints nothing", function()
+    local t, out = 0, sink()
+    local bar = progress.new { total = 4, mode = "bar", stream = out, width = 4, clock = function() return t end }
+    for step = 1, 4 do t = step; bar:update(step) end
+    bar:finish()
+    local s = out:text()
+    assert.matches("^\r\27%[K%[#%.%.%.%] 1/4  25%%", s)
+    assert.matches("\r\27%[K%[####%] 4/4 100%%.*\n$", s)
+    local quiet = sink()
+    local b2 = progress.new { total = 4, silent = true, stream = quiet }
+    b2:update(1); b2:log("x"); b2:finish()
+    assert.equal("", quiet:text())
+    assert.equal("off", b2.mode)
+  end)
+
+  it("picks plain when the stream is not a terminal (busted's output is captured)", function()
+    assert.is_boolean(progress.isatty(io.stderr))
+    local f = io.tmpfile()
+    local b = progress.new { total = 1, stream = f }
+    assert.equal(os.getenv("KSHOT_PROGRESS") or "plain", b.mode)
+    f:close()
+    assert.has_error(function() progress.new { mode = "fancy" } end,
+      "progress.new: unknown mode 'fancy' (bar, plain or off)")
+    assert.has_error(function() progress.new { total = -1 } end)
+  end)
+end)
+
+describe("kshot.cli", function()
+  local cli = require "kshot.cli"
+  local function parser()
+    return cli.new { name = "demo.lua", description = "a demo", options = {
+      { "--k", "K values", type = "list:integer", default = { 5, 10 } },
+      { "--seeds", "seeds", type = "integer", default = 3 },
+      { "--lr", "learning rate", type = "number", default = 0.05 },
+      { "--mode", "mode", choices = { "fast", "full" }, default = "fast" },
+      { "--test-size", "test images", type = "integer", default = 0 },
+      { "-q --quiet", "quiet", type = "flag" },
+    } }
+  end
+
+  it("applies typed defaults and parses values", function()
+    local a = parser():try_parse {}
+    assert.same({ k = { 5, 10 }, seeds = 3, lr = 0.05, mode = "fast", test_size = 0, quiet = false }, a)
+    a = parser():try_parse { "--k", "1, 2", "--seeds=7", "--test-size", "5", "-q", "--mode", "full", "--lr", "1e-3" }
+    assert.same({ k = { 1, 2 }, seeds = 7, lr = 1e-3, mode = "full", test_size = 5, quiet = true }, a)
+    assert.equal("integer", math.type(a.seeds))
+  end)
+
+  it("--help lists every option with its default", function()
+    local a, help = parser():try_parse { "--help" }
+    assert.is_nil(a)
+    assert.matches("Usage: demo.lua", help)
+    assert.matches("%-%-seeds <integer> +seeds %(default: 3%)", help)
+    assert.matches("%-%-k <a,b,...> +K values %(default: 5,10%)", help)
+    assert.matches("one of: fast, full", help)
+  end)
+
+  it("unknown options and bad values are clear errors", function()
+    local p = parser()
+    local ok, e = pcall(p.try_parse, p, { "--sedes", "3" })
+    assert.is_false(ok)
+    assert.matches("^demo.lua: unknown option '%-%-sedes' %(see %-%-help for the options%)\nDid you mean '%-%-seeds'%?", e)
+    assert.has_error(function() p:try_parse { "--seeds", "x" } end, "demo.lua: option '--seeds': 'x' is not an integer")
+    assert.has_error(function() p:try_parse { "--seeds", "2.5" } end,
+      "demo.lua: option '--seeds': '2.5' is not an integer")
+    assert.has_error(function() p:try_parse { "--mode", "slow" } end,
+      "demo.lua: option '--mode': 'slow' is not one of: fast, full")
+    assert.has_error(function() p:try_parse { "--k", "1,x" } end, "demo.lua: option '--k': 'x' is not an integer")
+    assert.has_error(function() p:try_parse { "--seeds" } end, "demo.lua: option '--seeds' requires an argument")
+    assert.has_error(function() cli.new { options = { { "--a", type = "float" } } } end)
+  end)
+end)

@@ -1,0 +1,161 @@
+-- kshot.metrics against hand-computed confusion matrices (incl. empty classes)
+local ks = require "kshot"
+local metrics = require "kshot.metrics"
+
+local function near(a, b, tol) assert.is_true(math.abs(a - b) <= (tol or 1e-12), ("%.17g vs %.17g"):format(a, b)) end
+
+-- 7 examples, 4 classes; class 3 is never predicted
+local target = { 0, 0, 1, 1, 2, 2, 3 }
+local pred = { 0, 1, 1, 1, 0, 2, 0 }
+
+describe("kshot.metrics", function()
+  it("is reachable as ks.metrics and require 'kshot.metrics'", function()
+    assert.equal(metrics, ks.metrics)
+    assert.is_function(ks.metrics.accuracy)
+  end)
+
+  it("counts the confusion matrix (row = true class, column = predicted)", function()
+    local cm = metrics.confusion_matrix(pred, target)
+    assert.same({ { 1, 1, 0, 0 }, { 0, 2, 0, 0 }, { 1, 0, 1, 0 }, { 1, 0, 0, 0 } }, cm.counts)
+    assert.same({ 2, 2, 2, 1 }, cm.row_total)
+    assert.same({ 3, 3, 1, 0 }, cm.col_total)
+    assert.equal(7, cm.total)
+    assert.equal("int64", cm.matrix:dtype())
+    assert.same({ 4, 4 }, { cm.matrix:size(0), cm.matrix:size(1) })
+  end)
+
+  it("accepts tensors, uint8 labels and [N, C] scores (arg-max)", function()
+    local cm = metrics.confusion_matrix(ks.tensor(pred, "int64"), ks.tensor(target, "uint8"))
+    assert.same({ 1, 1, 0, 0 }, cm.counts[1])
+    local scores = ks.tensor { { 0.9, 0.1 }, { 0.2, 0.8 }, { 0.3, 0.7 } }
+    assert.near(2 / 3, metrics.accuracy(scores, { 0, 1, 0 }), 1e-12)
+  end)
+
+  it("prints a labelled table", function()
+    local s = tostring(metrics.confusion_matrix(pred, target, { names = { "a", "b", "c", "dd" } }))
+    assert.matches("rows: true class, columns: predicted class %(7 examples%)", s)
+    assert.matches("true\\pred +a +b +c +dd +total", s)
+    assert.matches("\n +a +1 +1 +0 +0 +2\n", s)
+    assert.matches("\n +total +3 +3 +1 +0 +7$", s)
+  end)
+
+  it("computes accuracy, balanced accuracy, precision/recall/F1", function()
+    near(4 / 7, metrics.accuracy(pred, target))
+    near(0.5, metrics.balanced_accuracy(pred, target))
+    local r = metrics.precision_recall_f1(pred, target)
+    for i, v in ipairs { 1 / 3, 2 / 3, 1, 0 } do near(v, r.precision[i]) end
+    for i, v in ipairs { 0.5, 1, 0.5, 0 } do near(v, r.recall[i]) end
+    for i, v in ipairs { 0.4, 0.8, 2 / 3, 0 } do near(v, r.f1[i]) end
+    assert.same({ 2, 2, 2, 1 }, r.support)
+    near(0.5, r.macro.precision)
+    near(0.5, r.macro.recall)
+    near(7 / 15, r.macro.f1)
+    near(8 / 15, r.weighted.f1)
+    near((2 / 3 + 4 / 3 + 2) / 7, r.weighted.precision)
+    near(4 / 7, r.micro.f1)
+    near(4 / 7, r.micro.precision)
+    -- class 3 had no predictions: precision 0 with a warning naming it
+    assert.equal(1, #r.warnings)
+    assert.matches("no predictions: 3$", r.warnings[1])
+    local p, rc, f, w = metrics.precision_recall_f1(pred, target, { average = "macro" })
+    near(0.5, p); near(0.5, rc); near(7 / 15, f)
+    assert.equal(1, #w)
+    near(7 / 15, metrics.f1(pred, target))
+    near(8 / 15, metrics.compute("weighted_f1", pred, target))
+  end)
+
+  it("handles a class absent from both labels and predictions", function()
+    local r = metrics.precision_recall_f1(pred, target, { num_classes = 5 })
+    assert.equal(0, r.precision[5])
+    assert.equal(0, r.recall[5])
+    assert.equal(0, r.f1[5])
+    near(0.5 * 4 / 5, r.macro.precision)
+    near((28 / 15) / 5, r.macro.f1)
+    near(8 / 15, r.weighted.f1) -- support 0: no weight
+    assert.equal(2, #r.warnings)
+    assert.matches("no predictions: 3, 4", r.warnings[1])
+    assert.matches("no true examples: 4", r.warnings[2])
+    -- balanced accuracy averages over classes present in the labels only
+    near(0.5, metrics.balanced_accuracy(pred, target, { num_classes = 5 }))
+    local cm = metrics.confusion_matrix(pred, target, { num_classes = 5 })
+    assert.same({ 0, 0, 0, 0, 0 }, cm.counts[5])
+  end)
+
+  it("perfect and all-wrong predictions", function()
+    near(1, metrics.accuracy({ 0, 1, 2 }, { 0, 1, 2 }))
+    near(0, metrics.accuracy({ 1, 2, 0 }, { 0, 1, 2 }))
+    local r = metrics.precision_recall_f1({ 1, 2, 0 }, { 0, 1, 2 })
+    near(0, r.macro.f1)
+    assert.same({}, r.warnings) -- every class was predicted and present
+  end)
+
+  it("computes log-loss with clipping", function()
+    local probs = ks.tensor { { 0.8, 0.2 }, { 0.4, 0.6 } }
+    near(-(math.log(0.8) + math.log(0.4)) / 2, metrics.log_loss(probs, { 0, 0 }), 1e-7)
+    -- p = 0 is clipped to eps
+    near(-(math.log(1e-15) + math.log(1 - 1e-15)) / 2, metrics.log_loss({ { 0, 1 }, { 0, 1 } }, { 0, 1 }), 1e-9)
+    near(-math.log(0.01) / 2 - math.log(0.99) / 2, metrics.log_loss({ { 0, 1 }, { 0, 1 } }, { 0, 1 }, { eps = 0.01 }),
+      1e-9)
+  end)
+
+  it("computes the expected calibration error with equal-width bins", function()
+    local probs = { { 0.9, 0.1 }, { 0.58, 0.42 }, { 0.3, 0.7 }, { 0.55, 0.45 } }
+    local y = { 0, 1, 1, 0 }
+    local ece, bins = metrics.calibration_error(probs, y, { bins = 5 })
+    near(0.5 * 0.065 + 0.25 * 0.3 + 0.25 * 0.1, ece, 1e-6)
+    assert.same({ 0, 0, 2, 1, 1 }, bins.count)
+    near(0.5, bins.accuracy[3])
+    near(0.565, bins.confidence[3], 1e-6)
+    assert.equal("5 equal-width bins", bins.binning)
+    local e2 = metrics.calibration_error(probs, y, { bins = 2 })
+    near(math.abs(0.75 - (0.9 + 0.58 + 0.7 + 0.55) / 4), e2, 1e-6)
+  end)
+
+  it("computes MSE, MAE and R^2", function()
+    near(5 / 3, metrics.mse({ 1, 2, 3 }, { 1, 3, 5 }), 1e-12)
+    near(1, metrics.mae({ 1, 2, 3 }, { 1, 3, 5 }), 1e-12)
+    near(0.375, metrics.r2({ 1, 2, 3 }, { 1, 3, 5 }), 1e-12)
+    near(1, metrics.r2({ 2, 2 }, { 2, 2 }))
+    near(0, metrics.r2({ 1, 2 }, { 2, 2 }))
+    near(0.375, metrics.compute("r2", ks.tensor { 1, 2, 3 }, ks.tensor { 1, 3, 5 }), 1e-7)
+  end)
+
+  describe("bad inputs", function()
+    it("predictions and labels of different lengths", function()
+      assert.has_error(function() metrics.accuracy({ 0, 1, 2 }, { 0, 1 }) end,
+        "confusion_matrix: predictions [3] and labels [2] have different lengths (3 vs 2)")
+      assert.has_error(function() metrics.mse({ 1, 2 }, { 1, 2, 3 }) end)
+      local ok, e = pcall(metrics.log_loss, { { 0.5, 0.5 } }, { 0, 1 })
+      assert.is_false(ok)
+      assert.matches("probabilities %[1, 2%] and labels %[2%] disagree on N", e)
+    end)
+    it("an unknown metric name lists the known ones", function()
+      local ok, e = pcall(metrics.compute, "acuracy", { 0 }, { 0 })
+      assert.is_false(ok)
+      assert.matches("unknown metric 'acuracy' %(known: .*accuracy", e)
+      assert.has_error(function() metrics.get(nil) end)
+      assert.has_error(function() metrics.precision_recall_f1({ 0 }, { 0 }, { average = "mean" }) end,
+        "precision_recall_f1: unknown average 'mean' (macro, micro or weighted)")
+    end)
+    it("labels out of range, negative, or not integers", function()
+      local ok, e = pcall(metrics.confusion_matrix, { 0, 5 }, { 0, 1 }, { num_classes = 3 })
+      assert.is_false(ok)
+      assert.matches("predictions%[1%] = 5 is not a class in %[0, 3%)", e)
+      ok, e = pcall(metrics.confusion_matrix, { 0, 1 }, { -1, 1 }, { num_classes = 3 })
+      assert.matches("labels%[0%] = %-1 is not a class", e)
+      ok, e = pcall(metrics.accuracy, { 0, 1 }, ks.tensor { 0.5, 1 })
+      assert.matches("must be %[N, C%] scores", e)
+      ok, e = pcall(metrics.accuracy, nil, { 0 })
+      assert.matches("predictions: expected a kshot.Tensor or a Lua list, got nil", e)
+      ok, e = pcall(metrics.accuracy, "x", { 0 })
+      assert.matches("got string", e)
+      assert.has_error(function() metrics.confusion_matrix({ 0 }, { 0 }, { num_classes = 0 }) end)
+      assert.has_error(function() metrics.confusion_matrix({ 0 }, { 0 }, 3) end,
+        "confusion_matrix: options must be a table, got number")
+      assert.has_error(function() metrics.calibration_error({ { 1, 0 } }, { 0 }, { bins = 0 }) end)
+      assert.has_error(function() metrics.log_loss(ks.tensor { 0.5, 0.5 }, { 0 }) end)
+      assert.has_error(function() metrics.accuracy({}, {}) end)
+      assert.has_error(function() ks.metrics.confusion(ks.tensor({ 0 }, "int64"), nil, 2) end)
+    end)
+  end)
+end)

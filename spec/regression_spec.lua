@@ -1,0 +1,73 @@
+-- Scripted regression tests: recipes at reduced size with fixed seeds,
+-- checked against spec/baselines.json (re-record: make baselines).
+require "kshot"
+local regression = require "spec.helpers.regression"
+
+describe("regression helper", function()
+  it("tolerance is max(2 points, 3 sd across seeds)", function()
+    assert.equal(2, regression.tolerance { 70, 70.1, 70.2 })
+    assert.near(3 * math.sqrt(2.5), regression.tolerance { 1, 2, 3, 4, 5 }, 1e-12)
+    assert.equal(0.05, regression.tolerance({ 0.9, 0.9 }, 0.05))
+  end)
+
+  it("passes within tolerance, fails outside, both directions", function()
+    local base = { r = regression.entry { acc = { 70, 71, 72 } } } -- mean 71, sd 1, tolerance 3
+    assert.is_true((regression.check("r", { acc = { 73.5, 74, 74.5 } }, base)))
+    local ok, report = regression.check("r", { acc = { 67, 68, 68.5 } }, base)
+    assert.is_false(ok)
+    assert.matches("FAIL r.acc: 67.833 vs baseline 71.000 %(sd 1.000 over 3 seeds%), diff %-3.167, tolerance 3.000  <%- dropped", report)
+    ok, report = regression.check("r", { acc = { 75, 74, 74.5 } }, base)
+    assert.is_false(ok)
+    assert.matches("rose: re%-record on purpose", report)
+    ok, report = regression.check("nope", { acc = { 1 } }, base)
+    assert.is_false(ok)
+    assert.matches("no baseline for 'nope'", report)
+    ok, report = regression.check("r", { other = { 1 } }, base)
+    assert.is_false(ok)
+    assert.matches("r.acc: not measured", report)
+  end)
+
+  it("prints the diff of a re-record", function()
+    local old = { a = regression.entry { acc = { 70, 72 } } }
+    local new = { a = regression.entry { acc = { 71, 73 } }, b = regression.entry { f1 = { 1, 1 } } }
+    local d = regression.diff(old, new)
+    assert.matches("~ a.acc: mean 71.000 %-> 72.000 %(%+1.000%)", d)
+    assert.matches("%+ b %(new%)", d)
+    assert.matches("%+ b.f1: mean 1.000", d)
+  end)
+end)
+
+describe("regression: linear_sgd_fashion (softmax regression, K = 50, SGD 40 steps, 5 seeds)", function()
+  it("matches its baseline", function()
+    local report = regression.assert_stable("linear_sgd_fashion")
+    assert.matches("ok   linear_sgd_fashion.accuracy", report)
+  end)
+
+  it("catches a subtle regression: the same recipe with half the training steps", function()
+    local ok, report = regression.check("linear_sgd_fashion", regression.measure("linear_sgd_fashion", { steps = 20 }))
+    assert.is_false(ok)
+    assert.matches("FAIL linear_sgd_fashion.accuracy: .* <%- dropped", report)
+    assert.has_error(function() regression.assert_stable("linear_sgd_fashion", { steps = 20 }) end)
+  end)
+end)
+
+describe("regression: main scripts at reduced size", function()
+  it("fewshot_fashion.lua (smoke preset) matches its baseline", function()
+    regression.assert_stable("fewshot_fashion")
+  end)
+
+  it("optimizers.lua --smoke matches its baseline", function()
+    regression.assert_stable("optimizers")
+  end)
+
+  it("an unknown option on a script's command line is a clear error", function()
+    for _, script in ipairs { "scripts/fewshot_fashion.lua", "scripts/optimizers.lua" } do
+      local p = io.popen(("'%s' %s --seeds 2 --bogus 2>&1; echo \"exit=$?\""):format(regression.host(), script))
+      local out = p:read("a")
+      p:close()
+      assert.matches("unknown option '%-%-bogus' %(see %-%-help for the options%)", out)
+      assert.matches("Usage: ", out)
+      assert.matches("exit=2\n$", out)
+    end
+  end)
+end)

@@ -1,0 +1,128 @@
+-- kshot.stats against textbook / hand-computed values
+require "kshot"
+local stats = require "kshot.stats"
+
+local function near(a, b, tol) assert.is_true(math.abs(a - b) <= (tol or 1e-9), ("%.17g vs %.17g"):format(a, b)) end
+
+describe("kshot.stats", function()
+  it("mean and sd (sample and population)", function()
+    near(3, stats.mean { 1, 2, 3, 4, 5 })
+    near(math.sqrt(2.5), stats.sd { 1, 2, 3, 4, 5 })
+    near(math.sqrt(2), stats.sd({ 1, 2, 3, 4, 5 }, 0))
+  end)
+
+  it("special functions", function()
+    near(math.log(24), stats.lgamma(5), 1e-12)
+    near(0.5 * math.log(math.pi), stats.lgamma(0.5), 1e-12)
+    near(0.5248, stats.betainc(2, 3, 0.4), 1e-12) -- P(Bin(4, 0.4) >= 2)
+    near(0.975002104851780, stats.normal_cdf(1.96), 1e-12)
+    near(0.158655253931457, stats.normal_cdf(-1), 1e-12)
+    near(1.959963984540054, stats.normal_quantile(0.975), 1e-9)
+  end)
+
+  it("Student t quantiles match the tables", function()
+    local table_975 = { [1] = 12.706204736, [2] = 4.302652730, [4] = 2.776445105, [9] = 2.262157163,
+      [29] = 2.045229642, [100] = 1.983971519 }
+    for df, q in pairs(table_975) do near(q, stats.t_quantile(0.975, df), 1e-8) end
+    near(-2.776445105, stats.t_quantile(0.025, 4), 1e-8)
+    near(1.533206274, stats.t_quantile(0.9, 4), 1e-8)
+    near(0.5, stats.t_cdf(0, 7), 1e-15)
+  end)
+
+  it("t interval for a handful of seeds says which sd", function()
+    local r = stats.interval { 1, 2, 3, 4, 5 }
+    assert.equal("t", r.method)
+    assert.equal("sample sd (ddof = 1)", r.sigma)
+    near(2.776445105 * math.sqrt(2.5) / math.sqrt(5), r.half, 1e-8)
+    near(3 - r.half, r.lo)
+    assert.matches("t%(4 df%)", r.text)
+    assert.matches("sample sd, ddof = 1", r.text)
+  end)
+
+  it("normal interval for hundreds of episodes uses the population sd", function()
+    local xs = {}
+    for i = 1, 200 do xs[i] = i % 2 end -- mean 0.5, population sd 0.5
+    local r = stats.interval(xs)
+    assert.equal("normal", r.method)
+    assert.equal("population sd (ddof = 0)", r.sigma)
+    near(1.959963984540054 * 0.5 / math.sqrt(200), r.half, 1e-9)
+    assert.matches("σ = population sd, ddof = 0", r.text)
+    local t = stats.interval(xs, { method = "t" })
+    assert.is_true(t.half > r.half)
+  end)
+
+  it("bootstrap interval is seeded and brackets the mean", function()
+    local xs = { 3, 1, 4, 1, 5, 9, 2, 6 }
+    local a = stats.interval(xs, { method = "bootstrap", seed = 7, resamples = 2000 })
+    local b = stats.interval(xs, { method = "bootstrap", seed = 7, resamples = 2000 })
+    local c = stats.interval(xs, { method = "bootstrap", seed = 8, resamples = 2000 })
+    assert.equal(a.lo, b.lo)
+    assert.equal(a.hi, b.hi)
+    assert.is_true(a.lo ~= c.lo or a.hi ~= c.hi)
+    assert.is_true(a.lo < 3.875 and 3.875 < a.hi)
+    assert.is_true(a.lo >= 1 and a.hi <= 9)
+    assert.matches("percentile bootstrap", a.text)
+    assert.equal("bootstrap (percentile)", a.sigma)
+  end)
+
+  it("paired t-test", function()
+    -- differences 1..5: t = 3 / (sqrt(2.5) / sqrt(5)) = 4.2426, df 4, p = 0.0132356 (scipy)
+    local r = stats.paired_t({ 2, 4, 6, 8, 10 }, { 1, 2, 3, 4, 5 })
+    near(3 * math.sqrt(2), r.t, 1e-12)
+    assert.equal(4, r.df)
+    near(0.013235599563683, r.p, 1e-9)
+    near(1, stats.paired_t({ 1, 2 }, { 1, 2 }).p)
+    near(0, stats.paired_t({ 2, 3 }, { 1, 2 }).p)
+  end)
+
+  it("Wilcoxon signed-rank: exact p-values", function()
+    near(2 / 32, stats.wilcoxon({ 1, 2, 3, 4, 5 }, { 0, 0, 0, 0, 0 }).p)
+    near(2 / 64, stats.wilcoxon({ 1, 2, 3, 4, 5, 6 }, { 0, 0, 0, 0, 0, 0 }).p)
+    -- scipy.stats.wilcoxon docs example: statistic 24, p = 0.041259765625 (exact)
+    local d = { 6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75 }
+    local zero = {}
+    for i = 1, #d do zero[i] = 0 end
+    local r = stats.wilcoxon(d, zero)
+    assert.equal(24, r.statistic)
+    assert.is_true(r.exact)
+    near(0.041259765625, r.p, 1e-15)
+    -- ties: |d| = 1, 2, 2, 3 -> ranks 1, 2.5, 2.5, 4; W- = 2.5; 4 of 16 sign patterns <= 2.5
+    r = stats.wilcoxon({ 1, -2, 2, 3 }, { 0, 0, 0, 0 })
+    near(2.5, r.statistic)
+    near(7.5, r.w_plus)
+    near(0.5, r.p)
+    -- zero differences are dropped
+    r = stats.wilcoxon({ 1, 2, 3, 4, 5, 7 }, { 0, 0, 0, 0, 0, 7 })
+    assert.equal(5, r.n)
+    assert.equal(1, r.zeros)
+    near(2 / 32, r.p)
+    -- normal approximation on request
+    local a = stats.wilcoxon(d, zero, { exact = false })
+    assert.is_false(a.exact)
+    assert.is_true(math.abs(a.p - 0.0413) < 0.01)
+  end)
+
+  it("Holm's correction", function()
+    local adj, rej = stats.holm { 0.01, 0.04, 0.03, 0.005 }
+    for i, v in ipairs { 0.03, 0.06, 0.06, 0.02 } do near(v, adj[i], 1e-15) end
+    assert.same({ true, false, false, true }, rej)
+    assert.same({ 1, 1 }, (stats.holm { 0.7, 0.9 })) -- capped at 1, monotone
+  end)
+
+  describe("bad inputs", function()
+    it("names the problem", function()
+      assert.has_error(function() stats.mean {} end, "mean: needs at least 1 values, got 0")
+      assert.has_error(function() stats.mean(nil) end, "mean: values must be a list of numbers, got nil")
+      assert.has_error(function() stats.mean { 1, "x" } end, "mean: values[2] is not a number (x)")
+      assert.has_error(function() stats.paired_t({ 1, 2 }, { 1 }) end,
+        "paired_t: paired samples must have the same length, got 2 and 1")
+      assert.has_error(function() stats.wilcoxon({ 1 }, { 1, 2 }) end)
+      assert.has_error(function() stats.interval({ 1, 2 }, { method = "magic" }) end,
+        "interval: unknown method 'magic' (auto, t, normal or bootstrap)")
+      assert.has_error(function() stats.interval({ 1, 2 }, { level = 95 }) end)
+      assert.has_error(function() stats.holm { 0.5, 2 } end)
+      assert.has_error(function() stats.t_quantile(1, 3) end)
+      assert.has_error(function() stats.interval({ 1, 2 }, { method = "bootstrap", seed = 1.5 }) end)
+    end)
+  end)
+end)
