@@ -97,7 +97,8 @@ if args.backbone then
   local width = args.width or tonumber(meta.width) or t["conv1.weight"]:size(0)
   backbone = nn.resnet { layers = layers or { 2, 2, 2, 2 }, width = width, num_classes = t["fc.weight"]:size(0),
     in_channels = t["conv1.weight"]:size(1), small_input = t["conv1.weight"]:size(2) == 3 }
-  backbone:load_state_dict(t) -- names or shapes that do not match are an error naming them
+  local ok, err = pcall(backbone.load_state_dict, backbone, t) -- the error names mismatched keys / shapes
+  if not ok then die(args.backbone .. " does not fit this architecture (--layers/--width?):\n" .. tostring(err)) end
   backbone:eval()
   bmeta.mean = args.mean or tonumber(meta.mean) or 0.2860
   bmeta.std = args.std or tonumber(meta.std) or 0.3530

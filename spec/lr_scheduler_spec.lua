@@ -105,6 +105,22 @@ describe("lr schedules", function()
     assert.equal(o1.param_groups[1].lr, o2.param_groups[1].lr)
   end)
 
+  it("saves and loads through a checkpoint file (ReduceLROnPlateau keeps best = inf)", function()
+    local o = sgd()
+    local s = lr.ReduceLROnPlateau(o, {patience = 1})
+    local path = os.tmpname()
+    optim.save_checkpoint(path, {optimizer = o, scheduler = s})
+    local o2 = sgd(0.5)
+    local s2 = lr.ReduceLROnPlateau(o2, {patience = 3})
+    s2.best = 0
+    optim.load_checkpoint(path, {optimizer = o2, scheduler = s2})
+    os.remove(path)
+    assert.equal(math.huge, s2.best)
+    assert.equal(1, s2.patience)
+    assert.equal(0.1, o2.param_groups[1].lr)
+    assert.is_true(o2.param_groups[1].momentum == 0.9)
+  end)
+
   it("OneCycleLR cycles Adam's beta1", function()
     local p = ks.zeros(1)
     p.requires_grad = true

@@ -21,7 +21,8 @@ typedef struct job {
     const char *path;
     const unsigned char *data; /* encoded bytes (decode) */
     size_t len, pos;
-    unsigned char *pixels;     /* HWC, interleaved */
+    unsigned char *pixels;     /* HWC, interleaved; through ks_mem_alloc (memory limit) */
+    size_t pixels_bytes;
     unsigned char **rows;
     unsigned char *out;        /* encoded bytes (encode) */
     size_t out_len, out_cap;
@@ -31,7 +32,7 @@ typedef struct job {
 
 static void job_free(job *j)
 {
-    free(j->pixels);
+    if (j->pixels) ks_mem_free(j->c, j->pixels, j->pixels_bytes);
     free(j->rows);
     free(j->out);
     j->pixels = NULL;
@@ -63,10 +64,13 @@ static int alloc_rows(job *j, size_t rowbytes)
         snprintf(j->msg, sizeof j->msg, "image size %dx%d out of range (1 to %d)", j->w, j->h, MAX_SIDE);
         return 0;
     }
-    j->pixels = malloc(rowbytes * (size_t)j->h);
+    /* the decoded size counts against the memory limit: a small file may promise a huge image */
+    j->pixels_bytes = rowbytes * (size_t)j->h;
+    j->pixels = ks_mem_alloc(j->c, j->pixels_bytes);
     j->rows = malloc(sizeof *j->rows * (size_t)j->h);
     if (!j->pixels || !j->rows) {
-        snprintf(j->msg, sizeof j->msg, "out of memory for a %dx%d image", j->w, j->h);
+        snprintf(j->msg, sizeof j->msg, "out of memory for a %dx%d image (%s)", j->w, j->h,
+                 j->pixels ? "row table" : ks_ctx_message(j->c));
         return 0;
     }
     for (int y = 0; y < j->h; y++) j->rows[y] = j->pixels + rowbytes * (size_t)y;
@@ -335,6 +339,7 @@ ks_status ks_image_save_png(ks_ctx *c, const char *path, ks_tensor *t)
 {
     job j;
     memset(&j, 0, sizeof j);
+    j.c = c;
     ks_status st = from_tensor(c, path, t, 4, &j);
     if (!st) st = encode_png(&j) ? write_out(c, path, &j) : ks_error(c, KS_EIO, "%s: PNG encoding failed: %s", path, j.msg);
     job_free(&j);
@@ -346,6 +351,7 @@ ks_status ks_image_save_jpeg(ks_ctx *c, const char *path, ks_tensor *t, int qual
     if (quality < 1 || quality > 100) return ks_error(c, KS_EINVAL, "%s: JPEG quality must be in [1, 100], got %d", path, quality);
     job j;
     memset(&j, 0, sizeof j);
+    j.c = c;
     ks_status st = from_tensor(c, path, t, 3, &j);
     if (!st)
         st = encode_jpeg(&j, quality) ? write_out(c, path, &j) : ks_error(c, KS_EIO, "%s: JPEG encoding failed: %s", path, j.msg);

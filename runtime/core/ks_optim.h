@@ -12,7 +12,9 @@
  *  - Scalars that depend on the step count (bias corrections, the decayed
  *    Adagrad rate) are computed here in double from `step` (1 for the first
  *    update), as PyTorch computes them in Python floats; element arithmetic
- *    is float32 in PyTorch's operation order.
+ *    is float32 in PyTorch's operation order (Adam: in the algebraically
+ *    equal form of PyTorch's capturable path, which needs one division per
+ *    element instead of two; results agree to float32 rounding).
  *  - param's storage version is bumped (an in-place write for autograd).
  * Option validation (negative lr, betas range...) is the caller's job; the
  * kernels only check tensors.

@@ -4,7 +4,7 @@
 -- invocation (issue 3).
 --
 --   build/kshot scripts/bench/bench_train_steps.lua [models=linear,mlp,cnn]
---       [batches=8,32,128] [threads=1,2] [peer=1] [optim=0] [seconds=1]
+--       [batches=8,32,128] [threads=1,2] [peer=1] [optim=0] [cpu=0] [seconds=1]
 --
 -- Models (as /work/shared/peers/torch_steps.py): linear = Flatten
 -- Linear(784,10); mlp = nn.mlp{784,256,128,10}; cnn =
@@ -21,13 +21,16 @@
 --
 -- Result lines:
 --   train model=.. batch=.. threads=.. update=sgd steps_per_s=.. torch_steps_per_s=.. ratio=..
+-- and with cpu=1 also (process CPU time, kshot at 1 thread, against
+-- scripts/bench/peer_train_cpu.py -- run from the repository root):
+--   train_cpu model=.. batch=.. threads=1 update=sgd cpu_steps_per_s=.. torch_cpu_steps_per_s=.. ratio=..
 -- Timing: best of 3 runs of >= seconds/3 each, after 5 warm-up steps (the
 -- machine may be busy). A benchmark, never a test.
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local F = ks.functional
 
-local opts = {models = "linear,mlp,cnn", batches = "8,32,128", threads = "1,2", peer = "1", optim = "0",
+local opts = {models = "linear,mlp,cnn", batches = "8,32,128", threads = "1,2", peer = "1", optim = "0", cpu = "0",
   seconds = "1", peer_script = "/work/shared/peers/torch_steps.py"}
 for _, a in ipairs(arg or {}) do
   local k, v = a:match("^([%w_]+)=(.*)$")
@@ -99,18 +102,18 @@ local function optim_step_fn(model, x, y, lr)
   end
 end
 
-local function steps_per_second(step)
+-- steps per second of `timer` (wall clock, or os.clock = process CPU time)
+local function steps_per_second(step, timer)
+  timer = timer or clock
   for _ = 1, 5 do step() end
-  local n = 1
-  local t0 = clock()
+  local t0 = timer()
   step()
-  local one = math.max(clock() - t0, 1e-6)
-  n = math.max(3, math.floor(seconds / 3 / one))
+  local n = math.max(3, math.floor(seconds / 3 / math.max(timer() - t0, 1e-6)))
   local best = math.huge
   for _ = 1, 3 do
-    t0 = clock()
+    t0 = timer()
     for _ = 1, n do step() end
-    best = math.min(best, (clock() - t0) / n)
+    best = math.min(best, (timer() - t0) / n)
   end
   return 1 / best
 end
@@ -138,8 +141,38 @@ for _, name in ipairs(list(opts.models)) do
   end
 end
 run_peer()
+
+-- cpu=1: the same steps timed in process CPU time (kshot at 1 thread, sgd)
+-- against scripts/bench/peer_train_cpu.py: on a machine other processes keep
+-- busy, wall-clock figures measure the scheduler more than the code.
+local cpu_lines = {}
+if opts.cpu == "1" then
+  ks.set_num_threads(1)
+  local cpu_peer = {}
+  local f = opts.peer == "1" and io.popen("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 "
+    .. "scripts/bench/peer_train_cpu.py " .. opts.models .. " " .. opts.batches .. " " .. opts.seconds .. " 2>&1")
+  for line in (f and f:read("a") or ""):gmatch("[^\n]+") do
+    local name, batch, sps = line:match("cpu model=(%w+) batch=(%d+) torch_cpu_steps_per_s=([%d.]+)")
+    if name then cpu_peer[name .. "/" .. batch] = tonumber(sps) end
+  end
+  if f then f:close() end
+  for _, name in ipairs(list(opts.models)) do
+    for _, batch in ipairs(list(opts.batches, true)) do
+      ks.manual_seed(0)
+      local model = builders[name]()
+      local x, y = ks.randn(batch, 1, 28, 28), ks.randint(0, 10, {batch})
+      local sps = steps_per_second(sgd_step_fn(model, x, y, 0.01), os.clock)
+      local tp = cpu_peer[name .. "/" .. batch]
+      cpu_lines[#cpu_lines + 1] = string.format(
+        "train_cpu model=%s batch=%d threads=1 update=sgd cpu_steps_per_s=%.1f torch_cpu_steps_per_s=%s ratio=%s\n",
+        name, batch, sps, tp and string.format("%.1f", tp) or "-", tp and string.format("%.2f", sps / tp) or "-")
+    end
+  end
+end
+
 for _, r in ipairs(results) do
   local tp = peer[r[1] .. "/" .. r[2]]
   io.write(string.format("train model=%s batch=%d threads=%d update=%s steps_per_s=%.1f torch_steps_per_s=%s ratio=%s\n",
     r[1], r[2], r[3], r[4], r[5], tp and string.format("%.1f", tp) or "-", tp and string.format("%.2f", r[5] / tp) or "-"))
 end
+for _, l in ipairs(cpu_lines) do io.write(l) end

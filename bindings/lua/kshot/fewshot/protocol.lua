@@ -78,8 +78,8 @@ local function make_backbone(o)
 end
 P.make_backbone = make_backbone
 
--- Features of images (a pool restricted to some rows), cached by backbone,
--- images tensor and a key (the rows' description) when cache is a table.
+-- Features of a pool's images restricted to some rows, cached by backbone,
+-- the pool's images tensor and a key naming the rows, when cache is a table.
 local function cached_features(cache, bb, images, key, compute)
   if not cache then return compute() end
   local per_bb = cache[bb.key]
@@ -191,11 +191,13 @@ local function setup(o, where)
     end
   end
   cfg.classes = classes
+  -- episodes index the pools restricted to the classes; the restricted images
+  -- are made only when needed (cache misses, uncached or adapting methods)
   local srows = rows_in(sy, classes)
-  cfg.simages, cfg.slabels = sx:index_select(0, srows), sy:index_select(0, srows)
+  cfg.spool, cfg.slabels = {images = sx, rows = srows}, sy:index_select(0, srows)
   if qy then
     local qrows = rows_in(qy, classes)
-    cfg.qimages, cfg.qlabels = qx:index_select(0, qrows), qy:index_select(0, qrows)
+    cfg.qpool, cfg.qlabels = {images = qx, rows = qrows}, qy:index_select(0, qrows)
   end
   cfg.ckey = table.concat(classes, ",")
   if o.base_pool ~= nil then
@@ -246,16 +248,28 @@ function P.compare(o, where)
         bb.kind == "pixels" and "raw pixels" or "a function")
     end
   end
-  local base_mean = function() return P.base_mean(bb, cfg.base, cfg.cache, where) end
+  local bmean -- once per call, even with cache = false (it is not per-episode work)
+  local base_mean = function()
+    bmean = bmean or P.base_mean(bb, cfg.base, cfg.cache or nil, where)
+    return bmean
+  end
+  local function restricted(pool)
+    pool.sub = pool.sub or pool.images:index_select(0, pool.rows)
+    return pool.sub
+  end
+  local qpool = cfg.qpool or cfg.spool
+  -- images of an episode's rows (indices into the restricted pool)
+  local function episode_images(pool, idx) return pool.images:index_select(0, pool.rows:index_select(0, idx)) end
   local FS, FQ
+  local function pool_features(pool)
+    return cached_features(cfg.cache, bb, pool.images, cfg.ckey, function() return bb:features(restricted(pool)) end)
+  end
   local function frozen_features(si, qi)
     if not cfg.cache then
-      local qimgs = cfg.qimages or cfg.simages
-      return bb:features(cfg.simages:index_select(0, si)), bb:features(qimgs:index_select(0, qi))
+      return bb:features(episode_images(cfg.spool, si)), bb:features(episode_images(qpool, qi))
     end
-    FS = FS or cached_features(cfg.cache, bb, cfg.simages, cfg.ckey, function() return bb:features(cfg.simages) end)
-    FQ = FQ or (cfg.qimages and cached_features(cfg.cache, bb, cfg.qimages, cfg.ckey,
-      function() return bb:features(cfg.qimages) end) or FS)
+    FS = FS or pool_features(cfg.spool)
+    FQ = FQ or (cfg.qpool and pool_features(cfg.qpool) or FS)
     return FS:index_select(0, si), FQ:index_select(0, qi)
   end
   local g = ks.Generator(cfg.seed)
@@ -274,8 +288,7 @@ function P.compare(o, where)
         solver = solver or head.solver
         acc = accuracy(H.scores(head, fq), ql)
       else
-        local qimgs = cfg.qimages or cfg.simages
-        acc = run_adapted(m, bb, cfg.simages:index_select(0, si), sl, qimgs:index_select(0, qi), ql, cfg.way,
+        acc = run_adapted(m, bb, episode_images(cfg.spool, si), sl, episode_images(qpool, qi), ql, cfg.way,
           base_mean, cfg.seed * 1000003 + e)
       end
       local list = per[m.label]
@@ -293,15 +306,13 @@ function P.compare(o, where)
       out.paired[#out.paired + 1] = paired(order[i], order[j], per[order[i]], per[order[j]])
     end
   end
-  --- diff(a, b): paired difference b - a of two labels
-  function out.diff(a, b)
-    for _, p in ipairs(out.paired) do
-      if p.a == a and p.b == b then return p end
-      if p.a == b and p.b == a then return paired(a, b, per[a], per[b]) end
-    end
+  -- r.diff(a, b): the paired difference b - a of two methods (a method of
+  -- the metatable, so the result stays plain data for JSON)
+  local function diff(a, b)
+    if per[a] and per[b] then return paired(a, b, per[a], per[b]) end
     fail("%s: no methods '%s' and '%s' in this comparison", where, tostring(a), tostring(b))
   end
-  return out
+  return setmetatable(out, {__index = {diff = diff}})
 end
 
 --- evaluate{... method = spec} -> {mean, ci95, sd, n, per_episode, sigma, method, solver}
@@ -317,7 +328,8 @@ end
 
 --- tune{method = spec, grid = {option = {values}}, base_pool =, base_classes =, way, shot, query,
 -- episodes = 50, seed, backbone...}: every combination of the grid on episodes of the BASE
--- classes (support and query both from base_pool, disjoint); never sees novel classes.
+-- classes (support and query both from base_pool, disjoint); never sees novel classes:
+-- pass base_classes= when base_pool also holds other classes (default: all of its labels).
 -- Returns the best spec (highest mean accuracy; first on ties) and the comparison.
 function P.tune(o)
   local where = "fewshot.tune"

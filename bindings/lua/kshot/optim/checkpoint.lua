@@ -16,7 +16,16 @@ local C = {}
 
 local function fmt_number(v)
   if math.type(v) == "integer" then return string.format("%d", v) end
+  if v ~= v then return "nan" end
+  if v == math.huge or v == -math.huge then return v > 0 and "inf" or "-inf" end
   return string.format("%.17g", v)
+end
+
+local SPECIAL = {nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge}
+local function parse_number(s)
+  local v = tonumber(s)
+  if v == nil then v = SPECIAL[s] end
+  return v
 end
 
 local function is_number_list(t)
@@ -77,12 +86,12 @@ local function unflatten(key, tensors, meta)
     return tensors[key]
   end
   local tag, body = m:sub(1, 2), m:sub(3)
-  if tag == "n:" then return tonumber(body) end
+  if tag == "n:" then return parse_number(body) end
   if tag == "b:" then return body == "true" end
   if tag == "s:" then return body end
   if tag == "t:" then
     local out = {}
-    for x in body:gmatch("[^,]+") do out[#out + 1] = tonumber(x) end
+    for x in body:gmatch("[^,]+") do out[#out + 1] = parse_number(x) end
     return out
   end
   if tag == "T:" then

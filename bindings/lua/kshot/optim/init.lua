@@ -83,7 +83,7 @@ function Optimizer.new(cls, params, opts, defaults)
   opts = opts or {}
   for k, v in pairs(defaults) do self.defaults[k] = v end
   for k, v in pairs(opts) do
-    if defaults[k] == nil and k ~= "max_eval" and k ~= "line_search_fn" then fail(self, "unknown option '%s'", tostring(k)) end
+    if defaults[k] == nil and not (cls._optional or {})[k] then fail(self, "unknown option '%s'", tostring(k)) end
     self.defaults[k] = v
   end
   self:validate(self.defaults)
@@ -100,7 +100,9 @@ function Optimizer:add_param_group(g)
   local group = {params = {}}
   for k, v in pairs(g) do
     if k ~= "params" then
-      if self.defaults[k] == nil and k ~= "initial_lr" then fail(self, "unknown option '%s' in parameter group", tostring(k)) end
+      if self.defaults[k] == nil and k ~= "initial_lr" and not (self._optional or {})[k] then
+        fail(self, "unknown option '%s' in parameter group", tostring(k))
+      end
       group[k] = v
     end
   end

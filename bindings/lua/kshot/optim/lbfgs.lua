@@ -150,6 +150,7 @@ return function(M, Optimizer, class, fail, check_range)
       end
     end)
   LBFGS._flat_state = true -- its state vectors span all parameters
+  LBFGS._optional = {max_eval = true, line_search_fn = true} -- options whose default is nil
 
   local base_add = Optimizer.add_param_group
   function LBFGS:add_param_group(g)
