@@ -3,7 +3,7 @@
 # (so a machine that has everything needs no network). Run by `make setup`.
 set -eu
 
-PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted
+PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev lua-filesystem lua-busted lua-argparse lua-dkjson lua-penlight
 libopenblas-dev zlib1g-dev libedit-dev libpng-dev libjpeg-dev libjansson-dev
 dataset-fashion-mnist valgrind"
 
