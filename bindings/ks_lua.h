@@ -105,6 +105,10 @@ int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def);
  * table (at `methods`). Both use the ctx box upvalue (at `ctxbox`).
  * KS_REG_BOTH registers a luaL_Reg list in both tables. */
 void ks_lua_register(lua_State *L, const luaL_Reg *regs, int table, int ctxbox);
+/* Push a new sub-table (ks.data, ks.augment, ...) holding regs; when
+ * lua_module is given, a missing key loads that Lua module (which adds the
+ * Lua-side functions to the same table) and is looked up again. */
+void ks_lua_new_subtable(lua_State *L, const luaL_Reg *regs, int ctxbox, const char *lua_module);
 typedef void (*ks_lua_open_fn)(lua_State *L, int module, int methods, int ctxbox);
 
 void ks_lua_open_tensor(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_tensor.c */

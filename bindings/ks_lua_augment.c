@@ -190,25 +190,6 @@ static int l_smote(lua_State *L)
     return 1;
 }
 
-/* __index of ks.augment for a missing key: load kshot.augment once, then look again. */
-static int augment_index(lua_State *L)
-{
-    lua_getmetatable(L, 1);
-    int mt = lua_gettop(L);
-    lua_pushnil(L);
-    lua_setmetatable(L, 1); /* one shot: no recursion while augment.lua loads */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "kshot.augment");
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        lua_pushvalue(L, mt);
-        lua_setmetatable(L, 1);
-        return lua_error(L);
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, 1);
-    return 1;
-}
-
 static const luaL_Reg augment_functions[] = {
     {"raw_crop_flip", l_crop_flip},
     {"raw_flip", l_flip},
@@ -228,11 +209,6 @@ static const luaL_Reg augment_functions[] = {
 void ks_lua_open_augment(lua_State *L, int module, int methods, int ctxbox)
 {
     (void)methods;
-    lua_newtable(L);
-    ks_lua_register(L, augment_functions, -1, ctxbox);
-    lua_newtable(L);
-    lua_pushcfunction(L, augment_index);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
+    ks_lua_new_subtable(L, augment_functions, ctxbox, "kshot.augment");
     lua_setfield(L, module, "augment");
 }

@@ -270,25 +270,6 @@ static int l_learning_curve(lua_State *L)
     return 1;
 }
 
-/* __index of ks.data for a missing key: load kshot.data once, then look again. */
-static int data_index(lua_State *L)
-{
-    lua_getmetatable(L, 1);
-    int mt = lua_gettop(L);
-    lua_pushnil(L);
-    lua_setmetatable(L, 1); /* one shot: no recursion while data.lua loads */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "kshot.data");
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        lua_pushvalue(L, mt);
-        lua_setmetatable(L, 1);
-        return lua_error(L);
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, 1);
-    return 1;
-}
-
 static const luaL_Reg data_functions[] = {
     {"read_idx", l_read_idx},
     {"kshot_indices", l_kshot_indices},
@@ -301,11 +282,6 @@ static const luaL_Reg data_functions[] = {
 void ks_lua_open_data(lua_State *L, int module, int methods, int ctxbox)
 {
     (void)methods;
-    lua_newtable(L);
-    ks_lua_register(L, data_functions, -1, ctxbox);
-    lua_newtable(L);
-    lua_pushcfunction(L, data_index);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
+    ks_lua_new_subtable(L, data_functions, ctxbox, "kshot.data");
     lua_setfield(L, module, "data");
 }

@@ -474,25 +474,6 @@ static int l_listdir(lua_State *L)
     return 2;
 }
 
-/* __index of ks.image for a missing key: load kshot.image once, then look again. */
-static int image_index(lua_State *L)
-{
-    lua_getmetatable(L, 1);
-    int mt = lua_gettop(L);
-    lua_pushnil(L);
-    lua_setmetatable(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "kshot.image");
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        lua_pushvalue(L, mt);
-        lua_setmetatable(L, 1);
-        return lua_error(L);
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, 1);
-    return 1;
-}
-
 static const luaL_Reg io_functions[] = {{"save", l_save}, {"load", l_load}, {NULL, NULL}};
 
 static const luaL_Reg data_functions[] = {{"read_csv", l_read_csv}, {"read_npy", l_read_npy},
@@ -514,11 +495,6 @@ void ks_lua_open_io(lua_State *L, int module, int methods, int ctxbox)
     lua_getfield(L, module, "data"); /* created by ks_lua_open_data */
     if (lua_istable(L, -1)) ks_lua_register(L, data_functions, -1, ctxbox);
     lua_pop(L, 1);
-    lua_newtable(L);
-    ks_lua_register(L, image_functions, -1, ctxbox);
-    lua_newtable(L);
-    lua_pushcfunction(L, image_index);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
+    ks_lua_new_subtable(L, image_functions, ctxbox, "kshot.image");
     lua_setfield(L, module, "image");
 }

@@ -74,25 +74,6 @@ static int l_regression(lua_State *L)
     return 3;
 }
 
-/* __index for a missing key: load kshot.metrics once, then look again. */
-static int metrics_index(lua_State *L)
-{
-    lua_getmetatable(L, 1);
-    int mt = lua_gettop(L);
-    lua_pushnil(L);
-    lua_setmetatable(L, 1); /* one shot: no recursion while metrics.lua loads */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "kshot.metrics");
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        lua_pushvalue(L, mt);
-        lua_setmetatable(L, 1);
-        return lua_error(L);
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, 1);
-    return 1;
-}
-
 static const luaL_Reg metrics_functions[] = {
     {"confusion", l_confusion},
     {"log_loss_", l_log_loss},
@@ -103,11 +84,6 @@ static const luaL_Reg metrics_functions[] = {
 void ks_lua_open_metrics(lua_State *L, int module, int methods, int ctxbox)
 {
     (void)methods;
-    lua_newtable(L);
-    ks_lua_register(L, metrics_functions, -1, ctxbox);
-    lua_newtable(L);
-    lua_pushcfunction(L, metrics_index);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
+    ks_lua_new_subtable(L, metrics_functions, ctxbox, "kshot.metrics");
     lua_setfield(L, module, "metrics");
 }

@@ -35,6 +35,39 @@ int ks_lua_raise(lua_State *L, ks_ctx *c)
     return luaL_error(L, "%s", ks_ctx_message(c));
 }
 
+/* __index of a C sub-table (ks.data, ks.augment, ...) for a missing key: load
+ * its Lua half (upvalue: the module name) once, then look again. */
+static int lazy_index(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    int mt = lua_gettop(L);
+    lua_pushnil(L);
+    lua_setmetatable(L, 1); /* one shot: no recursion while the Lua module loads */
+    lua_getglobal(L, "require");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pushvalue(L, mt);
+        lua_setmetatable(L, 1);
+        return lua_error(L);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+void ks_lua_new_subtable(lua_State *L, const luaL_Reg *regs, int ctxbox, const char *lua_module)
+{
+    ctxbox = lua_absindex(L, ctxbox);
+    lua_newtable(L);
+    if (regs) ks_lua_register(L, regs, -1, ctxbox);
+    if (!lua_module) return;
+    lua_newtable(L);
+    lua_pushstring(L, lua_module);
+    lua_pushcclosure(L, lazy_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
 void ks_lua_register(lua_State *L, const luaL_Reg *regs, int table, int ctxbox)
 {
     table = lua_absindex(L, table);

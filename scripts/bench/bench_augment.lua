@@ -1,7 +1,7 @@
 -- bench_augment.lua: batch augmentation throughput (crop pad 2 + horizontal flip + random erasing)
 -- over the 60,000 Fashion-MNIST training images as float32 [N, 1, 28, 28], batches of 256,
 -- against a plain copy of the same batches (the memory roofline) and torchvision's per-image
--- pipeline measured in the same run (/work/shared/peers/torchvision_augment.py).
+-- pipeline measured in the same run (../shared/peers/torchvision_augment.py, or $KSHOT_PEERS).
 -- Run: kshot scripts/bench/bench_augment.lua   (env KSHOT_BENCH_PEER=0 skips the torchvision run)
 local ks = require "kshot"
 local A = require "kshot.augment"
@@ -46,7 +46,7 @@ local aug = A.compose({
 
 local tv = 0
 if os.getenv("KSHOT_BENCH_PEER") ~= "0" then
-  local p = io.popen("/usr/bin/python3 /work/shared/peers/torchvision_augment.py 2>/dev/null")
+  local p = io.popen("/usr/bin/python3 " .. (os.getenv("KSHOT_PEERS") or "../shared/peers") .. "/torchvision_augment.py 2>/dev/null")
   local line = p and p:read("a") or ""
   if p then p:close() end
   tv = tonumber(line:match("([%d%.]+) images/s")) or 0

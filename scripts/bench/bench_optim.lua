@@ -10,7 +10,7 @@
 --      optim_step opt=Adam n=.. threads=.. ms=.. stream_ms=.. ratio=..
 -- 2. MLP 784-256-128-10, batch 32, cross_entropy, Adam(lr 1e-3): steps/s of
 --    zero_grad + forward + backward + step, against PyTorch measured in the
---    same run by /work/shared/peers/torch_steps.py adam (OPENBLAS_NUM_THREADS=1,
+--    same run by ../shared/peers/torch_steps.py adam (OPENBLAS_NUM_THREADS=1,
 --    one torch thread). Target: ratio >= 4.
 --      mlp_adam batch=32 threads=.. steps_per_s=.. torch_steps_per_s=.. ratio=..
 -- Timing: best of several repetitions (the machine may be busy). A
@@ -21,7 +21,7 @@ local optim = require "kshot.optim"
 local F = ks.functional
 
 local opts = {n = "10000000", threads = "1,2", peer = "1", steps = "500",
-  peer_script = "/work/shared/peers/torch_steps.py"}
+  peer_script = (os.getenv("KSHOT_PEERS") or "../shared/peers") .. "/torch_steps.py"}
 for _, a in ipairs(arg or {}) do
   local k, v = a:match("^([%w_]+)=(.*)$")
   if k then opts[k] = v end
