@@ -6,7 +6,7 @@
 --   build/kshot scripts/bench/bench_train_steps.lua [models=linear,mlp,cnn]
 --       [batches=8,32,128] [threads=1,2] [peer=1] [optim=0] [cpu=0] [seconds=1]
 --
--- Models (as /work/shared/peers/torch_steps.py): linear = Flatten
+-- Models (as ../shared/peers/torch_steps.py): linear = Flatten
 -- Linear(784,10); mlp = nn.mlp{784,256,128,10}; cnn =
 -- nn.small_cnn(). Inputs randn(batch,1,28,28), targets randint(0,10).
 -- Update: plain SGD (lr 0.01) written with tensor ops,
@@ -31,7 +31,7 @@ local nn = require "kshot.nn"
 local F = ks.functional
 
 local opts = {models = "linear,mlp,cnn", batches = "8,32,128", threads = "1,2", peer = "1", optim = "0", cpu = "0",
-  seconds = "1", peer_script = "/work/shared/peers/torch_steps.py"}
+  seconds = "1", peer_script = (os.getenv("KSHOT_PEERS") or "../shared/peers") .. "/torch_steps.py"}
 for _, a in ipairs(arg or {}) do
   local k, v = a:match("^([%w_]+)=(.*)$")
   if k then opts[k] = v end

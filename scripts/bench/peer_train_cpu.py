@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """peer_train_cpu.py: PyTorch training steps per second of *process CPU time*
 (time.process_time, one torch thread), for bench_train_steps.lua cpu=1. Same
-models, inputs, loss and SGD step as /work/shared/peers/torch_steps.py; CPU
+models, inputs, loss and SGD step as ../shared/peers/torch_steps.py; CPU
 time instead of wall time so a busy machine (other processes taking the
 cores) does not decide the comparison.
     cpu model=<name> batch=<b> torch_cpu_steps_per_s=<x>
