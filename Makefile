@@ -16,6 +16,8 @@ WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-psabi
 BASE     = -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN)
 LIBS     = -Wl,--as-needed -lopenblas -ljansson -lpng -ljpeg -lz -lm -lpthread -ldl
 BUILD   ?= build
+# quiet build lines ("CC file"); make V=1 shows the commands
+Q        = $(if $(V),,@)
 
 CORE_SRC    = $(wildcard runtime/core/*.c)
 BIND_SRC    = $(wildcard bindings/*.c)
@@ -30,16 +32,19 @@ all: $(BUILD)/kshot $(BUILD)/kshot.so $(BUILD)/libkshot.a
 
 $(BUILD)/obj/runtime/core/%.o: runtime/core/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(CFLAGS) -I$(LUA_INC) -MMD -MP -c $< -o $@
+	@echo "  CC  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -I$(LUA_INC) -MMD -MP -c $< -o $@
 
 # the core + bindings + embedding API, for programs that embed kshot
 $(BUILD)/libkshot.a: $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR  $@"
+	$(Q)ar rcs $@ $^
 
 # host: Lua linked statically and its API exported (-E) so C modules load.
 # OpenBLAS too when its archive is installed: resolving the ~12000 symbol
@@ -47,24 +52,29 @@ $(BUILD)/libkshot.a: $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
 OPENBLAS_A ?= $(wildcard /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a)
 HOST_BLAS   = $(if $(OPENBLAS_A),$(OPENBLAS_A) -l:libgfortran.so.5)
 $(BUILD)/kshot: $(MAIN_OBJ) $(HOST_OBJ) $(BIND_OBJ) $(CORE_OBJ)
-	$(CC) $(BASE) $(CFLAGS) -Wl,-E -o $@ $^ $(LUA_LIB) -ledit -Wl,--as-needed $(HOST_BLAS) $(LIBS)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -Wl,-E -o $@ $^ $(LUA_LIB) -ledit -Wl,--as-needed $(HOST_BLAS) $(LIBS)
 
 # example of a program embedding kshot (runtime/host/kshot.h); spec/embed_spec.lua builds it the same way
 $(BUILD)/embed_example: runtime/host/examples/embed_example.c $(BUILD)/libkshot.a
-	$(CC) $(BASE) $(CFLAGS) -Iruntime/host -o $@ $< $(BUILD)/libkshot.a $(LUA_LIB) $(LIBS)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -Iruntime/host -o $@ $< $(BUILD)/libkshot.a $(LUA_LIB) $(LIBS)
 
 # module for stock lua5.4: not linked against liblua
 $(BUILD)/kshot.so: $(BIND_OBJ) $(CORE_OBJ)
-	$(CC) $(BASE) $(CFLAGS) -shared -o $@ $^ $(LIBS)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -shared -o $@ $^ $(LIBS)
 
 # C tests of the core (spec/c): no Lua, linked against the core objects only
 $(BUILD)/test_core: $(BUILD)/obj/spec/c/test_core.o $(CORE_OBJ)
-	$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # raw cblas_sgemm reference for scripts/bench/bench_matmul.lua
 $(BUILD)/sgemm_ref: scripts/bench/sgemm_ref.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $< -lopenblas
+	@echo "  LD  $@"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -o $@ $< -lopenblas
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)
 

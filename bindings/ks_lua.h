@@ -141,5 +141,7 @@ void ks_lua_add_path(lua_State *L);
 
 /* The module opener (kshot.so exports it; the host preloads it). */
 int luaopen_kshot(lua_State *L);
+/* openers of the Lua-side modules for the all-in-one loader (ks_lua_module.c) */
+int luaopen_kshot_nn(lua_State *L);
 
 #endif

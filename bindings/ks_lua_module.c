@@ -186,3 +186,36 @@ int luaopen_kshot(lua_State *L)
     lua_pushvalue(L, module);
     return 1;
 }
+
+/* Under stock lua5.4, `require "kshot.nn"` before `require "kshot"` finds no
+ * Lua file (the path is added when kshot loads) and falls back to the
+ * all-in-one loader, which calls luaopen_kshot_nn in kshot.so. These openers
+ * load kshot (adding the path), then require the Lua module itself. */
+static int open_lua_half(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    luaL_requiref(L, "kshot", luaopen_kshot, 0);
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+#define KS_LUA_HALF(sym) \
+    int luaopen_kshot_##sym(lua_State *L) { return open_lua_half(L); }
+KS_LUA_HALF(nn)
+KS_LUA_HALF(autograd)
+KS_LUA_HALF(optim)
+KS_LUA_HALF(data)
+KS_LUA_HALF(dataset)
+KS_LUA_HALF(image)
+KS_LUA_HALF(augment)
+KS_LUA_HALF(regularize)
+KS_LUA_HALF(metrics)
+KS_LUA_HALF(stats)
+KS_LUA_HALF(model_selection)
+KS_LUA_HALF(experiment)
+KS_LUA_HALF(fewshot)
+KS_LUA_HALF(progress)
+KS_LUA_HALF(cli)
