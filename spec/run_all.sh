@@ -10,7 +10,7 @@
 #   b. C tests       $BUILD/test_core (spec/c/test_core.c, no Lua)
 #   c. host specs    every spec/*_spec.lua under busted --lua=$BUILD/kshot
 #   d. module specs  unit specs under stock lua5.4 with $BUILD/kshot.so
-#   e. sanitizers    ASan+UBSan build ($BUILD/asan): C tests + unit specs
+#   e. sanitizers    ASan+UBSan build ($BUILD/asan): C tests + every spec but host/embed/regression
 #   f. valgrind      memcheck of the C tests and of spec/c/smoke.lua
 #
 # Busted runs one spec file per process (TAP output), so a crash in one file
@@ -41,6 +41,18 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 unit_specs() {
     for f in spec/tensor_*_spec.lua spec/bad_input_sweep_spec.lua spec/system_spec.lua spec/memory_spec.lua; do
         [ -f "$f" ] && echo "$f"
+    done
+}
+
+# Specs for the sanitizer run: every spec but those that drive other
+# processes (the host, the embedding example, the scripts' regression runs),
+# which the host sub-run covers.
+sanitizer_specs() {
+    for f in spec/*_spec.lua; do
+        case "$f" in
+            spec/host_spec.lua | spec/embed_spec.lua | spec/regression_spec.lua) ;;
+            *) echo "$f" ;;
+        esac
     done
 }
 
@@ -194,8 +206,10 @@ if ! skipped asan; then
         export LSAN_OPTIONS="suppressions=$ROOT/spec/lsan.supp:print_suppressions=0"
         export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
         c_tests "$BUILD/asan/test_core" "$LOGS/asan-test_core.log"
+        KSHOT_BIN="$ROOT/$BUILD/asan/kshot"
         # shellcheck disable=SC2046
-        busted_files "$ROOT/$BUILD/asan/kshot" "" asan $((SPEC_TIMEOUT * 3)) $(unit_specs)
+        busted_files "$ROOT/$BUILD/asan/kshot" "" asan $((SPEC_TIMEOUT * 3)) $(sanitizer_specs)
+        KSHOT_BIN="$ROOT/$BUILD/kshot"
         unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
     fi
     finish
