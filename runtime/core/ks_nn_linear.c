@@ -1,5 +1,6 @@
 /* ks_nn_linear.c: fused linear layer (GEMM through OpenBLAS) and its backward. */
 #include "ks_nn.h"
+#include "ks_threads.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -161,6 +162,56 @@ static void small_n_weight_grad(int64_t M, int64_t N, int64_t K, const float *g,
 }
 #endif
 
+
+/* ---- mid-sized GEMMs split over the kshot pool ----
+ * OpenBLAS threads a 32x256x784 product only ~1.5x on 2 cores. Instead the
+ * output's columns are cut into blocks whose bounds depend only on the sizes
+ * and each block is one single-threaded sgemm on the kshot pool: it scales
+ * better, and the result no longer depends on the thread count. Products
+ * outside [SPLIT_MIN, SPLIT_MAX] multiply-adds keep one call (tiny ones are
+ * not worth a wake-up; huge ones thread well inside OpenBLAS). */
+#define SPLIT_MIN (1 << 18)
+#define SPLIT_MAX (1 << 26)
+#define SPLIT_PARTS 4
+#define SPLIT_ALIGN 16
+
+extern void openblas_set_num_threads(int);
+
+typedef struct gemm_job {
+    bool tb;
+    int64_t M, K, lda, ldb, ldc;
+    bool ta;
+    float beta;
+    const float *A, *B;
+    float *C;
+} gemm_job;
+
+/* columns [j0, j1) of C = op(A) @ op(B) + beta * C */
+static ks_status gemm_cols(void *arg, int64_t j0, int64_t j1)
+{
+    const gemm_job *g = arg;
+    const float *B = g->B + (g->tb ? j0 * g->ldb : j0);
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->M,
+                (int)(j1 - j0), (int)g->K, 1.0f, g->A, (int)g->lda, B, (int)g->ldb, g->beta, g->C + j0, (int)g->ldc);
+    return KS_OK;
+}
+
+/* C[M, N] = op(A)[M, K] @ op(B)[K, N] + beta * C (row-major, M, N, K > 0) */
+static ks_status linear_gemm(ks_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                             const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    gemm_job g = {tb, M, K, lda, ldb, ldc, ta, beta, A, B, C};
+    double work = (double)M * (double)N * (double)K;
+    if (work < SPLIT_MIN || work > SPLIT_MAX || N < 2 * SPLIT_ALIGN) return gemm_cols(&g, 0, N);
+    int64_t grain = (N + SPLIT_PARTS - 1) / SPLIT_PARTS;
+    grain = (grain + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    int nt = ks_get_num_threads(c);
+    if (nt > 1) openblas_set_num_threads(1); /* one BLAS thread per pool worker */
+    ks_status st = ks_parallel_for(c, N, grain, gemm_cols, &g);
+    if (nt > 1) openblas_set_num_threads(nt);
+    return st;
+}
+
 static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *x, *w, *g = NULL;
@@ -172,16 +223,14 @@ static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     if (n->needs_grad[0] && !(st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &gin[0]))) {
         /* dx[M, K] = g[M, N] @ w[N, K] */
         if (M && K) {
-            if (N) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.0f, gp, (int)N,
-                               wp, (int)K, 0.0f, ks_tensor_data(gin[0]), (int)K);
+            if (N) st = linear_gemm(c, false, false, M, K, N, gp, N, wp, K, 0.0f, ks_tensor_data(gin[0]), K);
             else memset(ks_tensor_data(gin[0]), 0, (size_t)(M * K) * sizeof(float));
         }
     }
     if (!st && n->needs_grad[1] && !(st = ks_tensor_empty(c, KS_FLOAT32, 2, w->size, &gin[1]))) {
         /* dw[N, K] = g^T[N, M] @ x[M, K] */
         if (M && K && use_small_n(N)) small_n_weight_grad(M, N, K, gp, xp, ks_tensor_data(gin[1]));
-        else if (M) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, gp, (int)N, xp,
-                           (int)K, 0.0f, ks_tensor_data(gin[1]), (int)K);
+        else if (M) st = linear_gemm(c, true, false, N, K, M, gp, N, xp, K, 0.0f, ks_tensor_data(gin[1]), K);
         else memset(ks_tensor_data(gin[1]), 0, (size_t)(N * K) * sizeof(float));
     }
     if (!st && n->needs_grad[2] && !(st = ks_tensor_empty(c, KS_FLOAT32, 1, &N, &gin[2]))) {
@@ -249,9 +298,10 @@ ks_status ks_nn_linear(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     if (M && N) {
         if (!bias && K && use_small_n(N)) memset(yp, 0, (size_t)(M * N) * sizeof(float));
         if (K && use_small_n(N)) small_n_forward(M, N, K, ks_tensor_data(x), ks_tensor_data(w), yp);
-        else if (K) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, ks_tensor_data(x),
-                           (int)K, ks_tensor_data(w), (int)K, bias ? 1.0f : 0.0f, yp, (int)N);
+        else if (K) st = linear_gemm(c, false, true, M, N, K, ks_tensor_data(x), K, ks_tensor_data(w), K,
+                                     bias ? 1.0f : 0.0f, yp, N);
         else if (!bias) memset(yp, 0, (size_t)(M * N) * sizeof(float));
+        if (st) goto done;
     }
     if ((st = record_linear(c, input, weight, bias, x, w, y))) goto done;
     *out = y;

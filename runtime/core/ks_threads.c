@@ -15,8 +15,9 @@ struct ks_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    uint64_t generation;  /* bumped for each region */
-    int busy;             /* workers still inside the current region */
+    atomic_ullong generation; /* bumped for each region (under mu) */
+    atomic_int busy;      /* workers still inside the current region */
+    int sleeping;         /* workers blocked on `wake` (under mu) */
     int quit;
     /* the current region */
     ks_ctx *ctx;
@@ -48,21 +49,40 @@ static void run_chunks(ks_pool *p)
     }
 }
 
+/* Waking a sleeping thread costs tens of microseconds on some VMs, more than
+ * a small region's work, so both sides poll briefly before sleeping. The
+ * poll is short (a few microseconds) so that an idle worker does not steal
+ * a core from OpenBLAS's own threads for long. */
+#define SPIN_ROUNDS 4000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     ks_pool *p = arg;
     uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        run_chunks(p);
+        for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->generation) == seen; i++) cpu_relax();
         pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
+        p->sleeping++;
+        while (!p->quit && atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mu);
+        p->sleeping--;
+        int quit = p->quit;
+        pthread_mutex_unlock(&p->mu);
+        if (quit) break;
+        seen = atomic_load(&p->generation);
+        run_chunks(p);
+        if (atomic_fetch_sub(&p->busy, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -134,13 +154,14 @@ ks_status ks_parallel_for(ks_ctx *c, int64_t n, int64_t grain, ks_range_fn fn, v
     p->err = KS_OK;
     atomic_store(&p->next, 0);
     atomic_store(&p->err_chunk, INT64_MAX);
-    p->busy = p->nworkers;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
+    atomic_store(&p->busy, p->nworkers);
+    atomic_fetch_add(&p->generation, 1);
+    if (p->sleeping) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_chunks(p);
+    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->busy) > 0; i++) cpu_relax();
     pthread_mutex_lock(&p->mu);
-    while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
     ks_status err = p->err;
     pthread_mutex_unlock(&p->mu);
     if (ks_check_interrupt(c)) return KS_EINTR;

@@ -2,9 +2,12 @@
  *
  * One pool per context, created on the first parallel region, with
  * num_threads - 1 workers (the calling thread is the last worker). Workers
- * sleep on a condition variable between regions (they never spin, so they do
- * not fight OpenBLAS, which kshot sets to the same thread count and calls only
- * from the owning thread). Workers block SIGINT: the host's handler always
+ * poll briefly (a few thousand pause instructions, so back-to-back regions
+ * such as a linear layer's GEMM blocks do not pay a wake-up each) and then
+ * sleep on a condition variable: an idle pool never keeps spinning against
+ * OpenBLAS, which kshot sets to the same thread count and calls from the
+ * owning thread, or single-threaded from pool workers for GEMMs split into
+ * size-determined blocks (ks_nn_linear.c). Workers block SIGINT: the host's handler always
  * runs on the main thread.
  *
  * Determinism: work is split into chunks whose boundaries depend only on the
