@@ -71,6 +71,22 @@ void ks_node_set_output(ks_node *n, int k, ks_tensor *out)
     memcpy(n->out_size[k], out->size, sizeof out->size);
 }
 
+ks_status ks_ag_record(ks_ctx *c, const ks_op_def *op, int nin, ks_tensor *const *ins, int nsave,
+                       ks_tensor *const *saves, ks_tensor *out, ks_node **node)
+{
+    if (node) *node = NULL;
+    if (!ks_ag_needs_record(c, nin, ins)) return KS_OK;
+    ks_node *n = ks_node_new(c, op, nin, ins);
+    if (!n) return KS_ENOMEM;
+    ks_status st = KS_OK;
+    for (int k = 0; k < nsave && !st; k++)
+        if (saves[k]) st = ks_node_save(c, n, saves[k]);
+    if (!st) ks_node_set_output(n, 0, out);
+    if (!st && node) *node = n;
+    ks_node_release(n); /* out holds it now (or it is freed on error) */
+    return st;
+}
+
 void ks_node_retain(ks_node *n) { n->refcount++; }
 
 static void node_free_saved(ks_node *n)

@@ -82,6 +82,13 @@ ks_node *ks_node_new(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *con
 ks_status ks_node_save(ks_ctx *c, ks_node *n, ks_tensor *t);
 /* Attach node as grad_fn of output k (sets requires_grad, output geometry; node retained). */
 void ks_node_set_output(ks_node *n, int k, ks_tensor *out);
+/* The usual recording step of a forward kernel: when grad mode is on and an
+ * input requires grad, make op's node, save the non-NULL tensors of
+ * saves[0..nsave) in order (optional ones last, so indices stay fixed) and
+ * attach out as output 0. *node, when given, receives the node (owned by
+ * out, for setting options) or NULL when nothing was recorded. */
+ks_status ks_ag_record(ks_ctx *c, const ks_op_def *op, int nin, ks_tensor *const *ins, int nsave,
+                       ks_tensor *const *saves, ks_tensor *out, ks_node **node);
 void ks_node_retain(ks_node *n);
 void ks_node_release(ks_node *n);
 

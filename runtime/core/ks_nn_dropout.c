@@ -47,14 +47,7 @@ ks_status ks_nn_dropout(ks_ctx *c, ks_tensor *input, ks_tensor **out, double p, 
             yp[i + k] = xp[i + k] * keep;
         }
     }
-    if (ks_ag_needs_record(c, 1, &input)) {
-        ks_node *n = ks_node_new(c, &op_dropout, 1, &input);
-        if (!n) { st = KS_ENOMEM; goto done; }
-        st = ks_node_save(c, n, mask);
-        if (!st) ks_node_set_output(n, 0, y);
-        ks_node_release(n);
-        if (st) goto done;
-    }
+    if ((st = ks_ag_record(c, &op_dropout, 1, &input, 1, &mask, y, NULL))) goto done;
     *out = y;
     y = NULL;
 done:
@@ -117,15 +110,9 @@ ks_status ks_nn_embedding(ks_ctx *c, ks_tensor *indices, ks_tensor **out, ks_ten
     for (int64_t k = 0; k < idx->numel; k++)
         memcpy((float *)ks_tensor_data(y) + k * D, (const float *)ks_tensor_data(w) + ip[k] * D, (size_t)D * sizeof(float));
     ks_tensor *ins[2] = {indices, weight};
-    if (ks_ag_needs_record(c, 2, ins)) {
-        ks_node *n = ks_node_new(c, &op_embedding, 2, ins);
-        if (!n) { st = KS_ENOMEM; goto done; }
-        n->i[0] = padding_idx;
-        st = ks_node_save(c, n, idx);
-        if (!st) ks_node_set_output(n, 0, y);
-        ks_node_release(n);
-        if (st) goto done;
-    }
+    ks_node *n;
+    if ((st = ks_ag_record(c, &op_embedding, 2, ins, 1, &idx, y, &n))) goto done;
+    if (n) n->i[0] = padding_idx;
     *out = y;
     y = NULL;
 done:

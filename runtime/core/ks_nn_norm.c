@@ -167,18 +167,10 @@ ks_status ks_nn_batch_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tens
     }
     if (training) bn_update_running(running_mean, running_var, stats, stats + g.C, &g, momentum);
     ks_tensor *ins[3] = {input, weight, bias};
-    if (ks_ag_needs_record(c, 3, ins)) {
-        ks_node *n = ks_node_new(c, &op_bn, 3, ins);
-        if (!n) { st = KS_ENOMEM; goto done; }
-        n->i[0] = training; n->i[1] = g.N; n->i[2] = g.C; n->i[3] = g.S; n->i[4] = weight != NULL;
-        st = ks_node_save(c, n, x);
-        if (!st) st = ks_node_save(c, n, mt);
-        if (!st) st = ks_node_save(c, n, it);
-        if (!st && weight) st = ks_node_save(c, n, weight);
-        if (!st) ks_node_set_output(n, 0, y);
-        ks_node_release(n);
-        if (st) goto done;
-    }
+    ks_tensor *saves[4] = {x, mt, it, weight};
+    ks_node *n;
+    if ((st = ks_ag_record(c, &op_bn, 3, ins, 4, saves, y, &n))) goto done;
+    if (n) { n->i[0] = training; n->i[1] = g.N; n->i[2] = g.C; n->i[3] = g.S; n->i[4] = weight != NULL; }
     *out = y;
     y = NULL;
 done:
@@ -276,18 +268,10 @@ ks_status ks_nn_layer_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, int nno
             yp[r * D + k] = (xr[k] - mean[r]) * inv[r] * (wp ? wp[k] : 1.0f) + (bp ? bp[k] : 0.0f);
     }
     ks_tensor *ins[3] = {input, weight, bias};
-    if (ks_ag_needs_record(c, 3, ins)) {
-        ks_node *n = ks_node_new(c, &op_ln, 3, ins);
-        if (!n) { st = KS_ENOMEM; goto done; }
-        n->i[0] = R; n->i[1] = D; n->i[2] = w != NULL;
-        st = ks_node_save(c, n, x);
-        if (!st) st = ks_node_save(c, n, mt);
-        if (!st) st = ks_node_save(c, n, it);
-        if (!st && w) st = ks_node_save(c, n, w);
-        if (!st) ks_node_set_output(n, 0, y);
-        ks_node_release(n);
-        if (st) goto done;
-    }
+    ks_tensor *saves[4] = {x, mt, it, w};
+    ks_node *n;
+    if ((st = ks_ag_record(c, &op_ln, 3, ins, 4, saves, y, &n))) goto done;
+    if (n) { n->i[0] = R; n->i[1] = D; n->i[2] = w != NULL; }
     *out = y;
     y = NULL;
 done:

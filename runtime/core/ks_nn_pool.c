@@ -219,16 +219,9 @@ ks_status ks_nn_max_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, const k
         goto done;
     struct maxpool_job j = {.g = &g, .o = o, .x = ks_tensor_data(x), .y = ks_tensor_data(y), .ind = ks_tensor_data(ind)};
     if (g.planes && (st = ks_parallel_for(c, g.planes, plane_grain(g.H * g.W), maxpool_forward_chunk, &j))) goto done;
-    if (ks_ag_needs_record(c, 1, &input)) {
-        ks_node *n = ks_node_new(c, &op_maxpool, 1, &input);
-        if (!n) { st = KS_ENOMEM; goto done; }
-        n->i[0] = g.H * g.W;
-        n->i[1] = g.Ho * g.Wo;
-        st = ks_node_save(c, n, ind);
-        if (!st) ks_node_set_output(n, 0, y);
-        ks_node_release(n);
-        if (st) goto done;
-    }
+    ks_node *n;
+    if ((st = ks_ag_record(c, &op_maxpool, 1, &input, 1, &ind, y, &n))) goto done;
+    if (n) { n->i[0] = g.H * g.W; n->i[1] = g.Ho * g.Wo; }
     *out = y;
     y = NULL;
 done:
@@ -313,13 +306,11 @@ static ks_status avg_common(ks_ctx *c, ks_tensor *input, ks_tensor **out, const 
                     for (int64_t ix = w.x0; ix < w.x1; ix++) s += xp[(p * g->H + iy) * g->W + ix];
                 yp[(p * g->Ho + oy) * g->Wo + ox] = (float)(s / w.div);
             }
-    if (ks_ag_needs_record(c, 1, &input)) {
-        ks_node *n = ks_node_new(c, op, 1, &input);
-        if (!n) { st = KS_ENOMEM; goto done; }
+    ks_node *n;
+    if ((st = ks_ag_record(c, op, 1, &input, 0, NULL, y, &n))) goto done;
+    if (n) {
         memcpy(n->i, opt, 8 * sizeof *opt);
         n->i[8] = g->planes; n->i[9] = g->H; n->i[10] = g->W; n->i[11] = g->Ho; n->i[12] = g->Wo;
-        ks_node_set_output(n, 0, y);
-        ks_node_release(n);
     }
     *out = y;
     y = NULL;
