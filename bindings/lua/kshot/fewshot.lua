@@ -42,6 +42,11 @@ M.methods = Me.NAMES
 -- (reuse one Backbone across calls so a shared cache= table finds its features).
 function M.backbone(model, opts) return Bk.new(model, opts) end
 
+--- fewshot.load_backbone(path[, {layers=, width=, mean=, std=}]) -> model, meta
+-- An nn.resnet (eval mode) from a safetensors checkpoint with torchvision names;
+-- meta.mean / meta.std: the input normalisation to pass to evaluate/fit.
+M.load_backbone = Bk.load_resnet
+
 --- fewshot.features(backbone, images[, opts]) -> float32 [N, D] (eval mode, no grad)
 function M.features(backbone, images, opts)
   return Bk.new(backbone, opts):features(images)

@@ -207,4 +207,43 @@ function B.reestimate_bn(self, x)
   end)
 end
 
+-- ------------------------------------------------------------ checkpoints
+--- B.load_resnet(path[, opts]) -> model (eval mode), meta
+-- Builds nn.resnet from a safetensors checkpoint with torchvision names:
+-- layers / width from opts, else the metadata ("layers" = "1,1,1,1",
+-- "width"), else {2,2,2,2} and conv1.weight's rows; classes, input channels
+-- and the stem kind from the tensors. meta.mean / meta.std become numbers
+-- (defaults: Fashion-MNIST's 0.2860 / 0.3530). Errors name the file and the
+-- mismatched keys or shapes.
+function B.load_resnet(path, opts)
+  opts = opts or {}
+  if type(path) ~= "string" then error("fewshot.load_backbone: path must be a string, got " .. type(path), 2) end
+  local nn = require "kshot.nn"
+  local t, meta = ks.load(path)
+  meta = meta or {}
+  if not t["conv1.weight"] or not t["fc.weight"] then
+    error(path .. ": not a ResNet checkpoint (no conv1.weight / fc.weight)", 2)
+  end
+  local layers = opts.layers
+  if not layers and meta.layers then
+    layers = {}
+    for v in tostring(meta.layers):gmatch("%d+") do layers[#layers + 1] = tonumber(v) end
+  end
+  layers = layers or {2, 2, 2, 2}
+  local w1 = t["conv1.weight"]
+  local width = opts.width or tonumber(meta.width) or w1:size(0)
+  local model = nn.resnet{layers = layers, width = width, num_classes = t["fc.weight"]:size(0),
+    in_channels = w1:size(1), small_input = w1:size(2) == 3}
+  local ok, err = pcall(model.load_state_dict, model, t)
+  if not ok then
+    error(("%s does not fit nn.resnet{layers = {%s}, width = %d}: %s"):format(path, table.concat(layers, ","),
+      width, tostring(err)), 2)
+  end
+  model:eval()
+  meta.mean = tonumber(opts.mean or meta.mean) or 0.2860
+  meta.std = tonumber(opts.std or meta.std) or 0.3530
+  meta.layers_list, meta.width_value = layers, width
+  return model, meta
+end
+
 return B
