@@ -27,6 +27,7 @@
  */
 #include "ks_lua.h"
 #include "../runtime/core/ks_fill.h"
+#include "../runtime/core/ks_grad_select.h"
 #include "../runtime/core/ks_grad_views.h"
 #include "../runtime/core/ks_indexing.h"
 
@@ -409,9 +410,8 @@ int ks_lua_index_get(lua_State *L, ks_ctx *c)
     adv a;
     apply_basic(L, c, box, &k, &a, ks_ag_needs_record(c, 1, &t));
     if (!a.e) return 1;
-    if (ks_ag_needs_record(c, 1, box))
-        return luaL_error(L, "indexing with an index or mask tensor is not differentiable yet "
-                             "(the input requires grad); use ks.no_grad() or index_select on a detached tensor");
+    /* Differentiable as reshape -> index_select -> view, each recorded. */
+    bool rec = ks_ag_needs_record(c, 1, box);
     ks_tensor *view = *box;
     int idx_ndim;
     int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
@@ -420,10 +420,18 @@ int ks_lua_index_get(lua_State *L, ks_ctx *c)
     if (rn > KS_MAX_DIMS) return luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
     ks_tensor *merged, *sel, *res;
     if (ks_reshape(c, view, mn, msize, &merged)) return ks_lua_raise(L, c);
+    if (rec && ks_ag_record_view(c, KS_VIEW_RESHAPE, msize, mn, view, merged)) {
+        ks_tensor_release(merged);
+        return ks_lua_raise(L, c);
+    }
     put(box, merged);
-    if (ks_index_select(c, merged, a.dim, pos, &sel)) return ks_lua_raise(L, c);
+    if ((rec ? ks_ag_index_select : ks_index_select)(c, merged, a.dim, pos, &sel)) return ks_lua_raise(L, c);
     put(box, sel);
     if (ks_view(c, sel, rn, rsize, &res)) return ks_lua_raise(L, c);
+    if (rec && ks_ag_record_view(c, KS_VIEW_RESHAPE, rsize, rn, sel, res)) {
+        ks_tensor_release(res);
+        return ks_lua_raise(L, c);
+    }
     put(box, res);
     lua_settop(L, 3); /* t, key, result box */
     return 1;

@@ -276,8 +276,20 @@ describe("indexing and autograd", function()
     assert.are.same({{0, 210}, {1, 120}}, x.grad:totable())
   end)
 
-  it("index/mask reads on a tensor requiring grad are refused (not differentiable yet)", function()
-    local x = ks.tensor({1, 2, 3}, {requires_grad = true})
-    assert.matches("not differentiable", errmsg(get, x, I{0}))
+  it("index and mask reads carry gradients (repeated indices accumulate)", function()
+    local x = ks.tensor({{1, 2, 3}, {4, 5, 6}}, {requires_grad = true})
+    local y = x[{{}, I{2, 0, 2}}]
+    assert.are.same({{3, 1, 3}, {6, 4, 6}}, y:totable())
+    y:backward(ks.tensor{{1, 10, 100}, {1000, 10000, 100000}})
+    assert.are.same({{10, 0, 101}, {10000, 0, 101000}}, x.grad:totable())
+    x.grad = nil
+    local m = x[x:detach():gt(2.5)]
+    assert.are.same({3, 4, 5, 6}, m:totable())
+    m:sum():backward()
+    assert.are.same({{0, 0, 1}, {1, 1, 1}}, x.grad:totable())
+    local gc = require("kshot.autograd").gradcheck
+    local z = ks.randn({3, 4, 2}, {generator = ks.Generator(1)}):requires_grad_()
+    local ok, report = gc(function(t) return (t[{I{1, 1, 0}, {1, 3}}] * 2):sin() end, {z})
+    assert.is_true(ok, report)
   end)
 end)

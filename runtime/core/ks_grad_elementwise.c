@@ -128,7 +128,8 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
             }
             break;
         case KS_OP_MAXIMUM: case KS_OP_MINIMUM: { /* ties split the gradient evenly */
-            ks_binop win = op == KS_OP_MAXIMUM ? (k == 0 ? KS_OP_GT : KS_OP_LT) : (k == 0 ? KS_OP_LT : KS_OP_GT);
+            /* operand k wins where it beats the other one (self/other already swapped for k = 1) */
+            ks_binop win = op == KS_OP_MAXIMUM ? KS_OP_GT : KS_OP_LT;
             ks_operand self = k == 0 ? a : b, other = k == 0 ? b : a;
             TRY(fmask(c, win, self.t, other, &t2));
             TRY(fmask(c, KS_OP_EQ, self.t, other, &t3));

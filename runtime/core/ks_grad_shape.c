@@ -4,6 +4,7 @@
 #include "ks_grad_views.h"
 #include "ks_reduce.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ cat / stack */
@@ -30,17 +31,37 @@ static ks_status join_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
 static const ks_op_def op_cat = {"CatBackward", join_backward};
 static const ks_op_def op_stack = {"StackBackward", join_backward};
 
+/* More inputs than a node holds: join groups of KS_NODE_MAX_IN, then cat the
+ * partial results along the (result's) dim -- the same values, a deeper graph. */
+static ks_status join_grouped(ks_ctx *c, bool stack, int n, ks_tensor *const *ts, int64_t dim, ks_tensor **out)
+{
+    int ng = (n + KS_NODE_MAX_IN - 1) / KS_NODE_MAX_IN;
+    ks_tensor **parts = malloc((size_t)ng * sizeof *parts);
+    if (!parts) return ks_error(c, KS_ENOMEM, "out of memory joining %d tensors", n);
+    ks_status st = KS_OK;
+    int made = 0;
+    for (; made < ng && !st; made++) {
+        int first = made * KS_NODE_MAX_IN, len = n - first < KS_NODE_MAX_IN ? n - first : KS_NODE_MAX_IN;
+        st = ks_ag_join(c, stack, len, ts + first, dim, &parts[made]);
+        if (st) break;
+    }
+    if (!st) {
+        /* stack's dim counts in the result (one more dim than the inputs) */
+        int64_t rdim = dim < 0 ? dim + parts[0]->ndim : dim;
+        st = ks_ag_join(c, false, ng, parts, rdim, out);
+    }
+    for (int k = 0; k < made; k++) ks_tensor_release(parts[k]);
+    free(parts);
+    return st;
+}
+
 ks_status ks_ag_join(ks_ctx *c, bool stack, int n, ks_tensor *const *ts, int64_t dim, ks_tensor **out)
 {
+    if (n > KS_NODE_MAX_IN && ks_ag_needs_record(c, n, ts)) return join_grouped(c, stack, n, ts, dim, out);
     ks_tensor *r = NULL;
     ks_status st = stack ? ks_stack(c, n, ts, dim, &r) : ks_cat(c, n, ts, dim, &r);
     if (st) return st;
     if (r->dtype == KS_FLOAT32 && ks_ag_needs_record(c, n, ts)) {
-        if (n > KS_NODE_MAX_IN) {
-            ks_tensor_release(r);
-            return ks_error(c, KS_EINVAL, "%s: gradients through more than %d tensors at once are not supported; "
-                                          "join them in groups", stack ? "stack" : "cat", KS_NODE_MAX_IN);
-        }
         ks_node *node = ks_node_new(c, stack ? &op_stack : &op_cat, n, ts);
         if (!node) { ks_tensor_release(r); return KS_ENOMEM; }
         node->i[0] = dim < 0 ? dim + r->ndim : dim;
