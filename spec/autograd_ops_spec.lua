@@ -114,6 +114,11 @@ describe("gradients of tensor ops match finite differences", function()
     check("stack", function(a, b) return ks.stack({a, b}, -1) end, {away(2, 3), away(2, 3)})
     check("split/chunk", function(t) local p = t:chunk(2, 2) return p[1] * p[2] end, {x})
     check("pad constant", function(t) return ks.pad(t, {1, 2, 0, 1}, {value = 0.5}) end, {away(2, 3)})
+    check("pad constant cropping", function(t) return ks.pad(t, {-1, 1}) end, {away(2, 3)})
+    for _, mode in ipairs {"reflect", "replicate", "circular"} do
+      check("pad " .. mode, function(t) return ks.pad(t, {2, 1, 1, 2}, {mode = mode}) * ks.arange(42):reshape(1, 6, 7) end,
+        {away(2, 3, 4)})
+    end
     check("repeat", function(t) return t["repeat"](t, 2, 1, 3) end, {away(2, 2)})
     check("roll", function(t) return t:roll(1, 1) end, {away(3, 4)})
     check("tril/triu", function(t) return t:tril() + t:triu(1) * 3 end, {away(4, 4)})
@@ -129,6 +134,13 @@ describe("gradients of tensor ops match finite differences", function()
     local y = ks.cat(parts, 0)
     y:backward(ks.arange(40):float())
     assert.are.same({38, 39}, parts[20].grad:totable())
+  end)
+
+  it("reflect padding sends the mirrored elements' gradients back", function()
+    local x = ks.tensor({1, 2, 3}, {requires_grad = true})
+    ks.pad(x, {2, 1}, {mode = "reflect"}):backward(ks.tensor{1, 10, 100, 1000, 10000, 100000})
+    -- output = x2 x1 x0 x1 x2 x1
+    assert.are.same({100, 101010, 10001}, x.grad:totable())
   end)
 
   it("indexing and selection ops", function()

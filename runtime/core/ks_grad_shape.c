@@ -1,7 +1,10 @@
 /* ks_grad_shape.c: autograd for cat, stack, split/chunk (views), pad
  * (constant mode), repeat, roll, tril and triu. */
 #include "ks_grad_shape.h"
+#include "ks_fill.h"
 #include "ks_grad_views.h"
+#include "ks_indexing.h"
+#include "ks_shape_ops.h"
 #include "ks_reduce.h"
 
 #include <stdlib.h>
@@ -89,16 +92,48 @@ ks_status ks_ag_split_sizes(ks_ctx *c, ks_tensor *t, int64_t dim, int64_t n, con
 }
 
 /* ------------------------------------------------------------------ pad */
-/* i[0] npads, i[1..] pads: the gradient is the output gradient padded by -pads */
+/* i[0] npads, i[1..16] pads, i[17] mode. Constant: the output gradient padded
+ * by -pads. Other modes: each output element reads one input element, so the
+ * gradient is summed back dim by dim with index_add over the source map. */
+static ks_status pad_indexed_backward(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    int np = (int)n->i[0], nd = n->in_ndim[0];
+    ks_pad_mode mode = (ks_pad_mode)n->i[17];
+    ks_tensor *cur = ks_tensor_retain(g), *idx = NULL, *next = NULL;
+    ks_status st = KS_OK;
+    for (int k = 0; k < np / 2 && !st; k++) {
+        int d = nd - 1 - k;
+        int64_t left = n->i[1 + 2 * k], len = n->in_size[0][d], outn = cur->size[d];
+        if (n->i[1 + 2 * k] == 0 && n->i[2 + 2 * k] == 0) continue;
+        int64_t size[KS_MAX_DIMS];
+        memcpy(size, cur->size, sizeof size);
+        size[d] = len;
+        if ((st = ks_tensor_empty(c, KS_INT64, 1, &outn, &idx))) break;
+        int64_t *map = ks_tensor_data(idx);
+        for (int64_t o = 0; o < outn; o++) map[o] = ks_pad_source(mode, o - left, len);
+        if (!(st = ks_tensor_empty(c, KS_FLOAT32, cur->ndim, size, &next)) && !(st = ks_fill_(c, next, 0.0)))
+            st = ks_index_add_(c, next, d, idx, cur, 1.0);
+        ks_tensor_release(idx);
+        idx = NULL;
+        ks_tensor_release(cur);
+        cur = next;
+        next = NULL;
+    }
+    if (st) { ks_tensor_release(cur); return st; }
+    *gin = cur;
+    return KS_OK;
+}
+
 static ks_status pad_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if ((ks_pad_mode)n->i[17] != KS_PAD_CONSTANT) return pad_indexed_backward(c, n, gout[0], &gin[0]);
     int np = (int)n->i[0];
     int64_t neg[2 * KS_MAX_DIMS];
     for (int k = 0; k < np; k++) neg[k] = -n->i[1 + k];
     return ks_pad(c, gout[0], np, neg, KS_PAD_CONSTANT, 0.0, &gin[0]);
 }
 
-static const ks_op_def op_pad = {"ConstantPadBackward", pad_backward};
+static const ks_op_def op_pad = {"PadBackward", pad_backward};
 
 ks_status ks_ag_pad(ks_ctx *c, ks_tensor *t, int npads, const int64_t *pads, ks_pad_mode mode, double value,
                     ks_tensor **out)
@@ -107,14 +142,12 @@ ks_status ks_ag_pad(ks_ctx *c, ks_tensor *t, int npads, const int64_t *pads, ks_
     ks_status st = ks_pad(c, t, npads, pads, mode, value, &r);
     if (st) return st;
     if (r->dtype == KS_FLOAT32 && ks_ag_needs_record(c, 1, &t)) {
-        if (mode != KS_PAD_CONSTANT || npads > 2 * KS_MAX_DIMS) {
-            ks_tensor_release(r);
-            return ks_error(c, KS_EINVAL, "pad: gradients are implemented for constant mode only");
-        }
+        /* ks_pad accepted npads <= 2 * ndim <= 16: they fit in i[1..16] */
         ks_node *nd = ks_node_new(c, &op_pad, 1, &t);
         if (!nd) { ks_tensor_release(r); return KS_ENOMEM; }
         nd->i[0] = npads;
         memcpy(nd->i + 1, pads, (size_t)npads * sizeof *pads);
+        nd->i[17] = mode;
         ks_node_set_output(nd, 0, r);
         ks_node_release(nd);
     }

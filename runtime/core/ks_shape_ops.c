@@ -210,7 +210,7 @@ static void fill_value(ks_tensor *t, double v)
 }
 
 /* Source index along a dim of size n for output position i - left. */
-static int64_t pad_source(ks_pad_mode mode, int64_t i, int64_t n)
+int64_t ks_pad_source(ks_pad_mode mode, int64_t i, int64_t n)
 {
     switch (mode) {
     case KS_PAD_REFLECT: return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
@@ -280,7 +280,7 @@ static ks_status pad_indexed(ks_ctx *c, ks_tensor *t, int npads, const int64_t *
         st = copy_part(c, next, l, cur, 0, d, n);
         for (int64_t i = 0; i < l + r && !st; i++) {
             int64_t o = i < l ? i : n + i; /* output position of the i-th padded slot */
-            st = copy_part(c, next, o, cur, pad_source(mode, o - l, n), d, 1);
+            st = copy_part(c, next, o, cur, ks_pad_source(mode, o - l, n), d, 1);
         }
         ks_tensor_release(cur);
         cur = next;

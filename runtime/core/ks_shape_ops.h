@@ -36,6 +36,9 @@ int ks_pad_mode_from_name(const char *name);
  * replicate a non-empty dim, circular pads <= the dim's size. */
 ks_status ks_pad(ks_ctx *c, ks_tensor *t, int npads, const int64_t *pads, ks_pad_mode mode, double value,
                  ks_tensor **out);
+/* The source index along a dim of size n of the output position i - left
+ * (i < 0 or i >= n: in the padding) for the non-constant modes. */
+int64_t ks_pad_source(ks_pad_mode mode, int64_t i, int64_t n);
 
 /* torch.Tensor.repeat: nreps >= ndim; extra leading reps add dims. */
 ks_status ks_repeat(ks_ctx *c, ks_tensor *t, int nreps, const int64_t *reps, ks_tensor **out);
