@@ -217,6 +217,7 @@ typedef struct {
     ks_node **nodes;   /* discovered nodes, topo_id indexes this */
     ks_tensor ***gbuf; /* gbuf[id][k]: gradient of output k of node id */
     int count, cap;
+    size_t leaf_bytes; /* bytes of .grad tensors this backward attached to leaves */
 } graph_t;
 
 static ks_status graph_add(ks_ctx *c, graph_t *g, ks_node *n)
@@ -277,10 +278,11 @@ static bool grad_is_private(const ks_tensor *g)
            g->dtype == KS_FLOAT32 && ks_tensor_is_contiguous(g);
 }
 
-static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin)
+static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin, size_t *attached)
 {
     if (!leaf->grad && grad_is_private(gin)) {
         leaf->grad = ks_tensor_retain(gin);
+        *attached += (size_t)gin->numel * sizeof(float);
         return KS_OK;
     }
     if (!leaf->grad) {
@@ -288,6 +290,7 @@ static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin)
         ks_status st = ks_clone(c, gin, &g);
         if (st) return st;
         leaf->grad = g;
+        *attached += (size_t)g->numel * sizeof(float);
         return KS_OK;
     }
     ks_tensor_bump_version(leaf->grad);
@@ -325,7 +328,7 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
             break;
         }
         if (n->leaf[i]) {
-            st = accumulate_leaf(c, n->leaf[i], gin[i]);
+            st = accumulate_leaf(c, n->leaf[i], gin[i], &g->leaf_bytes);
         } else if (n->next[i]) {
             ks_node *x = n->next[i];
             st = add_grad(c, &g->gbuf[x->topo_id][n->next_output_nr[i]], gin[i]);
@@ -336,6 +339,24 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
     for (int k = 0; k < n->noutputs; k++) { ks_tensor_release(gout[k]); gout[k] = NULL; }
     if (!retain && !st) node_free_saved(n);
     return st;
+}
+
+/* GC pacing (ctx->gc_debt feeds the host's collector): of the memory a
+ * backward pass allocates, only its net growth can ever become garbage the
+ * collector must find -- intermediate gradients are freed here, and leaf
+ * .grad tensors are owned by their leaves (freed by C when replaced or set
+ * to nil, or with the leaf). Counting the gross allocations made a training
+ * step run the collector for ~1 MB of weight gradients (~10% of an MLP
+ * step). So the pass adds its net growth minus the bytes attached as .grad
+ * (never below 0, never more than it allocated); if the collector ran
+ * meanwhile (custom Lua backward functions), the debt is left alone. */
+static void pace_by_net_growth(ks_ctx *c, size_t debt0, size_t live0, size_t leaf_bytes)
+{
+    size_t live = atomic_load(&c->live_bytes), debt = c->gc_debt;
+    if (debt < debt0) return;
+    size_t up = debt0 + (live > live0 ? live - live0 : 0), down = (live0 > live ? live0 - live : 0) + leaf_bytes;
+    size_t net = up > down ? up - down : 0;
+    c->gc_debt = net < debt ? net : debt;
 }
 
 ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph)
@@ -358,11 +379,13 @@ ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_g
     }
     if (st) return st;
     if (!root->grad_fn) { /* a leaf: d root / d root */
-        st = accumulate_leaf(c, root, g0);
+        size_t attached = 0;
+        st = accumulate_leaf(c, root, g0, &attached);
         ks_tensor_release(g0);
         return st;
     }
     graph_t g = {0};
+    size_t debt0 = c->gc_debt, live0 = atomic_load(&c->live_bytes);
     int *ready = NULL, nready = 0;
     int old_mode = c->grad_enabled;
     c->grad_enabled = 0; /* backward kernels do not record (no create_graph yet) */
@@ -393,5 +416,6 @@ ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_g
     free(g.nodes);
     free(g.gbuf);
     free(ready);
+    pace_by_net_growth(c, debt0, live0, g.leaf_bytes);
     return st;
 }

@@ -212,6 +212,24 @@ static ks_status linear_gemm(ks_ctx *c, bool ta, bool tb, int64_t M, int64_t N, 
     return st;
 }
 
+/* gb[j] = sum over rows i of g[i, j], in row order; 8 columns at a time in
+ * registers (a running sum in memory is bound by store forwarding) */
+static void bias_grad(int64_t M, int64_t N, const float *g, float *gb)
+{
+    int64_t j0 = 0;
+    for (; j0 + 8 <= N; j0 += 8) {
+        float acc[8] = {0};
+        for (int64_t i = 0; i < M; i++)
+            for (int l = 0; l < 8; l++) acc[l] += g[i * N + j0 + l];
+        memcpy(gb + j0, acc, sizeof acc);
+    }
+    for (int64_t j = j0; j < N; j++) {
+        float s = 0.0f;
+        for (int64_t i = 0; i < M; i++) s += g[i * N + j];
+        gb[j] = s;
+    }
+}
+
 static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *x, *w, *g = NULL;
@@ -234,12 +252,7 @@ static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
         else memset(ks_tensor_data(gin[1]), 0, (size_t)(N * K) * sizeof(float));
     }
     if (!st && n->needs_grad[2] && !(st = ks_tensor_empty(c, KS_FLOAT32, 1, &N, &gin[2]))) {
-        float *gb = ks_tensor_data(gin[2]);
-        for (int64_t j = 0; j < N; j++) gb[j] = 0.0f;
-        for (int64_t i = 0; i < M; i++) {
-            const float *row = gp + i * N;
-            for (int64_t j = 0; j < N; j++) gb[j] += row[j];
-        }
+        bias_grad(M, N, gp, ks_tensor_data(gin[2]));
     }
     ks_tensor_release(g);
     return st;

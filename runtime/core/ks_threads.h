@@ -1,8 +1,11 @@
 /* ks_threads.h: the context's thread pool and deterministic parallel loops.
  *
  * One pool per context, created on the first parallel region, with
- * num_threads - 1 workers (the calling thread is the last worker). Workers
- * poll briefly (a few thousand pause instructions, so back-to-back regions
+ * num_threads - 1 workers (the calling thread is the last worker). The
+ * caller waits only for workers that joined a region before it had taken
+ * every chunk itself; a worker that wakes later stays out (no stall on a
+ * late wake-up or a descheduled worker). Workers
+ * poll briefly (a thousand pause instructions, ~30 us, so back-to-back regions
  * such as a linear layer's GEMM blocks do not pay a wake-up each) and then
  * sleep on a condition variable: an idle pool never keeps spinning against
  * OpenBLAS, which kshot sets to the same thread count and calls from the
