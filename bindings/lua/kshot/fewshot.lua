@@ -18,7 +18,9 @@
 -- "logreg" (linear probe, L-BFGS, inner CV of C), "bn" (batch-norm
 -- re-estimation on the support set), "finetune" (whole network or last
 -- blocks, smaller backbone LR, augmented support, fixed steps: choose them
--- with fewshot.tune on base-class episodes).
+-- with fewshot.tune on base-class episodes), "lora" (low-rank adapters on the
+-- backbone's convolutions / linear layers, merged for inference; the
+-- backbone's own tensors stay untouched).
 -- Pools: {images = tensor [N, ...], labels = int64 [N]}. Queries come from
 -- query_pool when given, else from support_pool (disjoint from the support).
 -- Results: accuracy in percent; ci95 = 1.96 * sigma / sqrt(n) with the

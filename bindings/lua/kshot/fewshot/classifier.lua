@@ -4,7 +4,7 @@
 -- Predictions run the backbone on ONE image at a time and score each feature
 -- row with arithmetic that depends on that row only (heads.scores_row), so a
 -- batch's predictions are bit-identical to predicting its images one by one.
--- An adapted backbone (bn, finetune) is stored as the changed tensors and
+-- An adapted backbone (bn, finetune, lora: its merged weights) is stored as the changed tensors and
 -- swapped into the module only for the duration of a prediction.
 local ks = require "kshot"
 local F = ks.functional
@@ -113,7 +113,7 @@ function C.fit(o)
         local opts = {}
         for k, v in pairs(m.opts) do opts[k] = v end
         opts.seed = o.seed or 0
-        self.head, changed = adapt.finetune(bb, x, y, #classes, opts)
+        self.head, changed = (m.name == "lora" and adapt.lora or adapt.finetune)(bb, x, y, #classes, opts)
       end
       self.adapted = Bk.snapshot(bb.model, changed)
     end)
@@ -236,7 +236,11 @@ function C.load(path, opts)
   end
   if self.adapted then
     local sd = bb.model:state_dict()
-    for k, v in pairs(self.adapted) do
+    local names = {}
+    for k in pairs(self.adapted) do names[#names + 1] = k end
+    table.sort(names) -- the first mismatch reported is the same on every run
+    for _, k in ipairs(names) do
+      local v = self.adapted[k]
       if not sd[k] then fail("%s: the backbone has no tensor '%s' (saved by the adapted method)", where, k) end
       if table.concat(sd[k]:shape(), ",") ~= table.concat(v:shape(), ",") then
         fail("%s: tensor '%s' is [%s] in %s but [%s] in the backbone", where, k, table.concat(v:shape(), ", "), path,

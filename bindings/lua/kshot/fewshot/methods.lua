@@ -15,6 +15,12 @@
 --   "bn"        batch-norm statistics re-estimated on the support set, then head
 --               ("L2N" default, "UN" or "logreg") on the re-estimated features
 --   "finetune"  fine-tuning (kshot.fewshot.adapt.finetune for the options), a cosine head
+--   "lora"      low-rank adapters (kshot.nn.lora) on the backbone's layers, trained with a
+--               cosine head, then merged into the weights for the queries; the backbone's
+--               parameters and buffers stay untouched. Options: rank (4), alpha (8), steps (20),
+--               lr (0.01), targets ({"Conv2d"}, {"Linear"} without convolutions: layer types,
+--               module names or name prefixes such as "layer4"), augment (false), momentum,
+--               weight_decay, scale, label_smoothing
 local H = require "kshot.fewshot.heads"
 
 local M = {}
@@ -26,10 +32,12 @@ local KNOWN = {
   bn = {head = true},
   finetune = {steps = true, lr = true, backbone_lr = true, momentum = true, weight_decay = true, train = true,
     scale = true, label_smoothing = true, augment = true},
+  lora = {rank = true, alpha = true, steps = true, lr = true, targets = true, augment = true, momentum = true,
+    weight_decay = true, scale = true, label_smoothing = true},
 }
 local ALIASES = {un = "UN", l2n = "L2N", cl2n = "CL2N", logreg = "logreg", linear_probe = "logreg",
-  logistic_regression = "logreg", bn = "bn", bn_reestimate = "bn", finetune = "finetune", fine_tune = "finetune"}
-M.NAMES = {"UN", "L2N", "CL2N", "logreg", "bn", "finetune"}
+  logistic_regression = "logreg", bn = "bn", bn_reestimate = "bn", finetune = "finetune", fine_tune = "finetune", lora = "lora"}
+M.NAMES = {"UN", "L2N", "CL2N", "logreg", "bn", "finetune", "lora"}
 M.FROZEN = {UN = true, L2N = true, CL2N = true, logreg = true}
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
@@ -63,6 +71,7 @@ function M.parse(spec, where)
     end
     opts.head = h
   end
+  if name == "lora" then M.check_lora(opts, where) end
   local label = type(spec) == "table" and spec.label or nil
   if label == nil then
     label = name
@@ -71,6 +80,35 @@ function M.parse(spec, where)
   end
   return {name = name, label = tostring(label), frozen = M.FROZEN[name] == true, opts = opts,
     needs_base = name == "CL2N" or (name == "logreg" and opts.normalize == "CL2N")}
+end
+
+-- LoRA options: checked when the method is parsed (before any episode runs).
+function M.check_lora(o, where)
+  local function int(k, lo)
+    local v = o[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < lo) then
+      fail("%s: lora option %s must be an integer >= %d, got %s", where, k, lo, tostring(v))
+    end
+  end
+  int("rank", 1)
+  int("steps", 0)
+  for _, k in ipairs({"alpha", "lr", "scale"}) do
+    local v = o[k]
+    if v ~= nil and (type(v) ~= "number" or v <= 0) then
+      fail("%s: lora option %s must be a number > 0, got %s", where, k, tostring(v))
+    end
+  end
+  local t = o.targets
+  if t ~= nil then
+    if type(t) == "string" then t = {t}; o.targets = t end
+    if type(t) ~= "table" or #t == 0 then
+      fail("%s: lora option targets must be a non-empty list of layer types (\"Conv2d\", \"Linear\") or module "
+        .. "names, got %s", where, type(t))
+    end
+    for i, v in ipairs(t) do
+      if type(v) ~= "string" then fail("%s: lora option targets[%d] must be a string, got %s", where, i, type(v)) end
+    end
+  end
 end
 
 --- Head of a frozen-feature method on support features f [N, D], labels y

@@ -106,7 +106,7 @@ local function accuracy(scores, ql)
   return 100 * scores:argmax(1):eq(ql):sum():item() / ql:size(0)
 end
 
--- Run an adapting method (bn / finetune) on one episode; the module is restored after.
+-- Run an adapting method (bn / finetune / lora) on one episode; the module is restored after.
 local function run_adapted(m, bb, simgs, sl, qimgs, ql, way, base_mean, seed)
   local snap = Bk.snapshot(bb.model)
   local ok, res = pcall(function()
@@ -119,7 +119,7 @@ local function run_adapted(m, bb, simgs, sl, qimgs, ql, way, base_mean, seed)
       local o = {}
       for k, v in pairs(m.opts) do o[k] = v end
       o.seed = seed
-      head = adapt.finetune(bb, x, sl, way, o)
+      head = (m.name == "lora" and adapt.lora or adapt.finetune)(bb, x, sl, way, o)
     end
     return accuracy(H.scores(head, bb:features(qimgs)), ql)
   end)
@@ -182,12 +182,18 @@ local function setup(o, where)
   local sc, qc = counts_of(sy), qy and counts_of(qy) or nil
   for _, c in ipairs(classes) do
     local need = qy and cfg.shot or cfg.shot + cfg.query
-    if (sc[c] or 0) < need then
-      fail("%s: class %d has %d images in support_pool, fewer than %s = %d", where, c, sc[c] or 0,
+    if not sc[c] then
+      fail("%s: class %d has no image in support_pool (a class of classes= is missing from its labels)", where, c)
+    end
+    if sc[c] < need then
+      fail("%s: class %d has %d images in support_pool, fewer than %s = %d", where, c, sc[c],
         qy and "shot" or "shot + query", need)
     end
-    if qy and (qc[c] or 0) < cfg.query then
-      fail("%s: class %d has %d images in query_pool, fewer than query = %d", where, c, qc[c] or 0, cfg.query)
+    if qy and not qc[c] then
+      fail("%s: class %d has no image in query_pool (a class of classes= is missing from its labels)", where, c)
+    end
+    if qy and qc[c] < cfg.query then
+      fail("%s: class %d has %d images in query_pool, fewer than query = %d", where, c, qc[c], cfg.query)
     end
   end
   cfg.classes = classes

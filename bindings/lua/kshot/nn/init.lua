@@ -13,5 +13,7 @@ for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 for name, fn in pairs(require "kshot.nn.models") do nn[name] = fn end
+nn.lora = require "kshot.nn.lora" -- low-rank adapters: nn.lora.inject / merge / unload
+nn.LoRALinear, nn.LoRAConv2d = nn.lora.LoRALinear, nn.lora.LoRAConv2d
 
 return nn
