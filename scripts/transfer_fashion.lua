@@ -34,7 +34,7 @@
 -- frozen-feature part took 36 min, 5-shot is slower (the linear probe's
 -- inner cross-validation); --no-backbones takes a few minutes; one backbone,
 -- one layer, --ft-backbones 0: about 15 min. Figures:
--- /work/notes/h17_results.md.
+-- results/transfer_fashion.md.
 local ks = require "kshot"
 local fewshot = require "kshot.fewshot"
 local cli = require "kshot.cli"
@@ -54,7 +54,7 @@ local args = cli.new {
     { "--backbone", "nn.resnet checkpoints (safetensors, torchvision names; default: models/fashion_resnet_*)",
       type = "list:string" },
     { "--no-backbones", "raw-pixel methods only", type = "flag" },
-    { "--ft-backbones", "fine-tune the first N backbones (0: no fine-tuning)", type = "integer", default = 1 },
+    { "--ft-backbones", "fine-tune (and LoRA-adapt) the first N backbones (0: neither)", type = "integer", default = 1 },
     { "--layers", "resnet blocks per stage (default: checkpoint metadata, else 2,2,2,2)", type = "list:integer" },
     { "--width", "resnet width (default: checkpoint metadata, else conv1.weight's rows)", type = "integer" },
     { "--feature-layers", "layers to take features from; name (global average pool) or name:flat (flattened "
@@ -212,8 +212,12 @@ for _, shot in ipairs(args.shots) do
       end
       ft.label = ("%s finetune(%d steps)"):format(B.name, ft.steps)
       say(("  backbone %s: %s on %d episodes"):format(B.name, ft.label, math.min(args.ft_episodes, args.episodes)))
-      local rf = run_compare(shot, { ft }, bopts, math.min(args.ft_episodes, args.episodes))
+      -- LoRA adapters (kshot.nn.lora; defaults chosen on base-class episodes) on the same episodes:
+      -- the backbone's own weights and buffers never change
+      local lora = { "lora", label = B.name .. " lora" }
+      local rf = run_compare(shot, { ft, lora }, bopts, math.min(args.ft_episodes, args.episodes))
       rows[#rows + 1] = { label = ft.label, s = rf.results[ft.label] }
+      rows[#rows + 1] = { label = lora.label, s = rf.results[lora.label] }
     end
   end
 
