@@ -8,15 +8,18 @@
 -- tricks one at a time -- augmentation, mixup, cutmix, weight decay, label
 -- smoothing, early stopping on a validation split carved from the K-shot
 -- set, AdamW, a learning rate chosen by inner cross-validation on the K-shot
--- set -- and combined. Report per K: mean test accuracy with a 95% Student-t
+-- set -- and combined, and a tuned combination (best_recipe: crop/flip +
+-- mixup + label smoothing with AdamW, 4x the steps, flip test-time
+-- augmentation, an ensemble of 3 seeds). Report per K: mean test accuracy with a 95% Student-t
 -- interval over the seeds, paired t and exact Wilcoxon tests against the
 -- baseline with Holm's correction, Markdown + SVG plots under runs/.
 --
 -- Honest selection: the recipe called "best_recipe" below (BEST) was fixed in this
 -- file BEFORE the report seeds were run, from runs on the development
--- replicates 100..102 (`--dev`), which draw different K-shot sets; every
--- figure printed by default comes from replicates 0..seeds-1. Inner choices
--- (learning rate, early stopping) only ever see the K-shot set.
+-- replicates 100..102 (`--dev --preset candidates`), which draw different
+-- K-shot sets: the highest development mean at both K; every figure printed
+-- by default comes from replicates 0..seeds-1. Inner choices (learning rate,
+-- early stopping) only ever see the K-shot set.
 --
 -- Runs are recorded (kshot.experiment): a killed run resumes where it
 -- stopped; `--fresh` re-runs everything.
@@ -41,9 +44,10 @@ local args = cli.new {
     { "--k", "K values (labelled examples per class)", type = "list:integer", default = { 5, 10 } },
     { "--seeds", "report replicates 0..seeds-1 (default 3; 10 with --full)", type = "integer" },
     { "--test-size", "test images (the first N; 0 = all 10,000; default 2000, all with --full)", type = "integer" },
-    { "--steps", "training steps (batch 32) per run (default 150; 300 with --full)", type = "integer" },
-    { "--preset", "which recipes", choices = { "default", "candidates", "smoke", "best" }, default = "default" },
-    { "--full", "final figures: 10 seeds, the full test set, 300 steps", type = "flag" },
+    { "--steps", "training steps (batch 32) of a plain run; recipes may train a multiple of it", type = "integer",
+      default = 150 },
+    { "--preset", "which recipes", choices = { "default", "candidates", "smoke", "best", "tricks" }, default = "default" },
+    { "--full", "final figures: 10 seeds, the full test set", type = "flag" },
     { "--dev", "run on the development replicates 100..100+seeds-1 (used to fix BEST), not the report ones",
       type = "flag" },
     { "--fresh", "re-run runs already recorded", type = "flag" },
@@ -51,17 +55,22 @@ local args = cli.new {
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
     { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)" },
     { "--json", "also write the results as JSON to this file" },
+    { "--threads", "kshot threads (default: all cores, at most 8)", type = "integer" },
     { "-q --quiet", "print only the reports", type = "flag" },
   },
 }:parse(arg)
 
 local nseeds = args.seeds or (args.full and 10 or 3)
 local test_size = args.test_size or (args.full and 0 or 2000)
-local steps = args.steps or (args.full and 300 or 150)
+local steps = args.steps
 if nseeds < 1 then io.stderr:write("fewshot_fashion.lua: --seeds must be >= 1\n") os.exit(2) end
 if steps < 1 then io.stderr:write("fewshot_fashion.lua: --steps must be >= 1\n") os.exit(2) end
 for _, k in ipairs(args.k) do
   if k < 2 then io.stderr:write("fewshot_fashion.lua: every K must be >= 2 (inner CV needs 2 per class)\n") os.exit(2) end
+end
+if args.threads then
+  if args.threads < 1 then io.stderr:write("fewshot_fashion.lua: --threads must be >= 1\n") os.exit(2) end
+  ks.set_num_threads(args.threads)
 end
 local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
 
@@ -71,7 +80,12 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- flip); mix "mixup" | "cutmix"; ls (label smoothing); early (early
 -- stopping on 20% of the K-shot set, checked every 10 steps, best weights
 -- restored); lr_cv (learning rate chosen from LR_GRID by 2-fold stratified
--- inner CV on the K-shot set, half the steps).
+-- inner CV on the K-shot set, half the steps); arch "small" | "wide";
+-- dropout (0.3); steps_x (train steps_x times --steps); batch (32); cosine
+-- (cosine lr decay to 0); erase (random erasing with this probability); ema
+-- (evaluate an EMA of the weights with this decay); tta (average the
+-- predictions over each test image and its mirror); ensemble (average the
+-- predictions of this many models trained with different seeds).
 local BASE = { opt = "sgd", lr = 0.05 }
 local function with(t)
   local c = {}
@@ -81,14 +95,29 @@ local function with(t)
 end
 local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 
--- Fixed before the report seeds were run (see the header): the highest mean
--- test accuracy over K = 5 and K = 10 on the development replicates 100..102
--- (1000 test images, 150 steps; `--dev --seeds 3 --test-size 1000` with the
--- presets default and candidates), among the single tricks and the
--- candidate combinations. Development means (K = 10 / K = 5): this recipe
--- 72.7 / 63.6, AdamW alone 72.2 / 63.3, adamw+cutmix+ls 71.4 / 64.3,
--- mixup alone 72.4 / 60.6, baseline 69.9 / 59.2; all tricks at once 66.8 / 58.5.
-local BEST = with { name = "best_recipe", opt = "adamw", wd = 0.01, mix = "mixup", ls = 0.1, lr_cv = true }
+-- Fixed before the report seeds were run (see the header), from three rounds
+-- on the development replicates 100..102 (K = 5 and 10, 1000 test images,
+-- --steps 150, one thread; `--dev --seeds 3 --test-size 1000`). Development
+-- means (K = 5 / K = 10):
+--   plain small CNN + AdamW (150 steps)                       63.3 / 72.3
+--   the same, 300 steps / wider CNN (32-64-128), 300 steps    63.9 / 72.2, 64.4 / 73.1
+--   wider + crop/flip + label smoothing, 300 / 600 steps      65.5 / 73.6, 65.9 / 73.3
+--   ... + EMA of the weights / + cosine lr 3e-3               66.2 / 73.3, 66.1 / 72.5
+--   small, crop/flip + ls, wd 0.05, cosine lr 2e-3, 600 steps 66.3 / 72.9
+--   wider, crop/flip + mixup + ls, 600 steps, EMA 0.998, tta  66.9 / 72.6
+--   small, crop/flip + mixup + ls, 600 steps                  66.0 / 74.1
+--   ... + random erasing / + flip test-time augmentation      65.5 / 73.3, 66.3 / 74.6
+--   ... + tta, full batch (50 / 100 images)                   67.2 / 74.1
+--   ... + tta, an ensemble of 3 (seeds) trained 300 steps     65.8 / 72.3
+--   ... + tta, an ensemble of 3 (seeds) trained 600 steps     67.3 / 75.1   <- BEST
+-- Why the plain CNN stays below the protocol note's figures: it fits the K-shot
+-- set (training loss ~0.002) within 100 steps and stops improving, and the
+-- development draws are harder than average (logistic regression on them:
+-- 69.0 at K = 10 against 71.4 over the note's seeds). What helps is making the
+-- 50-100 images last: augmentation + mixup + label smoothing, 4x the steps,
+-- averaging over mirrored test images and over 3 independently seeded models.
+local BEST = with { name = "best_recipe", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
+  steps_x = 4, tta = true, ensemble = 3 }
 
 local PRESETS = {
   default = {
@@ -105,21 +134,40 @@ local PRESETS = {
       early = true },
     BEST,
   },
-  -- combinations of the tricks that helped one at a time on the development
-  -- replicates (mixup, AdamW, label smoothing, LR by inner CV); BEST is the
-  -- best of these on the development replicates (`--dev --preset candidates`)
+  -- the recipes tried on the development replicates to fix BEST (see above):
+  -- `--dev --seeds 3 --test-size 1000 --preset candidates` (about 35 minutes on one thread)
   candidates = {
     with { name = "baseline" },
-    with { name = "adamw+mixup", opt = "adamw", lr = 1e-3, wd = 0.01, mix = "mixup" },
-    with { name = "adamw+mixup+ls", opt = "adamw", lr = 1e-3, wd = 0.01, mix = "mixup", ls = 0.1 },
-    with { name = "adamw+mixup+ls+wd", opt = "adamw", lr = 1e-3, wd = 0.05, mix = "mixup", ls = 0.1 },
-    with { name = "adamw+cutmix+ls", opt = "adamw", lr = 1e-3, wd = 0.01, mix = "cutmix", ls = 0.1 },
-    with { name = "sgd+mixup+ls", mix = "mixup", ls = 0.1 },
-    with { name = "adamw+mixup+ls+lr_cv", opt = "adamw", wd = 0.01, mix = "mixup", ls = 0.1, lr_cv = true },
+    with { name = "adamw_plain", opt = "adamw", lr = 1e-3, wd = 0.01 },
+    with { name = "adamw_plain_x2", opt = "adamw", lr = 1e-3, wd = 0.01, steps_x = 2 },
+    with { name = "wide_x2", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, steps_x = 2 },
+    with { name = "wide_aug_ls_x2", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, ls = 0.1, steps_x = 2 },
+    with { name = "wide_aug_ls_x4", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, ls = 0.1, steps_x = 4 },
+    with { name = "wide_aug_ls_x4_ema", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, ls = 0.1,
+      steps_x = 4, ema = 0.995 },
+    with { name = "wide_aug_ls_x4_cos", arch = "wide", opt = "adamw", lr = 3e-3, wd = 0.01, aug = true, ls = 0.1,
+      steps_x = 4, cosine = true },
+    with { name = "aug_mix_ls_x4", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1, steps_x = 4 },
+    with { name = "aug_mix_ls_erase_x4", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
+      erase = 0.5, steps_x = 4 },
+    with { name = "aug_ls_wd_cos_x4", opt = "adamw", lr = 2e-3, wd = 0.05, aug = true, ls = 0.1, steps_x = 4, cosine = true },
+    with { name = "wide_aug_mix_ls_x4_ema_tta", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 4, ema = 0.998, tta = true },
+    with { name = "aug_mix_ls_x4_tta", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
+      steps_x = 4, tta = true },
+    with { name = "aug_mix_ls_x4_tta_fullbatch", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
+      steps_x = 4, tta = true, batch = 128 },
+    with { name = "aug_mix_ls_x2_tta_ens3", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
+      steps_x = 2, tta = true, ensemble = 3 },
+    BEST,
   },
-  smoke = { with { name = "baseline" }, with { name = "augment", aug = true }, BEST },
+  -- the default set without best_recipe
+  tricks = {},
+  -- the regression tests' recipes (spec/helpers/regression.lua): cheap and stable across replicates
+  smoke = { with { name = "baseline" }, with { name = "adamw", opt = "adamw", lr = 1e-3, wd = 0.01 } },
   best = { with { name = "baseline" }, BEST },
 }
+for i = 1, #PRESETS.default - 1 do PRESETS.tricks[i] = PRESETS.default[i] end
 local configs = PRESETS[args.preset]
 
 -- ------------------------------------------------------------ data
@@ -139,44 +187,71 @@ local test_in = prepare(test_x)
 say(("Fashion-MNIST: %d test images used; K-shot sets drawn from the 60,000 training images"):format(ntest))
 
 -- ------------------------------------------------------------ model
--- two 3x3 conv blocks with batch-norm (16 and 32 channels), a 64-unit head, dropout 0.3
-local function make_model()
+-- two 3x3 conv blocks with batch-norm, a fully connected head, dropout:
+-- "small" 16 and 32 channels, 64-unit head, dropout 0.3 (the baseline's);
+-- "wide" 32 and 64 channels, 128-unit head, dropout 0.3
+local ARCH = { small = { 16, 32, 64 }, wide = { 32, 64, 128 } }
+local function make_model(arch, dropout)
+  local w = ARCH[arch or "small"]
   return nn.Sequential(
-    nn.Conv2d(1, 16, 3, { padding = 1 }), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(16, 32, 3, { padding = 1 }), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
+    nn.Conv2d(1, w[1], 3, { padding = 1 }), nn.BatchNorm2d(w[1]), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(w[1], w[2], 3, { padding = 1 }), nn.BatchNorm2d(w[2]), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(), nn.Dropout(dropout or 0.3), nn.Linear(w[2] * 7 * 7, w[3]), nn.ReLU(), nn.Linear(w[3], 10))
 end
 
-local function predict(model, x)
-  model:eval()
+-- models: one model or a list (an ensemble: their softmax outputs are
+-- averaged); tta: also average over the horizontal mirror of each image
+local function predict(models, x, tta)
+  if models.parameters then models = { models } end
+  for _, m in ipairs(models) do m:eval() end
   local preds = {}
   ks.no_grad(function()
     for start = 0, x:size(0) - 1, 1000 do
       local n = math.min(1000, x:size(0) - start)
-      preds[#preds + 1] = model(x:narrow(0, start, n)):argmax(1)
+      local xb = x:narrow(0, start, n)
+      local out
+      if #models == 1 and not tta then
+        out = models[1](xb)
+      else
+        local xf = tta and xb:flip(3) or nil
+        for _, m in ipairs(models) do
+          local p = F.softmax(m(xb), 1)
+          if xf then p = p + F.softmax(m(xf), 1) end
+          out = out and out + p or p
+        end
+      end
+      preds[#preds + 1] = out:argmax(1)
     end
   end)
-  model:train()
+  for _, m in ipairs(models) do m:train() end
   return #preds == 1 and preds[1] or ks.cat(preds, 0)
 end
 
-local function accuracy_of(model, x, y)
-  return 100 * metrics.accuracy(predict(model, x), y)
+local function accuracy_of(models, x, y, tta)
+  return 100 * metrics.accuracy(predict(models, x, tta), y)
 end
 
 -- train on (x, y) for n steps; val = {x, y} for early stopping; log(step, loss)
 local function train(cfg, x, y, seed, nsteps, val, log)
   ks.manual_seed(seed)
-  local model = make_model()
+  nsteps = math.max(1, math.floor(nsteps * (cfg.steps_x or 1) + 0.5))
+  local model = make_model(cfg.arch, cfg.dropout)
   local params = model:parameters()
   local opt = cfg.opt == "adamw" and optim.AdamW(params, { lr = cfg.lr, weight_decay = cfg.wd or 0 })
     or optim.SGD(params, { lr = cfg.lr, momentum = 0.9, weight_decay = cfg.wd or 0 })
-  local aug = cfg.aug and A.compose({ A.random_crop { padding = 2 }, A.random_horizontal_flip { p = 0.5 } },
-    { seed = seed + 1 }) or nil
+  local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = nsteps }) or nil
+  local tf = {}
+  if cfg.aug then
+    tf[#tf + 1] = A.random_crop { padding = 2 }
+    tf[#tf + 1] = A.random_horizontal_flip { p = 0.5 }
+  end
+  if cfg.erase then tf[#tf + 1] = A.random_erasing { p = cfg.erase } end
+  local aug = #tf > 0 and A.compose(tf, { seed = seed + 1 }) or nil
   local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair" } }, { seed = seed + 2 }) or nil
+  local ema = cfg.ema and regularize.EMA(model, { decay = cfg.ema }) or nil
   local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 5 } or nil
   local n = x:size(0)
-  local batch = math.min(32, n)
+  local batch = math.min(cfg.batch or 32, n)
   local ce = { label_smoothing = cfg.ls or 0 }
   local running, count = 0, 0
   for step = 1, nsteps do
@@ -194,6 +269,8 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     end
     loss:backward()
     opt:step()
+    if sched then sched:step() end
+    if ema then ema:update(model) end
     running, count = running + loss:item(), count + 1
     if step % 10 == 0 or step == nsteps then
       if log then log(step, running / count) end
@@ -202,6 +279,7 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     end
   end
   if es and es.best_state and not es.stopped then es:restore(model) end
+  if ema then ema:copy_to(model) end
   return model
 end
 
@@ -232,9 +310,13 @@ local function run_recipe(k)
       local tr, va = ks.data.train_val_split(train_y, rows, { val = 0.2, seed = data_seed })
       train_rows, val = tr, { prepare(train_x:index_select(0, va)), train_y:index_select(0, va) }
     end
-    local model = train(cfg2, prepare(train_x:index_select(0, train_rows)), train_y:index_select(0, train_rows),
-      data_seed, steps, val, function(step, loss) ctx.log { step = step, loss = loss } end)
-    result.accuracy = accuracy_of(model, test_in, test_y)
+    local xs, ys = prepare(train_x:index_select(0, train_rows)), train_y:index_select(0, train_rows)
+    local models = {}
+    for m = 1, cfg.ensemble or 1 do -- ensemble members differ by their seed only
+      models[m] = train(cfg2, xs, ys, data_seed + 7919 * (m - 1), steps, val,
+        m == 1 and function(step, loss) ctx.log { step = step, loss = loss } end or nil)
+    end
+    result.accuracy = accuracy_of(models, test_in, test_y, cfg.tta)
     collectgarbage()
     return result
   end

@@ -134,6 +134,85 @@ describe("kshot.experiment", function()
     assert.equal(read(a .. "/sweep/curves.svg"), read(b .. "/sweep/curves.svg"))
   end)
 
+  it("a real child process killed by SIGKILL part-way, then re-run, ends with an identical report", function()
+    -- the sweep runs in a separate kshot process (a script file); with a kill
+    -- count it sends SIGKILL to itself (kill -KILL $PPID from os.execute's shell)
+    -- in the middle of the second epoch of that run: no Lua code runs after it
+    local dir = tmpdir()
+    local script = dir .. "/sweep.lua"
+    local f = assert(io.open(script, "wb"))
+    f:write([[
+local experiment = require "kshot.experiment"
+local stats = require "kshot.stats"
+local root, kill_at = arg[1], tonumber(arg[2] or "0")
+local started = 0
+local exp = experiment.new {
+  name = "sweep", root = root, seed = 17, seeds = 4, progress = false, baseline = "base",
+  configs = { { name = "base", lr = 0.1 }, { name = "aug", lr = 0.1, aug = true }, { name = "broken", lr = 10 } },
+  run = function(cfg, ctx)
+    local draw = stats.rng(ctx.seed)
+    local noise = (draw(1000) - 500) / 10000
+    local acc = 0.70 + noise + (cfg.aug and 0.03 or 0)
+    started = started + 1
+    for e = 1, 4 do
+      ctx.log { epoch = e, loss = 1 / e + noise, val_accuracy = acc * e / 4 }
+      if started == kill_at and e == 2 then os.execute("kill -KILL $PPID") end
+    end
+    if cfg.lr > 1 and ctx.replicate == 2 then error("loss became NaN at epoch 3") end
+    return { accuracy = acc, loss = 1 / 4 + noise }
+  end,
+}
+local s = exp:run()
+exp:report()
+print(("ran=%d skipped=%d failed=%d"):format(s.ran, s.skipped, s.failed))
+]])
+    f:close()
+    local host = os.getenv("KSHOT_BIN") or "build/kshot"
+    local function child(root, kill_at)
+      local p = io.popen(("'%s' '%s' '%s' %d 2>&1; echo \"exit=$?\""):format(host, script, root, kill_at))
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    local a, b = dir .. "/a", dir .. "/b"
+    local out = child(a, 0)
+    assert.matches("ran=12 skipped=0 failed=1\nexit=0\n$", out)
+    out = child(b, 6) -- killed in its 6th run
+    assert.matches("exit=137\n$", out) -- 128 + SIGKILL
+    assert.is_nil(read(b .. "/sweep/report.md"))
+    assert.is_not_nil(read(b .. "/sweep/aug/rep-1/curve.csv")) -- the killed run's partial curve
+    assert.is_nil(read(b .. "/sweep/aug/rep-1/record.json"))
+    local lines = 0
+    for line in read(b .. "/sweep/results.jsonl"):gmatch("[^\n]*\n") do
+      assert.truthy(json.decode(line)) -- only whole lines
+      lines = lines + 1
+    end
+    assert.equal(5, lines)
+    out = child(b, 0) -- the re-run resumes
+    assert.matches("ran=7 skipped=5 failed=1\nexit=0\n$", out)
+    assert.equal(read(a .. "/sweep/report.md"), read(b .. "/sweep/report.md"))
+    assert.matches("aug", read(b .. "/sweep/report.md"))
+    assert.equal(read(a .. "/sweep/comparison.svg"), read(b .. "/sweep/comparison.svg"))
+    assert.equal(read(a .. "/sweep/curves.svg"), read(b .. "/sweep/curves.svg"))
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("a config edited under the same name is re-run, not reported from its stale records", function()
+    local root = tmpdir()
+    experiment.new(spec(root)):run()
+    local sp = spec(root)
+    sp.configs[2] = { name = "aug", lr = 0.1, aug = false } -- same name, another recipe
+    local e = experiment.new(sp)
+    assert.same({ ran = 4, skipped = 12, failed = 0, stale = 4 }, e:run())
+    for _, run in ipairs(e:runs()) do
+      if run.config_key == "aug" then -- now scored like base (no +0.03)
+        local base = e:record { config_key = "base", replicate = run.replicate }
+        assert.equal(base.metrics.accuracy, e:record(run).metrics.accuracy)
+      end
+    end
+    assert.same({ ran = 0, skipped = 16, failed = 0 }, e:run())
+  end)
+
   it("any subset or order of runs gives the same records", function()
     local a, b = tmpdir(), tmpdir()
     experiment.new(spec(a)):run()

@@ -56,6 +56,12 @@ describe("regression: main scripts at reduced size", function()
     regression.assert_stable("fewshot_fashion")
   end)
 
+  it("fewshot_fashion.lua: the same recipes with half the training steps are caught", function()
+    local ok, report = regression.check("fewshot_fashion", regression.measure("fewshot_fashion", { steps = 15 }))
+    assert.is_false(ok)
+    assert.matches("FAIL fewshot_fashion%.[%w_]+_k50_accuracy: [^\n]* <%- dropped", report)
+  end)
+
   it("optimizers.lua --smoke matches its baseline", function()
     regression.assert_stable("optimizers")
   end)

@@ -118,11 +118,12 @@ end
 M.recipes = {
   linear_sgd_fashion = { seeds = { 0, 1, 2, 3, 4 }, run = linear_sgd_fashion, points = { log_loss = 0.05 } },
   fewshot_fashion = {
-    -- the main job at reduced size: K = 5, 2 seeds, 500 test images, 60 steps, the smoke recipe set
+    -- the main job at reduced size: K = 50 (a stable draw), 5 replicates, 1000 test images, 30 steps, the smoke
+    -- recipes (plain SGD and AdamW), one thread; opts.steps changes the steps (half = the subtle regression)
     run_all = function(opts)
       return M.run_script("scripts/fewshot_fashion.lua", opts.args or
-        { "--k", "5", "--seeds", "2", "--test-size", "500", "--steps", "60", "--preset", "smoke", "--no-records",
-          "--quiet" }).regression
+        { "--k", "50", "--seeds", "5", "--test-size", "1000", "--steps", tostring(opts.steps or 30), "--preset",
+          "smoke", "--no-records", "--threads", "1", "--quiet" }).regression
     end,
   },
   optimizers = {

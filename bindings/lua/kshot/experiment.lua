@@ -30,7 +30,9 @@
 -- and <root>/<experiment>/results.jsonl gets one whole line per finished run
 -- (one write of a complete line, then flush; a killed sweep never leaves half
 -- a line). A re-run skips recorded runs unless run{force = true} (or
--- run{retry_failed = true} for failed ones). A run that raises is recorded as
+-- run{retry_failed = true} for failed ones); a run whose recorded config.json
+-- differs from its config now (a recipe edited under the same name) is re-run
+-- and counted in the summary's `stale` field. A run that raises is recorded as
 -- failed with its message and the sweep goes on.
 -- The report reads the records from disk only (no timings), so an
 -- interrupted-and-resumed sweep reports exactly what an uninterrupted one does.
@@ -286,7 +288,7 @@ local function run_one(self, run)
 end
 
 --- exp:run{force=false, retry_failed=false, only=function(run) -> bool, order="canonical"|"reverse"}
--- -> {ran = n, skipped = n, failed = n}
+-- -> {ran = n, skipped = n, failed = n[, stale = n when recorded configs changed]}
 function Experiment:run(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("exp:run: options must be a table, got " .. type(opts), 2) end
@@ -302,6 +304,11 @@ function Experiment:run(opts)
   for _, run in ipairs(runs) do
     if not opts.only or opts.only(run) then
       local rec = not opts.force and self:record(run)
+      -- a record made with another config under the same name is stale: re-run it
+      if rec and read_file(self:run_dir(run) .. "/config.json") ~= encode_sorted(run.config) then
+        rec = nil
+        summary.stale = (summary.stale or 0) + 1
+      end
       if rec and (rec.status == "ok" or not opts.retry_failed) then
         summary.skipped = summary.skipped + 1
       else
