@@ -62,6 +62,10 @@ describe("regression: main scripts at reduced size", function()
     assert.matches("FAIL fewshot_fashion%.[%w_]+_k50_accuracy: [^\n]* <%- dropped", report)
   end)
 
+  it("few-shot transfer (pixels and the protonet backbone, 200 episodes x 3 seeds) matches its baseline", function()
+    regression.assert_stable("transfer_fashion")
+  end)
+
   it("optimizers.lua --smoke matches its baseline", function()
     regression.assert_stable("optimizers")
   end)

@@ -94,7 +94,7 @@ static inline void pad_out(float *dst, const float *src, int64_t n)
     if (dst) memcpy(dst, src, (size_t)n * sizeof *dst);
 }
 
-#define OPTIM_GRAIN (1 << 16)
+#define OPTIM_GRAIN (1 << 14)
 
 /* float32, contiguous, same shape as param */
 static ks_status check_buf(ks_ctx *c, const char *op, const char *what, const ks_tensor *param, const ks_tensor *t)

@@ -113,6 +113,46 @@ local function linear_sgd_fashion(seed, opts)
     log_loss = metrics.log_loss(F.softmax(logits, 1), d.tey) }
 end
 
+-- few-shot transfer at reduced size: 5-way 1-shot on the novel classes 5-9, 200 episodes per seed (seeds 0-2),
+-- support from 300 training images per class, queries from 100 test images per class, features cached per
+-- backbone; raw-pixel L2N and logreg, and the committed protonet backbone's layer3:flat features with L2N,
+-- logreg and BN re-estimation
+local function transfer_fashion(seed, opts)
+  local ks = require "kshot"
+  local fewshot = require "kshot.fewshot"
+  local d = M._transfer_data
+  if not d then
+    local trx, try = ks.data.fashion_mnist { split = "train" }
+    local tex, tey = ks.data.fashion_mnist { split = "test" }
+    local function take(x, y, per)
+      local idx, count = {}, {}
+      local ys = y:totable()
+      for i, c in ipairs(ys) do
+        if c >= 5 and (count[c] or 0) < per then count[c] = (count[c] or 0) + 1; idx[#idx + 1] = i - 1 end
+      end
+      local it = ks.tensor(idx, "int64")
+      return { images = x:index_select(0, it):contiguous(), labels = y:index_select(0, it):contiguous() }
+    end
+    local model, meta = fewshot.load_backbone("models/fashion_resnet_protonet.safetensors")
+    d = { support = take(trx, try, 300), query = take(tex, tey, 100), model = model, meta = meta, cache = {} }
+    M._transfer_data = d
+  end
+  local common = { way = 5, shot = 1, query = 15, episodes = opts.episodes or 200, classes = { 5, 6, 7, 8, 9 },
+    support_pool = d.support, query_pool = d.query, seed = seed }
+  local out = {}
+  local function run(methods, extra)
+    local o = { methods = methods }
+    for k, v in pairs(common) do o[k] = v end
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local r = fewshot.compare(o)
+    for _, l in ipairs(r.order) do out[l:gsub("[^%w]+", "_")] = r.results[l].mean end
+  end
+  run({ { "L2N", label = "pixels L2N" }, { "logreg", label = "pixels logreg" } })
+  run({ { "L2N", label = "protonet L2N" }, { "logreg", label = "protonet logreg" }, { "bn", label = "protonet bn" } },
+    { backbone = d.model, layer = "layer3", mean = d.meta.mean, std = d.meta.std, cache = d.cache })
+  return out
+end
+
 --- Registered recipes: name -> {seeds = {...}, run = function(seed, opts) -> metrics} or
 -- {run_all = function(opts) -> {metric -> values over the seeds}} for scripts that loop themselves.
 M.recipes = {
@@ -126,6 +166,7 @@ M.recipes = {
           "smoke", "--no-records", "--threads", "1", "--quiet" }).regression
     end,
   },
+  transfer_fashion = { seeds = { 0, 1, 2 }, run = transfer_fashion },
   optimizers = {
     run_all = function(opts)
       return M.run_script("scripts/optimizers.lua", opts.args or { "--smoke", "--no-records", "--quiet" }).regression
