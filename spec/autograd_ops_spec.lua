@@ -41,8 +41,12 @@ describe("gradients of tensor ops match finite differences", function()
       relu = away, square = away, erf = away, log = pos, log2 = pos, log10 = pos, log1p = pos, sqrt = pos,
       rsqrt = pos, reciprocal = pos, tan = away, exp2 = away,
     }
-    for name, make in pairs(cases) do
-      check(name, function(x) return x[name](x) end, {make(3, 4)})
+    local names = {}
+    for name in pairs(cases) do names[#names + 1] = name end
+    table.sort(names) -- a fixed order: the inputs come from one seeded generator
+    for _, name in ipairs(names) do
+      -- tan curves fast towards pi/2: a smaller step keeps the truncation error under the tolerance
+      check(name, function(x) return x[name](x) end, {cases[name](3, 4)}, name == "tan" and {eps = 3e-3} or nil)
     end
   end)
 
@@ -80,7 +84,7 @@ describe("gradients of tensor ops match finite differences", function()
     check("sum", function(t) return t:sum() end, {x})
     check("sum dims keepdim", function(t) return t:sum({0, 2}, true) end, {x})
     check("mean dim", function(t) return t:mean(1) end, {x})
-    check("prod", function(t) return t:prod(1) end, {x})
+    check("prod", function(t) return t:prod(1) end, {x}, {eps = 3e-3}) -- degree-4 products: a smaller step
     -- distinct values: a slice of nearly equal values would put std near its kink at 0
     check("var/std", function(t) return t:var(1):sum() + t:std(2):sum() end, {distinct(3, 4, 2)})
     check("norm", function(t) return t:norm() end, {x})
