@@ -30,14 +30,14 @@ local args = cli.new {
     { "--seeds", "replicates", type = "integer", default = 3 },
     { "--steps", "training steps per run", type = "integer", default = 200 },
     { "--test-size", "test images (0 = all)", type = "integer", default = 2000 },
-    { "--smoke", "a quick run (2 seeds, 60 steps, 500 test images) for the regression tests", type = "flag" },
+    { "--smoke", "a quick run (5 seeds, 60 steps, 500 test images) for the regression tests", type = "flag" },
     { "--root", "folder of the run records", default = "runs" },
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
     { "--json", "also write the results as JSON to this file" },
     { "-q --quiet", "print only the report", type = "flag" },
   },
 }:parse(arg)
-if args.smoke then args.seeds, args.steps, args.test_size = 2, 60, 500 end
+if args.smoke then args.seeds, args.steps, args.test_size = 5, 60, 500 end
 if args.k < 1 or args.seeds < 1 or args.steps < 1 or args.test_size < 0 then
   io.stderr:write("optimizers.lua: --k, --seeds and --steps must be >= 1, --test-size >= 0\n")
   os.exit(2)
