@@ -77,6 +77,13 @@ local function init_adapters(self, o)
   self.r, self.alpha, self.scaling, self.dropout, self.merged = o.r, o.alpha, o.scale, o.dropout, false
 end
 
+-- the wrapped layer must be of the adapter's kind (level: the user's call)
+local function check_base(base, kind, where)
+  if type(base) ~= "table" or base.__name ~= kind then
+    fail(4, "%s: a %s layer expected, got %s", where, kind, type(base) == "table" and tostring(base.__name) or type(base))
+  end
+end
+
 local function adapter_input(self, x)
   if self.dropout > 0 and self.training then return F.dropout(x, self.dropout, true) end
   return x
@@ -88,10 +95,7 @@ M.LoRALinear = Module:extend("LoRALinear")
 --- LoRALinear(linear[, {r = 4, alpha = r, dropout = 0, rslora = false, generator =}])
 function M.LoRALinear:__init(base, opts)
   Module.__init(self)
-  if type(base) ~= "table" or base.__name ~= "Linear" then
-    fail(3, "LoRALinear: a Linear layer expected, got %s",
-      type(base) == "table" and tostring(base.__name) or type(base))
-  end
+  check_base(base, "Linear", "LoRALinear")
   local o = lora_opts(opts, "LoRALinear")
   share_tensors(self, base)
   self.in_features, self.out_features = base.in_features, base.out_features
@@ -122,10 +126,7 @@ M.LoRAConv2d = Module:extend("LoRAConv2d")
 --- LoRAConv2d(conv[, {r = 4, alpha = r, dropout = 0, rslora = false, generator =}])
 function M.LoRAConv2d:__init(base, opts)
   Module.__init(self)
-  if type(base) ~= "table" or base.__name ~= "Conv2d" then
-    fail(3, "LoRAConv2d: a Conv2d layer expected, got %s",
-      type(base) == "table" and tostring(base.__name) or type(base))
-  end
+  check_base(base, "Conv2d", "LoRAConv2d")
   if base.groups ~= 1 then fail(3, "LoRAConv2d: grouped convolutions (groups = %d) are not supported", base.groups) end
   local o = lora_opts(opts, "LoRAConv2d")
   share_tensors(self, base)
