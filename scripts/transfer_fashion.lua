@@ -130,6 +130,15 @@ for _, path in ipairs(args.no_backbones and {} or paths) do
   if not ok then die(tostring(model) .. "\n(--layers / --width override the checkpoint's metadata)") end
   local name = meta.method or path:match("([^/]+)%.safetensors$") or path
   for _, b in ipairs(backbones) do if b.name == name then name = path:match("([^/]+)%.safetensors$") or path end end
+  -- every feature layer must exist before any episode runs (not after the pixel baselines)
+  local layer_names = {}
+  for _, nm in ipairs(model:named_modules()) do layer_names[nm[1]] = true end
+  for _, spec in ipairs(args.feature_layers) do
+    local layer = spec:match("^([^:]+)")
+    if not layer_names[layer] then
+      die(("--feature-layers: %s has no layer '%s' (e.g. layer1..layer4, avgpool)"):format(path, layer))
+    end
+  end
   backbones[#backbones + 1] = { model = model, meta = meta, name = name, path = path, cache = {} }
   say(("backbone %s (%s): resnet layers {%s} width %d, input (x/255 - %.4f) / %.4f"):format(name, path,
     table.concat(meta.layers_list, ","), meta.width_value, meta.mean, meta.std))

@@ -80,4 +80,14 @@ describe("regression: main scripts at reduced size", function()
       assert.matches("exit=2\n$", out)
     end
   end)
+
+  it("transfer_fashion.lua names a feature layer the backbone lacks before any episode runs", function()
+    local p = io.popen(("'%s' scripts/transfer_fashion.lua --feature-layers layer9 --episodes 1 -q 2>&1; "
+      .. "echo \"exit=$?\""):format(regression.host()))
+    local out = p:read("a")
+    p:close()
+    assert.matches("%-%-feature%-layers: [^\n]*fashion_resnet_supervised%.safetensors has no layer 'layer9'", out)
+    assert.not_matches("episodes", out)
+    assert.matches("exit=2\n$", out)
+  end)
 end)
