@@ -1,28 +1,10 @@
 -- Small-sample samplers: episodes, stratified k-fold, train/val splits, nested learning-curve subsets.
 local ks = require "kshot"
 
-local function err_of(fn, ...)
-  local ok, msg = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
-
+local fixture = require "spec.helpers.sampling_fixture"
+local err_of = fixture.err_of
 -- 5 classes with 7, 4, 9, 5, 6 rows, interleaved
-local LIST = {}
-do
-  local counts = { 7, 4, 9, 5, 6 }
-  local left = true
-  while left do
-    left = false
-    for c = 0, 4 do
-      if counts[c + 1] > 0 then
-        LIST[#LIST + 1] = c
-        counts[c + 1] = counts[c + 1] - 1
-        left = true
-      end
-    end
-  end
-end
+local LIST = fixture.interleaved_labels()
 local labels = ks.tensor(LIST, "int64")
 
 local function set_of(t)

@@ -20,28 +20,10 @@ teardown(function()
   for _, p in ipairs(tmpfiles) do os.remove(p) end
 end)
 
-local function err_of(fn, ...)
-  local ok, msg = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
-
+local fixture = require "spec.helpers.sampling_fixture"
+local err_of = fixture.err_of
 -- 5 classes with 7, 4, 9, 5, 6 examples, interleaved
-local LABELS = {}
-do
-  local counts = { 7, 4, 9, 5, 6 }
-  local left = true
-  while left do
-    left = false
-    for c = 0, 4 do
-      if counts[c + 1] > 0 then
-        LABELS[#LABELS + 1] = c
-        counts[c + 1] = counts[c + 1] - 1
-        left = true
-      end
-    end
-  end
-end
+local LABELS = fixture.interleaved_labels()
 
 local function check_kshot(idx, labels_list, k, classes)
   assert.equal("int64", idx:dtype())

@@ -299,7 +299,7 @@ function Experiment:run(opts)
     for i = #runs, 1, -1 do rev[#rev + 1] = runs[i] end
     runs = rev
   end
-  local todo = {}
+  local pending = {}
   local summary = { ran = 0, skipped = 0, failed = 0 }
   for _, run in ipairs(runs) do
     if not opts.only or opts.only(run) then
@@ -312,13 +312,13 @@ function Experiment:run(opts)
       if rec and (rec.status == "ok" or not opts.retry_failed) then
         summary.skipped = summary.skipped + 1
       else
-        todo[#todo + 1] = run
+        pending[#pending + 1] = run
       end
     end
   end
-  local bar = progress.new { total = #todo, label = self.name, silent = self.show_progress == false,
+  local bar = progress.new { total = #pending, label = self.name, silent = self.show_progress == false,
     mode = opts.progress_mode }
-  for i, run in ipairs(todo) do
+  for i, run in ipairs(pending) do
     local rec = run_one(self, run)
     summary.ran = summary.ran + 1
     if rec.status ~= "ok" then
@@ -327,7 +327,7 @@ function Experiment:run(opts)
     end
     bar:update(i, { failed = summary.failed })
   end
-  if #todo > 0 then bar:finish() end
+  if #pending > 0 then bar:finish() end
   return summary
 end
 
