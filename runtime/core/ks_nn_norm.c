@@ -1,12 +1,20 @@
 /* ks_nn_norm.c: batch normalisation and layer normalisation, forward and
- * backward. Statistics accumulate in double. Batch norm in training mode
- * normalises with the biased batch variance and updates the running
- * variance with the unbiased one (as PyTorch); in eval mode it uses the
- * running statistics. Backward (xh = normalised input, g = dL/dy):
+ * backward. Batch norm runs over whole channels split across the pool, its
+ * statistics accumulated in float lanes folded into double per block (see
+ * the plane sums below); layer norm accumulates in double. In training mode
+ * batch norm normalises with the biased batch variance and updates the
+ * running variance with the unbiased one (as PyTorch); in eval mode it uses
+ * the running statistics. Backward (xh = normalised input, g = dL/dy):
  *   training:  dx = gamma*invstd * (g - mean(g) - xh * mean(g*xh))
  *   eval:      dx = gamma*invstd * g
  *   dgamma = sum(g*xh), dbeta = sum(g)                                   */
 #include "ks_nn.h"
+#include "ks_threads.h"
+
+/* -O2's "very cheap" vectoriser cost model leaves the element-wise passes scalar */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -25,7 +33,210 @@ static float vec_at(const ks_tensor *v, int64_t i) { return ((const float *)ks_t
 
 static ks_status new_vec(ks_ctx *c, int64_t n, ks_tensor **out) { return ks_tensor_empty(c, KS_FLOAT32, 1, &n, out); }
 
-/* saved: 0 input, 1 mean [C], 2 invstd [C], 3 weight (optional). i[0] training, i[1..3] geometry, i[4] has weight */
+/* ---- plane sums: the statistics' inner loops.
+ * A single double accumulator is a serial dependency chain the compiler may
+ * not reorder (no -ffast-math), so each plane accumulates in BN_LANES
+ * independent float partial sums (vectorised) over blocks of at most
+ * BN_BLOCK elements (bounding the float error) and folds each block's lanes
+ * into double in lane order. The order depends on sizes only, and channels
+ * are split across threads whole: results are bit-identical for any thread
+ * count. */
+#define BN_LANES 16
+#define BN_BLOCK 1024
+#define BN_GRAIN 32768 /* elements per parallel chunk (channels are whole) */
+
+/* 16 float lanes as four 4-wide vectors held in registers (an array of
+ * accumulators is kept in memory by the vectoriser, a store-forwarding
+ * chain per step); lane 4q + l sums elements 16i + 4q + l of the block. */
+typedef float bn_v4 __attribute__((vector_size(16)));
+typedef struct {
+    bn_v4 q[4];
+} bn_lanes;
+
+static inline bn_v4 ld4(const float *p)
+{
+    bn_v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* the lanes, then the tail elements t[0..nt) (nt < 16, added to lanes 0..nt-1),
+ * summed in lane order into double */
+static double fold(const bn_lanes *a, const float *t, int64_t nt)
+{
+    float acc[BN_LANES];
+    memcpy(acc, a->q, sizeof acc);
+    for (int64_t l = 0; l < nt; l++) acc[l] += t[l];
+    double s = 0;
+    for (int l = 0; l < BN_LANES; l++) s += acc[l];
+    return s;
+}
+
+/* sum of x[0..n) */
+static double plane_sum(const float *restrict x, int64_t n)
+{
+    double s = 0;
+    for (int64_t b = 0; b < n; b += BN_BLOCK) {
+        int64_t e = n - b < BN_BLOCK ? n - b : BN_BLOCK, k = 0;
+        bn_lanes a = {{{0}}};
+        const float *xb = x + b;
+        for (; k + BN_LANES <= e; k += BN_LANES) {
+            a.q[0] += ld4(xb + k);
+            a.q[1] += ld4(xb + k + 4);
+            a.q[2] += ld4(xb + k + 8);
+            a.q[3] += ld4(xb + k + 12);
+        }
+        s += fold(&a, xb + k, e - k);
+    }
+    return s;
+}
+
+/* d[0] += sum(x - m), d[1] += sum((x - m)^2) over x[0..n) */
+static void plane_centred(const float *restrict x, int64_t n, float m, double *d)
+{
+    bn_v4 mv = {m, m, m, m};
+    for (int64_t b = 0; b < n; b += BN_BLOCK) {
+        int64_t e = n - b < BN_BLOCK ? n - b : BN_BLOCK, k = 0;
+        bn_lanes a1 = {{{0}}}, a2 = {{{0}}};
+        const float *xb = x + b;
+        for (; k + BN_LANES <= e; k += BN_LANES) {
+            bn_v4 v0 = ld4(xb + k) - mv, v1 = ld4(xb + k + 4) - mv, v2 = ld4(xb + k + 8) - mv, v3 = ld4(xb + k + 12) - mv;
+            a1.q[0] += v0; a1.q[1] += v1; a1.q[2] += v2; a1.q[3] += v3;
+            a2.q[0] += v0 * v0; a2.q[1] += v1 * v1; a2.q[2] += v2 * v2; a2.q[3] += v3 * v3;
+        }
+        float t1[BN_LANES], t2[BN_LANES];
+        for (int64_t l = 0; k + l < e; l++) {
+            t1[l] = xb[k + l] - m;
+            t2[l] = t1[l] * t1[l];
+        }
+        d[0] += fold(&a1, t1, e - k);
+        d[1] += fold(&a2, t2, e - k);
+    }
+}
+
+/* d[0] += sum(g), d[1] += sum(g * xh) with xh = (x - m) * inv, over [0..n) */
+static void plane_grad_sums(const float *restrict x, const float *restrict g, int64_t n, float m, float inv, double *d)
+{
+    bn_v4 mv = {m, m, m, m}, iv = {inv, inv, inv, inv};
+    for (int64_t b = 0; b < n; b += BN_BLOCK) {
+        int64_t e = n - b < BN_BLOCK ? n - b : BN_BLOCK, k = 0;
+        bn_lanes a1 = {{{0}}}, a2 = {{{0}}};
+        const float *xb = x + b, *gb = g + b;
+        for (; k + BN_LANES <= e; k += BN_LANES) {
+            bn_v4 g0 = ld4(gb + k), g1 = ld4(gb + k + 4), g2 = ld4(gb + k + 8), g3 = ld4(gb + k + 12);
+            a1.q[0] += g0; a1.q[1] += g1; a1.q[2] += g2; a1.q[3] += g3;
+            a2.q[0] += g0 * ((ld4(xb + k) - mv) * iv);
+            a2.q[1] += g1 * ((ld4(xb + k + 4) - mv) * iv);
+            a2.q[2] += g2 * ((ld4(xb + k + 8) - mv) * iv);
+            a2.q[3] += g3 * ((ld4(xb + k + 12) - mv) * iv);
+        }
+        float t2[BN_LANES];
+        for (int64_t l = 0; k + l < e; l++) t2[l] = gb[k + l] * ((xb[k + l] - m) * inv);
+        d[0] += fold(&a1, gb + k, e - k);
+        d[1] += fold(&a2, t2, e - k);
+    }
+}
+
+/* ---- channel sums: planes of at least BN_LANES elements go through the
+ * lane sums above; shorter ones ([N, C] inputs, S = 1) accumulate directly
+ * in double, where folding lanes per plane would cost more than it saves. */
+static double channel_sum(const float *x, const bn_geom *g, int64_t ch)
+{
+    double s = 0;
+    for (int64_t i = 0; i < g->N; i++) {
+        const float *xr = chan(x, g, i, ch);
+        if (g->S >= BN_LANES) s += plane_sum(xr, g->S);
+        else
+            for (int64_t k = 0; k < g->S; k++) s += xr[k];
+    }
+    return s;
+}
+
+/* d[0] = sum(x - m), d[1] = sum((x - m)^2) over channel ch */
+static void channel_centred(const float *x, const bn_geom *g, int64_t ch, float m, double *d)
+{
+    double s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < g->N; i++) {
+        const float *xr = chan(x, g, i, ch);
+        if (g->S >= BN_LANES) {
+            double p[2] = {0, 0};
+            plane_centred(xr, g->S, m, p);
+            s1 += p[0];
+            s2 += p[1];
+        } else
+            for (int64_t k = 0; k < g->S; k++) {
+                float v = xr[k] - m;
+                s1 += v;
+                s2 += (double)v * v;
+            }
+    }
+    d[0] = s1;
+    d[1] = s2;
+}
+
+/* d[0] = sum(g), d[1] = sum(g * xh) over channel ch */
+static void channel_grad_sums(const float *x, const float *gy, const bn_geom *g, int64_t ch, float m, float inv, double *d)
+{
+    double s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < g->N; i++) {
+        const float *xr = chan(x, g, i, ch), *gr = chan(gy, g, i, ch);
+        if (g->S >= BN_LANES) {
+            double p[2] = {0, 0};
+            plane_grad_sums(xr, gr, g->S, m, inv, p);
+            s1 += p[0];
+            s2 += p[1];
+        } else
+            for (int64_t k = 0; k < g->S; k++) {
+                s1 += gr[k];
+                s2 += gr[k] * ((xr[k] - m) * inv);
+            }
+    }
+    d[0] = s1;
+    d[1] = s2;
+}
+
+/* ---- backward.
+ * saved: 0 input, 1 mean [C], 2 invstd [C], 3 weight (optional). i[0] training, i[1..3] geometry, i[4] has weight */
+struct bn_bwd_job {
+    bn_geom g;
+    bool training;
+    const float *x, *mean, *inv, *gy;
+    const ks_tensor *w;
+    float *dx, *dw, *db;
+};
+
+static ks_status bn_backward_chunk(void *arg, int64_t c0, int64_t c1)
+{
+    const struct bn_bwd_job *j = arg;
+    const bn_geom *g = &j->g;
+    double M = (double)(g->N * g->S);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        float m = j->mean[ch], inv = j->inv[ch];
+        double d[2]; /* sum(g), sum(g * xh) */
+        channel_grad_sums(j->x, j->gy, g, ch, m, inv, d);
+        if (j->dw) j->dw[ch] = (float)d[1];
+        if (j->db) j->db[ch] = (float)d[0];
+        if (!j->dx) continue;
+        float scale = (j->w ? vec_at(j->w, ch) : 1.0f) * inv;
+        float mg = j->training ? (float)(d[0] / M) : 0.0f, mgx = j->training ? (float)(d[1] / M) : 0.0f;
+        for (int64_t i = 0; i < g->N; i++) {
+            const float *restrict xr = chan(j->x, g, i, ch), *restrict gr = chan(j->gy, g, i, ch);
+            float *restrict dr = j->dx + (i * g->C + ch) * g->S;
+            for (int64_t s = 0; s < g->S; s++) {
+                float xh = (xr[s] - m) * inv;
+                dr[s] = scale * (gr[s] - mg - xh * mgx);
+            }
+        }
+    }
+    return KS_OK;
+}
+
+static int64_t bn_grain(const bn_geom *g)
+{
+    int64_t per = g->N * g->S, k = per > 0 ? BN_GRAIN / per : BN_GRAIN;
+    return k < 1 ? 1 : k;
+}
+
 static ks_status bn_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *xt, *mt, *it, *wt = NULL, *gt;
@@ -35,38 +246,12 @@ static ks_status bn_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_t
         return st;
     if (n->i[4] && (st = ks_node_get_saved(c, n, 3, &wt))) return st;
     if ((st = ks_contiguous(c, gout[0], &gt))) return st;
-    bn_geom g = {n->i[1], n->i[2], n->i[3]};
-    bool training = n->i[0];
-    const float *x = ks_tensor_data(xt), *mean = ks_tensor_data(mt), *inv = ks_tensor_data(it);
-    const float *gy = ks_tensor_data(gt);
-    float *dx = NULL, *dw = NULL, *db = NULL;
-    if (n->needs_grad[0] && !(st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &gin[0]))) dx = ks_tensor_data(gin[0]);
-    if (!st && n->needs_grad[1] && !(st = new_vec(c, g.C, &gin[1]))) dw = ks_tensor_data(gin[1]);
-    if (!st && n->needs_grad[2] && !(st = new_vec(c, g.C, &gin[2]))) db = ks_tensor_data(gin[2]);
-    double M = (double)(g.N * g.S);
-    for (int64_t ch = 0; !st && ch < g.C; ch++) {
-        double sg = 0, sgx = 0;
-        for (int64_t i = 0; i < g.N; i++) {
-            const float *xr = chan(x, &g, i, ch), *gr = chan(gy, &g, i, ch);
-            for (int64_t s = 0; s < g.S; s++) {
-                sg += gr[s];
-                sgx += gr[s] * ((xr[s] - mean[ch]) * inv[ch]);
-            }
-        }
-        if (dw) dw[ch] = (float)sgx;
-        if (db) db[ch] = (float)sg;
-        if (!dx) continue;
-        float scale = (wt ? vec_at(wt, ch) : 1.0f) * inv[ch];
-        float mg = training ? (float)(sg / M) : 0.0f, mgx = training ? (float)(sgx / M) : 0.0f;
-        for (int64_t i = 0; i < g.N; i++) {
-            const float *xr = chan(x, &g, i, ch), *gr = chan(gy, &g, i, ch);
-            float *dr = dx + (i * g.C + ch) * g.S;
-            for (int64_t s = 0; s < g.S; s++) {
-                float xh = (xr[s] - mean[ch]) * inv[ch];
-                dr[s] = scale * (gr[s] - mg - xh * mgx);
-            }
-        }
-    }
+    struct bn_bwd_job j = {.g = {n->i[1], n->i[2], n->i[3]}, .training = n->i[0], .x = ks_tensor_data(xt),
+                           .mean = ks_tensor_data(mt), .inv = ks_tensor_data(it), .gy = ks_tensor_data(gt), .w = wt};
+    if (n->needs_grad[0] && !(st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &gin[0]))) j.dx = ks_tensor_data(gin[0]);
+    if (!st && n->needs_grad[1] && !(st = new_vec(c, j.g.C, &gin[1]))) j.dw = ks_tensor_data(gin[1]);
+    if (!st && n->needs_grad[2] && !(st = new_vec(c, j.g.C, &gin[2]))) j.db = ks_tensor_data(gin[2]);
+    if (!st && j.g.C) st = ks_parallel_for(c, j.g.C, bn_grain(&j.g), bn_backward_chunk, &j);
     ks_tensor_release(gt);
     return st;
 }
@@ -113,6 +298,56 @@ static void bn_update_running(ks_tensor *rm, ks_tensor *rv, const double *mean, 
     if (rv) ks_tensor_bump_version(rv);
 }
 
+/* ---- forward, per chunk of whole channels: statistics (training: two passes,
+ * the mean, then the sums of centred values and squares about the float mean),
+ * then the fused normalise + affine pass. */
+struct bn_fwd_job {
+    bn_geom g;
+    bool training;
+    double eps;
+    const float *x;
+    const ks_tensor *rm, *rv, *w, *b;
+    float *y, *mean, *inv;
+    double *stats; /* [2C]: mean, biased var */
+};
+
+static void bn_channel_stats(const struct bn_fwd_job *j, int64_t ch, double *m, double *v)
+{
+    const bn_geom *g = &j->g;
+    double M = (double)(g->N * g->S), d[2];
+    float mf = (float)(channel_sum(j->x, g, ch) / M);
+    channel_centred(j->x, g, ch, mf, d);
+    double dm = d[0] / M; /* the float mean's offset from the exact one */
+    *m = mf + dm;
+    *v = d[1] / M - dm * dm;
+    if (*v < 0) *v = 0;
+}
+
+static ks_status bn_forward_chunk(void *arg, int64_t c0, int64_t c1)
+{
+    const struct bn_fwd_job *j = arg;
+    const bn_geom *g = &j->g;
+    for (int64_t ch = c0; ch < c1; ch++) {
+        double m, v;
+        if (j->training) bn_channel_stats(j, ch, &m, &v);
+        else {
+            m = vec_at(j->rm, ch);
+            v = vec_at(j->rv, ch);
+        }
+        j->stats[ch] = m;
+        j->stats[g->C + ch] = v;
+        float mf = (float)m, inv = (float)(1.0 / sqrt(v + j->eps));
+        j->mean[ch] = mf;
+        j->inv[ch] = inv;
+        float w = j->w ? vec_at(j->w, ch) : 1.0f, b = j->b ? vec_at(j->b, ch) : 0.0f;
+        for (int64_t i = 0; i < g->N; i++) {
+            const float *restrict xr = chan(j->x, g, i, ch);
+            float *restrict yr = j->y + (i * g->C + ch) * g->S;
+            for (int64_t k = 0; k < g->S; k++) yr[k] = (xr[k] - mf) * inv * w + b;
+        }
+    }
+    return KS_OK;
+}
 
 ks_status ks_nn_batch_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *running_mean,
                            ks_tensor *running_var, ks_tensor *weight, ks_tensor *bias, bool training,
@@ -134,37 +369,10 @@ ks_status ks_nn_batch_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tens
         goto done;
     stats = ks_mem_alloc(c, (size_t)(2 * g.C) * sizeof(double));
     if (!stats) { st = KS_ENOMEM; goto done; }
-    const float *xp = ks_tensor_data(x);
-    float *mean = ks_tensor_data(mt), *inv = ks_tensor_data(it), *yp = ks_tensor_data(y);
-    for (int64_t ch = 0; ch < g.C; ch++) {
-        double m, v;
-        if (training) { /* two passes in double */
-            double s = 0, ss = 0, M = (double)(g.N * g.S);
-            for (int64_t i = 0; i < g.N; i++) {
-                const float *xr = chan(xp, &g, i, ch);
-                for (int64_t k = 0; k < g.S; k++) s += xr[k];
-            }
-            m = s / M;
-            for (int64_t i = 0; i < g.N; i++) {
-                const float *xr = chan(xp, &g, i, ch);
-                for (int64_t k = 0; k < g.S; k++) ss += (xr[k] - m) * (xr[k] - m);
-            }
-            v = ss / M;
-        } else {
-            m = vec_at(running_mean, ch);
-            v = vec_at(running_var, ch);
-        }
-        stats[ch] = m;
-        stats[g.C + ch] = v;
-        mean[ch] = (float)m;
-        inv[ch] = (float)(1.0 / sqrt(v + eps));
-        float w = weight ? vec_at(weight, ch) : 1.0f, b = bias ? vec_at(bias, ch) : 0.0f;
-        for (int64_t i = 0; i < g.N; i++) {
-            const float *xr = chan(xp, &g, i, ch);
-            float *yr = yp + (i * g.C + ch) * g.S;
-            for (int64_t k = 0; k < g.S; k++) yr[k] = (xr[k] - mean[ch]) * inv[ch] * w + b;
-        }
-    }
+    struct bn_fwd_job j = {.g = g, .training = training, .eps = eps, .x = ks_tensor_data(x), .rm = running_mean,
+                           .rv = running_var, .w = weight, .b = bias, .y = ks_tensor_data(y),
+                           .mean = ks_tensor_data(mt), .inv = ks_tensor_data(it), .stats = stats};
+    if (g.C && (st = ks_parallel_for(c, g.C, bn_grain(&g), bn_forward_chunk, &j))) goto done;
     if (training) bn_update_running(running_mean, running_var, stats, stats + g.C, &g, momentum);
     ks_tensor *ins[3] = {input, weight, bias};
     ks_tensor *saves[4] = {x, mt, it, weight};

@@ -10,6 +10,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct {
     int64_t planes, H, W, Ho, Wo;
@@ -115,10 +118,41 @@ found:
     *idx = bi < 0 ? 0 : bi;
 }
 
-/* 2x2 windows, stride 2, no padding, all inside the plane: one select-only
- * loop per output row that the vectoriser handles (random data mispredicts
- * every branch); a row with a NaN is redone by the generic scan for its
- * exact semantics. */
+#if defined(__SSE2__)
+/* Four output cells of a 2x2 row at once (SSE2 is part of x86-64): the same
+ * selects as the scalar loop below, with plane offsets in int32 (the caller
+ * checks H*W fits) widened to int64 on store. Returns nonzero when a window
+ * holds a NaN (the caller redoes the row). */
+static int max_2x2_x4(const float *r0, const float *r1, int64_t ox, int32_t row, int32_t W, float *yr, int64_t *ir)
+{
+    __m128 l0 = _mm_loadu_ps(r0 + 2 * ox), h0 = _mm_loadu_ps(r0 + 2 * ox + 4);
+    __m128 l1 = _mm_loadu_ps(r1 + 2 * ox), h1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+    __m128 a = _mm_shuffle_ps(l0, h0, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(l0, h0, _MM_SHUFFLE(3, 1, 3, 1));
+    __m128 c = _mm_shuffle_ps(l1, h1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(l1, h1, _MM_SHUFFLE(3, 1, 3, 1));
+    __m128 kb = _mm_cmpgt_ps(b, a), m = _mm_or_ps(_mm_and_ps(kb, b), _mm_andnot_ps(kb, a));
+    __m128 kc = _mm_cmpgt_ps(c, m);
+    m = _mm_or_ps(_mm_and_ps(kc, c), _mm_andnot_ps(kc, m));
+    __m128 kd = _mm_cmpgt_ps(d, m);
+    m = _mm_or_ps(_mm_and_ps(kd, d), _mm_andnot_ps(kd, m));
+    /* k = kd ? W + 1 : kc ? W : kb ? 1 : 0, plus the window's top-left offset */
+    __m128i ib = _mm_castps_si128(kb), ic = _mm_castps_si128(kc), id = _mm_castps_si128(kd);
+    __m128i k = _mm_and_si128(ib, _mm_set1_epi32(1));
+    k = _mm_or_si128(_mm_and_si128(ic, _mm_set1_epi32(W)), _mm_andnot_si128(ic, k));
+    k = _mm_or_si128(_mm_and_si128(id, _mm_set1_epi32(W + 1)), _mm_andnot_si128(id, k));
+    int32_t base = row + 2 * (int32_t)ox;
+    k = _mm_add_epi32(k, _mm_setr_epi32(base, base + 2, base + 4, base + 6));
+    __m128i zero = _mm_setzero_si128();
+    _mm_storeu_ps(yr + ox, m);
+    _mm_storeu_si128((__m128i *)(ir + ox), _mm_unpacklo_epi32(k, zero));
+    _mm_storeu_si128((__m128i *)(ir + ox + 2), _mm_unpackhi_epi32(k, zero));
+    __m128 s = _mm_add_ps(_mm_add_ps(a, b), _mm_add_ps(c, d));
+    return _mm_movemask_ps(_mm_cmpunord_ps(s, s));
+}
+#endif
+
+/* 2x2 windows, stride 2, no padding, all inside the plane: select-only code
+ * (random data mispredicts every branch), four cells at a time with SSE2; a
+ * row with a NaN is redone by the generic scan for its exact semantics. */
 static void max_plane_2x2(const struct maxpool_job *j, const float *plane, float *restrict yp, int64_t *restrict ip)
 {
     const plane_geom *g = j->g;
@@ -126,9 +160,13 @@ static void max_plane_2x2(const struct maxpool_job *j, const float *plane, float
     for (int64_t oy = 0; oy < g->Ho; oy++) {
         const float *restrict r0 = plane + 2 * oy * W, *restrict r1 = r0 + W;
         float *restrict yr = yp + oy * Wo;
-        int64_t *restrict ir = ip + oy * Wo, row = 2 * oy * W;
+        int64_t *restrict ir = ip + oy * Wo, row = 2 * oy * W, ox = 0;
         int nan = 0;
-        for (int64_t ox = 0; ox < Wo; ox++) {
+#if defined(__SSE2__)
+        if (g->H * W <= INT32_MAX)
+            for (; ox + 4 <= Wo; ox += 4) nan |= max_2x2_x4(r0, r1, ox, (int32_t)row, (int32_t)W, yr, ir);
+#endif
+        for (; ox < Wo; ox++) {
             float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
             /* arithmetic selects: if-conversion of ternaries on k fails */
             int64_t kb = b > a;
@@ -144,7 +182,7 @@ static void max_plane_2x2(const struct maxpool_job *j, const float *plane, float
             ir[ox] = row + 2 * ox + k;
         }
         if (nan)
-            for (int64_t ox = 0; ox < Wo; ox++) max_cell(j, plane, oy, ox, &yr[ox], &ir[ox]);
+            for (ox = 0; ox < Wo; ox++) max_cell(j, plane, oy, ox, &yr[ox], &ir[ox]);
     }
 }
 
