@@ -1,5 +1,5 @@
 -- Linear layers (runtime/core/ks_nn_linear.c: OpenBLAS GEMMs split in
--- size-determined column blocks, the small-N path, the bias gradient):
+-- size-determined column blocks, the bias gradient):
 -- forward and gradients against a plain matmul formulation at shapes with
 -- odd remainders, and bit-identical results for 1 and 2 threads.
 local ks = require "kshot"

@@ -8,161 +8,6 @@
 /* input viewed as [M, in] rows */
 static int64_t rows_of(const ks_tensor *t) { return t->ndim ? t->numel / t->size[t->ndim - 1] : 1; }
 
-/* ---- layers with few outputs (N <= SMALL_N, e.g. a 10-class head) ----
- * OpenBLAS packs operands for every call and reaches ~30 GFLOP/s on these
- * skinny products (32x784x10); direct AVX2/FMA loops that keep 4 outputs in
- * registers run ~2x faster. Used only when the CPU has AVX2 and FMA (checked
- * at run time); the sums run in a fixed order (single thread). */
-#define SMALL_N 16
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-static bool have_avx2_fma(void)
-{
-    static int v = -1; /* benign race: every thread computes the same value */
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return v;
-}
-
-__attribute__((target("avx2,fma"))) static float hsum8(__m256 v)
-{
-    float l[8];
-    _mm256_storeu_ps(l, v);
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-}
-
-/* R rows of x (1 or 2) against J rows of w (1..4): R*J independent FMA
- * chains (one chain is latency-bound); y[r, j0 + j] += dot. Constant R and J
- * at each call site let the compiler keep every accumulator in a register. */
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-dot_block(const float *x, const float *w, int64_t K, int64_t N, int64_t i, int64_t j0, int R, int J, float *y)
-{
-    __m256 acc[2][4];
-    _Pragma("GCC unroll 4")
-    for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4")
-        for (int j = 0; j < J; j++) acc[r][j] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 8 <= K; k += 8)
-        _Pragma("GCC unroll 4")
-        for (int j = 0; j < J; j++) {
-            __m256 wv = _mm256_loadu_ps(w + (j0 + j) * K + k);
-            _Pragma("GCC unroll 4")
-            for (int r = 0; r < R; r++) acc[r][j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + (i + r) * K + k), wv, acc[r][j]);
-        }
-    _Pragma("GCC unroll 4")
-    for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4")
-        for (int j = 0; j < J; j++) {
-            float s = hsum8(acc[r][j]);
-            for (int64_t kk = k; kk < K; kk++) s += x[(i + r) * K + kk] * w[(j0 + j) * K + kk];
-            y[(i + r) * N + j0 + j] += s;
-        }
-}
-
-__attribute__((target("avx2,fma"))) static void dot_rows(const float *x, const float *w, int64_t K, int64_t N,
-                                                         int64_t i, int R, int64_t j0, int J, float *y)
-{
-    switch (R * 4 + J) {
-    case 5: dot_block(x, w, K, N, i, j0, 1, 1, y); break;
-    case 6: dot_block(x, w, K, N, i, j0, 1, 2, y); break;
-    case 7: dot_block(x, w, K, N, i, j0, 1, 3, y); break;
-    case 8: dot_block(x, w, K, N, i, j0, 1, 4, y); break;
-    case 9: dot_block(x, w, K, N, i, j0, 2, 1, y); break;
-    case 10: dot_block(x, w, K, N, i, j0, 2, 2, y); break;
-    case 11: dot_block(x, w, K, N, i, j0, 2, 3, y); break;
-    default: dot_block(x, w, K, N, i, j0, 2, 4, y); break;
-    }
-}
-
-/* y[M, N] += x[M, K] @ w[N, K]^T */
-__attribute__((target("avx2,fma"))) static void small_n_forward(int64_t M, int64_t N, int64_t K, const float *x,
-                                                                const float *w, float *y)
-{
-    for (int64_t i = 0; i < M; i += 2) {
-        int R = M - i >= 2 ? 2 : 1;
-        for (int64_t j0 = 0; j0 < N; j0 += 4) dot_rows(x, w, K, N, i, R, j0, N - j0 >= 4 ? 4 : (int)(N - j0), y);
-    }
-}
-
-/* dw[j0.., k..k+8*KB) for J outputs: J*KB chains, sums over i in order */
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-grad_block(const float *g, const float *x, int64_t M, int64_t N, int64_t K, int64_t j0, int64_t k, int J, int KB,
-           float *dw)
-{
-    __m256 a[4][2];
-    _Pragma("GCC unroll 4")
-    for (int j = 0; j < J; j++)
-        _Pragma("GCC unroll 4")
-        for (int b = 0; b < KB; b++) a[j][b] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < M; i++)
-        _Pragma("GCC unroll 4")
-        for (int b = 0; b < KB; b++) {
-            __m256 xv = _mm256_loadu_ps(x + i * K + k + 8 * b);
-            _Pragma("GCC unroll 4")
-            for (int j = 0; j < J; j++) a[j][b] = _mm256_fmadd_ps(_mm256_broadcast_ss(g + i * N + j0 + j), xv, a[j][b]);
-        }
-    _Pragma("GCC unroll 4")
-    for (int j = 0; j < J; j++)
-        _Pragma("GCC unroll 4")
-        for (int b = 0; b < KB; b++) _mm256_storeu_ps(dw + (j0 + j) * K + k + 8 * b, a[j][b]);
-}
-
-__attribute__((target("avx2,fma"))) static void grad_cols(const float *g, const float *x, int64_t M, int64_t N,
-                                                          int64_t K, int64_t j0, int64_t k, int J, int KB, float *dw)
-{
-    switch (KB * 4 + J) {
-    case 5: grad_block(g, x, M, N, K, j0, k, 1, 1, dw); break;
-    case 6: grad_block(g, x, M, N, K, j0, k, 2, 1, dw); break;
-    case 7: grad_block(g, x, M, N, K, j0, k, 3, 1, dw); break;
-    case 8: grad_block(g, x, M, N, K, j0, k, 4, 1, dw); break;
-    case 9: grad_block(g, x, M, N, K, j0, k, 1, 2, dw); break;
-    case 10: grad_block(g, x, M, N, K, j0, k, 2, 2, dw); break;
-    case 11: grad_block(g, x, M, N, K, j0, k, 3, 2, dw); break;
-    default: grad_block(g, x, M, N, K, j0, k, 4, 2, dw); break;
-    }
-}
-
-/* dw[N, K] = g[M, N]^T @ x[M, K] */
-__attribute__((target("avx2,fma"))) static void small_n_weight_grad(int64_t M, int64_t N, int64_t K, const float *g,
-                                                                    const float *x, float *dw)
-{
-    for (int64_t j0 = 0; j0 < N; j0 += 4) {
-        int J = N - j0 >= 4 ? 4 : (int)(N - j0);
-        int64_t k = 0;
-        for (; k + 8 <= K; k += 16) {
-            int KB = k + 16 <= K ? 2 : 1;
-            grad_cols(g, x, M, N, K, j0, k, J, KB, dw);
-            if (KB == 1) { k += 8; break; }
-        }
-        for (; k < K; k++)
-            for (int j = 0; j < J; j++) {
-                float s = 0.0f;
-                for (int64_t i = 0; i < M; i++) s += g[i * N + j0 + j] * x[i * K + k];
-                dw[(j0 + j) * K + k] = s;
-            }
-    }
-}
-
-static bool use_small_n(int64_t N) { return N > 0 && N <= SMALL_N && have_avx2_fma(); }
-#else
-/* other CPUs: always OpenBLAS (the stubs below are never called) */
-static bool use_small_n(int64_t N) { (void)N; return false; }
-static void small_n_forward(int64_t M, int64_t N, int64_t K, const float *x, const float *w, float *y)
-{
-    (void)M, (void)N, (void)K, (void)x, (void)w, (void)y;
-}
-static void small_n_weight_grad(int64_t M, int64_t N, int64_t K, const float *g, const float *x, float *dw)
-{
-    (void)M, (void)N, (void)K, (void)g, (void)x, (void)dw;
-}
-#endif
-
-
 /* ---- mid-sized GEMMs split over the kshot pool ----
  * OpenBLAS threads a 32x256x784 product only ~1.5x on 2 cores. Instead the
  * output's columns are cut into blocks whose bounds depend only on the sizes
@@ -247,8 +92,7 @@ static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     }
     if (!st && n->needs_grad[1] && !(st = ks_tensor_empty(c, KS_FLOAT32, 2, w->size, &gin[1]))) {
         /* dw[N, K] = g^T[N, M] @ x[M, K] */
-        if (M && K && use_small_n(N)) small_n_weight_grad(M, N, K, gp, xp, ks_tensor_data(gin[1]));
-        else if (M) st = linear_gemm(c, true, false, N, K, M, gp, N, xp, K, 0.0f, ks_tensor_data(gin[1]), K);
+        if (M) st = linear_gemm(c, true, false, N, K, M, gp, N, xp, K, 0.0f, ks_tensor_data(gin[1]), K);
         else memset(ks_tensor_data(gin[1]), 0, (size_t)(N * K) * sizeof(float));
     }
     if (!st && n->needs_grad[2] && !(st = ks_tensor_empty(c, KS_FLOAT32, 1, &N, &gin[2]))) {
@@ -309,9 +153,7 @@ ks_status ks_nn_linear(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
         for (int64_t i = 1; i < M; i++) memcpy(yp + i * N, yp, (size_t)N * sizeof(float));
     }
     if (M && N) {
-        if (!bias && K && use_small_n(N)) memset(yp, 0, (size_t)(M * N) * sizeof(float));
-        if (K && use_small_n(N)) small_n_forward(M, N, K, ks_tensor_data(x), ks_tensor_data(w), yp);
-        else if (K) st = linear_gemm(c, false, true, M, N, K, ks_tensor_data(x), K, ks_tensor_data(w), K,
+        if (K) st = linear_gemm(c, false, true, M, N, K, ks_tensor_data(x), K, ks_tensor_data(w), K,
                                      bias ? 1.0f : 0.0f, yp, N);
         else if (!bias) memset(yp, 0, (size_t)(M * N) * sizeof(float));
         if (st) goto done;

@@ -1,7 +1,6 @@
 #!/bin/sh
 # scripts/bench/train_share.sh: share of a training step's CPU time spent in
-# GEMM (OpenBLAS: sgemm kernels, packing and beta passes; kshot's small-N
-# linear kernels), in the conv column transforms (im2col / col2im) and
+# GEMM (OpenBLAS: sgemm kernels, packing and beta passes), in the conv column transforms (im2col / col2im) and
 # outside both (Lua, autograd engine, allocation, GC, activations, pooling,
 # losses, the SGD update).
 #
@@ -26,7 +25,7 @@ for m in linear mlp cnn; do
     perf report -i "$tmp/$m.data" --no-children --sort symbol --percent-limit 0 2>/dev/null |
         awk -v m=$m -v b="$batch" -v t="$threads" '
             /^ +[0-9.]+%/ { p = $1 + 0
-                if ($0 ~ /sgemm|_ZEN|gemm_|blas_|openblas|small_n_|dot_rows|grad_cols/) g += p
+                if ($0 ~ /sgemm|_ZEN|gemm_|blas_|openblas/) g += p
                 else if ($0 ~ /im2col|col2im/) c += p
                 else o += p }
             END { printf "share model=%s batch=%s threads=%s gemm=%.1f%% im2col_col2im=%.1f%% outside=%.1f%%\n", m, b, t, g, c, o }'
