@@ -8,18 +8,21 @@
 -- tricks one at a time -- augmentation, mixup, cutmix, weight decay, label
 -- smoothing, early stopping on a validation split carved from the K-shot
 -- set, AdamW, a learning rate chosen by inner cross-validation on the K-shot
--- set -- and combined, and a tuned combination (best_recipe: crop/flip +
--- mixup + label smoothing with AdamW, 4x the steps, flip test-time
--- augmentation, an ensemble of 3 seeds). Report per K: mean test accuracy with a 95% Student-t
+-- set -- and combined, and a tuned combination (best_recipe: a wide CNN and
+-- one with fixed oriented-gradient input maps, each trained 8x longer with
+-- AdamW, a cosine schedule, crop/flip + mixup + label smoothing, averaged
+-- over each test image and its mirror, plus a logistic regression on a soft
+-- HOG of the image). Report per K: mean test accuracy with a 95% Student-t
 -- interval over the seeds, paired t and exact Wilcoxon tests against the
 -- baseline with Holm's correction, Markdown + SVG plots under runs/.
 --
--- Honest selection: the recipe called "best_recipe" below (BEST) was fixed in this
--- file BEFORE the report seeds were run, from runs on the development
--- replicates 100..102 (`--dev --preset candidates`), which draw different
--- K-shot sets: the highest development mean at both K; every figure printed
--- by default comes from replicates 0..seeds-1. Inner choices (learning rate,
--- early stopping) only ever see the K-shot set.
+-- Honest selection: the recipe called "best_recipe" below (BEST) was fixed in
+-- this file BEFORE the report seeds were run, from runs on the development
+-- replicates 100..103 (`--dev --preset candidates`), which draw their K-shot
+-- sets from training images 0..49999 and score on training images 50000..;
+-- the test set is never read in --dev mode. Every figure printed by default
+-- comes from replicates 0..seeds-1 on the test set. Inner choices (learning
+-- rate, early stopping) only ever see the K-shot set.
 --
 -- Runs are recorded (kshot.experiment): a killed run resumes where it
 -- stopped; `--fresh` re-runs everything.
@@ -34,6 +37,7 @@ local ms = require "kshot.model_selection"
 local experiment = require "kshot.experiment"
 local cli = require "kshot.cli"
 local json = require "dkjson"
+local features = require "kshot.features"
 local F = ks.functional
 
 local args = cli.new {
@@ -47,8 +51,10 @@ local args = cli.new {
     { "--steps", "training steps (batch 32) of a plain run; recipes may train a multiple of it", type = "integer",
       default = 150 },
     { "--preset", "which recipes", choices = { "default", "candidates", "smoke", "best", "tricks" }, default = "default" },
+    { "--only", "run only these recipes of the preset (and the baseline)", type = "list:string" },
     { "--full", "final figures: 10 seeds, the full test set", type = "flag" },
-    { "--dev", "run on the development replicates 100..100+seeds-1 (used to fix BEST), not the report ones",
+    { "--dev", "development mode (how BEST was fixed): replicates 100..100+seeds-1, K-shot sets from training "
+      .. "images 0..49999, scored on training images 50000.. (--test-size of them); the test set is not read",
       type = "flag" },
     { "--fresh", "re-run runs already recorded", type = "flag" },
     { "--root", "folder of the run records", default = "runs" },
@@ -77,15 +83,22 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- ------------------------------------------------------------ recipes
 -- Fields: opt "sgd" (momentum 0.9) | "adamw"; lr; wd (SGD: coupled L2,
 -- AdamW: decoupled); aug (random crop with 2-pixel padding + horizontal
--- flip); mix "mixup" | "cutmix"; ls (label smoothing); early (early
--- stopping on 20% of the K-shot set, checked every 10 steps, best weights
--- restored); lr_cv (learning rate chosen from LR_GRID by 2-fold stratified
--- inner CV on the K-shot set, half the steps); arch "small" | "wide";
+-- flip); mix "mixup" | "cutmix" (mix_alpha: its Beta parameter, default 1);
+-- ls (label smoothing); early (early stopping on 20% of the K-shot set,
+-- checked every 10 steps, best weights restored); lr_cv (learning rate
+-- chosen from LR_GRID by 2-fold stratified inner CV on the K-shot set, half
+-- the steps); arch "small" | "wide" | "wide48" | "hyb" (see make_model);
 -- dropout (0.3); steps_x (train steps_x times --steps); batch (32); cosine
 -- (cosine lr decay to 0); erase (random erasing with this probability); ema
 -- (evaluate an EMA of the weights with this decay); tta (average the
--- predictions over each test image and its mirror); ensemble (average the
--- predictions of this many models trained with different seeds).
+-- predictions over each test image and its mirror; "shift": and both moved
+-- by one pixel in each direction); ensemble (average the predictions of this
+-- many models trained with different seeds); archs (an ensemble of these
+-- architectures, one model each); hog (add a logistic regression on
+-- kshot.features.hog with this weight relative to the CNNs' average;
+-- hog_shift: also trained on one-pixel shifts; hog_wd: its L2 penalty,
+-- default 1e-4); hog_grid (development only: also score the run with these
+-- HOG weights, as extra metrics).
 local BASE = { opt = "sgd", lr = 0.05 }
 local function with(t)
   local c = {}
@@ -95,29 +108,33 @@ local function with(t)
 end
 local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 
--- Fixed before the report seeds were run (see the header), from three rounds
--- on the development replicates 100..102 (K = 5 and 10, 1000 test images,
--- --steps 150, one thread; `--dev --seeds 3 --test-size 1000`). Development
--- means (K = 5 / K = 10):
---   plain small CNN + AdamW (150 steps)                       63.3 / 72.3
---   the same, 300 steps / wider CNN (32-64-128), 300 steps    63.9 / 72.2, 64.4 / 73.1
---   wider + crop/flip + label smoothing, 300 / 600 steps      65.5 / 73.6, 65.9 / 73.3
---   ... + EMA of the weights / + cosine lr 3e-3               66.2 / 73.3, 66.1 / 72.5
---   small, crop/flip + ls, wd 0.05, cosine lr 2e-3, 600 steps 66.3 / 72.9
---   wider, crop/flip + mixup + ls, 600 steps, EMA 0.998, tta  66.9 / 72.6
---   small, crop/flip + mixup + ls, 600 steps                  66.0 / 74.1
---   ... + random erasing / + flip test-time augmentation      65.5 / 73.3, 66.3 / 74.6
---   ... + tta, full batch (50 / 100 images)                   67.2 / 74.1
---   ... + tta, an ensemble of 3 (seeds) trained 300 steps     65.8 / 72.3
---   ... + tta, an ensemble of 3 (seeds) trained 600 steps     67.3 / 75.1   <- BEST
--- Why the plain CNN stays below the protocol note's figures: it fits the K-shot
--- set (training loss ~0.002) within 100 steps and stops improving, and the
--- development draws are harder than average (logistic regression on them:
--- 69.0 at K = 10 against 71.4 over the note's seeds). What helps is making the
--- 50-100 images last: augmentation + mixup + label smoothing, 4x the steps,
--- averaging over mirrored test images and over 3 independently seeded models.
-local BEST = with { name = "best_recipe", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
-  steps_x = 4, tta = true, ensemble = 3 }
+-- Fixed before the report seeds were run (see the header), from rounds on
+-- the development replicates 100..103 (`--dev --seeds 4 --test-size 2000
+-- --preset candidates --threads 1`: K-shot sets from training images
+-- 0..49999, scored on 2,000 training images from 50000 on; the test set was
+-- never read). Development means (K = 5 / K = 10), "x8" = 8x --steps (1200):
+--   small CNN (16-32, 64 head) + AdamW, 150 steps                    65.8 / 71.2
+--   the previous best_recipe (small, crop/flip + mixup + ls, x4, tta)   63.9 / 71.0
+--   wide CNN (32-64, 128 head), same tricks, x4                         65.3 / 72.8
+--   wide, x8, cosine lr 2e-3                                            67.1 / 73.7
+--     ... lr 3e-3 / wd 0.1 / mixup alpha 0.4 / cutmix                   66.6 / 73.4, 66.9 / 73.7, 66.7 / 74.4, 66.6 / 73.9
+--     ... x16 / one-pixel-shift tta                                     67.3 / 74.3, 67.4 / 73.8
+--     ... 48-96 channels (1 replicate)                                  worse
+--     ... rotation 10 deg / random zoom (1-2 replicates, small CNN x4; not kept)  worse
+--   hyb: wide with fixed oriented-gradient input maps (kshot.features)   67.6 / 74.3
+--     ... + a HOG logistic regression member, weight 1                  68.4 / 75.7
+--     ... + the HOG member trained on one-pixel shifts too, weight .75  69.3 / 76.1
+--   wide + hyb + shifted HOG member, weight 0.75                        69.8 / 76.1   <- BEST
+--     ... + one-pixel-shift tta (replicates 100, 101)                   no change
+-- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
+-- steps) on the same four development draws gave 64.5 / 71.4: these draws
+-- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
+-- PyTorch's. What helps most: training 8x longer with a cosine schedule,
+-- crop/flip + mixup + label smoothing, a wider CNN, fixed oriented-gradient
+-- features (as input maps, and as a separate linear model whose errors
+-- differ from the CNNs'), and averaging the models.
+local BEST = with { name = "best_recipe", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+  mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, hog = 0.75, hog_shift = true, hog_wd = 1e-3 }
 
 local PRESETS = {
   default = {
@@ -134,32 +151,25 @@ local PRESETS = {
       early = true },
     BEST,
   },
-  -- the recipes tried on the development replicates to fix BEST (see above):
-  -- `--dev --seeds 3 --test-size 1000 --preset candidates` (about 35 minutes on one thread)
+  -- the recipes tried on the development replicates to fix BEST (see above; hog_grid also scores
+  -- the same run with other weights of the HOG member): `--dev --seeds 4 --test-size 2000 --preset candidates`
   candidates = {
     with { name = "baseline" },
-    with { name = "adamw_plain", opt = "adamw", lr = 1e-3, wd = 0.01 },
-    with { name = "adamw_plain_x2", opt = "adamw", lr = 1e-3, wd = 0.01, steps_x = 2 },
-    with { name = "wide_x2", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, steps_x = 2 },
-    with { name = "wide_aug_ls_x2", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, ls = 0.1, steps_x = 2 },
-    with { name = "wide_aug_ls_x4", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, ls = 0.1, steps_x = 4 },
-    with { name = "wide_aug_ls_x4_ema", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, ls = 0.1,
-      steps_x = 4, ema = 0.995 },
-    with { name = "wide_aug_ls_x4_cos", arch = "wide", opt = "adamw", lr = 3e-3, wd = 0.01, aug = true, ls = 0.1,
-      steps_x = 4, cosine = true },
-    with { name = "aug_mix_ls_x4", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1, steps_x = 4 },
-    with { name = "aug_mix_ls_erase_x4", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
-      erase = 0.5, steps_x = 4 },
-    with { name = "aug_ls_wd_cos_x4", opt = "adamw", lr = 2e-3, wd = 0.05, aug = true, ls = 0.1, steps_x = 4, cosine = true },
-    with { name = "wide_aug_mix_ls_x4_ema_tta", arch = "wide", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 4, ema = 0.998, tta = true },
-    with { name = "aug_mix_ls_x4_tta", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
-      steps_x = 4, tta = true },
-    with { name = "aug_mix_ls_x4_tta_fullbatch", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
-      steps_x = 4, tta = true, batch = 128 },
-    with { name = "aug_mix_ls_x2_tta_ens3", opt = "adamw", lr = 1e-3, wd = 0.01, aug = true, mix = "mixup", ls = 0.1,
-      steps_x = 2, tta = true, ensemble = 3 },
-    BEST,
+    with { name = "adamw", opt = "adamw", lr = 1e-3, wd = 0.01 },
+    with { name = "small_x4", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, lr = 1e-3, wd = 0.01, steps_x = 4 },
+    with { name = "wide_x4", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, lr = 1e-3, wd = 0.01, steps_x = 4 },
+    with { name = "wide_x8_cos", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8 },
+    with { name = "wide_x8_cos_lr3", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 3e-3, wd = 0.01, steps_x = 8 },
+    with { name = "wide_x8_cos_wd1", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.1, steps_x = 8 },
+    with { name = "wide_x8_cos_a04", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, mix_alpha = 0.4 },
+    with { name = "wide_x8_cos_cutmix", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, mix = "cutmix" },
+    with { name = "wide_x16_cos", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 16 },
+    with { name = "wide_x8_cos_shift", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, tta = "shift" },
+    with { name = "wide48_x8_cos", arch = "wide48", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8 },
+    with { name = "hyb_x8_cos_hog", arch = "hyb", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, hog = 1, hog_grid = { 0, 0.5, 0.75, 1, 1.5 } },
+    with { name = "hyb_x8_cos_hogs", arch = "hyb", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, hog = 1, hog_shift = true, hog_wd = 1e-3, hog_grid = { 0, 0.5, 0.75, 1, 1.5 } },
+    with { name = "wide_hyb_x8_cos_hogs", archs = { "wide", "hyb" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, hog = 1, hog_shift = true,
+      hog_wd = 1e-3, hog_grid = { 0, 0.5, 0.75, 1, 1.5 } },
   },
   -- the default set without best_recipe
   tricks = {},
@@ -169,12 +179,28 @@ local PRESETS = {
 }
 for i = 1, #PRESETS.default - 1 do PRESETS.tricks[i] = PRESETS.default[i] end
 local configs = PRESETS[args.preset]
+if args.only then
+  local keep, sel = {}, {}
+  for _, n in ipairs(args.only) do keep[n] = true end
+  for _, c in ipairs(configs) do if keep[c.name] or c.name == "baseline" then sel[#sel + 1] = c end end
+  configs = sel
+end
 
 -- ------------------------------------------------------------ data
 local t_start = ks._bench_clock and ks._bench_clock() or os.time()
 local path = args.path
 local train_x, train_y = ks.data.fashion_mnist { split = "train", path = path }
-local test_x, test_y = ks.data.fashion_mnist { split = "test", path = path }
+local test_x, test_y
+-- --dev never touches the test set: K-shot sets are drawn from the first
+-- 50,000 training images and scored on the last 10,000 (the development pool)
+local DEV_POOL = 50000
+local draw_y = train_y
+if args.dev then
+  draw_y = train_y:narrow(0, 0, DEV_POOL)
+  test_x, test_y = train_x:narrow(0, DEV_POOL, 60000 - DEV_POOL), train_y:narrow(0, DEV_POOL, 60000 - DEV_POOL)
+else
+  test_x, test_y = ks.data.fashion_mnist { split = "test", path = path }
+end
 local ntest = test_x:size(0)
 if test_size > 0 and test_size < ntest then
   test_x, test_y, ntest = test_x:narrow(0, 0, test_size), test_y:narrow(0, 0, test_size), test_size
@@ -182,53 +208,107 @@ end
 -- pixels scaled to [0, 1], then standardised with fixed constants (the
 -- Fashion-MNIST training mean and sd: no statistic of the test set is used)
 local MEAN, SD = 0.2860, 0.3530
+local BG = -MEAN / SD
 local function prepare(u8) return u8:float():div(255):sub(MEAN):div(SD):view(-1, 1, 28, 28) end
 local test_in = prepare(test_x)
-say(("Fashion-MNIST: %d test images used; K-shot sets drawn from the 60,000 training images"):format(ntest))
+say(args.dev and ("Fashion-MNIST --dev: %d development images (training rows 50000+) scored; K-shot sets drawn "
+  .. "from training rows 0..49999; the test set is not read"):format(ntest)
+  or ("Fashion-MNIST: %d test images used; K-shot sets drawn from the 60,000 training images"):format(ntest))
 
 -- ------------------------------------------------------------ model
 -- two 3x3 conv blocks with batch-norm, a fully connected head, dropout:
 -- "small" 16 and 32 channels, 64-unit head, dropout 0.3 (the baseline's);
--- "wide" 32 and 64 channels, 128-unit head, dropout 0.3
-local ARCH = { small = { 16, 32, 64 }, wide = { 32, 64, 128 } }
+-- "wide" 32 and 64 channels, 128-unit head, dropout 0.3 (the protocol
+-- note's reference CNN); "wide48" 48 and 96, 192-unit head; "hyb" the wide
+-- CNN reading the image plus its 8 fixed oriented-gradient maps
+-- (kshot.features.OrientedGradients: edges it need not learn from 50 images)
+local ARCH = { small = { 16, 32, 64 }, wide = { 32, 64, 128 }, wide48 = { 48, 96, 192 } }
 local function make_model(arch, dropout)
-  local w = ARCH[arch or "small"]
-  return nn.Sequential(
-    nn.Conv2d(1, w[1], 3, { padding = 1 }), nn.BatchNorm2d(w[1]), nn.ReLU(), nn.MaxPool2d(2),
+  local hyb = arch == "hyb"
+  local w = ARCH[hyb and "wide" or arch or "small"]
+  local layers = {
+    nn.Conv2d(hyb and 9 or 1, w[1], 3, { padding = 1 }), nn.BatchNorm2d(w[1]), nn.ReLU(), nn.MaxPool2d(2),
     nn.Conv2d(w[1], w[2], 3, { padding = 1 }), nn.BatchNorm2d(w[2]), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Dropout(dropout or 0.3), nn.Linear(w[2] * 7 * 7, w[3]), nn.ReLU(), nn.Linear(w[3], 10))
+    nn.Flatten(), nn.Dropout(dropout or 0.3), nn.Linear(w[2] * 7 * 7, w[3]), nn.ReLU(), nn.Linear(w[3], 10) }
+  -- the maps are computed from pixels (x - BG): zero padding is background
+  if hyb then table.insert(layers, 1, features.OrientedGradients { background = BG, scale = 4 * SD }) end
+  return nn.Sequential(table.unpack(layers))
 end
 
 -- models: one model or a list (an ensemble: their softmax outputs are
 -- averaged); tta: also average over the horizontal mirror of each image
-local function predict(models, x, tta)
+-- ("shift": and over both shifted by one pixel in each direction). Members
+-- with a .proba function (fixed-feature classifiers) are added with their
+-- .weight (relative to the CNNs' average) when hog_weight is nil.
+-- Returns the predicted labels, and the CNNs' mean probabilities plus the
+-- fixed-feature members' probabilities (to score other weights)
+local function predict(models, x, tta, hog_weight)
   if models.parameters then models = { models } end
-  for _, m in ipairs(models) do m:eval() end
-  local preds = {}
+  for _, m in ipairs(models) do if m.eval then m:eval() end end
+  local preds, cnn, fixed = {}, {}, {}
   ks.no_grad(function()
     for start = 0, x:size(0) - 1, 1000 do
       local n = math.min(1000, x:size(0) - start)
       local xb = x:narrow(0, start, n)
-      local out
-      if #models == 1 and not tta then
-        out = models[1](xb)
-      else
-        local xf = tta and xb:flip(3) or nil
-        for _, m in ipairs(models) do
-          local p = F.softmax(m(xb), 1)
-          if xf then p = p + F.softmax(m(xf), 1) end
-          out = out and out + p or p
+      local views = { xb }
+      if tta then views[2] = xb:flip(3) end
+      if tta == "shift" then
+        for v = 1, 2 do
+          for _, d in ipairs { { 1, -1, 0, 0 }, { -1, 1, 0, 0 }, { 0, 0, 1, -1 }, { 0, 0, -1, 1 } } do
+            views[#views + 1] = ks.pad(views[v], d, { value = BG })
+          end
         end
       end
-      preds[#preds + 1] = out:argmax(1)
+      local out, count, fx = nil, 0, nil
+      for _, m in ipairs(models) do
+        if m.proba then
+          local p = m.proba(xb) * (hog_weight or m.weight)
+          fx = fx and fx + p or p
+        else
+          for _, xv in ipairs(views) do
+            local p = (#models == 1 and not tta) and m(xv) or F.softmax(m(xv), 1)
+            out, count = out and out + p or p, count + 1
+          end
+        end
+      end
+      out = out / count
+      cnn[#cnn + 1], fixed[#fixed + 1] = out, fx
+      preds[#preds + 1] = (fx and out + fx or out):argmax(1)
     end
   end)
-  for _, m in ipairs(models) do m:train() end
-  return #preds == 1 and preds[1] or ks.cat(preds, 0)
+  for _, m in ipairs(models) do if m.train then m:train() end end
+  local function join(t) return #t == 1 and t[1] or (#t > 1 and ks.cat(t, 0) or nil) end
+  return join(preds), join(cnn), join(fixed)
+end
+
+-- hog: a logistic regression on fixed oriented-gradient features
+-- (kshot.features.hog: no learned filters, so 50 images are enough to fit it)
+local function hog_features(x) return features.hog(x * SD + MEAN) end -- pixels: zero padding is background
+
+-- shift: also train on every image moved by one pixel in each of the four directions
+local function train_hog(x, y, seed, wd, shift)
+  ks.manual_seed(seed)
+  if shift then
+    local xs, ys = { x }, { y }
+    for _, d in ipairs { { 1, -1, 0, 0 }, { -1, 1, 0, 0 }, { 0, 0, 1, -1 }, { 0, 0, -1, 1 } } do
+      xs[#xs + 1], ys[#ys + 1] = ks.pad(x, d, { value = BG }), y
+    end
+    x, y = ks.cat(xs, 0), ks.cat(ys, 0)
+  end
+  local f = hog_features(x)
+  local m = nn.Linear(f:size(1), 10)
+  local opt = optim.AdamW(m:parameters(), { lr = 0.05, weight_decay = 0 })
+  for _ = 1, 300 do
+    opt:zero_grad()
+    local loss = F.cross_entropy(m(f), y) + m.weight:pow(2):sum() * wd
+    loss:backward()
+    opt:step()
+  end
+  return { proba = function(xb) return F.softmax(m(hog_features(xb)), 1) end }
 end
 
 local function accuracy_of(models, x, y, tta)
-  return 100 * metrics.accuracy(predict(models, x, tta), y)
+  return 100 * metrics.accuracy((predict(models, x, tta)), y)
 end
 
 -- train on (x, y) for n steps; val = {x, y} for early stopping; log(step, loss)
@@ -241,13 +321,14 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     or optim.SGD(params, { lr = cfg.lr, momentum = 0.9, weight_decay = cfg.wd or 0 })
   local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = nsteps }) or nil
   local tf = {}
-  if cfg.aug then
-    tf[#tf + 1] = A.random_crop { padding = 2 }
+  if cfg.aug then -- padding is background: black in pixels, -MEAN/SD once standardised
+    tf[#tf + 1] = A.random_crop { padding = 2, fill = BG }
     tf[#tf + 1] = A.random_horizontal_flip { p = 0.5 }
   end
   if cfg.erase then tf[#tf + 1] = A.random_erasing { p = cfg.erase } end
   local aug = #tf > 0 and A.compose(tf, { seed = seed + 1 }) or nil
-  local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair" } }, { seed = seed + 2 }) or nil
+  local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair", alpha = cfg.mix == "mixup" and cfg.mix_alpha or nil,
+    beta = cfg.mix == "cutmix" and cfg.mix_alpha or nil } }, { seed = seed + 2 }) or nil
   local ema = cfg.ema and regularize.EMA(model, { decay = cfg.ema }) or nil
   local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 5 } or nil
   local n = x:size(0)
@@ -297,7 +378,7 @@ end
 local function run_recipe(k)
   return function(cfg, ctx)
     local data_seed = ctx.seed % 2147483647 -- shared by every recipe of a replicate: paired draws
-    local rows = ks.data.kshot_indices(train_y, k, { seed = data_seed })
+    local rows = ks.data.kshot_indices(draw_y, k, { seed = data_seed })
     local cfg2 = {}
     for kk, v in pairs(cfg) do cfg2[kk] = v end
     local result = {}
@@ -312,11 +393,24 @@ local function run_recipe(k)
     end
     local xs, ys = prepare(train_x:index_select(0, train_rows)), train_y:index_select(0, train_rows)
     local models = {}
-    for m = 1, cfg.ensemble or 1 do -- ensemble members differ by their seed only
+    local archs = cfg.archs or {}
+    for m = 1, math.max(cfg.ensemble or 1, #archs) do -- members differ by their seed (and archs[m] if given)
+      if archs[m] then cfg2.arch = archs[m] end
       models[m] = train(cfg2, xs, ys, data_seed + 7919 * (m - 1), steps, val,
         m == 1 and function(step, loss) ctx.log { step = step, loss = loss } end or nil)
     end
-    result.accuracy = accuracy_of(models, test_in, test_y, cfg.tta)
+    if cfg.hog then
+      local h = train_hog(xs, ys, data_seed + 31, cfg.hog_wd or 1e-4, cfg.hog_shift)
+      h.weight = cfg.hog
+      models[#models + 1] = h
+    end
+    local pred, cnn_p, hog_p = predict(models, test_in, cfg.tta)
+    result.accuracy = 100 * metrics.accuracy(pred, test_y)
+    if cfg.hog_grid then -- development only: the same run scored with other hog weights (hog_p has weight cfg.hog)
+      for _, w in ipairs(cfg.hog_grid) do
+        result[("accuracy_hog%g"):format(w)] = 100 * metrics.accuracy((cnn_p + hog_p * (w / cfg.hog)):argmax(1), test_y)
+      end
+    end
     collectgarbage()
     return result
   end
@@ -339,7 +433,7 @@ local out = { k = {}, regression = {}, settings = { seeds = replicates, test_siz
   preset = args.preset } }
 local summary_rows = {}
 for _, k in ipairs(args.k) do
-  local name = ("fewshot_fashion-k%d-test%d-steps%d"):format(k, ntest, steps)
+  local name = ("fewshot_fashion-k%d-%s%d-steps%d"):format(k, args.dev and "dev" or "test", ntest, steps)
   local exp = experiment.new { name = name, root = root, seed = 2026, seeds = replicates, configs = configs,
     run = run_recipe(k), metric = "accuracy", baseline = "baseline", progress = not args.quiet }
   say(("K = %d: %d recipes x %d replicates -> %s/%s"):format(k, #configs, #replicates, root, name))

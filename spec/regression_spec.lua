@@ -81,6 +81,30 @@ describe("regression: main scripts at reduced size", function()
     end
   end)
 
+  it("fewshot_fashion.lua --dev (how BEST is chosen) never reads the test set", function()
+    -- a Fashion-MNIST folder holding only the training split: --dev must run, the report mode must not
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute(("mkdir -p '%s'"):format(dir)))
+    local src = "/usr/share/datasets/fashion-mnist/"
+    for _, f in ipairs { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz" } do
+      assert(os.execute(("ln -s '%s%s' '%s/%s'"):format(src, f, dir, f)))
+    end
+    local function run(extra)
+      local p = io.popen(("'%s' scripts/fewshot_fashion.lua --path '%s' --k 5 --seeds 1 --steps 2 --test-size 200 "
+        .. "--preset smoke --no-records --threads 1 -q %s 2>&1; echo \"exit=$?\""):format(regression.host(), dir, extra))
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    local dev, report = run("--dev"), run("")
+    os.execute(("rm -rf '%s'"):format(dir))
+    assert.matches("development replicates", dev)
+    assert.matches("exit=0\n$", dev)
+    assert.matches("t10k%-images", report)
+    assert.not_matches("exit=0\n$", report)
+  end)
+
   it("transfer_fashion.lua names a feature layer the backbone lacks before any episode runs", function()
     local p = io.popen(("'%s' scripts/transfer_fashion.lua --feature-layers layer9 --episodes 1 -q 2>&1; "
       .. "echo \"exit=$?\""):format(regression.host()))
