@@ -105,6 +105,27 @@ describe("regression: main scripts at reduced size", function()
     assert.not_matches("exit=0\n$", report)
   end)
 
+  it("fewshot_fashion.lua --jobs 2 (one process per K, shared records) reports exactly what one process does", function()
+    local errs = os.tmpname()
+    local function run(extra)
+      local p = io.popen(("'%s' scripts/fewshot_fashion.lua --k 5,10 --seeds 2 --steps 3 --test-size 200 --preset smoke "
+        .. "--no-records %s 2>'%s'"):format(regression.host(), extra, errs))
+      local out = p:read("a")
+      p:close()
+      local f = io.open(errs)
+      local err = f:read("a")
+      f:close()
+      return out, err
+    end
+    local one = run("--jobs 1 --threads 1")
+    local two, log = run("--jobs 2 --threads 2")
+    os.remove(errs)
+    assert.matches("running K = 5, 10 in 2 processes side by side", log)
+    local function report(out) return (out:match("\n## K = 5 .*"):gsub("elapsed %d+ s", "")) end
+    assert.matches("| adamw | 2 | ", report(one), 1, true)
+    assert.are.equal(report(one), report(two))
+  end)
+
   it("transfer_fashion.lua names a feature layer the backbone lacks before any episode runs", function()
     local p = io.popen(("'%s' scripts/transfer_fashion.lua --feature-layers layer9 --episodes 1 -q 2>&1; "
       .. "echo \"exit=$?\""):format(regression.host()))
