@@ -5,30 +5,10 @@
 local ks = require "kshot"
 local F = ks.functional
 
+local bits = require "spec.helpers.same_bits"
 local function flat(t) return t:reshape(-1):totable() end
-
--- every element equal (NaN matches NaN); names the first difference
-local function same_bits(a, b, what)
-  assert.same(a:shape(), b:shape())
-  local va, vb = flat(a), flat(b)
-  for i = 1, #va do
-    local x, y = va[i], vb[i]
-    if x ~= y and not (x ~= x and y ~= y) then
-      error(("%s element %d differs: %.17g vs %.17g"):format(what, i, x, y))
-    end
-  end
-end
-
--- results of f() with 1 and with 2 threads
-local function with_threads(f)
-  local saved = ks.get_num_threads()
-  ks.set_num_threads(1)
-  local one = {f()}
-  ks.set_num_threads(2)
-  local two = {f()}
-  ks.set_num_threads(saved)
-  return one, two
-end
+local with_threads = bits.with_threads
+local function same_bits(a, b, what) bits.assert_same(a, b, what) end
 
 local function max_abs_diff(got, want)
   local worst = 0
@@ -92,9 +72,6 @@ describe("batch_norm kernel", function()
       local w0, b0, gy = ks.randn(C) * 0.2 + 1, ks.randn(C), ks.randn(N, C, S)
       local y, dx, dw, db, rm, rv = bn_run(x0, w0, b0, gy)
       local ry, rdx, rdw, rdb, rmean, rvar = bn_reference(flat(x0), flat(gy), flat(w0), flat(b0), N, C, S, 1e-5)
-      if os.getenv("KS_SPEC_MARGINS") then
-        print(max_abs_diff(flat(y), ry), max_abs_diff(flat(dx), rdx), max_abs_diff(flat(dw), rdw), max_abs_diff(flat(db), rdb))
-      end
       assert.is_true(max_abs_diff(flat(y), ry) < 1e-5, "y")
       local M = N * S
       for c = 1, C do

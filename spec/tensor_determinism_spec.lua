@@ -2,36 +2,13 @@
 -- boundaries depend only on sizes and partials are combined in order.
 local ks = require "kshot"
 
--- a and b hold the same values. Small results are compared in Lua, exactly
--- (NaN matches NaN), so the message can name the element; large ones (no
--- NaN in this data) elementwise.
-local function check_same(k, a, b)
-  assert.same(a:shape(), b:shape())
-  assert.equal(a:dtype(), b:dtype())
-  if a:numel() > 4096 then
-    local same = a:eq(b):all():item()
-    assert(same, "output " .. k .. " differs between 1 and 2 threads")
-    return
-  end
-  local va, vb = a:reshape(-1):totable(), b:reshape(-1):totable()
-  for i = 1, #va do
-    local x, y = va[i], vb[i]
-    if x ~= y and not (x ~= x and y ~= y) then
-      error(string.format("output %d element %d differs: %.17g (1 thread) vs %.17g (2 threads)", k, i, x, y))
-    end
-  end
-end
+local bits = require "spec.helpers.same_bits"
 
 -- run f with 1 and then 2 threads; every returned tensor must match bit for bit
 local function same_bits(f)
-  local saved = ks.get_num_threads()
-  ks.set_num_threads(1)
-  local one = {f()}
-  ks.set_num_threads(2)
-  local two = {f()}
-  ks.set_num_threads(saved)
+  local one, two = bits.with_threads(f)
   assert.equal(#one, #two)
-  for k = 1, #one do check_same(k, one[k], two[k]) end
+  for k = 1, #one do bits.assert_same(one[k], two[k], ("output %d (1 vs 2 threads)"):format(k)) end
   return one
 end
 
