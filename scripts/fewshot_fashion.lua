@@ -94,8 +94,7 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- chosen from LR_GRID by 2-fold stratified inner CV on the K-shot set, half
 -- the steps); arch "small" | "wide" | "wide48" | "hyb" (see make_model);
 -- dropout (0.3); steps_x (train steps_x times --steps); batch (32); cosine
--- (cosine lr decay to 0); erase (random erasing with this probability); ema
--- (evaluate an EMA of the weights with this decay); tta (average the
+-- (cosine lr decay to 0); tta (average the
 -- predictions over each test image and its mirror; "shift": and both moved
 -- by one pixel in each direction); ensemble (average the predictions of this
 -- many models trained with different seeds); archs (an ensemble of these
@@ -340,11 +339,9 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     tf[#tf + 1] = A.random_crop { padding = 2, fill = BG }
     tf[#tf + 1] = A.random_horizontal_flip { p = 0.5 }
   end
-  if cfg.erase then tf[#tf + 1] = A.random_erasing { p = cfg.erase } end
   local aug = #tf > 0 and A.compose(tf, { seed = seed + 1 }) or nil
   local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair", alpha = cfg.mix == "mixup" and cfg.mix_alpha or nil,
     beta = cfg.mix == "cutmix" and cfg.mix_alpha or nil } }, { seed = seed + 2 }) or nil
-  local ema = cfg.ema and regularize.EMA(model, { decay = cfg.ema }) or nil
   local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 5 } or nil
   local n = x:size(0)
   local batch = math.min(cfg.batch or 32, n)
@@ -366,7 +363,6 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     loss:backward()
     opt:step()
     if sched then sched:step() end
-    if ema then ema:update(model) end
     running, count = running + loss:item(), count + 1
     if step % 10 == 0 or step == nsteps then
       if log then log(step, running / count) end
@@ -375,7 +371,6 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     end
   end
   if es and es.best_state and not es.stopped then es:restore(model) end
-  if ema then ema:copy_to(model) end
   return model
 end
 

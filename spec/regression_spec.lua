@@ -124,6 +124,10 @@ describe("regression: main scripts at reduced size", function()
     local function report(out) return (out:match("\n## K = 5 .*"):gsub("elapsed %d+ s", "")) end
     assert.matches("| adamw | 2 | ", report(one), 1, true)
     assert.are.equal(report(one), report(two))
+    local p = io.popen(("'%s' scripts/fewshot_fashion.lua --jobs 0 2>&1; echo \"exit=$?\""):format(regression.host()))
+    local out = p:read("a")
+    p:close()
+    assert.matches("fewshot_fashion.lua: %-%-jobs must be >= 1\nexit=2\n$", out)
   end)
 
   it("transfer_fashion.lua names a feature layer the backbone lacks before any episode runs", function()
