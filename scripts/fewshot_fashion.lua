@@ -98,11 +98,16 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- predictions over each test image and its mirror; "shift": and both moved
 -- by one pixel in each direction); ensemble (average the predictions of this
 -- many models trained with different seeds); archs (an ensemble of these
--- architectures, one model each); hog (add a logistic regression on
--- kshot.features.hog with this weight relative to the CNNs' average;
--- hog_shift: also trained on one-pixel shifts; hog_wd: its L2 penalty,
--- default 1e-4); hog_grid (development only: also score the run with these
--- HOG weights, as extra metrics).
+-- architectures, one model each); precise_bn (after training, recompute
+-- the batch-norm statistics on the clean K-shot images and their mirrors:
+-- nn.update_bn); hog (add a logistic regression on kshot.features.hog with
+-- this weight relative to the CNNs' average; hog_shift: also trained on
+-- one-pixel shifts; hog_wd: its L2 penalty, default 1e-4); scat (add a
+-- logistic regression on the wavelet scattering transform,
+-- kshot.features.scattering, trained on one-pixel shifts too, with this
+-- weight; scat_wd: its L2 penalty, default 1e-3); hog_grid (development
+-- only: also score the run with the fixed-feature members' weights scaled
+-- to these values of hog, as extra metrics).
 local BASE = { opt = "sgd", lr = 0.05 }
 local function with(t)
   local c = {}
@@ -184,6 +189,16 @@ local PRESETS = {
     with { name = "wide_hyb_x16_cos_hogs", archs = { "wide", "hyb" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
       tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 16, hog = 1, hog_shift = true, hog_wd = 1e-3,
       hog_grid = { 0, 0.5, 0.75, 1, 1.5 } },
+    -- session 5: precise batch-norm statistics, a scattering member, 16x steps, a third CNN
+    with { name = "wide_hyb_deep_x8_pbn_hogs_scat", archs = { "wide", "hyb", "deep" }, opt = "adamw", aug = true, ls = 0.1,
+      mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, hog = 0.75,
+      hog_shift = true, hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
+    with { name = "wide_hyb_x8_pbn_hogs_scat", archs = { "wide", "hyb" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
+    with { name = "wide_hyb_x16_pbn_hogs_scat", archs = { "wide", "hyb" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 16, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
   },
   -- the default set without best_recipe
   tricks = {},
@@ -235,17 +250,23 @@ say(args.dev and ("Fashion-MNIST --dev: %d development images (training rows 500
 -- "wide" 32 and 64 channels, 128-unit head, dropout 0.3 (the protocol
 -- note's reference CNN); "wide48" 48 and 96, 192-unit head; "hyb" the wide
 -- CNN reading the image plus its 8 fixed oriented-gradient maps
--- (kshot.features.OrientedGradients: edges it need not learn from 50 images)
-local ARCH = { small = { 16, 32, 64 }, wide = { 32, 64, 128 }, wide48 = { 48, 96, 192 } }
+-- (kshot.features.OrientedGradients: edges it need not learn from 50 images);
+-- "deep" the wide CNN with a third block of 128 channels (head on 3x3 maps)
+local ARCH = { small = { 16, 32, 64 }, wide = { 32, 64, 128 }, wide48 = { 48, 96, 192 }, deep = { 32, 64, 128 } }
 local function make_model(arch, dropout)
   local hyb = arch == "hyb"
   local w = ARCH[hyb and "wide" or arch or "small"]
-  local layers = {
-    nn.Conv2d(hyb and 9 or 1, w[1], 3, { padding = 1 }), nn.BatchNorm2d(w[1]), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(w[1], w[2], 3, { padding = 1 }), nn.BatchNorm2d(w[2]), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Dropout(dropout or 0.3), nn.Linear(w[2] * 7 * 7, w[3]), nn.ReLU(), nn.Linear(w[3], 10) }
+  local layers = {}
+  local function add(...) for _, l in ipairs { ... } do layers[#layers + 1] = l end end
   -- the maps are computed from pixels (x - BG): zero padding is background
-  if hyb then table.insert(layers, 1, features.OrientedGradients { background = BG, scale = 4 * SD }) end
+  if hyb then add(features.OrientedGradients { background = BG, scale = 4 * SD }) end
+  local cin = hyb and 9 or 1
+  for _, c in ipairs(arch == "deep" and { w[1], w[2], w[3] } or { w[1], w[2] }) do
+    add(nn.Conv2d(cin, c, 3, { padding = 1 }), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2))
+    cin = c
+  end
+  local side = arch == "deep" and 3 or 7 -- 28 -> 14 -> 7 (-> 3)
+  add(nn.Flatten(), nn.Dropout(dropout or 0.3), nn.Linear(cin * side * side, w[3]), nn.ReLU(), nn.Linear(w[3], 10))
   return nn.Sequential(table.unpack(layers))
 end
 
@@ -253,10 +274,10 @@ end
 -- averaged); tta: also average over the horizontal mirror of each image
 -- ("shift": and over both shifted by one pixel in each direction). Members
 -- with a .proba function (fixed-feature classifiers) are added with their
--- .weight (relative to the CNNs' average) when hog_weight is nil.
+-- .weight (relative to the CNNs' average).
 -- Returns the predicted labels, and the CNNs' mean probabilities plus the
 -- fixed-feature members' probabilities (to score other weights)
-local function predict(models, x, tta, hog_weight)
+local function predict(models, x, tta)
   if models.parameters then models = { models } end
   for _, m in ipairs(models) do if m.eval then m:eval() end end
   local preds, cnn, fixed = {}, {}, {}
@@ -276,7 +297,7 @@ local function predict(models, x, tta, hog_weight)
       local out, count, fx = nil, 0, nil
       for _, m in ipairs(models) do
         if m.proba then
-          local p = m.proba(xb) * (hog_weight or m.weight)
+          local p = m.proba(x, start, xb) * m.weight
           fx = fx and fx + p or p
         else
           for _, xv in ipairs(views) do
@@ -295,12 +316,30 @@ local function predict(models, x, tta, hog_weight)
   return join(preds), join(cnn), join(fixed)
 end
 
--- hog: a logistic regression on fixed oriented-gradient features
--- (kshot.features.hog: no learned filters, so 50 images are enough to fit it)
-local function hog_features(x) return features.hog(x * SD + MEAN) end -- pixels: zero padding is background
+-- fixed-feature members: logistic regressions on features with no learned
+-- filters, so 50 images are enough to fit them. "hog": kshot.features.hog;
+-- "scattering": the square root of the wavelet scattering transform
+-- (features.scattering, J = 2, L = 8: 81 maps of 7x7). Both read pixels
+-- (x * SD + MEAN), so zero padding is background.
+local FIXED = {
+  hog = function(x) return features.hog(x * SD + MEAN) end,
+  scattering = function(x)
+    local s = features.scattering(x * SD + MEAN)
+    return s:reshape(s:size(0), -1):sqrt()
+  end,
+}
+-- the test images' features, computed once per process: [kind][x][first row]
+local feature_cache = {}
+local function fixed_features(kind, x, start, xb)
+  local per_x = feature_cache[kind] or setmetatable({}, { __mode = "k" })
+  feature_cache[kind] = per_x
+  per_x[x] = per_x[x] or {}
+  per_x[x][start] = per_x[x][start] or FIXED[kind](xb)
+  return per_x[x][start]
+end
 
 -- shift: also train on every image moved by one pixel in each of the four directions
-local function train_hog(x, y, seed, wd, shift)
+local function train_fixed(kind, x, y, seed, wd, shift)
   ks.manual_seed(seed)
   if shift then
     local xs, ys = { x }, { y }
@@ -309,7 +348,7 @@ local function train_hog(x, y, seed, wd, shift)
     end
     x, y = ks.cat(xs, 0), ks.cat(ys, 0)
   end
-  local f = hog_features(x)
+  local f = FIXED[kind](x)
   local m = nn.Linear(f:size(1), 10)
   local opt = optim.AdamW(m:parameters(), { lr = 0.05, weight_decay = 0 })
   for _ = 1, 300 do
@@ -318,7 +357,7 @@ local function train_hog(x, y, seed, wd, shift)
     loss:backward()
     opt:step()
   end
-  return { proba = function(xb) return F.softmax(m(hog_features(xb)), 1) end }
+  return { proba = function(x_all, start, xb) return F.softmax(m(fixed_features(kind, x_all, start, xb)), 1) end }
 end
 
 local function accuracy_of(models, x, y, tta)
@@ -371,6 +410,8 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     end
   end
   if es and es.best_state and not es.stopped then es:restore(model) end
+  -- the running statistics of the last (augmented, mixed) batches, replaced by those of the clean images
+  if cfg.precise_bn then nn.update_bn(model, ks.cat({ x, x:flip(3) }, 0)) end
   return model
 end
 
@@ -410,8 +451,13 @@ local function run_recipe(k)
         m == 1 and function(step, loss) ctx.log { step = step, loss = loss } end or nil)
     end
     if cfg.hog then
-      local h = train_hog(xs, ys, data_seed + 31, cfg.hog_wd or 1e-4, cfg.hog_shift)
+      local h = train_fixed("hog", xs, ys, data_seed + 31, cfg.hog_wd or 1e-4, cfg.hog_shift)
       h.weight = cfg.hog
+      models[#models + 1] = h
+    end
+    if cfg.scat then
+      local h = train_fixed("scattering", xs, ys, data_seed + 37, cfg.scat_wd or 1e-3, true)
+      h.weight = cfg.scat
       models[#models + 1] = h
     end
     local pred, cnn_p, hog_p = predict(models, test_in, cfg.tta)

@@ -74,6 +74,43 @@ describe("kshot.features", function()
     assert.are.equal(0, #m:parameters())
   end)
 
+  it("scattering: 1 + J L + L^2 J (J - 1) / 2 maps at 1 / 2^J resolution", function()
+    ks.manual_seed(3)
+    local x = ks.rand(2, 1, 28, 28)
+    assert.same({ 2, 81, 7, 7 }, features.scattering(x):shape())
+    assert.same({ 2, 9, 14, 14 }, features.scattering(x, { J = 1 }):shape())
+    -- J = 3, L = 4 on 56x56: 1 + 12 + 16 * 3 maps of 7x7
+    assert.same({ 2, 1 + 12 + 48, 7, 7 }, features.scattering(ks.rand(2, 1, 56, 56), { L = 4, J = 3 }):shape())
+    -- per image: a row computed alone matches the batch
+    local s = features.scattering(x)
+    assert.is_true((s:narrow(0, 1, 1) - features.scattering(x:narrow(0, 1, 1))):abs():max():item() < 1e-6)
+    assert.is_true(s:min():item() >= 0)
+  end)
+
+  it("scattering of a constant image: the low-pass keeps the level, the zero-mean wavelets see nothing", function()
+    local s = features.scattering(ks.full({ 1, 1, 28, 28 }, 0.5))
+    -- output (3, 3) averages input pixels 4..20 (phi spans 2.5 sd = 8 pixels): all inside the image
+    assert.is_true(math.abs(s[0][0][3][3]:item() - 0.5) < 1e-5, "S0 " .. s[0][0][3][3]:item())
+    -- first order at scale 0: the wavelets (4 pixels wide) reach the border only from pixels 0..3 and 24..27
+    for l = 0, 7 do assert.is_true(s[0][1 + l][3][3]:item() < 1e-5, "S1 " .. l) end
+    assert.are.equal(0, features.scattering(ks.zeros(1, 1, 28, 28)):abs():max():item())
+  end)
+
+  it("scattering: orientation l responds to patterns varying along angle pi l / L", function()
+    local t = {}
+    for r = 1, 28 do
+      t[r] = {}
+      for c = 1, 28 do t[r][c] = 0.5 + 0.5 * math.cos(0.75 * math.pi * c) end -- varies along x (columns)
+    end
+    local x = ks.tensor(t):float():view(1, 1, 28, 28)
+    local s = features.scattering(x)
+    local along, across = s[0][1 + 0][3][3]:item(), s[0][1 + 4][3][3]:item() -- j = 0, theta = 0 and pi / 2
+    assert.is_true(along > 20 * across, ("theta 0: %g, theta pi/2: %g"):format(along, across))
+    -- the same pattern turned by 90 degrees swaps them
+    local s2 = features.scattering(x:transpose(2, 3):contiguous())
+    assert.is_true(math.abs(s2[0][1 + 4][3][3]:item() - along) < 1e-4 * along)
+  end)
+
   it("bad inputs are clear errors", function()
     local function err(f, pat)
       local ok, msg = pcall(f)
@@ -91,6 +128,12 @@ describe("kshot.features", function()
     err(function() features.hog(ks.zeros(1, 1, 28, 28), { cells = { 4, 2.5 } }) end,
       "option 'cells'%[2%] must be an integer >= 1, got 2.5")
     err(function() features.hog(ks.zeros(1, 1, 28, 28), { cells = {}, coarse_cells = {} }) end, "both empty")
+    err(function() features.scattering(ks.zeros(1, 1, 28, 28), 2) end,
+      "features.scattering: argument 'opts' must be a table, got number")
+    err(function() features.scattering(ks.zeros(1, 1, 28, 28), { J = 0 }) end, "option 'J' must be an integer >= 1, got 0")
+    err(function() features.scattering(ks.zeros(1, 1, 28, 28), { J = 5 }) end, "option 'J' must be at most 4, got 5")
+    err(function() features.scattering(ks.zeros(1, 1, 3, 28)) end, "the 3x28 image is smaller than 2%^J = 4")
+    err(function() features.scattering(ks.zeros(2, 28, 28)) end, "features.scattering: argument 'x' must have shape")
     err(function() features.OrientedGradients { scale = "big" } end, "option 'scale' must be a number, got string")
     err(function() features.OrientedGradients {}(ks.zeros(1, 2, 4, 4)) end, "features.OrientedGradients: argument 'x'")
   end)

@@ -3,6 +3,14 @@
 require "kshot"
 local regression = require "spec.helpers.regression"
 
+-- a shell command's standard output
+local function capture(cmd)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
 describe("regression helper", function()
   it("tolerance is max(2 points, 3 sd across seeds)", function()
     assert.equal(2, regression.tolerance { 70, 70.1, 70.2 })
@@ -124,17 +132,24 @@ describe("regression: main scripts at reduced size", function()
     local function report(out) return (out:match("\n## K = 5 .*"):gsub("elapsed %d+ s", "")) end
     assert.matches("| adamw | 2 | ", report(one), 1, true)
     assert.are.equal(report(one), report(two))
-    local p = io.popen(("'%s' scripts/fewshot_fashion.lua --jobs 0 2>&1; echo \"exit=$?\""):format(regression.host()))
-    local out = p:read("a")
-    p:close()
+    local out = capture(("'%s' scripts/fewshot_fashion.lua --jobs 0 2>&1; echo \"exit=$?\""):format(regression.host()))
     assert.matches("fewshot_fashion.lua: %-%-jobs must be >= 1\nexit=2\n$", out)
   end)
 
+  it("fewshot_fashion.lua --preset best runs its whole recipe (two CNNs, precise BN, HOG and scattering members)", function()
+    local out = capture(("'%s' scripts/fewshot_fashion.lua --k 5 --seeds 1 --steps 2 --test-size 300 --preset best "
+      .. "--no-records --threads 1 -q 2>&1; echo \"exit=$?\""):format(regression.host()))
+    assert.matches("exit=0\n$", out)
+    -- 16 steps of two CNNs barely move them; the fixed-feature members alone beat the 2-step baseline
+    local summary = out:match("## Summary.*") or ""
+    local best, base = summary:match("| best_recipe | ([%d.]+) |"), summary:match("| baseline | ([%d.]+) |")
+    assert.is_truthy(best, out)
+    assert.is_true(tonumber(best) > tonumber(base) + 10, out)
+  end)
+
   it("transfer_fashion.lua names a feature layer the backbone lacks before any episode runs", function()
-    local p = io.popen(("'%s' scripts/transfer_fashion.lua --feature-layers layer9 --episodes 1 -q 2>&1; "
+    local out = capture(("'%s' scripts/transfer_fashion.lua --feature-layers layer9 --episodes 1 -q 2>&1; "
       .. "echo \"exit=$?\""):format(regression.host()))
-    local out = p:read("a")
-    p:close()
     assert.matches("%-%-feature%-layers: [^\n]*fashion_resnet_supervised%.safetensors has no layer 'layer9'", out)
     assert.not_matches("episodes", out)
     assert.matches("exit=2\n$", out)

@@ -15,6 +15,14 @@
 --     downsampled 2x over the cells in `coarse_cells`; each of these blocks
 --     is L2-normalised per image, then every value square-rooted (the
 --     Hellinger map that suits histograms).
+--   features.scattering(x, {J = 2, L = 8})
+--     x float32 [N, 1, H, W] -> [N, C, ceil(H / 2^J), ceil(W / 2^J)]: the 2-D
+--     wavelet scattering transform (Bruna & Mallat 2013) with Morlet wavelets
+--     at J scales and L orientations, up to order 2: the image averaged by a
+--     Gaussian of width 2^J (1 map), the averaged moduli |x * psi| (J L maps),
+--     and the averaged moduli of those moduli at coarser scales (L^2 J (J-1) / 2
+--     maps); C = 81 for J = 2, L = 8. Stable to small deformations and
+--     shifts below 2^J pixels, with no learned weights.
 --   features.OrientedGradients{orientations = 8, scale = 1, background = 0} (an nn.Module)
 --     x -> cat(x, scale * oriented_gradients(x - background)) along channels:
 --     [N, 1 + O, H, W], a fixed first layer in front of a CNN (background: the
@@ -38,6 +46,13 @@ local function check_images(name, x)
   if x:dim() ~= 4 or x:size(1) ~= 1 then
     fail(name, "argument 'x' must have shape [N, 1, H, W] (one channel), got " .. shape_str(x))
   end
+end
+
+-- the images checked; the options table (or an empty one)
+local function checked_call(name, x, opts)
+  check_images(name, x)
+  if opts ~= nil and type(opts) ~= "table" then fail(name, "argument 'opts' must be a table, got " .. type(opts)) end
+  return opts or {}
 end
 
 local function count_opt(name, opts, key, def)
@@ -80,8 +95,7 @@ end
 local function gradients(x, n) return F.relu(F.conv2d(x, oriented_filters(n), nil, { padding = 1 })) end
 
 function M.oriented_gradients(x, opts)
-  check_images("oriented_gradients", x)
-  opts = opts or {}
+  opts = checked_call("oriented_gradients", x, opts)
   return gradients(x, count_opt("oriented_gradients", opts, "orientations", 8))
 end
 
@@ -97,8 +111,7 @@ end
 
 function M.hog(x, opts)
   local name = "hog"
-  check_images(name, x)
-  opts = opts or {}
+  opts = checked_call(name, x, opts)
   local o = count_opt(name, opts, "orientations", 8)
   local cells = cells_opt(name, opts, "cells", { 4, 7, 14 })
   local coarse = cells_opt(name, opts, "coarse_cells", { 2, 7 })
@@ -107,6 +120,128 @@ function M.hog(x, opts)
   add_blocks(name, parts, gradients(x, o), cells)
   if #coarse > 0 then add_blocks(name, parts, gradients(F.avg_pool2d(x, 2), o), coarse) end
   return ks.cat(parts, 1):sqrt()
+end
+
+-- ---------------------------------------------------------------- scattering
+-- Morlet wavelets as in Bruna & Mallat (2013) and Kymatio: at scale j,
+-- sigma = 0.8 * 2^j, centre frequency xi = 3pi/4 / 2^j, an envelope 1/slant
+-- (= L/4) times longer across the oscillation than along it, minus a multiple
+-- of the envelope so the filter sums to zero. phi: the Gaussian low-pass with
+-- sigma = 0.8 * 2^J, summing to one. Filters are truncated at 2.5 envelope
+-- sd (zero padding: background) and cached per (J, L).
+local function gabor_rows(sigma, theta, xi, slant, half)
+  local c, s = math.cos(theta), math.sin(theta)
+  local a = 1 / (2 * sigma * sigma) -- curvature along the wave
+  local b = slant * slant / (2 * sigma * sigma) -- and across it
+  local re, im, env = {}, {}, {}
+  for y = -half, half do
+    local rr, ri, re_ = {}, {}, {}
+    for x = -half, half do
+      local u, v = c * x + s * y, -s * x + c * y
+      local e = math.exp(-(a * u * u + b * v * v))
+      rr[#rr + 1], ri[#ri + 1], re_[#re_ + 1] = e * math.cos(xi * u), e * math.sin(xi * u), e
+    end
+    re[#re + 1], im[#im + 1], env[#env + 1] = rr, ri, re_
+  end
+  return re, im, env
+end
+
+local function sum2(t)
+  local acc = 0
+  for _, row in ipairs(t) do for _, v in ipairs(row) do acc = acc + v end end
+  return acc
+end
+
+-- [2L, 1, k, k]: the L real parts, then the L imaginary parts, of the wavelets
+-- at scale j (in units of the map's own resolution)
+local function morlet_bank(j, L)
+  local sigma, slant = 0.8 * 2 ^ j, 4 / L
+  local half = math.ceil(2.5 * sigma / slant)
+  local re_all, im_all = {}, {}
+  for l = 0, L - 1 do
+    local re, im, env = gabor_rows(sigma, math.pi * l / L, 0.75 * math.pi / 2 ^ j, slant, half)
+    local k = sum2(re) / sum2(env) -- zero mean (the imaginary part already is, by symmetry)
+    local norm = slant / (2 * math.pi * sigma * sigma)
+    for r = 1, #re do
+      for q = 1, #re[r] do
+        re[r][q] = (re[r][q] - k * env[r][q]) * norm
+        im[r][q] = im[r][q] * norm
+      end
+    end
+    re_all[#re_all + 1], im_all[#im_all + 1] = { re }, { im }
+  end
+  for _, m in ipairs(im_all) do re_all[#re_all + 1] = m end
+  return ks.tensor(re_all):float(), half
+end
+
+local function lowpass(sigma)
+  local half = math.ceil(2.5 * sigma)
+  local _, _, env = gabor_rows(sigma, 0, 0, 1, half)
+  local total = sum2(env)
+  for _, row in ipairs(env) do for q = 1, #row do row[q] = row[q] / total end end
+  return ks.tensor({ { env } }):float(), half
+end
+
+local banks = {} -- "J,L" -> {psi[level][j] = {w, half}, phi[level] = {w, half}}
+local function scattering_bank(J, L)
+  local key = J .. "," .. L
+  if not banks[key] then
+    local psi, phi = {}, {}
+    for level = 0, J - 1 do
+      psi[level] = {}
+      for j = level, J - 1 do
+        local w, half = morlet_bank(j - level, L)
+        psi[level][j] = { w = w, half = half }
+      end
+      local w, half = lowpass(0.8 * 2 ^ (J - level))
+      phi[level] = { w = w, half = half }
+    end
+    banks[key] = { psi = psi, phi = phi }
+  end
+  return banks[key]
+end
+
+-- |u * psi_j|, u [N, 1, h, w] at resolution `level`, subsampled to resolution j: [N, L, h', w']
+local function wavelet_modulus(u, bank, level, j, L)
+  local f = bank.psi[level][j]
+  local stride = 1 << (j - level)
+  local z = F.conv2d(u, f.w, nil, { padding = f.half, stride = stride })
+  return (z:narrow(1, 0, L):pow(2) + z:narrow(1, L, L):pow(2)):sqrt()
+end
+
+-- u [N, C, h, w] at resolution `level` -> [N, C, H / 2^J, W / 2^J]
+local function average(u, bank, level, J)
+  local n, c = u:size(0), u:size(1)
+  local f = bank.phi[level]
+  local s = F.conv2d(u:reshape(n * c, 1, u:size(2), u:size(3)), f.w, nil,
+    { padding = f.half, stride = 1 << (J - level) })
+  return s:reshape(n, c, s:size(2), s:size(3))
+end
+
+function M.scattering(x, opts)
+  local name = "scattering"
+  opts = checked_call(name, x, opts)
+  local J = count_opt(name, opts, "J", 2)
+  local L = count_opt(name, opts, "L", 8)
+  if J > 4 then fail(name, ("option 'J' must be at most 4, got %d"):format(J)) end
+  local h, w = x:size(2), x:size(3)
+  if h < 2 ^ J or w < 2 ^ J then fail(name, ("the %dx%d image is smaller than 2^J = %d"):format(h, w, 2 ^ J)) end
+  local bank, n = scattering_bank(J, L), x:size(0)
+  local parts = { average(x, bank, 0, J) }
+  local first = {}
+  for j1 = 0, J - 1 do
+    first[j1] = wavelet_modulus(x, bank, 0, j1, L)
+    parts[#parts + 1] = average(first[j1], bank, j1, J)
+  end
+  for j1 = 0, J - 2 do
+    local u1 = first[j1]
+    local flat = u1:reshape(n * L, 1, u1:size(2), u1:size(3))
+    for j2 = j1 + 1, J - 1 do
+      local u2 = wavelet_modulus(flat, bank, j1, j2, L)
+      parts[#parts + 1] = average(u2:reshape(n, L * L, u2:size(2), u2:size(3)), bank, j2, J)
+    end
+  end
+  return ks.cat(parts, 1)
 end
 
 local OG = Module:extend("OrientedGradients")

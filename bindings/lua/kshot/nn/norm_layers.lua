@@ -50,6 +50,46 @@ end
 L.BatchNorm1d = batch_norm("BatchNorm1d", {[2] = true, [3] = true, text = "2D or 3D"})
 L.BatchNorm2d = batch_norm("BatchNorm2d", {[4] = true, text = "4D"})
 
+--- nn.update_bn(model, inputs): recompute the running statistics of every
+-- batch-norm layer (with track_running_stats) in model from inputs, a tensor
+-- or a list of tensors (batches), as PyTorch's
+-- torch.optim.swa_utils.update_bn: each layer's running mean and variance
+-- become the average over the batches of the batch statistics (momentum
+-- 1/b at batch b). After training with augmentation or mixup, the running
+-- statistics describe the last augmented batches; recomputed on clean
+-- images they match what the model sees at test time. The model is run in
+-- training mode without gradients; its mode and momenta are restored.
+-- Returns model.
+function L.update_bn(model, inputs)
+  if type(model) ~= "table" or type(model.modules) ~= "function" then
+    error("nn.update_bn: argument 'model' must be an nn.Module, got " .. type(model), 2)
+  end
+  if ks.is_tensor(inputs) then inputs = {inputs} end
+  if type(inputs) ~= "table" or #inputs == 0 then
+    error("nn.update_bn: argument 'inputs' must be a tensor or a non-empty list of tensors, got " .. type(inputs), 2)
+  end
+  for i, x in ipairs(inputs) do
+    if not ks.is_tensor(x) then error(("nn.update_bn: inputs[%d] must be a tensor, got %s"):format(i, type(x)), 2) end
+  end
+  local bns, momenta = {}, {}
+  for _, m in ipairs(model:modules()) do
+    if m.running_mean and m.track_running_stats then bns[#bns + 1], momenta[#bns + 1] = m, m.momentum end
+  end
+  if #bns == 0 then return model end
+  local was_training = model.training
+  model:train()
+  local ok, err = pcall(ks.no_grad, function()
+    for b, x in ipairs(inputs) do
+      for _, m in ipairs(bns) do m.momentum = 1 / b end
+      model(x)
+    end
+  end)
+  for i, m in ipairs(bns) do m.momentum = momenta[i] end
+  model:train(was_training)
+  if not ok then error(err, 2) end
+  return model
+end
+
 L.LayerNorm = Module:extend("LayerNorm")
 
 --- LayerNorm(normalized_shape[, {eps=1e-5, elementwise_affine=true}])
