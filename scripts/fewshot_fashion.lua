@@ -95,7 +95,7 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- chosen from LR_GRID by 2-fold stratified inner CV on the K-shot set, half
 -- the steps); arch "small" | "wide" | "wide48" | "hyb" (see make_model);
 -- dropout (0.3); steps_x (train steps_x times --steps); batch (32); cosine
--- (cosine lr decay to 0); tta (average the
+-- (cosine lr decay to 0); loss ("cosine": the cosine loss, see loss_of); tta (average the
 -- predictions over each test image and its mirror; "shift": and both moved
 -- by one pixel in each direction); ensemble (average the predictions of this
 -- many models trained with different seeds); archs (an ensemble of these
@@ -202,6 +202,9 @@ local PRESETS = {
       tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 16, hog = 1, hog_shift = true, hog_wd = 1e-3,
       hog_grid = { 0, 0.5, 0.75, 1, 1.5 } },
     -- session 5: precise batch-norm statistics, a scattering member, 16x steps, a third CNN
+    with { name = "wide_hyb_x8_pbn_cosloss_hogs_scat", archs = { "wide", "hyb" }, opt = "adamw", aug = true,
+      mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, loss = "cosine",
+      hog = 0.75, hog_shift = true, hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
     with { name = "wide_hyb_deep_x8_pbn_hogs_scat", archs = { "wide", "hyb", "deep" }, opt = "adamw", aug = true, ls = 0.1,
       mix = "mixup", tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, hog = 0.75,
       hog_shift = true, hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
@@ -282,6 +285,16 @@ local function make_model(arch, dropout)
   return nn.Sequential(table.unpack(layers))
 end
 
+-- cross-entropy (with label smoothing ce.label_smoothing), or with loss =
+-- "cosine" the cosine loss of Barz & Denzler (2020): 1 - cos(output, one-hot
+-- target); such a model predicts softmax(COS_SCALE * output / |output|)
+local COS_SCALE = 10
+local function unit_rows(t) return t / t:pow(2):sum(1, true):add(1e-12):sqrt() end
+local function loss_of(cfg, out, y, ce)
+  if cfg.loss == "cosine" then return 1 - (unit_rows(out) * ks.one_hot(y, 10):float()):sum(1):mean() end
+  return F.cross_entropy(out, y, ce)
+end
+
 -- models: one model or a list (an ensemble: their softmax outputs are
 -- averaged); tta: also average over the horizontal mirror of each image
 -- ("shift": and over both shifted by one pixel in each direction). Members
@@ -313,7 +326,9 @@ local function predict(models, x, tta)
           fx = fx and fx + p or p
         else
           for _, xv in ipairs(views) do
-            local p = (#models == 1 and not tta) and m(xv) or F.softmax(m(xv), 1)
+            local o = m(xv)
+            if m.cosine_scale then o = unit_rows(o) * m.cosine_scale end
+            local p = (#models == 1 and not tta) and o or F.softmax(o, 1)
             out, count = out and out + p or p, count + 1
           end
         end
@@ -407,9 +422,9 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     if mix then
       local xm, ya, yb2, lam = mix(xb, yb)
       local out = model(xm)
-      loss = F.cross_entropy(out, ya, ce) * lam + F.cross_entropy(out, yb2, ce) * (1 - lam)
+      loss = loss_of(cfg, out, ya, ce) * lam + loss_of(cfg, out, yb2, ce) * (1 - lam)
     else
-      loss = F.cross_entropy(model(xb), yb, ce)
+      loss = loss_of(cfg, model(xb), yb, ce)
     end
     loss:backward()
     opt:step()
@@ -424,6 +439,7 @@ local function train(cfg, x, y, seed, nsteps, val, log)
   if es and es.best_state and not es.stopped then es:restore(model) end
   -- the running statistics of the last (augmented, mixed) batches, replaced by those of the clean images
   if cfg.precise_bn then nn.update_bn(model, ks.cat({ x, x:flip(3) }, 0)) end
+  if cfg.loss == "cosine" then model.cosine_scale = COS_SCALE end
   return model
 end
 
