@@ -148,6 +148,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   wide + hyb, precise BN, HOG + scattering members (0.75 each)         69.8 / 76.4   <- BEST
 --     ... 16x steps (replicates 100, 101)                               +0.3 / 0.0
 --     ... a third CNN ("deep")                                          69.9 / 76.4
+--   after the report run, for the next round (not used to fix BEST):
+--     ... the cosine loss instead of cross-entropy                     70.4 / 76.0
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
