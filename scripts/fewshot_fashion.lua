@@ -151,6 +151,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   after the report run, for the next round (not used to fix BEST):
 --     ... the cosine loss instead of cross-entropy (replicates
 --         100..107; BEST 71.2 / 77.3 on them)                           71.4 / 77.3
+--     single hyb CNN x8 + precise BN, Sobel input maps (as BEST)        68.0 / 74.5
+--       ... with Morlet (scattering j = 0) modulus maps instead         67.5 / 74.1
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
