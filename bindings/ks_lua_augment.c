@@ -10,9 +10,11 @@
  *   raw_flip(x, out, g, horizontal, p)
  *   raw_rotate(x, out, g, deg_lo, deg_hi, fill, p)
  *   raw_translate(x, out, g, fx, fy, subpixel, fill, p)
+ *   raw_affine(x, out, g, deg_lo, deg_hi, tx, ty, scale_lo, scale_hi, shx_lo, shx_hi, shy_lo, shy_hi, fill, p)
+ *   raw_elastic(x, out, g, alpha, sigma, fill, p)
  *   raw_resized_crop(x, out, g, scale_lo, scale_hi, ratio_lo, ratio_hi, p)
  *   raw_noise(x, out, g, mean, std, p[, lo, hi])
- *   raw_brightness_contrast(x, out, g, b_lo, b_hi, c_lo, c_hi, p[, lo, hi])
+ *   raw_brightness_contrast(x, out, g, b_lo, b_hi, c_lo, c_hi, p[, lo, hi[, pivot]])
  *   raw_erase(x, out, g, p, scale_lo, scale_hi, ratio_lo, ratio_hi, attempts, log_ratio, fill, value, lo, hi[, boxes])
  *       fill: "constant" | "random" | "mean"
  *   raw_mixup(x, out, g, alpha, p, perm) -> out, lambda
@@ -92,6 +94,31 @@ static int l_translate(lua_State *L)
                                            lua_toboolean(L, 6), (float)luaL_checknumber(L, 7), luaL_checknumber(L, 8)));
 }
 
+static int l_affine(lua_State *L)
+{
+    args3 a = check3(L);
+    ks_aug_affine_params prm = {.deg_lo = luaL_checknumber(L, 4),
+                                .deg_hi = luaL_checknumber(L, 5),
+                                .translate_x = luaL_checknumber(L, 6),
+                                .translate_y = luaL_checknumber(L, 7),
+                                .scale_lo = luaL_checknumber(L, 8),
+                                .scale_hi = luaL_checknumber(L, 9),
+                                .shear_x_lo = luaL_checknumber(L, 10),
+                                .shear_x_hi = luaL_checknumber(L, 11),
+                                .shear_y_lo = luaL_checknumber(L, 12),
+                                .shear_y_hi = luaL_checknumber(L, 13),
+                                .fill = (float)luaL_checknumber(L, 14),
+                                .p = luaL_checknumber(L, 15)};
+    return finish(L, a.c, ks_aug_affine(a.c, a.x, a.out, a.g, &prm));
+}
+
+static int l_elastic(lua_State *L)
+{
+    args3 a = check3(L);
+    return finish(L, a.c, ks_aug_elastic(a.c, a.x, a.out, a.g, luaL_checknumber(L, 4), luaL_checknumber(L, 5),
+                                         (float)luaL_checknumber(L, 6), luaL_checknumber(L, 7)));
+}
+
 static int l_resized_crop(lua_State *L)
 {
     args3 a = check3(L);
@@ -116,6 +143,7 @@ static int l_brightness_contrast(lua_State *L)
                      .c_hi = luaL_checknumber(L, 7), .p = luaL_checknumber(L, 8)};
     prm.clamp = !lua_isnoneornil(L, 9);
     if (prm.clamp) prm.lo = luaL_checknumber(L, 9), prm.hi = luaL_checknumber(L, 10);
+    prm.pivot = luaL_optnumber(L, 11, 0);
     return finish(L, a.c, ks_aug_brightness_contrast(a.c, a.x, a.out, a.g, &prm));
 }
 
@@ -195,6 +223,8 @@ static const luaL_Reg augment_functions[] = {
     {"raw_flip", l_flip},
     {"raw_rotate", l_rotate},
     {"raw_translate", l_translate},
+    {"raw_affine", l_affine},
+    {"raw_elastic", l_elastic},
     {"raw_resized_crop", l_resized_crop},
     {"raw_noise", l_noise},
     {"raw_brightness_contrast", l_brightness_contrast},

@@ -110,7 +110,11 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- kshot.features.scattering, trained on one-pixel shifts too, with this
 -- weight; scat_wd: its L2 penalty, default 1e-3); hog_grid (development
 -- only: also score the run with the fixed-feature members' weights scaled
--- to these values of hog, as extra metrics).
+-- to these values of hog, as extra metrics). Tried on development
+-- replicates: more_aug (transforms after crop/flip: "erasing", "rotation",
+-- "affine", "elastic", "elastic_soft", see MORE_AUG); pad (the crop's
+-- padding, 2); img_norm ("max": every image divided by its brightest
+-- pixel); contrast (pixel intensities times U(1 - c, 1 + c) per image).
 local BASE = { opt = "sgd", lr = 0.05 }
 local function with(t)
   local c = {}
@@ -155,17 +159,33 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --         100..107; BEST 71.2 / 77.3 on them)                           71.4 / 77.3
 --     single hyb CNN x8 + precise BN, Sobel input maps (as BEST)        68.0 / 74.5
 --       ... with Morlet (scattering j = 0) modulus maps instead         67.5 / 74.1
+--   session 6, single wide x8 CNN with precise BN                        67.4 / 73.8
+--     ... + random erasing (p 0.5, random values)                       +0.0 / +0.7
+--     ... + rotation 10 deg / random_affine (8 deg, scale 0.9-1.1,
+--         shear 8) / elastic_transform (alpha 50, sigma 4 / 30, 5)       -0.7 / -0.8, -0.3 / -0.9,
+--                                                                       -2.3 / -2.7, -0.1 / -1.0
+--     ... no mixup / crop padding 1 / dropout 0.5                       -2.0 / -1.5, -0.6 / -0.2, -0.1 / +0.1
+--     ... images divided by their brightest pixel / pixel intensities
+--         times U(0.6, 1.4) (brightness_contrast about black)            +0.1 / 0.0, +0.3 / +1.1
+--   session 6, the full recipe (BEST before: 69.8 / 76.4 on 100..103,
+--   71.2 / 77.3 on 100..107):
+--     ... + random erasing (replicates 100..107)                        71.5 / 77.5   <- BEST
+--     ... + intensity scaling / + both (100..103)                       +0.2 / +0.1, +0.4 / +0.5
+--         (erasing alone on 100..103: +0.4 / +0.2)
+--     ... images divided by their brightest pixel (2-3 replicates)      -0.1 / -0.3
+--   (fixed-feature members on pixels or on row/column profiles add
+--   <= +0.2 on top of the CNNs + HOG member: not kept)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
 -- PyTorch's (on the report draws, a logistic regression on pixels gives
 -- 64.7 / 71.0 against the note's 65.7 / 71.4). What helps most: training
--- 8x longer with a cosine schedule, crop/flip + mixup + label smoothing, a wider CNN, fixed oriented-gradient
+-- 8x longer with a cosine schedule, crop/flip + mixup + label smoothing (+ random erasing), a wider CNN, fixed oriented-gradient
 -- features (as input maps, and as a separate linear model whose errors
 -- differ from the CNNs'), and averaging the models.
 local BEST = with { name = "best_recipe", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-  mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-  hog_wd = 1e-3, scat = 0.75 }
+  more_aug = { "erasing" }, mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true,
+  hog = 0.75, hog_shift = true, hog_wd = 1e-3, scat = 0.75 }
 
 local PRESETS = {
   default = {
@@ -221,6 +241,41 @@ local PRESETS = {
     with { name = "wide_hyb_x16_pbn_hogs_scat", archs = { "wide", "hyb" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
       tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 16, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
+    -- session 6: more augmentation on a single wide CNN (x8, precise BN)
+    with { name = "w_pbn", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true,
+      lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true },
+    with { name = "w_pbn_erase", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
+    with { name = "w_pbn_rot", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "rotation" } },
+    with { name = "w_pbn_affine", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "affine" } },
+    with { name = "w_pbn_elastic", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "elastic" } },
+    with { name = "w_pbn_elastic_soft", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "elastic_soft" } },
+    with { name = "w_pbn_nomix", arch = "wide", opt = "adamw", aug = true, ls = 0.1, tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true },
+    with { name = "w_pbn_pad1", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, pad = 1 },
+    with { name = "w_pbn_imgmax", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, img_norm = "max" },
+    with { name = "w_pbn_contrast", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, contrast = 0.4 },
+    with { name = "best_erase", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_contrast", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, contrast = 0.4, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_erase_contrast", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, contrast = 0.4, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_imgmax", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, img_norm = "max", hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "w_pbn_drop5", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
+      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, dropout = 0.5 },
   },
   -- the default set without best_recipe
   tricks = {},
@@ -398,6 +453,16 @@ local function accuracy_of(models, x, y, tta)
   return 100 * metrics.accuracy((predict(models, x, tta)), y)
 end
 
+-- more_aug: further transforms after crop/flip (values drawn in pixel units, then standardised)
+local PIX_HI = (1 - MEAN) / SD
+local MORE_AUG = {
+  erasing = function() return A.random_erasing { p = 0.5, value = "random", value_range = { BG, PIX_HI } } end,
+  rotation = function() return A.random_rotation { degrees = 10, fill = BG } end,
+  affine = function() return A.random_affine { degrees = 8, scale = { 0.9, 1.1 }, shear = 8, fill = BG } end,
+  elastic = function() return A.elastic_transform { alpha = 50, sigma = 4, fill = BG } end,
+  elastic_soft = function() return A.elastic_transform { alpha = 30, sigma = 5, fill = BG } end,
+}
+
 -- train on (x, y) for n steps; val = {x, y} for early stopping; log(step, loss)
 local function train(cfg, x, y, seed, nsteps, val, log)
   ks.manual_seed(seed)
@@ -409,8 +474,12 @@ local function train(cfg, x, y, seed, nsteps, val, log)
   local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = nsteps }) or nil
   local tf = {}
   if cfg.aug then -- padding is background: black in pixels, -MEAN/SD once standardised
-    tf[#tf + 1] = A.random_crop { padding = 2, fill = BG }
+    tf[#tf + 1] = A.random_crop { padding = cfg.pad or 2, fill = BG }
     tf[#tf + 1] = A.random_horizontal_flip { p = 0.5 }
+  end
+  for _, name in ipairs(cfg.more_aug or {}) do tf[#tf + 1] = MORE_AUG[name]() end
+  if cfg.contrast then -- pixel intensities times U(1 - contrast, 1 + contrast) per image: black stays black
+    tf[#tf + 1] = A.brightness_contrast { brightness = 0, contrast = cfg.contrast, pivot = BG }
   end
   local aug = #tf > 0 and A.compose(tf, { seed = seed + 1 }) or nil
   local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair", alpha = cfg.mix == "mixup" and cfg.mix_alpha or nil,
@@ -460,6 +529,16 @@ local function choose_lr(cfg, rows, seed)
   return best.lr
 end
 
+-- img_norm: every image's pixels divided by its brightest one (brightness is not the class); cached per input
+local normed_cache = setmetatable({}, { __mode = "k" })
+local function max_normed(x)
+  if normed_cache[x] then return normed_cache[x] end
+  local pix = x * SD + MEAN
+  local m = pix:reshape(pix:size(0), -1):amax(1, true):clamp(1e-3, math.huge):view(-1, 1, 1, 1)
+  normed_cache[x] = ((pix / m) - MEAN) / SD
+  return normed_cache[x]
+end
+
 -- one run: draw the K-shot set for this replicate, train, test
 local function run_recipe(k)
   return function(cfg, ctx)
@@ -478,6 +557,7 @@ local function run_recipe(k)
       train_rows, val = tr, { prepare(train_x:index_select(0, va)), train_y:index_select(0, va) }
     end
     local xs, ys = prepare(train_x:index_select(0, train_rows)), train_y:index_select(0, train_rows)
+    if cfg.img_norm then xs = max_normed(xs) end
     local models = {}
     local archs = cfg.archs or {}
     for m = 1, math.max(cfg.ensemble or 1, #archs) do -- members differ by their seed (and archs[m] if given)
@@ -495,7 +575,7 @@ local function run_recipe(k)
       h.weight = cfg.scat
       models[#models + 1] = h
     end
-    local pred, cnn_p, hog_p = predict(models, test_in, cfg.tta)
+    local pred, cnn_p, hog_p = predict(models, cfg.img_norm and max_normed(test_in) or test_in, cfg.tta)
     result.accuracy = 100 * metrics.accuracy(pred, test_y)
     if cfg.hog_grid then -- development only: the run rescored with the fixed members (weight cfg.hog) rescaled
       for _, w in ipairs(cfg.hog_grid) do

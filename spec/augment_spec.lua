@@ -117,12 +117,126 @@ describe("kshot.augment geometric", function()
   end)
 end)
 
+describe("kshot.augment random_affine", function()
+  it("scale 1 without shear is exactly random_rotation", function()
+    local x = ramp(3, 2, 7, 7)
+    same(run({ A.random_affine { degrees = { 30, 30 } } }, x), run({ A.random_rotation { degrees = { 30, 30 } } }, x))
+    same(run({ A.random_affine { degrees = { 90, 90 } } }, x), x:flip(-1):transpose(-1, -2))
+    same(run({ A.random_affine {} }, x), x)
+  end)
+
+  it("a scale of 2 samples the source at half the distance from the centre", function()
+    local x = ramp(1, 1, 5, 5)
+    local r = run({ A.random_affine { scale = { 2, 2 } } }, x)
+    local function at(t, y, xx) return t[{ 0, 0, y, xx }]:item() end
+    assert.equal(at(x, 2, 2), at(r, 2, 2))
+    assert.equal(at(x, 1, 1), at(r, 0, 0))
+    assert.equal(at(x, 3, 3), at(r, 4, 4))
+    assert.near((at(x, 1, 1) + at(x, 1, 2)) / 2, at(r, 0, 1), 1e-5)
+  end)
+
+  it("a horizontal shear moves each row by tan(phi) times its distance from the centre row", function()
+    local x = ramp(1, 1, 5, 5)
+    local phi = math.deg(math.atan(0.5))
+    local r = run({ A.random_affine { shear = { phi, phi }, fill = -1 } }, x)
+    local function at(t, y, xx) return t[{ 0, 0, y, xx }]:item() end
+    -- forward x' = x + 0.5 (y - 2): the output at (4, 3) comes from (4, 2); at (3, 3) from (3, 2.5)
+    assert.near(at(x, 4, 2), at(r, 4, 3), 1e-4)
+    assert.near((at(x, 3, 2) + at(x, 3, 3)) / 2, at(r, 3, 3), 1e-4)
+    assert.equal(at(x, 2, 4), at(r, 2, 4)) -- the centre row stays
+    -- a vertical shear ({0, 0, phi, phi}) is the transposed case
+    local rt = run({ A.random_affine { shear = { 0, 0, phi, phi }, fill = -1 } }, x:transpose(-1, -2):contiguous())
+    assert.is_true(max_abs_diff(rt:transpose(-1, -2), r) < 1e-4)
+  end)
+
+  it("translations are whole pixels within the stated fraction", function()
+    local x = ramp(64, 1, 5, 5)
+    local r = run({ A.random_affine { translate = { 0.2, 0 }, fill = -1 } }, x)
+    local seen = {}
+    for b = 0, 63 do
+      local xb, rb = x:narrow(0, b, 1), r:narrow(0, b, 1)
+      local found
+      for _, d in ipairs { -1, 0, 1 } do
+        local shifted = ks.pad(xb, { d, -d, 0, 0 }, { value = -1 })
+        if max_abs_diff(shifted, rb) == 0 then found = d end
+      end
+      assert.is_not_nil(found, "image " .. b .. " is not a whole-pixel shift by at most 1")
+      seen[found] = true
+    end
+    assert.is_true(seen[-1] and seen[0] and seen[1])
+  end)
+
+  it("bad options name the option", function()
+    assert.matches("'shear'", err_of(A.random_affine, { shear = "x" }))
+    assert.matches("'translate'", err_of(A.random_affine, { translate = 0.1 }))
+    assert.matches("'degrees'", err_of(A.random_affine, { degrees = { 5, 1 } }))
+    assert.matches("%(%-90, 90%)", err_of(run, { A.random_affine { shear = { 0, 95 } } }, ks.zeros(1, 1, 4, 4)))
+    assert.matches("scale must be > 0", err_of(run, { A.random_affine { scale = { 0, 1 } } }, ks.zeros(1, 1, 4, 4)))
+    assert.matches("translate fractions", err_of(run, { A.random_affine { translate = { 2, 0 } } },
+      ks.zeros(1, 1, 4, 4)))
+  end)
+end)
+
+describe("kshot.augment elastic_transform", function()
+  it("alpha = 0 and p = 0 copy the image; a constant image with the same fill stays constant", function()
+    local x = ramp(2, 3, 6, 6)
+    same(run({ A.elastic_transform { alpha = 0 } }, x), x)
+    same(run({ A.elastic_transform { p = 0 } }, x), x)
+    local c = ks.full({ 2, 1, 9, 9 }, 0.7)
+    assert.is_true(max_abs_diff(run({ A.elastic { alpha = 80, sigma = 3, fill = 0.7 } }, c), c) < 1e-6)
+  end)
+
+  it("moves pixels by alpha/2 times a Gaussian-blurred U(-1, 1) field, smooth, the two axes independent", function()
+    local B, S, alpha, sigma = 16, 64, 40, 4
+    -- channel 0 a horizontal ramp, channel 1 a vertical one: bilinear sampling reads the displacement exactly
+    local xr = ks.arange(S):float():view(1, 1, 1, S):expand(B, 1, S, S)
+    local yr = ks.arange(S):float():view(1, 1, S, 1):expand(B, 1, S, S)
+    local x = ks.cat({ xr, yr }, 1):contiguous()
+    local r = run({ A.elastic_transform { alpha = alpha, sigma = sigma, fill = -1000 } }, x, 5)
+    local m = 20 -- interior: no fill, no reflect-padded rows
+    local dx = (r:narrow(1, 0, 1) - x:narrow(1, 0, 1)):narrow(2, m, S - 2 * m):narrow(3, m, S - 2 * m)
+    local dy = (r:narrow(1, 1, 1) - x:narrow(1, 1, 1)):narrow(2, m, S - 2 * m):narrow(3, m, S - 2 * m)
+    -- theory: var = (alpha/2)^2 * (1/3) * (sum of the 2-D kernel's squares)
+    local k, half, sum, sq = {}, (math.floor(8 * sigma + 1) | 1) // 2, 0, 0
+    for t = -half, half do k[t] = math.exp(-0.5 * t * t / sigma ^ 2); sum = sum + k[t] end
+    for t = -half, half do sq = sq + (k[t] / sum) ^ 2 end
+    local sd = alpha / 2 * math.sqrt(sq * sq / 3)
+    for _, d in ipairs { dx, dy } do
+      local mean, var = d:mean():item(), d:pow(2):mean():item()
+      assert.is_true(math.abs(mean) < 0.25 * sd, "mean displacement " .. mean)
+      assert.near(sd, math.sqrt(var), 0.2 * sd)
+    end
+    local corr = (dx * dy):mean():item() / sd ^ 2
+    assert.is_true(math.abs(corr) < 0.2, "dx and dy correlated: " .. corr)
+    -- neighbouring displacements nearly equal (sigma 4): correlation well above 0.9
+    local n = S - 2 * m
+    local a, b = dx:narrow(3, 0, n - 1), dx:narrow(3, 1, n - 1)
+    assert.is_true((a * b):mean():item() / a:pow(2):mean():item() > 0.9)
+  end)
+
+  it("bad options name the option", function()
+    assert.matches("'alpha'", err_of(A.elastic_transform, { alpha = -1 }))
+    assert.matches("'sigma'", err_of(A.elastic_transform, { sigma = "big" }))
+    assert.matches("sigma must be in", err_of(run, { A.elastic { sigma = 0 } }, ks.zeros(1, 1, 4, 4)))
+    assert.matches("%[B, C, H, W%]", err_of(run, { A.elastic {} }, ks.zeros(4, 4)))
+  end)
+end)
+
 describe("kshot.augment photometric and erasing", function()
   it("brightness/contrast with fixed ranges is x * c + b", function()
     local x = ramp(1, 1, 2, 2)
     same(run({ A.brightness_contrast { brightness = { 0.5, 0.5 }, contrast = { 2, 2 } } }, x), x * 2 + 0.5)
     same(run({ A.brightness_contrast { brightness = { 0.5, 0.5 }, contrast = { 2, 2 }, clamp = { 0, 3 } } }, x),
       (x * 2 + 0.5):clamp(0, 3))
+    -- about a pivot: pivot + (x - pivot) * c + b
+    assert.is_true(max_abs_diff(run({ A.brightness_contrast { brightness = 0, contrast = { 2, 2 }, pivot = -1 } }, x),
+      x * 2 + 1) < 1e-6)
+    -- standardised images (mean .3, sd .5): pivot = black scales the pixel intensities
+    local pix = ks.rand({ 4, 1, 3, 3 }, { generator = ks.Generator(3) })
+    local z = run({ A.brightness_contrast { brightness = 0, contrast = { 0.5, 0.5 }, pivot = -0.3 / 0.5 } },
+      (pix - 0.3) / 0.5)
+    assert.is_true(max_abs_diff(z, (pix * 0.5 - 0.3) / 0.5) < 1e-6)
+    assert.matches("'pivot'", err_of(A.brightness_contrast, { pivot = "black" }))
   end)
 
   it("Gaussian noise has the requested mean and std, and clamps", function()
@@ -277,7 +391,8 @@ describe("kshot.augment determinism and buffers", function()
   local function pipeline(seed)
     return A.compose({
       A.random_crop { padding = 2 }, A.hflip {}, A.random_rotation { degrees = 10 },
-      A.gaussian_noise { std = 0.1 }, A.random_erasing {},
+      A.gaussian_noise { std = 0.1 }, A.random_erasing {}, A.random_affine { degrees = 5, scale = { 0.9, 1.1 },
+        shear = 5, translate = { 0.1, 0.1 } }, A.elastic_transform { alpha = 20, sigma = 3 },
     }, { seed = seed })
   end
 

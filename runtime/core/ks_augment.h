@@ -55,6 +55,33 @@ ks_status ks_aug_rotate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_genera
 ks_status ks_aug_translate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, double fx, double fy,
                            int subpixel, float fill, double p);
 
+/* Random affine (torchvision's RandomAffine, drawn in this order): angle
+ * theta ~ U(deg_lo, deg_hi) counter-clockwise (as ks_aug_rotate; torchvision's
+ * affine turns the other way, the same for a symmetric range); a translation
+ * of round(U(-tx*W, tx*W)), round(U(-ty*H, ty*H)) pixels; a scale s ~
+ * U(scale_lo, scale_hi); shears phi_x ~ U(shear_x_lo, shear_x_hi), phi_y ~
+ * U(shear_y_lo, shear_y_hi) degrees. About the centre ((W-1)/2, (H-1)/2) the
+ * image moves by s * R(theta) * [1 0; tan phi_y 1] * [1 tan phi_x; 0 1] on
+ * (x, y), then by the translation; bilinear, `fill` outside. Scale 1 and
+ * no shear give exactly ks_aug_rotate's image. out [B, C, H, W]. */
+typedef struct ks_aug_affine_params {
+    double deg_lo, deg_hi, scale_lo, scale_hi, shear_x_lo, shear_x_hi, shear_y_lo, shear_y_hi;
+    double translate_x, translate_y, p;
+    float fill;
+} ks_aug_affine_params;
+ks_status ks_aug_affine(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, const ks_aug_affine_params *prm);
+
+/* Elastic deformation (Simard et al. 2003, torchvision's ElasticTransform
+ * convention): per image two fields of U(-1, 1) values, each blurred by a
+ * normalised Gaussian of std sigma (kernel size 8*sigma + 1 rounded down,
+ * made odd, reflect padding), scaled by alpha / 2, give every output pixel's
+ * displacement (dx, dy) in pixels; out(y, x) = bilinear x at (y + dy, x + dx),
+ * `fill` outside. (Simard's alpha is this alpha / 2.) The uniforms come from
+ * Philox blocks reserved up front, image b owning a fixed range.
+ * out [B, C, H, W], all channels moved alike. */
+ks_status ks_aug_elastic(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, double alpha, double sigma,
+                         float fill, double p);
+
 /* Random resized crop (torchvision's sampling): area share U(scale_lo,
  * scale_hi), aspect ratio log-uniform in (ratio_lo, ratio_hi), up to 10
  * attempts, else the centre crop with the ratio clamped; the box is resized
@@ -69,10 +96,12 @@ ks_status ks_aug_resized_crop(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_
 ks_status ks_aug_noise(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, double mean, double std,
                        int clamp, double lo, double hi, double p);
 
-/* x * contrast + brightness, contrast ~ U(c_lo, c_hi), brightness ~ U(b_lo,
- * b_hi) per image, then optional clamp. In place. */
+/* pivot + (x - pivot) * contrast + brightness, contrast ~ U(c_lo, c_hi),
+ * brightness ~ U(b_lo, b_hi) per image, then optional clamp. pivot 0: the
+ * plain x * c + b; pivot = the standardised value of black scales the pixel
+ * intensities of standardised images. In place. */
 typedef struct ks_aug_bc {
-    double b_lo, b_hi, c_lo, c_hi, lo, hi, p;
+    double b_lo, b_hi, c_lo, c_hi, lo, hi, p, pivot;
     int clamp;
 } ks_aug_bc;
 ks_status ks_aug_brightness_contrast(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g,

@@ -404,3 +404,61 @@ ks_status ks_aug_resized_crop(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_
     ks_tensor_bump_version(out);
     return st;
 }
+
+/* ----------------------------------------------------------- random affine */
+ks_status ks_aug_affine(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, const ks_aug_affine_params *prm)
+{
+    const char *op = "random_affine";
+    warp_job j = {.fill = prm->fill};
+    ks_status st = ks_aug_check_images(c, op, x, out, -1, -1, 0, &j.g);
+    if (st || (st = ks_aug_check_prob(c, op, "p", prm->p))) return st;
+    const char *names[4] = {"degrees", "scale", "shear_x", "shear_y"};
+    const double r[4][2] = {{prm->deg_lo, prm->deg_hi},
+                            {prm->scale_lo, prm->scale_hi},
+                            {prm->shear_x_lo, prm->shear_x_hi},
+                            {prm->shear_y_lo, prm->shear_y_hi}};
+    for (int k = 0; k < 4; k++) {
+        if (!(r[k][0] <= r[k][1]) || !isfinite(r[k][0]) || !isfinite(r[k][1]))
+            return ks_error(c, KS_EINVAL, "%s: %s must be a finite range lo <= hi, got (%g, %g)", op, names[k],
+                            r[k][0], r[k][1]);
+        if (k >= 2 && !(r[k][0] > -90 && r[k][1] < 90))
+            return ks_error(c, KS_EINVAL, "%s: %s angles must be in (-90, 90) degrees, got (%g, %g)", op, names[k],
+                            r[k][0], r[k][1]);
+    }
+    if (!(prm->scale_lo > 0))
+        return ks_error(c, KS_EINVAL, "%s: scale must be > 0, got (%g, %g)", op, prm->scale_lo, prm->scale_hi);
+    if (!(prm->translate_x >= 0 && prm->translate_x <= 1 && prm->translate_y >= 0 && prm->translate_y <= 1))
+        return ks_error(c, KS_EINVAL, "%s: translate fractions must be in [0, 1], got (%g, %g)", op, prm->translate_x,
+                        prm->translate_y);
+    warp_img local[256];
+    ks_scratch sc;
+    warp_img *im = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j.g.B * sizeof *im);
+    if (!im) return KS_ENOMEM;
+    double cy = (double)(j.g.H - 1) / 2, cx = (double)(j.g.W - 1) / 2;
+    for (int64_t b = 0; b < j.g.B; b++) {
+        im[b].apply = ks_aug_coin(g, prm->p);
+        double cs, sn;
+        cos_sin_deg(ks_aug_unif(g, prm->deg_lo, prm->deg_hi), &cs, &sn);
+        double tx = nearbyint(ks_aug_unif(g, -prm->translate_x * (double)j.g.W, prm->translate_x * (double)j.g.W));
+        double ty = nearbyint(ks_aug_unif(g, -prm->translate_y * (double)j.g.H, prm->translate_y * (double)j.g.H));
+        double s = ks_aug_unif(g, prm->scale_lo, prm->scale_hi);
+        double hx = tan(ks_aug_unif(g, prm->shear_x_lo, prm->shear_x_hi) * M_PI / 180.0);
+        double hy = tan(ks_aug_unif(g, prm->shear_y_lo, prm->shear_y_hi) * M_PI / 180.0);
+        /* forward map on (x, y) about the centre: s * R * SHy * SHx, R = [cs sn; -sn cs] (counter-clockwise
+         * on screen, y down), SHx = [1 hx; 0 1], SHy = [1 0; hy 1] */
+        double h00 = 1, h01 = hx, h10 = hy, h11 = hy * hx + 1;
+        double a00 = s * (cs * h00 + sn * h10), a01 = s * (cs * h01 + sn * h11);
+        double a10 = s * (-sn * h00 + cs * h10), a11 = s * (-sn * h01 + cs * h11);
+        double det = a00 * a11 - a01 * a10; /* = s^2 > 0: shears have determinant 1 */
+        double i00 = a11 / det, i01 = -a01 / det, i10 = -a10 / det, i11 = a00 / det;
+        if (s == 1 && hx == 0 && hy == 0) i00 = cs, i01 = -sn, i10 = sn, i11 = cs; /* exact as random_rotation */
+        /* source = centre + A^-1 (dest - centre - t); m maps (y, x) */
+        double ox = -cx - tx, oy = -cy - ty;
+        double m[6] = {cy + i10 * ox + i11 * oy, i11, i10, cx + i00 * ox + i01 * oy, i01, i00};
+        memcpy(im[b].m, m, sizeof m);
+    }
+    st = run_warp(c, &j, im);
+    ks_scratch_free(&sc);
+    ks_tensor_bump_version(out);
+    return st;
+}

@@ -127,6 +127,7 @@ ks_status ks_aug_brightness_contrast(ks_ctx *c, const ks_tensor *x, ks_tensor *o
     if (!(prm->b_lo <= prm->b_hi) || !(prm->c_lo <= prm->c_hi))
         return ks_error(c, KS_EINVAL, "%s: ranges need lo <= hi, got brightness (%g, %g), contrast (%g, %g)", op,
                         prm->b_lo, prm->b_hi, prm->c_lo, prm->c_hi);
+    if (!isfinite(prm->pivot)) return ks_error(c, KS_EINVAL, "%s: pivot must be finite, got %g", op, prm->pivot);
     if (prm->clamp && !(prm->lo <= prm->hi))
         return ks_error(c, KS_EINVAL, "%s: clamp range needs lo <= hi, got (%g, %g)", op, prm->lo, prm->hi);
     bc_img local[512];
@@ -136,7 +137,7 @@ ks_status ks_aug_brightness_contrast(ks_ctx *c, const ks_tensor *x, ks_tensor *o
     for (int64_t b = 0; b < j.g.B; b++) {
         im[b].on = ks_aug_coin(g, prm->p);
         im[b].c = (float)ks_aug_unif(g, prm->c_lo, prm->c_hi);
-        im[b].b = (float)ks_aug_unif(g, prm->b_lo, prm->b_hi);
+        im[b].b = (float)(ks_aug_unif(g, prm->b_lo, prm->b_hi) + prm->pivot * (1 - (double)im[b].c));
     }
     j.img = im;
     st = ks_parallel_for(c, j.g.B, ks_aug_grain(j.g.C * j.g.H * j.g.W), bc_chunk, &j);

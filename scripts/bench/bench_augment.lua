@@ -1,7 +1,9 @@
--- bench_augment.lua: batch augmentation throughput (crop pad 2 + horizontal flip + random erasing)
--- over the 60,000 Fashion-MNIST training images as float32 [N, 1, 28, 28], batches of 256,
--- against a plain copy of the same batches (the memory roofline) and torchvision's per-image
--- pipeline measured in the same run (../shared/peers/torchvision_augment.py, or $KSHOT_PEERS).
+-- bench_augment.lua: batch augmentation throughput over the 60,000 Fashion-MNIST training images as
+-- float32 [N, 1, 28, 28], batches of 256, for two pipelines: crop pad 2 + horizontal flip + random
+-- erasing, against a plain copy of the same batches (the memory roofline) and torchvision's per-image
+-- pipeline measured in the same run (../shared/peers/torchvision_augment.py, or $KSHOT_PEERS); and the
+-- warps random_affine + elastic_transform against torchvision's RandomAffine + ElasticTransform
+-- (scripts/bench/peer_warp_augment.py).
 -- Run: kshot scripts/bench/bench_augment.lua   (env KSHOT_BENCH_PEER=0 skips the torchvision run)
 local ks = require "kshot"
 local A = require "kshot.augment"
@@ -44,13 +46,20 @@ local aug = A.compose({
   A.random_erasing { scale = { 0.02, 0.33 }, ratio = { 0.3, 3.3 }, log_ratio = true, value = 0 },
 }, { seed = 1 })
 
-local tv = 0
-if os.getenv("KSHOT_BENCH_PEER") ~= "0" then
-  local p = io.popen("/usr/bin/python3 " .. (os.getenv("KSHOT_PEERS") or "../shared/peers") .. "/torchvision_augment.py 2>/dev/null")
+local warps = A.compose({
+  A.random_affine { degrees = 10, translate = { 0.1, 0.1 }, scale = { 0.9, 1.1 }, shear = 10 },
+  A.elastic_transform { alpha = 50, sigma = 4 },
+}, { seed = 1 })
+
+local function peer(script)
+  if os.getenv("KSHOT_BENCH_PEER") == "0" then return 0 end
+  local p = io.popen("/usr/bin/python3 " .. script .. " 2>/dev/null")
   local line = p and p:read("a") or ""
   if p then p:close() end
-  tv = tonumber(line:match("([%d%.]+) images/s")) or 0
+  return tonumber(line:match("([%d%.]+) images/s")) or 0
 end
+local tv = peer((os.getenv("KSHOT_PEERS") or "../shared/peers") .. "/torchvision_augment.py")
+local tv_warp = peer("scripts/bench/peer_warp_augment.py")
 
 local rates = {}
 for _, threads in ipairs { 1, 2 } do
@@ -63,3 +72,9 @@ for _, threads in ipairs { 1, 2 } do
     threads, r, m, tv, tv > 0 and r / tv or 0, r / m))
 end
 print(("augment speedup_2_threads=%.2f"):format(rates[2] / rates[1]))
+for _, threads in ipairs { 1, 2 } do
+  ks.set_num_threads(threads)
+  local r = rate(function(xb, ob) warps(xb, nil, { out = ob }) end)
+  print(("augment pipeline=affine+elastic threads=%d images_per_s=%.0f torchvision_images_per_s=%.0f ratio=%.1f"):format(
+    threads, r, tv_warp, tv_warp > 0 and r / tv_warp or 0))
+end

@@ -1,7 +1,8 @@
 # parity_reference_cnn.py: the protocol note's reference CNN (2 conv blocks 32-64 + BN, 128 head, dropout 0.3,
 # AdamW lr 1e-3 wd 0.01, 300 steps of batch 32) in PyTorch on the K-shot rows printed by dev_kshot_rows.lua,
-# scored on training images 50000..51999 like fewshot_fashion.lua --dev --test-size 2000. Benchmark only (needs
-# python3-torch). Usage: /usr/bin/python3 parity_reference_cnn.py ROWS_FILE [std|raw] [steps]
+# scored on training images 50000..51999 like fewshot_fashion.lua --dev --test-size 2000, or with "test" (rows
+# from dev_kshot_rows.lua --report) on all 10,000 test images like --full. Benchmark only (needs python3-torch).
+# Usage: /usr/bin/python3 parity_reference_cnn.py ROWS_FILE [std|raw] [steps] [dev|test]
 import sys, gzip, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 torch.set_num_threads(1)
 D='/usr/share/datasets/fashion-mnist/'
@@ -11,7 +12,11 @@ Y = idx('train-labels-idx1-ubyte.gz', 8).astype(np.int64)
 MEAN, SD = 0.2860, 0.3530
 norm = sys.argv[2] if len(sys.argv) > 2 else 'std'
 f = (lambda a: (a - MEAN) / SD) if norm == 'std' else (lambda a: a)
-xd, yd = torch.tensor(f(X[50000:52000])), torch.tensor(Y[50000:52000])
+if len(sys.argv) > 4 and sys.argv[4] == 'test':
+    xd = torch.tensor(f(idx('t10k-images-idx3-ubyte.gz', 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255))
+    yd = torch.tensor(idx('t10k-labels-idx1-ubyte.gz', 8).astype(np.int64))
+else:
+    xd, yd = torch.tensor(f(X[50000:52000])), torch.tensor(Y[50000:52000])
 steps = int(sys.argv[3]) if len(sys.argv) > 3 else 300
 def model():
     return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),

@@ -15,7 +15,9 @@
 -- from the pipeline's generator, then process the images in parallel, so a
 -- seed gives the same batch for any thread count. compose fuses a random crop
 -- followed by flips into one pass (so its stream differs from running them
--- separately). Definitions: notes/augmentation.md.
+-- separately). Definitions: notes/augmentation.md; random_affine and
+-- elastic_transform (not in the notes) follow torchvision's RandomAffine and
+-- ElasticTransform, as documented in runtime/core/ks_augment.h.
 --
 -- Random erasing defaults are the paper's (Zhong et al.): p = 0.5, scale
 -- (0.02, 0.4), ratio r1 = 0.3 (aspect uniform in (0.3, 1/0.3)), fill with
@@ -163,6 +165,52 @@ function M.random_translation(opts)
   })
 end
 
+--- A.random_affine{degrees = 0 | d | {lo, hi}, translate = {fx, fy} (optional), scale = {lo, hi} (optional),
+-- shear = s | {lo, hi} | {xlo, xhi, ylo, yhi} (optional, degrees), fill = 0, p = 1}: torchvision's RandomAffine
+-- (rotation counter-clockwise as random_rotation; translations whole pixels); contract in ks_augment.h.
+function M.random_affine(opts)
+  local name = "random_affine"
+  opts = opt_table(name, opts)
+  local d0, d1 = range(name, opts, "degrees", 0)
+  local t = opts.translate or { 0, 0 }
+  if type(t) ~= "table" or type(t[1]) ~= "number" or type(t[2]) ~= "number" then
+    fail(name, "option 'translate' must be a pair of fractions {fx, fy}, got " .. type(t))
+  end
+  local s0, s1 = range(name, opts, "scale", { 1, 1 })
+  local sh = opts.shear or 0
+  local shear
+  if type(sh) == "number" then shear = { -sh, sh, 0, 0 }
+  elseif type(sh) == "table" and #sh == 2 then shear = { sh[1], sh[2], 0, 0 }
+  elseif type(sh) == "table" and #sh == 4 then shear = { sh[1], sh[2], sh[3], sh[4] }
+  else fail(name, "option 'shear' must be a number, {lo, hi} or {xlo, xhi, ylo, yhi}, got " .. type(sh)) end
+  for i = 1, 4 do
+    if type(shear[i]) ~= "number" then fail(name, "option 'shear' must hold numbers, got " .. type(shear[i])) end
+  end
+  return new(name, {
+    d0 = d0, d1 = d1, tx = t[1], ty = t[2], s0 = s0, s1 = s1, shear = shear, fill = num(name, opts, "fill", 0),
+    p = num(name, opts, "p", 1, 0, 1),
+    run = function(self, src, dst, g)
+      local h = self.shear
+      M.raw_affine(src, dst, g, self.d0, self.d1, self.tx, self.ty, self.s0, self.s1, h[1], h[2], h[3], h[4],
+        self.fill, self.p)
+    end,
+  })
+end
+
+--- A.elastic_transform{alpha = 50, sigma = 5, fill = 0, p = 1} (alias A.elastic): torchvision's ElasticTransform;
+-- each pixel moves by alpha/2 times a Gaussian-blurred (std sigma) field of U(-1, 1) values (Simard's alpha is
+-- alpha/2); contract in ks_augment.h.
+function M.elastic_transform(opts)
+  local name = "elastic_transform"
+  opts = opt_table(name, opts)
+  return new(name, {
+    alpha = num(name, opts, "alpha", 50, 0), sigma = num(name, opts, "sigma", 5, 0), fill = num(name, opts, "fill", 0),
+    p = num(name, opts, "p", 1, 0, 1),
+    run = function(self, src, dst, g) M.raw_elastic(src, dst, g, self.alpha, self.sigma, self.fill, self.p) end,
+  })
+end
+M.elastic = M.elastic_transform
+
 --- A.random_resized_crop{size = (H, W), scale = {0.08, 1}, ratio = {3/4, 4/3}, p = 1}
 function M.random_resized_crop(opts)
   local name = "random_resized_crop"
@@ -200,8 +248,10 @@ function M.gaussian_noise(opts)
   })
 end
 
---- A.brightness_contrast{brightness = 0.2 | {lo, hi}, contrast = 0.2 | {lo, hi}, clamp = {lo, hi}, p = 1}:
--- x * c + b with b ~ U(brightness range) (a number d: (-d, d)) and c ~ U(contrast range) (a number d: (1-d, 1+d)).
+--- A.brightness_contrast{brightness = 0.2 | {lo, hi}, contrast = 0.2 | {lo, hi}, pivot = 0, clamp = {lo, hi}, p = 1}:
+-- pivot + (x - pivot) * c + b with b ~ U(brightness range) (a number d: (-d, d)) and c ~ U(contrast range) (a
+-- number d: (1-d, 1+d)). On standardised images, pivot = the value of black (-mean/sd) with brightness = 0
+-- scales the pixel intensities (torchvision's brightness factor, without its clamp).
 function M.brightness_contrast(opts)
   local name = "brightness_contrast"
   opts = opt_table(name, opts)
@@ -210,8 +260,9 @@ function M.brightness_contrast(opts)
   local lo, hi = clamp_opt(name, opts)
   return new(name, {
     inplace = true, b0 = b0, b1 = b1, c0 = c0, c1 = c1, lo = lo, hi = hi, p = num(name, opts, "p", 1, 0, 1),
+    pivot = num(name, opts, "pivot", 0),
     run = function(self, src, dst, g)
-      M.raw_brightness_contrast(src, dst, g, self.b0, self.b1, self.c0, self.c1, self.p, self.lo, self.hi)
+      M.raw_brightness_contrast(src, dst, g, self.b0, self.b1, self.c0, self.c1, self.p, self.lo, self.hi, self.pivot)
     end,
   })
 end
