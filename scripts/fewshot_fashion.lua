@@ -175,8 +175,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --     ... images divided by their brightest pixel (2-3 replicates)      -0.1 / -0.3
 --   after the report run (not used to fix BEST): erasing + intensity
 --   scaling on replicates 100..107 (BEST 71.5 / 77.5 on them)            71.4 / 77.6
---     ... BEST trained 16x --steps (replicates 100..103; BEST 70.2 /
---         76.6 on them; twice the cost: a lead for the next round)       70.6 / 77.2
+--     ... BEST trained 16x --steps (replicates 100..107; BEST 71.5 /
+--         77.5 on them; twice the cost: a lead for the next round)       71.8 / 77.9
 --   (fixed-feature members on pixels or on row/column profiles add
 --   <= +0.2 on top of the CNNs + HOG member: not kept)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
