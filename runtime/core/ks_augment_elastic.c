@@ -103,23 +103,16 @@ ks_status ks_aug_elastic(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_gener
                          float fill, double p)
 {
     const char *op = "elastic_transform";
-    elastic_job *j = calloc(1, sizeof *j);
-    if (!j) return ks_error(c, KS_ENOMEM, "%s: out of memory", op);
-    j->fill = fill;
+    elastic_job job = {.fill = fill}, *j = &job; /* on the stack: a training step allocates nothing */
     ks_status st = ks_aug_check_images(c, op, x, out, -1, -1, 0, &j->g);
-    if (!st) st = ks_aug_check_prob(c, op, "p", p);
-    if (!st && !(alpha >= 0 && isfinite(alpha)))
-        st = ks_error(c, KS_EINVAL, "%s: alpha must be finite and >= 0, got %g", op, alpha);
-    if (!st && !(sigma > 0 && sigma <= 32))
-        st = ks_error(c, KS_EINVAL, "%s: sigma must be in (0, 32] pixels, got %g", op, sigma);
+    if (st || (st = ks_aug_check_prob(c, op, "p", p))) return st;
+    if (!(alpha >= 0 && isfinite(alpha)))
+        return ks_error(c, KS_EINVAL, "%s: alpha must be finite and >= 0, got %g", op, alpha);
+    if (!(sigma > 0 && sigma <= 32)) return ks_error(c, KS_EINVAL, "%s: sigma must be in (0, 32] pixels, got %g", op, sigma);
     unsigned char local[4096];
-    ks_scratch sc = {0};
-    unsigned char *on = st ? NULL : ks_scratch_get(c, &sc, local, sizeof local, (size_t)j->g.B);
-    if (!st && !on) st = KS_ENOMEM;
-    if (st) {
-        free(j);
-        return st;
-    }
+    ks_scratch sc;
+    unsigned char *on = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j->g.B);
+    if (!on) return KS_ENOMEM;
     /* torchvision: kernel size int(8 sigma + 1), made odd */
     int64_t k = (int64_t)(8 * sigma + 1);
     if (k % 2 == 0) k++;
@@ -137,7 +130,6 @@ ks_status ks_aug_elastic(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_gener
     st = ks_parallel_for(c, j->g.B, ks_aug_grain((4 * k + 8 * j->g.C) * j->g.H * j->g.W), elastic_chunk, j);
     if (st == KS_ENOMEM) ks_error(c, KS_ENOMEM, "%s: out of memory for the displacement fields", op);
     ks_scratch_free(&sc);
-    free(j);
     ks_tensor_bump_version(out);
     return st;
 }

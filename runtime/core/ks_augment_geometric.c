@@ -233,10 +233,25 @@ static ks_status warp_chunk(void *arg, int64_t b0, int64_t b1)
     return KS_OK;
 }
 
-static ks_status run_warp(ks_ctx *c, warp_job *j, warp_img *im)
+/* Draws each image's coin (probability p) then its matrix (draw(g, geometry, arg, m)),
+ * image by image in batch order, then warps the batch in parallel. */
+typedef void (*warp_draw_fn)(ks_generator *g, const ks_img_geom *geom, const void *arg, double m[6]);
+static ks_status warp_batch(ks_ctx *c, warp_job *j, ks_tensor *out, ks_generator *g, double p, warp_draw_fn draw,
+                            const void *arg)
 {
+    warp_img local[256];
+    ks_scratch sc;
+    warp_img *im = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j->g.B * sizeof *im);
+    if (!im) return KS_ENOMEM;
+    for (int64_t b = 0; b < j->g.B; b++) {
+        im[b].apply = ks_aug_coin(g, p);
+        draw(g, &j->g, arg, im[b].m);
+    }
     j->img = im;
-    return ks_parallel_for(c, j->g.B, ks_aug_grain(4 * j->g.C * j->g.H * j->g.W), warp_chunk, j);
+    ks_status st = ks_parallel_for(c, j->g.B, ks_aug_grain(4 * j->g.C * j->g.H * j->g.W), warp_chunk, j);
+    ks_scratch_free(&sc);
+    ks_tensor_bump_version(out);
+    return st;
 }
 
 /* cos/sin with exact zeros and ones at multiples of 90 degrees */
@@ -254,6 +269,20 @@ static void cos_sin_deg(double deg, double *cs, double *sn)
     *sn = sin(deg * M_PI / 180.0);
 }
 
+typedef struct rotate_arg {
+    double lo, hi;
+} rotate_arg;
+
+static void rotate_draw(ks_generator *g, const ks_img_geom *geom, const void *arg, double m[6])
+{
+    const rotate_arg *a = arg;
+    double cy = (double)(geom->H - 1) / 2, cx = (double)(geom->W - 1) / 2, cs, sn;
+    cos_sin_deg(ks_aug_unif(g, a->lo, a->hi), &cs, &sn);
+    /* counter-clockwise on screen (y down): sx = cx + cs*dx - sn*dy, sy = cy + sn*dx + cs*dy */
+    double r[6] = {cy - sn * cx - cs * cy, cs, sn, cx - cs * cx + sn * cy, -sn, cs};
+    memcpy(m, r, sizeof r);
+}
+
 ks_status ks_aug_rotate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, double deg_lo, double deg_hi,
                         float fill, double p)
 {
@@ -263,23 +292,23 @@ ks_status ks_aug_rotate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_genera
     if (!(deg_lo <= deg_hi) || !isfinite(deg_lo) || !isfinite(deg_hi))
         return ks_error(c, KS_EINVAL, "random_rotation: degrees must be a finite range lo <= hi, got (%g, %g)", deg_lo,
                         deg_hi);
-    warp_img local[256];
-    ks_scratch sc;
-    warp_img *im = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j.g.B * sizeof *im);
-    if (!im) return KS_ENOMEM;
-    double cy = (double)(j.g.H - 1) / 2, cx = (double)(j.g.W - 1) / 2;
-    for (int64_t b = 0; b < j.g.B; b++) {
-        im[b].apply = ks_aug_coin(g, p);
-        double cs, sn;
-        cos_sin_deg(ks_aug_unif(g, deg_lo, deg_hi), &cs, &sn);
-        /* counter-clockwise on screen (y down): sx = cx + cs*dx - sn*dy, sy = cy + sn*dx + cs*dy */
-        double m[6] = {cy - sn * cx - cs * cy, cs, sn, cx - cs * cx + sn * cy, -sn, cs};
-        memcpy(im[b].m, m, sizeof m);
-    }
-    st = run_warp(c, &j, im);
-    ks_scratch_free(&sc);
-    ks_tensor_bump_version(out);
-    return st;
+    rotate_arg a = {deg_lo, deg_hi};
+    return warp_batch(c, &j, out, g, p, rotate_draw, &a);
+}
+
+typedef struct translate_arg {
+    double fx, fy;
+    int subpixel;
+} translate_arg;
+
+static void translate_draw(ks_generator *g, const ks_img_geom *geom, const void *arg, double m[6])
+{
+    const translate_arg *a = arg;
+    double tx = ks_aug_unif(g, -a->fx * (double)geom->W, a->fx * (double)geom->W);
+    double ty = ks_aug_unif(g, -a->fy * (double)geom->H, a->fy * (double)geom->H);
+    if (!a->subpixel) tx = nearbyint(tx), ty = nearbyint(ty);
+    double r[6] = {-ty, 1, 0, -tx, 0, 1};
+    memcpy(m, r, sizeof r);
 }
 
 ks_status ks_aug_translate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, double fx, double fy,
@@ -290,22 +319,8 @@ ks_status ks_aug_translate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_gen
     if (st || (st = ks_aug_check_prob(c, "random_translation", "p", p))) return st;
     if (!(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1))
         return ks_error(c, KS_EINVAL, "random_translation: max fractions must be in [0, 1], got (%g, %g)", fx, fy);
-    warp_img local[256];
-    ks_scratch sc;
-    warp_img *im = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j.g.B * sizeof *im);
-    if (!im) return KS_ENOMEM;
-    for (int64_t b = 0; b < j.g.B; b++) {
-        im[b].apply = ks_aug_coin(g, p);
-        double tx = ks_aug_unif(g, -fx * (double)j.g.W, fx * (double)j.g.W);
-        double ty = ks_aug_unif(g, -fy * (double)j.g.H, fy * (double)j.g.H);
-        if (!subpixel) tx = nearbyint(tx), ty = nearbyint(ty);
-        double m[6] = {-ty, 1, 0, -tx, 0, 1};
-        memcpy(im[b].m, m, sizeof m);
-    }
-    st = run_warp(c, &j, im);
-    ks_scratch_free(&sc);
-    ks_tensor_bump_version(out);
-    return st;
+    translate_arg a = {fx, fy, subpixel};
+    return warp_batch(c, &j, out, g, p, translate_draw, &a);
 }
 
 /* --------------------------------------------------- random resized crop */
@@ -406,6 +421,31 @@ ks_status ks_aug_resized_crop(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_
 }
 
 /* ----------------------------------------------------------- random affine */
+static void affine_draw(ks_generator *g, const ks_img_geom *geom, const void *arg, double out_m[6])
+{
+    const ks_aug_affine_params *prm = arg;
+    double cy = (double)(geom->H - 1) / 2, cx = (double)(geom->W - 1) / 2;
+    double cs, sn;
+    cos_sin_deg(ks_aug_unif(g, prm->deg_lo, prm->deg_hi), &cs, &sn);
+    double tx = nearbyint(ks_aug_unif(g, -prm->translate_x * (double)geom->W, prm->translate_x * (double)geom->W));
+    double ty = nearbyint(ks_aug_unif(g, -prm->translate_y * (double)geom->H, prm->translate_y * (double)geom->H));
+    double s = ks_aug_unif(g, prm->scale_lo, prm->scale_hi);
+    double hx = tan(ks_aug_unif(g, prm->shear_x_lo, prm->shear_x_hi) * M_PI / 180.0);
+    double hy = tan(ks_aug_unif(g, prm->shear_y_lo, prm->shear_y_hi) * M_PI / 180.0);
+    /* forward map on (x, y) about the centre: s * R * SHy * SHx, R = [cs sn; -sn cs] (counter-clockwise
+     * on screen, y down), SHx = [1 hx; 0 1], SHy = [1 0; hy 1] */
+    double h00 = 1, h01 = hx, h10 = hy, h11 = hy * hx + 1;
+    double a00 = s * (cs * h00 + sn * h10), a01 = s * (cs * h01 + sn * h11);
+    double a10 = s * (-sn * h00 + cs * h10), a11 = s * (-sn * h01 + cs * h11);
+    double det = a00 * a11 - a01 * a10; /* = s^2 > 0: shears have determinant 1 */
+    double i00 = a11 / det, i01 = -a01 / det, i10 = -a10 / det, i11 = a00 / det;
+    if (s == 1 && hx == 0 && hy == 0) i00 = cs, i01 = -sn, i10 = sn, i11 = cs; /* exact as random_rotation */
+    /* source = centre + A^-1 (dest - centre - t); m maps (y, x) */
+    double ox = -cx - tx, oy = -cy - ty;
+    double m[6] = {cy + i10 * ox + i11 * oy, i11, i10, cx + i00 * ox + i01 * oy, i01, i00};
+    memcpy(out_m, m, sizeof m);
+}
+
 ks_status ks_aug_affine(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, const ks_aug_affine_params *prm)
 {
     const char *op = "random_affine";
@@ -430,35 +470,5 @@ ks_status ks_aug_affine(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_genera
     if (!(prm->translate_x >= 0 && prm->translate_x <= 1 && prm->translate_y >= 0 && prm->translate_y <= 1))
         return ks_error(c, KS_EINVAL, "%s: translate fractions must be in [0, 1], got (%g, %g)", op, prm->translate_x,
                         prm->translate_y);
-    warp_img local[256];
-    ks_scratch sc;
-    warp_img *im = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j.g.B * sizeof *im);
-    if (!im) return KS_ENOMEM;
-    double cy = (double)(j.g.H - 1) / 2, cx = (double)(j.g.W - 1) / 2;
-    for (int64_t b = 0; b < j.g.B; b++) {
-        im[b].apply = ks_aug_coin(g, prm->p);
-        double cs, sn;
-        cos_sin_deg(ks_aug_unif(g, prm->deg_lo, prm->deg_hi), &cs, &sn);
-        double tx = nearbyint(ks_aug_unif(g, -prm->translate_x * (double)j.g.W, prm->translate_x * (double)j.g.W));
-        double ty = nearbyint(ks_aug_unif(g, -prm->translate_y * (double)j.g.H, prm->translate_y * (double)j.g.H));
-        double s = ks_aug_unif(g, prm->scale_lo, prm->scale_hi);
-        double hx = tan(ks_aug_unif(g, prm->shear_x_lo, prm->shear_x_hi) * M_PI / 180.0);
-        double hy = tan(ks_aug_unif(g, prm->shear_y_lo, prm->shear_y_hi) * M_PI / 180.0);
-        /* forward map on (x, y) about the centre: s * R * SHy * SHx, R = [cs sn; -sn cs] (counter-clockwise
-         * on screen, y down), SHx = [1 hx; 0 1], SHy = [1 0; hy 1] */
-        double h00 = 1, h01 = hx, h10 = hy, h11 = hy * hx + 1;
-        double a00 = s * (cs * h00 + sn * h10), a01 = s * (cs * h01 + sn * h11);
-        double a10 = s * (-sn * h00 + cs * h10), a11 = s * (-sn * h01 + cs * h11);
-        double det = a00 * a11 - a01 * a10; /* = s^2 > 0: shears have determinant 1 */
-        double i00 = a11 / det, i01 = -a01 / det, i10 = -a10 / det, i11 = a00 / det;
-        if (s == 1 && hx == 0 && hy == 0) i00 = cs, i01 = -sn, i10 = sn, i11 = cs; /* exact as random_rotation */
-        /* source = centre + A^-1 (dest - centre - t); m maps (y, x) */
-        double ox = -cx - tx, oy = -cy - ty;
-        double m[6] = {cy + i10 * ox + i11 * oy, i11, i10, cx + i00 * ox + i01 * oy, i01, i00};
-        memcpy(im[b].m, m, sizeof m);
-    }
-    st = run_warp(c, &j, im);
-    ks_scratch_free(&sc);
-    ks_tensor_bump_version(out);
-    return st;
+    return warp_batch(c, &j, out, g, prm->p, affine_draw, prm);
 }
