@@ -31,6 +31,9 @@
 
 /* bytes of core allocation between two GC steps */
 #define KS_GC_BATCH (64 * 1024)
+/* at most this much tensor garbage may build up per collection cycle beyond
+ * the Lua heap's own size (see ks_lua_gc_pace) */
+#define KS_GC_SLACK ((size_t)32 << 20)
 
 #define KS_CTX(L) (*(ks_ctx **)lua_touserdata((L), lua_upvalueindex(1)))
 
@@ -48,14 +51,24 @@ static inline void ks_lua_check(lua_State *L, ks_ctx *c, ks_status st)
  * (young collections leave unreachable tensor boxes alone until a major
  * collection, which waits for the Lua heap itself to double), so tensor
  * memory piles up; pacing therefore keeps the collector incremental. */
+/* A collection cycle costs about the Lua heap's size in work, whatever the
+ * tensors weigh. Feeding every tensor byte as one byte of debt ran a cycle
+ * per heap-size of tensor allocation: ~4 cycles per step of a small CNN
+ * (~10% of its time, marking the same heap). So the debt is scaled by
+ * heap / span, where span = the live tensor bytes clamped to
+ * [heap, heap + KS_GC_SLACK]: a cycle per span bytes allocated, as Lua's
+ * own pause paces its heap, with the garbage between cycles still bounded. */
 static inline void ks_lua_gc_pace(lua_State *L, ks_ctx *c)
 {
-    if (c->gc_debt >= KS_GC_BATCH) {
-        size_t kb = c->gc_debt >> 10;
-        c->gc_debt = 0;
-        lua_gc(L, LUA_GCINC, 0, 0, 0);
-        lua_gc(L, LUA_GCSTEP, (int)(kb > 1000000 ? 1000000 : kb));
-    }
+    if (c->gc_debt < KS_GC_BATCH) return;
+    size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT) << 10;
+    size_t live = atomic_load(&c->live_bytes);
+    size_t span = live < heap ? heap : (live - heap > KS_GC_SLACK ? heap + KS_GC_SLACK : live);
+    size_t kb = span ? (size_t)((double)c->gc_debt * (double)heap / (double)span) >> 10 : c->gc_debt >> 10;
+    if (kb == 0) return; /* keep the debt until it is worth a step */
+    c->gc_debt = 0;
+    lua_gc(L, LUA_GCINC, 0, 0, 0);
+    lua_gc(L, LUA_GCSTEP, (int)(kb > 1000000 ? 1000000 : kb));
 }
 
 /* ---- tensors ---- */

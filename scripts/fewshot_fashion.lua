@@ -281,6 +281,8 @@ local PRESETS = {
     with { name = "best_imgmax", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, img_norm = "max", hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "w_pbn_erase_manifold", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "manifold",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
     with { name = "w_pbn_drop5", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
       cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, dropout = 0.5 },
   },
@@ -470,6 +472,25 @@ local MORE_AUG = {
   elastic_soft = function() return A.elastic_transform { alpha = 30, sigma = 5, fill = BG } end,
 }
 
+-- manifold mixup (Verma et al. 2019): mix the batch with a permutation of
+-- itself, lam ~ U(0, 1) (Beta(1, 1)), at the input or after a conv block
+-- chosen at random each step. Returns forward(xb) -> output, perm, lam
+local function manifold_mixer(model)
+  local layers, cuts = model:children(), { 0 }
+  for i, l in ipairs(layers) do if tostring(l):match("^MaxPool") and i <= #layers - 5 then cuts[#cuts + 1] = i end end
+  return function(xb)
+    local cut = cuts[ks.randint(0, #cuts, { 1 }):item() + 1]
+    local lam = ks.rand({ 1 }):item()
+    local perm = ks.randperm(xb:size(0))
+    local h = xb
+    for i = 1, #layers do
+      if i == cut + 1 then h = h * lam + h:index_select(0, perm) * (1 - lam) end
+      h = layers[i](h)
+    end
+    return h, perm, lam
+  end
+end
+
 -- train on (x, y) for n steps; val = {x, y} for early stopping; log(step, loss)
 local function train(cfg, x, y, seed, nsteps, val, log)
   ks.manual_seed(seed)
@@ -489,7 +510,8 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     tf[#tf + 1] = A.brightness_contrast { brightness = 0, contrast = cfg.contrast, pivot = BG }
   end
   local aug = #tf > 0 and A.compose(tf, { seed = seed + 1 }) or nil
-  local mix = cfg.mix and A.compose({ A[cfg.mix] { targets = "pair", alpha = cfg.mix == "mixup" and cfg.mix_alpha or nil,
+  local manifold = cfg.mix == "manifold" and manifold_mixer(model) or nil
+  local mix = cfg.mix and not manifold and A.compose({ A[cfg.mix] { targets = "pair", alpha = cfg.mix == "mixup" and cfg.mix_alpha or nil,
     beta = cfg.mix == "cutmix" and cfg.mix_alpha or nil } }, { seed = seed + 2 }) or nil
   local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 5 } or nil
   local n = x:size(0)
@@ -502,7 +524,10 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     if aug then xb = aug(xb) end
     opt:zero_grad()
     local loss
-    if mix then
+    if manifold then
+      local out, perm, lam = manifold(xb)
+      loss = loss_of(cfg, out, yb, ce) * lam + loss_of(cfg, out, yb:index_select(0, perm), ce) * (1 - lam)
+    elseif mix then
       local xm, ya, yb2, lam = mix(xb, yb)
       local out = model(xm)
       loss = loss_of(cfg, out, ya, ce) * lam + loss_of(cfg, out, yb2, ce) * (1 - lam)
