@@ -90,7 +90,8 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- ------------------------------------------------------------ recipes
 -- Fields: opt "sgd" (momentum 0.9) | "adamw"; lr; wd (SGD: coupled L2,
 -- AdamW: decoupled); aug (random crop with 2-pixel padding + horizontal
--- flip); mix "mixup" | "cutmix" (mix_alpha: its Beta parameter, default 1);
+-- flip); mix "mixup" | "cutmix" (mix_alpha: its Beta parameter, default 1)
+-- | "manifold" (development only: manifold mixup, see manifold_mixer);
 -- ls (label smoothing); early (early stopping on 20% of the K-shot set,
 -- checked every 10 steps, best weights restored); lr_cv (learning rate
 -- chosen from LR_GRID by 2-fold stratified inner CV on the K-shot set, half
@@ -177,6 +178,9 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   scaling on replicates 100..107 (BEST 71.5 / 77.5 on them)            71.4 / 77.6
 --     ... BEST trained 16x --steps (replicates 100..107; BEST 71.5 /
 --         77.5 on them; twice the cost: a lead for the next round)       71.8 / 77.9
+--   session 7, single wide x8 CNN with precise BN + erasing (100..103;
+--   67.5 / 74.5): manifold mixup (input or after either block) instead
+--   of mixup                                                           +0.1 / -0.3
 --   (fixed-feature members on pixels or on row/column profiles add
 --   <= +0.2 on top of the CNNs + HOG member: not kept)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
