@@ -48,6 +48,22 @@ describe("functional ops: gradients match finite differences", function()
     gradcheck(function(x, w) return F.conv2d(x, w, nil, {groups = 2}) end, {leaf(2, 4, 5, 5), leaf(6, 2, 3, 3)})
   end)
 
+  it("conv2d's weight gradient from the columns kept by the forward (one-image and multi-image blocks)", function()
+    -- 16x16 outputs make one-image blocks, 5x5 several images per block; an input with no grad (a first layer)
+    gradcheck(function(x, w) return F.conv2d(x, w, nil, {padding = 1}) end, {leaf(2, 2, 16, 16), leaf(3, 2, 3, 3)})
+    local x = ks.randn(3, 2, 16, 16)
+    gradcheck(function(w, b) return F.conv2d(x, w, b, {padding = 1}) end, {leaf(3, 2, 3, 3), leaf(3)})
+    local x5 = ks.randn(5, 2, 5, 5)
+    gradcheck(function(w) return F.conv2d(x5, w, nil, {padding = 1, stride = 2}) end, {leaf(3, 2, 3, 3)})
+    -- the input changed in place after the forward: the saved input's version check still refuses
+    local xi, w = ks.randn(1, 1, 16, 16), leaf(2, 1, 3, 3)
+    local y = F.conv2d(xi, w, nil, {padding = 1}):sum()
+    xi:add_(1)
+    local ok, err = pcall(function() y:backward() end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("modified", 1, true), tostring(err))
+  end)
+
   it("pooling", function()
     -- distinct values 0.1 apart: +-eps never changes which element is the maximum
     local function distinct(...)

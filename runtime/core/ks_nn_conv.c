@@ -31,6 +31,10 @@ typedef struct {
     int64_t Cig, Cog, K; /* per-group in/out channels, K = Cig*kH*kW */
 } conv_geom;
 
+/* node option slot after the geometry: 1 when saved tensor 2 holds the
+ * forward's columns [K, N*Ho*Wo] */
+#define CONV_KEPT_COLS 19
+
 typedef struct {
     const conv_geom *g;
     const float *x; /* im2col source, or col2im cols */
@@ -50,12 +54,16 @@ static void valid_cols(const conv_geom *g, int64_t kx, int64_t *lo, int64_t *hi)
     *hi = b;
 }
 
-/* GCC turns this loop into a memcpy call, whose overhead dominates rows of
- * 7-28 floats (im2col was ~11% of a CNN step, a third of it in the call) */
+/* GCC turns short copy and zeroing loops into memcpy / memset calls, whose
+ * overhead dominates rows of 7-28 floats (im2col was ~11% of a CNN step, a
+ * third of it in the calls); im2col_rows and what it inlines keep them inline */
 #if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#define KS_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define KS_NO_LIBCALLS
 #endif
-static inline void copy_run(float *restrict d, const float *restrict s, int64_t n)
+
+KS_NO_LIBCALLS static inline void copy_run(float *restrict d, const float *restrict s, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) d[i] = s[i];
 }
@@ -65,7 +73,7 @@ static inline void add_run(float *restrict d, const float *restrict s, int64_t n
     for (int64_t i = 0; i < n; i++) d[i] += s[i];
 }
 
-static ks_status im2col_rows(void *arg, int64_t r0, int64_t r1)
+KS_NO_LIBCALLS static ks_status im2col_rows(void *arg, int64_t r0, int64_t r1)
 {
     const col_job *j = arg;
     const conv_geom *g = j->g;
@@ -80,7 +88,7 @@ static ks_status im2col_rows(void *arg, int64_t r0, int64_t r1)
             for (int64_t oy = 0; oy < g->Ho; oy++) {
                 int64_t iy = oy * g->sh - g->ph + ky * g->dh;
                 float *d = dst + oy * g->Wo;
-                if (iy < 0 || iy >= g->H) { memset(d, 0, (size_t)g->Wo * sizeof(float)); continue; }
+                if (iy < 0 || iy >= g->H) { for (int64_t ox = 0; ox < g->Wo; ox++) d[ox] = 0.0f; continue; }
                 const float *src = plane + iy * g->W + off;
                 for (int64_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
                 if (g->sw == 1) copy_run(d + lo, src + lo, hi - lo); /* rows are short: no memcpy call */
@@ -162,13 +170,16 @@ static ks_status scratch(ks_ctx *c, const conv_geom *g, int64_t nb, float **cols
     return KS_OK;
 }
 
+/* kept: cols is the whole batch's [K, N*HoWo] (groups == 1), block by
+ * block, kept for the weight gradient; else one block's scratch */
 static ks_status conv_forward(ks_ctx *c, const conv_geom *g, const float *x, const float *w, const float *bias,
-                              float *y, float *cols, float *buf, int64_t nbmax)
+                              float *y, float *cols_base, bool kept, float *buf, int64_t nbmax)
 {
     int64_t HoWo = g->Ho * g->Wo;
     ks_status st = KS_OK;
     for (int64_t n0 = 0; n0 < g->N && !st; n0 += nbmax) {
         int64_t nb = g->N - n0 < nbmax ? g->N - n0 : nbmax, L = nb * HoWo;
+        float *cols = kept ? cols_base + g->K * n0 * HoWo : cols_base;
         for (int64_t grp = 0; grp < g->groups && !st; grp++) {
             if ((st = im2col(c, g, x, n0, nb, grp, cols))) break;
             /* one image: write straight into y's [Cog, HoWo] slice */
@@ -219,7 +230,9 @@ static ks_status conv_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
 {
     ks_tensor *xt, *wt, *gt;
     ks_status st;
+    ks_tensor *kt = NULL;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &wt))) return st;
+    if (n->i[CONV_KEPT_COLS] && (st = ks_node_get_saved(c, n, 2, &kt))) return st;
     if ((st = ks_contiguous(c, gout[0], &gt))) return st;
     conv_geom g;
     memcpy(&g, n->i, sizeof g);
@@ -246,9 +259,10 @@ static ks_status conv_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
                 dy = buf;
             }
             if (dw) {
-                if ((st = im2col(c, &g, x, n0, nb, grp, cols))) break;
+                const float *xc = kt ? (const float *)ks_tensor_data(kt) + g.K * n0 * HoWo : cols;
+                if (!kt && (st = im2col(c, &g, x, n0, nb, grp, cols))) break;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.Cog, (int)g.K, (int)L, 1.0f, dy, (int)L,
-                            cols, (int)L, 1.0f, dw + grp * g.Cog * g.K, (int)g.K);
+                            xc, (int)L, 1.0f, dw + grp * g.Cog * g.K, (int)g.K);
             }
             if (dx) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K, (int)L, (int)g.Cog, 1.0f,
@@ -308,26 +322,37 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     conv_geom g;
     ks_status st = make_geom(c, input, weight, bias, o, &g);
     if (st) return st;
-    ks_tensor *x = NULL, *w = NULL, *bc = NULL, *y = NULL, *scr = NULL;
+    ks_tensor *x = NULL, *w = NULL, *bc = NULL, *y = NULL, *scr = NULL, *kept = NULL;
     float *cols, *buf;
     if ((st = ks_contiguous(c, input, &x)) || (st = ks_contiguous(c, weight, &w))) goto done;
     if (bias && (st = ks_contiguous(c, bias, &bc))) goto done;
     int64_t size[4] = {g.N, g.Co, g.Ho, g.Wo}, nbmax = block_images(&g);
     if ((st = ks_tensor_empty(c, KS_FLOAT32, 4, size, &y))) goto done;
+    ks_tensor *ins[3] = {input, weight, bias};
+    bool record = ks_ag_needs_record(c, 3, ins);
+    /* the weight gradient reads the same columns: keep them (one group) */
+    bool keep = record && weight->requires_grad && g.groups == 1 && y->numel;
+    if (keep) {
+        int64_t nk = g.K * g.N * g.Ho * g.Wo;
+        if ((st = ks_tensor_empty(c, KS_FLOAT32, 1, &nk, &kept))) goto done;
+    }
     if (y->numel) {
         if ((st = scratch(c, &g, nbmax, &cols, &buf, &scr))) goto done;
         if ((st = conv_forward(c, &g, ks_tensor_data(x), ks_tensor_data(w), bc ? ks_tensor_data(bc) : NULL,
-                               ks_tensor_data(y), cols, buf, nbmax)))
+                               ks_tensor_data(y), keep ? ks_tensor_data(kept) : cols, keep, buf, nbmax)))
             goto done;
     }
-    ks_tensor *ins[3] = {input, weight, bias};
-    if (ks_ag_needs_record(c, 3, ins)) {
+    if (record) {
         ks_node *n = ks_node_new(c, &op_conv2d, 3, ins);
         if (!n) { st = KS_ENOMEM; goto done; }
-        _Static_assert(sizeof(conv_geom) <= sizeof(((ks_node *)0)->i), "conv geometry fits the node's options");
+        _Static_assert(sizeof(conv_geom) <= CONV_KEPT_COLS * sizeof(int64_t) &&
+                           CONV_KEPT_COLS < sizeof(((ks_node *)0)->i) / sizeof(int64_t),
+                       "conv geometry and the kept-columns flag fit the node's options");
         memcpy(n->i, &g, sizeof g);
+        n->i[CONV_KEPT_COLS] = keep;
         st = ks_node_save(c, n, x);
         if (!st) st = ks_node_save(c, n, w);
+        if (!st && keep) st = ks_node_save(c, n, kept);
         if (!st) ks_node_set_output(n, 0, y);
         ks_node_release(n);
         if (st) goto done;
@@ -336,6 +361,7 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     y = NULL;
 done:
     ks_tensor_release(scr);
+    ks_tensor_release(kept);
     ks_tensor_release(x);
     ks_tensor_release(w);
     ks_tensor_release(bc);
