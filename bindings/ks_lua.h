@@ -32,8 +32,10 @@
 /* bytes of core allocation between two GC steps */
 #define KS_GC_BATCH (64 * 1024)
 /* at most this much tensor garbage may build up per collection cycle beyond
- * the Lua heap's own size (see ks_lua_gc_pace) */
-#define KS_GC_SLACK ((size_t)32 << 20)
+ * the Lua heap's own size (see ks_lua_gc_pace): small enough that freed
+ * blocks come back while still in cache, large enough for 2-3 cycles per
+ * step of a small CNN instead of ~25 */
+#define KS_GC_SLACK ((size_t)8 << 20)
 
 #define KS_CTX(L) (*(ks_ctx **)lua_touserdata((L), lua_upvalueindex(1)))
 
