@@ -178,6 +178,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   scaling on replicates 100..107 (BEST 71.5 / 77.5 on them)            71.4 / 77.6
 --     ... BEST trained 16x --steps (replicates 100..107; BEST 71.5 /
 --         77.5 on them; twice the cost: a lead for the next round)       71.8 / 77.9
+--   session 7: BEST trained 12x --steps (replicates 100..107; BEST 71.5 /
+--   77.5 on them; 1.5x the cost)                                        71.7 / 77.7
 --   session 7, single wide x8 CNN with precise BN + erasing (100..103;
 --   67.5 / 74.5): manifold mixup (input or after either block) instead
 --   of mixup                                                           +0.1 / -0.3
@@ -281,6 +283,9 @@ local PRESETS = {
       hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, contrast = 0.4, hog_grid = { 0.5, 0.75, 1 } },
     with { name = "best_erase_x16", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 16, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_erase_x12", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 12, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
     with { name = "best_imgmax", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,

@@ -75,3 +75,57 @@ describe("reductions are bit-identical for 1 and 2 threads", function()
     assert.is_true(math.abs(got - want) <= 1e-7 * want, "sum " .. got .. " vs " .. want)
   end)
 end)
+
+describe("matrix products and convolutions are bit-identical for 1 and 2 threads", function()
+  -- OpenBLAS's own threads change the rounding with the thread count (a
+  -- 64x784x288 sgemm differs between 1 and 2 threads), so kshot keeps it
+  -- single-threaded and splits products into size-determined blocks itself
+  local F = ks.functional
+
+  it("matmul: small, mid-sized, huge, few columns, vector and batched", function()
+    ks.manual_seed(7)
+    local a, b = ks.randn(64, 288), ks.randn(288, 784)
+    local big_a, big_b = ks.randn(600, 700), ks.randn(700, 500)      -- 2.1e8 multiply-adds: many blocks
+    local tall, narrow = ks.randn(20000, 400), ks.randn(400, 10)      -- 8e7, 10 columns: blocks of rows
+    local v = ks.randn(700)
+    local ba, bb = ks.randn(6, 40, 50), ks.randn(6, 50, 30)
+    same_bits(function()
+      return a:matmul(b), b:t():matmul(a:t()), big_a:matmul(big_b), big_a:t():matmul(big_a), tall:matmul(narrow),
+             big_a:matmul(v), ba:matmul(bb), ks.cdist(a:narrow(0, 0, 60), a:narrow(0, 4, 60))
+    end)
+  end)
+
+  it("linear: forward and gradients, mid-sized and huge (a test-set chunk through a 3136 -> 128 layer)", function()
+    for _, s in ipairs { { 32, 3136, 128 }, { 1000, 3136, 128 }, { 5000, 400, 10 } } do
+      ks.manual_seed(3)
+      local x, w0, b0 = ks.randn(s[1], s[2]), ks.randn(s[3], s[2]) * 0.02, ks.randn(s[3])
+      same_bits(function()
+        local w, b = w0:clone():requires_grad_(), b0:clone():requires_grad_()
+        local y = F.linear(x, w, b)
+        y:pow(2):sum():backward()
+        return y:detach(), w.grad, b.grad
+      end)
+    end
+  end)
+
+  it("conv2d: forward, input and weight gradients, one-image and multi-image blocks, groups", function()
+    ks.manual_seed(11)
+    local cases = {
+      { x = { 32, 9, 28, 28 }, w = { 32, 9, 3, 3 }, o = { padding = 1 } },   -- one image per block
+      { x = { 32, 32, 14, 14 }, w = { 64, 32, 3, 3 }, o = { padding = 1 } }, -- several images per block, 4 waves
+      { x = { 20, 4, 9, 9 }, w = { 6, 2, 3, 3 }, o = { groups = 2, stride = 2 } },
+    }
+    for _, cs in ipairs(cases) do
+      local x0, w0 = ks.randn(table.unpack(cs.x)), ks.randn(table.unpack(cs.w)) * 0.1
+      same_bits(function()
+        local x, w = x0:clone():requires_grad_(), w0:clone():requires_grad_()
+        local y = F.conv2d(x, w, nil, cs.o)
+        y:pow(2):sum():backward()
+        return y:detach(), x.grad, w.grad
+      end)
+      same_bits(function() -- inference: no columns kept
+        return ks.no_grad(function() return F.conv2d(x0, w0, nil, cs.o) end)
+      end)
+    end
+  end)
+end)

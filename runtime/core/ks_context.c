@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+extern void openblas_set_num_threads(int);
+
 ks_ctx *ks_ctx_new(void)
 {
     ks_ctx *c = calloc(1, sizeof *c);
@@ -17,6 +19,7 @@ ks_ctx *ks_ctx_new(void)
     atomic_init(&c->interrupted, 0);
     c->limit_bytes = ks_default_memory_limit();
     c->num_threads = ks_default_num_threads();
+    openblas_set_num_threads(1); /* kshot splits products itself (ks_linalg.h) */
     c->grad_enabled = 1;
     c->gen = ks_generator_new(c, 0);
     if (!c->gen) { free(c); return NULL; }

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 /* ================================================================ gemm */
@@ -45,6 +46,72 @@ static void gemm_raw(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
     }
 }
 
+/* ---- one call or size-determined blocks on the pool ----
+ * OpenBLAS runs single-threaded (ks_set_num_threads keeps it at 1): its own
+ * threads change the rounding with the thread count (a 64x784x288 sgemm
+ * differs between 1 and 2 threads). Products of at least SPLIT_MIN
+ * multiply-adds are cut into blocks of output columns (rows for a huge
+ * product with few columns) whose bounds depend only on the sizes, one
+ * single-threaded call per block on the kshot pool: every output element
+ * comes from the same call whatever the thread count. */
+#define SPLIT_MIN (1 << 18) /* OpenBLAS's own single-thread limit */
+#define SPLIT_MID (1 << 26) /* up to here 4 blocks; beyond, 4 per SPLIT_MID of work */
+#define SPLIT_ALIGN 16
+#define SPLIT_MAX_PARTS 64
+
+typedef struct split_job {
+    bool ta, tb, by_rows, sgemm_only;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} split_job;
+
+/* one block: gemm_raw, or (sgemm_only, M, N, K > 0) sgemm even for one row or column */
+static void block_call(const split_job *j, int64_t M, int64_t N, const float *A, const float *B, float *C)
+{
+    if (j->sgemm_only)
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                    (int)j->K, j->alpha, A, (int)j->lda, B, (int)j->ldb, j->beta, C, (int)j->ldc);
+    else
+        gemm_raw(j->ta, j->tb, M, N, j->K, j->alpha, A, j->lda, B, j->ldb, j->beta, C, j->ldc);
+}
+
+/* rows or columns [i0, i1) of C */
+static ks_status split_block(void *arg, int64_t i0, int64_t i1)
+{
+    const split_job *j = arg;
+    if (j->by_rows) block_call(j, i1 - i0, j->N, j->A + (j->ta ? i0 : i0 * j->lda), j->B, j->C + i0 * j->ldc);
+    else block_call(j, j->M, i1 - i0, j->A, j->B + (j->tb ? i0 * j->ldb : i0), j->C + i0);
+    return KS_OK;
+}
+
+static ks_status gemm_split(ks_ctx *c, bool sgemm_only, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    double work = (double)M * (double)N * (double)K;
+    bool by_rows = N < 2 * SPLIT_ALIGN && work > SPLIT_MID && M >= 2 * SPLIT_ALIGN;
+    split_job j = {ta, tb, by_rows, sgemm_only, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    if (work < SPLIT_MIN || (N < 2 * SPLIT_ALIGN && !by_rows)) {
+        block_call(&j, M, N, A, B, C);
+        return KS_OK;
+    }
+    double parts = work <= SPLIT_MID ? 4 : 4 * ceil(work / SPLIT_MID);
+    if (parts > SPLIT_MAX_PARTS) parts = SPLIT_MAX_PARTS;
+    int64_t n = by_rows ? M : N, grain = (n + (int64_t)parts - 1) / (int64_t)parts;
+    grain = (grain + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    return ks_parallel_for(c, n, grain, split_block, &j);
+}
+
+ks_status ks_gemm_f32_sgemm(ks_ctx *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float *A,
+                            int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    if (!fits_int(M) || !fits_int(N) || !fits_int(K) || !fits_int(lda) || !fits_int(ldb) || !fits_int(ldc))
+        return ks_error(c, KS_ERANGE, "gemm: sizes M=%lld N=%lld K=%lld exceed BLAS's 32-bit range", (long long)M,
+                        (long long)N, (long long)K);
+    return gemm_split(c, true, transA, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 ks_status ks_gemm_f32(ks_ctx *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc)
@@ -59,8 +126,7 @@ ks_status ks_gemm_f32(ks_ctx *c, bool transA, bool transB, int64_t M, int64_t N,
                             "M=%lld N=%lld K=%lld)", (long long)lda, (long long)ldb, (long long)ldc, (long long)M,
                             (long long)N, (long long)K);
     }
-    gemm_raw(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return KS_OK;
+    return gemm_split(c, false, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ================================================================ plans */
@@ -214,9 +280,14 @@ static ks_status run_f32(ks_ctx *c, const mm_plan *p, float *out, float alpha, f
         int64_t grain = (int64_t)(1048576.0 / (mnk > 1 ? mnk : 1)) + 1;
         return ks_parallel_for(c, p->nbatch, grain, f32_batches, &r);
     }
+    const float *A = (const float *)p->a.data, *B = (const float *)p->b.data;
     for (int64_t i = 0; i < p->nbatch; i++) {
         if (i > 0 && ks_check_interrupt(c)) return KS_EINTR;
-        f32_batches(&r, i, i + 1);
+        int64_t oa, ob;
+        batch_offsets(p, i, &oa, &ob);
+        ks_status st = gemm_split(c, false, p->a.trans, p->b.trans, p->M, p->N, p->K, alpha, A + oa, p->a.ld, B + ob,
+                                  p->b.ld, beta, out + i * p->M * p->N, p->N);
+        if (st) return st;
     }
     return KS_OK;
 }

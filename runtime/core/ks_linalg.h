@@ -8,14 +8,15 @@
  * int64 accumulator (uint8 results wrap like PyTorch's). bool is refused.
  * Mixed dtypes are promoted with ks_promote (PyTorch refuses them).
  *
- * Threads: BLAS calls happen on the context's owning thread, with OpenBLAS
- * set to the context's thread count (ks_set_num_threads). The exception is
- * a large batch of small matrices (M*N*K <= KS_GEMM_SMALL_MNK, where
- * OpenBLAS itself stays single-threaded; at least KS_GEMM_PARALLEL_MACS in
- * all): the batches are spread over the kshot pool and each worker calls
- * sgemm for whole matrices. Every output element
- * is computed by one sgemm call either way, so results do not depend on the
- * thread count.
+ * Threads: OpenBLAS always runs single-threaded (its own threads change
+ * the rounding with the thread count). A product of at least 2^18
+ * multiply-adds is cut into blocks of output columns (rows for a huge one
+ * with few columns) whose bounds depend only on M, N and K, one sgemm per
+ * block on the kshot pool; a large batch of small matrices (M*N*K <=
+ * KS_GEMM_SMALL_MNK, at least KS_GEMM_PARALLEL_MACS in all) is spread over
+ * the pool whole matrices at a time. Every output element comes from the
+ * same single-threaded call whatever the thread count, so results are
+ * bit-identical for any number of threads.
  *
  * Errors: KS_ESHAPE names both shapes ("matmul: shapes [2, 3] and [4, 5]
  * cannot be multiplied (3 != 4)"), KS_ETYPE names the dtypes, KS_ERANGE when
@@ -47,6 +48,12 @@
 ks_status ks_gemm_f32(ks_ctx *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc);
+/* C = op(A) @ op(B) + beta * C (M, N, K > 0) through sgemm only, even for a
+ * single row or column (the nn layers: their rounding then matches
+ * PyTorch's sgemm path and does not change with the batch size); split like
+ * ks_gemm_f32. */
+ks_status ks_gemm_f32_sgemm(ks_ctx *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float *A,
+                            int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* torch.matmul: 1-D x 1-D dot (0-d result), 2-D x 2-D mm, 1-D x 2-D and
  * 2-D x 1-D (the 1 dim is prepended / appended, then removed), N-D batched

@@ -5,11 +5,12 @@
  * Blocks of images keep the column buffer near COLS_BUDGET bytes (cache
  * sized: one big im2col of the batch is written to and read back from DRAM).
  * A block of one image reads and writes Y / dY in place (its [Co, Ho*Wo]
- * slice is the GEMM's layout), so no gather/scatter copies. GEMMs run on the
- * owning thread (OpenBLAS threads do their parallel part); im2col runs over
- * rows of cols and col2im over input channels with ks_parallel_for, each
- * element written by one chunk in a fixed order: results do not depend on
- * the thread count. */
+ * slice is the GEMM's layout), so no gather/scatter copies. Blocks run in
+ * parallel on the kshot pool, each whole on one thread (im2col, one
+ * single-threaded sgemm, bias or col2im); the weight gradient is one chain
+ * over the blocks in order (see "blocks and waves"): results do not depend
+ * on the thread count. The forward keeps the columns for the weight
+ * gradient when it will be wanted (one group, up to KEEP_MAX floats). */
 #include "ks_nn.h"
 #include "ks_threads.h"
 
@@ -19,11 +20,14 @@
 #endif
 
 #include <cblas.h>
+#include <stdbool.h>
 #include <stdlib.h>
+
 #include <string.h>
 
 #define COLS_BUDGET ((size_t)1 << 20)
-#define COL_GRAIN_ELEMS 16384 /* elements of cols per parallel chunk */
+/* columns kept from the forward for the weight gradient: up to 16M floats (64 MB) */
+#define KEEP_MAX ((int64_t)16 << 20)
 
 typedef struct {
     int64_t N, Ci, H, W, Co, kH, kW, Ho, Wo;
@@ -128,23 +132,17 @@ static ks_status col2im_channels(void *arg, int64_t c0, int64_t c1)
     return KS_OK;
 }
 
-static int64_t grain_for(int64_t per_item)
-{
-    int64_t gr = COL_GRAIN_ELEMS / (per_item > 0 ? per_item : 1);
-    return gr < 1 ? 1 : gr;
-}
-
-static ks_status im2col(ks_ctx *c, const conv_geom *g, const float *x, int64_t n0, int64_t nb, int64_t grp, float *cols)
+/* the whole of im2col / col2im for one block, on the calling thread */
+static void im2col_block(const conv_geom *g, const float *x, int64_t n0, int64_t nb, int64_t grp, float *cols)
 {
     col_job j = {g, x, cols, n0, nb, grp};
-    return ks_parallel_for(c, g->K, grain_for(nb * g->Ho * g->Wo), im2col_rows, &j);
+    im2col_rows(&j, 0, g->K);
 }
 
-static ks_status col2im(ks_ctx *c, const conv_geom *g, const float *cols, int64_t n0, int64_t nb, int64_t grp,
-                        float *dx)
+static void col2im_block(const conv_geom *g, const float *cols, int64_t n0, int64_t nb, int64_t grp, float *dx)
 {
     col_job j = {g, cols, dx, n0, nb, grp};
-    return ks_parallel_for(c, g->Cig, grain_for(g->kH * g->kW * nb * g->Ho * g->Wo), col2im_channels, &j);
+    col2im_channels(&j, 0, g->Cig);
 }
 
 /* images per block so that cols (K x nb*HoWo floats) fits the budget; one
@@ -157,49 +155,157 @@ static int64_t block_images(const conv_geom *g)
     return nb < 1 ? 1 : nb > g->N ? g->N : nb;
 }
 
-/* scratch: cols [K, nb*HoWo] and a GEMM output/gradient buffer [Cog, nb*HoWo]
- * (the latter only for blocks of several images). A tensor, so it comes from
- * the storage cache (no fresh pages each call); release it when done. */
-static ks_status scratch(ks_ctx *c, const conv_geom *g, int64_t nb, float **cols, float **buf, ks_tensor **t)
+/* ---- blocks and waves ----
+ * Blocks of images are independent in the forward pass and in the input
+ * gradient, so they run in parallel, WAVE blocks at a time (the scratch
+ * stays bounded for any batch), each block whole on one thread with a
+ * single-threaded GEMM. The weight gradient is one chain of GEMMs
+ * accumulating block after block in order, run as one task of each wave.
+ * Every block's arithmetic is thus the same whatever the thread count:
+ * results are bit-identical for any number of threads (and equal to the
+ * former one-thread results). */
+#define WAVE 8
+
+typedef struct conv_run {
+    const conv_geom *g;
+    int64_t nbmax, first; /* images per block; the wave's first block */
+    const float *x, *w, *bias, *gy, *kept;
+    float *y, *dx, *dw;
+    float *scr;   /* per block slot: cols [K, L], then buf [Cog, L] */
+    float *chain; /* the weight-gradient task's slot */
+} conv_run;
+
+static int64_t slot_floats(const conv_geom *g, int64_t nbmax) { return (g->K + g->Cog) * nbmax * g->Ho * g->Wo; }
+
+static void block_span(const conv_run *r, int64_t blk, int64_t *n0, int64_t *nb)
 {
-    int64_t L = nb * g->Ho * g->Wo, n = g->K * L + (nb > 1 ? g->Cog * L : 0);
-    ks_status st = ks_tensor_empty(c, KS_FLOAT32, 1, &n, t);
-    if (st) return st;
-    *cols = ks_tensor_data(*t);
-    *buf = nb > 1 ? *cols + g->K * L : NULL;
+    *n0 = blk * r->nbmax;
+    *nb = r->g->N - *n0 < r->nbmax ? r->g->N - *n0 : r->nbmax;
+}
+
+static void forward_block(const conv_run *r, int64_t blk, float *slot)
+{
+    const conv_geom *g = r->g;
+    int64_t n0, nb, HoWo = g->Ho * g->Wo;
+    block_span(r, blk, &n0, &nb);
+    int64_t L = nb * HoWo;
+    float *cols = r->kept ? (float *)r->kept + g->K * n0 * HoWo : slot, *buf = slot + g->K * r->nbmax * HoWo;
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        im2col_block(g, r->x, n0, nb, grp, cols);
+        /* one image: write straight into y's [Cog, HoWo] slice */
+        float *out = nb == 1 ? r->y + (n0 * g->Co + grp * g->Cog) * HoWo : buf;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->Cog, (int)L, (int)g->K, 1.0f,
+                    r->w + grp * g->Cog * g->K, (int)g->K, cols, (int)L, 0.0f, out, (int)L);
+        for (int64_t co = 0; co < g->Cog; co++) {
+            int64_t oc = grp * g->Cog + co;
+            float b = r->bias ? r->bias[oc] : 0.0f;
+            for (int64_t i = 0; i < nb; i++) {
+                float *dst = r->y + ((n0 + i) * g->Co + oc) * HoWo;
+                const float *src = out + co * L + i * HoWo;
+                if (dst == src) { if (r->bias) for (int64_t p = 0; p < HoWo; p++) dst[p] += b; }
+                else for (int64_t p = 0; p < HoWo; p++) dst[p] = src[p] + b;
+            }
+        }
+    }
+}
+
+static ks_status forward_wave(void *arg, int64_t t0, int64_t t1)
+{
+    const conv_run *r = arg;
+    int64_t per = slot_floats(r->g, r->nbmax);
+    for (int64_t t = t0; t < t1; t++) forward_block(r, r->first + t, r->scr + t * per);
     return KS_OK;
 }
 
-/* kept: cols is the whole batch's [K, N*HoWo] (groups == 1), block by
- * block, kept for the weight gradient; else one block's scratch */
-static ks_status conv_forward(ks_ctx *c, const conv_geom *g, const float *x, const float *w, const float *bias,
-                              float *y, float *cols_base, bool kept, float *buf, int64_t nbmax)
+/* dY of block (n0, nb) and group grp as [Cog, L]: in place for one image, else gathered into buf */
+static const float *block_dy(const conv_geom *g, const float *gy, int64_t n0, int64_t nb, int64_t grp, float *buf)
 {
+    int64_t HoWo = g->Ho * g->Wo, L = nb * HoWo;
+    if (nb == 1) return gy + (n0 * g->Co + grp * g->Cog) * HoWo;
+    for (int64_t co = 0; co < g->Cog; co++)
+        for (int64_t i = 0; i < nb; i++)
+            memcpy(buf + co * L + i * HoWo, gy + ((n0 + i) * g->Co + grp * g->Cog + co) * HoWo,
+                   (size_t)HoWo * sizeof(float));
+    return buf;
+}
+
+static void dx_block(const conv_run *r, int64_t blk, float *slot)
+{
+    const conv_geom *g = r->g;
+    int64_t n0, nb, HoWo = g->Ho * g->Wo;
+    block_span(r, blk, &n0, &nb);
+    int64_t L = nb * HoWo;
+    float *cols = slot, *buf = slot + g->K * r->nbmax * HoWo;
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        const float *dy = block_dy(g, r->gy, n0, nb, grp, buf);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->K, (int)L, (int)g->Cog, 1.0f,
+                    r->w + grp * g->Cog * g->K, (int)g->K, dy, (int)L, 0.0f, cols, (int)L);
+        col2im_block(g, cols, n0, nb, grp, r->dx);
+    }
+}
+
+/* dW += dY_b @ cols_b^T over the wave's blocks [first, first + nblk), in order */
+static void dw_chain(const conv_run *r, int64_t nblk)
+{
+    const conv_geom *g = r->g;
     int64_t HoWo = g->Ho * g->Wo;
-    ks_status st = KS_OK;
-    for (int64_t n0 = 0; n0 < g->N && !st; n0 += nbmax) {
-        int64_t nb = g->N - n0 < nbmax ? g->N - n0 : nbmax, L = nb * HoWo;
-        float *cols = kept ? cols_base + g->K * n0 * HoWo : cols_base;
-        for (int64_t grp = 0; grp < g->groups && !st; grp++) {
-            if ((st = im2col(c, g, x, n0, nb, grp, cols))) break;
-            /* one image: write straight into y's [Cog, HoWo] slice */
-            float *out = nb == 1 ? y + (n0 * g->Co + grp * g->Cog) * HoWo : buf;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->Cog, (int)L, (int)g->K, 1.0f,
-                        w + grp * g->Cog * g->K, (int)g->K, cols, (int)L, 0.0f, out, (int)L);
-            for (int64_t co = 0; co < g->Cog; co++) {
-                int64_t oc = grp * g->Cog + co;
-                float b = bias ? bias[oc] : 0.0f;
-                for (int64_t i = 0; i < nb; i++) {
-                    float *dst = y + ((n0 + i) * g->Co + oc) * HoWo;
-                    const float *src = out + co * L + i * HoWo;
-                    if (dst == src) { if (bias) for (int64_t p = 0; p < HoWo; p++) dst[p] += b; }
-                    else for (int64_t p = 0; p < HoWo; p++) dst[p] = src[p] + b;
-                }
-            }
+    float *cols = r->chain, *buf = r->chain + g->K * r->nbmax * HoWo;
+    for (int64_t blk = r->first; blk < r->first + nblk; blk++) {
+        int64_t n0, nb;
+        block_span(r, blk, &n0, &nb);
+        int64_t L = nb * HoWo;
+        for (int64_t grp = 0; grp < g->groups; grp++) {
+            const float *dy = block_dy(g, r->gy, n0, nb, grp, buf);
+            const float *xc = r->kept ? r->kept + g->K * n0 * HoWo : cols;
+            if (!r->kept) im2col_block(g, r->x, n0, nb, grp, cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->Cog, (int)g->K, (int)L, 1.0f, dy, (int)L,
+                        xc, (int)L, 1.0f, r->dw + grp * g->Cog * g->K, (int)g->K);
         }
-        if (!st) st = ks_check_interrupt(c);
+    }
+}
+
+typedef struct { const conv_run *r; int64_t nblk; } backward_wave_job;
+
+/* task 0: the weight-gradient chain (when wanted); tasks 1..nblk: the input gradient per block */
+static ks_status backward_wave(void *arg, int64_t t0, int64_t t1)
+{
+    const backward_wave_job *j = arg;
+    const conv_run *r = j->r;
+    int64_t per = slot_floats(r->g, r->nbmax);
+    for (int64_t t = t0; t < t1; t++) {
+        if (t == 0) { if (r->dw) dw_chain(r, j->nblk); }
+        else if (r->dx) dx_block(r, r->first + t - 1, r->scr + (t - 1) * per);
+    }
+    return KS_OK;
+}
+
+/* all blocks, WAVE at a time (OpenBLAS is single-threaded: ks_linalg.h) */
+static ks_status run_waves(ks_ctx *c, conv_run *r, bool backward)
+{
+    int64_t nblocks = (r->g->N + r->nbmax - 1) / r->nbmax;
+    ks_status st = KS_OK;
+    for (r->first = 0; !st && r->first < nblocks; r->first += WAVE) {
+        int64_t nblk = nblocks - r->first < WAVE ? nblocks - r->first : WAVE;
+        if (backward) {
+            backward_wave_job j = {r, nblk};
+            st = ks_parallel_for(c, nblk + 1, 1, backward_wave, &j);
+        } else
+            st = ks_parallel_for(c, nblk, 1, forward_wave, r);
     }
     return st;
+}
+
+/* scratch: a slot per block of a wave, plus one for the weight-gradient
+ * chain. A tensor, so it comes from the storage cache; release when done. */
+static ks_status wave_scratch(ks_ctx *c, conv_run *r, bool chain, ks_tensor **t)
+{
+    int64_t nblocks = (r->g->N + r->nbmax - 1) / r->nbmax, slots = nblocks < WAVE ? nblocks : WAVE;
+    int64_t per = slot_floats(r->g, r->nbmax), n = (slots + (chain ? 1 : 0)) * per;
+    ks_status st = ks_tensor_empty(c, KS_FLOAT32, 1, &n, t);
+    if (st) return st;
+    r->scr = ks_tensor_data(*t);
+    r->chain = chain ? r->scr + slots * per : NULL;
+    return KS_OK;
 }
 
 /* sum of one plane: 8 float lanes (vectorisable, no serial add chain),
@@ -228,50 +334,21 @@ static void bias_grad(const conv_geom *g, const float *gy, float *db)
 
 static ks_status conv_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
-    ks_tensor *xt, *wt, *gt;
+    ks_tensor *xt, *wt, *gt, *kt = NULL, *scr = NULL;
     ks_status st;
-    ks_tensor *kt = NULL;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &wt))) return st;
     if (n->i[CONV_KEPT_COLS] && (st = ks_node_get_saved(c, n, 2, &kt))) return st;
     if ((st = ks_contiguous(c, gout[0], &gt))) return st;
     conv_geom g;
     memcpy(&g, n->i, sizeof g);
-    float *cols, *buf;
-    ks_tensor *scr;
-    int64_t nbmax = block_images(&g), HoWo = g.Ho * g.Wo;
-    if ((st = scratch(c, &g, nbmax, &cols, &buf, &scr))) { ks_tensor_release(gt); return st; }
-    const float *x = ks_tensor_data(xt), *w = ks_tensor_data(wt), *gy = ks_tensor_data(gt);
-    float *dx = NULL, *dw = NULL;
+    conv_run r = {.g = &g, .nbmax = block_images(&g), .x = ks_tensor_data(xt), .w = ks_tensor_data(wt),
+                  .gy = ks_tensor_data(gt), .kept = kt ? ks_tensor_data(kt) : NULL};
     for (int k = 0; k < 3 && !st; k++)
         if (n->needs_grad[k]) st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[k], n->in_size[k], &gin[k]);
-    if (!st && gin[0]) { dx = ks_tensor_data(gin[0]); memset(dx, 0, (size_t)gin[0]->numel * sizeof(float)); }
-    if (!st && gin[1]) { dw = ks_tensor_data(gin[1]); memset(dw, 0, (size_t)gin[1]->numel * sizeof(float)); }
-    if (!st && gin[2]) bias_grad(&g, gy, ks_tensor_data(gin[2]));
-    for (int64_t n0 = 0; !st && (dx || dw) && n0 < g.N; n0 += nbmax) {
-        int64_t nb = g.N - n0 < nbmax ? g.N - n0 : nbmax, L = nb * HoWo;
-        for (int64_t grp = 0; grp < g.groups && !st; grp++) {
-            const float *dy = gy + (n0 * g.Co + grp * g.Cog) * HoWo; /* one image: dY_g in place */
-            if (nb > 1) { /* gather dY_g into [Cog, L] */
-                for (int64_t co = 0; co < g.Cog; co++)
-                    for (int64_t i = 0; i < nb; i++)
-                        memcpy(buf + co * L + i * HoWo, gy + ((n0 + i) * g.Co + grp * g.Cog + co) * HoWo,
-                               (size_t)HoWo * sizeof(float));
-                dy = buf;
-            }
-            if (dw) {
-                const float *xc = kt ? (const float *)ks_tensor_data(kt) + g.K * n0 * HoWo : cols;
-                if (!kt && (st = im2col(c, &g, x, n0, nb, grp, cols))) break;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.Cog, (int)g.K, (int)L, 1.0f, dy, (int)L,
-                            xc, (int)L, 1.0f, dw + grp * g.Cog * g.K, (int)g.K);
-            }
-            if (dx) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K, (int)L, (int)g.Cog, 1.0f,
-                            w + grp * g.Cog * g.K, (int)g.K, dy, (int)L, 0.0f, cols, (int)L);
-                st = col2im(c, &g, cols, n0, nb, grp, dx);
-            }
-        }
-        if (!st) st = ks_check_interrupt(c);
-    }
+    if (!st && gin[0]) { r.dx = ks_tensor_data(gin[0]); memset(r.dx, 0, (size_t)gin[0]->numel * sizeof(float)); }
+    if (!st && gin[1]) { r.dw = ks_tensor_data(gin[1]); memset(r.dw, 0, (size_t)gin[1]->numel * sizeof(float)); }
+    if (!st && gin[2]) bias_grad(&g, r.gy, ks_tensor_data(gin[2]));
+    if (!st && (r.dx || r.dw) && g.N && !(st = wave_scratch(c, &r, r.dw != NULL, &scr))) st = run_waves(c, &r, true);
     ks_tensor_release(scr);
     ks_tensor_release(gt);
     return st;
@@ -323,24 +400,21 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
     ks_status st = make_geom(c, input, weight, bias, o, &g);
     if (st) return st;
     ks_tensor *x = NULL, *w = NULL, *bc = NULL, *y = NULL, *scr = NULL, *kept = NULL;
-    float *cols, *buf;
     if ((st = ks_contiguous(c, input, &x)) || (st = ks_contiguous(c, weight, &w))) goto done;
     if (bias && (st = ks_contiguous(c, bias, &bc))) goto done;
-    int64_t size[4] = {g.N, g.Co, g.Ho, g.Wo}, nbmax = block_images(&g);
+    int64_t size[4] = {g.N, g.Co, g.Ho, g.Wo};
     if ((st = ks_tensor_empty(c, KS_FLOAT32, 4, size, &y))) goto done;
     ks_tensor *ins[3] = {input, weight, bias};
     bool record = ks_ag_needs_record(c, 3, ins);
-    /* the weight gradient reads the same columns: keep them (one group) */
-    bool keep = record && weight->requires_grad && g.groups == 1 && y->numel;
-    if (keep) {
-        int64_t nk = g.K * g.N * g.Ho * g.Wo;
-        if ((st = ks_tensor_empty(c, KS_FLOAT32, 1, &nk, &kept))) goto done;
-    }
+    /* the weight gradient reads the same columns: keep them (one group, up to KEEP_MAX floats) */
+    int64_t nk = g.K * g.N * g.Ho * g.Wo;
+    bool keep = record && weight->requires_grad && g.groups == 1 && y->numel && nk <= KEEP_MAX;
+    if (keep && (st = ks_tensor_empty(c, KS_FLOAT32, 1, &nk, &kept))) goto done;
     if (y->numel) {
-        if ((st = scratch(c, &g, nbmax, &cols, &buf, &scr))) goto done;
-        if ((st = conv_forward(c, &g, ks_tensor_data(x), ks_tensor_data(w), bc ? ks_tensor_data(bc) : NULL,
-                               ks_tensor_data(y), keep ? ks_tensor_data(kept) : cols, keep, buf, nbmax)))
-            goto done;
+        conv_run r = {.g = &g, .nbmax = block_images(&g), .x = ks_tensor_data(x), .w = ks_tensor_data(w),
+                      .bias = bc ? ks_tensor_data(bc) : NULL, .y = ks_tensor_data(y),
+                      .kept = keep ? ks_tensor_data(kept) : NULL};
+        if ((st = wave_scratch(c, &r, false, &scr)) || (st = run_waves(c, &r, false))) goto done;
     }
     if (record) {
         ks_node *n = ks_node_new(c, &op_conv2d, 3, ins);

@@ -1,60 +1,21 @@
 /* ks_nn_linear.c: fused linear layer (GEMM through OpenBLAS) and its backward. */
+#include "ks_linalg.h"
 #include "ks_nn.h"
 #include "ks_threads.h"
 
-#include <cblas.h>
 #include <string.h>
 
 /* input viewed as [M, in] rows */
 static int64_t rows_of(const ks_tensor *t) { return t->ndim ? t->numel / t->size[t->ndim - 1] : 1; }
 
-/* ---- mid-sized GEMMs split over the kshot pool ----
- * OpenBLAS threads a 32x256x784 product only ~1.5x on 2 cores. Instead the
- * output's columns are cut into blocks whose bounds depend only on the sizes
- * and each block is one single-threaded sgemm on the kshot pool: it scales
- * better, and the result no longer depends on the thread count. Products
- * outside [SPLIT_MIN, SPLIT_MAX] multiply-adds keep one call (tiny ones are
- * not worth a wake-up; huge ones thread well inside OpenBLAS). */
-#define SPLIT_MIN (1 << 18)
-#define SPLIT_MAX (1 << 26)
-#define SPLIT_PARTS 4
-#define SPLIT_ALIGN 16
-
-extern void openblas_set_num_threads(int);
-
-typedef struct gemm_job {
-    bool tb;
-    int64_t M, K, lda, ldb, ldc;
-    bool ta;
-    float beta;
-    const float *A, *B;
-    float *C;
-} gemm_job;
-
-/* columns [j0, j1) of C = op(A) @ op(B) + beta * C */
-static ks_status gemm_cols(void *arg, int64_t j0, int64_t j1)
-{
-    const gemm_job *g = arg;
-    const float *B = g->B + (g->tb ? j0 * g->ldb : j0);
-    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->M,
-                (int)(j1 - j0), (int)g->K, 1.0f, g->A, (int)g->lda, B, (int)g->ldb, g->beta, g->C + j0, (int)g->ldc);
-    return KS_OK;
-}
-
-/* C[M, N] = op(A)[M, K] @ op(B)[K, N] + beta * C (row-major, M, N, K > 0) */
+/* C[M, N] = op(A)[M, K] @ op(B)[K, N] + beta * C (row-major, M, N, K > 0),
+ * through ks_gemm_f32_sgemm: size-determined blocks on the kshot pool, one
+ * single-threaded sgemm each, so the result does not depend on the thread
+ * count (ks_linalg.h) */
 static ks_status linear_gemm(ks_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                              const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    gemm_job g = {tb, M, K, lda, ldb, ldc, ta, beta, A, B, C};
-    double work = (double)M * (double)N * (double)K;
-    if (work < SPLIT_MIN || work > SPLIT_MAX || N < 2 * SPLIT_ALIGN) return gemm_cols(&g, 0, N);
-    int64_t grain = (N + SPLIT_PARTS - 1) / SPLIT_PARTS;
-    grain = (grain + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
-    int nt = ks_get_num_threads(c);
-    if (nt > 1) openblas_set_num_threads(1); /* one BLAS thread per pool worker */
-    ks_status st = ks_parallel_for(c, N, grain, gemm_cols, &g);
-    if (nt > 1) openblas_set_num_threads(nt);
-    return st;
+    return ks_gemm_f32_sgemm(c, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* gb[j] = sum over rows i of g[i, j], in row order; 8 columns at a time in

@@ -192,7 +192,7 @@ ks_status ks_set_num_threads(ks_ctx *c, int n)
         c->pool = NULL;
         c->num_threads = n;
     }
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1); /* kshot splits products itself (ks_linalg.h): thread-count independent */
     return KS_OK;
 }
 

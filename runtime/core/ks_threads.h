@@ -7,11 +7,11 @@
  * late wake-up or a descheduled worker). Workers
  * poll briefly (a thousand pause instructions, ~30 us, so back-to-back regions
  * such as a linear layer's GEMM blocks do not pay a wake-up each) and then
- * sleep on a condition variable: an idle pool never keeps spinning against
- * OpenBLAS, which kshot sets to the same thread count and calls from the
- * owning thread, or single-threaded from pool workers for GEMMs split into
- * size-determined blocks (ks_nn_linear.c). Workers block SIGINT: the host's handler always
- * runs on the main thread.
+ * sleep on a condition variable. OpenBLAS is kept single-threaded (its own
+ * threads change the rounding with their number): matrix products are split
+ * into size-determined blocks on this pool instead (ks_linalg.h,
+ * ks_nn_conv.c). Workers block SIGINT: the host's handler always runs on
+ * the main thread.
  *
  * Determinism: work is split into chunks whose boundaries depend only on the
  * problem size and the grain, never on the thread count; reductions combine
