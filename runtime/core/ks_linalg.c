@@ -50,14 +50,17 @@ static void gemm_raw(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
  * OpenBLAS runs single-threaded (ks_set_num_threads keeps it at 1): its own
  * threads change the rounding with the thread count (a 64x784x288 sgemm
  * differs between 1 and 2 threads). Products of at least SPLIT_MIN
- * multiply-adds are cut into blocks of output columns (rows for a huge
- * product with few columns) whose bounds depend only on the sizes, one
- * single-threaded call per block on the kshot pool: every output element
- * comes from the same call whatever the thread count. */
+ * multiply-adds are cut into blocks whose bounds depend only on the sizes,
+ * one single-threaded call per block on the kshot pool, so every output
+ * element comes from the same call whatever the thread count: up to
+ * SPLIT_MID, 4 blocks of output columns (when there are 32 or more); beyond,
+ * blocks of the longer output side, 4 per SPLIT_MID of work, at least
+ * SPLIT_MIN_GRAIN wide (each call packs the other operand whole). */
 #define SPLIT_MIN (1 << 18) /* OpenBLAS's own single-thread limit */
-#define SPLIT_MID (1 << 26) /* up to here 4 blocks; beyond, 4 per SPLIT_MID of work */
+#define SPLIT_MID (1 << 26)
 #define SPLIT_ALIGN 16
 #define SPLIT_MAX_PARTS 64
+#define SPLIT_MIN_GRAIN 128
 
 typedef struct split_job {
     bool ta, tb, by_rows, sgemm_only;
@@ -90,16 +93,18 @@ static ks_status gemm_split(ks_ctx *c, bool sgemm_only, bool ta, bool tb, int64_
                             const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     double work = (double)M * (double)N * (double)K;
-    bool by_rows = N < 2 * SPLIT_ALIGN && work > SPLIT_MID && M >= 2 * SPLIT_ALIGN;
+    bool huge = work > SPLIT_MID, by_rows = huge && M > N;
     split_job j = {ta, tb, by_rows, sgemm_only, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    if (work < SPLIT_MIN || (N < 2 * SPLIT_ALIGN && !by_rows)) {
+    int64_t n = by_rows ? M : N;
+    if (work < SPLIT_MIN || n < 2 * (huge ? SPLIT_MIN_GRAIN : SPLIT_ALIGN)) {
         block_call(&j, M, N, A, B, C);
         return KS_OK;
     }
-    double parts = work <= SPLIT_MID ? 4 : 4 * ceil(work / SPLIT_MID);
+    double parts = huge ? 4 * ceil(work / SPLIT_MID) : 4;
     if (parts > SPLIT_MAX_PARTS) parts = SPLIT_MAX_PARTS;
-    int64_t n = by_rows ? M : N, grain = (n + (int64_t)parts - 1) / (int64_t)parts;
+    int64_t grain = (n + (int64_t)parts - 1) / (int64_t)parts;
     grain = (grain + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    if (huge && grain < SPLIT_MIN_GRAIN) grain = SPLIT_MIN_GRAIN;
     return ks_parallel_for(c, n, grain, split_block, &j);
 }
 

@@ -10,8 +10,8 @@
  *
  * Threads: OpenBLAS always runs single-threaded (its own threads change
  * the rounding with the thread count). A product of at least 2^18
- * multiply-adds is cut into blocks of output columns (rows for a huge one
- * with few columns) whose bounds depend only on M, N and K, one sgemm per
+ * multiply-adds is cut into blocks of output columns (of the longer output
+ * side beyond 2^26) whose bounds depend only on M, N and K, one sgemm per
  * block on the kshot pool; a large batch of small matrices (M*N*K <=
  * KS_GEMM_SMALL_MNK, at least KS_GEMM_PARALLEL_MACS in all) is spread over
  * the pool whole matrices at a time. Every output element comes from the
