@@ -124,7 +124,7 @@ if opts.optim == "1" then
   if ok and optim.SGD then updates[2] = {"optim.SGD", optim_step_fn} end
 end
 
-io.write(string.format("kshot: threads=%s (ks.set_num_threads: kshot pool and OpenBLAS), best of 3 timings\n",
+io.write(string.format("kshot: threads=%s (ks.set_num_threads: the kshot pool; OpenBLAS single-threaded per block), best of 3 timings\n",
   opts.threads))
 local results = {}
 for _, name in ipairs(list(opts.models)) do
