@@ -6,7 +6,7 @@
  *                               math.huge (no limit) or a string "512MB", "2GB",
  *                               "1.5GiB" (K/M/G/T units are powers of 1024)
  *   ks.get_memory_limit()    -> bytes
- *   ks.set_num_threads(n)    -> previous count (1..256; OpenBLAS follows)
+ *   ks.set_num_threads(n)    -> previous count (1..256; OpenBLAS stays single-threaded)
  *   ks.get_num_threads()
  *   ks.interrupt()           -> the next native kernel stops between chunks
  *                               with "interrupted!" (as Ctrl-C does)
