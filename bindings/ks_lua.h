@@ -52,11 +52,11 @@ static inline void ks_lua_check(lua_State *L, ks_ctx *c, ks_status st)
 /* Lua's generational mode ignores LUA_GCSTEP debt for finalized userdata
  * (young collections leave unreachable tensor boxes alone until a major
  * collection, which waits for the Lua heap itself to double), so tensor
- * memory piles up; pacing therefore keeps the collector incremental. */
-/* A collection cycle costs about the Lua heap's size in work, whatever the
+ * memory piles up; pacing therefore keeps the collector incremental.
+ * A collection cycle costs about the Lua heap's size in work, whatever the
  * tensors weigh. Feeding every tensor byte as one byte of debt ran a cycle
- * per heap-size of tensor allocation: ~4 cycles per step of a small CNN
- * (~10% of its time, marking the same heap). So the debt is scaled by
+ * per heap-size of tensor allocation: ~25 cycles per step of the main job's
+ * CNN (~10% of its time, marking the same heap). So the debt is scaled by
  * heap / span, where span = the live tensor bytes clamped to
  * [heap, heap + KS_GC_SLACK]: a cycle per span bytes allocated, as Lua's
  * own pause paces its heap, with the garbage between cycles still bounded. */

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-extern void openblas_set_num_threads(int);
 
 static int ctx_gc(lua_State *L)
 {
@@ -158,7 +157,6 @@ int luaopen_kshot(lua_State *L)
     lua_setmetatable(L, -2);
     *box = ks_ctx_new();
     if (!*box) return luaL_error(L, "kshot: out of memory creating the context");
-    openblas_set_num_threads(1); /* kshot splits products itself (ks_linalg.h) */
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".instance");
     int ctxbox = lua_gettop(L);
