@@ -115,7 +115,10 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- replicates: more_aug (transforms after crop/flip: "erasing", "rotation",
 -- "affine", "elastic", "elastic_soft", see MORE_AUG); pad (the crop's
 -- padding, 2); img_norm ("max": every image divided by its brightest
--- pixel); contrast (pixel intensities times U(1 - c, 1 + c) per image).
+-- pixel); contrast (pixel intensities times U(1 - c, 1 + c) per image);
+-- swa (average the weights of the last swa fraction of the steps, every
+-- 10 steps: regularize.SWA; swa_floor: the cosine reaches swa_floor * lr
+-- when averaging starts and stays there); arch "scat" (make_scat_model).
 local BASE = { opt = "sgd", lr = 0.05 }
 local function with(t)
   local c = {}
@@ -185,6 +188,13 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   of mixup                                                           +0.1 / -0.3
 --   (fixed-feature members on pixels or on row/column profiles add
 --   <= +0.2 on top of the CNNs + HOG member: not kept)
+--   session 8, single wide x8 CNN with precise BN + erasing (100..107;
+--   68.6 / 75.2): weight averaging (SWA) over the last 50% (100..103) /
+--   25% / 40% of the steps, the cosine ending at 0 / 0.25 lr / 0.25 lr   -0.0 / -0.1, +0.2 / +0.1, -0.1 / +0.2
+--     ... the last 25% at a constant 0.5 lr                             +0.35 / +0.33
+--   session 8, the full recipe + that SWA (100..107; BEST 71.5 / 77.5)   71.7 / 77.6  (+0.13 / +0.08)
+--   session 8 (100..103; wide x8 + erasing 67.5 / 74.5): a CNN on the
+--   scattering transform ("scat") alone / with a wide CNN / two wide      66.3 / 72.1, 68.5 / 74.9, 68.4 / 75.0
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
@@ -287,10 +297,39 @@ local PRESETS = {
     with { name = "best_erase_x12", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 12, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_erase_swa", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, swa = 0.25, swa_floor = 0.5, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_scat3", archs = { "wide", "hyb", "scat" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_ws", archs = { "wide", "scat" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with { name = "best_hs", archs = { "hyb", "scat" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
+      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
+      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
     with { name = "best_imgmax", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, img_norm = "max", hog_grid = { 0.5, 0.75, 1 } },
     with { name = "w_pbn_erase_manifold", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "manifold",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
+    with { name = "w_pbn_erase_swa50", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.5 },
+    with { name = "w_pbn_erase_swa25c", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.25,
+      swa_floor = 0.25 },
+    with { name = "w_pbn_erase_swa40c", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.4,
+      swa_floor = 0.25 },
+    with { name = "w_pbn_erase_swa25c5", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.25,
+      swa_floor = 0.5 },
+    with { name = "s_pbn_erase", arch = "scat", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
+    with { name = "ws_pbn_erase", archs = { "wide", "scat" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
+      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
+    with { name = "ww_pbn_erase", archs = { "wide", "wide" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
       tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
     with { name = "w_pbn_drop5", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
       cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, dropout = 0.5 },
@@ -347,8 +386,18 @@ say(args.dev and ("Fashion-MNIST --dev: %d development images (training rows 500
 -- CNN reading the image plus its 8 fixed oriented-gradient maps
 -- (kshot.features.OrientedGradients: edges it need not learn from 50 images);
 -- "deep" the wide CNN with a third block of 128 channels (head on 3x3 maps)
+-- "scat" (development): a CNN on the square-rooted scattering transform
+-- (J = 2, L = 8: 81 maps of 7x7), as in Oyallon et al.'s hybrid networks
+local ScatInput = require("kshot.nn.module"):extend("ScatteringInput")
+function ScatInput:forward(x) return features.scattering(x * SD + MEAN):clamp(0, math.huge):sqrt() end -- erasing can make pixels < 0
+local function make_scat_model(dropout)
+  return nn.Sequential(ScatInput(), nn.BatchNorm2d(81), nn.Conv2d(81, 64, 3, { padding = 1 }), nn.BatchNorm2d(64), nn.ReLU(),
+    nn.Conv2d(64, 128, 3, { padding = 1 }), nn.BatchNorm2d(128), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+    nn.Dropout(dropout or 0.3), nn.Linear(128 * 3 * 3, 128), nn.ReLU(), nn.Linear(128, 10))
+end
 local ARCH = { small = { 16, 32, 64 }, wide = { 32, 64, 128 }, wide48 = { 48, 96, 192 }, deep = { 32, 64, 128 } }
 local function make_model(arch, dropout)
+  if arch == "scat" then return make_scat_model(dropout) end
   local hyb = arch == "hyb"
   local w = ARCH[hyb and "wide" or arch or "small"]
   local layers = {}
@@ -508,7 +557,12 @@ local function train(cfg, x, y, seed, nsteps, val, log)
   local params = model:parameters()
   local opt = cfg.opt == "adamw" and optim.AdamW(params, { lr = cfg.lr, weight_decay = cfg.wd or 0 })
     or optim.SGD(params, { lr = cfg.lr, momentum = 0.9, weight_decay = cfg.wd or 0 })
-  local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = nsteps }) or nil
+  -- swa (fraction f): average the weights every 10 steps over the last f of
+  -- training; with swa_floor the cosine reaches swa_floor * lr when averaging starts and stays there
+  local swa_from = cfg.swa and math.floor(nsteps * (1 - cfg.swa)) or nil
+  local sched_n = (cfg.swa and cfg.swa_floor) and math.max(1, swa_from) or nsteps
+  local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = sched_n, eta_min = cfg.lr * (cfg.swa_floor or 0) }) or nil
+  local swa = cfg.swa and regularize.SWA(model) or nil
   local tf = {}
   if cfg.aug then -- padding is background: black in pixels, -MEAN/SD once standardised
     tf[#tf + 1] = A.random_crop { padding = cfg.pad or 2, fill = BG }
@@ -545,7 +599,8 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     end
     loss:backward()
     opt:step()
-    if sched then sched:step() end
+    if sched and step <= sched_n then sched:step() end
+    if swa and step > swa_from and (nsteps - step) % 10 == 0 then swa:update(model) end
     running, count = running + loss:item(), count + 1
     if step % 10 == 0 or step == nsteps then
       if log then log(step, running / count) end
@@ -554,6 +609,7 @@ local function train(cfg, x, y, seed, nsteps, val, log)
     end
   end
   if es and es.best_state and not es.stopped then es:restore(model) end
+  if swa then swa:copy_to(model) end
   -- the running statistics of the last (augmented, mixed) batches, replaced by those of the clean images
   if cfg.precise_bn then nn.update_bn(model, ks.cat({ x, x:flip(3) }, 0)) end
   if cfg.loss == "cosine" then model.cosine_scale = COS_SCALE end
