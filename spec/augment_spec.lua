@@ -214,6 +214,31 @@ describe("kshot.augment elastic_transform", function()
     assert.is_true((a * b):mean():item() / a:pow(2):mean():item() > 0.9)
   end)
 
+  it("every row and column of the field is blurred, up to the edges (widths not a multiple of 8 or 4)", function()
+    -- 23 columns: two blocks of 8, one of 4 and 3 single ones in the blur; small alpha keeps samples inside
+    local B, H, W, alpha, sigma = 64, 22, 23, 2, 3
+    local xr = ks.arange(W):float():view(1, 1, 1, W):expand(B, 1, H, W)
+    local yr = ks.arange(H):float():view(1, 1, H, 1):expand(B, 1, H, W)
+    local x = ks.cat({ xr, yr }, 1):contiguous()
+    local r = run({ A.elastic_transform { alpha = alpha, sigma = sigma, fill = -1000 } }, x, 9)
+    local k, half, sum, sq = {}, (math.floor(8 * sigma + 1) | 1) // 2, 0, 0
+    for t = -half, half do k[t] = math.exp(-0.5 * t * t / sigma ^ 2); sum = sum + k[t] end
+    for t = -half, half do sq = sq + (k[t] / sum) ^ 2 end
+    local sd = alpha / 2 * math.sqrt(sq * sq / 3) -- away from the edges; reflect padding raises it near them
+    -- dx by column (axis 3) over rows 1..H-2, dy by row (axis 2) over columns 1..W-2
+    for ch, axis in pairs { [0] = 3, [1] = 2 } do
+      local d = (r:narrow(1, ch, 1) - x:narrow(1, ch, 1)):narrow(5 - axis, 1, (axis == 3 and H or W) - 2)
+      local n = d:size(axis)
+      for c = 1, n - 3 do -- lines 1..n-2: the outermost ones may sample outside the image
+        local a, b = d:narrow(axis, c, 1), d:narrow(axis, c + 1, 1)
+        local sa = math.sqrt(a:pow(2):mean():item())
+        assert.is_true(sa > 0.5 * sd and sa < 2 * sd, ("channel %d, line %d: displacement sd %g, expected about %g"):format(ch, c, sa, sd))
+        local corr = (a * b):mean():item() / math.sqrt(a:pow(2):mean():item() * b:pow(2):mean():item())
+        assert.is_true(corr > 0.8, ("channel %d, lines %d and %d: correlation %g"):format(ch, c, c + 1, corr))
+      end
+    end
+  end)
+
   it("bad options name the option", function()
     assert.matches("'alpha'", err_of(A.elastic_transform, { alpha = -1 }))
     assert.matches("'sigma'", err_of(A.elastic_transform, { sigma = "big" }))
