@@ -561,7 +561,8 @@ local function train(cfg, x, y, seed, nsteps, val, log)
   -- training; with swa_floor the cosine reaches swa_floor * lr when averaging starts and stays there
   local swa_from = cfg.swa and math.floor(nsteps * (1 - cfg.swa)) or nil
   local sched_n = (cfg.swa and cfg.swa_floor) and math.max(1, swa_from) or nsteps
-  local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = sched_n, eta_min = cfg.lr * (cfg.swa_floor or 0) }) or nil
+  local eta_min = cfg.swa_floor and cfg.lr * cfg.swa_floor or 0
+  local sched = cfg.cosine and optim.lr.CosineAnnealingLR(opt, { T_max = sched_n, eta_min = eta_min }) or nil
   local swa = cfg.swa and regularize.SWA(model) or nil
   local tf = {}
   if cfg.aug then -- padding is background: black in pixels, -MEAN/SD once standardised
