@@ -195,6 +195,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   session 8, the full recipe + that SWA (100..107; BEST 71.5 / 77.5)   71.7 / 77.6  (+0.13 / +0.08)
 --   session 8 (100..103; wide x8 + erasing 67.5 / 74.5): a CNN on the
 --   scattering transform ("scat") alone / with a wide CNN / two wide      66.3 / 72.1, 68.5 / 74.9, 68.4 / 75.0
+--   session 8, the full recipe with a third CNN, "scat" (100..107; BEST
+--   71.5 / 77.5; 1.5x the cost)                                         71.7 / 77.6  (+0.13 / +0.07)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
