@@ -120,9 +120,9 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- 10 steps: regularize.SWA; swa_floor: the cosine reaches swa_floor * lr
 -- when averaging starts and stays there); arch "scat" (make_scat_model).
 local BASE = { opt = "sgd", lr = 0.05 }
-local function with(t)
+local function with(t, base)
   local c = {}
-  for k, v in pairs(BASE) do c[k] = v end
+  for k, v in pairs(base or BASE) do c[k] = v end
   for k, v in pairs(t) do c[k] = v end
   return c
 end
@@ -209,6 +209,14 @@ local BEST = with { name = "best_recipe", archs = { "wide", "hyb" }, opt = "adam
   more_aug = { "erasing" }, mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true,
   hog = 0.75, hog_shift = true, hog_wd = 1e-3, scat = 0.75 }
 
+-- the families the later candidates vary: session 6's single wide CNN (x8,
+-- precise BN; W_ERASE with random erasing), and BEST scored with other
+-- fixed-member weights (BEST_DEV)
+local W_PBN = with { arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true,
+  lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true }
+local W_ERASE = with({ more_aug = { "erasing" } }, W_PBN)
+local BEST_DEV = with({ hog_grid = { 0.5, 0.75, 1 } }, BEST)
+
 local PRESETS = {
   default = {
     with { name = "baseline" },
@@ -264,77 +272,41 @@ local PRESETS = {
       tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 16, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, hog_grid = { 0.5, 0.75, 1, 1.5 } },
     -- session 6: more augmentation on a single wide CNN (x8, precise BN)
-    with { name = "w_pbn", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true, cosine = true,
-      lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true },
-    with { name = "w_pbn_erase", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
-    with { name = "w_pbn_rot", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "rotation" } },
-    with { name = "w_pbn_affine", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "affine" } },
-    with { name = "w_pbn_elastic", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "elastic" } },
-    with { name = "w_pbn_elastic_soft", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "elastic_soft" } },
+    with({ name = "w_pbn" }, W_PBN),
+    with({ name = "w_pbn_erase" }, W_ERASE),
+    with({ name = "w_pbn_rot", more_aug = { "rotation" } }, W_PBN),
+    with({ name = "w_pbn_affine", more_aug = { "affine" } }, W_PBN),
+    with({ name = "w_pbn_elastic", more_aug = { "elastic" } }, W_PBN),
+    with({ name = "w_pbn_elastic_soft", more_aug = { "elastic_soft" } }, W_PBN),
     with { name = "w_pbn_nomix", arch = "wide", opt = "adamw", aug = true, ls = 0.1, tta = true,
       cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true },
-    with { name = "w_pbn_pad1", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, pad = 1 },
-    with { name = "w_pbn_imgmax", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, img_norm = "max" },
-    with { name = "w_pbn_contrast", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, contrast = 0.4 },
-    with { name = "best_erase", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with({ name = "w_pbn_pad1", pad = 1 }, W_PBN),
+    with({ name = "w_pbn_imgmax", img_norm = "max" }, W_PBN),
+    with({ name = "w_pbn_contrast", contrast = 0.4 }, W_PBN),
+    with({ name = "best_erase" }, BEST_DEV),
     with { name = "best_contrast", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, contrast = 0.4, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_erase_contrast", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, contrast = 0.4, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_erase_x16", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 16, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_erase_x12", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 12, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_erase_swa", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, swa = 0.25, swa_floor = 0.5, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_scat3", archs = { "wide", "hyb", "scat" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_ws", archs = { "wide", "scat" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "best_hs", archs = { "hyb", "scat" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
-      mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
-      hog_wd = 1e-3, scat = 0.75, more_aug = { "erasing" }, hog_grid = { 0.5, 0.75, 1 } },
+    with({ name = "best_erase_contrast", contrast = 0.4 }, BEST_DEV),
+    with({ name = "best_erase_x16", steps_x = 16 }, BEST_DEV),
+    with({ name = "best_erase_x12", steps_x = 12 }, BEST_DEV),
+    with({ name = "best_erase_swa", swa = 0.25, swa_floor = 0.5 }, BEST_DEV),
+    with({ name = "best_scat3", archs = { "wide", "hyb", "scat" } }, BEST_DEV),
+    with({ name = "best_ws", archs = { "wide", "scat" } }, BEST_DEV),
+    with({ name = "best_hs", archs = { "hyb", "scat" } }, BEST_DEV),
     with { name = "best_imgmax", archs = { "wide", "hyb" }, opt = "adamw", lr = 2e-3, wd = 0.01, aug = true,
       mix = "mixup", ls = 0.1, steps_x = 8, cosine = true, tta = true, precise_bn = true, hog = 0.75, hog_shift = true,
       hog_wd = 1e-3, scat = 0.75, img_norm = "max", hog_grid = { 0.5, 0.75, 1 } },
-    with { name = "w_pbn_erase_manifold", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "manifold",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
-    with { name = "w_pbn_erase_swa50", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.5 },
-    with { name = "w_pbn_erase_swa25c", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.25,
-      swa_floor = 0.25 },
-    with { name = "w_pbn_erase_swa40c", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.4,
-      swa_floor = 0.25 },
-    with { name = "w_pbn_erase_swa25c5", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" }, swa = 0.25,
-      swa_floor = 0.5 },
-    with { name = "s_pbn_erase", arch = "scat", opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
-    with { name = "ws_pbn_erase", archs = { "wide", "scat" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
-    with { name = "ww_pbn_erase", archs = { "wide", "wide" }, opt = "adamw", aug = true, ls = 0.1, mix = "mixup",
-      tta = true, cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, more_aug = { "erasing" } },
-    with { name = "w_pbn_drop5", arch = "wide", opt = "adamw", aug = true, ls = 0.1, mix = "mixup", tta = true,
-      cosine = true, lr = 2e-3, wd = 0.01, steps_x = 8, precise_bn = true, dropout = 0.5 },
+    -- sessions 7 and 8: manifold mixup, weight averaging, a CNN on the scattering transform
+    with({ name = "w_pbn_erase_manifold", mix = "manifold" }, W_ERASE),
+    with({ name = "w_pbn_erase_swa50", swa = 0.5 }, W_ERASE),
+    with({ name = "w_pbn_erase_swa25c", swa = 0.25, swa_floor = 0.25 }, W_ERASE),
+    with({ name = "w_pbn_erase_swa40c", swa = 0.4, swa_floor = 0.25 }, W_ERASE),
+    with({ name = "w_pbn_erase_swa25c5", swa = 0.25, swa_floor = 0.5 }, W_ERASE),
+    with({ name = "s_pbn_erase", arch = "scat" }, W_ERASE),
+    with({ name = "ws_pbn_erase", archs = { "wide", "scat" } }, W_ERASE),
+    with({ name = "ww_pbn_erase", archs = { "wide", "wide" } }, W_ERASE),
+    with({ name = "w_pbn_drop5", dropout = 0.5 }, W_PBN),
   },
   -- the default set without best_recipe
   tricks = {},

@@ -33,33 +33,28 @@ static inline int64_t reflect_any(int64_t i, int64_t n)
     return i < n ? i : period - i;
 }
 
+/* d[x .. x + w) = sum over t of k[t] * src[t][x ..], w <= 8 and a constant
+ * once inlined: the w outputs stay in registers across all the taps
+ * instead of going through memory per tap */
+static inline __attribute__((always_inline)) void sum_block(float *restrict d, const float *const *src,
+                                                             const float *restrict k, int64_t taps, int64_t x, int w)
+{
+    float acc[8] = {0};
+    for (int64_t t = 0; t < taps; t++) {
+        const float *restrict s = src[t] + x;
+        for (int i = 0; i < w; i++) acc[i] += k[t] * s[i];
+    }
+    memcpy(d + x, acc, (size_t)w * sizeof *acc);
+}
+
 /* d[x] = sum over t of k[t] * src[t][x], the taps added in order from 0 (so
- * the bits match a plain loop's): eight (then four) outputs at a time stay in
- * registers across all the taps instead of going through memory per tap */
+ * the bits match a plain loop's): blocks of eight, then four, then one */
 static void sum_taps(float *restrict d, const float *const *src, const float *restrict k, int64_t taps, int64_t n)
 {
     int64_t x = 0;
-    for (; x + 8 <= n; x += 8) {
-        float acc[8] = {0};
-        for (int64_t t = 0; t < taps; t++) {
-            const float *restrict s = src[t] + x;
-            for (int i = 0; i < 8; i++) acc[i] += k[t] * s[i];
-        }
-        memcpy(d + x, acc, sizeof acc);
-    }
-    for (; x + 4 <= n; x += 4) {
-        float acc[4] = {0};
-        for (int64_t t = 0; t < taps; t++) {
-            const float *restrict s = src[t] + x;
-            for (int i = 0; i < 4; i++) acc[i] += k[t] * s[i];
-        }
-        memcpy(d + x, acc, sizeof acc);
-    }
-    for (; x < n; x++) {
-        float a = 0;
-        for (int64_t t = 0; t < taps; t++) a += k[t] * src[t][x];
-        d[x] = a;
-    }
+    for (; x + 8 <= n; x += 8) sum_block(d, src, k, taps, x, 8);
+    for (; x + 4 <= n; x += 4) sum_block(d, src, k, taps, x, 4);
+    for (; x < n; x++) sum_block(d, src, k, taps, x, 1);
 }
 
 /* in-place separable blur of an [H, W] plane; tmp holds H*W + W + 2*half floats */
