@@ -363,7 +363,8 @@ say(args.dev and ("Fashion-MNIST --dev: %d development images (training rows 500
 -- "scat" (development): a CNN on the square-rooted scattering transform
 -- (J = 2, L = 8: 81 maps of 7x7), as in Oyallon et al.'s hybrid networks
 local ScatInput = require("kshot.nn.module"):extend("ScatteringInput")
-function ScatInput:forward(x) return features.scattering(x * SD + MEAN):clamp(0, math.huge):sqrt() end -- erasing can make pixels < 0
+-- clamped before the square root: random erasing can make pixels < 0
+function ScatInput:forward(x) return features.scattering(x * SD + MEAN):clamp(0, math.huge):sqrt() end
 local function make_scat_model(dropout)
   return nn.Sequential(ScatInput(), nn.BatchNorm2d(81), nn.Conv2d(81, 64, 3, { padding = 1 }), nn.BatchNorm2d(64), nn.ReLU(),
     nn.Conv2d(64, 128, 3, { padding = 1 }), nn.BatchNorm2d(128), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
