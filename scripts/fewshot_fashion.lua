@@ -197,6 +197,11 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   scattering transform ("scat") alone / with a wide CNN / two wide      66.3 / 72.1, 68.5 / 74.9, 68.4 / 75.0
 --   session 8, the full recipe with a third CNN, "scat" (100..107; BEST
 --   71.5 / 77.5; 1.5x the cost)                                         71.7 / 77.6  (+0.13 / +0.07)
+--   session 9, on the cached CNN + HOG outputs of session 5 (replicates
+--   100..107, 2,000 images; 71.1 / 77.1): a logistic regression on
+--   Coates-Ng single-layer features (k-means on whitened 6x6 patches of
+--   the K-shot images, 400 centroids, triangle coding, 2x2 pooling) alone /
+--   added with weight 0.25                                             62.3 / 69.3, +0.2 / -0.1
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
