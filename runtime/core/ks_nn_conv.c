@@ -171,11 +171,10 @@ typedef struct conv_run {
     int64_t nbmax, first; /* images per block; the wave's first block */
     const float *x, *w, *bias, *gy, *kept;
     float *y, *dx, *dw;
-    float *scr;   /* per block slot: cols [K, L], then buf [Cog, L] */
-    float *chain; /* the weight-gradient task's slot */
+    float *scr;   /* per block slot: cols [K, L] (unless kept, forward), then buf [Cog, L] */
+    float *chain; /* the weight-gradient task's slot: cols (unless kept), then buf */
+    int64_t slot_cols, slot_floats; /* a block slot's column part and its whole size */
 } conv_run;
-
-static int64_t slot_floats(const conv_geom *g, int64_t nbmax) { return (g->K + g->Cog) * nbmax * g->Ho * g->Wo; }
 
 static void block_span(const conv_run *r, int64_t blk, int64_t *n0, int64_t *nb)
 {
@@ -189,7 +188,7 @@ static void forward_block(const conv_run *r, int64_t blk, float *slot)
     int64_t n0, nb, HoWo = g->Ho * g->Wo;
     block_span(r, blk, &n0, &nb);
     int64_t L = nb * HoWo;
-    float *cols = r->kept ? (float *)r->kept + g->K * n0 * HoWo : slot, *buf = slot + g->K * r->nbmax * HoWo;
+    float *cols = r->kept ? (float *)r->kept + g->K * n0 * HoWo : slot, *buf = slot + r->slot_cols;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         im2col_block(g, r->x, n0, nb, grp, cols);
         /* one image: write straight into y's [Cog, HoWo] slice */
@@ -212,8 +211,7 @@ static void forward_block(const conv_run *r, int64_t blk, float *slot)
 static ks_status forward_wave(void *arg, int64_t t0, int64_t t1)
 {
     const conv_run *r = arg;
-    int64_t per = slot_floats(r->g, r->nbmax);
-    for (int64_t t = t0; t < t1; t++) forward_block(r, r->first + t, r->scr + t * per);
+    for (int64_t t = t0; t < t1; t++) forward_block(r, r->first + t, r->scr + t * r->slot_floats);
     return KS_OK;
 }
 
@@ -235,7 +233,7 @@ static void dx_block(const conv_run *r, int64_t blk, float *slot)
     int64_t n0, nb, HoWo = g->Ho * g->Wo;
     block_span(r, blk, &n0, &nb);
     int64_t L = nb * HoWo;
-    float *cols = slot, *buf = slot + g->K * r->nbmax * HoWo;
+    float *cols = slot, *buf = slot + r->slot_cols;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const float *dy = block_dy(g, r->gy, n0, nb, grp, buf);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->K, (int)L, (int)g->Cog, 1.0f,
@@ -249,7 +247,7 @@ static void dw_chain(const conv_run *r, int64_t nblk)
 {
     const conv_geom *g = r->g;
     int64_t HoWo = g->Ho * g->Wo;
-    float *cols = r->chain, *buf = r->chain + g->K * r->nbmax * HoWo;
+    float *cols = r->chain, *buf = r->chain + (r->kept ? 0 : g->K * r->nbmax * HoWo);
     for (int64_t blk = r->first; blk < r->first + nblk; blk++) {
         int64_t n0, nb;
         block_span(r, blk, &n0, &nb);
@@ -271,10 +269,9 @@ static ks_status backward_wave(void *arg, int64_t t0, int64_t t1)
 {
     const backward_wave_job *j = arg;
     const conv_run *r = j->r;
-    int64_t per = slot_floats(r->g, r->nbmax);
     for (int64_t t = t0; t < t1; t++) {
         if (t == 0) { if (r->dw) dw_chain(r, j->nblk); }
-        else if (r->dx) dx_block(r, r->first + t - 1, r->scr + (t - 1) * per);
+        else if (r->dx) dx_block(r, r->first + t - 1, r->scr + (t - 1) * r->slot_floats);
     }
     return KS_OK;
 }
@@ -295,16 +292,23 @@ static ks_status run_waves(ks_ctx *c, conv_run *r, bool backward)
     return st;
 }
 
-/* scratch: a slot per block of a wave, plus one for the weight-gradient
- * chain. A tensor, so it comes from the storage cache; release when done. */
-static ks_status wave_scratch(ks_ctx *c, conv_run *r, bool chain, ks_tensor **t)
+/* scratch: a slot per block of a wave (when wanted: the forward pass, the
+ * input gradient), plus one for the weight-gradient chain; column space
+ * only where the kept columns do not serve. A tensor, so it comes from the
+ * storage cache; release when done. */
+static ks_status wave_scratch(ks_ctx *c, conv_run *r, bool blocks, bool chain, ks_tensor **t)
 {
-    int64_t nblocks = (r->g->N + r->nbmax - 1) / r->nbmax, slots = nblocks < WAVE ? nblocks : WAVE;
-    int64_t per = slot_floats(r->g, r->nbmax), n = (slots + (chain ? 1 : 0)) * per;
+    const conv_geom *g = r->g;
+    int64_t L = r->nbmax * g->Ho * g->Wo, nblocks = (g->N + r->nbmax - 1) / r->nbmax;
+    int64_t slots = !blocks ? 0 : nblocks < WAVE ? nblocks : WAVE;
+    /* the forward pass reads kept columns; the input gradient always builds its own */
+    r->slot_cols = r->kept && !r->gy ? 0 : g->K * L;
+    r->slot_floats = r->slot_cols + g->Cog * L;
+    int64_t n = slots * r->slot_floats + (chain ? (r->kept ? 0 : g->K * L) + g->Cog * L : 0);
     ks_status st = ks_tensor_empty(c, KS_FLOAT32, 1, &n, t);
     if (st) return st;
     r->scr = ks_tensor_data(*t);
-    r->chain = chain ? r->scr + slots * per : NULL;
+    r->chain = chain ? r->scr + slots * r->slot_floats : NULL;
     return KS_OK;
 }
 
@@ -348,7 +352,7 @@ static ks_status conv_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
     if (!st && gin[0]) { r.dx = ks_tensor_data(gin[0]); memset(r.dx, 0, (size_t)gin[0]->numel * sizeof(float)); }
     if (!st && gin[1]) { r.dw = ks_tensor_data(gin[1]); memset(r.dw, 0, (size_t)gin[1]->numel * sizeof(float)); }
     if (!st && gin[2]) bias_grad(&g, r.gy, ks_tensor_data(gin[2]));
-    if (!st && (r.dx || r.dw) && g.N && !(st = wave_scratch(c, &r, r.dw != NULL, &scr))) st = run_waves(c, &r, true);
+    if (!st && (r.dx || r.dw) && g.N && !(st = wave_scratch(c, &r, r.dx != NULL, r.dw != NULL, &scr))) st = run_waves(c, &r, true);
     ks_tensor_release(scr);
     ks_tensor_release(gt);
     return st;
@@ -414,7 +418,7 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
         conv_run r = {.g = &g, .nbmax = block_images(&g), .x = ks_tensor_data(x), .w = ks_tensor_data(w),
                       .bias = bc ? ks_tensor_data(bc) : NULL, .y = ks_tensor_data(y),
                       .kept = keep ? ks_tensor_data(kept) : NULL};
-        if ((st = wave_scratch(c, &r, false, &scr)) || (st = run_waves(c, &r, false))) goto done;
+        if ((st = wave_scratch(c, &r, true, false, &scr)) || (st = run_waves(c, &r, false))) goto done;
     }
     if (record) {
         ks_node *n = ks_node_new(c, &op_conv2d, 3, ins);
