@@ -557,7 +557,7 @@ local function train(cfg, x, y, seed, nsteps, val, log)
   local manifold = cfg.mix == "manifold" and manifold_mixer(model) or nil
   local mix = cfg.mix and not manifold and A.compose({ A[cfg.mix] { targets = "pair", alpha = cfg.mix == "mixup" and cfg.mix_alpha or nil,
     beta = cfg.mix == "cutmix" and cfg.mix_alpha or nil } }, { seed = seed + 2 }) or nil
-  local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 5 } or nil
+  local es = cfg.early and val and regularize.EarlyStopping { mode = "max", patience = 6 } or nil
   local n = x:size(0)
   local batch = math.min(cfg.batch or 32, n)
   local ce = { label_smoothing = cfg.ls or 0 }

@@ -2,25 +2,39 @@
 -- descent (full batch), stochastic gradient descent (mini-batches) and Adam,
 -- and compare each with the closed-form least-squares solution.
 --
---   build/kshot scripts/linear_regression.lua
+--   build/kshot scripts/linear_regression.lua [--seed N] [--noise S] [--tolerance T]
 --
 -- The closed form solves the normal equations (AᵀA) θ = Aᵀ Y in double, with
--- A = [X, 1]. Each optimizer must end within 1e-3 (Euclidean distance over
--- all of W and b) of it; the script exits with status 1 otherwise.
+-- A = [X, 1]. Each optimizer must end within --tolerance (1e-3; Euclidean
+-- distance over all of W and b) of it; the script exits with status 1
+-- otherwise.
 -- Constant-rate SGD and Adam only hover around the minimum (gradient noise,
 -- Adam's sign-like steps), so both anneal their rate: that is the practical
 -- lesson of this example, besides the exact update rules.
 local ks = require "kshot"
 local optim = require "kshot.optim"
 local lr = require "kshot.optim.lr"
+local cli = require "kshot.cli"
 local F = ks.functional
 
+local args = cli.new {
+  name = "linear_regression.lua",
+  description = "Fit y = W x + b on synthetic data with GD, SGD and Adam and compare each with the\n"
+    .. "closed-form least-squares solution; exits 1 if one ends farther than --tolerance from it.",
+  options = {
+    { "--seed", "seed of the synthetic data and the mini-batch order", type = "integer", default = 2024 },
+    { "--noise", "standard deviation of the noise added to y", type = "number", default = 0.1 },
+    { "--tolerance", "largest distance to the closed form that passes", type = "number", default = 1e-3 },
+  },
+}:parse(arg)
+if args.noise < 0 then io.stderr:write("linear_regression.lua: --noise must be >= 0\n") os.exit(2) end
+
 local N, D, K = 256, 3, 2 -- examples, inputs, outputs
-ks.manual_seed(2024)
+ks.manual_seed(args.seed)
 local X = ks.randn(N, D)
 local W_true = ks.tensor({{2.0, -1.0, 0.5}, {-0.5, 1.5, 3.0}})
 local b_true = ks.tensor({1.0, -2.0})
-local Y = X:matmul(W_true:t()) + b_true + ks.randn(N, K) * 0.1
+local Y = X:matmul(W_true:t()) + b_true + ks.randn(N, K) * args.noise
 
 -- closed form: Gaussian elimination with partial pivoting on the normal equations
 local function least_squares()
@@ -131,7 +145,9 @@ local W_ref, b_ref = ks.tensor(W_ls), ks.tensor(b_ls)
 print(string.format("%-64s final_loss=%.6f distance=0 (closed form)", "least squares (normal equations)", full_loss(W_ref, b_ref)))
 for _, r in ipairs(runs) do
   local d = distance(r[2], r[3])
-  ok = ok and d <= 1e-3
-  print(string.format("%-64s final_loss=%.6f distance=%.2e %s", r[1], full_loss(r[2], r[3]), d, d <= 1e-3 and "ok" or "FAIL (> 1e-3)"))
+  local pass = d <= args.tolerance
+  ok = ok and pass
+  print(string.format("%-64s final_loss=%.6f distance=%.2e %s", r[1], full_loss(r[2], r[3]), d,
+    pass and "ok" or ("FAIL (> %g)"):format(args.tolerance)))
 end
 if not ok then os.exit(1) end

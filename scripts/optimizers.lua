@@ -178,8 +178,12 @@ local f = assert(io.open(exp.dir .. "/range_test.svg", "wb"))
 f:write(range_svg())
 f:close()
 io.write(text)
-print(("\nplots: %s/range_test.svg, %s/curves.svg (training loss), %s/comparison.svg"):format(exp.dir, exp.dir,
-  exp.dir))
+if args.no_records then
+  print("\nplots: none kept (--no-records: the records and the plots are deleted at the end)")
+else
+  print(("\nplots: %s/range_test.svg, %s/curves.svg (training loss), %s/comparison.svg"):format(exp.dir, exp.dir,
+    exp.dir))
+end
 
 if args.json then
   local out = { suggested_lr = suggested, regression = {} }

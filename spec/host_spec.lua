@@ -115,6 +115,23 @@ print(select('#', ...), ...)
     end
   end)
 
+  it("every script in scripts/ answers --help with its usage, and rejects an unknown option, without running", function()
+    local lfs = require "lfs"
+    local n = 0
+    for f in lfs.dir("scripts") do
+      if f:match("%.lua$") then
+        n = n + 1
+        local out, err, code = run(q("scripts/" .. f) .. " --help")
+        assert.are.equal(0, code, f .. ": " .. err)
+        assert.truthy(out:find("Usage: " .. f, 1, true), f .. " --help printed: " .. out)
+        local _, err2, code2 = run(q("scripts/" .. f) .. " --no-such-option")
+        assert.are.equal(2, code2, f)
+        assert.truthy(err2:find("unknown option '--no-such-option'", 1, true), f .. ": " .. err2)
+      end
+    end
+    assert.is_true(n >= 7, "scripts found: " .. n)
+  end)
+
   it("runs the standard input for '-', with arguments", function()
     local out, err, code = run("- a b", "print('stdin', ...)")
     assert.are.equal(0, code, err)
@@ -291,6 +308,19 @@ describe("kshot host: REPL over a pipe (-i)", function()
     local printed = out:match("\n> ([^>]-)\n> true")
     assert.truthy(shown and shown:find("1"), out)
     assert.are.equal(printed, shown)
+  end)
+
+  it("prints plain tables through kshot.pretty, other values through tostring", function()
+    local out, err, code = run("-i", table.concat({
+      "{b = 2, a = {1, 'x'}}, 3",
+      "setmetatable({}, {__tostring = function() return 'custom' end})",
+      "require = nil",            -- no formatter: tostring, no error
+      "{5}", ""}, "\n"))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find('> {a = {1, "x"}, b = 2}\t3\n', 1, true), out)
+    assert.truthy(out:find("> custom\n", 1, true), out)
+    assert.truthy(out:find("> > table: 0x", 1, true), out)
+    assert.are.equal("", err)
   end)
 
   it("reports an unfinished statement at end of input", function()

@@ -120,7 +120,7 @@ describe("EarlyStopping", function()
     end
     assert.is_not_nil(stopped_at)
     local best = es.best_epoch
-    assert.equal(stopped_at - 4, best) -- patience 3: stops on the 4th epoch without improvement
+    assert.equal(stopped_at - 3, best) -- patience 3: stops on the 3rd epoch without improvement
     assert.is_true(history[stopped_at] > history[best]) -- the validation loss did rise
     for e = 0, best - 1 do assert.is_true(history[e] > history[best]) end
     assert.equal(weights[best], model.weight:item()) -- best weights restored
@@ -132,10 +132,20 @@ describe("EarlyStopping", function()
     local es = reg.EarlyStopping({mode = "max", patience = 1})
     assert.is_false(es:step(0.5))
     assert.is_false(es:step(0.7))
-    assert.is_false(es:step(0.6))
-    assert.is_true(es:step(0.65))
+    assert.is_true(es:step(0.6))
     assert.equal(0.7, es.best)
     assert.equal(1, es.best_epoch)
+  end)
+
+  it("stops on the patience-th epoch in a row without improvement (Keras' and Lightning's count)", function()
+    local es = reg.EarlyStopping({patience = 2})
+    local got = {}
+    for _, v in ipairs {1.0, 0.5, 0.6, 0.45, 0.7, 0.8, 0.9} do got[#got + 1] = es:step(v) end
+    assert.same({false, false, false, false, false, true, true}, got)
+    assert.equal(3, es.best_epoch)
+    local es0 = reg.EarlyStopping({patience = 0})
+    assert.is_false(es0:step(2))
+    assert.is_true(es0:step(2)) -- not better: stops at once
   end)
 
   it("rejects bad options", function()

@@ -194,12 +194,34 @@ static int run(repl *r, int narg, int nres)
     return st;
 }
 
+/* A plain table (no __tostring or __name) as require("kshot.pretty").format
+ * gives it, pushed on the stack; 0 (nothing pushed) when it is not a plain
+ * table or the formatter is not there, so the caller falls back to tostring. */
+static int push_pretty(lua_State *L, int i)
+{
+    int top = lua_gettop(L);
+    if (lua_type(L, i) != LUA_TTABLE || luaL_getmetafield(L, i, "__tostring") != LUA_TNIL ||
+        luaL_getmetafield(L, i, "__name") != LUA_TNIL)
+        goto fallback;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "kshot.pretty");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_getfield(L, -1, "format") != LUA_TFUNCTION) goto fallback;
+    lua_pushvalue(L, i);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) goto fallback;
+    lua_replace(L, top + 1); /* the string where the module was */
+    lua_settop(L, top + 1);
+    return 1;
+fallback:
+    lua_settop(L, top);
+    return 0;
+}
+
 static int print_values(lua_State *L)
 {
     int n = lua_gettop(L);
     for (int i = 1; i <= n; i++) {
         size_t len;
-        const char *s = luaL_tolstring(L, i, &len);
+        const char *s = push_pretty(L, i) ? lua_tolstring(L, -1, &len) : luaL_tolstring(L, i, &len);
         if (i > 1) fputc('\t', stdout);
         fwrite(s, 1, len, stdout);
         lua_pop(L, 1);

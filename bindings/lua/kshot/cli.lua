@@ -20,7 +20,8 @@
 -- list:integer, list:number, list:string (comma-separated). Defaults are
 -- typed values shown in --help. An unknown option, a missing value or a
 -- value of the wrong type is an error naming the option:
---   parse(argv)      prints "<name>: error: ..." plus the usage to stderr, exits 2;
+--   parse(argv)      prints "<name>: <what is wrong> (see --help for the options)"
+--                    plus the usage to stderr, exits 2;
 --                    --help prints the help and exits 0
 --   try_parse(argv)  raises a Lua error instead; --help returns nil, help text
 local M = {}

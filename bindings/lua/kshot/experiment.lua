@@ -3,10 +3,11 @@
 --
 --   local exp = experiment.new {
 --     name = "tricks", seed = 1,                 -- the experiment seed
---     grid = { lr = {0.1, 0.01} }               -- or configs = { {name="base", ...}, ... }
+--     grid = { lr = {0.1, 0.01} },              -- configs keyed "lr=0.1", "lr=0.01"; or
+--                                               -- configs = { {name = "base", ...}, ... }
 --     seeds = 5,                                -- replicates 0..4 (or a list of replicate ids)
 --     run = function(config, ctx) ... return { accuracy = 0.81 } end,
---     metric = "accuracy", baseline = "base",  -- name or key of a config
+--     metric = "accuracy", baseline = "lr=0.1", -- name or key of a config
 --   }
 --   exp:run()          -- runs what is not recorded yet
 --   print(exp:report())

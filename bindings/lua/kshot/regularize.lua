@@ -136,7 +136,9 @@ EarlyStopping.__index = EarlyStopping
 
 --- EarlyStopping{mode = "min"|"max", patience = 5, min_delta = 0, restore_best = true}
 -- es:step(metric, model) once per epoch; returns true when training should
--- stop (no improvement larger than min_delta for `patience` epochs). The
+-- stop: the `patience`-th epoch in a row without an improvement larger
+-- than min_delta (as Keras and Lightning count; patience 0 stops at the
+-- first epoch that does not improve). The
 -- best weights and buffers are kept; on stop (restore_best) they are copied
 -- back into the model. es:restore(model) does it explicitly.
 -- Fields: best, best_epoch (0-based), epoch, wait, stopped.
@@ -167,7 +169,7 @@ function EarlyStopping:step(metric, model)
     if model then self.best_state = snapshot(model) end
   else
     self.wait = self.wait + 1
-    if self.wait > self.patience then
+    if self.wait >= self.patience then
       self.stopped = true
       if self.restore_best and model then self:restore(model) end
     end

@@ -2,9 +2,10 @@
 -- (the engine of scripts/pretrain_backbone.lua; specs call it directly).
 --
 --   local R = require "kshot.fewshot.pretrain_run"
---   local model, info = R.run{method = "supervised", images = x, labels = y, base = {0, 1, 2, 3, 4},
+--   local model, info, o = R.run{method = "supervised", images = x, labels = y, base = {0, 1, 2, 3, 4},
 --     layers = {1, 1, 1, 1}, width = 16, epochs = 7, seed = 0}
---   R.save("models/b.safetensors", model, R.metadata(opts, info, "kshot scripts/pretrain_backbone.lua ..."))
+--   -- o: the options as run, every default filled in (what metadata needs)
+--   R.save("models/b.safetensors", model, R.metadata(o, info, "kshot scripts/pretrain_backbone.lua ..."))
 --
 -- Methods (images uint8 [N, H, W] in 0..255, labels int64 [N]):
 --   supervised  cross-entropy on the base classes' images (labels relabelled

@@ -1,5 +1,10 @@
 --- kshot.nn.init: weight initialisation as in PyTorch (torch.nn.init), drawn
--- from the state's default generator (ks.manual_seed) unless opts.generator.
+-- from the state's default generator (ks.manual_seed) unless a
+-- kshot.Generator is given as the last argument, as PyTorch's generator=:
+--   init.normal_(w, 0, 0.02, ks.Generator(1))
+--   init.kaiming_uniform_(w, math.sqrt(5), "fan_in", "leaky_relu", gen)
+-- (init.default_(weight, bias), a layer's own initialisation, always uses
+-- the default generator.)
 local ks = require "kshot"
 
 local init = {}

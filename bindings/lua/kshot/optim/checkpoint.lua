@@ -2,7 +2,7 @@
 --
 -- A state_dict is a nested Lua table of tensors, numbers, booleans and
 -- strings. to_tensors flattens it: tensors go to the tensor table under
--- dotted names ("optim.state.0.exp_avg"), everything else to the string
+-- dotted names ("optim.state.#0.exp_avg"), everything else to the string
 -- metadata of the file, typed and exact ("n:0.001" with %.17g, "b:true",
 -- "s:strong_wolfe", "t:0.9,0.999" for number lists, "T:k1,k2,..." listing a
 -- table's keys, integer keys written "#0"). from_tensors rebuilds the table.
