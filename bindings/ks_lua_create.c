@@ -19,6 +19,7 @@
  */
 #include "ks_lua_create.h"
 #include "../runtime/core/ks_fill.h"
+#include "../runtime/core/ks_grad_ops.h"
 
 #include <string.h>
 
@@ -410,6 +411,7 @@ static int t_fill_(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     ks_tensor *v = ks_lua_to_tensor(L, 2);
+    if (ks_ag_check_inplace(c, t, "fill_") || ks_ag_check_inplace_src(c, v, "fill_")) return ks_lua_raise(L, c);
     if (v) {
         if (v->ndim != 0)
             return luaL_error(L, "fill_ only supports a 0-dimension value tensor, but got one with %d dimensions", v->ndim);
@@ -426,7 +428,7 @@ static int t_zero_(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    if (ks_fill_(c, t, 0)) return ks_lua_raise(L, c);
+    if (ks_ag_check_inplace(c, t, "zero_") || ks_fill_(c, t, 0)) return ks_lua_raise(L, c);
     lua_settop(L, 1);
     return 1;
 }

@@ -13,6 +13,7 @@
 #include "ks_lua.h"
 #include "../runtime/core/ks_elementwise.h"
 #include "../runtime/core/ks_grad_ops.h"
+#include "../runtime/core/ks_grad_select.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +125,19 @@ static int result(lua_State *L, ks_ctx *c, ks_status st, ks_tensor **box, ks_ten
 }
 
 /* ------------------------------------------------------------- binary */
+/* The autograd guard of a write that is not recorded (in place, or out=):
+ * dst must not be in the graph, nor may a source (up to 3; NULL: none)
+ * require grad while grad mode is on. */
+static ks_status guard_write(ks_ctx *c, const char *op, ks_tensor *dst, const ks_tensor *s1, const ks_tensor *s2,
+                             const ks_tensor *s3)
+{
+    ks_status st = dst ? ks_ag_check_inplace(c, dst, op) : KS_OK;
+    if (!st) st = ks_ag_check_inplace_src(c, s1, op);
+    if (!st) st = ks_ag_check_inplace_src(c, s2, op);
+    if (!st) st = ks_ag_check_inplace_src(c, s3, op);
+    return st;
+}
+
 /* f(a, b[, alpha | {alpha=, out=}]); also the metamethods (a, b) */
 static int l_binary(lua_State *L)
 {
@@ -144,7 +158,7 @@ static int l_binary(lua_State *L)
     }
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
-    ks_status st = dst ? ks_ag_check_inplace(c, dst, ks_binop_name(op)) : KS_OK;
+    ks_status st = dst ? guard_write(c, ks_binop_name(op), dst, a.t, b.t, NULL) : KS_OK;
     if (!st) st = dst ? ks_binary_op(c, op, a, b, has_alpha ? &alpha : NULL, dst, &r)
                       : ks_ag_binary(c, op, a, b, has_alpha ? &alpha : NULL, &r);
     return result(L, c, st, box, r, out_idx);
@@ -159,7 +173,7 @@ static int l_binary_(lua_State *L)
     ks_operand b = check_operand(L, 2);
     ks_scalar alpha;
     bool has_alpha = (op == KS_OP_ADD || op == KS_OP_SUB) && opt_scalar(L, 3, "alpha", &alpha);
-    if (ks_ag_check_inplace(c, a, ks_binop_name(op)) ||
+    if (guard_write(c, ks_binop_name(op), a, b.t, NULL, NULL) ||
         ks_binary_op(c, op, ks_op_tensor(a), b, has_alpha ? &alpha : NULL, a, NULL))
         return ks_lua_raise(L, c);
     lua_settop(L, 1);
@@ -176,7 +190,7 @@ static int l_unary(lua_State *L)
     ks_tensor *dst = opt_out(L, 2);
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
-    ks_status st = dst ? ks_ag_check_inplace(c, dst, ks_unop_name(op)) : KS_OK;
+    ks_status st = dst ? guard_write(c, ks_unop_name(op), dst, a, NULL, NULL) : KS_OK;
     if (!st) st = dst ? ks_unary(c, op, a, dst, &r) : ks_ag_unary(c, op, a, &r);
     return result(L, c, st, box, r, dst ? 2 : 0);
 }
@@ -238,7 +252,8 @@ static int n2n_impl(lua_State *L, bool inplace)
     ks_tensor *dst = inplace ? a : NULL;
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
-    if ((inplace && ks_ag_check_inplace(c, a, "nan_to_num_")) || ks_nan_to_num(c, a, p[0], p[1], p[2], dst, &r))
+    ks_status st = inplace ? ks_ag_check_inplace(c, a, "nan_to_num_") : ks_ag_refuse(c, "nan_to_num", 1, &a);
+    if (st || ks_nan_to_num(c, a, p[0], p[1], p[2], dst, &r))
         return ks_lua_raise(L, c);
     if (inplace) { lua_settop(L, 1); return 1; }
     ks_lua_fillbox(L, c, box, r);
@@ -283,7 +298,9 @@ static int lerp_impl(lua_State *L, bool inplace)
     ks_tensor *dst = inplace ? s : NULL;
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
-    if ((inplace && ks_ag_check_inplace(c, s, "lerp_")) || ks_lerp(c, s, e, w, dst, &r)) return ks_lua_raise(L, c);
+    ks_tensor *ins[3] = {s, e, (ks_tensor *)w.t};
+    ks_status st = inplace ? guard_write(c, "lerp_", s, e, w.t, NULL) : ks_ag_refuse(c, "lerp", w.t ? 3 : 2, ins);
+    if (st || ks_lerp(c, s, e, w, dst, &r)) return ks_lua_raise(L, c);
     if (inplace) { lua_settop(L, 1); return 1; }
     ks_lua_fillbox(L, c, box, r);
     return 1;
@@ -303,7 +320,10 @@ static int addc_impl(lua_State *L, bool inplace)
     ks_tensor *dst = inplace ? self : NULL;
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
-    if ((inplace && ks_ag_check_inplace(c, self, divide ? "addcdiv_" : "addcmul_")) ||
+    const char *name = divide ? (inplace ? "addcdiv_" : "addcdiv") : (inplace ? "addcmul_" : "addcmul");
+    ks_tensor *ins[3] = {self, t1, t2};
+    ks_status st = inplace ? guard_write(c, name, self, t1, t2, NULL) : ks_ag_refuse(c, name, 3, ins);
+    if (st ||
         ks_addcmul(c, self, t1, t2, value, divide, dst, &r))
         return ks_lua_raise(L, c);
     if (inplace) { lua_settop(L, 1); return 1; }

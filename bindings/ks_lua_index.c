@@ -28,6 +28,7 @@
 #include "ks_lua.h"
 #include "../runtime/core/ks_fill.h"
 #include "../runtime/core/ks_grad_select.h"
+#include "../runtime/core/ks_grad_ops.h"
 #include "../runtime/core/ks_grad_views.h"
 #include "../runtime/core/ks_indexing.h"
 
@@ -544,6 +545,7 @@ int ks_lua_index_set(lua_State *L, ks_ctx *c)
     if (ks_ag_needs_record(c, 1, &t))
         return luaL_error(L, "in-place assignment to a tensor that requires grad (use ks.no_grad() for "
                              "parameter updates, or clone() first)");
+    if (ks_ag_check_inplace_src(c, ks_lua_to_tensor(L, 3), "index assignment")) return ks_lua_raise(L, c);
     if (set_scalar_fast(L, t)) return 0;
     key k;
     parse_key(L, t, &k);

@@ -23,6 +23,7 @@
  */
 #include "ks_lua_create.h"
 #include "../runtime/core/ks_fill.h"
+#include "../runtime/core/ks_grad_ops.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -330,7 +331,7 @@ static int t_uniform_(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     double a, b;
     ks_generator *g = fill_args(L, &a, &b, 0, 1, NULL);
-    if (ks_uniform_(c, t, g, a, b)) return ks_lua_raise(L, c);
+    if (ks_ag_check_inplace(c, t, "uniform_") || ks_uniform_(c, t, g, a, b)) return ks_lua_raise(L, c);
     lua_settop(L, 1);
     return 1;
 }
@@ -341,7 +342,7 @@ static int t_normal_(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     double m, s;
     ks_generator *g = fill_args(L, &m, &s, 0, 1, NULL);
-    if (ks_normal_(c, t, g, m, s)) return ks_lua_raise(L, c);
+    if (ks_ag_check_inplace(c, t, "normal_") || ks_normal_(c, t, g, m, s)) return ks_lua_raise(L, c);
     lua_settop(L, 1);
     return 1;
 }
@@ -352,6 +353,7 @@ static int t_bernoulli_(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     ks_tensor *p = ks_lua_to_tensor(L, 2);
     ks_status st;
+    if (ks_ag_check_inplace(c, t, "bernoulli_")) return ks_lua_raise(L, c);
     if (p) {
         ks_copts o;
         ks_lua_check_copts(L, 3, KS_FLOAT32, true, &o);

@@ -2,6 +2,7 @@
  * argument helpers, geometry queries and O(1) view methods. */
 #include "ks_lua.h"
 #include "../runtime/core/ks_grad_views.h"
+#include "../runtime/core/ks_grad_ops.h"
 
 #include <string.h>
 
@@ -418,7 +419,8 @@ static int t_copy_(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     ks_tensor *s = ks_lua_check_tensorlike(L, 2, t->dtype);
-    if (ks_copy_(c, t, s)) return ks_lua_raise(L, c);
+    if (ks_ag_check_inplace(c, t, "copy_") || ks_ag_check_inplace_src(c, s, "copy_") || ks_copy_(c, t, s))
+        return ks_lua_raise(L, c);
     lua_settop(L, 1);
     return 1;
 }

@@ -77,14 +77,61 @@ describe("autograd engine", function()
     assert.matches("backward through the graph a second time", err)
   end)
 
-  it("detects an in-place change of a tensor saved for backward", function()
+  it("detects an in-place change (under no_grad) of a tensor saved for backward", function()
     local x = ks.tensor({1, 2, 3}):requires_grad_()
     local h = x * 2
     local y = (h * h):sum()
-    h:add_(1)
+    ks.no_grad(function() h:add_(1) end)
     local ok, err = pcall(function() y:backward() end)
     assert.is_false(ok)
     assert.matches("modified by an inplace operation", err)
+  end)
+
+  it("refuses in-place writes that autograd would not record, rather than give a wrong gradient", function()
+    local x = ks.ones(2, 3):requires_grad_()
+    local function err_of(f) local ok, e = pcall(f); assert.is_false(ok); return e end
+    -- a tensor in the graph, written in place (its own ops, fills, copies, views of it)
+    for name, f in pairs {
+      mul_ = function(y) y:mul_(3) end, relu_ = function(y) y:relu_() end, clamp_ = function(y) y:clamp_(5, 6) end,
+      fill_ = function(y) y:fill_(3) end, zero_ = function(y) y:zero_() end,
+      copy_ = function(y) y:copy_(ks.zeros(2, 3)) end, view = function(y) y:view(6):add_(1) end,
+      row = function(y) y[0]:add_(1) end, uniform_ = function(y) y:uniform_() end,
+      nan_to_num_ = function(y) y:nan_to_num_() end, addcmul_ = function(y) y:addcmul_(ks.ones(2, 3), ks.ones(2, 3)) end,
+    } do
+      assert.matches("part of the autograd graph %(computed by %a+Backward%)", err_of(function() f(x * 1) end), 1, false,
+        name)
+    end
+    assert.matches("computed by ViewBackward", err_of(function() x:view(6):add_(1) end))
+    assert.matches("a leaf tensor that requires grad", err_of(function() x:fill_(1) end))
+    assert.matches("a leaf tensor that requires grad", err_of(function() x:normal_() end))
+    -- a source that requires grad, written into a plain tensor in place or through out=
+    local z = ks.zeros(2, 3)
+    assert.matches("copy_: an input requires grad", err_of(function() z:copy_(x * 2) end))
+    assert.matches("add: an input requires grad", err_of(function() z:add_(x) end))
+    assert.matches("fill_: an input requires grad", err_of(function() z:fill_(x:sum()) end))
+    assert.matches("index assignment: an input requires grad", err_of(function() z[0] = x[1] end))
+    assert.matches("add: an input requires grad", err_of(function() ks.add(x, 1, {out = z}) end))
+    assert.matches("lerp_: an input requires grad", err_of(function() z:lerp_(x, 0.5) end))
+    -- out-of-place ops without a gradient refuse inputs that require grad
+    assert.matches("lerp: not differentiable here", err_of(function() ks.lerp(x, z, 0.5) end))
+    assert.matches("addcmul: not differentiable here", err_of(function() ks.addcmul(z, x, x) end))
+    assert.matches("nan_to_num: not differentiable here", err_of(function() x:nan_to_num() end))
+    assert.same({{0, 0, 0}, {0, 0, 0}}, z:totable()) -- nothing was written
+    -- under no_grad, and on tensors outside the graph, all of it works
+    ks.no_grad(function()
+      local y = x * 1
+      y:mul_(3); z:copy_(x * 2); x:fill_(2); z:add_(x)
+    end)
+    assert.same({{4, 4, 4}, {4, 4, 4}}, z:totable())
+    local w = ks.zeros(3)
+    w:add_(1); w:copy_(ks.ones(3) * 2); w[0] = 5
+    assert.same({5, 2, 2}, w:totable())
+    -- and the out-of-place forms give the right gradient
+    local g = ks.ones(2, 3):requires_grad_()
+    local y = g * 1
+    y = y * 3
+    y:sum():backward()
+    assert.same({{3, 3, 3}, {3, 3, 3}}, g.grad:totable())
   end)
 
   it("gradients flow through views and reshapes", function()

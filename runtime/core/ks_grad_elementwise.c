@@ -453,9 +453,23 @@ ks_status ks_ag_where(ks_ctx *c, ks_tensor *cond, ks_operand a, ks_operand b, ks
 
 ks_status ks_ag_check_inplace(ks_ctx *c, const ks_tensor *t, const char *op)
 {
-    if (c->grad_enabled && t->requires_grad && !t->grad_fn)
+    if (!c->grad_enabled || !t->requires_grad) return KS_OK;
+    if (!t->grad_fn)
         return ks_error(c, KS_ESTATE,
                         "%s: a leaf tensor that requires grad is being used in an in-place operation; wrap it in "
                         "ks.no_grad(function() ... end) or use an out-of-place op", op);
+    return ks_error(c, KS_ESTATE,
+                    "%s: in-place operation on a tensor that is part of the autograd graph (computed by %s); kshot "
+                    "does not record in-place ops, so gradients through it would be wrong; use the out-of-place "
+                    "op (y = y * 3, not y:mul_(3)), or ks.no_grad(function() ... end) if no gradient should flow",
+                    op, t->grad_fn->op->name);
+}
+
+ks_status ks_ag_check_inplace_src(ks_ctx *c, const ks_tensor *src, const char *op)
+{
+    if (c->grad_enabled && src && src->requires_grad)
+        return ks_error(c, KS_ESTATE,
+                        "%s: an input requires grad, but in-place and out= writes are not recorded by autograd, so "
+                        "it would get no gradient; use the out-of-place op, or pass input:detach()", op);
     return KS_OK;
 }

@@ -50,5 +50,8 @@ ks_status ks_ag_addmm(ks_ctx *c, ks_tensor *input, ks_tensor *a, ks_tensor *b, d
 
 /* Refuse an in-place write into a leaf that requires grad while grad mode is on. */
 ks_status ks_ag_check_inplace(ks_ctx *c, const ks_tensor *t, const char *op);
+/* In-place ops are not recorded: with grad mode on, a source that requires
+ * grad would silently get no gradient, so it is an error too. */
+ks_status ks_ag_check_inplace_src(ks_ctx *c, const ks_tensor *src, const char *op);
 
 #endif
