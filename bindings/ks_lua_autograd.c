@@ -122,8 +122,14 @@ int ks_lua_autograd_setproperty(lua_State *L, ks_tensor *t, const char *k)
             return luaL_error(L, "assigned grad has shape %s but the tensor has shape %s",
                               ks_shape_str(g, a, sizeof a), ks_shape_str(t, b, sizeof b));
         }
+        if (g && g->dtype != KS_FLOAT32)
+            return luaL_error(L, "assigned grad has dtype %s but gradients are float32", ks_dtype_name(g->dtype));
+        bool expanded = false; /* backward adds into the grad in place: it needs one location per element */
+        for (int i = 0; g && i < g->ndim; i++) expanded = expanded || (g->stride[i] == 0 && g->size[i] > 1);
+        ks_tensor *keep = NULL;
+        if (expanded && ks_clone(ks_lua_getctx(L), g, &keep)) return ks_lua_raise(L, ks_lua_getctx(L));
         ks_tensor_release(t->grad);
-        t->grad = ks_tensor_retain(g);
+        t->grad = expanded ? keep : ks_tensor_retain(g);
         return 1;
     }
     if (!strcmp(k, "requires_grad")) {

@@ -1,5 +1,6 @@
 /* ks_copy.c: strided copies with broadcasting and dtype conversion. */
 #include "ks_iter.h"
+#include "ks_elementwise.h"
 
 #include <string.h>
 
@@ -35,6 +36,20 @@ static void copy_convert(char **d, const int64_t *s, int64_t n, void *arg)
 
 ks_status ks_copy_(ks_ctx *c, ks_tensor *dst, const ks_tensor *src)
 {
+    char shape[160];
+    for (int i = 0; i < dst->ndim; i++)
+        if (dst->stride[i] == 0 && dst->size[i] > 1)
+            return ks_error(c, KS_EINVAL,
+                            "copy_: cannot write in place into an expanded tensor (shape %s, stride 0 at dim %d): "
+                            "several elements share one memory location; clone() it first",
+                            ks_shape_str(dst, shape, sizeof shape), i);
+    if (ks_overlap_needs_copy(dst, src)) { /* e.g. b:copy_(b:t()): read a copy, as NumPy does */
+        ks_tensor *tmp;
+        ks_status st = ks_clone(c, src, &tmp);
+        if (!st) st = ks_copy_(c, dst, tmp);
+        ks_tensor_release(tmp);
+        return st;
+    }
     ks_tensor *ops[2] = {dst, (ks_tensor *)src};
     ks_iter it;
     ks_status st = ks_iter_init(c, &it, 2, ops);

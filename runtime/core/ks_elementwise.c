@@ -108,6 +108,46 @@ ks_tensor *ks_scalar_tensor_init(ks_scalar_tensor *st, ks_scalar s, ks_dtype dt)
     return &st->t;
 }
 
+/* byte span [lo, hi) of t's elements in its storage */
+static void byte_span(const ks_tensor *t, int64_t *lo, int64_t *hi)
+{
+    int64_t isz = (int64_t)ks_dtype_size(t->dtype), a = t->offset, b = t->offset;
+    for (int i = 0; i < t->ndim; i++) {
+        int64_t ext = t->stride[i] * (t->size[i] - 1);
+        if (ext < 0) a += ext; else b += ext;
+    }
+    *lo = a * isz;
+    *hi = (b + 1) * isz;
+}
+
+bool ks_overlap_needs_copy(const ks_tensor *dst, const ks_tensor *src)
+{
+    if (!src || src == dst || src->storage != dst->storage || !src->numel || !dst->numel) return false;
+    if (src->dtype == dst->dtype && src->offset == dst->offset && src->ndim == dst->ndim) {
+        bool same = true;
+        for (int i = 0; same && i < dst->ndim; i++) same = src->size[i] == dst->size[i] && src->stride[i] == dst->stride[i];
+        if (same) return false; /* element i reads what element i writes: safe */
+    }
+    int64_t l1, h1, l2, h2;
+    byte_span(dst, &l1, &h1);
+    byte_span(src, &l2, &h2);
+    return l1 < h2 && l2 < h1;
+}
+
+/* ks_elementwise_run with the operands that overlap the output replaced by copies */
+static ks_status run_with_copies(ks_ctx *c, int nops, ks_tensor *const *ops, ks_loop_fn loop, void *arg)
+{
+    ks_tensor *own[KS_ITER_MAX_OPS] = {NULL}, *use[KS_ITER_MAX_OPS];
+    ks_status st = KS_OK;
+    for (int j = 0; j < nops && !st; j++) {
+        use[j] = ops[j];
+        if (j > 0 && ks_overlap_needs_copy(ops[0], ops[j]) && !(st = ks_clone(c, ops[j], &own[j]))) use[j] = own[j];
+    }
+    if (!st) st = ks_elementwise_run(c, nops, use, loop, arg);
+    for (int j = 0; j < nops; j++) ks_tensor_release(own[j]);
+    return st;
+}
+
 /* same shape as `like` and contiguous, or 0-d (broadcast with stride 0) */
 static bool flat_operand(const ks_tensor *t, const ks_tensor *like)
 {
@@ -119,6 +159,8 @@ ks_status ks_elementwise_run(ks_ctx *c, int nops, ks_tensor *const *ops, ks_loop
 {
     const ks_tensor *o = ops[0];
     if (o->numel == 0) return KS_OK;
+    for (int j = 1; j < nops; j++) /* an input the output overwrites before reading it: read a copy, as NumPy does */
+        if (ks_overlap_needs_copy(o, ops[j])) return run_with_copies(c, nops, ops, loop, arg);
     ks_iter it;
     bool flat = ks_tensor_is_contiguous(o);
     for (int j = 1; flat && j < nops; j++) flat = flat_operand(ops[j], o);

@@ -119,6 +119,11 @@ ks_status ks_addcmul(ks_ctx *c, const ks_tensor *self, const ks_tensor *t1, cons
 
 /* ---- helpers shared by the elementwise files ---- */
 /* Check dst can receive a result of dtype rt and shape (ndim, size). `what` names the op. */
+/* True when src and dst share memory in a way that writing dst element by
+ * element would change src elements not yet read (b:add_(b:flip(0)),
+ * b:copy_(b:t())): the op then reads a copy of src, as NumPy does. Same
+ * layout (a:add_(a)) is safe and needs no copy. */
+bool ks_overlap_needs_copy(const ks_tensor *dst, const ks_tensor *src);
 ks_status ks_check_dst(ks_ctx *c, const char *what, const ks_tensor *dst, ks_dtype rt, int ndim,
                        const int64_t *size);
 /* PyTorch's can_cast: no float -> integer, no non-bool -> bool */

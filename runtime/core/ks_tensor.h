@@ -118,7 +118,8 @@ ks_status ks_expand(ks_ctx *c, ks_tensor *t, int ndim, const int64_t *size, ks_t
 ks_status ks_flip(ks_ctx *c, ks_tensor *t, int ndims, const int *dims, ks_tensor **out);
 
 /* ---- copies ---- */
-/* dst[...] = src, src broadcast to dst's shape, converting dtype. Bumps dst's version. */
+/* dst[...] = src, src broadcast to dst's shape, converting dtype. Bumps dst's version.
+ * dst must not be expanded; a src overlapping dst is read from a copy. */
 ks_status ks_copy_(ks_ctx *c, ks_tensor *dst, const ks_tensor *src);
 /* t itself (retained) when contiguous, else a contiguous copy */
 ks_status ks_contiguous(ks_ctx *c, ks_tensor *t, ks_tensor **out);
