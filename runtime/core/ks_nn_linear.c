@@ -5,8 +5,13 @@
 
 #include <string.h>
 
-/* input viewed as [M, in] rows */
-static int64_t rows_of(const ks_tensor *t) { return t->ndim ? t->numel / t->size[t->ndim - 1] : 1; }
+/* input viewed as [M, in] rows (the product of the leading sizes: in may be 0) */
+static int64_t rows_of(const ks_tensor *t)
+{
+    int64_t m = 1;
+    for (int i = 0; i + 1 < t->ndim; i++) m *= t->size[i];
+    return m;
+}
 
 /* C[M, N] = op(A)[M, K] @ op(B)[K, N] + beta * C (row-major, M, N, K > 0),
  * through ks_gemm_f32_sgemm: size-determined blocks on the kshot pool, one
@@ -53,8 +58,8 @@ static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     }
     if (!st && n->needs_grad[1] && !(st = ks_tensor_empty(c, KS_FLOAT32, 2, w->size, &gin[1]))) {
         /* dw[N, K] = g^T[N, M] @ x[M, K] */
-        if (M) st = linear_gemm(c, true, false, N, K, M, gp, N, xp, K, 0.0f, ks_tensor_data(gin[1]), K);
-        else memset(ks_tensor_data(gin[1]), 0, (size_t)(N * K) * sizeof(float));
+        if (M && N && K) st = linear_gemm(c, true, false, N, K, M, gp, N, xp, K, 0.0f, ks_tensor_data(gin[1]), K);
+        else if (N && K) memset(ks_tensor_data(gin[1]), 0, (size_t)(N * K) * sizeof(float));
     }
     if (!st && n->needs_grad[2] && !(st = ks_tensor_empty(c, KS_FLOAT32, 1, &N, &gin[2]))) {
         bias_grad(M, N, gp, ks_tensor_data(gin[2]));
