@@ -196,6 +196,11 @@ describe("functional ops: bad inputs", function()
     ok, err = pcall(F.conv2d, ks.ones(1, 2, 5, 5), ks.ones(4, 3, 3, 3))
     assert.is_false(ok)
     assert.matches("input channels", err)
+    for _, name in ipairs {"mse_loss", "l1_loss", "smooth_l1_loss", "kl_div", "binary_cross_entropy_with_logits"} do
+      ok, err = pcall(F[name], ks.zeros(2), ks.zeros(3))
+      assert.is_false(ok)
+      assert.matches("^" .. name .. ": input of shape %[2%] and target of shape %[3%]", err)
+    end
     assert.has_error(function() F.max_pool2d(ks.ones(1, 1, 2, 2), 3) end)
     assert.has_error(function() F.dropout(ks.ones(3), 1.5) end)
     assert.has_error(function() F.embedding(ks.tensor({7}, "int64"), ks.ones(3, 2)) end)

@@ -99,7 +99,13 @@ static ks_status reduced(ks_ctx *c, const ks_tensor *shape, const double *li, in
     return KS_OK;
 }
 
-static const char *loss_name(ks_pointwise_loss k) { return op_pw[k].name; }
+/* the user-facing names, for messages (op_pw's names are the backward nodes') */
+static const char *loss_name(ks_pointwise_loss k)
+{
+    static const char *const names[] = {"mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits",
+                                        "kl_div"};
+    return names[k];
+}
 
 ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *input, ks_tensor *target, ks_tensor **out,
                                const ks_loss_opts *o)
