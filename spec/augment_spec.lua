@@ -536,4 +536,25 @@ describe("kshot.augment bad inputs", function()
       A.compose({ A.hflip {} }, { seed = 1 })(ks.zeros(2, 1, 4, 4), { out = ks.zeros(2, 1, 4, 5) })
     end))
   end)
+
+  it("NaN and inf options are rejected where a finite value is required; empty images name their size", function()
+    assert.matches("random_erasing: option 'value' must be \"random\", \"mean\" or a finite number, got %-?nan",
+      err_of(A.random_erasing, {p = 1, value = 0 / 0}))
+    assert.matches("random_erasing: option 'value' must be .* a finite number, got inf",
+      err_of(A.random_erasing, {p = 1, value = math.huge}))
+    assert.matches("random_erasing: option 'value_range' must hold finite numbers, got {%-?nan, 1}",
+      err_of(A.random_erasing, {p = 1, value_range = {0 / 0, 1}}))
+    assert.matches("random_rotation: option 'degrees' must be a finite number, got inf",
+      err_of(A.random_rotation, {degrees = math.huge}))
+    assert.matches("gaussian_noise: option 'std' must be a finite number, got inf", err_of(A.gaussian_noise, {std = math.huge}))
+    assert.matches("gaussian_noise: option 'clamp' must be a pair {lo, hi} with lo <= hi",
+      err_of(A.gaussian_noise, {clamp = {0 / 0, 1}}))
+    assert.matches("random_resized_crop: option 'size' must be a positive integer or a pair {h, w} of them, got %-3",
+      err_of(A.random_resized_crop, {size = -3}))
+    local rrc = A.compose({A.random_resized_crop{size = 4}}, {seed = 1})
+    assert.matches("random_resized_crop: x has images of size 0 x 8 %(H x W%), expected at least 1 x 1",
+      err_of(rrc, ks.rand(1, 1, 0, 8)))
+    assert.matches("random_resized_crop: x has images of size 8 x 0 %(H x W%)", err_of(rrc, ks.rand(1, 1, 8, 0)))
+    assert.same({0, 1, 4, 4}, rrc(ks.rand(0, 1, 8, 8)):shape()) -- an empty batch of real images is fine
+  end)
 end)

@@ -107,4 +107,14 @@ describe("few-shot bad inputs", function()
     end
     os.remove(path)
   end)
+
+  it("a backbone returning features for a different number of images names both", function()
+    local m = errmsg(fewshot.evaluate, {method = "UN", backbone = function() return ks.zeros(1, 4) end, way = 3, shot = 2,
+      query = 2, episodes = 2, support_pool = pool, seed = 0})
+    has(m, "fewshot: the backbone returned features of shape [1, 4] for a batch of")
+    has(m, "images (expected")
+    m = errmsg(fewshot.fit, {method = "UN", backbone = function(b) return ks.zeros(b:size(0) + 1, 3) end, images = x, labels = y})
+    has(m, "returned features of shape [25, 3] for a batch of 24 images (expected 24 rows)")
+  end)
 end)
+

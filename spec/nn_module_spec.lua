@@ -160,4 +160,60 @@ describe("nn training", function()
     end
     assert.is_true(peak1000 <= peak100 * 1.05, string.format("peak after 100: %d, after 1000: %d", peak100, peak1000))
   end)
+
+  it("constructors reject bad sizes and options with errors naming the argument, at the caller's line", function()
+    local function err_of(fn)
+      local ok, e = pcall(fn)
+      assert.is_false(ok)
+      return tostring(e)
+    end
+    local here = "nn_module_spec.lua:%d+: "
+    -- Linear(0, n) works as in PyTorch (nothing to draw, zero bias)
+    local lin = nn.Linear(0, 4)
+    assert.same({4, 0}, lin.weight:shape())
+    assert.same({0, 0, 0, 0}, lin.bias:totable())
+    assert.matches(here .. "Conv2d: kernel_size must be an integer >= 1 or a pair of them, got 0",
+      err_of(function() local c = nn.Conv2d(3, 4, 0); return c end))
+    assert.matches("Conv2d: kernel_size must be an integer >= 1 or a pair of them, got {3, 0}",
+      err_of(function() local c = nn.Conv2d(3, 4, {3, 0}); return c end))
+    assert.matches("Conv2d: stride must be an integer >= 1 or a pair of them, got 0",
+      err_of(function() local c = nn.Conv2d(3, 4, 3, {stride = 0}); return c end))
+    assert.matches("Conv2d: padding must be an integer >= 0 or a pair of them, got %-1",
+      err_of(function() local c = nn.Conv2d(3, 4, 3, {padding = -1}); return c end))
+    assert.matches("Conv2d: groups must be a positive integer, got 0",
+      err_of(function() local c = nn.Conv2d(3, 4, 3, {groups = 0}); return c end))
+    assert.matches(here .. "MaxPool2d: kernel_size must be an integer >= 1 or a pair of them, got 0",
+      err_of(function() local c = nn.MaxPool2d(0); return c end))
+    assert.matches(here .. "BatchNorm2d: option 'momentum' must be a number in %[0, 1%], got string x",
+      err_of(function() local b = nn.BatchNorm2d(3, {momentum = "x"}); return b end))
+    assert.matches("BatchNorm1d: option 'eps' must be a number in %[0, inf%], got %-1",
+      err_of(function() local b = nn.BatchNorm1d(3, {eps = -1}); return b end))
+    assert.matches("BatchNorm1d: unknown option 'momentun'",
+      err_of(function() local b = nn.BatchNorm1d(3, {momentun = 0.1}); return b end))
+    assert.matches("BatchNorm1d: option 'affine' must be a boolean, got 1",
+      err_of(function() local b = nn.BatchNorm1d(3, {affine = 1}); return b end))
+    assert.matches("LayerNorm: option 'eps' must be a number", err_of(function() local l = nn.LayerNorm(3, {eps = "x"}); return l end))
+    assert.matches("LayerNorm: normalized_shape%[0%] must be a positive integer, got 0",
+      err_of(function() local l = nn.LayerNorm(0); return l end))
+    assert.matches("Embedding: padding_idx must be an integer in %[%-3, 3%), got 3",
+      err_of(function() local e = nn.Embedding(3, 2, {padding_idx = 3}); return e end))
+    assert.matches("Embedding%(num_embeddings, embedding_dim%): two non%-negative integers expected, got %-1 and 3",
+      err_of(function() local e = nn.Embedding(-1, 3); return e end))
+    assert.matches(here .. "LeakyReLU: negative_slope must be a number, got x",
+      err_of(function() local a = nn.LeakyReLU("x"); return a end))
+    assert.matches(here .. "Flatten: start_dim and end_dim must be integers", err_of(function() local f = nn.Flatten("x"); return f end))
+    assert.matches(here .. "Softmax: dim must be an integer, got a", err_of(function() local f = nn.Softmax("a"); return f end))
+    assert.matches("bad argument #2 to 'softmax' %(dimension out of range",
+      err_of(function() return nn.Softmax(5)(ks.rand(2, 3)) end))
+    -- Sequential: a hole or a non-module is an error naming the position
+    assert.matches(here .. "Sequential: argument 2 must be a module, got nil",
+      err_of(function() local q = nn.Sequential(nn.ReLU(), nil, nn.ReLU()); return q end))
+    assert.matches("Sequential: argument 2 must be a module, got nil",
+      err_of(function() local q = nn.Sequential({nn.ReLU(), nil, nn.ReLU()}); return q end))
+    assert.matches("Sequential: argument 1 must be a module, got string",
+      err_of(function() local q = nn.Sequential("relu"); return q end))
+    assert.equal(2, #nn.Sequential({nn.ReLU(), nn.Tanh()}))
+    assert.equal(0, #nn.Sequential())
+  end)
 end)
+

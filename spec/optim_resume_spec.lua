@@ -163,4 +163,58 @@ describe("resuming training", function()
     end
     assert.equal(table.concat(want, " "), out)
   end)
+
+  it("a bad checkpoint is an error naming the file, checked before anything is written", function()
+    local ks = require "kshot"
+    local cfg = CONFIGS[2] -- Adam + OneCycleLR
+    local m2, o2, s2 = setup(cfg, 7)
+    train(m2, o2, s2, 1, 3)
+    local path = tmpname()
+    optim.save_checkpoint(path, {model = m2, optimizer = o2, scheduler = s2})
+    local good_t, good_m = ks.load(path)
+    local function plain(v)
+      if ks.is_tensor(v) then return v:reshape(-1):totable() end
+      if type(v) ~= "table" then return v end
+      local t = {}
+      for k, x in pairs(v) do t[k] = plain(x) end
+      return t
+    end
+    local function try(mod)
+      local t, m = {}, {}
+      for k, v in pairs(good_t) do t[k] = v end
+      for k, v in pairs(good_m) do m[k] = v end
+      mod(t, m)
+      local bad = tmpname()
+      ks.save(bad, t, m)
+      local m3, o3, s3 = setup(cfg, 99)
+      local before = plain({snapshot(m3), o3:state_dict(), s3:state_dict()})
+      local ok, err = pcall(optim.load_checkpoint, bad, {model = m3, optimizer = o3, scheduler = s3})
+      os.remove(bad)
+      assert.is_false(ok)
+      assert.equal(bad, err:match("^load_checkpoint: (.-): "))
+      assert.same(before, plain({snapshot(m3), o3:state_dict(), s3:state_dict()})) -- nothing written
+      return err
+    end
+    assert.matches("malformed number 'abc' in the metadata of 'optim.param_groups.#1.lr'",
+      try(function(_, m) m["optim.param_groups.#1.lr"] = "n:abc" end))
+    assert.matches("Adam: load_state_dict: parameter group 0: invalid lr: %-?nan",
+      try(function(_, m) m["optim.param_groups.#1.lr"] = "n:nan" end))
+    assert.matches("invalid beta parameter at index 1: 5",
+      try(function(_, m) m["optim.param_groups.#1.betas"] = "t:0.9,5" end))
+    assert.matches("malformed boolean 'yes'", try(function(_, m) m["optim.param_groups.#1.amsgrad"] = "b:yes" end))
+    assert.matches("malformed integer key '#x'", try(function(_, m) m["optim.param_groups"] = "T:#x" end))
+    assert.matches("'exp_avg' in the state of parameter 0 must be a float32 tensor",
+      try(function(t) t["optim.state.#0.exp_avg"] = t["optim.state.#0.exp_avg"]:long() end))
+    assert.matches("OneCycleLR: load_state_dict: 'last_epoch' must be a number, got string",
+      try(function(_, m) m["sched.last_epoch"] = "s:3" end))
+    assert.matches("OneCycleLR: load_state_dict: 'base_lrs' has 2 entries, the optimizer has 1 parameter groups",
+      try(function(_, m) m["sched.base_lrs"] = "t:0.1,0.2" end))
+    assert.matches("size mismatch for 0.weight", try(function(t) t["model.0.weight"] = ks.zeros(5) end))
+    assert.matches("no scheduler state in the file", try(function(_, m)
+      for k in pairs(m) do if k:match("^sched") then m[k] = nil end end end))
+    os.remove(path)
+    assert.matches("^load_checkpoint: /nonexistent/x.safetensors: ", select(2, pcall(optim.load_checkpoint,
+      "/nonexistent/x.safetensors", {optimizer = o2})))
+  end)
 end)
+

@@ -263,4 +263,72 @@ describe("bad optimizer options", function()
     rawset(opt.state, q, {step = 0, exp_avg = ks.zeros(3), exp_avg_sq = ks.zeros(3)})
     assert.matches("Adam: state buffer shape %[3%] does not match parameter shape %[2%]", err_of(function() opt:step() end))
   end)
+
+  it("load_state_dict checks the whole state dict first and leaves the optimizer unchanged on error", function()
+    local function fresh(name, opts)
+      local a, b = leaf({1, 2}), leaf({3})
+      local opt = optim[name]({a, b}, opts or {lr = 0.1})
+      a.grad, b.grad = ks.tensor({1, -1}), ks.tensor({2})
+      opt:step()
+      return opt
+    end
+    local function plain(v)
+      if ks.is_tensor(v) then return {v:dtype(), v:shape(), v:totable()} end
+      if type(v) ~= "table" then return v end
+      local t = {}
+      for k, x in pairs(v) do t[k] = plain(x) end
+      return t
+    end
+    local adam = fresh("Adam")
+    local before = plain(adam:state_dict())
+    local function bad(mod)
+      local sd = adam:state_dict()
+      mod(sd)
+      local e = err_of(function() adam:load_state_dict(sd) end)
+      assert.same(before, plain(adam:state_dict())) -- nothing changed
+      return e
+    end
+    -- the state of another optimizer
+    assert.matches("Adam: load_state_dict: parameter group 0 has an option 'dampening' that Adam does not have",
+      err_of(function() adam:load_state_dict(fresh("SGD", {lr = 0.1, momentum = 0.9}):state_dict()) end))
+    assert.same(before, plain(adam:state_dict()))
+    assert.matches("parameter group 0: option 'lr' must be a number, got string",
+      bad(function(sd) sd.param_groups[1].lr = "abc" end))
+    assert.matches("parameter group 0: invalid lr: %-?nan %(expected >= 0%)", bad(function(sd) sd.param_groups[1].lr = 0 / 0 end))
+    assert.matches("parameter group 0: invalid lr: %-1 %(expected >= 0%)", bad(function(sd) sd.param_groups[1].lr = -1 end))
+    assert.matches("parameter group 0: invalid beta parameter at index 0: 5 %(expected %[0, 1%)%)",
+      bad(function(sd) sd.param_groups[1].betas = {5, 5} end))
+    assert.matches("parameter group 0: option 'amsgrad' must be a boolean, got number 1",
+      bad(function(sd) sd.param_groups[1].amsgrad = 1 end))
+    assert.matches("parameter group 0 has no option 'eps'", bad(function(sd) sd.param_groups[1].eps = nil end))
+    assert.matches("'exp_avg' in the state of parameter 0 must be a float32 tensor of shape %[2%], got string \"x\"",
+      bad(function(sd) sd.state[0].exp_avg = "x" end))
+    assert.matches("'exp_avg' in the state of parameter 1 must be a float32 tensor of shape %[1%], got int64 tensor of shape %[1%]",
+      bad(function(sd) sd.state[1].exp_avg = sd.state[1].exp_avg:long() end))
+    assert.matches("state of parameter 0 has no 'exp_avg_sq' %(Adam keeps one per parameter%)",
+      bad(function(sd) sd.state[0].exp_avg_sq = nil end))
+    assert.matches("'step' in the state of parameter 0 must be an integer >= 0, got number %-1",
+      bad(function(sd) sd.state[0].step = -1 end))
+    assert.matches("state of parameter 0 has a field 'momentum_buffer' that Adam does not keep",
+      bad(function(sd) sd.state[0].momentum_buffer = ks.zeros(2) end))
+    assert.matches("params%[1%] must be a distinct integer index, got number 0",
+      bad(function(sd) sd.param_groups[1].params = {0, 0} end))
+    -- the optimizer still steps with its own state
+    adam:step()
+    -- SGD's state into SGD with a wrong buffer; LBFGS's flat state
+    local sgd = fresh("SGD", {lr = 0.1, momentum = 0.9})
+    local sd = sgd:state_dict()
+    sd.state[1].momentum_buffer = ks.zeros(2)
+    assert.matches("SGD: load_state_dict: 'momentum_buffer' in the state of parameter 1 has shape %[2%] but the parameter has shape %[1%]",
+      err_of(function() sgd:load_state_dict(sd) end))
+    local q = leaf({1, 2})
+    local lbfgs = optim.LBFGS({q}, {max_iter = 2})
+    lbfgs:step(function() lbfgs:zero_grad(); local l = (q * q):sum(); l:backward(); return l end)
+    sd = lbfgs:state_dict()
+    lbfgs:load_state_dict(sd)
+    sd.state[0].d = ks.zeros(3)
+    assert.matches("LBFGS: load_state_dict: 'd' in the state of parameter 0 must be a float32 tensor of 2 elements",
+      err_of(function() lbfgs:load_state_dict(sd) end))
+  end)
 end)
+

@@ -195,4 +195,43 @@ describe("weight averaging", function()
     assert.is_false(m.training)
     assert.matches("loader must be", err_of(function() reg.update_bn(5, m) end))
   end)
+
+  it("update_bn is transactional: a bad batch, a failing loader or an empty loader leave the model as it was", function()
+    local function setup()
+      ks.manual_seed(11)
+      local m = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+      m:train(); m(ks.rand(8, 3) * 5 + 3); m:eval()
+      local bn = m["1"]
+      return m, bn, bn.running_mean:totable(), bn.running_var:totable(), bn.num_batches_tracked:item()
+    end
+    local function unchanged(m, bn, mean, var, nbt)
+      assert.same(mean, bn.running_mean:totable())
+      assert.same(var, bn.running_var:totable())
+      assert.equal(nbt, bn.num_batches_tracked:item())
+      assert.equal(0.1, bn.momentum)
+      assert.is_false(m.training)
+      assert.is_false(bn.training)
+    end
+    local m, bn, mean, var, nbt = setup()
+    local e = err_of(function() reg.update_bn({ks.rand(4, 3), ks.rand(4, 5)}, m) end)
+    assert.matches("update_bn: batch 2: .*input of shape %[4, 5%]", e)
+    unchanged(m, bn, mean, var, nbt)
+    assert.equal("update_bn: the loader gave no batches (expected at least one)", err_of(function() reg.update_bn({}, m) end))
+    unchanged(m, bn, mean, var, nbt)
+    assert.matches("update_bn: the loader failed at batch 1: .*loader broke",
+      err_of(function() reg.update_bn(function() error("loader broke") end, m) end))
+    unchanged(m, bn, mean, var, nbt)
+    assert.matches("update_bn: batch 1 %(counting from 1%) must be a tensor or a table whose first entry is the input tensor, "
+      .. "got a table whose first entry is a string", err_of(function() reg.update_bn({{"x"}}, m) end))
+    unchanged(m, bn, mean, var, nbt)
+    -- an iterator: the same statistics as the list, num_batches_tracked counts the batches
+    local a, b = ks.rand(4, 3), ks.rand(4, 3)
+    reg.update_bn({a, b}, m)
+    local from_list = {bn.running_mean:totable(), bn.running_var:totable()}
+    local m2, bn2 = setup()
+    local i = 0
+    reg.update_bn(function() i = i + 1; return ({a, b})[i] end, m2)
+    assert.same(from_list, {bn2.running_mean:totable(), bn2.running_var:totable()})
+    assert.equal(2, bn2.num_batches_tracked:item())
+  end)
 end)

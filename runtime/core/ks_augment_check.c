@@ -33,6 +33,10 @@ ks_status ks_aug_check_images(ks_ctx *c, const char *op, const ks_tensor *x, con
                               int64_t ow, int in_place, ks_img_geom *geom)
 {
     char s[96], so[96];
+    /* an empty image has no pixel to sample from (random_resized_crop would return zeros) */
+    if (x->ndim == 4 && (x->size[2] < 1 || x->size[3] < 1))
+        return ks_error(c, KS_ESHAPE, "%s: x has images of size %lld x %lld (H x W), expected at least 1 x 1 (x of shape %s)",
+                        op, (long long)x->size[2], (long long)x->size[3], ks_shape_str(x, s, sizeof s));
     if (x->dtype != KS_FLOAT32 || x->ndim != 4 || !ks_tensor_is_contiguous(x))
         return ks_error(c, x->ndim != 4 ? KS_ESHAPE : KS_ETYPE,
                         "%s: x must be a contiguous float32 image batch [B, C, H, W], got %s %s", op,

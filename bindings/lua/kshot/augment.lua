@@ -47,11 +47,15 @@ local function opt_table(name, opts)
   return opts
 end
 
+-- a finite number in [lo, hi] (NaN and +-inf are rejected: they would reach the pixels)
 local function num(name, opts, key, def, lo, hi)
   local v = opts[key]
   if v == nil then v = def end
   if type(v) ~= "number" then fail(name, ("option '%s' must be a number, got %s"):format(key, type(v)), 3) end
-  if (lo and v < lo) or (hi and v > hi) or v ~= v then
+  if v ~= v or v == math.huge or v == -math.huge then
+    fail(name, ("option '%s' must be a finite number, got %s"):format(key, tostring(v)), 3)
+  end
+  if (lo and v < lo) or (hi and v > hi) then
     fail(name, ("option '%s' must be in [%s, %s], got %s"):format(key, tostring(lo or "-inf"),
       tostring(hi or "inf"), tostring(v)), 3)
   end
@@ -62,12 +66,17 @@ end
 local function range(name, opts, key, def, around)
   local v = opts[key]
   if v == nil then v = def end
+  local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
   if type(v) == "number" then
+    if not finite(v) then fail(name, ("option '%s' must be a finite number, got %s"):format(key, tostring(v)), 3) end
     if v < 0 then fail(name, ("option '%s' must be >= 0, got %s"):format(key, v), 3) end
     return (around or 0) - v, (around or 0) + v
   end
   if type(v) ~= "table" or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
     fail(name, ("option '%s' must be a number or a pair {lo, hi}, got %s"):format(key, type(v)), 3)
+  end
+  if not finite(v[1]) or not finite(v[2]) then
+    fail(name, ("option '%s' must hold finite numbers, got {%s, %s}"):format(key, tostring(v[1]), tostring(v[2])), 3)
   end
   if v[1] > v[2] then fail(name, ("option '%s' needs lo <= hi, got {%s, %s}"):format(key, v[1], v[2]), 3) end
   return v[1], v[2]
@@ -76,9 +85,12 @@ end
 local function size_opt(name, opts)
   local s = opts.size
   if s == nil then return nil end
-  if math.type(s) == "integer" then return s, s end
-  if type(s) == "table" and math.type(s[1]) == "integer" and math.type(s[2]) == "integer" then return s[1], s[2] end
-  fail(name, "option 'size' must be an integer or a pair {h, w}, got " .. type(s), 3)
+  if math.type(s) == "integer" and s >= 1 then return s, s end
+  if type(s) == "table" and math.type(s[1]) == "integer" and math.type(s[2]) == "integer" and s[1] >= 1 and s[2] >= 1 then
+    return s[1], s[2]
+  end
+  fail(name, "option 'size' must be a positive integer or a pair {h, w} of them, got "
+    .. (type(s) == "table" and ("{" .. tostring(s[1]) .. ", " .. tostring(s[2]) .. "}") or tostring(s)), 3)
 end
 
 local function new(name, fields)
@@ -233,6 +245,10 @@ local function clamp_opt(name, opts)
   if type(c) ~= "table" or type(c[1]) ~= "number" or type(c[2]) ~= "number" then
     fail(name, "option 'clamp' must be a pair {lo, hi}, got " .. type(c), 3)
   end
+  if c[1] ~= c[1] or c[2] ~= c[2] or c[1] > c[2] then
+    fail(name, ("option 'clamp' must be a pair {lo, hi} with lo <= hi (not NaN), got {%s, %s}"):format(tostring(c[1]),
+      tostring(c[2])), 3)
+  end
   return c[1], c[2]
 end
 
@@ -286,7 +302,11 @@ function M.random_erasing(opts)
   if v == nil then v = "random" end
   local fill, value = "constant", 0
   if v == "random" or v == "mean" then fill = v
-  elseif type(v) == "number" then value = v
+  elseif type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      fail(name, "option 'value' must be \"random\", \"mean\" or a finite number, got " .. tostring(v))
+    end
+    value = v
   else fail(name, "option 'value' must be \"random\", \"mean\" or a number, got " .. tostring(v)) end
   local lo, hi = range(name, opts, "value_range", { 0, 1 })
   local attempts = opts.attempts or 100

@@ -52,8 +52,32 @@ end
 --- Check fn's gradients. inputs: a list of tensors and other values; tensors
 -- with requires_grad are checked. opts: eps (1e-2), rtol (2e-3), atol (1e-4),
 -- directions (3), seed (0), raise (true: error on failure; false: return ok, report).
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
 function M.gradcheck(fn, inputs, opts)
+  if not callable(fn) then error("gradcheck: argument 'fn' must be a function (or callable), got " .. type(fn), 2) end
+  if type(inputs) ~= "table" or ks.is_tensor(inputs) then
+    error("gradcheck: argument 'inputs' must be a list of tensors and other values, got "
+      .. (ks.is_tensor(inputs) and "a tensor (wrap it in a list: {x})" or type(inputs)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then error("gradcheck: argument 'opts' must be a table, got " .. type(opts), 2) end
   opts = opts or {}
+  for _, k in ipairs({"eps", "rtol", "atol"}) do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v ~= v or v < 0 or v == math.huge or (k == "eps" and v == 0)) then
+      error(string.format("gradcheck: opts.%s must be a finite number %s, got %s", k, k == "eps" and "> 0" or ">= 0", tostring(v)), 2)
+    end
+  end
+  for _, k in ipairs({"directions", "seed"}) do
+    local v = opts[k]
+    if v ~= nil and (math.type(v) ~= "integer" or (k == "directions" and v < 1)) then
+      error(string.format("gradcheck: opts.%s must be an integer%s, got %s", k, k == "directions" and " >= 1" or "", tostring(v)), 2)
+    end
+  end
   local eps, rtol, atol = opts.eps or 1e-2, opts.rtol or 2e-3, opts.atol or 1e-4
   local ndir, gen = opts.directions or 3, ks.Generator(opts.seed or 0)
   local n = #inputs

@@ -80,11 +80,18 @@ Subset.__index = Subset
 Subset.__name = "kshot.Subset"
 Subset.__len = function(self) return self.n end
 
+-- (errors at level 3: the caller of Subset / DataLoader)
 local function ds_len(ds, op)
   if type(ds) ~= "table" or type(ds.len) ~= "function" then
-    fail(op, "dataset expected (a table with len() and get(i)), got " .. type(ds))
+    error(op .. ": dataset expected (a table with len() and get(i)), got " .. type(ds), 3)
   end
-  return ds:len()
+  local n = ds:len()
+  local ni = type(n) == "number" and math.tointeger(n)
+  if not ni or ni < 0 then
+    error(op .. (": the dataset's len() must return an integer >= 0, got %s%s"):format(
+      type(n) == "number" and "" or (type(n) .. " "), tostring(n)), 3)
+  end
+  return ni
 end
 
 --- D.Subset(ds, indices): rows indices[0], indices[1], ... of ds (0-based,
@@ -135,9 +142,15 @@ end
 function M.stack_rows(ds, idx)
   local cols, nout = {}, 0
   for k = 0, idx:size(0) - 1 do
-    local row = table.pack(ds:get(idx[k]:item()))
+    local i = idx[k]:item()
+    local row = table.pack(ds:get(i))
     nout = row.n
     for j = 1, row.n do
+      local v = row[j]
+      if not ks.is_tensor(v) and type(v) ~= "number" and type(v) ~= "boolean" and type(v) ~= "table" then
+        fail("DataLoader", ("the dataset's get(%d) returned a %s as value %d (expected tensors, numbers, booleans or tables)")
+          :format(i, type(v), j))
+      end
       cols[j] = cols[j] or {}
       cols[j][k + 1] = ks.is_tensor(row[j]) and row[j] or ks.tensor(row[j])
     end

@@ -258,52 +258,33 @@ function SWA:copy_to(model) model:load_state_dict(self.avg) end
 function SWA:state_dict() return self.avg end
 
 -- the first tensor of a batch (a tensor, or a table {x, y, ...})
-local function batch_input(b)
+local function batch_input(b, i)
   if ks.is_tensor(b) then return b end
   if type(b) == "table" and ks.is_tensor(b[1]) then return b[1] end
-  fail("update_bn: each batch must be a tensor or a table whose first entry is the input, got %s", type(b))
+  fail("update_bn: batch %d (counting from 1) must be a tensor or a table whose first entry is the input tensor, got %s", i,
+    type(b) == "table" and ("a table whose first entry is a " .. type(b[1])) or type(b))
 end
 
 --- Recompute every batch-norm layer's running statistics with one pass over
--- loader (a list of batches or an iterator function returning batches, then
--- nil), as a cumulative average over batches (PyTorch's momentum = None).
--- The model's training mode and momenta are restored afterwards.
+-- loader (a non-empty list of batches or an iterator function returning
+-- batches, then nil), as a cumulative average over batches (PyTorch's
+-- momentum = None); num_batches_tracked counts the batches. The pass is
+-- nn.update_bn's: the model's training mode and momenta are restored
+-- afterwards, and on any error (a bad batch, a failing loader, an empty
+-- loader) its batch-norm buffers too.
 function M.update_bn(loader, model)
   check_model("update_bn", model)
-  local bns = {}
-  for _, m in ipairs(model:modules()) do
-    if ks.is_tensor(m.running_mean) and type(m.momentum) == "number" then bns[#bns + 1] = m end
-  end
-  if #bns == 0 then return end
+  if type(model.modules) ~= "function" then fail("update_bn: a kshot.nn module expected (no modules method)") end
   local next_batch
   if type(loader) == "function" then
     next_batch = loader
   elseif type(loader) == "table" then
-    local i = 0
-    next_batch = function() i = i + 1; return loader[i] end
+    next_batch = function(i) return loader[i] end
   else
     fail("update_bn: loader must be a list of batches or an iterator function, got %s", type(loader))
   end
-  local saved_momentum, was_training = {}, model.training
-  ks.no_grad(function()
-    for i, m in ipairs(bns) do
-      saved_momentum[i] = m.momentum
-      m.running_mean:zero_()
-      m.running_var:fill_(1)
-      if ks.is_tensor(m.num_batches_tracked) then m.num_batches_tracked:zero_() end
-    end
-    model:train()
-    local k = 0
-    while true do
-      local b = next_batch()
-      if b == nil then break end
-      k = k + 1
-      for _, m in ipairs(bns) do m.momentum = 1 / k end -- running = mean of batch statistics so far
-      model(batch_input(b))
-    end
-  end)
-  for i, m in ipairs(bns) do m.momentum = saved_momentum[i] end
-  model:train(was_training)
+  local ok, err = require("kshot.nn.norm_layers")._update_bn_pass("update_bn", model, next_batch, batch_input, true)
+  if not ok then error(err, 0) end
 end
 
 return M

@@ -111,13 +111,28 @@ local function run_to_layer(self, x)
   return out
 end
 
+-- features must have one row per image of the batch
+local function one_row_per_image(f, raw, n)
+  if f:size(0) ~= n then
+    error(string.format("fewshot: the backbone returned features of shape [%s] for a batch of %d images (expected %d rows)",
+      table.concat(raw:shape(), ", "), n, n), 0)
+  end
+  return f
+end
+
 --- Features [N, D] of a prepared batch (with autograd as the caller's mode).
 function Backbone:forward(x)
   if self.kind == "pixels" then return x:reshape(x:size(0), -1) end
   x = self:normalize(x)
-  if self.kind == "function" then return flatten(self.model(x), self.pool) end
-  if self.hook_module then return flatten(run_to_layer(self, x), self.pool) end
-  return flatten(self.model(x), self.pool)
+  local raw
+  if self.kind == "function" then
+    raw = self.model(x)
+  elseif self.hook_module then
+    raw = run_to_layer(self, x)
+  else
+    raw = self.model(x)
+  end
+  return one_row_per_image(flatten(raw, self.pool), raw, x:size(0))
 end
 
 -- Run fn with the module in eval mode (restoring each module's flag after).

@@ -6,9 +6,23 @@ local Sequential = Module:extend("Sequential")
 --- Sequential(m1, m2, ...) or Sequential{m1, m2, ...}
 function Sequential:__init(...)
   Module.__init(self)
-  local mods = {...}
-  if #mods == 1 and type(mods[1]) == "table" and not mods[1].forward then mods = mods[1] end
-  for i, m in ipairs(mods) do self:add_module(tostring(i - 1), m) end
+  local n, mods = select("#", ...), {...}
+  if n == 1 and type(mods[1]) == "table" and not mods[1].forward then
+    mods, n = mods[1], 0
+    for k in pairs(mods) do
+      if math.type(k) ~= "integer" or k < 1 then
+        error("Sequential{...}: the list must hold only modules at positions 1, 2, ..., got a key " .. tostring(k), 3)
+      end
+      if k > n then n = k end
+    end
+  end
+  for i = 1, n do
+    local m = mods[i]
+    if type(m) ~= "table" or type(m.forward) ~= "function" then
+      error(string.format("Sequential: argument %d must be a module, got %s", i, m == nil and "nil" or type(m)), 3)
+    end
+  end
+  for i = 1, n do self:add_module(tostring(i - 1), mods[i]) end
 end
 
 -- Walks the registry directly (no iterator closure per call: this runs every step).

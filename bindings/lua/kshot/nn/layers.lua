@@ -6,10 +6,23 @@ local F = ks.functional
 
 local L = {}
 
-local function pair(v, name)
-  if type(v) == "table" then return {v[1], v[2]} end
-  if math.type(v) ~= "integer" then error(name .. " must be an integer or a pair of integers", 3) end
-  return {v, v}
+-- v: an integer or a pair of integers, each >= min (when given). Errors name the layer and the
+-- argument; level 5 is the caller of the layer's constructor (bad <- pair <- __init <- Module __call <- caller).
+local function pair(v, name, min, layer, level)
+  local function bad()
+    error(string.format("%s%s must be an integer%s or a pair of them, got %s", layer and (layer .. ": ") or "", name,
+      min and string.format(" >= %d", min) or "", type(v) == "table" and ("{" .. table.concat((function()
+        local t = {}
+        for i = 1, #v do t[i] = tostring(v[i]) end
+        return t
+      end)(), ", ") .. "}") or tostring(v)), level or 5)
+  end
+  local p
+  if type(v) == "table" then p = {v[1], v[2]} if #v ~= 2 then bad() end else p = {v, v} end
+  for i = 1, 2 do
+    if math.type(p[i]) ~= "integer" or (min and p[i] < min) then bad() end
+  end
+  return p
 end
 
 local function fmt_pair(p) return p[1] == p[2] and tostring(p[1]) or string.format("(%d, %d)", p[1], p[2]) end
@@ -44,18 +57,23 @@ L.Conv2d = Module:extend("Conv2d")
 function L.Conv2d:__init(cin, cout, kernel, opts)
   Module.__init(self)
   opts = opts or {}
+  if type(opts) ~= "table" then error("Conv2d: options must be a table, got " .. type(opts), 3) end
   local groups = opts.groups or 1
-  if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" then
-    error("Conv2d(in_channels, out_channels, kernel_size): integers expected", 3)
+  if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" or cin < 0 or cout < 0 then
+    error(string.format("Conv2d(in_channels, out_channels, kernel_size): two non-negative integers expected, got %s and %s",
+      tostring(cin), tostring(cout)), 3)
+  end
+  if math.type(groups) ~= "integer" or groups < 1 then
+    error("Conv2d: groups must be a positive integer, got " .. tostring(groups), 3)
   end
   if cin % groups ~= 0 or cout % groups ~= 0 then
     error(string.format("Conv2d: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)", cin, cout, groups), 3)
   end
   self.in_channels, self.out_channels, self.groups = cin, cout, groups
-  self.kernel_size = pair(kernel, "kernel_size")
-  self.stride = pair(opts.stride or 1, "stride")
-  self.padding = pair(opts.padding or 0, "padding")
-  self.dilation = pair(opts.dilation or 1, "dilation")
+  self.kernel_size = pair(kernel, "kernel_size", 1, "Conv2d")
+  self.stride = pair(opts.stride or 1, "stride", 1, "Conv2d")
+  self.padding = pair(opts.padding or 0, "padding", 0, "Conv2d")
+  self.dilation = pair(opts.dilation or 1, "dilation", 1, "Conv2d")
   local k = self.kernel_size
   self:register_parameter("weight", ks.empty(cout, cin // groups, k[1], k[2]))
   self:register_parameter("bias", opts.bias ~= false and ks.empty(cout) or nil)
@@ -76,10 +94,11 @@ function L.Conv2d:extra_repr()
 end
 
 -- ------------------------------------------------------------------ activations
-local function activation(name, fn, repr)
+local function activation(name, fn, repr, check)
   local cls = Module:extend(name)
   function cls:__init(...)
     Module.__init(self)
+    if check then check(...) end
     self._args = {...}
   end
   function cls:forward(x) return fn(x, table.unpack(self._args)) end
@@ -88,13 +107,31 @@ local function activation(name, fn, repr)
 end
 
 L.ReLU = activation("ReLU", F.relu)
-L.LeakyReLU = activation("LeakyReLU", F.leaky_relu, function(a) return "negative_slope=" .. tostring(a[1] or 0.01) end)
-L.GELU = activation("GELU", F.gelu, function(a) return a[1] and ("approximate='" .. a[1] .. "'") or "" end)
+L.LeakyReLU = activation("LeakyReLU", F.leaky_relu, function(a) return "negative_slope=" .. tostring(a[1] or 0.01) end,
+  function(slope)
+    if slope ~= nil and (type(slope) ~= "number" or slope ~= slope) then
+      error("LeakyReLU: negative_slope must be a number, got " .. tostring(slope), 4)
+    end
+  end)
+L.GELU = activation("GELU", F.gelu, function(a) return a[1] and ("approximate='" .. a[1] .. "'") or "" end,
+  function(approximate)
+    if approximate ~= nil and approximate ~= "none" and approximate ~= "tanh" then
+      error("GELU: approximate must be 'none' or 'tanh', got " .. tostring(approximate), 4)
+    end
+  end)
 L.SiLU = activation("SiLU", F.silu)
 L.Tanh = activation("Tanh", F.tanh)
 L.Sigmoid = activation("Sigmoid", F.sigmoid)
-L.Softmax = activation("Softmax", F.softmax, function(a) return "dim=" .. tostring(a[1]) end)
-L.LogSoftmax = activation("LogSoftmax", F.log_softmax, function(a) return "dim=" .. tostring(a[1]) end)
+local function dim_check(name)
+  return function(dim)
+    if dim ~= nil and math.type(dim) ~= "integer" then error(name .. ": dim must be an integer, got " .. tostring(dim), 4) end
+  end
+end
+-- called through the field so that argument errors name softmax / log_softmax
+L.Softmax = activation("Softmax", function(x, ...) return F.softmax(x, ...) end,
+  function(a) return "dim=" .. tostring(a[1]) end, dim_check("Softmax"))
+L.LogSoftmax = activation("LogSoftmax", function(x, ...) return F.log_softmax(x, ...) end,
+  function(a) return "dim=" .. tostring(a[1]) end, dim_check("LogSoftmax"))
 
 L.Identity = Module:extend("Identity")
 function L.Identity:forward(x) return x end
@@ -106,6 +143,10 @@ L.Flatten = Module:extend("Flatten")
 function L.Flatten:__init(start_dim, end_dim)
   Module.__init(self)
   self.start_dim, self.end_dim = start_dim or 1, end_dim or -1
+  if math.type(self.start_dim) ~= "integer" or math.type(self.end_dim) ~= "integer" then
+    error(string.format("Flatten: start_dim and end_dim must be integers, got %s and %s", tostring(start_dim),
+      tostring(end_dim)), 3)
+  end
 end
 
 function L.Flatten:forward(x) return x:flatten(self.start_dim, self.end_dim) end
@@ -117,6 +158,10 @@ local function pool(name, fn)
   --- Pool(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false, count_include_pad=true}])
   function cls:__init(kernel, opts)
     Module.__init(self)
+    if opts ~= nil and type(opts) ~= "table" then error(name .. ": options must be a table, got " .. type(opts), 3) end
+    pair(kernel, "kernel_size", 1, name)
+    if opts and opts.stride ~= nil then pair(opts.stride, "stride", 1, name) end
+    if opts and opts.padding ~= nil then pair(opts.padding, "padding", 0, name) end
     self.kernel_size = kernel
     self._opts = opts or {}
   end
@@ -136,6 +181,7 @@ L.AvgPool2d = pool("AvgPool2d", F.avg_pool2d)
 L.AdaptiveAvgPool2d = Module:extend("AdaptiveAvgPool2d")
 function L.AdaptiveAvgPool2d:__init(size)
   Module.__init(self)
+  pair(size, "output_size", 1, "AdaptiveAvgPool2d")
   self.output_size = size
 end
 function L.AdaptiveAvgPool2d:forward(x) return F.adaptive_avg_pool2d(x, self.output_size) end

@@ -48,6 +48,7 @@ function init.constant_(t, v) return no_grad(function() return t:fill_(v) end) e
 function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
   local fan = (mode == "fan_out") and fan_out or fan_in
+  if fan == 0 then return t end -- a zero-element weight (Linear(0, n)): nothing to draw, as PyTorch
   local gain = init.calculate_gain(nonlinearity or "leaky_relu", a or 0)
   local bound = math.sqrt(3) * gain / math.sqrt(fan)
   return init.uniform_(t, -bound, bound, gen)

@@ -22,10 +22,19 @@ local function fmt_number(v)
 end
 
 local SPECIAL = {nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge}
-local function parse_number(s)
+local function parse_number(s, key)
   local v = tonumber(s)
   if v == nil then v = SPECIAL[s] end
+  if v == nil then error(string.format("load: malformed number '%s' in the metadata of '%s'", s, key), 0) end
   return v
+end
+
+-- "#3" -> 3, "name" -> "name"
+local function parse_key(kt, key)
+  if kt:sub(1, 1) ~= "#" then return kt end
+  local k = math.tointeger(tonumber(kt:sub(2)))
+  if k == nil then error(string.format("load: malformed integer key '%s' in the metadata of '%s'", kt, key), 0) end
+  return k
 end
 
 local function is_number_list(t)
@@ -85,24 +94,29 @@ local function unflatten(key, tensors, meta)
     if tensors[key] == nil then error(string.format("load: checkpoint has no entry '%s'", key), 0) end
     return tensors[key]
   end
+  if tensors[key] ~= nil then error(string.format("load: '%s' is both a tensor and a metadata entry", key), 0) end
   local tag, body = m:sub(1, 2), m:sub(3)
-  if tag == "n:" then return parse_number(body) end
-  if tag == "b:" then return body == "true" end
+  if tag == "n:" then return parse_number(body, key) end
+  if tag == "b:" then
+    if body ~= "true" and body ~= "false" then
+      error(string.format("load: malformed boolean '%s' in the metadata of '%s' (true or false expected)", body, key), 0)
+    end
+    return body == "true"
+  end
   if tag == "s:" then return body end
   if tag == "t:" then
     local out = {}
-    for x in body:gmatch("[^,]+") do out[#out + 1] = parse_number(x) end
+    for x in body:gmatch("[^,]+") do out[#out + 1] = parse_number(x, key) end
     return out
   end
   if tag == "T:" then
     local out = {}
     for kt in body:gmatch("[^,]+") do
-      local k = kt:sub(1, 1) == "#" and math.tointeger(tonumber(kt:sub(2))) or kt
-      out[k] = unflatten(key .. "." .. kt, tensors, meta)
+      out[parse_key(kt, key)] = unflatten(key .. "." .. kt, tensors, meta)
     end
     return out
   end
-  error(string.format("load: malformed metadata for '%s'", key), 0)
+  error(string.format("load: malformed metadata for '%s': %q (expected a n:, b:, s:, t: or T: tag)", key, m), 0)
 end
 
 --- (tensors, metadata, prefix) -> state_dict
@@ -128,19 +142,46 @@ function C.save_checkpoint(path, parts)
   ks.save(path, tensors, meta)
 end
 
---- Load a checkpoint written by save_checkpoint into fresh instances.
+-- run fn(...); on error, raise "load_checkpoint: <path>: <message>"
+local function at_file(path, fn, ...)
+  local ok, res, res2 = pcall(fn, ...)
+  if not ok then error(string.format("load_checkpoint: %s: %s", path, tostring(res)), 0) end
+  return res, res2
+end
+
+--- Load a checkpoint written by save_checkpoint into fresh instances. Every part is read and checked
+-- before anything is written: on error (naming the file) the model, optimizer and scheduler are unchanged.
 function C.load_checkpoint(path, parts)
   check_parts("load_checkpoint", parts)
-  local tensors, meta = ks.load(path)
+  if type(path) ~= "string" then error("load_checkpoint: argument 'path' must be a string, got " .. type(path), 0) end
+  for _, name in ipairs({"model", "optimizer", "scheduler"}) do
+    local v = parts[name]
+    if v ~= nil and (type(v) ~= "table" or type(v.load_state_dict) ~= "function") then
+      error(string.format("load_checkpoint: parts.%s must be an object with load_state_dict, got %s", name, type(v)), 0)
+    end
+  end
+  local tensors, meta = at_file(path, ks.load, path)
+  meta = meta or {}
+  local osd, ssd
+  if parts.optimizer then
+    if meta.optim == nil then at_file(path, error, "no optimizer state in the file (no 'optim' entry)", 0) end
+    osd = at_file(path, C.from_tensors, tensors, meta, "optim")
+    at_file(path, parts.optimizer.check_state_dict or function() end, parts.optimizer, osd)
+  end
+  if parts.scheduler then
+    if meta.sched == nil then at_file(path, error, "no scheduler state in the file (no 'sched' entry)", 0) end
+    ssd = at_file(path, C.from_tensors, tensors, meta, "sched")
+    at_file(path, parts.scheduler.check_state_dict or function() end, parts.scheduler, ssd)
+  end
   if parts.model then
     local sd = {}
     for k, t in pairs(tensors) do
       if k:sub(1, 6) == "model." then sd[k:sub(7)] = t end
     end
-    parts.model:load_state_dict(sd)
+    at_file(path, parts.model.load_state_dict, parts.model, sd) -- checks every entry before copying any
   end
-  if parts.optimizer then parts.optimizer:load_state_dict(C.from_tensors(tensors, meta, "optim")) end
-  if parts.scheduler then parts.scheduler:load_state_dict(C.from_tensors(tensors, meta, "sched")) end
+  if osd then at_file(path, parts.optimizer.load_state_dict, parts.optimizer, osd) end
+  if ssd then at_file(path, parts.scheduler.load_state_dict, parts.scheduler, ssd) end
 end
 
 return C

@@ -120,8 +120,59 @@ function Scheduler:state_dict()
   return sd
 end
 
+-- a saved value against the live one: same type; lists keep their element types
+local function check_like(name, where, saved, live)
+  local ts, tl = type(saved), type(live)
+  if ts ~= tl then fail(name, "load_state_dict: '%s' must be a %s, got %s", where, tl, ts) end
+  if ts == "number" and saved ~= saved then fail(name, "load_state_dict: '%s' is NaN", where) end
+  if ts ~= "table" then return end
+  for k, v in pairs(saved) do
+    local ref = live[k]
+    if ref == nil and math.type(k) == "integer" then ref = live[1] end
+    if ref ~= nil then check_like(name, where .. "[" .. tostring(k) .. "]", v, ref) end
+  end
+end
+
+-- fields holding one value per parameter group
+local PER_GROUP = {base_lrs = true, _last_lr = true, min_lrs = true}
+
+--- Check a state_dict against this scheduler (the same fields with values of the same types, one entry
+-- per parameter group where the scheduler keeps one, nested schedulers likewise) without changing anything.
+function Scheduler:check_state_dict(sd)
+  local name = self.__name
+  if type(sd) ~= "table" then fail(name, "load_state_dict: table expected, got %s", type(sd)) end
+  local live = self:state_dict()
+  for k, v in pairs(sd) do
+    if live[k] == nil then
+      fail(name, "load_state_dict: the state dict has a field '%s' that %s does not keep (the state of another scheduler?)",
+        tostring(k), name)
+    end
+    if k ~= "_schedulers" then
+      check_like(name, k, v, live[k])
+      if PER_GROUP[k] and #v ~= #self.optimizer.param_groups then
+        fail(name, "load_state_dict: '%s' has %d entries, the optimizer has %d parameter groups", k, #v,
+          #self.optimizer.param_groups)
+      end
+    end
+  end
+  for k in pairs(live) do
+    if sd[k] == nil then fail(name, "load_state_dict: the state dict has no '%s' (the state of another scheduler?)", k) end
+  end
+  if math.type(sd.last_epoch) ~= "integer" and not (type(sd.last_epoch) == "number" and math.tointeger(sd.last_epoch)) then
+    fail(name, "load_state_dict: 'last_epoch' must be an integer, got %s", tostring(sd.last_epoch))
+  end
+  if self._schedulers then
+    if type(sd._schedulers) ~= "table" or #sd._schedulers ~= #self._schedulers then
+      fail(name, "load_state_dict: expected the states of %d schedulers, got %s", #self._schedulers,
+        type(sd._schedulers) == "table" and tostring(#sd._schedulers) or type(sd._schedulers))
+    end
+    for i, s in ipairs(self._schedulers) do s:check_state_dict(sd._schedulers[i]) end
+  end
+end
+
+--- Load a state_dict (checked first: on error the scheduler is unchanged).
 function Scheduler:load_state_dict(sd)
-  if type(sd) ~= "table" then fail(self.__name, "load_state_dict: table expected, got %s", type(sd)) end
+  self:check_state_dict(sd)
   for k, v in pairs(sd) do
     if k ~= "_schedulers" then self[k] = plain_copy(v) end
   end
