@@ -4,6 +4,7 @@
  *   ks.data.kshot_indices(labels, k, {seed=n | generator=g, classes={...}}) -> int64 tensor
  *   ks.data.episode(labels, {way=, shot=, query=, ...}) -> 5 int64 tensors
  *   ks.data.stratified_kfold(labels, k, {seed=|generator=, indices=, repeats=}) -> {{train=, val=}, ...}
+ *                                 (repeats in [1, 2^20], checked before any work)
  *   ks.data.train_val_split(labels, indices|nil, {val=|val_count=, seed=|generator=}) -> train, val
  *   ks.data.learning_curve_subsets(labels, {1, 2, 5, ...}, {seed=|generator=, classes=}) -> {[K]=rows}
  *
@@ -184,6 +185,9 @@ static void push_fold(lua_State *L, ks_ctx *c, const ks_tensor *rows, const ks_t
     ks_lua_gc_pace(L, c);
 }
 
+/* Upper bound on stratified_kfold's repeats: a typo like 1 << 32 is an error, not an endless loop. */
+#define KS_MAX_REPEATS (1 << 20)
+
 /* ks.data.stratified_kfold(labels, k, {seed=|generator=, indices=, repeats=1})
  * -> a list of repeats*k folds {train=rows, val=rows} (rows ascending); each
  * repeat draws a new shuffle from the same generator. */
@@ -196,9 +200,10 @@ static int l_stratified_kfold(lua_State *L)
     check_opts_table(L, 3, op);
     ks_tensor *subset = opt_tensor(L, 3, "indices", op);
     lua_Integer repeats = opt_int(L, 3, "repeats", 1, op);
-    if (repeats < 1) luaL_error(L, "%s: option 'repeats' must be >= 1, got %d", op, (int)repeats);
+    if (repeats < 1 || repeats > KS_MAX_REPEATS)
+        luaL_error(L, "%s: option 'repeats' must be in [1, %d] (2^20), got %I", op, KS_MAX_REPEATS, repeats);
     ks_generator local, *g = opt_generator(L, 3, &local, op);
-    lua_createtable(L, (int)(repeats * k > 0 && repeats * k < 1 << 20 ? repeats * k : 0), 0);
+    lua_createtable(L, (int)(k > 0 && k < (1 << 20) && repeats * k < (1 << 20) ? repeats * k : 0), 0);
     int list = lua_gettop(L), n = 0;
     for (lua_Integer r = 0; r < repeats; r++) {
         ks_tensor **rb = ks_lua_newbox(L), **fb = ks_lua_newbox(L);
@@ -229,7 +234,7 @@ static int l_train_val_split(lua_State *L)
         frac = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
-    if (count < -1) luaL_error(L, "%s: option 'val_count' must be >= 0, got %d", op, (int)count);
+    if (count < -1) luaL_error(L, "%s: option 'val_count' must be >= 0, got %I", op, count);
     ks_generator local, *g = opt_generator(L, 3, &local, op);
     ks_tensor **tb = ks_lua_newbox(L), **vb = ks_lua_newbox(L);
     if (ks_stratified_split(c, labels, subset, frac, count, g, tb, vb)) return ks_lua_raise(L, c);

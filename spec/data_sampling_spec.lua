@@ -157,6 +157,22 @@ describe("ks.data.kshot_indices", function()
   end)
 end)
 
+describe("stratified_kfold repeats", function()
+  local y = ks.tensor({ 0, 0, 0, 1, 1, 1, 2, 2, 2 }, "int64")
+  it("are bounded to [1, 2^20] before any work, the value reported as given", function()
+    for _, r in ipairs { -(1 << 32), 0, 1 << 32, (1 << 20) + 1 } do
+      local msg = err_of(ks.data.stratified_kfold, y, 2, { seed = 1, repeats = r })
+      assert.truthy(msg:find(("stratified_kfold: option 'repeats' must be in [1, 1048576] (2^20), got %d"):format(r),
+        1, true), msg)
+    end
+    local msg = err_of(ks.data.repeated_stratified_kfold, y, 2, 1 << 40, { seed = 1 })
+    assert.truthy(msg:find("repeats must be an integer in [1, 1048576] (2^20), got 1099511627776", 1, true), msg)
+    msg = err_of(ks.data.train_val_split, y, nil, { val_count = -(1 << 32), seed = 1 })
+    assert.truthy(msg:find("option 'val_count' must be >= 0, got -4294967296", 1, true), msg)
+    assert.equal(6, #ks.data.stratified_kfold(y, 2, { seed = 1, repeats = 3 }))
+  end)
+end)
+
 describe("kshot_indices on Fashion-MNIST", function()
   local have = io.open("/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz", "rb")
   if have then have:close() end

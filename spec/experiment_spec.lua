@@ -268,6 +268,110 @@ print(("ran=%d skipped=%d failed=%d"):format(s.ran, s.skipped, s.failed))
   end)
 end)
 
+describe("kshot.experiment audit fixes", function()
+  local run = function(cfg) return { accuracy = cfg.v or 0.5 } end
+  local function new(root, extra)
+    local sp = { name = "e", root = root, seeds = 1, progress = false, configs = { { name = "x" } }, run = run }
+    for k, v in pairs(extra or {}) do sp[k] = v end
+    return experiment.new(sp)
+  end
+
+  it("bounds seeds before any work and reports the value as given; replicate ids are distinct", function()
+    assert.has_error(function() new("/nonexistent", { seeds = { 1, 2, 1 } }) end,
+      "experiment.new: seeds[3] = 1 repeats seeds[1] (replicate ids must be distinct)")
+    assert.has_error(function() new("/nonexistent", { seeds = 1 << 40 }) end, -- used to eat all memory
+      "experiment.new: seeds must be a count in [1, 1048576] (2^20), got 1099511627776")
+    assert.equal(1 << 20, #new("/nonexistent", { seeds = 1 << 20 }).replicates)
+  end)
+
+  it("rejects config keys that share a run folder or escape it, and the names . and ..", function()
+    assert.has_error(function() new("/nonexistent", { configs = { { name = "a/b", v = 0.1 }, { name = "a_b", v = 0.9 } } }) end,
+      "experiment.new: configs 'a/b' and 'a_b' would share the run folder 'a_b' (characters other than letters, "
+      .. "digits and . - _ = , + @ become '_'): rename one")
+    for _, bad in ipairs { "..", ".", "" } do
+      local ok, e = pcall(new, "/nonexistent", { configs = { { name = bad } } })
+      assert.is_false(ok)
+      assert.matches("config key '" .. bad:gsub("%.", "%%.") .. "' cannot name a run folder", e)
+    end
+    assert.has_error(function() new("/nonexistent", { name = ".." }) end)
+    assert.has_error(function() new("/nonexistent", { name = "." }) end)
+    -- ordinary names keep their folders (records on disk are still found)
+    local root = tmpdir()
+    local e = new(root, { configs = { { name = "lr=0.1,wd=1e-4" }, { name = "a b" } } })
+    e:run()
+    assert.truthy(read(root .. "/e/lr=0.1,wd=1e-4/rep-0/record.json"))
+    assert.truthy(read(root .. "/e/a_b/rep-0/record.json"))
+  end)
+
+  it("names the config and field of a non-JSON config value", function()
+    assert.has_error(function() new("/nonexistent", { configs = { { name = "x", f = print } } }) end,
+      "experiment.new: config 'x' (configs[1]): field 'f' is a function; configs are saved as JSON "
+      .. "(strings, numbers, booleans and tables of them)")
+    local c = { name = "y", opt = {} }
+    c.opt.back = c
+    local ok, e = pcall(new, "/nonexistent", { configs = { c } })
+    assert.is_false(ok)
+    assert.matches("config 'y' %(configs%[1%]%): field 'opt.back' refers back to an enclosing table", e)
+    -- nested tables in a grid get distinct keys
+    local g = experiment.new { name = "g", root = "/nonexistent", run = run, grid = { opt = { { { lr = 1 } }, { { lr = 2 } } } } }
+    assert.same({ "opt={{lr=1}}", "opt={{lr=2}}" }, g.keys)
+  end)
+
+  it("a record.json that is JSON but not a record is a broken record naming the file", function()
+    local root = tmpdir()
+    local e = new(root)
+    e:run()
+    local path = root .. "/e/x/rep-0/record.json"
+    for content, why in pairs { ["5"] = "not a JSON object %(a number%)",
+      ['{"status":"ok","metrics":5}'] = "an ok record without a metrics object",
+      ['{"status":"ok","metrics":{"accuracy":"high"}}'] = "metric 'accuracy' is \"high\", not a number",
+      ['{"status":"o'] = "unterminated string" } do
+      local f = assert(io.open(path, "wb"))
+      f:write(content)
+      f:close()
+      for _, call in ipairs { function() return e:run() end, function() return e:report { write = false } end } do
+        local ok, err = pcall(call)
+        assert.is_false(ok)
+        assert.matches("^experiment: broken record " .. path:gsub("%p", "%%%0") .. ": " .. why, err)
+      end
+    end
+  end)
+
+  it("NaN and infinite metrics are failed runs naming the metric, not silently dropped", function()
+    local root = tmpdir()
+    local vals = { 0 / 0, math.huge, -math.huge }
+    local e = new(root, { seeds = 3, run = function(_, ctx) return { accuracy = vals[ctx.replicate + 1] } end })
+    assert.same({ ran = 3, skipped = 0, failed = 3 }, e:run())
+    local text, s = e:report { write = false }
+    assert.equal(3, s.rows[1].failed)
+    assert.matches("run returned a non%-finite value for metric 'accuracy' %(inf%)", text)
+  end)
+
+  it("ctx.log keeps keys first seen in later rows (union of the columns)", function()
+    local root = tmpdir()
+    local e = new(root, { run = function(_, ctx)
+      ctx.log { epoch = 1, acc = 0.5 }
+      ctx.log { epoch = 2, loss = 0.25 }
+      ctx.log { epoch = 3, acc = 0.75, loss = 0.125 }
+      return { accuracy = 1 }
+    end })
+    e:run()
+    assert.equal("epoch,acc,loss\n1,0.5,\n2,,0.25\n3,0.75,0.125\n", read(root .. "/e/x/rep-0/curve.csv"))
+  end)
+
+  it("a report on a metric no run reports names the metrics that exist; run options are checked", function()
+    local root = tmpdir()
+    local e = new(root, { metric = "bogus" })
+    e:run()
+    assert.has_error(function() e:report { write = false } end,
+      "experiment 'e': metric 'bogus' is reported by no recorded run (metrics reported: accuracy)")
+    assert.has_error(function() e:run { only = 5 } end,
+      "exp:run: option 'only' must be a function(run) -> boolean, got number")
+    assert.has_error(function() e:run { order = "backwards" } end,
+      "exp:run: option 'order' must be \"canonical\" or \"reverse\", got backwards")
+  end)
+end)
+
 describe("kshot.progress", function()
   local progress = require "kshot.progress"
   -- a fake stream and clock
@@ -368,5 +472,30 @@ describe("kshot.cli", function()
     assert.has_error(function() p:try_parse { "--k", "1,x" } end, "demo.lua: option '--k': 'x' is not an integer")
     assert.has_error(function() p:try_parse { "--seeds" } end, "demo.lua: option '--seeds' requires an argument")
     assert.has_error(function() cli.new { options = { { "--a", type = "float" } } } end)
+  end)
+
+  it("checks each item of a list option against its choices", function()
+    local p = cli.new { name = "s", options = { { "--n", "n", type = "list:string", choices = { "a", "b" } } } }
+    assert.same({ "a" }, p:try_parse { "--n", "a" }.n)
+    assert.same({ "b", "a" }, p:try_parse { "--n", "b,a" }.n)
+    assert.has_error(function() p:try_parse { "--n", "a,c" } end, "s: option '--n': 'c' is not one of: a, b")
+  end)
+
+  it("takes negative numbers as option values", function()
+    local p = parser()
+    assert.equal(-1, p:try_parse({ "--lr", "-1" }).lr)
+    assert.equal(-1.5, p:try_parse({ "--lr=-1.5" }).lr)
+    assert.equal(-3, p:try_parse({ "--seeds", "-3" }).seeds)
+    assert.same({ -1, 2 }, p:try_parse({ "--k", "-1,2", "-q" }).k)
+    local s = cli.new { name = "s", options = { { "-l --lr", "lr", type = "number" }, { "--name", "name" } } }
+    assert.same({ lr = -0.5, name = "-2" }, s:try_parse { "-l", "-.5", "--name", "-2" })
+    assert.has_error(function() s:try_parse { "--lr", "-x" } end)
+  end)
+
+  it("names an option spec without dashes", function()
+    assert.has_error(function() cli.new { name = "s", options = { { "x", "x" } } } end,
+      "cli.new: options[1] names 'x': each name must be '-s' (one letter or digit) or '--long' (letters, digits, "
+      .. "'-', '_'), e.g. \"-s --long\"; got 'x'")
+    assert.has_error(function() cli.new { name = "s", options = { { "--ok", "x" }, { "-", "x" } } } end)
   end)
 end)

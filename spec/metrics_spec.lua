@@ -157,5 +157,31 @@ describe("kshot.metrics", function()
       assert.has_error(function() metrics.accuracy({}, {}) end)
       assert.has_error(function() ks.metrics.confusion(ks.tensor({ 0 }, "int64"), nil, 2) end)
     end)
+    it("class labels given as Lua numbers must be integral (no truncation)", function()
+      assert.has_error(function() metrics.accuracy({ 0.5, 1.5 }, { 0, 1 }) end,
+        "confusion_matrix: predictions[1] = 0.5 is not an integer class label (pass a float [N, C] tensor for scores)")
+      assert.has_error(function() metrics.f1({ 0, 1 }, { 0, 1.25 }) end,
+        "confusion_matrix: labels[2] = 1.25 is not an integer class label (pass a float [N, C] tensor for scores)")
+      assert.equal(1, metrics.accuracy({ 0.0, 1.0 }, { 0, 1 })) -- integral floats are labels
+    end)
+    it("probabilities outside [0, 1] (or NaN) are errors; rows need not sum to 1", function()
+      assert.has_error(function() metrics.calibration_error(ks.tensor { { 5, 0 } }, { 0 }) end,
+        "calibration_error: probabilities[0, 0] = 5 is not in [0, 1] (pass probabilities, e.g. the softmax of the scores)")
+      assert.has_error(function() metrics.log_loss(ks.tensor { { 0.5, -1 } }, { 0 }) end,
+        "log_loss: probabilities[0, 1] = -1 is not in [0, 1] (pass probabilities, e.g. the softmax of the scores)")
+      assert.has_error(function() metrics.log_loss(ks.tensor { { 0.5, 0.5 }, { 0 / 0, 1 } }, { 0, 1 }) end,
+        "log_loss: probabilities[1, 0] = nan is not in [0, 1] (pass probabilities, e.g. the softmax of the scores)")
+      -- not normalised: used as given, like scikit-learn >= 1.5 (which only warns)
+      near(-math.log(0.25), metrics.log_loss({ { 0.25, 0.25 } }, { 0 }), 1e-7)
+    end)
+  end)
+
+  it("takes bool tensors and Lua booleans as classes 0 and 1", function()
+    local p, t = ks.tensor { true, false, true, true }, ks.tensor { true, true, false, true }
+    assert.equal("bool", p:dtype())
+    assert.equal(0.5, metrics.accuracy(p, t))
+    assert.equal(0.5, metrics.accuracy({ true, false, true, true }, { true, true, false, true }))
+    assert.same({ { 0, 1 }, { 1, 2 } }, metrics.confusion_matrix(p, t).counts)
+    near(1 / 3, metrics.balanced_accuracy(p, t)) -- recalls 0/1 and 2/3
   end)
 end)

@@ -152,5 +152,21 @@ describe("kshot.model_selection", function()
       ok, e = pcall(ms.select, function() return { acc = 1 } end, { a = { 1 } }, labels, { folds = 2, metric = "f1" })
       assert.matches("did not report metric 'f1' %(it reported: acc%)", e)
     end)
+    it("bounds repeats before any work, reporting the value as given", function()
+      local labels = ks.tensor({ 0, 1, 0, 1, 0, 1 }, "int64")
+      for _, strat in ipairs { true, false } do
+        for _, r in ipairs { -(1 << 32), 0, 1 << 40 } do -- (1 << 40 used to loop ~forever)
+          assert.has_error(function()
+            ms.cross_validate(function() return 1 end, labels, { folds = 2, repeats = r, stratified = strat })
+          end, ("cross_validate: repeats must be an integer in [1, 1048576] (2^20), got %d"):format(r))
+        end
+      end
+      assert.has_error(function() ms.folds(labels, { folds = 2, repeats = 1 << 32 }) end,
+        "folds: repeats must be an integer in [1, 1048576] (2^20), got 4294967296")
+    end)
+    it("config keys of nested table values are text, not an error", function()
+      assert.equal("a=1+2,b={true},opt={{lr=1}}", ms.config_key { opt = { { lr = 1 } }, a = { 1, 2 }, b = { true } })
+      assert.equal("layers=1+2", ms.config_key { layers = { 1, 2 } })
+    end)
   end)
 end)

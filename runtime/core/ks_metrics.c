@@ -92,6 +92,21 @@ static double prob_at(const ks_tensor *p, int64_t i)
     return ks_load_f64((const char *)ks_tensor_data(p) + i * ks_dtype_size(p->dtype), p->dtype);
 }
 
+/* Every entry of the contiguous [N, C] p must be a probability in [0, 1]
+ * (NaN is not); rows need not sum to 1 (scikit-learn >= 1.5 only warns). */
+static ks_status check_prob_range(ks_ctx *c, const char *op, const ks_tensor *p)
+{
+    int64_t ncls = p->size[1];
+    for (int64_t i = 0; i < p->numel; i++) {
+        double v = prob_at(p, i);
+        if (!(v >= 0 && v <= 1))
+            return ks_error(c, KS_ERANGE, "%s: probabilities[%lld, %lld] = %g is not in [0, 1] (pass probabilities, "
+                            "e.g. the softmax of the scores)", op, (long long)(i / ncls), (long long)(i % ncls),
+                            isnan(v) ? NAN : v); /* NAN: prints "nan", never "-nan" */
+    }
+    return KS_OK;
+}
+
 ks_status ks_log_loss(ks_ctx *c, const ks_tensor *probs, const ks_tensor *target, double eps, double *out)
 {
     const char *op = "log_loss";
@@ -99,7 +114,7 @@ ks_status ks_log_loss(ks_ctx *c, const ks_tensor *probs, const ks_tensor *target
     if (st) return st;
     if (!(eps > 0 && eps < 0.5)) return ks_error(c, KS_EINVAL, "%s: eps must be in (0, 0.5), got %g", op, eps);
     ks_tensor *p = NULL, *t = NULL;
-    if ((st = contig(c, probs, &p)) || (st = contig(c, target, &t))) goto done;
+    if ((st = contig(c, probs, &p)) || (st = contig(c, target, &t)) || (st = check_prob_range(c, op, p))) goto done;
     int64_t n = p->size[0], ncls = p->size[1];
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -128,7 +143,7 @@ ks_status ks_calibration(ks_ctx *c, const ks_tensor *probs, const ks_tensor *tar
     double *hit_b = NULL, *conf_b = NULL;
     size_t bytes = (size_t)nbins * (sizeof *n_b + sizeof *hit_b + sizeof *conf_b);
     char *buf = NULL;
-    if ((st = contig(c, probs, &p)) || (st = contig(c, target, &t))) goto done;
+    if ((st = contig(c, probs, &p)) || (st = contig(c, target, &t)) || (st = check_prob_range(c, op, p))) goto done;
     if (!(buf = ks_mem_alloc(c, bytes))) { st = KS_ENOMEM; goto done; }
     memset(buf, 0, bytes);
     n_b = (int64_t *)buf;

@@ -22,7 +22,9 @@ ks_status ks_confusion_matrix(ks_ctx *c, const ks_tensor *pred, const ks_tensor 
 
 /* Mean negative log-likelihood of the true class: probs [N, C] (rows are
  * probabilities; each is clipped to [eps, 1 - eps], scikit-learn's rule,
- * not renormalised), target [N] labels in [0, C). */
+ * not renormalised), target [N] labels in [0, C). Every entry of probs must
+ * be in [0, 1] (KS_ERANGE naming the first bad entry, NaN included); rows
+ * need not sum to 1 (scikit-learn >= 1.5 only warns about that). */
 ks_status ks_log_loss(ks_ctx *c, const ks_tensor *probs, const ks_tensor *target, double eps, double *out);
 
 /* Expected calibration error with `nbins` equal-width bins of the
@@ -30,7 +32,7 @@ ks_status ks_log_loss(ks_ctx *c, const ks_tensor *probs, const ks_tensor *target
  * (p = 0 goes to bin 0). The predicted class is the first arg-max.
  * ECE = sum_b (n_b / N) |acc_b - conf_b|. If counts/acc/conf are non-NULL
  * they receive the per-bin count, accuracy and mean confidence (nbins each;
- * empty bins give 0). */
+ * empty bins give 0). probs entries must be in [0, 1] as for ks_log_loss. */
 ks_status ks_calibration(ks_ctx *c, const ks_tensor *probs, const ks_tensor *target, int nbins, double *ece,
                          int64_t *counts, double *acc, double *conf);
 

@@ -17,8 +17,12 @@
 --   -- args.k = {5, 10}, args.seeds = 3, args.full = false; "--test-size" -> args.test_size
 --
 -- Types: string (default), integer, number, flag (boolean, no value),
--- list:integer, list:number, list:string (comma-separated). Defaults are
--- typed values shown in --help. An unknown option, a missing value or a
+-- list:integer, list:number, list:string (comma-separated; with `choices`
+-- every item must be one of them). Defaults are typed values shown in --help.
+-- A negative number is a value, not an option: "--lr -1", "--lr=-1" and
+-- "--k -1,2" all work (an argument starting with "-" and a digit or "." that
+-- follows an option taking a value, and is not itself a declared option,
+-- is given to that option). An unknown option, a missing value or a
 -- value of the wrong type is an error naming the option:
 --   parse(argv)      prints "<name>: <what is wrong> (see --help for the options)"
 --                    plus the usage to stderr, exits 2;
@@ -59,10 +63,14 @@ local function converter(kind, opt, choices)
       if err then return nil, err end
     end
     if choices then
-      local found = false
-      for _, c in ipairs(choices) do if c == v then found = true end end
-      if not found then
-        return nil, ("option '%s': '%s' is not one of: %s"):format(opt, s, table.concat(choices, ", "))
+      local items = type(v) == "table" and v or { v }
+      for _, x in ipairs(items) do
+        local found = false
+        for _, c in ipairs(choices) do if c == x then found = true end end
+        if not found then
+          return nil, ("option '%s': '%s' is not one of: %s"):format(opt, type(v) == "table" and tostring(x) or s,
+            table.concat(choices, ", "))
+        end
       end
     end
     return v
@@ -87,11 +95,24 @@ function M.new(spec)
   end
   local p = argparse(spec.name or "script", spec.description, spec.epilog):add_help(false)
   p:flag("-h --help", "Show this help and exit.")
-  local self = setmetatable({ parser = p, defaults = {}, kinds = {}, name = spec.name or "script" }, Cli)
+  local self = setmetatable({ parser = p, defaults = {}, kinds = {}, name = spec.name or "script",
+    known = { ["-h"] = true, ["--help"] = true }, takes_value = {} }, Cli)
   for i, o in ipairs(spec.options) do
     if type(o) ~= "table" or type(o[1]) ~= "string" then
       error(("cli.new: options[%d] must be {\"--name\", \"help\", type=, default=}"):format(i), 2)
     end
+    if o.choices ~= nil and (type(o.choices) ~= "table" or #o.choices == 0) then
+      error(("cli.new: option '%s': choices must be a non-empty list, got %s"):format(o[1], type(o.choices)), 2)
+    end
+    local names = {}
+    for word in o[1]:gmatch("%S+") do
+      if not (word:match("^%-%w$") or word:match("^%-%-%w[%w%-_]*$")) then
+        error(("cli.new: options[%d] names '%s': each name must be '-s' (one letter or digit) or '--long' "
+          .. "(letters, digits, '-', '_'), e.g. \"-s --long\"; got '%s'"):format(i, o[1], word), 2)
+      end
+      names[#names + 1] = word
+    end
+    if #names == 0 then error(("cli.new: options[%d] has an empty name"):format(i), 2) end
     local kind = o.type or (o.choices and type(o.choices[1]) == "number" and "number") or "string"
     if not TYPES[kind] then
       error(("cli.new: option '%s' has unknown type '%s' (string, integer, number, flag, list:integer, "
@@ -111,6 +132,10 @@ function M.new(spec)
       self.defaults[target] = o.default
     end
     self.kinds[target] = kind
+    for _, n in ipairs(names) do
+      self.known[n] = true
+      if kind ~= "flag" then self.takes_value[n] = true end
+    end
   end
   return self
 end
@@ -120,7 +145,27 @@ function Cli:help() return self.parser:get_help() end
 --- cli:try_parse(argv) -> args (raises "<name>: <message>" on bad input); --help -> nil, help
 function Cli:try_parse(argv)
   local list = {}
-  for i = 1, #(argv or {}) do list[i] = argv[i] end
+  local n = #(argv or {})
+  local i, j = 1, 0
+  while i <= n do
+    local a, b = argv[i], argv[i + 1]
+    if a ~= nil and type(a) ~= "string" then
+      error(("%s: argv[%d] is a %s, expected a string"):format(self.name, i, type(a)), 0)
+    end
+    j = j + 1
+    if a == "--" then
+      for k = i, n do list[j + k - i] = argv[k] end
+      break
+    end
+    -- "--lr -1": lua-argparse would take "-1" for an option; glue it on as "--lr=-1" / "-l-1"
+    if self.takes_value[a] and type(b) == "string" and b:match("^%-[%d%.]") and not self.known[b] then
+      list[j] = a:sub(1, 2) == "--" and (a .. "=" .. b) or (a .. b)
+      i = i + 2
+    else
+      list[j] = a
+      i = i + 1
+    end
+  end
   local ok, res = self.parser:pparse(list)
   if not ok then
     res = res:gsub("^unknown option '([^']*)'", "unknown option '%1' (see --help for the options)")

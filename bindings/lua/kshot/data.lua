@@ -88,9 +88,10 @@ end
 
 --- ks.data.repeated_stratified_kfold(labels, k, repeats, {seed=|generator=, indices=})
 -- -> repeats * k folds {train=rows, val=rows}: repeat r is folds (r-1)*k+1 .. r*k.
+-- repeats is at most 2^20 (as for stratified_kfold's repeats option).
 function M.repeated_stratified_kfold(labels, k, repeats, opts)
-  if math.type(repeats) ~= "integer" or repeats < 1 then
-    error("repeated_stratified_kfold: repeats must be an integer >= 1, got " .. tostring(repeats), 2)
+  if math.type(repeats) ~= "integer" or repeats < 1 or repeats > (1 << 20) then
+    error("repeated_stratified_kfold: repeats must be an integer in [1, 1048576] (2^20), got " .. tostring(repeats), 2)
   end
   if type(opts) ~= "table" then
     error("repeated_stratified_kfold: options table expected, got " .. type(opts), 2)

@@ -19,8 +19,24 @@
 --   ctx.seed      from (experiment seed, "rep-<r>"): the SAME for every config
 --                 of replicate r: use it for data draws so comparisons are paired
 --   ctx.run_seed  from (experiment seed, run key): unique to the run
--- ctx.log{epoch=, ...} appends a row to the per-epoch curve; ctx.key, ctx.dir,
--- ctx.replicate, ctx.config are given too.
+-- ctx.log{epoch=, ...} appends a row to the per-epoch curve (a key first seen
+-- in a later row adds a column: the file is rewritten with the union of the
+-- keys, earlier rows blank there); ctx.key, ctx.dir, ctx.replicate, ctx.config
+-- are given too.
+--
+-- Checked at experiment.new: seeds is a count in [1, 2^20] or a list of at
+-- most 2^20 distinct integer replicate ids; configs hold only JSON values
+-- (strings, numbers, booleans, tables of them; no functions, tensors or cycles:
+-- config.json stores them); the experiment name and config keys cannot be "."
+-- or ".."; two config keys that map to the same run folder (a key's characters
+-- other than letters, digits and . - _ = , + @ become "_", so "a/b" and "a_b"
+-- collide) are an error naming both.
+-- Metrics must be finite numbers: a run returning NaN or +-inf (JSON cannot
+-- store them) is recorded as failed with a message naming the metric. A
+-- record.json that is not valid JSON, not an object, or an "ok" record without
+-- a table of numeric metrics is an error naming the file (delete it to re-run).
+-- A report on a `metric` that no recorded run reports is an error listing the
+-- metrics that exist.
 --
 -- Record of a run: <root>/<experiment>/<key>/ (root default "runs"):
 --   config.json   the config
@@ -137,6 +153,33 @@ local function safe_dir(key)
   return (key:gsub("[^%w%.%-_=,+@]", "_"))
 end
 
+local MAX_REPLICATES = 1 << 20
+-- files the experiment writes next to the run folders
+local RESERVED = { ["results.jsonl"] = true, ["report.md"] = true, ["comparison.svg"] = true,
+  ["curves.svg"] = true }
+
+-- configs are stored as config.json: only JSON values, no cycles. Returns nil
+-- or a message naming the field path.
+local function non_json(v, path, active)
+  local tv = type(v)
+  if tv == "string" or tv == "number" or tv == "boolean" then return nil end
+  if tv ~= "table" then
+    return ("field '%s' is a %s"):format(path, tv)
+  end
+  if active[v] then return ("field '%s' refers back to an enclosing table (a cycle)"):format(path) end
+  active[v] = true
+  for k, x in pairs(v) do
+    if type(k) ~= "string" and math.type(k) ~= "integer" then
+      active[v] = nil
+      return ("field '%s' has a %s key"):format(path, type(k))
+    end
+    local err = non_json(x, path == "" and tostring(k) or (path .. "." .. tostring(k)), active)
+    if err then active[v] = nil return err end
+  end
+  active[v] = nil
+  return nil
+end
+
 -- ------------------------------------------------------------ setup
 local Experiment = {}
 Experiment.__index = Experiment
@@ -146,8 +189,8 @@ Experiment.__index = Experiment
 function M.new(spec)
   if type(spec) ~= "table" then error("experiment.new: a table expected, got " .. type(spec), 2) end
   local name = spec.name
-  if type(name) ~= "string" or not name:match("^[%w%._%-]+$") then
-    error("experiment.new: name must be a non-empty string of letters, digits, '.', '_' or '-', got "
+  if type(name) ~= "string" or not name:match("^[%w%._%-]+$") or name == "." or name == ".." then
+    error("experiment.new: name must be a non-empty string of letters, digits, '.', '_' or '-' (not '.' or '..'), got "
       .. tostring(name), 2)
   end
   if type(spec.run) ~= "function" then
@@ -167,11 +210,22 @@ function M.new(spec)
   local reps = {}
   if math.type(seeds) == "integer" then
     if seeds < 1 then error("experiment.new: seeds must be >= 1, got " .. seeds, 2) end
+    if seeds > MAX_REPLICATES then
+      error(("experiment.new: seeds must be a count in [1, %d] (2^20), got %d"):format(MAX_REPLICATES, seeds), 2)
+    end
     for r = 0, seeds - 1 do reps[#reps + 1] = r end
   elseif type(seeds) == "table" and #seeds > 0 then
+    if #seeds > MAX_REPLICATES then
+      error(("experiment.new: at most %d (2^20) replicate ids in seeds, got %d"):format(MAX_REPLICATES, #seeds), 2)
+    end
+    local seen = {}
     for i, r in ipairs(seeds) do
       if math.type(r) ~= "integer" then error(("experiment.new: seeds[%d] is not an integer"):format(i), 2) end
-      reps[i] = r
+      if seen[r] then
+        error(("experiment.new: seeds[%d] = %d repeats seeds[%d] (replicate ids must be distinct)"):format(i, r,
+          seen[r]), 2)
+      end
+      seen[r], reps[i] = i, r
     end
   else
     error("experiment.new: seeds must be a count >= 1 or a non-empty list of integers, got " .. tostring(seeds), 2)
@@ -181,9 +235,25 @@ function M.new(spec)
   local self = setmetatable({ name = name, run_fn = spec.run, configs = configs, replicates = reps, seed = seed,
     root = spec.root or "runs", metric = spec.metric, maximize = spec.maximize ~= false, baseline = spec.baseline,
     curve_metric = spec.curve_metric, show_progress = spec.progress, keys = {}, by_key = {} }, Experiment)
+  local folders = {}
   for i, cfg in ipairs(configs) do
     local key = cfg.name and tostring(cfg.name) or ms.config_key(cfg)
     if self.by_key[key] then error(("experiment.new: two configs have the key '%s'"):format(key), 2) end
+    local bad = non_json(cfg, "", {})
+    if bad then
+      error(("experiment.new: config '%s' (configs[%d]): %s; configs are saved as JSON (strings, numbers, "
+        .. "booleans and tables of them)"):format(key, i, bad), 2)
+    end
+    local folder = safe_dir(key)
+    if folder == "" or folder == "." or folder == ".." or RESERVED[folder] then
+      error(("experiment.new: config key '%s' cannot name a run folder (not empty, '.', '..' or a file of "
+        .. "the experiment: results.jsonl, report.md, comparison.svg, curves.svg)"):format(key), 2)
+    end
+    if folders[folder] then
+      error(("experiment.new: configs '%s' and '%s' would share the run folder '%s' (characters other than "
+        .. "letters, digits and . - _ = , + @ become '_'): rename one"):format(folders[folder], key, folder), 2)
+    end
+    folders[folder] = key
     self.keys[i], self.by_key[key] = key, i
   end
   if self.baseline ~= nil and not self.by_key[self.baseline] then
@@ -214,7 +284,27 @@ function Experiment:record(run)
   local s = read_file(self:run_dir(run) .. "/record.json")
   if not s then return nil end
   local rec, _, err = json.decode(s)
-  if not rec then error(("experiment: broken record %s/record.json: %s"):format(self:run_dir(run), err), 0) end
+  if rec ~= nil and type(rec) ~= "table" then err = "not a JSON object (a " .. type(rec) .. ")" end
+  if type(rec) == "table" then
+    if rec.status ~= "ok" and rec.status ~= "failed" then
+      err = "status is " .. tostring(rec.status) .. ", expected \"ok\" or \"failed\""
+    elseif rec.status == "ok" then
+      if type(rec.metrics) ~= "table" then
+        err = "an ok record without a metrics object"
+      else
+        for k, v in pairs(rec.metrics) do
+          if type(k) ~= "string" or type(v) ~= "number" then
+            err = ("metric '%s' is %s, not a number"):format(tostring(k), json.encode(v) or tostring(v))
+            break
+          end
+        end
+      end
+    end
+  end
+  if err then
+    error(("experiment: broken record %s/record.json: %s (delete the file to re-run it)"):format(self:run_dir(run),
+      err), 0)
+  end
   return rec
 end
 
@@ -234,7 +324,7 @@ local function run_one(self, run)
   mkdir_p(dir)
   write_atomic(dir .. "/config.json", encode_sorted(run.config))
   local curve_path = dir .. "/curve.csv"
-  local curve, header = nil, nil
+  local curve, header, lines = nil, nil, {}
   local ctx = { key = run.key, config = run.config, replicate = run.replicate, dir = dir,
     seed = hash_seed(self.seed, "rep-" .. run.replicate), run_seed = hash_seed(self.seed, run.key),
     experiment = self.name }
@@ -248,10 +338,25 @@ local function run_one(self, run)
         if k == "epoch" or k == "step" then table.remove(header, i); table.insert(header, 1, k); break end
       end
       curve:write(table.concat(header, ","), "\n")
+    else
+      -- keys not seen before become new columns: rewrite the file with the union
+      local known, new = {}, {}
+      for _, k in ipairs(header) do known[k] = true end
+      for _, k in ipairs(sorted_keys(row)) do if not known[k] then new[#new + 1] = k end end
+      if #new > 0 then
+        local pad = (","):rep(#new)
+        for i = 1, #lines do lines[i] = lines[i] .. pad end
+        for _, k in ipairs(new) do header[#header + 1] = k end
+        curve:close()
+        curve = assert(io.open(curve_path, "wb"))
+        curve:write(table.concat(header, ","), "\n")
+        if #lines > 0 then curve:write(table.concat(lines, "\n"), "\n") end
+      end
     end
     local cells = {}
     for i, k in ipairs(header) do cells[i] = row[k] == nil and "" or csv_cell(row[k]) end
-    curve:write(table.concat(cells, ",") .. "\n")
+    lines[#lines + 1] = table.concat(cells, ",")
+    curve:write(lines[#lines] .. "\n")
     curve:flush()
   end
   os.remove(curve_path)
@@ -266,6 +371,11 @@ local function run_one(self, run)
       for k, v in pairs(result) do
         if type(k) ~= "string" or type(v) ~= "number" then
           ok, result = false, ("run returned a non-number metric '%s'"):format(tostring(k))
+          break
+        end
+        if v ~= v or v == math.huge or v == -math.huge then
+          ok, result = false, ("run returned a non-finite value for metric '%s' (%s): records are JSON, which "
+            .. "cannot hold NaN or infinity"):format(k, tostring(v))
           break
         end
       end
@@ -293,6 +403,12 @@ end
 function Experiment:run(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("exp:run: options must be a table, got " .. type(opts), 2) end
+  if opts.only ~= nil and type(opts.only) ~= "function" then
+    error("exp:run: option 'only' must be a function(run) -> boolean, got " .. type(opts.only), 2)
+  end
+  if opts.order ~= nil and opts.order ~= "canonical" and opts.order ~= "reverse" then
+    error(("exp:run: option 'order' must be \"canonical\" or \"reverse\", got %s"):format(tostring(opts.order)), 2)
+  end
   mkdir_p(self.dir)
   local runs = self:runs()
   if opts.order == "reverse" then
@@ -407,6 +523,13 @@ function Experiment:summarize()
   if not metric then
     metric = names[1] or "score"
     for _, n in ipairs(names) do if n == "accuracy" then metric = n end end
+  elseif #names > 0 then
+    local found = false
+    for _, n in ipairs(names) do if n == metric then found = true end end
+    if not found then
+      error(("experiment '%s': metric '%s' is reported by no recorded run (metrics reported: %s)"):format(self.name,
+        tostring(metric), table.concat(names, ", ")), 0)
+    end
   end
   local rows, best = {}, nil
   for i, c in ipairs(cfgs) do
@@ -464,6 +587,7 @@ end
 -- <dir>/comparison.svg and <dir>/curves.svg (when runs logged curves).
 function Experiment:report(opts)
   opts = opts or {}
+  if type(opts) ~= "table" then error("exp:report: options must be a table, got " .. type(opts), 2) end
   local s = self:summarize()
   local metric = s.metric
   local out = {}

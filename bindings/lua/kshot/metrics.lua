@@ -1,8 +1,10 @@
 --- kshot.metrics: evaluation metrics (scikit-learn's definitions).
 --
 -- Inputs: predictions and labels as int64/uint8/bool tensors or Lua lists of
--- 0-based class indices; a float [N, C] tensor of scores/probabilities as
--- predictions is turned into labels by arg-max over the classes. Counting
+-- 0-based class indices (integers; a non-integral number like 0.5 is an
+-- error naming the argument and position, never truncated; booleans count as
+-- 0/1); a float [N, C] tensor of scores/probabilities as predictions is
+-- turned into labels by arg-max over the classes. Counting
 -- runs in C (ks.metrics.confusion, bindings/ks_lua_metrics.c); the formulas
 -- below work on the C x C confusion matrix.
 --
@@ -26,9 +28,29 @@ local function as_tensor(x, what, dtype)
   error(("%s: expected a kshot.Tensor or a Lua list, got %s"):format(what, type(x)), 3)
 end
 
+-- first non-integral number in a (nested) Lua list, as "[i]" or "[i][j]", and the value
+local function non_integral(x, path)
+  for i, v in ipairs(x) do
+    if type(v) == "number" and not math.tointeger(v) then return path .. "[" .. i .. "]", v end
+    if type(v) == "table" then
+      local where, bad = non_integral(v, path .. "[" .. i .. "]")
+      if where then return where, bad end
+    end
+  end
+  return nil
+end
+
 -- class labels from labels, or from [N, C] scores by arg-max
 local function as_labels(x, what)
+  if type(x) == "table" and not ks.is_tensor(x) then
+    local where, bad = non_integral(x, "")
+    if where then
+      error(("%s%s = %s is not an integer class label (pass a float [N, C] tensor for scores)"):format(what, where,
+        tostring(bad)), 3)
+    end
+  end
   local t = as_tensor(x, what, "int64")
+  if t:dtype() == "bool" then t = t:long() end -- counted as classes 0 and 1
   if t:dtype() == "float32" then
     if t:dim() ~= 2 then
       error(("%s: a float tensor must be [N, C] scores, got %d dims (pass integer labels otherwise)")
@@ -236,7 +258,10 @@ local function probs_of(x, what)
 end
 
 --- metrics.log_loss(probs [N, C], target, {eps=1e-15}) -> mean -log p(true class);
--- probabilities are clipped to [eps, 1 - eps] (not renormalised).
+-- probabilities are clipped to [eps, 1 - eps] (not renormalised). Every entry
+-- must be in [0, 1] (an error names the first one outside, NaN included);
+-- rows that do not sum to 1 are accepted as they are (scikit-learn >= 1.5
+-- warns about them and does not renormalise either).
 function M.log_loss(probs, target, opts)
   opts = check_opts(opts, "log_loss")
   return M.log_loss_(probs_of(probs, "log_loss: probabilities"), as_labels(target, "log_loss: labels"),
@@ -248,6 +273,8 @@ end
 -- (the largest probability of each row): bin b holds (b/B, (b+1)/B].
 -- ECE = sum_b n_b/N * |accuracy_b - mean confidence_b|. `bins` is
 -- {count = {...}, accuracy = {...}, confidence = {...}} (Lua lists, bin 1 first).
+-- Probabilities must be in [0, 1] as for log_loss (scikit-learn's
+-- calibration_curve rejects values outside too).
 function M.calibration_error(probs, target, opts)
   opts = check_opts(opts, "calibration_error")
   local nb = opts.bins or 15

@@ -8,6 +8,7 @@
 -- A recipe is a Lua function(train_rows, val_rows, info) -> number or
 -- {metric = number, ...}; rows are int64 tensors of row ids into labels;
 -- info = {fold =, ["repeat"] =, seed =} (1-based fold / repeat numbers).
+-- Limits: folds >= 2, repeats in [1, 2^20] (checked before any work).
 local ks = require "kshot"
 local stats = require "kshot.stats"
 
@@ -57,13 +58,40 @@ function M.expand_grid(grid)
   return configs
 end
 
+-- a table value as text: a flat list of strings/numbers joins with "+"
+-- ({1, 2} -> "1+2"); anything else (nested tables, booleans, named fields)
+-- as {a=..,b=..} with sorted keys, lists as {1+2}
+local function value_text(v, depth)
+  if type(v) ~= "table" then return tostring(v) end
+  if depth > 32 then error("config_key: a config value nests tables too deeply (a cycle?)", 4) end
+  local n, flat, count = #v, true, 0
+  for k, x in pairs(v) do
+    count = count + 1
+    if math.type(k) ~= "integer" or k < 1 or k > n or (type(x) ~= "string" and type(x) ~= "number") then
+      flat = false
+    end
+  end
+  if flat and count == n then return table.concat(v, "+") end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) and (type(a) == "number" or type(a) == "string") then return a < b end
+    return type(a) < type(b)
+  end)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local x = value_text(v[k], depth + 1)
+    parts[#parts + 1] = (math.type(k) == "integer" and k >= 1 and k <= n) and x or (tostring(k) .. "=" .. x)
+  end
+  return "{" .. table.concat(parts, "+") .. "}"
+end
+
 --- model_selection.config_key(cfg) -> canonical string "a=1,b=x" (sorted keys)
+-- (a list value {1, 2} gives "1+2"; nested tables give {k=v+...} text)
 function M.config_key(cfg)
   local parts = {}
   for _, k in ipairs(sorted_keys(cfg)) do
-    local v = cfg[k]
-    if type(v) == "table" then v = table.concat(v, "+") end
-    parts[#parts + 1] = k .. "=" .. tostring(v)
+    parts[#parts + 1] = k .. "=" .. value_text(cfg[k], 0)
   end
   return #parts > 0 and table.concat(parts, ",") or "default"
 end
@@ -81,12 +109,16 @@ local function check_data(data, fname)
   return data.labels, data.indices
 end
 
+local MAX_REPEATS = 1 << 20
+
 local function check_folds_opts(opts, fname)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then error(("%s: options must be a table, got %s"):format(fname, type(opts)), 3) end
   local k, r = opts.folds or 5, opts["repeats"] or 1
   if math.type(k) ~= "integer" or k < 2 then error(("%s: folds must be an integer >= 2, got %s"):format(fname, tostring(k)), 3) end
-  if math.type(r) ~= "integer" or r < 1 then error(("%s: repeats must be an integer >= 1, got %s"):format(fname, tostring(r)), 3) end
+  if math.type(r) ~= "integer" or r < 1 or r > MAX_REPEATS then
+    error(("%s: repeats must be an integer in [1, %d] (2^20), got %s"):format(fname, MAX_REPEATS, tostring(r)), 3)
+  end
   local seed = opts.seed or 0
   if math.type(seed) ~= "integer" then error(("%s: seed must be an integer, got %s"):format(fname, tostring(seed)), 3) end
   return k, r, seed, opts.stratified ~= false
