@@ -16,10 +16,18 @@
  * booleans bool (mixed: float32). Positions in error messages are the Lua
  * (1-based) positions inside the table argument: "row 2" is data[2],
  * "row 2.1" is data[2][1].
+ *
+ * A Lua number stored into an int64 or uint8 tensor (ks.tensor with a dtype,
+ * full, full_like, fill_) must be representable (ks_check_fill_value: not
+ * NaN/inf, in range, 0..255 for uint8; fractions truncate), else an error
+ * names the value and the dtype, as PyTorch's "cannot be converted without
+ * overflow". Tensor sources (ks.tensor(t, dtype), fill_(t)) convert like C
+ * casts, as PyTorch's dtype conversions do.
  */
 #include "ks_lua_create.h"
 #include "../runtime/core/ks_fill.h"
 #include "../runtime/core/ks_grad_ops.h"
+#include "../runtime/core/ks_indexing.h"
 
 #include <string.h>
 
@@ -91,6 +99,7 @@ struct nest {
     int64_t size[KS_MAX_DIMS];
     lua_Integer pos[KS_MAX_DIMS]; /* current Lua index at each depth (for messages) */
     int64_t numbers, booleans;
+    int dt; /* the requested dtype (< 0: inferred, any number fits) */
 };
 
 static const char *pos_str(lua_State *L, const struct nest *n, int depth)
@@ -122,12 +131,26 @@ static void infer_shape(lua_State *L, int idx, struct nest *n, const char *fn)
     lua_pop(L, 1);
 }
 
+/* The number at the top of the stack must fit the requested dtype. */
+static void check_number(lua_State *L, const struct nest *n, int depth, const char *fn)
+{
+    if (n->dt != KS_INT64 && n->dt != KS_UINT8) return;
+    ks_ctx *c = ks_lua_getctx(L);
+    ks_status st = lua_isinteger(L, -1) ? ks_check_fill_i64(c, fn, (ks_dtype)n->dt, lua_tointeger(L, -1))
+                                        : ks_check_fill_value(c, fn, (ks_dtype)n->dt, lua_tonumber(L, -1));
+    if (!st) return;
+    const char *v = luaL_tolstring(L, -1, NULL);
+    if (depth == 0) luaL_error(L, "%s: value %s cannot be converted to %s without overflow", fn, v, ks_dtype_name(n->dt));
+    luaL_error(L, "%s: element %s (value %s) cannot be converted to %s without overflow", fn, pos_str(L, n, depth), v,
+               ks_dtype_name(n->dt));
+}
+
 /* Validate the value at the top of the stack at `depth`; count element kinds. */
 static void check_nest(lua_State *L, struct nest *n, int depth, const char *fn)
 {
     int ty = lua_type(L, -1);
     if (depth == n->ndim) {
-        if (ty == LUA_TNUMBER) { n->numbers++; return; }
+        if (ty == LUA_TNUMBER) { n->numbers++; check_number(L, n, depth, fn); return; }
         if (ty == LUA_TBOOLEAN) { n->booleans++; return; }
         if (ty == LUA_TTABLE)
             luaL_error(L, "%s: element %s is a table but the rows before it hold numbers (ragged nesting)", fn,
@@ -176,15 +199,12 @@ static ks_tensor *push_from_lua(lua_State *L, ks_ctx *c, int idx, int dt, const 
     if (ty != LUA_TNUMBER && ty != LUA_TBOOLEAN && ty != LUA_TTABLE)
         luaL_error(L, "%s: expected a table, number, boolean or tensor, got %s", fn, luaL_typename(L, idx));
     struct nest n = {0};
-    if (ty == LUA_TTABLE) {
-        infer_shape(L, idx, &n, fn);
-        lua_pushvalue(L, idx);
-        check_nest(L, &n, 0, fn);
-        lua_pop(L, 1);
-    } else {
-        n.numbers = ty == LUA_TNUMBER;
-        n.booleans = ty == LUA_TBOOLEAN;
-    }
+    n.dt = dt;
+    if (ty != LUA_TTABLE) n.ndim = 0;
+    else infer_shape(L, idx, &n, fn);
+    lua_pushvalue(L, idx);
+    check_nest(L, &n, 0, fn);
+    lua_pop(L, 1);
     ks_dtype d = dt >= 0 ? (ks_dtype)dt : (n.booleans && !n.numbers) ? KS_BOOL : KS_FLOAT32;
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
@@ -265,6 +285,15 @@ static ks_dtype value_dtype(lua_State *L, int arg)
     return lua_isinteger(L, arg) ? KS_INT64 : KS_FLOAT32;
 }
 
+/* Before allocating: the fill value at arg must fit dtype dt. */
+static void check_fill_arg(lua_State *L, ks_ctx *c, int arg, ks_dtype dt, const char *op)
+{
+    if (lua_isboolean(L, arg)) return;
+    ks_status st = lua_isinteger(L, arg) ? ks_check_fill_i64(c, op, dt, lua_tointeger(L, arg))
+                                         : ks_check_fill_value(c, op, dt, lua_tonumber(L, arg));
+    if (st) ks_lua_raise(L, c);
+}
+
 static ks_status fill_value(ks_ctx *c, lua_State *L, ks_tensor *t, int arg)
 {
     if (lua_isboolean(L, arg)) return ks_fill_i64_(c, t, lua_toboolean(L, arg));
@@ -272,8 +301,10 @@ static ks_status fill_value(ks_ctx *c, lua_State *L, ks_tensor *t, int arg)
     return ks_fill_(c, t, lua_tonumber(L, arg));
 }
 
-static int new_filled(lua_State *L, ks_ctx *c, int ndim, const int64_t *size, int varg, const ks_copts *o)
+static int new_filled(lua_State *L, ks_ctx *c, int ndim, const int64_t *size, int varg, const ks_copts *o,
+                      const char *op)
 {
+    check_fill_arg(L, c, varg, o->dt, op);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
     if (ks_tensor_empty(c, o->dt, ndim, size, &t)) return ks_lua_raise(L, c);
@@ -299,7 +330,7 @@ static int l_full(lua_State *L)
     luaL_checkany(L, 2);
     ks_copts o;
     ks_lua_check_copts(L, 3, value_dtype(L, 2), false, &o);
-    return new_filled(L, c, ndim, size, 2, &o);
+    return new_filled(L, c, ndim, size, 2, &o, "full");
 }
 
 /* ------------------------------------------------------------------ *_like */
@@ -334,7 +365,7 @@ static int l_full_like(lua_State *L)
     value_dtype(L, 2); /* type check only: full_like keeps t's dtype */
     ks_copts o;
     ks_lua_check_copts(L, 3, t->dtype, false, &o);
-    return new_filled(L, c, t->ndim, t->size, 2, &o);
+    return new_filled(L, c, t->ndim, t->size, 2, &o, "full_like");
 }
 
 /* ------------------------------------------------------------- ranges */

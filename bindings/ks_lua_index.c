@@ -22,7 +22,8 @@
  * Assignment t[key] = value: value is a number, boolean, tensor (broadcast
  * to the selected region, converted to t's dtype) or nested table. With a
  * mask or index the selected elements are written in place (masked fill /
- * index copy). In-place writes are refused on a tensor that requires grad
+ * index copy). A number must fit t's dtype (int64/uint8: not NaN/inf, in
+ * range; see ks_check_fill_value), else an error names it. In-place writes are refused on a tensor that requires grad
  * while grad mode is on.
  */
 #include "ks_lua.h"
@@ -439,10 +440,15 @@ int ks_lua_index_get(lua_State *L, ks_ctx *c)
 }
 
 /* ----------------------------------------------------------------- set */
-/* Fast path: a number into one element addressed by ndim integers. */
-static bool set_scalar_fast(lua_State *L, ks_tensor *t)
+/* Fast path: a number into one element addressed by ndim integers. A value
+ * that does not fit t's dtype takes the slow path, whose fill names it. */
+static bool set_scalar_fast(lua_State *L, ks_ctx *c, ks_tensor *t)
 {
     if (lua_type(L, 3) != LUA_TNUMBER && !lua_isboolean(L, 3)) return false;
+    if (lua_type(L, 3) == LUA_TNUMBER && (t->dtype == KS_INT64 || t->dtype == KS_UINT8) &&
+        (lua_isinteger(L, 3) ? ks_check_fill_i64(c, "fill_", t->dtype, lua_tointeger(L, 3))
+                             : ks_check_fill_value(c, "fill_", t->dtype, lua_tonumber(L, 3))))
+        return false;
     int64_t off = t->offset;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         if (t->ndim != 1 || !lua_isinteger(L, 2)) return false;
@@ -507,7 +513,9 @@ static void set_advanced(lua_State *L, ks_ctx *c, ks_tensor *view, const adv *a)
     }
     ks_tensor *m = *mbox;
     ks_status st;
-    bool scalar = lua_type(L, 3) == LUA_TNUMBER || lua_isboolean(L, 3);
+    /* index_fill_ takes a double: an integer into int64 goes the exact tensor way */
+    bool scalar = (lua_type(L, 3) == LUA_TNUMBER && !(lua_isinteger(L, 3) && view->dtype == KS_INT64)) ||
+                  lua_isboolean(L, 3);
     if (scalar) {
         double v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : lua_tonumber(L, 3);
         st = ks_index_fill_(c, m, a->dim, pos, v);
@@ -546,7 +554,7 @@ int ks_lua_index_set(lua_State *L, ks_ctx *c)
         return luaL_error(L, "in-place assignment to a tensor that requires grad (use ks.no_grad() for "
                              "parameter updates, or clone() first)");
     if (ks_ag_check_inplace_src(c, ks_lua_to_tensor(L, 3), "index assignment")) return ks_lua_raise(L, c);
-    if (set_scalar_fast(L, t)) return 0;
+    if (set_scalar_fast(L, c, t)) return 0;
     key k;
     parse_key(L, t, &k);
     ks_tensor **box = ks_lua_newbox(L);

@@ -1,6 +1,7 @@
 /* ks_lua_io.c: file readers and writers.
  *
  *   ks.save(path, {name = tensor, ...}[, {key = "value", ...}])   safetensors, atomic
+ *       (metadata values round-trip exactly, NULs included; names and keys with a NUL are refused)
  *   ks.load(path) -> {name = tensor, ...}, {key = "value", ...}   (metadata {} when absent)
  *   ks.data.read_csv(path[, {label = "name" | index, header = true, sep = ",", fill = number}])
  *       -> features float32 [N, F], labels int64 [N] | nil, class_names | nil, feature_names | nil
@@ -79,6 +80,24 @@ static void check_opts(lua_State *L, int arg, const char *op)
 /* ------------------------------------------------------------ safetensors */
 static void st_free(void *p) { ks_st_file_free(p); }
 
+/* The string key at -2 must hold no NUL byte (JSON keys with \u0000 do not
+ * load back with jansson: refuse rather than truncate or merge keys). */
+static void check_key_nul(lua_State *L, const char *what)
+{
+    size_t n;
+    const char *k = lua_tolstring(L, -2, &n);
+    if (strlen(k) == n) return;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        if (k[i]) luaL_addchar(&b, k[i]);
+        else luaL_addstring(&b, "\\0");
+    }
+    luaL_pushresult(&b);
+    luaL_error(L, "save: %s '%s' contains a NUL byte (at byte %d), which a safetensors header key cannot hold", what,
+               lua_tostring(L, -1), (int)strlen(k));
+}
+
 /* ks.save(path, tensors[, metadata]) */
 static int l_save(lua_State *L)
 {
@@ -93,6 +112,7 @@ static int l_save(lua_State *L)
         if (!ks_lua_to_tensor(L, -1))
             return luaL_error(L, "save: value of '%s' must be a kshot.Tensor, got %s", lua_tostring(L, -2),
                               luaL_typename(L, -1));
+        check_key_nul(L, "tensor name");
         n++;
     }
     if (lua_istable(L, 3))
@@ -100,13 +120,16 @@ static int l_save(lua_State *L)
             if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
                 return luaL_error(L, "save: metadata must map strings to strings (got %s -> %s)",
                                   luaL_typename(L, -2), luaL_typename(L, -1));
+            check_key_nul(L, "metadata key");
             nm++;
         }
     /* scratch arrays in a userdata (collected on error); the tables keep the strings alive */
     size_t nslots = (size_t)n + 2 * (size_t)nm + 1;
-    const char **names = lua_newuserdatauv(L, nslots * sizeof(void *) + ((size_t)n + 1) * sizeof(ks_tensor *), 0);
+    const char **names = lua_newuserdatauv(L, nslots * sizeof(void *) + ((size_t)n + 1) * sizeof(ks_tensor *) +
+                                                   ((size_t)nm + 1) * sizeof(size_t), 0);
     const char **mk = names + n, **mv = mk + nm;
     ks_tensor **ts = (ks_tensor **)(names + nslots);
+    size_t *mvl = (size_t *)(ts + n + 1); /* value lengths: values may hold NULs */
     int i = 0;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1), i++) {
         names[i] = lua_tostring(L, -2);
@@ -116,9 +139,9 @@ static int l_save(lua_State *L)
     if (lua_istable(L, 3))
         for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1), i++) {
             mk[i] = lua_tostring(L, -2);
-            mv[i] = lua_tostring(L, -1);
+            mv[i] = lua_tolstring(L, -1, &mvl[i]);
         }
-    if (ks_safetensors_save(c, path, n, names, ts, nm, mk, mv)) return ks_lua_raise(L, c);
+    if (ks_safetensors_save(c, path, n, names, ts, nm, mk, mv, mvl)) return ks_lua_raise(L, c);
     return 0;
 }
 
@@ -139,7 +162,7 @@ static int l_load(lua_State *L)
     }
     lua_createtable(L, 0, f->nmeta);
     for (int i = 0; i < f->nmeta; i++) {
-        lua_pushstring(L, f->meta_values[i]);
+        lua_pushlstring(L, f->meta_values[i], f->meta_value_lens[i]);
         lua_setfield(L, -2, f->meta_keys[i]);
     }
     return 2;

@@ -16,12 +16,16 @@
  *                       linewidth=80, sci_mode=nil|true|false, profile=}
  *   (PyTorch semantics: an absent key keeps its value, except sci_mode,
  *   which returns to automatic; profile "default", "short" or "full"
- *   resets every option first.)  ks.get_printoptions() -> table.
+ *   resets every option first.) Integers in range, else an error naming the
+ *   option and the value: precision 0..30, threshold >= 0 (math.huge: never
+ *   summarise), edgeitems 0..2^31-1, linewidth 1..2^31-1.
+ *   ks.get_printoptions() -> table.
  * Options are per Lua state.
  */
 #include "ks_lua.h"
 #include "../runtime/core/ks_autograd.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,18 +272,23 @@ static int t_tostring(lua_State *L)
 }
 
 /* ------------------------------------------------------------- options */
-static int64_t int_field(lua_State *L, const char *k, int64_t cur, int64_t lo)
+/* Option k, an integer in [lo, hi] (checked in 64 bits, before any narrowing
+ * to int); math.huge only where hi is INT64_MAX (threshold: never summarise). */
+static int64_t int_field(lua_State *L, const char *k, int64_t cur, int64_t lo, int64_t hi)
 {
     int ty = lua_getfield(L, 1, k);
     int64_t v = cur;
     if (ty == LUA_TNUMBER && lua_isinteger(L, -1)) {
         v = lua_tointeger(L, -1);
-    } else if (ty == LUA_TNUMBER && lua_tonumber(L, -1) == HUGE_VAL) {
-        v = INT64_MAX; /* threshold = math.huge: never summarise */
+    } else if (ty == LUA_TNUMBER && lua_tonumber(L, -1) == HUGE_VAL && hi == INT64_MAX) {
+        v = INT64_MAX;
     } else if (ty != LUA_TNIL) {
-        luaL_error(L, "set_printoptions: %s must be an integer, got %s", k, luaL_typename(L, -1));
+        luaL_error(L, "set_printoptions: %s must be an integer in [%I, %I], got %s", k, (lua_Integer)lo,
+                   (lua_Integer)hi, ty == LUA_TNUMBER ? lua_tolstring(L, -1, NULL) : luaL_typename(L, -1));
     }
-    if (v < lo) luaL_error(L, "set_printoptions: %s must be >= %d, got %d", k, (int)lo, (int)v);
+    if (v < lo || v > hi)
+        luaL_error(L, "set_printoptions: %s must be an integer in [%I, %I], got %I", k, (lua_Integer)lo,
+                   (lua_Integer)hi, (lua_Integer)v);
     lua_pop(L, 1);
     return v;
 }
@@ -306,11 +315,10 @@ static int l_set_printoptions(lua_State *L)
             return luaL_error(L, "set_printoptions: profile must be \"default\", \"short\" or \"full\"");
     }
     lua_pop(L, 1);
-    n.precision = (int)int_field(L, "precision", n.precision, 0);
-    if (n.precision > 30) return luaL_error(L, "set_printoptions: precision must be <= 30, got %d", n.precision);
-    n.threshold = int_field(L, "threshold", n.threshold, 0);
-    n.edgeitems = (int)int_field(L, "edgeitems", n.edgeitems, 0);
-    n.linewidth = (int)int_field(L, "linewidth", n.linewidth, 1);
+    n.precision = (int)int_field(L, "precision", n.precision, 0, 30);
+    n.threshold = int_field(L, "threshold", n.threshold, 0, INT64_MAX);
+    n.edgeitems = (int)int_field(L, "edgeitems", n.edgeitems, 0, INT_MAX);
+    n.linewidth = (int)int_field(L, "linewidth", n.linewidth, 1, INT_MAX);
     int ty = lua_getfield(L, 1, "sci_mode");
     if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
         return luaL_error(L, "set_printoptions: sci_mode must be a boolean or nil, got %s", luaL_typename(L, -1));

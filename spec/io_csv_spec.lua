@@ -74,6 +74,24 @@ describe("ks.data.read_csv", function()
     assert.is_nil(names)
   end)
 
+  it("treats a lone CR as a line end (old Mac files); CRLF stays one line end, quoted CRs are kept", function()
+    -- used to give 0 rows and the names a|b1|23|4
+    local x, y, classes, names = ks.data.read_csv(csv("a,b\r1,2\r3,4\r"))
+    assert.same({ 2, 2 }, x:shape())
+    assert.same({ { 1, 2 }, { 3, 4 } }, x:totable())
+    assert.same({ "a", "b" }, names)
+    -- no final line end, empty CR lines skipped, mixed with LF and CRLF
+    x = ks.data.read_csv(csv("a,b\r\r1,2\n3,4\r\n\r5,6"))
+    assert.same({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, x:totable())
+    x, y, classes = ks.data.read_csv(csv('a,l\r1,"x\ry"\r2,"z\r\nw"\r3,x\r'), { label = "l" })
+    assert.same({ { 1 }, { 2 }, { 3 } }, x:totable())
+    assert.same({ "x", "x\ry", "z\r\nw" }, classes)
+    assert.same({ 1, 2, 0 }, y:totable())
+    -- lines count lone CRs, also inside quotes: the bad record starts on line 7
+    local err = csv_error('a,l\r1,"x\ry"\r2,"z\r\nw"\r3,x\ry\r', { label = "l" })
+    assert.truthy(err:find("line 7: 1 fields, expected 2"), err)
+  end)
+
   it("fills missing and non-numeric values when asked", function()
     local x = ks.data.read_csv(csv("a,b\n1,\n,NA\n 2.5 ,3e2\n"), { fill = -1 })
     assert.same({ { 1, -1 }, { -1, -1 }, { 2.5, 300 } }, x:totable())

@@ -88,6 +88,18 @@ describe("ks.data.read_npy", function()
     assert.same({ { 1, 2, 3 }, { 4, 5, 6 } }, t:totable())
     assert.is_true(t:is_contiguous())
   end)
+
+  it("checks shapes with a zero like any shape, C or Fortran order, naming the file and byte", function()
+    local H = "4611686018427387904"
+    for _, fortran in ipairs { false, true } do
+      local err = npy_error(npy("<f4", "(0," .. H .. "," .. H .. ")", "", fortran))
+      assert.truthy(err:find("bad header at byte %d+: shape %[0, " .. H .. ", " .. H .. "%] has too many elements"), err)
+      err = npy_error(npy("<f4", "(" .. H .. ", 0)", "", fortran))
+      assert.truthy(err:find("shape %[" .. H .. ", 0%] has too many elements"), err)
+    end
+    local t = ks.data.read_npy(write("fz.npy", npy("<f4", "(0, 1073741824, 536870912)", "", true)))
+    assert.same({ 0, 1073741824, 536870912 }, t:shape())
+  end)
 end)
 
 describe("ks.data.save_npy", function()

@@ -80,6 +80,34 @@ describe("ks.save / ks.load round trip", function()
     assert.same({ 3, 2, 1, 0 }, t.f:totable())
   end)
 
+  it("round-trips metadata values holding NUL bytes; refuses names and keys holding one", function()
+    local p = path("nul.safetensors")
+    ks.save(p, { x = ks.ones({ 1 }) }, { k = "abc\0def", z = "\0", e = "", u = "\u{e9}\0\u{e9}" })
+    local _, meta = ks.load(p) -- "abc\0def" used to come back as "abc"
+    assert.same({ k = "abc\0def", z = "\0", e = "", u = "\u{e9}\0\u{e9}" }, meta)
+    assert.truthy(read(p):find('"k":"abc\\u0000def"', 1, true))
+    -- two keys equal up to a NUL used to be merged into one key "k"
+    local ok, err = pcall(ks.save, path("nulkey.safetensors"), { x = ks.ones({ 1 }) }, { ["k\0a"] = "1", ["k\0b"] = "2" })
+    assert.is_false(ok)
+    assert.matches("save: metadata key 'k\\0[ab]' contains a NUL byte %(at byte 1%)", err)
+    ok, err = pcall(ks.save, path("nulname.safetensors"), { ["w\0x"] = ks.ones({ 1 }) })
+    assert.is_false(ok)
+    assert.matches("save: tensor name 'w\\0x' contains a NUL byte", err)
+    assert.is_nil(io.open(path("nulkey.safetensors"))) -- nothing written
+  end)
+
+  it("loads \\u0000 in metadata values; a key holding one is an error naming the byte, never merged", function()
+    local _, meta = ks.load(write("nulv.safetensors", st('{"__metadata__":{"k":"a\\u0000b"}}')))
+    assert.same({ k = "a\0b" }, meta)
+    local err = load_error(st('{"__metadata__":{"k\\u0000a":"1","k\\u0000b":"2"}}'))
+    assert.truthy(err:find("invalid JSON header near file byte %d+: NUL byte in object key"), err)
+    err = load_error(st('{"a\\u0000b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', "\0\0\0\0"))
+    assert.truthy(err:find("NUL byte in object key"), err)
+    -- a dtype with a NUL does not match by its prefix
+    err = load_error(st('{"a":{"dtype":"F32\\u0000x","shape":[1],"data_offsets":[0,4]}}', "\0\0\0\0"))
+    assert.truthy(err:find("unknown dtype 'F32' followed by a NUL byte", 1, true), err)
+  end)
+
   it("returns an empty metadata table when the file has none", function()
     local p = path("nometa.safetensors")
     ks.save(p, { x = ks.ones({ 2 }) })
@@ -289,9 +317,17 @@ describe("hostile files are clear errors", function()
     assert.truthy(load_error(st('{"__metadata__":{"k":1}}')):find("not a string"))
   end)
 
+  it("shapes with a zero follow the same size rule as any shape", function()
+    local err = load_error(st('{"a":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}'))
+    assert.truthy(err:find("header entry 'a': shape [0, 4611686018427387904, 4611686018427387904] has too many elements",
+      1, true), err)
+    local t = ks.load(write("zero.safetensors", st('{"a":{"dtype":"F32","shape":[0,1073741824,536870912],"data_offsets":[0,0]}}')))
+    assert.same({ 0, 1073741824, 536870912 }, t.a:shape())
+  end)
+
   it("overflowing shapes", function()
     local h = '{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}'
-    assert.truthy(load_error(st(h)):find("overflow"))
+    assert.truthy(load_error(st(h)):find("header entry .a.: shape %[4294967296, 4294967296, 4294967296%] has too many elements"))
   end)
 
   it("missing files and bad arguments", function()

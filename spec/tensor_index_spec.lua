@@ -249,6 +249,36 @@ describe("assignment", function()
     assert.matches("cannot set field 'foo'", errmsg(set, t, "foo", 1))
   end)
 
+  it("refuses numbers an int64/uint8 tensor cannot hold, on every path (no silent wrap)", function()
+    local u = ks.tensor({1, 2, 3}, "uint8")
+    assert.matches("fill_%(%): value 300 cannot be converted to uint8 without overflow", errmsg(set, u, 0, 300)) -- was 44
+    assert.matches("fill_%(%): value %-1 cannot be converted to uint8", errmsg(set, u, {-1}, -1))
+    assert.matches("fill_%(%): value 256 cannot be converted to uint8", errmsg(set, u, {{0, 2}}, 256))
+    assert.matches("fill_%(%): value %-?nan cannot be converted to uint8", errmsg(set, u, {}, 0 / 0))
+    assert.matches("value 256 cannot be converted to uint8", errmsg(set, u, ks.tensor{true, false, true}, 256))
+    assert.matches("value 300 cannot be converted to uint8", errmsg(set, u, I{0, 2}, 300))
+    assert.matches("element 2 %(value 300%) cannot be converted to uint8", errmsg(set, u, {{}}, {1, 300, 2}))
+    assert.are.same({1, 2, 3}, u:totable())
+    local m = ks.zeros(2, 2, "uint8")
+    assert.matches("fill_%(%): value 300 cannot be converted to uint8", errmsg(set, m, {1, 1}, 300))
+    local l = ks.tensor({1, 2}, "int64")
+    assert.matches("fill_%(%): value 1e%+300 cannot be converted to int64 without overflow", errmsg(set, l, 0, 1e300))
+    assert.matches("fill_%(%): value %-?nan cannot be converted to int64", errmsg(set, l, -1, 0 / 0))
+    assert.matches("fill_%(%): value inf cannot be converted to int64", errmsg(set, l, {{}}, math.huge))
+    assert.are.same({1, 2}, l:totable())
+    -- what fits still goes in exactly: limits, truncated fractions, integers beyond 2^53 through masks/indices
+    u[0] = 255; u[1] = 0; u[2] = 7.9
+    assert.are.same({255, 0, 7}, u:totable())
+    l[0] = math.maxinteger; l[1] = -2.0 ^ 63
+    assert.are.same({math.maxinteger, math.mininteger}, l:totable())
+    l[ks.tensor{true, false}] = (1 << 53) + 1
+    l[I{1}] = math.maxinteger
+    assert.are.same({(1 << 53) + 1, math.maxinteger}, l:totable())
+    local b = ks.zeros(2, "bool")
+    b[0] = 300
+    assert.are.same({true, false}, b:totable())
+  end)
+
   it("refuses in-place writes to tensors that require grad (unless grad is off)", function()
     local w = ks.zeros({2}, {requires_grad = true})
     assert.matches("requires grad", errmsg(set, w, 0, 1))

@@ -156,10 +156,31 @@ describe("ks.set_printoptions", function()
 
   it("rejects bad options", function()
     assert.matches("unknown option 'precison'", errmsg(ks.set_printoptions, {precison = 2}))
-    assert.matches("precision must be an integer, got string", errmsg(ks.set_printoptions, {precision = "2"}))
-    assert.matches("precision must be >= 0", errmsg(ks.set_printoptions, {precision = -1}))
+    assert.matches("precision must be an integer in %[0, 30%], got string", errmsg(ks.set_printoptions, {precision = "2"}))
+    assert.matches("precision must be an integer in %[0, 30%], got %-1", errmsg(ks.set_printoptions, {precision = -1}))
     assert.matches("sci_mode must be a boolean", errmsg(ks.set_printoptions, {sci_mode = 1}))
     assert.matches("profile must be", errmsg(ks.set_printoptions, {profile = "long"}))
     assert.matches("table expected", errmsg(ks.set_printoptions, 3))
+  end)
+
+  it("checks every option's range in 64 bits (no silent truncation to a C int)", function()
+    -- edgeitems 2^31 used to wrap to a negative int and print tensor([])
+    assert.matches("edgeitems must be an integer in %[0, 2147483647%], got 2147483648",
+      errmsg(ks.set_printoptions, {edgeitems = 1 << 31, threshold = 1}))
+    assert.matches("precision must be an integer in %[0, 30%], got 4294967296",
+      errmsg(ks.set_printoptions, {precision = 1 << 32})) -- used to become precision 0
+    assert.matches("precision must be an integer in %[0, 30%], got inf", errmsg(ks.set_printoptions, {precision = math.huge}))
+    assert.matches("edgeitems must be an integer in %[0, 2147483647%], got inf", errmsg(ks.set_printoptions, {edgeitems = math.huge}))
+    assert.matches("edgeitems must be an integer in %[0, 2147483647%], got 2.5", errmsg(ks.set_printoptions, {edgeitems = 2.5}))
+    assert.matches("linewidth must be an integer in %[1, 2147483647%], got 4294967297",
+      errmsg(ks.set_printoptions, {linewidth = (1 << 32) + 1}))
+    assert.matches("linewidth must be an integer in %[1, 2147483647%], got 0", errmsg(ks.set_printoptions, {linewidth = 0}))
+    assert.matches("threshold must be an integer in %[0, 9223372036854775807%], got %-1",
+      errmsg(ks.set_printoptions, {threshold = -1}))
+    -- a failed call changes nothing
+    assert.are.same({precision = 4, threshold = 1000, edgeitems = 3, linewidth = 80}, ks.get_printoptions())
+    -- the largest values work
+    ks.set_printoptions{edgeitems = (1 << 31) - 1, threshold = 1, linewidth = (1 << 31) - 1}
+    assert.are.equal("tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])", tostring(ks.arange(10)))
   end)
 end)

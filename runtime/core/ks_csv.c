@@ -37,6 +37,16 @@ static ks_status push_field(parser *p, char *s, size_t n)
     return KS_OK;
 }
 
+/* Length of the line end at i: 2 for CRLF, 1 for LF or a lone CR (old Mac
+ * files), 0 when buf[i] ends no line. */
+static size_t eol_len(const parser *p, size_t i)
+{
+    if (i >= p->len) return 0;
+    if (p->buf[i] == '\n') return 1;
+    if (p->buf[i] != '\r') return 0;
+    return i + 1 < p->len && p->buf[i + 1] == '\n' ? 2 : 1;
+}
+
 /* A quoted field starting at pos (on the opening quote); unescaped in place. */
 static ks_status quoted_field(parser *p, char sep, char **s, size_t *n)
 {
@@ -57,15 +67,14 @@ static ks_status quoted_field(parser *p, char sep, char **s, size_t *n)
             p->pos++;
             break;
         }
-        if (ch == '\n') p->line++;
+        if (eol_len(p, p->pos) == 1) p->line++; /* LF, lone CR, or the LF of a CRLF; the bytes stay */
         p->buf[w++] = ch;
         p->pos++;
     }
     *n = (size_t)(p->buf + w - *s);
     if (p->pos < p->len) {
         char ch = p->buf[p->pos];
-        int ok = ch == sep || ch == '\n' || (ch == '\r' && p->pos + 1 < p->len && p->buf[p->pos + 1] == '\n');
-        if (!ok)
+        if (ch != sep && !eol_len(p, p->pos))
             return ks_error(p->c, KS_EFORMAT, "%s: line %ld: column %zu: unexpected character '%c' after a closing quote",
                             p->path, p->line, p->nfields, ch);
     }
@@ -76,11 +85,7 @@ static ks_status quoted_field(parser *p, char sep, char **s, size_t *n)
 static ks_status next_record(parser *p, char sep, int *eof, long *rec_line)
 {
     p->nfields = 0;
-    while (p->pos < p->len && (p->buf[p->pos] == '\n' || (p->buf[p->pos] == '\r' && p->pos + 1 < p->len &&
-                                                              p->buf[p->pos + 1] == '\n'))) {
-        p->pos += p->buf[p->pos] == '\r' ? 2 : 1;
-        p->line++;
-    }
+    for (size_t e; (e = eol_len(p, p->pos)); p->line++) p->pos += e;
     *eof = p->pos >= p->len;
     *rec_line = p->line;
     if (*eof) return KS_OK;
@@ -92,15 +97,14 @@ static ks_status next_record(parser *p, char sep, int *eof, long *rec_line)
             if ((st = quoted_field(p, sep, &s, &n))) return st;
         } else {
             s = p->buf + p->pos;
-            while (p->pos < p->len && p->buf[p->pos] != sep && p->buf[p->pos] != '\n') p->pos++;
+            while (p->pos < p->len && p->buf[p->pos] != sep && p->buf[p->pos] != '\n' && p->buf[p->pos] != '\r')
+                p->pos++;
             n = (size_t)(p->buf + p->pos - s);
-            if (n && s[n - 1] == '\r' && p->pos < p->len && p->buf[p->pos] == '\n') n--; /* CRLF */
         }
         if ((st = push_field(p, s, n))) return st;
         if (p->pos >= p->len) return KS_OK;
         if (p->buf[p->pos] == sep) { p->pos++; continue; }
-        if (p->buf[p->pos] == '\r') p->pos++;
-        p->pos++; /* '\n' */
+        p->pos += eol_len(p, p->pos);
         p->line++;
         return KS_OK;
     }

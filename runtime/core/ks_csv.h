@@ -1,8 +1,9 @@
 /* ks_csv.h: reader of small tabular data sets in CSV (RFC 4180).
  *
- * Syntax: fields separated by `sep` (default ','), records ended by LF or
- * CRLF; a field may be double-quoted, and then holds separators, line breaks
- * and doubled quotes ("" -> "). A UTF-8 byte-order mark and empty lines are
+ * Syntax: fields separated by `sep` (default ','), records ended by LF,
+ * CRLF or a lone CR (old Mac files; CRLF is one line end); a field may be
+ * double-quoted, and then holds separators, line breaks (kept as they are,
+ * CRs included) and doubled quotes ("" -> "). A UTF-8 byte-order mark and empty lines are
  * skipped. With header, the first record names the columns. Every record
  * must have as many fields as the first one.
  *

@@ -1,5 +1,6 @@
 /* ks_fill.c: constant fills, ranges, identity, and counter-based random fills. */
 #include "ks_fill.h"
+#include "ks_indexing.h"
 #include "ks_iter.h"
 
 #include <math.h>
@@ -43,8 +44,16 @@ static ks_status fill_bytes(ks_ctx *c, ks_tensor *t, struct fill_arg *a)
     return ks_iter_parallel(c, &it, FILL_GRAIN, fill_loop, a);
 }
 
+ks_status ks_check_fill_i64(ks_ctx *c, const char *op, ks_dtype dt, int64_t v)
+{
+    if (dt != KS_UINT8 || (v >= 0 && v <= 255)) return KS_OK;
+    return ks_check_fill_value(c, op, dt, (double)v); /* fails: (double)v is outside (-1, 256) */
+}
+
 ks_status ks_fill_(ks_ctx *c, ks_tensor *t, double value)
 {
+    ks_status st = ks_check_fill_value(c, "fill_", t->dtype, value);
+    if (st) return st;
     struct fill_arg a = {ks_dtype_size(t->dtype), {0}};
     ks_store_f64(a.bytes, t->dtype, value);
     return fill_bytes(c, t, &a);
@@ -52,6 +61,8 @@ ks_status ks_fill_(ks_ctx *c, ks_tensor *t, double value)
 
 ks_status ks_fill_i64_(ks_ctx *c, ks_tensor *t, int64_t value)
 {
+    ks_status st = ks_check_fill_i64(c, "fill_", t->dtype, value);
+    if (st) return st;
     struct fill_arg a = {ks_dtype_size(t->dtype), {0}};
     ks_store_i64(a.bytes, t->dtype, value);
     return fill_bytes(c, t, &a);

@@ -19,10 +19,19 @@
 #include "ks_random.h"
 #include "ks_tensor.h"
 
-/* ---- constant fills (any dtype) ---- */
+/* ---- constant fills (any dtype) ----
+ * The value must be representable in t's dtype (KS_ERANGE naming the value and
+ * the dtype, t untouched): ks_fill_ applies ks_check_fill_value (ks_indexing.h:
+ * finite and in range for int64, in (-1, 256) for uint8, fractions truncate),
+ * ks_fill_i64_ its exact-integer twin ks_check_fill_i64. As in PyTorch, only
+ * scalars are checked: tensor-to-tensor conversions (copy_, :byte(), :long())
+ * wrap or saturate like C casts. */
 ks_status ks_fill_(ks_ctx *c, ks_tensor *t, double value);
 /* exact for int64 values beyond 2^53 */
 ks_status ks_fill_i64_(ks_ctx *c, ks_tensor *t, int64_t value);
+/* ks_check_fill_value for an integer scalar: any int64 fits int64, float32 and
+ * bool; uint8 needs 0..255 (the error is ks_check_fill_value's). */
+ks_status ks_check_fill_i64(ks_ctx *c, const char *op, ks_dtype dt, int64_t v);
 
 /* ---- ranges ----
  * arange: ceil((end - start) / step) values start + i*step (computed in

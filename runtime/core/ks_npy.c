@@ -120,6 +120,12 @@ static ks_status pyshape(hparser *p, npy_header *h)
             break;
         }
     }
+    int64_t numel; /* the rule of every tensor, zeros or not: named here with the file and byte */
+    if (ks_shape_numel(p->s->c, h->ndim, h->size, &numel)) {
+        char msg[KS_MSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ks_ctx_message(p->s->c));
+        return hbad(p, msg);
+    }
     return KS_OK;
 }
 
@@ -205,14 +211,15 @@ static ks_status read_data(source *s, const npy_header *h, ks_tensor **out)
 {
     int64_t size[KS_MAX_DIMS];
     for (int i = 0; i < h->ndim; i++) size[i] = h->fortran ? h->size[h->ndim - 1 - i] : h->size[i];
-    size_t numel = 1, bytes;
-    int over = 0;
-    for (int i = 0; i < h->ndim; i++) over |= ks_mul_overflow(numel, (size_t)size[i], &numel);
-    for (int i = 0; i < h->ndim; i++)
-        if (size[i] == 0) numel = 0, over = 0;
-    if (over || ks_mul_overflow(numel, 8, &bytes))
-        return ks_error(s->c, KS_ERANGE, "%s: shape overflows", s->name);
-    bytes = numel * h->itemsize;
+    /* checked by pyshape already (ks_shape_numel: non-zero sizes multiply to
+     * less than 2^60, zeros or not) */
+    int64_t n64;
+    if (ks_shape_numel(s->c, h->ndim, h->size, &n64)) {
+        char msg[KS_MSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ks_ctx_message(s->c));
+        return ks_error(s->c, KS_ERANGE, "%s: header: %s", s->name, msg);
+    }
+    size_t numel = (size_t)n64, bytes = numel * h->itemsize; /* <= 2^63 */
     if (bytes != s->len - s->pos) {
         char d[160];
         ks_dims_str(h->ndim, h->size, d, sizeof d);

@@ -95,16 +95,17 @@ static ks_status parse_offsets(loader *ld, entry *e, json_t *off)
                         ld->path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
                         (unsigned long long)ld->data_size);
     /* byte count must match the shape */
-    size_t numel = 1, bytes;
-    int over = 0;
-    for (int i = 0; i < e->ndim; i++) over |= ks_mul_overflow(numel, (size_t)e->size[i], &numel);
-    for (int i = 0; i < e->ndim; i++)
-        if (e->size[i] == 0) numel = 0, over = 0;
-    over |= ks_mul_overflow(numel, 8, &bytes) || ks_mul_overflow(numel, e->dt->size, &bytes);
+    /* the rule of every tensor (ks_shape_numel: non-zero sizes multiply to
+     * less than 2^60, zeros or not) */
+    int64_t numel;
+    if (ks_shape_numel(ld->c, e->ndim, e->size, &numel)) {
+        char msg[KS_MSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ks_ctx_message(ld->c));
+        return ks_error(ld->c, KS_EFORMAT, "%s: header entry '%.200s': %s", ld->path, e->name, msg);
+    }
+    size_t bytes = (size_t)numel * e->dt->size; /* <= 2^63 */
     char s[160];
     ks_dims_str(e->ndim, e->size, s, sizeof s);
-    if (over)
-        return ks_error(ld->c, KS_EFORMAT, "%s: header entry '%.200s': shape %s overflows", ld->path, e->name, s);
     if (bytes != e->end - e->begin)
         return ks_error(ld->c, KS_EFORMAT,
                         "%s: header entry '%.200s': data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %zu",
@@ -128,12 +129,14 @@ static ks_status parse_entry(loader *ld, entry *e, const char *name, json_t *v)
     if (!dt || !shape || !off) return bad(ld, name, "needs the fields dtype, shape and data_offsets", NULL);
     if (!json_is_string(dt)) return bad(ld, name, "'dtype' must be a string", NULL);
     e->dt = NULL;
-    for (int i = 0; i < NDTYPES; i++)
-        if (strcmp(json_string_value(dt), DTYPES[i].name) == 0) e->dt = &DTYPES[i];
+    for (int i = 0; i < NDTYPES; i++) /* lengths too: strings may hold NULs */
+        if (json_string_length(dt) == strlen(DTYPES[i].name) && strcmp(json_string_value(dt), DTYPES[i].name) == 0)
+            e->dt = &DTYPES[i];
     if (!e->dt)
         return ks_error(ld->c, KS_EFORMAT,
-                        "%s: header entry '%.200s': unknown dtype '%.40s' (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)",
-                        ld->path, name, json_string_value(dt));
+                        "%s: header entry '%.200s': unknown dtype '%.40s'%s (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)",
+                        ld->path, name, json_string_value(dt),
+                        strlen(json_string_value(dt)) != json_string_length(dt) ? " followed by a NUL byte" : "");
     ks_status st = parse_shape(ld, e, shape);
     return st ? st : parse_offsets(ld, e, off);
 }
@@ -218,7 +221,8 @@ static ks_status read_header(loader *ld)
         return ks_error(ld->c, KS_EIO, "%s: read error in the header", ld->path);
     }
     json_error_t err;
-    ld->root = json_loadb(h, ld->header_len, JSON_REJECT_DUPLICATES, &err);
+    /* \u0000 is valid JSON: metadata values keep it; jansson refuses it in keys */
+    ld->root = json_loadb(h, ld->header_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     free(h);
     if (!ld->root)
         return ks_error(ld->c, KS_EFORMAT, "%s: invalid JSON header near file byte %llu: %s", ld->path,
@@ -354,6 +358,7 @@ void ks_st_file_free(ks_st_file *f)
     free(f->tensors);
     free(f->meta_keys);
     free(f->meta_values);
+    free(f->meta_value_lens);
     free(f);
 }
 
@@ -365,14 +370,18 @@ static ks_status collect(loader *ld, ks_st_file *r)
     r->tensors = calloc((size_t)ld->n + 1, sizeof *r->tensors);
     r->meta_keys = calloc(nm + 1, sizeof *r->meta_keys);
     r->meta_values = calloc(nm + 1, sizeof *r->meta_values);
-    if (!r->names || !r->tensors || !r->meta_keys || !r->meta_values)
+    r->meta_value_lens = calloc(nm + 1, sizeof *r->meta_value_lens);
+    if (!r->names || !r->tensors || !r->meta_keys || !r->meta_values || !r->meta_value_lens)
         return ks_error(ld->c, KS_ENOMEM, "%s: out of memory", ld->path);
     if (meta) {
         const char *k;
         json_t *v;
         json_object_foreach(meta, k, v) {
+            size_t vl = json_string_length(v);
             r->meta_keys[r->nmeta] = strdup(k);
-            r->meta_values[r->nmeta] = strdup(json_string_value(v));
+            r->meta_values[r->nmeta] = malloc(vl + 1);
+            r->meta_value_lens[r->nmeta] = vl;
+            if (r->meta_values[r->nmeta]) memcpy(r->meta_values[r->nmeta], json_string_value(v), vl + 1);
             r->nmeta++;
             if (!r->meta_keys[r->nmeta - 1] || !r->meta_values[r->nmeta - 1])
                 return ks_error(ld->c, KS_ENOMEM, "%s: out of memory", ld->path);
@@ -441,7 +450,8 @@ fail:
 
 /* The header: compact JSON with sorted keys, padded with spaces to 8 bytes. */
 static ks_status build_header(ks_ctx *c, const char *path, const save_item *it, int n, int nmeta,
-                              const char *const *mk, const char *const *mv, char **out, size_t *len)
+                              const char *const *mk, const char *const *mv, const size_t *mvl, char **out,
+                              size_t *len)
 {
     json_t *root = json_object(), *meta = nmeta ? json_object() : NULL;
     if (!root || (nmeta && !meta)) goto nomem;
@@ -463,7 +473,7 @@ static ks_status build_header(ks_ctx *c, const char *path, const save_item *it, 
         at += bytes;
     }
     for (int i = 0; i < nmeta; i++) {
-        json_t *v = json_string(mv[i]);
+        json_t *v = json_stringn(mv[i], mvl ? mvl[i] : strlen(mv[i]));
         if (!v || json_object_set_new(meta, mk[i], v)) {
             json_decref(root);
             json_decref(meta);
@@ -514,7 +524,7 @@ static ks_status write_tensor(ks_ctx *c, ks_atomic_file *af, ks_tensor *t)
 
 ks_status ks_safetensors_save(ks_ctx *c, const char *path, int n, const char *const *names,
                               ks_tensor *const *tensors, int nmeta, const char *const *meta_keys,
-                              const char *const *meta_values)
+                              const char *const *meta_values, const size_t *meta_value_lens)
 {
     save_item *it = malloc(((size_t)n + 1) * sizeof *it);
     if (!it) return ks_error(c, KS_ENOMEM, "%s: out of memory", path);
@@ -528,7 +538,7 @@ ks_status ks_safetensors_save(ks_ctx *c, const char *path, int n, const char *co
     qsort(it, (size_t)n, sizeof *it, cmp_item);
     char *header = NULL;
     size_t hlen = 0;
-    ks_status st = build_header(c, path, it, n, nmeta, meta_keys, meta_values, &header, &hlen);
+    ks_status st = build_header(c, path, it, n, nmeta, meta_keys, meta_values, meta_value_lens, &header, &hlen);
     if (st) {
         free(it);
         return st;

@@ -10,7 +10,10 @@
  * exactly dtype/shape/data_offsets, a known dtype, at most KS_MAX_DIMS
  * non-negative integer sizes, 0 <= b <= e, e - b == product(shape) * dtype
  * size, offsets inside the data section, no overlap and no gap, covering the
- * data section exactly; __metadata__ a string -> string object.
+ * data section exactly; __metadata__ a string -> string object. Metadata
+ * values may hold NUL bytes (\u0000, kept with their lengths); keys may not
+ * (jansson refuses \u0000 in a key: an error naming the byte offset, never
+ * two keys merged).
  * dtypes load as: F32/F16/BF16/F64 -> float32 (F16/BF16 exact, F64
  * rounded), I64/I32/I16/I8 -> int64, U8 -> uint8, BOOL -> bool (nonzero
  * bytes become 1). Data is read straight into the tensors' storage (narrow
@@ -37,7 +40,8 @@ typedef struct ks_st_file {
     char **names;
     ks_tensor **tensors;
     int nmeta;
-    char **meta_keys, **meta_values;
+    char **meta_keys, **meta_values; /* values NUL-terminated, but may hold NULs: */
+    size_t *meta_value_lens;         /* their lengths */
 } ks_st_file;
 
 ks_status ks_safetensors_load(ks_ctx *c, const char *path, ks_st_file **out);
@@ -45,9 +49,11 @@ ks_status ks_safetensors_load(ks_ctx *c, const char *path, ks_st_file **out);
 void ks_st_file_free(ks_st_file *f);
 
 /* Write n named tensors and nmeta metadata pairs (names must be distinct,
- * not "__metadata__", valid UTF-8). */
+ * not "__metadata__", valid UTF-8). Names and keys are C strings (callers
+ * refuse ones with embedded NULs); value i has meta_value_lens[i] bytes (NULs
+ * allowed, written as \u0000), or strlen when meta_value_lens is NULL. */
 ks_status ks_safetensors_save(ks_ctx *c, const char *path, int n, const char *const *names,
                               ks_tensor *const *tensors, int nmeta, const char *const *meta_keys,
-                              const char *const *meta_values);
+                              const char *const *meta_values, const size_t *meta_value_lens);
 
 #endif

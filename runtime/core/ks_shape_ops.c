@@ -58,7 +58,8 @@ static ks_status cat_check(ks_ctx *c, int n, ks_tensor *const *ts, int64_t dim, 
             return ks_error(c, KS_ESHAPE, "cat: tensor %d has shape %s but tensor %d has shape %s (sizes must match "
                             "except in dimension %d)", i, ks_shape_str(t, sa, sizeof sa), *ref,
                             ks_shape_str(r, sb, sizeof sb), *d);
-        *total += t->size[*d];
+        if (__builtin_add_overflow(*total, t->size[*d], total))
+            return ks_error(c, KS_ERANGE, "cat: the sizes along dimension %d add up to more than 2^63 - 1", *d);
     }
     return KS_OK;
 }

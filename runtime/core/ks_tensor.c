@@ -106,16 +106,24 @@ ks_status ks_shape_numel(ks_ctx *c, int ndim, const int64_t *size, int64_t *nume
     char b[160];
     if (ndim < 0 || ndim > KS_MAX_DIMS)
         return ks_error(c, KS_EINVAL, "tensors have at most %d dimensions, got %d", KS_MAX_DIMS, ndim);
+    /* The product of the non-zero sizes is bounded whatever zeros the shape
+     * holds (so [0, H] and [H, 0] agree, and strides times the element size,
+     * products of non-zero sizes, fit in int64 even for an empty tensor). */
     size_t n = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (size[i] < 0)
             return ks_error(c, KS_EINVAL, "negative size %lld in shape %s", (long long)size[i],
                             ks_dims_str(ndim, size, b, sizeof b));
+        if (size[i] == 0) {
+            empty = true;
+            continue;
+        }
         if (ks_mul_overflow(n, (size_t)size[i], &n) || n > (size_t)INT64_MAX / 8)
-            return ks_error(c, KS_ERANGE, "shape %s has too many elements",
-                            ks_dims_str(ndim, size, b, sizeof b));
+            return ks_error(c, KS_ERANGE, "shape %s has too many elements (the product of its non-zero sizes "
+                            "must be less than 2^60)", ks_dims_str(ndim, size, b, sizeof b));
     }
-    *numel = (int64_t)n;
+    *numel = empty ? 0 : (int64_t)n;
     return KS_OK;
 }
 

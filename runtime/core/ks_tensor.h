@@ -93,7 +93,8 @@ char *ks_dims_str(int ndim, const int64_t *size, char *buf, size_t n);
 /* Broadcast two shapes (NumPy rules) into out_size; KS_ESHAPE naming both. */
 ks_status ks_broadcast_shapes(ks_ctx *c, int na, const int64_t *sa, int nb, const int64_t *sb,
                               int *nout, int64_t *out_size);
-/* Checked element count of a shape (KS_ERANGE/KS_EINVAL on overflow or negative). */
+/* Checked element count of a shape: KS_EINVAL on a negative size, KS_ERANGE when
+ * the product of the non-zero sizes reaches 2^60 (also for a shape with a zero). */
 ks_status ks_shape_numel(ks_ctx *c, int ndim, const int64_t *size, int64_t *numel);
 /* Validate and normalise a possibly negative dim against ndim (ndim+1 for unsqueeze). */
 ks_status ks_wrap_dim(ks_ctx *c, int64_t dim, int ndim, int *out);
