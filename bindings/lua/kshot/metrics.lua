@@ -340,4 +340,30 @@ function M.compute(name, pred, target, opts)
   return f(pred, target, opts)
 end
 
+-- The public functions raise at the caller's line and under their own name
+-- (accuracy's checks run in confusion_matrix, whose name the user never
+-- called): errors from inside are re-raised with the position stripped.
+local function public(fname, impl)
+  return function(...)
+    local r = table.pack(pcall(impl, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local msg = tostring(r[2]):gsub("^[^\n]-:%d+: ", "", 1)
+    if fname ~= "compute" and fname ~= "get" then
+      for _, inner in ipairs { "confusion_matrix", "precision_recall_f1" } do
+        msg = msg:gsub("^" .. inner .. ":", fname .. ":", 1)
+      end
+      if msg:sub(1, #fname + 1) ~= fname .. ":" then msg = fname .. ": " .. msg end
+    end
+    error(msg, 2)
+  end
+end
+for _, name in ipairs { "confusion_matrix", "accuracy", "precision_recall_f1", "balanced_accuracy", "f1",
+  "classification_report", "log_loss", "calibration_error", "mse", "mae", "r2", "get", "compute" } do
+  M[name] = public(name, M[name])
+end
+for name in pairs(BY_NAME) do -- metrics.compute / get hand out the public forms
+  if M[name] and name ~= "f1" then BY_NAME[name] = M[name] end
+end
+BY_NAME.f1, BY_NAME.ece = M.f1, M.calibration_error
+
 return M
