@@ -52,6 +52,15 @@ describe("kshot.experiment", function()
     assert.is_true(experiment.derive_seed(0, "x") >= 0)
   end)
 
+  it("records an error object that is a plain table by its contents", function()
+    local root = tmpdir()
+    local exp = experiment.new { name = "tab", root = root, seed = 1, seeds = 1, progress = false,
+      configs = { { name = "c" } }, run = function() error({ code = 3, what = "diverged" }) end }
+    assert.same({ ran = 1, skipped = 0, failed = 1 }, exp:run())
+    local rec = json.decode(read(root .. "/tab/c/rep-0/record.json"))
+    assert.equal('{code = 3, what = "diverged"}', rec.error)
+  end)
+
   it("writes a record per run and a report; failed runs are recorded and the sweep goes on", function()
     local root = tmpdir()
     local exp = experiment.new(spec(root))

@@ -384,7 +384,10 @@ local function run_one(self, run)
   if ok then
     rec.status, rec.metrics = "ok", result
   else
-    rec.status, rec.error = "failed", tostring(result)
+    local mt = getmetatable(result)
+    local plain = type(result) == "table" and not (type(mt) == "table" and mt.__tostring)
+    -- an error object that is a plain table is recorded with its contents, not its address
+    rec.status, rec.error = "failed", plain and require("kshot.pretty").format(result) or tostring(result)
   end
   write_atomic(dir .. "/record.json", encode_sorted(rec))
   -- results.jsonl: one complete line per write
