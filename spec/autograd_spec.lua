@@ -239,3 +239,53 @@ describe("gradcheck harness", function()
       err_of(function(t) return t * 2 end, {x}, {directions = 0}))
   end)
 end)
+
+describe("autograd edge cases follow PyTorch's rules", function()
+  local F = ks.functional
+  local function grads(f, ...)
+    local xs = {}
+    for i, v in ipairs { ... } do xs[i] = ks.tensor(v):requires_grad_() end
+    f(table.unpack(xs)):sum():backward()
+    local out = {}
+    for i, x in ipairs(xs) do out[i] = x.grad:totable() end
+    return table.unpack(out)
+  end
+  local function str(list) local s = {} for i, v in ipairs(list) do s[i] = tostring(v) end return table.concat(s, " ") end
+
+  it("pow: zero base and zero exponent give 0, not NaN or -FLT_MAX; a negative base's log is NaN", function()
+    local ga, gb = grads(ks.pow, { 0, 0, -2, 2, 0 }, { 0, -1, 2, 3, 2 })
+    assert.equal("0.0 -inf -4.0 12.0 0.0", str(ga))
+    assert.equal("0.0 -inf", str { gb[1], gb[2] })
+    assert.is_true(gb[3] ~= gb[3]) -- NaN
+    assert.near(8 * math.log(2), gb[4], 1e-5)
+    assert.equal(0, gb[5])
+    local b = ks.tensor({ 0, 1, -1 }):requires_grad_()
+    ks.pow(0, b):sum():backward()
+    assert.equal("0.0 0.0 -inf", str(b.grad:totable()))
+  end)
+
+  it("median of all elements shares the gradient among the tied elements", function()
+    local m = ks.tensor({ 1, 2, 2, 3, 2 }):requires_grad_()
+    local v = ks.median(m)
+    assert.equal("MedianBackward", v.grad_fn)
+    v:backward()
+    local g = m.grad:totable()
+    for i, want in ipairs { 0, 1 / 3, 1 / 3, 0, 1 / 3 } do assert.near(want, g[i], 1e-7) end
+  end)
+
+  it("a leaf reached only through ops without a gradient gets zeros, not nil", function()
+    local ga = grads(ks.floor, { 1.5, -2.5 })
+    assert.same({ 0, 0 }, ga)
+    ga = grads(function(x) return ks.sign(x) + ks.round(x) end, { 0.4 })
+    assert.same({ 0 }, ga)
+  end)
+
+  it("relu keeps NaN (F.relu and ks.relu agree); cumprod refuses an input that requires grad", function()
+    local y = F.relu(ks.tensor { 0 / 0, -1, 2 }):totable()
+    assert.is_true(y[1] ~= y[1])
+    assert.same({ 0, 2 }, { y[2], y[3] })
+    local ok, err = pcall(ks.cumprod, ks.tensor({ 1, 2 }):requires_grad_(), 0)
+    assert.is_false(ok)
+    assert.matches("cumprod: not differentiable here", err)
+  end)
+end)

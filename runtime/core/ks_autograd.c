@@ -319,6 +319,11 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
         if (!gout[k]) st = zeros_for(c, n, k, &gout[k]);
     if (!st) st = n->op->backward(c, n, gout, gin);
     for (int i = 0; i < n->ninputs && !st; i++) {
+        if (!gin[i] && n->needs_grad[i] && n->leaf[i] && !n->leaf[i]->grad) {
+            /* no gradient flows back (floor, sign, ...): the leaf still gets zeros, as in PyTorch */
+            st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[i], n->in_size[i], &gin[i]);
+            if (!st) memset(ks_tensor_data(gin[i]), 0, (size_t)gin[i]->numel * sizeof(float));
+        }
         if (!gin[i] || !n->needs_grad[i]) continue;
         if (gin[i]->ndim != n->in_ndim[i] || memcmp(gin[i]->size, n->in_size[i], sizeof(int64_t) * (size_t)gin[i]->ndim)) {
             char a[160], b[160];

@@ -2,6 +2,7 @@
  * where. Backward kernels compose the plain ops (grad mode is off during
  * backward) and reduce broadcast gradients with ks_sum_to_shape. */
 #include "ks_grad_ops.h"
+#include "ks_fill.h"
 
 #include <math.h>
 
@@ -75,6 +76,35 @@ static ks_status bin(ks_ctx *c, ks_binop op, ks_operand a, ks_operand b, ks_tens
     return ks_binary_op(c, op, a, b, NULL, NULL, o);
 }
 
+/* PyTorch's masks of pow's gradients, applied to *t (a fresh tensor):
+ * the base's is 0 where b == 0 (else 0 * inf = NaN at a == 0), the
+ * exponent's 0 where a == 0 and b >= 0 (else 0 * -inf); elsewhere NaN and
+ * inf stay as the formula gives them (a negative base's log is NaN). */
+static ks_status pow_grad_zero(ks_ctx *c, ks_operand a, ks_operand b, bool base, ks_tensor **t)
+{
+    ks_operand zero = ks_op_scalar(ks_scalar_float(0.0));
+    ks_tensor *m1 = NULL, *m2 = NULL, *m = NULL, *r = NULL;
+    ks_status st = KS_OK;
+    if (base && !b.t) return b.s.f == 0 ? ks_fill_(c, *t, 0) : KS_OK;
+    if (base) st = ks_binary_op(c, KS_OP_EQ, b, zero, NULL, NULL, &m);
+    else if (!a.t) {
+        if (a.s.f != 0) return KS_OK;
+        st = ks_binary_op(c, KS_OP_GE, b, zero, NULL, NULL, &m);
+    } else {
+        st = ks_binary_op(c, KS_OP_EQ, a, zero, NULL, NULL, &m1);
+        if (!st) st = ks_binary_op(c, KS_OP_GE, b, zero, NULL, NULL, &m2);
+        if (!st) st = ks_binary_op(c, KS_OP_LOGICAL_AND, ks_op_tensor(m1), ks_op_tensor(m2), NULL, NULL, &m);
+    }
+    if (!st) st = ks_where(c, m, zero, ks_op_tensor(*t), &r);
+    ks_tensor_release(m1);
+    ks_tensor_release(m2);
+    ks_tensor_release(m);
+    if (st) return st;
+    ks_tensor_release(*t);
+    *t = r;
+    return KS_OK;
+}
+
 static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_binop op = (ks_binop)n->i[0];
@@ -113,17 +143,18 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
                 drop(&t3);
                 TRY(bin(c, KS_OP_MUL, ks_op_tensor(t2), b, &t3));
                 TRY(mul(c, g, t3, &t1));
-            } else { /* g * a^b * log(a) (0 where a == 0, as PyTorch masks it) */
+                TRY(pow_grad_zero(c, a, b, true, &t1));
+            } else { /* g * a^b * log(a) (0 where a == 0 and b >= 0, as PyTorch masks it) */
                 ks_operand la;
                 if (a.t) { TRY(ks_unary(c, KS_OP_LOG, a.t, NULL, &t3)); la = ks_op_tensor(t3); }
-                else la = ks_op_scalar(ks_scalar_float(a.s.f > 0 ? log(a.s.f) : 0.0));
+                else la = ks_op_scalar(ks_scalar_float(log(a.s.f)));
                 TRY(bin(c, KS_OP_POW, a, b, &t2));
                 ks_tensor *t4 = NULL;
                 st = bin(c, KS_OP_MUL, ks_op_tensor(t2), la, &t4);
                 drop(&t2);
                 if (st) goto done;
                 t2 = t4;
-                TRY(ks_nan_to_num(c, t2, &(double){0.0}, NULL, NULL, t2, NULL));
+                TRY(pow_grad_zero(c, a, b, false, &t2));
                 TRY(mul(c, g, t2, &t1));
             }
             break;

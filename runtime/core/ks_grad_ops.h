@@ -28,6 +28,9 @@ ks_status ks_ag_where(ks_ctx *c, ks_tensor *cond, ks_operand a, ks_operand b, ks
 
 /* reductions: kind selects sum, mean, amax, amin, logsumexp (dims as ks_reduce.h) */
 typedef enum { KS_AG_SUM, KS_AG_MEAN, KS_AG_AMAX, KS_AG_AMIN, KS_AG_LOGSUMEXP, KS_AG_PROD } ks_ag_reduce_kind;
+/* Record value (0-d, the median of all of t) for autograd: as PyTorch's
+ * median(), the elements equal to it share its gradient evenly. */
+ks_status ks_ag_record_median_all(ks_ctx *c, ks_tensor *t, ks_tensor *value);
 ks_status ks_ag_reduce(ks_ctx *c, ks_ag_reduce_kind kind, ks_tensor *t, int ndims, const int *dims, bool keepdim,
                        ks_tensor **out);
 ks_status ks_ag_var(ks_ctx *c, ks_tensor *t, int ndims, const int *dims, double correction, bool keepdim, bool take_sqrt,

@@ -153,6 +153,18 @@ static ks_status record(ks_ctx *c, const ks_op_def *def, ks_tensor *t, ks_tensor
     return KS_OK;
 }
 
+/* amax's backward rule under median's name: the elements equal to the value share its gradient */
+static const ks_op_def op_median_all = {"MedianBackward", reduce_backward};
+
+ks_status ks_ag_record_median_all(ks_ctx *c, ks_tensor *t, ks_tensor *value)
+{
+    if (!ks_ag_needs_record(c, 1, &t)) return KS_OK;
+    ks_node *n;
+    ks_status st = record(c, &op_median_all, t, value, KS_AG_AMAX, dims_mask(t->ndim, 0, NULL), true, &n);
+    ks_node_release(n);
+    return st;
+}
+
 ks_status ks_ag_reduce(ks_ctx *c, ks_ag_reduce_kind kind, ks_tensor *t, int ndims, const int *dims, bool keepdim,
                        ks_tensor **out)
 {

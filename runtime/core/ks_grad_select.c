@@ -2,6 +2,7 @@
  * Nodes save only inputs (index tensors, masks, cdist operands), never their
  * outputs, so graphs stay acyclic. */
 #include "ks_grad_select.h"
+#include "ks_grad_ops.h"
 #include "ks_distance.h"
 #include "ks_indexing.h"
 #include "ks_sort.h"
@@ -318,22 +319,18 @@ ks_status ks_ag_median(ks_ctx *c, ks_tensor *t, int dim, bool keepdim, ks_tensor
 ks_status ks_ag_median_all(ks_ctx *c, ks_tensor *t, ks_tensor **value)
 {
     if (t->numel == 0) return ks_error(c, KS_EINVAL, "median: cannot take the median of an empty tensor");
-    int64_t all = -1, one = 1;
-    ks_tensor *flat = NULL, *v = NULL, *i = NULL, *i1 = NULL;
+    int64_t all = -1;
+    ks_tensor *flat = NULL, *v = NULL, *i = NULL;
     ks_status st;
     TRY(ks_reshape(c, t, 1, &all, &flat));
     TRY(ks_median(c, flat, 0, false, &v, &i));
-    if (v->dtype == KS_FLOAT32 && ks_ag_needs_record(c, 1, &t)) {
-        TRY(ks_reshape(c, i, 1, &one, &i1));
-        TRY(record1(c, &op_take, t, v, i1, -1, 0));
-    }
+    if (v->dtype == KS_FLOAT32) TRY(ks_ag_record_median_all(c, t, v));
     *value = v;
     v = NULL;
 done:
     ks_tensor_release(flat);
     ks_tensor_release(v);
     ks_tensor_release(i);
-    ks_tensor_release(i1);
     return st;
 }
 

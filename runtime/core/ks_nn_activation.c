@@ -40,7 +40,7 @@ static ks_status act_forward_chunk(void *arg, int64_t b, int64_t e)
     case KS_ACT_RELU:
         for (int64_t i = b; i < e; i++) {
             float v = x[i];
-            y[i] = v > 0 ? v : 0.0f;
+            y[i] = v > 0 || v != v ? v : 0.0f; /* NaN stays NaN, as in PyTorch; -0 gives +0 */
         }
         break;
     case KS_ACT_LEAKY_RELU:
