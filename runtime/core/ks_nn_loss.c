@@ -118,21 +118,25 @@ ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *inp
     if (!ks_same_shape(input, target))
         return ks_error(c, KS_ESHAPE, "%s: input of shape %s and target of shape %s must have the same shape",
                         loss_name(kind), ks_shape_str(input, a, sizeof a), ks_shape_str(target, b, sizeof b));
-    if (o->weight && !ks_same_shape(o->weight, input))
-        return ks_error(c, KS_ESHAPE, "%s: weight of shape %s must match input of shape %s", loss_name(kind),
+    ks_tensor *wexp = NULL; /* a weight broadcast to the input's shape, as PyTorch allows */
+    if (o->weight && !ks_same_shape(o->weight, input) &&
+        ks_expand(c, o->weight, input->ndim, input->size, &wexp))
+        return ks_error(c, KS_ESHAPE, "%s: weight of shape %s must broadcast to input of shape %s", loss_name(kind),
                         ks_shape_str(o->weight, a, sizeof a), ks_shape_str(input, b, sizeof b));
     int64_t last = input->ndim ? input->size[input->ndim - 1] : 1;
-    if (o->pos_weight && (o->pos_weight->ndim != 1 || (o->pos_weight->size[0] != last && o->pos_weight->size[0] != 1)))
-        return ks_error(c, KS_ESHAPE, "%s: pos_weight of shape %s must be [%lld] (one per class of the last dim)",
-                        loss_name(kind), ks_shape_str(o->pos_weight, a, sizeof a), (long long)last);
-    if (kind == KS_LOSS_SMOOTH_L1 && o->beta < 0) return ks_error(c, KS_EINVAL, "smooth_l1_loss: beta must be >= 0");
-    if ((unsigned)o->reduction > KS_REDUCE_SUM) return ks_error(c, KS_EINVAL, "%s: unknown reduction", loss_name(kind));
     ks_tensor *x = NULL, *y = NULL, *w = NULL, *pw = NULL, *r = NULL;
     double *li = NULL;
     size_t bytes = (size_t)(input->numel ? input->numel : 1) * sizeof(double);
-    ks_status st;
+    ks_status st = KS_OK;
+    if (o->pos_weight && (o->pos_weight->ndim != 1 || (o->pos_weight->size[0] != last && o->pos_weight->size[0] != 1))) {
+        st = ks_error(c, KS_ESHAPE, "%s: pos_weight of shape %s must be [%lld] (one per class of the last dim)",
+                      loss_name(kind), ks_shape_str(o->pos_weight, a, sizeof a), (long long)last);
+        goto done;
+    }
+    if (kind == KS_LOSS_SMOOTH_L1 && o->beta < 0) { st = ks_error(c, KS_EINVAL, "smooth_l1_loss: beta must be >= 0"); goto done; }
+    if ((unsigned)o->reduction > KS_REDUCE_SUM) { st = ks_error(c, KS_EINVAL, "%s: unknown reduction", loss_name(kind)); goto done; }
     if ((st = ks_contiguous(c, input, &x)) || (st = ks_contiguous(c, target, &y)) ||
-        (o->weight && (st = ks_contiguous(c, o->weight, &w))) || (o->pos_weight && (st = ks_contiguous(c, o->pos_weight, &pw))))
+        (o->weight && (st = ks_contiguous(c, wexp ? wexp : o->weight, &w))) || (o->pos_weight && (st = ks_contiguous(c, o->pos_weight, &pw))))
         goto done;
     if (!(li = ks_mem_alloc(c, bytes))) { st = KS_ENOMEM; goto done; }
     loss_spec s = {kind, o->beta, pw ? ks_tensor_data(pw) : NULL, pw ? pw->numel : 0, o->log_target};
@@ -163,6 +167,7 @@ ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *inp
     r = NULL;
 done:
     if (li) ks_mem_free(c, li, bytes);
+    ks_tensor_release(wexp);
     ks_tensor_release(x);
     ks_tensor_release(y);
     ks_tensor_release(w);
