@@ -8,6 +8,7 @@
 #include "ks_fileio.h"
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -164,6 +165,14 @@ static void jpeg_on_error(j_common_ptr cinfo)
 {
     jerr *e = (jerr *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, e->j->msg);
+    if (cinfo->is_decompressor) { /* where the decoder stood: the bytes it has consumed */
+        struct jpeg_source_mgr *src = ((j_decompress_ptr)cinfo)->src;
+        const unsigned char *d = e->j->data, *at = src ? src->next_input_byte : NULL;
+        /* the data ran out: the end of the file; else the last byte the decoder
+         * synced back (the entropy decoder reads ahead in its own copy) */
+        if (cinfo->err->msg_code == JWRN_JPEG_EOF) e->j->pos = e->j->len;
+        else if (src) e->j->pos = at >= d && at <= d + e->j->len ? (size_t)(at - d) : e->j->len;
+    }
     longjmp(e->jb, 1);
 }
 
@@ -281,7 +290,8 @@ ks_status ks_image_load(ks_ctx *c, const char *path, int channels, ks_tensor **o
         return ks_error(c, KS_EFORMAT, "%s: not a PNG or JPEG file (unknown magic bytes at byte 0)", path);
     }
     free(buf);
-    st = ok ? to_tensor(c, &j, channels, out) : ks_error(c, KS_EFORMAT, "%s: corrupt %s file: %s", path, fmt, j.msg);
+    st = ok ? to_tensor(c, &j, channels, out)
+            : ks_error(c, KS_EFORMAT, "%s: corrupt %s file at byte %zu: %s", path, fmt, j.pos, j.msg);
     job_free(&j);
     return st;
 }
