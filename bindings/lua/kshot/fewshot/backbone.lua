@@ -10,7 +10,7 @@
 --   a Backbone (this file) as returned by fewshot.backbone(model, opts)
 -- Options: layer=, pool="avg" (global average pool of [N, C, H, W] features
 -- before flattening), mean=, std= (input normalisation after the / 255
--- scaling), transform=function(images) -> input (replaces the default
+-- scaling: a number, a tensor or a list of per-channel numbers), transform=function(images) -> input (replaces the default
 -- preparation), batch= (images per forward, default 256).
 -- Prepared input: uint8 images become float32 in [0, 1]; [N, H, W] images get
 -- a channel dimension ([N, 1, H, W]) for modules and functions.
@@ -39,6 +39,33 @@ local function find_layer(model, name)
   error(("fewshot: the backbone has no layer '%s' (layers: %s)"):format(name, table.concat(names, ", ")), 0)
 end
 
+-- mean= / std=: a number, a tensor, or a Lua list of per-channel numbers
+-- (-> a float32 [C, 1, 1] tensor, and the list kept for save / cache keys).
+local function input_stat(v, what)
+  local function bad_number(x) return type(x) ~= "number" or x ~= x or x == math.huge or x == -math.huge
+    or (what == "std" and x == 0) end
+  local expect = what == "std" and "non-zero finite numbers" or "finite numbers"
+  if v == nil or ks.is_tensor(v) then return v end
+  if type(v) == "number" then
+    if bad_number(v) then error(("fewshot.backbone: %s must be a %s, got %s"):format(what,
+      (expect:gsub("numbers", "number")), tostring(v)), 0) end
+    return v
+  end
+  if type(v) ~= "table" or #v == 0 then
+    error(("fewshot.backbone: %s must be a number, a tensor or a list of per-channel numbers, got %s"):format(what,
+      type(v) == "table" and "an empty table" or type(v)), 0)
+  end
+  for i, x in ipairs(v) do
+    if bad_number(x) then
+      error(("fewshot.backbone: %s[%d] must be a %s (one value per channel), got %s"):format(what, i,
+        (expect:gsub("numbers", "number")), tostring(x)), 0)
+    end
+  end
+  local list = {table.unpack(v)}
+  return ks.tensor(list):view(#list, 1, 1), list
+end
+B.input_stat = input_stat
+
 --- Backbone.new(model, opts) -> Backbone (model: nil, a function or an nn.Module).
 function B.new(model, opts)
   opts = opts or {}
@@ -48,8 +75,10 @@ function B.new(model, opts)
   if not kind then
     error("fewshot: backbone must be nil (raw pixels), a function or an nn.Module, got " .. type(model), 2)
   end
-  local self = setmetatable({model = model, kind = kind, pool = opts.pool, mean = opts.mean, std = opts.std,
-    transform = opts.transform, batch = opts.batch or 256, layer = opts.layer}, Backbone)
+  local self = setmetatable({model = model, kind = kind, pool = opts.pool, transform = opts.transform,
+    batch = opts.batch or 256, layer = opts.layer}, Backbone)
+  self.mean, self.mean_list = input_stat(opts.mean, "mean")
+  self.std, self.std_list = input_stat(opts.std, "std")
   if self.pool ~= nil and self.pool ~= "avg" then
     error("fewshot.backbone: pool must be nil or \"avg\", got " .. tostring(self.pool), 2)
   end
@@ -66,15 +95,20 @@ function B.new(model, opts)
     error("fewshot.backbone: layer= needs an nn.Module backbone", 2)
   end
   -- identity of the feature map, for caches shared across calls
+  local function stat_key(t, list) return list and ("{" .. table.concat(list, ",") .. "}") or tostring(t) end
   self.key = ("%s|%s|%s|%s|%s|%s"):format(kind, tostring(model), tostring(self.layer), tostring(self.pool),
-    tostring(self.mean), tostring(self.std)) .. "|" .. tostring(self.transform)
+    stat_key(self.mean, self.mean_list), stat_key(self.std, self.std_list)) .. "|" .. tostring(self.transform)
   return self
 end
 
 --- uint8 -> float32 [0, 1]; [N, H, W] -> [N, 1, H, W] (not for raw pixels).
 function Backbone:prepare(images)
   if not ks.is_tensor(images) then error("fewshot: images must be a tensor, got " .. type(images), 0) end
-  if self.transform then return self.transform(images) end
+  if self.transform then
+    local x = self.transform(images)
+    if not ks.is_tensor(x) then error("fewshot: transform must return a tensor (the model's input), got " .. type(x), 0) end
+    return x
+  end
   local x = images:dtype() == "float32" and images or images:float()
   if images:dtype() == "uint8" then x = x / 255 end
   if self.kind ~= "pixels" and x:dim() == 3 then x = x:unsqueeze(1) end
@@ -83,6 +117,13 @@ end
 
 --- The model's input from a prepared (possibly augmented) batch.
 function Backbone:normalize(x)
+  for _, k in ipairs({"mean", "std"}) do -- per-channel lists: one value per channel of [N, C, H, W]
+    local list = self[k .. "_list"]
+    if list and (x:dim() ~= 4 or x:size(1) ~= #list) then
+      error(("fewshot: %s has %d values (one per channel) but the prepared input is [%s] (expected [N, %d, H, W])")
+        :format(k, #list, table.concat(x:shape(), ", "), #list), 0)
+    end
+  end
   if self.mean then x = x - self.mean end
   if self.std then x = x / self.std end
   return x

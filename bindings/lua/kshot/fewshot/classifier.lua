@@ -76,22 +76,12 @@ function C.fit(o)
     fail("%s: method %s needs an nn.Module backbone (got %s)", where, m.label, bb.kind == "pixels" and "raw pixels"
       or "a function")
   end
-  local base
-  if m.needs_base then
-    if o.base_pool == nil then fail("%s: method %s needs base_pool= for its centring mean", where, m.label) end
-    local bx, by = P.pool(o.base_pool, "base_pool", where)
-    local bcl = o.base_classes
-    if bcl == nil then
-      bcl = {}
-      local novel = {}
-      for _, c in ipairs(classes) do novel[c] = true end
-      for _, c in ipairs(ks.unique(by):totable()) do if not novel[c] then bcl[#bcl + 1] = c end end
-    end
-    P.class_list(bcl, where .. ": base_classes")
-    local rows = by:eq(bcl[1])
-    for i = 2, #bcl do rows = rows:logical_or(by:eq(bcl[i])) end
-    base = {images = bx, labels = by, classes = bcl, rows = rows:nonzero():reshape(-1)}
+  if m.needs_base and o.base_pool == nil then
+    fail("%s: method %s needs base_pool= for its centring mean", where, m.label)
   end
+  if o.base_pool == nil and o.base_classes ~= nil then fail("%s: base_classes= needs base_pool=", where) end
+  -- the same checks as evaluate (overlap with the classes, classes missing from the pool)
+  local base = o.base_pool ~= nil and P.base_setup(o.base_pool, o.base_classes, classes, where) or nil
   local mean_fn = function() return P.base_mean(bb, base, nil, where) end
   local self = setmetatable({backbone = bb, method = m, classes = classes, input_shape = images:shape()}, Classifier)
   table.remove(self.input_shape, 1)
@@ -139,6 +129,14 @@ function Classifier:_with_backbone(fn)
   return table.unpack(res, 2, res.n)
 end
 
+-- clf.predict(x) (a dot instead of a colon) passes the images as self.
+local function check_self(self, name)
+  if getmetatable(self) ~= Classifier then
+    fail("%s: called on a %s, not a classifier (use clf:%s(x), with a colon)", name,
+      ks.is_tensor(self) and "tensor" or type(self), name)
+  end
+end
+
 -- Scores [N, C] of a batch (one image per forward, one row per scoring).
 function Classifier:_scores(x, where)
   if not ks.is_tensor(x) then fail("%s: images must be a tensor, got %s", where, type(x)) end
@@ -169,6 +167,7 @@ end
 
 --- predict_proba(x): [C] for one image, [N, C] for a batch (columns in self.classes order).
 function Classifier:predict_proba(x)
+  check_self(self, "predict_proba")
   local s, single = self:_scores(x, "predict_proba")
   local p = F.softmax(s, 1)
   return single and p:select(0, 0) or p
@@ -176,6 +175,7 @@ end
 
 --- predict(x): the class id (integer) of one image, or an int64 [N] tensor of class ids.
 function Classifier:predict(x)
+  check_self(self, "predict")
   local s, single = self:_scores(x, "predict")
   local idx = s:argmax(1)
   local ids = ks.tensor(self.classes, "int64"):index_select(0, idx)
@@ -183,19 +183,43 @@ function Classifier:predict(x)
 end
 
 -- ------------------------------------------------------------ save / load
+-- mean / std in the metadata: a number or a comma-separated per-channel list,
+-- "%.17g" so that load gives back the same doubles (tensors: "input.mean" / "input.std").
+local function stat_meta(v, list)
+  if list then
+    local parts = {}
+    for i, x in ipairs(list) do parts[i] = string.format("%.17g", x) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  if type(v) == "number" then return string.format("%.17g", v) end
+  return nil
+end
+local function stat_from_meta(s)
+  if s == nil then return nil end
+  if s:sub(1, 1) == "{" then
+    local list = {}
+    for x in s:gmatch("[^{},]+") do list[#list + 1] = tonumber(x) end
+    return list
+  end
+  return tonumber(s)
+end
+
 --- save(path): head tensors, class ids and (adapted methods) the changed backbone
 -- tensors as "backbone.<name>"; metadata says the method and the feature map.
 function Classifier:save(path)
+  check_self(self, "save")
   if type(path) ~= "string" then fail("save: path must be a string, got %s", type(path)) end
   local h, bb = self.head, self.backbone
   local t = {classes = ks.tensor(self.classes, "int64")}
   if h.kind == "centroid" then t["head.protos"] = h.protos else t["head.weight"], t["head.bias"] = h.weight, h.bias end
   if h.center then t["head.center"] = h.center end
   for k, v in pairs(self.adapted or {}) do t["backbone." .. k] = v end
+  if ks.is_tensor(bb.mean) and not bb.mean_list then t["input.mean"] = bb.mean end
+  if ks.is_tensor(bb.std) and not bb.std_list then t["input.std"] = bb.std end
   local meta = {format = FORMAT, method = self.method.name, label = self.method.label, head = h.kind,
     normalize = tostring(h.normalize), feature_dim = tostring(self.feature_dim),
     input_shape = table.concat(self.input_shape, ","), backbone = bb.kind, layer = bb.layer, pool = bb.pool,
-    mean = bb.mean and tostring(bb.mean), std = bb.std and tostring(bb.std), C = h.C and tostring(h.C),
+    mean = stat_meta(bb.mean, bb.mean_list), std = stat_meta(bb.std, bb.std_list), C = h.C and tostring(h.C),
     solver = h.solver}
   ks.save(path, t, meta)
   return self
@@ -221,7 +245,8 @@ function C.load(path, opts)
       meta.backbone, meta.layer and (", layer " .. meta.layer) or "", meta.feature_dim)
   end
   local bb = Bk.new(opts.backbone, {layer = opts.layer or meta.layer, pool = opts.pool or meta.pool,
-    mean = opts.mean or tonumber(meta.mean), std = opts.std or tonumber(meta.std), transform = opts.transform})
+    mean = opts.mean or t["input.mean"] or stat_from_meta(meta.mean),
+    std = opts.std or t["input.std"] or stat_from_meta(meta.std), transform = opts.transform})
   local head = {kind = meta.head, normalize = meta.normalize == "true", center = t["head.center"],
     protos = t["head.protos"], weight = t["head.weight"], bias = t["head.bias"], C = tonumber(meta.C),
     solver = meta.solver}

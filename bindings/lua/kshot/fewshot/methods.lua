@@ -71,6 +71,8 @@ function M.parse(spec, where)
     end
     opts.head = h
   end
+  if name == "logreg" then M.check_logreg(opts, where) end
+  if name == "finetune" then M.check_finetune(opts, where) end
   if name == "lora" then M.check_lora(opts, where) end
   local label = type(spec) == "table" and spec.label or nil
   if label == nil then
@@ -82,22 +84,97 @@ function M.parse(spec, where)
     needs_base = name == "CL2N" or (name == "logreg" and opts.normalize == "CL2N")}
 end
 
+-- Option checkers: method `meth`, options table o; each names the method and
+-- the option, what was expected and what came (a value or its type).
+local function shown(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
+  return "a " .. type(v)
+end
+local function check_int(o, meth, k, lo, where)
+  local v = o[k]
+  if v ~= nil and (math.type(v) ~= "integer" or v < lo) then
+    fail("%s: %s option %s must be an integer >= %d, got %s", where, meth, k, lo, shown(v))
+  end
+end
+-- finite number > 0 (or >= 0 with zero_ok; <= hi when given)
+local function check_num(o, meth, k, zero_ok, hi, where)
+  local v = o[k]
+  if v == nil then return end
+  local ok = type(v) == "number" and v == v and v < math.huge and (v > 0 or (zero_ok and v == 0))
+    and (hi == nil or v <= hi)
+  if not ok then
+    fail("%s: %s option %s must be a number %s%s, got %s", where, meth, k, zero_ok and ">= 0" or "> 0",
+      hi and (" and <= " .. hi) or "", shown(v))
+  end
+end
+-- augment: true / false, or a pipeline (a function or a callable table)
+local function check_augment(o, meth, where)
+  local v = o.augment
+  if v == nil or type(v) == "boolean" or type(v) == "function" then return end
+  local mt = type(v) == "table" and getmetatable(v)
+  if mt and mt.__call then return end
+  fail("%s: %s option augment must be true, false or an augment pipeline (a function of the images), got %s", where,
+    meth, shown(v))
+end
+-- SGD options shared by finetune and lora
+local function check_training(o, meth, where)
+  check_int(o, meth, "steps", 0, where)
+  for _, k in ipairs({"lr", "scale"}) do check_num(o, meth, k, false, nil, where) end
+  check_num(o, meth, "momentum", true, nil, where)
+  check_num(o, meth, "weight_decay", true, nil, where)
+  check_num(o, meth, "label_smoothing", true, 1, where)
+  check_augment(o, meth, where)
+end
+
+-- logreg options: checked when the method is parsed (before any episode runs).
+function M.check_logreg(o, where)
+  check_num(o, "logreg", "C", false, nil, where)
+  check_num(o, "logreg", "default_C", false, nil, where)
+  local cs = o.Cs
+  if cs ~= nil then
+    if type(cs) ~= "table" or #cs == 0 then
+      fail("%s: logreg option Cs must be a non-empty list of numbers > 0, got %s", where,
+        type(cs) == "table" and "an empty table" or shown(cs))
+    end
+    for i, v in ipairs(cs) do
+      if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+        fail("%s: logreg option Cs[%d] must be a number > 0, got %s", where, i, shown(v))
+      end
+    end
+  end
+  if o.solver ~= nil and o.solver ~= "lbfgs" and o.solver ~= "gd" then
+    fail("%s: logreg option solver must be \"lbfgs\" or \"gd\", got %s", where, shown(o.solver))
+  end
+  check_int(o, "logreg", "max_iter", 1, where)
+  check_int(o, "logreg", "gd_steps", 1, where)
+  check_int(o, "logreg", "folds", 2, where)
+  check_num(o, "logreg", "tol", true, nil, where)
+end
+
+-- finetune options
+function M.check_finetune(o, where)
+  check_training(o, "finetune", where)
+  check_num(o, "finetune", "backbone_lr", true, nil, where)
+  local t = o.train
+  if t ~= nil and t ~= "all" then
+    if type(t) ~= "table" or #t == 0 then
+      fail("%s: finetune option train must be \"all\" or a non-empty list of sub-module names, got %s", where,
+        type(t) == "table" and "an empty table" or shown(t))
+    end
+    for i, v in ipairs(t) do
+      if type(v) ~= "string" then
+        fail("%s: finetune option train[%d] must be a sub-module name (string), got %s", where, i, shown(v))
+      end
+    end
+  end
+end
+
 -- LoRA options: checked when the method is parsed (before any episode runs).
 function M.check_lora(o, where)
-  local function int(k, lo)
-    local v = o[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < lo) then
-      fail("%s: lora option %s must be an integer >= %d, got %s", where, k, lo, tostring(v))
-    end
-  end
-  int("rank", 1)
-  int("steps", 0)
-  for _, k in ipairs({"alpha", "lr", "scale"}) do
-    local v = o[k]
-    if v ~= nil and (type(v) ~= "number" or v <= 0) then
-      fail("%s: lora option %s must be a number > 0, got %s", where, k, tostring(v))
-    end
-  end
+  check_int(o, "lora", "rank", 1, where)
+  check_training(o, "lora", where)
+  check_num(o, "lora", "alpha", false, nil, where)
   local t = o.targets
   if t ~= nil then
     if type(t) == "string" then t = {t}; o.targets = t end

@@ -27,12 +27,38 @@ function P.pool(p, what, where)
     fail("%s: %slabels must be a 1-D tensor, got %s", where, pre, ks.is_tensor(y) and
       ("shape [" .. table.concat(y:shape(), ", ") .. "]") or type(y))
   end
-  if x:dim() < 1 or x:size(0) ~= y:size(0) then
+  if x:dim() < 1 then
+    fail("%s: %simages must have the images along dim 0 ([N, H, W] or [N, C, H, W]), got a 0-dimensional tensor "
+      .. "(shape [])", where, pre)
+  end
+  if x:size(0) ~= y:size(0) then
     fail("%s: %s has %d images but %d labels (shapes [%s] and [%s])", where, what or "the input", x:dim() > 0 and x:size(0) or 0,
       y:size(0), table.concat(x:shape(), ", "), table.concat(y:shape(), ", "))
   end
-  if y:dtype() ~= "int64" then y = y:long() end
-  return x, y
+  return x, P.check_labels(y, pre .. "labels", where)
+end
+
+local LABEL_LIMIT = 1 << 31 -- class ids index per-class counts: keep them in a sane range
+
+--- Labels -> int64 labels: integral values (any numeric dtype) in [0, 2^31).
+function P.check_labels(y, what, where)
+  if y:dtype() ~= "int64" then
+    local yl = y:long()
+    if y:dtype() == "float32" and y:numel() > 0 and yl:float():ne(y):any():item() then
+      for i, v in ipairs(y:totable()) do
+        if v ~= math.floor(v) or v == math.huge or v == -math.huge then
+          fail("%s: %s must be integer class ids, got %s at index %d", where, what, tostring(v), i - 1)
+        end
+      end
+    end
+    y = yl
+  end
+  if y:numel() > 0 then
+    local lo, hi = y:min():item(), y:max():item()
+    if lo < 0 then fail("%s: %s must be class ids >= 0, got %d", where, what, lo) end
+    if hi >= LABEL_LIMIT then fail("%s: %s must be class ids < 2^31, got %d", where, what, hi) end
+  end
+  return y
 end
 
 --- A class list: non-empty, distinct integers >= 0.
@@ -69,6 +95,42 @@ end
 local function positive(v, what, where)
   if math.type(v) ~= "integer" or v < 1 then fail("%s: %s must be an integer >= 1, got %s", where, what, tostring(v)) end
   return v
+end
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = type(f) == "table" and getmetatable(f)
+  return mt and mt.__call ~= nil or false
+end
+
+--- The base classes (CL2N's centring mean): base_pool, base_classes (nil: every
+-- label of base_pool that is not an episode class) and the episode classes
+-- -> {images, labels, classes, rows}. Shared by evaluate / compare / tune and fit.
+function P.base_setup(base_pool, base_classes, classes, where)
+  local bx, by = P.pool(base_pool, "base_pool", where)
+  local novel, bcl, counts = {}, base_classes, counts_of(by)
+  for _, c in ipairs(classes) do novel[c] = true end
+  if bcl == nil then
+    bcl = {}
+    for c in pairs(counts) do if not novel[c] then bcl[#bcl + 1] = c end end
+    table.sort(bcl)
+    if #bcl == 0 then
+      fail("%s: base_pool has no class other than the episode classes (pass base_classes= or another base_pool)",
+        where)
+    end
+  end
+  P.class_list(bcl, where .. ": base_classes")
+  for _, c in ipairs(bcl) do
+    if novel[c] then fail("%s: class %d is both a base class and an episode class", where, c) end
+  end
+  local rows = rows_in(by, bcl)
+  if rows:numel() == 0 then
+    fail("%s: base_pool has no image of the base classes (base_classes = {%s})", where, table.concat(bcl, ", "))
+  end
+  for _, c in ipairs(bcl) do
+    if not counts[c] then fail("%s: class %d of base_classes has no image in base_pool", where, c) end
+  end
+  return {images = bx, labels = by, classes = bcl, rows = rows}
 end
 
 -- ------------------------------------------------------------ features
@@ -206,21 +268,9 @@ local function setup(o, where)
     cfg.qpool, cfg.qlabels = {images = qx, rows = qrows}, qy:index_select(0, qrows)
   end
   cfg.ckey = table.concat(classes, ",")
-  if o.base_pool ~= nil then
-    local bx, by = P.pool(o.base_pool, "base_pool", where)
-    local novel, bcl = {}, o.base_classes
-    for _, c in ipairs(classes) do novel[c] = true end
-    if bcl == nil then
-      bcl = {}
-      for c in pairs(counts_of(by)) do if not novel[c] then bcl[#bcl + 1] = c end end
-      table.sort(bcl)
-    end
-    P.class_list(bcl, where .. ": base_classes")
-    for _, c in ipairs(bcl) do
-      if novel[c] then fail("%s: class %d is both a base class and an episode class", where, c) end
-    end
-    cfg.base = {images = bx, labels = by, classes = bcl, rows = rows_in(by, bcl)}
-    if cfg.base.rows:numel() == 0 then fail("%s: base_pool has no image of the base classes", where) end
+  if o.base_pool ~= nil then cfg.base = P.base_setup(o.base_pool, o.base_classes, classes, where) end
+  if o.progress ~= nil and not callable(o.progress) then
+    fail("%s: progress must be a function(episode, episodes), got %s", where, type(o.progress))
   end
   local cache = o.cache
   if cache == nil or cache == true then cache = {} end
@@ -314,7 +364,8 @@ function P.compare(o, where)
   end
   -- r.diff(a, b): the paired difference b - a of two methods (a method of
   -- the metatable, so the result stays plain data for JSON)
-  local function diff(a, b)
+  local function diff(a, b, c)
+    if rawequal(a, out) then a, b = b, c end -- r:diff(a, b) as well as r.diff(a, b)
     if per[a] and per[b] then return paired(a, b, per[a], per[b]) end
     fail("%s: no methods '%s' and '%s' in this comparison", where, tostring(a), tostring(b))
   end
@@ -337,9 +388,19 @@ end
 -- classes (support and query both from base_pool, disjoint); never sees novel classes:
 -- pass base_classes= when base_pool also holds other classes (default: all of its labels).
 -- Returns the best spec (highest mean accuracy; first on ties) and the comparison.
+local TUNE_KNOWN = {method = true, grid = true, base_pool = true, base_classes = true, way = true, shot = true,
+  query = true, episodes = true, seed = true, progress = true, backbone = true, layer = true, pool = true, mean = true,
+  std = true, transform = true, batch = true, cache = true}
 function P.tune(o)
   local where = "fewshot.tune"
   if type(o) ~= "table" then fail("%s: options table expected, got %s", where, type(o)) end
+  for k in pairs(o) do
+    if k == "support_pool" or k == "query_pool" or k == "classes" then
+      fail("%s: %s is not an option of tune: tuning uses base-class episodes only (pass base_pool= and "
+        .. "base_classes=)", where, tostring(k))
+    end
+    if not TUNE_KNOWN[k] then fail("%s: unknown option '%s'", where, tostring(k)) end
+  end
   if type(o.grid) ~= "table" then fail("%s: grid= {option = {values...}} is required", where) end
   if o.base_pool == nil then fail("%s: base_pool= is required (tuning uses base-class episodes only)", where) end
   local base = Me.parse(o.method, where)

@@ -26,6 +26,26 @@ local A = {}
 
 local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 
+-- Options tables: reject names the function does not know (a typo would be
+-- silently ignored) and flags that are not booleans.
+local function check_opts(opts, known, fname, level)
+  for k in pairs(opts) do
+    if not known[k] then
+      local names = {}
+      for n in pairs(known) do names[#names + 1] = n end
+      table.sort(names)
+      error(string.format("%s: unknown option '%s' (known: %s)", fname, tostring(k), table.concat(names, ", ")),
+        level + 1)
+    end
+  end
+end
+local function check_bool(opts, k, fname, level)
+  local v = opts[k]
+  if v ~= nil and type(v) ~= "boolean" then
+    error(string.format("%s: option %s must be a boolean, got %s", fname, k, type(v)), level + 1)
+  end
+end
+
 local function check_float(t, what, fname)
   if not ks.is_tensor(t) then error(string.format("%s: %s must be a tensor, got %s", fname, what, type(t)), 4) end
   if t:dtype() ~= "float32" then
@@ -75,11 +95,14 @@ end
 --- scaled_dot_product_attention(query, key, value[, attn_mask][, {attn_mask=, dropout_p=0, is_causal=false, scale=}])
 -- query [..., L, E], key [..., S, E], value [..., S, Ev] -> [..., L, Ev] (batch dims broadcast).
 -- softmax(q k^T * scale + mask) v, scale = 1/sqrt(E) by default; dropout on the weights when dropout_p > 0.
+local SDPA_OPTS = {attn_mask = true, dropout_p = true, is_causal = true, scale = true}
 local function scaled_dot_product_attention(q, k, v, mask, opts)
   local fname = "scaled_dot_product_attention"
   if type(mask) == "table" and not ks.is_tensor(mask) then mask, opts = nil, mask end
   opts = opts or {}
   if type(opts) ~= "table" then error(fname .. ": options table expected, got " .. type(opts), 2) end
+  check_opts(opts, SDPA_OPTS, fname, 2)
+  check_bool(opts, "is_causal", fname, 2)
   mask = mask or opts.attn_mask
   check_float(q, "query", fname)
   check_float(k, "key", fname)
@@ -112,12 +135,26 @@ F.scaled_dot_product_attention = scaled_dot_product_attention
 -- ------------------------------------------------------------------ MultiheadAttention
 A.MultiheadAttention = Module:extend("MultiheadAttention")
 
+local MHA_OPTS = {dropout = true, bias = true, batch_first = true, kdim = true, vdim = true}
+local MHA_CALL_OPTS = {attn_mask = true, key_padding_mask = true, need_weights = true, average_attn_weights = true}
+
 --- MultiheadAttention(embed_dim, num_heads[, {dropout=0, bias=true, batch_first=true}])
+-- (kdim / vdim: only nil or embed_dim, the packed projection)
 function A.MultiheadAttention:__init(embed_dim, num_heads, opts)
   Module.__init(self)
   opts = opts or {}
+  if type(opts) ~= "table" then error("MultiheadAttention: options table expected, got " .. type(opts), 3) end
   if math.type(embed_dim) ~= "integer" or math.type(num_heads) ~= "integer" or embed_dim < 1 or num_heads < 1 then
     error("MultiheadAttention(embed_dim, num_heads): two positive integers expected", 3)
+  end
+  check_opts(opts, MHA_OPTS, "MultiheadAttention", 3)
+  check_bool(opts, "bias", "MultiheadAttention", 3)
+  check_bool(opts, "batch_first", "MultiheadAttention", 3)
+  for _, k in ipairs({"kdim", "vdim"}) do -- PyTorch's separate key/value sizes: only the packed case here
+    if opts[k] ~= nil and opts[k] ~= embed_dim then
+      error(string.format("MultiheadAttention: %s = %s is not supported (keys and values must have embed_dim = %d "
+        .. "features; only the packed in_proj_weight is implemented)", k, tostring(opts[k]), embed_dim), 3)
+    end
   end
   if embed_dim % num_heads ~= 0 then
     error(string.format("MultiheadAttention: embed_dim (%d) must be divisible by num_heads (%d)", embed_dim, num_heads), 3)
@@ -198,6 +235,9 @@ function A.MultiheadAttention:forward(query, key, value, opts)
   value = value or key
   opts = opts or {}
   if type(opts) ~= "table" then error("MultiheadAttention: options table expected, got " .. type(opts), 2) end
+  check_opts(opts, MHA_CALL_OPTS, "MultiheadAttention", 2)
+  check_bool(opts, "need_weights", "MultiheadAttention", 2)
+  check_bool(opts, "average_attn_weights", "MultiheadAttention", 2)
   local self_attn = rawequal(query, key) and rawequal(key, value)
   local q, batched = to_batch_first(self, query, "query")
   local k = self_attn and q or to_batch_first(self, key, "key")
@@ -241,10 +281,22 @@ local activations = {relu = F.relu, gelu = F.gelu}
 
 --- TransformerEncoderLayer(d_model, nhead[, {dim_feedforward=2048, dropout=0.1, activation="relu",
 --   layer_norm_eps=1e-5, batch_first=true, norm_first=false}])
+local TEL_OPTS = {dim_feedforward = true, dropout = true, activation = true, layer_norm_eps = true,
+  batch_first = true, norm_first = true}
 function A.TransformerEncoderLayer:__init(d_model, nhead, opts)
   Module.__init(self)
   opts = opts or {}
+  local fname = "TransformerEncoderLayer"
+  if type(opts) ~= "table" then error(fname .. ": options table expected, got " .. type(opts), 3) end
+  check_opts(opts, TEL_OPTS, fname, 3)
+  check_bool(opts, "norm_first", fname, 3)
+  check_bool(opts, "batch_first", fname, 3)
   local ff, p = opts.dim_feedforward or 2048, opts.dropout or 0.1
+  if type(p) ~= "number" or p < 0 or p > 1 then error(fname .. ": dropout must be a number in [0, 1], got " .. tostring(p), 3) end
+  local eps0 = opts.layer_norm_eps
+  if eps0 ~= nil and (type(eps0) ~= "number" or eps0 <= 0) then
+    error(fname .. ": layer_norm_eps must be a number > 0, got " .. tostring(eps0), 3)
+  end
   if math.type(ff) ~= "integer" or ff < 1 then error("TransformerEncoderLayer: dim_feedforward must be a positive integer", 3) end
   local act = opts.activation or "relu"
   if type(act) == "string" then
@@ -267,9 +319,13 @@ function A.TransformerEncoderLayer:__init(d_model, nhead, opts)
   self:add_module("dropout2", N.Dropout(p))
 end
 
+local TEL_CALL_OPTS = {src_mask = true, src_key_padding_mask = true}
 --- layer(src[, {src_mask=, src_key_padding_mask=}]) or layer(src, src_mask, src_key_padding_mask)
 function A.TransformerEncoderLayer:forward(src, mask, kpm)
-  if type(mask) == "table" and not ks.is_tensor(mask) then mask, kpm = mask.src_mask, mask.src_key_padding_mask end
+  if type(mask) == "table" and not ks.is_tensor(mask) then
+    check_opts(mask, TEL_CALL_OPTS, "TransformerEncoderLayer", 2)
+    mask, kpm = mask.src_mask, mask.src_key_padding_mask
+  end
   local attn_opts = {attn_mask = mask, key_padding_mask = kpm, need_weights = false}
   local function sa(x) return self.dropout1(self.self_attn(x, x, x, attn_opts)) end
   local function ffn(x) return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x))))) end

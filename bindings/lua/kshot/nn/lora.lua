@@ -242,6 +242,7 @@ local function parent_of(model, name)
   error("lora: no module '" .. head .. "'", 3)
 end
 
+local INJECT_OPTS = {r = true, alpha = true, dropout = true, rslora = true, generator = true}
 --- inject(model, {targets = {"Linear", "Conv2d"}, exclude = {names}, r =, alpha =, dropout =, rslora =, generator =})
 -- Wrap the selected layers in place; returns the list of their names.
 function M.inject(model, opts)
@@ -249,11 +250,25 @@ function M.inject(model, opts)
   opts = opts or {}
   if type(opts) ~= "table" then fail(2, "lora.inject: options table expected, got %s", type(opts)) end
   local lopts = {}
-  for k, v in pairs(opts) do if k ~= "targets" and k ~= "exclude" then lopts[k] = v end end
+  for k, v in pairs(opts) do
+    if k ~= "targets" and k ~= "exclude" then
+      if not INJECT_OPTS[k] then
+        fail(2, "lora.inject: unknown option '%s' (targets, exclude, r, alpha, dropout, rslora, generator)", tostring(k))
+      end
+      lopts[k] = v
+    end
+  end
   lora_opts(lopts, "lora.inject") -- check before changing anything
+  local exclude = opts.exclude or {}
+  if type(exclude) ~= "table" then
+    fail(2, "lora.inject: exclude must be a list of module names, got %s", type(exclude))
+  end
+  for i, n in ipairs(exclude) do
+    if type(n) ~= "string" then fail(2, "lora.inject: exclude[%d] must be a module name (string), got %s", i, type(n)) end
+  end
   local names = selected(model, opts.targets or M.SUPPORTED, "lora.inject")
   local skip = {}
-  for _, n in ipairs(opts.exclude or {}) do skip[n] = true end
+  for _, n in ipairs(exclude) do skip[n] = true end
   local done = {}
   for _, name in ipairs(names) do
     if not skip[name] then
