@@ -123,18 +123,75 @@ describe("kshot.features", function()
       "features.hog: argument 'x' must have shape %[N, 1, H, W%] %(one channel%), got %[2, 3, 28, 28%]")
     err(function() features.oriented_gradients(ks.zeros(28, 28)) end, "got %[28, 28%]")
     err(function() features.oriented_gradients(ks.zeros(1, 1, 8, 8), { orientations = 0 }) end,
-      "option 'orientations' must be an integer >= 1, got 0")
-    err(function() features.hog(ks.zeros(1, 1, 8, 8)) end, "features.hog: cell size 14 is larger than the 8x8 map")
+      "option 'orientations' must be an integer in %[1, 360%], got 0")
+    err(function() features.hog(ks.zeros(1, 1, 8, 8)) end, "features.hog: option 'cells'%[3%] = 14 is larger than the 8x8 image")
     err(function() features.hog(ks.zeros(1, 1, 28, 28), { cells = { 4, 2.5 } }) end,
       "option 'cells'%[2%] must be an integer >= 1, got 2.5")
     err(function() features.hog(ks.zeros(1, 1, 28, 28), { cells = {}, coarse_cells = {} }) end, "both empty")
     err(function() features.scattering(ks.zeros(1, 1, 28, 28), 2) end,
       "features.scattering: argument 'opts' must be a table, got number")
-    err(function() features.scattering(ks.zeros(1, 1, 28, 28), { J = 0 }) end, "option 'J' must be an integer >= 1, got 0")
-    err(function() features.scattering(ks.zeros(1, 1, 28, 28), { J = 5 }) end, "option 'J' must be at most 4, got 5")
+    err(function() features.scattering(ks.zeros(1, 1, 28, 28), { J = 0 }) end, "option 'J' must be an integer in %[1, 4%], got 0")
+    err(function() features.scattering(ks.zeros(1, 1, 28, 28), { J = 5 }) end, "option 'J' must be an integer in %[1, 4%], got 5")
     err(function() features.scattering(ks.zeros(1, 1, 3, 28)) end, "the 3x28 image is smaller than 2%^J = 4")
     err(function() features.scattering(ks.zeros(2, 28, 28)) end, "features.scattering: argument 'x' must have shape")
     err(function() features.OrientedGradients { scale = "big" } end, "option 'scale' must be a number, got string")
     err(function() features.OrientedGradients {}(ks.zeros(1, 2, 4, 4)) end, "features.OrientedGradients: argument 'x'")
+  end)
+
+  local function err(f, pat)
+    local ok, msg = pcall(f)
+    assert.is_false(ok)
+    assert.matches(pat, tostring(msg), 1, true)
+  end
+
+  it("option ranges are bounded (no endless loops on huge values)", function()
+    err(function() features.hog(ks.rand(1, 1, 4, 4), { orientations = 1 << 40, cells = { 4 }, coarse_cells = {} }) end,
+      "features.hog: option 'orientations' must be an integer in [1, 360], got 1099511627776")
+    err(function() features.scattering(ks.rand(2, 1, 16, 16), { L = 100000 }) end,
+      "features.scattering: option 'L' must be an integer in [1, 32], got 100000")
+    err(function() features.hog(ks.rand(1, 1, 16, 16), { cells = { 1 << 40 } }) end,
+      "features.hog: option 'cells'[1] = 1099511627776 is larger than the 16x16 image")
+    err(function() features.hog(ks.rand(1, 1, 8, 8), { cells = { 2 }, coarse_cells = { 5 } }) end,
+      "features.hog: option 'coarse_cells'[1] = 5 is larger than the 4x4 image downsampled 2x")
+    err(function() features.hog(ks.rand(1, 1, 1, 1), { cells = { 1 }, coarse_cells = { 1 } }) end,
+      "features.hog: option 'coarse_cells' needs an image of at least 2x2 pixels (it is downsampled 2x), got 1x1")
+    err(function() features.oriented_gradients(ks.rand(1, 1, 0, 0)) end,
+      "features.oriented_gradients: argument 'x' must have images of at least 1x1 pixels, got shape [1, 1, 0, 0]")
+    assert.same({ 1, 8 }, features.hog(ks.rand(1, 1, 1, 1), { cells = { 1 }, coarse_cells = {} }):shape())
+  end)
+
+  it("unknown options, malformed lists and non-table options are errors naming them", function()
+    local x = ks.rand(1, 1, 16, 16)
+    err(function() features.hog(x, { cell = { 2 } }) end,
+      "features.hog: unknown option 'cell' (known: orientations, cells, coarse_cells)")
+    err(function() features.hog(x, { cells = { a = 1 } }) end, "features.hog: option 'cells' must be a list (keys 1..n, no holes)")
+    err(function() features.hog(x, { coarse_cells = { 2, nil, 4 } }) end, "features.hog: option 'coarse_cells' must be a list")
+    err(function() features.scattering(x, { j = 3 }) end, "features.scattering: unknown option 'j' (known: J, L)")
+    err(function() features.oriented_gradients(x, { orientation = 4 }) end, "unknown option 'orientation'")
+    err(function() features.OrientedGradients(5) end, "features.OrientedGradients: argument 'opts' must be a table, got number")
+    err(function() features.OrientedGradients { bg = 0 } end,
+      "features.OrientedGradients: unknown option 'bg' (known: orientations, scale, background)")
+  end)
+
+  it("hog of an empty batch is an empty [0, D] result, like scattering", function()
+    assert.same({ 0, 304 }, features.hog(ks.rand(0, 1, 16, 16)):shape())
+    assert.same({ 0, 8 * 16 }, features.hog(ks.rand(0, 1, 28, 28), { cells = { 7 }, coarse_cells = {} }):shape())
+    assert.same({ 0, 81, 4, 4 }, features.scattering(ks.rand(0, 1, 16, 16)):shape())
+  end)
+
+  it("gradients are finite where the square root / modulus meets exactly 0", function()
+    ks.manual_seed(3)
+    local a = ks.rand(1, 1, 16, 16):requires_grad_()
+    features.hog(a):sum():backward()
+    assert.equal(0, a.grad:isnan():sum():item())
+    assert.is_true(a.grad:abs():sum():item() > 0)
+    local z = ks.zeros(1, 1, 8, 8):requires_grad_()
+    features.scattering(z):sum():backward()
+    assert.equal(0, z.grad:isnan():sum():item())
+    -- values unchanged: exact zeros stay 0, NaN input still gives NaN
+    local f = features.hog(ks.zeros(1, 1, 16, 16))
+    assert.equal(0, f:abs():sum():item())
+    assert.equal(304, features.hog(ks.full({ 1, 1, 16, 16 }, 0 / 0)):isnan():sum():item())
+    assert.equal(81 * 4, features.scattering(ks.full({ 1, 1, 8, 8 }, 0 / 0)):isnan():sum():item())
   end)
 end)

@@ -4,6 +4,12 @@ local stats = require "kshot.stats"
 
 local function near(a, b, tol) assert.is_true(math.abs(a - b) <= (tol or 1e-9), ("%.17g vs %.17g"):format(a, b)) end
 
+local function err(f, pat)
+  local ok, msg = pcall(f)
+  assert.is_false(ok)
+  assert.matches(pat, tostring(msg), 1, true)
+end
+
 describe("kshot.stats", function()
   it("mean and sd (sample and population)", function()
     near(3, stats.mean { 1, 2, 3, 4, 5 })
@@ -123,6 +129,85 @@ describe("kshot.stats", function()
       assert.has_error(function() stats.holm { 0.5, 2 } end)
       assert.has_error(function() stats.t_quantile(1, 3) end)
       assert.has_error(function() stats.interval({ 1, 2 }, { method = "bootstrap", seed = 1.5 }) end)
+    end)
+
+    it("options and argument types are checked, naming them", function()
+      err(function() stats.wilcoxon({ 1, 2, 3 }, { 0, 0, 0 }, 5) end, "wilcoxon: options must be a table, got number")
+      err(function() stats.wilcoxon({ 1, 2, 3 }, { 0, 0, 0 }, { exact = "no" }) end,
+        "wilcoxon: option 'exact' must be a boolean")
+      err(function() stats.wilcoxon({ 1, 2, 3 }, { 0, 0, 0 }, { exakt = true }) end,
+        "wilcoxon: unknown option 'exakt' (known: exact)")
+      err(function() stats.holm({ 0.01 }, "x") end, "holm: alpha must be a number in [0, 1], got x (string)")
+      err(function() stats.holm({ 0.01 }, 0 / 0) end, "holm: alpha must be a number in [0, 1]")
+      err(function() stats.sd({ 1, 2, 3 }, "x") end, "sd: ddof must be a non-negative integer, got x (string)")
+      err(function() stats.sd({ 1, 2, 3 }, 0.5) end, "sd: ddof must be a non-negative integer, got 0.5")
+      err(function() stats.sd({ 1, 2, 3 }, "1") end, "sd: ddof must be a non-negative integer, got 1 (string)")
+      err(function() stats.interval({ 1, 2, 3 }, { lvl = 0.5 }) end,
+        "interval: unknown option 'lvl' (known: level, method, seed, resamples)")
+      err(function() stats.interval({ 1, 2, 3 }, { method = 5 }) end, "interval: option 'method' must be a string")
+      err(function() stats.interval({ 1 }, { method = "bogus" }) end, "interval: unknown method 'bogus'")
+      err(function() stats.interval({ 1, 2 }, { method = "bootstrap", seed = "a" }) end,
+        "interval: option 'seed' must be an integer, got a (string)")
+      err(function() stats.t_quantile(0.9, "x") end, "t_quantile: df must be a number > 0, got x")
+      err(function() stats.t_cdf("x", 3) end, "t_cdf: t must be a number, got string")
+      -- inf - inf is named as the difference at its position, not as a NaN inside mean
+      err(function() stats.paired_t({ math.huge, 1 }, { math.huge, 2 }) end,
+        "paired_t: the difference a[1] - b[1] = inf - inf is not a number")
+      err(function() stats.wilcoxon({ 1, math.huge }, { 0, math.huge }) end,
+        "wilcoxon: the difference a[2] - b[2] = inf - inf is not a number")
+      err(function() stats.paired_t({ 1e308, 1 }, { -1e308, 2 }) end,
+        "paired_t: the difference a[1] - b[1] = 1e+308 - -1e+308 is inf")
+    end)
+  end)
+
+  describe("extreme inputs", function()
+    it("t quantiles and cdf at levels close to 0 and 1 terminate (float search, no integer wrap)", function()
+      near(0.5 + math.atan(4294967296.0) / math.pi, stats.t_cdf(4294967296, 1), 1e-15) -- integer t: t * t wrapped to 0
+      -- Cauchy (df = 1): t_p = tan(pi (p - 1/2))
+      local q = stats.t_quantile(1 - 1e-11, 1)
+      near(1 / (math.pi * 1e-11), q, 1e-4 * q) -- p itself is only known to ~1e-16 / 1e-11
+      local r = stats.interval({ 1, 2 }, { level = 1 - 1e-11 })
+      assert.is_true(r.hi > 1e10 and r.hi < math.huge)
+      local hi = stats.t_quantile(1 - 1e-16, 1)
+      assert.is_true(hi > 1e15 and hi < 1e16)
+      -- p below 2^-53: 1 - p rounds to 1, the lower tail is searched directly
+      local lo = stats.t_quantile(1e-200, 1)
+      near(-1 / (math.pi * 1e-200), lo, 1e-6 * math.abs(lo))
+      assert.is_true(stats.t_quantile(1e-300, 3) < -1e99)
+      assert.equal(-math.huge, stats.t_quantile(1e-320, 1)) -- beyond the largest double
+      err(function() stats.t_quantile(0, 3) end, "t_quantile: p must be in (0, 1), got 0")
+    end)
+
+    it("sums do not overflow or wrap", function()
+      assert.equal(math.maxinteger + 0.0, stats.mean { math.maxinteger, math.maxinteger })
+      local r = stats.interval { 1e308, 1e308, 1e308 }
+      assert.equal(1e308, r.mean)
+      assert.equal(0, r.half)
+      assert.equal(1e308, r.lo)
+      assert.equal(1e308, r.hi)
+      near(1e308 / 3, stats.mean { 1e308, -1e308, 1e308 }, 1e293)
+      -- population sd of {1, -1, 1} * 1e308: sqrt(8/9) * 1e308, with a finite half-width
+      local rn = stats.interval({ 1e308, -1e308, 1e308 }, { method = "normal" })
+      near(math.sqrt(8 / 9) * 1e308, stats.sd({ 1e308, -1e308, 1e308 }, 0), 1e294)
+      assert.is_true(rn.half < math.huge and rn.lo > -math.huge)
+      -- ordinary integer data: the same value as before
+      assert.equal(2.5, stats.mean { 1, 2, 3, 4 })
+    end)
+
+    it("wilcoxon: exact counts only where 64-bit counts are exact (n <= 60)", function()
+      local a, b = {}, {}
+      for i = 1, 61 do a[i], b[i] = (i % 2 == 0) and 1 or -1, 0 end
+      err(function() stats.wilcoxon(a, b, { exact = true }) end,
+        "wilcoxon: exact = true supports at most 60 non-zero differences")
+      local r = stats.wilcoxon(a, b) -- default above 50: the normal approximation
+      assert.is_false(r.exact)
+      assert.is_true(r.p > 0 and r.p <= 1)
+      -- n = 60 exact: every difference positive, p = 2 / 2^60
+      local c, z = {}, {}
+      for i = 1, 60 do c[i], z[i] = i, 0 end
+      local e = stats.wilcoxon(c, z, { exact = true })
+      assert.is_true(e.exact)
+      assert.equal(2 / 2.0 ^ 60, e.p)
     end)
   end)
 end)

@@ -30,6 +30,15 @@
 --
 -- Inputs are pixels with a black background at 0 (e.g. values in [0, 1]):
 -- the zero padding of the derivative filters is then background.
+--
+-- Option ranges (errors name the option): orientations 1..360; cells and
+-- coarse_cells lists of integers >= 1, each at most the image side (coarse:
+-- half the side, rounded down; coarse cells need an image of at least 2x2);
+-- J 1..4 with the image at least 2^J pixels on each side; L 1..32. Unknown
+-- options are errors. An empty batch (N = 0) gives an empty [0, ...] result.
+-- Gradients: the square roots (Hellinger map, wavelet modulus) have gradient
+-- 0 where their argument is exactly 0 (instead of inf * 0 = NaN); values are
+-- unchanged.
 local ks = require "kshot"
 local Module = require "kshot.nn.module"
 local F = ks.functional
@@ -46,32 +55,64 @@ local function check_images(name, x)
   if x:dim() ~= 4 or x:size(1) ~= 1 then
     fail(name, "argument 'x' must have shape [N, 1, H, W] (one channel), got " .. shape_str(x))
   end
+  if x:size(2) < 1 or x:size(3) < 1 then
+    fail(name, "argument 'x' must have images of at least 1x1 pixels, got shape " .. shape_str(x))
+  end
+end
+
+-- opts: nil or a table whose keys are all in `known` (a list); returns a table
+local function check_opts(name, opts, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then fail(name, "argument 'opts' must be a table, got " .. type(opts)) end
+  for k in pairs(opts) do
+    local ok = false
+    for _, key in ipairs(known) do if k == key then ok = true end end
+    if not ok then fail(name, ("unknown option '%s' (known: %s)"):format(tostring(k), table.concat(known, ", "))) end
+  end
+  return opts
 end
 
 -- the images checked; the options table (or an empty one)
-local function checked_call(name, x, opts)
+local function checked_call(name, x, opts, known)
   check_images(name, x)
-  if opts ~= nil and type(opts) ~= "table" then fail(name, "argument 'opts' must be a table, got " .. type(opts)) end
-  return opts or {}
+  return check_opts(name, opts, known)
 end
 
-local function count_opt(name, opts, key, def)
+local function count_opt(name, opts, key, def, max)
   local v = opts[key]
   if v == nil then return def end
-  if math.type(v) ~= "integer" or v < 1 then fail(name, ("option '%s' must be an integer >= 1, got %s"):format(key, tostring(v))) end
+  if math.type(v) ~= "integer" or v < 1 or v > max then
+    fail(name, ("option '%s' must be an integer in [1, %d], got %s"):format(key, max, tostring(v)))
+  end
   return v
 end
+
+local MAX_ORIENTATIONS = 360 -- one per degree; a 3x3 derivative resolves far fewer
+local MAX_L = 32 -- the wavelet support grows with L (and the map count with L^2)
 
 local function cells_opt(name, opts, key, def)
   local v = opts[key]
   if v == nil then return def end
   if type(v) ~= "table" then fail(name, ("option '%s' must be a list of cell sizes, got %s"):format(key, type(v))) end
+  local count = 0
+  for _ in pairs(v) do count = count + 1 end
+  if count ~= #v then
+    fail(name, ("option '%s' must be a list (keys 1..n, no holes) of cell sizes, got a table with %d entries and length %d")
+      :format(key, count, #v))
+  end
   for i, c in ipairs(v) do
     if math.type(c) ~= "integer" or c < 1 then
       fail(name, ("option '%s'[%d] must be an integer >= 1, got %s"):format(key, i, tostring(c)))
     end
   end
   return v
+end
+
+-- sqrt with gradient 0 at exactly 0 (d sqrt at 0 is inf, and inf * 0 = NaN in the chain);
+-- the inner where keeps the sqrt's own backward finite. Same values as m:sqrt() (NaN stays NaN).
+local function safe_sqrt(m)
+  local zero = m:eq(0)
+  return ks.where(zero, 0, ks.where(zero, 1, m):sqrt())
 end
 
 local filters = {} -- orientations -> [O, 1, 3, 3]
@@ -95,31 +136,49 @@ end
 local function gradients(x, n) return F.relu(F.conv2d(x, oriented_filters(n), nil, { padding = 1 })) end
 
 function M.oriented_gradients(x, opts)
-  opts = checked_call("oriented_gradients", x, opts)
-  return gradients(x, count_opt("oriented_gradients", opts, "orientations", 8))
+  opts = checked_call("oriented_gradients", x, opts, { "orientations" })
+  return gradients(x, count_opt("oriented_gradients", opts, "orientations", 8, MAX_ORIENTATIONS))
+end
+
+-- every cell size of option `key` fits the h x w map (what: which image that map is)
+local function check_cells(name, key, sizes, h, w, what)
+  for i, c in ipairs(sizes) do
+    if c > h or c > w then
+      fail(name, ("option '%s'[%d] = %d is larger than the %dx%d %s"):format(key, i, c, h, w, what))
+    end
+  end
 end
 
 -- each cell size's block, L2-normalised per image, appended to parts
-local function add_blocks(name, parts, g, sizes)
-  local n, h, w = g:size(0), g:size(2), g:size(3)
+local function add_blocks(parts, g, sizes)
+  local n = g:size(0)
   for _, c in ipairs(sizes) do
-    if c > h or c > w then fail(name, ("cell size %d is larger than the %dx%d map"):format(c, h, w)) end
-    local b = F.avg_pool2d(g, c):reshape(n, -1)
+    local b = F.avg_pool2d(g, c)
+    b = b:reshape(n, b:size(1) * b:size(2) * b:size(3)) -- explicit width: n may be 0
     parts[#parts + 1] = b:div(b:pow(2):sum(1, true):add(1e-6):sqrt())
   end
 end
 
 function M.hog(x, opts)
   local name = "hog"
-  opts = checked_call(name, x, opts)
-  local o = count_opt(name, opts, "orientations", 8)
+  opts = checked_call(name, x, opts, { "orientations", "cells", "coarse_cells" })
+  local o = count_opt(name, opts, "orientations", 8, MAX_ORIENTATIONS)
   local cells = cells_opt(name, opts, "cells", { 4, 7, 14 })
   local coarse = cells_opt(name, opts, "coarse_cells", { 2, 7 })
   if #cells + #coarse == 0 then fail(name, "options 'cells' and 'coarse_cells' are both empty") end
+  local h, w = x:size(2), x:size(3)
+  check_cells(name, "cells", cells, h, w, "image")
+  if #coarse > 0 then
+    if h < 2 or w < 2 then
+      fail(name, ("option 'coarse_cells' needs an image of at least 2x2 pixels (it is downsampled 2x), got %dx%d; pass coarse_cells = {}")
+        :format(h, w))
+    end
+    check_cells(name, "coarse_cells", coarse, h // 2, w // 2, "image downsampled 2x")
+  end
   local parts = {}
-  add_blocks(name, parts, gradients(x, o), cells)
-  if #coarse > 0 then add_blocks(name, parts, gradients(F.avg_pool2d(x, 2), o), coarse) end
-  return ks.cat(parts, 1):sqrt()
+  add_blocks(parts, gradients(x, o), cells)
+  if #coarse > 0 then add_blocks(parts, gradients(F.avg_pool2d(x, 2), o), coarse) end
+  return safe_sqrt(ks.cat(parts, 1))
 end
 
 -- ---------------------------------------------------------------- scattering
@@ -206,7 +265,7 @@ local function wavelet_modulus(u, bank, level, j, L)
   local f = bank.psi[level][j]
   local stride = 1 << (j - level)
   local z = F.conv2d(u, f.w, nil, { padding = f.half, stride = stride })
-  return (z:narrow(1, 0, L):pow(2) + z:narrow(1, L, L):pow(2)):sqrt()
+  return safe_sqrt(z:narrow(1, 0, L):pow(2) + z:narrow(1, L, L):pow(2))
 end
 
 -- u [N, C, h, w] at resolution `level` -> [N, C, H / 2^J, W / 2^J]
@@ -220,12 +279,13 @@ end
 
 function M.scattering(x, opts)
   local name = "scattering"
-  opts = checked_call(name, x, opts)
-  local J = count_opt(name, opts, "J", 2)
-  local L = count_opt(name, opts, "L", 8)
-  if J > 4 then fail(name, ("option 'J' must be at most 4, got %d"):format(J)) end
+  opts = checked_call(name, x, opts, { "J", "L" })
+  local J = count_opt(name, opts, "J", 2, 4)
+  local L = count_opt(name, opts, "L", 8, MAX_L)
   local h, w = x:size(2), x:size(3)
-  if h < 2 ^ J or w < 2 ^ J then fail(name, ("the %dx%d image is smaller than 2^J = %d"):format(h, w, 2 ^ J)) end
+  if h < 1 << J or w < 1 << J then
+    fail(name, ("the %dx%d image is smaller than 2^J = %d (option 'J' = %d)"):format(h, w, 1 << J, J))
+  end
   local bank, n = scattering_bank(J, L), x:size(0)
   local parts = { average(x, bank, 0, J) }
   local first = {}
@@ -249,8 +309,8 @@ M.OrientedGradients = OG
 
 function OG:__init(opts)
   Module.__init(self)
-  opts = opts or {}
-  self.orientations = count_opt("OrientedGradients", opts, "orientations", 8)
+  opts = check_opts("OrientedGradients", opts, { "orientations", "scale", "background" })
+  self.orientations = count_opt("OrientedGradients", opts, "orientations", 8, MAX_ORIENTATIONS)
   for _, k in ipairs { "scale", "background" } do
     local v = opts[k]
     if v ~= nil and type(v) ~= "number" then fail("OrientedGradients", ("option '%s' must be a number, got %s"):format(k, type(v))) end

@@ -19,6 +19,12 @@
 -- Output goes to opts.stream (default io.stderr, so results on stdout stay clean).
 -- Time: ks._bench_clock (monotonic wall clock) when available, else os.time;
 -- opts.clock overrides it (tests).
+-- Totals: total = nil or 0 shows "step N" (no percent, no ETA). A step past
+-- the total is shown as "50/5 (past total)": no percent, no ETA, a full bar,
+-- and no error (a miscounted total must not stop a training run).
+-- Checks: the stream needs a write method (flush is used when present);
+-- update's step must be nil or an integer >= 0 (3.0 is accepted) and its
+-- values nil or a table with string keys; bad input is an error naming it.
 local M = {}
 
 local tty_cache = {}
@@ -71,6 +77,23 @@ function M.new(opts)
     error("progress.new: total must be an integer >= 0, got " .. tostring(total), 2)
   end
   local stream = opts.stream or io.stderr
+  local okw, write = pcall(function() return stream.write end)
+  if not okw or write == nil then
+    error(("progress.new: stream must be a file or an object with a write method (e.g. io.stderr), got %s")
+      :format(type(stream)), 2)
+  end
+  if opts.label ~= nil and type(opts.label) ~= "string" and type(opts.label) ~= "number" then
+    error("progress.new: label must be a string, got " .. type(opts.label), 2)
+  end
+  if opts.every ~= nil and (type(opts.every) ~= "number" or not (opts.every >= 0)) then
+    error("progress.new: every must be a number of seconds >= 0, got " .. tostring(opts.every), 2)
+  end
+  if opts.width ~= nil and (math.type(opts.width) ~= "integer" or opts.width < 1 or opts.width > 1000) then
+    error("progress.new: width must be an integer in [1, 1000], got " .. tostring(opts.width), 2)
+  end
+  if opts.clock ~= nil and type(opts.clock) ~= "function" then
+    error("progress.new: clock must be a function, got " .. type(opts.clock), 2)
+  end
   local mode = opts.mode
   if mode == nil then
     if opts.silent then mode = "off"
@@ -84,7 +107,7 @@ function M.new(opts)
   end
   local clock = opts.clock or default_clock()
   local now = clock()
-  return setmetatable({ total = total, label = opts.label or "", mode = mode, stream = stream,
+  return setmetatable({ total = total, label = tostring(opts.label or ""), mode = mode, stream = stream,
     every = opts.every or 10, clock = clock, start = now, last_draw = -math.huge, step = 0,
     width = opts.width or 24, values = {}, keys = {} }, Progress)
 end
@@ -94,15 +117,18 @@ function Progress:text()
   local elapsed = self.clock() - self.start
   local parts = {}
   if self.label ~= "" then parts[#parts + 1] = self.label end
-  if self.total and self.total > 0 then
+  local known = self.total and self.total > 0 and self.step <= self.total -- a meaningful fraction
+  if known then
     parts[#parts + 1] = ("%d/%d %3d%%"):format(self.step, self.total, math.floor(100 * self.step / self.total))
+  elseif self.total and self.total > 0 then
+    parts[#parts + 1] = ("%d/%d (past total)"):format(self.step, self.total)
   else
     parts[#parts + 1] = ("step %d"):format(self.step)
   end
   for _, k in ipairs(self.keys) do parts[#parts + 1] = k .. " " .. fmt_value(self.values[k]) end
   local rate = elapsed > 0 and self.step / elapsed or nil
   if rate then parts[#parts + 1] = ("%.3g it/s"):format(rate) end
-  if rate and rate > 0 and self.total then
+  if rate and rate > 0 and known then
     parts[#parts + 1] = "ETA " .. hms((self.total - self.step) / rate)
   end
   parts[#parts + 1] = "elapsed " .. hms(elapsed)
@@ -120,14 +146,32 @@ function Progress:draw(final)
   else
     self.stream:write(self:text() .. "\n")
   end
-  self.stream:flush()
+  if self.stream.flush then self.stream:flush() end
 end
 
 --- bar:update(step[, values]): step is the number of steps done; values a
 -- table of named numbers shown after the count (e.g. {loss = 0.12}).
+local function check_update(step, values)
+  if step ~= nil and (type(step) ~= "number" or math.tointeger(step) == nil or step < 0) then
+    error(("progress:update: step must be an integer >= 0 (the number of steps done), got %s (%s)")
+      :format(tostring(step), type(step)), 3)
+  end
+  if values ~= nil then
+    if type(values) ~= "table" then
+      error("progress:update: values must be a table of named numbers (e.g. {loss = 0.1}), got " .. type(values), 3)
+    end
+    for k in pairs(values) do
+      if type(k) ~= "string" then
+        error(("progress:update: values must have string keys, got key %s (%s)"):format(tostring(k), type(k)), 3)
+      end
+    end
+  end
+end
+
 function Progress:update(step, values)
+  check_update(step, values)
   if self.mode == "off" then return end
-  self.step = step or self.step + 1
+  self.step = step and math.tointeger(step) or self.step + 1
   if values then
     for k, v in pairs(values) do
       if self.values[k] == nil then
@@ -147,6 +191,7 @@ end
 
 --- bar:finish([values]): the final line (always printed unless silent).
 function Progress:finish(values)
+  check_update(nil, values)
   if self.mode == "off" then return end
   if values then self:update(self.step, values) end
   self:draw(true)

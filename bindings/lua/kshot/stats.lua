@@ -11,7 +11,13 @@
 --      auto       t below 100 values, normal from 100 on
 --    The result says which (fields method, sigma, text).
 --  * paired_t(a, b), wilcoxon(a, b) (exact p-values by enumerating the null
---    distribution up to 50 non-zero differences, ties included), holm(pvalues).
+--    distribution up to 50 non-zero differences by default, at most 60 on request
+--    (the counts are exact 64-bit integers up to there), ties included), holm(pvalues).
+-- Bad input (wrong types, unknown options, NaN, out-of-range levels) raises an
+-- error naming the argument or option. Sums of finite values never overflow:
+-- when the plain sum is not finite the mean and sd are recomputed with the
+-- values scaled by their largest magnitude (results for ordinary data are
+-- the plain sums, bit for bit).
 -- Quantiles of Student's t come from the regularised incomplete beta
 -- function (continued fraction) inverted by bisection.
 local M = {}
@@ -32,21 +38,71 @@ local function check_list(xs, fname, what, min_n)
   return n
 end
 
+-- opts must be nil or a table whose keys are all in `known` (a list)
+local function check_opts(opts, fname, known, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(fname, type(opts)), (level or 2) + 1)
+  end
+  for k in pairs(opts) do
+    local ok = false
+    for _, name in ipairs(known) do if k == name then ok = true end end
+    if not ok then
+      error(("%s: unknown option '%s' (known: %s)"):format(fname, tostring(k), table.concat(known, ", ")), (level or 2) + 1)
+    end
+  end
+  return opts
+end
+
+local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+local function max_abs(xs, n)
+  local big = 0.0
+  for i = 1, n do
+    local a = math.abs(xs[i] + 0.0)
+    if not finite(a) then return nil end -- an inf in the data: the plain result stands
+    if a > big then big = a end
+  end
+  return big
+end
+
 -- ---------------------------------------------------------------- basics
+-- the mean of n checked values (floats: integer sums would wrap); the scaled
+-- path only when the plain sum overflowed although every value is finite
+local function mean_of(xs, n)
+  local s = 0.0
+  for i = 1, n do s = s + xs[i] end
+  if finite(s) then return s / n end
+  local big = max_abs(xs, n)
+  if not big or big == 0 then return s / n end
+  local t = 0.0
+  for i = 1, n do t = t + xs[i] / big end
+  return t / n * big
+end
+
 --- stats.mean(xs)
 function M.mean(xs)
-  local n = check_list(xs, "mean")
-  local s = 0
-  for i = 1, n do s = s + xs[i] end
-  return s / n
+  return mean_of(xs, check_list(xs, "mean"))
 end
 
 --- stats.sd(xs[, ddof=1]): standard deviation with n - ddof in the denominator
+-- (ddof a non-negative integer, n > ddof)
 function M.sd(xs, ddof)
-  ddof = ddof or 1
-  local n = check_list(xs, "sd", nil, ddof + 1)
-  local m, ss = M.mean(xs), 0
+  if ddof == nil then ddof = 1 end
+  if type(ddof) ~= "number" or math.tointeger(ddof) == nil or ddof < 0 then
+    error(("sd: ddof must be a non-negative integer, got %s (%s)"):format(tostring(ddof), type(ddof)), 2)
+  end
+  local n = check_list(xs, "sd", nil, math.tointeger(ddof) + 1)
+  local m, ss = mean_of(xs, n), 0
   for i = 1, n do ss = ss + (xs[i] - m) ^ 2 end
+  if not finite(ss) and finite(m) then -- squares overflowed: scale by the largest magnitude
+    local big = max_abs(xs, n)
+    if big and big > 0 then
+      local t, mb = 0.0, m / big
+      for i = 1, n do t = t + (xs[i] / big - mb) ^ 2 end
+      return math.sqrt(t / (n - ddof)) * big
+    end
+  end
   return math.sqrt(ss / (n - ddof))
 end
 
@@ -99,26 +155,61 @@ function M.betainc(a, b, x)
   return 1 - front * beta_cf(b, a, 1 - x) / b
 end
 
+local function check_df(fname, df)
+  if type(df) ~= "number" or not (df > 0) then
+    error(("%s: df must be a number > 0, got %s"):format(fname, tostring(df)), 3)
+  end
+end
+
+-- P(T > t) for t >= 0 (t a float: an integer t * t would wrap)
+local function t_tail(t, df)
+  local x = df / (df + t * t)
+  if x < 1e-280 and t < math.huge then
+    -- far tail (t * t overflows or x underflows): I_x(a, 1/2) -> x^a / (a B(a, 1/2)) as x -> 0,
+    -- with log x = log df - 2 log|t| computed without forming t * t
+    local a = df / 2
+    return 0.5 * math.exp(lgamma(a + 0.5) - lgamma(a) - lgamma(0.5) + a * (math.log(df) - 2 * math.log(math.abs(t)))) / a
+  end
+  return 0.5 * M.betainc(df / 2, 0.5, x)
+end
+
 --- stats.t_cdf(t, df): P(T <= t) for Student's t with df degrees of freedom
 function M.t_cdf(t, df)
-  local tail = 0.5 * M.betainc(df / 2, 0.5, df / (df + t * t))
+  if type(t) ~= "number" then error("t_cdf: t must be a number, got " .. type(t), 2) end
+  check_df("t_cdf", df)
+  t = t + 0.0
+  local tail = t_tail(t, df)
   return t >= 0 and 1 - tail or tail
+end
+
+-- bisection on [0, hi] for the t where below(t) flips from true to false;
+-- hi doubles from 1.0 (a float) up to 2^1023 (beyond: inf), every loop is bounded
+local function bisect(below)
+  local lo, hi = 0.0, 1.0
+  while below(hi) do
+    if hi >= 2.0 ^ 1023 then return math.huge end
+    lo, hi = hi, hi * 2
+  end
+  for _ = 1, 1100 do
+    local mid = 0.5 * (lo + hi)
+    if below(mid) then lo = mid else hi = mid end
+    if hi - lo < 1e-12 * math.max(1, hi) then break end
+  end
+  return 0.5 * (lo + hi)
 end
 
 --- stats.t_quantile(p, df): the t with P(T <= t) = p (bisection on t_cdf, |error| < 1e-10)
 function M.t_quantile(p, df)
-  if not (p > 0 and p < 1) then error("t_quantile: p must be in (0, 1), got " .. tostring(p), 2) end
-  if not (df > 0) then error("t_quantile: df must be > 0, got " .. tostring(df), 2) end
+  if type(p) ~= "number" or not (p > 0 and p < 1) then error("t_quantile: p must be in (0, 1), got " .. tostring(p), 2) end
+  check_df("t_quantile", df)
   if p == 0.5 then return 0 end
-  if p < 0.5 then return -M.t_quantile(1 - p, df) end
-  local lo, hi = 0, 1
-  while M.t_cdf(hi, df) < p do lo, hi = hi, hi * 2 end
-  for _ = 1, 200 do
-    local mid = 0.5 * (lo + hi)
-    if M.t_cdf(mid, df) < p then lo = mid else hi = mid end
-    if hi - lo < 1e-12 * math.max(1, hi) then break end
+  if p < 0.5 then
+    local q = 1 - p
+    -- p below 2^-53: 1 - p rounds to 1, search the lower tail itself
+    if q >= 1 then return -bisect(function(t) return t_tail(t, df) > p end) end
+    return -M.t_quantile(q, df)
   end
-  return 0.5 * (lo + hi)
+  return bisect(function(t) return M.t_cdf(t, df) < p end)
 end
 
 --- stats.normal_cdf(z) and stats.normal_quantile(p)
@@ -156,7 +247,7 @@ function M.normal_cdf(z)
 end
 
 function M.normal_quantile(p)
-  if not (p > 0 and p < 1) then error("normal_quantile: p must be in (0, 1), got " .. tostring(p), 2) end
+  if type(p) ~= "number" or not (p > 0 and p < 1) then error("normal_quantile: p must be in (0, 1), got " .. tostring(p), 2) end
   local lo, hi = -40, 40
   for _ = 1, 200 do
     local mid = 0.5 * (lo + hi)
@@ -189,15 +280,21 @@ local function fmt(v) return ("%.4g"):format(v) end
 -- -> {mean, sd (ddof 1), n, level, lo, hi, half (nil for bootstrap, which may
 -- be asymmetric), method, sigma (which sd the half-width uses), text}
 function M.interval(xs, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("interval: options must be a table, got " .. type(opts), 2) end
+  opts = check_opts(opts, "interval", { "level", "method", "seed", "resamples" })
   local n = check_list(xs, "interval", nil, 1)
   local level = opts.level or 0.95
   if type(level) ~= "number" or not (level > 0 and level < 1) then
     error("interval: level must be in (0, 1), got " .. tostring(level), 2)
   end
   local method = opts.method or "auto"
+  if type(method) ~= "string" then error("interval: option 'method' must be a string (auto, t, normal or bootstrap), got " .. type(method), 2) end
   if method == "auto" then method = n >= 100 and "normal" or "t" end
+  if method ~= "t" and method ~= "normal" and method ~= "bootstrap" then
+    error(("interval: unknown method '%s' (auto, t, normal or bootstrap)"):format(method), 2)
+  end
+  if opts.seed ~= nil and math.type(opts.seed) ~= "integer" then
+    error(("interval: option 'seed' must be an integer, got %s (%s)"):format(tostring(opts.seed), type(opts.seed)), 2)
+  end
   local m = M.mean(xs)
   local r = { mean = m, n = n, level = level, method = method, sd = n > 1 and M.sd(xs) or 0 }
   local pct = ("%g%%"):format(level * 100)
@@ -209,6 +306,7 @@ function M.interval(xs, opts)
   if method == "t" then
     local q = M.t_quantile(1 - (1 - level) / 2, n - 1)
     r.half = q * r.sd / math.sqrt(n)
+    if not finite(r.half) and finite(r.sd) then r.half = q * (r.sd / math.sqrt(n)) end -- q * sd overflowed
     r.sigma = "sample sd (ddof = 1)"
     r.quantile = q
     r.text = ("%s ± %s (%s interval: t(%d df) = %.4f · s / sqrt(%d), s = sample sd, ddof = 1)")
@@ -217,6 +315,7 @@ function M.interval(xs, opts)
     local q = M.normal_quantile(1 - (1 - level) / 2)
     local sigma = M.sd(xs, 0)
     r.half = q * sigma / math.sqrt(n)
+    if not finite(r.half) and finite(sigma) then r.half = q * (sigma / math.sqrt(n)) end
     r.sigma = "population sd (ddof = 0)"
     r.quantile = q
     r.text = ("%s ± %s (%s interval: %.2f · σ / sqrt(%d), σ = population sd, ddof = 0)")
@@ -260,7 +359,13 @@ local function diffs(a, b, fname)
     error(("%s: paired samples must have the same length, got %d and %d"):format(fname, n, nb), 3)
   end
   local d = {}
-  for i = 1, n do d[i] = a[i] - b[i] end
+  for i = 1, n do
+    local v = a[i] - b[i]
+    if v ~= v then
+      error(("%s: the difference a[%d] - b[%d] = %s - %s is not a number"):format(fname, i, i, tostring(a[i]), tostring(b[i])), 3)
+    end
+    d[i] = v
+  end
   return d, n
 end
 
@@ -269,6 +374,12 @@ end
 function M.paired_t(a, b)
   local d, n = diffs(a, b, "paired_t")
   if n < 2 then error("paired_t: needs at least 2 pairs, got " .. n, 2) end
+  for i = 1, n do
+    if not finite(d[i]) then
+      error(("paired_t: the difference a[%d] - b[%d] = %s - %s is %s; a t-test needs finite differences (wilcoxon ranks them)")
+        :format(i, i, tostring(a[i]), tostring(b[i]), tostring(d[i])), 2)
+    end
+  end
   local m, s = M.mean(d), M.sd(d)
   local r = { n = n, df = n - 1, mean_diff = m, sd_diff = s }
   if s == 0 then
@@ -305,9 +416,15 @@ end
 -- differences), p (two-sided), exact (bool)}. Zero differences are dropped (Wilcoxon's
 -- convention). The exact null distribution of W+ (every sign pattern equally likely) is
 -- counted by dynamic programming over the (mid)ranks, so ties are handled exactly; used
--- when n <= 50 unless exact = false. Otherwise: normal approximation with tie correction.
+-- by default when n <= 50; exact = true allows up to 60 (beyond, the counts of 2^n sign patterns
+-- would overflow 64-bit integers: an error), exact = false forces the normal approximation with
+-- tie correction, the default above 50.
+local WILCOXON_EXACT_MAX = 60
 function M.wilcoxon(a, b, opts)
-  opts = opts or {}
+  opts = check_opts(opts, "wilcoxon", { "exact" })
+  if opts.exact ~= nil and type(opts.exact) ~= "boolean" then
+    error("wilcoxon: option 'exact' must be a boolean (or nil: exact up to 50 differences), got " .. type(opts.exact), 2)
+  end
   local all = diffs(a, b, "wilcoxon")
   local d = {}
   for _, v in ipairs(all) do if v ~= 0 then d[#d + 1] = v end end
@@ -325,6 +442,10 @@ function M.wilcoxon(a, b, opts)
   r.w_plus, r.w_minus, r.statistic, r.ties = wp, wm, math.min(wp, wm), ties
   local exact = opts.exact
   if exact == nil then exact = n <= 50 end
+  if exact and n > WILCOXON_EXACT_MAX then
+    error(("wilcoxon: exact = true supports at most %d non-zero differences (the null counts overflow beyond), got %d; use exact = false or leave it unset for the normal approximation")
+      :format(WILCOXON_EXACT_MAX, n), 2)
+  end
   r.exact = exact
   if exact then
     -- doubled ranks are integers; count sign patterns by their sum of positive ranks
@@ -363,7 +484,10 @@ end
 -- Holm's step-down: sort ascending, p_(i) * (m - i + 1), running maximum, capped at 1.
 function M.holm(ps, alpha)
   local m = check_list(ps, "holm", "p-values", 1)
-  alpha = alpha or 0.05
+  if alpha == nil then alpha = 0.05 end
+  if type(alpha) ~= "number" or not (alpha >= 0 and alpha <= 1) then
+    error(("holm: alpha must be a number in [0, 1], got %s (%s)"):format(tostring(alpha), type(alpha)), 2)
+  end
   local order = {}
   for i = 1, m do
     if ps[i] < 0 or ps[i] > 1 then error(("holm: p-values[%d] = %s is not in [0, 1]"):format(i, ps[i]), 2) end
