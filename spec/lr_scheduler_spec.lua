@@ -134,6 +134,21 @@ describe("lr schedules", function()
     assert.has_error(function() s:step() end)
   end)
 
+  it("OneCycleLR with cycle_momentum = false leaves momentum alone (torch: lr 0.02 at step 0 here)", function()
+    for _, make in ipairs {
+      function(p) return optim.SGD({p}, {lr = 0.1, momentum = 0.9}) end,
+      function(p) return optim.Adagrad({p}, {lr = 0.1}) end,
+    } do
+      local p = ks.zeros(2)
+      p.requires_grad = true
+      local o = make(p)
+      local s = lr.OneCycleLR(o, {max_lr = 0.5, total_steps = 10, cycle_momentum = false})
+      assert.near(0.02, s:get_last_lr()[1], 1e-12)
+      for _ = 1, 9 do s:step() end
+      assert.is_true(o.param_groups[1].momentum == nil or o.param_groups[1].momentum == 0.9)
+    end
+  end)
+
   it("range test returns the curve and a suggested rate, and restores the model", function()
     local nn = require "kshot.nn"
     ks.manual_seed(3)

@@ -31,7 +31,9 @@ typedef enum ks_pad_mode { KS_PAD_CONSTANT = 0, KS_PAD_REFLECT } ks_pad_mode;
  * [0, H + 2*pad - out_h] x [0, W + 2*pad - out_w] of x padded by `pad`
  * (constant `fill`, or reflect without edge repeat, needing pad < H and W),
  * then flipped left-right with probability hflip_p and up-down with vflip_p.
- * With probability 1 - p the window is the centre one. */
+ * With probability 1 - p the window is the centre one, at offset
+ * floor(margin / 2) (torchvision's CenterCrop rounds half to even: one
+ * pixel further when the margin is odd and its half rounds up). */
 typedef struct ks_aug_crop {
     int64_t out_h, out_w, pad;
     ks_pad_mode mode;
@@ -56,14 +58,19 @@ ks_status ks_aug_translate(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_gen
                            int subpixel, float fill, double p);
 
 /* Random affine (torchvision's RandomAffine, drawn in this order): angle
- * theta ~ U(deg_lo, deg_hi) counter-clockwise (as ks_aug_rotate; torchvision's
- * affine turns the other way, the same for a symmetric range); a translation
+ * theta ~ U(deg_lo, deg_hi) counter-clockwise (as ks_aug_rotate). The whole
+ * map is torchvision's affine mirrored: kshot (theta, phi_x, phi_y) equals
+ * torchvision's affine(-theta, shear = (-phi_x, -phi_y)), so symmetric
+ * ranges draw the same distribution and lopsided ones turn and shear the
+ * other way (a positive phi_x moves the top row left); a translation
  * of round(U(-tx*W, tx*W)), round(U(-ty*H, ty*H)) pixels; a scale s ~
  * U(scale_lo, scale_hi); shears phi_x ~ U(shear_x_lo, shear_x_hi), phi_y ~
  * U(shear_y_lo, shear_y_hi) degrees. About the centre ((W-1)/2, (H-1)/2) the
  * image moves by s * R(theta) * [1 0; tan phi_y 1] * [1 tan phi_x; 0 1] on
- * (x, y), then by the translation; bilinear, `fill` outside. Scale 1 and
- * no shear give exactly ks_aug_rotate's image. out [B, C, H, W]. */
+ * (x, y), then by the translation; bilinear over the image extended by
+ * `fill` (torchvision instead blends border pixels with a mask for a
+ * non-zero fill). Scale 1 and no shear give exactly ks_aug_rotate's image.
+ * out [B, C, H, W]. */
 typedef struct ks_aug_affine_params {
     double deg_lo, deg_hi, scale_lo, scale_hi, shear_x_lo, shear_x_hi, shear_y_lo, shear_y_hi;
     double translate_x, translate_y, p;
@@ -131,8 +138,9 @@ ks_status ks_aug_erase(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generat
  * then the box centre), and report the lambda used (1 when the batch was not
  * selected). mixup: out = lam*x + (1-lam)*x[perm];
  * alpha <= 0 means lam = 1. cutmix: lam ~ Beta(beta, beta), a box of
- * floor(H*sqrt(1-lam)) x floor(W*sqrt(1-lam)) around a uniform centre,
- * clipped, taken from x[perm]; lam is recomputed as the kept share of pixels.
+ * half-sizes floor(H*sqrt(1-lam)/2) x floor(W*sqrt(1-lam)/2) on each side
+ * of a uniform centre (as the paper's code), clipped, taken from x[perm];
+ * lam is recomputed as the kept share of pixels.
  * box (optional, 4 int64: top, left, h, w). out must not overlap x. */
 ks_status ks_aug_mixup(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generator *g, double alpha, double p,
                        ks_tensor *perm, double *lambda);

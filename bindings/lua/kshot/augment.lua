@@ -179,7 +179,8 @@ end
 
 --- A.random_affine{degrees = 0 | d | {lo, hi}, translate = {fx, fy} (optional), scale = {lo, hi} (optional),
 -- shear = s | {lo, hi} | {xlo, xhi, ylo, yhi} (optional, degrees), fill = 0, p = 1}: torchvision's RandomAffine
--- (rotation counter-clockwise as random_rotation; translations whole pixels); contract in ks_augment.h.
+-- mirrored (rotation counter-clockwise as random_rotation, shears of the opposite sign: the same for symmetric
+-- ranges); translations whole pixels; a non-zero fill extends the image (no border blending); ks_augment.h.
 function M.random_affine(opts)
   local name = "random_affine"
   opts = opt_table(name, opts)

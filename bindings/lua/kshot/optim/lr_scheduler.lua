@@ -426,7 +426,7 @@ function OneCycle:get_lr()
       if n <= ph[1] or i == #self.phases then
         local pct = (n - start) / (ph[1] - start)
         lr = anneal(self.anneal_strategy, g[ph[2]], g[ph[3]], pct)
-        mom = anneal(self.anneal_strategy, g[ph[4]], g[ph[5]], pct)
+        if self.cycle_momentum then mom = anneal(self.anneal_strategy, g[ph[4]], g[ph[5]], pct) end
         break
       end
       start = ph[1]
