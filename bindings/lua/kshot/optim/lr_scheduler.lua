@@ -19,6 +19,11 @@
 -- Also here: ReduceLROnPlateau (step(metric)), OneCycleLR (per batch; also
 -- cycles momentum or Adam's beta1), and range_test, the learning-rate range
 -- test (exponentially increasing lr, returns the curve and a suggestion).
+-- In their own files, registered in this same table: LambdaLR,
+-- MultiplicativeLR, ConstantLR, PolynomialLR (lr_scheduler_factor.lua) and
+-- CosineAnnealingWarmRestarts, CyclicLR (lr_scheduler_cyclic.lua). A
+-- scheduler's functions (lr_lambda, scale_fn) are not part of its
+-- state_dict(), as in PyTorch: rebuild it with the same functions, then load.
 local ks = require "kshot"
 
 local M = {}
@@ -42,6 +47,21 @@ local function number_opt(name, o, key, default, lo, hi)
   return v
 end
 
+-- an integral number (5 or 5.0), returned as a Lua integer
+local function integer_opt(name, o, key, default, lo, hi)
+  local v = number_opt(name, o, key, default, lo, hi)
+  local i = math.tointeger(v)
+  if i == nil then fail(name, "option '%s' must be an integer, got %s", key, tostring(v)) end
+  return i
+end
+
+-- a function or a callable table (lr_lambda, scale_fn)
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = type(v) == "table" and getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
 -- opts may be a table, or the scheduler's first required option given positionally
 local function options(name, opts, first_key)
   if type(opts) == "table" then return opts end
@@ -55,8 +75,9 @@ local Scheduler = {}
 Scheduler.__index = Scheduler
 M.LRScheduler = Scheduler
 
+-- constructors: M.StepLR(opt, opts) as well as M.StepLR.new(opt, opts)
 local function class(name)
-  local cls = setmetatable({__name = name}, {__index = Scheduler})
+  local cls = setmetatable({__name = name}, {__index = Scheduler, __call = function(c, ...) return c.new(...) end})
   cls.__index = cls
   M[name] = cls
   return cls
@@ -107,11 +128,12 @@ local function plain_copy(v)
   return t
 end
 
---- Every field except the optimizer (and nested schedulers' own state dicts).
+--- Every field except the optimizer, the class's _unsaved ones (functions) and nested schedulers' own state dicts.
 function Scheduler:state_dict()
   local sd = {}
+  local unsaved = self._unsaved or {}
   for k, v in pairs(self) do
-    if k ~= "optimizer" and k ~= "_schedulers" then sd[k] = plain_copy(v) end
+    if k ~= "optimizer" and k ~= "_schedulers" and not unsaved[k] then sd[k] = plain_copy(v) end
   end
   if self._schedulers then
     sd._schedulers = {}
@@ -158,7 +180,7 @@ function Scheduler:check_state_dict(sd)
   for k in pairs(live) do
     if sd[k] == nil then fail(name, "load_state_dict: the state dict has no '%s' (the state of another scheduler?)", k) end
   end
-  if math.type(sd.last_epoch) ~= "integer" and not (type(sd.last_epoch) == "number" and math.tointeger(sd.last_epoch)) then
+  if live.last_epoch ~= nil and math.type(sd.last_epoch) ~= "integer" and not (type(sd.last_epoch) == "number" and math.tointeger(sd.last_epoch)) then
     fail(name, "load_state_dict: 'last_epoch' must be an integer, got %s", tostring(sd.last_epoch))
   end
   if self._schedulers then
@@ -354,6 +376,17 @@ function Chained:step()
   self._last_lr = map_groups(self, function(g) return g.lr end)
 end
 
+------------------------------------------------------- momentum cycling
+-- OneCycleLR and CyclicLR cycle SGD's momentum, or beta1 for the Adam family
+local function uses_beta1(name, opt)
+  local d = opt.defaults or {}
+  if d.momentum == nil and d.betas == nil then fail(name, "the optimizer has no momentum to cycle (use cycle_momentum = false)") end
+  return d.betas ~= nil
+end
+local function set_momentum(use_beta1, g, m)
+  if use_beta1 then g.betas = {m, g.betas[2]} else g.momentum = m end
+end
+
 --------------------------------------------------------------- OneCycleLR
 local OneCycle = class("OneCycleLR")
 --- Per-batch one-cycle policy (Smith): warm up to max_lr, anneal to max_lr/div/final_div.
@@ -397,12 +430,10 @@ function OneCycle.new(opt, opts)
     g.min_lr = g.initial_lr / final_div
   end
   if self.cycle_momentum then
-    local d = opt.defaults or {}
-    if d.momentum == nil and d.betas == nil then fail(N, "the optimizer has no momentum to cycle (use cycle_momentum = false)") end
-    self.use_beta1 = d.betas ~= nil
+    self.use_beta1 = uses_beta1(N, opt)
     local mx, base = number_opt(N, opts, "max_momentum", 0.95, 0), number_opt(N, opts, "base_momentum", 0.85, 0)
     for _, g in ipairs(opt.param_groups) do
-      if self.use_beta1 then g.betas = {mx, g.betas[2]} else g.momentum = mx end
+      set_momentum(self.use_beta1, g, mx)
       g.max_momentum, g.base_momentum = mx, base
     end
   end
@@ -431,9 +462,7 @@ function OneCycle:get_lr()
       end
       start = ph[1]
     end
-    if self.cycle_momentum then
-      if self.use_beta1 then g.betas = {mom, g.betas[2]} else g.momentum = mom end
-    end
+    if self.cycle_momentum then set_momentum(self.use_beta1, g, mom) end
     return lr
   end)
 end
@@ -503,12 +532,12 @@ function Plateau:step(metric)
   self._last_lr = map_groups(self, function(g) return g.lr end)
 end
 
--- constructors: M.StepLR(opt, opts) as well as M.StepLR.new(opt, opts)
-for _, name in ipairs({"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "SequentialLR",
-  "ChainedScheduler", "OneCycleLR", "ReduceLROnPlateau"}) do
-  local cls = M[name]
-  setmetatable(cls, {__index = Scheduler, __call = function(c, ...) return c.new(...) end})
-end
+-- the other schedulers live in their own files and build on these helpers (they register through class)
+local helpers = {Scheduler = Scheduler, class = class, init = init, fail = fail, check_optimizer = check_optimizer,
+  number_opt = number_opt, integer_opt = integer_opt, options = options, callable = callable, map_groups = map_groups,
+  PER_GROUP = PER_GROUP, uses_beta1 = uses_beta1, set_momentum = set_momentum}
+require "kshot.optim.lr_scheduler_factor" (helpers)
+require "kshot.optim.lr_scheduler_cyclic" (helpers)
 
 ------------------------------------------------------------ LR range test
 --- The learning-rate range test (Smith 2017; "LR finder").
