@@ -80,20 +80,26 @@ return function(H)
     end)
   end
 
+  -- a class whose options read(name, opts) turns into fields of the scheduler
+  local function options_class(name, first, read)
+    local cls = H.class(name)
+    function cls.new(opt, opts, last_epoch)
+      H.check_optimizer(name, opt)
+      local fields = read(name, options(name, opts, first))
+      local self = H.init(cls, opt, last_epoch)
+      for k, v in pairs(fields) do self[k] = v end
+      self:step()
+      return self
+    end
+    return cls
+  end
+
   --- ConstantLR: lr * factor for epochs [0, total_iters), then lr.
-  local ConstantLR = H.class("ConstantLR")
-  function ConstantLR.new(opt, opts, last_epoch)
-    local N = "ConstantLR"
-    H.check_optimizer(N, opt)
-    opts = options(N, opts, "factor")
+  local ConstantLR = options_class("ConstantLR", "factor", function(N, opts)
     local f = number_opt(N, opts, "factor", 1 / 3, 0, 1)
     if f == 0 then fail(N, "invalid factor: 0 (expected (0, 1])") end
-    local n = integer_opt(N, opts, "total_iters", 5, 1)
-    local self = H.init(ConstantLR, opt, last_epoch)
-    self.factor, self.total_iters = f, n
-    self:step()
-    return self
-  end
+    return {factor = f, total_iters = integer_opt(N, opts, "total_iters", 5, 1)}
+  end)
   function ConstantLR:get_lr()
     local e, f, n = self.last_epoch, self.factor, self.total_iters
     return map_groups(self, function(g)
@@ -108,18 +114,9 @@ return function(H)
   end
 
   --- PolynomialLR: initial_lr * (1 - min(epoch, total_iters) / total_iters) ^ power.
-  local PolynomialLR = H.class("PolynomialLR")
-  function PolynomialLR.new(opt, opts, last_epoch)
-    local N = "PolynomialLR"
-    H.check_optimizer(N, opt)
-    opts = options(N, opts, "total_iters")
-    local n = number_opt(N, opts, "total_iters", 5, 1)
-    local p = number_opt(N, opts, "power", 1.0, 0)
-    local self = H.init(PolynomialLR, opt, last_epoch)
-    self.total_iters, self.power = n, p
-    self:step()
-    return self
-  end
+  local PolynomialLR = options_class("PolynomialLR", "total_iters", function(N, opts)
+    return {total_iters = number_opt(N, opts, "total_iters", 5, 1), power = number_opt(N, opts, "power", 1.0, 0)}
+  end)
   function PolynomialLR:get_lr()
     local e, n = self.last_epoch, self.total_iters
     if e == 0 or e > n then return map_groups(self, function(g) return g.lr end) end
