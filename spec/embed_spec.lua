@@ -169,6 +169,16 @@ int main(int argc, char **argv)
     check(kshot_run_string(s2, "for i = 1, 100000 do end") == KSHOT_OK, "interrupting one state spares the other");
     kshot_close(s2);
 
+    /* NULL arguments are errors, not crashes */
+    check(kshot_run_string(NULL, "x = 1") != KSHOT_OK, "run_string on a NULL state");
+    check(kshot_run_file(NULL, "x.lua") != KSHOT_OK, "run_file on a NULL state");
+    check(strstr(kshot_last_error(NULL), "NULL") != NULL, "last_error of a NULL state says so");
+    check(kshot_lua(NULL) == NULL, "kshot_lua(NULL)");
+    kshot_interrupt(NULL);
+    check(kshot_run_string(s, NULL) != KSHOT_OK, "NULL code fails");
+    check(strstr(kshot_last_error(s), "code is NULL") != NULL, "and says why");
+    check(kshot_run_string(s, "y = 2") == KSHOT_OK && kshot_last_error(s) == NULL, "the state still runs");
+
     kshot_close(s);
     kshot_close(NULL);
     printf("%d failures\n", fails);

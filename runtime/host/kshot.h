@@ -25,6 +25,13 @@
  *    states are independent (each has its own kshot context, thread pool,
  *    random generator and memory accounting).
  *  - kshot_open installs no signal handler: signals belong to the program.
+ *  - NULL: every function takes a NULL state without crashing (kshot_run_*
+ *    return LUA_ERRRUN, kshot_last_error a message saying so, kshot_lua
+ *    NULL, kshot_interrupt and kshot_close do nothing); kshot_run_string
+ *    with NULL code fails with a message. Using a state after kshot_close
+ *    (including a second close) is undefined, as for any freed object.
+ *  - A finalizer (__gc) that never returns cannot be interrupted: Lua runs
+ *    finalizers with hooks off, so kshot_close (which runs them) would hang.
  */
 #ifndef KSHOT_H
 #define KSHOT_H

@@ -26,7 +26,7 @@ struct kshot_state {
 /* The Lua state's extra space holds its kshot_state (coroutines inherit it). */
 kshot_state *kshot_from_lua(lua_State *L) { return *(kshot_state **)lua_getextraspace(L); }
 
-lua_State *kshot_lua(kshot_state *s) { return s->L; }
+lua_State *kshot_lua(kshot_state *s) { return s ? s->L : NULL; }
 
 /* ------------------------------------------------------------ interrupts */
 void kshot_clear_interrupt(kshot_state *s)
@@ -67,8 +67,18 @@ int kshot_fail(kshot_state *s, int st)
     return st;
 }
 
+/* a failure that never reached Lua (a NULL argument) */
+static int fail_msg(kshot_state *s, const char *msg)
+{
+    free(s->error);
+    s->error = strdup(msg);
+    s->failed = 1;
+    return LUA_ERRRUN;
+}
+
 const char *kshot_last_error(kshot_state *s)
 {
+    if (!s) return "kshot: no state (NULL kshot_state)";
     if (!s->failed) return NULL;
     return s->error ? s->error : "not enough memory";
 }
@@ -135,12 +145,15 @@ int kshot_load(kshot_state *s, const char *src, long len, const char *chunkname)
 
 int kshot_run_file(kshot_state *s, const char *path)
 {
+    if (!s) return LUA_ERRRUN;
     int st = kshot_load(s, path, -1, NULL);
     return st != LUA_OK ? st : kshot_pcall(s, 0, 0);
 }
 
 int kshot_run_string(kshot_state *s, const char *code)
 {
+    if (!s) return LUA_ERRRUN;
+    if (!code) return fail_msg(s, "kshot_run_string: code is NULL");
     int st = kshot_load(s, code, (long)strlen(code), code);
     return st != LUA_OK ? st : kshot_pcall(s, 0, 0);
 }
