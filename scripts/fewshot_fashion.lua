@@ -48,25 +48,28 @@ local args = cli.new {
   description = "K-shot Fashion-MNIST from scratch: a small CNN with plain SGD against the usual tricks,\n"
     .. "one at a time and combined, with intervals and corrected paired tests (protocol 1).",
   options = {
-    { "--k", "K values (labelled examples per class)", type = "list:integer", default = { 5, 10 } },
-    { "--seeds", "report replicates 0..seeds-1 (default 3; 10 with --full)", type = "integer" },
-    { "--test-size", "test images (the first N; 0 = all 10,000; default 2000, all with --full)", type = "integer" },
+    { "--k", "K values (labelled examples per class; the inner CV needs 2 per class)", type = "list:integer",
+      default = { 5, 10 }, min = 2, unique = true },
+    { "--seeds", "report replicates 0..seeds-1 (default 3; 10 with --full)", type = "integer", min = 1 },
+    { "--test-size", "test images (the first N; 0 = all 10,000; default 2000, all with --full)", type = "integer",
+      min = 0 },
     { "--steps", "training steps (batch 32) of a plain run; recipes may train a multiple of it", type = "integer",
-      default = 150 },
+      default = 150, min = 1 },
     { "--preset", "which recipes", choices = { "default", "candidates", "smoke", "best", "tricks" }, default = "default" },
-    { "--only", "run only these recipes of the preset (and the baseline)", type = "list:string" },
+    { "--only", "run only these recipes of the preset (and the baseline)", type = "list:string", unique = true },
     { "--full", "final figures: 10 seeds, the full test set", type = "flag" },
     { "--dev", "development mode (how BEST was fixed): replicates 100..100+seeds-1, K-shot sets from training "
       .. "images 0..49999, scored on training images 50000.. (--test-size of them); the test set is not read",
       type = "flag" },
     { "--fresh", "re-run runs already recorded", type = "flag" },
-    { "--root", "folder of the run records", default = "runs" },
+    { "--root", "folder of the run records", default = "runs", path = "dir" },
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
-    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)" },
-    { "--json", "also write the results as JSON to this file" },
-    { "--threads", "kshot threads in all (default: all cores, at most 8)", type = "integer" },
+    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+      path = "in_dir" },
+    { "--json", "also write the results as JSON to this file", path = "out_file" },
+    { "--threads", "kshot threads in all (default: all cores, at most 8)", type = "integer", min = 1, max = 256 },
     { "--jobs", "processes that run the K values side by side, sharing the records (default: one per K, "
-      .. "at most one per thread); the threads are split among them", type = "integer" },
+      .. "at most one per thread; >= 1); the threads are split among them", type = "integer" },
     { "-q --quiet", "print only the reports", type = "flag" },
   },
 }:parse(arg)
@@ -74,17 +77,9 @@ local args = cli.new {
 local nseeds = args.seeds or (args.full and 10 or 3)
 local test_size = args.test_size or (args.full and 0 or 2000)
 local steps = args.steps
-if nseeds < 1 then io.stderr:write("fewshot_fashion.lua: --seeds must be >= 1\n") os.exit(2) end
-if steps < 1 then io.stderr:write("fewshot_fashion.lua: --steps must be >= 1\n") os.exit(2) end
-for _, k in ipairs(args.k) do
-  if k < 2 then io.stderr:write("fewshot_fashion.lua: every K must be >= 2 (inner CV needs 2 per class)\n") os.exit(2) end
-end
 local total_threads = args.threads or ks.get_num_threads()
-if args.jobs and args.jobs < 1 then io.stderr:write("fewshot_fashion.lua: --jobs must be >= 1\n") os.exit(2) end
-if args.threads then
-  if args.threads < 1 then io.stderr:write("fewshot_fashion.lua: --threads must be >= 1\n") os.exit(2) end
-  ks.set_num_threads(args.threads)
-end
+if args.jobs and args.jobs < 1 then cli.fail(args, "--jobs must be >= 1") end
+if args.threads then ks.set_num_threads(args.threads) end
 local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
 
 -- ------------------------------------------------------------ recipes
@@ -323,7 +318,17 @@ for i = 1, #PRESETS.default - 1 do PRESETS.tricks[i] = PRESETS.default[i] end
 local configs = PRESETS[args.preset]
 if args.only then
   local keep, sel = {}, {}
-  for _, n in ipairs(args.only) do keep[n] = true end
+  for _, n in ipairs(args.only) do
+    local found = false
+    for _, c in ipairs(configs) do found = found or c.name == n end
+    if not found then
+      local known = {}
+      for _, c in ipairs(configs) do known[#known + 1] = c.name end
+      cli.fail(args, "--only: preset '%s' has no recipe '%s' (its recipes: %s)", args.preset, n,
+        table.concat(known, ", "))
+    end
+    keep[n] = true
+  end
   for _, c in ipairs(configs) do if keep[c.name] or c.name == "baseline" then sel[#sel + 1] = c end end
   configs = sel
 end
@@ -331,7 +336,7 @@ end
 -- ------------------------------------------------------------ data
 local t_start = ks._bench_clock and ks._bench_clock() or os.time()
 local path = args.path
-local train_x, train_y = ks.data.fashion_mnist { split = "train", path = path }
+local train_x, train_y = cli.call(args, ks.data.fashion_mnist, { split = "train", path = path })
 local test_x, test_y
 -- --dev never touches the test set: K-shot sets are drawn from the first
 -- 50,000 training images and scored on the last 10,000 (the development pool)
@@ -341,7 +346,7 @@ if args.dev then
   draw_y = train_y:narrow(0, 0, DEV_POOL)
   test_x, test_y = train_x:narrow(0, DEV_POOL, 60000 - DEV_POOL), train_y:narrow(0, DEV_POOL, 60000 - DEV_POOL)
 else
-  test_x, test_y = ks.data.fashion_mnist { split = "test", path = path }
+  test_x, test_y = cli.call(args, ks.data.fashion_mnist, { split = "test", path = path })
 end
 local ntest = test_x:size(0)
 if test_size > 0 and test_size < ntest then
@@ -667,10 +672,9 @@ end
 
 -- ------------------------------------------------------------ sweep
 local root = args.root
-if args.no_records then
-  root = os.tmpname()
-  os.remove(root)
-end
+-- --no-records: a temporary folder, deleted at the end, on an error (Ctrl-C included) and by cli.exit / cli.fail
+local tmp_root <close> = args.no_records and cli.temp_dir() or nil
+if tmp_root then root = tmp_root.path end
 local replicates = {}
 if args.dev then
   for r = 100, 100 + nseeds - 1 do replicates[#replicates + 1] = r end
@@ -712,8 +716,7 @@ local function run_children()
   local ok = os.execute(table.concat(shell, "; "))
   if not ok then
     io.stderr:write("fewshot_fashion.lua: a child process failed (its messages are above)\n")
-    if args.no_records then os.execute("rm -rf " .. quote(root)) end
-    os.exit(1)
+    cli.exit(1)
   end
 end
 if jobs > 1 then run_children() end
@@ -770,4 +773,4 @@ if args.json then
   f:write(json.encode(out, { indent = true }))
   f:close()
 end
-if args.no_records then os.execute("rm -rf " .. quote(root)) end
+if tmp_root then tmp_root.remove() end

@@ -293,28 +293,35 @@ local args = cli.new {
   description = "Fashion-MNIST learning curve: 10-way test accuracy against K labelled images per class,\n"
     .. "from scratch vs frozen pretrained backbones (linear probe and CL2N), 95% t intervals over seeds.",
   options = {
-    {"--k", "K values (labelled training images per class)", type = "list:integer", default = D.k},
-    {"--seeds", "seeds (K-shot draws)", type = "integer", default = D.seeds},
+    {"--k", "K values (labelled training images per class)", type = "list:integer", default = D.k, min = 1,
+      max = 6000, unique = true},
+    {"--seeds", "seeds (K-shot draws)", type = "integer", default = D.seeds, min = 1},
     {"--supervised", "supervised backbone checkpoint ('none': skip)", default = D.supervised},
     {"--simclr", "self-supervised backbone checkpoint ('none': skip)", default = D.simclr},
-    {"--heads", "heads on frozen features (logreg, CL2N, L2N, UN)", type = "list:string", default = D.heads},
+    {"--heads", "heads on frozen features (logreg, CL2N, L2N, UN)", type = "list:string", default = D.heads,
+      unique = true},
     {"--scratch-steps", "training steps of the from-scratch CNN (batch 32)", type = "integer",
-      default = D.scratch_steps},
+      default = D.scratch_steps, min = 1},
     {"--no-scratch", "skip the from-scratch CNN", type = "flag"},
-    {"--test-size", "test images (the first N; 0 = all 10,000)", type = "integer", default = D.test_size},
-    {"--base-size", "base-class training images for CL2N's centre", type = "integer", default = D.base_size},
-    {"--svg", "write the picture here ('none': no picture)", default = D.svg},
-    {"--json", "also write the results as JSON to this file"},
-    {"--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)"},
-    {"--threads", "kshot threads", type = "integer"},
+    {"--test-size", "test images (the first N; 0 = all 10,000)", type = "integer", default = D.test_size, min = 0,
+      max = 10000},
+    {"--base-size", "base-class training images for CL2N's centre", type = "integer", default = D.base_size,
+      min = 1},
+    {"--svg", "write the picture here ('none': no picture; runs/ is created for the default)",
+      default = D.svg, path = "out_file", special = {"none"}},
+    {"--json", "also write the results as JSON to this file", path = "out_file"},
+    {"--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+      path = "in_dir"},
+    {"--threads", "kshot threads", type = "integer", min = 1, max = 256},
     {"-q --quiet", "print only the table", type = "flag"},
   },
 }:parse(arg)
 
 if args.threads then ks.set_num_threads(args.threads) end
-local trx, try = ks.data.fashion_mnist {split = "train", path = args.path}
-local tex, tey = ks.data.fashion_mnist {split = "test", path = args.path}
-if args.test_size > 0 then tex, tey = tex:narrow(0, 0, args.test_size), tey:narrow(0, 0, args.test_size) end
+for _, h in ipairs(args.heads) do
+  local ok, m = pcall(Me.parse, h, "learning_curve")
+  if not ok or not Me.FROZEN[m.name] then cli.fail(args, "--heads: '%s' is not a head (logreg, CL2N, L2N, UN)", h) end
+end
 local backbones = {}
 for _, b in ipairs({{"supervised", args.supervised}, {"simclr", args.simclr}}) do
   if b[2] ~= "none" then
@@ -328,6 +335,9 @@ for _, b in ipairs({{"supervised", args.supervised}, {"simclr", args.simclr}}) d
     backbones[#backbones + 1] = b
   end
 end
+local trx, try = cli.call(args, ks.data.fashion_mnist, {split = "train", path = args.path})
+local tex, tey = cli.call(args, ks.data.fashion_mnist, {split = "test", path = args.path})
+if args.test_size > 0 then tex, tey = tex:narrow(0, 0, args.test_size), tey:narrow(0, 0, args.test_size) end
 local t0 = os.time()
 local r = LC.run {train = {trx, try}, test = {tex, tey}, k = args.k, seeds = args.seeds, backbones = backbones,
   heads = args.heads, scratch_steps = args.scratch_steps, scratch = not args.no_scratch, base_size = args.base_size,
@@ -337,8 +347,8 @@ print(("Fashion-MNIST, 10-way accuracy (%%) on %d test images, K labelled traini
 for _, b in ipairs(backbones) do print(("  %s: %s"):format(b[1], b[2])) end
 print(LC.table(r))
 if args.svg ~= "none" then
-  local dir = args.svg:match("^(.*)/[^/]*$")
-  if dir then os.execute(("mkdir -p '%s'"):format(dir)) end
+  -- a given --svg's folder exists (checked by cli); the default's, runs/, is created
+  if args.svg == D.svg then os.execute("mkdir -p runs") end
   local f = assert(io.open(args.svg, "w"))
   f:write(LC.svg(r, ("Fashion-MNIST learning curve: 10-way test accuracy, %d seeds, 95%% t intervals"):format(r.seeds)))
   f:close()

@@ -23,11 +23,10 @@ local args = cli.new {
     .. "closed-form least-squares solution; exits 1 if one ends farther than --tolerance from it.",
   options = {
     { "--seed", "seed of the synthetic data and the mini-batch order", type = "integer", default = 2024 },
-    { "--noise", "standard deviation of the noise added to y", type = "number", default = 0.1 },
-    { "--tolerance", "largest distance to the closed form that passes", type = "number", default = 1e-3 },
+    { "--noise", "standard deviation of the noise added to y", type = "number", default = 0.1, min = 0 },
+    { "--tolerance", "largest distance to the closed form that passes", type = "number", default = 1e-3, min = 0 },
   },
 }:parse(arg)
-if args.noise < 0 then io.stderr:write("linear_regression.lua: --noise must be >= 0\n") os.exit(2) end
 
 local N, D, K = 256, 3, 2 -- examples, inputs, outputs
 ks.manual_seed(args.seed)

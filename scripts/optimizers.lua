@@ -26,14 +26,15 @@ local args = cli.new {
   name = "optimizers.lua",
   description = "GD, SGD, Adam and AdamW on K-shot Fashion-MNIST: learning-rate range tests, curves, paired tests.",
   options = {
-    { "--k", "labelled images per class", type = "integer", default = 10 },
-    { "--seeds", "replicates", type = "integer", default = 3 },
-    { "--steps", "training steps per run", type = "integer", default = 200 },
-    { "--test-size", "test images (0 = all)", type = "integer", default = 2000 },
+    { "--k", "labelled images per class (a class has 6,000 training images)", type = "integer", default = 10,
+      min = 1, max = 6000 },
+    { "--seeds", "replicates", type = "integer", default = 3, min = 1 },
+    { "--steps", "training steps per run", type = "integer", default = 200, min = 1 },
+    { "--test-size", "test images (0 = all)", type = "integer", default = 2000, min = 0 },
     { "--smoke", "a quick run (5 seeds, 60 steps, 500 test images) for the regression tests", type = "flag" },
-    { "--root", "folder of the run records", default = "runs" },
+    { "--root", "folder of the run records", default = "runs", path = "dir" },
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
-    { "--json", "also write the results as JSON to this file" },
+    { "--json", "also write the results as JSON to this file", path = "out_file" },
     { "-q --quiet", "print only the report", type = "flag" },
   },
 }:parse(arg)
@@ -45,8 +46,8 @@ end
 local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
 
 -- ------------------------------------------------------------ data
-local train_x, train_y = ks.data.fashion_mnist { split = "train" }
-local test_x, test_y = ks.data.fashion_mnist { split = "test" }
+local train_x, train_y = cli.call(args, ks.data.fashion_mnist, { split = "train" })
+local test_x, test_y = cli.call(args, ks.data.fashion_mnist, { split = "test" })
 if args.test_size > 0 and args.test_size < test_x:size(0) then
   test_x, test_y = test_x:narrow(0, 0, args.test_size), test_y:narrow(0, 0, args.test_size)
 end
@@ -92,10 +93,9 @@ end
 
 -- ------------------------------------------------------------ 1. range tests
 local root = args.root
-if args.no_records then
-  root = os.tmpname()
-  os.remove(root)
-end
+-- --no-records: a temporary folder, deleted at the end, on an error (Ctrl-C included) and by cli.exit / cli.fail
+local tmp_root <close> = args.no_records and cli.temp_dir() or nil
+if tmp_root then root = tmp_root.path end
 local name = ("optimizers-k%d-test%d-steps%d"):format(args.k, test_x:size(0), args.steps)
 local xr, yr = kshot_set(0)
 local range, suggested = {}, {}
@@ -199,4 +199,4 @@ if args.json then
   jf:write(json.encode(out, { indent = true }))
   jf:close()
 end
-if args.no_records then os.execute("rm -rf '" .. root .. "'") end
+if tmp_root then tmp_root.remove() end

@@ -32,9 +32,9 @@ local args = cli.new {
     { "--method", "pretraining method", choices = { "supervised", "simclr", "rotation", "protonet" },
       default = "supervised" },
     { "--base", "base classes (supervised / protonet train on them; held-out scores use them)",
-      type = "list:integer", default = D.base },
-    { "--layers", "ResNet blocks per stage", type = "list:integer", default = D.layers },
-    { "--width", "ResNet width (stage i has width * 2^(i-1) channels)", type = "integer", default = D.width },
+      type = "list:integer", default = D.base, min = 0, max = 9, unique = true },
+    { "--layers", "ResNet blocks per stage", type = "list:integer", default = D.layers, min = 1 },
+    { "--width", "ResNet width (stage i has width * 2^(i-1) channels)", type = "integer", default = D.width, min = 1 },
     { "--epochs", "epochs (held-out score and best-weights check after each)", type = "integer",
       default = D.epochs },
     { "--batch", "images per step (rotation: images incl. their 4 rotations)", type = "integer",
@@ -52,22 +52,23 @@ local args = cli.new {
     { "--eval-episodes", "protonet: held-out episodes", type = "integer", default = D.eval_episodes },
     { "--max-steps", "stop after this many steps in all (smoke tests)", type = "integer" },
     { "--seed", "seed (weights, split, batches, augmentation)", type = "integer", default = D.seed },
-    { "--threads", "kshot threads (1: the machine is shared; 2 threads contend)", type = "integer", default = 1 },
-    { "--out", "checkpoint path (default: models/fashion_resnet_<method>.safetensors)" },
-    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)" },
+    { "--threads", "kshot threads (1: the machine is shared; 2 threads contend)", type = "integer", default = 1,
+      min = 1, max = 256 },
+    { "--out", "checkpoint path (default: models/fashion_resnet_<method>.safetensors)", path = "out_file" },
+    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+      path = "in_dir" },
     { "-q --quiet", "no progress bar", type = "flag" },
   },
 }:parse(arg)
 
 ks.set_num_threads(args.threads)
 local command = "kshot scripts/pretrain_backbone.lua " .. table.concat(arg, " ")
-local x, y = ks.data.fashion_mnist { split = "train", path = args.path }
-for _, c in ipairs(args.base) do
-  if c < 0 or c > 9 then
-    io.stderr:write(("pretrain_backbone.lua: class %d is not a Fashion-MNIST class (0..9)\n"):format(c))
-    os.exit(2)
-  end
+local out = args.out or ("models/fashion_resnet_" .. args.method .. ".safetensors")
+if not args.out then -- the default path, checked before training as cli checks a given --out
+  local ok, why = cli.check_path("out_file", out)
+  if not ok then cli.fail(args, "%s (run from the repository root, or pass --out)", why) end
 end
+local x, y = cli.call(args, ks.data.fashion_mnist, { split = "train", path = args.path })
 local ok, model, info, o = pcall(R.run, {
   method = args.method, images = x, labels = y, base = args.base, layers = args.layers, width = args.width,
   epochs = args.epochs, batch = args.batch, images_per_epoch = args.images_per_epoch, lr = args.lr,
@@ -76,8 +77,7 @@ local ok, model, info, o = pcall(R.run, {
   seed = args.seed, max_steps = args.max_steps, progress = not args.quiet,
   log = function(s) if not args.quiet then io.stderr:write(s, "\n") end end,
 })
-if not ok then io.stderr:write("pretrain_backbone.lua: ", tostring(model), "\n") os.exit(2) end
-local out = args.out or ("models/fashion_resnet_" .. args.method .. ".safetensors")
+if not ok then cli.fail(args, "%s", tostring(model)) end
 local meta = R.metadata(o, info, command)
 R.save(out, model, meta)
 print(("%s: %s, %d epochs (best %d), %d steps, %s %.2f%%, %.0f s"):format(out, args.method, info.epochs,

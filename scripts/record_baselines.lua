@@ -12,9 +12,9 @@ local args = cli.new {
   name = "record_baselines.lua",
   description = "Re-record the regression baselines (spec/baselines.json) and print the diff.",
   options = {
-    { "--only", "recipes to record, comma-separated (default: all)", type = "list:string" },
+    { "--only", "recipes to record, comma-separated (default: all)", type = "list:string", unique = true },
     { "--dry-run", "print the diff without writing the file", type = "flag" },
-    { "--file", "baselines file", default = regression.BASELINES },
+    { "--file", "baselines file", default = regression.BASELINES, path = "out_file" },
   },
 }:parse(arg)
 
@@ -27,11 +27,10 @@ if not names then
   for k in pairs(regression.recipes) do names[#names + 1] = k end
   table.sort(names)
 end
+for _, name in ipairs(names) do -- every name checked before the first (slow) recording
+  if not regression.recipes[name] then cli.fail(args, "unknown recipe '%s'", name) end
+end
 for _, name in ipairs(names) do
-  if not regression.recipes[name] then
-    io.stderr:write(("record_baselines.lua: unknown recipe '%s'\n"):format(name))
-    os.exit(2)
-  end
   io.stderr:write(("recording %s ...\n"):format(name))
   new[name] = regression.entry(regression.measure(name), regression.recipes[name].points)
 end

@@ -44,37 +44,45 @@ local args = cli.new {
   description = "Few-shot transfer on Fashion-MNIST: N-way K-shot episodes on the novel classes,\n"
     .. "raw-pixel baselines and (with --backbone) frozen features, BN re-estimation and fine-tuning.",
   options = {
-    { "--base", "base classes", type = "list:integer", default = { 0, 1, 2, 3, 4 } },
-    { "--novel", "novel classes (the episodes' classes)", type = "list:integer", default = { 5, 6, 7, 8, 9 } },
-    { "--way", "classes per episode (default: min(5, number of novel classes))", type = "integer" },
-    { "--shots", "K values", type = "list:integer", default = { 1, 5 } },
-    { "--query", "queries per class (from the test images)", type = "integer", default = 15 },
-    { "--episodes", "episodes per K", type = "integer", default = 600 },
+    { "--base", "base classes", type = "list:integer", default = { 0, 1, 2, 3, 4 }, min = 0, max = 9, unique = true },
+    { "--novel", "novel classes (the episodes' classes)", type = "list:integer", default = { 5, 6, 7, 8, 9 }, min = 0,
+      max = 9, unique = true },
+    { "--way", "classes per episode (default: min(5, number of novel classes))", type = "integer", min = 2 },
+    { "--shots", "K values (a class has 6,000 training images)", type = "list:integer", default = { 1, 5 }, min = 1,
+      max = 6000, unique = true },
+    { "--query", "queries per class (from the test images: 1,000 per class)", type = "integer", default = 15,
+      min = 1, max = 1000 },
+    { "--episodes", "episodes per K", type = "integer", default = 600, min = 1 },
     { "--seed", "episode seed", type = "integer", default = 0 },
     { "--backbone", "nn.resnet checkpoints (safetensors, torchvision names; default: models/fashion_resnet_*)",
-      type = "list:string" },
+      type = "list:string", unique = true },
     { "--no-backbones", "raw-pixel methods only", type = "flag" },
-    { "--ft-backbones", "fine-tune (and LoRA-adapt) the first N backbones (0: neither)", type = "integer", default = 1 },
-    { "--layers", "resnet blocks per stage (default: checkpoint metadata, else 2,2,2,2)", type = "list:integer" },
-    { "--width", "resnet width (default: checkpoint metadata, else conv1.weight's rows)", type = "integer" },
+    { "--ft-backbones", "fine-tune (and LoRA-adapt) the first N backbones (0: neither)", type = "integer", default = 1,
+      min = 0 },
+    { "--layers", "resnet blocks per stage (default: checkpoint metadata, else 2,2,2,2)", type = "list:integer",
+      min = 1 },
+    { "--width", "resnet width (default: checkpoint metadata, else conv1.weight's rows)", type = "integer", min = 1 },
     { "--feature-layers", "layers to take features from; name (global average pool) or name:flat (flattened "
-      .. "[C, H, W] map)", type = "list:string", default = { "layer3:flat", "avgpool" } },
-    { "--threads", "kshot threads", type = "integer", default = 1 },
+      .. "[C, H, W] map)", type = "list:string", default = { "layer3:flat", "avgpool" }, unique = true },
+    { "--threads", "kshot threads", type = "integer", default = 1, min = 1, max = 256 },
     { "--mean", "input normalisation mean (default: metadata, else 0.2860)", type = "number" },
     { "--std", "input normalisation sd (default: metadata, else 0.3530)", type = "number" },
-    { "--ft-steps", "fine-tuning steps (default: chosen on base-class episodes from 10,25,50)", type = "integer" },
+    { "--ft-steps", "fine-tuning steps (default: chosen on base-class episodes from 10,25,50)", type = "integer",
+      min = 1 },
     { "--ft-train", "what fine-tuning trains: all, or sub-modules (e.g. layer4)", type = "list:string",
-      default = { "all" } },
-    { "--ft-episodes", "episodes for fine-tuning (the first ones)", type = "integer", default = 100 },
-    { "--tune-episodes", "base-class episodes to choose the fine-tuning steps", type = "integer", default = 10 },
-    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)" },
-    { "--json", "also write the results as JSON to this file" },
+      default = { "all" }, unique = true },
+    { "--ft-episodes", "episodes for fine-tuning (the first ones)", type = "integer", default = 100, min = 1 },
+    { "--tune-episodes", "base-class episodes to choose the fine-tuning steps", type = "integer", default = 10,
+      min = 1 },
+    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+      path = "in_dir" },
+    { "--json", "also write the results as JSON to this file", path = "out_file" },
     { "-q --quiet", "no progress on stderr", type = "flag" },
   },
 }:parse(arg)
 
 ks.set_num_threads(args.threads)
-local function die(msg) io.stderr:write("transfer_fashion.lua: ", msg, "\n") os.exit(2) end
+local function die(msg) cli.fail(args, "%s", msg) end
 local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
 
 -- ------------------------------------------------------------ the split
@@ -105,8 +113,8 @@ local function class_names(list)
   return table.concat(out, ", ")
 end
 
-local trx, try = ks.data.fashion_mnist { split = "train", path = args.path }
-local tex, tey = ks.data.fashion_mnist { split = "test", path = args.path }
+local trx, try = cli.call(args, ks.data.fashion_mnist, { split = "train", path = args.path })
+local tex, tey = cli.call(args, ks.data.fashion_mnist, { split = "test", path = args.path })
 local support_pool, query_pool = { images = trx, labels = try }, { images = tex, labels = tey }
 local base_pool = { images = trx, labels = try }
 

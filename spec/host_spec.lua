@@ -127,6 +127,12 @@ print(select('#', ...), ...)
         local _, err2, code2 = run(q("scripts/" .. f) .. " --no-such-option")
         assert.are.equal(2, code2, f)
         assert.truthy(err2:find("unknown option '--no-such-option'", 1, true), f .. ": " .. err2)
+        -- an output file in a folder that does not exist is refused before anything runs
+        if out:find("--json <file>", 1, true) then
+          local _, err3, code3 = run(q("scripts/" .. f) .. " --json /nonexistent_kshot_dir/x.json")
+          assert.are.equal(2, code3, f .. ": " .. err3)
+          assert.truthy(err3:find("folder '/nonexistent_kshot_dir' does not exist", 1, true), f .. ": " .. err3)
+        end
       end
     end
     assert.is_true(n >= 7, "scripts found: " .. n)

@@ -28,6 +28,36 @@
 --                    plus the usage to stderr, exits 2;
 --                    --help prints the help and exits 0
 --   try_parse(argv)  raises a Lua error instead; --help returns nil, help text
+--
+-- Constraints, checked on the values given on the command line (defaults are
+-- trusted) and shown in --help; a value that breaks one is an error naming
+-- the option, like a value of the wrong type (exit 2 from parse):
+--   min = n, max = n   integer / number options, and every item of a list
+--   unique = true      lists: no value twice ("--k 2,2")
+--   path = "out_file"  a file the script writes: its folder must exist and be
+--                      writable, and it must not be a folder (checked by
+--                      opening it for append; a file that did not exist is
+--                      removed again). Folders are never created for it.
+--   path = "in_dir"    an existing folder
+--   path = "dir"       a folder the script creates if missing (run records):
+--                      not empty, not a file, and the nearest existing
+--                      folder on its way must be writable
+--   special = {..}     values taken as they are, not checked as paths (e.g. "none")
+--   check = fn         fn(value) -> nil | message: any other check, run last
+--
+-- For the checks a script makes itself, and for cleanup on any exit:
+--   cli.fail(args or name, fmt, ...)  prints "<name>: <message>" to stderr and
+--                                     exits 2 (after the cleanups below)
+--   cli.call(args or name, f, ...)    f(...), or cli.fail with its error message
+--                                     (e.g. loading a dataset from --path)
+--   cli.exit(code)                    runs the cleanups, then os.exit(code)
+--   cli.check_path(kind, path)        true | nil, message: the path = kind checks
+--   local tmp <close> = cli.temp_dir() a fresh temporary folder name (tmp.path;
+--                                     not created); the folder is deleted when
+--                                     tmp goes out of scope: at the end of the
+--                                     script, on an error (Ctrl-C's
+--                                     "interrupted!" included), or through
+--                                     cli.fail / cli.exit
 local M = {}
 
 local ok_argparse, argparse = pcall(require, "argparse")
@@ -45,7 +75,76 @@ local function convert_scalar(kind, s, opt)
   return v
 end
 
-local function converter(kind, opt, choices)
+local has_lfs, lfs = pcall(require, "lfs")
+
+local function mode_of(p)
+  if has_lfs then return lfs.attributes(p, "mode") end
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local _, _, code = f:read(0) -- reading a folder fails with EISDIR (21)
+  f:close()
+  return code == 21 and "directory" or "file"
+end
+
+local function parent_of(p)
+  local dir = p:match("^(.*)/[^/]*$")
+  if dir == nil then return "." end
+  return dir == "" and "/" or dir
+end
+
+-- true, or nil and what is wrong with writing the file p
+local function writable_file(p)
+  if mode_of(p) == "directory" then return nil, ("'%s' is a folder, not a file"):format(p) end
+  local dir = parent_of(p)
+  local dm = mode_of(dir)
+  if dm == nil then return nil, ("cannot write '%s': folder '%s' does not exist (create it first)"):format(p, dir) end
+  if dm ~= "directory" then return nil, ("cannot write '%s': '%s' is not a folder"):format(p, dir) end
+  local existed = mode_of(p) ~= nil
+  local f, err = io.open(p, "ab")
+  if not f then return nil, ("cannot write '%s': %s"):format(p, err) end
+  f:close()
+  if not existed then os.remove(p) end
+  return true
+end
+
+local PATH_CHECKS = {
+  out_file = writable_file,
+  in_dir = function(p)
+    local m = mode_of(p)
+    if m == nil then return nil, ("folder '%s' does not exist"):format(p) end
+    if m ~= "directory" then return nil, ("'%s' is not a folder"):format(p) end
+    return true
+  end,
+  dir = function(p)
+    local m = mode_of(p)
+    if m ~= nil and m ~= "directory" then return nil, ("'%s' exists and is not a folder"):format(p) end
+    local probe = p
+    while mode_of(probe) == nil do probe = parent_of(probe) end -- "." and "/" exist
+    if mode_of(probe) ~= "directory" then
+      return nil, ("cannot create folder '%s': '%s' is not a folder"):format(p, probe)
+    end
+    local test = probe .. "/.kshot_cli_probe_" .. tostring({}):match("(%x+)$")
+    local f, err = io.open(test, "wb")
+    if not f then return nil, ("cannot write in '%s': %s"):format(probe, err) end
+    f:close()
+    os.remove(test)
+    return true
+  end,
+}
+
+-- Checks of one item (a scalar, or an item of a list) against min / max.
+local function range_error(o, opt, x)
+  if o.min ~= nil and x < o.min then return ("option '%s': %s is below the minimum %s"):format(opt, x, o.min) end
+  if o.max ~= nil and x > o.max then return ("option '%s': %s is above the maximum %s"):format(opt, x, o.max) end
+end
+
+local function is_special(o, v)
+  for _, s in ipairs(o.special or {}) do if s == v then return true end end
+  return false
+end
+
+local function converter(kind, opt, o)
+  local choices = o.choices
   return function(s)
     local v, err
     if kind:sub(1, 5) == "list:" then
@@ -62,8 +161,8 @@ local function converter(kind, opt, choices)
       v, err = convert_scalar(kind, s, opt)
       if err then return nil, err end
     end
+    local items = type(v) == "table" and v or { v }
     if choices then
-      local items = type(v) == "table" and v or { v }
       for _, x in ipairs(items) do
         local found = false
         for _, c in ipairs(choices) do if c == x then found = true end end
@@ -73,8 +172,42 @@ local function converter(kind, opt, choices)
         end
       end
     end
+    local seen = {}
+    for _, x in ipairs(items) do
+      if type(x) == "number" then
+        err = range_error(o, opt, x)
+        if err then return nil, err end
+      end
+      if o.unique then
+        if seen[x] then return nil, ("option '%s': %s is given twice"):format(opt, tostring(x)) end
+        seen[x] = true
+      end
+      if o.path and not is_special(o, x) then
+        if x == "" then return nil, ("option '%s': an empty path"):format(opt) end
+        local ok, why = PATH_CHECKS[o.path](x)
+        if not ok then return nil, ("option '%s': %s"):format(opt, why) end
+      end
+    end
+    if o.check then
+      err = o.check(v)
+      if err then return nil, ("option '%s': %s"):format(opt, err) end
+    end
     return v
   end
+end
+
+-- What --help says about the constraints, e.g. "(>= 1, no repeats)".
+local PATH_HELP = { out_file = "its folder must exist", in_dir = "an existing folder", dir = "created if missing" }
+local function constraint_help(o, kind)
+  local parts = {}
+  local each = kind:sub(1, 5) == "list:" and "each " or ""
+  if o.min ~= nil and o.max ~= nil then parts[#parts + 1] = ("%s%s..%s"):format(each, o.min, o.max)
+  elseif o.min ~= nil then parts[#parts + 1] = ("%s>= %s"):format(each, o.min)
+  elseif o.max ~= nil then parts[#parts + 1] = ("%s<= %s"):format(each, o.max) end
+  if o.unique then parts[#parts + 1] = "no repeats" end
+  if o.path then parts[#parts + 1] = PATH_HELP[o.path] end
+  if #parts == 0 then return "" end
+  return " (" .. table.concat(parts, ", ") .. ")"
 end
 
 local function show(v)
@@ -118,17 +251,42 @@ function M.new(spec)
       error(("cli.new: option '%s' has unknown type '%s' (string, integer, number, flag, list:integer, "
         .. "list:number, list:string)"):format(o[1], tostring(kind)), 2)
     end
+    local numeric = kind:match("integer") or kind:match("number")
+    for _, f in ipairs { "min", "max" } do
+      if o[f] ~= nil and (not numeric or type(o[f]) ~= "number") then
+        error(("cli.new: option '%s': %s needs an integer or number option and a number, got %s %s"):format(o[1],
+          f, kind, type(o[f])), 2)
+      end
+    end
+    if o.min ~= nil and o.max ~= nil and o.min > o.max then
+      error(("cli.new: option '%s': min %s > max %s"):format(o[1], o.min, o.max), 2)
+    end
+    if o.unique and not kind:match("^list:") then
+      error(("cli.new: option '%s': unique = true needs a list type, got %s"):format(o[1], kind), 2)
+    end
+    if o.path ~= nil and (not PATH_CHECKS[o.path] or not (kind == "string" or kind == "list:string")) then
+      error(("cli.new: option '%s': path must be \"out_file\", \"in_dir\" or \"dir\" on a string option, "
+        .. "got %s on %s"):format(o[1], tostring(o.path), kind), 2)
+    end
+    if o.check ~= nil and type(o.check) ~= "function" then
+      error(("cli.new: option '%s': check must be a function, got %s"):format(o[1], type(o.check)), 2)
+    end
+    if o.special ~= nil and type(o.special) ~= "table" then
+      error(("cli.new: option '%s': special must be a list of values, got %s"):format(o[1], type(o.special)), 2)
+    end
     local long = o[1]:match("%-%-([%w%-_]+)") or o[1]:match("%-([%w])")
     local target = long:gsub("%-", "_")
     local help = o[2] or ""
     if o.choices then help = help .. " (one of: " .. table.concat(o.choices, ", ") .. ")" end
+    help = help .. constraint_help(o, kind)
     if o.default ~= nil and kind ~= "flag" then help = help .. " (default: " .. show(o.default) .. ")" end
     if kind == "flag" then
       p:flag(o[1], help):target(target)
       self.defaults[target] = o.default or false
     else
-      p:option(o[1], help):target(target):convert(converter(kind, "--" .. long, o.choices))
-        :argname("<" .. (kind:match("list") and "a,b,..." or kind) .. ">")
+      p:option(o[1], help):target(target):convert(converter(kind, "--" .. long, o))
+        :argname("<" .. (kind:match("list") and "a,b,..." or (o.path == "out_file" and "file")
+          or (o.path and "folder") or kind) .. ">")
       self.defaults[target] = o.default
     end
     self.kinds[target] = kind
@@ -179,6 +337,10 @@ function Cli:try_parse(argv)
   return res
 end
 
+-- the script name of each args table parse returned (cli.fail(args, ...))
+local names = setmetatable({}, { __mode = "k" })
+local last_name = "script"
+
 --- cli:parse(argv) -> args; prints the error or help and exits (for scripts)
 function Cli:parse(argv)
   local ok, res, help = pcall(self.try_parse, self, argv)
@@ -190,7 +352,67 @@ function Cli:parse(argv)
     io.stdout:write(help, "\n")
     os.exit(0)
   end
+  names[res], last_name = self.name, self.name
   return res
+end
+
+-- ------------------------------------------------------------ exits and cleanup
+local cleanups = {} -- functions run once by cli.exit / cli.fail, newest first
+
+local function run_cleanups()
+  while #cleanups > 0 do
+    local f = table.remove(cleanups)
+    pcall(f)
+  end
+end
+
+--- cli.check_path(kind, path) -> true | nil, message: the checks of path = kind
+-- ("out_file", "in_dir", "dir"), for paths a script derives itself.
+function M.check_path(kind, p)
+  if not PATH_CHECKS[kind] then error("cli.check_path: kind must be \"out_file\", \"in_dir\" or \"dir\", got "
+    .. tostring(kind), 2) end
+  if type(p) ~= "string" then error("cli.check_path: path must be a string, got " .. type(p), 2) end
+  if p == "" then return nil, "an empty path" end
+  return PATH_CHECKS[kind](p)
+end
+
+--- cli.exit(code): run the pending cleanups (temporary folders), then os.exit(code).
+function M.exit(code)
+  run_cleanups()
+  io.stdout:flush()
+  os.exit(code)
+end
+
+--- cli.fail(args or name, fmt, ...): "<name>: <message>" on stderr, cleanups, exit 2.
+function M.fail(who, fmt, ...)
+  local name = type(who) == "string" and who or names[who] or last_name
+  io.stderr:write(name, ": ", (select("#", ...) > 0 and fmt:format(...) or tostring(fmt)), "\n")
+  M.exit(2)
+end
+
+--- cli.call(args or name, f, ...) -> f(...), or cli.fail with f's error message.
+function M.call(who, f, ...)
+  local res = table.pack(pcall(f, ...))
+  if not res[1] then M.fail(who, "%s", tostring(res[2])) end
+  return table.unpack(res, 2, res.n)
+end
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- local tmp <close> = cli.temp_dir(): {path = a fresh name under the temporary
+-- folder (not created)}; the folder is deleted on close, cli.exit or cli.fail.
+function M.temp_dir()
+  local path = os.tmpname()
+  os.remove(path)
+  local done = false
+  local function remove()
+    if not done then
+      done = true
+      os.execute("rm -rf " .. quote(path))
+    end
+  end
+  cleanups[#cleanups + 1] = remove
+  return setmetatable({ path = path, remove = remove }, { __close = remove })
 end
 
 return M

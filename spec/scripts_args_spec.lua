@@ -1,0 +1,289 @@
+-- scripts_args_spec.lua: the scripts in scripts/ reject bad arguments up
+-- front (exit 2, "<script>: <message>", no traceback, nothing run), and the
+-- kshot.cli features behind that: min / max / unique / path / special /
+-- check, cli.fail, cli.call, cli.check_path, cli.temp_dir cleanup. Runs the
+-- host binary os.getenv("KSHOT_BIN") or "build/kshot"; every case fails
+-- while parsing or before any training (the whole file takes seconds).
+local ks = require "kshot" -- puts the kshot.* Lua modules on package.path
+local cli = require "kshot.cli"
+local lfs = require "lfs"
+
+local KSHOT = os.getenv("KSHOT_BIN") or "build/kshot"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function spit(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local tmpfiles = {}
+local function tmpname()
+  local p = os.tmpname()
+  tmpfiles[#tmpfiles + 1] = p
+  return p
+end
+
+-- kshot <args> (a shell fragment) -> stdout, stderr, exit code
+local function run(args)
+  local out, err = tmpname(), tmpname()
+  local _, how, code = os.execute(("env -u LUA_INIT -u LUA_INIT_5_4 %s %s </dev/null >%s 2>%s"):format(q(KSHOT),
+    args, q(out), q(err)))
+  assert(how == "exit", "kshot was killed by a signal: " .. tostring(code))
+  return slurp(out), slurp(err), code
+end
+
+local function script(src)
+  local p = tmpname()
+  spit(p, src)
+  return p
+end
+
+teardown(function()
+  for _, p in ipairs(tmpfiles) do os.remove(p) end
+end)
+
+-- a plain file and a folder that does not exist, for the path cases
+local AFILE = tmpname()
+local NODIR = "/nonexistent_kshot_dir_" .. tostring({}):match("(%x+)$")
+local EMPTY = tmpname() -- an empty folder (removed by teardown: os.remove takes an empty folder)
+os.remove(EMPTY)
+lfs.mkdir(EMPTY)
+local NOT_FOUND = "fashion_mnist: " .. EMPTY .. "/train-images-idx3-ubyte.gz not found"
+
+local CASES = {
+  -- 1. bad values that used to run
+  { "fewshot_fashion.lua --test-size -5", "option '--test-size': -5 is below the minimum 0" },
+  { "fewshot_fashion.lua --only nope", "preset 'default' has no recipe 'nope'" },
+  { "fewshot_fashion.lua --preset smoke --only best_recipe", "preset 'smoke' has no recipe 'best_recipe'" },
+  { "fewshot_fashion.lua --k 1", "option '--k': 1 is below the minimum 2" },
+  { "fewshot_fashion.lua --jobs 0", "fewshot_fashion.lua: --jobs must be >= 1\n" },
+  { "learning_curve.lua --test-size -1", "option '--test-size': -1 is below the minimum 0" },
+  { "learning_curve.lua --test-size 10001", "option '--test-size': 10001 is above the maximum 10000" },
+  { "learning_curve.lua --base-size -5", "option '--base-size': -5 is below the minimum 1" },
+  { "learning_curve.lua --scratch-steps 0", "option '--scratch-steps': 0 is below the minimum 1" },
+  { "learning_curve.lua --heads foo", "--heads: 'foo' is not a head" },
+  { "linear_regression.lua --tolerance -1", "option '--tolerance': -1 is below the minimum 0" },
+  { "linear_regression.lua --noise -0.5", "option '--noise': -0.5 is below the minimum 0" },
+  -- 2. duplicates
+  { "fewshot_fashion.lua --k 2,2 --jobs 2", "option '--k': 2 is given twice" },
+  { "fewshot_fashion.lua --only adamw,adamw", "option '--only': adamw is given twice" },
+  { "learning_curve.lua --k 1,1", "option '--k': 1 is given twice" },
+  { "learning_curve.lua --heads CL2N,CL2N", "option '--heads': CL2N is given twice" },
+  { "transfer_fashion.lua --shots 1,5,1", "option '--shots': 1 is given twice" },
+  { "transfer_fashion.lua --novel 5,6,6", "option '--novel': 6 is given twice" },
+  { "pretrain_backbone.lua --base 0,0", "option '--base': 0 is given twice" },
+  { "record_baselines.lua --only a,a", "option '--only': a is given twice" },
+  -- 3. values that ended in a traceback
+  { "learning_curve.lua --threads 0", "option '--threads': 0 is below the minimum 1" },
+  { "transfer_fashion.lua --threads 0", "option '--threads': 0 is below the minimum 1" },
+  { "pretrain_backbone.lua --threads 0", "option '--threads': 0 is below the minimum 1" },
+  { "fewshot_fashion.lua --threads 300", "option '--threads': 300 is above the maximum 256" },
+  { "learning_curve.lua --k 0", "option '--k': 0 is below the minimum 1" },
+  { "learning_curve.lua --k 10000", "option '--k': 10000 is above the maximum 6000" },
+  { "learning_curve.lua --seeds 0", "option '--seeds': 0 is below the minimum 1" },
+  { "optimizers.lua --k 100000", "option '--k': 100000 is above the maximum 6000" },
+  { "transfer_fashion.lua --shots 7000", "option '--shots': 7000 is above the maximum 6000" },
+  { "transfer_fashion.lua --query 100000", "option '--query': 100000 is above the maximum 1000" },
+  { "transfer_fashion.lua --base 0,10", "option '--base': 10 is above the maximum 9" },
+  -- 4. the dataset folder
+  { "fewshot_fashion.lua --path " .. NODIR, "option '--path': folder '" .. NODIR .. "' does not exist" },
+  { "fewshot_fashion.lua --path " .. AFILE, "option '--path': '" .. AFILE .. "' is not a folder" },
+  { "fewshot_fashion.lua --path " .. EMPTY, NOT_FOUND },
+  { "learning_curve.lua --supervised none --simclr none --path " .. EMPTY, NOT_FOUND },
+  { "transfer_fashion.lua --path " .. EMPTY, NOT_FOUND },
+  { "pretrain_backbone.lua --out " .. AFILE .. " --path " .. EMPTY, NOT_FOUND },
+  -- 5. output files
+  { "fewshot_fashion.lua --json /tmp", "option '--json': '/tmp' is a folder, not a file" },
+  { "fewshot_fashion.lua --json " .. NODIR .. "/x.json", "folder '" .. NODIR .. "' does not exist" },
+  { "optimizers.lua --json " .. NODIR .. "/x.json", "folder '" .. NODIR .. "' does not exist" },
+  { "transfer_fashion.lua --json " .. NODIR .. "/x.json", "folder '" .. NODIR .. "' does not exist" },
+  -- 7. the records folder
+  { "fewshot_fashion.lua --root ''", "option '--root': an empty path" },
+  { "fewshot_fashion.lua --root " .. AFILE, "option '--root': '" .. AFILE .. "' exists and is not a folder" },
+  { "fewshot_fashion.lua --root " .. AFILE .. "/sub", "'" .. AFILE .. "' is not a folder" },
+  { "optimizers.lua --root ''", "option '--root': an empty path" },
+  -- 8. output paths in folders that do not exist
+  { "pretrain_backbone.lua --out " .. NODIR .. "/x.st", "folder '" .. NODIR .. "' does not exist" },
+  { "learning_curve.lua --svg " .. NODIR .. "/x.svg", "folder '" .. NODIR .. "' does not exist" },
+  { "learning_curve.lua --json " .. NODIR .. "/x.json", "folder '" .. NODIR .. "' does not exist" },
+}
+
+describe("scripts reject bad arguments up front", function()
+  for _, c in ipairs(CASES) do
+    it(c[1], function()
+      local name = c[1]:match("^(%S+)")
+      local out, err, code = run(q("scripts/" .. name) .. c[1]:sub(#name + 1))
+      assert.are.equal(2, code, err)
+      assert.truthy(err:find(name .. ": ", 1, true), err)
+      assert.truthy(err:find(c[2], 1, true), "expected '" .. c[2] .. "' in: " .. err)
+      assert.falsy(err:find("traceback", 1, true), err)
+      assert.are.equal("", out)
+    end)
+  end
+
+  it("creates no folder for an output file", function()
+    run("scripts/learning_curve.lua --svg " .. NODIR .. "/x.svg")
+    assert.is_nil(lfs.attributes(NODIR))
+  end)
+
+  it("--help shows the constraints", function()
+    local out = run("scripts/learning_curve.lua --help")
+    assert.truthy(out:find("(each 1..6000, no repeats)", 1, true), out)
+    assert.truthy(out:find("(its folder must exist)", 1, true), out)
+    out = run("scripts/fewshot_fashion.lua --help")
+    assert.truthy(out:find("(each >= 2, no repeats)", 1, true), out)
+    assert.truthy(out:find("(created if missing)", 1, true), out)
+    assert.truthy(out:find("(an existing folder)", 1, true), out)
+  end)
+end)
+
+describe("kshot.cli constraints", function()
+  local function parser(extra)
+    local options = {
+      { "--k", "K values", type = "list:integer", default = { 5 }, min = 1, max = 9, unique = true },
+      { "--n", "a count", type = "integer", min = 0 },
+      { "--lr", "a rate", type = "number", min = 0, max = 1 },
+      { "--names", "names", type = "list:string", unique = true },
+      { "--json", "output", path = "out_file" },
+      { "--svg", "picture", path = "out_file", special = { "none" } },
+      { "--root", "records", path = "dir" },
+      { "--data", "data", path = "in_dir" },
+      { "--even", "an even number", type = "integer", check = function(v) if v % 2 ~= 0 then return "odd" end end },
+    }
+    for _, o in ipairs(extra or {}) do options[#options + 1] = o end
+    return cli.new { name = "demo.lua", options = options }
+  end
+  local function err_of(argv)
+    local ok, e = pcall(parser().try_parse, parser(), argv)
+    assert.is_false(ok, "accepted: " .. table.concat(argv, " "))
+    return e
+  end
+
+  it("accepts values within the constraints", function()
+    local d = tmpname()
+    os.remove(d)
+    local a = parser():try_parse { "--k", "1,9", "--n", "0", "--lr", "1", "--names", "a,b", "--json", d,
+      "--svg", "none", "--root", d .. "/sub", "--data", "/tmp", "--even", "4" }
+    assert.are.same({ 1, 9 }, a.k)
+    assert.are.equal(0, a.n)
+    assert.are.equal(1, a.lr)
+    assert.are.equal("none", a.svg)
+    assert.are.equal(4, a.even)
+    assert.is_nil(lfs.attributes(d), "the out_file check left the file behind")
+  end)
+
+  it("leaves defaults unchecked", function()
+    local p = cli.new { name = "d.lua", options = { { "--n", "n", type = "integer", default = -1, min = 0 } } }
+    assert.are.equal(-1, p:try_parse({}).n)
+  end)
+
+  it("rejects values out of range, naming the option, the value and the bound", function()
+    assert.are.equal("demo.lua: option '--k': 0 is below the minimum 1", err_of { "--k", "3,0" })
+    assert.are.equal("demo.lua: option '--k': 10 is above the maximum 9", err_of { "--k", "10" })
+    assert.are.equal("demo.lua: option '--n': -1 is below the minimum 0", err_of { "--n", "-1" })
+    assert.are.equal("demo.lua: option '--lr': 1.5 is above the maximum 1", err_of { "--lr", "1.5" })
+  end)
+
+  it("rejects repeated list items", function()
+    assert.are.equal("demo.lua: option '--k': 2 is given twice", err_of { "--k", "2,3,2" })
+    assert.are.equal("demo.lua: option '--names': a is given twice", err_of { "--names", "a, a" })
+  end)
+
+  it("checks paths", function()
+    local f = tmpname()
+    assert.truthy(err_of { "--json", "/tmp" }:find("'/tmp' is a folder, not a file", 1, true))
+    assert.truthy(err_of { "--json", "/nonexistent_kshot/x" }:find("folder '/nonexistent_kshot' does not exist", 1, true))
+    assert.truthy(err_of { "--json", f .. "/x" }:find("'" .. f .. "' is not a folder", 1, true))
+    assert.truthy(err_of { "--svg", "" }:find("option '--svg': an empty path", 1, true))
+    assert.truthy(err_of { "--root", "" }:find("option '--root': an empty path", 1, true))
+    assert.truthy(err_of { "--root", f }:find("exists and is not a folder", 1, true))
+    assert.truthy(err_of { "--data", "/nonexistent_kshot" }:find("folder '/nonexistent_kshot' does not exist", 1, true))
+    assert.truthy(err_of { "--data", f }:find("is not a folder", 1, true))
+    spit(f, "keep")
+    parser():try_parse { "--json", f }
+    assert.are.equal("keep", slurp(f), "an existing file must be left as it was")
+  end)
+
+  it("runs check functions", function()
+    assert.are.equal("demo.lua: option '--even': odd", err_of { "--even", "3" })
+  end)
+
+  it("shows the constraints in --help", function()
+    local h = parser():help()
+    assert.truthy(h:find("K values (each 1..9, no repeats) (default: 5)", 1, true), h)
+    assert.truthy(h:find("a count (>= 0)", 1, true), h)
+    assert.truthy(h:find("a rate (0..1)", 1, true), h)
+    assert.truthy(h:find("--json <file>", 1, true), h)
+    assert.truthy(h:find("output (its folder must exist)", 1, true), h)
+    assert.truthy(h:find("records (created if missing)", 1, true), h)
+    assert.truthy(h:find("data (an existing folder)", 1, true), h)
+  end)
+
+  it("rejects bad declarations", function()
+    local function decl(o) return select(2, pcall(cli.new, { name = "d.lua", options = { o } })) end
+    assert.truthy(decl { "--s", "s", min = 1 }:find("min needs an integer or number option", 1, true))
+    assert.truthy(decl { "--n", "n", type = "integer", max = "9" }:find("max needs an integer or number option", 1, true))
+    assert.truthy(decl { "--n", "n", type = "integer", min = 2, max = 1 }:find("min 2 > max 1", 1, true))
+    assert.truthy(decl { "--n", "n", type = "integer", unique = true }:find("unique = true needs a list type", 1, true))
+    assert.truthy(decl { "--p", "p", path = "file" }:find("path must be", 1, true))
+    assert.truthy(decl { "--p", "p", type = "integer", path = "dir" }:find("path must be", 1, true))
+    assert.truthy(decl { "--p", "p", check = 1 }:find("check must be a function", 1, true))
+    assert.truthy(decl { "--p", "p", special = "none" }:find("special must be a list", 1, true))
+  end)
+
+  it("check_path checks a path the script derives itself", function()
+    assert.is_true(cli.check_path("in_dir", "/tmp"))
+    local ok, why = cli.check_path("out_file", "/nonexistent_kshot/x")
+    assert.is_nil(ok)
+    assert.truthy(why:find("folder '/nonexistent_kshot' does not exist", 1, true))
+    assert.are.equal("an empty path", select(2, cli.check_path("dir", "")))
+    assert.has_error(function() cli.check_path("file", "x") end,
+      'cli.check_path: kind must be "out_file", "in_dir" or "dir", got file')
+    assert.has_error(function() cli.check_path("dir", 1) end, "cli.check_path: path must be a string, got number")
+  end)
+end)
+
+describe("kshot.cli exits and cleanup (through the host)", function()
+  -- the script makes a temporary folder, writes its name, then ends as told
+  local function temp_script(ending)
+    return script(([[
+local cli = require "kshot.cli"
+local args = cli.new { name = "t.lua", options = {} }:parse(arg)
+local tmp <close> = cli.temp_dir()
+os.execute("mkdir -p '" .. tmp.path .. "/a'")
+print(tmp.path)
+io.stdout:flush()
+%s
+]]):format(ending))
+  end
+
+  local function check(ending, want_code, want_err)
+    local out, err, code = run(q(temp_script(ending)))
+    local dir = out:match("^(%S+)")
+    assert.truthy(dir, err)
+    assert.are.equal(want_code, code, err)
+    if want_err then assert.truthy(err:find(want_err, 1, true), err) end
+    assert.is_nil(lfs.attributes(dir), dir .. " was left behind")
+  end
+
+  it("deletes the temporary folder at the end", function() check("", 0) end)
+  it("deletes it on an error", function() check("error('boom')", 1, "boom") end)
+  it("deletes it on the interrupt error", function() check("error('interrupted!')", 1, "interrupted!") end)
+  it("deletes it through cli.fail, which exits 2 with '<name>: <message>'", function()
+    check("cli.fail(args, 'bad %s %d', 'thing', 7)", 2, "t.lua: bad thing 7\n")
+  end)
+  it("deletes it through cli.exit", function() check("cli.exit(3)", 3) end)
+  it("cli.call returns f's results, or fails with its message", function()
+    check("assert(select('#', cli.call(args, function() return 1, nil end)) == 2)\n"
+      .. "cli.call('other.lua', error, 'no data here', 0)", 2, "other.lua: no data here\n")
+  end)
+end)
