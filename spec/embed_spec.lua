@@ -4,27 +4,12 @@
 -- checks their output. <build> is the folder of os.getenv("KSHOT_BIN") or
 -- build/kshot.
 
-local KSHOT = os.getenv("KSHOT_BIN") or "build/kshot"
+local H = require "spec.helpers.host_process"
+local KSHOT, q, slurp, tmpname = H.KSHOT, H.q, H.slurp, H.tmpname
 local BUILD = KSHOT:match("^(.*)/[^/]*$") or "."
 local LUA_LIB = os.getenv("LUA_LIB") or "/usr/lib/x86_64-linux-gnu/liblua5.4.a"
 local CFLAGS = "-std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wno-unused-parameter -O2 -Iruntime/host"
 local LIBS = "-lopenblas -ljansson -lpng -ljpeg -lz -lm -lpthread -ldl"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local tmpfiles = {}
-local function tmpname()
-  local p = os.tmpname()
-  tmpfiles[#tmpfiles + 1] = p
-  return p
-end
 
 -- compile `source` (a path) into a fresh executable; returns its path
 local function build(source)
@@ -45,9 +30,7 @@ local function run(exe, args)
   return slurp(out), slurp(err), code
 end
 
-teardown(function()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-end)
+teardown(H.cleanup)
 
 -- Exercises every function of kshot.h; prints one line per check.
 local API_TEST = [==[
@@ -199,7 +182,7 @@ describe("embedding API", function()
 
   it("keeps every promise of kshot.h", function()
     local src = tmpname() .. ".c"
-    tmpfiles[#tmpfiles + 1] = src
+    H.track(src)
     local f = assert(io.open(src, "w"))
     f:write(API_TEST)
     f:close()

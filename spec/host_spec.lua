@@ -2,48 +2,8 @@
 -- command line, errors and exit statuses, REPL over a pipe, completion,
 -- Ctrl-C. Runs the binary os.getenv("KSHOT_BIN") or "build/kshot".
 
-local KSHOT = os.getenv("KSHOT_BIN") or "build/kshot"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local tmpfiles = {}
-local function tmpname()
-  local p = os.tmpname()
-  tmpfiles[#tmpfiles + 1] = p
-  return p
-end
-
--- Run `kshot <args>` (args: a shell fragment) with `input` on stdin (none:
--- /dev/null) and a clean environment (no LUA_INIT); env: extra "K=V" prefix.
--- Returns stdout, stderr, exit code.
-local function run(args, input, env)
-  local out, err, inp = tmpname(), tmpname(), tmpname()
-  spit(inp, input or "")
-  local cmd = string.format("env -u LUA_INIT -u LUA_INIT_5_4 %s %s %s <%s >%s 2>%s",
-                            env or "", q(KSHOT), args, q(inp), q(out), q(err))
-  local _, how, code = os.execute(cmd)
-  assert(how == "exit", "kshot was killed by a signal: " .. tostring(code))
-  return slurp(out), slurp(err), code
-end
-
-local function script(src)
-  local p = tmpname()
-  spit(p, src)
-  return p
-end
+local H = require "spec.helpers.host_process"
+local KSHOT, q, slurp, spit, tmpname, run, script = H.KSHOT, H.q, H.slurp, H.spit, H.tmpname, H.run, H.script
 
 -- Start `kshot <args>` in the background, wait until it writes "ready" on
 -- stderr, send SIGINT, and return stdout, stderr, exit code. A watchdog
@@ -69,9 +29,7 @@ exit 0]], stdin_cmd and (stdin_cmd .. " |") or "", q(KSHOT), args, q(out), q(err
   return slurp(out), slurp(err), rc
 end
 
-teardown(function()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-end)
+teardown(H.cleanup)
 
 describe("kshot host: command line", function()
   it("gives the script arg[0], options at negative indices, args at 1..n and as varargs", function()

@@ -8,48 +8,9 @@ local ks = require "kshot" -- puts the kshot.* Lua modules on package.path
 local cli = require "kshot.cli"
 local lfs = require "lfs"
 
-local KSHOT = os.getenv("KSHOT_BIN") or "build/kshot"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local tmpfiles = {}
-local function tmpname()
-  local p = os.tmpname()
-  tmpfiles[#tmpfiles + 1] = p
-  return p
-end
-
--- kshot <args> (a shell fragment) -> stdout, stderr, exit code
-local function run(args)
-  local out, err = tmpname(), tmpname()
-  local _, how, code = os.execute(("env -u LUA_INIT -u LUA_INIT_5_4 %s %s </dev/null >%s 2>%s"):format(q(KSHOT),
-    args, q(out), q(err)))
-  assert(how == "exit", "kshot was killed by a signal: " .. tostring(code))
-  return slurp(out), slurp(err), code
-end
-
-local function script(src)
-  local p = tmpname()
-  spit(p, src)
-  return p
-end
-
-teardown(function()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-end)
+local H = require "spec.helpers.host_process"
+local KSHOT, q, slurp, spit, tmpname, run, script = H.KSHOT, H.q, H.slurp, H.spit, H.tmpname, H.run, H.script
+teardown(H.cleanup)
 
 -- a plain file and a folder that does not exist, for the path cases
 local AFILE = tmpname()
