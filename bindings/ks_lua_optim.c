@@ -6,6 +6,10 @@
  *   ks._adam_step(p, g, m, v, vmax|nil, step, lr, beta1, beta2, eps, wd, amsgrad, maximize, decoupled)
  *   ks._rmsprop_step(p, g, v, grad_avg|nil, buf|nil, lr, alpha, eps, wd, momentum, maximize)
  *   ks._adagrad_step(p, g, sum, step, lr, lr_decay, wd, eps, maximize)
+ *   ks._adamax_step(p, g, m, u, step, lr, beta1, beta2, eps, wd, maximize)
+ *   ks._nadam_step(p, g, m, v, mu_product, step, lr, beta1, beta2, eps, wd, momentum_decay) -> mu_product
+ *   ks._radam_step(p, g, m, v, step, lr, beta1, beta2, eps, wd)
+ *   ks._adadelta_step(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize)
  *   ks._bench_stream(theta, g, m, v)   -- benchmark reference pass
  *   ks._bench_clock() -> seconds        -- monotonic wall clock for benchmarks
  * A non-contiguous gradient is copied once; parameters must be contiguous. */
@@ -78,6 +82,51 @@ static int l_adagrad_step(lua_State *L)
     return finish(L, c, g, ks_adagrad_step(c, p, g, s, &o));
 }
 
+static int l_adamax_step(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *p = ks_lua_check_tensor(L, 1), *m = ks_lua_check_tensor(L, 3), *u = ks_lua_check_tensor(L, 4);
+    ks_adamax_opts o = {luaL_checknumber(L, 6), luaL_checknumber(L, 7), luaL_checknumber(L, 8),
+                        luaL_checknumber(L, 9), luaL_checknumber(L, 10), luaL_checkinteger(L, 5), lua_toboolean(L, 11)};
+    ks_tensor *g = contiguous_grad(L, c, 2);
+    return finish(L, c, g, ks_adamax_step(c, p, g, m, u, &o));
+}
+
+/* returns the updated mu_product (a float32 value, as PyTorch's 0-dim tensor) */
+static int l_nadam_step(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *p = ks_lua_check_tensor(L, 1), *m = ks_lua_check_tensor(L, 3), *v = ks_lua_check_tensor(L, 4);
+    float mu_product = (float)luaL_checknumber(L, 5);
+    ks_nadam_opts o = {luaL_checknumber(L, 7),  luaL_checknumber(L, 8),  luaL_checknumber(L, 9),
+                       luaL_checknumber(L, 10), luaL_checknumber(L, 11), luaL_checknumber(L, 12),
+                       luaL_checkinteger(L, 6)};
+    ks_tensor *g = contiguous_grad(L, c, 2);
+    finish(L, c, g, ks_nadam_step(c, p, g, m, v, &mu_product, &o));
+    lua_pushnumber(L, (lua_Number)mu_product);
+    return 1;
+}
+
+static int l_radam_step(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *p = ks_lua_check_tensor(L, 1), *m = ks_lua_check_tensor(L, 3), *v = ks_lua_check_tensor(L, 4);
+    ks_radam_opts o = {luaL_checknumber(L, 6), luaL_checknumber(L, 7), luaL_checknumber(L, 8),
+                       luaL_checknumber(L, 9), luaL_checknumber(L, 10), luaL_checkinteger(L, 5)};
+    ks_tensor *g = contiguous_grad(L, c, 2);
+    return finish(L, c, g, ks_radam_step(c, p, g, m, v, &o));
+}
+
+static int l_adadelta_step(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *p = ks_lua_check_tensor(L, 1), *s = ks_lua_check_tensor(L, 3), *d = ks_lua_check_tensor(L, 4);
+    ks_adadelta_opts o = {luaL_checknumber(L, 5), luaL_checknumber(L, 6), luaL_checknumber(L, 7),
+                          luaL_checknumber(L, 8), lua_toboolean(L, 9)};
+    ks_tensor *g = contiguous_grad(L, c, 2);
+    return finish(L, c, g, ks_adadelta_step(c, p, g, s, d, &o));
+}
+
 static int l_bench_stream(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
@@ -97,7 +146,8 @@ static int l_bench_clock(lua_State *L)
 
 static const luaL_Reg optim_fns[] = {
     {"_sgd_step", l_sgd_step},         {"_adam_step", l_adam_step},   {"_rmsprop_step", l_rmsprop_step},
-    {"_adagrad_step", l_adagrad_step}, {"_bench_stream", l_bench_stream},
+    {"_adagrad_step", l_adagrad_step}, {"_adamax_step", l_adamax_step}, {"_nadam_step", l_nadam_step},
+    {"_radam_step", l_radam_step},     {"_adadelta_step", l_adadelta_step}, {"_bench_stream", l_bench_stream},
     {"_bench_clock", l_bench_clock},   {NULL, NULL}};
 
 void ks_lua_open_optim(lua_State *L, int module, int methods, int ctxbox)

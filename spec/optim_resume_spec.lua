@@ -30,6 +30,10 @@ local CONFIGS = {
   {"RMSprop", {lr = 0.005, centered = true, momentum = 0.5}, nil},
   {"Adagrad", {lr = 0.05, lr_decay = 0.01, initial_accumulator_value = 0.1}, nil},
   {"LBFGS", {lr = 0.5, max_iter = 3, history_size = 5}, nil},
+  {"Adamax", {lr = 0.01, weight_decay = 1e-3, maximize = false}, "step"},
+  {"NAdam", {lr = 0.01, weight_decay = 1e-3, momentum_decay = 0.01}, "cosine"},
+  {"RAdam", {lr = 0.01, weight_decay = 1e-3}, nil},
+  {"Adadelta", {lr = 1.0, rho = 0.95, weight_decay = 1e-3}, nil},
 }
 
 local function make_sched(kind, opt)

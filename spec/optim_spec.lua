@@ -109,6 +109,14 @@ describe("optimizer behaviour", function()
     assert.same({1e-2, 0.99, 1e-8, false}, {r.lr, r.alpha, r.eps, r.centered})
     local a = optim.Adagrad({p}).param_groups[1]
     assert.same({1e-2, 0, 0, 1e-10}, {a.lr, a.lr_decay, a.initial_accumulator_value, a.eps})
+    local x = optim.Adamax({p}).param_groups[1]
+    assert.same({2e-3, {0.9, 0.999}, 1e-8, 0, false}, {x.lr, x.betas, x.eps, x.weight_decay, x.maximize})
+    local n = optim.NAdam({p}).param_groups[1]
+    assert.same({2e-3, {0.9, 0.999}, 1e-8, 0, 4e-3}, {n.lr, n.betas, n.eps, n.weight_decay, n.momentum_decay})
+    local ra = optim.RAdam({p}).param_groups[1]
+    assert.same({1e-3, {0.9, 0.999}, 1e-8, 0}, {ra.lr, ra.betas, ra.eps, ra.weight_decay})
+    local d = optim.Adadelta({p}).param_groups[1]
+    assert.same({1.0, 0.9, 1e-6, 0, false}, {d.lr, d.rho, d.eps, d.weight_decay, d.maximize})
     local l = optim.LBFGS({p}).param_groups[1]
     assert.same({1, 20, 25, 100}, {l.lr, l.max_iter, l.max_eval, l.history_size})
   end)
@@ -173,6 +181,85 @@ describe("optimizer behaviour", function()
     assert.is_true(ks.is_tensor(loss))
   end)
 
+  it("does one exact Adamax, RAdam and Adadelta step by hand", function()
+    -- Adamax: m = 0.1*g, u = |g| + eps, θ -= (lr / 0.1) * m / u
+    local p = leaf({1})
+    p.grad = ks.tensor({2})
+    optim.Adamax({p}, {lr = 0.1, eps = 0}):step()
+    assert.equal(f32(1 - 0.1), p:item())
+    -- RAdam's first steps (rho_t <= 5) are bias-corrected momentum SGD: θ -= lr * g
+    local q = leaf({1})
+    q.grad = ks.tensor({0.5})
+    optim.RAdam({q}, {lr = 0.1}):step()
+    assert.is_true(math.abs(q:item() - (1 - 0.1 * 0.5)) < 1e-7)
+    -- Adadelta: s = 0.1*g^2, delta = sqrt(eps)/sqrt(s + eps)*g
+    local r = leaf({1})
+    r.grad = ks.tensor({1})
+    local opt = optim.Adadelta({r}, {lr = 1, rho = 0.9, eps = 1e-6})
+    opt:step()
+    local want = 1 - math.sqrt(1e-6) / math.sqrt(0.1 + 1e-6)
+    assert.is_true(math.abs(r:item() - want) < 1e-6)
+    assert.is_true(math.abs(opt.state[r].acc_delta:item() - 0.1 * (1 - want) ^ 2) < 1e-9)
+  end)
+
+  it("gives the same NAdam, RAdam, Adamax and Adadelta results for any thread count", function()
+    local n0 = ks.get_num_threads()
+    local function run(threads, name, opts)
+      ks.set_num_threads(threads)
+      ks.manual_seed(5)
+      local w = ks.randn(70001)
+      w.requires_grad = true
+      local opt = optim[name]({w}, opts)
+      for _ = 1, 12 do
+        w.grad = ks.sin(w:detach() * 3)
+        opt:step()
+      end
+      ks.set_num_threads(n0)
+      return w:detach()
+    end
+    for _, c in ipairs({{"Adamax", {lr = 0.01}}, {"NAdam", {lr = 0.01}}, {"RAdam", {lr = 0.01}},
+      {"Adadelta", {weight_decay = 0.1}}}) do
+      assert.same(run(1, c[1], c[2]):totable(), run(2, c[1], c[2]):totable(), c[1])
+    end
+  end)
+
+  it("round-trips NAdam's mu_product and the new optimizers' state through state_dict", function()
+    for _, name in ipairs({"Adamax", "NAdam", "RAdam", "Adadelta"}) do
+      local a = leaf({1, 2})
+      local opt = optim[name]({a}, {lr = 0.1})
+      for _ = 1, 3 do
+        a.grad = ks.tensor({1, -1})
+        opt:step()
+      end
+      local sd = opt:state_dict()
+      assert.equal(3, sd.state[0].step)
+      local b = leaf(a:totable())
+      local opt2 = optim[name]({b})
+      opt2:load_state_dict(sd)
+      a.grad, b.grad = ks.tensor({0.5, 0.25}), ks.tensor({0.5, 0.25})
+      opt:step()
+      opt2:step()
+      assert.same(a:totable(), b:totable())
+    end
+    local nadam = optim.NAdam({leaf({1})})
+    local p = nadam.param_groups[1].params[1]
+    p.grad = ks.tensor({1})
+    nadam:step()
+    -- mu_1 = 0.9 * (1 - 0.5 * 0.96^0.004), kept as a float32 value
+    assert.equal(f32(0.9 * (1 - 0.5 * 0.96 ^ 0.004)), nadam.state[p].mu_product)
+    local sd = nadam:state_dict()
+    sd.state[0].mu_product = "x"
+    local ok, err = pcall(function() nadam:load_state_dict(sd) end)
+    assert.is_false(ok)
+    assert.matches("NAdam: load_state_dict: 'mu_product' in the state of parameter 0 must be a finite number, got string", err)
+    sd.state[0].mu_product = nil
+    ok, err = pcall(function() nadam:load_state_dict(sd) end)
+    assert.matches("state of parameter 0 has no 'mu_product' %(NAdam keeps one per parameter%)", err)
+    -- another optimizer's state
+    ok, err = pcall(function() optim.RAdam({p}):load_state_dict(nadam:state_dict()) end)
+    assert.matches("RAdam: load_state_dict: parameter group 0 has an option 'momentum_decay' that RAdam does not have", err)
+  end)
+
   it("round-trips state_dict and rejects a different layout", function()
     local a, b = leaf({1, 2}), leaf({3})
     local opt = optim.Adam({a, b}, {lr = 0.1, amsgrad = true})
@@ -209,7 +296,8 @@ describe("bad optimizer options", function()
   local p = leaf({1, 2})
 
   it("rejects a negative learning rate", function()
-    for _, name in ipairs({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS"}) do
+    for _, name in ipairs({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta",
+      "LBFGS"}) do
       assert.matches(name .. ": invalid lr: %-0?%.?1", err_of(function() optim[name]({p}, {lr = -0.1}) end))
     end
   end)
@@ -218,6 +306,37 @@ describe("bad optimizer options", function()
     assert.matches("invalid beta parameter at index 0: 1", err_of(function() optim.Adam({p}, {betas = {1.0, 0.9}}) end))
     assert.matches("invalid beta parameter at index 1: %-0.5", err_of(function() optim.AdamW({p}, {betas = {0.9, -0.5}}) end))
     assert.matches("betas", err_of(function() optim.Adam({p}, {betas = 0.9}) end))
+  end)
+
+  it("checks the new optimizers' options as torch 1.13's constructors do", function()
+    for _, name in ipairs({"Adamax", "NAdam", "RAdam"}) do
+      assert.matches(name .. ": invalid beta parameter at index 1: 1", err_of(function() optim[name]({p}, {betas = {0.9, 1}}) end))
+      assert.matches(name .. ": invalid eps: %-1", err_of(function() optim[name]({p}, {eps = -1}) end))
+      assert.matches(name .. ": invalid weight_decay: %-1", err_of(function() optim[name]({p}, {weight_decay = -1}) end))
+    end
+    assert.matches("NAdam: invalid momentum_decay: %-0.1", err_of(function() optim.NAdam({p}, {momentum_decay = -0.1}) end))
+    assert.matches("option 'momentum_decay' must be a number, got string",
+      err_of(function() optim.NAdam({p}, {momentum_decay = "x"}) end))
+    assert.matches("Adadelta: invalid rho: 1.5 %(expected %[0, 1%]%)", err_of(function() optim.Adadelta({p}, {rho = 1.5}) end))
+    assert.matches("Adadelta: invalid rho: %-0.5", err_of(function() optim.Adadelta({p}, {rho = -0.5}) end))
+    assert.matches("Adadelta: invalid eps", err_of(function() optim.Adadelta({p}, {eps = -1}) end))
+    -- torch 1.13's NAdam and RAdam have no maximize
+    assert.matches("NAdam: unknown option 'maximize'", err_of(function() optim.NAdam({p}, {maximize = true}) end))
+    assert.matches("RAdam: unknown option 'maximize'", err_of(function() optim.RAdam({p}, {maximize = true}) end))
+    assert.matches("unknown option 'decoupled_weight_decay'",
+      err_of(function() optim.NAdam({p}, {decoupled_weight_decay = true}) end))
+    assert.matches("unknown option 'amsgrad'", err_of(function() optim.Adamax({p}, {amsgrad = true}) end))
+    -- a state buffer of the wrong shape names both shapes
+    local bad = {Adamax = {"exp_avg", "exp_inf"}, NAdam = {"exp_avg", "exp_avg_sq"}, RAdam = {"exp_avg", "exp_avg_sq"},
+      Adadelta = {"square_avg", "acc_delta"}}
+    for name, fields in pairs(bad) do
+      local q = leaf({1, 2})
+      q.grad = ks.tensor({1, 2})
+      local opt = optim[name]({q})
+      rawset(opt.state, q, {step = 0, mu_product = 1, [fields[1]] = ks.zeros(2), [fields[2]] = ks.zeros(3)})
+      assert.matches(name .. ": state buffer shape %[3%] does not match parameter shape %[2%]",
+        err_of(function() opt:step() end))
+    end
   end)
 
   it("rejects Nesterov without momentum or with dampening", function()

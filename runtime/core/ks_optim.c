@@ -385,6 +385,262 @@ ks_status ks_adagrad_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks
     return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adagrad_range, &a);
 }
 
+/* --------------------------------------------------------------- Adamax */
+typedef struct {
+    float *p, *m, *u;
+    const float *g;
+    float sign, wd, b1, omb1, b2, eps, neg_clr;
+} adamax_args;
+
+/* no square root: a plain loop the compiler vectorises */
+static ks_status adamax_range(void *arg, int64_t lo, int64_t hi)
+{
+    const adamax_args k = *(const adamax_args *)arg, *a = &k; /* see adam_loop */
+    float *restrict p = a->p, *restrict m = a->m, *restrict u = a->u;
+    const float *restrict g = a->g;
+    for (int64_t i = lo; i < hi; i++) {
+        float gi = a->sign * g[i] + a->wd * p[i];
+        float mi = m[i] * a->b1 + a->omb1 * gi;
+        float ui = u[i] * a->b2, ai = fabsf(gi) + a->eps;
+        ui = (ui > ai || ui != ui) ? ui : ai; /* torch.amax: NaN propagates */
+        m[i] = mi;
+        u[i] = ui;
+        p[i] = p[i] + a->neg_clr * mi / ui; /* addcdiv: (value·t1)/t2 */
+    }
+    return KS_OK;
+}
+
+ks_status ks_adamax_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_inf,
+                         const ks_adamax_opts *o)
+{
+    ks_status st = check_all(c, "Adamax", param, grad, exp_avg, exp_inf, NULL);
+    if (st) return st;
+    if (!exp_avg || !exp_inf) return ks_error(c, KS_EINVAL, "Adamax: moment buffers missing");
+    if (o->step < 1) return ks_error(c, KS_EINVAL, "Adamax: step count must be >= 1, got %lld", (long long)o->step);
+    double clr = o->lr / (1.0 - pow(o->beta1, (double)o->step));
+    adamax_args a = {fdata(param), fdata(exp_avg), fdata(exp_inf), fdata(grad), o->maximize ? -1.0f : 1.0f,
+                     (float)o->weight_decay, (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2,
+                     (float)o->eps, (float)-clr};
+    ks_tensor_bump_version(param);
+    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adamax_range, &a);
+}
+
+/* ---------------------------------------------------------------- NAdam */
+typedef struct {
+    float *p, *m, *v;
+    const float *g;
+    float wd, b1, omb1, b2, omb2, bc2, eps, cg, cm;
+} nadam_args;
+
+static inline __attribute__((always_inline)) void nadam_vec(const nadam_args *a, float *p, float *m, float *v,
+                                                            const float *g, const bool avx)
+{
+    vf pi = vld(p);
+    vf gi = vld(g) + a->wd * pi;
+    vf mi = vld(m) * a->b1 + a->omb1 * gi;
+    vf vi = vld(v) * a->b2 + a->omb2 * gi * gi;
+    vst(m, mi);
+    vst(v, vi);
+    vf denom = vsqrt(vi / a->bc2, avx) + a->eps;
+    pi = pi + a->cg * gi / denom; /* two addcdivs, in PyTorch's order */
+    vst(p, pi + a->cm * mi / denom);
+}
+
+static inline __attribute__((always_inline)) void nadam_loop(const nadam_args *args, int64_t lo, int64_t hi,
+                                                             const bool avx)
+{
+    const nadam_args k = *args, *a = &k; /* see adam_loop */
+    float *p = a->p, *m = a->m, *v = a->v;
+    const float *g = a->g;
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) nadam_vec(a, p + i, m + i, v + i, g + i, avx);
+    if (i < hi) {
+        float tp[VL], tm[VL], tv[VL], tg[VL];
+        int64_t n = hi - i;
+        pad_in(tp, p + i, n), pad_in(tm, m + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
+        nadam_vec(a, tp, tm, tv, tg, avx);
+        pad_out(p + i, tp, n), pad_out(m + i, tm, n), pad_out(v + i, tv, n);
+    }
+}
+static void nadam_sse(const nadam_args *a, int64_t lo, int64_t hi) { nadam_loop(a, lo, hi, false); }
+static __attribute__((target("avx"))) void nadam_avx(const nadam_args *a, int64_t lo, int64_t hi)
+{
+    nadam_loop(a, lo, hi, true);
+}
+static ks_status nadam_range(void *arg, int64_t lo, int64_t hi)
+{
+    if (has_avx()) nadam_avx(arg, lo, hi);
+    else nadam_sse(arg, lo, hi);
+    return KS_OK;
+}
+
+/* μ_t = β1·(1 − ½·0.96^(t·ψ)) in double, as PyTorch's Python floats */
+static double nadam_mu(const ks_nadam_opts *o, int64_t t)
+{
+    return o->beta1 * (1.0 - 0.5 * pow(0.96, (double)t * o->momentum_decay));
+}
+
+ks_status ks_nadam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_avg_sq,
+                        float *mu_product, const ks_nadam_opts *o)
+{
+    ks_status st = check_all(c, "NAdam", param, grad, exp_avg, exp_avg_sq, NULL);
+    if (st) return st;
+    if (!exp_avg || !exp_avg_sq || !mu_product) return ks_error(c, KS_EINVAL, "NAdam: state missing");
+    if (o->step < 1) return ks_error(c, KS_EINVAL, "NAdam: step count must be >= 1, got %lld", (long long)o->step);
+    double mu = nadam_mu(o, o->step), mu_next = nadam_mu(o, o->step + 1);
+    /* the product is a float32 0-dim tensor in PyTorch: float arithmetic */
+    float prod = *mu_product * (float)mu;
+    float prod_next = prod * (float)mu * (float)mu_next;
+    nadam_args a = {fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(grad), (float)o->weight_decay,
+                    (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2),
+                    (float)(1.0 - pow(o->beta2, (double)o->step)), (float)o->eps,
+                    (float)(-o->lr * (1.0 - mu) / (1.0 - (double)prod)),
+                    (float)(-o->lr * mu_next / (1.0 - (double)prod_next))};
+    ks_tensor_bump_version(param);
+    st = ks_parallel_for(c, param->numel, OPTIM_GRAIN, nadam_range, &a);
+    if (!st) *mu_product = prod;
+    return st;
+}
+
+/* ---------------------------------------------------------------- RAdam */
+typedef struct {
+    float *p, *m, *v;
+    const float *g;
+    float wd, b1, omb1, b2, omb2, bc1, lr, eps, sqrt_bc2, rect;
+    bool rectify;
+} radam_args;
+
+static inline __attribute__((always_inline)) void radam_vec(const radam_args *a, float *p, float *m, float *v,
+                                                            const float *g, const bool rectify, const bool avx)
+{
+    vf pi = vld(p);
+    vf gi = vld(g) + a->wd * pi;
+    vf mi = vld(m) * a->b1 + a->omb1 * gi;
+    vf vi = vld(v) * a->b2 + a->omb2 * gi * gi;
+    vst(m, mi);
+    vst(v, vi);
+    vf step = (mi / a->bc1) * a->lr;
+    if (rectify) {
+        /* PyTorch: sqrt(bc2) / (√v + ε) is (1/(√v + ε))·sqrt(bc2) (Tensor.__rdiv__) */
+        vf adaptive = (1.0f / (vsqrt(vi, avx) + a->eps)) * a->sqrt_bc2;
+        step = step * adaptive * a->rect;
+    }
+    vst(p, pi + -1.0f * step);
+}
+
+static inline __attribute__((always_inline)) void radam_loop(const radam_args *args, int64_t lo, int64_t hi,
+                                                             const bool rectify, const bool avx)
+{
+    const radam_args k = *args, *a = &k; /* see adam_loop */
+    float *p = a->p, *m = a->m, *v = a->v;
+    const float *g = a->g;
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) radam_vec(a, p + i, m + i, v + i, g + i, rectify, avx);
+    if (i < hi) {
+        float tp[VL], tm[VL], tv[VL], tg[VL];
+        int64_t n = hi - i;
+        pad_in(tp, p + i, n), pad_in(tm, m + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
+        radam_vec(a, tp, tm, tv, tg, rectify, avx);
+        pad_out(p + i, tp, n), pad_out(m + i, tm, n), pad_out(v + i, tv, n);
+    }
+}
+static void radam_sse(const radam_args *a, int64_t lo, int64_t hi)
+{
+    if (a->rectify) radam_loop(a, lo, hi, true, false);
+    else radam_loop(a, lo, hi, false, false);
+}
+static __attribute__((target("avx"))) void radam_avx(const radam_args *a, int64_t lo, int64_t hi)
+{
+    if (a->rectify) radam_loop(a, lo, hi, true, true);
+    else radam_loop(a, lo, hi, false, true);
+}
+static ks_status radam_range(void *arg, int64_t lo, int64_t hi)
+{
+    if (has_avx()) radam_avx(arg, lo, hi);
+    else radam_sse(arg, lo, hi);
+    return KS_OK;
+}
+
+ks_status ks_radam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_avg_sq,
+                        const ks_radam_opts *o)
+{
+    ks_status st = check_all(c, "RAdam", param, grad, exp_avg, exp_avg_sq, NULL);
+    if (st) return st;
+    if (!exp_avg || !exp_avg_sq) return ks_error(c, KS_EINVAL, "RAdam: moment buffers missing");
+    if (o->step < 1) return ks_error(c, KS_EINVAL, "RAdam: step count must be >= 1, got %lld", (long long)o->step);
+    double t = (double)o->step, b2t = pow(o->beta2, t);
+    double bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - b2t;
+    /* length of the approximated simple moving average, its limit, and the rectification */
+    double rho_inf = 2.0 / (1.0 - o->beta2) - 1.0, rho_t = rho_inf - 2.0 * t * b2t / bc2;
+    bool rectify = rho_t > 5.0;
+    double rect = rectify ? sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 0.0;
+    radam_args a = {fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(grad), (float)o->weight_decay,
+                    (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2), (float)bc1,
+                    (float)o->lr, (float)o->eps, (float)sqrt(bc2), (float)rect, rectify};
+    ks_tensor_bump_version(param);
+    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, radam_range, &a);
+}
+
+/* ------------------------------------------------------------- Adadelta */
+typedef struct {
+    float *p, *s, *d;
+    const float *g;
+    float sign, wd, rho, omr, eps, neg_lr;
+} adadelta_args;
+
+static inline __attribute__((always_inline)) void adadelta_vec(const adadelta_args *a, float *p, float *s, float *d,
+                                                               const float *g, const bool avx)
+{
+    vf pi = vld(p);
+    vf gi = a->sign * vld(g) + a->wd * pi;
+    vf si = vld(s) * a->rho + a->omr * gi * gi;
+    vst(s, si);
+    vf di = vld(d);
+    vf delta = vsqrt(di + a->eps, avx) / vsqrt(si + a->eps, avx) * gi;
+    vst(d, di * a->rho + a->omr * delta * delta);
+    vst(p, pi + a->neg_lr * delta);
+}
+
+static inline __attribute__((always_inline)) void adadelta_loop(const adadelta_args *args, int64_t lo, int64_t hi,
+                                                                const bool avx)
+{
+    const adadelta_args k = *args, *a = &k; /* see adam_loop */
+    float *p = a->p, *s = a->s, *d = a->d;
+    const float *g = a->g;
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) adadelta_vec(a, p + i, s + i, d + i, g + i, avx);
+    if (i < hi) {
+        float tp[VL], ts[VL], td[VL], tg[VL];
+        int64_t n = hi - i;
+        pad_in(tp, p + i, n), pad_in(ts, s + i, n), pad_in(td, d + i, n), pad_in(tg, g + i, n);
+        adadelta_vec(a, tp, ts, td, tg, avx);
+        pad_out(p + i, tp, n), pad_out(s + i, ts, n), pad_out(d + i, td, n);
+    }
+}
+static void adadelta_sse(const adadelta_args *a, int64_t lo, int64_t hi) { adadelta_loop(a, lo, hi, false); }
+static __attribute__((target("avx"))) void adadelta_avx(const adadelta_args *a, int64_t lo, int64_t hi)
+{
+    adadelta_loop(a, lo, hi, true);
+}
+static ks_status adadelta_range(void *arg, int64_t lo, int64_t hi)
+{
+    if (has_avx()) adadelta_avx(arg, lo, hi);
+    else adadelta_sse(arg, lo, hi);
+    return KS_OK;
+}
+
+ks_status ks_adadelta_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *square_avg,
+                           ks_tensor *acc_delta, const ks_adadelta_opts *o)
+{
+    ks_status st = check_all(c, "Adadelta", param, grad, square_avg, acc_delta, NULL);
+    if (st) return st;
+    if (!square_avg || !acc_delta) return ks_error(c, KS_EINVAL, "Adadelta: state buffers missing");
+    adadelta_args a = {fdata(param), fdata(square_avg), fdata(acc_delta), fdata(grad), o->maximize ? -1.0f : 1.0f,
+                       (float)o->weight_decay, (float)o->rho, (float)(1.0 - o->rho), (float)o->eps, (float)-o->lr};
+    ks_tensor_bump_version(param);
+    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adadelta_range, &a);
+}
+
 /* ------------------------------------------------------- stream reference */
 typedef struct {
     float *p, *m, *v;

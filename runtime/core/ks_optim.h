@@ -63,6 +63,47 @@ typedef struct ks_adagrad_opts {
 ks_status ks_adagrad_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *state_sum,
                           const ks_adagrad_opts *o);
 
+typedef struct ks_adamax_opts {
+    double lr, beta1, beta2, eps, weight_decay;
+    int64_t step; /* t >= 1 */
+    bool maximize;
+} ks_adamax_opts;
+
+/* Adamax: g' = ±g + wd*θ; m = β1·m + (1-β1)·g'; u = max(β2·u, |g'| + ε); θ += (-lr/bc1)·m / u. */
+ks_status ks_adamax_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_inf,
+                         const ks_adamax_opts *o);
+
+typedef struct ks_nadam_opts {
+    double lr, beta1, beta2, eps, weight_decay, momentum_decay;
+    int64_t step; /* t >= 1 */
+} ks_nadam_opts;
+
+/* NAdam (torch 1.13: no maximize). mu_product is the float32 scalar state
+ * (1 before the first step), updated here as PyTorch's 0-dim float tensor:
+ * μ_t = β1(1 - ½·0.96^(t·ψ)), Π ← Π·μ_t; m, v as Adam;
+ * θ += (-lr(1-μ_t)/(1-Π))·g'/d + (-lr·μ_{t+1}/(1-Π·μ_t·μ_{t+1}))·m/d with d = √(v/bc2) + ε. */
+ks_status ks_nadam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_avg_sq,
+                        float *mu_product, const ks_nadam_opts *o);
+
+typedef struct ks_radam_opts {
+    double lr, beta1, beta2, eps, weight_decay;
+    int64_t step; /* t >= 1 */
+} ks_radam_opts;
+
+/* RAdam (torch 1.13: no maximize). m, v as Adam; with ρ_t > 5 the rectified
+ * adaptive step θ -= ((m/bc1)·lr)·(√bc2 · 1/(√v + ε))·r_t, else θ -= (m/bc1)·lr. */
+ks_status ks_radam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_avg_sq,
+                        const ks_radam_opts *o);
+
+typedef struct ks_adadelta_opts {
+    double lr, rho, eps, weight_decay;
+    bool maximize;
+} ks_adadelta_opts;
+
+/* Adadelta: s = ρ·s + (1-ρ)·g'²; δ = √(a + ε)/√(s + ε)·g'; a = ρ·a + (1-ρ)·δ²; θ -= lr·δ. */
+ks_status ks_adadelta_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *square_avg,
+                           ks_tensor *acc_delta, const ks_adadelta_opts *o);
+
 /* Benchmark reference: the plainest pass touching the arrays an Adam step
  * touches (read θ, g, m, v; write θ, m, v), with trivial arithmetic. */
 ks_status ks_stream_bench(ks_ctx *c, ks_tensor *theta, const ks_tensor *g, ks_tensor *m, ks_tensor *v);

@@ -1,7 +1,10 @@
---- kshot.optim: PyTorch's torch.optim (SGD, Adam, AdamW, RMSprop, Adagrad, LBFGS).
+--- kshot.optim: PyTorch's torch.optim (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam,
+-- Adadelta, LBFGS).
 --
--- Names, options, defaults and update rules are PyTorch's (notes/optimizers.md),
--- so a recipe moves between the two with the same trajectory. Each update
+-- Names, options, defaults and update rules are PyTorch's (notes/optimizers.md;
+-- Adamax, NAdam, RAdam and Adadelta as in torch 1.13: NAdam and RAdam have no
+-- maximize and no decoupled_weight_decay), so a recipe moves between the two
+-- with the same trajectory. Each update
 -- runs in C: one fused, threaded pass per parameter tensor (ks_optim.c).
 --
 --   local optim = require "kshot.optim"
@@ -18,7 +21,7 @@
 -- buffer shapes) and errors when it differs.
 --
 -- Weight decay flavours (see also kshot.regularize):
---  * weight_decay in SGD/Adam/RMSprop/Adagrad is *coupled* L2: λθ is added
+--  * weight_decay in SGD/Adam/RMSprop/Adagrad/Adamax/NAdam/RAdam/Adadelta is *coupled* L2: λθ is added
 --    to the gradient before the update, so in Adam it is rescaled by the
 --    adaptive denominator (large-gradient weights decay less).
 --  * AdamW's weight_decay is *decoupled*: θ ← θ(1 − γλ) before the Adam
@@ -32,6 +35,8 @@ local M = {}
 
 local sgd_step, adam_step, rmsprop_step, adagrad_step = ks._sgd_step, ks._adam_step, ks._rmsprop_step,
   ks._adagrad_step
+local adamax_step, nadam_step, radam_step, adadelta_step = ks._adamax_step, ks._nadam_step, ks._radam_step,
+  ks._adadelta_step
 
 ---------------------------------------------------------------- base class
 local Optimizer = {__name = "Optimizer"}
@@ -322,6 +327,71 @@ class("Adagrad", {lr = 1e-2, lr_decay = 0, weight_decay = 0, initial_accumulator
     end
     st.step = st.step + 1
     adagrad_step(p, grad, st.sum, st.step, g.lr, g.lr_decay, g.weight_decay, g.eps, g.maximize)
+  end)
+
+------------------------------------------------------------------- Adamax
+class("Adamax", {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, maximize = false},
+  adam_validate,
+  function(self, p, grad, g)
+    local st = self.state[p]
+    if not st then
+      st = {step = 0, exp_avg = zeros_like(p), exp_inf = zeros_like(p)}
+      self.state[p] = st
+    end
+    st.step = st.step + 1
+    adamax_step(p, grad, st.exp_avg, st.exp_inf, st.step, g.lr, g.betas[1], g.betas[2], g.eps, g.weight_decay,
+      g.maximize)
+  end)
+
+-------------------------------------------------------------------- NAdam
+-- PyTorch 1.13's NAdam: no maximize, no decoupled_weight_decay
+class("NAdam", {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, momentum_decay = 4e-3},
+  function(self, g)
+    adam_validate(self, g)
+    check_range(self, g, "momentum_decay", 0)
+  end,
+  function(self, p, grad, g)
+    local st = self.state[p]
+    if not st then
+      -- mu_product: the running product of the momentum schedule (a float32 value, as in PyTorch)
+      st = {step = 0, mu_product = 1.0, exp_avg = zeros_like(p), exp_avg_sq = zeros_like(p)}
+      self.state[p] = st
+    end
+    st.step = st.step + 1
+    st.mu_product = nadam_step(p, grad, st.exp_avg, st.exp_avg_sq, st.mu_product, st.step, g.lr, g.betas[1],
+      g.betas[2], g.eps, g.weight_decay, g.momentum_decay)
+  end)
+
+-------------------------------------------------------------------- RAdam
+-- PyTorch 1.13's RAdam: no maximize, no decoupled_weight_decay
+class("RAdam", {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0},
+  adam_validate,
+  function(self, p, grad, g)
+    local st = self.state[p]
+    if not st then
+      st = {step = 0, exp_avg = zeros_like(p), exp_avg_sq = zeros_like(p)}
+      self.state[p] = st
+    end
+    st.step = st.step + 1
+    radam_step(p, grad, st.exp_avg, st.exp_avg_sq, st.step, g.lr, g.betas[1], g.betas[2], g.eps, g.weight_decay)
+  end)
+
+----------------------------------------------------------------- Adadelta
+class("Adadelta", {lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0, maximize = false},
+  function(self, g)
+    check_range(self, g, "lr", 0)
+    check_range(self, g, "rho", 0, 1)
+    check_range(self, g, "eps", 0)
+    check_range(self, g, "weight_decay", 0)
+  end,
+  function(self, p, grad, g)
+    local st = self.state[p]
+    if not st then
+      st = {step = 0, square_avg = zeros_like(p), acc_delta = zeros_like(p)}
+      self.state[p] = st
+    end
+    st.step = st.step + 1
+    adadelta_step(p, grad, st.square_avg, st.acc_delta, g.lr, g.rho, g.eps, g.weight_decay, g.maximize)
   end)
 
 M.LBFGS = require "kshot.optim.lbfgs" (M, Optimizer, class, fail, check_range)

@@ -25,12 +25,17 @@ local SCHEDULER_KEYS = {initial_lr = true, max_lr = true, min_lr = true, max_mom
 local BOOLEAN_KEYS = {nesterov = true, maximize = true, amsgrad = true, centered = true}
 
 -- The per-parameter state of each optimizer: field -> kind ("buffer": float32 tensor of the parameter's
--- shape; "count": integer number >= 0), and whether it must be there.
+-- shape; "count": integer number >= 0; "number": a finite number), and whether it must be there.
 local STATE_FIELDS = {
   SGD = {momentum_buffer = {"buffer"}},
   Adam = {step = {"count", true}, exp_avg = {"buffer", true}, exp_avg_sq = {"buffer", true}, max_exp_avg_sq = {"buffer"}},
   RMSprop = {step = {"count", true}, square_avg = {"buffer", true}, momentum_buffer = {"buffer"}, grad_avg = {"buffer"}},
   Adagrad = {step = {"count", true}, sum = {"buffer", true}},
+  Adamax = {step = {"count", true}, exp_avg = {"buffer", true}, exp_inf = {"buffer", true}},
+  NAdam = {step = {"count", true}, mu_product = {"number", true}, exp_avg = {"buffer", true},
+    exp_avg_sq = {"buffer", true}},
+  RAdam = {step = {"count", true}, exp_avg = {"buffer", true}, exp_avg_sq = {"buffer", true}},
+  Adadelta = {step = {"count", true}, square_avg = {"buffer", true}, acc_delta = {"buffer", true}},
 }
 STATE_FIELDS.AdamW = STATE_FIELDS.Adam
 
@@ -68,7 +73,15 @@ local function check_param_state(self, index, st, p)
         what, tostring(k), self.__name, table.concat(known, ", "))
     end
     local where = string.format("'%s' in the %s", k, what)
-    if f[1] == "count" then check_count(self, where, v) else check_buffer(self, where, v, nil, shape_str(p)) end
+    if f[1] == "count" then
+      check_count(self, where, v)
+    elseif f[1] == "number" then
+      if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+        fail(self, "load_state_dict: %s must be a finite number, got %s", where, describe(v))
+      end
+    else
+      check_buffer(self, where, v, nil, shape_str(p))
+    end
   end
   for k, f in pairs(fields) do
     if f[2] and st[k] == nil then fail(self, "load_state_dict: %s has no '%s' (%s keeps one per parameter)", what, k, self.__name) end
