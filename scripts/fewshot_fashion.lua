@@ -348,6 +348,15 @@ if args.dev then
 else
   test_x, test_y = cli.call(args, ks.data.fashion_mnist, { split = "test", path = path })
 end
+-- every K must fit the smallest class of the pool the K-shot sets come from (6,000 a class; fewer in --dev)
+local smallest = math.huge
+for _, n in ipairs(ks.bincount(draw_y, { minlength = 10 }):totable()) do smallest = math.min(smallest, n) end
+for _, k in ipairs(args.k) do
+  if k > smallest then
+    cli.fail(args, "--k %d: the %s has only %d images in its smallest class", k,
+      args.dev and "development pool (training images 0..49999)" or "training set", smallest)
+  end
+end
 local ntest = test_x:size(0)
 if test_size > 0 and test_size < ntest then
   test_x, test_y, ntest = test_x:narrow(0, 0, test_size), test_y:narrow(0, 0, test_size), test_size

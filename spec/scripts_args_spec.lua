@@ -72,6 +72,9 @@ local CASES = {
   { "fewshot_fashion.lua --root " .. AFILE, "option '--root': '" .. AFILE .. "' exists and is not a folder" },
   { "fewshot_fashion.lua --root " .. AFILE .. "/sub", "'" .. AFILE .. "' is not a folder" },
   { "optimizers.lua --root ''", "option '--root': an empty path" },
+  -- K larger than the smallest class of the pool the K-shot sets come from (checked once the labels are read)
+  { "fewshot_fashion.lua --k 5,7000", "--k 7000: the training set has only 6000 images in its smallest class" },
+  { "fewshot_fashion.lua --dev --k 5500", "--k 5500: the development pool (training images 0..49999) has only 4950" },
   -- 8. output paths in folders that do not exist
   { "pretrain_backbone.lua --out " .. NODIR .. "/x.st", "folder '" .. NODIR .. "' does not exist" },
   { "learning_curve.lua --svg " .. NODIR .. "/x.svg", "folder '" .. NODIR .. "' does not exist" },
