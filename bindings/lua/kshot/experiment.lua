@@ -324,7 +324,7 @@ local function run_one(self, run)
   mkdir_p(dir)
   write_atomic(dir .. "/config.json", encode_sorted(run.config))
   local curve_path = dir .. "/curve.csv"
-  local curve, header, lines = nil, nil, {}
+  local curve, header = nil, nil
   local ctx = { key = run.key, config = run.config, replicate = run.replicate, dir = dir,
     seed = hash_seed(self.seed, "rep-" .. run.replicate), run_seed = hash_seed(self.seed, run.key),
     experiment = self.name }
@@ -343,20 +343,19 @@ local function run_one(self, run)
       local known, new = {}, {}
       for _, k in ipairs(header) do known[k] = true end
       for _, k in ipairs(sorted_keys(row)) do if not known[k] then new[#new + 1] = k end end
-      if #new > 0 then
-        local pad = (","):rep(#new)
-        for i = 1, #lines do lines[i] = lines[i] .. pad end
-        for _, k in ipairs(new) do header[#header + 1] = k end
+      if #new > 0 then -- rare: read the rows back once rather than keep them all in memory
         curve:close()
+        local old = read_file(curve_path)
+        local pad = (","):rep(#new)
+        for _, k in ipairs(new) do header[#header + 1] = k end
         curve = assert(io.open(curve_path, "wb"))
         curve:write(table.concat(header, ","), "\n")
-        if #lines > 0 then curve:write(table.concat(lines, "\n"), "\n") end
+        for line in old:match("^[^\n]*\n(.*)$"):gmatch("([^\n]*)\n") do curve:write(line, pad, "\n") end
       end
     end
     local cells = {}
     for i, k in ipairs(header) do cells[i] = row[k] == nil and "" or csv_cell(row[k]) end
-    lines[#lines + 1] = table.concat(cells, ",")
-    curve:write(lines[#lines] .. "\n")
+    curve:write(table.concat(cells, ","), "\n")
     curve:flush()
   end
   os.remove(curve_path)
