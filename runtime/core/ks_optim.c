@@ -39,8 +39,9 @@ static inline vf vld(const float *p) { vf x; memcpy(&x, p, sizeof x); return x; 
 static inline void vst(float *p, vf x) { memcpy(p, &x, sizeof x); }
 
 #if KS_OPTIM_X86
-static inline __attribute__((target("avx"))) vf vsqrt_avx(vf x) { return (vf)_mm256_sqrt_ps((__m256)x); }
-static inline __attribute__((target("avx"))) vf vmax_avx(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
+#define TARGET_AVX __attribute__((target("avx")))
+static inline TARGET_AVX vf vsqrt_avx(vf x) { return (vf)_mm256_sqrt_ps((__m256)x); }
+static inline TARGET_AVX vf vmax_avx(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
 static inline vf vsqrt_sse(vf x)
 {
     __m128 h[2];
@@ -69,19 +70,19 @@ static inline vf vmax_sse(vf a, vf b)
     for (int k = 0; k < VL; k++) a[k] = a[k] > b[k] ? a[k] : b[k];
     return a;
 }
+#define TARGET_AVX
 #define vsqrt_avx vsqrt_sse
 #define vmax_avx vmax_sse
 static bool has_avx(void) { return false; }
 #endif
 
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* `avx` is a compile-time constant after inlining: true only inside the
  * target("avx") copies of the loops */
-static inline __attribute__((always_inline)) vf vsqrt(vf x, const bool avx) { return avx ? vsqrt_avx(x) : vsqrt_sse(x); }
+static ALWAYS_INLINE vf vsqrt(vf x, const bool avx) { return avx ? vsqrt_avx(x) : vsqrt_sse(x); }
 /* a > b ? a : b per lane (torch.maximum for non-NaN values) */
-static inline __attribute__((always_inline)) vf vmaxf(vf a, vf b, const bool avx)
-{
-    return avx ? vmax_avx(a, b) : vmax_sse(a, b);
-}
+static ALWAYS_INLINE vf vmaxf(vf a, vf b, const bool avx) { return avx ? vmax_avx(a, b) : vmax_sse(a, b); }
 
 /* zero-padded copy of the last n < VL elements (src may be NULL) */
 static inline void pad_in(float *dst, const float *src, int64_t n)
@@ -121,6 +122,73 @@ static ks_status check_all(ks_ctx *c, const char *op, ks_tensor *param, const ks
 }
 
 static float *fdata(const ks_tensor *t) { return t ? (float *)ks_tensor_data(t) : NULL; }
+
+/* ------------------------------------------------- the vector loop, once
+ * A vector optimizer supplies a kernel for one block of VL elements and an
+ * args struct holding the gradient and NS streams it updates in place: the
+ * parameter, then up to three state buffers (the padded tail is written back
+ * in that order), NULL where a buffer is absent. vec_run does the rest. */
+#define NS 4
+
+/* x[j]: stream j at the block (NULL when absent); g: the gradient block;
+ * args: the optimizer's args struct */
+typedef void vec_kernel(const void *args, const float *g, float *const x[NS], bool avx);
+
+static ALWAYS_INLINE float *at(float *const s[NS], const unsigned on, int j, int64_t i)
+{
+    return on >> j & 1 ? s[j] + i : NULL;
+}
+
+static ALWAYS_INLINE void vec_block(vec_kernel *kern, const void *a, const float *g, float *const s[NS],
+                                    const unsigned on, int64_t i, const bool avx)
+{
+    float *const x[NS] = {at(s, on, 0, i), at(s, on, 1, i), at(s, on, 2, i), at(s, on, 3, i)};
+    kern(a, g, x, avx);
+}
+
+/* full blocks in place, then the partial last one on zero-padded copies;
+ * `on` (the streams present), the kernel and `avx` are compile-time
+ * constants after inlining, so each variant is its own straight-line loop */
+static ALWAYS_INLINE void vec_loop(vec_kernel *kern, const void *a, const float *g, float *const s[NS],
+                                   const unsigned on, int64_t lo, int64_t hi, const bool avx)
+{
+    int64_t i = lo;
+    for (; i + VL <= hi; i += VL) vec_block(kern, a, g + i, s, on, i, avx);
+    if (i < hi) {
+        float t[NS][VL], tg[VL];
+        float *const ts[NS] = {t[0], t[1], t[2], t[3]};
+        int64_t n = hi - i;
+        pad_in(tg, g + i, n);
+        for (int j = 0; j < NS; j++) pad_in(t[j], at(s, on, j, i), n);
+        vec_block(kern, a, tg, ts, on, 0, avx);
+        for (int j = 0; j < NS; j++) pad_out(at(s, on, j, i), t[j], n);
+    }
+}
+
+/* Streams 0..nreq-1 are always there, the nopt (<= 2) after them may be
+ * NULL: one loop per combination present, so the kernel's tests on them are
+ * compile-time. `a` is the caller's local copy of its args: element stores
+ * cannot alias it, so the constants stay in registers. */
+static ALWAYS_INLINE ks_status vec_run(vec_kernel *kern, const void *a, const float *g, float *const s[NS],
+                                       const int nreq, const int nopt, int64_t lo, int64_t hi, const bool avx)
+{
+    const unsigned req = (1u << nreq) - 1, o1 = nopt > 0 ? 1u << nreq : 0, o2 = nopt > 1 ? 2u << nreq : 0;
+    unsigned on = 0;
+    for (int j = 0; j < NS; j++) on |= (unsigned)(s[j] != NULL) << j;
+    if ((on & o1) && (on & o2)) vec_loop(kern, a, g, s, req | o1 | o2, lo, hi, avx);
+    else if (on & o1) vec_loop(kern, a, g, s, req | o1, lo, hi, avx);
+    else if (on & o2) vec_loop(kern, a, g, s, req | o2, lo, hi, avx);
+    else vec_loop(kern, a, g, s, req, lo, hi, avx);
+    return KS_OK;
+}
+
+/* Each optimizer compiles its vec_run twice, `avx` a constant: *_sse for
+ * baseline x86-64 and *_avx for target("avx"), chosen here once a step. */
+static ks_status vec_launch(ks_ctx *c, ks_tensor *param, ks_range_fn sse, ks_range_fn avx, void *a)
+{
+    ks_tensor_bump_version(param);
+    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, has_avx() ? avx : sse, a);
+}
 
 /* ------------------------------------------------------------------ SGD */
 typedef struct {
@@ -162,15 +230,15 @@ ks_status ks_sgd_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_ten
 
 /* ----------------------------------------------------------------- Adam */
 typedef struct {
-    float *p, *m, *v, *vmax;
     const float *g;
+    float *x[NS]; /* θ, m, v, and max v (amsgrad, else NULL) */
     float sign, wd, decay, b1, omb1, b2, omb2, eps_bc2, neg_step_bc2;
 } adam_args;
 
-/* VL elements; vmax is NULL unless amsgrad */
-static inline __attribute__((always_inline)) void adam_vec(const adam_args *a, float *p, float *m, float *v, float *vmax,
-                                                           const float *g, const bool avx)
+static ALWAYS_INLINE void adam_vec(const void *args, const float *g, float *const x[NS], const bool avx)
 {
+    const adam_args *a = args;
+    float *p = x[0], *m = x[1], *v = x[2], *vmax = x[3];
     vf pi = vld(p) * a->decay; /* decay == 1 unless AdamW */
     vf gi = a->sign * vld(g) + a->wd * pi;
     vf mi = vld(m) * a->b1 + a->omb1 * gi;
@@ -187,42 +255,13 @@ static inline __attribute__((always_inline)) void adam_vec(const adam_args *a, f
     vst(p, pi + a->neg_step_bc2 * (mi / denom));
 }
 
-static inline __attribute__((always_inline)) void adam_loop(const adam_args *args, int64_t lo, int64_t hi, const bool ams,
-                                                            const bool avx)
+static ALWAYS_INLINE ks_status adam_run(void *arg, int64_t lo, int64_t hi, const bool avx)
 {
-    /* a local copy: element stores cannot alias it, so the constants stay in registers */
-    const adam_args k = *args, *a = &k;
-    float *p = a->p, *m = a->m, *v = a->v, *vm = a->vmax;
-    const float *g = a->g;
-    int64_t i = lo;
-    for (; i + VL <= hi; i += VL) adam_vec(a, p + i, m + i, v + i, ams ? vm + i : NULL, g + i, avx);
-    if (i < hi) {
-        float tp[VL], tm[VL], tv[VL], tx[VL], tg[VL];
-        int64_t n = hi - i;
-        pad_in(tp, p + i, n), pad_in(tm, m + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
-        pad_in(tx, ams ? vm + i : NULL, n);
-        adam_vec(a, tp, tm, tv, ams ? tx : NULL, tg, avx);
-        pad_out(p + i, tp, n), pad_out(m + i, tm, n), pad_out(v + i, tv, n), pad_out(ams ? vm + i : NULL, tx, n);
-    }
+    const adam_args k = *(const adam_args *)arg; /* a local copy (see vec_run) */
+    return vec_run(adam_vec, &k, k.g, k.x, 3, 1, lo, hi, avx);
 }
-
-/* amsgrad and the instruction set are compile-time constants in each copy */
-static void adam_sse(const adam_args *a, int64_t lo, int64_t hi)
-{
-    if (a->vmax) adam_loop(a, lo, hi, true, false);
-    else adam_loop(a, lo, hi, false, false);
-}
-static __attribute__((target("avx"))) void adam_avx(const adam_args *a, int64_t lo, int64_t hi)
-{
-    if (a->vmax) adam_loop(a, lo, hi, true, true);
-    else adam_loop(a, lo, hi, false, true);
-}
-static ks_status adam_range(void *arg, int64_t lo, int64_t hi)
-{
-    if (has_avx()) adam_avx(arg, lo, hi);
-    else adam_sse(arg, lo, hi);
-    return KS_OK;
-}
+static ks_status adam_sse(void *a, int64_t lo, int64_t hi) { return adam_run(a, lo, hi, false); }
+static TARGET_AVX ks_status adam_avx(void *a, int64_t lo, int64_t hi) { return adam_run(a, lo, hi, true); }
 
 ks_status ks_adam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_avg_sq,
                        ks_tensor *max_exp_avg_sq, const ks_adam_opts *o)
@@ -234,28 +273,27 @@ ks_status ks_adam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_te
     if (o->step < 1) return ks_error(c, KS_EINVAL, "%s: step count must be >= 1, got %lld", op, (long long)o->step);
     double bc1 = 1.0 - pow(o->beta1, (double)o->step), bc2 = 1.0 - pow(o->beta2, (double)o->step);
     adam_args a = {
-        fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(max_exp_avg_sq), fdata(grad),
+        fdata(grad), {fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(max_exp_avg_sq)},
         o->maximize ? -1.0f : 1.0f,
         o->decoupled ? 0.0f : (float)o->weight_decay,
         o->decoupled ? (float)(1.0 - o->lr * o->weight_decay) : 1.0f,
         (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2),
         (float)(o->eps * sqrt(bc2)), (float)(-(o->lr / bc1) * sqrt(bc2)),
     };
-    ks_tensor_bump_version(param);
-    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adam_range, &a);
+    return vec_launch(c, param, adam_sse, adam_avx, &a);
 }
 
 /* -------------------------------------------------------------- RMSprop */
 typedef struct {
-    float *p, *v, *ga, *b;
     const float *g;
+    float *x[NS]; /* θ, v, and the gradient average (centered) and momentum buffer, each NULL when off */
     float sign, wd, alpha, oma, eps, mu, neg_lr;
 } rms_args;
 
-/* VL elements; ga (centered) and b (momentum) may be NULL */
-static inline __attribute__((always_inline)) void rms_vec(const rms_args *a, float *p, float *v, float *ga, float *b,
-                                                          const float *g, const bool avx)
+static ALWAYS_INLINE void rms_vec(const void *args, const float *g, float *const x[NS], const bool avx)
 {
+    const rms_args *a = args;
+    float *p = x[0], *v = x[1], *ga = x[2], *b = x[3];
     vf pi = vld(p);
     vf gi = a->sign * vld(g) + a->wd * pi;
     vf vi = vld(v) * a->alpha + a->oma * gi * gi;
@@ -275,43 +313,13 @@ static inline __attribute__((always_inline)) void rms_vec(const rms_args *a, flo
     }
 }
 
-static inline __attribute__((always_inline)) void rms_loop(const rms_args *args, int64_t lo, int64_t hi,
-                                                           const bool centered, const bool mom, const bool avx)
+static ALWAYS_INLINE ks_status rms_run(void *arg, int64_t lo, int64_t hi, const bool avx)
 {
-    const rms_args k = *args, *a = &k; /* constants in registers (see adam_loop) */
-    float *p = a->p, *v = a->v, *ga = a->ga, *b = a->b;
-    const float *g = a->g;
-    int64_t i = lo;
-    for (; i + VL <= hi; i += VL) rms_vec(a, p + i, v + i, centered ? ga + i : NULL, mom ? b + i : NULL, g + i, avx);
-    if (i < hi) {
-        float tp[VL], tv[VL], ta[VL], tb[VL], tg[VL];
-        int64_t n = hi - i;
-        pad_in(tp, p + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
-        pad_in(ta, centered ? ga + i : NULL, n), pad_in(tb, mom ? b + i : NULL, n);
-        rms_vec(a, tp, tv, centered ? ta : NULL, mom ? tb : NULL, tg, avx);
-        pad_out(p + i, tp, n), pad_out(v + i, tv, n);
-        pad_out(centered ? ga + i : NULL, ta, n), pad_out(mom ? b + i : NULL, tb, n);
-    }
+    const rms_args k = *(const rms_args *)arg;
+    return vec_run(rms_vec, &k, k.g, k.x, 2, 2, lo, hi, avx);
 }
-
-static inline __attribute__((always_inline)) void rms_variants(const rms_args *a, int64_t lo, int64_t hi, const bool avx)
-{
-    if (a->ga && a->b) rms_loop(a, lo, hi, true, true, avx);
-    else if (a->ga) rms_loop(a, lo, hi, true, false, avx);
-    else if (a->b) rms_loop(a, lo, hi, false, true, avx);
-    else rms_loop(a, lo, hi, false, false, avx);
-}
-static void rms_sse(const rms_args *a, int64_t lo, int64_t hi) { rms_variants(a, lo, hi, false); }
-static __attribute__((target("avx"))) void rms_avx(const rms_args *a, int64_t lo, int64_t hi)
-{
-    rms_variants(a, lo, hi, true);
-}
-static ks_status rms_range(void *arg, int64_t lo, int64_t hi)
-{
-    if (has_avx()) rms_avx(arg, lo, hi);
-    else rms_sse(arg, lo, hi);
-    return KS_OK;
-}
+static ks_status rms_sse(void *a, int64_t lo, int64_t hi) { return rms_run(a, lo, hi, false); }
+static TARGET_AVX ks_status rms_avx(void *a, int64_t lo, int64_t hi) { return rms_run(a, lo, hi, true); }
 
 ks_status ks_rmsprop_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *square_avg,
                           ks_tensor *grad_avg, ks_tensor *momentum_buf, const ks_rmsprop_opts *o)
@@ -319,23 +327,23 @@ ks_status ks_rmsprop_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks
     ks_status st = check_all(c, "RMSprop", param, grad, square_avg, grad_avg, momentum_buf);
     if (st) return st;
     if (!square_avg) return ks_error(c, KS_EINVAL, "RMSprop: square_avg buffer missing");
-    rms_args a = {fdata(param), fdata(square_avg), fdata(grad_avg), fdata(momentum_buf), fdata(grad),
+    rms_args a = {fdata(grad), {fdata(param), fdata(square_avg), fdata(grad_avg), fdata(momentum_buf)},
                   o->maximize ? -1.0f : 1.0f, (float)o->weight_decay, (float)o->alpha, (float)(1.0 - o->alpha),
                   (float)o->eps, (float)o->momentum, (float)-o->lr};
-    ks_tensor_bump_version(param);
-    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, rms_range, &a);
+    return vec_launch(c, param, rms_sse, rms_avx, &a);
 }
 
 /* -------------------------------------------------------------- Adagrad */
 typedef struct {
-    float *p, *s;
     const float *g;
+    float *x[NS]; /* θ, the sum of squares */
     float sign, wd, eps, neg_clr;
 } adagrad_args;
 
-static inline __attribute__((always_inline)) void adagrad_vec(const adagrad_args *a, float *p, float *s, const float *g,
-                                                              const bool avx)
+static ALWAYS_INLINE void adagrad_vec(const void *args, const float *g, float *const x[NS], const bool avx)
 {
+    const adagrad_args *a = args;
+    float *p = x[0], *s = x[1];
     vf pi = vld(p);
     vf gi = a->sign * vld(g) + a->wd * pi;
     vf si = vld(s) + 1.0f * gi * gi;
@@ -343,33 +351,13 @@ static inline __attribute__((always_inline)) void adagrad_vec(const adagrad_args
     vst(p, pi + a->neg_clr * (gi / (vsqrt(si, avx) + a->eps)));
 }
 
-static inline __attribute__((always_inline)) void adagrad_loop(const adagrad_args *args, int64_t lo, int64_t hi,
-                                                               const bool avx)
+static ALWAYS_INLINE ks_status adagrad_run(void *arg, int64_t lo, int64_t hi, const bool avx)
 {
-    const adagrad_args k = *args, *a = &k; /* see adam_loop */
-    float *p = a->p, *s = a->s;
-    const float *g = a->g;
-    int64_t i = lo;
-    for (; i + VL <= hi; i += VL) adagrad_vec(a, p + i, s + i, g + i, avx);
-    if (i < hi) {
-        float tp[VL], ts[VL], tg[VL];
-        int64_t n = hi - i;
-        pad_in(tp, p + i, n), pad_in(ts, s + i, n), pad_in(tg, g + i, n);
-        adagrad_vec(a, tp, ts, tg, avx);
-        pad_out(p + i, tp, n), pad_out(s + i, ts, n);
-    }
+    const adagrad_args k = *(const adagrad_args *)arg;
+    return vec_run(adagrad_vec, &k, k.g, k.x, 2, 0, lo, hi, avx);
 }
-static void adagrad_sse(const adagrad_args *a, int64_t lo, int64_t hi) { adagrad_loop(a, lo, hi, false); }
-static __attribute__((target("avx"))) void adagrad_avx(const adagrad_args *a, int64_t lo, int64_t hi)
-{
-    adagrad_loop(a, lo, hi, true);
-}
-static ks_status adagrad_range(void *arg, int64_t lo, int64_t hi)
-{
-    if (has_avx()) adagrad_avx(arg, lo, hi);
-    else adagrad_sse(arg, lo, hi);
-    return KS_OK;
-}
+static ks_status adagrad_sse(void *a, int64_t lo, int64_t hi) { return adagrad_run(a, lo, hi, false); }
+static TARGET_AVX ks_status adagrad_avx(void *a, int64_t lo, int64_t hi) { return adagrad_run(a, lo, hi, true); }
 
 ks_status ks_adagrad_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *state_sum,
                           const ks_adagrad_opts *o)
@@ -379,10 +367,9 @@ ks_status ks_adagrad_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks
     if (!state_sum) return ks_error(c, KS_EINVAL, "Adagrad: sum buffer missing");
     if (o->step < 1) return ks_error(c, KS_EINVAL, "Adagrad: step count must be >= 1, got %lld", (long long)o->step);
     double clr = o->lr / (1.0 + (double)(o->step - 1) * o->lr_decay);
-    adagrad_args a = {fdata(param), fdata(state_sum), fdata(grad), o->maximize ? -1.0f : 1.0f,
+    adagrad_args a = {fdata(grad), {fdata(param), fdata(state_sum)}, o->maximize ? -1.0f : 1.0f,
                       (float)o->weight_decay, (float)o->eps, (float)-clr};
-    ks_tensor_bump_version(param);
-    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adagrad_range, &a);
+    return vec_launch(c, param, adagrad_sse, adagrad_avx, &a);
 }
 
 /* --------------------------------------------------------------- Adamax */
@@ -395,7 +382,7 @@ typedef struct {
 /* no square root: a plain loop the compiler vectorises */
 static ks_status adamax_range(void *arg, int64_t lo, int64_t hi)
 {
-    const adamax_args k = *(const adamax_args *)arg, *a = &k; /* see adam_loop */
+    const adamax_args k = *(const adamax_args *)arg, *a = &k; /* a local copy (see vec_run) */
     float *restrict p = a->p, *restrict m = a->m, *restrict u = a->u;
     const float *restrict g = a->g;
     for (int64_t i = lo; i < hi; i++) {
@@ -427,14 +414,15 @@ ks_status ks_adamax_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_
 
 /* ---------------------------------------------------------------- NAdam */
 typedef struct {
-    float *p, *m, *v;
     const float *g;
+    float *x[NS]; /* θ, m, v */
     float wd, b1, omb1, b2, omb2, bc2, eps, cg, cm;
 } nadam_args;
 
-static inline __attribute__((always_inline)) void nadam_vec(const nadam_args *a, float *p, float *m, float *v,
-                                                            const float *g, const bool avx)
+static ALWAYS_INLINE void nadam_vec(const void *args, const float *g, float *const x[NS], const bool avx)
 {
+    const nadam_args *a = args;
+    float *p = x[0], *m = x[1], *v = x[2];
     vf pi = vld(p);
     vf gi = vld(g) + a->wd * pi;
     vf mi = vld(m) * a->b1 + a->omb1 * gi;
@@ -446,33 +434,13 @@ static inline __attribute__((always_inline)) void nadam_vec(const nadam_args *a,
     vst(p, pi + a->cm * mi / denom);
 }
 
-static inline __attribute__((always_inline)) void nadam_loop(const nadam_args *args, int64_t lo, int64_t hi,
-                                                             const bool avx)
+static ALWAYS_INLINE ks_status nadam_run(void *arg, int64_t lo, int64_t hi, const bool avx)
 {
-    const nadam_args k = *args, *a = &k; /* see adam_loop */
-    float *p = a->p, *m = a->m, *v = a->v;
-    const float *g = a->g;
-    int64_t i = lo;
-    for (; i + VL <= hi; i += VL) nadam_vec(a, p + i, m + i, v + i, g + i, avx);
-    if (i < hi) {
-        float tp[VL], tm[VL], tv[VL], tg[VL];
-        int64_t n = hi - i;
-        pad_in(tp, p + i, n), pad_in(tm, m + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
-        nadam_vec(a, tp, tm, tv, tg, avx);
-        pad_out(p + i, tp, n), pad_out(m + i, tm, n), pad_out(v + i, tv, n);
-    }
+    const nadam_args k = *(const nadam_args *)arg;
+    return vec_run(nadam_vec, &k, k.g, k.x, 3, 0, lo, hi, avx);
 }
-static void nadam_sse(const nadam_args *a, int64_t lo, int64_t hi) { nadam_loop(a, lo, hi, false); }
-static __attribute__((target("avx"))) void nadam_avx(const nadam_args *a, int64_t lo, int64_t hi)
-{
-    nadam_loop(a, lo, hi, true);
-}
-static ks_status nadam_range(void *arg, int64_t lo, int64_t hi)
-{
-    if (has_avx()) nadam_avx(arg, lo, hi);
-    else nadam_sse(arg, lo, hi);
-    return KS_OK;
-}
+static ks_status nadam_sse(void *a, int64_t lo, int64_t hi) { return nadam_run(a, lo, hi, false); }
+static TARGET_AVX ks_status nadam_avx(void *a, int64_t lo, int64_t hi) { return nadam_run(a, lo, hi, true); }
 
 /* μ_t = β1·(1 − ½·0.96^(t·ψ)) in double, as PyTorch's Python floats */
 static double nadam_mu(const ks_nadam_opts *o, int64_t t)
@@ -491,28 +459,28 @@ ks_status ks_nadam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_t
     /* the product is a float32 0-dim tensor in PyTorch: float arithmetic */
     float prod = *mu_product * (float)mu;
     float prod_next = prod * (float)mu * (float)mu_next;
-    nadam_args a = {fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(grad), (float)o->weight_decay,
+    nadam_args a = {fdata(grad), {fdata(param), fdata(exp_avg), fdata(exp_avg_sq)}, (float)o->weight_decay,
                     (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2),
                     (float)(1.0 - pow(o->beta2, (double)o->step)), (float)o->eps,
                     (float)(-o->lr * (1.0 - mu) / (1.0 - (double)prod)),
                     (float)(-o->lr * mu_next / (1.0 - (double)prod_next))};
-    ks_tensor_bump_version(param);
-    st = ks_parallel_for(c, param->numel, OPTIM_GRAIN, nadam_range, &a);
+    st = vec_launch(c, param, nadam_sse, nadam_avx, &a);
     if (!st) *mu_product = prod;
     return st;
 }
 
 /* ---------------------------------------------------------------- RAdam */
 typedef struct {
-    float *p, *m, *v;
     const float *g;
+    float *x[NS]; /* θ, m, v */
     float wd, b1, omb1, b2, omb2, bc1, lr, eps, sqrt_bc2, rect;
     bool rectify;
 } radam_args;
 
-static inline __attribute__((always_inline)) void radam_vec(const radam_args *a, float *p, float *m, float *v,
-                                                            const float *g, const bool rectify, const bool avx)
+static ALWAYS_INLINE void radam_vec(const radam_args *a, const float *g, float *const x[NS], const bool rectify,
+                                    const bool avx)
 {
+    float *p = x[0], *m = x[1], *v = x[2];
     vf pi = vld(p);
     vf gi = vld(g) + a->wd * pi;
     vf mi = vld(m) * a->b1 + a->omb1 * gi;
@@ -527,39 +495,24 @@ static inline __attribute__((always_inline)) void radam_vec(const radam_args *a,
     }
     vst(p, pi + -1.0f * step);
 }
+/* the rectified and plain steps, each a kernel of its own */
+static ALWAYS_INLINE void radam_rect(const void *a, const float *g, float *const x[NS], const bool avx)
+{
+    radam_vec(a, g, x, true, avx);
+}
+static ALWAYS_INLINE void radam_plain(const void *a, const float *g, float *const x[NS], const bool avx)
+{
+    radam_vec(a, g, x, false, avx);
+}
 
-static inline __attribute__((always_inline)) void radam_loop(const radam_args *args, int64_t lo, int64_t hi,
-                                                             const bool rectify, const bool avx)
+static ALWAYS_INLINE ks_status radam_run(void *arg, int64_t lo, int64_t hi, const bool avx)
 {
-    const radam_args k = *args, *a = &k; /* see adam_loop */
-    float *p = a->p, *m = a->m, *v = a->v;
-    const float *g = a->g;
-    int64_t i = lo;
-    for (; i + VL <= hi; i += VL) radam_vec(a, p + i, m + i, v + i, g + i, rectify, avx);
-    if (i < hi) {
-        float tp[VL], tm[VL], tv[VL], tg[VL];
-        int64_t n = hi - i;
-        pad_in(tp, p + i, n), pad_in(tm, m + i, n), pad_in(tv, v + i, n), pad_in(tg, g + i, n);
-        radam_vec(a, tp, tm, tv, tg, rectify, avx);
-        pad_out(p + i, tp, n), pad_out(m + i, tm, n), pad_out(v + i, tv, n);
-    }
+    const radam_args k = *(const radam_args *)arg;
+    if (k.rectify) return vec_run(radam_rect, &k, k.g, k.x, 3, 0, lo, hi, avx);
+    return vec_run(radam_plain, &k, k.g, k.x, 3, 0, lo, hi, avx);
 }
-static void radam_sse(const radam_args *a, int64_t lo, int64_t hi)
-{
-    if (a->rectify) radam_loop(a, lo, hi, true, false);
-    else radam_loop(a, lo, hi, false, false);
-}
-static __attribute__((target("avx"))) void radam_avx(const radam_args *a, int64_t lo, int64_t hi)
-{
-    if (a->rectify) radam_loop(a, lo, hi, true, true);
-    else radam_loop(a, lo, hi, false, true);
-}
-static ks_status radam_range(void *arg, int64_t lo, int64_t hi)
-{
-    if (has_avx()) radam_avx(arg, lo, hi);
-    else radam_sse(arg, lo, hi);
-    return KS_OK;
-}
+static ks_status radam_sse(void *a, int64_t lo, int64_t hi) { return radam_run(a, lo, hi, false); }
+static TARGET_AVX ks_status radam_avx(void *a, int64_t lo, int64_t hi) { return radam_run(a, lo, hi, true); }
 
 ks_status ks_radam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *exp_avg, ks_tensor *exp_avg_sq,
                         const ks_radam_opts *o)
@@ -574,23 +527,23 @@ ks_status ks_radam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_t
     double rho_inf = 2.0 / (1.0 - o->beta2) - 1.0, rho_t = rho_inf - 2.0 * t * b2t / bc2;
     bool rectify = rho_t > 5.0;
     double rect = rectify ? sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 0.0;
-    radam_args a = {fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(grad), (float)o->weight_decay,
+    radam_args a = {fdata(grad), {fdata(param), fdata(exp_avg), fdata(exp_avg_sq)}, (float)o->weight_decay,
                     (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2, (float)(1.0 - o->beta2), (float)bc1,
                     (float)o->lr, (float)o->eps, (float)sqrt(bc2), (float)rect, rectify};
-    ks_tensor_bump_version(param);
-    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, radam_range, &a);
+    return vec_launch(c, param, radam_sse, radam_avx, &a);
 }
 
 /* ------------------------------------------------------------- Adadelta */
 typedef struct {
-    float *p, *s, *d;
     const float *g;
+    float *x[NS]; /* θ, the square average, the accumulated delta */
     float sign, wd, rho, omr, eps, neg_lr;
 } adadelta_args;
 
-static inline __attribute__((always_inline)) void adadelta_vec(const adadelta_args *a, float *p, float *s, float *d,
-                                                               const float *g, const bool avx)
+static ALWAYS_INLINE void adadelta_vec(const void *args, const float *g, float *const x[NS], const bool avx)
 {
+    const adadelta_args *a = args;
+    float *p = x[0], *s = x[1], *d = x[2];
     vf pi = vld(p);
     vf gi = a->sign * vld(g) + a->wd * pi;
     vf si = vld(s) * a->rho + a->omr * gi * gi;
@@ -601,33 +554,13 @@ static inline __attribute__((always_inline)) void adadelta_vec(const adadelta_ar
     vst(p, pi + a->neg_lr * delta);
 }
 
-static inline __attribute__((always_inline)) void adadelta_loop(const adadelta_args *args, int64_t lo, int64_t hi,
-                                                                const bool avx)
+static ALWAYS_INLINE ks_status adadelta_run(void *arg, int64_t lo, int64_t hi, const bool avx)
 {
-    const adadelta_args k = *args, *a = &k; /* see adam_loop */
-    float *p = a->p, *s = a->s, *d = a->d;
-    const float *g = a->g;
-    int64_t i = lo;
-    for (; i + VL <= hi; i += VL) adadelta_vec(a, p + i, s + i, d + i, g + i, avx);
-    if (i < hi) {
-        float tp[VL], ts[VL], td[VL], tg[VL];
-        int64_t n = hi - i;
-        pad_in(tp, p + i, n), pad_in(ts, s + i, n), pad_in(td, d + i, n), pad_in(tg, g + i, n);
-        adadelta_vec(a, tp, ts, td, tg, avx);
-        pad_out(p + i, tp, n), pad_out(s + i, ts, n), pad_out(d + i, td, n);
-    }
+    const adadelta_args k = *(const adadelta_args *)arg;
+    return vec_run(adadelta_vec, &k, k.g, k.x, 3, 0, lo, hi, avx);
 }
-static void adadelta_sse(const adadelta_args *a, int64_t lo, int64_t hi) { adadelta_loop(a, lo, hi, false); }
-static __attribute__((target("avx"))) void adadelta_avx(const adadelta_args *a, int64_t lo, int64_t hi)
-{
-    adadelta_loop(a, lo, hi, true);
-}
-static ks_status adadelta_range(void *arg, int64_t lo, int64_t hi)
-{
-    if (has_avx()) adadelta_avx(arg, lo, hi);
-    else adadelta_sse(arg, lo, hi);
-    return KS_OK;
-}
+static ks_status adadelta_sse(void *a, int64_t lo, int64_t hi) { return adadelta_run(a, lo, hi, false); }
+static TARGET_AVX ks_status adadelta_avx(void *a, int64_t lo, int64_t hi) { return adadelta_run(a, lo, hi, true); }
 
 ks_status ks_adadelta_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_tensor *square_avg,
                            ks_tensor *acc_delta, const ks_adadelta_opts *o)
@@ -635,10 +568,9 @@ ks_status ks_adadelta_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, k
     ks_status st = check_all(c, "Adadelta", param, grad, square_avg, acc_delta, NULL);
     if (st) return st;
     if (!square_avg || !acc_delta) return ks_error(c, KS_EINVAL, "Adadelta: state buffers missing");
-    adadelta_args a = {fdata(param), fdata(square_avg), fdata(acc_delta), fdata(grad), o->maximize ? -1.0f : 1.0f,
+    adadelta_args a = {fdata(grad), {fdata(param), fdata(square_avg), fdata(acc_delta)}, o->maximize ? -1.0f : 1.0f,
                        (float)o->weight_decay, (float)o->rho, (float)(1.0 - o->rho), (float)o->eps, (float)-o->lr};
-    ks_tensor_bump_version(param);
-    return ks_parallel_for(c, param->numel, OPTIM_GRAIN, adadelta_range, &a);
+    return vec_launch(c, param, adadelta_sse, adadelta_avx, &a);
 }
 
 /* ------------------------------------------------------- stream reference */
