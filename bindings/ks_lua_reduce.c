@@ -15,13 +15,13 @@
  *                (math.huge, -math.huge, 0, 1, 2, ...) or "fro" (= 2)
  *   cumsum, cumprod: (t, dim)
  * Dtypes and NaN rules: runtime/core/ks_reduce.h. Differentiable ones go
- * through the autograd entry points (ks_grad_ops.h); argmax/argmin, any/all,
- * count_nonzero, cumprod and the indices of max/min carry no gradient
- * (cumprod refuses an input that requires grad while grad mode is on).
+ * through the autograd entry points (ks_grad_ops.h), cumsum and cumprod
+ * included (cumprod's gradient is exact where the input holds zeros);
+ * argmax/argmin, any/all, count_nonzero and the indices of max/min carry no
+ * gradient.
  */
 #include "ks_lua.h"
 #include "../runtime/core/ks_grad_ops.h"
-#include "../runtime/core/ks_grad_select.h"
 #include "../runtime/core/ks_reduce.h"
 
 #include <math.h>
@@ -307,14 +307,7 @@ static int run_scan(lua_State *L, ks_status (*fn)(ks_ctx *, ks_tensor *, int, ks
 }
 
 static int l_cumsum(lua_State *L) { return run_scan(L, ks_ag_cumsum); }
-/* cumprod has no backward: refuse an input that requires grad rather than
- * return a result that silently gets no gradient */
-static ks_status cumprod_checked(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out)
-{
-    ks_status st = ks_ag_refuse(c, "cumprod", 1, &t);
-    return st ? st : ks_cumprod(c, t, dim, out);
-}
-static int l_cumprod(lua_State *L) { return run_scan(L, cumprod_checked); }
+static int l_cumprod(lua_State *L) { return run_scan(L, ks_ag_cumprod); }
 
 static const luaL_Reg reduce_funcs[] = {
     {"sum", l_sum}, {"mean", l_mean}, {"prod", l_prod}, {"amax", l_amax}, {"amin", l_amin},

@@ -96,6 +96,97 @@ describe("gradients of tensor ops match finite differences", function()
     check("amax", function(t) return t:amax(0) end, {d})
   end)
 
+  it("cumprod along every dim of non-contiguous 1-D, 2-D and 3-D views, with zeros", function()
+    -- zero positions of successive lines along the scanned dim (0-based; L = line length):
+    -- none, one inside, two, the first, the last, first and last
+    local function zeros_of(L) return { {}, {2}, {1, 3}, {0}, {L - 1}, {0, L - 1} } end
+    -- a view of shape `shape` whose lines along `dim` carry those zero patterns, handed to gradcheck
+    -- as a contiguous base that fn turns back into a non-contiguous view (perm / flip)
+    local function case(shape, dim, to_base, from_base, first)
+      local v = away(table.unpack(shape)):detach()
+      local nd, d = #shape, dim % #shape
+      local mask = ks.ones(shape)
+      local others = {}
+      for k = 0, nd - 1 do if k ~= d then others[#others + 1] = k end end
+      local nlines = 1
+      for _, k in ipairs(others) do nlines = nlines * shape[k + 1] end
+      local pats = zeros_of(shape[d + 1])
+      for l = 0, nlines - 1 do
+        local key, r = {}, l
+        for i = #others, 1, -1 do
+          local k = others[i]
+          key[k + 1] = r % shape[k + 1]
+          r = r // shape[k + 1]
+        end
+        for _, z in ipairs(pats[(l + (first or 0)) % #pats + 1]) do
+          key[d + 1] = z
+          mask[key] = 0
+        end
+      end
+      local view = v * mask
+      local base = to_base(view):contiguous():requires_grad_()
+      local fn = function(t) local w = from_base(t); assert(not w:is_contiguous()); return w:cumprod(dim) end
+      check(("cumprod %s dim %d"):format(table.concat(shape, "x"), dim), fn, {base}, {eps = 3e-3})
+      return view
+    end
+    local flip0 = function(t) return t:flip(0) end
+    local rev = function(t) return t[{{nil, nil, -1}}] end -- negative stride
+    for first = 0, 5 do -- one line: each zero pattern in turn
+      case({6}, first % 2 == 0 and 0 or -1, flip0, rev, first)
+    end
+    local tr = function(t) return t:t() end
+    for _, dim in ipairs {0, 1, -1, -2} do case({6, 5}, dim, tr, tr) end
+    local to = function(t) return t:permute(2, 0, 1) end
+    local from = function(t) return t:permute(1, 2, 0) end
+    for _, dim in ipairs {0, 1, 2, -1, -3} do case({5, 6, 7}, dim, to, from) end
+    -- the patterns landed: lines along dim 1 of a 3x6 view hold 0, 1, 2 zeros
+    local z = case({3, 6}, 1, tr, tr):eq(0):sum(1)
+    assert.are.same({0, 1, 2}, z:totable())
+  end)
+
+  it("cumprod's gradient by hand: each factor gets the products it enters, zeros exactly", function()
+    local function g(v, dim, go)
+      local x = ks.tensor(v):requires_grad_()
+      local y = x:cumprod(dim)
+      assert.equal("CumprodBackward", y.grad_fn)
+      y:backward(go or ks.ones_like(y))
+      return x.grad:totable()
+    end
+    -- y = {2, 6, 24}: d/dx0 = 1 + x1 + x1 x2, d/dx1 = x0 + x0 x2, d/dx2 = x0 x1
+    assert.are.same({16, 10, 6}, g({2, 3, 4}, 0))
+    -- with weights {1, 10, 100}: {1 + 30 + 1200, 20 + 800, 600}
+    assert.are.same({1231, 820, 600}, g({2, 3, 4}, 0, ks.tensor {1, 10, 100}))
+    -- one zero: the zero gets x0 (1 + x2 + x2 x3), the factors after it 0
+    assert.are.same({1, 50, 0, 0}, g({2, 0, 4, 5}, 0))
+    -- two zeros (first position too): only the first zero has a gradient beyond x0's
+    assert.are.same({4, 0, 0, 0}, g({0, 3, 0, 5}, 0))
+    -- zero last: the earlier factors keep their gradient from the products before it
+    assert.are.same({4, 2, 6}, g({2, 3, 0}, 0))
+    assert.are.same({1, 0}, g({0, 0}, 0)) -- d/dx0 (x0 + x0 x1) = 1 + x1
+    -- along the last dim of a matrix, and a gradient that is itself a transposed view
+    assert.are.same({{3, 1}, {5, 3}}, g({{1, 2}, {3, 4}}, -1))
+    -- (the gradient rows are {1, 10} and {2, 30})
+    assert.are.same({{1 + 10 * 2, 10 * 1}, {2 + 30 * 4, 30 * 3}},
+      g({{1, 2}, {3, 4}}, 1, ks.tensor({{1, 2}, {10, 30}}):t()))
+    -- 0-d and empty inputs
+    assert.are.same(7, g(5, 0, ks.tensor(7)))
+    local e = ks.zeros(0, 3):requires_grad_()
+    e:cumprod(0):sum():backward()
+    assert.are.same({0, 3}, e.grad:shape())
+  end)
+
+  it("cumprod saves its input: an in-place change before backward is an error", function()
+    local x = ks.tensor({1, 2, 3}):requires_grad_()
+    local h = x * 2
+    local y = h:cumprod(0):sum()
+    ks.no_grad(function() h:mul_(0) end)
+    local ok, err = pcall(function() y:backward() end)
+    assert.is_false(ok)
+    assert.matches("modified by an inplace operation", err)
+    -- integer inputs: no gradient, as every integer op
+    assert.is_false(ks.tensor({1, 2}, "int64"):cumprod(0).requires_grad)
+  end)
+
   it("products", function()
     check("matmul 2-D", function(a, b) return a:matmul(b) end, {away(3, 4), away(4, 2)})
     check("matmul batched broadcast", function(a, b) return a:matmul(b) end, {away(2, 3, 4), away(4, 5)})

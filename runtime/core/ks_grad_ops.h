@@ -40,6 +40,7 @@ ks_status ks_ag_norm(ks_ctx *c, ks_tensor *t, double p, int ndims, const int *di
 ks_status ks_ag_max_dim(ks_ctx *c, ks_tensor *t, int dim, bool keepdim, bool is_min, ks_tensor **values,
                         ks_tensor **indices);
 ks_status ks_ag_cumsum(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out);
+ks_status ks_ag_cumprod(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out);
 
 /* matmul with PyTorch's rank rules and batch broadcasting */
 ks_status ks_ag_matmul(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out);

@@ -1,5 +1,5 @@
 /* ks_grad_reduce.c: autograd for reductions (sum, mean, amax/amin,
- * logsumexp, prod, var/std, norm, max/min along a dim, cumsum).
+ * logsumexp, prod, var/std, norm, max/min along a dim, cumsum, cumprod).
  * Backward kernels bring the gradient back to the input's shape by viewing
  * it with the reduced dims kept (size 1) and broadcasting. */
 #include "ks_grad_ops.h"
@@ -381,6 +381,31 @@ ks_status ks_ag_cumsum(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out)
     ks_node *n;
     st = record(c, &op_cumsum, t, r, dim, 0, false, &n);
     ks_node_release(n);
+    if (st) { ks_tensor_release(r); return st; }
+    *out = r;
+    return KS_OK;
+}
+
+/* ------------------------------------------------------------------ cumprod */
+/* saved: 0 input. i[0] dim. The kernel needs no division, so zeros in the
+ * input get their exact gradient (the product of the other factors). */
+static ks_status cumprod_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *x;
+    ks_status st = ks_node_get_saved(c, n, 0, &x);
+    return st ? st : ks_cumprod_backward(c, x, gout[0], (int)n->i[0], &gin[0]);
+}
+
+static const ks_op_def op_cumprod = {"CumprodBackward", cumprod_backward};
+
+ks_status ks_ag_cumprod(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out)
+{
+    ks_tensor *r = NULL;
+    ks_status st = ks_cumprod(c, t, dim, &r);
+    if (st) return st;
+    ks_node *n = NULL;
+    if (r->dtype == KS_FLOAT32) st = ks_ag_record(c, &op_cumprod, 1, &t, 1, &t, r, &n);
+    if (!st && n) n->i[0] = dim;
     if (st) { ks_tensor_release(r); return st; }
     *out = r;
     return KS_OK;

@@ -71,5 +71,9 @@ ks_status ks_count_nonzero(ks_ctx *c, ks_tensor *t, int ndims, const int *dims, 
 /* inclusive scans along dim (ks_reduce_scan.c); same shape as t */
 ks_status ks_cumsum(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out);
 ks_status ks_cumprod(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out);
+/* cumprod's gradient: out_k = sum_{j>=k} g_j * prod_{i<=j, i!=k} x_i along dim,
+ * computed without division (exact where x holds zeros); x and g float32 of
+ * the same shape */
+ks_status ks_cumprod_backward(ks_ctx *c, ks_tensor *x, ks_tensor *g, int dim, ks_tensor **out);
 
 #endif
