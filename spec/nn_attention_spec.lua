@@ -2,14 +2,16 @@
 -- Values are checked by hand-computed examples; gradients by gradcheck (the op: its defaults,
 -- eps 1e-2 and |a - n| <= 1e-4 + 2e-3 |n|; the modules: eps 3e-3 and |a - n| <= 1e-3 + 2e-3 |n|);
 -- the modules also against PyTorch 1.13's MultiheadAttention / TransformerEncoderLayer
--- (spec/fixtures/torch/attention.*, written by make_torch_fixtures.py) within
+-- (spec/fixtures/torch/attention.*, written by make_torch_fixtures.py; kdim / vdim:
+-- spec/fixtures/attention_kdim_torch113.json, written by make_attention_kdim_fixture.py) within
 -- max|kshot - torch| <= 1e-4 * max|torch| + 1e-6 per tensor.
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local F = ks.functional
 local gradcheck = require("kshot.autograd").gradcheck
 
-local DIR = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "fixtures/torch/"
+local HERE = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./")
+local DIR = HERE .. "fixtures/torch/"
 
 local sdpa = F.scaled_dot_product_attention
 -- the modules' projections make the finite differences curved enough at eps 1e-2 to miss
@@ -242,16 +244,20 @@ describe("nn.MultiheadAttention", function()
     assert.truthy(errmsg(m, "x"):find("query must be a tensor, got string", 1, true))
   end)
 
-  it("rejects unknown or mistyped options; kdim / vdim other than embed_dim are unsupported", function()
-    local e = errmsg(nn.MultiheadAttention, 8, 2, {kdim = 4})
-    assert.truthy(e:find("MultiheadAttention: kdim = 4 is not supported", 1, true), e)
-    assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, {vdim = 6}):find("vdim = 6 is not supported", 1, true))
+  it("rejects unknown or mistyped options", function()
+    local e = errmsg(nn.MultiheadAttention, 8, 2, {kdim = 2.5})
+    assert.truthy(e:find("MultiheadAttention: option kdim must be a positive integer, got 2.5", 1, true), e)
+    assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, {vdim = 0}):find("option vdim must be a positive integer, got 0", 1,
+      true))
+    assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, {vdim = "6"}):find("option vdim must be a positive integer, got string",
+      1, true))
     assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, {dropuot = 0.1}):find("unknown option 'dropuot'", 1, true))
     assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, {batch_first = "no"})
       :find("option batch_first must be a boolean, got string", 1, true))
     assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, {bias = 0}):find("option bias must be a boolean, got number", 1, true))
     assert.truthy(errmsg(nn.MultiheadAttention, 8, 2, 5):find("options table expected, got number", 1, true))
     local m = nn.MultiheadAttention(8, 2, {kdim = 8, vdim = 8}) -- the packed case is PyTorch's default
+    assert.are.same({"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}, select(2, m:state_dict()))
     local x = ks.randn(2, 3, 8)
     e = errmsg(m, x, x, x, {need_weight = false})
     assert.truthy(e:find("MultiheadAttention: unknown option 'need_weight' (known: attn_mask, average_attn_weights, "
@@ -259,6 +265,91 @@ describe("nn.MultiheadAttention", function()
     assert.truthy(errmsg(m, x, x, x, {need_weights = "no"}):find("option need_weights must be a boolean, got string", 1, true))
     local _, w = m(x, x, x, {need_weights = false})
     assert.is_nil(w)
+  end)
+end)
+
+describe("nn.MultiheadAttention with kdim / vdim", function()
+  before_each(function() ks.manual_seed(0) end)
+
+  it("has PyTorch's separate projections: names, shapes, xavier_uniform each, zero biases", function()
+    local m = nn.MultiheadAttention(8, 2, {kdim = 4, vdim = 6})
+    local sd, keys = m:state_dict()
+    assert.are.same({"q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight",
+      "out_proj.bias"}, keys)
+    assert.is_nil(m.in_proj_weight)
+    for name, shape in pairs({q_proj_weight = {8, 8}, k_proj_weight = {8, 4}, v_proj_weight = {8, 6}}) do
+      local w = sd[name]
+      assert.are.same(shape, w:shape())
+      local bound = math.sqrt(6 / (shape[1] + shape[2]))
+      assert.is_true(w:abs():max():item() <= bound, name) -- xavier_uniform: within the bound, and spread over it
+      assert.is_true(w:abs():max():item() > 0.5 * bound, name)
+    end
+    assert.are.same({24}, sd.in_proj_bias:shape())
+    assert.are.equal(0, sd.in_proj_bias:abs():max():item())
+    assert.are.equal(0, sd["out_proj.bias"]:abs():max():item())
+    assert.truthy(m:extra_repr():find("embed_dim=8, num_heads=2, kdim=4, vdim=6", 1, true))
+    -- one of the two differing is enough to separate them (PyTorch's _qkv_same_embed_dim)
+    local m2 = nn.MultiheadAttention(8, 2, {vdim = 3, bias = false})
+    local sd2, keys2 = m2:state_dict()
+    assert.are.same({"q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"}, keys2)
+    assert.are.same({8, 8}, sd2.k_proj_weight:shape())
+    assert.are.same({8, 3}, sd2.v_proj_weight:shape())
+  end)
+
+  it("maps query [N, L, E], key [N, S, kdim], value [N, S, vdim] to [N, L, E]", function()
+    local m = nn.MultiheadAttention(8, 2, {kdim = 4, vdim = 6})
+    ks.no_grad(function() m.in_proj_bias:copy_(ks.randn(24)) end) -- nonzero: each projection takes its third
+    local q, k, v = ks.randn(3, 5, 8), ks.randn(3, 7, 4), ks.randn(3, 7, 6)
+    local out, w = m(q, k, v, {key_padding_mask = ks.zeros(3, 7, "bool")})
+    assert.are.same({3, 5, 8}, out:shape())
+    assert.are.same({3, 5, 7}, w:shape())
+    close(w:sum(-1), ks.ones(3, 5), 1e-5)
+    -- the projections by hand: heads of (x W^T + b), softmax(q k^T / sqrt(d)) v, out_proj
+    local b = m.in_proj_bias
+    local function heads(x, wt, i, t)
+      return (ks.matmul(x, wt:t()) + b:narrow(0, i * 8, 8)):reshape(3, t, 2, 4):transpose(1, 2)
+    end
+    local qh, kh, vh = heads(q, m.q_proj_weight, 0, 5), heads(k, m.k_proj_weight, 1, 7), heads(v, m.v_proj_weight, 2, 7)
+    local o = sdpa(qh, kh, vh):transpose(1, 2):reshape(3, 5, 8)
+    close(out, m.out_proj(o), 1e-5)
+    -- unbatched and time-first give the same numbers
+    local o1 = m(q[1], k[1], v[1])
+    close(o1, out[1], 1e-5)
+    local tf = nn.MultiheadAttention(8, 2, {kdim = 4, vdim = 6, batch_first = false})
+    tf:load_state_dict((m:state_dict()))
+    close(tf(q:transpose(0, 1), k:transpose(0, 1), v:transpose(0, 1)):transpose(0, 1), out, 1e-5)
+  end)
+
+  it("names both shapes when keys or values do not have kdim / vdim features", function()
+    local m = nn.MultiheadAttention(8, 2, {kdim = 4, vdim = 6})
+    local q = ks.randn(2, 3, 8)
+    local e = errmsg(m, q, ks.randn(2, 5, 8), ks.randn(2, 5, 6))
+    assert.truthy(e:find("MultiheadAttention: key must be [N, T, 4] or unbatched [T, 4] (kdim = 4, embed_dim = 8), "
+      .. "got [2, 5, 8]", 1, true), e)
+    e = errmsg(m, q, ks.randn(2, 5, 4), ks.randn(2, 5, 4))
+    assert.truthy(e:find("value must be [N, T, 6] or unbatched [T, 6] (vdim = 6, embed_dim = 8), got [2, 5, 4]", 1,
+      true), e)
+    e = errmsg(m, q) -- key defaults to the query, which has embed_dim features
+    assert.truthy(e:find("key must be [N, T, 4]", 1, true) and e:find("got [2, 3, 8]", 1, true), e)
+    e = errmsg(m, q, ks.randn(2, 5, 4), ks.randn(2, 4, 6))
+    assert.truthy(e:find("query [2, 3, 8], key [2, 5, 4] and value [2, 4, 6] disagree", 1, true), e)
+    local tf = nn.MultiheadAttention(8, 2, {kdim = 4, batch_first = false})
+    e = errmsg(tf, ks.randn(3, 2, 8), ks.randn(5, 2, 6), ks.randn(5, 2, 8))
+    assert.truthy(e:find("key must be [N, T, 4] (time first: [T, N, E]) or unbatched [T, 4] (kdim = 4, embed_dim = 8), "
+      .. "got [5, 2, 6]", 1, true), e)
+    -- a packed state dict does not load into separate projections (and back)
+    local packed = nn.MultiheadAttention(8, 2)
+    assert.truthy(errmsg(function() m:load_state_dict((packed:state_dict())) end):find("q_proj_weight", 1, true))
+    assert.truthy(errmsg(function() packed:load_state_dict((m:state_dict())) end):find("in_proj_weight", 1, true))
+  end)
+
+  it("passes gradcheck (query, key, value and parameters, with a padding mask)", function()
+    local m = nn.MultiheadAttention(6, 2, {kdim = 4, vdim = 5})
+    local pad = ks.tensor({{false, false, false, true}, {false, false, false, false}})
+    local k, v = leaf(2, 4, 4), leaf(2, 4, 5)
+    local fn, params = with_params(m, function(q) return (m(q, k, v, {key_padding_mask = pad})) end)
+    gradcheck(fn, {leaf(2, 3, 6), table.unpack(params)}, MODULE_EPS)
+    gradcheck(function(q, kk, vv) return (m(q, kk, vv)) end, {leaf(2, 3, 6), k, v}, MODULE_EPS)
   end)
 end)
 
@@ -377,6 +468,45 @@ describe("attention against PyTorch 1.13", function()
           match(tag .. " grad " .. p[1], p[2].grad, fx[tag .. ".grad." .. p[1]])
         end
       end
+    end)
+  end
+end)
+
+describe("MultiheadAttention with kdim / vdim against PyTorch 1.13", function()
+  local json = require "dkjson"
+  local f = assert(io.open(HERE .. "fixtures/attention_kdim_torch113.json", "rb"))
+  local fx = json.decode(f:read("a"))
+  f:close()
+  local RTOL, ATOL = 1e-4, 1e-6
+  local function match(what, a, b)
+    b = ks.tensor(b)
+    assert.are.same(b:shape(), a:shape(), what)
+    local d, s = (a - b):abs():max():item(), b:abs():max():item()
+    assert(d <= RTOL * s + ATOL, string.format("%s: max |diff| %g (scale %g)", what, d, s))
+  end
+
+  assert.are.equal(2, #fx.cases)
+  for _, c in ipairs(fx.cases) do
+    it(c.name .. ": state_dict keys, outputs, weights and gradients", function()
+      local a = c.args
+      local m = nn.MultiheadAttention(a.embed_dim, a.num_heads, {kdim = a.kdim, vdim = a.vdim, bias = a.bias,
+        batch_first = a.batch_first})
+      local _, keys = m:state_dict()
+      assert.are.same(c.keys, keys)
+      local sd = {}
+      for k, v in pairs(c.state_dict) do sd[k] = ks.tensor(v) end
+      m:load_state_dict(sd)
+      local q, k, v = ks.tensor(c.query):requires_grad_(), ks.tensor(c.key):requires_grad_(),
+        ks.tensor(c.value):requires_grad_()
+      local out, w = m(q, k, v, {key_padding_mask = c.key_padding_mask and ks.tensor(c.key_padding_mask),
+        average_attn_weights = a.average_attn_weights})
+      match("out", out, c.out)
+      match("weights", w, c.weights)
+      ;(out * ks.tensor(c.proj)):sum():backward()
+      match("grad query", q.grad, c.grad.query)
+      match("grad key", k.grad, c.grad.key)
+      match("grad value", v.grad, c.grad.value)
+      for _, p in ipairs(m:named_parameters()) do match("grad " .. p[1], p[2].grad, c.grad[p[1]]) end
     end)
   end
 end)

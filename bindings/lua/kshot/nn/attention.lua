@@ -5,6 +5,12 @@
 --     may attend (takes part); a float mask is added to the scores.
 --   MultiheadAttention / TransformerEncoderLayer: a bool attn_mask or
 --     key_padding_mask is True where attention is NOT allowed; float added.
+-- MultiheadAttention's parameters are PyTorch's, so state dicts load either
+-- way: in_proj_weight [3E, E] when keys and values have embed_dim features
+-- (kdim = vdim = E, the default), else q_proj_weight [E, E], k_proj_weight
+-- [E, kdim] and v_proj_weight [E, vdim]; in_proj_bias [3E] and out_proj in both
+-- cases. Each projection weight is xavier_uniform, the biases 0 (PyTorch's
+-- _reset_parameters).
 -- A query row whose every key is masked out by a bool mask gets zero
 -- attention weights and a zero output (PyTorch >= 2.5's math backend;
 -- PyTorch 1.13's MultiheadAttention returns NaN there).
@@ -138,8 +144,8 @@ A.MultiheadAttention = Module:extend("MultiheadAttention")
 local MHA_OPTS = {dropout = true, bias = true, batch_first = true, kdim = true, vdim = true}
 local MHA_CALL_OPTS = {attn_mask = true, key_padding_mask = true, need_weights = true, average_attn_weights = true}
 
---- MultiheadAttention(embed_dim, num_heads[, {dropout=0, bias=true, batch_first=true}])
--- (kdim / vdim: only nil or embed_dim, the packed projection)
+--- MultiheadAttention(embed_dim, num_heads[, {dropout=0, bias=true, batch_first=true, kdim=embed_dim,
+--   vdim=embed_dim}])  kdim / vdim: the features of keys / values
 function A.MultiheadAttention:__init(embed_dim, num_heads, opts)
   Module.__init(self)
   opts = opts or {}
@@ -150,10 +156,11 @@ function A.MultiheadAttention:__init(embed_dim, num_heads, opts)
   check_opts(opts, MHA_OPTS, "MultiheadAttention", 3)
   check_bool(opts, "bias", "MultiheadAttention", 3)
   check_bool(opts, "batch_first", "MultiheadAttention", 3)
-  for _, k in ipairs({"kdim", "vdim"}) do -- PyTorch's separate key/value sizes: only the packed case here
-    if opts[k] ~= nil and opts[k] ~= embed_dim then
-      error(string.format("MultiheadAttention: %s = %s is not supported (keys and values must have embed_dim = %d "
-        .. "features; only the packed in_proj_weight is implemented)", k, tostring(opts[k]), embed_dim), 3)
+  for _, k in ipairs({"kdim", "vdim"}) do
+    local v = opts[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
+      error(string.format("MultiheadAttention: option %s must be a positive integer, got %s", k,
+        type(v) == "number" and tostring(v) or type(v)), 3)
     end
   end
   if embed_dim % num_heads ~= 0 then
@@ -163,27 +170,40 @@ function A.MultiheadAttention:__init(embed_dim, num_heads, opts)
   if type(p) ~= "number" or p < 0 or p > 1 then error("MultiheadAttention: dropout must be in [0, 1]", 3) end
   self.embed_dim, self.num_heads, self.head_dim, self.dropout = embed_dim, num_heads, embed_dim // num_heads, p
   self.batch_first = opts.batch_first ~= false
+  self.kdim, self.vdim = opts.kdim or embed_dim, opts.vdim or embed_dim
+  -- PyTorch's flag: one packed in_proj_weight, or three separate projections
+  self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
   local bias = opts.bias ~= false
-  self:register_parameter("in_proj_weight", ks.empty(3 * embed_dim, embed_dim))
+  local weights = self._qkv_same_embed_dim and {"in_proj_weight"} or {"q_proj_weight", "k_proj_weight", "v_proj_weight"}
+  if self._qkv_same_embed_dim then
+    self:register_parameter("in_proj_weight", ks.empty(3 * embed_dim, embed_dim))
+  else
+    self:register_parameter("q_proj_weight", ks.empty(embed_dim, embed_dim))
+    self:register_parameter("k_proj_weight", ks.empty(embed_dim, self.kdim))
+    self:register_parameter("v_proj_weight", ks.empty(embed_dim, self.vdim))
+  end
   self:register_parameter("in_proj_bias", bias and ks.zeros(3 * embed_dim) or nil)
   self:add_module("out_proj", L.Linear(embed_dim, embed_dim, {bias = bias}))
-  init.xavier_uniform_(self.in_proj_weight) -- PyTorch's _reset_parameters
+  for _, name in ipairs(weights) do init.xavier_uniform_(self[name]) end -- PyTorch's _reset_parameters
   if bias then init.zeros_(self.out_proj.bias) end
 end
 
 function A.MultiheadAttention:extra_repr()
-  return string.format("embed_dim=%d, num_heads=%d, dropout=%g, batch_first=%s", self.embed_dim, self.num_heads,
+  local kv = self._qkv_same_embed_dim and "" or string.format(", kdim=%d, vdim=%d", self.kdim, self.vdim)
+  return string.format("embed_dim=%d, num_heads=%d%s, dropout=%g, batch_first=%s", self.embed_dim, self.num_heads, kv,
     self.dropout, tostring(self.batch_first))
 end
 
--- to [N, T, E] (batch first, batched); returns the tensor and whether the input was batched
-local function to_batch_first(self, x, what)
+-- to [N, T, F] (batch first, batched; F = features, named by dim_name unless it is
+-- embed_dim); returns the tensor and whether the input was batched
+local function to_batch_first(self, x, what, features, dim_name)
   local fname = "MultiheadAttention"
   check_float(x, what, fname)
   local d = x:dim()
-  if (d ~= 2 and d ~= 3) or x:size(-1) ~= self.embed_dim then
-    error(string.format("%s: %s must be [N, T, %d]%s or unbatched [T, %d], got %s", fname, what, self.embed_dim,
-      self.batch_first and "" or " (time first: [T, N, E])", self.embed_dim, shape_str(x)), 4)
+  if (d ~= 2 and d ~= 3) or x:size(-1) ~= features then
+    local named = dim_name and string.format(" (%s = %d, embed_dim = %d)", dim_name, features, self.embed_dim) or ""
+    error(string.format("%s: %s must be [N, T, %d]%s or unbatched [T, %d]%s, got %s", fname, what, features,
+      self.batch_first and "" or " (time first: [T, N, E])", features, named, shape_str(x)), 4)
   end
   if d == 2 then return x:unsqueeze(0), false end
   if not self.batch_first then x = x:transpose(0, 1) end
@@ -238,10 +258,11 @@ function A.MultiheadAttention:forward(query, key, value, opts)
   check_opts(opts, MHA_CALL_OPTS, "MultiheadAttention", 2)
   check_bool(opts, "need_weights", "MultiheadAttention", 2)
   check_bool(opts, "average_attn_weights", "MultiheadAttention", 2)
-  local self_attn = rawequal(query, key) and rawequal(key, value)
-  local q, batched = to_batch_first(self, query, "query")
-  local k = self_attn and q or to_batch_first(self, key, "key")
-  local v = self_attn and q or to_batch_first(self, value, "value")
+  local packed = self._qkv_same_embed_dim
+  local self_attn = packed and rawequal(query, key) and rawequal(key, value)
+  local q, batched = to_batch_first(self, query, "query", self.embed_dim)
+  local k = self_attn and q or to_batch_first(self, key, "key", self.kdim, not packed and "kdim" or nil)
+  local v = self_attn and q or to_batch_first(self, value, "value", self.vdim, not packed and "vdim" or nil)
   local n, l, e, s = q:size(0), q:size(1), self.embed_dim, k:size(1)
   if k:size(0) ~= n or v:size(0) ~= n or v:size(1) ~= s then
     error(string.format("MultiheadAttention: query %s, key %s and value %s disagree on batch or source length",
@@ -252,7 +273,9 @@ function A.MultiheadAttention:forward(query, key, value, opts)
     local qkv = F.linear(q, w, b)
     q, k, v = qkv:narrow(-1, 0, e), qkv:narrow(-1, e, e), qkv:narrow(-1, 2 * e, e)
   else
-    local function proj(x, i) return F.linear(x, w:narrow(0, i * e, e), b and b:narrow(0, i * e, e)) end
+    local ws = packed and {w:narrow(0, 0, e), w:narrow(0, e, e), w:narrow(0, 2 * e, e)}
+      or {self.q_proj_weight, self.k_proj_weight, self.v_proj_weight}
+    local function proj(x, i) return F.linear(x, ws[i + 1], b and b:narrow(0, i * e, e)) end
     q, k, v = proj(q, 0), proj(k, 1), proj(v, 2)
   end
   local h, d = self.num_heads, self.head_dim
