@@ -164,13 +164,20 @@ describe("kshot.stats", function()
     it("t quantiles and cdf at levels close to 0 and 1 terminate (float search, no integer wrap)", function()
       near(0.5 + math.atan(4294967296.0) / math.pi, stats.t_cdf(4294967296, 1), 1e-15) -- integer t: t * t wrapped to 0
       -- Cauchy (df = 1): t_p = tan(pi (p - 1/2))
-      local q = stats.t_quantile(1 - 1e-11, 1)
-      near(1 / (math.pi * 1e-11), q, 1e-4 * q) -- p itself is only known to ~1e-16 / 1e-11
+      -- exact closed forms in the tail q = 1 - p (exact for p >= 0.5): df 1 cot(pi q), df 2 (1 - 2q) / sqrt(2q(1 - q))
+      for _, p in ipairs { 1 - 1e-6, 1 - 1e-11, 1 - 2 ^ -50 } do
+        local tq = 1 - p
+        local c1, c2 = 1 / math.tan(math.pi * tq), (1 - 2 * tq) / math.sqrt(2 * tq * (1 - tq))
+        near(c1, stats.t_quantile(p, 1), 1e-10 * c1)
+        near(c2, stats.t_quantile(p, 2), 1e-10 * c2)
+        near(-c1, stats.t_quantile(tq, 1), 1e-10 * c1) -- the lower tail, symmetric
+      end
+      near(-1 / math.tan(math.pi * 1e-11), stats.t_quantile(1e-11, 1), 1e-10 / (math.pi * 1e-11))
       local r = stats.interval({ 1, 2 }, { level = 1 - 1e-11 })
       assert.is_true(r.hi > 1e10 and r.hi < math.huge)
       local hi = stats.t_quantile(1 - 1e-16, 1)
       assert.is_true(hi > 1e15 and hi < 1e16)
-      -- p below 2^-53: 1 - p rounds to 1, the lower tail is searched directly
+      -- p below 2^-53 (1 - p would round to 1): the lower tail is searched directly
       local lo = stats.t_quantile(1e-200, 1)
       near(-1 / (math.pi * 1e-200), lo, 1e-6 * math.abs(lo))
       assert.is_true(stats.t_quantile(1e-300, 3) < -1e99)

@@ -198,18 +198,16 @@ local function bisect(below)
   return 0.5 * (lo + hi)
 end
 
---- stats.t_quantile(p, df): the t with P(T <= t) = p (bisection on t_cdf, |error| < 1e-10)
+--- stats.t_quantile(p, df): the t with P(T <= t) = p (bisection on the tail probability, relative error < 1e-10)
 function M.t_quantile(p, df)
   if type(p) ~= "number" or not (p > 0 and p < 1) then error("t_quantile: p must be in (0, 1), got " .. tostring(p), 2) end
   check_df("t_quantile", df)
   if p == 0.5 then return 0 end
-  if p < 0.5 then
-    local q = 1 - p
-    -- p below 2^-53: 1 - p rounds to 1, search the lower tail itself
-    if q >= 1 then return -bisect(function(t) return t_tail(t, df) > p end) end
-    return -M.t_quantile(q, df)
-  end
-  return bisect(function(t) return M.t_cdf(t, df) < p end)
+  -- searched on the tail probability itself, which keeps its digits where
+  -- 1 - tail would lose them; 1 - p is exact for p >= 0.5 (Sterbenz)
+  if p < 0.5 then return -bisect(function(t) return t_tail(t, df) > p end) end
+  local q = 1 - p
+  return bisect(function(t) return t_tail(t, df) > q end)
 end
 
 --- stats.normal_cdf(z) and stats.normal_quantile(p)
