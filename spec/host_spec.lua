@@ -274,6 +274,14 @@ describe("kshot host: REPL over a pipe (-i)", function()
     assert.are.equal(printed, shown)
   end)
 
+  it("defines help, which prints documentation from kshot's sources and keeps a user's own help", function()
+    local out, err, code = run("-i", 'help("nn.Linear")\nhelp(ks.matmul)\nhelp = 5\nhelp\n')
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Linear(in_features, out_features", 1, true), out)
+    assert.truthy(out:find("ks.matmul(a, b[, out])", 1, true), out)
+    assert.truthy(out:find("> 5\n", 1, true), out)
+  end)
+
   it("prints plain tables through kshot.pretty, other values through tostring", function()
     local out, err, code = run("-i", table.concat({
       "{b = 2, a = {1, 'x'}}, 3",

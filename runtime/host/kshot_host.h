@@ -50,8 +50,9 @@ size_t kshot_complete_start(const char *line);
 /* ---- kshot_repl.c ---- */
 /* Interactive loop until end of input; errors are reported, never fatal. */
 void kshot_repl(kshot_state *s);
-/* Define the global `ks = require "kshot"` if `ks` is nil (the REPL's
- * convenience; scripts get no such global). Warns on failure. */
-void kshot_repl_define_ks(kshot_state *s);
+/* Define the globals `ks = require "kshot"` and `help = require
+ * "kshot.help"` where they are nil (the REPL's conveniences; scripts get no
+ * such globals). Warns on failure. */
+void kshot_repl_define_globals(kshot_state *s);
 
 #endif

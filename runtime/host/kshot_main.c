@@ -64,7 +64,9 @@ static void print_help(void)
            "interactive mode on a terminal, the standard input otherwise.\n\n"
            "Options (those of lua5.4):\n%s\n"
            "In scripts: local ks = require \"kshot\". The interactive mode defines the\n"
-           "global ks = require \"kshot\" for you (scripts get no such global).\n"
+           "globals ks = require \"kshot\" and help = require \"kshot.help\" for you\n"
+           "(scripts get no such globals): help() lists the modules, help(\"nn.Linear\")\n"
+           "or help(value) shows a module's, class's or function's documentation.\n"
            "Tensor indices, dims and labels are 0-based, as in PyTorch; Lua's own\n"
            "arrays (t:totable(), t:shape()) stay 1-based.\n\n"
            "Interactive mode: an expression prints its value(s), plain tables with their\n"
@@ -204,7 +206,7 @@ static int dolibrary(cmdline *c, const char *spec)
 static int docomplete(cmdline *c, const char *text)
 {
     lua_State *L = kshot_lua(c->s);
-    kshot_repl_define_ks(c->s);
+    kshot_repl_define_globals(c->s);
     lua_pushcfunction(L, kshot_complete_cfn);
     lua_pushlightuserdata(L, (void *)text);
     int st = kshot_pcall(c->s, 1, 1);

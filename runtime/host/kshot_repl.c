@@ -337,20 +337,27 @@ static void editing_end(repl *r)
     free(r->last);
 }
 
-void kshot_repl_define_ks(kshot_state *s)
+/* global `name` = require(module), unless the user already defined it */
+static void define_global(kshot_state *s, const char *name, const char *module)
 {
     lua_State *L = kshot_lua(s);
-    int defined = lua_getglobal(L, "ks") != LUA_TNIL;
+    int defined = lua_getglobal(L, name) != LUA_TNIL;
     lua_pop(L, 1);
     if (defined) return;
     lua_getglobal(L, "require");
-    lua_pushliteral(L, "kshot");
+    lua_pushstring(L, module);
     if (kshot_pcall(s, 1, 1) == LUA_OK) {
-        lua_setglobal(L, "ks");
+        lua_setglobal(L, name);
     } else {
-        fprintf(stderr, "kshot: warning: `ks` is not defined: %s\n", kshot_last_error(s));
+        fprintf(stderr, "kshot: warning: `%s` is not defined: %s\n", name, kshot_last_error(s));
         fflush(stderr);
     }
+}
+
+void kshot_repl_define_globals(kshot_state *s)
+{
+    define_global(s, "ks", "kshot");
+    define_global(s, "help", "kshot.help");
 }
 
 void kshot_repl(kshot_state *s)
@@ -359,10 +366,10 @@ void kshot_repl(kshot_state *s)
     lua_State *L = r.L;
     int top = lua_gettop(L);
     g_repl = &r;
-    kshot_repl_define_ks(s);
+    kshot_repl_define_globals(s);
     if (r.tty) {
         editing_init(&r);
-        printf("ks = require \"kshot\" is loaded (indices are 0-based). Tab completes, "
+        printf("ks = require \"kshot\" is loaded (indices are 0-based). help() documents, Tab completes, "
                "Ctrl-C interrupts, Ctrl-D exits.\n");
     }
     kshot_sigint_prompt(s);

@@ -1,0 +1,296 @@
+--- kshot.help: documentation at the prompt, read from kshot's own sources
+-- (Torch7's trepl had `?`; PyTorch users type help(torch.nn.Linear)).
+--
+--   help()                  the modules, one line each, and how to ask for more
+--   help("nn.Linear")       a name: "nn", "optim.AdamW", "F.cross_entropy",
+--                           "ks.zeros", "t:view", "stats.interval", ...
+--   help(nn.Linear)         a kshot module, class or function (found by
+--                           identity among the loaded kshot modules)
+--   help(t)                 a tensor: the tensor methods' overview
+--
+-- The interactive mode defines the global `help`; scripts can
+-- `local help = require "kshot.help"`. help prints the doc comment (a
+-- module's header, or the comment block that names the function) and
+-- returns nothing; help.text(x) returns that text instead (nil, message when
+-- nothing is found). The Lua modules' docs are always there; the C
+-- functions' (ks.*, tensor methods, F.*) come from bindings/*.c, read when
+-- the source tree sits next to the Lua modules (a checkout), as it does for
+-- `make` builds.
+local ks = require "kshot"
+
+local M = {}
+
+local PREFIXES = { ks = "kshot", kshot = "kshot", F = "functional", functional = "functional",
+  t = "tensor", tensor = "tensor", Tensor = "tensor" }
+
+-- the folder holding kshot/*.lua (bindings/lua in a checkout)
+local function lua_root()
+  local p = package.searchpath("kshot.help", package.path)
+  return p and p:gsub("kshot[/\\]help%.lua$", "") or nil
+end
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function lines_of(s)
+  local t = {}
+  for l in (s .. "\n"):gmatch("(.-)\r?\n") do t[#t + 1] = l end
+  return t
+end
+
+-- the leading comment block of a Lua file, "-- " markers removed
+local function lua_header(src)
+  local out = {}
+  for _, l in ipairs(lines_of(src)) do
+    local body = l:match("^%-%-%-? ?(.*)$")
+    if not body then break end
+    out[#out + 1] = body
+  end
+  return #out > 0 and table.concat(out, "\n") or nil
+end
+
+-- kshot's Lua modules: name -> file, sorted names
+local function lua_modules()
+  local root = lua_root()
+  local ok, lfs = pcall(require, "lfs")
+  local mods, names = {}, {}
+  if not root or not ok then return mods, names end
+  local function walk(dir, prefix)
+    for f in lfs.dir(dir) do
+      local path = dir .. "/" .. f
+      if f:match("%.lua$") then
+        local name = prefix .. (f == "init.lua" and "" or "." .. f:gsub("%.lua$", ""))
+        mods[name] = path
+      elseif f ~= "." and f ~= ".." and lfs.attributes(path, "mode") == "directory" then
+        walk(path, prefix .. "." .. f)
+      end
+    end
+  end
+  walk(root .. "kshot", "kshot")
+  for n in pairs(mods) do names[#names + 1] = n end
+  table.sort(names)
+  return mods, names
+end
+
+-- the C binding sources (a checkout: bindings/ks_lua_*.c beside bindings/lua)
+local function c_sources()
+  local root = lua_root()
+  local ok, lfs = pcall(require, "lfs")
+  local files = {}
+  if not root or not ok then return files end
+  local dir = root .. "../"
+  if not lfs.attributes(dir) then return files end
+  for f in lfs.dir(dir) do
+    if f:match("^ks_lua_.*%.c$") then files[#files + 1] = dir .. f end
+  end
+  table.sort(files)
+  return files
+end
+
+local function escape(s) return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%1")) end
+
+-- the text of a comment line (Lua "--", C "/*" / " * "), nil for code and
+-- for separator lines made only of dashes
+local function comment_body(line, c_style)
+  local b
+  if c_style then
+    b = line:match("^%s*/%*+ ?(.*)$") or line:match("^%s*%*+ ?(.*)$")
+    b = b and b:gsub("%s*%*/%s*$", "")
+  else
+    b = line:match("^%s*%-%-%-? ?(.*)$")
+  end
+  if b and b:match("^%-%-%-%-%-%-") then return nil end -- a separator or section rule
+  return b
+end
+
+-- a comment line that starts with a signature naming member: "ks.zeros(",
+-- "t:view(", "ks.empty/zeros/ones(", "* interval(xs", "Linear(in, out"
+local function is_signature(body, member)
+  local lead = body:match("^%s*[%*%-]?%s*([%w_%.:/]+)%s*[%(%{]")
+  if not lead then return false end
+  for part in lead:gmatch("[^/]+") do
+    if part == member or part:match("[%.:]([%w_]+)$") == member then return true end
+  end
+  return false
+end
+
+local function indent(s) return #s:match("^%s*") end
+
+-- the signature line and the lines that continue it (deeper indented, or
+-- the rest of its paragraph), at most 30
+local function signature_block(L, i, c_style)
+  local first = comment_body(L[i], c_style)
+  local out, base = { first }, indent(first)
+  for j = i + 1, math.min(#L, i + 30) do
+    local b = comment_body(L[j], c_style)
+    if not b or b == "" or L[j]:match("^%s*%*/") then break end
+    if indent(b) <= base and b:match("^%s*[%*%-]?%s*[%w_%.:/]+%s*[%(%{]") then break end
+    out[#out + 1] = b
+  end
+  return table.concat(out, "\n")
+end
+
+local DEFS = { "^%s*function%s+[%w_%.]*[%.:]MEMBER%s*%(", "^%s*[%w_%.]*%.MEMBER%s*=", "^%s*local%s+function%s+MEMBER%s*%(",
+  "class%(%s*[\"']MEMBER[\"']", ":extend%(%s*[\"']MEMBER[\"']%s*%)", "^%s*function%s+[%w_%.]*%.MEMBER:__init%s*%(" }
+
+-- the comment block right above line i (separators skipped), then the line
+local function block_above(L, i)
+  local j, out = i - 1, {}
+  while j >= 1 and L[j]:match("^%s*%-%-") do
+    local b = comment_body(L[j], false)
+    if b then table.insert(out, 1, b) end
+    j = j - 1
+  end
+  return #out > 0 and table.concat(out, "\n") or nil
+end
+
+-- the documentation of member in one source: a comment signature line first,
+-- else (Lua) the comment above its definition
+local function find_block(src, member, c_style)
+  local L = lines_of(src)
+  for i, l in ipairs(L) do
+    local b = comment_body(l, c_style)
+    if b and is_signature(b, member) then return signature_block(L, i, c_style) end
+  end
+  if c_style then return nil end
+  local word = escape(member):gsub("%%", "%%%%")
+  local found
+  for _, d in ipairs(DEFS) do
+    local pat = d:gsub("MEMBER", word)
+    for i, l in ipairs(L) do
+      if l:find(pat) then
+        local doc = block_above(L, i)
+        if doc then return doc end
+        found = found or i
+      end
+    end
+  end
+  if found then -- undocumented definition: show it
+    local out = {}
+    for j = found, math.min(#L, found + 5) do
+      if L[j] == "" then break end
+      out[#out + 1] = L[j]
+    end
+    return table.concat(out, "\n")
+  end
+  return nil
+end
+
+-- the name of a loaded kshot value, found by identity; of several names
+-- (aliases) the first in sorted order, so the answer does not depend on pairs
+local function name_of(v)
+  local names = {}
+  for mod, t in pairs(package.loaded) do
+    if type(mod) == "string" and mod:match("^kshot") and type(t) == "table" then
+      if t == v then return mod end
+      local short = mod == "kshot" and "ks" or mod:gsub("^kshot%.", "")
+      for k, x in pairs(t) do
+        if x == v and type(k) == "string" then names[#names + 1] = short .. "." .. k end
+      end
+    end
+  end
+  if #names == 0 and type(ks.functional) == "table" then
+    for k, x in pairs(ks.functional) do if x == v then names[#names + 1] = "F." .. k end end
+  end
+  table.sort(names)
+  return names[1]
+end
+
+local function overview()
+  local mods, names = lua_modules()
+  local out = { "kshot: tensors with autograd, nn, optim, data, augment, metrics, stats, experiments.",
+    "help(\"name\") or help(value) shows the documentation of a module, class or function, e.g.",
+    "  help(\"nn.Linear\")  help(\"optim.AdamW\")  help(\"F.cross_entropy\")  help(\"ks.zeros\")  help(\"t:view\")",
+    "Tensor indices, dims and labels are 0-based; t:totable() gives 1-based Lua arrays.", "", "Modules:" }
+  for _, n in ipairs(names) do
+    local h = lua_header(read(mods[n]) or "")
+    local first = h and h:match("^[^\n]*") or ""
+    first = first:gsub("^" .. escape(n) .. "[:%s]*", "")
+    if not n:match("%.[%w_]*_check$") then out[#out + 1] = ("  %-32s %s"):format(n, first:sub(1, 90)) end
+  end
+  return table.concat(out, "\n")
+end
+
+-- "nn.Linear" -> the module files to search and the member name
+local function resolve(name)
+  local mods = lua_modules()
+  name = name:gsub("^require%s*%(?%s*[\"']?", ""):gsub("[\"']?%)?$", "")
+  local full = name:match("^kshot%.") and name or "kshot." .. name
+  if mods[full] then return { header = mods[full] } end
+  local prefix, member = name:match("^(.-)[%.:]([%w_]+)$")
+  if not prefix then prefix, member = "ks", name end
+  local files = {}
+  local kind = PREFIXES[prefix]
+  local modfull = prefix:match("^kshot") and prefix or "kshot." .. prefix
+  if mods[modfull] then
+    files[#files + 1] = { mods[modfull] }
+    local dir = mods[modfull]:match("^(.*)/init%.lua$")
+    if dir then -- a package: its other files too
+      for n, path in pairs(mods) do
+        if n:sub(1, #modfull + 1) == modfull .. "." then files[#files + 1] = { path } end
+      end
+    end
+  end
+  if kind or #files == 0 then
+    for _, f in ipairs(c_sources()) do files[#files + 1] = { f, true } end
+    if kind == "functional" or #files == 0 then
+      for n, path in pairs(mods) do
+        if n:match("^kshot%.nn") or kind ~= "functional" then files[#files + 1] = { path } end
+      end
+    end
+  end
+  return { files = files, member = member }
+end
+
+--- help.text(x): the documentation of x as a string, or nil and a message
+function M.text(x)
+  if x == nil then return overview() end
+  if ks.is_tensor(x) then x = "tensor" end
+  if type(x) ~= "string" then
+    local n = name_of(x)
+    if not n and type(x) == "table" and type(getmetatable(x)) == "table" then n = name_of(getmetatable(x)) end
+    if not n then return nil, ("no kshot documentation for this %s (help() lists the modules)"):format(type(x)) end
+    x = n
+  end
+  if x == "tensor" or x == "ks" or x == "kshot" or x == "t" then
+    local f = read((c_sources()[1] or ""):gsub("[^/]*$", "") .. "ks_lua_tensor.c")
+    local doc = f and f:match("^/%*(.-)%*/")
+    if x == "tensor" or x == "t" then
+      return doc and doc:gsub("\n ?%* ?", "\n") or "tensor methods: see README.md (the bindings' sources are not beside the modules)"
+    end
+    return overview()
+  end
+  local r = resolve(x)
+  if r.header then return lua_header(read(r.header) or "") or ("%s: no header comment"):format(x) end
+  for _, f in ipairs(r.files) do
+    local src = read(f[1])
+    local block = src and find_block(src, r.member, f[2])
+    if block then return block end
+  end
+  -- undocumented names that exist: say what they are (kshot keeps PyTorch's semantics)
+  local prefix, member = x:match("^(.-)[%.:]([%w_]+)$")
+  local kind = PREFIXES[prefix or "ks"]
+  member = member or x
+  local probe = ks.zeros(1)
+  local okm, method = pcall(function() return probe[member] end)
+  method = okm and type(method) == "function"
+  if (kind == "tensor" or kind == "kshot") and method then
+    return ("t:%s: a tensor method, with PyTorch's semantics (torch.Tensor.%s); kshot adds no notes of its own"):format(member, member)
+  end
+  if kind == "kshot" and ks[member] then
+    return ("ks.%s: with PyTorch's semantics (torch.%s); kshot adds no notes of its own"):format(member, member)
+  end
+  return nil, ("no kshot documentation found for '%s' (help() lists the modules)"):format(x)
+end
+
+setmetatable(M, { __call = function(_, x)
+  local s, msg = M.text(x)
+  print(s or msg)
+end })
+
+return M

@@ -1,0 +1,64 @@
+-- kshot.help: documentation found in kshot's own sources (Lua module headers,
+-- doc comments above definitions, C binding comments).
+local ks = require "kshot"
+local help = require "kshot.help"
+local nn = require "kshot.nn"
+local optim = require "kshot.optim"
+local stats = require "kshot.stats"
+
+local function has(text, s) assert.truthy(text and text:find(s, 1, true), ("missing %q in:\n%s"):format(s, tostring(text))) end
+
+describe("kshot.help", function()
+  it("lists every kshot module with its one-line summary", function()
+    local t = help.text()
+    for _, m in ipairs { "kshot.nn ", "kshot.optim ", "kshot.data ", "kshot.augment ", "kshot.metrics ",
+      "kshot.stats ", "kshot.experiment ", "kshot.help " } do has(t, m) end
+    has(t, "0-based")
+    assert.truthy(t:find("kshot.stats%s+statistics over repeats"), t)
+  end)
+
+  it("finds a module's header, a class's constructor and a Lua function's doc comment", function()
+    has(help.text("nn"), "modules, containers, layers and builders")
+    has(help.text("kshot.optim"), "Weight decay flavours")
+    assert.truthy(help.text("nn.Linear"):find("^Linear%(in_features, out_features"))
+    has(help.text("stats.interval"), "interval(xs, {level=0.95")
+    has(help.text("optim.AdamW"), "weight_decay = 1e-2") -- an undocumented definition is shown itself
+  end)
+
+  it("finds C functions' documentation in the binding sources", function()
+    has(help.text("ks.zeros"), "ks.empty/zeros/ones(shape...")
+    has(help.text("F.cross_entropy"), "label_smoothing=0")
+    local mm = help.text("ks.matmul")
+    has(mm, "With out, the result is written into it")
+    assert.falsy(mm:find("*/", 1, true), mm) -- comment markers are removed
+  end)
+
+  it("accepts values: modules, classes and functions by identity, tensors", function()
+    assert.equal(help.text("nn.Linear"), help.text(nn.Linear))
+    assert.equal(help.text("optim.SGD"), help.text(optim.SGD))
+    assert.equal(help.text("stats.interval"), help.text(stats.interval))
+    assert.equal(help.text("ks.matmul"), help.text(ks.matmul))
+    has(help.text(ks.zeros(2)), "tensor")
+  end)
+
+  it("says what an undocumented tensor method is, and when nothing is known", function()
+    has(help.text("t:view"), "torch.Tensor.view")
+    local none, msg = help.text("nn.NoSuchLayer")
+    assert.is_nil(none)
+    has(msg, "no kshot documentation found for 'nn.NoSuchLayer'")
+    local n2, m2 = help.text(42)
+    assert.is_nil(n2)
+    has(m2, "no kshot documentation for this number")
+  end)
+
+  it("prints through help(x) and returns nothing", function()
+    local printed = {}
+    local old = _G.print
+    _G.print = function(...) printed[#printed + 1] = table.concat({ ... }, "\t") end
+    local ok, r = pcall(help, "nn.Linear")
+    _G.print = old
+    assert.is_true(ok, r)
+    assert.is_nil(r)
+    assert.truthy(printed[1]:find("^Linear%("))
+  end)
+end)
