@@ -12,10 +12,13 @@
  *   ks.zeros_like/ones_like/empty_like(t[, opts]), ks.full_like(t, value[, opts])
  *
  * opts: a dtype name ("float32", "int64", "uint8", "bool") or a table
- * {dtype=, requires_grad=}. Numbers in tables become float32 by default,
- * booleans bool (mixed: float32). Positions in error messages are the Lua
- * (1-based) positions inside the table argument: "row 2" is data[2],
- * "row 2.1" is data[2][1].
+ * {dtype=, requires_grad=}. The dtype constants ks.float32, ks.int64,
+ * ks.uint8, ks.bool (and torch's aliases ks.float = float32, ks.long =
+ * int64) are those names as strings: ks.zeros(3, ks.int64),
+ * ks.tensor({1, 2}, {dtype = ks.int64}), t:to(ks.uint8), t:dtype() == ks.int64.
+ * Numbers in tables become float32 by default, booleans bool (mixed:
+ * float32). Positions in error messages are the Lua (1-based) positions
+ * inside the table argument: "row 2" is data[2], "row 2.1" is data[2][1].
  *
  * A Lua number stored into an int64 or uint8 tensor (ks.tensor with a dtype,
  * full, full_like, fill_) must be representable (ks_check_fill_value: not
@@ -470,4 +473,11 @@ void ks_lua_open_create(lua_State *L, int module, int methods, int ctxbox)
 {
     ks_lua_register(L, create_functions, module, ctxbox);
     ks_lua_register(L, create_methods, methods, ctxbox);
+    /* dtype constants: the names every dtype argument accepts */
+    static const char *const constants[][2] = {{"float32", "float32"}, {"int64", "int64"}, {"uint8", "uint8"},
+                                               {"bool", "bool"},       {"float", "float32"}, {"long", "int64"}};
+    for (size_t i = 0; i < sizeof constants / sizeof *constants; i++) {
+        lua_pushstring(L, constants[i][1]);
+        lua_setfield(L, module, constants[i][0]);
+    }
 }

@@ -7,10 +7,18 @@
  * which record autograd nodes when needed; in-place and out= forms refuse
  * leaves that require grad.
  *
+ * ks.equal(a, b) -> boolean: same shape and equal elements (values compare
+ * after promotion; NaN never equal), as torch.equal. ks.allclose(a, b[,
+ * {rtol = 1e-5, atol = 1e-8, equal_nan = false}]) -> boolean: a and b
+ * broadcast together and |a - b| <= atol + rtol * |b| everywhere, as
+ * torch.allclose (positional (a, b, rtol, atol, equal_nan) too). Both are
+ * also methods (a:equal(b), a:allclose(b, opts)). Contract: ks_compare.h.
+ *
  * Every closure here has three upvalues: the context box, the tensor
  * metatable (a raw pointer compare beats luaL_testudata's registry lookup on
  * the per-op fast path) and the op number. */
 #include "ks_lua.h"
+#include "../runtime/core/ks_compare.h"
 #include "../runtime/core/ks_elementwise.h"
 #include "../runtime/core/ks_grad_ops.h"
 #include "../runtime/core/ks_grad_select.h"
@@ -288,6 +296,64 @@ static int l_where_method(lua_State *L)
     return l_where(L);
 }
 
+/* ks.equal(a, b) / a:equal(b) -> boolean: same shape and elements (torch.equal) */
+static int l_equal(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *a = check_tensor(L, 1), *b = check_tensor(L, 2);
+    bool eq;
+    if (ks_equal(c, a, b, &eq)) return ks_lua_raise(L, c);
+    lua_pushboolean(L, eq);
+    return 1;
+}
+
+/* a number option of allclose (table field at -1, or positional argument) */
+static double close_number(lua_State *L, int idx, int arg, const char *name, double def)
+{
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a number, got %s", name, luaL_typename(L, idx)));
+    return lua_tonumber(L, idx);
+}
+
+static bool close_bool(lua_State *L, int idx, int arg)
+{
+    if (lua_isnoneornil(L, idx)) return false;
+    if (!lua_isboolean(L, idx))
+        luaL_argerror(L, arg, lua_pushfstring(L, "equal_nan must be a boolean, got %s", luaL_typename(L, idx)));
+    return lua_toboolean(L, idx);
+}
+
+/* ks.allclose(a, b[, {rtol = 1e-5, atol = 1e-8, equal_nan = false}]) or
+ * (a, b[, rtol[, atol[, equal_nan]]]) -> boolean (torch.allclose) */
+static int l_allclose(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *a = check_tensor(L, 1), *b = check_tensor(L, 2);
+    double rtol = 1e-5, atol = 1e-8;
+    bool equal_nan = false;
+    if (lua_istable(L, 3)) {
+        if (lua_gettop(L) > 3) return luaL_argerror(L, 4, "unexpected argument after the options table");
+        for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (k && !strcmp(k, "rtol")) rtol = close_number(L, -1, 3, "rtol", rtol);
+            else if (k && !strcmp(k, "atol")) atol = close_number(L, -1, 3, "atol", atol);
+            else if (k && !strcmp(k, "equal_nan")) equal_nan = close_bool(L, -1, 3);
+            else
+                return luaL_argerror(L, 3, lua_pushfstring(L, "unknown option '%s' (expected rtol, atol, equal_nan)",
+                                                           k ? k : luaL_typename(L, -2)));
+        }
+    } else {
+        rtol = close_number(L, 3, 3, "rtol", rtol);
+        atol = close_number(L, 4, 4, "atol", atol);
+        equal_nan = close_bool(L, 5, 5);
+    }
+    bool close;
+    if (ks_allclose(c, a, b, rtol, atol, equal_nan, &close)) return ks_lua_raise(L, c);
+    lua_pushboolean(L, close);
+    return 1;
+}
+
 /* lerp(start, end, weight) with weight a number or tensor */
 static int lerp_impl(lua_State *L, bool inplace)
 {
@@ -383,6 +449,7 @@ static const struct fn_entry others[] = {
     {"nan_to_num", l_nan_to_num, 0}, {"nan_to_num_", l_nan_to_num_, 0},
     {"lerp", l_lerp, 0}, {"lerp_", l_lerp_, 0},
     {"addcmul", l_addc, 0}, {"addcmul_", l_addc_, 0}, {"addcdiv", l_addc, 1}, {"addcdiv_", l_addc_, 1},
+    {"equal", l_equal, 0}, {"allclose", l_allclose, 0},
     {NULL, NULL, 0}};
 
 /* t[name] = closure(fn; ctxbox, mt, op) */

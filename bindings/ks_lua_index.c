@@ -15,6 +15,10 @@
  *       bool/uint8 tensor     mask over as many dims as it has (a copy; those
  *                     dims become one dim of the selected count)
  *   t[mask] / t[index] a tensor key alone is a one-entry key.
+ * An integer out of range raises "index i is out of bounds for dimension d
+ * with size n" at the nearest Lua caller's file:line (also when the lookup
+ * comes from C, e.g. ipairs's iterator); i == n adds that indices are 0-based
+ * and how to loop (ipairs(t) starts at 1: Lua 5.4 has no __ipairs).
  * Integers and slices give views (writes go through to t); at most one
  * index/mask tensor per key. Entries may not be nil (Lua tables cannot hold
  * holes): use {} or ":".
@@ -206,10 +210,41 @@ static void resolve_slice(const entry *e, int64_t n, int64_t *start, int64_t *le
     *step = st;
 }
 
+/* "file:line: " of the nearest Lua function on the call stack: t[i] runs in
+ * __index, which may be called from C (ipairs's iterator), whose frame has no
+ * line; luaL_error's level 1 would then give no position. */
+static void push_lua_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
+/* Raise "index i is out of bounds ..."; one past the end (the last probe of
+ * ipairs, or a 1-based habit) adds how to loop. Kept out of line: the error
+ * path only. */
+__attribute__((noinline, cold)) static int out_of_bounds(lua_State *L, int64_t idx, int dim, int64_t n)
+{
+    const char *hint = idx != n ? ""
+                       : dim == 0 ? "; tensor indices are 0-based: loop with `for i = 0, #t - 1 do ... t[i] ... end` "
+                                    "(ipairs(t) starts at 1 and skips row 0)"
+                                  : "; tensor indices are 0-based (0 to size - 1)";
+    push_lua_where(L);
+    lua_pushfstring(L, "index %I is out of bounds for dimension %d with size %I%s", (lua_Integer)idx, dim,
+                    (lua_Integer)n, hint);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 static void check_int(lua_State *L, int64_t idx, int64_t n, int orig)
 {
-    if (idx < -n || idx >= n)
-        luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)idx, orig, (lua_Integer)n);
+    if (idx < -n || idx >= n) out_of_bounds(L, idx, orig, n);
 }
 
 /* Without autograd: the whole view's geometry in one pass, one allocation. */
@@ -395,8 +430,7 @@ int ks_lua_index_get(lua_State *L, ks_ctx *c)
     if (lua_type(L, 2) == LUA_TNUMBER && t->ndim > 0) { /* fast path: t[i] */
         lua_Integer i = lua_tointeger(L, 2);
         if (!lua_isinteger(L, 2)) int_of(L, 2, "index");
-        if (i < -t->size[0] || i >= t->size[0])
-            return luaL_error(L, "index %I is out of bounds for dimension 0 with size %I", i, (lua_Integer)t->size[0]);
+        if (i < -t->size[0] || i >= t->size[0]) return out_of_bounds(L, i, 0, t->size[0]);
         ks_tensor **box = ks_lua_newbox(L);
         ks_tensor *r;
         int64_t args[2] = {0, i};

@@ -1,7 +1,12 @@
 /* ks_lua_io.c: file readers and writers.
  *
- *   ks.save(path, {name = tensor, ...}[, {key = "value", ...}])   safetensors, atomic
+ *   ks.save(path, {name = tensor, ...}[, names][, {key = "value", ...}])   safetensors, atomic
  *       (metadata values round-trip exactly, NULs included; names and keys with a NUL are refused)
+ *       names: optional list {"a", "b", ...} naming every tensor exactly once, as the second
+ *       result of model:state_dict() is, so ks.save(path, model:state_dict()) works (as
+ *       torch.save(model.state_dict())); the metadata then comes 4th. The file layout is the
+ *       canonical one whatever the list's order (header keys sorted, data in key order).
+ *       A non-empty list (t[1] ~= nil) is a names list; any other table is the metadata.
  *   ks.load(path) -> {name = tensor, ...}, {key = "value", ...}   (metadata {} when absent)
  *   ks.data.read_csv(path[, {label = "name" | index, header = true, sep = ",", fill = number}])
  *       -> features float32 [N, F], labels int64 [N] | nil, class_names | nil, feature_names | nil
@@ -98,13 +103,67 @@ static void check_key_nul(lua_State *L, const char *what)
                lua_tostring(L, -1), (int)strlen(k));
 }
 
-/* ks.save(path, tensors[, metadata]) */
+/* A table at idx holding [1] is a names list (the key list of state_dict()). */
+static bool is_names_list(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx)) return false;
+    bool list = lua_rawgeti(L, idx, 1) != LUA_TNIL;
+    lua_pop(L, 1);
+    return list;
+}
+
+/* The names list at `arg` must name every key of the tensor table exactly
+ * once, and nothing else. */
+static void check_names(lua_State *L, int arg, int tensors, int n)
+{
+    lua_Integer len = (lua_Integer)lua_rawlen(L, arg);
+    lua_createtable(L, 0, (int)len); /* names seen so far */
+    int seen = lua_gettop(L);
+    for (lua_Integer i = 1; i <= len; i++) {
+        if (lua_rawgeti(L, arg, i) != LUA_TSTRING)
+            luaL_error(L, "save: names list (argument #%d) entry %d must be a tensor name (string), got %s", arg,
+                       (int)i, luaL_typename(L, -1));
+        const char *name = lua_tostring(L, -1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, tensors) == LUA_TNIL)
+            luaL_error(L, "save: names list (argument #%d) entry %d ('%s') is not a key of the tensor table", arg,
+                       (int)i, name);
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, seen) != LUA_TNIL)
+            luaL_error(L, "save: names list (argument #%d) names '%s' twice", arg, name);
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);
+    }
+    lua_Integer keys = 0;
+    for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) keys++;
+    if (keys != len)
+        luaL_error(L, "save: names list (argument #%d) must be a plain list of names (it has %d other keys; "
+                      "the metadata goes in argument #%d)", arg, (int)(keys - len), arg + 1);
+    /* len distinct keys of the table: complete when there are n of them */
+    if (len != n)
+        for (lua_pushnil(L); lua_next(L, tensors); lua_pop(L, 1)) {
+            lua_pushvalue(L, -2);
+            if (lua_rawget(L, seen) == LUA_TNIL)
+                luaL_error(L, "save: tensor '%s' is missing from the names list (argument #%d)", lua_tostring(L, -3),
+                           arg);
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 1);
+}
+
+/* ks.save(path, tensors[, names][, metadata]) */
 static int l_save(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     const char *path = check_path(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    /* (path, tensors, names, meta), (path, tensors, nil, meta) or (path, tensors, meta) */
+    int names_arg = is_names_list(L, 3) ? 3 : 0;
+    int meta = names_arg || (lua_isnil(L, 3) && !lua_isnoneornil(L, 4)) ? 4 : 3;
+    if (!lua_isnoneornil(L, meta)) luaL_checktype(L, meta, LUA_TTABLE);
+    if (lua_gettop(L) > meta) return luaL_argerror(L, meta + 1, "unexpected extra argument");
     int n = 0, nm = 0;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
@@ -115,8 +174,9 @@ static int l_save(lua_State *L)
         check_key_nul(L, "tensor name");
         n++;
     }
-    if (lua_istable(L, 3))
-        for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
+    if (names_arg) check_names(L, names_arg, 2, n);
+    if (lua_istable(L, meta))
+        for (lua_pushnil(L); lua_next(L, meta); lua_pop(L, 1)) {
             if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
                 return luaL_error(L, "save: metadata must map strings to strings (got %s -> %s)",
                                   luaL_typename(L, -2), luaL_typename(L, -1));
@@ -131,13 +191,23 @@ static int l_save(lua_State *L)
     ks_tensor **ts = (ks_tensor **)(names + nslots);
     size_t *mvl = (size_t *)(ts + n + 1); /* value lengths: values may hold NULs */
     int i = 0;
-    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1), i++) {
-        names[i] = lua_tostring(L, -2);
-        ts[i] = ks_lua_to_tensor(L, -1);
+    if (names_arg) {
+        for (i = 0; i < n; i++) {
+            lua_rawgeti(L, names_arg, i + 1);
+            names[i] = lua_tostring(L, -1); /* interned in the list: stays alive */
+            lua_rawget(L, 2);
+            ts[i] = ks_lua_to_tensor(L, -1);
+            lua_pop(L, 1);
+        }
+    } else {
+        for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1), i++) {
+            names[i] = lua_tostring(L, -2);
+            ts[i] = ks_lua_to_tensor(L, -1);
+        }
     }
     i = 0;
-    if (lua_istable(L, 3))
-        for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1), i++) {
+    if (lua_istable(L, meta))
+        for (lua_pushnil(L); lua_next(L, meta); lua_pop(L, 1), i++) {
             mk[i] = lua_tostring(L, -2);
             mv[i] = lua_tolstring(L, -1, &mvl[i]);
         }

@@ -8,8 +8,15 @@
  *   max, min:    (t)                  -> 0-d value (error on an empty tensor)
  *                (t, dim[, keepdim])  -> values, indices (int64)
  *   argmax, argmin: (t[, dim][, keepdim])     no dim: index into the flattened t
- *   var, std:    (t[, dim or {dims}][, correction = 1][, keepdim])
- *                options: dim, correction, unbiased (true = 1, false = 0), keepdim
+ *   var, std:    (t)                            every dim, correction 1
+ *                (t, dim or {dims})               correction 1, keepdim false
+ *                (t, dim, correction[, keepdim])  correction a number (1 = Bessel, 0 = population)
+ *                (t, dim, unbiased[, keepdim])    PyTorch's form: a boolean after dim is
+ *                    unbiased (t:std(0, false) is the population sd, as
+ *                    torch's std(0, False)), not keepdim as in sum/mean
+ *                (t, unbiased)                    PyTorch's std(input, unbiased): every dim
+ *                (t[, dim], {options})            options: dim (only without the positional
+ *                    one), correction, unbiased (true = 1, false = 0; not both), keepdim
  *   var_mean, std_mean: same arguments -> var (or std), mean
  *   norm:        (t[, p = 2][, dim or {dims}][, keepdim]); p a number
  *                (math.huge, -math.huge, 0, 1, 2, ...) or "fro" (= 2)
@@ -119,9 +126,14 @@ static bool allowed_key(const char *allowed, const char *k)
 static void read_options(lua_State *L, ks_ctx *c, int arg, const ks_tensor *t, red_args *a, const char *allowed,
                          bool single)
 {
+    bool corrected = false; /* correction or unbiased seen */
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (k && (!strcmp(k, "correction") || !strcmp(k, "unbiased"))) {
+            if (corrected) luaL_argerror(L, arg, "give either 'correction' or 'unbiased', not both");
+            corrected = true;
+        }
         int v = lua_gettop(L);
         if (!k || !*k || !allowed_key(allowed, k))
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (expected: %s)",
@@ -235,22 +247,56 @@ static int run_arg(lua_State *L, bool is_min)
 static int l_argmax(lua_State *L) { return run_arg(L, false); }
 static int l_argmin(lua_State *L) { return run_arg(L, true); }
 
-/* var/std[_mean]: (t[, dims][, correction][, keepdim]) or (t, options) */
+/* The arguments after dim: (correction[, keepdim]), (unbiased[, keepdim])
+ * or ({options}); returns the last argument used. */
+static int parse_var_tail(lua_State *L, ks_ctx *c, ks_tensor *t, red_args *a)
+{
+    switch (lua_type(L, 3)) {
+    case LUA_TNONE: return 2;
+    case LUA_TTABLE:
+        if (a->has_dim) {
+            if (lua_getfield(L, 3, "dim") != LUA_TNIL)
+                luaL_argerror(L, 3, "dim is given twice (before and in the options table)");
+            lua_pop(L, 1);
+        }
+        read_options(L, c, 3, t, a, a->has_dim ? "correction, unbiased, keepdim" : "dim, correction, unbiased, keepdim",
+                     false);
+        return 3;
+    case LUA_TBOOLEAN: /* PyTorch's (dim, unbiased[, keepdim]): a boolean after dim is unbiased */
+        a->correction = lua_toboolean(L, 3) ? 1 : 0;
+        a->keepdim = opt_bool(L, 4, 4, "keepdim");
+        return 4;
+    case LUA_TNUMBER:
+    case LUA_TNIL:
+        a->correction = opt_number(L, 3, 3, "correction", 1);
+        a->keepdim = opt_bool(L, 4, 4, "keepdim");
+        return 4;
+    default:
+        return luaL_argerror(L, 3, lua_pushfstring(L, "expected a correction (number), keepdim (boolean) or an "
+                                                      "options table, got %s", luaL_typename(L, 3)));
+    }
+}
+
+/* var/std[_mean]: the forms listed at the top of the file */
 static int run_var(lua_State *L, bool is_std, bool with_mean)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     red_args a = {.correction = 1};
+    int last, top = lua_gettop(L);
     if (is_options(L, 2)) {
         read_options(L, c, 2, t, &a, "dim, correction, unbiased, keepdim", false);
+        last = 2;
+    } else if (lua_isboolean(L, 2)) { /* PyTorch's std(input, unbiased) */
+        a.correction = lua_toboolean(L, 2) ? 1 : 0;
+        last = 2;
     } else {
         if (!lua_isnoneornil(L, 2)) read_dims(L, c, 2, 2, t, &a, false);
-        if (lua_isboolean(L, 3))
-            return luaL_argerror(L, 3, "correction must be a number (use var(dim, correction, keepdim) or "
-                                       "{unbiased = ..., keepdim = ...})");
-        a.correction = opt_number(L, 3, 3, "correction", 1);
-        a.keepdim = opt_bool(L, 4, 4, "keepdim");
+        last = parse_var_tail(L, c, t, &a);
     }
+    for (int i = last + 1; i <= top; i++)
+        if (!lua_isnil(L, i))
+            return luaL_argerror(L, i, lua_pushfstring(L, "unexpected extra argument (%s)", luaL_typename(L, i)));
     ks_tensor **box = ks_lua_newbox(L), *r = NULL, *m = NULL;
     ks_tensor **mbox = with_mean ? ks_lua_newbox(L) : NULL;
     ks_status st;

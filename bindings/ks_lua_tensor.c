@@ -459,7 +459,8 @@ static void totable_rec(lua_State *L, const ks_tensor *t, int d, const char *p)
     }
 }
 
-/* t:totable(): nested 1-based Lua arrays (a number for a 0-d tensor) */
+/* t:totable() / t:tolist(): nested 1-based Lua arrays (a number for a 0-d
+ * tensor); tolist is PyTorch's name, same 1-based result */
 static int t_totable(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);
@@ -476,7 +477,7 @@ static const luaL_Reg tensor_methods[] = {
     {"unsqueeze", t_unsqueeze}, {"expand", t_expand}, {"expand_as", t_expand_as}, {"flip", t_flip},
     {"flatten", t_flatten}, {"contiguous", t_contiguous}, {"clone", t_clone}, {"to", t_to}, {"type", t_to},
     {"float", t_float}, {"long", t_long}, {"byte", t_byte}, {"bool", t_bool}, {"copy_", t_copy_},
-    {"item", t_item}, {"totable", t_totable}, {"close", tensor_release},
+    {"item", t_item}, {"totable", t_totable}, {"tolist", t_totable}, {"close", tensor_release},
     {NULL, NULL}};
 
 /* functions that are also module-level (ks.reshape(t, ...), ks.transpose(t, 0, 1), ...) */

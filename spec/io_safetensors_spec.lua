@@ -130,6 +130,57 @@ describe("ks.save / ks.load round trip", function()
     assert.equal(1.0, string.unpack("<f", s, 9 + n))
     assert.equal(2, string.unpack("<i8", s, 13 + n))
   end)
+
+  it("takes the names list of state_dict() as argument #3, the metadata then 4th", function()
+    -- the torch.save(model.state_dict()) reflex: state_dict() returns the table and its key list
+    local function state_dict() return { w = ks.ones({ 2, 2 }), b = ks.tensor({ 1, 2 }, "int64") }, { "w", "b" } end
+    local p = path("sd.safetensors")
+    ks.save(p, state_dict())
+    local t, meta = ks.load(p)
+    assert.same({ { 1, 1 }, { 1, 1 } }, t.w:totable())
+    assert.same({ 1, 2 }, t.b:totable())
+    assert.same({}, meta)
+    local sd, keys = state_dict()
+    ks.save(p, sd, keys, { epoch = "3" })
+    t, meta = ks.load(p)
+    assert.same({ epoch = "3" }, meta)
+    assert.same({ 1, 2 }, t.b:totable())
+    ks.save(p, sd, nil, { epoch = "4" }) -- no list, metadata 4th
+    assert.same({ epoch = "4" }, select(2, ks.load(p)))
+    -- the layout stays canonical whatever the list's order
+    local q = path("sd2.safetensors")
+    ks.save(q, sd, { "b", "w" })
+    local q2 = path("sd3.safetensors")
+    ks.save(q2, sd)
+    assert.equal(read(q2), read(q))
+    -- a real module's state_dict
+    local nn = require "kshot.nn"
+    local lin = nn.Linear(3, 2)
+    ks.save(p, lin:state_dict())
+    t = ks.load(p)
+    assert.is_true(ks.equal(t.weight, lin.weight))
+    assert.is_true(ks.equal(t.bias, lin.bias))
+  end)
+
+  it("checks the names list against the tensor table", function()
+    local sd = { a = ks.ones({ 1 }), b = ks.zeros({ 2 }) }
+    local function err(...)
+      local ok, e = pcall(ks.save, path("names.safetensors"), sd, ...)
+      assert.is_false(ok)
+      return e
+    end
+    assert.truthy(err({ "a" }):find("tensor 'b' is missing from the names list (argument #3)", 1, true))
+    assert.truthy(err({ "a", "c" }):find("entry 2 ('c') is not a key of the tensor table", 1, true))
+    assert.truthy(err({ "a", "a" }):find("names 'a' twice", 1, true))
+    assert.truthy(err({ "a", 1 }):find("entry 2 must be a tensor name (string), got number", 1, true))
+    assert.truthy(err({ "a", "b", k = "v" }):find("must be a plain list of names (it has 1 other keys; "
+      .. "the metadata goes in argument #4)", 1, true))
+    assert.truthy(err({ "a", "b" }, { k = 1 }):find("metadata must map strings to strings"))
+    assert.truthy(err({ "a", "b" }, "meta"):find("bad argument #4"))
+    assert.truthy(err({ k = "v" }, {}):find("bad argument #4 .*unexpected extra argument"))
+    assert.truthy(err({ "a", "b" }, {}, {}):find("bad argument #5 .*unexpected extra argument"))
+    assert.is_nil(io.open(path("names.safetensors")), "nothing written on error")
+  end)
 end)
 
 describe("atomic writes", function()

@@ -46,6 +46,36 @@ describe("reading with integers", function()
     assert.matches("invalid index of a 0%-dim tensor", errmsg(get, ks.tensor(1), 0))
     assert.matches("index must be an integer, got 1.5", errmsg(get, t, 1.5))
   end)
+
+  it("one past the end says indices are 0-based and how to loop", function()
+    local t = grid()
+    local e = errmsg(get, t, 3)
+    assert.truthy(e:find("index 3 is out of bounds for dimension 0 with size 3; tensor indices are 0-based: "
+      .. "loop with `for i = 0, #t - 1 do ... t[i] ... end` (ipairs(t) starts at 1 and skips row 0)", 1, true), e)
+    assert.truthy(errmsg(get, t, {0, 4}):find("size 4; tensor indices are 0-based (0 to size - 1)", 1, true))
+    assert.truthy(errmsg(set, t, 3, 1):find("size 3; tensor indices are 0-based: loop with", 1, true))
+    -- further out or negative: no hint
+    assert.matches("with size 3$", errmsg(get, t, 4))
+    assert.matches("with size 3$", errmsg(get, t, -4))
+  end)
+
+  it("the error carries the Lua caller's file:line, also under ipairs", function()
+    local t, rows, line = ks.arange(6):view(3, 2), {}, nil
+    local ok, e = pcall(function()
+      line = debug.getinfo(1, "l").currentline; for i, row in ipairs(t) do rows[i] = row:totable() end
+    end)
+    assert.is_false(ok)
+    assert.same({nil, {2, 3}, {4, 5}}, {rows[0], rows[1], rows[2]}) -- ipairs skipped row 0
+    assert.truthy(e:find("tensor_index_spec.lua:" .. line .. ": index 3 is out of bounds for dimension 0 with size 3", 1, true), e)
+    assert.truthy(e:find("for i = 0, #t - 1 do", 1, true), e)
+    -- direct reads too
+    ok, e = pcall(function() line = debug.getinfo(1, "l").currentline; return t[7] end)
+    assert.truthy(e:find("tensor_index_spec.lua:" .. line .. ": index 7 is out of bounds", 1, true), e)
+    -- the loop the message suggests visits every row
+    local seen = {}
+    for i = 0, #t - 1 do seen[#seen + 1] = t[i][0]:item() end
+    assert.same({0, 2, 4}, seen)
+  end)
 end)
 
 describe("slices", function()

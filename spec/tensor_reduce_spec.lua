@@ -318,6 +318,75 @@ describe("var / std", function()
   end)
 end)
 
+describe("var / std argument forms", function()
+  -- rows {1, 2, 3, 4} and {2, 4, 6, 8}; over dim 1: var {5/3, 20/3} (correction 1), {1.25, 5} (0)
+  local m = function() return ks.tensor({{1, 2, 3, 4}, {2, 4, 6, 8}}) end
+  local v1, v0 = {5 / 3, 20 / 3}, {1.25, 5}
+  local function col(v) return {{v[1]}, {v[2]}} end
+  it("a lone boolean after dim is PyTorch's unbiased, not keepdim", function()
+    near(m():var(1, true), v1)
+    assert.same({2}, m():var(1, true):shape())
+    near(m():var(1, false), v0) -- torch: x.var(1, False) is the population variance
+    near(m():std(1, false), {math.sqrt(1.25), math.sqrt(5)})
+    assert.same({2}, m():std(1, false):shape())
+  end)
+  it("(dim, correction[, keepdim])", function()
+    near(m():var(1, 0), v0)
+    near(m():var(1, 0, true), col(v0))
+    near(m():var(1, 2), {2.5, 10})
+    near(m():var(1, nil, true), col(v1))
+  end)
+  it("PyTorch's (dim, unbiased, keepdim) and (unbiased)", function()
+    near(m():var(1, false, true), col(v0))
+    near(m():var(1, true, false), v1)
+    near(m():var(1, false, false), v0)
+    near(m():var(false), 4.6875)
+    near(m():var(true), 37.5 / 7)
+    near(ks.std(m(), false), math.sqrt(4.6875))
+  end)
+  it("a trailing options table after dim", function()
+    near(m():std(0, {keepdim = true}), {{math.sqrt(0.5), math.sqrt(2), math.sqrt(4.5), math.sqrt(8)}})
+    near(m():var(1, {unbiased = false}), v0)
+    near(m():var(1, {correction = 0, keepdim = true}), col(v0))
+    near(m():var(1, {}), v1)
+    near(m():var(nil, {correction = 0}), 4.6875)
+    local v, mu = m():var_mean(1, {keepdim = true, unbiased = false})
+    near(v, col(v0))
+    same(mu, {{2.5}, {5}}, {2, 1})
+    v, mu = ks.std_mean(m(), 1, true, true)
+    same(mu, {{2.5}, {5}}, {2, 1})
+  end)
+  it("name what is wrong", function()
+    local function err_of(f)
+      local ok, e = pcall(f)
+      assert.is_false(ok, "expected an error")
+      return tostring(e)
+    end
+    local x = m()
+    assert.matches("bad argument #2 to 'std' %(dim is given twice %(before and in the options table%)%)",
+      err_of(function() return x:std(0, {dim = 1}) end))
+    assert.matches("give either 'correction' or 'unbiased', not both",
+      err_of(function() return x:var{unbiased = true, correction = 0} end))
+    assert.matches("give either 'correction' or 'unbiased', not both",
+      err_of(function() return x:var(0, {unbiased = true, correction = 0}) end))
+    assert.matches("unknown option 'keep_dim' %(expected: correction, unbiased, keepdim%)",
+      err_of(function() return x:var(0, {keep_dim = true}) end))
+    assert.matches("unknown option 'keep_dim' %(expected: dim, correction, unbiased, keepdim%)",
+      err_of(function() return x:var{keep_dim = true} end))
+    assert.matches("keepdim must be a boolean, got number", err_of(function() return x:std(0, true, 1) end))
+    assert.matches("keepdim must be a boolean, got string", err_of(function() return x:std(0, 1, "yes") end))
+    assert.matches("unbiased must be a boolean, got number", err_of(function() return x:std{unbiased = 1} end))
+    assert.matches("correction must be a number, got boolean", err_of(function() return x:std{correction = true} end))
+    assert.matches("bad argument #4 to 'std' %(unexpected extra argument %(number%)%)",
+      err_of(function() return x:std(0, 1, true, 5) end))
+    assert.matches("bad argument #2 to 'var' %(unexpected extra argument %(number%)%)",
+      err_of(function() return x:var(true, 1) end))
+    assert.matches("bad argument #3 to 'std' %(unexpected extra argument %(table%)%)",
+      err_of(function() return x:std(0, {}, {}) end))
+    assert.matches("dim must be an integer or a table of dims, got string", err_of(function() return x:std("a") end))
+  end)
+end)
+
 describe("norm", function()
   local v = function() return ks.tensor({3, -4}) end
   it("computes p = 2 (default), 1, inf, -inf, 0 and other p", function()
@@ -688,8 +757,8 @@ describe("bad inputs", function()
     assert.matches("unknown option 'p'", err_of(function() return x:sum{p = 1} end))
     assert.matches("dim must be an integer, got table", err_of(function() return x:max({0, 1}) end))
     assert.matches("ks.maximum", err_of(function() return x:max(x) end))
-    assert.matches("correction must be a number", err_of(function() return x:var(0, true) end))
-    assert.matches("correction must be a number, got string", err_of(function() return x:var(0, "1") end))
+    assert.matches("bad argument #2 to 'var' %(expected a correction %(number%), keepdim %(boolean%) or an options table, got string%)",
+      err_of(function() return x:var(0, "1") end))
     assert.matches("dim must be an integer, got table", err_of(function() return x:cumsum({0}) end))
   end)
 
