@@ -1,5 +1,6 @@
 /* ks_lua_nn.c: ks.functional: the differentiable NN ops of runtime/core/ks_nn.h
- * (PyTorch's torch.nn.functional names). */
+ * (PyTorch's torch.nn.functional names). Its Lua half,
+ * bindings/lua/kshot/nn/functional.lua, adds the ops composed from these. */
 #include "ks_lua.h"
 #include "../runtime/core/ks_nn.h"
 
@@ -378,7 +379,7 @@ static const luaL_Reg functional[] = {
 void ks_lua_open_nn(lua_State *L, int module, int methods, int ctxbox)
 {
     (void)methods;
-    lua_newtable(L);
-    ks_lua_register(L, functional, -1, ctxbox);
+    /* the ops composed in Lua (normalize, cosine_similarity, elu, ...) load on first use */
+    ks_lua_new_subtable(L, functional, ctxbox, "kshot.nn.functional");
     lua_setfield(L, module, "functional");
 }

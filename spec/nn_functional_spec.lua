@@ -227,3 +227,108 @@ describe("functional ops: bad inputs", function()
     assert.has_error(function() F.relu("x") end)
   end)
 end)
+
+-- F functions composed in Lua (bindings/lua/kshot/nn/functional.lua); expected values from torch 1.13.
+describe("functional ops composed in Lua", function()
+  local function close(expected, t, tol)
+    local got = t:totable()
+    local function walk(e, g, path)
+      if type(e) == "table" then
+        assert.are.equal(#e, #g, "length at " .. path)
+        for i = 1, #e do walk(e[i], g[i], path .. "[" .. i .. "]") end
+      else
+        assert.is_true(math.abs(e - g) <= (tol or 1e-6), string.format("%s: expected %.7g, got %.7g", path, e, g))
+      end
+    end
+    walk(expected, got, "")
+  end
+
+  it("one_hot and pad are ks.one_hot and ks.pad", function()
+    assert.are.equal(ks.one_hot, F.one_hot)
+    assert.are.equal(ks.pad, F.pad)
+    assert.are.same({{0, 1, 0}}, F.one_hot(ks.tensor({1}, "int64"), 3):totable())
+    assert.are.same({{0, 5, 0}}, F.pad(ks.tensor({{5}}), {1, 1}):totable())
+  end)
+
+  it("normalize equals torch's x / max(||x||_p, eps)", function()
+    local x = ks.tensor({{3, -4, 0}, {1, 2, 2}})
+    close({{0.6, -0.8, 0}, {1 / 3, 2 / 3, 2 / 3}}, F.normalize(x))
+    close({{0.75, -2 / 3, 0}, {0.25, 1 / 3, 1}}, F.normalize(x, {p = 1, dim = 0}))
+    close({{0.75, -1, 0}, {0.5, 1, 1}}, F.normalize(x, {p = math.huge, dim = -1}))
+    close({{0, 0}, {0.6, 0.8}}, F.normalize(ks.tensor({{0, 0}, {3, 4}}))) -- a zero row stays zero
+    close({{3e-3, 4e-3}}, F.normalize(ks.tensor({{3e-3, 4e-3}}), {eps = 1}), 1e-9) -- norm below eps: x / eps
+    -- gradient (torch: x.grad after (normalize(x) * w).sum().backward())
+    local xl = x:clone():requires_grad_();
+    (F.normalize(xl) * ks.tensor({{1, 2, 3}, {4, 5, 6}})):sum():backward()
+    close({{0.32, 0.24, 0.6}, {0.3703704, -0.2592593, 0.0740740}}, xl.grad, 1e-6)
+    local zero = ks.zeros(1, 2):requires_grad_() -- finite at zero, as torch (1 / eps)
+    F.normalize(zero):sum():backward()
+    close({{1e12, 1e12}}, zero.grad, 1e6)
+  end)
+
+  it("cosine_similarity equals torch's, broadcasting its inputs", function()
+    local a = ks.tensor({{1, 2, 3}, {0, 0, 0}, {-1, 0.5, 2}})
+    local b = ks.tensor({{2, 0, 1}})
+    close({0.5976143, 0, 0}, F.cosine_similarity(a, b))
+    close({0, 0, 0.8006408}, F.cosine_similarity(a, b, {dim = 0}))
+    close(0.7071068, F.cosine_similarity(ks.tensor({1, 1}), ks.tensor({2, 0}), {dim = 0}))
+    -- each norm clamped separately (torch 1.13): 1e-9 * 1 / (1e-8 * sqrt(5))
+    close({0.0447214}, F.cosine_similarity(ks.tensor({{1e-9, 0}}), ks.tensor({{1, 2}})), 1e-6)
+  end)
+
+  it("elu equals torch's and nn.ELU wraps it", function()
+    local x = ks.tensor({-2, -0.5, 0, 1.5})
+    close({-1.7293295, -0.7869387, 0, 1.5}, F.elu(x, 2))
+    close({-1.7293295, -0.7869387, 0, 1.5}, F.elu(x, {alpha = 2}))
+    close({-0.8646647, -0.3934693, 0, 1.5}, F.elu(x))
+    close({-0.8646647, -0.3934693, 0, 1.5}, require("kshot.nn").ELU()(x))
+    assert.are.equal("ELU(alpha=0.5)", tostring(require("kshot.nn").ELU(0.5)))
+    assert.are.same({0, 100}, F.elu(ks.tensor({0, 100})):totable()) -- no overflow from exp
+  end)
+
+  it("have gradients matching finite differences", function()
+    ks.manual_seed(3)
+    assert.is_true((gradcheck(function(x) return F.normalize(x) end, {leaf(3, 4)})))
+    assert.is_true((gradcheck(function(x) return F.normalize(x, {p = 1, dim = 0}) end, {away_from_kinks(3, 4)})))
+    assert.is_true((gradcheck(function(a, b) return F.cosine_similarity(a, b) end, {leaf(3, 4), leaf(1, 4)})))
+    assert.is_true((gradcheck(function(x) return F.elu(x, 0.7) end, {away_from_kinks(5)})))
+  end)
+
+  it("reject bad inputs naming the argument", function()
+    local function errmsg(fn, ...)
+      local ok, e = pcall(fn, ...)
+      assert.is_false(ok)
+      return tostring(e)
+    end
+    assert.matches("normalize: argument 'input' must be a tensor, got nil", errmsg(F.normalize, nil))
+    assert.matches("normalize: argument 'input' must be float32, got int64", errmsg(F.normalize, ks.ones({2, 2}, "int64")))
+    assert.matches("normalize: dim 1 is out of range for a tensor of shape %[3%]", errmsg(F.normalize, ks.ones(3)))
+    assert.matches("normalize: option 'p' must be a number > 0, got 0", errmsg(F.normalize, ks.ones(2, 2), {p = 0}))
+    assert.matches("normalize: option 'eps' must be a number >= 0, got %-1", errmsg(F.normalize, ks.ones(2, 2), {eps = -1}))
+    assert.matches("cosine_similarity: argument 'x2' must be a tensor, got number", errmsg(F.cosine_similarity, ks.ones(2), 1))
+    assert.matches("cosine_similarity: x1 of shape %[2, 3%] and x2 of shape %[4%] do not broadcast",
+      errmsg(F.cosine_similarity, ks.ones(2, 3), ks.ones(4)))
+    assert.matches("cosine_similarity: dim 2 is out of range", errmsg(F.cosine_similarity, ks.ones(2, 3), ks.ones(2, 3), {dim = 2}))
+    assert.matches("elu: alpha must be a number, got x", errmsg(F.elu, ks.ones(2), "x"))
+    assert.matches("elu: argument 'input' must be a tensor", errmsg(F.elu, {1, 2}))
+    assert.matches("ELU: alpha must be a number", errmsg(require("kshot.nn").ELU, "a"))
+  end)
+end)
+
+describe("cross_entropy with float class indices", function()
+  it("says class-index targets must be int64 (and what probability targets need)", function()
+    local ok, e = pcall(F.cross_entropy, ks.randn(3, 3), ks.tensor({0, 2, 1}))
+    assert.is_false(ok)
+    assert.truthy(e:find("cross_entropy: class-index targets must be int64, got float32 of shape [3] "
+      .. "(convert with y:long() or ks.tensor(t, \"int64\")); probability targets need the logits' shape [3, 3]", 1, true), e)
+    ok, e = pcall(F.cross_entropy, ks.randn(2, 3, 4), ks.zeros(2, 4)) -- [N, C, d] logits, [N, d] float targets
+    assert.is_false(ok)
+    assert.matches("class%-index targets must be int64", e)
+    ok, e = pcall(F.cross_entropy, ks.randn(3, 3), ks.zeros(2)) -- neither shape: the probability-target message
+    assert.is_false(ok)
+    assert.matches("probability targets of shape %[2%] must match logits of shape %[3, 3%]", e)
+    -- the int64 and probability forms still work
+    assert.is_true(ks.is_tensor(F.cross_entropy(ks.randn(3, 3), ks.tensor({0, 2, 1}, "int64"))))
+    assert.is_true(ks.is_tensor(F.cross_entropy(ks.randn(3, 3), ks.full({3, 3}, 1 / 3))))
+  end)
+end)

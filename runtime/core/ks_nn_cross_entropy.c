@@ -77,8 +77,16 @@ static ks_status check_ce(ks_ctx *c, const ks_tensor *x, const ks_tensor *t, con
     g->C = batched ? x->size[1] : x->size[0];
     g->S = 1;
     for (int d = 2; d < x->ndim; d++) g->S *= x->size[d];
+    /* the shape of class-index targets: the logits' without the class dim */
+    bool index_shape = t->ndim == (batched ? x->ndim - 1 : 0) && (!batched || t->size[0] == x->size[0]);
+    for (int d = 2; index_shape && d < x->ndim; d++) index_shape = t->size[d - 1] == x->size[d];
     *soft = t->dtype == KS_FLOAT32;
     if (*soft) {
+        /* float labels (ks.tensor{0, 2, 1} is float32) are a common slip: say how to make them indices */
+        if (!ks_same_shape(x, t) && index_shape)
+            return ks_error(c, KS_ETYPE, "cross_entropy: class-index targets must be int64, got float32 of shape %s "
+                            "(convert with y:long() or ks.tensor(t, \"int64\")); probability targets need the "
+                            "logits' shape %s", ks_shape_str(t, a, sizeof a), ks_shape_str(x, b, sizeof b));
         if (!ks_same_shape(x, t))
             return ks_error(c, KS_ESHAPE, "cross_entropy: probability targets of shape %s must match logits of shape %s",
                             ks_shape_str(t, a, sizeof a), ks_shape_str(x, b, sizeof b));
@@ -86,9 +94,7 @@ static ks_status check_ce(ks_ctx *c, const ks_tensor *x, const ks_tensor *t, con
         if (t->dtype != KS_INT64)
             return ks_error(c, KS_ETYPE, "cross_entropy: targets must be int64 class indices or float32 probabilities, got %s",
                             ks_dtype_name(t->dtype));
-        bool ok = t->ndim == (batched ? x->ndim - 1 : 0) && (!batched || t->size[0] == x->size[0]);
-        for (int d = 2; ok && d < x->ndim; d++) ok = t->size[d - 1] == x->size[d];
-        if (!ok)
+        if (!index_shape)
             return ks_error(c, KS_ESHAPE, "cross_entropy: targets of shape %s do not match logits of shape %s (expected [N, d1, ...] for logits [N, C, d1, ...])",
                             ks_shape_str(t, a, sizeof a), ks_shape_str(x, b, sizeof b));
     }

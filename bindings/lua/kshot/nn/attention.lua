@@ -26,6 +26,7 @@ local Module = require "kshot.nn.module"
 local L = require "kshot.nn.layers"
 local N = require "kshot.nn.norm_layers"
 local init = require "kshot.nn.weight_init"
+local options = require "kshot.nn.options"
 local F = ks.functional
 
 local A = {}
@@ -33,17 +34,12 @@ local A = {}
 local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 
 -- Options tables: reject names the function does not know (a typo would be
--- silently ignored) and flags that are not booleans.
+-- silently ignored); known is a set, level counted from the caller.
 local function check_opts(opts, known, fname, level)
-  for k in pairs(opts) do
-    if not known[k] then
-      local names = {}
-      for n in pairs(known) do names[#names + 1] = n end
-      table.sort(names)
-      error(string.format("%s: unknown option '%s' (known: %s)", fname, tostring(k), table.concat(names, ", ")),
-        level + 1)
-    end
-  end
+  local names = {}
+  for n in pairs(known) do names[#names + 1] = n end
+  table.sort(names)
+  options.check(opts, names, fname, level + 1)
 end
 local function check_bool(opts, k, fname, level)
   local v = opts[k]
@@ -330,7 +326,7 @@ function A.TransformerEncoderLayer:__init(d_model, nhead, opts)
   elseif type(act) ~= "function" and not (type(act) == "table" and act.forward) then
     error("TransformerEncoderLayer: activation must be \"relu\", \"gelu\" or a function", 3)
   end
-  self.activation, self.norm_first = act, opts.norm_first and true or false
+  self.norm_first = opts.norm_first and true or false
   local eps = opts.layer_norm_eps or 1e-5
   self:add_module("self_attn", A.MultiheadAttention(d_model, nhead, {dropout = p, batch_first = opts.batch_first}))
   self:add_module("linear1", L.Linear(d_model, ff))
@@ -340,6 +336,7 @@ function A.TransformerEncoderLayer:__init(d_model, nhead, opts)
   self:add_module("norm2", N.LayerNorm(d_model, {eps = eps}))
   self:add_module("dropout1", N.Dropout(p))
   self:add_module("dropout2", N.Dropout(p))
+  self.activation = act -- last, as PyTorch: a module activation is a child after dropout2
 end
 
 local TEL_CALL_OPTS = {src_mask = true, src_key_padding_mask = true}

@@ -5,7 +5,7 @@ local ks = require "kshot"
 
 local nn = {}
 nn.Module = require "kshot.nn.module"
-nn.functional = ks.functional
+nn.functional = require "kshot.nn.functional" -- ks.functional, with its Lua half loaded
 nn.init = require "kshot.nn.weight_init"
 
 for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses",

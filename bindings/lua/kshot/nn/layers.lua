@@ -2,6 +2,7 @@
 local ks = require "kshot"
 local Module = require "kshot.nn.module"
 local init = require "kshot.nn.weight_init"
+local options = require "kshot.nn.options"
 local F = ks.functional
 
 local L = {}
@@ -36,8 +37,12 @@ function L.Linear:__init(in_features, out_features, opts)
   if math.type(in_features) ~= "integer" or math.type(out_features) ~= "integer" or in_features < 0 or out_features < 0 then
     error("Linear(in_features, out_features): two non-negative integers expected", 3)
   end
+  opts = options.check(opts, {"bias"}, "Linear", 3)
+  if opts.bias ~= nil and type(opts.bias) ~= "boolean" then
+    error("Linear: option 'bias' must be a boolean, got " .. type(opts.bias), 3)
+  end
   self.in_features, self.out_features = in_features, out_features
-  local bias = not (opts and opts.bias == false)
+  local bias = opts.bias ~= false
   self:register_parameter("weight", ks.empty(out_features, in_features))
   self:register_parameter("bias", bias and ks.empty(out_features) or nil)
   init.default_(self.weight, self.bias)
@@ -56,8 +61,10 @@ L.Conv2d = Module:extend("Conv2d")
 --- Conv2d(in_channels, out_channels, kernel_size[, {stride=1, padding=0, dilation=1, groups=1, bias=true}])
 function L.Conv2d:__init(cin, cout, kernel, opts)
   Module.__init(self)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("Conv2d: options must be a table, got " .. type(opts), 3) end
+  opts = options.check(opts, {"stride", "padding", "dilation", "groups", "bias"}, "Conv2d", 3)
+  if opts.bias ~= nil and type(opts.bias) ~= "boolean" then
+    error("Conv2d: option 'bias' must be a boolean, got " .. type(opts.bias), 3)
+  end
   local groups = opts.groups or 1
   if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" or cin < 0 or cout < 0 then
     error(string.format("Conv2d(in_channels, out_channels, kernel_size): two non-negative integers expected, got %s and %s",
@@ -120,6 +127,14 @@ L.GELU = activation("GELU", F.gelu, function(a) return a[1] and ("approximate='"
     end
   end)
 L.SiLU = activation("SiLU", F.silu)
+-- ELU([alpha=1]): called through the field (F.elu is the Lua half of ks.functional, loaded on first use)
+L.ELU = activation("ELU", function(x, ...) return F.elu(x, ...) end,
+  function(a) return "alpha=" .. tostring(a[1] or 1.0) end,
+  function(alpha)
+    if alpha ~= nil and (type(alpha) ~= "number" or alpha ~= alpha) then
+      error("ELU: alpha must be a number, got " .. tostring(alpha), 4)
+    end
+  end)
 L.Tanh = activation("Tanh", F.tanh)
 L.Sigmoid = activation("Sigmoid", F.sigmoid)
 local function dim_check(name)
@@ -153,12 +168,13 @@ function L.Flatten:forward(x) return x:flatten(self.start_dim, self.end_dim) end
 function L.Flatten:extra_repr() return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim) end
 
 -- ------------------------------------------------------------------ pooling
-local function pool(name, fn)
+local function pool(name, fn, keys)
   local cls = Module:extend(name)
-  --- Pool(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false, count_include_pad=true}])
+  --- MaxPool2d(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false}])
+  --- AvgPool2d(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false, count_include_pad=true}])
   function cls:__init(kernel, opts)
     Module.__init(self)
-    if opts ~= nil and type(opts) ~= "table" then error(name .. ": options must be a table, got " .. type(opts), 3) end
+    options.check(opts, keys, name, 3)
     pair(kernel, "kernel_size", 1, name)
     if opts and opts.stride ~= nil then pair(opts.stride, "stride", 1, name) end
     if opts and opts.padding ~= nil then pair(opts.padding, "padding", 0, name) end
@@ -175,8 +191,8 @@ local function pool(name, fn)
   return cls
 end
 
-L.MaxPool2d = pool("MaxPool2d", F.max_pool2d)
-L.AvgPool2d = pool("AvgPool2d", F.avg_pool2d)
+L.MaxPool2d = pool("MaxPool2d", F.max_pool2d, {"stride", "padding", "ceil_mode"})
+L.AvgPool2d = pool("AvgPool2d", F.avg_pool2d, {"stride", "padding", "ceil_mode", "count_include_pad"})
 
 L.AdaptiveAvgPool2d = Module:extend("AdaptiveAvgPool2d")
 function L.AdaptiveAvgPool2d:__init(size)

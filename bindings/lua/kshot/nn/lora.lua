@@ -356,8 +356,12 @@ function M.merge_and_unload(model)
       plain = L.Conv2d(base.in_channels, base.out_channels, base.kernel_size, {stride = base.stride,
         padding = base.padding, dilation = base.dilation, groups = base.groups, bias = base.bias ~= nil})
     end
-    plain.weight = merged[nm[1] .. ".weight"]:requires_grad_(base.weight.requires_grad)
-    if base.bias then plain.bias = base.bias end
+    -- register_parameter (not plain.weight = ...): a frozen weight stays frozen, the shared bias keeps its flag
+    plain:register_parameter("weight", merged[nm[1] .. ".weight"]):requires_grad_(base.weight.requires_grad)
+    if base.bias then
+      local flag = base.bias.requires_grad
+      plain:register_parameter("bias", base.bias):requires_grad_(flag)
+    end
     parent:add_module(key, plain)
   end
   return model

@@ -1,6 +1,7 @@
 --- kshot.nn builders for the standard small models (28x28 grayscale inputs by default).
 local L = require "kshot.nn.layers"
 local C = require "kshot.nn.containers"
+local options = require "kshot.nn.options"
 
 local M = {}
 
@@ -17,8 +18,9 @@ end
 
 --- The benchmark CNN: Conv2d(1,32,3,p1) ReLU MaxPool2d(2) | Conv2d(32,64,3,p1) ReLU MaxPool2d(2)
 -- | Flatten Linear(64*7*7, 128) ReLU Linear(128, classes).
+-- Options: {in_channels=1, num_classes=10, hidden=128, image_size=28}.
 function M.small_cnn(opts)
-  opts = opts or {}
+  opts = options.check(opts, {"in_channels", "num_classes", "hidden", "image_size"}, "small_cnn", 2)
   local cin, classes, hidden = opts.in_channels or 1, opts.num_classes or 10, opts.hidden or 128
   local side = (opts.image_size or 28) // 4
   return C.Sequential(

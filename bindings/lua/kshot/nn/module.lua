@@ -3,15 +3,38 @@
 -- A module keeps parameters, buffers and child modules in registration
 -- order, so named_parameters() and state_dict() list them as PyTorch does
 -- ("layer1.0.conv1.weight"). Reading self.weight finds a registered
--- parameter, buffer or child; assigning a tensor to a registered name
--- replaces it in its registry. Calling a module calls its forward.
+-- parameter, buffer or child. Calling a module calls its forward.
 --
 -- Subclass with Module:extend("Name"), define __init(self, ...) (call the
 -- parent's __init first) and forward(self, ...):
---   local Scale = nn.Module:extend("Scale")
---   function Scale:__init(n) nn.Module.__init(self); self:register_parameter("s", ks.ones(n)) end
---   function Scale:forward(x) return x * self.s end
+--   local Net = nn.Module:extend("Net")
+--   function Net:__init(n)
+--     nn.Module.__init(self)
+--     self.fc = nn.Linear(n, 2)                        -- a child module (= self:add_module("fc", ...))
+--     self:register_parameter("scale", ks.ones(2))     -- a parameter (made to require grad)
+--     self:register_buffer("count", ks.zeros({}, "int64")) -- saved state that is not trained
+--   end
+--   function Net:forward(x) return self.fc(x) * self.scale end
+--
+-- Assignment rules (PyTorch's __setattr__):
+--   self.name = module  registers a child (in assignment order) unless name
+--                       is already a parameter or buffer; self.name = nil
+--                       unregisters a child. (Lua calls no hook for a name
+--                       that already holds a plain value: clear it first.)
+--   self.weight = t     on a registered parameter needs nil or a float32 leaf
+--                       tensor that requires grad (what the optimizer trains);
+--                       anything else is an error, since it would silently
+--                       freeze the weight. To change values in place use
+--                       ks.no_grad(function() m.weight:copy_(t) end); to swap
+--                       in a new tensor pass t:requires_grad_() or call
+--                       m:register_parameter("weight", t). Inside ks.no_grad
+--                       (nothing is trained there) any float32 tensor is
+--                       accepted, e.g. to evaluate the module with other
+--                       weights (autograd.gradcheck does this).
+--   self.running_mean = t on a registered buffer needs a tensor or nil.
+--   Other values (numbers, tables, tensors under new names) are plain fields.
 local ks = require "kshot"
+local options = require "kshot.nn.options"
 
 local Module = {__name = "Module"}
 
@@ -21,18 +44,63 @@ local function lookup(self, key)
     local v = slots[key]
     if v ~= nil then return v end
   end
-  return getmetatable(self)[key]
+  local cls = getmetatable(self)
+  if type(key) == "number" and cls._at then -- seq[0] (containers); no tail call: errors name the user's line
+    local v = cls._at(self, key)
+    return v
+  end
+  return cls[key]
+end
+
+-- an instance (classes have no _slots of their own)
+local function is_module(v)
+  return type(v) == "table" and rawget(v, "_slots") ~= nil and type(v.named_parameters) == "function"
+end
+
+local register, unregister -- defined below
+
+local function param_error(key, value, why)
+  error(string.format("cannot assign %s as parameter '%s' (%s). A parameter must be a float32 leaf tensor "
+    .. "that requires grad (or nil): to change its values use ks.no_grad(function() m.%s:copy_(t) end); "
+    .. "to replace it pass t:requires_grad_() or call m:register_parameter('%s', t)", value, key, why, key, key), 4)
+end
+
+local function check_param(key, value)
+  if value == nil then return end
+  if not ks.is_tensor(value) then param_error(key, "a " .. type(value), "not a tensor") end
+  if value:dtype() ~= "float32" then param_error(key, "a " .. value:dtype() .. " tensor", "not float32") end
+  if not ks.is_grad_enabled() then return end -- evaluation with other weights: nothing is trained here
+  if not value.requires_grad then
+    param_error(key, "a tensor that does not require grad", "the optimizer would never update it")
+  end
+  if not value.is_leaf then
+    param_error(key, "a non-leaf tensor (the result of an operation)", "it is not a trainable leaf")
+  end
 end
 
 local function assign(self, key, value)
   local kind = rawget(self, "_kinds")[key]
-  if kind == "param" or kind == "buffer" then
+  if kind == "param" then
+    check_param(key, value)
+    rawget(self, "_slots")[key] = value
+  elseif kind == "buffer" then
     if value ~= nil and not ks.is_tensor(value) then
-      error(string.format("cannot assign %s to %s '%s' (tensor or nil expected)", type(value), kind, key), 2)
+      error(string.format("cannot assign a %s to buffer '%s' (tensor or nil expected)", type(value), key), 2)
     end
     rawget(self, "_slots")[key] = value
   elseif kind == "module" then
-    rawget(self, "_slots")[key] = value
+    if value == nil then
+      unregister(self, key)
+    elseif not is_module(value) then
+      error(string.format("cannot assign a %s as child module '%s' (a module or nil expected)",
+        ks.is_tensor(value) and "tensor" or type(value), key), 2)
+    else
+      rawget(self, "_slots")[key] = value
+    end
+  elseif type(key) == "number" and getmetatable(self)._set_at then
+    getmetatable(self)._set_at(self, key, value)
+  elseif is_module(value) then -- a new name (Lua calls __newindex only for absent keys)
+    register(self, "module", key, value, 3)
   else
     rawset(self, key, value)
   end
@@ -45,6 +113,7 @@ function Module:extend(name)
   cls.__newindex = assign
   cls.__tostring = Module.__tostring
   cls.__call = function(m, ...) return m:forward(...) end
+  cls.__len, cls.__pairs = self.__len, self.__pairs -- metamethods are not inherited through __index
   cls.super = self
   return setmetatable(cls, {
     __index = self,
@@ -62,20 +131,34 @@ function Module:forward()
   error(self.__name .. ": forward is not implemented", 2)
 end
 
-local function register(self, kind, name, value)
+function register(self, kind, name, value, level)
+  level = level or 3
   if type(name) ~= "string" or name == "" or name:find(".", 1, true) then
-    error("bad " .. kind .. " name '" .. tostring(name) .. "' (non-empty string without '.')", 3)
+    error("bad " .. kind .. " name '" .. tostring(name) .. "' (non-empty string without '.')", level)
   end
   local kinds = rawget(self, "_kinds")
   if kinds[name] == nil then
-    if rawget(self, name) ~= nil then error("attribute '" .. name .. "' already exists", 3) end
+    -- a field or a method of that name would be shadowed (PyTorch: "attribute 'x' already exists")
+    if rawget(self, name) ~= nil or getmetatable(self)[name] ~= nil then
+      error("attribute '" .. name .. "' already exists", level)
+    end
     table.insert(rawget(self, "_order"), name)
   elseif kinds[name] ~= kind then
-    error(string.format("'%s' is already registered as a %s", name, kinds[name]), 3)
+    error(string.format("'%s' is already registered as a %s", name, kinds[name]), level)
   end
   kinds[name] = kind
   rawget(self, "_slots")[name] = value
   return value
+end
+
+-- forget a registered name entirely (self.child = nil)
+function unregister(self, name)
+  local order = rawget(self, "_order")
+  for i = 1, #order do
+    if order[i] == name then table.remove(order, i) break end
+  end
+  rawget(self, "_kinds")[name] = nil
+  rawget(self, "_slots")[name] = nil
 end
 
 --- Register a parameter (a float32 tensor; made a leaf that requires grad).
@@ -93,8 +176,9 @@ function Module:register_buffer(name, t)
   return register(self, "buffer", name, t)
 end
 
+--- Register a child module (self.name = m does the same for a new name).
 function Module:add_module(name, m)
-  if m ~= nil and (type(m) ~= "table" or not m.named_parameters) then
+  if m ~= nil and not is_module(m) then
     error("add_module: a module expected for '" .. tostring(name) .. "'", 2)
   end
   return register(self, "module", tostring(name), m)
@@ -223,11 +307,15 @@ function Module:state_dict()
 end
 
 --- Copy tensors from sd into this module's parameters and buffers.
--- opts.strict (default true): missing or unexpected keys are an error.
+-- opts.strict (default true): missing or unexpected keys are an error; other
+-- keys are an error (state_dict()'s key list as second argument is ignored).
 -- Returns {missing_keys = {...}, unexpected_keys = {...}}.
 function Module:load_state_dict(sd, opts)
   if type(sd) ~= "table" then error("load_state_dict: table of tensors expected, got " .. type(sd), 2) end
-  local strict = not (opts and opts.strict == false)
+  -- m:load_state_dict(other:state_dict()) passes state_dict's second result, the key list, too: not options
+  if type(opts) == "table" and #opts > 0 and type(opts[1]) == "string" and opts.strict == nil then opts = nil end
+  opts = options.check(opts, {"strict"}, "load_state_dict", 2)
+  local strict = opts.strict ~= false
   local own, missing, unexpected = {}, {}, {}
   for _, kind in ipairs({"param", "buffer"}) do
     for _, p in ipairs(collect(self, kind)) do own[p[1]] = p[2] end

@@ -2,6 +2,7 @@
 local ks = require "kshot"
 local Module = require "kshot.nn.module"
 local init = require "kshot.nn.weight_init"
+local options = require "kshot.nn.options"
 local F = ks.functional
 
 local L = {}
@@ -9,11 +10,12 @@ local L = {}
 -- opts: nil or a table with only the given keys; numbers finite and within [lo, hi]; booleans boolean.
 -- Errors are raised at the caller of the layer's constructor (check_opts <- __init <- Module __call).
 local function check_opts(name, opts, spec)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then error(string.format("%s: options must be a table, got %s", name, type(opts)), 4) end
+  local keys = {}
+  for k in pairs(spec) do keys[#keys + 1] = k end
+  table.sort(keys)
+  opts = options.check(opts, keys, name, 4)
   for k, v in pairs(opts) do
     local s = spec[k]
-    if not s then error(string.format("%s: unknown option '%s'", name, tostring(k)), 4) end
     if s[1] == "boolean" then
       if type(v) ~= "boolean" then error(string.format("%s: option '%s' must be a boolean, got %s", name, k, tostring(v)), 4) end
     elseif s[1] == "number" then

@@ -16,6 +16,7 @@ local L = require "kshot.nn.layers"
 local N = require "kshot.nn.norm_layers"
 local C = require "kshot.nn.containers"
 local init = require "kshot.nn.weight_init"
+local options = require "kshot.nn.options"
 
 local R = {}
 
@@ -57,13 +58,11 @@ local function positive_int(v, what)
   return v
 end
 
+local KNOWN = {"layers", "width", "num_classes", "in_channels", "small_input", "zero_init_residual"}
+
 local function check_opts(o)
   if type(o) ~= "table" then error("resnet: options table expected, got " .. type(o), 4) end
-  local known = {layers = true, width = true, num_classes = true, in_channels = true, small_input = true,
-    zero_init_residual = true}
-  for k in pairs(o) do
-    if not known[k] then error("resnet: unknown option '" .. tostring(k) .. "'", 4) end
-  end
+  options.check(o, KNOWN, "resnet", 4)
   local layers = o.layers or {2, 2, 2, 2}
   if type(layers) ~= "table" or #layers ~= 4 then error("resnet: layers must be a list of 4 block counts", 4) end
   for i = 1, 4 do positive_int(layers[i], "layers[" .. i .. "]") end
@@ -131,6 +130,7 @@ end
 function R.resnet(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("resnet: options table expected, got " .. type(opts), 2) end
+  options.check(opts, KNOWN, "resnet", 2)
   local o = {layers = {2, 2, 2, 2}, width = 64, num_classes = 10, in_channels = 1, small_input = true}
   for k, v in pairs(opts) do o[k] = v end
   return R.ResNet(o)
@@ -140,6 +140,7 @@ end
 function R.resnet18(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("resnet18: options table expected, got " .. type(opts), 2) end
+  options.check(opts, KNOWN, "resnet18", 2)
   local o = {layers = {2, 2, 2, 2}, width = 64, num_classes = 1000, in_channels = 3, small_input = false}
   for k, v in pairs(opts) do o[k] = v end
   return R.ResNet(o)

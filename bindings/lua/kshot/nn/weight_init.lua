@@ -44,10 +44,18 @@ function init.zeros_(t) return no_grad(function() return t:zero_() end) end
 function init.ones_(t) return no_grad(function() return t:fill_(1) end) end
 function init.constant_(t, v) return no_grad(function() return t:fill_(v) end) end
 
+-- mode: "fan_in" (default) or "fan_out"; anything else is an error (a typo would pick fan_in silently)
+local function fan_of(t, mode, fname)
+  if mode ~= nil and mode ~= "fan_in" and mode ~= "fan_out" then
+    error(string.format("%s: mode must be 'fan_in' or 'fan_out', got %s", fname, tostring(mode)), 3)
+  end
+  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
+  return mode == "fan_out" and fan_out or fan_in
+end
+
 --- kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu")
 function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
-  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
-  local fan = (mode == "fan_out") and fan_out or fan_in
+  local fan = fan_of(t, mode, "kaiming_uniform_")
   if fan == 0 then return t end -- a zero-element weight (Linear(0, n)): nothing to draw, as PyTorch
   local gain = init.calculate_gain(nonlinearity or "leaky_relu", a or 0)
   local bound = math.sqrt(3) * gain / math.sqrt(fan)
@@ -55,8 +63,7 @@ function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
 end
 
 function init.kaiming_normal_(t, a, mode, nonlinearity, gen)
-  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
-  local fan = (mode == "fan_out") and fan_out or fan_in
+  local fan = fan_of(t, mode, "kaiming_normal_")
   local std = init.calculate_gain(nonlinearity or "leaky_relu", a or 0) / math.sqrt(fan)
   return init.normal_(t, 0, std, gen)
 end
