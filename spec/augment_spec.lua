@@ -558,3 +558,34 @@ describe("kshot.augment bad inputs", function()
     assert.same({0, 1, 4, 4}, rrc(ks.rand(0, 1, 8, 8)):shape()) -- an empty batch of real images is fine
   end)
 end)
+
+describe("options tables", function()
+  it("reject misspelled keys in every transform, naming it and the known keys", function()
+    -- these used to build no-op transforms silently
+    local e = err_of(function() A.random_crop { pading = 2 } end)
+    assert.truthy(e:find("augment_spec.lua:%d+: random_crop: unknown option 'pading'"), e)
+    assert.truthy(e:find("did you mean 'padding'?", 1, true), e)
+    e = err_of(function() A.random_erasing { probability = 1 } end)
+    assert.truthy(e:find("random_erasing: unknown option 'probability' (known: p, scale, ratio, log_ratio, value, "
+      .. "value_range, attempts)", 1, true), e)
+    local cases = {
+      { A.random_horizontal_flip, "random_horizontal_flip" }, { A.random_vertical_flip, "random_vertical_flip" },
+      { A.random_rotation, "random_rotation" }, { A.random_translation, "random_translation" },
+      { A.random_affine, "random_affine" }, { A.elastic_transform, "elastic_transform" },
+      { A.random_resized_crop, "random_resized_crop" }, { A.gaussian_noise, "gaussian_noise" },
+      { A.brightness_contrast, "brightness_contrast" }, { A.mixup, "mixup" }, { A.cutmix, "cutmix" },
+      { A.gaussian_jitter, "gaussian_jitter" },
+    }
+    for _, c in ipairs(cases) do
+      e = err_of(function() c[1] { degrees = 10, prob = 1 } end)
+      assert.truthy(e:find("augment_spec.lua:%d+: " .. c[2] .. ": unknown option '"), e)
+    end
+    e = err_of(function() A.compose({}, { sed = 1 }) end)
+    assert.truthy(e:find("compose: unknown option 'sed' (known: seed, generator, fuse); did you mean 'seed'?", 1, true), e)
+    local aug = A.compose({ A.hflip {} }, { seed = 1 })
+    e = err_of(function() aug(ks.zeros(1, 1, 2, 2), nil, { ot = ks.zeros(1, 1, 2, 2) }) end)
+    assert.truthy(e:find("augment: unknown option 'ot' (known: out, y_out)", 1, true), e)
+    e = err_of(function() A.smote(ks.zeros(2, 2), ks.zeros({ 2 }, "int64"), { seed = 1, n_per_klass = 1 }) end)
+    assert.truthy(e:find("smote: unknown option 'n_per_klass'", 1, true), e)
+  end)
+end)

@@ -379,6 +379,64 @@ describe("kshot.experiment audit fixes", function()
     assert.has_error(function() e:run { order = "backwards" } end,
       "exp:run: option 'order' must be \"canonical\" or \"reverse\", got backwards")
   end)
+
+  it("rejects unknown keys in new, run and report", function()
+    local ok, msg = pcall(new, "/nonexistent", { baseline = "x", maximise = false })
+    assert.is_false(ok)
+    assert.truthy(msg:find("experiment.new: unknown option 'maximise'", 1, true)
+      and msg:find("did you mean 'maximize'?", 1, true), msg)
+    local e = new(tmpdir())
+    ok, msg = pcall(e.run, e, { retry = true })
+    assert.truthy(msg:find("exp:run: unknown option 'retry' (known: only, order, force, retry_failed, progress_mode)",
+      1, true), msg)
+    ok, msg = pcall(e.report, e, { plot = false })
+    assert.truthy(msg:find("exp:report: unknown option 'plot' (known: write, plots, print); did you mean 'plots'?",
+      1, true), msg)
+  end)
+
+  -- a config whose runs all failed gives no p-value: Holm's correction is over the others only
+  local function holm_exp(root, broken)
+    local configs = { { name = "base", bonus = 0 }, { name = "better", bonus = 1 } }
+    for i = 1, broken do configs[#configs + 1] = { name = "broken" .. i, bonus = -1 } end
+    return experiment.new { name = "toy", root = root, seeds = 5, progress = false, configs = configs,
+      metric = "accuracy", baseline = "base",
+      run = function(config, ctx)
+        if config.bonus < 0 then error("diverged") end
+        return { accuracy = 70 + (ctx.seed % 1000) / 200 + config.bonus + (ctx.run_seed % 7) / 10 }
+      end }
+  end
+
+  it("says how many comparisons Holm's correction is over, and which configs were left out and why", function()
+    local e = holm_exp(tmpdir(), 1)
+    e:run()
+    local text, s = e:report { write = false }
+    assert.equal(1, s.corrected)
+    assert.truthy(text:find("Holm's correction over the 1 comparison with a p-value. Left out (no p-value, fewer "
+      .. "than 2 pairs): `broken1` (0 pairs: all its runs failed).", 1, true), text)
+    assert.falsy(text:find("over the 2 comparisons", 1, true))
+    assert.truthy(text:find("| broken1 | 0 | - | - | - | - | - | too few pairs (all its runs failed) |", 1, true), text)
+    -- with one comparison, Holm's p is the raw p
+    assert.equal(s.comparisons[1].t.p, s.comparisons[1].holm_t)
+    e = holm_exp(tmpdir(), 2)
+    e:run()
+    text = e:report { write = false }
+    assert.truthy(text:find("over the 1 comparison with a p-value. Left out (no p-value, fewer than 2 pairs): "
+      .. "`broken1` (0 pairs: all its runs failed), `broken2` (0 pairs: all its runs failed).", 1, true), text)
+  end)
+
+  it("the summary report returns prints as a table, not table: 0x...", function()
+    local e = holm_exp(tmpdir(), 1)
+    e:run()
+    local _, s = e:report { write = false }
+    local out = tostring(s)
+    assert.falsy(out:find("table: 0x", 1, true))
+    assert.truthy(out:find("experiment 'toy': accuracy (higher is better)", 1, true), out)
+    assert.truthy(out:find("\nconfig +n +accuracy +failed\n"), out)
+    assert.truthy(out:find("\nbase %(baseline%) +5 +[%d.]+ ± [%d.]+ +0\n"), out)
+    assert.truthy(out:find("\nbroken1 +0 +%- +5\n"), out)
+    assert.truthy(out:find("\nbetter +5 +[%d.]+ ± [%d.]+ +0%.%d+ +better"), out)
+    assert.truthy(out:find("Holm's correction over the 1 comparison", 1, true), out)
+  end)
 end)
 
 describe("kshot.progress", function()

@@ -230,6 +230,32 @@ describe("ks.data.to_float", function()
     ok, err = pcall(ks.data.to_float, x, { mean = "x" })
     assert.truthy(err:find("'mean' must be a number or a list"))
   end)
+
+  it("takes a batch [N, H, W] of any N when mean/std are absent or single values", function()
+    -- 300 > 256: dim -3 used to be read as 300 channels and refused
+    local x = ks.zeros({ 300, 2, 2 }, "uint8")
+    x[299]:fill_(255)
+    x[0]:fill_(51)
+    local y = ks.data.to_float(x)
+    assert.same({ 300, 2, 2 }, y:shape())
+    assert.same({ { 1, 1 }, { 1, 1 } }, y[299]:totable())
+    assert.is_true(max_abs_diff(y[0], ks.full({ 2, 2 }, 0.2)) < 1e-6)
+    y = ks.data.to_float(x, { scale = 1, mean = 5, std = 2 })
+    assert.same({ { 125, 125 }, { 125, 125 } }, y[299]:totable())
+    y = ks.data.to_float(x, { scale = 1, mean = { 5 }, std = { 2 } }) -- a 1-entry list is a single value too
+    assert.same({ { 23, 23 }, { 23, 23 } }, y[0]:totable())
+    assert.same({ 300, 2, 2 }, ks.data.to_float(ks.zeros({ 300, 2, 2 })):shape()) -- float32 input too
+  end)
+
+  it("says which dim holds the channels when per-channel lists do not match", function()
+    local ok, err = pcall(ks.data.to_float, ks.zeros({ 300, 2, 2 }, "uint8"), { mean = { 0, 0, 0 }, std = 1 })
+    assert.is_false(ok)
+    assert.truthy(err:find("3 entries", 1, true) and err:find("[300, 2, 2]", 1, true)
+      and err:find("dim -3", 1, true) and err:find("unsqueeze(1)", 1, true), err)
+    -- the suggested [N, 1, H, W] layout with one channel works
+    local y = ks.data.to_float(ks.zeros({ 300, 2, 2 }, "uint8"):unsqueeze(1), { scale = 1, mean = { 1 }, std = { 1 } })
+    assert.same({ 300, 1, 2, 2 }, y:shape())
+  end)
 end)
 
 describe("ks.image.save_grid", function()
@@ -266,6 +292,15 @@ describe("ks.image.save_grid", function()
     assert.truthy(err:find("'nrow' must be an integer >= 1"))
     ok, err = pcall(ks.image.save_grid, p("g.png"), "x")
     assert.truthy(err:find("must be a kshot.Tensor"))
+  end)
+
+  it("rejects unknown options (a misspelled one used to be ignored)", function()
+    local ok, err = pcall(ks.image.save_grid, p("g.png"), ks.zeros({ 1, 1, 2, 2 }), { normalise = true })
+    assert.is_false(ok)
+    assert.truthy(err:find("save_grid: unknown option 'normalise' (known: nrow, padding, normalize, pad_value); "
+      .. "did you mean 'normalize'?", 1, true), err)
+    ok, err = pcall(ks.data.image_folder, p("nowhere"), { sise = { 2, 2 } })
+    assert.truthy(err:find("image_folder: unknown option 'sise' (known: size, gray, extensions)", 1, true), err)
   end)
 end)
 

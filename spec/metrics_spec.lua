@@ -194,3 +194,46 @@ describe("kshot.metrics", function()
     near(1 / 3, metrics.balanced_accuracy(p, t)) -- recalls 0/1 and 2/3
   end)
 end)
+
+describe("options tables", function()
+  local p, t = ks.tensor({ 0, 1, 1 }, "int64"), ks.tensor({ 0, 1, 0 }, "int64")
+  local function err_of(f)
+    local ok, e = pcall(f)
+    assert.is_false(ok)
+    return e
+  end
+  it("reject unknown keys, naming the function the user called", function()
+    local e = err_of(function() metrics.accuracy(p, t, { num_clases = 2 }) end)
+    assert.truthy(e:find("metrics_spec.lua:%d+: accuracy: unknown option 'num_clases' %(known: num_classes, names%); "
+      .. "did you mean 'num_classes'%?"), e)
+    e = err_of(function() metrics.f1(p, t, { averag = "micro" }) end)
+    assert.truthy(e:find("f1: unknown option 'averag' (known: num_classes, names, average)", 1, true), e)
+    e = err_of(function() metrics.compute("macro_f1", p, t, { average = "micro" }) end)
+    assert.truthy(e:find("macro_f1: unknown option 'average' (known: num_classes, names)", 1, true), e)
+    e = err_of(function() metrics.confusion_matrix(p, t, { average = "macro" }) end)
+    assert.truthy(e:find("confusion_matrix: unknown option 'average'", 1, true), e)
+    e = err_of(function() metrics.classification_report(p, t, { nams = { "a", "b" } }) end)
+    assert.truthy(e:find("classification_report: unknown option 'nams'", 1, true), e)
+    e = err_of(function() metrics.log_loss(ks.tensor { { 0.5, 0.5 } }, ks.tensor({ 0 }, "int64"), { esp = 1e-3 }) end)
+    assert.truthy(e:find("log_loss: unknown option 'esp' (known: eps); did you mean 'eps'?", 1, true), e)
+    e = err_of(function() metrics.calibration_error(ks.tensor { { 0.5, 0.5 } }, ks.tensor({ 0 }, "int64"), { bin = 3 }) end)
+    assert.truthy(e:find("calibration_error: unknown option 'bin' (known: bins)", 1, true), e)
+    -- the known ones still pass through to the confusion matrix
+    assert.equal(2 / 3, metrics.compute("micro_f1", p, t, { num_classes = 3 }))
+    assert.equal(2 / 3, metrics.f1(p, t, { num_classes = 3, names = { "a", "b", "c" }, average = "micro" }))
+  end)
+end)
+
+describe("cyclic and deep label tables", function()
+  it("are an error, not a recursion that eats gigabytes", function()
+    local cyclic = {}
+    cyclic[1] = cyclic
+    local ok, e = pcall(metrics.accuracy, cyclic, { 0 })
+    assert.is_false(ok)
+    assert.truthy(tostring(e):find("accuracy:", 1, true), e)
+    local deep = { 1.5 }
+    for _ = 1, 40 do deep = { deep } end
+    ok, e = pcall(metrics.confusion_matrix, deep, { 0 })
+    assert.is_false(ok)
+  end)
+end)

@@ -170,3 +170,24 @@ describe("kshot.model_selection", function()
     end)
   end)
 end)
+
+describe("model_selection options", function()
+  local y = ks.tensor({ 0, 1, 0, 1, 0, 1, 0, 1, 0, 1 }, "int64")
+  local function err_of(f)
+    local ok, e = pcall(f)
+    assert.is_false(ok)
+    return e
+  end
+  it("reject unknown keys in folds, cross_validate and select", function()
+    local e = err_of(function() ms.folds(y, { fold = 2 }) end)
+    assert.truthy(e:find("model_selection_spec.lua:%d+: folds: unknown option 'fold' %(known: folds, repeats, "
+      .. "stratified, seed%); did you mean 'folds'%?"), e)
+    e = err_of(function() ms.cross_validate(function() return 1 end, y, { folds = 2, sede = 1 }) end)
+    assert.truthy(e:find("cross_validate: unknown option 'sede'", 1, true), e)
+    e = err_of(function() ms.select(function() return 1 end, { a = { 1, 2 } }, y, { folds = 2, minimise = true }) end)
+    assert.truthy(e:find("select: unknown option 'minimise'", 1, true) and e:find("did you mean 'minimize'?", 1, true), e)
+    -- select's own options do not reach cross_validate's check
+    local best = ms.select(function(c) return c.a end, { a = { 1, 2 } }, y, { folds = 2, minimize = true, metric = "score" })
+    assert.equal(1, best.a)
+  end)
+end)

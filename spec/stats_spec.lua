@@ -118,7 +118,7 @@ describe("kshot.stats", function()
   describe("bad inputs", function()
     it("names the problem", function()
       assert.has_error(function() stats.mean {} end, "mean: needs at least 1 values, got 0")
-      assert.has_error(function() stats.mean(nil) end, "mean: values must be a list of numbers, got nil")
+      assert.has_error(function() stats.mean(nil) end, "mean: values must be a list of numbers or a 1-D tensor, got nil")
       assert.has_error(function() stats.mean { 1, "x" } end, "mean: values[2] is not a number (x)")
       assert.has_error(function() stats.paired_t({ 1, 2 }, { 1 }) end,
         "paired_t: paired samples must have the same length, got 2 and 1")
@@ -216,5 +216,43 @@ describe("kshot.stats", function()
       assert.is_true(e.exact)
       assert.equal(2 / 2.0 ^ 60, e.p)
     end)
+  end)
+end)
+
+describe("printing and tensors", function()
+  local ks = require "kshot"
+  it("an interval prints as mean ± half-width with the method and n", function()
+    local r = stats.interval { 0.9, 0.95, 0.92, 0.88, 0.94 }
+    assert.equal("0.918 ± 0.03556 (95% Student t, n = 5)", tostring(r))
+    assert.equal("2 ± 0.7754 (90% normal, population sd, n = 3)",
+      tostring(stats.interval({ 1, 2, 3 }, { method = "normal", level = 0.9 })))
+    assert.equal("3 [1.8, 4.2] (95% percentile bootstrap, n = 5)",
+      tostring(stats.interval({ 1, 2, 3, 4, 5 }, { method = "bootstrap" })))
+    assert.equal("1 (n = 1: no interval)", tostring(stats.interval { 1 }))
+    assert.matches("t%(4 df%)", r.text) -- the long form stays in .text
+  end)
+
+  it("accepts a 1-D tensor wherever a list is taken", function()
+    local xs = { 1, 2, 4, 8, 16 }
+    local t = ks.tensor(xs)
+    assert.equal(stats.mean(xs), stats.mean(t))
+    assert.equal(stats.sd(xs), stats.sd(t))
+    assert.equal(stats.sd(xs, 0), stats.sd(t, 0))
+    local a, b = stats.interval(xs), stats.interval(t)
+    assert.equal(a.half, b.half)
+    assert.equal(tostring(a), tostring(b))
+    assert.equal(stats.mean(xs), stats.mean(ks.tensor(xs, "int64")))
+    assert.equal(stats.paired_t(xs, { 0, 1, 1, 2, 3 }).p, stats.paired_t(t, ks.tensor { 0, 1, 1, 2, 3 }).p)
+    assert.equal(stats.wilcoxon(xs, { 0, 1, 1, 2, 3 }).p, stats.wilcoxon(t, { 0, 1, 1, 2, 3 }).p)
+    assert.same(stats.holm { 0.5, 0.25 }, stats.holm(ks.tensor { 0.5, 0.25 }))
+  end)
+
+  it("rejects tensors that are not 1-D numbers, naming the shape", function()
+    assert.has_error(function() stats.mean(ks.zeros(2, 2)) end,
+      "mean: values must be a list of numbers or a 1-D tensor, got a tensor of shape [2, 2]")
+    assert.has_error(function() stats.mean(ks.tensor { true, false }) end,
+      "mean: values must be a list of numbers or a 1-D numeric tensor, got a bool tensor")
+    assert.has_error(function() stats.interval(ks.empty(0)) end, "interval: needs at least 1 values, got 0")
+    assert.has_error(function() stats.mean(ks.tensor { 1, 0 / 0 }) end)
   end)
 end)

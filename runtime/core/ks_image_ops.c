@@ -154,14 +154,22 @@ ks_status ks_image_to_float(ks_ctx *c, ks_tensor *x, double scale, const double 
     if (x->dtype != KS_UINT8 && x->dtype != KS_FLOAT32)
         return ks_error(c, KS_ETYPE, "to_float: expected uint8 or float32 images, got %s", ks_dtype_name(x->dtype));
     if (x->ndim < 2)
-        return ks_error(c, KS_ESHAPE, "to_float: expected images [..., C, H, W] or [H, W], got %s",
-                        ks_shape_str(x, s, sizeof s));
-    int64_t C = x->ndim >= 3 ? x->size[x->ndim - 3] : 1;
-    if (nch != 1 && nch != C)
-        return ks_error(c, KS_ESHAPE, "to_float: mean/std have %d entries but the images %s have %lld channels (dim -3)",
-                        nch, ks_shape_str(x, s, sizeof s), (long long)C);
+        return ks_error(c, KS_ESHAPE, "to_float: expected images of at least 2 dims ([H, W], [N, H, W], [C, H, W], "
+                        "[N, C, H, W], ...), got %s", ks_shape_str(x, s, sizeof s));
+    if (nch < 1 || nch > 256)
+        return ks_error(c, KS_EINVAL, "to_float: mean/std must have 1 to 256 entries, got %d", nch);
+    /* One mean/std (or none) applies to every pixel, whatever the layout: only
+     * per-channel lists need to know which dim holds the channels (dim -3). */
+    int64_t C = 1;
+    if (nch > 1) {
+        C = x->ndim >= 3 ? x->size[x->ndim - 3] : 1;
+        if (nch != C)
+            return ks_error(c, KS_ESHAPE, "to_float: mean/std have %d entries (one per channel) but the images %s have "
+                            "%lld channels in dim -3 (per-channel mean/std take images [..., C, H, W]; for a batch "
+                            "of single-channel images [N, H, W] pass [N, 1, H, W], e.g. x:unsqueeze(1), or give a "
+                            "single mean/std)", nch, ks_shape_str(x, s, sizeof s), (long long)C);
+    }
     double m[256], sd[256];
-    if (C > 256) return ks_error(c, KS_EINVAL, "to_float: at most 256 channels, got %lld", (long long)C);
     for (int64_t ch = 0; ch < C; ch++) {
         m[ch] = mean ? mean[nch == 1 ? 0 : ch] : 0.0;
         sd[ch] = std ? std[nch == 1 ? 0 : ch] : 1.0;

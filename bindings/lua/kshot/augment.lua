@@ -25,6 +25,7 @@
 -- differ: scale (0.02, 0.33), ratio (0.3, 3.3) log-uniform, fill 0; get them
 -- with A.random_erasing{scale = {0.02, 0.33}, ratio = {0.3, 3.3}, log_ratio = true, value = 0}.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local M = ks.augment
 
@@ -40,11 +41,12 @@ local function fail(name, msg, level)
   error(name .. ": " .. msg, (level or 2) + 1)
 end
 
--- option readers: name the transform and the option in every error
-local function opt_table(name, opts)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then fail(name, "options table expected, got " .. type(opts), 3) end
-  return opts
+-- option readers: name the transform and the option in every error.
+-- opt_table rejects keys not in `known` (a typo would silently keep the
+-- default); level 3 blames the code that called the transform's constructor.
+local function opt_table(name, opts, known, level)
+  local o = options.check(opts, name, known, level or 3)
+  return o -- not a tail call: error levels count this frame
 end
 
 -- a finite number in [lo, hi] (NaN and +-inf are rejected: they would reach the pixels)
@@ -113,7 +115,7 @@ end
 -- fill = 0, p = 1, hflip = 0, vflip = 0}. hflip/vflip: flip probabilities fused into the same pass.
 function M.random_crop(opts)
   local name = "random_crop"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "padding", "size", "padding_mode", "fill", "p", "hflip", "vflip" })
   local mode = opts.padding_mode or "constant"
   if mode ~= "constant" and mode ~= "reflect" and mode ~= "zeros" then
     fail(name, "option 'padding_mode' must be \"constant\" or \"reflect\", got " .. tostring(mode))
@@ -134,7 +136,7 @@ function M.random_crop(opts)
 end
 
 local function flip(name, horizontal, opts)
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "p" }, 4)
   return new(name, {
     inplace = true, horizontal = horizontal, p = num(name, opts, "p", 0.5, 0, 1),
     run = function(self, src, dst, g) M.raw_flip(src, dst, g, self.horizontal, self.p) end,
@@ -142,14 +144,14 @@ local function flip(name, horizontal, opts)
 end
 
 --- A.random_horizontal_flip{p = 0.5} (alias A.hflip), A.random_vertical_flip{p = 0.5} (alias A.vflip)
-function M.random_horizontal_flip(opts) return flip("random_horizontal_flip", true, opts) end
-function M.random_vertical_flip(opts) return flip("random_vertical_flip", false, opts) end
+function M.random_horizontal_flip(opts) local t = flip("random_horizontal_flip", true, opts); return t end
+function M.random_vertical_flip(opts) local t = flip("random_vertical_flip", false, opts); return t end
 M.hflip, M.vflip = M.random_horizontal_flip, M.random_vertical_flip
 
 --- A.random_rotation{degrees = d | {lo, hi}, fill = 0, p = 1}: counter-clockwise, about the centre, bilinear.
 function M.random_rotation(opts)
   local name = "random_rotation"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "degrees", "fill", "p" })
   if opts.degrees == nil then fail(name, "option 'degrees' is required (a number d for (-d, d) or {lo, hi})") end
   local lo, hi = range(name, opts, "degrees")
   return new(name, {
@@ -162,7 +164,7 @@ end
 -- shift up to fx*W, fy*H pixels (rounded to integers unless subpixel, then bilinear).
 function M.random_translation(opts)
   local name = "random_translation"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "max", "subpixel", "fill", "p" })
   local m = opts.max or 0.1
   local fx, fy
   if type(m) == "number" then fx, fy = m, m
@@ -183,7 +185,7 @@ end
 -- ranges); translations whole pixels; a non-zero fill extends the image (no border blending); ks_augment.h.
 function M.random_affine(opts)
   local name = "random_affine"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "degrees", "translate", "scale", "shear", "fill", "p" })
   local d0, d1 = range(name, opts, "degrees", 0)
   local t = opts.translate or { 0, 0 }
   if type(t) ~= "table" or type(t[1]) ~= "number" or type(t[2]) ~= "number" then
@@ -215,7 +217,7 @@ end
 -- alpha/2); contract in ks_augment.h.
 function M.elastic_transform(opts)
   local name = "elastic_transform"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "alpha", "sigma", "fill", "p" })
   return new(name, {
     alpha = num(name, opts, "alpha", 50, 0), sigma = num(name, opts, "sigma", 5, 0), fill = num(name, opts, "fill", 0),
     p = num(name, opts, "p", 1, 0, 1),
@@ -227,7 +229,7 @@ M.elastic = M.elastic_transform
 --- A.random_resized_crop{size = (H, W), scale = {0.08, 1}, ratio = {3/4, 4/3}, p = 1}
 function M.random_resized_crop(opts)
   local name = "random_resized_crop"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "size", "scale", "ratio", "p" })
   local oh, ow = size_opt(name, opts)
   local s0, s1 = range(name, opts, "scale", { 0.08, 1 })
   local r0, r1 = range(name, opts, "ratio", { 3 / 4, 4 / 3 })
@@ -256,7 +258,7 @@ end
 --- A.gaussian_noise{std = 0.1, mean = 0, clamp = {lo, hi} (optional), p = 1}
 function M.gaussian_noise(opts)
   local name = "gaussian_noise"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "std", "mean", "clamp", "p" })
   local lo, hi = clamp_opt(name, opts)
   return new(name, {
     inplace = true, mean = num(name, opts, "mean", 0), std = num(name, opts, "std", 0.1, 0),
@@ -271,7 +273,7 @@ end
 -- scales the pixel intensities (torchvision's brightness factor, without its clamp).
 function M.brightness_contrast(opts)
   local name = "brightness_contrast"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "brightness", "contrast", "pivot", "clamp", "p" })
   local b0, b1 = range(name, opts, "brightness", 0.2)
   local c0, c1 = range(name, opts, "contrast", 0.2, 1)
   local lo, hi = clamp_opt(name, opts)
@@ -289,7 +291,7 @@ M.color_jitter = M.brightness_contrast
 -- value = "random" | "mean" | number, value_range = {0, 1}, attempts = 100} (paper defaults; see the header).
 function M.random_erasing(opts)
   local name = "random_erasing"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "p", "scale", "ratio", "log_ratio", "value", "value_range", "attempts" })
   local s0, s1 = range(name, opts, "scale", { 0.02, 0.4 })
   local r = opts.ratio or 0.3
   local r0, r1
@@ -346,7 +348,7 @@ local function mixed_targets(self, y, perm, lam, P, yout)
 end
 
 local function mixing(name, opts, param, def, kernel)
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { param, "p", "num_classes", "targets" }, 4)
   local targets = opts.targets or "soft"
   if targets ~= "soft" and targets ~= "pair" then
     fail(name, "option 'targets' must be \"soft\" or \"pair\", got " .. tostring(targets), 3)
@@ -368,16 +370,16 @@ local function mixing(name, opts, param, def, kernel)
 end
 
 --- A.mixup{alpha = 1, p = 1, num_classes = K, targets = "soft" | "pair"}: one lambda ~ Beta(alpha, alpha) per batch.
-function M.mixup(opts) return mixing("mixup", opts, "alpha", 1.0, M.raw_mixup) end
+function M.mixup(opts) local t = mixing("mixup", opts, "alpha", 1.0, M.raw_mixup); return t end
 --- A.cutmix{beta = 1, p = 1, num_classes = K, targets = "soft" | "pair"}: lambda = the kept share of pixels.
-function M.cutmix(opts) return mixing("cutmix", opts, "beta", 1.0, M.raw_cutmix) end
+function M.cutmix(opts) local t = mixing("cutmix", opts, "beta", 1.0, M.raw_cutmix); return t end
 
 ----------------------------------------------------------------- tabular
 --- A.gaussian_jitter{sigma = 0.1, std = tensor [F] (default: each column's std in the batch), p = 1}
 -- for rows x [N, F]: x + sigma * std[f] * N(0, 1).
 function M.gaussian_jitter(opts)
   local name = "gaussian_jitter"
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "sigma", "std", "p" })
   if opts.std ~= nil and not ks.is_tensor(opts.std) then
     fail(name, "option 'std' must be a float32 tensor [F], got " .. type(opts.std))
   end
@@ -408,7 +410,7 @@ function M.smote(x, y, opts)
   local name = "smote"
   if not ks.is_tensor(x) then fail(name, "x must be a float32 tensor [N, F], got " .. type(x)) end
   if not ks.is_tensor(y) then fail(name, "y must be an int64 tensor [N], got " .. type(y)) end
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "k", "n", "n_per_class", "seed", "generator" })
   local g = generator_of(name, opts, 3)
   local k = opts.k or 5
   if math.type(k) ~= "integer" or k < 1 then fail(name, "option 'k' must be an integer >= 1, got " .. tostring(k)) end
@@ -487,7 +489,7 @@ end
 function M.compose(list, opts)
   local name = "compose"
   if type(list) ~= "table" then fail(name, "a list of transforms expected, got " .. type(list)) end
-  opts = opt_table(name, opts)
+  opts = opt_table(name, opts, { "seed", "generator", "fuse" })
   local nmix = 0
   for i, t in ipairs(list) do
     if getmetatable(t) ~= Transform then
@@ -527,7 +529,7 @@ function Pipeline:__call(x, y, opts)
   if x:dtype() ~= "float32" then
     fail("augment", ("x must be float32, got %s %s (convert with x:float())"):format(x:dtype(), shape_str(x)))
   end
-  opts = opts or {}
+  if opts ~= nil then opts = options.check(opts, "augment", { "out", "y_out" }) else opts = {} end
   if not x:is_contiguous() then x = x:contiguous() end
   local out = opts.out
   if #self.steps == 0 then

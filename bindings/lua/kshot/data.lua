@@ -1,10 +1,46 @@
 --- kshot.data: data sets and samplers (the Lua side of ks.data).
 --
--- The C functions ks.data.read_idx and ks.data.kshot_indices come from
--- bindings/ks_lua_data.c; this file adds the loaders built on them.
+-- Everything below is reachable as require("kshot.data").f or ks.data.f.
 -- Labels and class ids are 0-based; class NAMES are a 1-based Lua list
--- (names[label + 1]).
+-- (names[label + 1]). Every options table is checked: an unknown key is an
+-- error naming the function, the key and the known keys (kshot.options).
+--
+-- Files (C, bindings/ks_lua_io.c and ks_lua_data.c):
+--   read_csv(path[, {label = "name" | 0-based index, header = true, sep = ",", fill = number}])
+--     -> features float32 [N, F], labels int64 [N] | nil, class_names | nil, feature_names | nil
+--     String labels become 0..C-1 in sorted order (class_names[label + 1]);
+--     integer labels are kept (class_names nil). Without `fill` an empty or
+--     non-numeric feature is an error naming the line and column.
+--       local x, y, names = data.read_csv("iris.csv", {label = "species"})
+--   read_npy(path) -> tensor (f4/f8 -> float32, integers -> int64, u1 -> uint8, b1 -> bool)
+--       local x = data.read_npy("features.npy")
+--   save_npy(path, t)   float32, int64, uint8 or bool; NumPy reads it back
+--       data.save_npy("features.npy", x)
+--   read_npz(path) -> {name = tensor, ...}   (np.savez / np.savez_compressed)
+--       local arrays = data.read_npz("split.npz"); local x = arrays.x_train
+--   read_idx(path) -> tensor   (IDX files, .gz too)
+--
+-- Images to float32:
+--   to_float(images[, {scale = 1/255, mean = m | {m1, ...}, std = s | {s1, ...}}]) -> float32
+--     (x * scale - mean) / std, uint8 or float32 input of any layout with at
+--     least 2 dims: [H, W], [N, H, W], [C, H, W], [N, C, H, W], ... With no
+--     mean/std, or a single number (or 1-entry list) for each, the same
+--     formula applies to every pixel whatever the layout and batch size.
+--     Per-channel lists (C entries) take dim -3 as the channels, so images
+--     must be [..., C, H, W]: a batch of gray images [N, H, W] is
+--     x:unsqueeze(1) ([N, 1, H, W]) first.
+--       local x = data.to_float(images:index_select(0, idx)):unsqueeze(1)     -- [N, 1, 28, 28] in [0, 1]
+--       local x = data.to_float(rgb, {mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225}})
+--
+-- Samplers (C): kshot_indices(labels, k, {seed= | generator=, classes=}),
+-- episode(labels, {way=, shot=, query=, classes=, query_labels=, seed= | generator=}),
+-- stratified_kfold(labels, k, {seed= | generator=, indices=, repeats=}),
+-- train_val_split(labels, indices | nil, {val= | val_count=, seed= | generator=}),
+-- learning_curve_subsets(labels, {1, 2, 5, ...}, {seed= | generator=, classes=}).
+-- This file adds fashion_mnist, idx_pair, repeated_stratified_kfold,
+-- image_folder and the datasets/loader of kshot.dataset.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local M = ks.data
 
@@ -63,10 +99,7 @@ end
 -- Returns images uint8 [N, 28, 28], labels int64 [N] (0..9) and the class
 -- names (a 1-based Lua list: names[label + 1]).
 function M.fashion_mnist(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error("fashion_mnist: options table expected, got " .. type(opts), 2)
-  end
+  opts = options.check(opts, "fashion_mnist", { "split", "path" })
   local split = opts.split or "train"
   local files = FASHION_FILES[split]
   if not files then
@@ -96,6 +129,7 @@ function M.repeated_stratified_kfold(labels, k, repeats, opts)
   if type(opts) ~= "table" then
     error("repeated_stratified_kfold: options table expected, got " .. type(opts), 2)
   end
+  options.check(opts, "repeated_stratified_kfold", { "seed", "generator", "indices" })
   local o = {}
   for key, v in pairs(opts) do o[key] = v end
   o.repeats = repeats

@@ -22,6 +22,8 @@
 -- never shifted by iterating.
 local ks = require "kshot"
 
+local options = require "kshot.options"
+
 local M = {}
 
 local function shape_str(t)
@@ -169,8 +171,7 @@ DataLoader.__name = "kshot.DataLoader"
 --   generator=g | seed=n, transform=function(x, y, ...) return x, y end})
 function M.DataLoader(ds, opts)
   local n = ds_len(ds, "DataLoader")
-  opts = opts or {}
-  if type(opts) ~= "table" then fail("DataLoader", "options table expected, got " .. type(opts)) end
+  opts = options.check(opts, "DataLoader", { "batch_size", "shuffle", "drop_last", "generator", "seed", "transform" })
   local bs = opts.batch_size or 1
   if math.type(bs) ~= "integer" or bs < 1 then
     fail("DataLoader", "batch_size must be an integer >= 1, got " .. tostring(bs))

@@ -10,7 +10,7 @@
 --     metric = "accuracy", baseline = "lr=0.1", -- name or key of a config
 --   }
 --   exp:run()          -- runs what is not recorded yet
---   print(exp:report())
+--   print(exp:report())  -- the Markdown text, then the summary as a plain-text table
 --
 -- Run key: "<config key>/rep-<r>", where the config key is config.name if
 -- given, else "a=1,b=2" (sorted options). Seeds (both derived only from the
@@ -58,6 +58,7 @@ local json = require "dkjson"
 local stats = require "kshot.stats"
 local ms = require "kshot.model_selection"
 local progress = require "kshot.progress"
+local options = require "kshot.options"
 
 local M = {}
 
@@ -188,6 +189,8 @@ Experiment.__index = Experiment
 --   root="runs", metric=, maximize=true, baseline=, curve_metric=, progress=true|false}
 function M.new(spec)
   if type(spec) ~= "table" then error("experiment.new: a table expected, got " .. type(spec), 2) end
+  options.check(spec, "experiment.new", { "name", "run", "grid", "configs", "seeds", "seed", "root", "metric",
+    "maximize", "baseline", "curve_metric", "progress" })
   local name = spec.name
   if type(name) ~= "string" or not name:match("^[%w%._%-]+$") or name == "." or name == ".." then
     error("experiment.new: name must be a non-empty string of letters, digits, '.', '_' or '-' (not '.' or '..'), got "
@@ -404,7 +407,7 @@ end
 -- -> {ran = n, skipped = n, failed = n[, stale = n when recorded configs changed]}
 function Experiment:run(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("exp:run: options must be a table, got " .. type(opts), 2) end
+  options.check(opts, "exp:run", { "only", "order", "force", "retry_failed", "progress_mode" })
   if opts.only ~= nil and type(opts.only) ~= "function" then
     error("exp:run: option 'only' must be a function(run) -> boolean, got " .. type(opts.only), 2)
   end
@@ -518,7 +521,88 @@ local function md_table(header, rows)
   return table.concat(lines, "\n")
 end
 
---- exp:summarize() -> a table of everything the report shows (for scripts and tests)
+-- the comparisons that got p-values (the ones Holm's correction is over)
+local function with_p_value(comparisons)
+  local got = {}
+  for _, cmp in ipairs(comparisons) do if cmp.t then got[#got + 1] = cmp end end
+  return got
+end
+
+-- "Holm's correction over the K comparisons ..." with the configs left out and why
+local function holm_sentence(s)
+  local out, k = {}, s.corrected
+  for _, cmp in ipairs(s.comparisons) do
+    if not cmp.t then out[#out + 1] = ("`%s` (%d pair%s: %s)"):format(cmp.key, cmp.n, cmp.n == 1 and "" or "s", cmp.reason) end
+  end
+  local text
+  if k == 0 then
+    text = "no comparison has the 2 or more pairs a test needs, so there are no p-values to correct."
+  else
+    text = ("Holm's correction over the %d comparison%s with a p-value."):format(k, k == 1 and "" or "s")
+  end
+  if #out > 0 then
+    text = text .. (" Left out (no p-value, fewer than 2 pairs): %s."):format(table.concat(out, ", "))
+  end
+  return text
+end
+
+local function verdict(cmp, maximize)
+  if cmp.holm_t <= 0.05 then return (cmp.diff > 0) == maximize and "better" or "worse" end
+  return "no significant difference"
+end
+
+-- plain-text table: columns padded to their widest cell (UTF-8 aware for "±")
+local function text_table(rows)
+  local width = {}
+  local function len(c) return utf8.len(c) or #c end
+  for _, r in ipairs(rows) do
+    for j, c in ipairs(r) do width[j] = math.max(width[j] or 0, len(c)) end
+  end
+  local lines = {}
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for j, c in ipairs(r) do cells[j] = j < #r and (c .. (" "):rep(width[j] - len(c))) or c end
+    lines[#lines + 1] = table.concat(cells, "  ")
+  end
+  return table.concat(lines, "\n")
+end
+
+-- The summary prints as a terminal table, so print(exp:report()) and
+-- print(exp:summarize()) show results rather than "table: 0x...".
+local Summary = {}
+Summary.__index = Summary
+Summary.__name = "kshot.experiment.Summary"
+function Summary:__tostring()
+  local out = { ("experiment '%s': %s (%s is better), mean ± 95%% half-width over replicates"):format(
+    self.experiment, self.metric, self.maximize and "higher" or "lower") }
+  local rows = { { "config", "n", self.metric, "failed" } }
+  for i, r in ipairs(self.rows) do
+    local cell = "-"
+    if r.interval then
+      cell = r.interval.half and ("%s ± %s"):format(fmt4(r.interval.mean), fmt4(r.interval.half)) or fmt4(r.interval.mean)
+    end
+    rows[#rows + 1] = { r.key .. (i == self.best and " (best)" or "") .. (r.key == self.baseline and " (baseline)" or ""),
+      tostring(r.n), cell, tostring(r.failed) .. (r.missing > 0 and (" (+%d not run)"):format(r.missing) or "") }
+  end
+  out[#out + 1] = text_table(rows)
+  if #self.comparisons > 0 then
+    out[#out + 1] = ("paired with the baseline '%s'; %s"):format(self.baseline, holm_sentence(self))
+    local crows = { { "config", "pairs", "difference", "Holm p (t)", "verdict" } }
+    for _, cmp in ipairs(self.comparisons) do
+      if cmp.t then
+        crows[#crows + 1] = { cmp.key, tostring(cmp.n), ("%s ± %s"):format(fmt4(cmp.diff),
+          cmp.diff_interval.half and fmt4(cmp.diff_interval.half) or "-"), fmtp(cmp.holm_t), verdict(cmp, self.maximize) }
+      else
+        crows[#crows + 1] = { cmp.key, tostring(cmp.n), "-", "-", "too few pairs" }
+      end
+    end
+    out[#out + 1] = text_table(crows)
+  end
+  return table.concat(out, "\n")
+end
+
+--- exp:summarize() -> a table of everything the report shows (for scripts and tests);
+-- it prints (tostring) as a plain-text table of the configs and the comparisons.
 function Experiment:summarize()
   local cfgs, names = self:collect()
   local metric = self.metric
@@ -573,6 +657,24 @@ function Experiment:summarize()
             return d
           end)())
           ps_t[#ps_t + 1], ps_w[#ps_w + 1], idx[#idx + 1] = cmp.t.p, cmp.w.p, #comparisons + 1
+        else
+          -- no p-value: say why (the report names it as left out of Holm's correction)
+          local row, brow = rows[i], rows[bi]
+          local function runs_of(r, who)
+            local parts = { ("%d successful run%s"):format(r.n, r.n == 1 and "" or "s") }
+            if r.failed > 0 then parts[#parts + 1] = ("%d failed"):format(r.failed) end
+            if r.missing > 0 then parts[#parts + 1] = ("%d not run"):format(r.missing) end
+            return ("%s has %s"):format(who, table.concat(parts, ", "))
+          end
+          if row.n == 0 and row.failed > 0 and row.missing == 0 then
+            cmp.reason = "all its runs failed"
+          elseif row.n < 2 then
+            cmp.reason = runs_of(row, "it")
+          elseif brow.n < 2 then
+            cmp.reason = runs_of(brow, "the baseline")
+          else
+            cmp.reason = ("only %d replicate%s where both it and the baseline succeeded"):format(#a, #a == 1 and "" or "s")
+          end
         end
         comparisons[#comparisons + 1] = cmp
       end
@@ -582,14 +684,17 @@ function Experiment:summarize()
       for j, ci in ipairs(idx) do comparisons[ci].holm_t, comparisons[ci].holm_w = ht[j], hw[j] end
     end
   end
-  return { metric = metric, names = names, rows = rows, best = best, comparisons = comparisons, configs = cfgs }
+  return setmetatable({ metric = metric, names = names, rows = rows, best = best, comparisons = comparisons,
+    configs = cfgs, corrected = #with_p_value(comparisons), experiment = self.name, baseline = self.baseline,
+    maximize = self.maximize }, 
+    Summary)
 end
 
 --- exp:report{write=true, plots=true, print=false} -> Markdown text (printed when asked); writes <dir>/report.md,
 -- <dir>/comparison.svg and <dir>/curves.svg (when runs logged curves).
 function Experiment:report(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("exp:report: options must be a table, got " .. type(opts), 2) end
+  options.check(opts, "exp:report", { "write", "plots", "print" })
   local s = self:summarize()
   local metric = s.metric
   local out = {}
@@ -625,8 +730,7 @@ function Experiment:report(opts)
     out[#out + 1] = ""
     out[#out + 1] = ("## Paired comparisons with the baseline `%s` (same replicates)"):format(self.baseline)
     out[#out + 1] = ""
-    out[#out + 1] = "Difference = config - baseline. p-values two-sided; Holm's correction over the "
-      .. #s.comparisons .. " comparisons."
+    out[#out + 1] = "Difference = config - baseline. p-values two-sided; " .. holm_sentence(s)
     out[#out + 1] = ""
     local crow = {}
     for _, cmp in ipairs(s.comparisons) do
@@ -634,10 +738,9 @@ function Experiment:report(opts)
         crow[#crow + 1] = { cmp.key, tostring(cmp.n),
           ("%s ± %s"):format(fmt4(cmp.diff), cmp.diff_interval.half and fmt4(cmp.diff_interval.half) or "-"),
           fmtp(cmp.t.p), fmtp(cmp.holm_t), fmtp(cmp.w.p) .. (cmp.w.exact and " (exact)" or ""), fmtp(cmp.holm_w),
-          (cmp.holm_t <= 0.05 and (cmp.diff > 0) == self.maximize) and "better"
-            or (cmp.holm_t <= 0.05 and "worse" or "no significant difference") }
+          verdict(cmp, self.maximize) }
       else
-        crow[#crow + 1] = { cmp.key, tostring(cmp.n), "-", "-", "-", "-", "-", "too few pairs" }
+        crow[#crow + 1] = { cmp.key, tostring(cmp.n), "-", "-", "-", "-", "-", "too few pairs (" .. cmp.reason .. ")" }
       end
     end
     out[#out + 1] = md_table({ "config", "pairs", "difference (mean ± 95%)", "paired t p", "Holm p (t)",

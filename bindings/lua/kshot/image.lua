@@ -4,7 +4,16 @@
 -- ks.image.save(path, t, {format=, quality=}), ks.image.resize(t, {h, w}),
 -- ks.image.listdir(path). This file adds save_grid and image_folder.
 -- Images are uint8 [C, H, W] (or float32 in [0, 1] when saving).
+--
+-- Saving float32 images (save and save_grid), as torchvision's save_image:
+-- each value x is written as the byte round(x * 255) CLAMPED to [0, 255]
+-- (NaN -> 0), so values below 0 print black and values above 1 white,
+-- silently. Images standardised with mean/std (values around -2..2) must be
+-- mapped back first: x * std + mean, or save_grid{normalize = true}, which
+-- maps the batch's [min, max] to [0, 1].
+-- Options tables are checked: an unknown key is an error listing the known ones.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local M = ks.image
 
@@ -25,14 +34,14 @@ end
 -- torchvision's make_grid + save_image: min(nrow, B) images per row, `padding`
 -- pixels around and between them (filled with pad_value); normalize=true
 -- maps [min, max] of the whole batch to [0, 1] first. uint8 or float32 in
--- [0, 1]; 1-channel images give a gray PNG. Returns the grid tensor.
+-- [0, 1] (float values outside are clamped when written, see the header);
+-- 1-channel images give a gray PNG. Returns the grid tensor.
 function M.save_grid(path, images, opts)
-  opts = opts or {}
   if type(path) ~= "string" then error("save_grid: path (string) expected, got " .. type(path), 2) end
   if not ks.is_tensor(images) then
     error("save_grid: images must be a kshot.Tensor [B, C, H, W], got " .. type(images), 2)
   end
-  if type(opts) ~= "table" then error("save_grid: options table expected, got " .. type(opts), 2) end
+  opts = options.check(opts, "save_grid", { "nrow", "padding", "normalize", "pad_value" })
   if images:dim() == 3 then images = images:unsqueeze(1) end
   if images:dim() ~= 4 or images:size(0) < 1 then
     error("save_grid: images must be [B, C, H, W] with B >= 1, got " .. shape_str(images), 2)
@@ -73,9 +82,8 @@ end
 -- the size of the first. gray=nil keeps the first image's channel count for
 -- all images (1 or 3); true/false forces 1/3.
 function M.image_folder(root, opts)
-  opts = opts or {}
   if type(root) ~= "string" then error("image_folder: root folder (string) expected, got " .. type(root), 2) end
-  if type(opts) ~= "table" then error("image_folder: options table expected, got " .. type(opts), 2) end
+  opts = options.check(opts, "image_folder", { "size", "gray", "extensions" })
   local exts = {}
   for _, e in ipairs(opts.extensions or { "png", "jpg", "jpeg" }) do exts[tostring(e):lower():gsub("^%.", "")] = true end
   local names, isdir = M.listdir(root)

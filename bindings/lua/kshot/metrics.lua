@@ -14,6 +14,7 @@
 -- carries `warnings`, a list of messages naming the classes (scikit-learn's
 -- zero_division="warn" behaviour, without printing).
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local M = ks.metrics
 
@@ -28,12 +29,17 @@ local function as_tensor(x, what, dtype)
   error(("%s: expected a kshot.Tensor or a Lua list, got %s"):format(what, type(x)), 3)
 end
 
--- first non-integral number in a (nested) Lua list, as "[i]" or "[i][j]", and the value
-local function non_integral(x, path)
+-- first non-integral number in a (nested) Lua list, as "[i]" or "[i][j]", and the value.
+-- Stops at depth 32 (a label list is 1-D, scores 2-D): a cyclic table used to
+-- recurse until the stack overflowed, building ever longer paths (gigabytes);
+-- ks.tensor then names the table's problem.
+local function non_integral(x, path, depth)
+  depth = depth or 1
+  if depth > 32 then return nil end
   for i, v in ipairs(x) do
     if type(v) == "number" and not math.tointeger(v) then return path .. "[" .. i .. "]", v end
     if type(v) == "table" then
-      local where, bad = non_integral(v, path .. "[" .. i .. "]")
+      local where, bad = non_integral(v, path .. "[" .. i .. "]", depth + 1)
       if where then return where, bad end
     end
   end
@@ -61,11 +67,12 @@ local function as_labels(x, what)
   return t
 end
 
-local function check_opts(opts, fname)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(fname, type(opts)), 3)
-  end
-  return opts or {}
+-- the shared check (kshot.options): an unknown key is an error listing the known ones
+local CM_KEYS = { "num_classes", "names" }
+local AVG_KEYS = { "num_classes", "names", "average" }
+local function check_opts(opts, fname, known)
+  local o = options.check(opts, fname, known)
+  return o -- not a tail call: error levels count this frame
 end
 
 -- number of classes: opts.num_classes, #opts.names, or 1 + the largest label seen
@@ -118,7 +125,7 @@ end
 -- .matrix (int64 [C, C] tensor, row = true class), .counts (Lua [C][C], 1-based),
 -- .row_total, .col_total, .total; tostring() prints a labelled table.
 function M.confusion_matrix(pred, target, opts)
-  opts = check_opts(opts, "confusion_matrix")
+  opts = check_opts(opts, "confusion_matrix", CM_KEYS)
   pred, target = as_labels(pred, "confusion_matrix: predictions"), as_labels(target, "confusion_matrix: labels")
   local n = num_classes(pred, target, opts)
   if opts.names and #opts.names ~= n then
@@ -139,10 +146,10 @@ function M.confusion_matrix(pred, target, opts)
     num_classes = n, names = opts.names }, Confusion)
 end
 
-local function cm_of(pred, target, opts, fname)
+local function cm_of(pred, target, opts, fname, known)
+  opts = check_opts(opts, fname, known or CM_KEYS)
   if getmetatable(pred) == Confusion then return pred end
-  opts = check_opts(opts, fname)
-  return M.confusion_matrix(pred, target, opts)
+  return M.confusion_matrix(pred, target, { num_classes = opts.num_classes, names = opts.names })
 end
 
 -- ------------------------------------------------------ classification
@@ -164,12 +171,12 @@ local function safe_div(a, b) return b > 0 and a / b or nil end
 -- With opts.average = "macro" | "micro" | "weighted", returns precision, recall,
 -- f1 of that average (and the warnings) instead.
 function M.precision_recall_f1(pred, target, opts)
-  opts = check_opts(opts, "precision_recall_f1")
+  opts = check_opts(opts, "precision_recall_f1", AVG_KEYS)
   local avg = opts.average
   if avg ~= nil and avg ~= "macro" and avg ~= "micro" and avg ~= "weighted" then
     error(("precision_recall_f1: unknown average '%s' (macro, micro or weighted)"):format(tostring(avg)), 2)
   end
-  local cm = cm_of(pred, target, opts, "precision_recall_f1")
+  local cm = cm_of(pred, target, opts, "precision_recall_f1", AVG_KEYS)
   local n, warnings = cm.num_classes, {}
   local no_pred, no_true, no_f1 = {}, {}, {}
   local r = { precision = {}, recall = {}, f1 = {}, support = {} }
@@ -227,14 +234,15 @@ end
 
 --- metrics.f1(pred, target, {average="macro"}) -> F1 of that average
 function M.f1(pred, target, opts)
-  opts = check_opts(opts, "f1")
-  local o = setmetatable({ average = opts.average or "macro" }, { __index = opts })
+  opts = check_opts(opts, "f1", AVG_KEYS)
+  local o = { average = opts.average or "macro", num_classes = opts.num_classes, names = opts.names }
   local _, _, f = M.precision_recall_f1(pred, target, o)
   return f
 end
 
 --- metrics.classification_report(pred, target, {names=}) -> printable text
 function M.classification_report(pred, target, opts)
+  check_opts(opts, "classification_report", CM_KEYS)
   local r = M.precision_recall_f1(pred, target, opts)
   local cm = r.confusion
   local lines = { ("%-14s %9s %9s %9s %8s"):format("class", "precision", "recall", "f1", "support") }
@@ -263,7 +271,7 @@ end
 -- rows that do not sum to 1 are accepted as they are (scikit-learn >= 1.5
 -- warns about them and does not renormalise either).
 function M.log_loss(probs, target, opts)
-  opts = check_opts(opts, "log_loss")
+  opts = check_opts(opts, "log_loss", { "eps" })
   return M.log_loss_(probs_of(probs, "log_loss: probabilities"), as_labels(target, "log_loss: labels"),
     opts.eps or 1e-15)
 end
@@ -276,7 +284,7 @@ end
 -- Probabilities must be in [0, 1] as for log_loss (scikit-learn's
 -- calibration_curve rejects values outside too).
 function M.calibration_error(probs, target, opts)
-  opts = check_opts(opts, "calibration_error")
+  opts = check_opts(opts, "calibration_error", { "bins" })
   local nb = opts.bins or 15
   if math.type(nb) ~= "integer" or nb < 1 then
     error("calibration_error: bins must be a positive integer, got " .. tostring(nb), 2)
@@ -299,13 +307,19 @@ function M.mae(pred, target) return select(2, regression(pred, target, "mae")) e
 function M.r2(pred, target) return select(3, regression(pred, target, "r2")) end
 
 -- ------------------------------------------------------------ by name
+-- options of macro_f1 & co: those of confusion_matrix, with the average fixed by the name
+local function averaged(o, fname, average)
+  o = check_opts(o, fname, CM_KEYS)
+  return { average = average, num_classes = o.num_classes, names = o.names }
+end
+
 local BY_NAME = {
   accuracy = M.accuracy,
   balanced_accuracy = M.balanced_accuracy,
   f1 = M.f1,
-  macro_f1 = function(p, t, o) return M.f1(p, t, setmetatable({ average = "macro" }, { __index = o })) end,
-  micro_f1 = function(p, t, o) return M.f1(p, t, setmetatable({ average = "micro" }, { __index = o })) end,
-  weighted_f1 = function(p, t, o) return M.f1(p, t, setmetatable({ average = "weighted" }, { __index = o })) end,
+  macro_f1 = function(p, t, o) return M.f1(p, t, averaged(o, "macro_f1", "macro")) end,
+  micro_f1 = function(p, t, o) return M.f1(p, t, averaged(o, "micro_f1", "micro")) end,
+  weighted_f1 = function(p, t, o) return M.f1(p, t, averaged(o, "weighted_f1", "weighted")) end,
   log_loss = M.log_loss,
   calibration_error = M.calibration_error,
   ece = M.calibration_error,

@@ -11,6 +11,7 @@
 -- Limits: folds >= 2, repeats in [1, 2^20] (checked before any work).
 local ks = require "kshot"
 local stats = require "kshot.stats"
+local options = require "kshot.options"
 
 local M = {}
 
@@ -111,9 +112,11 @@ end
 
 local MAX_REPEATS = 1 << 20
 
+local FOLD_KEYS = { "folds", "repeats", "stratified", "seed" }
+local SELECT_KEYS = { "folds", "repeats", "stratified", "seed", "metric", "minimize", "progress" }
+
 local function check_folds_opts(opts, fname)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then error(("%s: options must be a table, got %s"):format(fname, type(opts)), 3) end
+  opts = options.check(opts, fname, FOLD_KEYS, 3)
   local k, r = opts.folds or 5, opts["repeats"] or 1
   if math.type(k) ~= "integer" or k < 2 then error(("%s: folds must be an integer >= 2, got %s"):format(fname, tostring(k)), 3) end
   if math.type(r) ~= "integer" or r < 1 or r > MAX_REPEATS then
@@ -228,11 +231,11 @@ function M.select(recipe, grid, data, opts)
     error(("select: recipe must be a function(config, train_rows, val_rows, info), got %s"):format(type(recipe)), 2)
   end
   local configs = M.expand_grid(grid)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("select: options must be a table, got " .. type(opts), 2) end
+  opts = options.check(opts, "select", SELECT_KEYS)
+  local cv_opts = { folds = opts.folds, ["repeats"] = opts["repeats"], stratified = opts.stratified, seed = opts.seed }
   local results, best, best_score = {}, nil, nil
   for i, cfg in ipairs(configs) do
-    local cv = M.cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, data, opts)
+    local cv = M.cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, data, cv_opts)
     local metric = opts.metric
     if not metric then
       metric = (#cv.names == 1 and cv.names[1]) or (cv.mean.accuracy and "accuracy") or "score"

@@ -25,6 +25,8 @@
 -- Checks: the stream needs a write method (flush is used when present);
 -- update's step must be nil or an integer >= 0 (3.0 is accepted) and its
 -- values nil or a table with string keys; bad input is an error naming it.
+local options = require "kshot.options"
+
 local M = {}
 
 local tty_cache = {}
@@ -70,8 +72,7 @@ local MODES = { bar = true, plain = true, off = true }
 
 --- progress.new{total=, label="", mode=, silent=, every=10, stream=io.stderr, clock=, width=24}
 function M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("progress.new: options must be a table, got " .. type(opts), 2) end
+  opts = options.check(opts, "progress.new", { "total", "label", "mode", "silent", "every", "stream", "clock", "width" })
   local total = opts.total
   if total ~= nil and (math.type(total) ~= "integer" or total < 0) then
     error("progress.new: total must be an integer >= 0, got " .. tostring(total), 2)

@@ -26,6 +26,7 @@
 -- EarlyStopping (restores the best weights AND buffers), EMA of weights, and
 -- SWA with update_bn to recompute batch-norm statistics.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local M = {}
 
@@ -143,8 +144,7 @@ EarlyStopping.__index = EarlyStopping
 -- back into the model. es:restore(model) does it explicitly.
 -- Fields: best, best_epoch (0-based), epoch, wait, stopped.
 function M.EarlyStopping(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail("EarlyStopping: options must be a table, got %s", type(opts)) end
+  opts = options.check(opts, "EarlyStopping", { "mode", "patience", "min_delta", "restore_best" })
   local mode = opts.mode or "min"
   if mode ~= "min" and mode ~= "max" then fail("EarlyStopping: mode must be 'min' or 'max', got %s", tostring(mode)) end
   local patience, min_delta = opts.patience or 5, opts.min_delta or 0
@@ -194,7 +194,7 @@ EMA.__index = EMA
 -- loads the averaged weights (evaluate with them); ema:state_dict() gives them.
 function M.EMA(model, opts)
   check_model("EMA", model)
-  opts = opts or {}
+  opts = options.check(opts, "EMA", { "decay" })
   local decay = opts.decay or 0.999
   if type(decay) ~= "number" or decay < 0 or decay > 1 then fail("EMA: decay must be in [0, 1], got %s", tostring(decay)) end
   local names = {}

@@ -1,7 +1,7 @@
 --- kshot.stats: statistics over repeats (seeds, episodes) for honest
 -- small-sample reporting (notes/small-sample-protocols.md).
 --
--- Inputs are Lua lists of numbers (one value per seed or episode).
+-- Inputs are Lua lists of numbers (one value per seed or episode) or 1-D tensors.
 --  * mean, sd (ddof = 1, the sample sd, unless asked)
 --  * interval(xs, {level=0.95, method="auto"|"t"|"normal"|"bootstrap"}):
 --      t          mean ± t(1 - a/2, n-1) · s / sqrt(n), s = sample sd (ddof = 1)
@@ -20,12 +20,32 @@
 -- the plain sums, bit for bit).
 -- Quantiles of Student's t come from the regularised incomplete beta
 -- function (continued fraction) inverted by bisection.
+local options = require "kshot.options"
+
 local M = {}
 
 -- ---------------------------------------------------------------- checks
+-- A 1-D tensor is read as the list of its values (float64 Lua numbers).
+local function tensor_list(xs, fname, what)
+  local ok, ks = pcall(require, "kshot")
+  if not (ok and ks.is_tensor(xs)) then return nil end
+  if xs:dim() ~= 1 then
+    error(("%s: %s must be a list of numbers or a 1-D tensor, got a tensor of shape [%s]"):format(fname, what,
+      table.concat(xs:shape(), ", ")), 4)
+  end
+  if xs:dtype() == "bool" then
+    error(("%s: %s must be a list of numbers or a 1-D numeric tensor, got a bool tensor"):format(fname, what), 4)
+  end
+  return xs:totable()
+end
+
+-- the values as a Lua list and their count; errors name the function and argument
 local function check_list(xs, fname, what, min_n)
   what = what or "values"
-  if type(xs) ~= "table" then error(("%s: %s must be a list of numbers, got %s"):format(fname, what, type(xs)), 3) end
+  if type(xs) == "userdata" then xs = tensor_list(xs, fname, what) or xs end
+  if type(xs) ~= "table" then
+    error(("%s: %s must be a list of numbers or a 1-D tensor, got %s"):format(fname, what, type(xs)), 3)
+  end
   local n = #xs
   for i = 1, n do
     if type(xs[i]) ~= "number" or xs[i] ~= xs[i] then
@@ -35,23 +55,14 @@ local function check_list(xs, fname, what, min_n)
   if n < (min_n or 1) then
     error(("%s: needs at least %d %s, got %d"):format(fname, min_n or 1, what, n), 3)
   end
-  return n
+  return n, xs
 end
 
--- opts must be nil or a table whose keys are all in `known` (a list)
+-- opts must be nil or a table whose keys are all in `known` (a list): the
+-- shared check of kshot.options
 local function check_opts(opts, fname, known, level)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(fname, type(opts)), (level or 2) + 1)
-  end
-  for k in pairs(opts) do
-    local ok = false
-    for _, name in ipairs(known) do if k == name then ok = true end end
-    if not ok then
-      error(("%s: unknown option '%s' (known: %s)"):format(fname, tostring(k), table.concat(known, ", ")), (level or 2) + 1)
-    end
-  end
-  return opts
+  local o = options.check(opts, fname, known, (level or 2) + 1)
+  return o -- not a tail call: error levels count this frame
 end
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
@@ -82,7 +93,8 @@ end
 
 --- stats.mean(xs)
 function M.mean(xs)
-  return mean_of(xs, check_list(xs, "mean"))
+  local n, list = check_list(xs, "mean")
+  return mean_of(list, n)
 end
 
 --- stats.sd(xs[, ddof=1]): standard deviation with n - ddof in the denominator
@@ -92,7 +104,8 @@ function M.sd(xs, ddof)
   if type(ddof) ~= "number" or math.tointeger(ddof) == nil or ddof < 0 then
     error(("sd: ddof must be a non-negative integer, got %s (%s)"):format(tostring(ddof), type(ddof)), 2)
   end
-  local n = check_list(xs, "sd", nil, math.tointeger(ddof) + 1)
+  local n
+  n, xs = check_list(xs, "sd", nil, math.tointeger(ddof) + 1)
   local m, ss = mean_of(xs, n), 0
   for i = 1, n do ss = ss + (xs[i] - m) ^ 2 end
   if not finite(ss) and finite(m) then -- squares overflowed: scale by the largest magnitude
@@ -274,12 +287,28 @@ M.rng = rng
 -- ------------------------------------------------------------ intervals
 local function fmt(v) return ("%.4g"):format(v) end
 
+-- An interval prints short: "0.92 ± 0.06703 (95% Student t, n = 5)"; its
+-- `text` field keeps the long form that spells out the formula.
+local Interval = { __name = "kshot.stats.Interval" }
+local SHORT = { t = "Student t", normal = "normal, population sd" }
+function Interval.__tostring(r)
+  local pct = ("%g%%"):format(r.level * 100)
+  if r.n < 2 then return r.text end
+  if r.method == "bootstrap" then
+    return ("%s [%s, %s] (%s percentile bootstrap, n = %d)"):format(fmt(r.mean), fmt(r.lo), fmt(r.hi), pct, r.n)
+  end
+  return ("%s ± %s (%s %s, n = %d)"):format(fmt(r.mean), fmt(r.half), pct, SHORT[r.method], r.n)
+end
+
 --- stats.interval(xs, {level=0.95, method="auto", seed=0, resamples=10000})
+-- xs: a Lua list of numbers or a 1-D tensor (as do mean, sd, paired_t, wilcoxon, holm).
 -- -> {mean, sd (ddof 1), n, level, lo, hi, half (nil for bootstrap, which may
--- be asymmetric), method, sigma (which sd the half-width uses), text}
+-- be asymmetric), method, sigma (which sd the half-width uses), text}; it
+-- prints (tostring) as "0.92 ± 0.06703 (95% Student t, n = 5)".
 function M.interval(xs, opts)
   opts = check_opts(opts, "interval", { "level", "method", "seed", "resamples" })
-  local n = check_list(xs, "interval", nil, 1)
+  local n
+  n, xs = check_list(xs, "interval", nil, 1)
   local level = opts.level or 0.95
   if type(level) ~= "number" or not (level > 0 and level < 1) then
     error("interval: level must be in (0, 1), got " .. tostring(level), 2)
@@ -294,7 +323,7 @@ function M.interval(xs, opts)
     error(("interval: option 'seed' must be an integer, got %s (%s)"):format(tostring(opts.seed), type(opts.seed)), 2)
   end
   local m = M.mean(xs)
-  local r = { mean = m, n = n, level = level, method = method, sd = n > 1 and M.sd(xs) or 0 }
+  local r = setmetatable({ mean = m, n = n, level = level, method = method, sd = n > 1 and M.sd(xs) or 0 }, Interval)
   local pct = ("%g%%"):format(level * 100)
   if n < 2 then
     r.lo, r.hi, r.half, r.sigma = m, m, nil, "none"
@@ -351,8 +380,9 @@ M.summary = M.interval
 
 -- ---------------------------------------------------- paired comparisons
 local function diffs(a, b, fname)
-  local n = check_list(a, fname, "a", 1)
-  local nb = check_list(b, fname, "b", 1)
+  local n, nb
+  n, a = check_list(a, fname, "a", 1)
+  nb, b = check_list(b, fname, "b", 1)
   if n ~= nb then
     error(("%s: paired samples must have the same length, got %d and %d"):format(fname, n, nb), 3)
   end
@@ -481,7 +511,8 @@ end
 --- stats.holm(pvalues[, alpha=0.05]) -> adjusted p-values (same order), reject flags
 -- Holm's step-down: sort ascending, p_(i) * (m - i + 1), running maximum, capped at 1.
 function M.holm(ps, alpha)
-  local m = check_list(ps, "holm", "p-values", 1)
+  local m
+  m, ps = check_list(ps, "holm", "p-values", 1)
   if alpha == nil then alpha = 0.05 end
   if type(alpha) ~= "number" or not (alpha >= 0 and alpha <= 1) then
     error(("holm: alpha must be a number in [0, 1], got %s (%s)"):format(tostring(alpha), type(alpha)), 2)

@@ -1,0 +1,88 @@
+-- kshot.options: the one check for options tables.
+--
+--   local options = require "kshot.options"
+--   opts = options.check(opts, "DataLoader", {"batch_size", "shuffle", ...}, level)
+--
+-- check(opts, fname, known, level)
+--   opts   nil or a table; nil gives a fresh empty table back, so callers can
+--          write `opts = options.check(opts, ...)` and index it directly.
+--   fname  the user-facing function name put in front of the message.
+--   known  the accepted keys: a list {"a", "b"} or a set {a = true, b = true}.
+--   level  like error()'s level, seen from the function calling check:
+--          2 (the default) blames the code that called that function.
+-- A non-table opts or a key not in `known` raises (the wording of
+-- kshot.nn.options, so every module reads the same)
+--   "<fname>: unknown option 'batchsize' (known: batch_size, shuffle, ...); did you mean 'batch_size'?"
+-- The known names are listed in the order given (a set: sorted).
+-- Why: a misspelled option used to be dropped silently (DataLoader{batchsize = 5}
+-- quietly gave batches of 1), so every options table is checked, the way the
+-- optimizers always did. The "did you mean" hint is only given for a close
+-- name (edit distance <= 2, or the same letters without '_').
+
+local M = {}
+
+local function names_of(known)
+  local names = {}
+  if known[1] ~= nil then
+    for _, k in ipairs(known) do names[#names + 1] = tostring(k) end
+  else
+    for k in pairs(known) do names[#names + 1] = tostring(k) end
+    table.sort(names)
+  end
+  return names
+end
+
+local function is_known(known, k)
+  if known[k] ~= nil and type(k) ~= "number" then return true end
+  for _, name in ipairs(known) do if name == k then return true end end
+  return false
+end
+
+-- Levenshtein distance, capped work: option names are short.
+local function distance(a, b)
+  local prev, cur = {}, {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    cur[0] = i
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev, cur = cur, prev
+  end
+  return prev[#b]
+end
+
+--- The closest known name to k, or nil when none is close.
+function M.suggest(k, names)
+  if type(k) ~= "string" then return nil end
+  local bare = k:lower():gsub("_", "")
+  local best, best_d
+  for _, name in ipairs(names) do
+    local d = distance(k:lower(), name:lower())
+    if name:lower():gsub("_", "") == bare then d = 0 end
+    if d <= 2 and d < #name and (best_d == nil or d < best_d) then best, best_d = name, d end
+  end
+  return best
+end
+
+--- Check an options table (see the header); returns opts or {}.
+function M.check(opts, fname, known, level)
+  level = (level or 2) + 1
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(fname, type(opts)), level)
+  end
+  for k in pairs(opts) do
+    if not is_known(known, k) then
+      local names = names_of(known)
+      local hint = M.suggest(k, names)
+      local label = type(k) == "string" and ("'" .. k .. "'") or ("[" .. tostring(k) .. "] (a positional value)")
+      error(("%s: unknown option %s (known: %s)%s"):format(fname, label,
+        #names > 0 and table.concat(names, ", ") or "none", hint and ("; did you mean '" .. hint .. "'?") or ""), level)
+    end
+  end
+  return opts
+end
+
+return M
