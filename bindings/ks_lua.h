@@ -113,6 +113,10 @@ int ks_lua_check_dim(lua_State *L, ks_ctx *c, int arg, int ndim);
 int ks_lua_check_shape(lua_State *L, int arg, int64_t *size);
 /* Read a boolean option field of a table at `arg` (absent -> def). */
 int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def);
+/* Raise (through kshot.options.check, which words the message for every
+ * module) when the options table at `arg` has a key not in `known` (a
+ * NULL-terminated list); no-op when arg is not a table. */
+void ks_lua_check_known(lua_State *L, int arg, const char *op, const char *const *known);
 
 /* ---- registration ----
  * Each binding file exports one function that adds its functions to the

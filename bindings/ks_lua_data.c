@@ -32,39 +32,6 @@ static int l_read_idx(lua_State *L)
     return 1;
 }
 
-/* Unknown keys in the options table at `arg` (a misspelled option would be
- * ignored silently) raise through kshot.options.check, the one helper that
- * words the message for every function. `known` ends with NULL. */
-static void check_known(lua_State *L, int arg, const char *op, const char *const *known)
-{
-    if (!lua_istable(L, arg)) return;
-    arg = lua_absindex(L, arg);
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        lua_pop(L, 1);
-        int ok = 0;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (const char *const *k = known; *k && !ok; k++) ok = strcmp(lua_tostring(L, -1), *k) == 0;
-        if (!ok) {
-            lua_pop(L, 1);
-            lua_getglobal(L, "require");
-            lua_pushliteral(L, "kshot.options");
-            lua_call(L, 1, 1);
-            lua_getfield(L, -1, "check");
-            lua_pushvalue(L, arg);
-            lua_pushstring(L, op);
-            lua_newtable(L);
-            for (int i = 0; known[i]; i++) {
-                lua_pushstring(L, known[i]);
-                lua_rawseti(L, -2, i + 1);
-            }
-            lua_pushinteger(L, 2); /* blame the Lua code that called op */
-            lua_call(L, 4, 0);
-            luaL_error(L, "%s: unknown option", op); /* not reached: check raised */
-        }
-    }
-}
-
 /* classes option: a Lua list of integers or a 1-D integer tensor, copied into
  * a scratch userdata left on the stack (collected on error). */
 static int64_t *opt_classes(lua_State *L, int opts, int *n, const char *op)
@@ -131,7 +98,7 @@ static int l_kshot_indices(lua_State *L)
     ks_tensor *labels = ks_lua_check_tensor(L, 1);
     lua_Integer k = luaL_checkinteger(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
-    check_known(L, 3, "kshot_indices", (const char *const[]){"seed", "generator", "classes", NULL});
+    ks_lua_check_known(L, 3, "kshot_indices", (const char *const[]){"seed", "generator", "classes", NULL});
     int n;
     int64_t *classes = opt_classes(L, 3, &n, "kshot_indices");
     ks_generator local, *g = opt_generator(L, 3, &local, "kshot_indices");
@@ -183,7 +150,7 @@ static int l_episode(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *labels = ks_lua_check_tensor(L, 1);
     check_opts_table(L, 2, op);
-    check_known(L, 2, op,
+    ks_lua_check_known(L, 2, op,
                 (const char *const[]){"way", "shot", "query", "classes", "query_labels", "seed", "generator", NULL});
     ks_episode_spec spec = {opt_int(L, 2, "way", -2, op), opt_int(L, 2, "shot", -2, op), opt_int(L, 2, "query", 0, op),
                             NULL, 0};
@@ -235,7 +202,7 @@ static int l_stratified_kfold(lua_State *L)
     ks_tensor *labels = ks_lua_check_tensor(L, 1);
     lua_Integer k = luaL_checkinteger(L, 2);
     check_opts_table(L, 3, op);
-    check_known(L, 3, op, (const char *const[]){"seed", "generator", "indices", "repeats", NULL});
+    ks_lua_check_known(L, 3, op, (const char *const[]){"seed", "generator", "indices", "repeats", NULL});
     ks_tensor *subset = opt_tensor(L, 3, "indices", op);
     lua_Integer repeats = opt_int(L, 3, "repeats", 1, op);
     if (repeats < 1 || repeats > KS_MAX_REPEATS)
@@ -264,7 +231,7 @@ static int l_train_val_split(lua_State *L)
     ks_tensor *labels = ks_lua_check_tensor(L, 1);
     ks_tensor *subset = lua_isnil(L, 2) ? NULL : ks_lua_check_tensor(L, 2);
     check_opts_table(L, 3, op);
-    check_known(L, 3, op, (const char *const[]){"val", "val_count", "seed", "generator", NULL});
+    ks_lua_check_known(L, 3, op, (const char *const[]){"val", "val_count", "seed", "generator", NULL});
     lua_Integer count = opt_int(L, 3, "val_count", -1, op);
     lua_getfield(L, 3, "val");
     double frac = 0.2;
@@ -291,7 +258,7 @@ static int l_learning_curve(lua_State *L)
     ks_tensor *labels = ks_lua_check_tensor(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     check_opts_table(L, 3, op);
-    check_known(L, 3, op, (const char *const[]){"seed", "generator", "classes", NULL});
+    ks_lua_check_known(L, 3, op, (const char *const[]){"seed", "generator", "classes", NULL});
     int n;
     int64_t *classes = opt_classes(L, 3, &n, op);
     ks_generator local, *g = opt_generator(L, 3, &local, op);

@@ -14,7 +14,10 @@
  *        integer labels are kept as they are and class_names is nil)
  *   ks.data.read_npy(path) -> tensor;  ks.data.save_npy(path, t);  ks.data.read_npz(path) -> {name = tensor}
  *   ks.data.to_float(images[, {scale = 1/255, mean = m | {..}, std = s | {..}}]) -> float32
+ *       (x * scale - mean) / std, any layout of >= 2 dims ([N, H, W] batches included); only
+ *       per-channel lists of 2+ entries take dim -3 as the channels ([..., C, H, W])
  *   ks.image.load(path[, {gray = true | false, size = {h, w}}]) -> uint8 [C, H, W]
+ * Unknown option keys are errors (kshot.options wording).
  *   ks.image.save(path, t[, {format = "png" | "jpeg", quality = 95}])  (format from the
  *       extension when absent: .jpg/.jpeg -> jpeg, else png)
  *   ks.image.resize(t, {h, w}) -> same dtype (bilinear, half-pixel centres)
@@ -76,10 +79,12 @@ static const char *check_path(lua_State *L, int arg)
     return lua_tostring(L, arg);
 }
 
-static void check_opts(lua_State *L, int arg, const char *op)
+/* nil or an options table with only the `known` keys (NULL-terminated) */
+static void check_opts(lua_State *L, int arg, const char *op, const char *const *known)
 {
     if (!lua_isnoneornil(L, arg) && !lua_istable(L, arg))
         luaL_error(L, "%s: options table expected as argument #%d, got %s", op, arg, luaL_typename(L, arg));
+    ks_lua_check_known(L, arg, op, known);
 }
 
 /* ------------------------------------------------------------ safetensors */
@@ -249,7 +254,7 @@ static int l_read_csv(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     const char *path = check_path(L, 1);
-    check_opts(L, 2, "read_csv");
+    check_opts(L, 2, "read_csv", (const char *const[]){"label", "header", "sep", "fill", NULL});
     ks_csv_opts o = {.sep = ',', .header = ks_lua_opt_boolfield(L, 2, "header", 1)};
     if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "sep");
@@ -361,7 +366,7 @@ static int l_image_load(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     const char *path = check_path(L, 1);
-    check_opts(L, 2, "image.load");
+    check_opts(L, 2, "image.load", (const char *const[]){"gray", "channels", "size", NULL});
     int channels = 0;
     int64_t oh = 0, ow = 0;
     if (lua_istable(L, 2)) {
@@ -399,7 +404,7 @@ static int l_image_save(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     const char *path = check_path(L, 1);
     ks_tensor *t = ks_lua_check_tensor(L, 2);
-    check_opts(L, 3, "image.save");
+    check_opts(L, 3, "image.save", (const char *const[]){"format", "quality", NULL});
     int jpeg = ends_with_ci(path, ".jpg") || ends_with_ci(path, ".jpeg");
     lua_Integer quality = 95;
     if (lua_istable(L, 3)) {
@@ -468,7 +473,7 @@ static int l_to_float(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *x = ks_lua_check_tensor(L, 1);
-    check_opts(L, 2, "to_float");
+    check_opts(L, 2, "to_float", (const char *const[]){"scale", "mean", "std", NULL});
     double scale = 1.0 / 255.0, mean[256], std[256];
     int nm = 0, ns = 0;
     if (lua_istable(L, 2)) {

@@ -114,6 +114,39 @@ int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def)
     return v;
 }
 
+/* Unknown keys in the options table at `arg` (a misspelled option would be
+ * ignored silently) raise through kshot.options.check, the one helper that
+ * words the message for every function. `known` ends with NULL. */
+void ks_lua_check_known(lua_State *L, int arg, const char *op, const char *const *known)
+{
+    if (!lua_istable(L, arg)) return;
+    arg = lua_absindex(L, arg);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        int ok = 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (const char *const *k = known; *k && !ok; k++) ok = strcmp(lua_tostring(L, -1), *k) == 0;
+        if (!ok) {
+            lua_pop(L, 1);
+            lua_getglobal(L, "require");
+            lua_pushliteral(L, "kshot.options");
+            lua_call(L, 1, 1);
+            lua_getfield(L, -1, "check");
+            lua_pushvalue(L, arg);
+            lua_pushstring(L, op);
+            lua_newtable(L);
+            for (int i = 0; known[i]; i++) {
+                lua_pushstring(L, known[i]);
+                lua_rawseti(L, -2, i + 1);
+            }
+            lua_pushinteger(L, 2); /* blame the Lua code that called op */
+            lua_call(L, 4, 0);
+            luaL_error(L, "%s: unknown option", op); /* not reached: check raised */
+        }
+    }
+}
+
 /* ----------------------------------------------------------- __index */
 static int tensor_index(lua_State *L)
 {

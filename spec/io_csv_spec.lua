@@ -105,6 +105,13 @@ describe("ks.data.read_csv", function()
 end)
 
 describe("ks.data.read_csv errors", function()
+  it("rejects a misspelled option (it would silently change nothing)", function()
+    local ok, err = pcall(ks.data.read_csv, csv("a,b\n1,2\n"), { lable = "b" })
+    assert.is_false(ok)
+    assert.truthy(err:find("read_csv: unknown option 'lable' (known: label, header, sep, fill); did you mean 'label'?",
+      1, true), err)
+  end)
+
   it("names the line for a wrong field count", function()
     local err = csv_error("a,b,c\n1,2,3\n4,5\n6,7,8\n")
     assert.truthy(err:find("line 3: 2 fields, expected 3"), err)

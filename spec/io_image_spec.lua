@@ -177,6 +177,18 @@ describe("corrupt and bad files", function()
     ok, err = pcall(ks.image.save, p("no/dir/s.png"), ks.zeros({ 4, 4 }))
     assert.truthy(err:find("no/dir/s.png", 1, true))
   end)
+
+  it("misspelled options are errors naming the function and the known keys", function()
+    local ok, err = pcall(ks.image.load, p("t.png"), { grey = true })
+    assert.is_false(ok)
+    assert.truthy(err:find("image.load: unknown option 'grey' (known: gray, channels, size); did you mean 'gray'?",
+      1, true), err)
+    ok, err = pcall(ks.image.save, p("s.png"), ks.zeros({ 4, 4 }), { qualty = 90 })
+    assert.truthy(err:find("image.save: unknown option 'qualty'", 1, true), err)
+    assert.falsy(io.open(p("s.png")), "nothing written")
+    ok, err = pcall(ks.data.to_float, ks.zeros({ 2, 2 }, "uint8"), { man = 0.5 })
+    assert.truthy(err:find("to_float: unknown option 'man' (known: scale, mean, std); did you mean 'mean'?", 1, true), err)
+  end)
 end)
 
 describe("ks.image.resize", function()

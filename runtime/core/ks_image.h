@@ -38,8 +38,9 @@ ks_status ks_image_save_jpeg(ks_ctx *c, const char *path, ks_tensor *t, int qual
 ks_status ks_image_resize(ks_ctx *c, ks_tensor *in, int64_t oh, int64_t ow, ks_tensor **out);
 
 /* float32 out = (x * scale - mean[ch]) / std[ch] for uint8 or float32 x of
- * shape [..., C, H, W] (channel dim -3; [H, W] is one channel). mean/std
- * have nch entries, nch == 1 (all channels) or C; NULL mean = 0, NULL std = 1.
+ * at least 2 dims. With nch <= 1 (one mean/std for all, or NULL) any layout
+ * works ([N, H, W] batches of any N); with nch > 1 the channel dim is -3
+ * ([..., C, H, W]) and must have nch entries. NULL mean = 0, NULL std = 1.
  * uint8 goes through a per-channel 256-entry table (exact formula, fast). */
 ks_status ks_image_to_float(ks_ctx *c, ks_tensor *x, double scale, const double *mean, const double *std, int nch,
                             ks_tensor **out);
