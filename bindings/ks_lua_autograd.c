@@ -30,6 +30,7 @@ static int t_backward(lua_State *L)
     else if (lua_istable(L, 2)) opts = 2;
     else if (!lua_isnoneornil(L, 2)) return luaL_argerror(L, 2, "gradient tensor or options table expected");
     else opts = 3;
+    ks_lua_check_known(L, opts, "backward", (const char *const[]){"retain_graph", NULL});
     int retain = ks_lua_opt_boolfield(L, opts, "retain_graph", 0);
     void *outer = c->binding_state;
     c->binding_state = L; /* custom Lua backward functions run on this thread */

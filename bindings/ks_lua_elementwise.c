@@ -161,6 +161,8 @@ static int l_binary(lua_State *L)
         bool scaled = op == KS_OP_ADD || op == KS_OP_SUB;
         if (!scaled && !lua_isnoneornil(L, 3) && !lua_istable(L, 3))
             luaL_argerror(L, 3, lua_pushfstring(L, "options table expected, got %s", type_name(L, 3)));
+        ks_lua_check_known(L, 3, ks_binop_name(op),
+                           scaled ? (const char *const[]){"alpha", "out", NULL} : (const char *const[]){"out", NULL});
         has_alpha = scaled && opt_scalar(L, 3, "alpha", &alpha);
         if ((dst = opt_out(L, 3))) out_idx = 3;
     }
@@ -180,7 +182,9 @@ static int l_binary_(lua_State *L)
     ks_tensor *a = check_tensor(L, 1);
     ks_operand b = check_operand(L, 2);
     ks_scalar alpha;
-    bool has_alpha = (op == KS_OP_ADD || op == KS_OP_SUB) && opt_scalar(L, 3, "alpha", &alpha);
+    bool scaled = op == KS_OP_ADD || op == KS_OP_SUB;
+    if (scaled) ks_lua_check_known(L, 3, op == KS_OP_ADD ? "add_" : "sub_", (const char *const[]){"alpha", NULL});
+    bool has_alpha = scaled && opt_scalar(L, 3, "alpha", &alpha);
     if (guard_write(c, ks_binop_name(op), a, b.t, NULL, NULL) ||
         ks_binary_op(c, op, ks_op_tensor(a), b, has_alpha ? &alpha : NULL, a, NULL))
         return ks_lua_raise(L, c);
@@ -195,6 +199,7 @@ static int l_unary(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_unop op = (ks_unop)lua_tointeger(L, UP_OP);
     ks_tensor *a = check_tensor(L, 1);
+    ks_lua_check_known(L, 2, ks_unop_name(op), (const char *const[]){"out", NULL});
     ks_tensor *dst = opt_out(L, 2);
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
@@ -222,6 +227,7 @@ static int clamp_impl(lua_State *L, bool inplace)
     ks_scalar lo, hi;
     bool has_lo, has_hi;
     if (lua_istable(L, 2)) {
+        ks_lua_check_known(L, 2, inplace ? "clamp_" : "clamp", (const char *const[]){"min", "max", NULL});
         has_lo = opt_scalar(L, 2, "min", &lo);
         has_hi = opt_scalar(L, 2, "max", &hi);
     } else {
@@ -250,6 +256,7 @@ static int n2n_impl(lua_State *L, bool inplace)
     const char *keys[3] = {"nan", "posinf", "neginf"};
     double v[3];
     const double *p[3] = {NULL, NULL, NULL};
+    ks_lua_check_known(L, 2, inplace ? "nan_to_num_" : "nan_to_num", (const char *const[]){"nan", "posinf", "neginf", NULL});
     for (int i = 0; i < 3; i++) {
         ks_scalar s;
         if (lua_istable(L, 2) ? opt_scalar(L, 2, keys[i], &s) : check_scalar(L, 2 + i, &s, keys[i])) {

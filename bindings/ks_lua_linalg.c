@@ -22,6 +22,7 @@ static int binary(lua_State *L, binary_fn fn)
 static int l_matmul(lua_State *L)
 {
     if (lua_istable(L, 3)) {
+        ks_lua_check_known(L, 3, "matmul", (const char *const[]){"out", NULL});
         lua_getfield(L, 3, "out");
         lua_replace(L, 3);
     }
@@ -70,6 +71,7 @@ static int l_addmm(lua_State *L)
     ks_tensor *a = ks_lua_check_tensor(L, 2), *b = ks_lua_check_tensor(L, 3);
     double beta, alpha;
     if (lua_istable(L, 4)) {
+        ks_lua_check_known(L, 4, "addmm", (const char *const[]){"beta", "alpha", NULL});
         beta = opt_number_field(L, 4, "beta", 1.0);
         alpha = opt_number_field(L, 4, "alpha", 1.0);
     } else {

@@ -73,6 +73,8 @@ static int f_cross_entropy(lua_State *L)
     ks_ce_opts o = {NULL, -100, 0.0, KS_REDUCE_MEAN};
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
+        ks_lua_check_known(L, 3, "cross_entropy",
+                           (const char *const[]){"weight", "ignore_index", "label_smoothing", "reduction", NULL});
         lua_getfield(L, 3, "weight");
         if (!lua_isnil(L, -1)) {
             o.weight = ks_lua_to_tensor(L, -1);
@@ -141,6 +143,7 @@ static int f_conv2d(lua_State *L)
     if (!b && !lua_isnoneornil(L, 3) && !lua_istable(L, 3)) return luaL_argerror(L, 3, "bias tensor or options table expected");
     if (lua_isnil(L, 3) && lua_istable(L, 4)) oi = 4;
     if (!lua_isnoneornil(L, oi)) luaL_checktype(L, oi, LUA_TTABLE);
+    ks_lua_check_known(L, oi, "conv2d", (const char *const[]){"stride", "padding", "dilation", "groups", NULL});
     ks_conv2d_opts o;
     opt_pair(L, oi, "stride", 1, o.stride);
     opt_pair(L, oi, "padding", 0, o.padding);
@@ -153,8 +156,10 @@ static int f_conv2d(lua_State *L)
 }
 
 /* kernel as arg 2 (int or pair), options table at 3: {stride=kernel, padding=0, ceil_mode=false, count_include_pad=true} */
-static void pool_opts(lua_State *L, ks_pool2d_opts *o)
+static void pool_opts(lua_State *L, ks_pool2d_opts *o, const char *op, const char *const *known)
 {
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    ks_lua_check_known(L, 3, op, known);
     if (lua_isinteger(L, 2)) o->kernel[0] = o->kernel[1] = lua_tointeger(L, 2);
     else {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -165,7 +170,6 @@ static void pool_opts(lua_State *L, ks_pool2d_opts *o)
         opt_pair(L, lua_gettop(L), "k", 0, o->kernel);
         lua_pop(L, 1);
     }
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     opt_pair(L, 3, "stride", 0, o->stride);
     if (o->stride[0] == 0) o->stride[0] = o->kernel[0];
     if (o->stride[1] == 0) o->stride[1] = o->kernel[1];
@@ -179,7 +183,7 @@ static int f_max_pool2d(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *x = ks_lua_check_tensor(L, 1);
     ks_pool2d_opts o;
-    pool_opts(L, &o);
+    pool_opts(L, &o, "max_pool2d", (const char *const[]){"stride", "padding", "ceil_mode", NULL});
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
     if (ks_nn_max_pool2d(c, x, &r, &o)) return ks_lua_raise(L, c);
     ks_lua_fillbox(L, c, box, r);
@@ -191,7 +195,8 @@ static int f_avg_pool2d(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *x = ks_lua_check_tensor(L, 1);
     ks_pool2d_opts o;
-    pool_opts(L, &o);
+    pool_opts(L, &o, "avg_pool2d",
+              (const char *const[]){"stride", "padding", "ceil_mode", "count_include_pad", NULL});
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
     if (ks_nn_avg_pool2d(c, x, &r, &o)) return ks_lua_raise(L, c);
     ks_lua_fillbox(L, c, box, r);
@@ -244,6 +249,7 @@ static int f_batch_norm(lua_State *L)
     ks_tensor *x = ks_lua_check_tensor(L, 1), *rm = opt_tensor(L, 2), *rv = opt_tensor(L, 3);
     ks_tensor *w = opt_tensor(L, 4), *b = opt_tensor(L, 5);
     if (!lua_isnoneornil(L, 6)) luaL_checktype(L, 6, LUA_TTABLE);
+    ks_lua_check_known(L, 6, "batch_norm", (const char *const[]){"training", "momentum", "eps", NULL});
     int training = ks_lua_opt_boolfield(L, 6, "training", 0);
     double momentum = opt_number(L, 6, "momentum", 0.1), eps = opt_number(L, 6, "eps", 1e-5);
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
@@ -295,12 +301,14 @@ static int f_embedding(lua_State *L)
     return 1;
 }
 
-/* element-wise losses: F.mse_loss(x, y[, {reduction=}]) and friends */
-static int pointwise_loss(lua_State *L, ks_pointwise_loss kind)
+/* element-wise losses: F.mse_loss(x, y[, {reduction=}]) and friends; `known`
+ * is the loss's own keys (kl_div's table may carry the internal _batchmean) */
+static int pointwise_loss(lua_State *L, ks_pointwise_loss kind, const char *op, const char *const *known)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *x = ks_lua_check_tensor(L, 1), *y = ks_lua_check_tensor(L, 2);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    ks_lua_check_known(L, 3, op, known);
     ks_loss_opts o = {opt_reduction(L, 3), opt_number(L, 3, "beta", 1.0), NULL, NULL,
                       ks_lua_opt_boolfield(L, 3, "log_target", 0), false};
     if (lua_istable(L, 3)) {
@@ -317,14 +325,23 @@ static int pointwise_loss(lua_State *L, ks_pointwise_loss kind)
     ks_lua_fillbox(L, c, box, r);
     return 1;
 }
-static int f_mse_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_MSE); }
-static int f_l1_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_L1); }
-static int f_smooth_l1_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_SMOOTH_L1); }
-static int f_bce_with_logits(lua_State *L) { return pointwise_loss(L, KS_LOSS_BCE_LOGITS); }
+static const char *const REDUCTION_ONLY[] = {"reduction", NULL};
+static int f_mse_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_MSE, "mse_loss", REDUCTION_ONLY); }
+static int f_l1_loss(lua_State *L) { return pointwise_loss(L, KS_LOSS_L1, "l1_loss", REDUCTION_ONLY); }
+static int f_smooth_l1_loss(lua_State *L)
+{
+    return pointwise_loss(L, KS_LOSS_SMOOTH_L1, "smooth_l1_loss", (const char *const[]){"reduction", "beta", NULL});
+}
+static int f_bce_with_logits(lua_State *L)
+{
+    return pointwise_loss(L, KS_LOSS_BCE_LOGITS, "binary_cross_entropy_with_logits",
+                          (const char *const[]){"weight", "pos_weight", "reduction", NULL});
+}
 
 static int f_kl_div(lua_State *L)
 {
     /* "batchmean" is not one of the three generic reductions: map it before the generic parser sees it */
+    ks_lua_check_known(L, 3, "kl_div", (const char *const[]){"reduction", "log_target", NULL});
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "reduction");
         int bm = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "batchmean");
@@ -340,7 +357,8 @@ static int f_kl_div(lua_State *L)
             lua_replace(L, 3);
         }
     }
-    return pointwise_loss(L, KS_LOSS_KL_DIV);
+    return pointwise_loss(L, KS_LOSS_KL_DIV, "kl_div",
+                          (const char *const[]){"reduction", "log_target", "_batchmean", NULL});
 }
 
 /* F.nll_loss(logp, target[, {weight=, ignore_index=-100, reduction="mean"}]) */
@@ -348,6 +366,7 @@ static int f_nll_loss(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *x = ks_lua_check_tensor(L, 1), *t = ks_lua_check_tensor(L, 2);
+    ks_lua_check_known(L, 3, "nll_loss", (const char *const[]){"weight", "ignore_index", "reduction", NULL});
     ks_ce_opts o = {NULL, -100, 0.0, opt_reduction(L, 3)};
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "weight");

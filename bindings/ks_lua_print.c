@@ -297,15 +297,8 @@ static int l_set_printoptions(lua_State *L)
 {
     printopts *o = OPTS(L), n = *o;
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        if (strcmp(k, "precision") && strcmp(k, "threshold") && strcmp(k, "edgeitems") && strcmp(k, "linewidth") &&
-            strcmp(k, "sci_mode") && strcmp(k, "profile"))
-            return luaL_error(L, "set_printoptions: unknown option '%s' (expected precision, threshold, edgeitems, "
-                                 "linewidth, sci_mode, profile)", k);
-        lua_pop(L, 1);
-    }
+    ks_lua_check_known(L, 1, "set_printoptions", (const char *const[]){"precision", "threshold", "edgeitems",
+                                                                       "linewidth", "sci_mode", "profile", NULL});
     if (lua_getfield(L, 1, "profile") != LUA_TNIL) {
         const char *p = lua_tostring(L, -1);
         n = DEFAULT_OPTS;

@@ -55,26 +55,7 @@ static void opts_init(lua_State *L, opts *o, const char *fname, int first, const
     o->names = names;
     int top = lua_gettop(L);
     o->tbl = top >= first && is_options(L, top) ? top : 0;
-    if (!o->tbl) return;
-    lua_pushnil(L);
-    while (lua_next(L, o->tbl)) {
-        bool known = false;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (const char *const *n = names; *n; n++) known |= strcmp(*n, lua_tostring(L, -2)) == 0;
-        if (!known) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            for (const char *const *n = names; *n; n++) {
-                if (n != names) luaL_addstring(&b, ", ");
-                luaL_addstring(&b, *n);
-            }
-            luaL_pushresult(&b);
-            luaL_error(L, "%s: unknown option '%s' (expected: %s)", fname,
-                       lua_type(L, -3) == LUA_TSTRING ? lua_tostring(L, -3) : luaL_typename(L, -3),
-                       lua_tostring(L, -1));
-        }
-        lua_pop(L, 1);
-    }
+    if (o->tbl) ks_lua_check_known(L, o->tbl, fname, names);
 }
 
 /* push option i: its positional argument (before the table) or the table's field */

@@ -152,6 +152,7 @@ static int l_pad(lua_State *L)
     const char *mode = "constant";
     double value = 0;
     if (lua_istable(L, 3)) {
+        ks_lua_check_known(L, 3, "pad", (const char *const[]){"mode", "value", NULL});
         lua_getfield(L, 3, "mode");
         if (!lua_isnil(L, -1)) mode = luaL_checkstring(L, -1);
         lua_getfield(L, 3, "value");

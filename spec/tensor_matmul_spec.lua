@@ -107,7 +107,7 @@ describe("matmul ranks", function()
       assert.are.equal(s, r:totable()[i][j])
     end end
     local w = ks.tensor{1, 2, 3}
-    local r2 = ks.matmul(w, make({2, 3, 4}, 6))
+    local r2 = ks.matmul(w, (make({2, 3, 4}, 6)))
     assert.are.equal("2,4", shape_of(r2))
   end)
 
@@ -198,7 +198,7 @@ describe("matmul layouts", function()
       assert_same(naive_mm(a:transpose(1, 2):contiguous():totable()[i], b:totable()[i]), r:totable()[i])
     end
     local p = make({4, 3, 5}, 19):permute(1, 0, 2) -- [3, 4, 5], batch stride not outermost
-    local r2 = p:matmul(make({5, 2}, 20))
+    local r2 = p:matmul((make({5, 2}, 20)))
     for i = 1, 3 do assert_same(naive_mm(p:contiguous():totable()[i], make({5, 2}, 20):totable()), r2:totable()[i]) end
   end)
 
@@ -216,7 +216,7 @@ describe("matmul layouts", function()
     local col = {} for i, x in ipairs(v:totable()) do col[i] = {x} end
     local e = naive_mm(a:totable(), col)
     for i = 1, #e do assert.are.equal(e[i][1], r:totable()[i]) end
-    local rv = v:matmul(make({5, 3}, 27))                    -- stepped 1-D on the left
+    local rv = v:matmul((make({5, 3}, 27)))                  -- stepped 1-D on the left
     assert_same(naive_mm({v:totable()}, make({5, 3}, 27):totable())[1], rv:totable())
     local vv = make({5, 2}, 28):select(1, 1)
     assert.are.equal(naive_mm({v:totable()}, {{vv:totable()[1]}, {vv:totable()[2]}, {vv:totable()[3]},
