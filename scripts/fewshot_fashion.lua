@@ -27,7 +27,8 @@
 -- rate, early stopping) only ever see the K-shot set.
 --
 -- Runs are recorded (kshot.experiment): a killed run resumes where it
--- stopped; `--fresh` re-runs everything. The K values run in parallel
+-- stopped; `--fresh` re-runs everything, `--retry-failed` the runs that
+-- failed. The K values run in parallel
 -- processes (one thread each on 2 cores; --jobs), sharing the records.
 local ks = require "kshot"
 local nn = require "kshot.nn"
@@ -62,6 +63,7 @@ local args = cli.new {
       .. "images 0..49999, scored on training images 50000.. (--test-size of them); the test set is not read",
       type = "flag" },
     { "--fresh", "re-run runs already recorded", type = "flag" },
+    { "--retry-failed", "re-run the runs recorded as failed (the others stay recorded)", type = "flag" },
     { "--root", "folder of the run records", default = "runs", path = "dir" },
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
     { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
@@ -710,8 +712,8 @@ local function run_children()
   for i = lo, 0 do prefix[#prefix + 1] = quote(arg[i]) end -- interpreter, its options, this script
   local common = { "--seeds", nseeds, "--test-size", test_size, "--steps", steps, "--preset", args.preset, "--root",
     root, "--jobs", 1, "--threads", math.max(1, total_threads // jobs) }
-  for _, flag in ipairs { "dev", "fresh", "quiet" } do
-    if args[flag] then common[#common + 1] = "--" .. flag end
+  for _, flag in ipairs { "dev", "fresh", "retry_failed", "quiet" } do
+    if args[flag] then common[#common + 1] = "--" .. flag:gsub("_", "-") end
   end
   if args.path then common[#common + 1] = "--path"; common[#common + 1] = args.path end
   if args.only then common[#common + 1] = "--only"; common[#common + 1] = table.concat(args.only, ",") end
@@ -744,7 +746,7 @@ for _, k in ipairs(args.k) do
   local exp = experiment.new { name = name, root = root, seed = 2026, seeds = replicates, configs = configs,
     run = run_recipe(k), metric = "accuracy", baseline = "baseline", progress = not args.quiet }
   say(("K = %d: %d recipes x %d replicates -> %s/%s"):format(k, #configs, #replicates, root, name))
-  exp:run { force = args.fresh and jobs == 1 }
+  exp:run { force = args.fresh and jobs == 1, retry_failed = args.retry_failed and jobs == 1 }
   local text, s = exp:report()
   print(("\n## K = %d labelled images per class\n"):format(k))
   io.write(text)
