@@ -95,7 +95,7 @@ describe("kshot.experiment", function()
     assert.same({ ran = 1, skipped = 15, failed = 1 }, exp:run { retry_failed = true })
     local text, sum = exp:report()
     assert.equal(text, read(root .. "/sweep/report.md"))
-    assert.matches("| aug %*%*%(best%)%*%* | 4 | ", text)
+    assert.matches("| aug %*%*%(highest mean%)%*%* | 4 | ", text)
     assert.matches("| base %(baseline%) | 4 |", text)
     assert.matches("| broken | 3 | [%d.]+ ± [%d.]+ | [%d.]+ | 1 |", text)
     assert.matches("Holm", text)
@@ -141,6 +141,105 @@ describe("kshot.experiment", function()
     assert.equal(expected, partial:report())
     assert.equal(read(a .. "/sweep/comparison.svg"), read(b .. "/sweep/comparison.svg"))
     assert.equal(read(a .. "/sweep/curves.svg"), read(b .. "/sweep/curves.svg"))
+  end)
+
+  -- captures what fn writes on io.stderr (the runner looks it up at each write)
+  local function stderr_of(fn)
+    local old, got = io.stderr, {}
+    io.stderr = { write = function(self, ...) for _, x in ipairs({ ... }) do got[#got + 1] = x end return self end,
+      flush = function() end }
+    local ok, err = pcall(fn)
+    io.stderr = old
+    return table.concat(got), ok, err
+  end
+
+  it("an interrupt inside a run is rethrown, never recorded as failed; the same sweep again resumes it", function()
+    local a, b = tmpdir(), tmpdir()
+    local full = experiment.new(spec(a))
+    full:run()
+    local expected = full:report()
+    -- the host's Ctrl-C hook raises exactly ks.INTERRUPTED ("interrupted!", no position)
+    local value = ks.INTERRUPTED or "interrupted!"
+    assert.equal("interrupted!", value)
+    local started = 0
+    local exp = experiment.new(spec(b, function(ctx, e)
+      if e == 1 then started = started + 1 end
+      if started == 6 and e == 2 then error(value, 0) end
+    end))
+    local err_text, ok, err = stderr_of(function() return exp:run() end)
+    assert.is_false(ok)
+    assert.equal("interrupted!", err) -- the same value propagates
+    assert.equal(("interrupted: 5 of 16 runs recorded under %s/sweep; run the same command again to resume\n")
+      :format(b), err_text)
+    local partial = experiment.new(spec(b))
+    local recorded = 0
+    for _, run in ipairs(partial:runs()) do
+      local rec = partial:record(run)
+      if rec then
+        recorded = recorded + 1
+        assert.equal("ok", rec.status) -- the interrupted run is not a failure
+      end
+    end
+    assert.equal(5, recorded)
+    assert.is_nil(read(b .. "/sweep/aug/rep-1/record.json"))
+    local lines = 0
+    for _ in read(b .. "/sweep/results.jsonl"):gmatch("\n") do lines = lines + 1 end
+    assert.equal(5, lines)
+    assert.same({ ran = 11, skipped = 5, failed = 1 }, partial:run())
+    assert.equal(expected, partial:report())
+    assert.equal(read(a .. "/sweep/comparison.svg"), read(b .. "/sweep/comparison.svg"))
+    assert.equal(read(a .. "/sweep/curves.svg"), read(b .. "/sweep/curves.svg"))
+  end)
+
+  it("tells interrupts from failures: a kernel's '<position>: interrupted!' too, other messages are failures", function()
+    assert.is_true(experiment.is_interrupt("interrupted!"))
+    assert.is_true(experiment.is_interrupt("x.lua:3: interrupted!"))
+    assert.is_false(experiment.is_interrupt("not interrupted! at all"))
+    assert.is_false(experiment.is_interrupt("interrupted"))
+    assert.is_false(experiment.is_interrupt({}))
+    assert.is_false(experiment.is_interrupt(nil))
+    if ks.is_interrupt then -- the host's test (kshot.h) is the one the module uses
+      assert.equal(ks.is_interrupt, experiment.is_interrupt)
+    end
+    local root = tmpdir()
+    local function sweep(msg)
+      return experiment.new { name = "i", root = root, seeds = 1, progress = false, grid = { a = { 1 } },
+        run = function() error(msg) end }
+    end
+    local _, ok, err = stderr_of(function() return sweep("interrupted!"):run() end) -- error() adds the position
+    assert.is_false(ok)
+    assert.matches("^.-:%d+: interrupted!$", err)
+    assert.is_nil(read(root .. "/i/a=1/rep-0/record.json"))
+    assert.same({ ran = 1, skipped = 0, failed = 1 }, sweep("interrupted! by a bug"):run())
+    -- Ctrl-C outside the run function's pcall (here: while the runner reads its metrics) still stops the sweep
+    local e = experiment.new { name = "o", root = root, seeds = 2, progress = false, grid = { a = { 1 } },
+      run = function(_, ctx)
+        if ctx.replicate == 0 then return { m = 1 } end
+        return setmetatable({}, { __pairs = function() error("interrupted!", 0) end })
+      end }
+    local text, ok2, err2 = stderr_of(function() return e:run() end)
+    assert.is_false(ok2)
+    assert.equal("interrupted!", err2)
+    assert.equal(("interrupted: 1 of 2 runs recorded under %s/o; run the same command again to resume\n"):format(root),
+      text)
+    assert.is_nil(read(root .. "/o/a=1/rep-1/record.json"))
+  end)
+
+  it("a resume says when every run is loaded from the records, and which recorded failures it keeps", function()
+    local root = tmpdir()
+    local function sweep()
+      local e = experiment.new(spec(root))
+      e.show_progress = true
+      return e
+    end
+    sweep():run { progress_mode = "off" }
+    local err_text, ok = stderr_of(function() return sweep():run { progress_mode = "plain" } end)
+    assert.is_true(ok)
+    assert.equal("sweep: all 16 runs loaded from the records (0 run); --fresh (force) re-runs them\n"
+      .. "sweep: 1 failed run is recorded; --retry-failed (retry_failed) re-runs them\n", err_text)
+    err_text = stderr_of(function() return sweep():run { progress_mode = "plain", retry_failed = true } end)
+    assert.falsy(err_text:find("loaded from the records", 1, true), err_text)
+    assert.falsy(err_text:find("recorded; --retry-failed", 1, true), err_text)
   end)
 
   it("a real child process killed by SIGKILL part-way, then re-run, ends with an identical report", function()
@@ -245,7 +344,7 @@ print(("ran=%d skipped=%d failed=%d"):format(s.ran, s.skipped, s.failed))
     assert.same({ "lr=0.1,wd=0/rep-3", "lr=0.1,wd=0/rep-5", "lr=0.01,wd=0/rep-3", "lr=0.01,wd=0/rep-5" }, keys)
     e:run()
     local text = e:report()
-    assert.matches("lr=0.1,wd=0 %*%*%(best%)%*%*", text)
+    assert.matches("lr=0.1,wd=0 %*%*%(highest mean%)%*%*", text)
   end)
 
   describe("bad inputs", function()
@@ -422,6 +521,118 @@ describe("kshot.experiment audit fixes", function()
     text = e:report { write = false }
     assert.truthy(text:find("over the 1 comparison with a p-value. Left out (no p-value, fewer than 2 pairs): "
       .. "`broken1` (0 pairs: all its runs failed), `broken2` (0 pairs: all its runs failed).", 1, true), text)
+  end)
+
+  it("marks the highest observed mean as descriptive and a pre-registered config as fixed beforehand", function()
+    local root = tmpdir()
+    local function toy(extra)
+      local opts = { name = "marks", root = root, seeds = 3, progress = false, baseline = "base",
+        configs = { { name = "base", bonus = 0 }, { name = "better", bonus = 1 }, { name = "chosen", bonus = 0.5 } },
+        run = function(config, ctx) return { accuracy = 70 + config.bonus + ctx.replicate / 10 } end }
+      for k, v in pairs(extra or {}) do opts[k] = v end
+      return experiment.new(opts)
+    end
+    local e = toy { preregistered = "chosen" }
+    e:run()
+    local text, s = e:report()
+    assert.truthy(text:find("| better **(highest mean)** | 3 |", 1, true), text)
+    assert.truthy(text:find("| chosen (fixed beforehand) | 3 |", 1, true), text)
+    assert.truthy(text:find("| base (baseline) | 3 |", 1, true), text)
+    assert.falsy(text:find("(best)", 1, true), text)
+    assert.truthy(text:find("(highest mean): the config whose mean on these replicates is the highest, a "
+      .. "description of this sample, not a recipe chosen in advance", 1, true), text)
+    assert.truthy(text:find("(fixed beforehand): `chosen`, the config declared before the runs, so its result is "
+      .. "free of that selection.", 1, true), text)
+    local out = tostring(s)
+    assert.truthy(out:find("\nbetter %(highest mean%) +3 "), out)
+    assert.truthy(out:find("\nchosen %(fixed beforehand%) +3 "), out)
+    local svg = read(root .. "/marks/comparison.svg")
+    assert.truthy(svg:find(">better (highest mean)<", 1, true), svg)
+    assert.truthy(svg:find(">chosen (fixed beforehand)<", 1, true), svg)
+    -- one config can be both; minimizing says "lowest"
+    text = toy { preregistered = "better" }:report { write = false }
+    assert.truthy(text:find("| better **(highest mean)** (fixed beforehand) | 3 |", 1, true), text)
+    text = toy { maximize = false }:report { write = false }
+    assert.truthy(text:find("| base **(lowest mean)** (baseline) | 3 |", 1, true), text)
+    assert.falsy(text:find("fixed beforehand", 1, true), text)
+    assert.has_error(function() toy { preregistered = "nosuch" } end,
+      "experiment.new: preregistered 'nosuch' is not a config (configs: base; better; chosen)")
+    assert.has_error(function() toy { preregistered = 3 } end,
+      "experiment.new: preregistered '3' is not a config (configs: base; better; chosen)")
+  end)
+
+  it("metric_range keeps the comparison axis inside it and cuts whiskers with an arrowhead; n < 3 is flagged", function()
+    local root = tmpdir()
+    local function two(extra)
+      local opts = { name = "range", root = root, seeds = 2, progress = false, metric = "accuracy",
+        configs = { { name = "noisy", spread = 60 }, { name = "steady", spread = 1 } },
+        run = function(config, ctx) return { accuracy = 50 + (ctx.replicate == 0 and -1 or 1) * config.spread / 2 } end }
+      for k, v in pairs(extra or {}) do opts[k] = v end
+      return experiment.new(opts)
+    end
+    local e = two { metric_range = { 0, 100 } }
+    e:run()
+    local text, s = e:report()
+    assert.truthy(s.rows[1].interval.lo < -300 and s.rows[1].interval.hi > 400) -- 2 replicates: +-12.7 se
+    assert.truthy(text:find("\nn < 3: intervals are very wide", 1, true), text)
+    local svg = read(root .. "/range/comparison.svg")
+    local xs = {}
+    for v in svg:gmatch('text%-anchor="middle">([%-%d.e]+)</text>') do xs[#xs + 1] = tonumber(v) end
+    assert.same({ 0, 20, 40, 60, 80, 100 }, xs) -- 1-2-5 ticks inside {0, 100}
+    local _, arrows = svg:gsub("<path d=", "")
+    assert.equal(2, arrows) -- both ends of noisy's whisker are cut
+    assert.truthy(svg:find("interval continues to %-"), svg)
+    assert.truthy(svg:find(">accuracy</text>", 1, true), svg) -- axis titles
+    assert.truthy(svg:find(">config</text>", 1, true), svg)
+    -- without the range the axis follows the data
+    local _, s2 = two():report { write = false }
+    local plain = experiment.svg_comparison(s2, two())
+    assert.falsy(plain:find("<path d=", 1, true))
+    assert.truthy(plain:find(">%-200<") and plain:find(">400<"), plain)
+    -- 3 replicates: no note
+    local three = experiment.new { name = "r3", root = root, seeds = 3, progress = false, grid = { a = { 1 } },
+      run = function(_, ctx) return { m = ctx.replicate } end }
+    three:run()
+    assert.falsy(three:report { write = false }:find("n < 3", 1, true))
+    for _, bad in ipairs { {}, { 0 }, { 1, 0 }, { 0, 0 / 0 }, { 0, math.huge }, { "0", 1 }, 5 } do
+      assert.has_error(function() two { metric_range = bad } end)
+      local ok, err = pcall(two, { metric_range = bad })
+      assert.truthy(err:find("experiment.new: metric_range must be {lo, hi} with finite numbers lo < hi", 1, true), err)
+    end
+  end)
+
+  it("plots: 1-2-5 ticks, axis titles, and a distinct colour or dash for each of many curves", function()
+    assert.same({ 0, 0.2, 0.4, 0.6, 0.8, 1 }, experiment.ticks(0, 1))
+    assert.same({ -100, 0, 100, 200 }, experiment.ticks(-103, 200))
+    assert.same({ 0, 5, 10 }, experiment.ticks(-0.5, 10.5))
+    local seen = {}
+    for i = 1, 40 do
+      local c, d = experiment.series_style(i)
+      local k = c .. "|" .. tostring(d)
+      assert.is_nil(seen[k], "style " .. i .. " repeats style " .. tostring(seen[k]))
+      seen[k] = i
+    end
+    local root = tmpdir()
+    local configs = {}
+    for i = 1, 12 do configs[i] = { name = ("c%02d"):format(i), v = i } end
+    local e = experiment.new { name = "many", root = root, seeds = 1, progress = false, configs = configs,
+      run = function(cfg, ctx)
+        for step = 1, 3 do ctx.log { step = step, loss = cfg.v / step } end
+        return { m = cfg.v }
+      end }
+    e:run()
+    e:report()
+    local svg = read(root .. "/many/curves.svg")
+    local styles = {}
+    for line in svg:gmatch("<polyline[^>]*>") do
+      local k = line:match('stroke="([^"]+)"') .. "|" .. (line:match('stroke%-dasharray="([^"]+)"') or "")
+      assert.is_nil(styles[k], k)
+      styles[k] = true
+    end
+    assert.truthy(svg:find(">step</text>", 1, true), svg)
+    assert.truthy(svg:find(">loss</text>", 1, true), svg)
+    local _, legend = svg:gsub('<line x1="%d+" x2="%d+" y1="[%d.]+" y2="[%d.]+" stroke="#%x+" stroke%-width="2"', "")
+    assert.equal(12, legend)
   end)
 
   it("the summary report returns prints as a table, not table: 0x...", function()

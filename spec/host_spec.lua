@@ -373,11 +373,44 @@ describe("kshot host: completion (--complete)", function()
 end)
 
 describe("kshot host: Ctrl-C", function()
-  it("interrupts a running Lua loop: 'interrupted!' and a non-zero status", function()
+  it("interrupts a running Lua loop: 'interrupted!' and the status 130 (128 + SIGINT)", function()
     local out, err, rc = run_and_interrupt("-e 'io.stderr:write(\"ready\\n\") while true do end'")
-    assert.are_not.equal(0, rc)
-    assert.truthy(err:find("kshot: interrupted!", 1, true), err)
+    assert.are.equal(130, rc)
+    assert.truthy(err:find("kshot: interrupted!\n", 1, true), err)
     assert.are.equal("", out)
+  end)
+
+  it("raises exactly ks.INTERRUPTED, which ks.is_interrupt tells from other errors", function()
+    local s = script([[
+local ks = require "kshot"
+local ok, err = pcall(function() io.stderr:write("ready\n") while true do end end)
+print(ok, err == ks.INTERRUPTED, ks.is_interrupt(err), ks.is_interrupt("f.lua:2: interrupted!"),
+  ks.is_interrupt("boom"), ks.is_interrupt({}))
+error(err, 0)
+]])
+    local out, err, rc = run_and_interrupt(q(s))
+    assert.are.equal("false\ttrue\ttrue\ttrue\tfalse\tfalse\n", out)
+    assert.are.equal(130, rc) -- the rethrown interrupt ends the script as Ctrl-C does
+    assert.truthy(err:find("kshot: interrupted!\n", 1, true), err)
+  end)
+
+  it("exits 130 only after a Ctrl-C: the same error raised by the script itself exits 1", function()
+    assert.are.equal(1, select(3, run("-e 'error(\"interrupted!\", 0)'")))
+    assert.are.equal(1, select(3, run("-e 'error(\"interrupted!\")'")))
+    -- Ctrl-C during a kernel (the context flag: "<position>: interrupted!") is 130 too
+    local out, err, rc = run_and_interrupt(
+      "-e 'local ks = require \"kshot\"; local a = ks.ones(1000, 1000); io.stderr:write(\"ready\\n\"); while true do a = a + a end'")
+    assert.are.equal(130, rc)
+    assert.truthy(err:find("interrupted!\n", 1, true), err)
+    -- a caught Ctrl-C followed by an ordinary error is that error's 1
+    local s = script([[
+local ok, err = pcall(function() io.stderr:write("ready\n") while true do end end)
+assert(not ok)
+error("later failure")
+]])
+    out, err, rc = run_and_interrupt(q(s))
+    assert.are.equal(1, rc)
+    assert.truthy(err:find("later failure", 1, true), err)
   end)
 
   it("stops a long native kernel through the context flag (in a coroutine, which the hook does not reach)", function()

@@ -16,9 +16,15 @@
  *    converted with their __tostring metamethod).
  *  - Interrupts: kshot_interrupt may be called at any time from a signal
  *    handler or another thread. The running Lua code stops at its next
- *    instruction with the error "interrupted!" (a Lua hook, as lua.c does);
- *    a long native kernel stops between two chunks of work (the kshot
- *    context's interrupt flag). A kshot_run_* call discards any interrupt
+ *    instruction with the error value "interrupted!": exactly that string,
+ *    with no position (a Lua hook, as lua.c does); a long native kernel
+ *    stops between two chunks of work (the kshot context's interrupt flag)
+ *    with "<position>: interrupted!". `require "kshot"` in a kshot state
+ *    has ks.INTERRUPTED (the string) and ks.is_interrupt(err) (true for
+ *    either form, false for anything else): code that catches errors (e.g.
+ *    kshot.experiment's runs) rethrows interrupts instead of treating them
+ *    as failures. The `kshot` command exits with 130 when Ctrl-C (SIGINT)
+ *    ended the script. A kshot_run_* call discards any interrupt
  *    requested before it started. Only the state's main Lua thread is hooked:
  *    a coroutine that never returns to it is stopped only by the kernel flag.
  *  - One state must be used by one thread at a time (Lua's rule); different

@@ -36,12 +36,38 @@ void kshot_clear_interrupt(kshot_state *s)
     if (c) ks_ctx_clear_interrupt(c);
 }
 
+/* The error value of an interrupt (kshot.h): exactly this string, with no
+ * position, so code that catches errors can tell it from a failure. */
+#define INTERRUPTED "interrupted!"
+#define INTERRUPTED_LEN (sizeof INTERRUPTED - 1)
+
 /* Runs at the next Lua call, return or instruction after an interrupt. */
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     kshot_clear_interrupt(kshot_from_lua(L));
-    luaL_error(L, "interrupted!");
+    lua_pushliteral(L, INTERRUPTED);
+    lua_error(L);
+}
+
+/* "interrupted!" (the hook) or "<position>: interrupted!" (a native kernel
+ * stopped by the context flag, raised through luaL_error; lua.c's own hook
+ * under lua5.4 says the same). */
+int kshot_is_interrupt_message(const char *msg, size_t len)
+{
+    if (len == INTERRUPTED_LEN) return memcmp(msg, INTERRUPTED, len) == 0;
+    size_t tail = INTERRUPTED_LEN + 2; /* ": interrupted!" */
+    return len > tail && memcmp(msg + len - tail, ": " INTERRUPTED, tail) == 0;
+}
+
+/* ks.is_interrupt(err) -> true when err is the error of an interrupt. Only
+ * strings qualify: a table or userdata error is never an interrupt. */
+static int lua_is_interrupt(lua_State *L)
+{
+    size_t len = 0;
+    const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
+    lua_pushboolean(L, msg && kshot_is_interrupt_message(msg, len));
+    return 1;
 }
 
 /* Only async-signal-safe operations: an atomic store and lua_sethook (which
@@ -163,6 +189,12 @@ int kshot_run_string(kshot_state *s, const char *code)
 static int open_kshot(lua_State *L)
 {
     luaopen_kshot(L);
+    if (lua_istable(L, -1)) { /* the interrupt's value and its test, next to the hook */
+        lua_pushcfunction(L, lua_is_interrupt);
+        lua_setfield(L, -2, "is_interrupt");
+        lua_pushliteral(L, INTERRUPTED);
+        lua_setfield(L, -2, "INTERRUPTED");
+    }
     kshot_state *s = kshot_from_lua(L);
     ks_ctx *c = ks_lua_getctx(L);
     if (c && !atomic_load(&s->ctx)) {

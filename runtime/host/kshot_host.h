@@ -38,6 +38,10 @@ void kshot_sigint_default(void);
 int kshot_sigint_take(void);
 /* 1 if SIGINT arrived since the last kshot_sigint_take (not cleared). */
 int kshot_sigint_pending(void);
+/* kshot_embed.c: msg (len bytes) is the error of an interrupt: exactly
+ * "interrupted!" (the Ctrl-C hook) or "<position>: interrupted!" (a native
+ * kernel stopped by the context's flag). ks.is_interrupt applies this rule. */
+int kshot_is_interrupt_message(const char *msg, size_t len);
 
 /* ---- kshot_complete.c ---- */
 /* lua_CFunction: (light userdata: the NUL-terminated text before the

@@ -2,7 +2,10 @@
  * 5.4.4): `kshot [options] [script [args]]`, with the same `arg` table,
  * LUA_INIT handling and exit statuses, plus --help. Everything after option
  * parsing runs inside one protected call (pmain); errors print
- * "kshot: <message>" and a traceback on stderr and the exit status is 1. */
+ * "kshot: <message>" and a traceback on stderr and the exit status is 1,
+ * except for a Ctrl-C (SIGINT received, and the script ended with the
+ * interrupt's error, kshot.h), which exits with 130 as a shell reports a
+ * process killed by SIGINT (lua.c exits 1). */
 #include "kshot_host.h"
 
 #include <lauxlib.h>
@@ -31,7 +34,10 @@ typedef struct cmdline {
     const char *bad; /* the option that could not be parsed */
     kshot_state *s;
     int ok;          /* pmain finished without error */
+    int interrupted; /* the error reported last was an interrupt */
 } cmdline;
+
+#define EXIT_INTERRUPTED 130 /* 128 + SIGINT, the shell's convention */
 
 /* ------------------------------------------------------------ messages */
 static const char usage_options[] =
@@ -75,6 +81,9 @@ static void print_help(void)
            "and methods (string.fo<Tab>, t:ma<Tab>); Up/Down and Ctrl-R browse the history;\n"
            "Ctrl-C clears the line, or interrupts the running statement (also inside a\n"
            "long tensor operation); Ctrl-D exits.\n\n"
+           "Exit status: 0, or os.exit's; 1 after an error; 130 when Ctrl-C stopped the\n"
+           "script (it raises the error \"interrupted!\"; ks.is_interrupt(err) tells it\n"
+           "from other errors in code that catches errors).\n\n"
            "Environment:\n"
            "  LUA_INIT_5_4, LUA_INIT  code (or @file) run before the options\n"
            "  LUA_PATH(_5_4), LUA_CPATH(_5_4)  module search paths (C modules such as\n"
@@ -92,11 +101,18 @@ static void print_version(void)
     fflush(stdout);
 }
 
+/* The first line of a failure's message (the traceback follows) is the
+ * interrupt's value (kshot_is_interrupt_message, the rule of ks.is_interrupt). */
+static int is_interrupt_error(const char *err) { return kshot_is_interrupt_message(err, strcspn(err, "\n")); }
+
 static int report(cmdline *c, int st)
 {
     if (st != LUA_OK) {
+        const char *err = kshot_last_error(c->s);
+        /* 130 says SIGINT: a script that only raises "interrupted!" exits 1 */
+        c->interrupted = err && is_interrupt_error(err) && kshot_sigint_pending();
         fflush(stdout);
-        fprintf(stderr, "kshot: %s\n", kshot_last_error(c->s));
+        fprintf(stderr, "kshot: %s\n", err);
         fflush(stderr);
     }
     return st;
@@ -333,5 +349,6 @@ int main(int argc, char **argv)
     lua_pushlightuserdata(L, &c);
     int st = report(&c, kshot_pcall(c.s, 1, 0));
     kshot_close(c.s);
-    return st == LUA_OK && c.ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    if (st == LUA_OK && c.ok) return EXIT_SUCCESS;
+    return c.interrupted ? EXIT_INTERRUPTED : EXIT_FAILURE;
 }

@@ -50,7 +50,12 @@
 -- run{retry_failed = true} for failed ones); a run whose recorded config.json
 -- differs from its config now (a recipe edited under the same name) is re-run
 -- and counted in the summary's `stale` field. A run that raises is recorded as
--- failed with its message and the sweep goes on.
+-- failed with its message and the sweep goes on, except for an interrupt
+-- (Ctrl-C: ks.is_interrupt(err), see runtime/host/kshot.h): that run gets no
+-- record, exp:run says on stderr how many runs are recorded and rethrows the
+-- interrupt (the kshot command then exits with 130); running the same sweep
+-- again resumes it. A resume that finds every run recorded, or recorded
+-- failures it will not retry, says so through the progress channel.
 -- The report reads the records from disk only (no timings), so an
 -- interrupted-and-resumed sweep reports exactly what an uninterrupted one does.
 local ks = require "kshot"
@@ -61,6 +66,14 @@ local progress = require "kshot.progress"
 local options = require "kshot.options"
 
 local M = {}
+
+-- The host's interrupt test (kshot.h: Ctrl-C raises "interrupted!"). Under
+-- lua5.4 with kshot.so there is no host: lua.c's hook and a kernel stopped by
+-- the context flag raise "<position>: interrupted!", so apply the same rule.
+local is_interrupt = ks.is_interrupt or function(err)
+  return type(err) == "string" and (err == "interrupted!" or err:sub(-14) == ": interrupted!")
+end
+M.is_interrupt = is_interrupt
 
 -- ------------------------------------------------------------ files
 local has_lfs, lfs = pcall(require, "lfs")
@@ -186,11 +199,20 @@ local Experiment = {}
 Experiment.__index = Experiment
 
 --- experiment.new{name=, run=function(config, ctx), grid= | configs=, seeds=5, seed=0,
---   root="runs", metric=, maximize=true, baseline=, curve_metric=, progress=true|false}
+--   root="runs", metric=, maximize=true, baseline=, preregistered=, metric_range={lo, hi},
+--   curve_metric=, progress=true|false}
+-- metric_range: the metric's possible values (e.g. {0, 100} for a percentage):
+-- the comparison plot's axis stays inside it, whiskers leaving it are cut
+-- with an arrowhead (a t interval over 2 replicates can span -100..200).
+-- preregistered: the name or key of the one config chosen before the runs
+-- (the recipe the experiment is about); its row is marked "(fixed beforehand)".
+-- The row with the best observed mean is marked "(highest mean)" ("(lowest
+-- mean)" when maximize = false): a description of these replicates, not a
+-- choice made in advance (picking it after looking is optimistic).
 function M.new(spec)
   if type(spec) ~= "table" then error("experiment.new: a table expected, got " .. type(spec), 2) end
   options.check(spec, "experiment.new", { "name", "run", "grid", "configs", "seeds", "seed", "root", "metric",
-    "maximize", "baseline", "curve_metric", "progress" })
+    "maximize", "baseline", "curve_metric", "progress", "preregistered", "metric_range" })
   local name = spec.name
   if type(name) ~= "string" or not name:match("^[%w%._%-]+$") or name == "." or name == ".." then
     error("experiment.new: name must be a non-empty string of letters, digits, '.', '_' or '-' (not '.' or '..'), got "
@@ -237,7 +259,8 @@ function M.new(spec)
   if math.type(seed) ~= "integer" then error("experiment.new: seed must be an integer, got " .. tostring(seed), 2) end
   local self = setmetatable({ name = name, run_fn = spec.run, configs = configs, replicates = reps, seed = seed,
     root = spec.root or "runs", metric = spec.metric, maximize = spec.maximize ~= false, baseline = spec.baseline,
-    curve_metric = spec.curve_metric, show_progress = spec.progress, keys = {}, by_key = {} }, Experiment)
+    curve_metric = spec.curve_metric, show_progress = spec.progress, preregistered = spec.preregistered,
+    keys = {}, by_key = {} }, Experiment)
   local folders = {}
   for i, cfg in ipairs(configs) do
     local key = cfg.name and tostring(cfg.name) or ms.config_key(cfg)
@@ -261,6 +284,24 @@ function M.new(spec)
   end
   if self.baseline ~= nil and not self.by_key[self.baseline] then
     error(("experiment.new: baseline '%s' is not a config (configs: %s)"):format(tostring(self.baseline),
+      table.concat(self.keys, "; ")), 2)
+  end
+  local range = spec.metric_range
+  if range ~= nil then
+    local a, b = type(range) == "table" and range[1], type(range) == "table" and range[2]
+    if type(range) ~= "table" or #range ~= 2 or type(a) ~= "number" or type(b) ~= "number" or a ~= a or b ~= b
+      or a == -math.huge or b == math.huge or not (a < b) then
+      error("experiment.new: metric_range must be {lo, hi} with finite numbers lo < hi (e.g. {0, 100}), got "
+        .. (type(range) == "table" and ("{%s}"):format(table.concat((function()
+          local t = {}
+          for k = 1, #range do t[k] = tostring(range[k]) end
+          return t
+        end)(), ", ")) or tostring(range)), 2)
+    end
+    self.metric_range = { a, b }
+  end
+  if self.preregistered ~= nil and not self.by_key[self.preregistered] then
+    error(("experiment.new: preregistered '%s' is not a config (configs: %s)"):format(tostring(self.preregistered),
       table.concat(self.keys, "; ")), 2)
   end
   self.dir = self.root .. "/" .. name
@@ -364,6 +405,8 @@ local function run_one(self, run)
   os.remove(curve_path)
   local ok, result = pcall(self.run_fn, run.config, ctx)
   if curve then curve:close() end
+  -- Ctrl-C is not a failure of the run: no record, so a resume runs it again
+  if not ok and is_interrupt(result) then return nil, result end
   local rec = { key = run.key, config_key = run.config_key, replicate = run.replicate, seed = ctx.seed,
     run_seed = ctx.run_seed, experiment_seed = self.seed, kshot_version = ks.__version or "unknown" }
   if ok then
@@ -421,8 +464,8 @@ function Experiment:run(opts)
     for i = #runs, 1, -1 do rev[#rev + 1] = runs[i] end
     runs = rev
   end
-  local pending = {}
-  local summary = { ran = 0, skipped = 0, failed = 0 }
+  local pending, had_record = {}, {}
+  local summary = { ran = 0, skipped = 0, failed = 0, recorded_failed = 0 }
   for _, run in ipairs(runs) do
     if not opts.only or opts.only(run) then
       local rec = not opts.force and self:record(run)
@@ -433,21 +476,52 @@ function Experiment:run(opts)
       end
       if rec and (rec.status == "ok" or not opts.retry_failed) then
         summary.skipped = summary.skipped + 1
+        if rec.status ~= "ok" then summary.recorded_failed = summary.recorded_failed + 1 end
       else
         pending[#pending + 1] = run
+        had_record[run] = exists(self:run_dir(run) .. "/record.json") -- re-run: forced, stale or failed
       end
     end
   end
   local bar = progress.new { total = #pending, label = self.name, silent = self.show_progress == false,
     mode = opts.progress_mode }
-  for i, run in ipairs(pending) do
-    local rec = run_one(self, run)
-    summary.ran = summary.ran + 1
-    if rec.status ~= "ok" then
-      summary.failed = summary.failed + 1
-      bar:log(("run %s failed: %s"):format(run.key, rec.error))
+  local total = summary.skipped + #pending
+  if #pending == 0 and total > 0 then
+    bar:log(("%s: all %d runs loaded from the records (0 run); --fresh (force) re-runs them"):format(self.name, total))
+  end
+  if summary.recorded_failed > 0 and not opts.retry_failed then
+    bar:log(("%s: %d failed run%s recorded; --retry-failed (retry_failed) re-runs them"):format(self.name,
+      summary.recorded_failed, summary.recorded_failed == 1 and " is" or "s are"))
+  end
+  summary.recorded_failed = nil
+  local current = 0 -- index in pending of the run in progress
+  local ok, err = pcall(function()
+    for i, run in ipairs(pending) do
+      current = i
+      local rec, interrupt = run_one(self, run)
+      if not rec then error(interrupt, 0) end
+      summary.ran = summary.ran + 1
+      if rec.status ~= "ok" then
+        summary.failed = summary.failed + 1
+        bar:log(("run %s failed: %s"):format(run.key, rec.error))
+      end
+      bar:update(i, { failed = summary.failed })
     end
-    bar:update(i, { failed = summary.failed })
+  end)
+  if not ok then
+    -- Ctrl-C lands anywhere in the loop, also outside the run function's
+    -- pcall: say where the sweep stands (even with progress = false), then
+    -- rethrow. The run in progress counts if its record is complete on disk.
+    if is_interrupt(err) then
+      local recorded = summary.skipped + current - 1
+      local cur = pending[current]
+      if cur and not had_record[cur] and exists(self:run_dir(cur) .. "/record.json") then recorded = recorded + 1 end
+      if bar.mode == "bar" then io.stderr:write("\r\27[K") end
+      io.stderr:write(("interrupted: %d of %d runs recorded under %s; run the same command again to resume\n")
+        :format(recorded, total, self.dir))
+      io.stderr:flush()
+    end
+    error(err, 0)
   end
   if #pending > 0 then bar:finish() end
   return summary
@@ -567,6 +641,31 @@ local function text_table(rows)
   return table.concat(lines, "\n")
 end
 
+-- the marks after a config's name: descriptive best, pre-registered, baseline
+-- what the marks mean, under the table
+local function mark_note(s)
+  if not s.best then return "No config has a successful run yet." end
+  local text = ("%s: the config whose mean on these replicates is %s, a description of this sample, not a "
+    .. "recipe chosen in advance (chosen after looking, its lead would be optimistic)."):format(
+    s.maximize and "(highest mean)" or "(lowest mean)", s.maximize and "the highest" or "the lowest")
+  if s.preregistered then
+    text = text .. (" (fixed beforehand): `%s`, the config declared before the runs, so its result is free of that "
+      .. "selection."):format(s.preregistered_key)
+  end
+  return text
+end
+
+local function marks(s, i, key, bold)
+  local out = {}
+  if i == s.best then
+    local m = s.maximize and "(highest mean)" or "(lowest mean)"
+    out[#out + 1] = bold and ("**" .. m .. "**") or m
+  end
+  if s.preregistered and key == s.preregistered_key then out[#out + 1] = "(fixed beforehand)" end
+  if s.baseline and key == s.baseline_key then out[#out + 1] = "(baseline)" end
+  return #out > 0 and (" " .. table.concat(out, " ")) or ""
+end
+
 -- The summary prints as a terminal table, so print(exp:report()) and
 -- print(exp:summarize()) show results rather than "table: 0x...".
 local Summary = {}
@@ -581,7 +680,7 @@ function Summary:__tostring()
     if r.interval then
       cell = r.interval.half and ("%s ± %s"):format(fmt4(r.interval.mean), fmt4(r.interval.half)) or fmt4(r.interval.mean)
     end
-    rows[#rows + 1] = { r.key .. (i == self.best and " (best)" or "") .. (r.key == self.baseline and " (baseline)" or ""),
+    rows[#rows + 1] = { r.key .. marks(self, i, r.key),
       tostring(r.n), cell, tostring(r.failed) .. (r.missing > 0 and (" (+%d not run)"):format(r.missing) or "") }
   end
   out[#out + 1] = text_table(rows)
@@ -684,9 +783,11 @@ function Experiment:summarize()
       for j, ci in ipairs(idx) do comparisons[ci].holm_t, comparisons[ci].holm_w = ht[j], hw[j] end
     end
   end
+  local function key_of(k) return k ~= nil and self.keys[self.by_key[k]] or nil end
   return setmetatable({ metric = metric, names = names, rows = rows, best = best, comparisons = comparisons,
     configs = cfgs, corrected = #with_p_value(comparisons), experiment = self.name, baseline = self.baseline,
-    maximize = self.maximize }, 
+    baseline_key = key_of(self.baseline), preregistered = self.preregistered,
+    preregistered_key = key_of(self.preregistered), maximize = self.maximize }, 
     Summary)
 end
 
@@ -719,13 +820,22 @@ function Experiment:report(opts)
       cell = r.interval.half and ("%s ± %s"):format(fmt4(r.interval.mean), fmt4(r.interval.half))
         or fmt4(r.interval.mean)
     end
-    local name = r.key .. (i == s.best and " **(best)**" or "") .. (r.key == self.baseline and " (baseline)" or "")
+    local name = r.key .. marks(s, i, r.key, true)
     local row = { name, tostring(r.n), cell }
     for _, n in ipairs(s.names) do if n ~= metric then row[#row + 1] = fmt4(r.means[n]) end end
     row[#row + 1] = tostring(r.failed) .. (r.missing > 0 and (" (+%d not run)"):format(r.missing) or "")
     trows[#trows + 1] = row
   end
   out[#out + 1] = md_table(header, trows)
+  out[#out + 1] = ""
+  out[#out + 1] = mark_note(s)
+  local few = false
+  for _, r in ipairs(s.rows) do if r.n > 0 and r.n < 3 then few = true end end
+  if few then
+    out[#out + 1] = ""
+    out[#out + 1] = "n < 3: intervals are very wide (n = 2: the 95% t interval is ±12.7 standard errors; n = 1: "
+      .. "none)."
+  end
   if #s.comparisons > 0 then
     out[#out + 1] = ""
     out[#out + 1] = ("## Paired comparisons with the baseline `%s` (same replicates)"):format(self.baseline)
@@ -774,8 +884,14 @@ end
 
 -- ------------------------------------------------------------ SVG plots
 local function esc(s) return (tostring(s):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;")) end
+-- 10 colours x 4 dash patterns: 40 series before a style repeats
 local COLORS = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
   "#bcbd22", "#17becf" }
+local DASHES = { nil, "6 3", "2 2", "8 3 2 3" }
+local function style(i)
+  return COLORS[(i - 1) % #COLORS + 1], DASHES[(i - 1) // #COLORS % #DASHES + 1]
+end
+M.series_style = style
 
 local function nice_range(lo, hi)
   if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
@@ -783,28 +899,67 @@ local function nice_range(lo, hi)
   return lo - pad, hi + pad
 end
 
+--- ticks(lo, hi) -> values in [lo, hi] at a 1-2-5 step (1, 2 or 5 times a power of 10), about 5 of them
+local function ticks(lo, hi)
+  local raw = (hi - lo) / 5
+  local p = 10 ^ math.floor(math.log(raw, 10))
+  local step = p * 10
+  for _, m in ipairs { 1, 2, 5 } do
+    if m * p >= raw then step = m * p break end
+  end
+  local out = {}
+  for k = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) do
+    local v = tonumber(("%.12g"):format(k * step)) -- 0.6, not 0.6000000000000001
+    if v == 0 then v = 0 end -- no "-0"
+    out[#out + 1] = v
+  end
+  return out
+end
+M.ticks = ticks
+
+local function fmt_tick(v) return ("%.6g"):format(v) end
+
 --- Comparison plot: one row per config, the mean as a dot and the 95% interval as a bar.
+-- With metric_range = {lo, hi} the axis stays inside it and a whisker that
+-- leaves it is cut at the edge with an arrowhead.
 function M.svg_comparison(s, self)
   local n = #s.rows
   local left, width, rowh, top = 260, 420, 26, 40
-  local h = top + n * rowh + 50
+  local h = top + n * rowh + 64
   local lo, hi = math.huge, -math.huge
   for _, r in ipairs(s.rows) do
-    if r.interval then lo, hi = math.min(lo, r.interval.lo), math.max(hi, r.interval.hi) end
+    if r.interval then
+      lo, hi = math.min(lo, r.interval.lo or r.interval.mean), math.max(hi, r.interval.hi or r.interval.mean)
+    end
   end
   if lo == math.huge then lo, hi = 0, 1 end
   lo, hi = nice_range(lo, hi)
-  local function x(v) return left + (v - lo) / (hi - lo) * width end
+  local range = self.metric_range
+  if range then
+    lo, hi = math.max(lo, range[1]), math.min(hi, range[2])
+    if lo >= hi then lo, hi = range[1], range[2] end
+  end
+  local function x(v) return left + (math.min(math.max(v, lo), hi) - lo) / (hi - lo) * width end
   local o = { ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">')
     :format(left + width + 30, h), '<rect width="100%" height="100%" fill="white"/>',
     ('<text x="10" y="20" font-size="14">%s: %s, mean and 95%% interval</text>'):format(esc(self.name), esc(s.metric)) }
   for i, r in ipairs(s.rows) do
     local y = top + (i - 0.5) * rowh
     o[#o + 1] = ('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>')
-      :format(left - 10, y, esc(r.key .. (i == s.best and " (best)" or "")))
+      :format(left - 10, y, esc(r.key .. marks(s, i, r.key)))
     if r.interval then
+      local a, b = r.interval.lo or r.interval.mean, r.interval.hi or r.interval.mean
       o[#o + 1] = ('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#333" stroke-width="2"/>')
-        :format(x(r.interval.lo), x(r.interval.hi), y, y)
+        :format(x(a), x(b), y, y)
+      -- a clipped end: an arrowhead on the axis edge
+      if a < lo then
+        o[#o + 1] = ('<path d="M%.1f %.1f l7 -5 v10 z" fill="#333"><title>interval continues to %s</title></path>')
+          :format(x(lo), y, fmt_tick(a))
+      end
+      if b > hi then
+        o[#o + 1] = ('<path d="M%.1f %.1f l-7 -5 v10 z" fill="#333"><title>interval continues to %s</title></path>')
+          :format(x(hi), y, fmt_tick(b))
+      end
       o[#o + 1] = ('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>'):format(x(r.interval.mean), y,
         i == s.best and "#d62728" or "#1f77b4")
     end
@@ -818,16 +973,21 @@ function M.svg_comparison(s, self)
   end
   local ay = top + n * rowh + 10
   o[#o + 1] = ('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>'):format(left, left + width, ay, ay)
-  for t = 0, 4 do
-    local v = lo + (hi - lo) * t / 4
-    o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>'):format(x(v), ay + 16, v)
+  for _, v in ipairs(ticks(lo, hi)) do
+    o[#o + 1] = ('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="black"/>'):format(x(v), x(v), ay, ay + 4)
+    o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'):format(x(v), ay + 16, fmt_tick(v))
   end
+  -- axis titles
+  o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'):format(left + width / 2, ay + 36, esc(s.metric))
+  o[#o + 1] = ('<text x="14" y="%.1f" text-anchor="middle" transform="rotate(-90 14 %.1f)">config</text>')
+    :format(top + n * rowh / 2, top + n * rowh / 2)
   o[#o + 1] = "</svg>\n"
   return table.concat(o, "\n")
 end
 
 --- Learning curves: mean over replicates of the curve column (curve_metric, or
--- the first logged column other than epoch/step) per config.
+-- the first logged column other than epoch/step) per config; config i has
+-- colour i and, past 10 configs, a dash pattern (series_style).
 function M.svg_curves(s, self)
   local col, xcol
   local series = {}
@@ -859,7 +1019,8 @@ function M.svg_curves(s, self)
     for xv in pairs(sums) do xs[#xs + 1] = xv end
     table.sort(xs)
     for _, xv in ipairs(xs) do pts[#pts + 1] = { xv, sums[xv] / counts[xv] } end
-    if #pts > 0 then series[#series + 1] = { key = c.key, pts = pts, color = COLORS[(i - 1) % #COLORS + 1] } end
+    local color, dash = style(i)
+    if #pts > 0 then series[#series + 1] = { key = c.key, pts = pts, color = color, dash = dash } end
   end
   if #series == 0 or not col then return nil end
   local xlo, xhi, ylo, yhi = math.huge, -math.huge, math.huge, -math.huge
@@ -871,26 +1032,35 @@ function M.svg_curves(s, self)
   end
   xlo, xhi = nice_range(xlo, xhi)
   ylo, yhi = nice_range(ylo, yhi)
-  local L, T, W, H = 60, 40, 480, 300
+  local L, T, W, H = 70, 40, 480, 300
   local function X(v) return L + (v - xlo) / (xhi - xlo) * W end
   local function Y(v) return T + H - (v - ylo) / (yhi - ylo) * H end
+  local xname = xcol or "row"
   local o = { ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">')
-    :format(L + W + 240, T + H + 50), '<rect width="100%" height="100%" fill="white"/>',
+    :format(L + W + 240, math.max(T + H + 60, T + 20 + #series * 18)), '<rect width="100%" height="100%" fill="white"/>',
     ('<text x="10" y="20" font-size="14">%s: %s (mean over replicates) by %s</text>'):format(esc(self.name), esc(col),
-      esc(xcol or "row")),
+      esc(xname)),
     ('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>'):format(L, T, W, H) }
-  for t = 0, 4 do
-    local xv, yv = xlo + (xhi - xlo) * t / 4, ylo + (yhi - ylo) * t / 4
-    o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>'):format(X(xv), T + H + 16, xv)
-    o[#o + 1] = ('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%.3g</text>'):format(L - 4, Y(yv), yv)
+  for _, xv in ipairs(ticks(xlo, xhi)) do
+    o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'):format(X(xv), T + H + 16, fmt_tick(xv))
   end
+  for _, yv in ipairs(ticks(ylo, yhi)) do
+    o[#o + 1] = ('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>'):format(L - 4, Y(yv),
+      fmt_tick(yv))
+  end
+  -- axis titles
+  o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'):format(L + W / 2, T + H + 36, esc(xname))
+  o[#o + 1] = ('<text x="14" y="%.1f" text-anchor="middle" transform="rotate(-90 14 %.1f)">%s</text>')
+    :format(T + H / 2, T + H / 2, esc(col))
   for i, se in ipairs(series) do
     local pts = {}
     for _, p in ipairs(se.pts) do pts[#pts + 1] = ("%.1f,%.1f"):format(X(p[1]), Y(p[2])) end
-    o[#o + 1] = ('<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>'):format(se.color,
+    local dash = se.dash and (' stroke-dasharray="%s"'):format(se.dash) or ""
+    o[#o + 1] = ('<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"/>'):format(se.color, dash,
       table.concat(pts, " "))
-    o[#o + 1] = ('<rect x="%d" y="%d" width="12" height="3" fill="%s"/>'):format(L + W + 12, T + 10 + (i - 1) * 18,
-      se.color)
+    local ly = T + 11.5 + (i - 1) * 18
+    o[#o + 1] = ('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="2"%s/>'):format(L + W + 8,
+      L + W + 26, ly, ly, se.color, dash)
     o[#o + 1] = ('<text x="%d" y="%d" dominant-baseline="middle">%s</text>'):format(L + W + 30, T + 12 + (i - 1) * 18,
       esc(se.key))
   end
