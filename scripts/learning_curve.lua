@@ -343,9 +343,16 @@ local r = LC.run {train = {trx, try}, test = {tex, tey}, k = args.k, seeds = arg
   heads = args.heads, scratch_steps = args.scratch_steps, scratch = not args.no_scratch, base_size = args.base_size,
   log = (not args.quiet) and function(s) io.stderr:write(s, "\n") end or nil}
 print(("Fashion-MNIST, 10-way accuracy (%%) on %d test images, K labelled training images per class;\n"
-  .. "mean ± 95%% t interval over %d seeds (sample sd, ddof = 1); %d s"):format(r.test_size, r.seeds, os.time() - t0))
+  .. "mean ± 95%% t interval over %d seeds (sample sd, ddof = 1); elapsed %d s"):format(r.test_size, r.seeds,
+  os.time() - t0))
 for _, b in ipairs(backbones) do print(("  %s: %s"):format(b[1], b[2])) end
 print(LC.table(r))
+if args.supervised ~= "none" then
+  print(("\nCaveat: the supervised backbone was pretrained on the base classes' labelled training images (%s), "
+    .. "so for its rows K counts only the labels added on top of that pretraining, not all the labels "
+    .. "used."):format(args.supervised == D.supervised and "classes 0-4, about 27,000 labelled images"
+      or "see the checkpoint's metadata"))
+end
 if args.svg ~= "none" then
   -- a given --svg's folder exists (checked by cli); the default's, runs/, is created
   if args.svg == D.svg then os.execute("mkdir -p runs") end

@@ -141,6 +141,10 @@ end
 
 local ok = true
 local W_ref, b_ref = ks.tensor(W_ls), ks.tensor(b_ls)
+print(("%d examples, %d inputs, %d outputs, noise sd %g, seed %d"):format(N, D, K, args.noise, args.seed))
+print("final_loss: mean squared error of the fitted (W, b) on the training data (all " .. N * K .. " outputs)")
+print(("distance: Euclidean distance of (W, b), all %d numbers, to the closed-form least-squares solution "
+  .. "(passes when <= --tolerance %g)\n"):format(K * D + K, args.tolerance))
 print(string.format("%-64s final_loss=%.6f distance=0 (closed form)", "least squares (normal equations)", full_loss(W_ref, b_ref)))
 for _, r in ipairs(runs) do
   local d = distance(r[2], r[3])

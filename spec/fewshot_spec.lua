@@ -76,7 +76,7 @@ describe("fewshot episodes", function()
     assert.is_true(differ)
   end)
 
-  it("summarise with the population sigma and pair the differences", function()
+  it("summarise with Student's t below 100 episodes, the population sigma from 100, and pair the differences", function()
     local r = fewshot.compare {methods = {"UN", "L2N"}, way = 3, shot = 1, query = 4, episodes = 25,
       support_pool = pool, seed = 1}
     local a, b = r.results.UN.per_episode, r.results.L2N.per_episode
@@ -85,8 +85,20 @@ describe("fewshot episodes", function()
     for i = 1, n do ss = ss + (a[i] - s / n) ^ 2 end
     assert.are.equal(25, r.results.UN.n)
     assert.is_true(math.abs(r.results.UN.mean - s / n) < 1e-9)
-    assert.is_true(math.abs(r.results.UN.ci95 - 1.96 * math.sqrt(ss / n) / math.sqrt(n)) < 1e-9)
-    assert.are.equal("population", r.results.UN.sigma)
+    -- t(0.975, 24) = 2.063898562
+    assert.is_true(math.abs(r.results.UN.ci95 - 2.063898562 * math.sqrt(ss / (n - 1)) / math.sqrt(n)) < 1e-8)
+    assert.are.equal("sample", r.results.UN.sigma)
+    assert.truthy(r.interval:find("t(0.975, n - 1)", 1, true))
+    local big = fewshot.compare {methods = {"UN"}, way = 3, shot = 1, query = 4, episodes = 100,
+      support_pool = pool, seed = 1}
+    local u = big.results.UN
+    local m2, s2 = 0, 0
+    for i = 1, 100 do m2 = m2 + u.per_episode[i] / 100 end
+    for i = 1, 100 do s2 = s2 + (u.per_episode[i] - m2) ^ 2 end
+    assert.is_true(math.abs(u.ci95 - 1.96 * math.sqrt(s2 / 100) / 10) < 1e-9)
+    assert.are.equal("population", u.sigma)
+    local one = fewshot.evaluate {method = "UN", way = 3, shot = 1, query = 4, episodes = 1, support_pool = pool}
+    assert.is_true(one.ci95 ~= one.ci95, "no interval from one episode")
     local d = r.paired[1]
     assert.are.equal("UN", d.a)
     assert.are.equal("L2N", d.b)

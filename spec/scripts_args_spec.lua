@@ -251,3 +251,117 @@ io.stdout:flush()
       .. "cli.call('other.lua', error, 'no data here', 0)", 2, "other.lua: no data here\n")
   end)
 end)
+
+-- small real runs of the scripts (a few seconds each): what they print and compute
+describe("scripts' statistics and wording (small runs)", function()
+  local stats = require "kshot.stats"
+  local json = require "dkjson"
+  local function ok_run(args)
+    local out, err, code = run(args)
+    assert.are.equal(0, code, err)
+    return out, err
+  end
+
+  it("transfer_fashion.lua: no interval for 1 episode (n/a, not ± 0.00)", function()
+    local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 1 --shots 1 --query 2 --threads 1 -q")
+    assert.truthy(out:find("Student t (sample sd) below 100 episodes, normal (population sd) from 100", 1, true), out)
+    assert.truthy(out:find("| pixels UN | %d+%.%d%d ± n/a | 1 |"), out)
+    assert.falsy(out:find("± 0.00", 1, true), out)
+  end)
+
+  it("transfer_fashion.lua: a Student t interval (sample sd) below 100 episodes", function()
+    local jf = tmpname()
+    local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 3 --shots 1 --query 2 --threads 1 -q "
+      .. "--json " .. q(jf))
+    local rows = json.decode(slurp(jf)).shots.k1.rows
+    assert.are.equal(4, #rows)
+    local wider = 0
+    for _, r in ipairs(rows) do
+      assert.are.equal(3, r.n)
+      assert.are.equal(3, #r.per_episode)
+      local t = stats.interval(r.per_episode, { method = "t" })
+      assert.are.equal("t", r.interval)
+      assert.is_true(math.abs(r.ci95 - t.half) < 1e-9, r.method)
+      assert.truthy(out:find(("| %s | %.2f ± %.2f | 3 |"):format(r.method, t.mean, t.half), 1, true), out)
+      -- the old 1.96 * population sd / sqrt(n): 2.7x narrower at n = 3
+      local old = 1.96 * stats.sd(r.per_episode, 0) / math.sqrt(3)
+      if old > 0 then
+        assert.is_true(r.ci95 > 2.6 * old, r.method)
+        wider = wider + 1
+      end
+    end
+    assert.is_true(wider > 0, "every method had the same accuracy on the 3 episodes")
+  end)
+
+  it("optimizers.lua --smoke: explicit --seeds / --steps / --test-size win; the rate column is 'lr'", function()
+    local out = ok_run("scripts/optimizers.lua --smoke --seeds 2 --steps 5 --test-size 200 --no-records --threads 1 -q")
+    assert.truthy(out:find("# Experiment `optimizers-k10-test200-steps5`", 1, true), out)
+    assert.truthy(out:find("4 configurations x 2 replicates", 1, true), out)
+    assert.truthy(out:find("| failed |", 1, true), out)
+    assert.truthy(out:find("| lr |", 1, true), out)
+    assert.falsy(out:find("lr (mean)", 1, true), out)
+  end)
+
+  local FF = "scripts/fewshot_fashion.lua --preset smoke --k 5 --seeds 1 --steps 2 --test-size 200 --no-records "
+    .. "--threads 1 -q"
+  it("fewshot_fashion.lua --dev says development images, not test images", function()
+    local out = ok_run(FF .. " --dev")
+    assert.truthy(out:find("## Summary: development accuracy % (mean ± 95% Student-t", 1, true), out)
+    assert.truthy(out:find("; 200 development images (training rows 50000+); ", 1, true), out)
+    assert.falsy(out:find("test accuracy", 1, true), out)
+    assert.falsy(out:find("full test set", 1, true), out)
+    assert.falsy(out:find("BEST", 1, true), out)
+  end)
+
+  it("fewshot_fashion.lua without --dev keeps its test-set wording", function()
+    local out = ok_run(FF)
+    assert.truthy(out:find("## Summary: test accuracy % (mean ± 95% Student-t half-width over the replicates)\n", 1, true), out)
+    assert.truthy(out:find("replicates 0 (report replicates, not used to choose best_recipe); 200 test images; 2 steps "
+      .. "of batch 32; records under (temporary)/\nreference (protocol note, 10 seeds, full test set): ", 1, true), out)
+  end)
+
+  it("fewshot_fashion.lua --help describes every preset and says best_recipe", function()
+    local out = ok_run("scripts/fewshot_fashion.lua --help")
+    for _, s in ipairs { "default: baseline, the tricks one at a time", "tricks: the default preset without best_recipe",
+      "best: baseline and best_recipe", "smoke: baseline and adamw", "candidates: the development recipes" } do
+      assert.truthy(out:find(s, 1, true), s .. " in: " .. out)
+    end
+    assert.falsy(out:find("BEST", 1, true), out)
+  end)
+
+  it("learning_curve.lua: the supervised backbone's caveat under the table, 'elapsed N s'", function()
+    local out = ok_run("scripts/learning_curve.lua --k 1 --seeds 1 --no-scratch --simclr none --test-size 50 "
+      .. "--base-size 20 --heads CL2N --svg none --threads 1 -q")
+    assert.truthy(out:find("%(sample sd, ddof = 1%); elapsed %d+ s\n"), out)
+    assert.truthy(out:find("| supervised %+ CL2N | [%d.]+ |\n\nCaveat: the supervised backbone was pretrained on the "
+      .. "base classes' labelled training images %(classes 0%-4, about 27,000 labelled images%)"), out)
+  end)
+
+  it("linear_regression.lua defines final_loss and distance", function()
+    local out = ok_run("scripts/linear_regression.lua")
+    assert.truthy(out:find("\nfinal_loss: mean squared error of the fitted (W, b) on the training data", 1, true), out)
+    assert.truthy(out:find("\ndistance: Euclidean distance of (W, b), all 8 numbers, to the closed-form least-squares "
+      .. "solution", 1, true), out)
+  end)
+
+  it("record_baselines.lua runs from another folder; an unknown recipe lists the known ones", function()
+    local lfs_ = require "lfs"
+    local cwd = lfs_.currentdir()
+    local bin = KSHOT:sub(1, 1) == "/" and KSHOT or cwd .. "/" .. KSHOT
+    local function from_tmp(args)
+      local out, err = tmpname(), tmpname()
+      local _, _, code = os.execute(("cd /tmp && env -u LUA_INIT -u LUA_INIT_5_4 %s %s %s >%s 2>%s"):format(q(bin),
+        q(cwd .. "/scripts/record_baselines.lua"), args, q(out), q(err)))
+      return slurp(out), slurp(err), code
+    end
+    local out, err, code = from_tmp("--help")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Usage: record_baselines.lua", 1, true), out)
+    assert.truthy(out:find("run every recipe as usual (slow) and print the diff, but write nothing", 1, true), out)
+    out, err, code = from_tmp("--only nosuch")
+    assert.are.equal(2, code, err)
+    assert.truthy(err:find("record_baselines.lua: unknown recipe 'nosuch' (known recipes: fewshot_fashion, "
+      .. "linear_sgd_fashion, optimizers, transfer_fashion)", 1, true), err)
+    assert.falsy(err:find("traceback", 1, true), err)
+  end)
+end)

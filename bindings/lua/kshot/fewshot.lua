@@ -5,7 +5,7 @@
 --   local r = fewshot.evaluate{backbone = model, layer = "avgpool", method = "CL2N", way = 5, shot = 1,
 --     query = 15, episodes = 600, classes = {5, 6, 7, 8, 9}, support_pool = {images = trx, labels = try},
 --     query_pool = {images = tex, labels = tey}, base_pool = {images = trx, labels = try}, seed = 0}
---   print(r.mean, r.ci95)                       -- accuracy %, 95% half-width (population sigma)
+--   print(r.mean, r.ci95)                       -- accuracy %, 95% half-width (see Results)
 --   local c = fewshot.compare{..., methods = {"UN", "L2N", "CL2N", "logreg"}}  -- same episodes, paired
 --   local clf = fewshot.fit{backbone = model, method = "logreg", images = x, labels = y}
 --   clf:predict(x1); clf:predict_proba(xs); clf:save("probe.safetensors")
@@ -24,7 +24,8 @@
 -- Pools: {images = tensor [N, ...], labels = int64 [N]}. Queries come from
 -- query_pool when given, else from support_pool (disjoint from the support).
 -- Results: accuracy in percent; ci95 = 1.96 * sigma / sqrt(n) with the
--- POPULATION sigma (ddof = 0), as the few-shot literature.
+-- POPULATION sigma (ddof = 0), as the few-shot literature, from 100 episodes
+-- on; Student's t with the sample sd below (NaN for one episode).
 local P = require "kshot.fewshot.protocol"
 local Cl = require "kshot.fewshot.classifier"
 local Bk = require "kshot.fewshot.backbone"

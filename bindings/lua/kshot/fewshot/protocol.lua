@@ -3,10 +3,15 @@
 --
 -- Episodes come from ks.data.episode driven by ONE generator seeded with
 -- `seed`, so for a seed and a pool the e-th episode is the same whatever the
--- methods: comparisons are paired. Accuracies are in percent; the interval
--- is mean +- 1.96 * sigma / sqrt(n) with sigma the POPULATION standard
--- deviation (ddof = 0), the few-shot literature's convention.
+-- methods: comparisons are paired. Accuracies are in percent; the 95%
+-- interval (ci95, its half-width) is the few-shot literature's mean +- 1.96 *
+-- sigma / sqrt(n) with sigma the POPULATION standard deviation (ddof = 0)
+-- from 100 episodes on, and Student's t with n - 1 degrees of freedom and the
+-- sample sd below (the normal rule would be too narrow there; kshot.stats'
+-- "auto"); NaN for a single episode. Each summary says which (sigma =
+-- "population" | "sample").
 local ks = require "kshot"
+local stats = require "kshot.stats"
 local Bk = require "kshot.fewshot.backbone"
 local H = require "kshot.fewshot.heads"
 local Me = require "kshot.fewshot.methods"
@@ -196,8 +201,13 @@ local function summary(xs)
   for i = 1, n do s = s + xs[i] end
   local mean, ss = s / n, 0
   for i = 1, n do ss = ss + (xs[i] - mean) ^ 2 end
-  local sd = math.sqrt(ss / n) -- population sd (ddof = 0)
-  return {mean = mean, sd = sd, ci95 = 1.96 * sd / math.sqrt(n), n = n, per_episode = xs, sigma = "population"}
+  if n >= 100 then
+    local sd = math.sqrt(ss / n) -- population sd (ddof = 0)
+    return {mean = mean, sd = sd, ci95 = 1.96 * sd / math.sqrt(n), n = n, per_episode = xs, sigma = "population"}
+  end
+  local sd = n > 1 and math.sqrt(ss / (n - 1)) or 0 -- sample sd (ddof = 1)
+  local half = n > 1 and stats.t_quantile(0.975, n - 1) * sd / math.sqrt(n) or 0 / 0
+  return {mean = mean, sd = sd, ci95 = half, n = n, per_episode = xs, sigma = "sample"}
 end
 P.summary = summary
 
@@ -354,8 +364,10 @@ function P.compare(o, where)
     if e % 20 == 0 then collectgarbage("step") end
   end
   local out = {order = order, results = {}, paired = {}, way = cfg.way, shot = cfg.shot, query = cfg.query,
-    episodes = cfg.episodes, seed = cfg.seed, classes = cfg.classes, solver = solver, sigma = "population",
-    interval = "mean +- 1.96 * sigma / sqrt(n), sigma = population sd (ddof = 0)"}
+    episodes = cfg.episodes, seed = cfg.seed, classes = cfg.classes, solver = solver,
+    sigma = cfg.episodes >= 100 and "population" or "sample",
+    interval = cfg.episodes >= 100 and "mean +- 1.96 * sigma / sqrt(n), sigma = population sd (ddof = 0)"
+      or "mean +- t(0.975, n - 1) * s / sqrt(n), s = sample sd (ddof = 1)"}
   for _, label in ipairs(order) do out.results[label] = summary(per[label]) end
   for i = 1, #order do
     for j = i + 1, #order do
