@@ -818,8 +818,18 @@ local elapsed = (ks._bench_clock and ks._bench_clock() or os.time()) - t_start
 print(("elapsed %.0f s"):format(elapsed))
 
 if args.json then
+  -- every object's keys in sorted order (dkjson's keyorder), so equal results give equal files
+  local keys, seen = {}, {}
+  local function collect(t)
+    for k, v in pairs(t) do
+      if type(k) == "string" and not seen[k] then seen[k] = true; keys[#keys + 1] = k end
+      if type(v) == "table" then collect(v) end
+    end
+  end
+  collect(out)
+  table.sort(keys)
   local f = assert(io.open(args.json, "wb"))
-  f:write(json.encode(out, { indent = true }))
+  f:write(json.encode(out, { indent = true, keyorder = keys }))
   f:close()
 end
 if tmp_root then tmp_root.remove() end

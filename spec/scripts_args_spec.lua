@@ -262,6 +262,18 @@ describe("scripts' statistics and wording (small runs)", function()
     return out, err
   end
 
+  it("fewshot_fashion.lua --json: the same results give the same bytes (keys sorted)", function()
+    local a, b = tmpname(), tmpname()
+    for _, f in ipairs { a, b } do
+      ok_run("scripts/fewshot_fashion.lua --preset smoke --seeds 2 --test-size 100 --steps 3 --no-records -q "
+        .. "--jobs 1 --threads 1 --json " .. q(f))
+    end
+    local ja = slurp(a)
+    assert.are.equal(ja, slurp(b))
+    local k10, k5, reg, set = ja:find('"k10"'), ja:find('"k5"'), ja:find('"regression"'), ja:find('"settings"')
+    assert.truthy(k10 and k5 and reg and set and k10 < k5 and k5 < reg and reg < set, ja:sub(1, 200))
+  end)
+
   it("transfer_fashion.lua: no interval for 1 episode (n/a, not ± 0.00)", function()
     local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 1 --shots 1 --query 2 --threads 1 -q")
     assert.truthy(out:find("Student t (sample sd) below 100 episodes, normal (population sd) from 100", 1, true), out)
