@@ -44,6 +44,10 @@
 --   record.json   {key, config_key, replicate, seed, run_seed, status = "ok"|"failed",
 --                  metrics = {...}, error = message, kshot_version}; written last
 --                  (temporary file + rename): its presence marks the run as recorded
+--   provenance.json {started (UTC, ISO 8601), seconds (wall time), threads,
+--                  command (the script and its arguments), kshot_version,
+--                  lua_version}: kept apart, so record.json is the same
+--                  whatever the order, timing or machine of the runs
 -- and <root>/<experiment>/results.jsonl gets one whole line per finished run
 -- (one write of a complete line, then flush; a killed sweep never leaves half
 -- a line). A re-run skips recorded runs unless run{force = true} (or
@@ -363,6 +367,23 @@ local function csv_cell(v)
   return s
 end
 
+-- seconds of wall-clock time: the benchmark clock (monotonic) when the host has it
+local function wall_clock() return ks._bench_clock and ks._bench_clock() or os.time() end
+
+-- provenance.json: when a run started (UTC), its wall time, the threads, the
+-- command that ran it (the script's global arg, when there is one) and the versions
+local function provenance(started, seconds)
+  local p = { started = os.date("!%Y-%m-%dT%H:%M:%SZ", started), seconds = math.floor(seconds * 1000 + 0.5) / 1000,
+    threads = ks.get_num_threads(), kshot_version = ks.__version or "unknown", lua_version = _VERSION }
+  local a = rawget(_G, "arg")
+  if type(a) == "table" and a[0] ~= nil then
+    local words = {}
+    for i = 0, #a do words[#words + 1] = tostring(a[i]) end
+    p.command = table.concat(words, " ")
+  end
+  return p
+end
+
 local function run_one(self, run)
   local dir = self:run_dir(run)
   mkdir_p(dir)
@@ -403,7 +424,9 @@ local function run_one(self, run)
     curve:flush()
   end
   os.remove(curve_path)
+  local started, t0 = os.time(), wall_clock()
   local ok, result = pcall(self.run_fn, run.config, ctx)
+  local seconds = wall_clock() - t0
   if curve then curve:close() end
   -- Ctrl-C is not a failure of the run: no record, so a resume runs it again
   if not ok and is_interrupt(result) then return nil, result end
@@ -434,6 +457,8 @@ local function run_one(self, run)
     -- an error object that is a plain table is recorded with its contents, not its address
     rec.status, rec.error = "failed", plain and require("kshot.pretty").format(result) or tostring(result)
   end
+  -- when, how long, how: kept out of record.json, which stays the same for any order or timing of the runs
+  write_atomic(dir .. "/provenance.json", encode_sorted(provenance(started, seconds)))
   write_atomic(dir .. "/record.json", encode_sorted(rec))
   -- results.jsonl: one complete line per write
   local line = json.encode(rec, { keyorder = sorted_keys(rec) }) .. "\n"
