@@ -208,6 +208,10 @@ describe("few-shot bad inputs", function()
     fewshot.evaluate {method = "UN", way = 2, shot = 1, query = 1, episodes = 2, support_pool = pool,
       progress = function(e, n) seen = seen + e * 10 + n end}
     assert.are.equal(12 + 22, seen)
+    has(errmsg(fewshot.evaluate, {method = "UN", way = 2, shot = 1, query = 1, episodes = 1, support_pool = pool,
+      batc = 3}), "fewshot.evaluate: unknown option 'batc' (known: backbone, base_classes, ")
+    has(errmsg(fewshot.evaluate, {method = "UN", way = 2, shot = 1, query = 1, episodes = 1, support_pool = pool,
+      batc = 3}), "did you mean 'batch'?")
     local t = {method = "logreg", grid = {C = {1}}, base_pool = pool, way = 2, shot = 2, query = 1, episodes = 1}
     t.zzz = 1
     has(errmsg(fewshot.tune, t), "fewshot.tune: unknown option 'zzz'")

@@ -366,6 +366,9 @@ describe("bad optimizer options", function()
 
   it("rejects unknown options and wrong option types", function()
     assert.matches("unknown option 'momentom'", err_of(function() optim.SGD({p}, {momentom = 0.9}) end))
+    -- the wording every module uses (kshot.options): the known names and the nearest one
+    assert.matches("SGD: unknown option 'momentom' %(known: dampening, lr, maximize, momentum, nesterov, "
+      .. "weight_decay%); did you mean 'momentum'%?", err_of(function() optim.SGD({p}, {momentom = 0.9}) end))
     assert.matches("unknown option 'max_eval'", err_of(function() optim.Adam({p}, {max_eval = 3}) end))
     assert.matches("unknown option 'lr_decay' in parameter group", err_of(function()
       optim.SGD({{params = {p}, lr_decay = 0.1}}) end))

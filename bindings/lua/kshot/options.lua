@@ -67,6 +67,15 @@ function M.suggest(k, names)
 end
 
 --- Check an options table (see the header); returns opts or {}.
+--- The message for an unknown key k (for callers that raise it their own way).
+function M.message(fname, k, known)
+  local names = names_of(known)
+  local hint = M.suggest(k, names)
+  local label = type(k) == "string" and ("'" .. k .. "'") or ("[" .. tostring(k) .. "] (a positional value)")
+  return ("%s: unknown option %s (known: %s)%s"):format(fname, label,
+    #names > 0 and table.concat(names, ", ") or "none", hint and ("; did you mean '" .. hint .. "'?") or "")
+end
+
 function M.check(opts, fname, known, level)
   level = (level or 2) + 1
   if opts == nil then return {} end
@@ -74,13 +83,7 @@ function M.check(opts, fname, known, level)
     error(("%s: options must be a table, got %s"):format(fname, type(opts)), level)
   end
   for k in pairs(opts) do
-    if not is_known(known, k) then
-      local names = names_of(known)
-      local hint = M.suggest(k, names)
-      local label = type(k) == "string" and ("'" .. k .. "'") or ("[" .. tostring(k) .. "] (a positional value)")
-      error(("%s: unknown option %s (known: %s)%s"):format(fname, label,
-        #names > 0 and table.concat(names, ", ") or "none", hint and ("; did you mean '" .. hint .. "'?") or ""), level)
-    end
+    if not is_known(known, k) then error(M.message(fname, k, known), level) end
   end
   return opts
 end

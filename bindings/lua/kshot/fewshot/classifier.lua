@@ -7,6 +7,7 @@
 -- An adapted backbone (bn, finetune, lora: its merged weights) is stored as the changed tensors and
 -- swapped into the module only for the duration of a prediction.
 local ks = require "kshot"
+local options = require "kshot.options"
 local F = ks.functional
 local Bk = require "kshot.fewshot.backbone"
 local H = require "kshot.fewshot.heads"
@@ -66,7 +67,7 @@ local KNOWN = {backbone = true, layer = true, pool = true, mean = true, std = tr
 function C.fit(o)
   local where = "fewshot.fit"
   if type(o) ~= "table" then fail("%s: options table expected, got %s", where, type(o)) end
-  for k in pairs(o) do if not KNOWN[k] then fail("%s: unknown option '%s'", where, tostring(k)) end end
+  for k in pairs(o) do if not KNOWN[k] then fail("%s", options.message(where, k, KNOWN)) end end
   if o.method == nil then fail("%s: method= is required", where) end
   local images, labels = P.pool({images = o.images, labels = o.labels}, nil, where)
   local m = Me.parse(o.method, where)

@@ -11,6 +11,7 @@
 -- "auto"); NaN for a single episode. Each summary says which (sigma =
 -- "population" | "sample").
 local ks = require "kshot"
+local options = require "kshot.options"
 local stats = require "kshot.stats"
 local Bk = require "kshot.fewshot.backbone"
 local H = require "kshot.fewshot.heads"
@@ -232,7 +233,7 @@ local KNOWN = {backbone = true, layer = true, pool = true, mean = true, std = tr
 -- Check the options and restrict the pools to the episode classes.
 local function setup(o, where)
   if type(o) ~= "table" then fail("%s: options table expected, got %s", where, type(o)) end
-  for k in pairs(o) do if not KNOWN[k] then fail("%s: unknown option '%s'", where, tostring(k)) end end
+  for k in pairs(o) do if not KNOWN[k] then fail("%s", options.message(where, k, KNOWN)) end end
   local cfg = {}
   for k, v in pairs(DEFAULTS) do cfg[k] = o[k] == nil and v or o[k] end
   for _, k in ipairs({"way", "shot", "query", "episodes"}) do positive(cfg[k], k, where) end
@@ -411,7 +412,7 @@ function P.tune(o)
       fail("%s: %s is not an option of tune: tuning uses base-class episodes only (pass base_pool= and "
         .. "base_classes=)", where, tostring(k))
     end
-    if not TUNE_KNOWN[k] then fail("%s: unknown option '%s'", where, tostring(k)) end
+    if not TUNE_KNOWN[k] then fail("%s", options.message(where, k, TUNE_KNOWN)) end
   end
   if type(o.grid) ~= "table" then fail("%s: grid= {option = {values...}} is required", where) end
   if o.base_pool == nil then fail("%s: base_pool= is required (tuning uses base-class episodes only)", where) end

@@ -30,6 +30,7 @@
 --    coupled weight_decay = λ, but the penalty also shows in the loss value
 --    and can target chosen parameters only.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local M = {}
 
@@ -88,7 +89,12 @@ function Optimizer.new(cls, params, opts, defaults)
   opts = opts or {}
   for k, v in pairs(defaults) do self.defaults[k] = v end
   for k, v in pairs(opts) do
-    if defaults[k] == nil and not (cls._optional or {})[k] then fail(self, "unknown option '%s'", tostring(k)) end
+    if defaults[k] == nil and not (cls._optional or {})[k] then
+      local known = {} -- a set: listed sorted, with the nearest name as a hint (kshot.options' wording)
+      for name in pairs(defaults) do known[name] = true end
+      for name in pairs(cls._optional or {}) do known[name] = true end
+      error(options.message(self.__name, k, known), 0)
+    end
     self.defaults[k] = v
   end
   self:validate(self.defaults)
