@@ -26,6 +26,12 @@
  * names the value and the dtype, as PyTorch's "cannot be converted without
  * overflow". Tensor sources (ks.tensor(t, dtype), fill_(t)) convert like C
  * casts, as PyTorch's dtype conversions do.
+ *
+ * Errors name the function: "zeros: negative size -1 in shape [-1]",
+ * "tensor: row 2 has 2 elements, expected 1", "eye: unknown option 'foo'
+ * (known: dtype, requires_grad)" (kshot.options' wording); argument type
+ * errors are Lua's "bad argument #2 to 'full' (...)". The random creators
+ * (ks_lua_random.c) share the options parser and the rule.
  */
 #include "ks_lua_create.h"
 #include "../runtime/core/ks_fill.h"
@@ -35,17 +41,18 @@
 #include <string.h>
 
 /* ----------------------------------------------------------- options */
-static ks_dtype dtype_value(lua_State *L, int idx)
+static ks_dtype dtype_value(lua_State *L, int idx, const char *fn)
 {
     int dt = lua_type(L, idx) == LUA_TSTRING ? ks_dtype_from_name(lua_tostring(L, idx)) : -1;
     if (dt < 0)
-        luaL_error(L, "option 'dtype': unknown dtype %s (expected float32, int64, uint8 or bool)",
+        luaL_error(L, "%s: option 'dtype': unknown dtype %s (expected float32, int64, uint8 or bool)", fn,
                    lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : luaL_typename(L, idx));
     return (ks_dtype)dt;
 }
 
-void ks_lua_check_copts(lua_State *L, int arg, ks_dtype def, bool allow_gen, ks_copts *o)
+void ks_lua_check_copts(lua_State *L, int arg, ks_dtype def, bool allow_gen, const char *fn, ks_copts *o)
 {
+    o->fn = fn;
     o->dt = def;
     o->has_dt = false;
     o->requires_grad = false;
@@ -64,15 +71,16 @@ void ks_lua_check_copts(lua_State *L, int arg, ks_dtype def, bool allow_gen, ks_
     while (lua_next(L, arg)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         if (k && strcmp(k, "dtype") == 0) {
-            o->dt = dtype_value(L, -1);
+            o->dt = dtype_value(L, -1, fn);
             o->has_dt = true;
         } else if (k && strcmp(k, "requires_grad") == 0) {
             o->requires_grad = lua_toboolean(L, -1);
         } else if (k && allow_gen && strcmp(k, "generator") == 0) {
             o->gen = ks_lua_opt_generator(L, -1);
-        } else {
-            luaL_error(L, "unknown option '%s' (expected dtype, requires_grad%s)",
-                       k ? k : luaL_typename(L, -2), allow_gen ? ", generator" : "");
+        } else { /* kshot.options' wording: the known names and the nearest one */
+            static const char *const known[] = {"dtype", "requires_grad", NULL};
+            static const char *const known_gen[] = {"dtype", "requires_grad", "generator", NULL};
+            ks_lua_check_known(L, arg, fn, allow_gen ? known_gen : known);
         }
         lua_pop(L, 1);
     }
@@ -88,12 +96,22 @@ void ks_lua_finish_new(lua_State *L, ks_ctx *c, ks_tensor **box, ks_tensor *t, c
 {
     if (o->requires_grad) {
         if (t->dtype != KS_FLOAT32) {
+            const char *name = ks_dtype_name(t->dtype); /* read before the release frees t */
             ks_tensor_release(t);
-            luaL_error(L, "only floating point (float32) tensors can require gradients, got %s", ks_dtype_name(t->dtype));
+            luaL_error(L, "%s: only floating point (float32) tensors can require gradients, got %s", o->fn, name);
         }
         t->requires_grad = true;
     }
     ks_lua_fillbox(L, c, box, t);
+}
+
+int ks_lua_raise_in(lua_State *L, ks_ctx *c, const char *fn)
+{
+    const char *m = ks_ctx_message(c);
+    size_t n = strlen(fn);
+    /* the core already named it ("arange: ...", "full(): ...") */
+    if (strncmp(m, fn, n) == 0 && (m[n] == ':' || m[n] == '(')) return luaL_error(L, "%s", m);
+    return luaL_error(L, "%s: %s", fn, m);
 }
 
 /* -------------------------------------------------- nested Lua tables */
@@ -211,7 +229,7 @@ static ks_tensor *push_from_lua(lua_State *L, ks_ctx *c, int idx, int dt, const 
     ks_dtype d = dt >= 0 ? (ks_dtype)dt : (n.booleans && !n.numbers) ? KS_BOOL : KS_FLOAT32;
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty(c, d, n.ndim, n.size, &t)) ks_lua_raise(L, c);
+    if (ks_tensor_empty(c, d, n.ndim, n.size, &t)) ks_lua_raise_in(L, c, fn);
     lua_pushvalue(L, idx);
     store_nest(L, &n, 0, ks_tensor_data(t), d, ks_dtype_size(d));
     lua_pop(L, 1);
@@ -241,20 +259,21 @@ static int l_tensor(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_copts o;
     luaL_checkany(L, 1);
-    ks_lua_check_copts(L, 2, KS_FLOAT32, false, &o);
+    ks_lua_check_copts(L, 2, KS_FLOAT32, false, "tensor", &o);
     ks_tensor *src = ks_lua_to_tensor(L, 1);
     if (src) { /* a copy, like torch.tensor(t) */
         ks_tensor **box = ks_lua_newbox(L);
         ks_tensor *r;
-        if (ks_tensor_empty_like(c, src, o.has_dt ? o.dt : src->dtype, &r)) return ks_lua_raise(L, c);
-        if (ks_copy_(c, r, src)) { ks_tensor_release(r); return ks_lua_raise(L, c); }
+        if (ks_tensor_empty_like(c, src, o.has_dt ? o.dt : src->dtype, &r)) return ks_lua_raise_in(L, c, "tensor");
+        if (ks_copy_(c, r, src)) { ks_tensor_release(r); return ks_lua_raise_in(L, c, "tensor"); }
         ks_lua_finish_new(L, c, box, r, &o);
         return 1;
     }
-    ks_tensor *t = push_from_lua(L, c, 1, o.has_dt ? (int)o.dt : -1, "ks.tensor");
+    ks_tensor *t = push_from_lua(L, c, 1, o.has_dt ? (int)o.dt : -1, "tensor");
     if (o.requires_grad) {
         if (t->dtype != KS_FLOAT32)
-            return luaL_error(L, "only floating point (float32) tensors can require gradients, got %s", ks_dtype_name(t->dtype));
+            return luaL_error(L, "tensor: only floating point (float32) tensors can require gradients, got %s",
+                              ks_dtype_name(t->dtype));
         t->requires_grad = true;
     }
     return 1;
@@ -263,15 +282,16 @@ static int l_tensor(lua_State *L)
 /* ------------------------------------------------------ shape creators */
 static int by_shape(lua_State *L, int kind) /* 0 empty, 1 zeros, 2 ones */
 {
+    static const char *const names[] = {"empty", "zeros", "ones"};
     ks_ctx *c = KS_CTX(L);
     int64_t size[KS_MAX_DIMS];
     int ndim;
     ks_copts o;
-    ks_lua_check_copts(L, ks_lua_shape_args(L, 1, size, &ndim), KS_FLOAT32, false, &o);
+    ks_lua_check_copts(L, ks_lua_shape_args(L, 1, size, &ndim), KS_FLOAT32, false, names[kind], &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise(L, c);
-    if (kind && ks_fill_(c, t, kind == 2)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise_in(L, c, o.fn);
+    if (kind && ks_fill_(c, t, kind == 2)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, o.fn); }
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -294,7 +314,7 @@ static void check_fill_arg(lua_State *L, ks_ctx *c, int arg, ks_dtype dt, const 
     if (lua_isboolean(L, arg)) return;
     ks_status st = lua_isinteger(L, arg) ? ks_check_fill_i64(c, op, dt, lua_tointeger(L, arg))
                                          : ks_check_fill_value(c, op, dt, lua_tonumber(L, arg));
-    if (st) ks_lua_raise(L, c);
+    if (st) ks_lua_raise_in(L, c, op);
 }
 
 static ks_status fill_value(ks_ctx *c, lua_State *L, ks_tensor *t, int arg)
@@ -310,8 +330,8 @@ static int new_filled(lua_State *L, ks_ctx *c, int ndim, const int64_t *size, in
     check_fill_arg(L, c, varg, o->dt, op);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty(c, o->dt, ndim, size, &t)) return ks_lua_raise(L, c);
-    if (fill_value(c, L, t, varg)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty(c, o->dt, ndim, size, &t)) return ks_lua_raise_in(L, c, op);
+    if (fill_value(c, L, t, varg)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, op); }
     ks_lua_finish_new(L, c, box, t, o);
     return 1;
 }
@@ -332,27 +352,22 @@ static int l_full(lua_State *L)
     }
     luaL_checkany(L, 2);
     ks_copts o;
-    ks_lua_check_copts(L, 3, value_dtype(L, 2), false, &o);
+    ks_lua_check_copts(L, 3, value_dtype(L, 2), false, "full", &o);
     return new_filled(L, c, ndim, size, 2, &o, "full");
 }
 
 /* ------------------------------------------------------------------ *_like */
-static ks_tensor *like_arg(lua_State *L, int arg, int optarg, ks_copts *o)
-{
-    ks_tensor *t = ks_lua_check_tensor(L, arg);
-    ks_lua_check_copts(L, optarg, t->dtype, false, o);
-    return t;
-}
-
 static int like(lua_State *L, int kind)
 {
+    static const char *const names[] = {"empty_like", "zeros_like", "ones_like"};
     ks_ctx *c = KS_CTX(L);
     ks_copts o;
-    ks_tensor *t = like_arg(L, 1, 2, &o);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    ks_lua_check_copts(L, 2, t->dtype, false, names[kind], &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *r;
-    if (ks_tensor_empty_like(c, t, o.dt, &r)) return ks_lua_raise(L, c);
-    if (kind && ks_fill_(c, r, kind == 2)) { ks_tensor_release(r); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty_like(c, t, o.dt, &r)) return ks_lua_raise_in(L, c, o.fn);
+    if (kind && ks_fill_(c, r, kind == 2)) { ks_tensor_release(r); return ks_lua_raise_in(L, c, o.fn); }
     ks_lua_finish_new(L, c, box, r, &o);
     return 1;
 }
@@ -367,7 +382,7 @@ static int l_full_like(lua_State *L)
     luaL_checkany(L, 2);
     value_dtype(L, 2); /* type check only: full_like keeps t's dtype */
     ks_copts o;
-    ks_lua_check_copts(L, 3, t->dtype, false, &o);
+    ks_lua_check_copts(L, 3, t->dtype, false, "full_like", &o);
     return new_filled(L, c, t->ndim, t->size, 2, &o, "full_like");
 }
 
@@ -383,7 +398,7 @@ static int l_arange(lua_State *L)
     }
     if (n == 0) return luaL_argerror(L, 1, lua_pushfstring(L, "number expected, got %s", luaL_typename(L, 1)));
     ks_copts o;
-    ks_lua_check_copts(L, n + 1, all_int ? KS_INT64 : KS_FLOAT32, false, &o);
+    ks_lua_check_copts(L, n + 1, all_int ? KS_INT64 : KS_FLOAT32, false, "arange", &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t = NULL;
     ks_status st;
@@ -396,7 +411,7 @@ static int l_arange(lua_State *L)
         double s = n == 3 ? lua_tonumber(L, 3) : 1;
         st = ks_arange(c, a, b, s, o.dt, &t);
     }
-    if (st) return ks_lua_raise(L, c);
+    if (st) return ks_lua_raise_in(L, c, "arange");
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -407,10 +422,10 @@ static int l_linspace(lua_State *L)
     double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
     lua_Integer steps = luaL_checkinteger(L, 3);
     ks_copts o;
-    ks_lua_check_copts(L, 4, KS_FLOAT32, false, &o);
+    ks_lua_check_copts(L, 4, KS_FLOAT32, false, "linspace", &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_linspace(c, a, b, steps, o.dt, &t)) return ks_lua_raise(L, c);
+    if (ks_linspace(c, a, b, steps, o.dt, &t)) return ks_lua_raise_in(L, c, "linspace");
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -425,10 +440,10 @@ static int l_eye(lua_State *L)
         optarg = 3;
     }
     ks_copts o;
-    ks_lua_check_copts(L, optarg, KS_FLOAT32, false, &o);
+    ks_lua_check_copts(L, optarg, KS_FLOAT32, false, "eye", &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_eye(c, n, m, o.dt, &t)) return ks_lua_raise(L, c);
+    if (ks_eye(c, n, m, o.dt, &t)) return ks_lua_raise_in(L, c, "eye");
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }

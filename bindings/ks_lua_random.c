@@ -211,12 +211,12 @@ static int rand_shape(lua_State *L, int kind, const char *fn)
     int64_t size[KS_MAX_DIMS];
     int ndim;
     ks_copts o;
-    ks_lua_check_copts(L, ks_lua_shape_args(L, 1, size, &ndim), KS_FLOAT32, true, &o);
+    ks_lua_check_copts(L, ks_lua_shape_args(L, 1, size, &ndim), KS_FLOAT32, true, fn, &o);
     need_float_dtype(L, fn, o.dt);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise(L, c);
-    if (run_fill(c, t, o.gen, kind)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise_in(L, c, fn);
+    if (run_fill(c, t, o.gen, kind)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, fn); }
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -228,12 +228,12 @@ static int rand_like(lua_State *L, int kind, const char *fn)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *like = ks_lua_check_tensor(L, 1);
     ks_copts o;
-    ks_lua_check_copts(L, 2, like->dtype, true, &o);
+    ks_lua_check_copts(L, 2, like->dtype, true, fn, &o);
     need_float_dtype(L, fn, o.dt);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty_like(c, like, o.dt, &t)) return ks_lua_raise(L, c);
-    if (run_fill(c, t, o.gen, kind)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty_like(c, like, o.dt, &t)) return ks_lua_raise_in(L, c, fn);
+    if (run_fill(c, t, o.gen, kind)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, fn); }
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -252,11 +252,11 @@ static int l_randint(lua_State *L)
     int64_t size[KS_MAX_DIMS];
     int ndim = ks_lua_check_shape(L, sarg, size);
     ks_copts o;
-    ks_lua_check_copts(L, sarg + 1, KS_INT64, true, &o);
+    ks_lua_check_copts(L, sarg + 1, KS_INT64, true, "randint", &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise(L, c);
-    if (ks_randint_(c, t, o.gen, low, high)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise_in(L, c, "randint");
+    if (ks_randint_(c, t, o.gen, low, high)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, "randint"); }
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -266,10 +266,10 @@ static int l_randperm(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     lua_Integer n = luaL_checkinteger(L, 1);
     ks_copts o;
-    ks_lua_check_copts(L, 2, KS_INT64, true, &o);
+    ks_lua_check_copts(L, 2, KS_INT64, true, "randperm", &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_randperm(c, o.gen, n, o.dt, &t)) return ks_lua_raise(L, c);
+    if (ks_randperm(c, o.gen, n, o.dt, &t)) return ks_lua_raise_in(L, c, "randperm");
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -279,11 +279,11 @@ static int l_bernoulli(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *p = ks_lua_check_tensor(L, 1);
     ks_copts o;
-    ks_lua_check_copts(L, 2, p->dtype, true, &o);
+    ks_lua_check_copts(L, 2, p->dtype, true, "bernoulli", &o);
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_tensor_empty_like(c, p, o.dt, &t)) return ks_lua_raise(L, c);
-    if (ks_bernoulli_tensor_(c, t, o.gen, p)) { ks_tensor_release(t); return ks_lua_raise(L, c); }
+    if (ks_tensor_empty_like(c, p, o.dt, &t)) return ks_lua_raise_in(L, c, "bernoulli");
+    if (ks_bernoulli_tensor_(c, t, o.gen, p)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, "bernoulli"); }
     ks_lua_finish_new(L, c, box, t, &o);
     return 1;
 }
@@ -301,18 +301,18 @@ static int l_multinomial(lua_State *L)
         optarg = 4;
     }
     ks_copts o;
-    ks_lua_check_copts(L, optarg, KS_INT64, true, &o);
+    ks_lua_check_copts(L, optarg, KS_INT64, true, "multinomial", &o);
     if (o.dt != KS_INT64) return luaL_error(L, "multinomial: the result is int64, got dtype %s", ks_dtype_name(o.dt));
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *t;
-    if (ks_multinomial(c, p, o.gen, n, repl, &t)) return ks_lua_raise(L, c);
+    if (ks_multinomial(c, p, o.gen, n, repl, &t)) return ks_lua_raise_in(L, c, "multinomial");
     ks_lua_fillbox(L, c, box, t);
     return 1;
 }
 
 /* ------------------------------------------------------ in-place fills */
 /* Two optional numbers at 2, 3 then a generator option table. */
-static ks_generator *fill_args(lua_State *L, double *a, double *b, double da, double db, int *nnum)
+static ks_generator *fill_args(lua_State *L, double *a, double *b, double da, double db, int *nnum, const char *fn)
 {
     int n = 0;
     while (n < 2 && lua_type(L, 2 + n) == LUA_TNUMBER) n++;
@@ -320,8 +320,8 @@ static ks_generator *fill_args(lua_State *L, double *a, double *b, double da, do
     *b = n >= 2 ? lua_tonumber(L, 3) : db;
     if (nnum) *nnum = n;
     ks_copts o;
-    ks_lua_check_copts(L, 2 + n, KS_FLOAT32, true, &o);
-    if (o.has_dt || o.requires_grad) luaL_error(L, "in-place random fills take only a generator option");
+    ks_lua_check_copts(L, 2 + n, KS_FLOAT32, true, fn, &o);
+    if (o.has_dt || o.requires_grad) luaL_error(L, "%s: in-place random fills take only a generator option", fn);
     return o.gen;
 }
 
@@ -330,7 +330,7 @@ static int t_uniform_(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     double a, b;
-    ks_generator *g = fill_args(L, &a, &b, 0, 1, NULL);
+    ks_generator *g = fill_args(L, &a, &b, 0, 1, NULL, "uniform_");
     if (ks_ag_check_inplace(c, t, "uniform_") || ks_uniform_(c, t, g, a, b)) return ks_lua_raise(L, c);
     lua_settop(L, 1);
     return 1;
@@ -341,7 +341,7 @@ static int t_normal_(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     double m, s;
-    ks_generator *g = fill_args(L, &m, &s, 0, 1, NULL);
+    ks_generator *g = fill_args(L, &m, &s, 0, 1, NULL, "normal_");
     if (ks_ag_check_inplace(c, t, "normal_") || ks_normal_(c, t, g, m, s)) return ks_lua_raise(L, c);
     lua_settop(L, 1);
     return 1;
@@ -356,12 +356,12 @@ static int t_bernoulli_(lua_State *L)
     if (ks_ag_check_inplace(c, t, "bernoulli_")) return ks_lua_raise(L, c);
     if (p) {
         ks_copts o;
-        ks_lua_check_copts(L, 3, KS_FLOAT32, true, &o);
+        ks_lua_check_copts(L, 3, KS_FLOAT32, true, "bernoulli_", &o);
         st = ks_bernoulli_tensor_(c, t, o.gen, p);
     } else {
         double pv, unused;
         int n;
-        ks_generator *g = fill_args(L, &pv, &unused, 0.5, 0, &n);
+        ks_generator *g = fill_args(L, &pv, &unused, 0.5, 0, &n, "bernoulli_");
         if (n > 1) return luaL_argerror(L, 3, "bernoulli_ takes one probability");
         st = ks_bernoulli_(c, t, g, pv);
     }

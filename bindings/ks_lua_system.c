@@ -10,6 +10,8 @@
  *   ks.get_num_threads()
  *   ks.interrupt()           -> the next native kernel stops between chunks
  *                               with "interrupted!" (as Ctrl-C does)
+ *   ks.hostname()            -> this machine's name (POSIX gethostname), or
+ *                               nil and a message when it has none
  *   ks.version, ks.__version -> "x.y.z"
  */
 #include "ks_lua.h"
@@ -20,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 
 static void set_int_field(lua_State *L, const char *k, lua_Integer v)
 {
@@ -132,6 +135,20 @@ static int sys_interrupt(lua_State *L)
     return 0;
 }
 
+/* A run record's provenance names the machine without running a program. */
+static int sys_hostname(lua_State *L)
+{
+    char name[256];
+    if (gethostname(name, sizeof name) != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "hostname: gethostname failed");
+        return 2;
+    }
+    name[sizeof name - 1] = '\0'; /* POSIX leaves a truncated name unterminated */
+    lua_pushstring(L, name);
+    return 1;
+}
+
 static const luaL_Reg system_functions[] = {
     {"memory_stats", sys_memory_stats},
     {"set_memory_limit", sys_set_memory_limit},
@@ -139,6 +156,7 @@ static const luaL_Reg system_functions[] = {
     {"set_num_threads", sys_set_num_threads},
     {"get_num_threads", sys_get_num_threads},
     {"interrupt", sys_interrupt},
+    {"hostname", sys_hostname},
     {NULL, NULL}};
 
 void ks_lua_open_system(lua_State *L, int module, int methods, int ctxbox)

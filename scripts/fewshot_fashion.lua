@@ -77,7 +77,8 @@ local args = cli.new {
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
     { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
       path = "in_dir" },
-    { "--json", "also write the results as JSON to this file", path = "out_file" },
+    { "--json", "also write the results as JSON to this file (per K: the report, and per recipe its mean, interval "
+      .. "and paired tests as fields)", path = "out_file" },
     { "--threads", "kshot threads in all (default: all cores, at most 8)", type = "integer", min = 1, max = 256 },
     { "--jobs", "processes that run the K values side by side, sharing the records (default: one per K, "
       .. "at most one per thread; >= 1); the threads are split among them", type = "integer" },
@@ -762,6 +763,35 @@ if jobs > 1 then run_children() end
 
 local out = { k = {}, regression = {}, settings = { seeds = replicates, test_size = ntest, steps = steps,
   preset = args.preset } }
+-- --json, per K: the report's text and its figures as fields. rows, in the
+-- report's order: name, n (successful replicates), failed, not_run, mean,
+-- half_width (95%), lo, hi, interval ("t": Student t over the replicates),
+-- marks (baseline, preregistered, highest_mean) and, for each recipe but
+-- the baseline, comparison = {pairs, difference (recipe - baseline, mean),
+-- difference_half_width, t_p, holm_t_p, wilcoxon_p, wilcoxon_exact,
+-- holm_wilcoxon_p, verdict (Holm t at 5%)}, or {pairs, verdict = "too few
+-- pairs", reason} when no test could run.
+local function json_summary(s, text)
+  local cmp_of = {}
+  for _, cmp in ipairs(s.comparisons) do cmp_of[cmp.key] = cmp end
+  local rows = {}
+  for i, r in ipairs(s.rows) do
+    local iv = r.interval or {}
+    local row = { name = r.key, n = r.n, failed = r.failed, not_run = r.missing, mean = iv.mean, half_width = iv.half,
+      lo = iv.lo, hi = iv.hi, interval = iv.method, baseline = r.key == s.baseline_key or nil,
+      preregistered = r.key == s.preregistered_key or nil, highest_mean = i == s.best or nil }
+    local cmp = cmp_of[r.key]
+    if cmp and cmp.t then
+      row.comparison = { pairs = cmp.n, difference = cmp.diff, difference_half_width = cmp.diff_interval.half,
+        t_p = cmp.t.p, holm_t_p = cmp.holm_t, wilcoxon_p = cmp.w.p, wilcoxon_exact = cmp.w.exact == true,
+        holm_wilcoxon_p = cmp.holm_w, verdict = cmp.verdict }
+    elseif cmp then
+      row.comparison = { pairs = cmp.n, verdict = "too few pairs", reason = cmp.reason }
+    end
+    rows[i] = row
+  end
+  return { report = text, metric = s.metric, baseline = s.baseline_key, holm_comparisons = s.corrected, rows = rows }
+end
 local summary_rows = {}
 for _, k in ipairs(args.k) do
   local name = ("fewshot_fashion-k%d-%s%d-steps%d"):format(k, args.dev and "dev" or "test", ntest, steps)
@@ -775,7 +805,7 @@ for _, k in ipairs(args.k) do
   local text, s = exp:report()
   print(("\n## K = %d labelled images per class\n"):format(k))
   io.write(text)
-  out.k["k" .. k] = { report = text }
+  out.k["k" .. k] = json_summary(s, text)
   for _, row in ipairs(s.rows) do
     local vals = {}
     for _, r in ipairs(replicates) do

@@ -663,6 +663,181 @@ describe("kshot.experiment audit fixes", function()
   end)
 end)
 
+describe("kshot.experiment records (session 11)", function()
+  local function write(path, text)
+    assert(os.execute("mkdir -p '" .. path:match("^(.*)/[^/]*$") .. "'"))
+    local f = assert(io.open(path, "wb"))
+    f:write(text)
+    f:close()
+  end
+  local H1, H2 = ("1"):rep(40), ("ab"):rep(20)
+
+  it("git_commit reads HEAD, loose refs, packed refs, a detached HEAD and a worktree's .git file", function()
+    local root = tmpdir()
+    -- a branch with a loose ref, found from a folder two levels down
+    write(root .. "/loose/.git/HEAD", "ref: refs/heads/main\n")
+    write(root .. "/loose/.git/refs/heads/main", H1 .. "\n")
+    write(root .. "/loose/scripts/deep/x.lua", "")
+    assert.equal(H1, experiment.git_commit(root .. "/loose/scripts/deep"))
+    assert.equal(H1, experiment.git_commit(root .. "/loose/scripts/deep/../.."))
+    -- only in packed-refs (after git gc); upper-case hex is given in lower case
+    write(root .. "/packed/.git/HEAD", "ref: refs/heads/topic/x\n")
+    write(root .. "/packed/.git/packed-refs", "# pack-refs with: peeled fully-peeled sorted\n"
+      .. H1 .. " refs/heads/main\n" .. H2:upper() .. " refs/heads/topic/x\n^" .. H1 .. "\n")
+    assert.equal(H2, experiment.git_commit(root .. "/packed"))
+    -- a detached HEAD is the hash itself
+    write(root .. "/detached/.git/HEAD", H2 .. "\n")
+    assert.equal(H2, experiment.git_commit(root .. "/detached"))
+    -- a worktree: .git is a file naming its git dir (relative here), whose commondir holds the refs
+    write(root .. "/main/.git/HEAD", "ref: refs/heads/main\n")
+    write(root .. "/main/.git/refs/heads/main", H1 .. "\n")
+    write(root .. "/main/.git/refs/heads/feature", H2 .. "\n")
+    write(root .. "/main/.git/worktrees/wt/HEAD", "ref: refs/heads/feature\n")
+    write(root .. "/main/.git/worktrees/wt/commondir", "../..\n")
+    write(root .. "/wt/.git", "gitdir: ../main/.git/worktrees/wt\n")
+    assert.equal(H2, experiment.git_commit(root .. "/wt"))
+    write(root .. "/wt2/.git", "gitdir: " .. root .. "/main/.git\n") -- absolute, a plain git dir
+    assert.equal(H1, experiment.git_commit(root .. "/wt2"))
+    -- not a repository, an unborn branch, a .git file naming nothing: no commit (not an error)
+    write(root .. "/plain/sub/f", "")
+    assert.is_nil(experiment.git_commit(root .. "/plain/sub"))
+    write(root .. "/unborn/.git/HEAD", "ref: refs/heads/main\n")
+    assert.is_nil(experiment.git_commit(root .. "/unborn"))
+    write(root .. "/dangling/.git", "gitdir: /nonexistent/h48/.git\n")
+    assert.is_nil(experiment.git_commit(root .. "/dangling"))
+    write(root .. "/junk/.git/HEAD", "not a ref\n")
+    assert.is_nil(experiment.git_commit(root .. "/junk"))
+    os.execute("rm -rf '" .. root .. "'")
+  end)
+
+  it("provenance.json names the host and the commit of the script's repository; record.json neither", function()
+    local root = tmpdir()
+    write(root .. "/repo/.git/HEAD", "ref: refs/heads/main\n")
+    write(root .. "/repo/.git/refs/heads/main", H1 .. "\n")
+    local saved = rawget(_G, "arg")
+    local function sweep(script)
+      _G.arg = { [0] = script, "--x" }
+      local ok, err = pcall(function()
+        experiment.new { name = "p", root = root .. "/runs", seeds = 1, progress = false,
+          configs = { { name = "c" } }, run = function() return { m = 1 } end }:run { force = true }
+      end)
+      _G.arg = saved
+      assert(ok, err)
+      return json.decode(read(root .. "/runs/p/c/rep-0/provenance.json")), read(root .. "/runs/p/c/rep-0/record.json")
+    end
+    local prov, rec = sweep(root .. "/repo/scripts/run.lua")
+    assert.equal(H1, prov.git_commit)
+    assert.equal(ks.hostname(), prov.host)
+    assert.equal(root .. "/repo/scripts/run.lua --x", prov.command)
+    local prov2, rec2 = sweep(root .. "/elsewhere/run.lua") -- not in a repository: no field
+    assert.is_nil(prov2.git_commit)
+    assert.equal(ks.hostname(), prov2.host)
+    assert.equal(rec, rec2) -- the record does not depend on where or when it ran
+    assert.falsy(rec:find("host", 1, true))
+    assert.falsy(rec:find(H1, 1, true))
+    os.execute("rm -rf '" .. root .. "'")
+  end)
+
+  local function lines_of(path)
+    local out = {}
+    for line in (read(path) or ""):gmatch("([^\n]*)\n") do out[#out + 1] = json.decode(line) end
+    return out
+  end
+  local function keys_of(lines)
+    local seen, dup = {}, nil
+    for _, l in ipairs(lines) do
+      if seen[l.key] then dup = l.key end
+      seen[l.key] = true
+    end
+    return seen, dup
+  end
+
+  it("results.jsonl keeps one line per run across retries, --fresh and edited configs", function()
+    local root = tmpdir()
+    local path = root .. "/sweep/results.jsonl"
+    experiment.new(spec(root)):run()
+    local before = lines_of(path)
+    assert.equal(16, #before)
+    -- a retried failure replaces its line (here it fails again)
+    assert.same({ ran = 1, skipped = 15, failed = 1 }, experiment.new(spec(root)):run { retry_failed = true })
+    local after = lines_of(path)
+    assert.equal(16, #after)
+    local _, dup = keys_of(after)
+    assert.is_nil(dup)
+    -- every run again: still 16 lines, the same set of keys
+    experiment.new(spec(root)):run { force = true }
+    after = lines_of(path)
+    assert.equal(16, #after)
+    assert.same(keys_of(before), (keys_of(after)))
+    -- an edited config re-runs its 4 runs: their lines hold the new metrics
+    local sp = spec(root)
+    sp.configs[2] = { name = "aug", lr = 0.1, aug = false }
+    local e = experiment.new(sp)
+    e:run()
+    after = lines_of(path)
+    assert.equal(16, #after)
+    for _, l in ipairs(after) do
+      if l.config_key == "aug" then
+        assert.same(e:record { config_key = "aug", replicate = l.replicate }.metrics, l.metrics)
+      end
+    end
+    -- a new run appends; a line that is not a record is left alone
+    local f = assert(io.open(path, "ab"))
+    f:write("not json\n")
+    f:close()
+    sp.seeds = 5
+    experiment.new(sp):run { force = true }
+    local text = read(path)
+    assert.truthy(text:find("not json\n", 1, true))
+    local n = 0
+    for _ in text:gmatch("\n") do n = n + 1 end
+    assert.equal(21, n) -- 20 runs + the foreign line
+    os.execute("rm -rf '" .. root .. "'")
+  end)
+
+  it("a report of part of the experiment goes to report-<id>.md, never over the whole one's report.md", function()
+    local root = tmpdir()
+    local dir = root .. "/sweep"
+    local full = experiment.new(spec(root))
+    full:run()
+    local whole = full:report()
+    assert.same({ report = dir .. "/report.md", comparison = dir .. "/comparison.svg", curves = dir .. "/curves.svg" },
+      full:report_files())
+    assert.equal(whole, read(dir .. "/report.md"))
+    -- two of the configs (a script's --only): loaded from the records, reported apart
+    local sp = spec(root)
+    sp.configs = { sp.configs[1], sp.configs[2] }
+    local part = experiment.new(sp)
+    assert.same({ ran = 0, skipped = 8, failed = 0 }, part:run())
+    local files = part:report_files()
+    local id = files.report:match("/report%-(%x%x%x%x%x%x%x%x)%.md$")
+    assert.truthy(id, files.report)
+    assert.same({ report = dir .. "/report-" .. id .. ".md", comparison = dir .. "/comparison-" .. id .. ".svg",
+      curves = dir .. "/curves-" .. id .. ".svg" }, files)
+    local text = part:report()
+    assert.equal(text, read(files.report))
+    assert.truthy(read(files.comparison):find("<svg", 1, true))
+    assert.truthy(read(files.curves):find("<svg", 1, true))
+    assert.equal(whole, read(dir .. "/report.md")) -- untouched
+    -- the same selection in another order: the same files
+    sp.configs = { sp.configs[2], sp.configs[1] }
+    assert.equal(files.report, experiment.new(sp):report_files().report)
+    -- fewer replicates are a part too, with another id
+    local sp3 = spec(root)
+    sp3.seeds = { 0, 1 }
+    local fewer = experiment.new(sp3):report_files().report
+    assert.truthy(fewer:match("/report%-%x+%.md$"), fewer)
+    assert.are_not.equal(files.report, fewer)
+    -- the whole experiment again writes report.md
+    assert.equal(dir .. "/report.md", experiment.new(spec(root)):report_files().report)
+    -- a config key cannot take a report's file name
+    local bad = spec(root)
+    bad.configs = { { name = "report-0a1b2c3d.md" } }
+    assert.has_error(function() experiment.new(bad) end)
+    os.execute("rm -rf '" .. root .. "'")
+  end)
+end)
+
 describe("kshot.progress", function()
   local progress = require "kshot.progress"
   -- a fake stream and clock

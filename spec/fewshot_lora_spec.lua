@@ -205,7 +205,11 @@ describe("nn.lora on a model", function()
     assert.truthy(errmsg(nn.LoRALinear, nn.Linear(2, 2), {r = 0}):find("r must be an integer >= 1", 1, true))
     assert.truthy(errmsg(nn.LoRALinear, nn.Linear(2, 2), {alpha = -1}):find("alpha must be a number > 0", 1, true))
     assert.truthy(errmsg(nn.LoRALinear, nn.Linear(2, 2), {dropout = 1}):find("dropout must be in [0, 1)", 1, true))
-    assert.truthy(errmsg(nn.LoRALinear, nn.Linear(2, 2), {rank = 2}):find("unknown option 'rank'", 1, true))
+    assert.truthy(errmsg(nn.LoRALinear, nn.Linear(2, 2), {rank = 2})
+      :find("LoRALinear: unknown option 'rank' (known: r, alpha, dropout, rslora, generator)", 1, true))
+    assert.truthy(errmsg(nn.LoRAConv2d, nn.Conv2d(1, 1, 1), {alpah = 2})
+      :find("LoRAConv2d: unknown option 'alpah' (known: r, alpha, dropout, rslora, generator); did you mean 'alpha'?",
+        1, true))
     assert.truthy(errmsg(nn.lora.inject, m, {targets = {"layer9"}}):find("target 'layer9' selects no Linear or Conv2d", 1,
       true))
     assert.truthy(errmsg(nn.lora.inject, m, {targets = {"BatchNorm2d"}}):find("selects no Linear or Conv2d", 1, true))
@@ -217,7 +221,8 @@ describe("nn.lora on a model", function()
     assert.truthy(errmsg(nn.lora.inject, m, {targets = {"Conv2d"}, exclude = {1}})
       :find("exclude[1] must be a module name (string), got number", 1, true))
     assert.truthy(errmsg(nn.lora.inject, m, {target = {"Conv2d"}})
-      :find("unknown option 'target' (targets, exclude, r, alpha, dropout, rslora, generator)", 1, true))
+      :find("lora.inject: unknown option 'target' (known: targets, exclude, r, alpha, dropout, rslora, generator); "
+        .. "did you mean 'targets'?", 1, true))
     assert.are.equal(0, #nn.lora.layers(m)) -- nothing was injected by the failed calls
     nn.lora.inject(m, {targets = {"fc"}})
     assert.truthy(errmsg(nn.lora.inject, m):find("layer 'fc' already has an adapter", 1, true))

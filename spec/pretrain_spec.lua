@@ -255,7 +255,12 @@ describe("pretrain_run", function()
       true))
     assert.truthy(err_of({method = "simclr", temperature = -1}):find("temperature must be a positive number", 1,
       true))
-    assert.truthy(err_of({method = "supervised", colour = 1}):find("unknown option 'colour'", 1, true))
+    assert.truthy(err_of({method = "supervised", colour = 1}):find("pretrain: unknown option 'colour' (known: base, "
+      .. "batch, episodes, epochs, eval_episodes, holdout, holdout_max, images, images_per_epoch, labels, layers, log, "
+      .. "lr, max_steps, mean, method, progress, proj_dim, query, seed, shot, std, temperature, way, weight_decay, "
+      .. "width)", 1, true))
+    assert.truthy(err_of({method = "supervised", epoch = 3}):find("(known: base, ", 1, true))
+    assert.truthy(err_of({method = "supervised", epoch = 3}):find("; did you mean 'epochs'?", 1, true))
     local ok, e = pcall(R.run, "supervised")
     assert.truthy(e:find("options table expected, got string", 1, true))
   end)

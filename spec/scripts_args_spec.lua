@@ -274,6 +274,48 @@ describe("scripts' statistics and wording (small runs)", function()
     assert.truthy(k10 and k5 and reg and set and k10 < k5 and k5 < reg and reg < set, ja:sub(1, 200))
   end)
 
+  it("fewshot_fashion.lua --json: per K and recipe the report's means, intervals and tests as fields", function()
+    local f = tmpname()
+    ok_run("scripts/fewshot_fashion.lua --preset smoke --k 5 --seeds 3 --test-size 100 --steps 3 --no-records -q "
+      .. "--jobs 1 --threads 1 --json " .. q(f))
+    local j = json.decode(slurp(f))
+    local k5 = j.k.k5
+    assert.are.equal("accuracy", k5.metric)
+    assert.are.equal("baseline", k5.baseline)
+    assert.are.equal(1, k5.holm_comparisons)
+    assert.are.equal(2, #k5.rows)
+    local base, adamw = k5.rows[1], k5.rows[2]
+    assert.are.equal("baseline", base.name)
+    assert.are.equal("adamw", adamw.name)
+    assert.is_true(base.baseline)
+    assert.is_nil(base.comparison)
+    for _, r in ipairs(k5.rows) do
+      local vals = j.regression[r.name .. "_k5_accuracy"]
+      local iv = stats.interval(vals)
+      assert.are.equal(3, r.n)
+      assert.are.equal(0, r.failed)
+      assert.are.equal(0, r.not_run)
+      assert.are.equal("t", r.interval)
+      assert.is_true(math.abs(r.mean - iv.mean) < 1e-9 and math.abs(r.half_width - iv.half) < 1e-9)
+      assert.is_true(math.abs(r.lo - iv.lo) < 1e-9 and math.abs(r.hi - iv.hi) < 1e-9)
+      -- the same figures as the Markdown table
+      local label = r.name .. (r.highest_mean and " **(highest mean)**" or "") .. (r.baseline and " (baseline)" or "")
+      assert.truthy(k5.report:find(("| %s | 3 | %.4f ± %.4f |"):format(label, r.mean, r.half_width), 1, true), k5.report)
+    end
+    local c = adamw.comparison
+    local base_vals, vals = j.regression.baseline_k5_accuracy, j.regression.adamw_k5_accuracy
+    local t, w = stats.paired_t(vals, base_vals), stats.wilcoxon(vals, base_vals)
+    assert.are.equal(3, c.pairs)
+    assert.is_true(math.abs(c.difference - t.mean_diff) < 1e-9)
+    assert.is_true(math.abs(c.t_p - t.p) < 1e-9 and math.abs(c.holm_t_p - t.p) < 1e-9) -- one comparison: Holm = p
+    assert.is_true(math.abs(c.wilcoxon_p - w.p) < 1e-9 and math.abs(c.holm_wilcoxon_p - w.p) < 1e-9)
+    assert.are.equal(w.exact == true, c.wilcoxon_exact)
+    assert.is_number(c.difference_half_width)
+    local expect = c.holm_t_p <= 0.05 and (c.difference > 0 and "better" or "worse") or "no significant difference"
+    assert.are.equal(expect, c.verdict)
+    assert.truthy(k5.report:find("| " .. c.verdict .. " |", 1, true), k5.report)
+  end)
+
   it("transfer_fashion.lua: no interval for 1 episode (n/a, not ± 0.00)", function()
     local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 1 --shots 1 --query 2 --threads 1 -q")
     assert.truthy(out:find("Student t (sample sd) below 100 episodes, normal (population sd) from 100", 1, true), out)

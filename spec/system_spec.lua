@@ -1,4 +1,4 @@
--- system_spec.lua: threads, memory limit and statistics, version, interrupt.
+-- system_spec.lua: threads, memory limit and statistics, version, interrupt, host name.
 local ks = require "kshot"
 
 local function err_of(f, ...)
@@ -156,5 +156,20 @@ describe("interrupt", function()
     local y = x + 1
     assert.equal(2, y:narrow(0, 0, 1):item())
     ks.set_num_threads(saved)
+  end)
+end)
+
+describe("hostname", function()
+  it("is this machine's name (the kernel's, on Linux)", function()
+    local name = ks.hostname()
+    assert.equal("string", type(name))
+    assert.truthy(#name > 0)
+    local f = io.open("/proc/sys/kernel/hostname", "rb")
+    if f then
+      local kernel = f:read("a"):gsub("%s+$", "")
+      f:close()
+      assert.equal(kernel, name)
+    end
+    assert.equal(name, ks.hostname()) -- no state: the same twice
   end)
 end)

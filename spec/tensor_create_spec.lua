@@ -97,15 +97,15 @@ describe("ks.tensor", function()
   end)
 
   it("refuses numbers the requested int64/uint8 dtype cannot hold, naming the element", function()
-    assert.matches("ks.tensor: element 1 %(value 1e%+300%) cannot be converted to int64 without overflow",
+    assert.matches("^tensor: element 1 %(value 1e%+300%) cannot be converted to int64 without overflow",
       errmsg(ks.tensor, {1e300}, "int64"))
-    assert.matches("ks.tensor: element 2 %(value %-?nan%) cannot be converted to int64", errmsg(ks.tensor, {1, 0 / 0}, "int64"))
-    assert.matches("ks.tensor: element 1 %(value 300%) cannot be converted to uint8 without overflow",
+    assert.matches("^tensor: element 2 %(value %-?nan%) cannot be converted to int64", errmsg(ks.tensor, {1, 0 / 0}, "int64"))
+    assert.matches("^tensor: element 1 %(value 300%) cannot be converted to uint8 without overflow",
       errmsg(ks.tensor, {300}, "uint8"))
-    assert.matches("ks.tensor: element 2.1 %(value %-1%) cannot be converted to uint8", errmsg(ks.tensor, {{1}, {-1}}, "uint8"))
-    assert.matches("ks.tensor: element 1 %(value 9223372036854775807%) cannot be converted to uint8",
+    assert.matches("^tensor: element 2.1 %(value %-1%) cannot be converted to uint8", errmsg(ks.tensor, {{1}, {-1}}, "uint8"))
+    assert.matches("^tensor: element 1 %(value 9223372036854775807%) cannot be converted to uint8",
       errmsg(ks.tensor, {math.maxinteger}, "uint8"))
-    assert.matches("ks.tensor: value 256 cannot be converted to uint8", errmsg(ks.tensor, 256, {dtype = "uint8"}))
+    assert.matches("^tensor: value 256 cannot be converted to uint8", errmsg(ks.tensor, 256, {dtype = "uint8"}))
     -- in range: unchanged (fractions truncate; int64 extremes exact); inferred dtypes are not checked
     assert.are.same({0, 255, 0, 255}, ks.tensor({0, 255, -0.5, 255.5}, "uint8"):totable())
     assert.are.same({math.maxinteger, math.mininteger, -3}, ks.tensor({math.maxinteger, math.mininteger, -3.7}, "int64"):totable())
@@ -424,5 +424,74 @@ describe("ks_lua_check_tensorlike (via copy_)", function()
     assert.matches("tensor, number, boolean or table expected, got string", errmsg(t.copy_, t, "x"))
     assert.matches("row 2 has 2 elements, expected 1", errmsg(t.copy_, t, {{1}, {2, 3}}))
     assert.matches("cannot be broadcast", errmsg(t.copy_, t, {1, 2, 3}))
+  end)
+end)
+
+-- Every creation function names itself in its errors ("zeros: ..."), the
+-- core's messages included; a core message that already names it stays as is.
+describe("creation errors name the function", function()
+  -- the text after Lua's "file:line: " position
+  local function bare(f, ...) return (errmsg(f, ...):gsub("^[^:]*:%d+: ", "")) end
+
+  it("shape and memory errors from the core", function()
+    assert.are.equal("zeros: negative size -1 in shape [2, -1]", bare(ks.zeros, 2, -1))
+    assert.are.equal("ones: negative size -3 in shape [-3]", bare(ks.ones, {-3}))
+    assert.are.equal("empty: negative size -1 in shape [-1]", bare(ks.empty, -1))
+    assert.are.equal("full: negative size -2 in shape [-2]", bare(ks.full, {-2}, 1))
+    assert.are.equal("rand: negative size -1 in shape [-1]", bare(ks.rand, -1))
+    assert.are.equal("randn: negative size -1 in shape [3, -1]", bare(ks.randn, 3, -1))
+    assert.are.equal("randint: negative size -4 in shape [-4]", bare(ks.randint, 0, 5, {-4}))
+    local saved = ks.get_memory_limit()
+    ks.set_memory_limit("1MB")
+    local ok, e = pcall(ks.zeros, 1 << 20)
+    ks.set_memory_limit(saved)
+    assert.is_false(ok)
+    assert.matches("^zeros: memory limit exceeded", e)
+  end)
+
+  it("core messages that already name the function are not prefixed twice", function()
+    assert.are.equal("arange: step must be nonzero", bare(ks.arange, 0, 10, 0))
+    assert.are.equal("linspace: number of steps must be non-negative, got -1", bare(ks.linspace, 0, 1, -1))
+    assert.are.equal("eye: n and m must be non-negative, got -1 and -1", bare(ks.eye, -1))
+    assert.are.equal("randperm: n must be non-negative, got -1", bare(ks.randperm, -1))
+    assert.are.equal("full(): value 300 cannot be converted to uint8 without overflow", bare(ks.full, {2}, 300, "uint8"))
+  end)
+
+  it("options: dtype values, unknown keys (kshot.options' wording), requires_grad", function()
+    assert.are.equal("zeros: option 'dtype': unknown dtype float64 (expected float32, int64, uint8 or bool)",
+      bare(ks.zeros, 2, {dtype = "float64"}))
+    assert.are.equal("eye: option 'dtype': unknown dtype number (expected float32, int64, uint8 or bool)",
+      bare(ks.eye, 2, {dtype = 5}))
+    assert.are.equal("zeros: unknown option 'dtyp' (known: dtype, requires_grad); did you mean 'dtype'?",
+      bare(ks.zeros, 2, {dtyp = "int64"}))
+    assert.are.equal("tensor: unknown option 'foo' (known: dtype, requires_grad)", bare(ks.tensor, {1}, {foo = 1}))
+    assert.are.equal("rand: unknown option 'genrator' (known: dtype, requires_grad, generator); did you mean "
+      .. "'generator'?", bare(ks.rand, 2, {genrator = 1}))
+    assert.are.equal("arange: unknown option 'foo' (known: dtype, requires_grad)", bare(ks.arange, 3, {foo = 1}))
+    assert.are.equal("linspace: unknown option 'foo' (known: dtype, requires_grad)", bare(ks.linspace, 0, 1, 3, {foo = 1}))
+    assert.are.equal("randperm: unknown option 'foo' (known: dtype, requires_grad, generator)",
+      bare(ks.randperm, 3, {foo = 1}))
+    assert.are.equal("zeros_like: unknown option 'foo' (known: dtype, requires_grad)",
+      bare(ks.zeros_like, ks.zeros(2), {foo = 1}))
+    assert.are.equal("full_like: unknown option 'foo' (known: dtype, requires_grad)",
+      bare(ks.full_like, ks.zeros(2), 1, {foo = 1}))
+    -- the dtype named is the tensor's (it used to be read after the tensor was freed)
+    assert.are.equal("zeros: only floating point (float32) tensors can require gradients, got int64",
+      bare(ks.zeros, 2, {dtype = "int64", requires_grad = true}))
+    assert.are.equal("ones_like: only floating point (float32) tensors can require gradients, got uint8",
+      bare(ks.ones_like, ks.zeros(2, "uint8"), {requires_grad = true}))
+    assert.are.equal("arange: only floating point (float32) tensors can require gradients, got int64",
+      bare(ks.arange, 3, {requires_grad = true}))
+    assert.are.equal("tensor: only floating point (float32) tensors can require gradients, got bool",
+      bare(ks.tensor, {true}, {requires_grad = true}))
+    assert.are.equal("randperm: only floating point (float32) tensors can require gradients, got int64",
+      bare(ks.randperm, 3, {requires_grad = true}))
+    assert.are.equal("normal_: in-place random fills take only a generator option",
+      bare(ks.zeros(2).normal_, ks.zeros(2), 0, 1, {dtype = "float32"}))
+  end)
+
+  it("ks.tensor's own checks", function()
+    assert.are.equal("tensor: expected a table, number, boolean or tensor, got string", bare(ks.tensor, "a"))
+    assert.are.equal("tensor: row 2 has 2 elements, expected 1", bare(ks.tensor, {{1}, {1, 2}}))
   end)
 end)

@@ -46,11 +46,23 @@
 --                  (temporary file + rename): its presence marks the run as recorded
 --   provenance.json {started (UTC, ISO 8601), seconds (wall time), threads,
 --                  command (the script and its arguments), kshot_version,
---                  lua_version}: kept apart, so record.json is the same
+--                  lua_version, host (gethostname), git_commit (the commit
+--                  checked out where the script lives, read from .git
+--                  without running git; absent outside a repository; whether
+--                  the tree had uncommitted changes is NOT recorded: that
+--                  needs git itself)}: kept apart, so record.json is the same
 --                  whatever the order, timing or machine of the runs
--- and <root>/<experiment>/results.jsonl gets one whole line per finished run
--- (one write of a complete line, then flush; a killed sweep never leaves half
--- a line). A re-run skips recorded runs unless run{force = true} (or
+-- and <root>/<experiment>/results.jsonl holds one line per recorded run: a
+-- new run appends its line (one write of a complete line, then flush; a
+-- killed sweep never leaves half a line), a run that replaces its earlier
+-- record (force, retry_failed, a stale config) rewrites the file without the
+-- old line (temporary file + rename), so there are no duplicates. (Two
+-- processes sweeping the same experiment folder at once can lose a line to
+-- such a rewrite; the records themselves are per run and stay safe.)
+-- The report of all the configs and replicates run in the folder is
+-- <root>/<experiment>/report.md (+ comparison.svg, curves.svg); a report of a
+-- part of them goes to report-<id>.md and so on (exp:report_files).
+-- A re-run skips recorded runs unless run{force = true} (or
 -- run{retry_failed = true} for failed ones); a run whose recorded config.json
 -- differs from its config now (a recipe edited under the same name) is re-run
 -- and counted in the summary's `stale` field. A run that raises is recorded as
@@ -172,9 +184,14 @@ local function safe_dir(key)
 end
 
 local MAX_REPLICATES = 1 << 20
--- files the experiment writes next to the run folders
+-- files the experiment writes next to the run folders (report_files: a
+-- selection's report-<id>.md, comparison-<id>.svg and curves-<id>.svg too)
 local RESERVED = { ["results.jsonl"] = true, ["report.md"] = true, ["comparison.svg"] = true,
   ["curves.svg"] = true }
+local function reserved(folder)
+  return RESERVED[folder] or folder:match("^report%-%x+%.md$") or folder:match("^comparison%-%x+%.svg$")
+    or folder:match("^curves%-%x+%.svg$")
+end
 
 -- configs are stored as config.json: only JSON values, no cycles. Returns nil
 -- or a message naming the field path.
@@ -275,9 +292,9 @@ function M.new(spec)
         .. "booleans and tables of them)"):format(key, i, bad), 2)
     end
     local folder = safe_dir(key)
-    if folder == "" or folder == "." or folder == ".." or RESERVED[folder] then
+    if folder == "" or folder == "." or folder == ".." or reserved(folder) then
       error(("experiment.new: config key '%s' cannot name a run folder (not empty, '.', '..' or a file of "
-        .. "the experiment: results.jsonl, report.md, comparison.svg, curves.svg)"):format(key), 2)
+        .. "the experiment: results.jsonl, report[-<id>].md, comparison[-<id>].svg, curves[-<id>].svg)"):format(key), 2)
     end
     if folders[folder] then
       error(("experiment.new: configs '%s' and '%s' would share the run folder '%s' (characters other than "
@@ -370,8 +387,116 @@ end
 -- seconds of wall-clock time: the benchmark clock (monotonic) when the host has it
 local function wall_clock() return ks._bench_clock and ks._bench_clock() or os.time() end
 
+-- ------------------------------------------------------------ git commit, without git
+-- "a/b/../c/" -> "a/c": lexical, so a folder can be walked up without the file system
+local function normalize(path)
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." and #parts > 0 and parts[#parts] ~= ".." then parts[#parts] = nil
+    elseif part ~= "." then parts[#parts + 1] = part end
+  end
+  return (path:sub(1, 1) == "/" and "/" or "") .. table.concat(parts, "/")
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return normalize(path) end
+  local cwd = has_lfs and lfs.currentdir() or os.getenv("PWD")
+  if not cwd then return nil end
+  return normalize(cwd .. "/" .. path)
+end
+
+local function trim(s) return s and (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+local function is_hash(s) return s ~= nil and (#s == 40 or #s == 64) and s:match("^%x+$") ~= nil end
+
+-- the hash a ref names: a loose ref file in the git dir (a worktree's own) or
+-- the common dir, else the common dir's packed-refs; symbolic refs followed
+local function resolve_ref(gitdir, common, ref, depth)
+  if depth > 5 then return nil end
+  for _, dir in ipairs { gitdir, common } do
+    local v = trim(read_file(dir .. "/" .. ref))
+    if v then
+      if is_hash(v) then return v:lower() end
+      local sym = v:match("^ref:%s*(%S+)$")
+      if sym then return resolve_ref(gitdir, common, sym, depth + 1) end
+    end
+  end
+  local packed = read_file(common .. "/packed-refs")
+  if packed then
+    for line in packed:gmatch("[^\n]+") do
+      local h, name = line:match("^(%x+) (%S+)$")
+      if name == ref and is_hash(h) then return h:lower() end
+    end
+  end
+  return nil
+end
+
+-- the git dir of a working tree at dir: the folder dir/.git, or the one a
+-- .git FILE names ("gitdir: <path>", worktrees and submodules); nil if none
+local function git_dir_at(dir)
+  local dotgit = (dir == "/" and "" or dir) .. "/.git"
+  if read_file(dotgit .. "/HEAD") then return dotgit end
+  local f = io.open(dotgit, "rb")
+  if not f then return nil end
+  local text = f:read("a") -- nil for a folder without HEAD
+  f:close()
+  local path = text and trim(text:match("^gitdir:%s*([^\n]+)"))
+  if not path or path == "" then return nil end
+  if path:sub(1, 1) ~= "/" then path = dir .. "/" .. path end
+  path = normalize(path)
+  return read_file(path .. "/HEAD") and path or nil
+end
+
+--- experiment.git_commit(dir) -> the commit hash checked out in the git
+-- working tree holding dir (dir or a folder above it), or nil (not in a
+-- repository, an unborn branch, an unreadable HEAD). Read from the
+-- repository's files (.git/HEAD, refs, packed-refs; a .git file of a
+-- worktree), no program is run; a detached HEAD gives its hash. Whether the
+-- tree has uncommitted changes is not known this way, so it is not said.
+function M.git_commit(dir)
+  dir = absolute(dir or ".")
+  while dir do
+    local gitdir = git_dir_at(dir)
+    if gitdir then
+      local head = trim(read_file(gitdir .. "/HEAD"))
+      if is_hash(head) then return head:lower() end
+      local ref = head and head:match("^ref:%s*(%S+)$")
+      if not ref then return nil end
+      -- a worktree's git dir names the shared one in "commondir"
+      local common = trim(read_file(gitdir .. "/commondir"))
+      if common then common = normalize(common:sub(1, 1) == "/" and common or (gitdir .. "/" .. common))
+      else common = gitdir end
+      return resolve_ref(gitdir, common, ref, 0)
+    end
+    if dir == "/" or dir == "" then return nil end
+    dir = dir:match("^(.*)/[^/]*$")
+    if dir == "" then dir = "/" end
+  end
+  return nil
+end
+
+-- the script's folder (arg[0]; the current folder without a script)
+local function script_dir()
+  local a = rawget(_G, "arg")
+  local script = type(a) == "table" and type(a[0]) == "string" and a[0] or nil
+  if not script then return "." end
+  return script:match("^(.*)/[^/]*$") or "."
+end
+
+-- read once per process and script folder: the code that runs is the code
+-- loaded at the start, whatever is checked out later
+local static_provenance = {}
+local function process_provenance()
+  local dir = script_dir()
+  if not static_provenance[dir] then
+    static_provenance[dir] = { git_commit = M.git_commit(dir) or false, host = ks.hostname and ks.hostname() or false }
+  end
+  return static_provenance[dir]
+end
+
 -- provenance.json: when a run started (UTC), its wall time, the threads, the
--- command that ran it (the script's global arg, when there is one) and the versions
+-- command that ran it (the script's global arg, when there is one), the
+-- versions, the git commit of the script's repository and the host name
 local function provenance(started, seconds)
   local p = { started = os.date("!%Y-%m-%dT%H:%M:%SZ", started), seconds = math.floor(seconds * 1000 + 0.5) / 1000,
     threads = ks.get_num_threads(), kshot_version = ks.__version or "unknown", lua_version = _VERSION }
@@ -381,7 +506,53 @@ local function provenance(started, seconds)
     for i = 0, #a do words[#words + 1] = tostring(a[i]) end
     p.command = table.concat(words, " ")
   end
+  local fixed = process_provenance()
+  p.git_commit = fixed.git_commit or nil
+  p.host = fixed.host or nil
   return p
+end
+
+-- the run keys of results.jsonl's lines (a line that is not a JSON object
+-- with a string key is kept as it is and counts for no run)
+local function result_keys(text)
+  local keys = {}
+  for line in (text or ""):gmatch("[^\n]+") do
+    local rec = json.decode(line)
+    if type(rec) == "table" and type(rec.key) == "string" then keys[rec.key] = true end
+  end
+  return keys
+end
+
+-- results.jsonl keeps one line per run key. A run recorded for the first
+-- time appends its line (one write of a whole line, then flush: a kill never
+-- leaves half a line); a run that replaces an earlier record (--fresh, a
+-- retried failure, a stale config) rewrites the file without the old line
+-- (temporary file + rename: a kill leaves the old file or the new one).
+local function add_result(self, rec)
+  local path = self.dir .. "/results.jsonl"
+  local line = json.encode(rec, { keyorder = sorted_keys(rec) }) .. "\n"
+  local keys = self.result_keys
+  if not keys then
+    keys = result_keys(read_file(path))
+    self.result_keys = keys
+  end
+  if keys[rec.key] then
+    local kept = {}
+    for old in (read_file(path) or ""):gmatch("[^\n]+") do
+      local r = json.decode(old)
+      if not (type(r) == "table" and r.key == rec.key) then kept[#kept + 1] = old .. "\n" end
+    end
+    kept[#kept + 1] = line
+    write_atomic(path, table.concat(kept))
+    return
+  end
+  local f = io.open(path, "ab")
+  if f then
+    f:write(line)
+    f:flush()
+    f:close()
+  end
+  keys[rec.key] = true
 end
 
 local function run_one(self, run)
@@ -460,14 +631,7 @@ local function run_one(self, run)
   -- when, how long, how: kept out of record.json, which stays the same for any order or timing of the runs
   write_atomic(dir .. "/provenance.json", encode_sorted(provenance(started, seconds)))
   write_atomic(dir .. "/record.json", encode_sorted(rec))
-  -- results.jsonl: one complete line per write
-  local line = json.encode(rec, { keyorder = sorted_keys(rec) }) .. "\n"
-  local f = io.open(self.dir .. "/results.jsonl", "ab")
-  if f then
-    f:write(line)
-    f:flush()
-    f:close()
-  end
+  add_result(self, rec)
   return rec
 end
 
@@ -483,6 +647,7 @@ function Experiment:run(opts)
     error(("exp:run: option 'order' must be \"canonical\" or \"reverse\", got %s"):format(tostring(opts.order)), 2)
   end
   mkdir_p(self.dir)
+  self.result_keys = nil -- read results.jsonl afresh (another process may have added lines)
   local runs = self:runs()
   if opts.order == "reverse" then
     local rev = {}
@@ -805,7 +970,11 @@ function Experiment:summarize()
     end
     if #ps_t > 0 then
       local ht, hw = stats.holm(ps_t), stats.holm(ps_w)
-      for j, ci in ipairs(idx) do comparisons[ci].holm_t, comparisons[ci].holm_w = ht[j], hw[j] end
+      for j, ci in ipairs(idx) do
+        local cmp = comparisons[ci]
+        cmp.holm_t, cmp.holm_w = ht[j], hw[j]
+        cmp.verdict = verdict(cmp, self.maximize) -- the report's words: "better", "worse", "no significant difference"
+      end
     end
   end
   local function key_of(k) return k ~= nil and self.keys[self.by_key[k]] or nil end
@@ -816,8 +985,39 @@ function Experiment:summarize()
     Summary)
 end
 
---- exp:report{write=true, plots=true, print=false} -> Markdown text (printed when asked); writes <dir>/report.md,
--- <dir>/comparison.svg and <dir>/curves.svg (when runs logged curves).
+--- exp:report_files() -> {report =, comparison =, curves =}: the paths exp:report writes.
+-- <dir>/report.md, comparison.svg and curves.svg are the report of a
+-- selection covering every run listed in results.jsonl (each config and
+-- replicate that has finished in the folder): the whole experiment. A
+-- selection of fewer (a script's --only or --preset, fewer seeds, under the
+-- same experiment name) gets report-<id>.md, comparison-<id>.svg and
+-- curves-<id>.svg instead, id = 8 hex digits from its config keys and
+-- replicate ids (sorted: the same selection always has the same files), so
+-- it never overwrites the whole experiment's report. (A selection that ran
+-- first, on an empty folder, is the whole experiment until more is run.)
+function Experiment:report_files()
+  local mine = {}
+  for _, run in ipairs(self:runs()) do mine[run.key] = true end
+  local whole = true
+  for key in pairs(result_keys(read_file(self.dir .. "/results.jsonl"))) do
+    if not mine[key] then whole = false break end
+  end
+  local suffix = ""
+  if not whole then
+    local keys, reps = {}, {}
+    for i, k in ipairs(self.keys) do keys[i] = k end
+    for i, r in ipairs(self.replicates) do reps[i] = r end
+    table.sort(keys)
+    table.sort(reps)
+    suffix = ("-%08x"):format(hash_seed(0, table.concat(keys, "\n") .. "|" .. table.concat(reps, ",")) & 0xffffffff)
+  end
+  return { report = ("%s/report%s.md"):format(self.dir, suffix),
+    comparison = ("%s/comparison%s.svg"):format(self.dir, suffix), curves = ("%s/curves%s.svg"):format(self.dir, suffix) }
+end
+
+--- exp:report{write=true, plots=true, print=false} -> Markdown text (printed when asked), summary; writes
+-- the report, the comparison plot and the curves (when runs logged curves) to exp:report_files()'s paths:
+-- <dir>/report.md, comparison.svg and curves.svg for the whole experiment.
 function Experiment:report(opts)
   opts = opts or {}
   options.check(opts, "exp:report", { "write", "plots", "print" })
@@ -897,11 +1097,12 @@ function Experiment:report(opts)
   if opts.print then io.write(text) end
   if opts.write ~= false then
     mkdir_p(self.dir)
-    write_atomic(self.dir .. "/report.md", text)
+    local files = self:report_files()
+    write_atomic(files.report, text)
     if opts.plots ~= false then
-      write_atomic(self.dir .. "/comparison.svg", M.svg_comparison(s, self))
+      write_atomic(files.comparison, M.svg_comparison(s, self))
       local svg = M.svg_curves(s, self)
-      if svg then write_atomic(self.dir .. "/curves.svg", svg) end
+      if svg then write_atomic(files.curves, svg) end
     end
   end
   return text, s

@@ -33,6 +33,7 @@ local ks = require "kshot"
 local nn = require "kshot.nn"
 local F = ks.functional
 local P = require "kshot.fewshot.pretrain"
+local options = require "kshot.options"
 
 local R = {}
 
@@ -55,15 +56,24 @@ local function posnum(o, k)
   if type(v) ~= "number" or not (v > 0) then fail("%s must be a positive number, got %s", k, tostring(v)) end
 end
 
---- R.check(opts) -> opts with defaults filled (a copy); raises on bad options.
+-- the options without a default
+local EXTRA_OPTS = {method = true, images = true, labels = true, images_per_epoch = true, max_steps = true,
+  progress = true, log = true, holdout_max = true}
+
+--- R.check(opts) -> opts with defaults filled (a copy); raises on bad options
+-- (an unknown key: "pretrain: unknown option 'colour' (known: ...)", with the
+-- nearest known name when one is close).
 function R.check(opts)
   if type(opts) ~= "table" then fail("options table expected, got %s", type(opts)) end
   local o = {}
   for k, v in pairs(R.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts) do
-    if R.DEFAULTS[k] == nil and not ({method = true, images = true, labels = true, images_per_epoch = true,
-      max_steps = true, progress = true, log = true, holdout_max = true})[k] then
-      fail("unknown option '%s'", tostring(k))
+    if R.DEFAULTS[k] == nil and not EXTRA_OPTS[k] then
+      -- kshot.options' wording: the known names (sorted) and the nearest one
+      local known = {}
+      for name in pairs(R.DEFAULTS) do known[name] = true end
+      for name in pairs(EXTRA_OPTS) do known[name] = true end
+      error(options.message("pretrain", k, known), 0)
     end
     o[k] = v
   end

@@ -27,20 +27,22 @@ local ks = require "kshot"
 local Module = require "kshot.nn.module"
 local L = require "kshot.nn.layers"
 local init = require "kshot.nn.weight_init"
+local options = require "kshot.options"
 local F = ks.functional
 
 local M = {}
 
 local function fail(level, fmt, ...) error(string.format(fmt, ...), level + 1) end
 
--- Options {r, alpha, dropout, rslora, generator} -> checked copy.
+-- Options {r, alpha, dropout, rslora, generator} -> checked copy. An unknown
+-- key is worded by kshot.options (the known names and the nearest one).
+local LORA_OPTS = {"r", "alpha", "dropout", "rslora", "generator"}
 local function lora_opts(opts, where)
   opts = opts or {}
   if type(opts) ~= "table" then fail(4, "%s: options table expected, got %s", where, type(opts)) end
-  local known = {r = true, alpha = true, dropout = true, rslora = true, generator = true}
   for k in pairs(opts) do
-    if not known[k] then
-      fail(4, "%s: unknown option '%s' (r, alpha, dropout, rslora, generator)", where, tostring(k))
+    if not ({r = true, alpha = true, dropout = true, rslora = true, generator = true})[k] then
+      fail(4, "%s", options.message(where, k, LORA_OPTS))
     end
   end
   local r = opts.r or 4
@@ -243,6 +245,7 @@ local function parent_of(model, name)
 end
 
 local INJECT_OPTS = {r = true, alpha = true, dropout = true, rslora = true, generator = true}
+local INJECT_NAMES = {"targets", "exclude", "r", "alpha", "dropout", "rslora", "generator"}
 --- inject(model, {targets = {"Linear", "Conv2d"}, exclude = {names}, r =, alpha =, dropout =, rslora =, generator =})
 -- Wrap the selected layers in place; returns the list of their names.
 function M.inject(model, opts)
@@ -253,7 +256,7 @@ function M.inject(model, opts)
   for k, v in pairs(opts) do
     if k ~= "targets" and k ~= "exclude" then
       if not INJECT_OPTS[k] then
-        fail(2, "lora.inject: unknown option '%s' (targets, exclude, r, alpha, dropout, rslora, generator)", tostring(k))
+        fail(2, "%s", options.message("lora.inject", k, INJECT_NAMES))
       end
       lopts[k] = v
     end
