@@ -415,7 +415,7 @@ struct op_entry {
 static const struct op_entry binops[] = {
     {"add", KS_OP_ADD}, {"sub", KS_OP_SUB}, {"subtract", KS_OP_SUB}, {"mul", KS_OP_MUL},
     {"multiply", KS_OP_MUL}, {"div", KS_OP_DIV}, {"divide", KS_OP_DIV}, {"true_divide", KS_OP_DIV},
-    {"floor_divide", KS_OP_FLOOR_DIVIDE}, {"remainder", KS_OP_REMAINDER}, {"pow", KS_OP_POW},
+    {"floor_divide", KS_OP_FLOOR_DIVIDE}, {"remainder", KS_OP_REMAINDER}, {"fmod", KS_OP_FMOD}, {"pow", KS_OP_POW},
     {"maximum", KS_OP_MAXIMUM}, {"minimum", KS_OP_MINIMUM}, {"atan2", KS_OP_ATAN2},
     {"eq", KS_OP_EQ}, {"ne", KS_OP_NE}, {"not_equal", KS_OP_NE}, {"lt", KS_OP_LT}, {"less", KS_OP_LT},
     {"le", KS_OP_LE}, {"less_equal", KS_OP_LE}, {"gt", KS_OP_GT}, {"greater", KS_OP_GT},

@@ -11,7 +11,10 @@
  *       {} or ":"   the whole dim (ks.all is the reduction, as torch.all)
  *       "..."         as many whole dims as needed
  *       int64 tensor  index (a copy; the result has the index's shape in
- *                     place of the dim)
+ *                     place of the dim). Several adjacent index tensors
+ *                     index together, broadcast: x[{rows, cols}][i] =
+ *                     x[rows[i]][cols[i]] (PyTorch's x[rows, cols]); they
+ *                     must be next to each other and no mask may join them
  *       bool/uint8 tensor     mask over as many dims as it has (a copy; those
  *                     dims become one dim of the selected count)
  *   t[mask] / t[index] a tensor key alone is a one-entry key.
@@ -20,7 +23,7 @@
  * comes from C, e.g. ipairs's iterator); i == n adds that indices are 0-based
  * and how to loop (ipairs(t) starts at 1: Lua 5.4 has no __ipairs).
  * Integers and slices give views (writes go through to t); at most one
- * index/mask tensor per key. Entries may not be nil (Lua tables cannot hold
+ * mask, or one run of adjacent index tensors, per key. Entries may not be nil (Lua tables cannot hold
  * holes): use {} or ":".
  *
  * Assignment t[key] = value: value is a number, boolean, tensor (broadcast
@@ -167,8 +170,18 @@ static void parse_key(lua_State *L, const ks_tensor *t, key *k)
     int ell = 0;
     for (int i = 0; i < k->n; i++) ell += k->e[i].kind == E_ELLIPSIS;
     if (ell > 1) luaL_error(L, "an index can only have a single ellipsis (\"...\")");
-    if (k->nadv > 1)
-        luaL_error(L, "only one index or mask tensor per key is supported (got %d); index one dim at a time", k->nadv);
+    if (k->nadv > 1) { /* several index tensors: adjacent int64 indices only (x[{rows, cols}]) */
+        int first = -1, last = -1;
+        for (int i = 0; i < k->n; i++) {
+            if (k->e[i].kind == E_MASK)
+                luaL_error(L, "a mask cannot be combined with other index tensors in one key (got %d); index one dim "
+                              "at a time", k->nadv);
+            if (k->e[i].kind == E_INDEX) { if (first < 0) first = i; last = i; }
+        }
+        if (last - first + 1 != k->nadv)
+            luaL_error(L, "index tensors must be next to each other in a key (x[{i, j}] or x[{\":\", i, j}]); "
+                          "separated ones are not supported");
+    }
     if (t->ndim == 0 && k->n > 0 && k->e[0].kind != E_ELLIPSIS && !(k->e[0].kind == E_MASK && k->e[0].t->ndim == 0))
         luaL_error(L, "invalid index of a 0-dim tensor (use t:item() to read its value)");
     if (k->consumed > t->ndim)
@@ -177,10 +190,14 @@ static void parse_key(lua_State *L, const ks_tensor *t, key *k)
 
 /* ----------------------------------------------------- basic indexing */
 typedef struct adv {
-    const entry *e;
+    const entry *e; /* a mask, or the first of n adjacent index tensors */
+    int n;
     int dim;       /* dim of the view where it applies */
     int orig_dim;  /* dim of the original tensor (messages) */
 } adv;
+
+/* view dims the advanced entries consume (merged into one for the lookup) */
+static int adv_span(const adv *a) { return a->e->kind == E_MASK ? a->e->t->ndim : a->n; }
 
 static void put(ks_tensor **box, ks_tensor *r)
 {
@@ -273,11 +290,13 @@ static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *
             continue;
         }
         case E_ELLIPSIS: span = t->ndim - k->consumed; break;
-        case E_MASK: span = e->t->ndim; /* fall through */
+        case E_MASK:
+            span = e->t->ndim;
+            a->e = e, a->n = 1, a->dim = nd, a->orig_dim = src;
+            break;
         case E_INDEX:
-            a->e = e;
-            a->dim = nd;
-            a->orig_dim = src;
+            if (!a->e) a->e = e, a->n = 0, a->dim = nd, a->orig_dim = src;
+            a->n++;
             break;
         case E_ALL: break;
         }
@@ -342,9 +361,8 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
         }
         case E_INDEX:
         case E_MASK:
-            a->e = e;
-            a->dim = d;
-            a->orig_dim = orig;
+            if (!a->e) a->e = e, a->n = 0, a->dim = d, a->orig_dim = orig;
+            a->n++;
             d += e->kind == E_MASK ? e->t->ndim : 1;
             orig += e->kind == E_MASK ? e->t->ndim : 1;
             break;
@@ -354,6 +372,51 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
 }
 
 /* ------------------------------------------------- advanced indexing */
+/* Row-major positions in the merged dims of n adjacent index tensors,
+ * broadcast together (x[{rows, cols}]: element i reads (rows[i], cols[i])).
+ * idx_shape receives the broadcast shape. */
+static ks_tensor *tuple_positions(lua_State *L, ks_ctx *c, const ks_tensor *view, const adv *a, int *idx_ndim,
+                                  int64_t *idx_shape)
+{
+    int nd = 0;
+    int64_t shape[KS_MAX_DIMS];
+    for (int i = 0; i < a->n; i++) {
+        const ks_tensor *ix = a->e[i].t;
+        int64_t out[KS_MAX_DIMS];
+        int on;
+        if (ks_broadcast_shapes(c, nd, shape, ix->ndim, ix->size, &on, out)) {
+            char xs[160], ss[160];
+            luaL_error(L, "shape mismatch: index tensors could not be broadcast together: %s and %s",
+                       ks_dims_str(nd, shape, ss, sizeof ss), ks_shape_str(ix, xs, sizeof xs));
+        }
+        nd = on;
+        memcpy(shape, out, sizeof(int64_t) * (size_t)on);
+    }
+    int64_t count = 1;
+    for (int d = 0; d < nd; d++) count *= shape[d];
+    ks_tensor **pbox = ks_lua_newbox(L), *r;
+    if (ks_tensor_empty(c, KS_INT64, 1, &count, &r)) ks_lua_raise(L, c);
+    *pbox = r;
+    int64_t *o = ks_tensor_data(r);
+    for (int64_t j = 0; j < count; j++) o[j] = 0;
+    for (int i = 0; i < a->n; i++) { /* o = o * size_i + index_i, index_i broadcast to the shape */
+        ks_tensor **ebox = ks_lua_newbox(L), **cbox = ks_lua_newbox(L);
+        if (ks_expand(c, a->e[i].t, nd, shape, ebox) || ks_contiguous(c, *ebox, cbox)) ks_lua_raise(L, c);
+        const int64_t *v = ks_tensor_data(*cbox);
+        int64_t n = view->size[a->dim + i];
+        for (int64_t j = 0; j < count; j++) {
+            if (v[j] < -n || v[j] >= n)
+                luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)v[j],
+                           a->orig_dim + i, (lua_Integer)n);
+            o[j] = o[j] * n + (v[j] < 0 ? v[j] + n : v[j]);
+        }
+        lua_pop(L, 2);
+    }
+    *idx_ndim = nd;
+    memcpy(idx_shape, shape, sizeof(int64_t) * (size_t)nd);
+    return r; /* owned by pbox, left on the stack */
+}
+
 /* A new 1-D int64 tensor of positions along the view's dim a->dim: the
  * index values wrapped and range-checked, or the row-major positions of the
  * set mask entries (mask dims merged). idx_shape receives the shape the
@@ -361,6 +424,7 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
 static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view, const adv *a, int *idx_ndim,
                                  int64_t *idx_shape)
 {
+    if (a->e->kind == E_INDEX && a->n > 1) return tuple_positions(L, c, view, a, idx_ndim, idx_shape);
     const ks_tensor *ix = a->e->t;
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *src = NULL;
@@ -404,7 +468,7 @@ static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view,
 /* Shape of the view with the mask's dims merged into one (an index: unchanged). */
 static int merged_shape(const ks_tensor *view, const adv *a, int64_t *size)
 {
-    int k = a->e->kind == E_MASK ? a->e->t->ndim : 1, n = 0;
+    int k = adv_span(a), n = 0;
     for (int i = 0; i < a->dim; i++) size[n++] = view->size[i];
     int64_t m = 1;
     for (int i = 0; i < k; i++) m *= a->dim + i < view->ndim ? view->size[a->dim + i] : 1;
@@ -416,7 +480,7 @@ static int merged_shape(const ks_tensor *view, const adv *a, int64_t *size)
 /* Result shape: view dims before, the index's shape, view dims after. */
 static int result_shape(const ks_tensor *view, const adv *a, int idx_ndim, const int64_t *idx_shape, int64_t *size)
 {
-    int k = a->e->kind == E_MASK ? a->e->t->ndim : 1, n = 0;
+    int k = adv_span(a), n = 0;
     for (int i = 0; i < a->dim; i++) size[n++] = view->size[i];
     for (int i = 0; i < idx_ndim; i++) size[n++] = idx_shape[i];
     for (int i = a->dim + k; i < view->ndim; i++) size[n++] = view->size[i];

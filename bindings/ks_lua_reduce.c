@@ -30,6 +30,7 @@
 #include "ks_lua.h"
 #include "../runtime/core/ks_grad_ops.h"
 #include "../runtime/core/ks_reduce.h"
+#include "../runtime/core/ks_nn.h"
 
 #include <math.h>
 #include <string.h>
@@ -355,12 +356,30 @@ static int run_scan(lua_State *L, ks_status (*fn)(ks_ctx *, ks_tensor *, int, ks
 static int l_cumsum(lua_State *L) { return run_scan(L, ks_ag_cumsum); }
 static int l_cumprod(lua_State *L) { return run_scan(L, ks_ag_cumprod); }
 
+/* t:softmax(dim), t:log_softmax(dim) (also {dim = d}), as torch.Tensor.softmax:
+ * the same kernel and gradient as F.softmax / F.log_softmax. */
+static int run_softmax(lua_State *L, bool want_log)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    red_args a = {0};
+    if (is_options(L, 2)) read_options(L, c, 2, t, &a, "dim", true);
+    else if (!lua_isnoneornil(L, 2)) read_dims(L, c, 2, 2, t, &a, true);
+    if (!a.has_dim) return luaL_argerror(L, 2, "dim expected (an integer), as torch.softmax(t, dim)");
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    ks_status st = ks_nn_softmax(c, t, &r, a.dims[0], want_log);
+    return finish1(L, c, box, st, r);
+}
+
+static int l_softmax(lua_State *L) { return run_softmax(L, false); }
+static int l_log_softmax(lua_State *L) { return run_softmax(L, true); }
+
 static const luaL_Reg reduce_funcs[] = {
     {"sum", l_sum}, {"mean", l_mean}, {"prod", l_prod}, {"amax", l_amax}, {"amin", l_amin},
     {"max", l_max}, {"min", l_min}, {"argmax", l_argmax}, {"argmin", l_argmin}, {"var", l_var},
     {"std", l_std}, {"var_mean", l_var_mean}, {"std_mean", l_std_mean}, {"norm", l_norm},
     {"logsumexp", l_logsumexp}, {"any", l_any}, {"all", l_all}, {"count_nonzero", l_count_nonzero},
-    {"cumsum", l_cumsum}, {"cumprod", l_cumprod},
+    {"cumsum", l_cumsum}, {"cumprod", l_cumprod}, {"softmax", l_softmax}, {"log_softmax", l_log_softmax},
     {NULL, NULL}};
 
 void ks_lua_open_reduce(lua_State *L, int module, int methods, int ctxbox)

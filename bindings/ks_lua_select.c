@@ -494,6 +494,64 @@ static int l_cdist(lua_State *L)
     NEW_RESULT(ks_ag_cdist(c, a, b, p, &r));
 }
 
+/* ------------------------------------------------------ repeat_interleave */
+/* element i of a 0-d or 1-D int64 tensor (any stride) */
+static int64_t count_at(const ks_tensor *rt, int64_t i)
+{
+    const char *p = (const char *)ks_tensor_data(rt) + (rt->ndim ? i * rt->stride[0] : 0) * (int64_t)sizeof(int64_t);
+    return ks_load_i64(p, rt->dtype);
+}
+
+/* t:repeat_interleave(repeats[, dim]): each slice along dim repeated
+ * `repeats` times (an integer, or a 1-D int64 tensor with one count per
+ * slice or a single count); without dim, t is flattened first, as PyTorch.
+ * An index_select with a built index, so gradients flow as for it. */
+static int l_repeat_interleave(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_lua_check_tensor(L, 1);
+    int d = 0;
+    if (lua_isnoneornil(L, 3)) { /* flatten through the reshape method (records autograd like any view) */
+        if (luaL_getmetafield(L, 1, "methods") != LUA_TTABLE) return luaL_error(L, "tensor methods not found");
+        lua_getfield(L, -1, "reshape");
+        lua_pushvalue(L, 1);
+        lua_pushinteger(L, -1);
+        lua_call(L, 2, 1);
+        lua_replace(L, 1);
+        lua_pop(L, 1);
+    }
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (!lua_isnoneornil(L, 3)) d = ks_lua_check_dim(L, c, 3, t->ndim);
+    int64_t n = t->ndim ? t->size[d] : 1;
+    ks_tensor *rt = ks_lua_to_tensor(L, 2);
+    int64_t r = 0, total = 0;
+    if (rt) {
+        if (rt->dtype != KS_INT64 || rt->ndim > 1 || (rt->numel != n && rt->numel != 1))
+            return luaL_error(L, "repeat_interleave: repeats must be an integer or an int64 tensor of %d or 1 counts, "
+                                 "got %s with %d elements", (int)n, ks_dtype_name(rt->dtype), (int)rt->numel);
+        for (int64_t i = 0; i < rt->numel; i++) {
+            int64_t k = count_at(rt, i);
+            if (k < 0) return luaL_error(L, "repeat_interleave: repeats must be >= 0, got %d", (int)k);
+            total += rt->numel == 1 ? k * n : k;
+        }
+    } else {
+        if (!lua_isinteger(L, 2)) return luaL_argerror(L, 2, "repeats must be an integer or an int64 tensor");
+        r = lua_tointeger(L, 2);
+        if (r < 0) return luaL_error(L, "repeat_interleave: repeats must be >= 0, got %d", (int)r);
+        if (n && r > INT64_MAX / n) return luaL_error(L, "repeat_interleave: too many repeats");
+        total = n * r;
+    }
+    ks_tensor **ibox = ks_lua_newbox(L), *idx = NULL;
+    if (ks_tensor_empty(c, KS_INT64, 1, &total, &idx)) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, ibox, idx);
+    int64_t *out = ks_tensor_data(idx), pos = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = rt ? count_at(rt, rt->numel == 1 ? 0 : i) : r;
+        for (int64_t j = 0; j < k; j++) out[pos++] = i;
+    }
+    NEW_RESULT(ks_ag_index_select(c, t, d, idx, &r));
+}
+
 static const luaL_Reg select_fns[] = {
     {"index_select", l_index_select}, {"gather", l_gather}, {"scatter", l_scatter}, {"scatter_", l_scatter_},
     {"scatter_add", l_scatter_add}, {"scatter_add_", l_scatter_add_}, {"index_add", l_index_add},
@@ -503,7 +561,7 @@ static const luaL_Reg select_fns[] = {
     {"masked_scatter_", l_masked_scatter_}, {"nonzero", l_nonzero}, {"argwhere", l_argwhere},
     {"one_hot", l_one_hot}, {"bincount", l_bincount}, {"unique", l_unique}, {"sort", l_sort},
     {"argsort", l_argsort}, {"topk", l_topk}, {"kthvalue", l_kthvalue}, {"median", l_median},
-    {"cdist", l_cdist}, {NULL, NULL}};
+    {"cdist", l_cdist}, {"repeat_interleave", l_repeat_interleave}, {NULL, NULL}};
 
 void ks_lua_open_select(lua_State *L, int module, int methods, int ctxbox)
 {

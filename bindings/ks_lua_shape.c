@@ -1,5 +1,5 @@
 /* ks_lua_shape.c: cat/concat, stack, split, chunk, pad, repeat/tile, roll,
- * tril, triu (module functions and tensor methods). */
+ * tril, triu (module functions and tensor methods), einsum (module function). */
 #include "ks_lua.h"
 #include "../runtime/core/ks_grad_shape.h"
 
@@ -227,10 +227,23 @@ static ks_status ag_triu(ks_ctx *c, ks_tensor *t, int64_t d, ks_tensor **out) { 
 static int l_tril(lua_State *L) { return tri(L, ag_tril); }
 static int l_triu(lua_State *L) { return tri(L, ag_triu); }
 
+/* ks.einsum(equation, a, b, ...): torch.einsum, composed in Lua from permute,
+ * reshape, sum and bmm (bindings/lua/kshot/nn/einsum.lua, loaded on first use). */
+static int l_einsum(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "kshot.nn.einsum");
+    lua_call(L, 1, 1);
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+    return 1;
+}
+
 static const luaL_Reg module_fns[] = {
     {"cat", l_cat}, {"concat", l_cat}, {"stack", l_stack}, {"split", l_split}, {"chunk", l_chunk},
     {"pad", l_pad}, {"repeat", l_repeat}, {"tile", l_tile}, {"roll", l_roll}, {"tril", l_tril}, {"triu", l_triu},
-    {NULL, NULL}};
+    {"einsum", l_einsum}, {NULL, NULL}};
 
 static const luaL_Reg method_fns[] = {
     {"split", l_split}, {"chunk", l_chunk}, {"pad", l_pad}, {"repeat", l_repeat}, {"tile", l_tile},

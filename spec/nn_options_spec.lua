@@ -53,10 +53,11 @@ describe("nn option tables", function()
     end
   end)
 
-  it("must be tables", function()
-    assert.matches("Linear: options must be a table, got number", errmsg(nn.Linear, 2, 2, 1))
-    assert.matches("Conv2d: options must be a table, got string", errmsg(nn.Conv2d, 1, 2, 3, "same"))
-    assert.matches("MaxPool2d: options must be a table, got number", errmsg(nn.MaxPool2d, 2, 2))
+  it("must be tables or PyTorch's positional arguments, checked the same way", function()
+    -- positional values name PyTorch's arguments in order (spec/port_pytorch_spec.lua covers them)
+    assert.matches("Linear: option 'bias' must be a boolean, got number", errmsg(nn.Linear, 2, 2, 1))
+    assert.matches("Conv2d: stride", errmsg(nn.Conv2d, 1, 2, 3, "same"))
+    assert.matches("MaxPool2d: unknown option 'dilation'", errmsg(nn.MaxPool2d, 2, 2, 0, 1))
     assert.matches("small_cnn: options must be a table, got number", errmsg(nn.small_cnn, 10))
   end)
 

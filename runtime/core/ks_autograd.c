@@ -218,6 +218,10 @@ typedef struct {
     ks_tensor ***gbuf; /* gbuf[id][k]: gradient of output k of node id */
     int count, cap;
     size_t leaf_bytes; /* bytes of .grad tensors this backward attached to leaves */
+    /* captures (ks_backward_capture): tensors whose gradient is handed out */
+    int ncap;
+    ks_tensor *const *caps;
+    ks_tensor **out;   /* NULL: caps accumulate into their .grad and leaves as usual; else out[j], no .grad touched */
 } graph_t;
 
 static ks_status graph_add(ks_ctx *c, graph_t *g, ks_node *n)
@@ -297,6 +301,32 @@ static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin, siz
     return ks_accumulate_(c, leaf->grad, gin);
 }
 
+/* index of leaf t among the captures, or -1 */
+static int cap_index(const graph_t *g, const ks_tensor *t)
+{
+    for (int j = 0; j < g->ncap; j++)
+        if (g->caps[j] == t) return j;
+    return -1;
+}
+
+/* hand gradient gin of capture j out: into out[j] (autograd.grad) or caps[j]->grad (retain_grad) */
+static ks_status deliver(ks_ctx *c, graph_t *g, int j, ks_tensor *gin)
+{
+    if (!g->out) return accumulate_leaf(c, g->caps[j], gin, &g->leaf_bytes);
+    if (g->out[j]) return ks_accumulate_(c, g->out[j], gin); /* ours: made private below */
+    if (grad_is_private(gin)) { g->out[j] = ks_tensor_retain(gin); return KS_OK; }
+    return ks_clone(c, gin, &g->out[j]); /* a view, an expand or the caller's tensor: never hand it out */
+}
+
+/* the gradient a leaf input receives: its .grad (usual backward) or a capture; out mode leaves other leaves alone */
+static ks_status to_leaf(ks_ctx *c, graph_t *g, ks_tensor *leaf, ks_tensor *gin)
+{
+    int j = g->ncap ? cap_index(g, leaf) : -1;
+    if (j >= 0 && g->out) return deliver(c, g, j, gin);
+    if (g->out) return KS_OK;
+    return accumulate_leaf(c, leaf, gin, &g->leaf_bytes);
+}
+
 static ks_status zeros_for(ks_ctx *c, ks_node *n, int k, ks_tensor **out)
 {
     ks_tensor *z;
@@ -317,9 +347,13 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
                                       "retain_graph=true to backward the first time", n->op->name);
     for (int k = 0; k < n->noutputs && !st; k++)
         if (!gout[k]) st = zeros_for(c, n, k, &gout[k]);
+    /* captured non-leaf tensors made by this node: their gradient is complete now */
+    for (int j = 0; j < g->ncap && !st; j++)
+        if (g->caps[j]->grad_fn == n) st = deliver(c, g, j, gout[g->caps[j]->output_nr]);
     if (!st) st = n->op->backward(c, n, gout, gin);
     for (int i = 0; i < n->ninputs && !st; i++) {
-        if (!gin[i] && n->needs_grad[i] && n->leaf[i] && !n->leaf[i]->grad) {
+        bool wants_zeros = n->leaf[i] && (g->out ? cap_index(g, n->leaf[i]) >= 0 : !n->leaf[i]->grad);
+        if (!gin[i] && n->needs_grad[i] && wants_zeros) {
             /* no gradient flows back (floor, sign, ...): the leaf still gets zeros, as in PyTorch */
             st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[i], n->in_size[i], &gin[i]);
             if (!st) memset(ks_tensor_data(gin[i]), 0, (size_t)gin[i]->numel * sizeof(float));
@@ -333,7 +367,7 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
             break;
         }
         if (n->leaf[i]) {
-            st = accumulate_leaf(c, n->leaf[i], gin[i], &g->leaf_bytes);
+            st = to_leaf(c, g, n->leaf[i], gin[i]);
         } else if (n->next[i]) {
             ks_node *x = n->next[i];
             st = add_grad(c, &g->gbuf[x->topo_id][n->next_output_nr[i]], gin[i]);
@@ -366,6 +400,12 @@ static void pace_by_net_growth(ks_ctx *c, size_t debt0, size_t live0, size_t lea
 
 ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph)
 {
+    return ks_backward_capture(c, root, grad, retain_graph, 0, NULL, NULL);
+}
+
+ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph, int ncap,
+                              ks_tensor *const *caps, ks_tensor **out)
+{
     char a[160], b[160];
     if (!root->requires_grad)
         return ks_error(c, KS_ESTATE, "element 0 of tensors does not require grad and does not have a grad_fn");
@@ -383,13 +423,15 @@ ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_g
         if (!st) *(float *)ks_tensor_data(g0) = 1.0f;
     }
     if (st) return st;
+    graph_t g = {0};
+    g.ncap = ncap;
+    g.caps = caps;
+    g.out = out;
     if (!root->grad_fn) { /* a leaf: d root / d root */
-        size_t attached = 0;
-        st = accumulate_leaf(c, root, g0, &attached);
+        st = to_leaf(c, &g, root, g0);
         ks_tensor_release(g0);
         return st;
     }
-    graph_t g = {0};
     size_t debt0 = c->gc_debt, live0 = atomic_load(&c->live_bytes);
     int *ready = NULL, nready = 0;
     int old_mode = c->grad_enabled;

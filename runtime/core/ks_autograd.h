@@ -95,6 +95,15 @@ void ks_node_release(ks_node *n);
 /* Run backward from `root` with gradient `grad` (NULL: root must have one
  * element, gradient 1). Accumulates into .grad of the reachable leaves. */
 ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph);
+/* ks_backward that also hands out the gradients of chosen tensors caps[0..ncap)
+ * (leaves, or results of recorded ops; each once):
+ *  - out != NULL (torch.autograd.grad): out[j] receives d root / d caps[j] (a
+ *    new reference; left NULL when the graph does not reach caps[j]); no .grad
+ *    of any tensor is touched. The caller zeroes out[] and releases it.
+ *  - out == NULL (retain_grad): a usual backward, and each non-leaf caps[j]
+ *    also accumulates its gradient into caps[j]->grad, as a leaf does. */
+ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph, int ncap,
+                              ks_tensor *const *caps, ks_tensor **out);
 
 /* Gradient helpers for backward kernels. */
 /* Sum g over broadcast dims so it has shape (ndim, size); new reference. */

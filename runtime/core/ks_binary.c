@@ -64,6 +64,7 @@ static inline __attribute__((always_inline)) float f32_bin(ks_binop op, float x,
     case KS_OP_DIV: return x / y;
     case KS_OP_FLOOR_DIVIDE: return f32_floordiv(x, y);
     case KS_OP_REMAINDER: return f32_rem(x, y);
+    case KS_OP_FMOD: return fmodf(x, y);
     case KS_OP_POW: return powf(x, y);
     case KS_OP_MAXIMUM: return (x > y || x != x) ? x : y; /* NaN propagates */
     case KS_OP_MINIMUM: return (x < y || x != x) ? x : y;
@@ -130,6 +131,7 @@ F32_LOOP(f32_mul, KS_OP_MUL)
 F32_LOOP(f32_div, KS_OP_DIV)
 F32_LOOP(f32_floor_divide, KS_OP_FLOOR_DIVIDE)
 F32_LOOP(f32_remainder, KS_OP_REMAINDER)
+F32_LOOP(f32_fmod, KS_OP_FMOD)
 F32_LOOP(f32_maximum, KS_OP_MAXIMUM)
 F32_LOOP(f32_minimum, KS_OP_MINIMUM)
 F32_LOOP(f32_atan2, KS_OP_ATAN2)
@@ -157,7 +159,8 @@ static void f32_pow(char **d, const int64_t *s, int64_t n, void *a)
 
 static const ks_loop_fn f32_loops[KS_NUM_BINOPS] = {
     [KS_OP_ADD] = f32_add, [KS_OP_SUB] = f32_sub, [KS_OP_MUL] = f32_mul, [KS_OP_DIV] = f32_div,
-    [KS_OP_FLOOR_DIVIDE] = f32_floor_divide, [KS_OP_REMAINDER] = f32_remainder, [KS_OP_POW] = f32_pow,
+    [KS_OP_FLOOR_DIVIDE] = f32_floor_divide, [KS_OP_REMAINDER] = f32_remainder, [KS_OP_FMOD] = f32_fmod,
+    [KS_OP_POW] = f32_pow,
     [KS_OP_MAXIMUM] = f32_maximum, [KS_OP_MINIMUM] = f32_minimum, [KS_OP_ATAN2] = f32_atan2,
     [KS_OP_EQ] = f32_eq, [KS_OP_NE] = f32_ne, [KS_OP_LT] = f32_lt, [KS_OP_LE] = f32_le,
     [KS_OP_GT] = f32_gt, [KS_OP_GE] = f32_ge};
@@ -199,6 +202,9 @@ static int64_t i64_bin(const struct bin_arg *a, int64_t x, int64_t y)
         if (r != 0 && ((r < 0) != (y < 0))) r += y;
         return r;
     }
+    case KS_OP_FMOD: /* C's %: the sign of x */
+        if (y == 0) { atomic_store_explicit((atomic_int *)&a->zero_div, 1, memory_order_relaxed); return 0; }
+        return y == -1 ? 0 : x % y;
     case KS_OP_POW: return i64_pow(x, y);
     case KS_OP_MAXIMUM: return x > y ? x : y;
     case KS_OP_MINIMUM: return x < y ? x : y;

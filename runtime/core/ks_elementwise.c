@@ -8,7 +8,7 @@
 static const char *binop_names[KS_NUM_BINOPS] = {
     "add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum", "minimum", "atan2",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
-    "bitwise_and", "bitwise_or", "bitwise_xor"};
+    "bitwise_and", "bitwise_or", "bitwise_xor", "fmod"};
 
 static const char *unop_names[KS_NUM_UNOPS] = {
     "neg", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",

@@ -16,7 +16,7 @@
  *    to dst's (no float -> integer, no non-bool -> bool), the shape of the
  *    broadcast result must equal dst's, and dst must not be expanded
  *    (stride 0 on a dim of size > 1). Writes bump dst's storage version.
- *  - Integer floor_divide/remainder by zero and integers to negative scalar
+ *  - Integer floor_divide/remainder/fmod by zero and integers to negative scalar
  *    powers are errors (the output is then discarded).
  *
  * Ownership: `out` parameters follow ks_tensor.h (new reference on KS_OK).
@@ -40,6 +40,7 @@ typedef enum ks_binop {
     KS_OP_EQ, KS_OP_NE, KS_OP_LT, KS_OP_LE, KS_OP_GT, KS_OP_GE,
     KS_OP_LOGICAL_AND, KS_OP_LOGICAL_OR, KS_OP_LOGICAL_XOR,
     KS_OP_BITWISE_AND, KS_OP_BITWISE_OR, KS_OP_BITWISE_XOR,
+    KS_OP_FMOD, /* C's fmod: the remainder with the sign of the dividend (torch.fmod) */
     KS_NUM_BINOPS
 } ks_binop;
 

@@ -55,7 +55,7 @@ static bool binop_differentiable(ks_binop op)
 {
     switch (op) {
     case KS_OP_ADD: case KS_OP_SUB: case KS_OP_MUL: case KS_OP_DIV: case KS_OP_POW:
-    case KS_OP_MAXIMUM: case KS_OP_MINIMUM: case KS_OP_REMAINDER: case KS_OP_ATAN2: return true;
+    case KS_OP_MAXIMUM: case KS_OP_MINIMUM: case KS_OP_REMAINDER: case KS_OP_FMOD: case KS_OP_ATAN2: return true;
     default: return false;
     }
 }
@@ -180,6 +180,17 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
                 TRY(muls(c, t3, -1.0, &t1));
             }
             break;
+        case KS_OP_FMOD:
+            if (k == 0) t1 = ks_tensor_retain(g);
+            else { /* -g * trunc(a / b) */
+                TRY(bin(c, KS_OP_DIV, a, b, &t2));
+                TRY(ks_unary(c, KS_OP_TRUNC, t2, NULL, &t3));
+                drop(&t2);
+                TRY(mul(c, g, t3, &t2));
+                drop(&t3);
+                TRY(muls(c, t2, -1.0, &t1));
+            }
+            break;
         case KS_OP_ATAN2: { /* d/da = b/(a^2+b^2), d/db = -a/(a^2+b^2) */
             ks_tensor *a2 = NULL, *b2 = NULL;
             st = bin(c, KS_OP_MUL, a, a, &a2);
@@ -211,14 +222,14 @@ static const ks_op_def op_binary[KS_NUM_BINOPS] = {
     [KS_OP_MUL] = {"MulBackward", binary_backward},       [KS_OP_DIV] = {"DivBackward", binary_backward},
     [KS_OP_POW] = {"PowBackward", binary_backward},       [KS_OP_MAXIMUM] = {"MaximumBackward", binary_backward},
     [KS_OP_MINIMUM] = {"MinimumBackward", binary_backward}, [KS_OP_REMAINDER] = {"RemainderBackward", binary_backward},
-    [KS_OP_ATAN2] = {"Atan2Backward", binary_backward},
+    [KS_OP_ATAN2] = {"Atan2Backward", binary_backward}, [KS_OP_FMOD] = {"FmodBackward", binary_backward},
 };
 
 /* which operands the backward reads */
 static bool binary_saves(ks_binop op, int k)
 {
     if (op == KS_OP_ADD || op == KS_OP_SUB) return false;
-    if (op == KS_OP_REMAINDER) return true;
+    if (op == KS_OP_REMAINDER || op == KS_OP_FMOD) return true;
     (void)k;
     return true;
 }

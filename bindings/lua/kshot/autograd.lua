@@ -25,6 +25,15 @@ local function call(fn, xs)
   return out
 end
 
+--- grad(output, inputs[, {grad_outputs=, retain_graph=false, allow_unused=false}]) -> list
+-- torch.autograd.grad: the gradients of output (a scalar, or any shape with
+-- grad_outputs) with respect to inputs (a tensor or a list of tensors that
+-- require grad: leaves or intermediate results), as a Lua list in the inputs'
+-- order (autograd.grad(loss, w)[1]); no .grad is changed. create_graph (double
+-- backward) is not supported. t:retain_grad() is the other way to read an
+-- intermediate tensor's gradient: backward() then fills its .grad.
+M.grad = ks._autograd_grad
+
 --- A differentiable op written in Lua (PyTorch's torch.autograd.Function):
 --   local Square = autograd.Function{
 --     forward = function(ctx, x) ctx.x = x; return x * x end,

@@ -35,8 +35,17 @@ local function fail(op, msg)
 end
 
 -- ------------------------------------------------------------ TensorDataset
+-- ds[i] with an integer i is PyTorch's ds[i]: the row as a list {x_i, y_i, ...}
+-- (ds:get(i) returns the same values unpacked); other keys are methods.
+local function row_index(class)
+  return function(self, k)
+    if math.type(k) == "integer" then return table.pack(self:get(k)) end
+    return class[k]
+  end
+end
+
 local TensorDataset = {}
-TensorDataset.__index = TensorDataset
+TensorDataset.__index = row_index(TensorDataset)
 TensorDataset.__name = "kshot.TensorDataset"
 TensorDataset.__len = function(self) return self.n end
 
@@ -78,7 +87,7 @@ end
 
 -- ------------------------------------------------------------ Subset
 local Subset = {}
-Subset.__index = Subset
+Subset.__index = row_index(Subset)
 Subset.__name = "kshot.Subset"
 Subset.__len = function(self) return self.n end
 
@@ -220,6 +229,19 @@ function DataLoader:iter()
     if self.transform then return self.transform(gather(idx)) end
     return gather(idx)
   end
+end
+
+--- for x, y in loader do ... end: one epoch, as loader:iter() (PyTorch iterates
+-- the loader itself). Each loop gets its own epoch: the iterator is found
+-- again from the loop's control value (the previous batch's first value).
+local running = setmetatable({}, {__mode = "k"}) -- first value of the last batch -> its epoch iterator
+function DataLoader:__call(_, ctrl)
+  local it
+  if ctrl == nil then it = self:iter() else it = running[ctrl]; running[ctrl] = nil end
+  if not it then error("DataLoader: a generic for calls the loader with the previous batch; call loader:iter() to iterate by hand", 2) end
+  local batch = table.pack(it())
+  if batch[1] ~= nil then running[batch[1]] = it end
+  return table.unpack(batch, 1, batch.n)
 end
 
 M.TensorDatasetClass, M.SubsetClass, M.DataLoaderClass = TensorDataset, Subset, DataLoader

@@ -31,9 +31,10 @@ local function fmt_pair(p) return p[1] == p[2] and tostring(p[1]) or string.form
 -- ------------------------------------------------------------------ Linear
 L.Linear = Module:extend("Linear")
 
---- Linear(in_features, out_features[, {bias=true}])
-function L.Linear:__init(in_features, out_features, opts)
+--- Linear(in_features, out_features[, {bias=true}]) (or PyTorch's positional bias)
+function L.Linear:__init(in_features, out_features, ...)
   Module.__init(self)
+  local opts = options.positional("Linear", {"bias"}, ...)
   if math.type(in_features) ~= "integer" or math.type(out_features) ~= "integer" or in_features < 0 or out_features < 0 then
     error("Linear(in_features, out_features): two non-negative integers expected", 3)
   end
@@ -59,8 +60,10 @@ end
 L.Conv2d = Module:extend("Conv2d")
 
 --- Conv2d(in_channels, out_channels, kernel_size[, {stride=1, padding=0, dilation=1, groups=1, bias=true}])
-function L.Conv2d:__init(cin, cout, kernel, opts)
+-- (or PyTorch's positional stride, padding, dilation, groups, bias: Conv2d(1, 8, 3, 1, 1))
+function L.Conv2d:__init(cin, cout, kernel, ...)
   Module.__init(self)
+  local opts = options.positional("Conv2d", {"stride", "padding", "dilation", "groups", "bias", "padding_mode"}, ...)
   opts = options.check(opts, {"stride", "padding", "dilation", "groups", "bias"}, "Conv2d", 3)
   if opts.bias ~= nil and type(opts.bias) ~= "boolean" then
     error("Conv2d: option 'bias' must be a boolean, got " .. type(opts.bias), 3)
@@ -168,12 +171,14 @@ function L.Flatten:forward(x) return x:flatten(self.start_dim, self.end_dim) end
 function L.Flatten:extra_repr() return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim) end
 
 -- ------------------------------------------------------------------ pooling
-local function pool(name, fn, keys)
+local function pool(name, fn, keys, order)
   local cls = Module:extend(name)
   --- MaxPool2d(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false}])
   --- AvgPool2d(kernel_size[, {stride=kernel_size, padding=0, ceil_mode=false, count_include_pad=true}])
-  function cls:__init(kernel, opts)
+  -- (or PyTorch's positional order: MaxPool2d(3, 2, 1), AvgPool2d(3, 1, 1))
+  function cls:__init(kernel, ...)
     Module.__init(self)
+    local opts = options.positional(name, order, ...)
     options.check(opts, keys, name, 3)
     pair(kernel, "kernel_size", 1, name)
     if opts and opts.stride ~= nil then pair(opts.stride, "stride", 1, name) end
@@ -191,8 +196,11 @@ local function pool(name, fn, keys)
   return cls
 end
 
-L.MaxPool2d = pool("MaxPool2d", F.max_pool2d, {"stride", "padding", "ceil_mode"})
-L.AvgPool2d = pool("AvgPool2d", F.avg_pool2d, {"stride", "padding", "ceil_mode", "count_include_pad"})
+-- positional arguments in PyTorch's order (MaxPool2d(3, 2, 1)); the ones kshot lacks are errors
+L.MaxPool2d = pool("MaxPool2d", F.max_pool2d, {"stride", "padding", "ceil_mode"},
+  {"stride", "padding", "dilation", "return_indices", "ceil_mode"})
+L.AvgPool2d = pool("AvgPool2d", F.avg_pool2d, {"stride", "padding", "ceil_mode", "count_include_pad"},
+  {"stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"})
 
 L.AdaptiveAvgPool2d = Module:extend("AdaptiveAvgPool2d")
 function L.AdaptiveAvgPool2d:__init(size)

@@ -199,10 +199,41 @@ end
 --- Direct children: iterator of (name, module).
 function Module:named_children() return each(self, "module") end
 
+-- The lists below (children, named_modules, modules, named_parameters,
+-- parameters, named_buffers, buffers) are plain Lua arrays (#, ipairs,
+-- list[1]) that a generic for can also call directly, as PyTorch's
+-- iterators: `for name, p in m:named_parameters() do` gives (name, tensor),
+-- `for p in m:parameters() do` gives each tensor.
+local hint = setmetatable({}, {__mode = "k"}) -- list -> position of the last element handed out
+
+-- the position after the element whose key is ctrl (nil: the start)
+local function next_pos(list, ctrl, key)
+  if ctrl == nil then return 1 end
+  local h = hint[list]
+  if h and list[h] ~= nil and key(list[h]) == ctrl then return h + 1 end
+  for i = 1, #list do if key(list[i]) == ctrl then return i + 1 end end
+  return #list + 1
+end
+
+local function first(e) return e[1] end
+local function self_key(e) return e end
+local named_list_mt = {__call = function(list, _, ctrl)
+  local i = next_pos(list, ctrl, first)
+  local e = list[i]
+  hint[list] = e and i or nil
+  if e then return e[1], e[2] end
+end}
+local list_mt = {__call = function(list, _, ctrl)
+  local i = next_pos(list, ctrl, self_key)
+  local e = list[i]
+  hint[list] = e and i or nil
+  return e
+end}
+
 function Module:children()
   local list = {}
   for _, m in self:named_children() do list[#list + 1] = m end
-  return list
+  return setmetatable(list, list_mt)
 end
 
 --- All modules in the tree (self first, depth first), as a list of {name, module}.
@@ -213,13 +244,13 @@ function Module:named_modules(prefix, out)
   for name, m in self:named_children() do
     m:named_modules(prefix == "" and name or (prefix .. "." .. name), out)
   end
-  return out
+  return setmetatable(out, named_list_mt)
 end
 
 function Module:modules()
   local list = {}
   for _, p in ipairs(self:named_modules()) do list[#list + 1] = p[2] end
-  return list
+  return setmetatable(list, list_mt)
 end
 
 local function collect(self, kind, recurse)
@@ -234,7 +265,7 @@ local function collect(self, kind, recurse)
       end
     end
   end
-  return list
+  return setmetatable(list, named_list_mt)
 end
 
 --- List of {name, tensor} for every parameter, in registration order.
@@ -244,13 +275,13 @@ function Module:named_buffers(recurse) return collect(self, "buffer", recurse) e
 function Module:parameters(recurse)
   local list = {}
   for _, p in ipairs(self:named_parameters(recurse)) do list[#list + 1] = p[2] end
-  return list
+  return setmetatable(list, list_mt)
 end
 
 function Module:buffers(recurse)
   local list = {}
   for _, p in ipairs(self:named_buffers(recurse)) do list[#list + 1] = p[2] end
-  return list
+  return setmetatable(list, list_mt)
 end
 
 --- Number of parameter elements (all, or only trainable ones).
@@ -273,6 +304,29 @@ function Module:eval() return self:train(false) end
 function Module:zero_grad()
   for _, p in ipairs(self:parameters()) do p.grad = nil end
 end
+
+--- to(...), float(), cpu(): PyTorch code moves models with model.to(device) or
+-- model.float(); kshot models are float32 on the CPU already, so these return
+-- the module unchanged. Any other target (another dtype, "cuda") is an error,
+-- as converting silently would not happen.
+local same_target = {cpu = true, float32 = true, float = true}
+function Module:to(...)
+  local args = table.pack(...)
+  for i = 1, args.n do
+    local a = args[i]
+    local opts = type(a) == "table" and a or nil
+    local vals = opts and {opts.device, opts.dtype} or {a}
+    for _, v in pairs(vals) do
+      if not same_target[v] then
+        error(string.format("%s:to: kshot modules are float32 on the CPU; cannot move to %s", self.__name,
+          tostring(v)), 2)
+      end
+    end
+  end
+  return self
+end
+function Module:float() return self end
+function Module:cpu() return self end
 
 --- Freeze (false) or unfreeze (true) every parameter of this module.
 function Module:requires_grad_(flag)

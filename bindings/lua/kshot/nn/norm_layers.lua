@@ -32,8 +32,10 @@ local EPS = {"number", 0, math.huge}
 local function batch_norm(name, dims)
   local cls = Module:extend(name)
   --- BatchNorm(num_features[, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true}])
-  function cls:__init(num_features, opts)
+  -- (or PyTorch's positional eps, momentum, affine, track_running_stats)
+  function cls:__init(num_features, ...)
     Module.__init(self)
+    local opts = options.positional(name, {"eps", "momentum", "affine", "track_running_stats"}, ...)
     opts = check_opts(name, opts, {eps = EPS, momentum = {"number", 0, 1}, affine = {"boolean"},
       track_running_stats = {"boolean"}})
     if math.type(num_features) ~= "integer" or num_features < 1 then
@@ -157,8 +159,9 @@ end
 L.LayerNorm = Module:extend("LayerNorm")
 
 --- LayerNorm(normalized_shape[, {eps=1e-5, elementwise_affine=true}])
-function L.LayerNorm:__init(shape, opts)
+function L.LayerNorm:__init(shape, ...)
   Module.__init(self)
+  local opts = options.positional("LayerNorm", {"eps", "elementwise_affine"}, ...)
   opts = check_opts("LayerNorm", opts, {eps = EPS, elementwise_affine = {"boolean"}})
   self.normalized_shape = type(shape) == "table" and shape or {shape}
   if #self.normalized_shape == 0 then error("LayerNorm: normalized_shape must not be empty", 3) end
@@ -184,9 +187,10 @@ end
 
 L.Dropout = Module:extend("Dropout")
 
---- Dropout([p=0.5]): active in train(), identity in eval()
+--- Dropout([p=0.5 | {p=0.5}]): active in train(), identity in eval()
 function L.Dropout:__init(p)
   Module.__init(self)
+  if type(p) == "table" then p = options.check(p, {"p", "inplace"}, "Dropout", 3).p end
   p = p or 0.5
   if type(p) ~= "number" or p < 0 or p > 1 then error("Dropout: p must be in [0, 1], got " .. tostring(p), 3) end
   self.p = p
@@ -197,9 +201,10 @@ function L.Dropout:extra_repr() return "p=" .. tostring(self.p) end
 
 L.Embedding = Module:extend("Embedding")
 
---- Embedding(num_embeddings, embedding_dim[, {padding_idx=}]): weight ~ N(0, 1), padding row zero
-function L.Embedding:__init(num, dim, opts)
+--- Embedding(num_embeddings, embedding_dim[, {padding_idx=} | padding_idx]): weight ~ N(0, 1), padding row zero
+function L.Embedding:__init(num, dim, ...)
   Module.__init(self)
+  local opts = options.positional("Embedding", {"padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse"}, ...)
   opts = check_opts("Embedding", opts, {padding_idx = {"index"}})
   if math.type(num) ~= "integer" or math.type(dim) ~= "integer" or num < 0 or dim < 0 then
     error(string.format("Embedding(num_embeddings, embedding_dim): two non-negative integers expected, got %s and %s",

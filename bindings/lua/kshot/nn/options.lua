@@ -17,5 +17,36 @@ function M.check(opts, known, fname, level)
   local r = options.check(opts, fname, known, (level or 1) + 1)
   return r
 end
+--- PyTorch's positional arguments after a constructor's required ones, in
+-- PyTorch's order (nn.Conv2d(1, 8, 3, 1, 1) = nn.Conv2d(1, 8, 3, {stride = 1,
+-- padding = 1})): positional(fname, order, ...) -> the options table (or
+-- nil). A lone table (or nothing) is the options table itself; otherwise the
+-- values name order[1], order[2], ... (nil skips one) and a trailing table
+-- holds the rest. The caller still checks the result (so a PyTorch argument
+-- kshot lacks is an unknown-option error). Errors blame the constructor's
+-- caller (positional <- __init <- the class call <- the user's line).
+function M.positional(fname, order, ...)
+  local n = select("#", ...)
+  local first = ...
+  if n <= 1 and (first == nil or type(first) == "table") then return first end
+  local opts = {}
+  for i = 1, n do
+    local v = select(i, ...)
+    if i == n and type(v) == "table" then
+      for k, x in pairs(v) do
+        if opts[k] ~= nil then
+          error(string.format("%s: option '%s' given both positionally and in the options table", fname, tostring(k)), 4)
+        end
+        opts[k] = x
+      end
+    elseif i > #order then
+      error(string.format("%s: too many positional arguments (after the required ones PyTorch's order is %s)", fname,
+        table.concat(order, ", ")), 4)
+    elseif v ~= nil then
+      opts[order[i]] = v
+    end
+  end
+  return opts
+end
 
 return M

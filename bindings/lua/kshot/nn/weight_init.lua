@@ -4,7 +4,9 @@
 --   init.normal_(w, 0, 0.02, ks.Generator(1))
 --   init.kaiming_uniform_(w, math.sqrt(5), "fan_in", "leaky_relu", gen)
 -- (init.default_(weight, bias), a layer's own initialisation, always uses
--- the default generator.)
+-- the default generator.) PyTorch's keyword arguments go in one table after
+-- the tensor: init.kaiming_normal_(w, {mode = "fan_out", nonlinearity = "relu"}),
+-- init.normal_(w, {std = 0.02, generator = g}).
 local ks = require "kshot"
 
 local init = {}
@@ -32,11 +34,32 @@ end
 
 local function no_grad(fn) return ks.no_grad(fn) end
 
+-- PyTorch's keyword arguments as one options table after the tensor
+-- (init.kaiming_normal_(w, {mode = "fan_out", nonlinearity = "relu"})):
+-- the positional values, in `keys` order, with generator = gen last.
+local function keywords(fname, keys, opts)
+  local known = {}
+  for i, k in ipairs(keys) do known[i] = k end
+  known[#known + 1] = "generator"
+  for k in pairs(opts) do
+    local ok = false
+    for _, kk in ipairs(known) do ok = ok or k == kk end
+    if not ok then
+      error(string.format("init.%s: unknown option '%s' (known: %s)", fname, tostring(k), table.concat(known, ", ")), 3)
+    end
+  end
+  local out = {}
+  for i, k in ipairs(known) do out[i] = opts[k] end
+  return table.unpack(out, 1, #known)
+end
+
 function init.uniform_(t, a, b, gen)
+  if type(a) == "table" then a, b, gen = keywords("uniform_", {"a", "b"}, a) end
   return no_grad(function() return t:uniform_(a or 0, b or 1, gen and {generator = gen} or nil) end)
 end
 
 function init.normal_(t, mean, std, gen)
+  if type(mean) == "table" then mean, std, gen = keywords("normal_", {"mean", "std"}, mean) end
   return no_grad(function() return t:normal_(mean or 0, std or 1, gen and {generator = gen} or nil) end)
 end
 
@@ -55,6 +78,7 @@ end
 
 --- kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu")
 function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
+  if type(a) == "table" then a, mode, nonlinearity, gen = keywords("kaiming_uniform_", {"a", "mode", "nonlinearity"}, a) end
   local fan = fan_of(t, mode, "kaiming_uniform_")
   if fan == 0 then return t end -- a zero-element weight (Linear(0, n)): nothing to draw, as PyTorch
   local gain = init.calculate_gain(nonlinearity or "leaky_relu", a or 0)
@@ -63,15 +87,23 @@ function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
 end
 
 function init.kaiming_normal_(t, a, mode, nonlinearity, gen)
+  if type(a) == "table" then a, mode, nonlinearity, gen = keywords("kaiming_normal_", {"a", "mode", "nonlinearity"}, a) end
   local fan = fan_of(t, mode, "kaiming_normal_")
   local std = init.calculate_gain(nonlinearity or "leaky_relu", a or 0) / math.sqrt(fan)
   return init.normal_(t, 0, std, gen)
 end
 
 function init.xavier_uniform_(t, gain, gen)
+  if type(gain) == "table" then gain, gen = keywords("xavier_uniform_", {"gain"}, gain) end
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
   local bound = (gain or 1) * math.sqrt(6 / (fan_in + fan_out))
   return init.uniform_(t, -bound, bound, gen)
+end
+
+function init.xavier_normal_(t, gain, gen)
+  if type(gain) == "table" then gain, gen = keywords("xavier_normal_", {"gain"}, gain) end
+  local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
+  return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fan_in + fan_out)), gen)
 end
 
 --- PyTorch's default for Linear and Conv weights and biases:

@@ -85,13 +85,21 @@ end
 
 -- common construction: initial_lr, base_lrs, then the epoch-0 step
 local function init(cls, opt, last_epoch)
+  -- PyTorch's positional options (StepLR(opt, 30, 0.5): gamma) would land here as last_epoch
+  if last_epoch ~= nil and (math.type(last_epoch) ~= "integer" or last_epoch < -1) then
+    fail(cls.__name, "argument 3 is last_epoch (an integer >= -1), got %s; options other than the first go in "
+      .. "the options table, e.g. StepLR(opt, {step_size = 30, gamma = 0.5})",
+      type(last_epoch) == "number" and tostring(last_epoch) or ("a " .. type(last_epoch)))
+  end
   local self = setmetatable({optimizer = opt, last_epoch = last_epoch or -1}, cls)
   self.base_lrs = {}
   for i, g in ipairs(opt.param_groups) do
     if self.last_epoch == -1 then
       if g.initial_lr == nil then g.initial_lr = g.lr end
     elseif g.initial_lr == nil then
-      fail(cls.__name, "param 'initial_lr' is not specified in param_groups[%d] when resuming", i - 1)
+      fail(cls.__name, "param 'initial_lr' is not specified in param_groups[%d] when resuming (argument 3, "
+        .. "last_epoch, is %d; PyTorch's other positional options go in the options table, e.g. "
+        .. "CosineAnnealingWarmRestarts(opt, {T_0 = 5, T_mult = 2}))", i - 1, self.last_epoch)
     end
     self.base_lrs[i] = g.initial_lr
   end

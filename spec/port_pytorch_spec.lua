@@ -1,0 +1,517 @@
+-- What a PyTorch user types when porting small programs (helper h49's audit).
+-- Expected numbers come from torch 1.13 on the same inputs (printed with 6
+-- decimals), so the comparisons use 1e-5 tolerances.
+local ks = require "kshot"
+local nn = require "kshot.nn"
+local optim = require "kshot.optim"
+local lr = require "kshot.optim.lr"
+local D = require "kshot.dataset"
+local autograd = require "kshot.autograd"
+local F = ks.functional
+
+local function close(expected, t, tol)
+  local got = t:detach():reshape(-1):totable()
+  assert.are.equal(#expected, #got, "element count")
+  for i = 1, #expected do
+    if math.abs(got[i] - expected[i]) > (tol or 1e-5) then
+      error(string.format("element %d: expected %.6f, got %.6f", i - 1, expected[i], got[i]), 2)
+    end
+  end
+end
+
+local function err_of(fn, ...)
+  local ok, e = pcall(fn, ...)
+  assert.is_false(ok, "expected an error")
+  return tostring(e)
+end
+
+-- the tensors of c_torch.py / d_torch.py / e_torch.py
+local function xs() return (ks.arange(24):float() * 0.37):sin():reshape(4, 6) end
+local function logits() return ((ks.arange(15):float() * 0.9):sin() * 2):reshape(5, 3) end
+local function targets() return (ks.arange(15):float() * 0.37):cos():reshape(5, 3) end
+
+describe("tensor fields a PyTorch user reads", function()
+  it("t.data is the same storage outside the graph (manual SGD updates)", function()
+    local w = ks.ones(2, 3):requires_grad_()
+    local d = w.data
+    assert.is_false(d.requires_grad)
+    assert.are.same({2, 3}, d:shape())
+    local loss = (w * w):sum()
+    loss:backward()
+    w.data:add_(w.grad, {alpha = -0.1}) -- p.data -= lr * p.grad
+    close({0.8, 0.8, 0.8, 0.8, 0.8, 0.8}, w)
+    assert.is_true(w.requires_grad and w.is_leaf)
+  end)
+
+  it("t.T reverses the dims, t.mT swaps the last two, both differentiable", function()
+    local x = xs()
+    assert.are.same({6, 4}, x.T:shape())
+    assert.is_true(ks.equal(x.T, x:t()))
+    assert.are.same({4, 3, 2}, ks.ones(2, 3, 4).T:shape())
+    assert.are.same({2, 4, 3}, ks.ones(2, 3, 4).mT:shape())
+    assert.matches("mT is only supported on matrices", err_of(function() return ks.ones(3).mT end))
+    local w = ks.ones(2, 3):requires_grad_()
+    assert.are.equal("PermuteBackward", w.T.grad_fn)
+    local y = w.T * ks.arange(2):float()
+    y:sum():backward()
+    close({0, 0, 0, 1, 1, 1}, w.grad)
+  end)
+end)
+
+describe("iterating like PyTorch", function()
+  local function net()
+    ks.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+  end
+
+  it("named_parameters and friends work in a generic for and stay lists", function()
+    local m = net()
+    local names = {}
+    for name, p in m:named_parameters() do names[#names + 1] = name .. ":" .. p:numel() end
+    assert.are.same({"0.weight:12", "0.bias:3", "1.weight:3", "1.bias:3", "2.weight:6", "2.bias:2"}, names)
+    local n = 0
+    for p in m:parameters() do n = n + p:numel() end
+    assert.are.equal(29, n)
+    local bufs = {}
+    for name in m:named_buffers() do bufs[#bufs + 1] = name end
+    assert.are.same({"1.running_mean", "1.running_var", "1.num_batches_tracked"}, bufs)
+    local mods = {}
+    for name, mod in m:named_modules() do mods[#mods + 1] = name .. "=" .. mod.__name end
+    assert.are.same({"=Sequential", "0=Linear", "1=BatchNorm1d", "2=Linear"}, mods)
+    local k = 0
+    for _ in m:modules() do k = k + 1 end
+    assert.are.equal(4, k)
+    for _ in m:buffers() do k = k + 1 end
+    assert.are.equal(7, k)
+    local kids = 0
+    for _ in m:children() do kids = kids + 1 end
+    assert.are.equal(3, kids)
+    -- still plain arrays
+    local list = m:named_parameters()
+    assert.are.equal(6, #list)
+    assert.are.equal("2.bias", list[6][1])
+    assert.are.equal(6, #m:parameters())
+  end)
+
+  it("a for loop that breaks early, then a new loop, starts from the first element", function()
+    local m = net()
+    local ps = m:parameters()
+    for _ in ps do break end
+    local first
+    for p in ps do first = first or p end
+    assert.are.equal(ps[1], first)
+  end)
+
+  it("for x, y in loader do iterates one epoch (nested loops each get their own)", function()
+    local ds = D.TensorDataset(ks.arange(5), ks.arange(5) * 2)
+    local loader = D.DataLoader(ds, {batch_size = 2})
+    local firsts = {}
+    for xb, yb in loader do
+      firsts[#firsts + 1] = xb[0]:item()
+      assert.is_true(ks.equal(yb, xb * 2))
+    end
+    assert.are.same({0, 2, 4}, firsts)
+    local pairs_seen = 0
+    for _ in loader do for _ in loader do pairs_seen = pairs_seen + 1 end end
+    assert.are.equal(9, pairs_seen)
+    for _ in loader do break end
+    local again = 0
+    for _ in loader do again = again + 1 end
+    assert.are.equal(3, again)
+  end)
+
+  it("ds[i] is the row as a list {x_i, y_i}, as PyTorch's tuple", function()
+    local ds = D.TensorDataset(ks.arange(5), ks.arange(5) * 2)
+    local row = ds[3]
+    assert.are.equal(3, row[1]:item())
+    assert.are.equal(6, row[2]:item())
+    assert.are.equal(2, row.n)
+    local sub = D.Subset(ds, {4, 1})
+    assert.are.equal(8, sub[0][2]:item())
+    assert.are.equal(1, sub[1][1]:item())
+    assert.matches("index 5 out of range %[0, 5%)", err_of(function() return ds[5] end))
+    assert.matches("index %-1 out of range", err_of(function() return sub[-1] end))
+    assert.are.equal(5, ds:len()) -- methods are still found
+  end)
+end)
+
+describe("moving a model", function()
+  it("to the CPU or float32 is a no-op returning the module; elsewhere an error", function()
+    local m = nn.Linear(2, 2)
+    assert.are.equal(m, m:to("cpu"))
+    assert.are.equal(m, m:to(ks.float32))
+    assert.are.equal(m, m:to({device = "cpu", dtype = "float32"}))
+    assert.are.equal(m, m:float())
+    assert.are.equal(m, m:cpu())
+    assert.matches("Linear:to: kshot modules are float32 on the CPU; cannot move to cuda", err_of(function() return m:to("cuda") end))
+    assert.matches("cannot move to int64", err_of(function() return m:to(ks.int64) end))
+  end)
+end)
+
+describe("PyTorch's positional constructor arguments", function()
+  it("Conv2d, pools, Linear, norms and Embedding take them in PyTorch's order", function()
+    local x = ks.ones(2, 1, 8, 8)
+    local c = nn.Conv2d(1, 4, 3, 1, 1)
+    assert.are.same({1, 1}, c.stride)
+    assert.are.same({1, 1}, c.padding)
+    assert.are.same({2, 4, 8, 8}, c(x):shape())
+    assert.are.same({2, 4, 3, 3}, nn.Conv2d(1, 4, 3, 2)(x):shape())
+    assert.are.same({2, 4, 8, 8}, nn.Conv2d(1, 4, 3, nil, 1)(x):shape())
+    assert.is_nil(nn.Conv2d(1, 4, 3, 1, 0, 1, 1, false).bias)
+    assert.are.same({2, 1, 7, 7}, nn.MaxPool2d(2, 1)(x):shape())
+    assert.are.same({2, 1, 4, 4}, nn.MaxPool2d(3, 2, 1)(x):shape())
+    assert.are.same({2, 1, 8, 8}, nn.AvgPool2d(3, 1, 1)(x):shape())
+    assert.is_nil(nn.Linear(4, 2, false).bias)
+    local bn = nn.BatchNorm2d(8, 1e-3, 0.01)
+    assert.are.equal(1e-3, bn.eps)
+    assert.are.equal(0.01, bn.momentum)
+    assert.are.equal(0, #nn.BatchNorm1d(3, 1e-5, 0.1, false):parameters())
+    assert.are.equal(1e-3, nn.LayerNorm(4, 1e-3).eps)
+    local e = nn.Embedding(10, 3, 0)
+    assert.are.equal(0, e.padding_idx)
+    assert.are.equal(0, e(ks.tensor({0}, ks.int64)):abs():sum():item())
+    assert.are.equal(0.2, nn.Dropout({p = 0.2}).p)
+    -- a positional value and a trailing options table
+    assert.are.same({2, 4, 8, 8}, nn.Conv2d(1, 4, 3, 1, {padding = 1})(x):shape())
+  end)
+
+  it("reject what kshot lacks, duplicates and extras with errors naming them", function()
+    assert.matches("MaxPool2d: unknown option 'dilation'", err_of(nn.MaxPool2d, 2, 2, 0, 1))
+    assert.matches("Conv2d: unknown option 'padding_mode'", err_of(nn.Conv2d, 1, 2, 3, 1, 1, 1, 1, true, "zeros"))
+    assert.matches("Conv2d: too many positional arguments %(after the required ones PyTorch's order is stride, padding",
+      err_of(nn.Conv2d, 1, 2, 3, 1, 1, 1, 1, true, "zeros", 5))
+    assert.matches("Conv2d: option 'stride' given both positionally and in the options table",
+      err_of(nn.Conv2d, 1, 2, 3, 2, {stride = 1}))
+    assert.matches("BatchNorm2d: option 'momentum' must be a number in %[0, 1%], got 5", err_of(nn.BatchNorm2d, 2, 1e-5, 5))
+    assert.matches("Dropout: unknown option 'q'", err_of(nn.Dropout, {q = 1}))
+    assert.matches("Embedding: padding_idx must be an integer in %[%-3, 3%), got 3", err_of(nn.Embedding, 3, 2, 3))
+  end)
+end)
+
+describe("torch.nn.init keyword arguments", function()
+  it("go in one table after the tensor and give the positional result", function()
+    local w1, w2 = ks.empty(64, 32), ks.empty(64, 32)
+    ks.manual_seed(1)
+    nn.init.kaiming_normal_(w1, {mode = "fan_out", nonlinearity = "relu"})
+    ks.manual_seed(1)
+    nn.init.kaiming_normal_(w2, 0, "fan_out", "relu")
+    assert.is_true(ks.equal(w1, w2))
+    nn.init.normal_(w1, {std = 0.02, generator = ks.Generator(3)})
+    nn.init.normal_(w2, 0, 0.02, ks.Generator(3))
+    assert.is_true(ks.equal(w1, w2))
+    nn.init.kaiming_uniform_(w1, {a = math.sqrt(5), generator = ks.Generator(4)})
+    nn.init.kaiming_uniform_(w2, math.sqrt(5), nil, nil, ks.Generator(4))
+    assert.is_true(ks.equal(w1, w2))
+    nn.init.uniform_(w1, {a = -1, b = 2, generator = ks.Generator(5)})
+    assert.is_true(w1:min():item() >= -1 and w1:max():item() <= 2 and w1:min():item() < -0.9)
+    -- xavier_normal_: std = gain * sqrt(2 / (fan_in + fan_out))
+    local big = ks.empty(400, 600)
+    nn.init.xavier_normal_(big, {gain = 2, generator = ks.Generator(6)})
+    assert.is_true(math.abs(big:std():item() - 2 * math.sqrt(2 / 1000)) < 2e-3)
+    assert.matches("init.normal_: unknown option 'sdt' %(known: mean, std, generator%)", err_of(nn.init.normal_, w1, {sdt = 1}))
+    assert.matches("kaiming_normal_: mode must be 'fan_in' or 'fan_out'", err_of(nn.init.kaiming_normal_, w1, {mode = "fanout"}))
+  end)
+end)
+
+describe("lr schedulers given PyTorch's positional options", function()
+  it("say that argument 3 is last_epoch", function()
+    local opt = optim.SGD({ks.zeros(1):requires_grad_()}, {lr = 0.1})
+    assert.matches("StepLR: argument 3 is last_epoch %(an integer >= %-1%), got 0.5; options other than the first go in the options table",
+      err_of(lr.StepLR, opt, 30, 0.5))
+    assert.matches("ExponentialLR: argument 3 is last_epoch %(an integer >= %-1%), got a table",
+      err_of(lr.ExponentialLR, opt, 0.9, {gamma = 0.5}))
+    assert.matches("CosineAnnealingWarmRestarts: param 'initial_lr' is not specified in param_groups%[0%] when resuming "
+      .. "%(argument 3, last_epoch, is 2; PyTorch's other positional options go in the options table",
+      err_of(lr.CosineAnnealingWarmRestarts, opt, 5, 2))
+    -- the documented forms still work
+    local s = lr.StepLR(opt, {step_size = 1, gamma = 0.5})
+    opt:step(); s:step()
+    assert.are.equal(0.05, opt.param_groups[1].lr)
+  end)
+end)
+
+describe("functional ops composed in Lua (torch 1.13 values)", function()
+  it("activations", function()
+    local lg = logits()
+    close({0.346574, 1.587979, 1.957761}, F.softplus(lg, {beta = 2})[0])
+    close({0.346574, 1.587979, 1.957761}, F.softplus(lg, 2)[0])
+    close({30, 0, 5}, F.softplus(ks.tensor({30.0, -30.0, 5.0}), {threshold = 4}))
+    close({-100, -0.693147, -0.048587}, F.logsigmoid(ks.tensor({-100.0, 0.0, 3.0})))
+    close({0, 1.475915, 1.887950}, F.mish(lg[0]))
+    close({0.8, -0.5, -0.5}, F.hardtanh(lg[1], -0.5, 0.8))
+    close({0.8, -0.5, -0.5}, F.hardtanh(lg[1], {min_val = -0.5, max_val = 0.8}))
+    close({0, 6, 6}, F.relu6(lg[0] * 4))
+    close({0.740004, 0.154470, 0.105526}, F.softmin(lg, 1)[0])
+    close({0, 1.124148, 1.317929}, F.glu(ks.cat({lg, targets()}, 1), 1)[0])
+    assert.matches("glu: halving dimension must be even", err_of(F.glu, lg, 1))
+    assert.matches("hardtanh: min_val %(1%) must be <= max_val %(0%)", err_of(F.hardtanh, lg, 1, 0))
+  end)
+
+  it("losses and distances", function()
+    local lg, t = logits(), targets()
+    local b = t:gt(0):float()
+    close({0.768108}, F.binary_cross_entropy(F.sigmoid(lg), b))
+    close({15.042794}, F.binary_cross_entropy(F.sigmoid(lg), b, {weight = ks.tensor({1.0, 2.0, 0.5}), reduction = "sum"}), 1e-4)
+    close({100}, F.binary_cross_entropy(ks.tensor({0.0, 1.0}), ks.tensor({1.0, 0.0})))
+    close({0.507323}, F.huber_loss(lg, t, {delta = 0.5}))
+    close({0.5, 0.201185, 0.709227}, F.huber_loss(lg, t, {reduction = "none"})[0])
+    close({1.692513, 1.985147, 2.877277, 3.381586, 2.375246}, F.pairwise_distance(lg, t))
+    close({0.746367, 0.683770, -0.206217, -0.626088, 0.308704}, F.cosine_similarity(lg, t, 1))
+    close({0, 0.324122, 0.300923}, F.normalize(lg, 1.0, 0)[0])
+    assert.matches("binary_cross_entropy: target of shape %[3%] must have the input's shape %[5, 3%]",
+      err_of(F.binary_cross_entropy, F.sigmoid(lg), t[0]))
+    assert.matches("huber_loss: reduction must be", err_of(F.huber_loss, lg, t, {reduction = "avg"}))
+  end)
+
+  it("group_norm and instance_norm", function()
+    local im = (ks.arange(2 * 4 * 3 * 3):float() * 0.13):sin():reshape(2, 4, 3, 3)
+    close({-2.261907, -1.845176, -1.435479, 1.495993, 1.771218, 1.941893},
+      F.group_norm(im, 2, ks.tensor({1.0, 2.0, 3.0, 4.0}), ks.tensor({0.0, 0.1, 0.2, 0.3}))[{0, {0, 2}, 0}], 2e-5)
+    close({-0.727478, -1.213475, -1.721252}, F.instance_norm(im)[{1, 3, 2}], 2e-5)
+    assert.matches("group_norm: num_groups must be a positive integer dividing the 4 channels, got 3",
+      err_of(F.group_norm, im, 3))
+  end)
+
+  it("softplus and logsigmoid have torch's derivative at 0 (0.5), also far from 0", function()
+    local z = ks.tensor({-40.0, 0.0, 40.0}):requires_grad_()
+    F.softplus(z):sum():backward()
+    close({0, 0.5, 1}, z.grad)
+    z.grad = nil
+    F.logsigmoid(z):sum():backward()
+    close({1, 0.5, 0}, z.grad)
+  end)
+
+  it("carry gradients (finite differences)", function()
+    local x = (ks.arange(12):float() * 0.7):sin():reshape(3, 4):requires_grad_()
+    local y = (ks.arange(12):float() * 0.3):cos():reshape(3, 4)
+    for _, fn in ipairs({
+      function(a) return F.softplus(a, {beta = 2}) end, function(a) return F.mish(a) end,
+      function(a) return F.logsigmoid(a) end, function(a) return F.huber_loss(a, y, {delta = 0.5, reduction = "none"}) end,
+      function(a) return F.binary_cross_entropy(F.sigmoid(a), y:gt(0):float()) end,
+      function(a) return F.group_norm(a:reshape(1, 4, 3), 2) end, function(a) return F.glu(a, 1) end,
+      function(a) return F.pairwise_distance(a, y) end, function(a) return F.softmin(a, 0) end,
+    }) do
+      assert.is_true(autograd.gradcheck(fn, {x}))
+    end
+  end)
+end)
+
+describe("tensor methods a PyTorch user calls", function()
+  it("t:softmax(dim) and t:log_softmax(dim), also ks.softmax", function()
+    local x = ks.tensor({{1.0, 2.0}, {3.0, 4.0}})
+    close({0.268941, 0.731059, 0.268941, 0.731059}, x:softmax(1))
+    close({-2.126928, -2.126928, -0.126928, -0.126928}, x:log_softmax(0))
+    close({0.268941, 0.731059, 0.268941, 0.731059}, ks.softmax(x, {dim = -1}))
+    assert.is_true(ks.equal(x:softmax(1), F.softmax(x, 1)))
+    assert.matches("dim expected", err_of(x.softmax, x))
+    local w = x:clone():requires_grad_()
+    assert.is_true(autograd.gradcheck(function(a) return a:log_softmax(1) end, {w}))
+  end)
+
+  it("ks.fmod / t:fmod: C's remainder, the sign of the dividend (torch.fmod), with gradients", function()
+    local I = function(t) return ks.tensor(t, ks.int64) end
+    local ii, jj = I{-7, 7, 5}, I{2, -2, 2}
+    assert.is_true(ks.equal(ks.fmod(ii, jj), I{-1, 1, 1}))
+    assert.is_true(ks.equal(ii % jj, I{1, -1, 1})) -- remainder keeps Python's sign
+    assert.is_true(ks.equal(ii:fmod(3), I{-1, 1, 2}))
+    close({-0.7, 0.5, 0}, ks.fmod(ks.tensor({-1.7, 2.5, -3.0}), 1.0))
+    local a = ks.tensor({5.5, -7.25}):requires_grad_()
+    local b = ks.tensor({2.0, 3.0}):requires_grad_()
+    local y = ks.fmod(a, b)
+    close({1.5, -1.25}, y)
+    assert.are.equal("FmodBackward", y.grad_fn)
+    y:sum():backward()
+    close({1, 1}, a.grad)
+    close({-2, 2}, b.grad)
+    local z = ii:clone()
+    z:fmod_(3)
+    assert.is_true(ks.equal(z, I{-1, 1, 2}))
+    assert.matches("fmod: integer division by zero", err_of(ks.fmod, ii, 0))
+  end)
+
+  it("repeat_interleave with a count, per-slice counts, and without dim (flattened)", function()
+    local x = ks.tensor({{1.0, 2.0}, {3.0, 4.0}})
+    close({1, 1, 2, 2, 3, 3, 4, 4}, x:repeat_interleave(2))
+    local r0 = x:repeat_interleave(2, 0)
+    assert.are.same({4, 2}, r0:shape())
+    close({1, 2, 1, 2, 3, 4, 3, 4}, r0)
+    close({1, 2, 2, 3, 4, 4}, x:repeat_interleave(ks.tensor({1, 2}, ks.int64), 1))
+    assert.are.equal("int64", ks.tensor({1, 2}, ks.int64):repeat_interleave(2):dtype())
+    assert.are.same({0}, x:repeat_interleave(0):shape())
+    local w = ks.ones(3):requires_grad_()
+    local y = w:repeat_interleave(2) * ks.arange(6):float()
+    y:sum():backward()
+    close({1, 5, 9}, w.grad)
+    assert.matches("repeats must be >= 0", err_of(x.repeat_interleave, x, -1))
+    assert.matches("repeats must be an integer or an int64 tensor of 2 or 1 counts", err_of(x.repeat_interleave, x,
+      ks.tensor({1, 2, 3}, ks.int64), 0))
+    assert.matches("repeats must be an integer", err_of(x.repeat_interleave, x, "2"))
+    assert.matches("out of range", err_of(x.repeat_interleave, x, 2, 2))
+  end)
+end)
+
+describe("indexing with several index tensors (x[rows, cols])", function()
+  local I = function(t) return ks.tensor(t, ks.int64) end
+
+  it("reads element tuples, broadcast, in place of the indexed dims (torch values)", function()
+    local x = ks.arange(24):float():reshape(2, 3, 4)
+    local r = x[{I{0, 1}, I{2, 0}}]
+    assert.are.same({2, 4}, r:shape())
+    close({8, 9, 10, 11, 12, 13, 14, 15}, r)
+    close({11, 15}, x[{I{0, 1}, I{2, 0}, I{3, -1}}])
+    close({1, 11, 13, 23}, x[{":", I{0, 2}, I{1, 3}}])
+    assert.are.same({2, 3, 4}, x[{I{{0}, {1}}, I{0, 1, 2}}]:shape())
+    assert.is_true(ks.equal(x[{I{{0}, {1}}, I{0, 1, 2}}], x))
+  end)
+
+  it("picks the target log-probabilities of an NLL, with gradients", function()
+    local logp = ks.tensor({{-1.0, -2.0, -3.0}, {-0.5, -1.5, -2.5}}):requires_grad_()
+    local nll = -logp[{ks.arange(2), I{2, 0}}]:mean()
+    close({1.75}, nll)
+    nll:backward()
+    close({0, 0, -0.5, -0.5, 0, 0}, logp.grad)
+  end)
+
+  it("writes element tuples", function()
+    local z = ks.zeros(3, 3)
+    z[{I{0, 1, 2}, I{2, 1, 0}}] = 7
+    z[{I{0, 1}, I{0, 0}}] = ks.tensor({1.0, 2.0})
+    close({1, 0, 7, 2, 7, 0, 7, 0, 0}, z)
+  end)
+
+  it("names bad tuples", function()
+    local x = ks.arange(24):float():reshape(2, 3, 4)
+    assert.matches("index 5 is out of bounds for dimension 0 with size 2", err_of(function() return x[{I{0, 5}, I{0, 0}}] end))
+    assert.matches("index 4 is out of bounds for dimension 2 with size 4", err_of(function() return x[{":", I{0, 0}, I{1, 4}}] end))
+    assert.matches("index tensors could not be broadcast together: %[2%] and %[3%]",
+      err_of(function() return x[{I{0, 1}, I{0, 1, 2}}] end))
+  end)
+end)
+
+describe("ks.einsum (torch.einsum)", function()
+  local x = xs()
+  local B1, B2 = x:reshape(2, 3, 4), x:reshape(2, 4, 3)
+
+  it("matches torch on products, transposes, sums and implicit outputs", function()
+    close({0.693253, 0.238909, -0.247770, 1.397379, 1.457219, 1.319832, -0.439848, 0.025348, 0.487113,
+      0.598335, 0.063677, -0.479599, 1.149900, 1.252807, 1.186151, -0.389809, 0.163511, 0.694699},
+      ks.einsum("bij,bjk->bik", B1, B2))
+    assert.is_true(ks.allclose(ks.einsum("bij,bjk->bik", B1, B2), ks.bmm(B1, B2)))
+    assert.is_true(ks.equal(ks.einsum("ij->ji", x), x:t()))
+    close({-0.031796, 0.126877, 0.174581, 0.255706, -0.179291, -0.436052, 0.042201, 0.271526},
+      ks.einsum("ij,jk", x[{":", {0, 4}}], x[{{0, 4}, {0, 2}}]))
+    close({-0.057763, -0.201557, 0.033781, 0.156317}, ks.einsum("ij,jk,kl->il", x[{{0, 2}, {0, 3}}],
+      x[{{0, 3}, {0, 4}}], x[{{0, 4}, {0, 2}}]))
+    local s = ks.einsum("i,i->", x[0], x[1])
+    assert.are.same({}, s:shape())
+    close({-1.153798}, s)
+    close({0, 0, 0, 0.288050, 0.189502, 0.065306}, ks.einsum("i,j->ij", x[{0, {0, 2}}], x[{1, {0, 3}}]))
+    close({0.201395, 0.569725, 0.860945, 1.035640, 1.070166, 0.959850}, ks.einsum("ij->j", x))
+    close({0, 0.995881, 0.180596, -0.963131, -0.355253, 0.898708}, ks.einsum("abc->cab", B1)[0])
+    close({1.291589, 0.302586, -0.727369, 2.547279, 2.710026, 2.505983, -0.829657, 0.188859, 1.181813},
+      ks.einsum("bij,bjk->ik", B1, B2))
+    close({-1.153798}, ks.einsum(" i , i -> ", {x[0], x[1]}))
+  end)
+
+  it("carries gradients", function()
+    local a = x[{":", {0, 3}}]:clone():requires_grad_()
+    local b = x[{{0, 3}, ":"}]:clone():requires_grad_()
+    local y = ks.einsum("ij,jk->ik", a, b) * x
+    y:sum():backward()
+    close({3.303535, -1.153798, -1.908472, -1.153798, 1.898627, -1.141840, -1.908472, -1.141840, 3.289076,
+      3.461340, -0.518022, -2.834997}, a.grad)
+    close({1.697533, 1.625939, 1.334282, 0.862037, 0.273118, -0.352765, 1.625939, 1.857345, 1.837368,
+      1.568712, 1.087739, 0.459544, 1.334282, 1.837368, 2.091775, 2.063070, 1.755138, 1.209656}, b.grad)
+  end)
+
+  it("rejects bad equations with errors naming the problem", function()
+    assert.matches("einsum: the equation 'ij,jk%->ik' has 2 operand%(s%) but 1 tensor%(s%) were given",
+      err_of(ks.einsum, "ij,jk->ik", x))
+    assert.matches("einsum: operand 0 has 2 dims %(shape %[4, 6%]%) but its subscripts 'ijk' name 3",
+      err_of(ks.einsum, "ijk->i", x))
+    assert.matches("einsum: subscript 'j' has size 4 in operand 1 but 6 before", err_of(ks.einsum, "ij,jk->ik", x, x))
+    assert.matches("diagonals are not supported", err_of(ks.einsum, "ii->i", ks.ones(3, 3)))
+    assert.matches("ellipsis", err_of(ks.einsum, "...ij->...ji", x))
+    assert.matches("output subscript 'z' does not appear", err_of(ks.einsum, "ij->z", x))
+    assert.matches("operand 1 must be a tensor, got number", err_of(ks.einsum, "i,i->", x[0], 3))
+    assert.matches("argument 'equation' must be a string", err_of(ks.einsum, x, x))
+  end)
+end)
+
+describe("autograd for intermediate tensors (d_torch.py values)", function()
+  local function setup()
+    local W = ((ks.arange(12):float() * 0.7):sin() * 0.5):reshape(4, 3):requires_grad_()
+    local X = (ks.arange(20):float() * 0.31):cos():reshape(5, 4)
+    return W, X
+  end
+  local H_GRAD = {0.122144, 0.502574, 0.612851, 0.251450, 0.125197, -0.064416, 0.044179, -0.440649, -0.635330,
+    -0.224391, -0.407964, -0.409338, -0.190159, 0.190243, 0.450476}
+  local W_GRAD = {0.310241, 1.279145, 1.546373, 0.120962, 1.252865, 1.675286, -0.079849, 1.107146, 1.644489,
+    -0.273047, 0.855880, 1.456918}
+
+  it("t:retain_grad() keeps a non-leaf's gradient in .grad (accumulating)", function()
+    local W, X = setup()
+    local h = X:matmul(W)
+    h:retain_grad()
+    assert.is_true(h.retains_grad)
+    assert.is_false(W.retains_grad)
+    local s = (h:tanh() ^ 2):sum()
+    s:backward({retain_graph = true})
+    close(H_GRAD, h.grad)
+    close(W_GRAD, W.grad)
+    s:backward()
+    close(H_GRAD, h.grad / 2)
+    assert.are.equal(W, W:retain_grad()) -- a leaf: nothing to do
+    local plain = X:matmul(W)
+    plain:sum():backward()
+    assert.is_nil(plain.grad)
+    assert.matches("can't retain_grad on a tensor that has requires_grad=false", err_of(function() return X:retain_grad() end))
+  end)
+
+  it("autograd.grad returns the gradients as a list and leaves .grad alone", function()
+    local W, X = setup()
+    local out = X:matmul(W):sigmoid():sum()
+    local g = autograd.grad(out, W)
+    close({-0.014123, -0.013915, -0.013543, -0.016807, -0.016538, -0.016113, -0.017888, -0.017585, -0.017148,
+      -0.017264, -0.016955, -0.016547}, g[1])
+    assert.are.equal(1, g.n)
+    assert.is_nil(W.grad)
+    local h = X:matmul(W)
+    local r = autograd.grad((h:tanh() ^ 2):sum(), {h, W, h})
+    close(H_GRAD, r[1])
+    close(W_GRAD, r[2])
+    assert.is_true(ks.equal(r[1], r[3]))
+    assert.is_nil(W.grad)
+    -- grad_outputs for a non-scalar output, a leaf output
+    local v = X:matmul(W)
+    close({-0.028232, -0.028232, -0.028232, -0.033592, -0.033592, -0.033592, -0.035751, -0.035751, -0.035751,
+      -0.034500, -0.034500, -0.034500}, autograd.grad(v, W, {grad_outputs = ks.full({5, 3}, 0.5)})[1])
+    assert.are.equal(24, autograd.grad(W, W, {grad_outputs = ks.full({4, 3}, 2.0)})[1]:sum():item())
+    -- the returned gradient is never the caller's tensor
+    local go = ks.ones(4, 3)
+    local gw = autograd.grad(W, W, {grad_outputs = go})[1]
+    gw:add_(1)
+    assert.are.equal(12, go:sum():item())
+  end)
+
+  it("autograd.grad reports unused inputs, bad options and freed graphs", function()
+    local W, X = setup()
+    local z = ks.ones(2):requires_grad_()
+    assert.matches("inputs%[2%] was not used to compute the output", err_of(autograd.grad, X:matmul(W):sum(), {W, z}))
+    local r = autograd.grad(X:matmul(W):sum(), {W, z}, {allow_unused = true})
+    assert.are.same({4, 3}, r[1]:shape())
+    assert.is_nil(r[2])
+    assert.are.equal(2, r.n)
+    assert.matches("inputs%[1%] does not require grad", err_of(autograd.grad, X:matmul(W):sum(), X))
+    assert.matches("create_graph=true is not supported", err_of(autograd.grad, X:matmul(W):sum(), W, {create_graph = true}))
+    assert.matches("unknown option 'foo'", err_of(autograd.grad, X:matmul(W):sum(), W, {foo = 1}))
+    assert.matches("grad can be implicitly created only for scalar outputs", err_of(autograd.grad, X:matmul(W), W))
+    local out = X:matmul(W):sum()
+    autograd.grad(out, W)
+    assert.matches("backward through the graph a second time", err_of(autograd.grad, out, W))
+    local out2 = X:matmul(W):sum()
+    autograd.grad(out2, W, {retain_graph = true})
+    assert.are.same({4, 3}, autograd.grad(out2, W)[1]:shape())
+    assert.matches("outputs must be a tensor", err_of(autograd.grad, 3, W))
+  end)
+end)
