@@ -221,6 +221,11 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   erasing (100..107; 68.4 / 74.9), w 0.5 / 0.25                         +1.0 / +0.2, +0.8 / +0.3
 --     ... in the full recipe, w 0.5 (100..107; BEST 71.5 / 77.5; 1.6x
 --         the cost)                                                      71.7 / 77.8  (+0.12 / +0.29)
+--   session 11, single wide x8 CNN with precise BN + erasing (100..107;
+--   68.6 / 75.2): batch 16 for 16x --steps (the same number of images,
+--   0.85x the time; 5 / 4 of 8 paired runs better)                      +0.8 / +0.0
+--     (not tried in the full recipe: single-CNN gains of this size added
+--     0.1-0.4 to it in sessions 5-10)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
