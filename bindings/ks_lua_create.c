@@ -482,7 +482,94 @@ static int t_zero_(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg create_methods[] = {{"fill_", t_fill_}, {"zero_", t_zero_}, {NULL, NULL}};
+/* ------------------------------------------------- t:new_* (PyTorch's Tensor.new_*)
+ * t:new_zeros(size...[, opts]), new_ones, new_empty, new_full(size, value[, opts]),
+ * new_tensor(data[, opts]): a fresh tensor (no storage, graph or requires_grad
+ * shared with t) whose dtype is t's unless opts = {dtype=, requires_grad=}
+ * (or a dtype name) says otherwise: code that builds tensors next to an input
+ * keeps the input's dtype. size: integers or one table, as ks.zeros. */
+static int new_by_shape(lua_State *L, int kind) /* 0 empty, 1 zeros, 2 ones */
+{
+    static const char *const names[] = {"new_empty", "new_zeros", "new_ones"};
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *src = ks_lua_check_tensor(L, 1);
+    if (lua_type(L, 2) != LUA_TNUMBER && lua_type(L, 2) != LUA_TTABLE)
+        return luaL_error(L, "%s: size (integers or a table) expected, got %s", names[kind], luaL_typename(L, 2));
+    int64_t size[KS_MAX_DIMS];
+    int ndim;
+    ks_copts o;
+    ks_lua_check_copts(L, ks_lua_shape_args(L, 2, size, &ndim), src->dtype, false, names[kind], &o);
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise_in(L, c, o.fn);
+    if (kind && ks_fill_(c, t, kind == 2)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, o.fn); }
+    ks_lua_finish_new(L, c, box, t, &o);
+    return 1;
+}
+static int t_new_empty(lua_State *L) { return new_by_shape(L, 0); }
+static int t_new_zeros(lua_State *L) { return new_by_shape(L, 1); }
+static int t_new_ones(lua_State *L) { return new_by_shape(L, 2); }
+
+/* t:new_full(size, value[, opts]): size a table or one integer (1-D); the
+ * value must fit the dtype (t's), as in full_like */
+static int t_new_full(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *src = ks_lua_check_tensor(L, 1);
+    int64_t size[KS_MAX_DIMS];
+    int ndim;
+    if (lua_istable(L, 2)) ndim = ks_lua_check_shape(L, 2, size);
+    else if (lua_isinteger(L, 2)) { ndim = 1; size[0] = lua_tointeger(L, 2); }
+    else return luaL_error(L, "new_full: size (a table or an integer) expected, got %s", luaL_typename(L, 2));
+    if (lua_isnoneornil(L, 3)) return luaL_error(L, "new_full: fill value expected after the size");
+    value_dtype(L, 3); /* type check only: the dtype is t's */
+    ks_copts o;
+    ks_lua_check_copts(L, 4, src->dtype, false, "new_full", &o);
+    return new_filled(L, c, ndim, size, 3, &o, "new_full");
+}
+
+/* t:new_tensor(data[, opts]): ks.tensor(data) in t's dtype (a tensor is copied) */
+static int t_new_tensor(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *src = ks_lua_check_tensor(L, 1);
+    if (lua_isnone(L, 2)) return luaL_error(L, "new_tensor: data (a number, boolean, table or tensor) expected");
+    ks_copts o;
+    ks_lua_check_copts(L, 3, src->dtype, false, "new_tensor", &o);
+    ks_tensor *data = ks_lua_to_tensor(L, 2);
+    if (data) {
+        ks_tensor **box = ks_lua_newbox(L);
+        ks_tensor *r;
+        if (ks_tensor_empty_like(c, data, o.dt, &r)) return ks_lua_raise_in(L, c, "new_tensor");
+        if (ks_copy_(c, r, data)) { ks_tensor_release(r); return ks_lua_raise_in(L, c, "new_tensor"); }
+        ks_lua_finish_new(L, c, box, r, &o);
+        return 1;
+    }
+    int ty = lua_type(L, 2);
+    if (ty != LUA_TNUMBER && ty != LUA_TBOOLEAN && ty != LUA_TTABLE)
+        return luaL_error(L, "new_tensor: data (a number, boolean, table or tensor) expected, got %s",
+                          luaL_typename(L, 2));
+    ks_tensor *r = push_from_lua(L, c, 2, (int)o.dt, "new_tensor"); /* boxed on the stack top */
+    if (o.requires_grad) {
+        if (r->dtype != KS_FLOAT32)
+            return luaL_error(L, "new_tensor: only floating point (float32) tensors can require gradients, got %s",
+                              ks_dtype_name(r->dtype));
+        r->requires_grad = true;
+    }
+    return 1;
+}
+
+/* t:is_floating_point(): float32 is kshot's one floating dtype */
+static int t_is_floating_point(lua_State *L)
+{
+    lua_pushboolean(L, ks_lua_check_tensor(L, 1)->dtype == KS_FLOAT32);
+    return 1;
+}
+
+static const luaL_Reg create_methods[] = {
+    {"fill_", t_fill_}, {"zero_", t_zero_}, {"new_empty", t_new_empty}, {"new_zeros", t_new_zeros},
+    {"new_ones", t_new_ones}, {"new_full", t_new_full}, {"new_tensor", t_new_tensor},
+    {"is_floating_point", t_is_floating_point}, {NULL, NULL}};
 
 void ks_lua_open_create(lua_State *L, int module, int methods, int ctxbox)
 {

@@ -6,10 +6,49 @@
 
 #include <string.h>
 
-/* F.linear(input, weight[, bias]) */
+/* PyTorch's keyword arguments for the positional functions below: a plain
+ * table among arguments first .. first+n-1 (n = the count of names) holds
+ * the keywords, so F.softmax(x, {dim = 1}) and F.dropout(x, 0.3, {training =
+ * false}) work as in torch. Its keys must be among names (ks_lua_check_known
+ * words the error) and not already given positionally; their values are
+ * type-checked (types[k]: 'i' integer, 'n' number, 'b' boolean, 's' string,
+ * 't' tensor; nil is always allowed) and put on the stack in the positions
+ * of their names, so the positional code that follows reads them as before. */
+static void keywords(lua_State *L, int first, const char *op, const char *const *names, const char *types)
+{
+    int n = 0, top = lua_gettop(L), at = 0;
+    while (names[n]) n++;
+    for (int i = first; i <= top && i < first + n && !at; i++)
+        if (lua_type(L, i) == LUA_TTABLE) at = i;
+    if (!at) return;
+    if (top > at) luaL_error(L, "%s: argument %d after the options table (put it in the table)", op, at + 1);
+    ks_lua_check_known(L, at, op, names);
+    for (int k = 0; k < n; k++) {
+        lua_getfield(L, at, names[k]);
+        int ty = lua_type(L, -1);
+        if (ty != LUA_TNIL && first + k < at)
+            luaL_error(L, "%s: '%s' given twice (argument %d and the options table)", op, names[k], first + k);
+        bool ok = ty == LUA_TNIL || (types[k] == 'i' && lua_isinteger(L, -1)) || (types[k] == 'n' && ty == LUA_TNUMBER) ||
+                  (types[k] == 'b' && ty == LUA_TBOOLEAN) || (types[k] == 's' && ty == LUA_TSTRING) ||
+                  (types[k] == 't' && ks_lua_to_tensor(L, -1));
+        if (!ok) {
+            const char *want = types[k] == 'i' ? "an integer" : types[k] == 'n' ? "a number" : types[k] == 'b' ? "a boolean"
+                             : types[k] == 's' ? "a string" : "a kshot.Tensor";
+            luaL_error(L, "%s: option '%s' must be %s, got %s", op, names[k], want,
+                       ty == LUA_TNUMBER && types[k] == 'i' ? "a non-integer number" : luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, at);
+    for (int k = at - first; k < n; k++) lua_getfield(L, at, names[k]);
+    lua_remove(L, at);
+}
+
+/* F.linear(input, weight[, bias]) (or {bias = b}) */
 static int f_linear(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
+    keywords(L, 3, "linear", (const char *const[]){"bias", NULL}, "t");
     ks_tensor *x = ks_lua_check_tensor(L, 1), *w = ks_lua_check_tensor(L, 2);
     ks_tensor *b = lua_isnoneornil(L, 3) ? NULL : ks_lua_check_tensor(L, 3);
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
@@ -29,23 +68,37 @@ static int activation(lua_State *L, ks_activation act, double alpha)
 }
 
 static int f_relu(lua_State *L) { return activation(L, KS_ACT_RELU, 0); }
-static int f_leaky_relu(lua_State *L) { return activation(L, KS_ACT_LEAKY_RELU, luaL_optnumber(L, 2, 0.01)); }
+/* F.leaky_relu(x[, negative_slope=0.01]) (or {negative_slope = s}) */
+static int f_leaky_relu(lua_State *L)
+{
+    keywords(L, 2, "leaky_relu", (const char *const[]){"negative_slope", NULL}, "n");
+    return activation(L, KS_ACT_LEAKY_RELU, luaL_optnumber(L, 2, 0.01));
+}
 static int f_silu(lua_State *L) { return activation(L, KS_ACT_SILU, 0); }
 static int f_tanh(lua_State *L) { return activation(L, KS_ACT_TANH, 0); }
 static int f_sigmoid(lua_State *L) { return activation(L, KS_ACT_SIGMOID, 0); }
 
-/* F.gelu(x[, approximate="none"|"tanh"]) */
+/* F.gelu(x[, approximate="none"|"tanh"]) (or {approximate = "tanh"}) */
 static int f_gelu(lua_State *L)
 {
     static const char *const modes[] = {"none", "tanh", NULL};
+    keywords(L, 2, "gelu", (const char *const[]){"approximate", NULL}, "s");
+    const char *given = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (given && strcmp(given, "none") && strcmp(given, "tanh"))
+        return luaL_error(L, "gelu: approximate must be 'none' or 'tanh', got '%s'", given);
     int m = luaL_checkoption(L, 2, "none", modes);
     return activation(L, m ? KS_ACT_GELU_TANH : KS_ACT_GELU, 0);
 }
 
+/* F.softmax(x, dim), F.log_softmax(x, dim) (or {dim = d}) */
 static int softmax(lua_State *L, bool want_log)
 {
     ks_ctx *c = KS_CTX(L);
+    const char *op = want_log ? "log_softmax" : "softmax";
+    keywords(L, 2, op, (const char *const[]){"dim", NULL}, "i");
     ks_tensor *x = ks_lua_check_tensor(L, 1);
+    if (lua_isnoneornil(L, 2)) /* torch's implicit dim is deprecated: the dim must be given */
+        return luaL_error(L, "%s: dim is required, e.g. F.%s(x, 1) or F.%s(x, {dim = 1})", op, op, op);
     int dim = ks_lua_check_dim(L, c, 2, x->ndim);
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
     if (ks_nn_softmax(c, x, &r, dim, want_log)) return ks_lua_raise(L, c);
@@ -242,10 +295,39 @@ static double opt_number(lua_State *L, int arg, const char *key, double def)
     return v;
 }
 
-/* F.batch_norm(x, running_mean, running_var[, weight, bias][, {training=false, momentum=0.1, eps=1e-5}]) */
+/* F.batch_norm(x, running_mean, running_var[, weight, bias][, {training=false, momentum=0.1, eps=1e-5}])
+ * (or all of torch's keywords in one table: F.batch_norm(x, rm, rv, {weight = w, bias = b, training = true})) */
 static int f_batch_norm(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
+    if (lua_istable(L, 4) || (lua_istable(L, 5) && lua_isnoneornil(L, 6))) {
+        /* the keywords: weight and bias go to their positions, the rest stays the options table */
+        int at = lua_istable(L, 4) ? 4 : 5;
+        if (lua_gettop(L) > at) luaL_error(L, "batch_norm: argument %d after the options table (put it in the table)", at + 1);
+        ks_lua_check_known(L, at, "batch_norm", (const char *const[]){"weight", "bias", "training", "momentum", "eps", NULL});
+        if (at == 5) {
+            lua_getfield(L, at, "weight");
+            if (!lua_isnil(L, -1)) luaL_error(L, "batch_norm: 'weight' given twice (argument 4 and the options table)");
+            lua_pop(L, 1);
+        }
+        /* the positional form on top: x, rm, rv, weight, bias, {training, momentum, eps}; then drop the originals */
+        for (int k = 1; k <= 3; k++) lua_pushvalue(L, k);
+        if (at == 5) lua_pushvalue(L, 4);
+        else lua_getfield(L, at, "weight");
+        lua_getfield(L, at, "bias");
+        lua_newtable(L);
+        static const char *const rest[] = {"training", "momentum", "eps"};
+        for (int k = 0; k < 3; k++) {
+            lua_getfield(L, at, rest[k]);
+            lua_setfield(L, -2, rest[k]);
+        }
+        lua_rotate(L, 1, -at);
+        lua_pop(L, at);
+        for (int k = 4; k <= 5; k++)
+            if (!lua_isnil(L, k) && !ks_lua_to_tensor(L, k))
+                luaL_error(L, "batch_norm: option '%s' must be a kshot.Tensor, got %s", k == 4 ? "weight" : "bias",
+                           luaL_typename(L, k));
+    }
     ks_tensor *x = ks_lua_check_tensor(L, 1), *rm = opt_tensor(L, 2), *rv = opt_tensor(L, 3);
     ks_tensor *w = opt_tensor(L, 4), *b = opt_tensor(L, 5);
     if (!lua_isnoneornil(L, 6)) luaL_checktype(L, 6, LUA_TTABLE);
@@ -258,10 +340,11 @@ static int f_batch_norm(lua_State *L)
     return 1;
 }
 
-/* F.layer_norm(x, normalized_shape[, weight, bias][, eps=1e-5]) */
+/* F.layer_norm(x, normalized_shape[, weight, bias][, eps=1e-5]) (or {weight =, bias =, eps =}) */
 static int f_layer_norm(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
+    keywords(L, 3, "layer_norm", (const char *const[]){"weight", "bias", "eps", NULL}, "ttn");
     ks_tensor *x = ks_lua_check_tensor(L, 1);
     int64_t shape[KS_MAX_DIMS];
     int n;
@@ -275,10 +358,11 @@ static int f_layer_norm(lua_State *L)
     return 1;
 }
 
-/* F.dropout(x[, p=0.5[, training=true]]) */
+/* F.dropout(x[, p=0.5[, training=true]]) (or {p =, training =}) */
 static int f_dropout(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
+    keywords(L, 2, "dropout", (const char *const[]){"p", "training", NULL}, "nb");
     ks_tensor *x = ks_lua_check_tensor(L, 1);
     double p = luaL_optnumber(L, 2, 0.5);
     int training = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
@@ -288,10 +372,11 @@ static int f_dropout(lua_State *L)
     return 1;
 }
 
-/* F.embedding(indices, weight[, padding_idx]) */
+/* F.embedding(indices, weight[, padding_idx]) (or {padding_idx = i}) */
 static int f_embedding(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
+    keywords(L, 3, "embedding", (const char *const[]){"padding_idx", NULL}, "i");
     ks_tensor *idx = ks_lua_check_tensor(L, 1), *w = ks_lua_check_tensor(L, 2);
     int64_t pad = luaL_optinteger(L, 3, -1);
     if (pad < 0 && !lua_isnoneornil(L, 3)) pad += w->ndim ? w->size[0] : 0;

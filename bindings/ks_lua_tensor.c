@@ -1,5 +1,8 @@
-/* ks_lua_tensor.c: the tensor userdata (box, release, __index dispatch),
- * argument helpers, geometry queries and O(1) view methods. */
+/* ks_lua_tensor.c: the tensor userdata (box, release, __index dispatch:
+ * methods, then the fields requires_grad, grad, grad_fn, is_leaf,
+ * retains_grad, data, T, mT, ndim, device, is_cuda; any other name is an
+ * error with the nearest name), argument helpers, geometry queries and O(1)
+ * view methods. */
 #include "ks_lua.h"
 #include "../runtime/core/ks_grad_views.h"
 #include "../runtime/core/ks_grad_ops.h"
@@ -148,6 +151,69 @@ void ks_lua_check_known(lua_State *L, int arg, const char *op, const char *const
 }
 
 /* ----------------------------------------------------------- __index */
+/* The fields (t.name, not methods) a tensor has; writable: grad, requires_grad. */
+static const char *const FIELDS[] = {"requires_grad", "grad", "grad_fn", "is_leaf", "retains_grad", "data",
+                                     "T", "mT", "ndim", "device", "is_cuda", NULL};
+
+/* raise the message just pushed (the pushfstring in the call) with the
+ * position of the Lua code that used the field, as luaL_error would */
+static int field_error(lua_State *L, const char *pushed)
+{
+    (void)pushed; /* on the stack top */
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* A misspelled field (x.requries_grad, x.shap) used to read as nil, or be
+ * dropped on assignment: an error naming the field and the nearest name
+ * (kshot.options.suggest, the hint of every options check). Off the hot
+ * path: methods and fields are found before this runs. */
+static int unknown_field(lua_State *L, const char *k, int methods, const char *prefix)
+{
+    lua_newtable(L);
+    int names = lua_gettop(L), n = 0;
+    for (int i = 0; FIELDS[i]; i++) {
+        lua_pushstring(L, FIELDS[i]);
+        lua_rawseti(L, names, ++n);
+    }
+    /* the methods after the fields, sorted: the hint must not depend on table order */
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_newtable(L);
+    int ms = lua_gettop(L), m = 0;
+    lua_pushnil(L);
+    while (lua_next(L, methods)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue;
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, ms, ++m);
+    }
+    if (lua_isfunction(L, ms - 1)) {
+        lua_pushvalue(L, ms - 1);
+        lua_pushvalue(L, ms);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1); /* unsorted then: still a hint */
+    }
+    for (int i = 1; i <= m; i++) {
+        lua_rawgeti(L, ms, i);
+        lua_rawseti(L, names, ++n);
+    }
+    const char *hint = NULL;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "kshot.options");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "suggest");
+        lua_pushstring(L, k);
+        lua_pushvalue(L, names);
+        if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) hint = lua_tostring(L, -1);
+    }
+    if (hint) return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s'; did you mean '%s'?", prefix, k, hint));
+    return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s' (fields: requires_grad, grad, grad_fn, "
+                                             "is_leaf, retains_grad, data, T, mT, ndim, device, is_cuda; methods are "
+                                             "called with ':', e.g. t:shape())", prefix, k));
+}
+
 static int tensor_index(lua_State *L)
 {
     if (lua_type(L, 2) == LUA_TSTRING) {
@@ -160,8 +226,10 @@ static int tensor_index(lua_State *L)
         if (strcmp(k, "ndim") == 0) { lua_pushinteger(L, t->ndim); return 1; }
         if (strcmp(k, "requires_grad") == 0) { lua_pushboolean(L, t->requires_grad); return 1; }
         if (ks_lua_autograd_property(L, t, k)) return 1;
-        lua_pushnil(L);
-        return 1;
+        /* read by PyTorch code that picks a device: kshot is CPU only */
+        if (strcmp(k, "device") == 0) { lua_pushliteral(L, "cpu"); return 1; }
+        if (strcmp(k, "is_cuda") == 0) { lua_pushboolean(L, 0); return 1; }
+        return unknown_field(L, k, lua_upvalueindex(2), "");
     }
     ks_lua_check_tensor(L, 1);
     return ks_lua_index_get(L, KS_CTX(L));
@@ -171,8 +239,14 @@ static int tensor_newindex(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING) {
-        if (ks_lua_autograd_setproperty(L, t, lua_tostring(L, 2))) return 0;
-        return luaL_error(L, "cannot set field '%s' of a tensor", lua_tostring(L, 2));
+        const char *k = lua_tostring(L, 2);
+        if (ks_lua_autograd_setproperty(L, t, k)) return 0;
+        for (int i = 0; FIELDS[i]; i++)
+            if (strcmp(k, FIELDS[i]) == 0) return field_error(L, lua_pushfstring(L, "tensor field '%s' is read-only", k));
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL)
+            return field_error(L, lua_pushfstring(L, "cannot set field '%s' of a tensor: '%s' is a tensor method", k, k));
+        return unknown_field(L, k, lua_upvalueindex(2), lua_pushfstring(L, "cannot set field '%s' of a tensor: ", k));
     }
     return ks_lua_index_set(L, KS_CTX(L));
 }
@@ -540,7 +614,8 @@ void ks_lua_open_tensor(lua_State *L, int module, int methods, int ctxbox)
     lua_pushcclosure(L, tensor_index, 2);
     lua_setfield(L, mt, "__index");
     lua_pushvalue(L, ctxbox);
-    lua_pushcclosure(L, tensor_newindex, 1);
+    lua_pushvalue(L, methods);
+    lua_pushcclosure(L, tensor_newindex, 2);
     lua_setfield(L, mt, "__newindex");
     lua_pushcfunction(L, tensor_release);
     lua_setfield(L, mt, "__gc");

@@ -51,6 +51,39 @@ describe("kshot.help", function()
     has(m2, "no kshot documentation for this number")
   end)
 
+  it("finds what PyTorch users ask for by PyTorch's names (audit item 11)", function()
+    -- nn.Module is a module of its own (kshot.nn.module), not nn/init.lua's require line
+    local mod = help.text("nn.Module")
+    has(mod, "the base class of every layer and model")
+    assert.falsy(mod:find("kshot.nn.module\"", 1, true), mod)
+    assert.equal(mod, help.text(nn.Module))
+    -- lr.StepLR: lr is kshot.optim.lr (a file forwarding to kshot.optim.lr_scheduler)
+    local step = help.text("lr.StepLR")
+    has(step, "StepLR(opt, opts, last_epoch)")
+    has(step, "torch.optim.lr_scheduler.StepLR")
+    has(step, "StepLR(opt, 30)") -- the header's paragraph that names it
+    assert.equal(step, help.text("optim.lr_scheduler.StepLR"))
+    assert.equal(step, help.text("optim.lr.StepLR"))
+    -- a module method through the usual variable names
+    local np = help.text("m:named_parameters")
+    has(np, "List of {name, tensor} for every parameter")
+    assert.equal(np, help.text("model:named_parameters"))
+    assert.equal(np, help.text("Module:named_parameters"))
+    assert.equal(np, help.text("nn.Module:named_parameters"))
+    has(help.text("nn.init"), "weight initialisation as in PyTorch")
+  end)
+
+  it("describes an undocumented class by its options and the header, never by its code", function()
+    local adamw = help.text("optim.AdamW")
+    assert.truthy(adamw:find("^AdamW%(params, {lr = 1e%-3, betas = {0.9, 0.999}"), adamw)
+    has(adamw, "torch.optim.AdamW (the same options and defaults)")
+    has(adamw, "AdamW's weight_decay is *decoupled*")
+    assert.falsy(adamw:find("adam_validate", 1, true), adamw) -- was: the class(...) call's source
+    local sgd = help.text("optim.SGD")
+    has(sgd, "nesterov = false")
+    assert.falsy(sgd:find("check_range", 1, true), sgd)
+  end)
+
   it("prints through help(x) and returns nothing", function()
     local printed = {}
     local old = _G.print

@@ -56,6 +56,47 @@ describe("tensor fields a PyTorch user reads", function()
     y:sum():backward()
     close({0, 0, 0, 1, 1, 1}, w.grad)
   end)
+
+  it("t.device is 'cpu' and t.is_cuda false, both read-only", function()
+    local x = ks.ones(2)
+    assert.are.equal("cpu", x.device)
+    assert.is_false(x.is_cuda)
+    assert.matches("tensor field 'device' is read%-only", err_of(function() x.device = "cuda" end))
+    assert.matches("tensor field 'is_cuda' is read%-only", err_of(function() x.is_cuda = true end))
+    assert.matches("tensor field 'ndim' is read%-only", err_of(function() x.ndim = 3 end))
+    assert.matches("tensor field 'grad_fn' is read%-only", err_of(function() x.grad_fn = nil end))
+  end)
+
+  it("an unknown field is an error naming it and the nearest name, on reads and writes", function()
+    local x = ks.ones(2, 3)
+    -- reads used to give nil: `if x.requries_grad then` was silently false
+    assert.matches("Tensor has no field 'requries_grad'; did you mean 'requires_grad'%?",
+      err_of(function() return x.requries_grad end))
+    assert.matches("Tensor has no field 'shap'; did you mean 'shape'%?", err_of(function() return x.shap end))
+    assert.matches("Tensor has no field 'gard'; did you mean 'grad'%?", err_of(function() return x.gard end))
+    -- the message points at the line that used the field
+    assert.matches("port_pytorch_spec.lua:%d+: Tensor has no field", err_of(function() return x.is_cdua end))
+    local far = err_of(function() return x.zzqqxx end)
+    assert.matches("Tensor has no field 'zzqqxx' %(fields: requires_grad, grad,", far)
+    assert.matches("methods are called with ':'", far)
+    -- writes: a typo is not stored or dropped
+    assert.matches("cannot set field 'requries_grad' of a tensor: Tensor has no field 'requries_grad'; "
+      .. "did you mean 'requires_grad'%?", err_of(function() x.requries_grad = true end))
+    assert.is_false(x.requires_grad)
+    assert.matches("cannot set field 'add' of a tensor: 'add' is a tensor method", err_of(function() x.add = 1 end))
+    -- what still works: known fields, methods, integer and table keys
+    x.requires_grad = true
+    assert.is_true(x.requires_grad)
+    assert.is_nil(x.grad)
+    assert.is_nil(x.grad_fn)
+    assert.are.equal("function", type(x.sum))
+    assert.are.same({3}, x[1]:shape())
+    assert.are.same({2}, x[{{}, 0}]:shape())
+    local y = ks.zeros(3)
+    y[1] = 5
+    assert.are.same({0, 5, 0}, y:totable())
+    assert.matches("Tensor has no field", err_of(function() return x[""] end))
+  end)
 end)
 
 describe("iterating like PyTorch", function()
@@ -230,6 +271,82 @@ describe("lr schedulers given PyTorch's positional options", function()
   end)
 end)
 
+describe("the C half of ks.functional takes PyTorch's keywords in a table", function()
+  local x = ks.tensor({{1.0, 2.0, 3.0}, {-1.0, 0.5, 2.0}})
+  local function same(a, b) assert.is_true(ks.equal(a, b), tostring(a) .. " vs " .. tostring(b)) end
+
+  it("gives the positional result for every keyword form", function()
+    same(F.softmax(x, 1), F.softmax(x, {dim = 1}))
+    same(F.log_softmax(x, 0), F.log_softmax(x, {dim = 0}))
+    close({0.090031, 0.244728, 0.665241}, F.softmax(x, {dim = 1})[0]) -- torch.softmax(x, dim=1)[0]
+    same(F.leaky_relu(x, 0.1), F.leaky_relu(x, {negative_slope = 0.1}))
+    close({-0.1, 0.5, 2.0}, F.leaky_relu(x, {negative_slope = 0.1})[1])
+    same(F.gelu(x, "tanh"), F.gelu(x, {approximate = "tanh"}))
+    same(F.gelu(x), F.gelu(x, {}))
+    same(x, F.dropout(x, {p = 0.5, training = false}))
+    same(x, F.dropout(x, 0.9, {training = false})) -- positional p, keyword training
+    ks.manual_seed(3)
+    local a = F.dropout(x, {p = 0.5})
+    ks.manual_seed(3)
+    same(a, F.dropout(x, 0.5, true))
+    local w, b = ks.tensor({2.0, 1.0, 0.5}), ks.tensor({0.0, 1.0, -1.0})
+    same(F.layer_norm(x, {3}, w, b, 1e-3), F.layer_norm(x, {3}, {weight = w, bias = b, eps = 1e-3}))
+    same(F.layer_norm(x, {3}, w), F.layer_norm(x, {3}, w, {eps = 1e-5}))
+    local emb = ks.arange(6):float():reshape(3, 2)
+    local idx = ks.tensor({0, 2}, "int64")
+    same(F.embedding(idx, emb, 2), F.embedding(idx, emb, {padding_idx = 2}))
+    same(F.linear(x, emb:t(), ks.ones(2)), F.linear(x, emb:t(), {bias = ks.ones(2)}))
+  end)
+
+  it("batch_norm takes weight and bias among its keywords", function()
+    local v = (ks.arange(12):float() * 0.7):sin():reshape(4, 3)
+    local w, b = ks.tensor({1.0, 2.0, 3.0}), ks.tensor({0.0, 1.0, -1.0})
+    local want = F.batch_norm(v, nil, nil, w, b, {training = true, eps = 1e-3})
+    same(want, F.batch_norm(v, nil, nil, {weight = w, bias = b, training = true, eps = 1e-3}))
+    same(want, F.batch_norm(v, nil, nil, w, {bias = b, training = true, eps = 1e-3}))
+    -- F.batch_norm(x, rm, rv, training=True, momentum=0.5) in torch 1.13 updates the running stats so:
+    local rm, rv = ks.zeros(3), ks.ones(3)
+    F.batch_norm(v, rm, rv, {training = true, momentum = 0.5})
+    close({0.0011, 0.0817, 0.1239}, rm, 1e-4)
+    close({0.7508, 0.8029, 0.8706}, rv, 1e-4)
+    assert.matches("batch_norm: unknown option 'wieght' .*did you mean 'weight'%?",
+      err_of(F.batch_norm, v, nil, nil, {wieght = w}))
+    assert.matches("batch_norm: 'weight' given twice", err_of(F.batch_norm, v, nil, nil, w, {weight = w}))
+    assert.matches("batch_norm: option 'bias' must be a kshot.Tensor, got string",
+      err_of(F.batch_norm, v, nil, nil, {bias = "b"}))
+    assert.matches("batch_norm: argument 5 after the options table", err_of(F.batch_norm, v, nil, nil, {}, b))
+  end)
+
+  it("keeps gradients through the keyword form", function()
+    local y = x:clone():requires_grad_()
+    F.softmax(y, {dim = 1})[{{}, 0}]:sum():backward()
+    local g1 = y.grad:clone()
+    y.grad = nil
+    F.softmax(y, 1)[{{}, 0}]:sum():backward()
+    same(g1, y.grad)
+  end)
+
+  it("rejects unknown and torch-only keywords, duplicates, wrong types and missing dims", function()
+    assert.matches("softmax: unknown option 'dims' %(known: dim%); did you mean 'dim'%?",
+      err_of(F.softmax, x, {dims = 1}))
+    assert.matches("log_softmax: dim is required, e.g. F.log_softmax%(x, 1%)", err_of(F.log_softmax, x, {}))
+    assert.matches("softmax: dim is required", err_of(F.softmax, x))
+    assert.matches("softmax: option 'dim' must be an integer, got a non%-integer number", err_of(F.softmax, x, {dim = 1.5}))
+    assert.matches("dimension out of range", err_of(F.softmax, x, {dim = 2}))
+    assert.matches("dropout: unknown option 'inplace' %(known: p, training%)", err_of(F.dropout, x, {inplace = true}))
+    assert.matches("dropout: 'p' given twice %(argument 2 and the options table%)", err_of(F.dropout, x, 0.3, {p = 0.4}))
+    assert.matches("dropout: option 'p' must be a number, got string", err_of(F.dropout, x, {p = "0.5"}))
+    assert.matches("dropout: option 'training' must be a boolean, got number", err_of(F.dropout, x, {training = 1}))
+    assert.matches("dropout: argument 3 after the options table", err_of(F.dropout, x, {p = 0.2}, true))
+    assert.matches("leaky_relu: unknown option 'slope'", err_of(F.leaky_relu, x, {slope = 0.2}))
+    assert.matches("gelu: approximate must be 'none' or 'tanh', got 'fast'", err_of(F.gelu, x, {approximate = "fast"}))
+    assert.matches("layer_norm: option 'weight' must be a kshot.Tensor, got number", err_of(F.layer_norm, x, {3}, {weight = 3}))
+    assert.matches("embedding: unknown option 'max_norm'", err_of(F.embedding, ks.tensor({0}, "int64"), x, {max_norm = 1}))
+    assert.matches("linear: option 'bias' must be a kshot.Tensor, got table",
+      err_of(F.linear, x, x, {bias = {1, 2}}))
+  end)
+end)
+
 describe("functional ops composed in Lua (torch 1.13 values)", function()
   it("activations", function()
     local lg = logits()
@@ -296,6 +413,106 @@ describe("functional ops composed in Lua (torch 1.13 values)", function()
   end)
 end)
 
+describe("F.adaptive_max_pool2d and F.interpolate (torch 1.13 values)", function()
+  local function x0() return (ks.arange(12):float() * 0.7):sin():reshape(1, 1, 3, 4) end
+  local function wts(y) return (ks.arange(y:numel()):float() * 0.3):cos():reshape(y:shape()) end
+  -- value and input gradient of (f(x) * w):sum(), torch's numbers (/tmp/h50/t6.py)
+  local function check(fn, want_y, want_g)
+    local x = x0():requires_grad_()
+    local y = fn(x)
+    close(want_y, y)
+    local loss = (y * wts(y)):sum()
+    loss:backward()
+    close(want_g, x.grad)
+    assert.is_true(autograd.gradcheck(fn, {x0():requires_grad_()}))
+  end
+
+  it("bilinear with and without align_corners, by size or scale_factor", function()
+    check(function(a) return F.interpolate(a, {size = {5, 3}, mode = "bilinear", align_corners = false}) end,
+      {0.107370, 0.814834, 0.883583, 0.152699, 0.244428, 0.144560, 0.220693, -0.611179, -0.963973, -0.225675,
+        -0.042332, 0.174194, -0.523253, 0.336900, 0.932971},
+      {1.144138, 0.815203, 0.731005, 0.723148, -0.283489, -0.434648, -0.561965, -0.920076, -1.199335, -0.899831,
+        -0.840422, -0.902291})
+    check(function(a) return F.interpolate(a, {5, 3}, nil, "bilinear", true) end, -- torch's positional order
+      {0.000000, 0.814834, 0.863209, 0.167494, 0.101827, -0.059622, 0.334988, -0.611179, -0.982453, -0.148139,
+        -0.137140, 0.002858, -0.631267, 0.336900, 0.988168},
+      {1.310805, 0.568258, 0.568258, 0.860704, -0.368433, -0.409332, -0.409332, -1.195765, -1.348794, -0.610464,
+        -0.610464, -0.984000})
+    check(function(a) return F.interpolate(a, {scale_factor = 1.5, mode = "bilinear"}) end,
+      {0.000000, 0.322109, 0.701090, 0.928578, 0.924330, 0.863209, 0.167494, 0.157106, 0.131754, 0.071900,
+        -0.001342, -0.059622, 0.173946, -0.057786, -0.344067, -0.562266, -0.635415, -0.654016, -0.470224,
+        -0.257338, 0.029994, 0.327780, 0.530979, 0.659732},
+      {1.237856, 0.760251, 0.151099, -0.489322, -1.114241, -0.950316, -0.618937, -0.174658, 0.666754, 1.019010,
+        1.188030, 1.145989})
+  end)
+
+  it("nearest (also for integer images) and linear on 3-D inputs", function()
+    check(function(a) return F.interpolate(a, {size = {5, 3}}) end,
+      {0.000000, 0.644218, 0.985450, 0.000000, 0.644218, 0.985450, 0.334988, -0.350783, -0.871576, 0.334988,
+        -0.350783, -0.871576, -0.631267, 0.016814, 0.656987},
+      {1.621610, 1.317694, 0.896073, 0.000000, -1.131274, -1.494839, -1.724874, 0.000000, -0.896758, -0.725932,
+        -0.490261, 0.000000})
+    local img = ks.arange(6):reshape(1, 1, 2, 3):byte()
+    local up = F.interpolate(img, {scale_factor = 2})
+    assert.are.equal("uint8", up:dtype())
+    assert.are.same({{0, 0, 1, 1, 2, 2}, {0, 0, 1, 1, 2, 2}, {3, 3, 4, 4, 5, 5}, {3, 3, 4, 4, 5, 5}}, up[0][0]:totable())
+    -- 1-D: torch.nn.functional.interpolate(torch.tensor([[[0., 1., 4.]]]), size=5, mode="linear")
+    close({0.0, 0.4, 1.0, 2.8, 4.0}, F.interpolate(ks.tensor({{{0.0, 1.0, 4.0}}}), {size = 5, mode = "linear"}))
+    close({0.0, 0.5, 1.0, 2.5, 4.0},
+      F.interpolate(ks.tensor({{{0.0, 1.0, 4.0}}}), {size = 5, mode = "linear", align_corners = true}))
+    assert.are.same({{{0, 0, 1, 4}}}, F.interpolate(ks.tensor({{{0, 1, 4}}}, "uint8"), 4):totable()) -- floor(d * 3/4)
+  end)
+
+  it("adaptive_max_pool2d over overlapping windows; the gradient goes to the first max, row-major", function()
+    check(function(a) return F.adaptive_max_pool2d(a, {2, 3}) end,
+      {0.644218, 0.985450, 0.985450, 0.334988, 0.656987, 0.988168},
+      {0.000000, 1.000000, 1.780672, 0.000000, 0.621610, 0.000000, 0.000000, 0.000000, 0.000000, 0.000000,
+        0.362358, 0.070737})
+    local z = ks.tensor({{0, 1, 0, 1}, {1, 0, 1, 0}, {0, 0, 0, 0}}):float():reshape(1, 1, 3, 4):requires_grad_()
+    F.adaptive_max_pool2d(z, {output_size = {1, 2}}):sum():backward()
+    close({0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, z.grad)
+    z.grad = nil
+    F.adaptive_max_pool2d(z, 1):sum():backward()
+    close({0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, z.grad)
+    -- 3-D input, output as large as the input: the identity
+    local c = (ks.arange(2 * 3 * 4):float() * 0.3):sin():reshape(2, 3, 4)
+    assert.is_true(ks.equal(c, F.adaptive_max_pool2d(c, {3, 4})))
+    assert.are.same({2, 1, 1}, F.adaptive_max_pool2d(c, 1):shape())
+  end)
+
+  it("reject bad inputs with errors naming the problem", function()
+    local x = x0()
+    assert.matches("either size or scale_factor must be given", err_of(F.interpolate, x, {mode = "bilinear"}))
+    assert.matches("only one of size and scale_factor", err_of(F.interpolate, x, {size = 2, scale_factor = 2}))
+    assert.matches("mode 'bicubic' is not supported", err_of(F.interpolate, x, {size = 2, mode = "bicubic"}))
+    assert.matches("unknown mode bilinar", err_of(F.interpolate, x, {size = 2, mode = "bilinar"}))
+    assert.matches("unknown option 'align_corner'.*did you mean 'align_corners'",
+      err_of(F.interpolate, x, {size = 2, align_corner = true}))
+    assert.matches("align_corners can only be set with the interpolating modes",
+      err_of(F.interpolate, x, {size = 2, align_corners = false}))
+    assert.matches("mode 'bilinear' needs a 4%-D %[N, C, H, W%] input, got shape %[1, 3, 4%]",
+      err_of(F.interpolate, x[0], {size = 2, mode = "bilinear"}))
+    assert.matches("mode 'linear' needs a 3%-D", err_of(F.interpolate, x, {size = 2, mode = "linear"}))
+    assert.matches("mode 'nearest' needs a 3%-D %[N, C, L%] or 4%-D", err_of(F.interpolate, ks.ones(4), {size = 2}))
+    assert.matches("mode 'bilinear' needs a float32 input, got uint8",
+      err_of(F.interpolate, x:byte(), {size = 2, mode = "bilinear"}))
+    assert.matches("size must be a positive integer or 2 of them, got {2, 3, 4}", err_of(F.interpolate, x, {2, 3, 4}))
+    assert.matches("size must be a positive integer or 2 of them, got 0", err_of(F.interpolate, x, 0))
+    assert.matches("scale_factor must be a positive number or 2 of them", err_of(F.interpolate, x, nil, -1))
+    assert.matches("scale_factor 0.1 gives an empty output", err_of(F.interpolate, x, {scale_factor = 0.1}))
+    assert.matches("option 'mode' given both positionally and in the options table",
+      err_of(F.interpolate, x, 2, nil, "nearest", {mode = "bilinear"}))
+    assert.matches("argument 'input' must be a tensor, got table", err_of(F.interpolate, {}, {size = 2}))
+    assert.matches("expected a 3%-D %[C, H, W%] or 4%-D %[N, C, H, W%] input, got shape %[3, 4%]",
+      err_of(F.adaptive_max_pool2d, ks.ones(3, 4), 2))
+    assert.matches("output_size must be a positive integer or 2 of them, got nil", err_of(F.adaptive_max_pool2d, x))
+    assert.matches("output_size must be a positive integer or 2 of them, got {2}", err_of(F.adaptive_max_pool2d, x, {2}))
+    assert.matches("return_indices=true is not supported", err_of(F.adaptive_max_pool2d, x, 2, true))
+    assert.matches("unknown option 'size'", err_of(F.adaptive_max_pool2d, x, {size = 2}))
+    assert.matches("must be float32, got int64", err_of(F.adaptive_max_pool2d, ks.ones(1, 2, 2):long(), 1))
+  end)
+end)
+
 describe("tensor methods a PyTorch user calls", function()
   it("t:softmax(dim) and t:log_softmax(dim), also ks.softmax", function()
     local x = ks.tensor({{1.0, 2.0}, {3.0, 4.0}})
@@ -347,6 +564,71 @@ describe("tensor methods a PyTorch user calls", function()
       ks.tensor({1, 2, 3}, ks.int64), 0))
     assert.matches("repeats must be an integer", err_of(x.repeat_interleave, x, "2"))
     assert.matches("out of range", err_of(x.repeat_interleave, x, 2, 2))
+  end)
+end)
+
+describe("t:new_* and t:is_floating_point (torch.Tensor's)", function()
+  local f, i, u = ks.ones(2, 3), ks.tensor({1, 2}, "int64"), ks.tensor({1, 2}, "uint8")
+
+  it("make fresh tensors in t's dtype, sizes as varargs or a table", function()
+    local z = f:new_zeros(2, 2)
+    assert.are.same({{0, 0}, {0, 0}}, z:totable())
+    assert.are.equal("float32", z:dtype())
+    assert.are.same({3}, f:new_ones({3}):shape())
+    assert.are.same({1, 1}, i:new_ones(2):totable())
+    assert.are.equal("int64", i:new_ones(2):dtype())
+    assert.are.equal("uint8", u:new_zeros(1, 2):dtype())
+    assert.are.same({}, i:new_zeros({}):shape()) -- 0-d
+    assert.are.same({2, 1}, f:new_empty(2, 1):shape())
+    assert.are.same({{7, 7}, {7, 7}}, i:new_full({2, 2}, 7):totable())
+    assert.are.equal("int64", i:new_full({2, 2}, 7):dtype())
+    assert.are.same({1, 1}, i:new_full({2}, 1.5):totable()) -- torch: the dtype is t's, the value truncated
+    assert.are.same({2.5, 2.5, 2.5}, f:new_full(3, 2.5):totable())
+    assert.are.same({255}, u:new_full({1}, 255):totable())
+    -- new_tensor: the data in t's dtype; a tensor is copied, cut from its graph
+    assert.are.equal("int64", i:new_tensor({1, 2, 3}):dtype())
+    assert.are.same({1}, i:new_tensor({1.5}):totable())
+    assert.are.equal("float32", f:new_tensor({1, 2}):dtype()) -- integers, but t is float32
+    assert.are.same({}, f:new_tensor(5):shape())
+    local g = ks.ones(2):requires_grad_()
+    local c = g:new_tensor(g * 2)
+    assert.is_false(c.requires_grad)
+    assert.is_true(c.is_leaf)
+    c:add_(1)
+    assert.are.same({1, 1}, g:detach():totable()) -- no storage shared
+    assert.are.same({1, 2}, f:new_tensor(ks.tensor({1, 2}, "int64")):totable())
+    -- options: another dtype, requires_grad
+    assert.are.equal("int64", f:new_zeros(2, {dtype = "int64"}):dtype())
+    assert.are.equal("float32", i:new_ones(2, "float32"):dtype())
+    assert.is_true(f:new_ones(2, {requires_grad = true}).requires_grad)
+    assert.is_false(f:new_ones(2).requires_grad)
+  end)
+
+  it("is_floating_point is true for float32 only", function()
+    assert.is_true(f:is_floating_point())
+    assert.is_false(i:is_floating_point())
+    assert.is_false(u:is_floating_point())
+    assert.is_false(ks.tensor({true}):is_floating_point())
+  end)
+
+  it("reject bad sizes, values, data and options with errors naming the method", function()
+    assert.matches("new_zeros: size %(integers or a table%) expected, got no value", err_of(function() return f:new_zeros() end))
+    assert.matches("new_ones: size %(integers or a table%) expected, got string", err_of(function() return f:new_ones("2") end))
+    assert.matches("new_empty: negative size %-1", err_of(function() return f:new_empty(-1) end))
+    assert.matches("new_zeros: unknown option 'dtpye' .*did you mean 'dtype'%?",
+      err_of(function() return f:new_zeros(2, {dtpye = "int64"}) end))
+    assert.matches("new_ones: only floating point %(float32%) tensors can require gradients, got int64",
+      err_of(function() return i:new_ones(2, {requires_grad = true}) end))
+    assert.matches("new_full%(?%)?: value 300 cannot be converted to uint8", err_of(function() return u:new_full({2}, 300) end))
+    assert.matches("new_full: fill value expected", err_of(function() return f:new_full({2}) end))
+    assert.matches("new_full: size %(a table or an integer%) expected, got string", err_of(function() return f:new_full("x", 1) end))
+    assert.matches("fill value must be a number or boolean, got table", err_of(function() return f:new_full({2}, {}) end))
+    assert.matches("new_tensor: data %(a number, boolean, table or tensor%) expected, got string",
+      err_of(function() return f:new_tensor("abc") end))
+    assert.matches("new_tensor: data .* expected", err_of(function() return f:new_tensor() end))
+    assert.matches("new_tensor: only floating point", err_of(function() return i:new_tensor({1}, {requires_grad = true}) end))
+    assert.matches("unexpected extra argument", err_of(function() return f:new_tensor({1}, {}, 3) end))
+    assert.matches("kshot.Tensor expected", err_of(function() return f.new_zeros({}, 2) end))
   end)
 end)
 

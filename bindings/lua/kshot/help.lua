@@ -23,6 +23,22 @@ local M = {}
 local PREFIXES = { ks = "kshot", kshot = "kshot", F = "functional", functional = "functional",
   t = "tensor", tensor = "tensor", Tensor = "tensor" }
 
+-- the names PyTorch code gives to what lives in a kshot module: help("lr.StepLR"),
+-- help("m:named_parameters"), help("opt:step")
+local MODULE_ALIASES = { lr = "kshot.optim.lr_scheduler", lr_scheduler = "kshot.optim.lr_scheduler",
+  sched = "kshot.optim.lr_scheduler", scheduler = "kshot.optim.lr_scheduler",
+  m = "kshot.nn.module", model = "kshot.nn.module", module = "kshot.nn.module", self = "kshot.nn.module",
+  opt = "kshot.optim", optimizer = "kshot.optim", init = "kshot.nn.weight_init" }
+
+-- the PyTorch namespace a kshot module follows (the undocumented names' pointer)
+local TORCH_NAMES = { ["kshot"] = "torch", ["kshot.optim"] = "torch.optim",
+  ["kshot.optim.lr_scheduler"] = "torch.optim.lr_scheduler", ["kshot.nn"] = "torch.nn",
+  ["kshot.nn.module"] = "torch.nn.Module", ["kshot.nn.layers"] = "torch.nn",
+  ["kshot.nn.containers"] = "torch.nn", ["kshot.nn.norm_layers"] = "torch.nn",
+  ["kshot.nn.losses"] = "torch.nn", ["kshot.nn.functional"] = "torch.nn.functional",
+  ["kshot.nn.weight_init"] = "torch.nn.init", ["kshot.dataset"] = "torch.utils.data",
+  ["kshot.data"] = "torch.utils.data" }
+
 -- the folder holding kshot/*.lua (bindings/lua in a checkout)
 local function lua_root()
   local p = package.searchpath("kshot.help", package.path)
@@ -75,6 +91,34 @@ local function lua_modules()
   for n in pairs(mods) do names[#names + 1] = n end
   table.sort(names)
   return mods, names
+end
+
+-- the module a user's name means: exact ("optim.lr_scheduler"), an alias
+-- ("lr", "m"), any case ("nn.Module"), or the last part of a module name
+-- ("lr_scheduler"); a file that is only `return require "x"` stands for x
+local function find_module(mods, name)
+  local full = name:match("^kshot") and name or "kshot." .. name
+  local hit = mods[full] and full or MODULE_ALIASES[name]
+  if not hit then
+    for n in pairs(mods) do
+      if n:lower() == full:lower() then hit = n break end
+    end
+  end
+  if not hit and not name:find("[%.:]") then
+    local found = {}
+    for n in pairs(mods) do
+      if (n:match("%.([%w_]+)$") or ""):lower() == name:lower() then found[#found + 1] = n end
+    end
+    table.sort(found)
+    hit = found[1]
+  end
+  for _ = 1, 3 do -- follow forwarding files
+    local src = hit and mods[hit] and read(mods[hit])
+    local target = src and src:match("^%s*return%s+require%s*%(?%s*[\"']([%w_%.]+)[\"']%s*%)?%s*$")
+    if not (target and mods[target]) then break end
+    hit = target
+  end
+  return hit and mods[hit] and hit or nil
 end
 
 -- the C binding sources (a checkout: bindings/ks_lua_*.c beside bindings/lua)
@@ -170,15 +214,61 @@ local function find_block(src, member, c_style)
       end
     end
   end
-  if found then -- undocumented definition: show it
-    local out = {}
-    for j = found, math.min(#L, found + 5) do
-      if L[j] == "" then break end
-      out[#out + 1] = L[j]
-    end
-    return table.concat(out, "\n")
-  end
+  if found then return nil, L, found end -- undocumented: see undocumented()
   return nil
+end
+
+-- the paragraphs of a module's header that name member (bullets count as
+-- paragraphs; the title line does not)
+local function header_mentions(src, member)
+  local h = lua_header(src or "")
+  if not h then return nil end
+  local paras, cur = {}, nil
+  for i, l in ipairs(lines_of(h)) do
+    if i > 1 then
+      if l:match("^%s*$") or l:match("^%s*[%*%-] ") then cur = nil end
+      if not l:match("^%s*$") then
+        if not cur then cur = {} paras[#paras + 1] = cur end
+        cur[#cur + 1] = l
+      end
+    end
+  end
+  local out, pat = {}, "%f[%w_]" .. escape(member) .. "%f[^%w_]"
+  for _, p in ipairs(paras) do
+    local text = table.concat(p, "\n")
+    if text:find(pat) then out[#out + 1] = text end
+  end
+  return #out > 0 and table.concat(out, "\n") or nil
+end
+
+-- a definition without a doc comment: its signature, the PyTorch name it
+-- follows and what the module's header says about it (not its code)
+local function undocumented(L, i, member, modname, mods)
+  local line = L[i]
+  local target = line:match("=%s*require%s*%(?%s*[\"']([%w_%.]+)[\"']")
+  if target and mods[target] then return lua_header(read(mods[target]) or "") end
+  local sig
+  local class_start = line:find("class%(%s*[\"']" .. escape(member) .. "[\"']")
+  if class_start then -- class("AdamW", {defaults}, ...): the defaults are the options
+    local rest = table.concat(L, "\n", i, math.min(#L, i + 10)):sub(class_start)
+    local defaults = rest:match("^class%(%s*[\"'][%w_]+[\"']%s*,%s*(%b{})")
+    if defaults then sig = ("%s(params, %s)"):format(member, defaults:gsub("%s+", " ")) end
+  end
+  if not sig then -- its constructor's or its own parameter list
+    for j = i, math.min(#L, i + 3) do
+      local args = L[j]:match("function%s+" .. escape(member) .. "[%.:]new%s*%(([^)]*)%)")
+        or L[j]:match("function%s+[%w_%.]*[%.:]" .. escape(member) .. "%s*%(([^)]*)%)")
+        or L[j]:match("local%s+function%s+" .. escape(member) .. "%s*%(([^)]*)%)")
+      if args then sig = ("%s(%s)"):format(member, args) break end
+    end
+  end
+  local torch = TORCH_NAMES[modname or ""]
+  local out = { sig or member }
+  out[#out + 1] = torch and ("No notes of its own: it follows PyTorch's %s.%s%s."):format(torch, member,
+    class_start and " (the same options and defaults)" or "") or "No notes of its own."
+  local said = header_mentions(read(mods[modname or ""] or "") or "", member)
+  if said then out[#out + 1] = ("From the %s header:\n%s"):format(modname, said) end
+  return table.concat(out, "\n")
 end
 
 -- the name of a loaded kshot value, found by identity; of several names
@@ -220,20 +310,21 @@ end
 local function resolve(name)
   local mods = lua_modules()
   name = name:gsub("^require%s*%(?%s*[\"']?", ""):gsub("[\"']?%)?$", "")
-  local full = name:match("^kshot%.") and name or "kshot." .. name
-  if mods[full] then return { header = mods[full] } end
+  local whole = not PREFIXES[name] and find_module(mods, name)
+  if whole then return { header = mods[whole], module = whole } end
   local prefix, member = name:match("^(.-)[%.:]([%w_]+)$")
   if not prefix then prefix, member = "ks", name end
   local files = {}
   local kind = PREFIXES[prefix]
-  local modfull = prefix:match("^kshot") and prefix or "kshot." .. prefix
+  local modfull = not kind and find_module(mods, prefix) or (prefix:match("^kshot") and prefix or "kshot." .. prefix)
   if mods[modfull] then
-    files[#files + 1] = { mods[modfull] }
-    local dir = mods[modfull]:match("^(.*)/init%.lua$")
-    if dir then -- a package: its other files too
-      for n, path in pairs(mods) do
-        if n:sub(1, #modfull + 1) == modfull .. "." then files[#files + 1] = { path } end
-      end
+    files[#files + 1] = { mods[modfull], false, modfull }
+    -- a package's other files, or the files that register into the module
+    -- (lr_scheduler_factor.lua adds to kshot.optim.lr_scheduler)
+    local sep = mods[modfull]:match("/init%.lua$") and "." or "_"
+    local _, names = lua_modules()
+    for _, n in ipairs(names) do
+      if n:sub(1, #modfull + 1) == modfull .. sep then files[#files + 1] = { mods[n], false, modfull } end
     end
   end
   if kind or #files == 0 then
@@ -244,7 +335,7 @@ local function resolve(name)
       end
     end
   end
-  return { files = files, member = member }
+  return { files = files, member = member, mods = mods }
 end
 
 --- help.text(x): the documentation of x as a string, or nil and a message
@@ -267,11 +358,15 @@ function M.text(x)
   end
   local r = resolve(x)
   if r.header then return lua_header(read(r.header) or "") or ("%s: no header comment"):format(x) end
+  local plain -- the first undocumented definition, described if nothing better turns up
   for _, f in ipairs(r.files) do
     local src = read(f[1])
-    local block = src and find_block(src, r.member, f[2])
+    local block, lines, at
+    if src then block, lines, at = find_block(src, r.member, f[2]) end
     if block then return block end
+    if at and not plain then plain = undocumented(lines, at, r.member, f[3], r.mods) end
   end
+  if plain then return plain end
   -- undocumented names that exist: say what they are (kshot keeps PyTorch's semantics)
   local prefix, member = x:match("^(.-)[%.:]([%w_]+)$")
   local kind = PREFIXES[prefix or "ks"]

@@ -16,9 +16,14 @@
 --   F.pairwise_distance(x1, x2[, {p=2, eps=1e-6, keepdim=false}])   ||x1 - x2 + eps||_p over the last dim
 --   F.group_norm(x, num_groups[, weight[, bias[, eps=1e-5]]]), F.instance_norm(x[, {weight=, bias=, eps=1e-5}])
 --       statistics over each sample's group (biased variance), then the per-channel affine
--- The C half keeps its own forms: F.softmax(x, dim), F.dropout(x, p, training),
--- F.leaky_relu(x, slope), F.gelu(x, "tanh") are positional; pools and losses take
--- an options table (F.max_pool2d(x, 2, {stride = 1})).
+--   adaptive_max_pool2d and interpolate: in kshot/nn/resample.lua
+-- The C half takes PyTorch's arguments positionally or as keywords in a table:
+-- F.softmax(x, 1) or F.softmax(x, {dim = 1}); F.dropout(x, 0.3, {training = false});
+-- F.leaky_relu(x, {negative_slope = 0.1}); F.gelu(x, {approximate = "tanh"});
+-- F.layer_norm(x, {4}, {weight = w, bias = b, eps = 1e-5}); F.embedding(i, w, {padding_idx = 0});
+-- F.linear(x, w, {bias = b}); F.batch_norm(x, rm, rv, {weight = w, bias = b, training = true}).
+-- Pools and losses take an options table
+-- (F.max_pool2d(x, 2, {stride = 1})).
 -- Formulas and defaults as torch 1.13.
 local ks = require "kshot"
 local options = require "kshot.nn.options"
@@ -263,5 +268,8 @@ function F.instance_norm(x, opts)
   if x:dim() < 3 then error("instance_norm: expected an input [N, C, ...] with at least 3 dims, got " .. shape_str(x), 2) end
   return F.group_norm(x, x:size(1), opts.weight, opts.bias, opts.eps)
 end
+
+-- F.adaptive_max_pool2d and F.interpolate (their own file)
+require "kshot.nn.resample"
 
 return F

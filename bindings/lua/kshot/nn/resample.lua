@@ -1,0 +1,235 @@
+--- kshot.nn.resample: F.adaptive_max_pool2d and F.interpolate (torch 1.13's),
+-- composed from differentiable ops (narrow, max, index_select, *, +), so
+-- autograd needs nothing new. Loaded by kshot.nn.functional.
+--   F.adaptive_max_pool2d(x, output_size[, return_indices=false])  (or {output_size=, return_indices=})
+--       x [N, C, H, W] or [C, H, W]; output_size an integer or {h, w}. Output
+--       cell (i, j) is the max over rows floor(i*H/h) .. ceil((i+1)*H/h) - 1 and
+--       the same for columns; the gradient goes to the first max in row-major
+--       order, as torch's kernel.
+--   F.interpolate(x, {size=, scale_factor=, mode="nearest", align_corners=, recompute_scale_factor=})
+--       (or torch's positional order: F.interpolate(x, size, scale_factor, mode, align_corners))
+--       mode "nearest" (3-D [N, C, L] or 4-D input, any dtype), "linear" (3-D) or
+--       "bilinear" (4-D, float32); size an integer or one per spatial dim; or
+--       scale_factor (a number or one per dim): output size floor(in * factor).
+--       Source positions are computed in float32 with torch's formulas
+--       (nearest: floor(dst * scale); linear: align_corners maps the corner
+--       pixels onto each other, otherwise pixel centres, clamped at 0), so the
+--       same pixels are picked and the weights agree to float rounding.
+local ks = require "kshot"
+local options = require "kshot.nn.options"
+
+local F = ks.functional
+
+local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+
+-- a float32 value (torch computes the source positions in float)
+local function f32(v) return (string.unpack("f", string.pack("f", v))) end
+
+-- a positive integer or a list of `n` of them (one per spatial dim)
+local function sizes(v, n, what, fname)
+  local list = type(v) == "table" and v or {}
+  if math.type(v) == "integer" then for i = 1, n do list[i] = v end end
+  local ok = #list == n
+  for i = 1, n do ok = ok and math.type(list[i]) == "integer" and list[i] > 0 end
+  if not ok then
+    local shown = type(v) == "table" and ("{" .. table.concat((function()
+      local s = {}
+      for i = 1, #v do s[i] = tostring(v[i]) end
+      return s
+    end)(), ", ") .. "}") or tostring(v)
+    error(string.format("%s: %s must be a positive integer or %d of them, got %s", fname, what, n, shown), 3)
+  end
+  return list
+end
+
+-- ------------------------------------------------------------ adaptive_max_pool2d
+-- the input rows of output row i: floor(i*n/out) .. ceil((i+1)*n/out) - 1, as (start, length)
+local function adaptive_range(i, n, out)
+  local a, b = (i * n) // out, -((-(i + 1) * n) // out)
+  return a, b - a
+end
+
+-- max over the adaptive windows along dim, keeping it (size out)
+local function adaptive_max_along(x, dim, out)
+  local n = x:size(dim)
+  local parts = {}
+  for i = 0, out - 1 do
+    local a, len = adaptive_range(i, n, out)
+    parts[#parts + 1] = (x:narrow(dim, a, len):max(dim, true))
+  end
+  return out == 1 and parts[1] or ks.cat(parts, dim)
+end
+
+--- F.adaptive_max_pool2d(x, output_size[, return_indices=false]) (see the header)
+function F.adaptive_max_pool2d(x, output_size, return_indices)
+  if type(output_size) == "table" and output_size[1] == nil and next(output_size) ~= nil then
+    if return_indices ~= nil then
+      error("adaptive_max_pool2d: argument 3 after the options table (put it in the table)", 2)
+    end
+    local o = options.check(output_size, {"output_size", "return_indices"}, "adaptive_max_pool2d", 2)
+    output_size, return_indices = o.output_size, o.return_indices
+  end
+  if not ks.is_tensor(x) then
+    error("adaptive_max_pool2d: argument 'input' must be a tensor, got " .. type(x), 2)
+  end
+  if x:dtype() ~= "float32" then
+    error("adaptive_max_pool2d: argument 'input' must be float32, got " .. x:dtype(), 2)
+  end
+  if x:dim() ~= 3 and x:dim() ~= 4 then
+    error("adaptive_max_pool2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape " .. shape_str(x), 2)
+  end
+  if return_indices then
+    error("adaptive_max_pool2d: return_indices=true is not supported (kshot returns the values only)", 2)
+  end
+  local hw = sizes(output_size, 2, "output_size", "adaptive_max_pool2d")
+  local hd = x:dim() - 2
+  if x:size(hd) == 0 or x:size(hd + 1) == 0 then
+    error("adaptive_max_pool2d: the input's H and W must be > 0, got shape " .. shape_str(x), 2)
+  end
+  -- columns first, then rows: of equal maxima the first row wins, and in it the
+  -- first column, which is torch's row-major scan (the gradient's target)
+  return adaptive_max_along(adaptive_max_along(x, hd + 1, hw[2]), hd, hw[1])
+end
+
+-- ------------------------------------------------------------------- interpolate
+local MODES = { nearest = 0, linear = 1, bilinear = 2 } -- value: the spatial dims it needs (0: any)
+local UNSUPPORTED = { bicubic = true, trilinear = true, area = true, ["nearest-exact"] = true }
+
+-- torch's compute_scales_value: 1/scale_factor when one was given, else in/out (float)
+local function scale_of(n_in, n_out, factor)
+  if factor and factor > 0 then return f32(1.0 / factor) end
+  return f32(n_in / n_out)
+end
+
+-- int64 index of the nearest source for each output position along one dim
+local function nearest_index(n_in, n_out, factor)
+  local idx = {}
+  local scale = scale_of(n_in, n_out, factor)
+  for d = 0, n_out - 1 do
+    if n_out == n_in then idx[d + 1] = d
+    elseif n_out == 2 * n_in then idx[d + 1] = d >> 1
+    else idx[d + 1] = math.min(math.floor(f32(d * scale)), n_in - 1) end
+  end
+  return ks.tensor(idx, "int64")
+end
+
+-- the two source indices and their weights for each output position along one dim
+local function linear_weights(n_in, n_out, factor, align_corners)
+  local i0, i1, w0, w1 = {}, {}, {}, {}
+  local scale
+  if align_corners then scale = n_out > 1 and f32((n_in - 1) / (n_out - 1)) or 0
+  else scale = scale_of(n_in, n_out, factor) end
+  for d = 0, n_out - 1 do
+    local a, b, l1 = d, d, 0
+    if n_out ~= n_in then
+      local real = align_corners and f32(scale * d) or math.max(f32(f32(scale * f32(d + 0.5)) - 0.5), 0)
+      a = math.floor(real)
+      b = a < n_in - 1 and a + 1 or a
+      l1 = math.min(math.max(f32(real - a), 0), 1)
+    end
+    i0[d + 1], i1[d + 1], w0[d + 1], w1[d + 1] = a, b, f32(1 - l1), l1
+  end
+  return ks.tensor(i0, "int64"), ks.tensor(i1, "int64"), ks.tensor(w0, "float32"), ks.tensor(w1, "float32")
+end
+
+-- linear interpolation of x along dim to n_out positions
+local function linear_along(x, dim, n_out, factor, align_corners)
+  local i0, i1, w0, w1 = linear_weights(x:size(dim), n_out, factor, align_corners)
+  local shape = {}
+  for k = 0, x:dim() - 1 do shape[k + 1] = k == dim and n_out or 1 end
+  return x:index_select(dim, i0) * w0:reshape(shape) + x:index_select(dim, i1) * w1:reshape(shape)
+end
+
+-- torch's positional order after the input
+local POSITIONAL = { "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor" }
+local KNOWN = { "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor" }
+
+--- F.interpolate(x, {size=, scale_factor=, mode="nearest", align_corners=, recompute_scale_factor=}) (see the header)
+function F.interpolate(x, ...)
+  local n, first = select("#", ...), ...
+  local o
+  if n == 1 and type(first) == "table" and first[1] == nil and next(first) ~= nil then
+    o = options.check(first, KNOWN, "interpolate", 2)
+  else
+    o = {}
+    for i = 1, n do
+      local v = select(i, ...)
+      if i == n and type(v) == "table" and v[1] == nil and next(v) ~= nil and i > 1 then
+        for k, val in pairs(options.check(v, KNOWN, "interpolate", 2)) do
+          if o[k] ~= nil then
+            error(string.format("interpolate: option '%s' given both positionally and in the options table", k), 2)
+          end
+          o[k] = val
+        end
+      elseif i > #POSITIONAL then
+        error(string.format("interpolate: too many arguments (%d after the input)", n), 2)
+      else
+        o[POSITIONAL[i]] = v
+      end
+    end
+  end
+  if not ks.is_tensor(x) then error("interpolate: argument 'input' must be a tensor, got " .. type(x), 2) end
+  local mode = o.mode == nil and "nearest" or o.mode
+  if UNSUPPORTED[mode] then
+    error(string.format("interpolate: mode '%s' is not supported (supported: nearest, linear, bilinear)", mode), 2)
+  end
+  if MODES[mode] == nil then
+    error(string.format("interpolate: unknown mode %s (expected nearest, linear or bilinear)", tostring(mode)), 2)
+  end
+  local nd = x:dim() - 2
+  if (mode == "nearest" and nd ~= 1 and nd ~= 2) or (MODES[mode] > 0 and nd ~= MODES[mode]) then
+    local want = mode == "nearest" and "a 3-D [N, C, L] or 4-D [N, C, H, W]" or mode == "linear" and "a 3-D [N, C, L]"
+      or "a 4-D [N, C, H, W]"
+    error(string.format("interpolate: mode '%s' needs %s input, got shape %s", mode, want, shape_str(x)), 2)
+  end
+  if mode ~= "nearest" and x:dtype() ~= "float32" then
+    error(string.format("interpolate: mode '%s' needs a float32 input, got %s", mode, x:dtype()), 2)
+  end
+  if o.align_corners ~= nil and mode == "nearest" then
+    error("interpolate: align_corners can only be set with the interpolating modes linear and bilinear", 2)
+  end
+  if o.align_corners ~= nil and type(o.align_corners) ~= "boolean" then
+    error("interpolate: align_corners must be a boolean, got " .. type(o.align_corners), 2)
+  end
+  if (o.size == nil) == (o.scale_factor == nil) then
+    error(o.size == nil and "interpolate: either size or scale_factor must be given"
+      or "interpolate: only one of size and scale_factor may be given", 2)
+  end
+  for d = 0, nd - 1 do
+    if x:size(d + 2) == 0 then
+      error("interpolate: the input's spatial sizes must be > 0, got shape " .. shape_str(x), 2)
+    end
+  end
+  local out, factors = {}, {}
+  if o.size ~= nil then
+    out = sizes(o.size, nd, "size", "interpolate")
+  else
+    local sf = o.scale_factor
+    local list = type(sf) == "table" and sf or {}
+    if type(sf) == "number" then for i = 1, nd do list[i] = sf end end
+    for i = 1, nd do
+      local v = list[i]
+      if type(v) ~= "number" or not (v > 0) or v == math.huge or #list ~= nd then
+        error(string.format("interpolate: scale_factor must be a positive number or %d of them, got %s", nd,
+          type(sf) == "table" and "a table of " .. #sf or tostring(sf)), 2)
+      end
+      out[i] = math.floor(x:size(i + 1) * v)
+      if out[i] < 1 then
+        error(string.format("interpolate: scale_factor %s gives an empty output for input size %d", tostring(v),
+          x:size(i + 1)), 2)
+      end
+      -- torch passes the factor on unless recompute_scale_factor asks for in/out
+      factors[i] = not o.recompute_scale_factor and v or nil
+    end
+  end
+  local y = x
+  if mode == "nearest" then
+    for d = nd, 1, -1 do y = y:index_select(d + 1, nearest_index(x:size(d + 1), out[d], factors[d])) end
+  else
+    -- the last dim first, then the one before: torch's order of the weighted sums
+    for d = nd, 1, -1 do y = linear_along(y, d + 1, out[d], factors[d], o.align_corners == true) end
+  end
+  return y
+end
+
+return F
