@@ -224,8 +224,7 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   session 11, single wide x8 CNN with precise BN + erasing (100..107;
 --   68.6 / 75.2): batch 16 for 16x --steps (the same number of images,
 --   0.85x the time; 5 / 4 of 8 paired runs better)                      +0.8 / +0.0
---     (not tried in the full recipe: single-CNN gains of this size added
---     0.1-0.4 to it in sessions 5-10)
+--     ... in the full recipe (100..103; BEST 70.2 / 76.6 on them)         70.2 / 76.5  (-0.0 / -0.2)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
