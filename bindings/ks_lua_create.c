@@ -357,19 +357,25 @@ static int l_full(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ *_like */
+/* a new tensor of the given shape, kind 0 uninitialised, 1 zeros, 2 ones
+ * (the *_like functions and t:new_empty / new_zeros / new_ones) */
+static int new_constant(lua_State *L, ks_ctx *c, int ndim, const int64_t *size, int kind, const ks_copts *o)
+{
+    ks_tensor **box = ks_lua_newbox(L);
+    ks_tensor *t;
+    if (ks_tensor_empty(c, o->dt, ndim, size, &t)) return ks_lua_raise_in(L, c, o->fn);
+    if (kind && ks_fill_(c, t, kind == 2)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, o->fn); }
+    ks_lua_finish_new(L, c, box, t, o);
+    return 1;
+}
+
 static int like(lua_State *L, int kind)
 {
     static const char *const names[] = {"empty_like", "zeros_like", "ones_like"};
-    ks_ctx *c = KS_CTX(L);
     ks_copts o;
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     ks_lua_check_copts(L, 2, t->dtype, false, names[kind], &o);
-    ks_tensor **box = ks_lua_newbox(L);
-    ks_tensor *r;
-    if (ks_tensor_empty_like(c, t, o.dt, &r)) return ks_lua_raise_in(L, c, o.fn);
-    if (kind && ks_fill_(c, r, kind == 2)) { ks_tensor_release(r); return ks_lua_raise_in(L, c, o.fn); }
-    ks_lua_finish_new(L, c, box, r, &o);
-    return 1;
+    return new_constant(L, KS_CTX(L), t->ndim, t->size, kind, &o);
 }
 static int l_empty_like(lua_State *L) { return like(L, 0); }
 static int l_zeros_like(lua_State *L) { return like(L, 1); }
@@ -499,12 +505,7 @@ static int new_by_shape(lua_State *L, int kind) /* 0 empty, 1 zeros, 2 ones */
     int ndim;
     ks_copts o;
     ks_lua_check_copts(L, ks_lua_shape_args(L, 2, size, &ndim), src->dtype, false, names[kind], &o);
-    ks_tensor **box = ks_lua_newbox(L);
-    ks_tensor *t;
-    if (ks_tensor_empty(c, o.dt, ndim, size, &t)) return ks_lua_raise_in(L, c, o.fn);
-    if (kind && ks_fill_(c, t, kind == 2)) { ks_tensor_release(t); return ks_lua_raise_in(L, c, o.fn); }
-    ks_lua_finish_new(L, c, box, t, &o);
-    return 1;
+    return new_constant(L, c, ndim, size, kind, &o);
 }
 static int t_new_empty(lua_State *L) { return new_by_shape(L, 0); }
 static int t_new_zeros(lua_State *L) { return new_by_shape(L, 1); }
