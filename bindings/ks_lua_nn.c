@@ -256,12 +256,18 @@ static int f_avg_pool2d(lua_State *L)
     return 1;
 }
 
-/* F.adaptive_avg_pool2d(x, size) with size an int or {h, w} */
+/* F.adaptive_avg_pool2d(x, size) with size an int or {h, w}, or torch's keyword {output_size = size} */
 static int f_adaptive_avg_pool2d(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *x = ks_lua_check_tensor(L, 1);
     int64_t hw[2];
+    if (lua_istable(L, 2) && lua_rawlen(L, 2) == 0) {
+        ks_lua_check_known(L, 2, "adaptive_avg_pool2d", (const char *const[]){"output_size", NULL});
+        lua_getfield(L, 2, "output_size");
+        lua_replace(L, 2);
+        if (lua_isnil(L, 2)) return luaL_error(L, "adaptive_avg_pool2d: output_size is required");
+    }
     if (lua_isinteger(L, 2)) hw[0] = hw[1] = lua_tointeger(L, 2);
     else {
         luaL_checktype(L, 2, LUA_TTABLE);

@@ -7,6 +7,7 @@
  *       (t[, dim or {dims}][, keepdim])         no dim: every dim
  *   max, min:    (t)                  -> 0-d value (error on an empty tensor)
  *                (t, dim[, keepdim])  -> values, indices (int64)
+ *                (t, other)           -> elementwise ks.maximum / ks.minimum (torch's max(other))
  *   argmax, argmin: (t[, dim][, keepdim])     no dim: index into the flattened t
  *   var, std:    (t)                            every dim, correction 1
  *                (t, dim or {dims})               correction 1, keepdim false
@@ -206,14 +207,21 @@ static int l_any(lua_State *L) { return run_dims(L, ks_any); }
 static int l_all(lua_State *L) { return run_dims(L, ks_all); }
 static int l_count_nonzero(lua_State *L) { return run_dims(L, ks_count_nonzero); }
 
-/* max/min: one value without a dim, values and indices with one */
+/* max/min: one value without a dim, values and indices with one; with a
+ * tensor second argument torch's elementwise form, t:max(other) = ks.maximum(t, other) */
 static int run_extreme(lua_State *L, bool is_min)
 {
     ks_ctx *c = KS_CTX(L);
     red_args a;
-    if (ks_lua_to_tensor(L, 2))
-        return luaL_argerror(L, 2, "dim must be an integer (for the elementwise maximum/minimum of two tensors use "
-                                   "ks.maximum / ks.minimum)");
+    if (ks_lua_to_tensor(L, 1) && ks_lua_to_tensor(L, 2)) {
+        if (lua_gettop(L) > 2)
+            return luaL_error(L, "%s(other): the elementwise form takes one tensor, got %d extra argument(s)",
+                              is_min ? "min" : "max", lua_gettop(L) - 2);
+        lua_getfield(L, 1, is_min ? "minimum" : "maximum");
+        lua_insert(L, 1);
+        lua_call(L, 2, 1);
+        return 1;
+    }
     ks_tensor *t = parse_std(L, c, &a, "dim, keepdim", true);
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
     if (!a.has_dim) {

@@ -744,6 +744,17 @@ describe("bad inputs", function()
     assert.matches("dim 1 appears multiple times", err_of(function() return x3():sum({1, -2}) end))
   end)
 
+  it("take torch's elementwise form t:max(other) / t:min(other) (= ks.maximum / ks.minimum)", function()
+    local a, b = ks.tensor({1, 5, -3}), ks.tensor({4, 2, -3})
+    assert.are.same({4, 5, -3}, a:max(b):totable())
+    assert.are.same({1, 2, -3}, a:min(b):totable())
+    assert.are.same({4, 5, -3}, ks.max(a, b):totable())
+    assert.are.same({1, 2, -3}, a:min(ks.tensor(2, ks.int64)):totable()) -- broadcasts, promotes
+    local w = a:clone():requires_grad_()
+    w:max(b):sum():backward() -- torch 1.13: ties split the gradient
+    assert.are.same({0, 1, 0.5}, w.grad:totable())
+  end)
+
   it("name wrong argument types", function()
     local x = x3()
     assert.matches("Tensor expected, got no value", err_of(ks.sum))
@@ -756,7 +767,8 @@ describe("bad inputs", function()
     assert.matches("unknown option 'dims'", err_of(function() return x:sum{dims = 1} end))
     assert.matches("unknown option 'p'", err_of(function() return x:sum{p = 1} end))
     assert.matches("dim must be an integer, got table", err_of(function() return x:max({0, 1}) end))
-    assert.matches("ks.maximum", err_of(function() return x:max(x) end))
+    assert.matches("max%(other%): the elementwise form takes one tensor, got 1 extra", err_of(function() return x:max(x, 0) end))
+    assert.matches("cannot be broadcast", err_of(function() return x:min(ks.ones(7)) end))
     assert.matches("bad argument #2 to 'var' %(expected a correction %(number%), keepdim %(boolean%) or an options table, got string%)",
       err_of(function() return x:var(0, "1") end))
     assert.matches("dim must be an integer, got table", err_of(function() return x:cumsum({0}) end))

@@ -16,7 +16,10 @@
 --   F.pairwise_distance(x1, x2[, {p=2, eps=1e-6, keepdim=false}])   ||x1 - x2 + eps||_p over the last dim
 --   F.group_norm(x, num_groups[, weight[, bias[, eps=1e-5]]]), F.instance_norm(x[, {weight=, bias=, eps=1e-5}])
 --       statistics over each sample's group (biased variance), then the per-channel affine
---   adaptive_max_pool2d and interpolate: in kshot/nn/resample.lua
+--   adaptive_max_pool2d, interpolate, pixel_shuffle, pixel_unshuffle: in kshot/nn/resample.lua
+--   margin_ranking, hinge_embedding, cosine_embedding, triplet_margin, multi_margin, poisson_nll,
+--   soft_margin and multilabel_soft_margin losses: in kshot/nn/losses_extra.lua
+--   unfold and fold (im2col / col2im): in kshot/nn/unfold.lua
 -- The C half takes PyTorch's arguments positionally or as keywords in a table:
 -- F.softmax(x, 1) or F.softmax(x, {dim = 1}); F.dropout(x, 0.3, {training = false});
 -- F.leaky_relu(x, {negative_slope = 0.1}); F.gelu(x, {approximate = "tanh"});
@@ -271,5 +274,9 @@ end
 
 -- F.adaptive_max_pool2d and F.interpolate (their own file)
 require "kshot.nn.resample"
+-- margin/triplet/Poisson/soft-margin losses (their own file)
+require "kshot.nn.losses_extra"
+-- F.unfold / F.fold (im2col, col2im)
+require "kshot.nn.unfold"
 
 return F

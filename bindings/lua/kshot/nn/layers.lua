@@ -213,4 +213,113 @@ function L.AdaptiveAvgPool2d:extra_repr()
   return "output_size=" .. fmt_pair(pair(self.output_size, "output_size"))
 end
 
+
+--- AdaptiveMaxPool2d(output_size[, {return_indices=false}]): F.adaptive_max_pool2d (values only)
+L.AdaptiveMaxPool2d = Module:extend("AdaptiveMaxPool2d")
+function L.AdaptiveMaxPool2d:__init(size, ...)
+  Module.__init(self)
+  local opts = options.check(options.positional("AdaptiveMaxPool2d", {"return_indices"}, ...), {"return_indices"},
+    "AdaptiveMaxPool2d", 3)
+  pair(size, "output_size", 1, "AdaptiveMaxPool2d")
+  if opts.return_indices then
+    error("AdaptiveMaxPool2d: return_indices=true is not supported (kshot returns the values only)", 3)
+  end
+  self.output_size = size
+end
+function L.AdaptiveMaxPool2d:forward(x) return F.adaptive_max_pool2d(x, self.output_size) end
+function L.AdaptiveMaxPool2d:extra_repr()
+  return "output_size=" .. fmt_pair(pair(self.output_size, "output_size"))
+end
+
+-- ------------------------------------------------------------------ resampling
+local function shuffle_layer(name, key, fn)
+  local cls = Module:extend(name)
+  function cls:__init(r)
+    Module.__init(self)
+    if type(r) == "table" then r = options.check(r, {key}, name, 3)[key] end
+    if math.type(r) ~= "integer" or r < 1 then
+      error(string.format("%s: %s must be a positive integer, got %s", name, key, tostring(r)), 3)
+    end
+    self[key] = r
+  end
+  function cls:forward(x) return fn(x, self[key]) end
+  function cls:extra_repr() return key .. "=" .. self[key] end
+  return cls
+end
+--- PixelShuffle(upscale_factor), PixelUnshuffle(downscale_factor): F.pixel_shuffle / F.pixel_unshuffle
+L.PixelShuffle = shuffle_layer("PixelShuffle", "upscale_factor", F.pixel_shuffle)
+L.PixelUnshuffle = shuffle_layer("PixelUnshuffle", "downscale_factor", F.pixel_unshuffle)
+
+local UPSAMPLE = {"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"}
+--- Upsample({size=, scale_factor=, mode="nearest", align_corners=, recompute_scale_factor=}) (or torch's
+-- positional order: Upsample(nil, 2, "bilinear"); a list is the size: Upsample({4, 6})): F.interpolate.
+-- The options are checked by the first forward (they depend on the input's dims).
+L.Upsample = Module:extend("Upsample")
+function L.Upsample:__init(first, ...)
+  Module.__init(self)
+  local opts
+  if type(first) == "table" and select("#", ...) == 0 then
+    opts = first[1] == nil and first or {size = first}
+  else
+    opts = options.positional("Upsample", UPSAMPLE, first, ...)
+  end
+  opts = options.check(opts, UPSAMPLE, "Upsample", 3)
+  if (opts.size == nil) == (opts.scale_factor == nil) then
+    error(opts.size == nil and "Upsample: either size or scale_factor must be given"
+      or "Upsample: only one of size and scale_factor may be given", 3)
+  end
+  for _, k in ipairs(UPSAMPLE) do self[k] = opts[k] end
+  self.mode = self.mode or "nearest"
+end
+function L.Upsample:forward(x)
+  local o = {}
+  for _, k in ipairs(UPSAMPLE) do o[k] = self[k] end
+  return F.interpolate(x, o)
+end
+function L.Upsample:extra_repr()
+  local function show(v)
+    if type(v) ~= "table" then return tostring(v) end
+    local t = {}
+    for i = 1, #v do t[i] = tostring(v[i]) end
+    return "(" .. table.concat(t, ", ") .. ")"
+  end
+  local s = self.scale_factor ~= nil and ("scale_factor=" .. show(self.scale_factor)) or ("size=" .. show(self.size))
+  s = s .. ", mode=" .. self.mode
+  if self.align_corners ~= nil then s = s .. ", align_corners=" .. tostring(self.align_corners) end
+  return s
+end
+
+
+--- Unfold(kernel_size[, dilation[, padding[, stride]]]) (or {kernel_size=, ...}): F.unfold as a module.
+--- Fold(output_size, kernel_size[, dilation[, padding[, stride]]]) (or {output_size=, ...}): F.fold as a module.
+-- The sizes are checked by the first forward (unknown keys at construction).
+local function fold_layer(name, fn, keys)
+  local cls = Module:extend(name)
+  function cls:__init(...)
+    Module.__init(self)
+    self._args = table.pack(...)
+    local first = ...
+    self._opts = (self._args.n == 1 and type(first) == "table" and first[1] == nil) and first or nil
+    if self._opts then options.check(first, keys, name, 3) end
+  end
+  function cls:forward(x) return fn(x, table.unpack(self._args, 1, self._args.n)) end
+  function cls:extra_repr()
+    local parts = {}
+    for i = 1, self._args.n do
+      local v = self._args[i]
+      if type(v) == "table" and v[1] == nil then
+        for _, k in ipairs(keys) do
+          if v[k] ~= nil then parts[#parts + 1] = k .. "=" .. (type(v[k]) == "table" and fmt_pair(v[k]) or tostring(v[k])) end
+        end
+      elseif v ~= nil then
+        parts[#parts + 1] = keys[i] .. "=" .. (type(v) == "table" and fmt_pair(v) or tostring(v))
+      end
+    end
+    return table.concat(parts, ", ")
+  end
+  return cls
+end
+L.Unfold = fold_layer("Unfold", F.unfold, {"kernel_size", "dilation", "padding", "stride"})
+L.Fold = fold_layer("Fold", F.fold, {"output_size", "kernel_size", "dilation", "padding", "stride"})
+
 return L

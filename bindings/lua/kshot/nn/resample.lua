@@ -15,6 +15,8 @@
 --       (nearest: floor(dst * scale); linear: align_corners maps the corner
 --       pixels onto each other, otherwise pixel centres, clamped at 0), so the
 --       same pixels are picked and the weights agree to float rounding.
+--   F.pixel_shuffle(x, upscale_factor)      [*, C r^2, H, W] -> [*, C, H r, W r] (reshape + permute)
+--   F.pixel_unshuffle(x, downscale_factor)  [*, C, H r, W r] -> [*, C r^2, H, W], its inverse
 local ks = require "kshot"
 local options = require "kshot.nn.options"
 
@@ -40,6 +42,26 @@ local function sizes(v, n, what, fname)
     error(string.format("%s: %s must be a positive integer or %d of them, got %s", fname, what, n, shown), 3)
   end
   return list
+end
+
+-- The output's bytes must fit under the memory limit before any index is
+-- built: the index lists are Lua tables, outside the limit, and a hostile size
+-- (2^40) would otherwise loop and grow until the process is killed.
+local function check_output_size(fname, x, spatial, level)
+  local lead, nd = 1, x:dim() - #spatial
+  for d = 0, nd - 1 do lead = lead * x:size(d) end
+  local bytes = lead * 4.0
+  local shown = {}
+  for d = 0, nd - 1 do shown[#shown + 1] = tostring(x:size(d)) end
+  for _, v in ipairs(spatial) do
+    bytes = bytes * v
+    shown[#shown + 1] = tostring(v)
+  end
+  local limit = ks.memory_stats().limit_bytes
+  if limit and bytes > limit then
+    error(string.format("%s: the output [%s] would need %.0f bytes, over the memory limit of %d (see ks.set_memory_limit)",
+      fname, table.concat(shown, ", "), bytes, limit), level + 1)
+  end
 end
 
 -- ------------------------------------------------------------ adaptive_max_pool2d
@@ -86,6 +108,7 @@ function F.adaptive_max_pool2d(x, output_size, return_indices)
   if x:size(hd) == 0 or x:size(hd + 1) == 0 then
     error("adaptive_max_pool2d: the input's H and W must be > 0, got shape " .. shape_str(x), 2)
   end
+  check_output_size("adaptive_max_pool2d", x, hw, 2)
   -- columns first, then rows: of equal maxima the first row wins, and in it the
   -- first column, which is torch's row-major scan (the gradient's target)
   return adaptive_max_along(adaptive_max_along(x, hd + 1, hw[2]), hd, hw[1])
@@ -222,6 +245,7 @@ function F.interpolate(x, ...)
       factors[i] = not o.recompute_scale_factor and v or nil
     end
   end
+  check_output_size("interpolate", x, out, 2)
   local y = x
   if mode == "nearest" then
     for d = nd, 1, -1 do y = y:index_select(d + 1, nearest_index(x:size(d + 1), out[d], factors[d])) end
@@ -230,6 +254,63 @@ function F.interpolate(x, ...)
     for d = nd, 1, -1 do y = linear_along(y, d + 1, out[d], factors[d], o.align_corners == true) end
   end
   return y
+end
+
+-- ------------------------------------------------------------ pixel_shuffle
+local function shuffle_args(x, r, key, fname)
+  if type(r) == "table" then r = options.check(r, {key}, fname, 3)[key] end
+  if not ks.is_tensor(x) then error(string.format("%s: argument 'input' must be a tensor, got %s", fname, type(x)), 3) end
+  if x:dim() < 3 then
+    error(string.format("%s: expected an input with at least 3 dims [*, C, H, W], got shape %s", fname, shape_str(x)), 3)
+  end
+  if math.type(r) ~= "integer" or r < 1 then
+    error(string.format("%s: %s must be a positive integer, got %s", fname, key, tostring(r)), 3)
+  end
+  local shape = x:shape()
+  local lead = {}
+  for i = 1, #shape - 3 do lead[i] = shape[i] end
+  return r, shape, lead, #lead
+end
+
+local function with_lead(lead, ...)
+  local s = table.move(lead, 1, #lead, 1, {})
+  for _, v in ipairs({...}) do s[#s + 1] = v end
+  return s
+end
+
+--- F.pixel_shuffle(x, upscale_factor) (or {upscale_factor=}): x [*, C r^2, H, W] -> [*, C, H r, W r],
+-- out[c, h r + i, w r + j] = x[c r^2 + i r + j, h, w] as torch.
+function F.pixel_shuffle(x, r)
+  local nl
+  local shape, lead
+  r, shape, lead, nl = shuffle_args(x, r, "upscale_factor", "pixel_shuffle")
+  local c, h, w = shape[nl + 1], shape[nl + 2], shape[nl + 3]
+  if c % (r * r) ~= 0 then
+    error(string.format("pixel_shuffle: the channels (%d, dim %d of shape %s) must be divisible by upscale_factor^2 = %d",
+      c, nl, shape_str(x), r * r), 2)
+  end
+  local oc = c // (r * r)
+  local perm = {}
+  for i = 0, nl - 1 do perm[#perm + 1] = i end
+  for _, d in ipairs({0, 3, 1, 4, 2}) do perm[#perm + 1] = nl + d end
+  return x:reshape(with_lead(lead, oc, r, r, h, w)):permute(perm):reshape(with_lead(lead, oc, h * r, w * r))
+end
+
+--- F.pixel_unshuffle(x, downscale_factor) (or {downscale_factor=}): the inverse of pixel_shuffle.
+function F.pixel_unshuffle(x, r)
+  local nl
+  local shape, lead
+  r, shape, lead, nl = shuffle_args(x, r, "downscale_factor", "pixel_unshuffle")
+  local c, h, w = shape[nl + 1], shape[nl + 2], shape[nl + 3]
+  if h % r ~= 0 or w % r ~= 0 then
+    error(string.format("pixel_unshuffle: height and width (%d, %d of shape %s) must be divisible by downscale_factor %d",
+      h, w, shape_str(x), r), 2)
+  end
+  local oh, ow = h // r, w // r
+  local perm = {}
+  for i = 0, nl - 1 do perm[#perm + 1] = i end
+  for _, d in ipairs({0, 2, 4, 1, 3}) do perm[#perm + 1] = nl + d end
+  return x:reshape(with_lead(lead, c, oh, r, ow, r)):permute(perm):reshape(with_lead(lead, c * r * r, oh, ow))
 end
 
 return F

@@ -1,0 +1,149 @@
+--- kshot.nn.unfold: F.unfold (im2col) and F.fold (col2im) as torch 1.13,
+-- composed from differentiable ops (pad, index_select, index_add, permute),
+-- so autograd needs nothing new. Loaded by kshot.nn.functional.
+--   F.unfold(x, kernel_size[, dilation=1[, padding=0[, stride=1]]])
+--       (or F.unfold(x, {kernel_size=, dilation=, padding=, stride=}), or
+--       F.unfold(x, kernel_size, {padding=, ...})); each size an integer or {h, w}.
+--       x [N, C, H, W] (or [C, H, W]) -> [N, C kh kw, L], L = oh ow sliding
+--       blocks; row c kh kw + i kw + j holds x[c] at kernel offset (i, j) of
+--       every block, blocks in row-major order. oh = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1.
+--   F.fold(cols, output_size, kernel_size[, dilation[, padding[, stride]]]) (same option forms)
+--       the adjoint: cols [N, C kh kw, L] (or [C kh kw, L]) -> [N, C, H, W], overlapping
+--       values summed (F.fold(F.unfold(x, k), size, k) multiplies each pixel by its block count).
+-- Each call gathers the rows of every block with one index_select per spatial
+-- dim (fold: one index_add per dim), not a loop over kernel offsets.
+local ks = require "kshot"
+local options = require "kshot.nn.options"
+
+local F = ks.functional
+
+local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+
+local KEYS = {"kernel_size", "dilation", "padding", "stride"}
+
+-- an integer >= min or a pair of them -> {h, w}; errors at the user's line (pair <- parse <- F fn <- user)
+local function pair(v, what, min, fname)
+  local p = type(v) == "table" and {v[1], v[2]} or {v, v}
+  local ok = (type(v) ~= "table" or #v == 2)
+  for i = 1, 2 do ok = ok and math.type(p[i]) == "integer" and p[i] >= min end
+  if not ok then
+    local shown = type(v) == "table" and ("{" .. table.concat((function()
+      local s = {}
+      for i = 1, #v do s[i] = tostring(v[i]) end
+      return s
+    end)(), ", ") .. "}") or tostring(v)
+    error(string.format("%s: %s must be an integer >= %d or a pair of them, got %s", fname, what, min, shown), 4)
+  end
+  return p
+end
+
+-- the options after the tensor (and fold's output_size): keywords, positional values, or both
+local function parse(fname, order, ...)
+  local n, first = select("#", ...), ...
+  local o
+  if n == 1 and type(first) == "table" and first[1] == nil then
+    o = options.check(first, order, fname, 3)
+  else
+    o = {}
+    for i = 1, n do
+      local v = select(i, ...)
+      if i == n and i > 1 and type(v) == "table" and v[1] == nil then
+        for k, x in pairs(options.check(v, order, fname, 3)) do
+          if o[k] ~= nil then
+            error(string.format("%s: option '%s' given both positionally and in the options table", fname, k), 3)
+          end
+          o[k] = x
+        end
+      elseif i > #order then
+        error(string.format("%s: too many arguments (torch's order is %s)", fname, table.concat(order, ", ")), 3)
+      else
+        o[order[i]] = v
+      end
+    end
+  end
+  if o.kernel_size == nil then error(fname .. ": kernel_size is required", 3) end
+  return {
+    k = pair(o.kernel_size, "kernel_size", 1, fname), d = pair(o.dilation or 1, "dilation", 1, fname),
+    p = pair(o.padding or 0, "padding", 0, fname), s = pair(o.stride or 1, "stride", 1, fname),
+    output_size = o.output_size,
+  }
+end
+
+-- the number of blocks along a dim of size n (padded by p on both sides)
+local function blocks(n, k, d, p, s) return (n + 2 * p - d * (k - 1) - 1) // s + 1 end
+
+-- the padded-input positions of every (kernel offset, block), offset-major: k * nb of them
+local function positions(k, d, s, nb)
+  return (ks.arange(k) * d):reshape(k, 1) + (ks.arange(nb) * s):reshape(1, nb)
+end
+
+local function check_float(x, what, fname)
+  if not ks.is_tensor(x) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(x)), 3) end
+  if x:dtype() ~= "float32" then
+    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, x:dtype()), 3)
+  end
+end
+
+--- F.unfold(x, kernel_size[, dilation=1[, padding=0[, stride=1]]]): sliding blocks as columns (see the header).
+function F.unfold(x, ...)
+  local fname = "unfold"
+  local o = parse(fname, KEYS, ...)
+  check_float(x, "input", fname)
+  if x:dim() ~= 3 and x:dim() ~= 4 then
+    error("unfold: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape " .. shape_str(x), 2)
+  end
+  local batched = x:dim() == 4
+  if not batched then x = x:unsqueeze(0) end
+  local n, c, h, w = x:size(0), x:size(1), x:size(2), x:size(3)
+  local k, d, p, s = o.k, o.d, o.p, o.s
+  local oh, ow = blocks(h, k[1], d[1], p[1], s[1]), blocks(w, k[2], d[2], p[2], s[2])
+  if oh < 1 or ow < 1 then
+    error(string.format("unfold: input of shape %s is too small for kernel_size {%d, %d} with dilation {%d, %d} and "
+      .. "padding {%d, %d} (blocks: %d x %d)", shape_str(x), k[1], k[2], d[1], d[2], p[1], p[2], oh, ow), 2)
+  end
+  local xp = (p[1] > 0 or p[2] > 0) and F.pad(x, {p[2], p[2], p[1], p[1]}) or x
+  local rows = positions(k[1], d[1], s[1], oh):reshape(-1)
+  local cols = positions(k[2], d[2], s[2], ow):reshape(-1)
+  local g = xp:index_select(2, rows):index_select(3, cols) -- [N, C, kh oh, kw ow]
+  local y = g:reshape(n, c, k[1], oh, k[2], ow):permute(0, 1, 2, 4, 3, 5):reshape(n, c * k[1] * k[2], oh * ow)
+  return batched and y or y:squeeze(0)
+end
+
+--- F.fold(cols, output_size, kernel_size[, dilation=1[, padding=0[, stride=1]]]): sums the blocks back.
+function F.fold(cols, ...)
+  local fname = "fold"
+  local o = parse(fname, {"output_size", "kernel_size", "dilation", "padding", "stride"}, ...)
+  check_float(cols, "input", fname)
+  if o.output_size == nil then error("fold: output_size is required", 2) end
+  local size = pair(o.output_size, "output_size", 1, "fold")
+  if cols:dim() ~= 2 and cols:dim() ~= 3 then
+    error("fold: expected a 2-D [C kh kw, L] or 3-D [N, C kh kw, L] input, got shape " .. shape_str(cols), 2)
+  end
+  local batched = cols:dim() == 3
+  if not batched then cols = cols:unsqueeze(0) end
+  local k, d, p, s = o.k, o.d, o.p, o.s
+  local n, ck, l = cols:size(0), cols:size(1), cols:size(2)
+  if ck % (k[1] * k[2]) ~= 0 then
+    error(string.format("fold: dim 1 of the input (%d, shape %s) must be divisible by kernel_size's product %d",
+      ck, shape_str(cols), k[1] * k[2]), 2)
+  end
+  local h, w = size[1], size[2]
+  local oh, ow = blocks(h, k[1], d[1], p[1], s[1]), blocks(w, k[2], d[2], p[2], s[2])
+  if oh < 1 or ow < 1 or oh * ow ~= l then
+    error(string.format("fold: output_size {%d, %d} with kernel_size {%d, %d}, dilation {%d, %d}, padding {%d, %d} "
+      .. "and stride {%d, %d} gives %d x %d = %.0f blocks, but the input of shape %s has %d", h, w, k[1], k[2], d[1],
+      d[2], p[1], p[2], s[1], s[2], math.max(oh, 0), math.max(ow, 0), math.max(oh, 0) * 1.0 * math.max(ow, 0),
+      shape_str(cols), l), 2)
+  end
+  local c = ck // (k[1] * k[2])
+  local hp, wp = h + 2 * p[1], w + 2 * p[2]
+  local g = cols:reshape(n, c, k[1], k[2], oh, ow):permute(0, 1, 2, 4, 3, 5):reshape(n, c, k[1] * oh, k[2] * ow)
+  local rows = positions(k[1], d[1], s[1], oh):reshape(-1)
+  local cs = positions(k[2], d[2], s[2], ow):reshape(-1)
+  local y = ks.zeros(n, c, k[1] * oh, wp):index_add(3, cs, g)
+  y = ks.zeros(n, c, hp, wp):index_add(2, rows, y)
+  if p[1] > 0 or p[2] > 0 then y = y:narrow(2, p[1], h):narrow(3, p[2], w) end
+  return batched and y or y:squeeze(0)
+end
+
+return F
