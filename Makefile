@@ -27,7 +27,7 @@ BIND_OBJ    = $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ    = $(BUILD)/obj/runtime/host/kshot_main.o
 
-.PHONY: all setup run test test-fast bench clean check-core asan valgrind ctest baselines
+.PHONY: all setup run test test-fast bench clean check-core asan valgrind ctest baselines fuzz fuzz-build fuzz-replay fuzz-bins
 all: $(BUILD)/kshot $(BUILD)/kshot.so $(BUILD)/libkshot.a
 
 $(BUILD)/obj/runtime/core/%.o: runtime/core/%.c
@@ -117,6 +117,58 @@ VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-ki
 valgrind: $(BUILD)/kshot $(BUILD)/test_core
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(BUILD)/test_core
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(BUILD)/kshot spec/c/smoke.lua
+
+# ---- fuzzing of the file readers (spec/c/fuzz; not part of `make test`)
+# make fuzz: libFuzzer harnesses built with clang (ASan + UBSan) in $(BUILD)/fuzz,
+# each run FUZZ_SECONDS (default 60) from its committed corpus; new inputs go to
+# $(BUILD)/fuzz/corpus/<reader>, crashes to $(BUILD)/fuzz/artifacts/<reader>.
+# make fuzz-replay: every committed corpus and regression input once, through
+# spec/c/fuzz/fuzz_replay.c instead of libFuzzer (any compiler; reuses make asan;
+# an allocation over 1 GB fails it, as -malloc_limit_mb does under libFuzzer).
+FUZZ_READERS = idx npy npz safetensors csv image
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OPTS    ?= -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=4096 -timeout=10
+FUZZ_MAIN    ?= -fsanitize=fuzzer
+# the harnesses link the core as an archive (only what the readers need):
+# clang cannot build ks_optim.c (AVX vectors passed without -mavx)
+FUZZ_CORE_OBJ = $(filter-out %/ks_optim.o,$(CORE_OBJ))
+fuzz-bins: $(FUZZ_READERS:%=$(BUILD)/fuzz_%)
+.SECONDARY: $(FUZZ_READERS:%=$(BUILD)/obj/spec/c/fuzz/fuzz_%.o) $(BUILD)/obj/spec/c/fuzz/fuzz_replay.o
+$(FUZZ_READERS:%=$(BUILD)/obj/spec/c/fuzz/fuzz_%.o): spec/c/fuzz/fuzz_common.h
+$(BUILD)/fuzz-core.a: $(FUZZ_CORE_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+$(BUILD)/fuzz_%: $(BUILD)/obj/spec/c/fuzz/fuzz_%.o $(filter %.o,$(FUZZ_MAIN)) $(BUILD)/fuzz-core.a
+	@echo "  LD  $@"
+	$(Q)$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(filter-out %.o,$(FUZZ_MAIN)) $(LIBS)
+
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) with libFuzzer (Debian: clang)" >&2; exit 1; }
+	$(MAKE) BUILD=$(BUILD)/fuzz CC=$(FUZZ_CC) WARN="-Wall -Wextra -Wno-unused-parameter" \
+	  CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
+
+fuzz: fuzz-build
+	@for r in $(FUZZ_READERS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$r $(BUILD)/fuzz/artifacts/$$r; \
+	  echo "== fuzz_$$r ($(FUZZ_SECONDS) s, log $(BUILD)/fuzz/fuzz_$$r.log)"; \
+	  $(BUILD)/fuzz/fuzz_$$r $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $$(ls spec/c/fuzz/$$r.dict 2>/dev/null | sed 's/^/-dict=/') \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$r/ $(BUILD)/fuzz/corpus/$$r spec/c/fuzz/corpus/$$r \
+	    $$(ls -d spec/c/fuzz/regressions/$$r 2>/dev/null) >$(BUILD)/fuzz/fuzz_$$r.log 2>&1; \
+	  rc=$$?; grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss)' \
+	    $(BUILD)/fuzz/fuzz_$$r.log; \
+	  if [ $$rc -ne 0 ]; then tail -n 40 $(BUILD)/fuzz/fuzz_$$r.log; exit 1; fi; \
+	done
+
+fuzz-replay: asan
+	$(MAKE) BUILD=$(ASAN_BUILD) OPT=-O1 CFLAGS="$(FUZZ_SAN)" \
+	  FUZZ_MAIN=$(ASAN_BUILD)/obj/spec/c/fuzz/fuzz_replay.o fuzz-bins
+	@for r in $(FUZZ_READERS); do \
+	  ASAN_OPTIONS=detect_leaks=1:max_allocation_size_mb=1024:allocator_may_return_null=0 \
+	    $(ASAN_BUILD)/fuzz_$$r spec/c/fuzz/corpus/$$r spec/c/fuzz/regressions/$$r || exit 1; \
+	done
 
 clean:
 	rm -rf build

@@ -129,6 +129,12 @@ describe("ks.data.read_idx", function()
       -- 2^62 float32 elements: the element count fits, the bytes do not
       msg = err_of(ks.data.read_idx, write_file(idx_bytes("f32", { 0x80000000, 0x80000000 }), gz))
       assert.truthy(msg:find("overflow", 1, true), msg)
+      -- a zero size makes the product 0, but the other sizes still follow the rule of every
+      -- tensor; the message names the bytes of the sizes (seen while fuzzing)
+      p = write_file(idx_bytes("u8", { 0x7FFFFFFF, 0, 0x7FFFFFFF }), gz)
+      msg = err_of(ks.data.read_idx, p)
+      assert.truthy(msg:find(p .. ": sizes at bytes 4 to 15: shape [2147483647, 0, 2147483647] has too many elements",
+        1, true), msg)
     end)
 
     it("rejects a header cut short (" .. how .. ")", function()

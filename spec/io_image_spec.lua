@@ -149,6 +149,85 @@ describe("corrupt and bad files", function()
     assert.same({ 3, 256, 256 }, ks.image.load(p("big.png")):shape())
   end)
 
+  -- found by spec/c/fuzz/fuzz_image.c: a tiny file declaring a huge image had
+  -- its pixel buffer (3 GB) allocated before the missing data showed
+  it("refuses sizes the file cannot hold, before allocating the pixels", function()
+    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+    local function regression(name) return read(here .. "/c/fuzz/regressions/image/" .. name) end
+    local e = load_error(write(p("huge.png"), regression("png_32768x32768")))
+    assert.truthy(e:find(p("huge.png") .. ": corrupt PNG file at byte 16: image size 32768x32768 "
+      .. "(3221225472 bytes of pixel data) is more than a 69-byte PNG can hold", 1, true), e)
+    e = load_error(write(p("huge.jpg"), regression("jpeg_32000x32000_cut")))
+    assert.truthy(e:find(p("huge.jpg") .. ": corrupt JPEG file at byte 328: image size 32000x32000 "
+      .. "(16000000 blocks of 8x8) needs at least 2000000 bytes of scan data, the file has 10 from here", 1, true), e)
+    -- the same checks come before libjpeg's own whole-image buffers (progressive files)
+    local huge = regression("jpeg_32000x32000_cut"):gsub("\255\192", "\255\194", 1)
+    e = load_error(write(p("huge_progressive.jpg"), huge))
+    assert.truthy(e:find("needs at least 2000000 bytes of scan data", 1, true), e)
+  end)
+
+  -- found while fuzzing spec/c/fuzz/fuzz_image.c: hundreds of near-empty
+  -- progressive scans each walk the whole image (quadratic, uninterruptible);
+  -- an 18 KB file (spec/c/fuzz/make_seeds.py) took over a second, 1 MB files minutes
+  it("bounds the decoding work of progressive JPEGs by the file size", function()
+    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+    local bytes = read(here .. "/c/fuzz/regressions/image/jpeg_progressive_882_scans")
+    local e = load_error(write(p("scans.jpg"), bytes))
+    assert.truthy(e:find(p("scans.jpg") .. ": corrupt JPEG file at byte %d+: 656 scans over 32768 blocks of 8x8 are "
+      .. "more decoding work than a 18348%-byte file can justify"), e)
+    -- its first 28 scans alone are an ordinary progressive JPEG (flat gray)
+    local at = 0
+    for _ = 1, 29 do at = bytes:find("\255\218", at + 1, true) end -- SOS markers (data has no FF DA)
+    local few = bytes:sub(1, at - 1) .. "\255\217"
+    local t = ks.image.load(write(p("few.jpg"), few))
+    assert.same({ 1, 1024, 2048 }, t:shape())
+    assert.equal(128, t:float():mean():item())
+  end)
+
+  it("libjpeg's coefficient buffer of progressive files counts against the memory limit", function()
+    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+    local bytes = read(here .. "/c/fuzz/regressions/image/jpeg_progressive_882_scans")
+    local at = 0
+    for _ = 1, 3 do at = bytes:find("\255\218", at + 1, true) end
+    local path = write(p("coef.jpg"), bytes:sub(1, at - 1) .. "\255\217") -- 2 scans, 2048x1024
+    local limit = ks.get_memory_limit()
+    collectgarbage()
+    ks.set_memory_limit(ks.memory_stats().live_bytes + 3000000) -- the coefficients take 4 MB
+    local ok, err = pcall(ks.image.load, path)
+    ks.set_memory_limit(limit)
+    assert.is_false(ok)
+    assert.truthy(err:find(path .. ": corrupt JPEG file at byte %d+: out of memory for the coefficients of a "
+      .. "2048x1024 image %(memory limit exceeded"), err)
+    collectgarbage()
+    local live = ks.memory_stats().live_bytes
+    assert.same({ 1, 1024, 2048 }, ks.image.load(path):shape())
+    collectgarbage()
+    assert.equal(live, ks.memory_stats().live_bytes) -- given back
+  end)
+
+  -- found by fuzz-driven review of ks_image.c: libpng inflated and kept every
+  -- text chunk (up to 8 MB each); 200 copies of a 7 KB zTXt chunk took 1.4 GB
+  it("skips PNG text chunks instead of inflating them (no text bomb)", function()
+    local f = io.open("/proc/self/status")
+    if not f then return pending("needs /proc/self/status (peak memory)") end
+    f:close()
+    local function peak_kb()
+      local st = io.open("/proc/self/status"):read("a")
+      return tonumber(st:match("VmHWM:%s*(%d+)"))
+    end
+    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+    local b = read(here .. "/c/fuzz/regressions/image/png_ztxt_7mb")
+    local n = string.unpack(">I4", b, 34) + 12 -- the zTXt chunk after the 33 bytes of signature and IHDR
+    assert.equal("zTXt", b:sub(38, 41))
+    local bomb = write(p("bomb.png"), b:sub(1, 33) .. b:sub(34, 33 + n):rep(60) .. b:sub(34 + n)) -- 430 KB
+    collectgarbage()
+    local before = peak_kb()
+    local t = ks.image.load(bomb)
+    assert.same({ { { 0 } } }, t:totable())
+    local grown = peak_kb() - before
+    assert.truthy(grown < 100 * 1024, ("peak memory grew by %d KB"):format(grown)) -- was 420 MB
+  end)
+
   it("non-image and missing files", function()
     assert.truthy(load_error(write(p("x.png"), "hello, I am text")):find("not a PNG or JPEG"))
     assert.truthy(load_error(write(p("empty.png"), "")):find("not a PNG or JPEG"))

@@ -221,4 +221,30 @@ describe("ks.data.read_npz", function()
     ok, err = pcall(ks.data.read_npz, p)
     assert.truthy(err:find("member 'x'", 1, true) and err:find("bad magic"), err)
   end)
+
+  -- found while fuzzing: directory entries may all point at one member, which
+  -- was then decoded once per entry (an overlapping zip bomb: a 50 KB file
+  -- decoding 16 KB a thousand times, a 1 MB one gigabytes)
+  it("refuses members that overlap (a zip bomb)", function()
+    local z = zip { { "a.npy", npy("<f4", "(4096,)", ("\0"):rep(16384)), method = 8 } }
+    local cd_off = string.unpack("<I4", z, #z - 5) -- the EOCD's directory offset
+    local cd = z:sub(cd_off + 1, #z - 22)
+    local bomb = z:sub(1, cd_off) .. cd:rep(1000)
+      .. string.pack("<I4I2I2I2I2I4I4I2", 0x06054b50, 0, 0, 1000, 1000, #cd * 1000, cd_off, 0)
+    local p = write("bomb.npz", bomb)
+    local ok, err = pcall(ks.data.read_npz, p)
+    assert.is_false(ok)
+    assert.truthy(err:find(p .. ": member at byte 0 overlaps other members", 1, true), err)
+  end)
+
+  -- found by spec/c/fuzz/fuzz_npz.c: the central directory's inflated size was
+  -- allocated before anything checked it (a 184-byte file asked for 4 GB)
+  it("refuses an inflated size deflate cannot reach, before allocating it", function()
+    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+    local p = write("usize.npz", read(here .. "/c/fuzz/regressions/npz/deflate_usize_4g"))
+    local ok, err = pcall(ks.data.read_npz, p)
+    assert.is_false(ok)
+    assert.truthy(err:find(p .. ": member at byte 0 claims 4294967280 bytes inflated from 76 deflated bytes at byte 35",
+      1, true) and err:find("more than deflate can expand"), err)
+  end)
 end)

@@ -10,7 +10,8 @@
 #   b. C tests       $BUILD/test_core (spec/c/test_core.c, no Lua)
 #   c. host specs    every spec/*_spec.lua under busted --lua=$BUILD/kshot
 #   d. module specs  unit specs under stock lua5.4 with $BUILD/kshot.so
-#   e. sanitizers    ASan+UBSan build ($BUILD/asan): C tests + every spec but host/embed/regression
+#   e. sanitizers    ASan+UBSan build ($BUILD/asan): C tests + every spec but host/embed/regression,
+#                    and the file readers over their fuzz corpora (make fuzz-replay, spec/c/fuzz)
 #   f. valgrind      memcheck of the C tests and of spec/c/smoke.lua
 #
 # Busted runs one spec file per process (TAP output), so a crash in one file
@@ -206,6 +207,8 @@ if ! skipped asan; then
         export LSAN_OPTIONS="suppressions=$ROOT/spec/lsan.supp:print_suppressions=0"
         export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
         c_tests "$BUILD/asan/test_core" "$LOGS/asan-test_core.log"
+        # every committed fuzz corpus and regression input once (< 1 s; no clang needed)
+        single "fuzz replay" "$LOGS/fuzz-replay.log" make --no-print-directory BUILD="$BUILD" fuzz-replay
         KSHOT_BIN="$ROOT/$BUILD/asan/kshot"
         # shellcheck disable=SC2046
         busted_files "$ROOT/$BUILD/asan/kshot" "" asan $((SPEC_TIMEOUT * 3)) $(sanitizer_specs)

@@ -212,6 +212,20 @@ static ks_status grow_rows(reader *r)
     return KS_OK;
 }
 
+/* At most 60 bytes of s for a message, control bytes as \xNN (a NUL would
+ * end the message there). */
+static const char *printable(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 60 && k + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f) k += (size_t)snprintf(out + k, cap - k, "\\x%02X", ch);
+        else out[k++] = (char)ch;
+    }
+    out[k] = 0;
+    return out;
+}
+
 static ks_status bad_value(reader *r, long line, size_t j, span f)
 {
     const char *s = f.p;
@@ -222,8 +236,9 @@ static ks_status bad_value(reader *r, long line, size_t j, span f)
     if (!n)
         return ks_error(r->p.c, KS_EFORMAT, "%s: line %ld, column %zu%s: missing value (pass fill= to replace it)",
                         r->p.path, line, j, name);
-    return ks_error(r->p.c, KS_EFORMAT, "%s: line %ld, column %zu%s: non-numeric value '%.*s' (pass fill= to replace it)",
-                    r->p.path, line, j, name, (int)(n > 60 ? 60 : n), s);
+    char shown[256];
+    return ks_error(r->p.c, KS_EFORMAT, "%s: line %ld, column %zu%s: non-numeric value '%s' (pass fill= to replace it)",
+                    r->p.path, line, j, name, printable(s, n, shown, sizeof shown));
 }
 
 static ks_status add_row(reader *r, long line)

@@ -135,10 +135,15 @@ static ks_status check_sizes(reader *r, idx_header *h)
         if (h->size[i] == 0) n = 0, bad = 0;
     bad |= n > (size_t)INT64_MAX / 8 || ks_mul_overflow(n, type_size(h->type), &h->data_bytes) ||
            ks_mul_overflow(n, ks_dtype_size(h->dtype), &tensor_bytes);
-    if (bad) {
-        char s[160];
+    char s[160];
+    if (bad)
         return ks_error(r->c, KS_ERANGE, "%s: sizes %s (bytes 4 to %zu) overflow when multiplied", r->path,
                         ks_dims_str(h->ndim, h->size, s, sizeof s), h->data_offset - 1);
+    int64_t numel; /* the rule of every tensor (non-zero sizes multiply to less than 2^60), zeros or not */
+    if (ks_shape_numel(r->c, h->ndim, h->size, &numel)) {
+        char msg[KS_MSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ks_ctx_message(r->c));
+        return ks_error(r->c, KS_ERANGE, "%s: sizes at bytes 4 to %zu: %s", r->path, h->data_offset - 1, msg);
     }
     return KS_OK;
 }

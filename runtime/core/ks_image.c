@@ -16,6 +16,7 @@
 
 #define MAX_FILE ((size_t)1 << 30)
 #define MAX_SIDE 32768
+#define DEFLATE_MAX_RATIO 1032 /* deflate cannot expand more than this */
 
 typedef struct job {
     ks_ctx *c;
@@ -25,6 +26,9 @@ typedef struct job {
     unsigned char *pixels;     /* HWC, interleaved; through ks_mem_alloc (memory limit) */
     size_t pixels_bytes;
     unsigned char **rows;
+    size_t coef_bytes;         /* libjpeg's whole-image coefficient buffer, accounted in c */
+    uint64_t blocks;           /* JPEG: 8x8 blocks of all components */
+    uint64_t max_work;         /* JPEG: most block visits (scans x blocks) the file can justify */
     unsigned char *out;        /* encoded bytes (encode) */
     size_t out_len, out_cap;
     int w, h, nc;
@@ -34,6 +38,8 @@ typedef struct job {
 static void job_free(job *j)
 {
     if (j->pixels) ks_mem_free(j->c, j->pixels, j->pixels_bytes);
+    if (j->coef_bytes) ks_mem_unaccount(j->c, j->coef_bytes);
+    j->coef_bytes = 0;
     free(j->rows);
     free(j->out);
     j->pixels = NULL;
@@ -78,6 +84,25 @@ static int alloc_rows(job *j, size_t rowbytes)
     return 1;
 }
 
+/* Before allocating: the declared size must fit in what the file can hold.
+ * The pixel data (at least w * h * channels * depth / 8 bytes, interlaced or
+ * not) is deflated in the IDAT chunks, and deflate expands at most ~1032x,
+ * so a small file cannot promise a huge image (the decoded buffer would be
+ * allocated before the truncation shows). */
+static int png_size_fits(job *j, png_structp png, png_infop info)
+{
+    uint64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    uint64_t bits = (uint64_t)png_get_channels(png, info) * png_get_bit_depth(png, info);
+    uint64_t need = w * h * bits / 8, cap = (uint64_t)j->len * DEFLATE_MAX_RATIO + 1024;
+    if (need <= cap) return 1;
+    j->pos = 16; /* the IHDR width and height */
+    snprintf(j->msg, sizeof j->msg,
+             "image size %llux%llu (%llu bytes of pixel data) is more than a %zu-byte PNG can hold "
+             "(truncated file or corrupt size)", (unsigned long long)w, (unsigned long long)h,
+             (unsigned long long)need, j->len);
+    return 0;
+}
+
 /* Decode to 8-bit gray or RGB without alpha (rgb: replicate gray). */
 static int decode_png(job *j, int rgb)
 {
@@ -94,7 +119,13 @@ static int decode_png(job *j, int rgb)
     }
     png_set_read_fn(png, j, png_read_mem);
     png_set_user_limits(png, MAX_SIDE, MAX_SIDE);
+    /* skip (unread) the variable-size chunks we never use: libpng would keep
+     * every text chunk, each inflated to up to 8 MB (a 1.4 MB file of 200
+     * zTXt chunks took 1.4 GB and minutes) */
+    static const png_byte skipped[] = "iCCP\0iTXt\0tEXt\0zTXt\0sPLT\0eXIf\0pCAL\0sCAL\0hIST";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skipped, (int)(sizeof skipped / 5));
     png_read_info(png, info);
+    if (!png_size_fits(j, png, info)) png_longjmp(png, 1); /* message already set */
     int depth = png_get_bit_depth(png, info), type = png_get_color_type(png, info);
     png_set_expand(png);
     if (depth == 16) png_set_strip_16(png);
@@ -182,10 +213,83 @@ static void jpeg_on_message(j_common_ptr cinfo, int level)
     if (level < 0) jpeg_on_error(cinfo);
 }
 
+/* Before jpeg_start_decompress (which allocates the whole coefficient
+ * buffer of progressive files) and the pixel buffer: every 8x8 block of every
+ * component carries at least one Huffman code (its DC difference), so the
+ * scan data must hold at least one bit per block. Arithmetic coding can go
+ * lower: it is held to one bit per 64 blocks (a decompression bomb beyond).
+ * The coefficient buffer of progressive and multi-scan files counts against
+ * the memory limit, like the pixels. */
+static int jpeg_size_fits(job *j, j_decompress_ptr ci)
+{
+    uint64_t at = ci->src ? (uint64_t)(ci->src->next_input_byte - j->data) : 0, coef = 0;
+    j->blocks = 0;
+    for (int k = 0; k < ci->num_components; k++) {
+        const jpeg_component_info *cp = &ci->comp_info[k];
+        uint64_t bw = cp->width_in_blocks, bh = cp->height_in_blocks, hs = (uint64_t)cp->h_samp_factor,
+                 vs = (uint64_t)cp->v_samp_factor;
+        j->blocks += bw * bh;
+        coef += (bw + hs - 1) / hs * hs * ((bh + vs - 1) / vs * vs) * DCTSIZE2 * sizeof(JCOEF);
+    }
+    uint64_t per_bit = ci->arith_code ? 64 : 1, left = j->len - at;
+    j->max_work = 32 * (j->len * 8 + 64) * per_bit + ((uint64_t)1 << 24); /* see jpeg_on_progress */
+    j->pos = at;
+    if (ci->image_width > MAX_SIDE || ci->image_height > MAX_SIDE) {
+        snprintf(j->msg, sizeof j->msg, "image size %ux%u out of range (1 to %d)", ci->image_width,
+                 ci->image_height, MAX_SIDE);
+        return 0;
+    }
+    if (j->blocks > (left * 8 + 64) * per_bit) {
+        snprintf(j->msg, sizeof j->msg,
+                 "image size %ux%u (%llu blocks of 8x8) needs at least %llu bytes of scan data, the file has %llu "
+                 "from here (truncated file or corrupt size)", ci->image_width, ci->image_height,
+                 (unsigned long long)j->blocks, (unsigned long long)((j->blocks / per_bit + 7) / 8),
+                 (unsigned long long)left);
+        return 0;
+    }
+    if ((ci->progressive_mode || ci->comps_in_scan < ci->num_components) && coef) {
+        if (ks_mem_account(j->c, (size_t)coef)) {
+            snprintf(j->msg, sizeof j->msg, "out of memory for the coefficients of a %ux%u image (%s)",
+                     ci->image_width, ci->image_height, ks_ctx_message(j->c));
+            return 0;
+        }
+        j->coef_bytes = (size_t)coef;
+    }
+    return 1;
+}
+
+/* Scans of a progressive (or multi-scan) file each walk every block: a file
+ * of many near-empty scans over a large image is quadratic work (minutes for
+ * a few hundred KB, and libjpeg cannot be interrupted). The decoding work
+ * (scans x blocks) is held to 32 scans over the most blocks the file could
+ * hold (256 block visits per byte with Huffman coding) plus 2^24: real
+ * progressive files have about 10 scans and more than a bit per block.
+ * Called by libjpeg between rows of MCUs. */
+typedef struct jprogress {
+    struct jpeg_progress_mgr pub;
+    job *j;
+} jprogress;
+
+static void jpeg_on_progress(j_common_ptr cinfo)
+{
+    j_decompress_ptr ci = (j_decompress_ptr)cinfo;
+    job *j = ((jprogress *)cinfo->progress)->j;
+    uint64_t scans = ci->input_scan_number > 0 ? (uint64_t)ci->input_scan_number : 0;
+    if (scans * j->blocks <= j->max_work) return;
+    j->pos = ci->src ? (size_t)(ci->src->next_input_byte - j->data) : j->len;
+    if (j->pos > j->len) j->pos = j->len;
+    snprintf(j->msg, sizeof j->msg,
+             "%llu scans over %llu blocks of 8x8 are more decoding work than a %zu-byte file can justify "
+             "(hostile progressive JPEG)", (unsigned long long)scans, (unsigned long long)j->blocks, j->len);
+    longjmp(((jerr *)cinfo->err)->jb, 1);
+}
+
 static int decode_jpeg(job *j, int rgb)
 {
     struct jpeg_decompress_struct ci;
     jerr e;
+    jprogress prog = {.j = j};
+    prog.pub.progress_monitor = jpeg_on_progress;
     ci.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jpeg_on_error;
     e.pub.emit_message = jpeg_on_message;
@@ -197,6 +301,11 @@ static int decode_jpeg(job *j, int rgb)
     jpeg_create_decompress(&ci);
     jpeg_mem_src(&ci, j->data, (unsigned long)j->len);
     jpeg_read_header(&ci, TRUE);
+    if (!jpeg_size_fits(j, &ci)) {
+        jpeg_destroy_decompress(&ci);
+        return 0;
+    }
+    ci.progress = &prog.pub;
     ci.out_color_space = ci.num_components == 1 && !rgb ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&ci);
     j->w = (int)ci.output_width;

@@ -14,6 +14,14 @@
  * naming the path and the decoder's message; libjpeg warnings (e.g.
  * "Premature end of JPEG file") are errors too. libpng/libjpeg report errors
  * by longjmp; the jumps stay inside the decoding functions of ks_image.c.
+ * Hostile files (before anything large is allocated): sides above 32768 are
+ * errors; a PNG's pixel data cannot exceed 1032x the file (deflate's limit);
+ * a JPEG needs a bit of scan data per 8x8 block (arithmetic coding: per 64
+ * blocks); a progressive JPEG's work (scans x blocks) is held to 32 scans
+ * over the most blocks the file could hold, plus 2^24 block visits (256 per
+ * file byte with Huffman coding); PNG text, ICC and other variable-size
+ * ancillary chunks are skipped unread. The pixels and libjpeg's coefficient
+ * buffer count against the memory limit.
  *
  * Saving: t uint8 (as is) or float32 (x * 255 rounded half up, clamped to
  * [0, 255], NaN -> 0), shape [C, H, W] with C in {1, 3, 4} (4 = RGBA, PNG

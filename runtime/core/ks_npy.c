@@ -10,6 +10,7 @@
 
 #define IO_CHUNK ((size_t)1 << 22)
 #define MAX_HEADER ((size_t)1 << 20)
+#define DEFLATE_MAX_RATIO 1032 /* deflate cannot expand more than this */
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy I/O assumes a little-endian host");
 
@@ -23,11 +24,19 @@ typedef struct source {
     size_t len, pos;
 } source;
 
-static ks_status src_read(source *s, void *dst, size_t n, const char *what)
+/* The next n bytes must exist (checked before allocating room for them). */
+static ks_status src_need(source *s, size_t n, const char *what)
 {
     if (n > s->len - s->pos)
         return ks_error(s->c, KS_EFORMAT, "%s: truncated at byte %zu while reading %s (%zu bytes needed, %zu left)",
                         s->name, s->pos, what, n, s->len - s->pos);
+    return KS_OK;
+}
+
+static ks_status src_read(source *s, void *dst, size_t n, const char *what)
+{
+    ks_status st = src_need(s, n, what);
+    if (st) return st;
     if (s->mem) {
         memcpy(dst, s->mem + s->pos, n);
         s->pos += n;
@@ -194,6 +203,7 @@ static ks_status read_header(source *s, npy_header *h)
     }
     if (hlen > MAX_HEADER)
         return ks_error(s->c, KS_EFORMAT, "%s: header length %zu at byte 8 is larger than %zu", s->name, hlen, MAX_HEADER);
+    if ((st = src_need(s, hlen, "the header"))) return st;
     char *text = malloc(hlen + 1);
     if (!text) return ks_error(s->c, KS_ENOMEM, "%s: out of memory", s->name);
     hparser p = {s, text, hlen, 0, s->pos};
@@ -346,23 +356,38 @@ void ks_npz_free(ks_npz *z)
 /* The bytes of one member (stored: a pointer into the archive; deflated:
  * inflated into *owned). */
 static ks_status member_data(ks_ctx *c, const char *path, const unsigned char *zip, size_t len, const unsigned char *ce,
-                             const unsigned char **data, size_t *n, unsigned char **owned)
+                             size_t *used, const unsigned char **data, size_t *n, unsigned char **owned)
 {
     uint32_t method = le16(ce + 10), crc = le32(ce + 16), csize = le32(ce + 20), usize = le32(ce + 24);
     uint32_t lho = le32(ce + 42);
-    if (le16(ce + 8) & 1) return ks_error(c, KS_EFORMAT, "%s: encrypted members are not supported", path);
+    if (le16(ce + 8) & 1)
+        return ks_error(c, KS_EFORMAT, "%s: member at byte %u is encrypted (not supported)", path, lho);
     if (csize == 0xffffffffu || usize == 0xffffffffu || lho == 0xffffffffu)
-        return ks_error(c, KS_EFORMAT, "%s: ZIP64 members are not supported", path);
+        return ks_error(c, KS_EFORMAT, "%s: member at byte %u is a ZIP64 member (not supported)", path, lho);
     if ((size_t)lho + 30 > len || le32(zip + lho) != 0x04034b50)
         return ks_error(c, KS_EFORMAT, "%s: bad local header at byte %u", path, lho);
     size_t start = (size_t)lho + 30 + le16(zip + lho + 26) + le16(zip + lho + 28);
     if (start > len || csize > len - start)
         return ks_error(c, KS_EFORMAT, "%s: member data at byte %zu runs past the end of the archive", path, start);
+    /* members of a real archive are disjoint, so their headers and data add up
+     * to at most the file; members sharing bytes are a zip bomb (thousands of
+     * directory entries decoding one deflated member again and again) */
+    *used += start - lho + csize;
+    if (*used > len)
+        return ks_error(c, KS_EFORMAT,
+                        "%s: member at byte %u overlaps other members (the members so far take %zu bytes, more than "
+                        "the archive's %zu: a zip bomb or corrupt directory)", path, lho, *used, len);
     if (method == 0) {
         if (csize != usize) return ks_error(c, KS_EFORMAT, "%s: stored member at byte %zu has mismatched sizes", path, start);
         *data = zip + start;
         *n = usize;
     } else if (method == 8) {
+        /* before allocating: deflate expands at most ~1032x (a hostile usize
+         * must not make a 4 GB buffer out of a few bytes) */
+        if ((uint64_t)usize > (uint64_t)csize * DEFLATE_MAX_RATIO + 64)
+            return ks_error(c, KS_EFORMAT,
+                            "%s: member at byte %u claims %u bytes inflated from %u deflated bytes at byte %zu "
+                            "(more than deflate can expand: corrupt sizes)", path, lho, usize, csize, start);
         unsigned char *out = malloc(usize ? usize : 1);
         if (!out) return ks_error(c, KS_ENOMEM, "%s: out of memory inflating %u bytes", path, usize);
         z_stream zs;
@@ -398,13 +423,16 @@ static ks_status read_members(ks_ctx *c, const char *path, const unsigned char *
     size_t eocd = len >= 22 ? len - 22 : 0, stop = len > 65557 ? len - 65557 : 0;
     while (len >= 22 && eocd > stop && le32(zip + eocd) != 0x06054b50) eocd--;
     if (len < 22 || le32(zip + eocd) != 0x06054b50)
-        return ks_error(c, KS_EFORMAT, "%s: not a zip archive (no end-of-central-directory record)", path);
+        return ks_error(c, KS_EFORMAT, "%s: not a zip archive (no end-of-central-directory record in the last %zu bytes)",
+                        path, len - stop);
     uint32_t count = le16(zip + eocd + 10), cdoff = le32(zip + eocd + 16);
-    if (count == 0xffff || cdoff == 0xffffffffu) return ks_error(c, KS_EFORMAT, "%s: ZIP64 archives are not supported", path);
+    if (count == 0xffff || cdoff == 0xffffffffu)
+        return ks_error(c, KS_EFORMAT, "%s: ZIP64 archive (end-of-central-directory record at byte %zu): not supported",
+                        path, eocd);
     z->names = calloc(count + 1, sizeof *z->names);
     z->tensors = calloc(count + 1, sizeof *z->tensors);
     if (!z->names || !z->tensors) return ks_error(c, KS_ENOMEM, "%s: out of memory", path);
-    size_t at = cdoff;
+    size_t at = cdoff, used = 0;
     for (uint32_t i = 0; i < count; i++) {
         if (at + 46 > len || le32(zip + at) != 0x02014b50)
             return ks_error(c, KS_EFORMAT, "%s: bad central directory entry at byte %zu", path, at);
@@ -422,7 +450,7 @@ static ks_status read_members(ks_ctx *c, const char *path, const unsigned char *
         const unsigned char *data = NULL;
         size_t n = 0;
         unsigned char *owned = NULL;
-        ks_status st = member_data(c, path, zip, len, ce, &data, &n, &owned);
+        ks_status st = member_data(c, path, zip, len, ce, &used, &data, &n, &owned);
         if (!st) {
             source s = {.c = c, .name = label, .mem = data, .len = n};
             st = read_source(&s, &z->tensors[z->n - 1]);

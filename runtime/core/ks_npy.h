@@ -15,7 +15,10 @@
  *
  * NPZ: a zip archive of .npy members, stored or deflated (np.savez and
  * np.savez_compressed); names lose their ".npy"; CRCs are checked. ZIP64
- * archives, encryption and other compression methods are errors.
+ * archives, encryption and other compression methods are errors, and so are
+ * (before allocating) an inflated size deflate cannot reach (over 1032x the
+ * deflated size) and members that overlap (headers and data of the members
+ * adding up to more than the file: a zip bomb).
  */
 #ifndef KS_NPY_H
 #define KS_NPY_H
