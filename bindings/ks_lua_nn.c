@@ -208,6 +208,39 @@ static int f_conv2d(lua_State *L)
     return 1;
 }
 
+/* integer pairs from args i, i+1, ... into the n pairs out[k][0..1] */
+static void int_pairs(lua_State *L, int i, int n, int64_t (*out)[2])
+{
+    for (int k = 0; k < n; k++)
+        for (int d = 0; d < 2; d++) out[k][d] = luaL_checkinteger(L, i + 2 * k + d);
+}
+
+/* F._unfold(x, kh, kw, dh, dw, ph, pw, sh, sw): the core of F.unfold (kshot.nn.unfold checks the options) */
+static int f_unfold_raw(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    int64_t o[4][2];
+    int_pairs(L, 2, 4, o);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_unfold(c, x, &r, o[0], o[1], o[2], o[3])) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
+/* F._fold(cols, oh, ow, kh, kw, dh, dw, ph, pw, sh, sw): the core of F.fold */
+static int f_fold_raw(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1);
+    int64_t o[5][2];
+    int_pairs(L, 2, 5, o);
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_nn_fold(c, x, &r, o[0], o[1], o[2], o[3], o[4])) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
 /* kernel as arg 2 (int or pair), options table at 3: {stride=kernel, padding=0, ceil_mode=false, count_include_pad=true} */
 static void pool_opts(lua_State *L, ks_pool2d_opts *o, const char *op, const char *const *known)
 {
@@ -481,7 +514,7 @@ static const luaL_Reg functional[] = {
     {"mse_loss", f_mse_loss}, {"l1_loss", f_l1_loss}, {"smooth_l1_loss", f_smooth_l1_loss},
     {"binary_cross_entropy_with_logits", f_bce_with_logits}, {"kl_div", f_kl_div}, {"nll_loss", f_nll_loss},
     {"conv2d", f_conv2d}, {"max_pool2d", f_max_pool2d}, {"avg_pool2d", f_avg_pool2d},
-    {"adaptive_avg_pool2d", f_adaptive_avg_pool2d},
+    {"adaptive_avg_pool2d", f_adaptive_avg_pool2d}, {"_unfold", f_unfold_raw}, {"_fold", f_fold_raw},
     {"linear", f_linear}, {"relu", f_relu}, {"leaky_relu", f_leaky_relu}, {"gelu", f_gelu}, {"silu", f_silu},
     {"tanh", f_tanh}, {"sigmoid", f_sigmoid}, {"softmax", f_softmax}, {"log_softmax", f_log_softmax},
     {"cross_entropy", f_cross_entropy}, {NULL, NULL}};

@@ -145,6 +145,33 @@ describe("F.unfold and F.fold", function()
     assert.is_true(autograd.gradcheck(function(a) return F.fold(a, {4, 5}, 2) end, {c}))
   end)
 
+  it("run in the core: gradients with every option, any thread count", function()
+    local x = (ks.arange(2 * 3 * 5 * 6):float() * 0.7):cos():reshape(2, 3, 5, 6):requires_grad_()
+    local uf = function(a) return F.unfold(a, {2, 3}, {2, 1}, {1, 2}, {2, 3}) end
+    assert.is_true(autograd.gradcheck(uf, {x}))
+    local c = (ks.arange(2 * 12 * 9):float() * 0.3):sin():reshape(2, 12, 9):requires_grad_()
+    assert.is_true(autograd.gradcheck(function(a) return F.fold(a, {5, 6}, {2, 2}, {2, 1}, 1, {2, 3}) end, {c}))
+    -- unfold's gradient is fold, fold's is unfold (the adjoint pair), named as torch names them
+    assert.are.equal("Im2ColBackward", tostring(uf(x).grad_fn))
+    assert.are.equal("Col2ImBackward", tostring(F.fold(c, {5, 6}, 2, {2, 1}, 1, {2, 3}).grad_fn))
+    -- bit-identical for 1 and 2 threads (every task writes its own rows / planes)
+    local big = (ks.arange(4 * 16 * 12 * 12):float() * 0.01):sin():reshape(4, 16, 12, 12)
+    local threads = ks.get_num_threads()
+    ks.set_num_threads(1)
+    local u1 = F.unfold(big, 3, 1, 1)
+    local f1 = F.fold(u1, {12, 12}, 3, 1, 1)
+    ks.set_num_threads(2)
+    local u2 = F.unfold(big, 3, 1, 1)
+    local f2 = F.fold(u2, {12, 12}, 3, 1, 1)
+    ks.set_num_threads(threads)
+    assert.is_true(u1:equal(u2) and f1:equal(f2))
+    -- empty batches, and sizes whose columns would not fit in memory
+    assert.are.same({0, 8, 12}, F.unfold(ks.zeros(0, 2, 4, 5), 2):shape())
+    assert.are.same({0, 2, 4, 5}, F.fold(ks.zeros(0, 8, 12), {4, 5}, 2):shape())
+    assert.matches("unfold: the columns of 1 channels, kernel 3 x 3 and 2147483649 x 2147483649 blocks are too large",
+      err_of(F.unfold, ks.zeros(1, 1, 3, 3), 3, 1, 1 << 30))
+  end)
+
   it("nn.Unfold / nn.Fold forward to them", function()
     close(R.uf, nn.Unfold({2, 3}, 1, 1, {2, 1})(u()))
     close(R.fo, nn.Fold({4, 5}, {2, 3}, {padding = 1, stride = {2, 1}})(F.unfold(u(), {2, 3}, 1, 1, {2, 1})))

@@ -23,6 +23,23 @@ typedef struct {
 ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *weight, ks_tensor *bias,
                        const ks_conv2d_opts *o);
 
+/* ---- unfold (im2col) / fold (col2im), PyTorch's F.unfold / F.fold ----
+ * Options are {h, w} pairs: kernel and stride >= 1, dilation >= 1, padding
+ * >= 0 (each below 2^31). Blocks: oh = (H + 2 ph - dh (kh - 1) - 1) / sh + 1
+ * (ow alike; at least one block each way, else an error), L = oh ow.
+ * unfold: input [N, C, H, W] (or [C, H, W]) -> [N, C kh kw, L] (or
+ *   [C kh kw, L]); row (c kh + i) kw + j holds channel c at kernel offset
+ *   (i, j) of every block, blocks in row-major order, zeros in the padding.
+ * fold: the adjoint: input [N, C kh kw, L] (or [C kh kw, L]) with L equal
+ *   to the block count of output_size {H, W} -> [N, C, H, W] (or [C, H, W]),
+ *   overlapping values summed, padding dropped.
+ * float32 only; each op's gradient is the other one. */
+ks_status ks_nn_unfold(ks_ctx *c, ks_tensor *input, ks_tensor **out, const int64_t kernel[2],
+                       const int64_t dilation[2], const int64_t padding[2], const int64_t stride[2]);
+ks_status ks_nn_fold(ks_ctx *c, ks_tensor *input, ks_tensor **out, const int64_t output_size[2],
+                     const int64_t kernel[2], const int64_t dilation[2], const int64_t padding[2],
+                     const int64_t stride[2]);
+
 /* ---- pooling over [N, C, H, W] (or [C, H, W]) ---- */
 typedef struct {
     int64_t kernel[2], stride[2], padding[2];

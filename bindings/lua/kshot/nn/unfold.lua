@@ -1,6 +1,7 @@
---- kshot.nn.unfold: F.unfold (im2col) and F.fold (col2im) as torch 1.13,
--- composed from differentiable ops (pad, index_select, index_add, permute),
--- so autograd needs nothing new. Loaded by kshot.nn.functional.
+--- kshot.nn.unfold: F.unfold (im2col) and F.fold (col2im) as torch 1.13.
+-- This file parses and checks the arguments; the work is the core's
+-- ks_nn_unfold / ks_nn_fold (the convolution's im2col / col2im loops), each
+-- the other's gradient. Loaded by kshot.nn.functional.
 --   F.unfold(x, kernel_size[, dilation=1[, padding=0[, stride=1]]])
 --       (or F.unfold(x, {kernel_size=, dilation=, padding=, stride=}), or
 --       F.unfold(x, kernel_size, {padding=, ...})); each size an integer or {h, w}.
@@ -10,8 +11,6 @@
 --   F.fold(cols, output_size, kernel_size[, dilation[, padding[, stride]]]) (same option forms)
 --       the adjoint: cols [N, C kh kw, L] (or [C kh kw, L]) -> [N, C, H, W], overlapping
 --       values summed (F.fold(F.unfold(x, k), size, k) multiplies each pixel by its block count).
--- Each call gathers the rows of every block with one index_select per spatial
--- dim (fold: one index_add per dim), not a loop over kernel offsets.
 local ks = require "kshot"
 local options = require "kshot.nn.options"
 
@@ -72,11 +71,6 @@ end
 -- the number of blocks along a dim of size n (padded by p on both sides)
 local function blocks(n, k, d, p, s) return (n + 2 * p - d * (k - 1) - 1) // s + 1 end
 
--- the padded-input positions of every (kernel offset, block), offset-major: k * nb of them
-local function positions(k, d, s, nb)
-  return (ks.arange(k) * d):reshape(k, 1) + (ks.arange(nb) * s):reshape(1, nb)
-end
-
 local function check_float(x, what, fname)
   if not ks.is_tensor(x) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(x)), 3) end
   if x:dtype() ~= "float32" then
@@ -92,21 +86,14 @@ function F.unfold(x, ...)
   if x:dim() ~= 3 and x:dim() ~= 4 then
     error("unfold: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape " .. shape_str(x), 2)
   end
-  local batched = x:dim() == 4
-  if not batched then x = x:unsqueeze(0) end
-  local n, c, h, w = x:size(0), x:size(1), x:size(2), x:size(3)
+  local h, w = x:size(-2), x:size(-1)
   local k, d, p, s = o.k, o.d, o.p, o.s
   local oh, ow = blocks(h, k[1], d[1], p[1], s[1]), blocks(w, k[2], d[2], p[2], s[2])
   if oh < 1 or ow < 1 then
     error(string.format("unfold: input of shape %s is too small for kernel_size {%d, %d} with dilation {%d, %d} and "
       .. "padding {%d, %d} (blocks: %d x %d)", shape_str(x), k[1], k[2], d[1], d[2], p[1], p[2], oh, ow), 2)
   end
-  local xp = (p[1] > 0 or p[2] > 0) and F.pad(x, {p[2], p[2], p[1], p[1]}) or x
-  local rows = positions(k[1], d[1], s[1], oh):reshape(-1)
-  local cols = positions(k[2], d[2], s[2], ow):reshape(-1)
-  local g = xp:index_select(2, rows):index_select(3, cols) -- [N, C, kh oh, kw ow]
-  local y = g:reshape(n, c, k[1], oh, k[2], ow):permute(0, 1, 2, 4, 3, 5):reshape(n, c * k[1] * k[2], oh * ow)
-  return batched and y or y:squeeze(0)
+  return F._unfold(x, k[1], k[2], d[1], d[2], p[1], p[2], s[1], s[2])
 end
 
 --- F.fold(cols, output_size, kernel_size[, dilation=1[, padding=0[, stride=1]]]): sums the blocks back.
@@ -119,13 +106,12 @@ function F.fold(cols, ...)
   if cols:dim() ~= 2 and cols:dim() ~= 3 then
     error("fold: expected a 2-D [C kh kw, L] or 3-D [N, C kh kw, L] input, got shape " .. shape_str(cols), 2)
   end
-  local batched = cols:dim() == 3
-  if not batched then cols = cols:unsqueeze(0) end
   local k, d, p, s = o.k, o.d, o.p, o.s
-  local n, ck, l = cols:size(0), cols:size(1), cols:size(2)
+  local cdim = cols:dim() - 2
+  local ck, l = cols:size(cdim), cols:size(cdim + 1)
   if ck % (k[1] * k[2]) ~= 0 then
-    error(string.format("fold: dim 1 of the input (%d, shape %s) must be divisible by kernel_size's product %d",
-      ck, shape_str(cols), k[1] * k[2]), 2)
+    error(string.format("fold: dim %d of the input (%d, shape %s) must be divisible by kernel_size's product %d",
+      cdim, ck, shape_str(cols), k[1] * k[2]), 2)
   end
   local h, w = size[1], size[2]
   local oh, ow = blocks(h, k[1], d[1], p[1], s[1]), blocks(w, k[2], d[2], p[2], s[2])
@@ -135,15 +121,7 @@ function F.fold(cols, ...)
       d[2], p[1], p[2], s[1], s[2], math.max(oh, 0), math.max(ow, 0), math.max(oh, 0) * 1.0 * math.max(ow, 0),
       shape_str(cols), l), 2)
   end
-  local c = ck // (k[1] * k[2])
-  local hp, wp = h + 2 * p[1], w + 2 * p[2]
-  local g = cols:reshape(n, c, k[1], k[2], oh, ow):permute(0, 1, 2, 4, 3, 5):reshape(n, c, k[1] * oh, k[2] * ow)
-  local rows = positions(k[1], d[1], s[1], oh):reshape(-1)
-  local cs = positions(k[2], d[2], s[2], ow):reshape(-1)
-  local y = ks.zeros(n, c, k[1] * oh, wp):index_add(3, cs, g)
-  y = ks.zeros(n, c, hp, wp):index_add(2, rows, y)
-  if p[1] > 0 or p[2] > 0 then y = y:narrow(2, p[1], h):narrow(3, p[2], w) end
-  return batched and y or y:squeeze(0)
+  return F._fold(cols, h, w, k[1], k[2], d[1], d[2], p[1], p[2], s[1], s[2])
 end
 
 return F
