@@ -1,7 +1,7 @@
 -- ks.functional's margin, embedding, triplet, Poisson and soft-margin losses
 -- (bindings/lua/kshot/nn/losses_extra.lua) and their nn.* modules. Expected
 -- numbers: torch 1.13 on the same inputs, printed with 6 decimals by helper
--- h51's /tmp/h51/ref.py, so comparisons use 1e-5 tolerances.
+-- spec/fixtures/torch_refs/losses_resample.py, so comparisons use 1e-5 tolerances.
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local autograd = require "kshot.autograd"
@@ -102,21 +102,8 @@ local R = {
     0.054587, 0.070892, 0.066547, -0.051681, -0.030918, -0.006722, 0.012635, 0.021117, 0.016671},
 }
 
-local function close(expected, t, tol)
-  local got = t:detach():reshape(-1):totable()
-  assert.are.equal(#expected, #got, "element count")
-  for i = 1, #expected do
-    if math.abs(got[i] - expected[i]) > (tol or 1e-5) then
-      error(string.format("element %d: expected %.6f, got %.6f", i - 1, expected[i], got[i]), 2)
-    end
-  end
-end
-
-local function err_of(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local ref = require "spec.helpers.torch_reference"
+local close, err_of = ref.close, ref.err_of
 
 -- the tensors of ref.py
 local function xs() return (ks.arange(24):float() * 0.37):sin():reshape(4, 6) end

@@ -1,8 +1,8 @@
 -- F.pixel_shuffle / F.pixel_unshuffle, nn.PixelShuffle / PixelUnshuffle,
 -- nn.Upsample, nn.AdaptiveMaxPool2d and F.adaptive_avg_pool2d's keyword form
 -- (bindings/lua/kshot/nn/resample.lua, layers.lua). Expected numbers: torch
--- 1.13 on the same inputs, printed with 6 decimals by helper h51's
--- /tmp/h51/ref.py, so comparisons use 1e-5 tolerances.
+-- 1.13 on the same inputs, printed with 6 decimals by
+-- spec/fixtures/torch_refs/losses_resample.py, so comparisons use 1e-5 tolerances.
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local autograd = require "kshot.autograd"
@@ -45,21 +45,8 @@ local R = {
     0.149058, 0.101273},
 }
 
-local function close(expected, t, tol)
-  local got = t:detach():reshape(-1):totable()
-  assert.are.equal(#expected, #got, "element count")
-  for i = 1, #expected do
-    if math.abs(got[i] - expected[i]) > (tol or 1e-5) then
-      error(string.format("element %d: expected %.6f, got %.6f", i - 1, expected[i], got[i]), 2)
-    end
-  end
-end
-
-local function err_of(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local ref = require "spec.helpers.torch_reference"
+local close, err_of = ref.close, ref.err_of
 
 local function image() return (ks.arange(2 * 3 * 5):float() * 0.7):sin():reshape(1, 2, 3, 5) end
 

@@ -1,6 +1,6 @@
 -- F.unfold / F.fold (im2col / col2im, bindings/lua/kshot/nn/unfold.lua) and
 -- nn.Unfold / nn.Fold. Expected numbers: torch 1.13 on the same inputs,
--- printed with 6 decimals by helper h51's /tmp/h51/ref.py and ref2.py, so
+-- printed with 6 decimals by spec/fixtures/torch_refs/losses_resample.py and unfold_fold.py, so
 -- comparisons use 1e-5 tolerances.
 local ks = require "kshot"
 local nn = require "kshot.nn"
@@ -77,21 +77,8 @@ local R = {
     -1.658492, -0.902515},
 }
 
-local function close(expected, t, tol)
-  local got = t:detach():reshape(-1):totable()
-  assert.are.equal(#expected, #got, "element count")
-  for i = 1, #expected do
-    if math.abs(got[i] - expected[i]) > (tol or 1e-5) then
-      error(string.format("element %d: expected %.6f, got %.6f", i - 1, expected[i], got[i]), 2)
-    end
-  end
-end
-
-local function err_of(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local ref = require "spec.helpers.torch_reference"
+local close, err_of = ref.close, ref.err_of
 
 local function u() return (ks.arange(2 * 2 * 4 * 5):float() * 0.3):cos():reshape(2, 2, 4, 5) end
 local function v() return (ks.arange(1 * 5 * 6):float() * 0.45):sin():reshape(1, 5, 6) end

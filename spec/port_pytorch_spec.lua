@@ -1,4 +1,4 @@
--- What a PyTorch user types when porting small programs (helper h49's audit).
+-- What a PyTorch user types when porting small programs.
 -- Expected numbers come from torch 1.13 on the same inputs (printed with 6
 -- decimals), so the comparisons use 1e-5 tolerances.
 local ks = require "kshot"
@@ -9,21 +9,8 @@ local D = require "kshot.dataset"
 local autograd = require "kshot.autograd"
 local F = ks.functional
 
-local function close(expected, t, tol)
-  local got = t:detach():reshape(-1):totable()
-  assert.are.equal(#expected, #got, "element count")
-  for i = 1, #expected do
-    if math.abs(got[i] - expected[i]) > (tol or 1e-5) then
-      error(string.format("element %d: expected %.6f, got %.6f", i - 1, expected[i], got[i]), 2)
-    end
-  end
-end
-
-local function err_of(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local ref = require "spec.helpers.torch_reference"
+local close, err_of = ref.close, ref.err_of
 
 -- the tensors of c_torch.py / d_torch.py / e_torch.py
 local function xs() return (ks.arange(24):float() * 0.37):sin():reshape(4, 6) end
@@ -416,7 +403,7 @@ end)
 describe("F.adaptive_max_pool2d and F.interpolate (torch 1.13 values)", function()
   local function x0() return (ks.arange(12):float() * 0.7):sin():reshape(1, 1, 3, 4) end
   local function wts(y) return (ks.arange(y:numel()):float() * 0.3):cos():reshape(y:shape()) end
-  -- value and input gradient of (f(x) * w):sum(), torch's numbers (/tmp/h50/t6.py)
+  -- value and input gradient of (f(x) * w):sum(), torch's numbers (spec/fixtures/torch_refs/interpolate.py)
   local function check(fn, want_y, want_g)
     local x = x0():requires_grad_()
     local y = fn(x)
