@@ -39,12 +39,7 @@ F.pad = ks.pad
 local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 
 -- errors name the function and the argument, at the user's line (check <- F function <- user)
-local function check_float(t, what, fname)
-  if not ks.is_tensor(t) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(t)), 3) end
-  if t:dtype() ~= "float32" then
-    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, t:dtype()), 3)
-  end
-end
+local check_float = options.check_float
 
 local function check_dim(t, dim, fname)
   local nd = t:dim()

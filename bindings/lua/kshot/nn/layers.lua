@@ -12,11 +12,7 @@ local L = {}
 local function pair(v, name, min, layer, level)
   local function bad()
     error(string.format("%s%s must be an integer%s or a pair of them, got %s", layer and (layer .. ": ") or "", name,
-      min and string.format(" >= %d", min) or "", type(v) == "table" and ("{" .. table.concat((function()
-        local t = {}
-        for i = 1, #v do t[i] = tostring(v[i]) end
-        return t
-      end)(), ", ") .. "}") or tostring(v)), level or 5)
+      min and string.format(" >= %d", min) or "", options.show(v)), level or 5)
   end
   local p
   if type(v) == "table" then p = {v[1], v[2]} if #v ~= 2 then bad() end else p = {v, v} end

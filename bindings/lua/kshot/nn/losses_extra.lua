@@ -33,13 +33,8 @@ local function same_shape(a, b)
   return true
 end
 
--- errors blame the user's line: helper <- F function <- user
-local function check_float(t, what, fname)
-  if not ks.is_tensor(t) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(t)), 3) end
-  if t:dtype() ~= "float32" then
-    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, t:dtype()), 3)
-  end
-end
+-- errors name the function and the argument, at the user's line (check <- F function <- user)
+local check_float = options.check_float
 
 local function check_shapes(a, b, what_a, what_b, fname)
   if not same_shape(a, b) then

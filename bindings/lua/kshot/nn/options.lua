@@ -9,6 +9,7 @@
 -- level is error()'s level seen from the caller of check (3 in a layer's
 -- __init: __init <- the class call <- the user's line); default 1.
 local options = require "kshot.options"
+local ks = require "kshot"
 
 local M = {}
 
@@ -47,6 +48,23 @@ function M.positional(fname, order, ...)
     end
   end
   return opts
+end
+
+--- show(v): a value as an error message shows it: a list as "{1, 2}", anything else by tostring.
+function M.show(v)
+  if type(v) ~= "table" then return tostring(v) end
+  local s = {}
+  for i = 1, #v do s[i] = tostring(v[i]) end
+  return "{" .. table.concat(s, ", ") .. "}"
+end
+
+--- check_float(t, what, fname): t must be a float32 tensor; errors name the
+-- function and the argument at the user's line (check_float <- F function <- user).
+function M.check_float(t, what, fname)
+  if not ks.is_tensor(t) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(t)), 3) end
+  if t:dtype() ~= "float32" then
+    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, t:dtype()), 3)
+  end
 end
 
 return M

@@ -34,11 +34,7 @@ local function sizes(v, n, what, fname)
   local ok = #list == n
   for i = 1, n do ok = ok and math.type(list[i]) == "integer" and list[i] > 0 end
   if not ok then
-    local shown = type(v) == "table" and ("{" .. table.concat((function()
-      local s = {}
-      for i = 1, #v do s[i] = tostring(v[i]) end
-      return s
-    end)(), ", ") .. "}") or tostring(v)
+    local shown = options.show(v)
     error(string.format("%s: %s must be a positive integer or %d of them, got %s", fname, what, n, shown), 3)
   end
   return list

@@ -26,11 +26,7 @@ local function pair(v, what, min, fname)
   local ok = (type(v) ~= "table" or #v == 2)
   for i = 1, 2 do ok = ok and math.type(p[i]) == "integer" and p[i] >= min end
   if not ok then
-    local shown = type(v) == "table" and ("{" .. table.concat((function()
-      local s = {}
-      for i = 1, #v do s[i] = tostring(v[i]) end
-      return s
-    end)(), ", ") .. "}") or tostring(v)
+    local shown = options.show(v)
     error(string.format("%s: %s must be an integer >= %d or a pair of them, got %s", fname, what, min, shown), 4)
   end
   return p
@@ -71,12 +67,8 @@ end
 -- the number of blocks along a dim of size n (padded by p on both sides)
 local function blocks(n, k, d, p, s) return (n + 2 * p - d * (k - 1) - 1) // s + 1 end
 
-local function check_float(x, what, fname)
-  if not ks.is_tensor(x) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(x)), 3) end
-  if x:dtype() ~= "float32" then
-    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, x:dtype()), 3)
-  end
-end
+-- errors name the function and the argument, at the user's line (check <- F function <- user)
+local check_float = options.check_float
 
 --- F.unfold(x, kernel_size[, dilation=1[, padding=0[, stride=1]]]): sliding blocks as columns (see the header).
 function F.unfold(x, ...)
