@@ -16,6 +16,10 @@
 -- 2. Each optimizer trained at its rate on every replicate
 --    (kshot.experiment): test accuracy with 95% intervals, paired tests against
 --    SGD (Holm), training-loss curves (curves.svg) and a comparison plot.
+-- The report and plots are report.md, range_test.svg, curves.svg and
+-- comparison.svg in the experiment's folder; a run of fewer replicates than
+-- the folder has recorded writes report-<id>.md, range_test-<id>.svg, ...
+-- instead (kshot.experiment's exp:report_files), leaving the others.
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local optim = require "kshot.optim"
@@ -181,18 +185,29 @@ exp:run { force = true } -- the rates come from this run's range tests: never re
 local text, s = exp:report { plots = true }
 -- the rate is a setting (one per optimizer, from the range test), not a mean over the replicates
 text = text:gsub("| lr %(mean%) |", "| lr |", 1)
-local rf = assert(io.open(exp.dir .. "/report.md", "wb")) -- the saved report says the same
+-- the saved report says the same, under exp:report's own name (report.md for the
+-- whole experiment folder, report-<id>.md for fewer replicates than recorded)
+local files = exp:report_files()
+local rf = assert(io.open(files.report, "wb"))
 rf:write(text)
 rf:close()
-local f = assert(io.open(exp.dir .. "/range_test.svg", "wb"))
+local range_path = files.report:gsub("report(%-?%x*)%.md$", "range_test%1.svg")
+local f = assert(io.open(range_path, "wb"))
 f:write(range_svg())
 f:close()
 io.write(text)
 if args.no_records then
   print("\nplots: none kept (--no-records: the records and the plots are deleted at the end)")
 else
-  print(("\nplots: %s/range_test.svg, %s/curves.svg (training loss), %s/comparison.svg"):format(exp.dir, exp.dir,
-    exp.dir))
+  local kept = {}
+  for _, p in ipairs { { range_path, "" }, { files.curves, " (training loss)" }, { files.comparison, "" } } do
+    local h = io.open(p[1], "rb") -- curves only when the runs logged a loss (every 10 steps)
+    if h then
+      h:close()
+      kept[#kept + 1] = p[1] .. p[2]
+    end
+  end
+  print("\nplots: " .. table.concat(kept, ", "))
 end
 
 if args.json then

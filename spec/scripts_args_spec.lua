@@ -356,6 +356,24 @@ describe("scripts' statistics and wording (small runs)", function()
     assert.falsy(out:find("lr (mean)", 1, true), out)
   end)
 
+  it("optimizers.lua: a run of fewer replicates writes report-<id>.md and leaves the folder's report.md", function()
+    local root = tmpname()
+    os.remove(root)
+    assert(lfs.mkdir(root))
+    local cmd = "scripts/optimizers.lua --smoke --steps 20 --test-size 100 --threads 1 -q --root " .. q(root)
+    ok_run(cmd .. " --seeds 2")
+    local out = ok_run(cmd .. " --seeds 1")
+    local dir = root .. "/optimizers-k10-test100-steps20"
+    assert.truthy(slurp(dir .. "/report.md"):find("4 configurations x 2 replicates", 1, true))
+    local sub
+    for f in lfs.dir(dir) do sub = sub or f:match("^report%-(%x+)%.md$") end
+    assert.truthy(sub, "no report-<id>.md")
+    assert.truthy(slurp(dir .. "/report-" .. sub .. ".md"):find("4 configurations x 1 replicates", 1, true))
+    assert.truthy(out:find(dir .. "/range_test-" .. sub .. ".svg", 1, true), out)
+    assert.truthy(out:find(dir .. "/comparison-" .. sub .. ".svg", 1, true), out)
+    os.execute("rm -rf " .. q(root))
+  end)
+
   local FF = "scripts/fewshot_fashion.lua --preset smoke --k 5 --seeds 1 --steps 2 --test-size 200 --no-records "
     .. "--threads 1 -q"
   it("fewshot_fashion.lua --dev says development images, not test images", function()
