@@ -19,11 +19,11 @@
 --   repository root). No substitution of the text: loop counts are the
 --   README's (the whole file takes about 8 s of CPU).
 -- * Module headers: kshot's header comments show usage as lines indented by
---   "--   ", but most are fragments (they use `model`, `opt`, `loss` or a
---   `...` placeholder). Run here: the complete programs (nn/init, cli,
+--   "--   ", but most are fragments (they use `model`, `opt`, `loss` or
+--   elide code with three dots). Run here: the complete programs (nn/init, cli,
 --   pretty) and those whose only gaps are free variables with an obvious
 --   meaning (augment, optim/init, regularize, the lr schedulers), given like
---   README's. Not run: the ones with `...` placeholders (dataset, experiment,
+--   README's. Not run: the ones that elide code (dataset, experiment,
 --   fewshot, nn/lora, fewshot/pretrain*, options, optim/checkpoint).
 -- * Blocks that need Fashion-MNIST ($KSHOT_FASHION_MNIST, else
 --   /usr/share/datasets/fashion-mnist) are pending when it is absent.
