@@ -169,6 +169,105 @@ int main(int argc, char **argv)
 }
 ]==]
 
+-- Tensors across kshot.h: in from a C buffer, through a script, out again;
+-- the wrong uses fail with a message and leave the stack as it was.
+local TENSOR_TEST = [==[
+#include "kshot.h"
+
+#include <lua.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fails;
+static void check(int cond, const char *what)
+{
+    printf("%s %s\n", cond ? "ok" : "FAIL", what);
+    if (!cond) fails++;
+}
+
+static int has(const char *s, const char *part) { return s && strstr(s, part) != NULL; }
+
+int main(void)
+{
+    kshot_state *s = kshot_open(); /* no require "kshot" yet: the push loads it */
+    lua_State *L = kshot_lua(s);
+    int64_t sizes[2] = {2, 3};
+    float in[6] = {1, 2, 3, 4, 5, 6}, out[6] = {0};
+    check(kshot_push_tensor(s, KSHOT_FLOAT32, 2, sizes, in) == KSHOT_OK && lua_gettop(L) == 1, "push");
+    in[0] = 100; /* a copy: the caller's buffer is its own */
+    lua_setglobal(L, "x");
+    check(kshot_run_string(s, "y = (x * 2):t(); assert(x[{0, 0}]:item() == 1)") == KSHOT_OK, "scripts use it");
+
+    lua_getglobal(L, "y");
+    kshot_dtype dt = KSHOT_BOOL;
+    int nd = 0;
+    int64_t sz[KSHOT_MAX_DIMS] = {0};
+    check(kshot_tensor_shape(s, -1, &dt, &nd, sz) == KSHOT_OK, "shape");
+    check(dt == KSHOT_FLOAT32 && nd == 2 && sz[0] == 3 && sz[1] == 2, "dtype float32, sizes [3, 2]");
+    check(kshot_tensor_read(s, -1, out, sizeof out) == KSHOT_OK, "read");
+    check(out[0] == 2 && out[1] == 8 && out[2] == 4 && out[3] == 10 && out[4] == 6 && out[5] == 12,
+          "a transposed view is read in C order");
+    out[0] = -1;
+    check(kshot_tensor_read(s, -1, out, 8) != KSHOT_OK && out[0] == -1, "a small buffer is refused, untouched");
+    check(has(kshot_last_error(s), "holds 8 bytes, the tensor needs 24"), "and says the sizes");
+    check(lua_gettop(L) == 1, "the stack is unchanged");
+    lua_pop(L, 1);
+
+    int64_t labels[3] = {0, 2, 1};
+    int64_t n3 = 3;
+    check(kshot_push_tensor(s, KSHOT_INT64, 1, &n3, labels) == KSHOT_OK, "push int64");
+    lua_setglobal(L, "lab");
+    unsigned char px[4] = {0, 255, 7, 9};
+    int64_t hw[2] = {2, 2};
+    check(kshot_push_tensor(s, KSHOT_UINT8, 2, hw, px) == KSHOT_OK, "push uint8");
+    lua_setglobal(L, "img");
+    check(kshot_run_string(s, "assert(lab:dtype() == 'int64' and lab[1]:item() == 2);"
+                              "assert(img:dtype() == 'uint8' and img[{0, 1}]:item() == 255);"
+                              "mask = img:gt(8)") == KSHOT_OK, "int64 and uint8 arrive as such");
+    lua_getglobal(L, "mask");
+    unsigned char m[4] = {9, 9, 9, 9};
+    check(kshot_tensor_shape(s, -1, &dt, NULL, NULL) == KSHOT_OK && dt == KSHOT_BOOL, "bool out");
+    check(kshot_tensor_read(s, -1, m, sizeof m) == KSHOT_OK && m[0] == 0 && m[1] == 1 && m[2] == 0 && m[3] == 1,
+          "bool elements are 0 or 1");
+    lua_pop(L, 1);
+
+    int64_t seven = 7;
+    check(kshot_push_tensor(s, KSHOT_INT64, 0, NULL, &seven) == KSHOT_OK, "a scalar (ndim 0)");
+    check(kshot_tensor_shape(s, -1, NULL, &nd, NULL) == KSHOT_OK && nd == 0, "has ndim 0");
+    lua_pop(L, 1);
+    int64_t zero = 0;
+    check(kshot_push_tensor(s, KSHOT_FLOAT32, 1, &zero, NULL) == KSHOT_OK, "an empty tensor needs no data");
+    lua_pop(L, 1);
+
+    /* wrong uses: a message, nothing pushed */
+    int64_t neg = -1;
+    check(kshot_push_tensor(s, KSHOT_FLOAT32, 1, &neg, in) != KSHOT_OK && lua_gettop(L) == 0, "negative size");
+    check(has(kshot_last_error(s), "negative size -1"), "names the size");
+    check(kshot_push_tensor(s, (kshot_dtype)9, 1, &n3, in) != KSHOT_OK && has(kshot_last_error(s), "unknown dtype 9"),
+          "unknown dtype");
+    check(kshot_push_tensor(s, KSHOT_FLOAT32, 9, sizes, in) != KSHOT_OK && has(kshot_last_error(s), "ndim must be"),
+          "too many dims");
+    check(kshot_push_tensor(s, KSHOT_FLOAT32, 1, &n3, NULL) != KSHOT_OK && has(kshot_last_error(s), "data is NULL"),
+          "NULL data");
+    lua_pushinteger(L, 5);
+    check(kshot_tensor_shape(s, -1, &dt, &nd, sz) != KSHOT_OK && has(kshot_last_error(s), "got number"),
+          "not a tensor");
+    check(kshot_tensor_read(s, -1, out, sizeof out) != KSHOT_OK && lua_gettop(L) == 1, "read of a number fails");
+    lua_pop(L, 1);
+    check(kshot_run_string(s, "released = require('kshot').ones(2); released:close()") == KSHOT_OK, "close");
+    lua_getglobal(L, "released");
+    check(kshot_tensor_read(s, -1, out, sizeof out) != KSHOT_OK && has(kshot_last_error(s), "released"),
+          "a released tensor");
+    lua_pop(L, 1);
+    check(kshot_push_tensor(NULL, KSHOT_FLOAT32, 1, &n3, in) != KSHOT_OK, "NULL state");
+    check(kshot_run_string(s, "z = 1") == KSHOT_OK && lua_gettop(L) == 0, "the state still runs");
+
+    kshot_close(s);
+    printf("%d failures\n", fails);
+    return fails != 0;
+}
+]==]
+
 describe("embedding API", function()
   it("builds and runs runtime/host/examples/embed_example.c", function()
     local exe = build("runtime/host/examples/embed_example.c")
@@ -197,6 +296,23 @@ describe("embedding API", function()
     CFLAGS = saved
     assert(ok, exe)
     local out, err, code = run(exe, q(lua))
+    assert.are.equal(0, code, out .. err)
+    assert.falsy(out:find("FAIL", 1, true), out)
+    assert.truthy(out:find("0 failures\n", 1, true), out)
+  end)
+
+  it("passes tensors in and out as copies of C buffers (kshot_push_tensor, kshot_tensor_shape/read)", function()
+    local src = tmpname() .. ".c"
+    H.track(src)
+    local f = assert(io.open(src, "w"))
+    f:write(TENSOR_TEST)
+    f:close()
+    local saved = CFLAGS
+    CFLAGS = CFLAGS .. " -I/usr/include/lua5.4"
+    local ok, exe = pcall(build, src)
+    CFLAGS = saved
+    assert(ok, exe)
+    local out, err, code = run(exe)
     assert.are.equal(0, code, out .. err)
     assert.falsy(out:find("FAIL", 1, true), out)
     assert.truthy(out:find("0 failures\n", 1, true), out)

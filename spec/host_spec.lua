@@ -217,6 +217,24 @@ describe("kshot host: modules", function()
     assert.are.equal("true\ttrue\tnil\n", out)
   end)
 
+  it("finds the user's modules next to the script from any working directory", function()
+    local dir = tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. q(dir .. "/pkg")))
+    spit(dir .. "/mymod.lua", "return {name = 'mymod'}")
+    spit(dir .. "/pkg/init.lua", "return {name = 'pkg'}")
+    spit(dir .. "/main.lua", "print(require('mymod').name, require('pkg').name)\nio.stderr:write(package.path)")
+    local out, err, code = run("-e 'require\"lfs\".chdir(\"/\")' " .. q(dir .. "/main.lua"))
+    os.execute("rm -rf " .. q(dir))
+    assert.are.equal(0, code, err)
+    assert.are.equal("mymod\tpkg\n", out)
+    -- the folder (absolute) comes right before the working directory's "./?.lua",
+    -- after kshot's and the installed modules
+    assert.truthy(err:find(";" .. dir .. "/?.lua;" .. dir .. "/?/init.lua;./?.lua;", 1, true), err)
+    local plain = run("-e 'io.write(package.path)'") -- no script: lua.c's path
+    assert.are.equal(select(2, err:gsub(";", "")), select(2, plain:gsub(";", "")) + 2)
+  end)
+
   it("loads C modules such as LuaFileSystem (Lua API exported)", function()
     local out, err, code = run("-e 'local lfs = require \"lfs\"; print(type(lfs.currentdir()), lfs.attributes(\"/\", \"mode\"))'")
     assert.are.equal(0, code, err)
@@ -311,6 +329,38 @@ describe("kshot host: REPL over a pipe (-i)", function()
     local out, _, code = run("-i " .. q(s), "y + 1\n")
     assert.are.equal(0, code)
     assert.truthy(out:find("> 42\n", 1, true), out)
+  end)
+
+  it("enters the REPL after a failing script too (python -i), with the script's globals", function()
+    local s = script("y = 41\nerror('boom')")
+    local out, err, code = run("-i " .. q(s), "y + 1\n")
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find(":2: boom", 1, true), err)
+    assert.truthy(out:find("> 42\n", 1, true), out)
+    -- without -i a failing script still exits 1 (lua.c)
+    assert.are.equal(1, select(3, run(q(s))))
+  end)
+
+  it("prints an expression spread over several lines once it is complete", function()
+    local out, err, code = run("-i", "ks.tensor({\n{1, 2},\n{3, 4}}):sum()\nmath.max(\n1,\n7)\nfor i = 1, 2 do\nend\n")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find(">> >> tensor(10.)\n", 1, true), out)
+    assert.truthy(out:find(">> >> 7\n", 1, true), out)
+    assert.are.equal("", err)
+  end)
+
+  it("keeps the first value of the last expression in _", function()
+    local out, err, code = run("-i", table.concat({
+      "ks.ones(2, 3):sum(), 'second'",
+      "_ * 2",
+      "x = 99",                                  -- a statement leaves _ alone
+      "_",
+      "setmetatable(_G, {__newindex = function() error('strict') end}) == _G",
+      "_",                                       -- set even when globals are strict
+    }, "\n") .. "\n")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("> tensor(6.)\tsecond\n> tensor(12.)\n> > tensor(12.)\n> true\n> true\n", 1, true), out)
+    assert.are.equal("", err)
   end)
 end)
 

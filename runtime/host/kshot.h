@@ -3,6 +3,9 @@
  *
  * Link with build/libkshot.a, liblua5.4.a (or -llua5.4) and the libraries
  * listed in the Makefile's LIBS; see runtime/host/examples/embed_example.c.
+ * Only this header is needed for running code and exchanging tensors; a
+ * host that also calls the Lua API (kshot_lua) includes <lua.h> and
+ * <lauxlib.h> (-I/usr/include/lua5.4 on Debian).
  *
  * Contract:
  *  - A kshot_state owns one lua_State with the standard libraries opened and
@@ -42,6 +45,9 @@
 #ifndef KSHOT_H
 #define KSHOT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,6 +84,39 @@ void ks_interrupt(kshot_state *s);
  * calling Lua directly (errors raised outside kshot_run_* are yours to
  * catch). Its extra space (lua_getextraspace) belongs to kshot. */
 lua_State *kshot_lua(kshot_state *s);
+
+/* ---- tensors between C and Lua (copies: neither side keeps the other's memory) ----
+ * A tensor's elements are in C order (row-major), 4-byte floats for
+ * KSHOT_FLOAT32, int64_t for KSHOT_INT64, 1 byte (0 or 1 for KSHOT_BOOL)
+ * otherwise. These calls count as runs: they return KSHOT_OK or a Lua status
+ * with kshot_last_error set, never raise, and `require "kshot"` the module
+ * if the state has not yet. Typical use:
+ *     int64_t sizes[2] = {2, 3};
+ *     float in[6] = {...};
+ *     kshot_push_tensor(s, KSHOT_FLOAT32, 2, sizes, in);   // stack: +1 tensor
+ *     lua_setglobal(kshot_lua(s), "x");                      // scripts see x
+ *     kshot_run_string(s, "y = require('kshot').softmax(x, 1)");
+ *     lua_getglobal(kshot_lua(s), "y");
+ *     kshot_tensor_read(s, -1, out, sizeof out);             // 6 floats
+ *     lua_pop(kshot_lua(s), 1);
+ */
+typedef enum kshot_dtype { KSHOT_FLOAT32 = 0, KSHOT_INT64 = 1, KSHOT_UINT8 = 2, KSHOT_BOOL = 3 } kshot_dtype;
+#define KSHOT_MAX_DIMS 8
+
+/* Push onto kshot_lua(s)'s stack a new tensor of `ndim` dims (0..8; 0 is a
+ * scalar) with sizes[0..ndim) (>= 0) holding a copy of `data` (numel
+ * elements of dtype; may be NULL when numel is 0). On failure nothing is
+ * pushed. The new tensor belongs to Lua (the garbage collector frees it). */
+int kshot_push_tensor(kshot_state *s, kshot_dtype dtype, int ndim, const int64_t *sizes, const void *data);
+/* Describe the tensor at stack index idx: its dtype, ndim and sizes (an
+ * array of KSHOT_MAX_DIMS; any pointer may be NULL). Fails (stack
+ * unchanged) when the value there is not a tensor or was released. */
+int kshot_tensor_shape(kshot_state *s, int idx, kshot_dtype *dtype, int *ndim, int64_t *sizes);
+/* Copy the elements of the tensor at stack index idx, in C order (views
+ * such as a transpose included), into dst, which holds `capacity` bytes;
+ * fails without writing when the tensor needs more (numel * element size).
+ * The stack is unchanged. */
+int kshot_tensor_read(kshot_state *s, int idx, void *dst, size_t capacity);
 
 /* Close the Lua state (running finalizers) and free everything. NULL is a
  * no-op. A signal handler must stop using the state before this is called. */

@@ -5,7 +5,9 @@
  * "kshot: <message>" and a traceback on stderr and the exit status is 1,
  * except for a Ctrl-C (SIGINT received, and the script ended with the
  * interrupt's error, kshot.h), which exits with 130 as a shell reports a
- * process killed by SIGINT (lua.c exits 1). */
+ * process killed by SIGINT (lua.c exits 1). Two additions to lua.c: -i enters
+ * the REPL even when the script (or -e, -l) failed, as python -i does, and
+ * the script's folder is on package.path (add_script_dir). */
 #include "kshot_host.h"
 
 #include <lauxlib.h>
@@ -66,8 +68,10 @@ static void print_help(void)
            "(tensors, autograd, neural networks, data sets) built in.\n\n"
            "usage: kshot [options] [script [args]]\n"
            "Runs 'script' (or the standard input with '-') with its arguments in the global\n"
-           "table 'arg' (arg[0] is the script) and as '...'. Without a script: the\n"
-           "interactive mode on a terminal, the standard input otherwise.\n\n"
+           "table 'arg' (arg[0] is the script) and as '...'; require finds modules in the\n"
+           "script's folder too. Without a script: the interactive mode on a terminal,\n"
+           "the standard input otherwise. Unlike lua5.4, -i enters the interactive mode\n"
+           "even when the script failed or was interrupted (as python -i).\n\n"
            "Options (those of lua5.4):\n%s\n"
            "In scripts: local ks = require \"kshot\". The interactive mode defines the\n"
            "globals ks = require \"kshot\" and help = require \"kshot.help\" for you\n"
@@ -76,8 +80,9 @@ static void print_help(void)
            "Tensor indices, dims and labels are 0-based, as in PyTorch; Lua's own\n"
            "arrays (t:totable(), t:shape()) stay 1-based.\n\n"
            "Interactive mode: an expression prints its value(s), plain tables with their\n"
-           "contents (require \"kshot.pretty\".format); unfinished statements\n"
-           "continue on the next line (prompt '>>'). Keys: Tab completes globals, fields\n"
+           "contents (require \"kshot.pretty\".format), also when spread over lines, and\n"
+           "the global _ keeps the first; unfinished statements continue on the next line\n"
+           "(prompt '>>'); each line is a chunk of its own, so use globals, not locals. Keys: Tab completes globals, fields\n"
            "and methods (string.fo<Tab>, t:ma<Tab>); Up/Down and Ctrl-R browse the history;\n"
            "Ctrl-C clears the line, or interrupts the running statement (also inside a\n"
            "long tensor operation); Ctrl-D exits.\n\n"
@@ -292,15 +297,54 @@ static int push_script_args(lua_State *L)
     return n;
 }
 
+/* The script's folder joins package.path where "./?.lua" stands (else at
+ * the end), so `require "util"` finds util.lua next to the script from any
+ * working directory (Python puts the script's folder on sys.path; lua.c
+ * only has "./", the working directory). The folder is made absolute: a
+ * script may change directory. Folders whose name holds the path
+ * separators ';' or '?' are left out. */
+static void add_script_dir(lua_State *L, const char *fname)
+{
+    const char *slash = strrchr(fname, '/');
+    char *dir = slash ? strndup(fname, (size_t)(slash - fname) + (slash == fname)) : strdup(".");
+    char *abs = dir ? realpath(dir, NULL) : NULL;
+    free(dir);
+    if (!abs) return;
+    int top = lua_gettop(L);
+    if (!strpbrk(abs, ";?") && lua_getglobal(L, "package") == LUA_TTABLE &&
+        lua_getfield(L, -1, "path") == LUA_TSTRING) {
+        const char *sep = strcmp(abs, "/") == 0 ? "" : "/";
+        const char *path = lua_tostring(L, -1);
+        const char *entries = lua_pushfstring(L, "%s%s?.lua;%s%s?/init.lua", abs, sep, abs, sep);
+        const char *dot = strstr(path, "./?.lua");
+        while (dot && dot != path && dot[-1] != ';') dot = strstr(dot + 1, "./?.lua");
+        if (dot) lua_pushfstring(L, "%s%s;%s", lua_pushlstring(L, path, (size_t)(dot - path)), entries, dot);
+        else lua_pushfstring(L, "%s%s%s", path, *path && path[strlen(path) - 1] != ';' ? ";" : "", entries);
+        lua_setfield(L, top + 1, "path");
+    }
+    lua_settop(L, top);
+    free(abs);
+}
+
 static int run_script(cmdline *c)
 {
     lua_State *L = kshot_lua(c->s);
     char **argv = c->argv + c->script;
     const char *fname = argv[0];
     if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL; /* stdin */
+    if (fname) add_script_dir(L, fname);
     int st = kshot_load(c->s, fname, -1, NULL);
     if (st == LUA_OK) st = call(c, push_script_args(L), 0);
     return report(c, st);
+}
+
+/* LUA_INIT, -e/-l and the script, in that order, until one fails (already
+ * reported). 1 when all succeeded. */
+static int run_all(cmdline *c)
+{
+    if (!(c->flags & HAS_NOENV) && handle_init(c) != LUA_OK) return 0;
+    if (!run_args(c)) return 0;
+    return c->script == c->argc || run_script(c) == LUA_OK;
 }
 
 static int pmain(lua_State *L)
@@ -308,11 +352,15 @@ static int pmain(lua_State *L)
     cmdline *c = lua_touserdata(L, 1);
     if (c->flags & HAS_V) print_version();
     create_arg_table(L, c);
-    if (!(c->flags & HAS_NOENV) && handle_init(c) != LUA_OK) return 0;
-    if (!run_args(c)) return 0;
-    if (c->script < c->argc && run_script(c) != LUA_OK) return 0;
+    int ok = run_all(c);
     if (c->flags & HAS_I) {
+        /* unlike lua.c, -i enters the REPL after a failure too (as python -i):
+         * after an error or a Ctrl-C in a long script, its globals are there
+         * to inspect. The status is then the REPL's (0). */
+        c->interrupted = 0;
         kshot_repl(c->s);
+    } else if (!ok) {
+        return 0;
     } else if (c->script == c->argc && !(c->flags & (HAS_EXEC | HAS_V | HAS_COMPLETE))) {
         if (isatty(STDIN_FILENO)) {
             print_version();

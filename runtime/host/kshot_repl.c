@@ -131,8 +131,10 @@ static int incomplete(lua_State *L, int st)
     return len >= mlen && strcmp(msg + len - mlen, mark) == 0;
 }
 
-/* The first line as an expression: pushes the chunk and returns LUA_OK, or
- * pushes nothing and returns the load error. */
+/* The line(s) as an expression: pushes the chunk and returns LUA_OK, or
+ * pushes nothing and returns the load error. Tried on the first line, and
+ * again on a statement of several lines once it is complete (lua.c tries
+ * only the first line), so a call or table spread over lines prints too. */
 static int load_expression(repl *r, const char *line)
 {
     lua_State *L = r->L;
@@ -180,6 +182,7 @@ static int read_statement(repl *r)
             }
         }
         history_add(r, code);
+        if (st == LUA_OK && load_expression(r, code) == LUA_OK) lua_remove(L, -2); /* the expression */
         lua_remove(L, -2);
         return st == LUA_OK ? LUA_OK : kshot_fail(r->s, st);
     }
@@ -216,9 +219,17 @@ fallback:
     return 0;
 }
 
-static int print_values(lua_State *L)
+/* The results of an expression: the first becomes the global `_` (the last
+ * result, as in Python's REPL; a raw set, so a strict-globals metatable
+ * does not refuse it), then all are printed. */
+static int show_results(lua_State *L)
 {
     int n = lua_gettop(L);
+    lua_pushglobaltable(L);
+    lua_pushliteral(L, "_");
+    lua_pushvalue(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     for (int i = 1; i <= n; i++) {
         size_t len;
         const char *s = push_pretty(L, i) ? lua_tolstring(L, -1, &len) : luaL_tolstring(L, i, &len);
@@ -240,7 +251,7 @@ static void report(repl *r, int st)
 }
 
 /* Run the chunk at the top and print its results (tab-separated, through
- * tostring so tensors pretty-print). */
+ * tostring so tensors pretty-print; the first is kept in `_`). */
 static void execute(repl *r)
 {
     lua_State *L = r->L;
@@ -249,7 +260,7 @@ static void execute(repl *r)
     int n = lua_gettop(L) - base;
     if (st == LUA_OK && n > 0) {
         luaL_checkstack(L, 1, "too many results to print");
-        lua_pushcfunction(L, print_values);
+        lua_pushcfunction(L, show_results);
         lua_insert(L, base + 1);
         st = run(r, n, 0);
     }
