@@ -84,6 +84,29 @@ describe("kshot.help", function()
     assert.falsy(sgd:find("check_range", 1, true), sgd)
   end)
 
+  it("describes a tensor by its fields and methods, and a tensor method given as a value", function()
+    local t = help.text(ks.zeros(2))
+    has(t, "Fields: requires_grad, grad")
+    has(t, " matmul ")
+    assert.falsy(t:find("ks_lua_tensor.c", 1, true), t) -- not the binding's implementation notes
+    assert.equal(t, help.text("tensor"))
+    local x = ks.ones(2)
+    assert.equal(help.text("t:view"), help.text(x.view))
+    has(help.text(x.sum), "t:sum")
+  end)
+
+  it("says so when given nil (an undefined name), unlike help() which lists the modules", function()
+    local printed = {}
+    local old = _G.print
+    _G.print = function(...) printed[#printed + 1] = table.concat({ ... }, "\t") end
+    local ok, r = pcall(function() help(nil); help(ks.no_such_field); help() end)
+    _G.print = old
+    assert.is_true(ok, r)
+    has(printed[1], "help: the value is nil")
+    assert.equal(printed[1], printed[2])
+    has(printed[3], "Modules:")
+  end)
+
   it("prints through help(x) and returns nothing", function()
     local printed = {}
     local old = _G.print
@@ -93,5 +116,14 @@ describe("kshot.help", function()
     assert.is_true(ok, r)
     assert.is_nil(r)
     assert.truthy(printed[1]:find("^Linear%("))
+  end)
+
+  it("finds a module's parts in the folder beside it, and prefers a --- doc line to a header example", function()
+    -- kshot.experiment keeps its report in experiment/report.lua; "exp" is the docs' name for an experiment
+    assert.truthy(help.text("exp:report"):find("^exp:report{write=true"))
+    assert.truthy(help.text("experiment.summarize"):find("^exp:summarize%(%)"))
+    assert.truthy(help.text("experiment.svg_comparison"):find("^Comparison plot"))
+    -- the header's usage example "exp:run()  -- runs what ..." is not the documentation of exp:run
+    assert.truthy(help.text("exp:run"):find("^exp:run{force=false"))
   end)
 end)

@@ -6,7 +6,9 @@
 --                           "ks.zeros", "t:view", "stats.interval", ...
 --   help(nn.Linear)         a kshot module, class or function (found by
 --                           identity among the loaded kshot modules)
---   help(t)                 a tensor: the tensor methods' overview
+--   help(t)                 a tensor: its fields and the names of its methods
+--   help(x.sum)             a tensor method, as help("t:sum")
+--   help(nil)               says the value is nil (help() is the overview)
 --
 -- The interactive mode defines the global `help`; scripts can
 -- `local help = require "kshot.help"`. help prints the doc comment (a
@@ -28,7 +30,7 @@ local PREFIXES = { ks = "kshot", kshot = "kshot", F = "functional", functional =
 local MODULE_ALIASES = { lr = "kshot.optim.lr_scheduler", lr_scheduler = "kshot.optim.lr_scheduler",
   sched = "kshot.optim.lr_scheduler", scheduler = "kshot.optim.lr_scheduler",
   m = "kshot.nn.module", model = "kshot.nn.module", module = "kshot.nn.module", self = "kshot.nn.module",
-  opt = "kshot.optim", optimizer = "kshot.optim", init = "kshot.nn.weight_init" }
+  opt = "kshot.optim", optimizer = "kshot.optim", init = "kshot.nn.weight_init", exp = "kshot.experiment" }
 
 -- the PyTorch namespace a kshot module follows (the undocumented names' pointer)
 local TORCH_NAMES = { ["kshot"] = "torch", ["kshot.optim"] = "torch.optim",
@@ -197,9 +199,12 @@ end
 -- else (Lua) the comment above its definition
 local function find_block(src, member, c_style)
   local L = lines_of(src)
-  for i, l in ipairs(L) do
-    local b = comment_body(l, c_style)
-    if b and is_signature(b, member) then return signature_block(L, i, c_style) end
+  -- a "--- name(" doc line first: a module header's usage example can name the member too
+  for pass = c_style and 2 or 1, 2 do
+    for i, l in ipairs(L) do
+      local b = (pass == 2 or l:match("^%s*%-%-%-")) and comment_body(l, c_style)
+      if b and is_signature(b, member) then return signature_block(L, i, c_style) end
+    end
   end
   if c_style then return nil end
   local word = escape(member):gsub("%%", "%%%%")
@@ -287,6 +292,9 @@ local function name_of(v)
   if #names == 0 and type(ks.functional) == "table" then
     for k, x in pairs(ks.functional) do if x == v then names[#names + 1] = "F." .. k end end
   end
+  if #names == 0 and type(ks.Tensor) == "table" then -- a tensor method: help(x.sum) as help("t:sum")
+    for k, x in pairs(ks.Tensor) do if x == v and type(k) == "string" then names[#names + 1] = "t:" .. k end end
+  end
   table.sort(names)
   return names[1]
 end
@@ -306,6 +314,27 @@ local function overview()
   return table.concat(out, "\n")
 end
 
+-- help(t) / help("tensor"): what a user can do with a tensor (the fields, the
+-- methods by name), not the binding's implementation notes
+local function tensor_overview()
+  local names = {}
+  for k in pairs(ks.Tensor) do
+    if type(k) == "string" and not k:match("^_") then names[#names + 1] = k end
+  end
+  table.sort(names)
+  local out = { "kshot tensor: a strided view of float32, int64, uint8 or bool elements (PyTorch's torch.Tensor;",
+    "indices and dims 0-based). help(\"t:view\") or help(x.view) documents one method.",
+    "Fields: requires_grad, grad, grad_fn, is_leaf, retains_grad, ndim, data, T, mT, device, is_cuda.",
+    ("Methods (%d; a trailing _ writes in place):"):format(#names) }
+  local line = " "
+  for _, n in ipairs(names) do
+    if #line + #n + 1 > 100 then out[#out + 1], line = line, " " end
+    line = line .. " " .. n
+  end
+  out[#out + 1] = line
+  return table.concat(out, "\n")
+end
+
 -- "nn.Linear" -> the module files to search and the member name
 local function resolve(name)
   local mods = lua_modules()
@@ -319,12 +348,13 @@ local function resolve(name)
   local modfull = not kind and find_module(mods, prefix) or (prefix:match("^kshot") and prefix or "kshot." .. prefix)
   if mods[modfull] then
     files[#files + 1] = { mods[modfull], false, modfull }
-    -- a package's other files, or the files that register into the module
-    -- (lr_scheduler_factor.lua adds to kshot.optim.lr_scheduler)
-    local sep = mods[modfull]:match("/init%.lua$") and "." or "_"
+    -- a package's other files, the files that register into the module
+    -- (lr_scheduler_factor.lua adds to kshot.optim.lr_scheduler) or the
+    -- folder of its parts beside it (experiment.lua + experiment/report.lua)
     local _, names = lua_modules()
     for _, n in ipairs(names) do
-      if n:sub(1, #modfull + 1) == modfull .. sep then files[#files + 1] = { mods[n], false, modfull } end
+      local head = n:sub(1, #modfull + 1)
+      if head == modfull .. "_" or head == modfull .. "." then files[#files + 1] = { mods[n], false, modfull } end
     end
   end
   if kind or #files == 0 then
@@ -348,14 +378,8 @@ function M.text(x)
     if not n then return nil, ("no kshot documentation for this %s (help() lists the modules)"):format(type(x)) end
     x = n
   end
-  if x == "tensor" or x == "ks" or x == "kshot" or x == "t" then
-    local f = read((c_sources()[1] or ""):gsub("[^/]*$", "") .. "ks_lua_tensor.c")
-    local doc = f and f:match("^/%*(.-)%*/")
-    if x == "tensor" or x == "t" then
-      return doc and doc:gsub("\n ?%* ?", "\n") or "tensor methods: see README.md (the bindings' sources are not beside the modules)"
-    end
-    return overview()
-  end
+  if x == "tensor" or x == "t" or x == "Tensor" then return tensor_overview() end
+  if x == "ks" or x == "kshot" then return overview() end
   local r = resolve(x)
   if r.header then return lua_header(read(r.header) or "") or ("%s: no header comment"):format(x) end
   local plain -- the first undocumented definition, described if nothing better turns up
@@ -383,8 +407,15 @@ function M.text(x)
   return nil, ("no kshot documentation found for '%s' (help() lists the modules)"):format(x)
 end
 
-setmetatable(M, { __call = function(_, x)
-  local s, msg = M.text(x)
+-- help() is the overview; help(nil) is an explicit nil, most often a name
+-- that is not defined (help(ks.nn) where kshot.nn is a module of its own)
+setmetatable(M, { __call = function(_, ...)
+  if select("#", ...) > 0 and (...) == nil then
+    print("help: the value is nil (a name or field that is not defined?); help() lists the modules, "
+      .. "help(\"nn.Linear\") takes a name as a string")
+    return
+  end
+  local s, msg = M.text((...))
   print(s or msg)
 end })
 
