@@ -20,6 +20,8 @@
 --   margin_ranking, hinge_embedding, cosine_embedding, triplet_margin, multi_margin, poisson_nll,
 --   soft_margin and multilabel_soft_margin losses: in kshot/nn/losses_extra.lua
 --   unfold and fold (im2col / col2im): in kshot/nn/unfold.lua
+--   prelu, hardswish, hardsigmoid, dropout1d, dropout2d: in kshot/nn/functional_extra.lua
+--   conv1d, max_pool1d, avg_pool1d, adaptive_avg_pool1d, conv_transpose2d: in kshot/nn/conv_extra.lua
 -- The C half takes PyTorch's arguments positionally or as keywords in a table:
 -- F.softmax(x, 1) or F.softmax(x, {dim = 1}); F.dropout(x, 0.3, {training = false});
 -- F.leaky_relu(x, {negative_slope = 0.1}); F.gelu(x, {approximate = "tanh"});
@@ -273,5 +275,8 @@ require "kshot.nn.resample"
 require "kshot.nn.losses_extra"
 -- F.unfold / F.fold (im2col, col2im)
 require "kshot.nn.unfold"
+-- F.prelu, hardswish, hardsigmoid, dropout1d/2d; F.conv1d, 1-D pools, conv_transpose2d
+require "kshot.nn.functional_extra"
+require "kshot.nn.conv_extra"
 
 return F

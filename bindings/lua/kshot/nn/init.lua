@@ -9,7 +9,7 @@ nn.functional = require "kshot.nn.functional" -- ks.functional, with its Lua hal
 nn.init = require "kshot.nn.weight_init"
 
 for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses",
-    "kshot.nn.resnet", "kshot.nn.attention"}) do
+    "kshot.nn.resnet", "kshot.nn.attention", "kshot.nn.layers_extra", "kshot.nn.recurrent"}) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 for name, fn in pairs(require "kshot.nn.models") do nn[name] = fn end

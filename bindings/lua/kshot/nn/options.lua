@@ -23,17 +23,19 @@ end
 -- padding = 1})): positional(fname, order, ...) -> the options table (or
 -- nil). A lone table (or nothing) is the options table itself; otherwise the
 -- values name order[1], order[2], ... (nil skips one) and a trailing table
--- holds the rest. The caller still checks the result (so a PyTorch argument
+-- holds the rest. A list ({2, 1}) is a value, never the options table
+-- (ConvTranspose2d(4, 6, 3, 2, 1, 1, 1, true, {1, 2}) ends with a dilation pair). The caller still checks the result (so a PyTorch argument
 -- kshot lacks is an unknown-option error). Errors blame the constructor's
 -- caller (positional <- __init <- the class call <- the user's line).
 function M.positional(fname, order, ...)
   local n = select("#", ...)
   local first = ...
-  if n <= 1 and (first == nil or type(first) == "table") then return first end
+  local function is_opts(v) return type(v) == "table" and v[1] == nil end
+  if n <= 1 and (first == nil or is_opts(first)) then return first end
   local opts = {}
   for i = 1, n do
     local v = select(i, ...)
-    if i == n and type(v) == "table" then
+    if i == n and is_opts(v) then
       for k, x in pairs(v) do
         if opts[k] ~= nil then
           error(string.format("%s: option '%s' given both positionally and in the options table", fname, tostring(k)), 4)
