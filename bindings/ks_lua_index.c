@@ -11,26 +11,33 @@
  *       {} or ":"   the whole dim (ks.all is the reduction, as torch.all)
  *       "..."         as many whole dims as needed
  *       int64 tensor  index (a copy; the result has the index's shape in
- *                     place of the dim). Several adjacent index tensors
- *                     index together, broadcast: x[{rows, cols}][i] =
- *                     x[rows[i]][cols[i]] (PyTorch's x[rows, cols]); they
- *                     must be next to each other and no mask may join them
+ *                     place of the dim). Several index tensors index
+ *                     together, broadcast: x[{rows, cols}][i] =
+ *                     x[rows[i]][cols[i]] (PyTorch's x[rows, cols])
  *       bool/uint8 tensor     mask over as many dims as it has (a copy; those
- *                     dims become one dim of the selected count)
+ *                     dims become one dim of the selected count); joined by
+ *                     other index tensors, a mask is the index tensors of its
+ *                     set positions (mask:nonzero()'s columns), as in PyTorch
  *   t[mask] / t[index] a tensor key alone is a one-entry key.
+ * Several index tensors follow PyTorch: integers select first (their dims
+ * go away), then the index tensors' broadcast shape replaces their dims
+ * where those dims are adjacent (x[{":", i, j}], also x[{i, 0, j}]), and
+ * goes first when slices separate them (x[{i, ":", j}] -> [B, size(1)]).
  * An integer out of range raises "index i is out of bounds for dimension d
  * with size n" at the nearest Lua caller's file:line (also when the lookup
  * comes from C, e.g. ipairs's iterator); i == n adds that indices are 0-based
  * and how to loop (ipairs(t) starts at 1: Lua 5.4 has no __ipairs).
- * Integers and slices give views (writes go through to t); at most one
- * mask, or one run of adjacent index tensors, per key. Entries may not be nil (Lua tables cannot hold
+ * Integers and slices give views (writes go through to t); index tensors
+ * and masks give copies. Entries may not be nil (Lua tables cannot hold
  * holes): use {} or ":".
  *
  * Assignment t[key] = value: value is a number, boolean, tensor (broadcast
  * to the selected region, converted to t's dtype) or nested table. With a
  * mask or index the selected elements are written in place (masked fill /
- * index copy). A number must fit t's dtype (int64/uint8: not NaN/inf, in
- * range; see ks_check_fill_value), else an error names it. In-place writes are refused on a tensor that requires grad
+ * index copy; a repeated position keeps the last value written, as
+ * PyTorch's index_put_ without accumulate on CPU). A number must fit t's
+ * dtype (int64/uint8: not NaN/inf, in range; see ks_check_fill_value),
+ * else an error names it. In-place writes are refused on a tensor that requires grad
  * while grad mode is on.
  */
 #include "ks_lua.h"
@@ -170,18 +177,10 @@ static void parse_key(lua_State *L, const ks_tensor *t, key *k)
     int ell = 0;
     for (int i = 0; i < k->n; i++) ell += k->e[i].kind == E_ELLIPSIS;
     if (ell > 1) luaL_error(L, "an index can only have a single ellipsis (\"...\")");
-    if (k->nadv > 1) { /* several index tensors: adjacent int64 indices only (x[{rows, cols}]) */
-        int first = -1, last = -1;
-        for (int i = 0; i < k->n; i++) {
-            if (k->e[i].kind == E_MASK)
-                luaL_error(L, "a mask cannot be combined with other index tensors in one key (got %d); index one dim "
-                              "at a time", k->nadv);
-            if (k->e[i].kind == E_INDEX) { if (first < 0) first = i; last = i; }
-        }
-        if (last - first + 1 != k->nadv)
-            luaL_error(L, "index tensors must be next to each other in a key (x[{i, j}] or x[{\":\", i, j}]); "
-                          "separated ones are not supported");
-    }
+    if (k->nadv > 1)
+        for (int i = 0; i < k->n; i++)
+            if (k->e[i].kind == E_MASK && k->e[i].t->ndim == 0)
+                luaL_error(L, "index entry %d: a 0-dim mask cannot be combined with other index tensors", i + 1);
     if (t->ndim == 0 && k->n > 0 && k->e[0].kind != E_ELLIPSIS && !(k->e[0].kind == E_MASK && k->e[0].t->ndim == 0))
         luaL_error(L, "invalid index of a 0-dim tensor (use t:item() to read its value)");
     if (k->consumed > t->ndim)
@@ -189,15 +188,31 @@ static void parse_key(lua_State *L, const ks_tensor *t, key *k)
 }
 
 /* ----------------------------------------------------- basic indexing */
+/* The key's advanced entries. apply_basic notes each with the view dim it
+ * starts at; prepare_adv then leaves either a mask alone (`mask`, over the
+ * view dims from `dim`) or n index tensors ix[] over the view dims dim ..
+ * dim + n - 1 (masks joined by other indices expanded to coordinates). */
 typedef struct adv {
-    const entry *e; /* a mask, or the first of n adjacent index tensors */
-    int n;
-    int dim;       /* dim of the view where it applies */
-    int orig_dim;  /* dim of the original tensor (messages) */
+    const entry *e;                /* the first advanced entry (NULL: none) */
+    const ks_tensor *mask;         /* a mask alone, after prepare_adv */
+    int n;                         /* entries noted, then index tensors */
+    int dim;                       /* view dim where the advanced dims start */
+    const entry *ents[KS_MAX_DIMS];
+    ks_tensor *ix[KS_MAX_DIMS];    /* borrowed from the key or from boxes on the stack */
+    int vdim[KS_MAX_DIMS];         /* view dim of each entry / index */
+    int orig[KS_MAX_DIMS];         /* dim of the original tensor (messages) */
 } adv;
 
 /* view dims the advanced entries consume (merged into one for the lookup) */
-static int adv_span(const adv *a) { return a->e->kind == E_MASK ? a->e->t->ndim : a->n; }
+static int adv_span(const adv *a) { return a->mask ? a->mask->ndim : a->n; }
+
+/* parse_key allows a 0-dim mask only alone, so at most KS_MAX_DIMS entries */
+static void note_adv(adv *a, const entry *e, int vdim, int orig)
+{
+    if (!a->e) a->e = e;
+    a->ents[a->n] = e, a->vdim[a->n] = vdim, a->orig[a->n] = orig;
+    a->n++;
+}
 
 static void put(ks_tensor **box, ks_tensor *r)
 {
@@ -292,11 +307,10 @@ static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *
         case E_ELLIPSIS: span = t->ndim - k->consumed; break;
         case E_MASK:
             span = e->t->ndim;
-            a->e = e, a->n = 1, a->dim = nd, a->orig_dim = src;
+            note_adv(a, e, nd, src);
             break;
         case E_INDEX:
-            if (!a->e) a->e = e, a->n = 0, a->dim = nd, a->orig_dim = src;
-            a->n++;
+            note_adv(a, e, nd, src);
             break;
         case E_ALL: break;
         }
@@ -319,7 +333,7 @@ static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *
  * each (select/slice nodes); else basic_geometry. */
 static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, adv *a, bool record)
 {
-    a->e = NULL;
+    a->e = NULL, a->mask = NULL, a->n = 0;
     if (!record) {
         basic_geometry(L, c, box, k, a);
         return;
@@ -361,8 +375,7 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
         }
         case E_INDEX:
         case E_MASK:
-            if (!a->e) a->e = e, a->n = 0, a->dim = d, a->orig_dim = orig;
-            a->n++;
+            note_adv(a, e, d, orig);
             d += e->kind == E_MASK ? e->t->ndim : 1;
             orig += e->kind == E_MASK ? e->t->ndim : 1;
             break;
@@ -372,6 +385,86 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
 }
 
 /* ------------------------------------------------- advanced indexing */
+/* A mask covers the view's dims from vdim with exactly their sizes. */
+static void check_mask(lua_State *L, const ks_tensor *view, const ks_tensor *mask, int vdim, int orig)
+{
+    for (int j = 0; j < mask->ndim; j++)
+        if (mask->size[j] != view->size[vdim + j]) {
+            char ms[160], vs[160];
+            luaL_error(L, "the shape of the mask %s at index %d does not match the shape of the indexed tensor %s at index %d",
+                       ks_shape_str(mask, ms, sizeof ms), j, ks_shape_str(view, vs, sizeof vs), orig + j);
+        }
+}
+
+/* A mask joined by other index tensors indexes as the columns of its
+ * nonzero(): one 1-D index tensor per mask dim (PyTorch does the same).
+ * The columns live in boxes pushed on the stack. Returns the count added. */
+static int mask_coords(lua_State *L, ks_ctx *c, const ks_tensor *view, const entry *e, int vdim, int orig,
+                       ks_tensor **ix)
+{
+    check_mask(L, view, e->t, vdim, orig);
+    ks_tensor **nz = ks_lua_newbox(L);
+    if (ks_nonzero(c, e->t, nz)) ks_lua_raise(L, c);
+    for (int j = 0; j < e->t->ndim; j++) {
+        ks_tensor **col = ks_lua_newbox(L);
+        if (ks_select(c, *nz, 1, j, col)) ks_lua_raise(L, c);
+        ix[j] = *col;
+    }
+    return e->t->ndim;
+}
+
+/* Index tensors on adjacent view dims index in place; separated ones (a
+ * slice between them) move their dims to the front, in key order, so the
+ * broadcast index dims come first in the result (PyTorch's rule). The move
+ * is a permute view, recorded for autograd with `record`. */
+static void gather_adv_dims(lua_State *L, ks_ctx *c, ks_tensor **box, adv *a, bool record)
+{
+    a->dim = a->vdim[0];
+    bool adjacent = true;
+    for (int i = 1; i < a->n; i++) adjacent = adjacent && a->vdim[i] == a->vdim[0] + i;
+    if (adjacent) return;
+    ks_tensor *cur = *box, *r;
+    int perm[KS_MAX_DIMS], np = 0;
+    bool used[KS_MAX_DIMS] = {false};
+    for (int i = 0; i < a->n; i++) perm[np++] = a->vdim[i], used[a->vdim[i]] = true;
+    for (int d = 0; d < cur->ndim; d++)
+        if (!used[d]) perm[np++] = d;
+    int64_t args[KS_MAX_DIMS];
+    for (int d = 0; d < np; d++) args[d] = perm[d];
+    if (ks_permute(c, cur, perm, &r)) ks_lua_raise(L, c);
+    ks_tensor_retain(cur);
+    put(box, r);
+    ks_status st = record ? ks_ag_record_view(c, KS_VIEW_PERMUTE, args, np, cur, r) : KS_OK;
+    ks_tensor_release(cur);
+    if (st) ks_lua_raise(L, c);
+    for (int i = 0; i < a->n; i++) a->vdim[i] = i;
+    a->dim = 0;
+}
+
+/* After apply_basic: a mask alone stays a mask; otherwise every advanced
+ * entry becomes index tensors (a->ix) whose dims are then made adjacent. */
+static void prepare_adv(lua_State *L, ks_ctx *c, ks_tensor **box, adv *a, bool record)
+{
+    if (a->n == 1 && a->e->kind == E_MASK) {
+        a->mask = a->e->t;
+        a->dim = a->vdim[0];
+        return;
+    }
+    int n = 0, vdim[KS_MAX_DIMS], orig[KS_MAX_DIMS];
+    for (int i = 0; i < a->n; i++) {
+        const entry *e = a->ents[i];
+        int k = 1;
+        if (e->kind == E_MASK) k = mask_coords(L, c, *box, e, a->vdim[i], a->orig[i], a->ix + n);
+        else a->ix[n] = e->t;
+        for (int j = 0; j < k; j++) vdim[n + j] = a->vdim[i] + j, orig[n + j] = a->orig[i] + j;
+        n += k;
+    }
+    a->n = n;
+    memcpy(a->vdim, vdim, sizeof(int) * (size_t)n);
+    memcpy(a->orig, orig, sizeof(int) * (size_t)n);
+    gather_adv_dims(L, c, box, a, record);
+}
+
 /* Row-major positions in the merged dims of n adjacent index tensors,
  * broadcast together (x[{rows, cols}]: element i reads (rows[i], cols[i])).
  * idx_shape receives the broadcast shape. */
@@ -381,7 +474,7 @@ static ks_tensor *tuple_positions(lua_State *L, ks_ctx *c, const ks_tensor *view
     int nd = 0;
     int64_t shape[KS_MAX_DIMS];
     for (int i = 0; i < a->n; i++) {
-        const ks_tensor *ix = a->e[i].t;
+        const ks_tensor *ix = a->ix[i];
         int64_t out[KS_MAX_DIMS];
         int on;
         if (ks_broadcast_shapes(c, nd, shape, ix->ndim, ix->size, &on, out)) {
@@ -401,13 +494,13 @@ static ks_tensor *tuple_positions(lua_State *L, ks_ctx *c, const ks_tensor *view
     for (int64_t j = 0; j < count; j++) o[j] = 0;
     for (int i = 0; i < a->n; i++) { /* o = o * size_i + index_i, index_i broadcast to the shape */
         ks_tensor **ebox = ks_lua_newbox(L), **cbox = ks_lua_newbox(L);
-        if (ks_expand(c, a->e[i].t, nd, shape, ebox) || ks_contiguous(c, *ebox, cbox)) ks_lua_raise(L, c);
+        if (ks_expand(c, a->ix[i], nd, shape, ebox) || ks_contiguous(c, *ebox, cbox)) ks_lua_raise(L, c);
         const int64_t *v = ks_tensor_data(*cbox);
         int64_t n = view->size[a->dim + i];
         for (int64_t j = 0; j < count; j++) {
             if (v[j] < -n || v[j] >= n)
                 luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)v[j],
-                           a->orig_dim + i, (lua_Integer)n);
+                           a->orig[i], (lua_Integer)n);
             o[j] = o[j] * n + (v[j] < 0 ? v[j] + n : v[j]);
         }
         lua_pop(L, 2);
@@ -424,19 +517,19 @@ static ks_tensor *tuple_positions(lua_State *L, ks_ctx *c, const ks_tensor *view
 static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view, const adv *a, int *idx_ndim,
                                  int64_t *idx_shape)
 {
-    if (a->e->kind == E_INDEX && a->n > 1) return tuple_positions(L, c, view, a, idx_ndim, idx_shape);
-    const ks_tensor *ix = a->e->t;
+    if (!a->mask && a->n > 1) return tuple_positions(L, c, view, a, idx_ndim, idx_shape);
+    const ks_tensor *ix = a->mask ? a->mask : a->ix[0];
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *src = NULL;
     if (ks_contiguous(c, (ks_tensor *)ix, &src)) ks_lua_raise(L, c);
     *box = src; /* released with the box */
     ks_tensor *r;
-    if (a->e->kind == E_INDEX) {
+    if (!a->mask) {
         int64_t n = view->size[a->dim];
         const int64_t *v = ks_tensor_data(src);
         for (int64_t i = 0; i < src->numel; i++)
             if (v[i] < -n || v[i] >= n)
-                luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)v[i], a->orig_dim,
+                luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)v[i], a->orig[0],
                            (lua_Integer)n);
         int64_t len = src->numel;
         if (ks_tensor_empty(c, KS_INT64, 1, &len, &r)) ks_lua_raise(L, c);
@@ -445,12 +538,7 @@ static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view,
         *idx_ndim = ix->ndim;
         memcpy(idx_shape, ix->size, sizeof(int64_t) * (size_t)ix->ndim);
     } else {
-        for (int j = 0; j < ix->ndim; j++)
-            if (ix->size[j] != view->size[a->dim + j]) {
-                char ms[160], vs[160];
-                luaL_error(L, "the shape of the mask %s at index %d does not match the shape of the indexed tensor %s at index %d",
-                           ks_shape_str(ix, ms, sizeof ms), j, ks_shape_str(view, vs, sizeof vs), a->orig_dim + j);
-            }
+        check_mask(L, view, ix, a->dim, a->orig[0]);
         const uint8_t *m = ks_tensor_data(src);
         int64_t count = 0;
         for (int64_t i = 0; i < src->numel; i++) count += m[i] != 0;
@@ -510,8 +598,9 @@ int ks_lua_index_get(lua_State *L, ks_ctx *c)
     adv a;
     apply_basic(L, c, box, &k, &a, ks_ag_needs_record(c, 1, &t));
     if (!a.e) return 1;
-    /* Differentiable as reshape -> index_select -> view, each recorded. */
+    /* Differentiable as [permute ->] reshape -> index_select -> view, each recorded. */
     bool rec = ks_ag_needs_record(c, 1, box);
+    prepare_adv(L, c, box, &a, rec);
     ks_tensor *view = *box;
     int idx_ndim;
     int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
@@ -660,6 +749,7 @@ int ks_lua_index_set(lua_State *L, ks_ctx *c)
     adv a;
     apply_basic(L, c, box, &k, &a, false);
     if (a.e) {
+        prepare_adv(L, c, box, &a, false);
         set_advanced(L, c, *box, &a);
         return 0;
     }

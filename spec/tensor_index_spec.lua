@@ -166,9 +166,7 @@ describe("masks and index tensors (copies)", function()
     assert.matches("index 3 is out of bounds for dimension 0 with size 3", errmsg(get, t, I{0, 3}))
     assert.matches("index %-5 is out of bounds for dimension 1 with size 4", errmsg(get, t, {{}, I{-5}}))
     assert.matches("must be int64 %(index%) or bool/uint8 %(mask%), got float32", errmsg(get, t, ks.tensor{0, 1}))
-    -- adjacent index tensors index together (spec/port_pytorch_spec.lua); other combinations are refused
-    assert.matches("index tensors must be next to each other", errmsg(get, ks.zeros(2, 2, 2), {I{0}, {}, I{1}}))
-    assert.matches("a mask cannot be combined with other index tensors", errmsg(get, t, {ks.tensor{true, false, true}, I{1}}))
+    -- several index tensors: see "index tensors with slices and integers" below
     local t8 = ks.zeros(1, 1, 1, 1, 1, 1, 1, 2)
     assert.matches("would have 9 dims %(at most 8%)", errmsg(get, t8, I{{0}, {0}}))
     assert.matches("would have 9 dims", errmsg(set, t8, I{{0}, {0}}, ks.zeros(1)))
@@ -353,5 +351,109 @@ describe("indexing and autograd", function()
     local z = ks.randn({3, 4, 2}, {generator = ks.Generator(1)}):requires_grad_()
     local ok, report = gc(function(t) return (t[{I{1, 1, 0}, {1, 3}}] * 2):sin() end, {z})
     assert.is_true(ok, report)
+  end)
+end)
+
+-- torch 1.13's numbers: spec/fixtures/torch_refs/index_mixed.py (x = arange(120):reshape(2, 3, 4, 5))
+local ref = require "spec.helpers.torch_reference"
+describe("index tensors with slices and integers (PyTorch's rules)", function()
+  local function x4() return ks.arange(2 * 3 * 4 * 5):reshape(2, 3, 4, 5) end
+  local function check(shape, flat, r)
+    assert.are.same(shape, r:shape())
+    assert.are.same(flat, r:reshape(-1):totable())
+  end
+  -- every element of t is sparse[flat position] or 0 (the torch script prints the non-zeros)
+  local function check_sparse(sparse, t)
+    local got = t:reshape(-1):totable()
+    for k = 1, #got do assert.are.equal(sparse[k - 1] or 0, got[k], "element " .. (k - 1)) end
+  end
+  local i, m = I{1, 0}, ks.tensor{true, false, true}
+
+  it("integers select first; adjacent index dims stay in place, separated ones go first", function()
+    local x = x4()
+    check({3, 2, 5}, {5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 25, 26, 27, 28, 29, 20, 21, 22, 23, 24, 45, 46, 47, 48, 49, 40, 41,
+      42, 43, 44}, x[{0, ":", i}])
+    check({2, 3, 5}, {70, 71, 72, 73, 74, 90, 91, 92, 93, 94, 110, 111, 112, 113, 114, 15, 16, 17, 18, 19, 35, 36, 37,
+      38, 39, 55, 56, 57, 58, 59}, x[{i, ":", I{2, -1}}])
+    check({2, 2, 4}, {24, 29, 34, 39, 84, 89, 94, 99, 0, 5, 10, 15, 60, 65, 70, 75}, x[{":", i, ":", I{4, 0}}])
+    check({2, 2}, {28, 5, 88, 65}, x[{":", i, 1, I{3, 0}}]) -- adjacent once the integer has selected
+    check({2, 2, 2, 5}, {80, 81, 82, 83, 84, 100, 101, 102, 103, 104, 20, 21, 22, 23, 24, 40, 41, 42, 43, 44, 95, 96,
+      97, 98, 99, 115, 116, 117, 118, 119, 35, 36, 37, 38, 39, 55, 56, 57, 58, 59}, x[{i, {1, 3}, I{{0}, {3}}}])
+    check({2, 3, 4}, {61, 66, 71, 76, 81, 86, 91, 96, 101, 106, 111, 116, 4, 9, 14, 19, 24, 29, 34, 39, 44, 49, 54, 59},
+      x[{i, "...", I{1, 4}}])
+    check({2, 2, 4}, {100, 105, 110, 115, 60, 65, 70, 75, 41, 46, 51, 56, 1, 6, 11, 16},
+      x[{i, {nil, nil, -2}, ":", I{0, 1}}])
+    -- "..." covering no dim leaves the index tensors adjacent (torch; NumPy would move them first)
+    assert.are.same({3, 2}, ks.zeros(3, 4, 5)[{":", I{0, 1}, "...", I{0, 1}}]:shape())
+    assert.is_false(x[{i, ":", i}]:shares_storage(x))
+  end)
+
+  it("a mask joined by index tensors indexes by its set positions", function()
+    local x = x4()
+    check({2, 2, 4}, {1, 6, 11, 16, 61, 66, 71, 76, 43, 48, 53, 58, 103, 108, 113, 118}, x[{":", m, ":", I{1, 3}}])
+    check({2, 5}, {60, 61, 62, 63, 64, 110, 111, 112, 113, 114}, x[{1, m, I{0, 2}}])
+    local m2 = ks.tensor{{true, false, false, true}, {false, true, false, false}, {false, false, false, true}}
+    check({2, 4}, {0, 16, 29, 57, 60, 76, 89, 117}, x[{":", m2, I{0, 1, 4, 2}}])
+    -- an empty mask: its [0] coordinates broadcast with [2, 1] to [2, 0], moved first
+    assert.are.same({2, 0, 2, 4}, ks.zeros(2, 3, 4, 5)[{":", ks.zeros(3, "bool"), ":", I{{1}, {2}}}]:shape())
+  end)
+
+  it("writes broadcast the value to the result; a repeated position keeps the last value", function()
+    local y = ks.zeros(3, 4, 5)
+    y[{I{0, 2}, ":", I{1, 4}}] = ks.arange(4):float()
+    check_sparse({[6] = 1, [11] = 2, [16] = 3, [49] = 1, [54] = 2, [59] = 3}, y)
+    y = ks.zeros(3, 4, 5)
+    y[{I{1, 1, 1}, ":", I{2, 2, 2}}] = ks.arange(12):float():reshape(3, 4)
+    check_sparse({[22] = 8, [27] = 9, [32] = 10, [37] = 11}, y)
+    y = ks.zeros(3, 4, 5)
+    y[{m, 1, I{0, 3}}] = 7.5
+    check_sparse({[5] = 7.5, [48] = 7.5}, y)
+    local base = ks.zeros(3, 4, 5)
+    local tv = base:transpose(0, 2) -- writes go through a non-contiguous view
+    tv[{I{0, 4}, {1, 3}, I{2, 0}}] = ks.tensor{{1}, {2}}
+    check_sparse({[9] = 2, [14] = 2, [45] = 1, [50] = 1}, base)
+    local n = ks.zeros(2, 3, 2, "int64")
+    n[{I{1}, ":", I{1}}] = (1 << 53) + 1 -- integers stay exact
+    assert.are.equal((1 << 53) + 1, n[{1, 2, 1}]:item())
+    assert.are.equal(0, n[{0, 2, 1}]:item())
+  end)
+
+  it("reads carry gradients (repeated positions accumulate), checked by finite differences", function()
+    local g = (ks.arange(24):float() * 0.37):sin():reshape(2, 3, 4):requires_grad_()
+    local r = g[{I{0, 1, 0}, ":", I{2, 2, 2}}]
+    ref.close({0.674288, 0.796565, -0.529836, -0.892648, 0.367960, 0.959375, 0.674288, 0.796565, -0.529836}, r)
+    r:backward((ks.arange(9):float() + 1):reshape(3, 3))
+    ref.close({0, 0, 8, 0, 0, 0, 10, 0, 0, 0, 12, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 6, 0}, g.grad)
+    g.grad = nil
+    r = g[{ks.tensor{true, false}, {1}, I{3, 1}}]
+    ref.close({0.524044, -0.800667, 0.961275, -0.187295}, r)
+    r:backward(ks.tensor{{1, 2}, {3, 4}})
+    ref.close({0, 0, 0, 0, 0, 3, 0, 1, 0, 4, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, g.grad)
+    local gc = require("kshot.autograd").gradcheck
+    local z = ks.randn({3, 4, 2, 3}, {generator = ks.Generator(2)}):requires_grad_()
+    for _, key in ipairs({{I{1, 1, 0}, ":", I{1, 0, 1}}, {1, {1, 4}, I{{0}, {1}}, I{2, 2}},
+                          {ks.tensor{true, false, true}, ":", 0, I{1, 2}}}) do
+      local ok, report = gc(function(t) return (t[key] * 2):sin() end, {z})
+      assert.is_true(ok, report)
+    end
+  end)
+
+  it("errors name the dim, the index and the size; float indices; shapes that do not broadcast", function()
+    local x = ks.zeros(3, 4, 5)
+    assert.matches("index 7 is out of bounds for dimension 2 with size 5", errmsg(get, x, {I{0, 1}, ":", I{0, 7}}))
+    assert.matches("index %-4 is out of bounds for dimension 0 with size 3", errmsg(get, x, {I{-4}, 0, I{0}}))
+    assert.matches("index 9 is out of bounds for dimension 2 with size 5", errmsg(set, x, {I{0}, ":", I{9}}, 1))
+    assert.matches("index entry 3: tensors used as indices must be int64 %(index%) or bool/uint8 %(mask%), got float32",
+      errmsg(get, x, {I{0, 1}, ":", ks.tensor{0, 1}}))
+    assert.matches("index tensors could not be broadcast together: %[2%] and %[3%]",
+      errmsg(get, x, {I{0, 1}, ":", I{0, 1, 2}}))
+    assert.matches("value tensor of shape %[3%] cannot be broadcast to indexing result of shape %[2, 4%]",
+      errmsg(set, x, {I{0, 1}, ":", I{0, 1}}, ks.zeros(3)))
+    assert.matches("the shape of the mask %[2%] at index 0 does not match the shape of the indexed tensor %[4, 5%] "
+      .. "at index 1",
+      errmsg(get, x, {0, ks.tensor{true, false}, I{1}}))
+    assert.matches("index entry 1: a 0%-dim mask cannot be combined with other index tensors",
+      errmsg(get, x, {ks.tensor(true), I{1}}))
+    assert.are.same({0, 0, 0, 0, 0}, x:sum(0):sum(0):totable()) -- failed writes left x untouched
   end)
 end)

@@ -8,13 +8,16 @@
 --       order, as torch's kernel.
 --   F.interpolate(x, {size=, scale_factor=, mode="nearest", align_corners=, recompute_scale_factor=})
 --       (or torch's positional order: F.interpolate(x, size, scale_factor, mode, align_corners))
---       mode "nearest" (3-D [N, C, L] or 4-D input, any dtype), "linear" (3-D) or
---       "bilinear" (4-D, float32); size an integer or one per spatial dim; or
---       scale_factor (a number or one per dim): output size floor(in * factor).
---       Source positions are computed in float32 with torch's formulas
---       (nearest: floor(dst * scale); linear: align_corners maps the corner
---       pixels onto each other, otherwise pixel centres, clamped at 0), so the
---       same pixels are picked and the weights agree to float rounding.
+--       mode "nearest" (3-D [N, C, L] or 4-D input, any dtype), "linear" (3-D),
+--       "bilinear" or "bicubic" (4-D, float32), "area" (3-D or 4-D, float32: adaptive
+--       average pooling to the output size, as torch); size an integer or one per
+--       spatial dim; or scale_factor (a number or one per dim): output size
+--       floor(in * factor). Source positions are computed in float32 with torch's
+--       formulas (nearest: floor(dst * scale); linear: align_corners maps the
+--       corner pixels onto each other, otherwise pixel centres, clamped at 0;
+--       bicubic: the same positions unclamped, Keys' cubic convolution with
+--       a = -0.75 over the 4 nearest sources, indices past the border clamped to
+--       it), so the same pixels are picked and the weights agree to float rounding.
 --   F.pixel_shuffle(x, upscale_factor)      [*, C r^2, H, W] -> [*, C, H r, W r] (reshape + permute)
 --   F.pixel_unshuffle(x, downscale_factor)  [*, C, H r, W r] -> [*, C r^2, H, W], its inverse
 local ks = require "kshot"
@@ -111,8 +114,9 @@ function F.adaptive_max_pool2d(x, output_size, return_indices)
 end
 
 -- ------------------------------------------------------------------- interpolate
-local MODES = { nearest = 0, linear = 1, bilinear = 2 } -- value: the spatial dims it needs (0: any)
-local UNSUPPORTED = { bicubic = true, trilinear = true, area = true, ["nearest-exact"] = true }
+local MODES = { nearest = 0, linear = 1, bilinear = 2, bicubic = 2, area = 0 } -- the spatial dims it needs (0: 1 or 2)
+local UNSUPPORTED = { trilinear = true, ["nearest-exact"] = true }
+local SUPPORTED = "nearest, linear, bilinear, bicubic, area"
 
 -- torch's compute_scales_value: 1/scale_factor when one was given, else in/out (float)
 local function scale_of(n_in, n_out, factor)
@@ -159,6 +163,48 @@ local function linear_along(x, dim, n_out, factor, align_corners)
   return x:index_select(dim, i0) * w0:reshape(shape) + x:index_select(dim, i1) * w1:reshape(shape)
 end
 
+-- Keys' cubic convolution kernel with torch's a = -0.75: near for |s| <= 1, far for 1 < |s| < 2
+local A = -0.75
+local function cubic_near(s) return ((A + 2) * s - (A + 3)) * s * s + 1 end
+local function cubic_far(s) return ((A * s - 5 * A) * s + 8 * A) * s - 4 * A end
+
+-- the 4 source indices (clamped to the border, as torch reads them) and weights of each output position
+local function cubic_weights(n_in, n_out, factor, align_corners)
+  local idx, wts = {{}, {}, {}, {}}, {{}, {}, {}, {}}
+  local scale
+  if align_corners then scale = n_out > 1 and f32((n_in - 1) / (n_out - 1)) or 0
+  else scale = scale_of(n_in, n_out, factor) end
+  for d = 0, n_out - 1 do
+    -- unlike linear, the position is not clamped at 0: the kernel reaches past the border
+    local real = align_corners and f32(scale * d) or f32(f32(scale * f32(d + 0.5)) - 0.5)
+    local base = math.floor(real)
+    local t = f32(real - base)
+    local w = {cubic_far(t + 1), cubic_near(t), cubic_near(1 - t), cubic_far(2 - t)}
+    for k = 1, 4 do
+      idx[k][d + 1] = math.min(math.max(base - 2 + k, 0), n_in - 1)
+      wts[k][d + 1] = w[k]
+    end
+  end
+  for k = 1, 4 do idx[k], wts[k] = ks.tensor(idx[k], "int64"), ks.tensor(wts[k], "float32") end
+  return idx, wts
+end
+
+-- bicubic interpolation of x along dim: the weighted sum of 4 gathered copies, in torch's order
+local function cubic_along(x, dim, n_out, factor, align_corners)
+  local idx, wts = cubic_weights(x:size(dim), n_out, factor, align_corners)
+  local shape = {}
+  for k = 0, x:dim() - 1 do shape[k + 1] = k == dim and n_out or 1 end
+  local y = x:index_select(dim, idx[1]) * wts[1]:reshape(shape)
+  for k = 2, 4 do y = y + x:index_select(dim, idx[k]) * wts[k]:reshape(shape) end
+  return y
+end
+
+-- area: adaptive average pooling to the output size (torch's adaptive_avg_pool1d/2d)
+local function area(x, out)
+  if #out == 2 then return F.adaptive_avg_pool2d(x, out) end
+  return F.adaptive_avg_pool2d(x:unsqueeze(2), {1, out[1]}):squeeze(2)
+end
+
 -- torch's positional order after the input
 local POSITIONAL = { "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor" }
 local KNOWN = { "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor" }
@@ -190,22 +236,22 @@ function F.interpolate(x, ...)
   if not ks.is_tensor(x) then error("interpolate: argument 'input' must be a tensor, got " .. type(x), 2) end
   local mode = o.mode == nil and "nearest" or o.mode
   if UNSUPPORTED[mode] then
-    error(string.format("interpolate: mode '%s' is not supported (supported: nearest, linear, bilinear)", mode), 2)
+    error(string.format("interpolate: mode '%s' is not supported (supported: %s)", mode, SUPPORTED), 2)
   end
   if MODES[mode] == nil then
-    error(string.format("interpolate: unknown mode %s (expected nearest, linear or bilinear)", tostring(mode)), 2)
+    error(string.format("interpolate: unknown mode %s (expected one of %s)", tostring(mode), SUPPORTED), 2)
   end
   local nd = x:dim() - 2
-  if (mode == "nearest" and nd ~= 1 and nd ~= 2) or (MODES[mode] > 0 and nd ~= MODES[mode]) then
-    local want = mode == "nearest" and "a 3-D [N, C, L] or 4-D [N, C, H, W]" or mode == "linear" and "a 3-D [N, C, L]"
+  if (MODES[mode] == 0 and nd ~= 1 and nd ~= 2) or (MODES[mode] > 0 and nd ~= MODES[mode]) then
+    local want = MODES[mode] == 0 and "a 3-D [N, C, L] or 4-D [N, C, H, W]" or mode == "linear" and "a 3-D [N, C, L]"
       or "a 4-D [N, C, H, W]"
     error(string.format("interpolate: mode '%s' needs %s input, got shape %s", mode, want, shape_str(x)), 2)
   end
   if mode ~= "nearest" and x:dtype() ~= "float32" then
     error(string.format("interpolate: mode '%s' needs a float32 input, got %s", mode, x:dtype()), 2)
   end
-  if o.align_corners ~= nil and mode == "nearest" then
-    error("interpolate: align_corners can only be set with the interpolating modes linear and bilinear", 2)
+  if o.align_corners ~= nil and (mode == "nearest" or mode == "area") then
+    error("interpolate: align_corners can only be set with the interpolating modes linear, bilinear and bicubic", 2)
   end
   if o.align_corners ~= nil and type(o.align_corners) ~= "boolean" then
     error("interpolate: align_corners must be a boolean, got " .. type(o.align_corners), 2)
@@ -245,9 +291,12 @@ function F.interpolate(x, ...)
   local y = x
   if mode == "nearest" then
     for d = nd, 1, -1 do y = y:index_select(d + 1, nearest_index(x:size(d + 1), out[d], factors[d])) end
+  elseif mode == "area" then
+    y = area(x, out)
   else
     -- the last dim first, then the one before: torch's order of the weighted sums
-    for d = nd, 1, -1 do y = linear_along(y, d + 1, out[d], factors[d], o.align_corners == true) end
+    local along = mode == "bicubic" and cubic_along or linear_along
+    for d = nd, 1, -1 do y = along(y, d + 1, out[d], factors[d], o.align_corners == true) end
   end
   return y
 end
