@@ -142,6 +142,40 @@ static const ks_lua_open_fn openers[] = {
     ks_lua_open_metrics,
 };
 
+/* ks.nn, ks.optim, ... (as torch.nn): the Lua modules kshot.<name>, loaded
+ * on first use and then stored in the module table. Other missing names stay
+ * nil. A module that reads its own name while it loads gets nil (no loop). */
+static const char *const LAZY_MODULES[] = {"nn", "optim", "autograd", "stats", "experiment", "fewshot", "features",
+                                           "regularize", "dataset", "model_selection", "progress", "cli", "pretty",
+                                           "help", NULL};
+
+static int module_index(lua_State *L)
+{
+    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    int known = 0;
+    for (int i = 0; key && LAZY_MODULES[i]; i++) known |= strcmp(key, LAZY_MODULES[i]) == 0;
+    if (!known) return 0;
+    lua_pushfstring(L, "kshot.lazy_loading.%s", key);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, LUA_REGISTRYINDEX) != LUA_TNIL) return 0;
+    lua_pop(L, 1);
+    int flag = lua_gettop(L);
+    lua_pushvalue(L, flag);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_getglobal(L, "require");
+    lua_pushfstring(L, "kshot.%s", key);
+    int st = lua_pcall(L, 1, 1, 0);
+    lua_pushvalue(L, flag);
+    lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    if (st != LUA_OK) return lua_error(L);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
 int luaopen_kshot(lua_State *L)
 {
     /* one context per Lua state, shared by every require of the module */
@@ -178,6 +212,10 @@ int luaopen_kshot(lua_State *L)
     lua_setfield(L, module, "Tensor"); /* the method table, for extension from Lua */
     lua_pushliteral(L, KS_VERSION);
     lua_setfield(L, module, "__version");
+    lua_newtable(L);
+    lua_pushcfunction(L, module_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, module);
     ks_lua_add_path(L);
     lua_pushvalue(L, module);
     lua_setfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".module");

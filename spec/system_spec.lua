@@ -16,6 +16,22 @@ describe("version", function()
   end)
 end)
 
+describe("sub-modules as fields (ks.nn as torch.nn)", function()
+  it("ks.nn, ks.optim, ks.autograd, ks.stats ... are the kshot.<name> modules, loaded on first use", function()
+    for _, name in ipairs { "nn", "optim", "autograd", "stats", "experiment", "fewshot", "regularize" } do
+      assert.equal(require("kshot." .. name), ks[name], name)
+      assert.equal(ks[name], rawget(ks, name), name) -- stored: the next lookup is a plain field
+    end
+    assert.is_function(ks.nn.Linear(3, 2).forward)
+  end)
+
+  it("other missing names stay nil", function()
+    assert.is_nil(ks.no_such_module)
+    assert.is_nil(ks[1])
+    assert.is_nil(ks.nn_typo)
+  end)
+end)
+
 describe("threads", function()
   local saved
   before_each(function() saved = ks.get_num_threads() end)
