@@ -215,6 +215,12 @@ int luaopen_kshot(lua_State *L)
     lua_newtable(L);
     lua_pushcfunction(L, module_index);
     lua_setfield(L, -2, "__index");
+    lua_newtable(L); /* the REPL's Tab completion lists a function __index's `methods` */
+    for (int i = 0; LAZY_MODULES[i]; i++) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, LAZY_MODULES[i]);
+    }
+    lua_setfield(L, -2, "methods");
     lua_setmetatable(L, module);
     ks_lua_add_path(L);
     lua_pushvalue(L, module);

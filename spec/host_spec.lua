@@ -392,6 +392,11 @@ describe("kshot host: completion (--complete)", function()
     assert.are.same({"rawequal", "rawget", "rawlen", "rawset"}, complete("if raw"))
   end)
 
+  it("completes the modules reachable as fields before they are loaded (ks.nn, ks.optim)", function()
+    assert.are.same({"optim"}, complete("ks.op"))
+    assert.truthy(table.concat(complete("ks.n"), " "):find("%f[%w_]nn%f[^%w_]"))
+  end)
+
   it("completes kshot functions and tensor methods through the metatable", function()
     local l = complete("ks.on")
     assert.truthy(#l >= 2, table.concat(l, " "))
