@@ -83,7 +83,8 @@ static ks_tensor **collect_retained(lua_State *L, int *n)
     return ts;
 }
 
-/* t:backward([grad][, {retain_graph=false}]) */
+/* t:backward([grad][, {retain_graph=false, create_graph=false}]): create_graph records the backward
+ * (double backward), implies retain_graph and makes .grad a graph member (g_old + g_new out of place) */
 static int t_backward(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
@@ -94,13 +95,14 @@ static int t_backward(lua_State *L)
     else if (lua_istable(L, 2)) opts = 2;
     else if (!lua_isnoneornil(L, 2)) return luaL_argerror(L, 2, "gradient tensor or options table expected");
     else opts = 3;
-    ks_lua_check_known(L, opts, "backward", (const char *const[]){"retain_graph", NULL});
-    int retain = ks_lua_opt_boolfield(L, opts, "retain_graph", 0);
+    ks_lua_check_known(L, opts, "backward", (const char *const[]){"retain_graph", "create_graph", NULL});
+    ks_backward_opts bo = {ks_lua_opt_boolfield(L, opts, "retain_graph", 0),
+                           ks_lua_opt_boolfield(L, opts, "create_graph", 0)};
     int ncap;
     ks_tensor **caps = collect_retained(L, &ncap);
     void *outer = c->binding_state;
     c->binding_state = L; /* custom Lua backward functions run on this thread */
-    ks_status st = ks_backward_capture(c, t, g, retain, ncap, caps, NULL);
+    ks_status st = ks_backward_capture(c, t, g, bo, ncap, caps, NULL);
     c->binding_state = outer;
     for (int i = 0; i < ncap; i++) ks_tensor_release(caps[i]);
     if (st) return ks_lua_raise(L, c);
@@ -130,9 +132,8 @@ static int autograd_grad(lua_State *L)
         ks_lua_check_known(L, 3, "autograd.grad",
                            (const char *const[]){"grad_outputs", "retain_graph", "create_graph", "allow_unused", NULL});
     }
-    if (opts && ks_lua_opt_boolfield(L, 3, "create_graph", 0))
-        return luaL_error(L, "autograd.grad: create_graph=true is not supported (kshot has no double backward)");
-    int retain = opts ? ks_lua_opt_boolfield(L, 3, "retain_graph", 0) : 0;
+    ks_backward_opts bo = {opts ? ks_lua_opt_boolfield(L, 3, "retain_graph", 0) : 0,
+                           opts ? ks_lua_opt_boolfield(L, 3, "create_graph", 0) : 0};
     int allow_unused = opts ? ks_lua_opt_boolfield(L, 3, "allow_unused", 0) : 0;
     ks_tensor *g = NULL;
     if (opts) {
@@ -173,7 +174,7 @@ static int autograd_grad(lua_State *L)
     }
     void *outer = c->binding_state;
     c->binding_state = L;
-    ks_status st = ks_backward_capture(c, root, g, retain, (int)n, caps, out);
+    ks_status st = ks_backward_capture(c, root, g, bo, (int)n, caps, out);
     c->binding_state = outer;
     for (lua_Integer j = 0; j < n && !st; j++) /* a repeated input gets the first one's gradient */
         for (lua_Integer k = 0; k < j && !out[j]; k++)

@@ -1,5 +1,7 @@
 /* ks_autograd.c: graph nodes and the backward engine. */
 #include "ks_autograd.h"
+#include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_iter.h"
 
 #include <stdlib.h>
@@ -222,6 +224,7 @@ typedef struct {
     int ncap;
     ks_tensor *const *caps;
     ks_tensor **out;   /* NULL: caps accumulate into their .grad and leaves as usual; else out[j], no .grad touched */
+    bool create_graph; /* backward kernels record; gradients are summed out of place */
 } graph_t;
 
 static ks_status graph_add(ks_ctx *c, graph_t *g, ks_node *n)
@@ -261,10 +264,37 @@ static ks_status discover(ks_ctx *c, graph_t *g, ks_node *root)
     return st;
 }
 
-static ks_status add_grad(ks_ctx *c, ks_tensor **slot, ks_tensor *gin)
+/* *slot = *slot + gin as a new, recorded tensor (create_graph: both may be graph members) */
+static ks_status add_recorded(ks_ctx *c, ks_tensor **slot, ks_tensor *gin)
+{
+    ks_tensor *sum;
+    ks_status st = ks_ag_binary(c, KS_OP_ADD, ks_op_tensor(*slot), ks_op_tensor(gin), NULL, &sum);
+    if (st) return st;
+    ks_tensor_release(*slot);
+    *slot = sum;
+    return KS_OK;
+}
+
+/* a copy of g that records (CloneBackward) when g is a graph member */
+static ks_status clone_recorded(ks_ctx *c, ks_tensor *g, ks_tensor **out)
+{
+    ks_status st = ks_clone(c, g, out);
+    if (!st && (st = ks_ag_record_view(c, KS_VIEW_IDENTITY, NULL, 0, g, *out))) {
+        ks_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static bool grad_is_private(const ks_tensor *g, bool create_graph);
+
+static ks_status add_grad(ks_ctx *c, const graph_t *g, ks_tensor **slot, ks_tensor *gin)
 {
     if (!*slot) { *slot = ks_tensor_retain(gin); return KS_OK; }
-    if ((*slot)->refcount > 1) { /* shared: copy before accumulating */
+    if (g->create_graph) return add_recorded(c, slot, gin);
+    /* shared, or a view (kernels that record for create_graph return views of
+     * their gradient: transposes, expands): copy before accumulating in place */
+    if (!grad_is_private(*slot, true)) {
         ks_tensor *cp;
         ks_status st = ks_clone(c, *slot, &cp);
         if (st) return st;
@@ -275,16 +305,28 @@ static ks_status add_grad(ks_ctx *c, ks_tensor **slot, ks_tensor *gin)
 }
 
 /* a gradient nothing else references (fresh from a backward kernel): the
- * leaf can take it as .grad without a copy */
-static bool grad_is_private(const ks_tensor *g)
+ * leaf can take it as .grad without a copy. Under create_graph it may carry
+ * a grad_fn (nodes never hold their outputs, so refcount 1 still means private). */
+static bool grad_is_private(const ks_tensor *g, bool create_graph)
 {
-    return g->refcount == 1 && g->storage->refcount == 1 && !g->storage->free_fn && !g->grad_fn && !g->offset &&
-           g->dtype == KS_FLOAT32 && ks_tensor_is_contiguous(g);
+    return g->refcount == 1 && g->storage->refcount == 1 && !g->storage->free_fn && (create_graph || !g->grad_fn) &&
+           !g->offset && g->dtype == KS_FLOAT32 && ks_tensor_is_contiguous(g);
 }
 
-static ks_status accumulate_leaf(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin, size_t *attached)
+/* create_graph: .grad becomes gin (or a recorded copy), or .grad + gin as a new tensor, as PyTorch */
+static ks_status accumulate_leaf_recorded(ks_ctx *c, ks_tensor *leaf, ks_tensor *gin, size_t *attached)
 {
-    if (!leaf->grad && grad_is_private(gin)) {
+    if (leaf->grad) return add_recorded(c, &leaf->grad, gin);
+    ks_status st = grad_is_private(gin, true) ? (leaf->grad = ks_tensor_retain(gin), KS_OK)
+                                              : clone_recorded(c, gin, &leaf->grad);
+    if (!st) *attached += (size_t)gin->numel * sizeof(float);
+    return st;
+}
+
+static ks_status accumulate_leaf(ks_ctx *c, const graph_t *gr, ks_tensor *leaf, ks_tensor *gin, size_t *attached)
+{
+    if (gr->create_graph) return accumulate_leaf_recorded(c, leaf, gin, attached);
+    if (!leaf->grad && grad_is_private(gin, false)) {
         leaf->grad = ks_tensor_retain(gin);
         *attached += (size_t)gin->numel * sizeof(float);
         return KS_OK;
@@ -312,10 +354,12 @@ static int cap_index(const graph_t *g, const ks_tensor *t)
 /* hand gradient gin of capture j out: into out[j] (autograd.grad) or caps[j]->grad (retain_grad) */
 static ks_status deliver(ks_ctx *c, graph_t *g, int j, ks_tensor *gin)
 {
-    if (!g->out) return accumulate_leaf(c, g->caps[j], gin, &g->leaf_bytes);
+    if (!g->out) return accumulate_leaf(c, g, g->caps[j], gin, &g->leaf_bytes);
+    if (g->out[j] && g->create_graph) return add_recorded(c, &g->out[j], gin);
     if (g->out[j]) return ks_accumulate_(c, g->out[j], gin); /* ours: made private below */
-    if (grad_is_private(gin)) { g->out[j] = ks_tensor_retain(gin); return KS_OK; }
-    return ks_clone(c, gin, &g->out[j]); /* a view, an expand or the caller's tensor: never hand it out */
+    if (grad_is_private(gin, g->create_graph)) { g->out[j] = ks_tensor_retain(gin); return KS_OK; }
+    /* a view, an expand or the caller's tensor: never hand it out */
+    return g->create_graph ? clone_recorded(c, gin, &g->out[j]) : ks_clone(c, gin, &g->out[j]);
 }
 
 /* the gradient a leaf input receives: its .grad (usual backward) or a capture; out mode leaves other leaves alone */
@@ -324,7 +368,7 @@ static ks_status to_leaf(ks_ctx *c, graph_t *g, ks_tensor *leaf, ks_tensor *gin)
     int j = g->ncap ? cap_index(g, leaf) : -1;
     if (j >= 0 && g->out) return deliver(c, g, j, gin);
     if (g->out) return KS_OK;
-    return accumulate_leaf(c, leaf, gin, &g->leaf_bytes);
+    return accumulate_leaf(c, g, leaf, gin, &g->leaf_bytes);
 }
 
 static ks_status zeros_for(ks_ctx *c, ks_node *n, int k, ks_tensor **out)
@@ -350,7 +394,15 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
     /* captured non-leaf tensors made by this node: their gradient is complete now */
     for (int j = 0; j < g->ncap && !st; j++)
         if (g->caps[j]->grad_fn == n) st = deliver(c, g, j, gout[g->caps[j]->output_nr]);
-    if (!st) st = n->op->backward(c, n, gout, gin);
+    if (!st && g->create_graph && !n->double_backward) {
+        /* its kernel does not record: run it plainly and mark what it gives */
+        c->grad_enabled = 0;
+        st = n->op->backward(c, n, gout, gin);
+        c->grad_enabled = 1;
+        if (!st) st = ks_ag_mark_no_double(c, n, gin);
+    } else if (!st) {
+        st = n->op->backward(c, n, gout, gin);
+    }
     for (int i = 0; i < n->ninputs && !st; i++) {
         bool wants_zeros = n->leaf[i] && (g->out ? cap_index(g, n->leaf[i]) >= 0 : !n->leaf[i]->grad);
         if (!gin[i] && n->needs_grad[i] && wants_zeros) {
@@ -370,7 +422,7 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
             st = to_leaf(c, g, n->leaf[i], gin[i]);
         } else if (n->next[i]) {
             ks_node *x = n->next[i];
-            st = add_grad(c, &g->gbuf[x->topo_id][n->next_output_nr[i]], gin[i]);
+            st = add_grad(c, g, &g->gbuf[x->topo_id][n->next_output_nr[i]], gin[i]);
             if (!st && --x->topo_deps == 0) ready[(*nready)++] = x->topo_id;
         }
     }
@@ -400,12 +452,13 @@ static void pace_by_net_growth(ks_ctx *c, size_t debt0, size_t live0, size_t lea
 
 ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph)
 {
-    return ks_backward_capture(c, root, grad, retain_graph, 0, NULL, NULL);
+    return ks_backward_capture(c, root, grad, (ks_backward_opts){retain_graph, false}, 0, NULL, NULL);
 }
 
-ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph, int ncap,
+ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, ks_backward_opts opts, int ncap,
                               ks_tensor *const *caps, ks_tensor **out)
 {
+    bool retain_graph = opts.retain_graph || opts.create_graph;
     char a[160], b[160];
     if (!root->requires_grad)
         return ks_error(c, KS_ESTATE, "element 0 of tensors does not require grad and does not have a grad_fn");
@@ -427,6 +480,7 @@ ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool 
     g.ncap = ncap;
     g.caps = caps;
     g.out = out;
+    g.create_graph = opts.create_graph;
     if (!root->grad_fn) { /* a leaf: d root / d root */
         st = to_leaf(c, &g, root, g0);
         ks_tensor_release(g0);
@@ -435,7 +489,7 @@ ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool 
     size_t debt0 = c->gc_debt, live0 = atomic_load(&c->live_bytes);
     int *ready = NULL, nready = 0;
     int old_mode = c->grad_enabled;
-    c->grad_enabled = 0; /* backward kernels do not record (no create_graph yet) */
+    c->grad_enabled = opts.create_graph; /* backward kernels record only for create_graph */
     /* invalidate stale topo ids from earlier runs */
     root->grad_fn->topo_id = -1;
     st = discover(c, &g, root->grad_fn);

@@ -16,6 +16,18 @@
  * with a clear error if an in-place op changed one since (never a silently
  * wrong gradient). Without retain_graph, backward frees saved tensors, and
  * a second backward through the same nodes is an error.
+ *
+ * Double backward (create_graph): the engine runs the backward kernels with
+ * grad mode on, so a kernel written with recording ops (ks_ag_*) produces
+ * gradients that carry grad_fn and can be differentiated again. Such ops
+ * set double_backward on the nodes they record (a node flag rather than an
+ * op-def field, so the many two-field op tables stay as they are); for the
+ * others (fused kernels writing floats) the engine marks each gradient
+ * they produce with an error node,
+ * so differentiating through it raises "double backward of X is not
+ * supported" instead of giving a silently wrong (detached) result.
+ * Kernels reach their saved tensors as graph members with
+ * ks_ag_saved_input/ks_ag_saved_output (ks_autograd_double.c).
  */
 #ifndef KS_AUTOGRAD_H
 #define KS_AUTOGRAD_H
@@ -60,6 +72,10 @@ struct ks_node {
     ks_tensor *saved[KS_NODE_MAX_SAVED];
     uint64_t saved_version[KS_NODE_MAX_SAVED];
     bool freed;          /* saved state released by a backward without retain_graph */
+    /* the op's backward records (ks_ag_* ops, saved tensors through
+     * ks_ag_saved_input/output), so it can run under create_graph; false:
+     * its gradients cannot be differentiated again (an error node marks them) */
+    bool double_backward;
     /* op options */
     double f[6];
     int64_t i[24];
@@ -95,6 +111,13 @@ void ks_node_release(ks_node *n);
 /* Run backward from `root` with gradient `grad` (NULL: root must have one
  * element, gradient 1). Accumulates into .grad of the reachable leaves. */
 ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph);
+/* Options of ks_backward_capture. create_graph: record the backward itself
+ * (grad mode on), so the gradients carry grad_fn; implies retain_graph, and
+ * gradients are summed out of place (.grad becomes .grad + g, a new tensor). */
+typedef struct {
+    bool retain_graph;
+    bool create_graph;
+} ks_backward_opts;
 /* ks_backward that also hands out the gradients of chosen tensors caps[0..ncap)
  * (leaves, or results of recorded ops; each once):
  *  - out != NULL (torch.autograd.grad): out[j] receives d root / d caps[j] (a
@@ -102,7 +125,7 @@ ks_status ks_backward(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_g
  *    of any tensor is touched. The caller zeroes out[] and releases it.
  *  - out == NULL (retain_grad): a usual backward, and each non-leaf caps[j]
  *    also accumulates its gradient into caps[j]->grad, as a leaf does. */
-ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, bool retain_graph, int ncap,
+ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, ks_backward_opts opts, int ncap,
                               ks_tensor *const *caps, ks_tensor **out);
 
 /* Gradient helpers for backward kernels. */
@@ -115,5 +138,21 @@ ks_status ks_node_get_saved(ks_ctx *c, ks_node *n, int k, ks_tensor **out);
 
 /* detach: a view of t's data that does not require grad (shares storage). */
 ks_status ks_detach(ks_ctx *c, ks_tensor *t, ks_tensor **out);
+
+/* ---- double backward (ks_autograd_double.c) ---- */
+/* Saved tensor k of n, which holds the values of input i, as a new
+ * reference. With grad mode on (create_graph) and input i requiring grad,
+ * the result is a graph member standing for input i (the saved tensor
+ * itself when it is the input, else an alias whose grad_fn passes
+ * gradients to input i), so ops on it record. */
+ks_status ks_ag_saved_input(ks_ctx *c, ks_node *n, int k, int i, ks_tensor **out);
+/* Saved tensor k of n, a detached alias of n's output out_nr (saved that way
+ * to avoid a cycle), as a new reference; with grad mode on, a view whose
+ * grad_fn is n itself (the output as a graph member). */
+ks_status ks_ag_saved_output(ks_ctx *c, ks_node *n, int k, int out_nr, ks_tensor **out);
+/* Under create_graph, replace each gradient gin[i] of n (computed without
+ * recording) by a view whose grad_fn raises "double backward of <n's op> is
+ * not supported" when a later backward reaches it. */
+ks_status ks_ag_mark_no_double(ks_ctx *c, ks_node *n, ks_tensor **gin);
 
 #endif

@@ -1,8 +1,16 @@
 /* ks_grad_elementwise.c: autograd for elementwise binary, unary, clamp and
- * where. Backward kernels compose the plain ops (grad mode is off during
- * backward) and reduce broadcast gradients with ks_sum_to_shape. */
+ * where. Backward kernels compose the recording ops (ks_ag_*): grad mode is
+ * off during a usual backward, so they run as the plain ops; under
+ * create_graph they record, and the gradients can be differentiated again.
+ * Masks (relu, clamp, ties of maximum) are comparisons: constants, as the
+ * derivative is piecewise. Broadcast gradients are reduced with
+ * ks_ag_sum_to_shape. Saved outputs (exp, tanh, sigmoid, ...) are re-attached
+ * with ks_ag_saved_output. */
 #include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_fill.h"
+
+#include <string.h>
 
 #include <math.h>
 
@@ -17,15 +25,29 @@ static void drop(ks_tensor **t)
     *t = NULL;
 }
 
-static ks_status mul(ks_ctx *c, const ks_tensor *a, const ks_tensor *b, ks_tensor **o) { return ks_binary(c, KS_OP_MUL, a, b, o); }
-static ks_status div_(ks_ctx *c, const ks_tensor *a, const ks_tensor *b, ks_tensor **o) { return ks_binary(c, KS_OP_DIV, a, b, o); }
+static ks_status bin(ks_ctx *c, ks_binop op, ks_operand a, ks_operand b, ks_tensor **o)
+{
+    return ks_ag_binary(c, op, a, b, NULL, o);
+}
+static ks_status mul(ks_ctx *c, const ks_tensor *a, const ks_tensor *b, ks_tensor **o)
+{
+    return bin(c, KS_OP_MUL, ks_op_tensor(a), ks_op_tensor(b), o);
+}
+static ks_status div_(ks_ctx *c, const ks_tensor *a, const ks_tensor *b, ks_tensor **o)
+{
+    return bin(c, KS_OP_DIV, ks_op_tensor(a), ks_op_tensor(b), o);
+}
 static ks_status muls(ks_ctx *c, const ks_tensor *a, double s, ks_tensor **o)
 {
-    return ks_binary_scalar(c, KS_OP_MUL, a, ks_scalar_float(s), false, o);
+    return bin(c, KS_OP_MUL, ks_op_tensor(a), ks_op_scalar(ks_scalar_float(s)), o);
 }
 static ks_status adds(ks_ctx *c, const ks_tensor *a, double s, ks_tensor **o)
 {
-    return ks_binary_scalar(c, KS_OP_ADD, a, ks_scalar_float(s), false, o);
+    return bin(c, KS_OP_ADD, ks_op_tensor(a), ks_op_scalar(ks_scalar_float(s)), o);
+}
+static ks_status unary(ks_ctx *c, ks_unop op, const ks_tensor *a, ks_tensor **o)
+{
+    return ks_ag_unary(c, op, (ks_tensor *)a, o);
 }
 /* float mask (0/1) of a comparison */
 static ks_status fmask(ks_ctx *c, ks_binop cmp, const ks_tensor *a, ks_operand b, ks_tensor **o)
@@ -40,7 +62,7 @@ static ks_status fmask(ks_ctx *c, ks_binop cmp, const ks_tensor *a, ks_operand b
 /* gin[k] = sum_to_shape(full) and drop full */
 static ks_status reduce_into(ks_ctx *c, ks_node *n, int k, ks_tensor **full, ks_tensor **gin)
 {
-    ks_status st = ks_sum_to_shape(c, *full, n->in_ndim[k], n->in_size[k], &gin[k]);
+    ks_status st = ks_ag_sum_to_shape(c, *full, n->in_ndim[k], n->in_size[k], &gin[k]);
     drop(full);
     return st;
 }
@@ -71,9 +93,16 @@ static ks_status operand_of(ks_ctx *c, ks_node *n, int k, ks_operand *o)
     return st;
 }
 
-static ks_status bin(ks_ctx *c, ks_binop op, ks_operand a, ks_operand b, ks_tensor **o)
+/* zeros of t's shape, in place of *t (a constant: no graph) */
+static ks_status zeros_instead(ks_ctx *c, ks_tensor **t)
 {
-    return ks_binary_op(c, op, a, b, NULL, NULL, o);
+    ks_tensor *z;
+    ks_status st = ks_tensor_empty(c, KS_FLOAT32, (*t)->ndim, (*t)->size, &z);
+    if (st) return st;
+    memset(ks_tensor_data(z), 0, (size_t)z->numel * sizeof(float));
+    ks_tensor_release(*t);
+    *t = z;
+    return KS_OK;
 }
 
 /* PyTorch's masks of pow's gradients, applied to *t (a fresh tensor):
@@ -85,7 +114,7 @@ static ks_status pow_grad_zero(ks_ctx *c, ks_operand a, ks_operand b, bool base,
     ks_operand zero = ks_op_scalar(ks_scalar_float(0.0));
     ks_tensor *m1 = NULL, *m2 = NULL, *m = NULL, *r = NULL;
     ks_status st = KS_OK;
-    if (base && !b.t) return b.s.f == 0 ? ks_fill_(c, *t, 0) : KS_OK;
+    if (base && !b.t) return b.s.f == 0 ? zeros_instead(c, t) : KS_OK;
     if (base) st = ks_binary_op(c, KS_OP_EQ, b, zero, NULL, NULL, &m);
     else if (!a.t) {
         if (a.s.f != 0) return KS_OK;
@@ -95,7 +124,7 @@ static ks_status pow_grad_zero(ks_ctx *c, ks_operand a, ks_operand b, bool base,
         if (!st) st = ks_binary_op(c, KS_OP_GE, b, zero, NULL, NULL, &m2);
         if (!st) st = ks_binary_op(c, KS_OP_LOGICAL_AND, ks_op_tensor(m1), ks_op_tensor(m2), NULL, NULL, &m);
     }
-    if (!st) st = ks_where(c, m, zero, ks_op_tensor(*t), &r);
+    if (!st) st = ks_ag_where(c, m, zero, ks_op_tensor(*t), &r);
     ks_tensor_release(m1);
     ks_tensor_release(m2);
     ks_tensor_release(m);
@@ -146,7 +175,7 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
                 TRY(pow_grad_zero(c, a, b, true, &t1));
             } else { /* g * a^b * log(a) (0 where a == 0 and b >= 0, as PyTorch masks it) */
                 ks_operand la;
-                if (a.t) { TRY(ks_unary(c, KS_OP_LOG, a.t, NULL, &t3)); la = ks_op_tensor(t3); }
+                if (a.t) { TRY(unary(c, KS_OP_LOG, a.t, &t3)); la = ks_op_tensor(t3); }
                 else la = ks_op_scalar(ks_scalar_float(log(a.s.f)));
                 TRY(bin(c, KS_OP_POW, a, b, &t2));
                 ks_tensor *t4 = NULL;
@@ -165,7 +194,7 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
             TRY(fmask(c, win, self.t, other, &t2));
             TRY(fmask(c, KS_OP_EQ, self.t, other, &t3));
             ks_tensor *w = NULL;
-            st = ks_binary_op(c, KS_OP_ADD, ks_op_tensor(t2), ks_op_tensor(t3), &(ks_scalar){0.5, 0, KS_FLOAT32}, NULL, &w);
+            st = ks_binary_op(c, KS_OP_ADD, ks_op_tensor(t2), ks_op_tensor(t3), &(ks_scalar){0.5, 0, KS_FLOAT32}, NULL, &w); /* a constant */
             if (st) goto done;
             st = mul(c, g, w, &t1);
             ks_tensor_release(w);
@@ -184,7 +213,7 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
             if (k == 0) t1 = ks_tensor_retain(g);
             else { /* -g * trunc(a / b) */
                 TRY(bin(c, KS_OP_DIV, a, b, &t2));
-                TRY(ks_unary(c, KS_OP_TRUNC, t2, NULL, &t3));
+                TRY(unary(c, KS_OP_TRUNC, t2, &t3));
                 drop(&t2);
                 TRY(mul(c, g, t3, &t2));
                 drop(&t3);
@@ -195,12 +224,12 @@ static ks_status binary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
             ks_tensor *a2 = NULL, *b2 = NULL;
             st = bin(c, KS_OP_MUL, a, a, &a2);
             if (!st) st = bin(c, KS_OP_MUL, b, b, &b2);
-            if (!st) st = ks_binary(c, KS_OP_ADD, a2, b2, &t2);
+            if (!st) st = bin(c, KS_OP_ADD, ks_op_tensor(a2), ks_op_tensor(b2), &t2);
             ks_tensor_release(a2);
             ks_tensor_release(b2);
             if (st) goto done;
             TRY(bin(c, KS_OP_DIV, k == 0 ? b : a, ks_op_tensor(t2), &t3));
-            TRY(ks_binary_op(c, KS_OP_MUL, go, ks_op_tensor(t3), NULL, NULL, &t1));
+            TRY(bin(c, KS_OP_MUL, go, ks_op_tensor(t3), &t1));
             if (k == 1) { drop(&t2); TRY(muls(c, t1, -1.0, &t2)); drop(&t1); t1 = t2; t2 = NULL; }
             break;
         }
@@ -243,6 +272,7 @@ ks_status ks_ag_binary(ks_ctx *c, ks_binop op, ks_operand a, ks_operand b, const
     if (binop_differentiable(op) && record_needed(c, 2, ins, r) == KS_OK) {
         ks_node *n = ks_node_new(c, &op_binary[op], 2, ins);
         if (!n) { ks_tensor_release(r); return KS_ENOMEM; }
+        n->double_backward = true;
         n->i[0] = op;
         n->f[0] = a.t ? 0 : a.s.f;
         n->f[1] = b.t ? 0 : b.s.f;
@@ -269,22 +299,22 @@ static ks_status unary_deriv(ks_ctx *c, ks_unop op, ks_tensor *a, ks_tensor *y, 
     ks_tensor *t = NULL, *u = NULL;
     ks_status st = KS_OK;
     switch (op) {
-    case KS_OP_ABS: return ks_unary(c, KS_OP_SIGN, a, NULL, d);
+    case KS_OP_ABS: return ks_unary(c, KS_OP_SIGN, a, NULL, d); /* piecewise: a constant */
     case KS_OP_EXP: *d = ks_tensor_retain(y); return KS_OK;
     case KS_OP_EXP2: return muls(c, y, M_LN2, d);
     case KS_OP_EXPM1: return adds(c, y, 1.0, d);
-    case KS_OP_LOG: return ks_unary(c, KS_OP_RECIPROCAL, a, NULL, d);
+    case KS_OP_LOG: return unary(c, KS_OP_RECIPROCAL, a, d);
     case KS_OP_LOG2: case KS_OP_LOG10:
         TRY(muls(c, a, op == KS_OP_LOG2 ? M_LN2 : M_LN10, &t));
-        st = ks_unary(c, KS_OP_RECIPROCAL, t, NULL, d);
+        st = unary(c, KS_OP_RECIPROCAL, t, d);
         break;
     case KS_OP_LOG1P:
         TRY(adds(c, a, 1.0, &t));
-        st = ks_unary(c, KS_OP_RECIPROCAL, t, NULL, d);
+        st = unary(c, KS_OP_RECIPROCAL, t, d);
         break;
     case KS_OP_SQRT: /* 1 / (2 y) */
         TRY(muls(c, y, 2.0, &t));
-        st = ks_unary(c, KS_OP_RECIPROCAL, t, NULL, d);
+        st = unary(c, KS_OP_RECIPROCAL, t, d);
         break;
     case KS_OP_RSQRT: /* -0.5 y^3 */
         TRY(mul(c, y, y, &t));
@@ -296,9 +326,9 @@ static ks_status unary_deriv(ks_ctx *c, ks_unop op, ks_tensor *a, ks_tensor *y, 
         st = muls(c, t, -1.0, d);
         break;
     case KS_OP_SQUARE: return muls(c, a, 2.0, d);
-    case KS_OP_SIN: return ks_unary(c, KS_OP_COS, a, NULL, d);
+    case KS_OP_SIN: return unary(c, KS_OP_COS, a, d);
     case KS_OP_COS:
-        TRY(ks_unary(c, KS_OP_SIN, a, NULL, &t));
+        TRY(unary(c, KS_OP_SIN, a, &t));
         st = muls(c, t, -1.0, d);
         break;
     case KS_OP_TAN: /* 1 + y^2 */
@@ -320,7 +350,7 @@ static ks_status unary_deriv(ks_ctx *c, ks_unop op, ks_tensor *a, ks_tensor *y, 
         TRY(mul(c, a, a, &t));
         TRY(muls(c, t, -1.0, &u));
         drop(&t);
-        TRY(ks_unary(c, KS_OP_EXP, u, NULL, &t));
+        TRY(unary(c, KS_OP_EXP, u, &t));
         st = muls(c, t, 1.1283791670955126, d);
         break;
     default: *d = NULL; return KS_OK; /* sign, floor, ceil, round, trunc: zero gradient */
@@ -349,12 +379,14 @@ static ks_status unary_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, k
     ks_unop op = (ks_unop)n->i[0];
     ks_tensor *s = NULL, *d = NULL;
     ks_status st = KS_OK;
-    if (n->nsaved && (st = ks_node_get_saved(c, n, 0, &s))) return st;
     if (op == KS_OP_NEG) return muls(c, gout[0], -1.0, &gin[0]);
     if (op == KS_OP_FRAC) { gin[0] = ks_tensor_retain(gout[0]); return KS_OK; }
     bool uses_y = unary_uses_output(op);
-    if ((st = unary_deriv(c, op, uses_y ? NULL : s, uses_y ? s : NULL, &d))) return st;
-    if (!d) return KS_OK; /* zero gradient */
+    if (n->nsaved && (st = uses_y ? ks_ag_saved_output(c, n, 0, 0, &s) : ks_ag_saved_input(c, n, 0, 0, &s)))
+        return st;
+    st = unary_deriv(c, op, uses_y ? NULL : s, uses_y ? s : NULL, &d);
+    ks_tensor_release(s);
+    if (st || !d) return st; /* !d: zero gradient */
     st = mul(c, gout[0], d, &gin[0]);
     ks_tensor_release(d);
     return st;
@@ -397,6 +429,7 @@ ks_status ks_ag_unary(ks_ctx *c, ks_unop op, ks_tensor *a, ks_tensor **out)
     if (unary_differentiable(op) && record_needed(c, 1, &a, r) == KS_OK) {
         ks_node *n = ks_node_new(c, &unary_defs[op], 1, &a);
         if (!n) { ks_tensor_release(r); return KS_ENOMEM; }
+        n->double_backward = true;
         n->i[0] = op;
         if (unary_uses_output(op)) {
             st = ks_detach(c, r, &alias); /* saving r itself would be a cycle */
@@ -419,7 +452,7 @@ static ks_status clamp_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, k
 {
     ks_tensor *a, *m1 = NULL, *m2 = NULL, *m = NULL;
     ks_status st = ks_node_get_saved(c, n, 0, &a);
-    if (st) return st;
+    if (st) return st; /* a only feeds the masks: constants */
     if (n->i[0]) TRY(fmask(c, KS_OP_GE, a, ks_op_scalar(ks_scalar_float(n->f[0])), &m1));
     if (n->i[1]) TRY(fmask(c, KS_OP_LE, a, ks_op_scalar(ks_scalar_float(n->f[1])), &m2));
     if (m1 && m2) TRY(mul(c, m1, m2, &m));
@@ -442,6 +475,7 @@ ks_status ks_ag_clamp(ks_ctx *c, ks_tensor *a, const ks_scalar *lo, const ks_sca
     if (record_needed(c, 1, &a, r) == KS_OK) {
         ks_node *n = ks_node_new(c, &op_clamp, 1, &a);
         if (!n) { ks_tensor_release(r); return KS_ENOMEM; }
+        n->double_backward = true;
         n->i[0] = lo != NULL;
         n->i[1] = hi != NULL;
         n->f[0] = lo ? lo->f : 0;
@@ -465,7 +499,7 @@ static ks_status where_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, k
     ks_operand zero = ks_op_scalar(ks_scalar_float(0.0)), g = ks_op_tensor(gout[0]);
     for (int k = 0; k < 2; k++) {
         if (!n->needs_grad[k]) continue;
-        TRY(ks_where(c, cond, k == 0 ? g : zero, k == 0 ? zero : g, &t));
+        TRY(ks_ag_where(c, cond, k == 0 ? g : zero, k == 0 ? zero : g, &t));
         TRY(reduce_into(c, n, k, &t, gin));
     }
 done:
@@ -484,6 +518,7 @@ ks_status ks_ag_where(ks_ctx *c, ks_tensor *cond, ks_operand a, ks_operand b, ks
     if (record_needed(c, 2, ins, r) == KS_OK) {
         ks_node *n = ks_node_new(c, &op_where, 2, ins);
         if (!n) { ks_tensor_release(r); return KS_ENOMEM; }
+        n->double_backward = true;
         st = ks_node_save(c, n, cond);
         if (!st) ks_node_set_output(n, 0, r);
         ks_node_release(n);

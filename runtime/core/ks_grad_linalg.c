@@ -2,7 +2,8 @@
  * batch broadcasting). With A = a as a matrix ([1, k] for a vector) and
  * B = b as a matrix ([k, 1] for a vector), G = the gradient viewed as
  * [batch..., n, m]:  dA = G @ B^T,  dB = A^T @ G, each summed over the
- * broadcast batch dims and reshaped back to the operand's own shape. */
+ * broadcast batch dims and reshaped back to the operand's own shape.
+ * Every step is a recording op, so create_graph (double backward) works. */
 #include "ks_grad_ops.h"
 #include "ks_grad_views.h"
 #include "ks_linalg.h"
@@ -18,19 +19,20 @@
 static ks_status as_matrix(ks_ctx *c, ks_tensor *t, bool is_left, ks_tensor **out)
 {
     if (t->ndim >= 2) { *out = ks_tensor_retain(t); return KS_OK; }
-    return ks_unsqueeze(c, t, is_left ? 0 : 1, out);
+    return ks_ag_unsqueeze(c, t, is_left ? 0 : 1, out);
 }
 
 static ks_status transpose_last(ks_ctx *c, ks_tensor *t, ks_tensor **out)
 {
-    return ks_transpose(c, t, t->ndim - 2, t->ndim - 1, out);
+    return ks_ag_transpose(c, t, t->ndim - 2, t->ndim - 1, out);
 }
 
 static ks_status matmul_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
-    ks_tensor *a, *b, *A = NULL, *B = NULL, *G = NULL, *T = NULL, *P = NULL, *S = NULL;
+    ks_tensor *a = NULL, *b = NULL, *A = NULL, *B = NULL, *G = NULL, *T = NULL, *P = NULL, *S = NULL;
     ks_status st;
-    if ((st = ks_node_get_saved(c, n, 0, &a)) || (st = ks_node_get_saved(c, n, 1, &b))) return st;
+    TRY(ks_ag_saved_input(c, n, 0, 0, &a));
+    TRY(ks_ag_saved_input(c, n, 1, 1, &b));
     TRY(as_matrix(c, a, true, &A));
     TRY(as_matrix(c, b, false, &B));
     /* G: the output's shape with the vector dims put back */
@@ -45,19 +47,20 @@ static ks_status matmul_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
         nd++;
     }
     if (b->ndim == 1) size[nd++] = 1;
-    TRY(ks_reshape(c, g, nd, size, &G));
+    TRY(ks_ag_reshape(c, g, nd, size, &G));
     for (int k = 0; k < 2; k++) {
         if (!n->needs_grad[k]) continue;
         ks_tensor *op = k == 0 ? B : A, *want = k == 0 ? A : B;
         TRY(transpose_last(c, op, &T));
-        TRY(k == 0 ? ks_matmul(c, G, T, &P) : ks_matmul(c, T, G, &P));
-        TRY(ks_sum_to_shape(c, P, want->ndim, want->size, &S));
-        TRY(ks_reshape(c, S, n->in_ndim[k], n->in_size[k], &gin[k]));
+        TRY(k == 0 ? ks_ag_matmul(c, G, T, &P) : ks_ag_matmul(c, T, G, &P));
+        TRY(ks_ag_sum_to_shape(c, P, want->ndim, want->size, &S));
+        TRY(ks_ag_reshape(c, S, n->in_ndim[k], n->in_size[k], &gin[k]));
         ks_tensor_release(T); T = NULL;
         ks_tensor_release(P); P = NULL;
         ks_tensor_release(S); S = NULL;
     }
 done:
+    ks_tensor_release(a); ks_tensor_release(b);
     ks_tensor_release(A); ks_tensor_release(B); ks_tensor_release(G);
     ks_tensor_release(T); ks_tensor_release(P); ks_tensor_release(S);
     return st;
@@ -74,6 +77,7 @@ ks_status ks_ag_matmul(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
     if (r->dtype == KS_FLOAT32 && ks_ag_needs_record(c, 2, ins)) {
         ks_node *n = ks_node_new(c, &op_matmul, 2, ins);
         if (!n) { ks_tensor_release(r); return KS_ENOMEM; }
+        n->double_backward = true;
         st = ks_node_save(c, n, a);
         if (!st) st = ks_node_save(c, n, b);
         if (!st) ks_node_set_output(n, 0, r);

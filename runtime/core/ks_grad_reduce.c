@@ -1,8 +1,12 @@
 /* ks_grad_reduce.c: autograd for reductions (sum, mean, amax/amin,
  * logsumexp, prod, var/std, norm, max/min along a dim, cumsum, cumprod).
  * Backward kernels bring the gradient back to the input's shape by viewing
- * it with the reduced dims kept (size 1) and broadcasting. */
+ * it with the reduced dims kept (size 1) and broadcasting.
+ * sum, mean, amax/amin and logsumexp compose recording ops, so they support
+ * create_graph (double backward); the others mark their gradients as not
+ * differentiable again (ks_ag_mark_no_double, done by the engine). */
 #include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_indexing.h"
 
 #include <math.h>
@@ -27,16 +31,17 @@ static ks_status keepdim_view(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **o
     int nd = n->in_ndim[0];
     int64_t size[KS_MAX_DIMS];
     for (int d = 0; d < nd; d++) size[d] = (n->i[1] >> d) & 1 ? 1 : n->in_size[0][d];
-    return ks_reshape(c, g, nd, size, out);
+    return ks_ag_reshape(c, g, nd, size, out);
 }
 
-/* the keepdim view expanded and materialised at the input's shape */
+/* the keepdim view expanded (and materialised, unless recording) at the input's shape */
 static ks_status expanded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **out)
 {
     ks_tensor *k = NULL, *e = NULL;
     ks_status st = keepdim_view(c, n, g, &k);
-    if (!st) st = ks_expand(c, k, n->in_ndim[0], n->in_size[0], &e);
-    if (!st) st = ks_clone(c, e, out);
+    if (!st) st = ks_ag_expand(c, k, n->in_ndim[0], n->in_size[0], &e);
+    if (!st && c->grad_enabled) { *out = e; e = NULL; } /* create_graph: the expand's node is the graph */
+    else if (!st) st = ks_clone(c, e, out);
     ks_tensor_release(k);
     ks_tensor_release(e);
     return st;
@@ -49,6 +54,16 @@ static ks_status bin(ks_ctx *c, ks_binop op, const ks_tensor *a, const ks_tensor
 static ks_status bins(ks_ctx *c, ks_binop op, const ks_tensor *a, double s, ks_tensor **o)
 {
     return ks_binary_scalar(c, op, a, ks_scalar_float(s), false, o);
+}
+
+/* recording versions, for the kinds that support create_graph */
+static ks_status abin(ks_ctx *c, ks_binop op, const ks_tensor *a, const ks_tensor *b, ks_tensor **o)
+{
+    return ks_ag_binary(c, op, ks_op_tensor(a), ks_op_tensor(b), NULL, o);
+}
+static ks_status abins(ks_ctx *c, ks_binop op, const ks_tensor *a, double s, ks_tensor **o)
+{
+    return ks_ag_binary(c, op, ks_op_tensor(a), ks_op_scalar(ks_scalar_float(s)), NULL, o);
 }
 
 static int reduced_dims(ks_node *n, int *dims)
@@ -71,11 +86,11 @@ static ks_status reduce_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
         int64_t in = 1, out = gout[0]->numel;
         for (int d = 0; d < n->in_ndim[0]; d++) in *= n->in_size[0][d];
         TRY(expanded(c, n, gout[0], &t1));
-        st = bins(c, KS_OP_DIV, t1, out ? (double)in / (double)out : 1.0, &gin[0]);
+        st = abins(c, KS_OP_DIV, t1, out ? (double)in / (double)out : 1.0, &gin[0]);
         goto done;
     }
-    TRY(ks_node_get_saved(c, n, 0, &x));
-    TRY(ks_node_get_saved(c, n, 1, &y));
+    TRY(ks_ag_saved_input(c, n, 0, 0, &x));
+    TRY(ks_ag_saved_output(c, n, 1, 0, &y));
     TRY(keepdim_view(c, n, y, &yk));
     TRY(keepdim_view(c, n, gout[0], &gk));
     int dims[KS_MAX_DIMS], nd = reduced_dims(n, dims);
@@ -87,14 +102,14 @@ static ks_status reduce_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
         ks_tensor_release(m);
         if (st) goto done;
         TRY(ks_sum(c, t1, nd, dims, true, &t2));
-        TRY(bin(c, KS_OP_DIV, t1, t2, &t3));
-        st = bin(c, KS_OP_MUL, t3, gk, &gin[0]);
+        TRY(bin(c, KS_OP_DIV, t1, t2, &t3)); /* the share of each tie: a constant */
+        st = abin(c, KS_OP_MUL, t3, gk, &gin[0]);
         break;
     }
     case KS_AG_LOGSUMEXP: /* g * exp(x - lse) */
-        TRY(bin(c, KS_OP_SUB, x, yk, &t1));
-        TRY(ks_unary(c, KS_OP_EXP, t1, NULL, &t2));
-        st = bin(c, KS_OP_MUL, t2, gk, &gin[0]);
+        TRY(abin(c, KS_OP_SUB, x, yk, &t1));
+        TRY(ks_ag_unary(c, KS_OP_EXP, t1, &t2));
+        st = abin(c, KS_OP_MUL, t2, gk, &gin[0]);
         break;
     case KS_AG_PROD: { /* g * prod / x; where x == 0: the product of the others */
         ks_tensor *zero = NULL, *nz = NULL, *safe = NULL, *pn = NULL, *one = NULL, *r = NULL;
@@ -115,6 +130,8 @@ static ks_status reduce_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     default: st = ks_error(c, KS_EINVAL, "unknown reduction kind %d", (int)kind);
     }
 done:
+    ks_tensor_release(x);
+    ks_tensor_release(y);
     ks_tensor_release(yk);
     ks_tensor_release(gk);
     ks_tensor_release(t1);
@@ -124,8 +141,8 @@ done:
 }
 
 static const ks_op_def op_reduce[] = {
-    [KS_AG_SUM] = {"SumBackward", reduce_backward},           [KS_AG_MEAN] = {"MeanBackward", reduce_backward},
-    [KS_AG_AMAX] = {"AmaxBackward", reduce_backward},         [KS_AG_AMIN] = {"AminBackward", reduce_backward},
+    [KS_AG_SUM] = {"SumBackward", reduce_backward},     [KS_AG_MEAN] = {"MeanBackward", reduce_backward},
+    [KS_AG_AMAX] = {"AmaxBackward", reduce_backward},   [KS_AG_AMIN] = {"AminBackward", reduce_backward},
     [KS_AG_LOGSUMEXP] = {"LogsumexpBackward", reduce_backward}, [KS_AG_PROD] = {"ProdBackward", reduce_backward},
 };
 
@@ -161,6 +178,7 @@ ks_status ks_ag_record_median_all(ks_ctx *c, ks_tensor *t, ks_tensor *value)
     if (!ks_ag_needs_record(c, 1, &t)) return KS_OK;
     ks_node *n;
     ks_status st = record(c, &op_median_all, t, value, KS_AG_AMAX, dims_mask(t->ndim, 0, NULL), true, &n);
+    if (n) n->double_backward = true; /* amax's rule */
     ks_node_release(n);
     return st;
 }
@@ -182,6 +200,7 @@ ks_status ks_ag_reduce(ks_ctx *c, ks_ag_reduce_kind kind, ks_tensor *t, int ndim
     if (st) return st;
     ks_node *n;
     st = record(c, &op_reduce[kind], t, r, kind, dims_mask(t->ndim, ndims, dims), kind > KS_AG_MEAN, &n);
+    if (n) n->double_backward = kind != KS_AG_PROD;
     ks_node_release(n);
     if (st) { ks_tensor_release(r); return st; }
     *out = r;

@@ -27,4 +27,12 @@ typedef enum {
 ks_status ks_ag_record_view(ks_ctx *c, ks_view_kind kind, const int64_t *args, int nargs, ks_tensor *input,
                             ks_tensor *out);
 
+/* View ops that record (for backward kernels that must run under create_graph) */
+ks_status ks_ag_reshape(ks_ctx *c, ks_tensor *t, int ndim, const int64_t *size, ks_tensor **out);
+ks_status ks_ag_transpose(ks_ctx *c, ks_tensor *t, int d0, int d1, ks_tensor **out);
+ks_status ks_ag_unsqueeze(ks_ctx *c, ks_tensor *t, int dim, ks_tensor **out);
+ks_status ks_ag_expand(ks_ctx *c, ks_tensor *t, int ndim, const int64_t *size, ks_tensor **out);
+/* ks_sum_to_shape that records (its backward expands) */
+ks_status ks_ag_sum_to_shape(ks_ctx *c, ks_tensor *g, int ndim, const int64_t *size, ks_tensor **out);
+
 #endif

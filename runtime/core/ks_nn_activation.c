@@ -1,5 +1,8 @@
 /* ks_nn_activation.c: relu, leaky relu, gelu (exact, tanh), silu, tanh,
- * sigmoid; forward and backward on contiguous float32, chunked over threads. */
+ * sigmoid; forward and backward on contiguous float32, chunked over threads.
+ * Under create_graph all but gelu run their backward as recording ops
+ * (double backward); gelu's gradients cannot be differentiated again. */
+#include "ks_grad_ops.h"
 #include "ks_nn.h"
 #include "ks_threads.h"
 
@@ -109,8 +112,61 @@ static ks_status act_backward_chunk(void *arg, int64_t b, int64_t e)
 /* tanh and sigmoid differentiate through their output, the rest through the input */
 static bool saves_output(ks_activation a) { return a == KS_ACT_TANH || a == KS_ACT_SIGMOID; }
 
+static bool act_double(ks_activation a) { return a != KS_ACT_GELU && a != KS_ACT_GELU_TANH; }
+
+static ks_status mul_ag(ks_ctx *c, ks_tensor *a, ks_operand b, ks_tensor **o)
+{
+    return ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(a), b, NULL, o);
+}
+
+/* f'(x) as recording ops: masks (relu, leaky relu) are constants; s is x or the output y as a graph member */
+static ks_status act_deriv_recorded(ks_ctx *c, ks_activation act, double alpha, ks_tensor *s, ks_tensor **d)
+{
+    ks_operand one = ks_op_scalar(ks_scalar_float(1.0));
+    ks_tensor *m = NULL, *t = NULL, *u = NULL;
+    ks_status st;
+    switch (act) {
+    case KS_ACT_RELU: case KS_ACT_LEAKY_RELU:
+        st = ks_binary_op(c, KS_OP_GT, ks_op_tensor(s), ks_op_scalar(ks_scalar_float(0.0)), NULL, NULL, &m);
+        if (!st) st = ks_where(c, m, one, ks_op_scalar(ks_scalar_float(act == KS_ACT_RELU ? 0.0 : alpha)), d);
+        break;
+    case KS_ACT_TANH: /* 1 - y^2 */
+        if (!(st = mul_ag(c, s, ks_op_tensor(s), &t)))
+            st = ks_ag_binary(c, KS_OP_SUB, one, ks_op_tensor(t), NULL, d);
+        break;
+    case KS_ACT_SIGMOID: /* y (1 - y) */
+        if (!(st = ks_ag_binary(c, KS_OP_SUB, one, ks_op_tensor(s), NULL, &t))) st = mul_ag(c, s, ks_op_tensor(t), d);
+        break;
+    default: /* silu: sig(x) (1 + x (1 - sig(x))) */
+        if (!(st = ks_ag_unary(c, KS_OP_SIGMOID, s, &m)) && !(st = ks_ag_binary(c, KS_OP_SUB, one, ks_op_tensor(m), NULL, &t)) &&
+            !(st = mul_ag(c, s, ks_op_tensor(t), &u))) {
+            ks_tensor_release(t);
+            t = NULL;
+            if (!(st = ks_ag_binary(c, KS_OP_ADD, ks_op_tensor(u), one, NULL, &t))) st = mul_ag(c, m, ks_op_tensor(t), d);
+        }
+        break;
+    }
+    ks_tensor_release(m);
+    ks_tensor_release(t);
+    ks_tensor_release(u);
+    return st;
+}
+
+static ks_status act_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_activation act = (ks_activation)n->i[0];
+    ks_tensor *s = NULL, *d = NULL;
+    ks_status st = saves_output(act) ? ks_ag_saved_output(c, n, 0, 0, &s) : ks_ag_saved_input(c, n, 0, 0, &s);
+    if (!st) st = act_deriv_recorded(c, act, n->f[0], s, &d);
+    if (!st) st = mul_ag(c, g, ks_op_tensor(d), gin);
+    ks_tensor_release(s);
+    ks_tensor_release(d);
+    return st;
+}
+
 static ks_status act_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return act_backward_recorded(c, n, gout[0], &gin[0]); /* create_graph */
     ks_tensor *s, *g, *r;
     ks_status st = ks_node_get_saved(c, n, 0, &s);
     if (st) return st;
@@ -149,6 +205,7 @@ ks_status ks_nn_activation(ks_ctx *c, ks_activation act, ks_tensor *input, ks_te
         else {
             n->i[0] = act;
             n->f[0] = alpha;
+            n->double_backward = act_double(act);
             /* saving y itself would make a cycle (y -> node -> y): save a detached alias */
             ks_tensor *alias = NULL;
             st = saves_output(act) ? ks_detach(c, y, &alias) : KS_OK;

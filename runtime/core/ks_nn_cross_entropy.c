@@ -5,7 +5,13 @@
  *          mean divides by sum of w[t_i] over non-ignored i
  *   soft:  q = (1-e) target + e/C;  l_i = -sum_c w_c q_ic logp_ic
  *          mean divides by the number of samples (weights not in it)
- * Layout: logits [N, C, d1...] seen as (outer N, classes C, inner S). */
+ * Layout: logits [N, C, d1...] seen as (outer N, classes C, inner S).
+ * Under create_graph the gradient d = scale * (softmax(x) * A - B), A and B
+ * constants of the targets and weights, runs as recording ops on the saved
+ * logits, so cross_entropy supports double backward (not with respect to
+ * probability targets that require grad). */
+#include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_nn.h"
 
 #include <math.h>
@@ -116,13 +122,70 @@ static ks_status check_targets(ks_ctx *c, const ce_geom *g, const int64_t *t, co
     return KS_OK;
 }
 
-/* saved: 0 logp, 1 target (contiguous), 2 weight or absent. f[0] = e, f[1] = denom, i[0] = reduction, i[1] = soft, i[2] = ignore */
+/* A (the logits' shape with 1 class) and B (the logits' shape) of d = p * A - B, per sample */
+static void ce_constants(const ks_node *n, const ce_geom *g, const ks_tensor *tt, const float *w, float *A, float *B)
+{
+    double e = n->f[0], wsum = 0;
+    for (int64_t k = 0; k < g->C; k++) wsum += weight_of(w, k);
+    for (int64_t i = 0; i < g->N; i++)
+        for (int64_t s = 0; s < g->S; s++) {
+            int64_t k = i * g->S + s;
+            double a = 0;
+            if (n->i[1]) { /* soft: A = sum_c w_c q_c, B_c = w_c q_c */
+                const float *q = ks_tensor_data(tt);
+                for (int64_t cc = 0; cc < g->C; cc++) {
+                    double b = weight_of(w, cc) * ((1 - e) * q[at(g, i, cc, s)] + e / g->C);
+                    B[at(g, i, cc, s)] = (float)b;
+                    a += b;
+                }
+            } else {
+                int64_t tc = ((const int64_t *)ks_tensor_data(tt))[k];
+                bool ignored = tc == n->i[2];
+                double wtc = ignored ? 0 : weight_of(w, tc);
+                a = ignored ? 0 : (1 - e) * wtc + e / g->C * wsum;
+                for (int64_t cc = 0; cc < g->C; cc++)
+                    B[at(g, i, cc, s)] = ignored ? 0.0f : (float)((1 - e) * wtc * (cc == tc) + e / g->C * weight_of(w, cc));
+            }
+            A[k] = (float)a;
+        }
+}
+
+/* create_graph: gin = scale * (softmax(x) * A - B), recorded (x: the saved logits as a graph member) */
+static ks_status ce_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *tt, ks_tensor *wt, ks_tensor *g, ks_tensor **gin)
+{
+    ce_geom geo = {n->i[3], n->i[4], n->i[5]};
+    int nd = n->in_ndim[0], cdim = nd >= 2 ? 1 : 0;
+    int64_t asz[KS_MAX_DIMS];
+    memcpy(asz, n->in_size[0], sizeof asz);
+    asz[cdim] = 1;
+    ks_tensor *x = NULL, *p = NULL, *A = NULL, *B = NULL, *t1 = NULL, *t2 = NULL, *sc = NULL;
+    ks_status st;
+    if ((st = ks_ag_saved_input(c, n, (int)n->i[7], 0, &x)) || (st = ks_nn_softmax(c, x, &p, cdim, false)) ||
+        (st = ks_tensor_empty(c, KS_FLOAT32, nd, asz, &A)) || (st = ks_tensor_empty(c, KS_FLOAT32, nd, n->in_size[0], &B)))
+        goto done;
+    ce_constants(n, &geo, tt, wt ? ks_tensor_data(wt) : NULL, ks_tensor_data(A), ks_tensor_data(B));
+    if (n->i[0] == KS_REDUCE_NONE) st = ks_ag_reshape(c, g, nd, asz, &sc); /* one gradient per sample */
+    else st = ks_ag_binary(c, KS_OP_DIV, ks_op_tensor(g),
+                           ks_op_scalar(ks_scalar_float(n->i[0] == KS_REDUCE_MEAN ? n->f[1] : 1.0)), NULL, &sc);
+    if (st || (st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(p), ks_op_tensor(A), NULL, &t1)) ||
+        (st = ks_ag_binary(c, KS_OP_SUB, ks_op_tensor(t1), ks_op_tensor(B), NULL, &t2)))
+        goto done;
+    st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(t2), ks_op_tensor(sc), NULL, &gin[0]);
+done:
+    ks_tensor_release(x); ks_tensor_release(p); ks_tensor_release(A); ks_tensor_release(B);
+    ks_tensor_release(t1); ks_tensor_release(t2); ks_tensor_release(sc);
+    return st;
+}
+
+/* saved: 0 logp, 1 target (contiguous), 2 weight (when i[6]), i[7]: the contiguous logits (for create_graph).
+ * f[0] = e, f[1] = denom, i[0] = reduction, i[1] = soft, i[2] = ignore */
 static ks_status ce_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *lp, *tt, *wt = NULL, *go;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &lp)) || (st = ks_node_get_saved(c, n, 1, &tt))) return st;
-    if (n->nsaved > 2 && (st = ks_node_get_saved(c, n, 2, &wt))) return st;
+    if (n->i[6] && (st = ks_node_get_saved(c, n, 2, &wt))) return st;
+    if (c->grad_enabled) return n->needs_grad[0] ? ce_backward_recorded(c, n, tt, wt, gout[0], gin) : KS_OK;
     if ((st = ks_contiguous(c, gout[0], &go))) return st;
     ce_geom g = {n->i[3], n->i[4], n->i[5]};
     double e = n->f[0], denom = n->f[1];
@@ -232,9 +295,14 @@ ks_status ks_nn_cross_entropy(ks_ctx *c, ks_tensor *logits, ks_tensor *target, k
         n->f[1] = denom;
         n->i[0] = o->reduction; n->i[1] = soft; n->i[2] = o->ignore_index;
         n->i[3] = g.N; n->i[4] = g.C; n->i[5] = g.S;
+        n->i[6] = w != NULL;
+        n->i[7] = w ? 3 : 2;
+        /* create_graph differentiates the backward through the logits only */
+        n->double_backward = !(soft && target->requires_grad);
         st = ks_node_save(c, n, lp);
         if (!st) st = ks_node_save(c, n, t);
         if (!st && w) st = ks_node_save(c, n, w);
+        if (!st) st = ks_node_save(c, n, x);
         if (!st) ks_node_set_output(n, 0, r);
         ks_node_release(n);
         if (st) goto done;

@@ -1,4 +1,8 @@
-/* ks_nn_linear.c: fused linear layer (GEMM through OpenBLAS) and its backward. */
+/* ks_nn_linear.c: fused linear layer (GEMM through OpenBLAS) and its backward.
+ * Under create_graph the backward runs as recording ops (matmul, reshape,
+ * sum), so the layer supports double backward. */
+#include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_linalg.h"
 #include "ks_nn.h"
 #include "ks_threads.h"
@@ -41,8 +45,35 @@ static void bias_grad(int64_t M, int64_t N, const float *g, float *gb)
     }
 }
 
+/* dx = g @ w, dw = g2^T @ x2 (rows flattened), db = g summed over all but the last dim, recorded */
+static ks_status linear_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *x = NULL, *w = NULL, *g2 = NULL, *gt = NULL, *x2 = NULL;
+    ks_status st;
+    if ((st = ks_ag_saved_input(c, n, 0, 0, &x)) || (st = ks_ag_saved_input(c, n, 1, 1, &w))) goto done;
+    int64_t N = w->size[0], K = w->size[1], M = rows_of(x);
+    if (n->needs_grad[0] && (st = ks_ag_matmul(c, g, w, &gin[0]))) goto done;
+    if (n->needs_grad[1]) {
+        int64_t gs[2] = {M, N}, xs[2] = {M, K};
+        if ((st = ks_ag_reshape(c, g, 2, gs, &g2)) || (st = ks_ag_transpose(c, g2, 0, 1, &gt)) ||
+            (st = ks_ag_reshape(c, x, 2, xs, &x2)) || (st = ks_ag_matmul(c, gt, x2, &gin[1])))
+            goto done;
+    }
+    if (n->needs_grad[2]) {
+        int dims[KS_MAX_DIMS], nd = g->ndim - 1;
+        for (int d = 0; d < nd; d++) dims[d] = d;
+        if (nd == 0) gin[2] = ks_tensor_retain(g);
+        else st = ks_ag_reduce(c, KS_AG_SUM, g, nd, dims, false, &gin[2]);
+    }
+done:
+    ks_tensor_release(x); ks_tensor_release(w); ks_tensor_release(g2);
+    ks_tensor_release(gt); ks_tensor_release(x2);
+    return st;
+}
+
 static ks_status linear_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return linear_backward_recorded(c, n, gout[0], gin);
     ks_tensor *x, *w, *g = NULL;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &x)) || (st = ks_node_get_saved(c, n, 1, &w))) return st;
@@ -93,6 +124,7 @@ static ks_status record_linear(ks_ctx *c, ks_tensor *x, ks_tensor *w, ks_tensor 
     if (!ks_ag_needs_record(c, 3, ins)) return KS_OK;
     ks_node *n = ks_node_new(c, &op_linear, 3, ins);
     if (!n) return KS_ENOMEM;
+    n->double_backward = true;
     ks_status st = ks_node_save(c, n, xc);
     if (!st) st = ks_node_save(c, n, wc);
     if (!st) ks_node_set_output(n, 0, out);

@@ -2,7 +2,10 @@
  * same shape (mse, l1, smooth l1, binary cross entropy with logits,
  * kl divergence) and nll_loss, with PyTorch's definitions and reductions.
  * One forward/backward pair serves every element-wise loss: a per-element
- * value and its derivatives with respect to input and target. */
+ * value and its derivatives with respect to input and target.
+ * mse_loss's backward also runs as recording ops under create_graph (double
+ * backward); the other losses' gradients cannot be differentiated again. */
+#include "ks_grad_ops.h"
 #include "ks_nn.h"
 
 #include <math.h>
@@ -45,9 +48,37 @@ static double loss_elem(const loss_spec *s, double x, double y, int64_t k, doubl
     return 0;
 }
 
+/* mse under create_graph: dx = 2 (x - y) w g / div = -dy, recorded */
+static ks_status mse_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *x = NULL, *y = NULL, *w = NULL, *d = NULL, *t = NULL, *u = NULL;
+    ks_status st;
+    if ((st = ks_ag_saved_input(c, n, 0, 0, &x)) || (st = ks_ag_saved_input(c, n, 1, 1, &y))) goto done;
+    if (n->i[2] && (st = ks_node_get_saved(c, n, 2, &w))) goto done; /* borrowed: a constant */
+    double div = n->i[1] == KS_REDUCE_MEAN ? (n->i[5] ? (double)n->i[5] : (double)x->numel) : 1.0;
+    if ((st = ks_ag_binary(c, KS_OP_SUB, ks_op_tensor(x), ks_op_tensor(y), NULL, &d)) ||
+        (st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(d), ks_op_scalar(ks_scalar_float(2.0 / div)), NULL, &t)))
+        goto done;
+    if (w) {
+        ks_tensor_release(d);
+        d = t;
+        t = NULL;
+        if ((st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(d), ks_op_tensor(w), NULL, &t))) goto done;
+    }
+    if ((st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(t), ks_op_tensor(g), NULL, &u))) goto done;
+    if (n->needs_grad[1] && (st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(u), ks_op_scalar(ks_scalar_float(-1.0)), NULL, &gin[1])))
+        goto done;
+    if (n->needs_grad[0]) { gin[0] = u; u = NULL; }
+done:
+    ks_tensor_release(x); ks_tensor_release(y); ks_tensor_release(d);
+    ks_tensor_release(t); ks_tensor_release(u);
+    return st;
+}
+
 /* saved: 0 input, 1 target, 2 elementwise weight (optional), 3 pos_weight (optional) */
 static ks_status pw_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return mse_backward_recorded(c, n, gout[0], gin); /* only mse nodes run under create_graph */
     ks_tensor *xt, *yt, *wt = NULL, *pwt = NULL, *gt;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &yt))) return st;
@@ -155,6 +186,7 @@ ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *inp
         n->i[0] = kind; n->i[1] = o->reduction; n->i[2] = w != NULL; n->i[3] = pw != NULL; n->i[4] = o->log_target;
         n->i[5] = batch;
         n->f[0] = o->beta;
+        n->double_backward = kind == KS_LOSS_MSE;
         st = ks_node_save(c, n, x);
         if (!st) st = ks_node_save(c, n, y);
         if (!st && w) st = ks_node_save(c, n, w);

@@ -1,7 +1,10 @@
 /* ks_nn_softmax.c: softmax and log-softmax over one dim via a max-shifted
  * log-sum-exp (stable for large logits), and their backward:
  *   softmax:     dx = y * (g - sum(g * y))
- *   log_softmax: dx = g - exp(y) * sum(g) */
+ *   log_softmax: dx = g - exp(y) * sum(g)
+ * Under create_graph the same formulas run as recording ops on the output
+ * re-attached to the graph, so both support double backward. */
+#include "ks_grad_ops.h"
 #include "ks_nn.h"
 
 #include <math.h>
@@ -37,8 +40,34 @@ static void forward(const sm_geom *g, const float *x, float *y, bool want_log)
         }
 }
 
+/* the backward as recording ops (create_graph): y is the output as a graph member */
+static ks_status sm_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *y = NULL, *t1 = NULL, *t2 = NULL, *t3 = NULL;
+    int dim = (int)n->i[0], nd = g->ndim ? 1 : 0; /* a 0-d input: the sum of everything */
+    bool want_log = n->i[1];
+    ks_status st = ks_ag_saved_output(c, n, 0, 0, &y);
+    if (st) return st;
+    if (want_log) { /* g - exp(y) * sum(g) */
+        if (!(st = ks_ag_reduce(c, KS_AG_SUM, g, nd, &dim, true, &t1)) && !(st = ks_ag_unary(c, KS_OP_EXP, y, &t2)) &&
+            !(st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(t2), ks_op_tensor(t1), NULL, &t3)))
+            st = ks_ag_binary(c, KS_OP_SUB, ks_op_tensor(g), ks_op_tensor(t3), NULL, gin);
+    } else { /* y * (g - sum(g * y)) */
+        if (!(st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(g), ks_op_tensor(y), NULL, &t1)) &&
+            !(st = ks_ag_reduce(c, KS_AG_SUM, t1, nd, &dim, true, &t2)) &&
+            !(st = ks_ag_binary(c, KS_OP_SUB, ks_op_tensor(g), ks_op_tensor(t2), NULL, &t3)))
+            st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(y), ks_op_tensor(t3), NULL, gin);
+    }
+    ks_tensor_release(y);
+    ks_tensor_release(t1);
+    ks_tensor_release(t2);
+    ks_tensor_release(t3);
+    return st;
+}
+
 static ks_status sm_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return sm_backward_recorded(c, n, gout[0], &gin[0]);
     ks_tensor *yt, *gt, *r;
     ks_status st = ks_node_get_saved(c, n, 0, &yt);
     if (st || (st = ks_contiguous(c, gout[0], &gt))) return st;
@@ -88,6 +117,7 @@ ks_status ks_nn_softmax(ks_ctx *c, ks_tensor *input, ks_tensor **out, int dim, b
         else {
             n->i[0] = dim;
             n->i[1] = want_log;
+            n->double_backward = true;
             st = ks_detach(c, y, &alias); /* saving y itself would be a cycle */
             if (!st) st = ks_node_save(c, n, alias);
             if (!st) ks_node_set_output(n, 0, y);

@@ -11,6 +11,29 @@
 -- eps is large (1e-2 by default) and sums are taken in double on the Lua
 -- side; the default tolerances still reject a backward scaled by 1.01.
 -- Callers keep inputs away from kinks (relu at 0, ties in max).
+--
+-- gradgradcheck(fn, inputs, opts) checks second derivatives the same way:
+-- it runs gradcheck on the function x -> grad s(x) (the first gradients of
+-- the checked inputs, computed with create_graph = true and flattened into
+-- one vector), so the analytic side is a double backward and the numeric
+-- side is central differences of first gradients.
+--
+-- Double backward: grad(..., {create_graph = true}) and
+-- t:backward({create_graph = true}) record the backward pass itself, so the
+-- gradients they give carry grad_fn and can be differentiated again
+-- (second-order MAML, gradient penalties, Hessian-vector products). It
+-- implies retain_graph; with backward(), .grad becomes .grad + g as a new
+-- tensor that is part of the graph (set p.grad = nil, or opt:zero_grad(),
+-- before the next step: a .grad that holds a graph keeps that graph alive).
+-- Ops whose backward records: elementwise unary/binary ops (relu, tanh,
+-- sigmoid, exp, log, pow, ...), clamp, where, sum, mean, amax/amin,
+-- logsumexp, views (reshape, transpose, indexing by slices, expand, ...),
+-- matmul and friends, F.linear/nn.Linear, softmax, log_softmax, mse_loss and
+-- cross_entropy (with respect to the logits). Any other op (conv2d, the
+-- pools, the norms, other losses, custom autograd.Function, ...) gives
+-- first gradients as usual, but differentiating through them again raises
+-- "double backward of <Op>Backward is not supported" (never a silently
+-- detached result).
 local ks = require "kshot"
 
 local M = {}
@@ -25,13 +48,14 @@ local function call(fn, xs)
   return out
 end
 
---- grad(output, inputs[, {grad_outputs=, retain_graph=false, allow_unused=false}]) -> list
+--- grad(output, inputs[, {grad_outputs=, retain_graph=false, create_graph=false, allow_unused=false}]) -> list
 -- torch.autograd.grad: the gradients of output (a scalar, or any shape with
 -- grad_outputs) with respect to inputs (a tensor or a list of tensors that
 -- require grad: leaves or intermediate results), as a Lua list in the inputs'
--- order (autograd.grad(loss, w)[1]); no .grad is changed. create_graph (double
--- backward) is not supported. t:retain_grad() is the other way to read an
--- intermediate tensor's gradient: backward() then fills its .grad.
+-- order (autograd.grad(loss, w)[1]); no .grad is changed. create_graph = true
+-- records the backward so the gradients can be differentiated again (see the
+-- header). t:retain_grad() is the other way to read an intermediate tensor's
+-- gradient: backward() then fills its .grad.
 M.grad = ks._autograd_grad
 
 --- A differentiable op written in Lua (PyTorch's torch.autograd.Function):
@@ -132,9 +156,57 @@ function M.gradcheck(fn, inputs, opts)
     end
   end
   local ok = #failures == 0
-  local report = ok and "gradcheck passed" or ("gradcheck failed:\n  " .. table.concat(failures, "\n  "))
+  local name = opts._name or "gradcheck"
+  local report = ok and (name .. " passed") or (name .. " failed:\n  " .. table.concat(failures, "\n  "))
   if not ok and opts.raise ~= false then error(report, 2) end
   return ok, report
+end
+
+--- Check fn's second derivatives: gradcheck of x -> (first gradients of
+-- sum(w * fn(x)), create_graph = true), w a fixed random projection.
+-- inputs and opts as gradcheck's; the defaults are looser, as the numeric
+-- side differences float32 first gradients: eps (1e-2), rtol (1e-2),
+-- atol (1e-3), directions (3), seed (0), raise (true).
+function M.gradgradcheck(fn, inputs, opts)
+  if not callable(fn) then error("gradgradcheck: argument 'fn' must be a function (or callable), got " .. type(fn), 2) end
+  if type(inputs) ~= "table" or ks.is_tensor(inputs) then
+    error("gradgradcheck: argument 'inputs' must be a list of tensors and other values, got "
+      .. (ks.is_tensor(inputs) and "a tensor (wrap it in a list: {x})" or type(inputs)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then error("gradgradcheck: argument 'opts' must be a table, got " .. type(opts), 2) end
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.eps, o.rtol, o.atol = o.eps or 1e-2, o.rtol or 1e-2, o.atol or 1e-3
+  o._name = "gradgradcheck"
+  local n, checked = #inputs, {}
+  for i = 1, n do
+    if ks.is_tensor(inputs[i]) and inputs[i].requires_grad then checked[#checked + 1] = i end
+  end
+  if #checked == 0 then error("gradgradcheck: no input requires grad", 2) end
+  -- the projection of fn's output, fixed once (its shape from one call)
+  local w = ks.no_grad(function()
+    local xs = {n = n}
+    for i = 1, n do xs[i] = ks.is_tensor(inputs[i]) and inputs[i]:detach() or inputs[i] end
+    return ks.randn(call(fn, xs):shape(), {generator = ks.Generator((o.seed or 0) + 7919)})
+  end)
+  -- x -> flattened first gradients; inputs that do not require grad (gradcheck's
+  -- numeric side) become fresh leaves, so the first gradient exists there too
+  local function first_grads(...)
+    local xs = table.pack(...)
+    return ks.enable_grad(function()
+      local wrt = {}
+      for k, i in ipairs(checked) do
+        if not xs[i].requires_grad then xs[i] = xs[i]:detach():requires_grad_() end
+        wrt[k] = xs[i]
+      end
+      local s = (call(fn, xs) * w):sum()
+      local gs = M.grad(s, wrt, {create_graph = true, allow_unused = true})
+      local flat = {}
+      for k = 1, #wrt do flat[k] = (gs[k] or ks.zeros(wrt[k]:shape())):reshape(-1) end
+      return ks.cat(flat)
+    end)
+  end
+  return M.gradcheck(first_grads, inputs, o)
 end
 
 return M

@@ -1,0 +1,313 @@
+-- Double backward (create_graph = true): the engine's semantics, every op
+-- whose backward records checked by autograd.gradgradcheck (central
+-- differences of first gradients in float32: eps 1e-2, rtol 1e-2, atol 1e-3,
+-- 3 random directions), the error for every op that cannot double-backward,
+-- and two worked examples (a WGAN-GP gradient penalty, one second-order MAML
+-- step) plus a Hessian-vector product against torch 1.13
+-- (spec/fixtures/torch_refs/double_backward.py prints the pinned numbers).
+local ks = require "kshot"
+local autograd = require "kshot.autograd"
+local F = ks.functional
+local nn = require "kshot.nn"
+local ref = require "spec.helpers.torch_reference"
+local close, err_of = ref.close, ref.err_of
+
+-- the spec's deterministic inputs: sin((arange(n) + 1) * k) * scale, as the torch script
+local function vals(n, k, scale) return ((ks.arange(n):float() + 1) * k):sin() * scale end
+
+local gen = ks.Generator(11)
+local function away(...) -- +-[0.3, 1.3], away from kinks
+  local shape = {...}
+  local mag = ks.rand(shape, {generator = gen}) + 0.3
+  local sign = ks.rand(shape, {generator = gen}):gt(0.5):float() * 2 - 1
+  return (mag * sign):requires_grad_()
+end
+local function pos(...) return (ks.rand({...}, {generator = gen}) + 1):requires_grad_() end
+
+local function ggc(fn, inputs, opts)
+  local ok, report = autograd.gradgradcheck(fn, inputs, opts)
+  assert.is_true(ok, report)
+end
+
+describe("create_graph: the engine", function()
+  it("autograd.grad gives gradients that carry grad_fn and differentiate again", function()
+    local x = ks.tensor({0.5, -1.0, 2.0}):requires_grad_()
+    local g = autograd.grad((x * x * x):sum(), x, {create_graph = true})[1]
+    assert.is_not_nil(g.grad_fn)
+    close({0.75, 3, 12}, g)
+    close({3, -6, 12}, autograd.grad(g:sum(), x)[1]) -- d2/dx2 x^3 = 6x
+    -- without create_graph nothing changes: no graph on the gradient
+    local g1 = autograd.grad((x * x * x):sum(), x)[1]
+    assert.is_nil(g1.grad_fn)
+    assert.is_false(g1.requires_grad)
+  end)
+
+  it("implies retain_graph, and retain_graph alone still frees nothing it should not", function()
+    local x = ks.tensor({1.0, 2.0}):requires_grad_()
+    local y = (x:exp() * x):sum()
+    autograd.grad(y, x, {create_graph = true})
+    close({2 * math.exp(1), 3 * math.exp(2)}, autograd.grad(y, x)[1], 1e-4) -- the graph was kept
+    assert.matches("backward through the graph a second time", err_of(autograd.grad, y, x))
+  end)
+
+  it("backward{create_graph = true} makes .grad a graph member, summed out of place", function()
+    local w = ks.tensor({1.0, 2.0}):requires_grad_()
+    ;(w * w * w):sum():backward({create_graph = true})
+    local g1 = w.grad
+    assert.are.equal("AddBackward", tostring(g1.grad_fn):match("%a+"))
+    close({3, 12}, g1)
+    ;(w * w):sum():backward({create_graph = true})
+    close({5, 16}, w.grad)
+    close({3, 12}, g1) -- a new tensor: the first one is unchanged
+    local s = w.grad:sum()
+    w.grad = nil -- as opt:zero_grad(): drop the graph-holding .grad
+    s:backward()
+    close({8, 14}, w.grad) -- d/dw (3w^2 + 2w) = 6w + 2
+    assert.matches("unknown option 'create_grpah'", err_of(function() (w * 2):sum():backward({create_grpah = true}) end))
+  end)
+
+  it("grad_outputs may require grad (Hessian-vector products through v)", function()
+    local x = ks.tensor({1.0, 2.0, 3.0}):requires_grad_()
+    local v = ks.tensor({1.0, 0.0, -1.0}):requires_grad_()
+    local g = autograd.grad(x * x * x, x, {grad_outputs = v, create_graph = true})[1] -- 3 x^2 v
+    local gx, gv = table.unpack(autograd.grad(g:sum(), {x, v}))
+    close({6, 0, -18}, gx)
+    close({3, 12, 27}, gv)
+  end)
+
+  it("still checks saved tensors' versions", function()
+    local x = ks.tensor({1.0, 2.0}):requires_grad_()
+    local y = x * 1
+    local g = autograd.grad((y * y):sum(), x, {create_graph = true})[1] -- 2y, saves y
+    ks.no_grad(function() y:mul_(3) end)
+    assert.matches("modified by an inplace operation", err_of(autograd.grad, g:sum(), x))
+  end)
+
+  it("intermediate tensors and repeated inputs under create_graph", function()
+    local x = ks.tensor({0.5, 1.5}):requires_grad_()
+    local h = x:tanh()
+    local r = autograd.grad((h * h):sum(), {h, x, x}, {create_graph = true})
+    close(((x * 0 + 2) * x:tanh()):totable(), r[1], 1e-6)
+    assert.is_true(ks.equal(r[2], r[3]))
+    local t = x:detach():tanh()
+    close((2 * t * (1 - t * t)):totable(), r[2], 1e-6)
+    assert.is_not_nil(autograd.grad(r[2]:sum(), x)[1])
+  end)
+end)
+
+describe("gradgradcheck", function()
+  it("passes for x^3 and fails for a first gradient its graph gets wrong", function()
+    ggc(function(a) return a * a * a end, {away(5)})
+    local ok, report = autograd.gradgradcheck(function(a) return a * a:detach() + a * a end, {away(4)}, {raise = false})
+    assert.is_false(ok)
+    assert.matches("gradgradcheck failed", report)
+    assert.matches("gradgradcheck failed", err_of(autograd.gradgradcheck, function(a) return a * a:detach() + a * a end, {away(4)}))
+  end)
+
+  it("rejects bad arguments", function()
+    assert.matches("no input requires grad", err_of(autograd.gradgradcheck, function(a) return a end, {ks.ones(2)}))
+    assert.matches("argument 'fn' must be a function", err_of(autograd.gradgradcheck, 3, {away(2)}))
+    assert.matches("wrap it in a list", err_of(autograd.gradgradcheck, function(a) return a end, away(2)))
+    assert.matches("opts.eps must be a finite number > 0", err_of(autograd.gradgradcheck, function(a) return a * a end, {away(2)}, {eps = 0}))
+  end)
+end)
+
+describe("double backward of each op that supports it (gradgradcheck)", function()
+  it("binary ops with broadcasting: add, sub, mul, div, pow, maximum, atan2", function()
+    ggc(function(a, b) return (a + b) * (a - b * 2) * a end, {away(3, 4), away(4)})
+    ggc(function(a, b) return b / a end, {pos(3, 4), away(3, 1)})
+    ggc(function(a, b) return a ^ b + a:pow(2.5) + ks.pow(2, b) end, {pos(3, 4), away(3, 4)})
+    ggc(function(a, b) return ks.maximum(a, b) * a + ks.minimum(a, b) * b end, {away(3, 4), away(3, 4)})
+    ggc(function(a, b) return ks.atan2(a, b) end, {pos(5), pos(5)})
+  end)
+
+  it("unary ops: exp, log, sqrt, rsqrt, reciprocal, sin, cos, tan, tanh, sigmoid, relu, abs, erf, square, neg", function()
+    ggc(function(a) return a:exp() + a:log() + a:sqrt() + a:rsqrt() + a:reciprocal() end, {pos(6)})
+    ggc(function(a) return a:sin() * a:cos() + a:tanh() + a:sigmoid() + (a * 0.5):tan() end, {away(6)})
+    ggc(function(a) return a:relu() * a + a:abs() * a + a:erf() + a:square() * -a end, {away(6)})
+    ggc(function(a) return a:log1p() + a:expm1() + a:log2() + a:exp2() end, {pos(6)})
+  end)
+
+  it("clamp and where", function()
+    ggc(function(a, b) return ks.where(b:gt(0), a * a, b * b * a):clamp(-1.5, 1.5) * a end, {away(3, 4), away(3, 4)})
+  end)
+
+  it("reductions: sum, mean (dims, keepdim), amax, logsumexp", function()
+    ggc(function(a) return (a * a):mean(0) * a:sum() + a:sum(1, true) * a end, {away(3, 4)})
+    ggc(function(a) return a:logsumexp(1) * a:sum(1) end, {away(3, 4)})
+    -- amax: a ramp keeps each row's maximum 0.2 clear of the rest (finite differences must not cross the kink)
+    local ramp = (ks.arange(12):float():reshape(3, 4) * 0.3 + ks.rand({3, 4}, {generator = gen}) * 0.1):requires_grad_()
+    ggc(function(a) return a:amax(1) * a:mean() + a:amin(1) * a:sum(1) end, {ramp})
+  end)
+
+  it("views: reshape, transpose, permute, slices, select, squeeze/unsqueeze, expand, flip", function()
+    ggc(function(a) return (a:t():reshape(2, 6)[{{0, 1}}] * a:reshape(12)[{{0, 6}}]:reshape(1, 6)) end, {away(3, 4)})
+    ggc(function(a) return a:permute(1, 0):unsqueeze(0):expand(2, 4, 3):flip(2) * a[1]:reshape(4, 1) end, {away(3, 4)})
+  end)
+
+  it("matmul, mm, bmm, mv, dot, outer, addmm", function()
+    ggc(function(a, b) return ks.matmul(a, b:t()) ^ 2 end, {away(3, 4), away(2, 4)})
+    ggc(function(a, b) return ks.matmul(a, b) * ks.mv(a[0], b) end, {away(2, 3, 4), away(4)})
+    ggc(function(a, b) return ks.bmm(a, a:transpose(1, 2)) * ks.dot(b, b) + ks.outer(b, b):sum() end, {away(2, 3, 4), away(3)})
+    ggc(function(i, a, b) return ks.addmm(i, a, b, {beta = 0.5, alpha = 2}):tanh() end, {away(3, 2), away(3, 4), away(4, 2)})
+  end)
+
+  it("F.linear and nn.Linear (fused), batched input", function()
+    local W, b = away(5, 4), away(5)
+    ggc(function(x, w, bb) return F.linear(x, w, bb):tanh() end, {away(2, 3, 4), W, b})
+    ggc(function(x, w) return F.linear(x, w) ^ 2 end, {away(4), W})
+    ggc(function(x, w) return F.linear(x:t(), w:t()) ^ 2 end, {away(4, 3), away(4, 5)}) -- non-contiguous: saved copies
+  end)
+
+  it("the activations: F.relu, leaky_relu, tanh, sigmoid, silu (fused)", function()
+    ggc(function(a) return F.relu(a) * a + F.leaky_relu(a, 0.1) * a + F.tanh(a) + F.sigmoid(a) + F.silu(a) end, {away(3, 4)})
+    ggc(function(a) return nn.ReLU()(a) ^ 2 + nn.Tanh()(a) ^ 2 end, {away(3, 4)})
+  end)
+
+  it("softmax and log_softmax (any dim)", function()
+    local w = ks.arange(12):float():reshape(3, 4)
+    ggc(function(a) return F.softmax(a, {dim = 1}) * w end, {away(3, 4)})
+    ggc(function(a) return F.log_softmax(a, {dim = 0}) * w + a:softmax(-1) * a end, {away(3, 4)})
+  end)
+
+  it("mse_loss (mean, sum, none) and cross_entropy (weights, ignore_index, label smoothing, soft targets)", function()
+    local y = away(3, 4):detach()
+    ggc(function(a, b) return F.mse_loss(a * a, b) + F.mse_loss(a, y, {reduction = "sum"}) end, {away(3, 4), away(3, 4)})
+    ggc(function(a) return F.mse_loss(a:tanh(), y, {reduction = "none"}) end, {away(3, 4)})
+    local t = ks.tensor({0, 2, 1, 2}, ks.int64)
+    ggc(function(a) return F.cross_entropy(a * a, t) end, {away(4, 3)})
+    ggc(function(a) return F.cross_entropy(a:tanh() * 2, t, {label_smoothing = 0.2, reduction = "none",
+      weight = ks.tensor({1.0, 2.0, 0.5}), ignore_index = 1}) end, {away(4, 3)})
+    local q = F.softmax(away(4, 3):detach(), {dim = 1})
+    ggc(function(a) return F.cross_entropy(a * a, q, {reduction = "sum"}) end, {away(4, 3)})
+    ggc(function(a) return F.cross_entropy(a * a, ks.tensor({{1, 0}, {2, 2}}, ks.int64)) end, {away(2, 3, 2)}) -- [N, C, d]
+  end)
+end)
+
+describe("ops without double backward raise, naming the op", function()
+  -- first gradients work; differentiating them again must raise, never return a detached result
+  local function raises(name, fn, inputs)
+    local xs = {}
+    for i, v in ipairs(inputs) do xs[i] = v end
+    local wrt = {}
+    for _, v in ipairs(xs) do if ks.is_tensor(v) and v.requires_grad then wrt[#wrt + 1] = v end end
+    local gs = autograd.grad(fn(table.unpack(xs)):sum(), wrt, {create_graph = true, allow_unused = true})
+    local total
+    for k = 1, #wrt do if gs[k] then total = total and total + gs[k]:sum() or gs[k]:sum() end end
+    local e = err_of(function() total:backward() end)
+    assert.matches("double backward of " .. name .. " is not supported", e, 1, true)
+  end
+
+  it("convolutions, pools and norms", function()
+    local x = away(2, 2, 5, 5)
+    raises("ConvolutionBackward", function(a, w) return F.conv2d(a, w) ^ 2 end, {x, away(3, 2, 3, 3)})
+    raises("MaxPool2DBackward", function(a) return F.max_pool2d(a * a, 2) end, {x})
+    raises("AvgPool2DBackward", function(a) return F.avg_pool2d(a * a, 2) end, {x})
+    raises("AdaptiveAvgPool2DBackward", function(a) return F.adaptive_avg_pool2d(a * a, 1) end, {x})
+    raises("NativeBatchNormBackward", function(a) return F.batch_norm(a, nil, nil, {training = true}) ^ 2 end, {x})
+    raises("NativeLayerNormBackward", function(a) return F.layer_norm(a, {5}) ^ 2 end, {x})
+  end)
+
+  it("gelu, the other losses, nll_loss, dropout, embedding", function()
+    local y = away(3, 4):detach()
+    raises("GeluBackward", function(a) return F.gelu(a) * a end, {away(3, 4)})
+    raises("L1LossBackward", function(a) return F.l1_loss(a * a, y) end, {away(3, 4)})
+    raises("SmoothL1LossBackward", function(a) return F.smooth_l1_loss(a * a, y) end, {away(3, 4)})
+    raises("BinaryCrossEntropyWithLogitsBackward", function(a) return F.binary_cross_entropy_with_logits(a * a, y:sigmoid()) end, {away(3, 4)})
+    raises("NllLossBackward", function(a) return F.nll_loss(a * a, ks.tensor({0, 1, 2}, ks.int64)) end, {away(3, 4)})
+    raises("DropoutBackward", function(a) return F.dropout(a * a, 0.5) end, {away(3, 4)})
+    raises("EmbeddingBackward", function(w) return F.embedding(ks.tensor({0, 2}, ks.int64), w) ^ 2 end, {away(3, 4)})
+  end)
+
+  it("cross_entropy with probability targets that require grad", function()
+    raises("CrossEntropyBackward", function(a, q) return F.cross_entropy(a * a, q * q) end, {away(3, 4), away(3, 4)})
+  end)
+
+  it("reductions and tensor ops without a recording backward", function()
+    local x = away(3, 4)
+    raises("VarBackward", function(a) return a:var(1) * a:sum() end, {x})
+    raises("StdBackward", function(a) return a:std() * a end, {x})
+    raises("NormBackward", function(a) return a:norm() * a end, {x})
+    raises("ProdBackward", function(a) return a:prod(1) end, {x})
+    raises("MaxBackward", function(a) return (a * a):max(1) end, {x})
+    raises("CumsumBackward", function(a) return (a * a):cumsum(1) end, {x})
+    raises("CumprodBackward", function(a) return a:cumprod(1) end, {x})
+    raises("IndexSelectBackward", function(a) return (a * a):index_select(0, ks.tensor({0, 2}, ks.int64)) end, {x})
+    raises("GatherBackward", function(a) return (a * a):gather(1, ks.tensor({{0}, {1}, {3}}, ks.int64)) end, {x})
+    raises("CatBackward", function(a) return ks.cat({a * a, a}) end, {x})
+    raises("StackBackward", function(a) return ks.stack({a * a, a}) end, {x})
+    raises("PadBackward", function(a) return ks.pad(a * a, {1, 1}) end, {x})
+    raises("RepeatBackward", function(a) return (a * a)["repeat"](a * a, 2, 1) end, {x})
+    raises("MaskedFillBackward", function(a) return (a * a):masked_fill(a:gt(0), 0) end, {x})
+    raises("CdistBackward", function(a) return ks.cdist(a, a:detach() + 1) end, {x})
+  end)
+
+  it("custom autograd.Function", function()
+    local Sq = autograd.Function{
+      forward = function(ctx, x) ctx.x = x; return x * x end,
+      backward = function(ctx, g) return g * ctx.x * 2 end,
+    }
+    raises("CustomFunctionBackward", function(a) return Sq(a) end, {away(3)})
+  end)
+end)
+
+describe("worked examples against torch 1.13", function()
+  it("a WGAN-GP gradient penalty", function()
+    -- critic(x) = linear(tanh(linear(x))); gp = mean((|d critic / d x|_2 - 1)^2)
+    local W1 = vals(12, 0.7, 0.8):reshape(4, 3):requires_grad_()
+    local b1 = vals(4, 1.3, 0.2):requires_grad_()
+    local W2 = vals(4, 0.9, 1.0):reshape(1, 4):requires_grad_()
+    local x = vals(15, 0.37, 1.5):reshape(5, 3):requires_grad_()
+    local out = F.linear(F.tanh(F.linear(x, W1, b1)), W2)
+    local gx = autograd.grad(out:sum(), x, {create_graph = true})[1]
+    local gp = ((gx:norm(2, 1) - 1) ^ 2):mean()
+    gp:backward()
+    close({0.366268}, gp)
+    close({-0.018398, -0.207459, -0.298949, 0.135328, -0.181956, -0.413664, 0.117146, -0.229659, -0.468451,
+           -0.035538, -0.136283, -0.172932, 0.118954, -0.167215, -0.374740}, gx)
+    close({-0.146725, -0.034765, 0.061722, -0.535563, -0.289857, -0.098162, -0.040947, 0.018339, 0.048991,
+           0.068819, 0.004981, -0.045105}, W1.grad)
+    close({-0.078164, 0.087407, 0.010469, 0.047042}, b1.grad)
+    close({0.146831, -0.469691, -0.081634, 0.184750}, W2.grad)
+  end)
+
+  it("one second-order MAML step (inner SGD step on the support set, meta-gradient through it)", function()
+    local params = {vals(20, 0.45, 0.6):reshape(5, 4), vals(5, 0.8, 0.1), vals(15, 1.1, 0.7):reshape(3, 5), vals(3, 0.5, 0.1)}
+    for _, p in ipairs(params) do p:requires_grad_() end
+    local xs, ys = vals(24, 0.23, 1.0):reshape(6, 4), ks.tensor({0, 1, 2, 0, 1, 2}, ks.int64)
+    local xq, yq = vals(24, 0.31, 1.0):reshape(6, 4), ks.tensor({2, 1, 0, 0, 2, 1}, ks.int64)
+    local function net(x, p) return F.linear(F.relu(F.linear(x, p[1], p[2])), p[3], p[4]) end
+    local inner = F.cross_entropy(net(xs, params), ys)
+    local grads = autograd.grad(inner, params, {create_graph = true})
+    local fast = {}
+    for i, p in ipairs(params) do fast[i] = p - grads[i] * 0.5 end
+    local outer = F.cross_entropy(net(xq, fast), yq)
+    outer:backward()
+    close({1.152739}, inner)
+    close({1.265260}, outer)
+    close({-0.040013, -0.019387, 0.000622, 0.018276, -0.015302, -0.016839, -0.016690, -0.014901, -0.022971,
+           -0.064014, -0.098730, -0.123545, 0.032973, 0.002889, -0.026631, -0.052651, -0.025589, -0.026113,
+           -0.025435, -0.023462}, params[1].grad)
+    close({0.005960, -0.012585, 0.112931, -0.113953, -0.024257}, params[2].grad)
+    close({0.127282, -0.018871, -0.239208, 0.092913, 0.119699, -0.119872, -0.022870, 0.183964, -0.059399,
+           -0.129039, -0.007410, 0.041741, 0.055244, -0.033514, 0.009340}, params[3].grad)
+    close({-0.098407, 0.068731, 0.029676}, params[4].grad)
+    -- first-order MAML (detached inner gradients) gives torch's different numbers
+    for _, p in ipairs(params) do p.grad = nil end
+    local fo = {}
+    for i, p in ipairs(params) do fo[i] = p - grads[i]:detach() * 0.5 end
+    F.cross_entropy(net(xq, fo), yq):backward()
+    close({0.018751, 0.038410, 0.054407, 0.065217, -0.017861, -0.018740, -0.017832, -0.015225, -0.021837,
+           -0.069300, -0.110157, -0.140512, 0.017157, -0.016799, -0.049153, -0.076821, 0.006681, 0.004054,
+           0.001041, -0.002072}, params[1].grad)
+  end)
+
+  it("a Hessian-vector product", function()
+    local a = vals(6, 0.5, 1.0):requires_grad_()
+    local v = vals(6, 0.9, 1.0)
+    local f = (F.log_softmax(a * a, {dim = 0}) * ks.arange(6):float()):sum() + (F.sigmoid(a) ^ 3):sum()
+    local g = autograd.grad(f, a, {create_graph = true})[1]
+    close({-3.464065, -10.080734, -5.945250, 6.369289, -0.591942, -5.471159},
+          autograd.grad(g, a, {grad_outputs = v})[1], 1e-4)
+  end)
+end)
