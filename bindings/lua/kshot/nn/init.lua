@@ -7,6 +7,7 @@ local nn = {}
 nn.Module = require "kshot.nn.module"
 nn.functional = require "kshot.nn.functional" -- ks.functional, with its Lua half loaded
 nn.init = require "kshot.nn.weight_init"
+nn.functional_call = require "kshot.nn.functional_call" -- torch.func.functional_call (MAML's fast weights)
 
 for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses",
     "kshot.nn.resnet", "kshot.nn.attention", "kshot.nn.layers_extra", "kshot.nn.recurrent"}) do
