@@ -20,11 +20,12 @@
 -- base classes' labelled training images (supervised) or all training images
 -- without labels (simclr); the 10 test classes include the base classes.
 --
---   kshot scripts/learning_curve.lua                      # default run (~5 min on 2 cores)
---   kshot scripts/learning_curve.lua --k 1,5,10 --seeds 5 --svg runs/lc.svg
+--   kshot scripts/learning_curve.lua                      # default run: 5 seeds, about 4.5 min on 2 shared cores
+--   kshot scripts/learning_curve.lua --k 1,5,10 --seeds 10 --svg runs/lc.svg
 --   kshot scripts/learning_curve.lua --supervised my.safetensors --simclr none
 -- Checkpoints: any kshot/torchvision-style ResNet safetensors file that
--- fewshot.load_backbone reads ("none" skips a model).
+-- fewshot.load_backbone reads ("none" skips a model); the defaults are the
+-- repository's models/, found from this script's folder (any working folder).
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local optim = require "kshot.optim"
@@ -36,7 +37,7 @@ local F = ks.functional
 
 local LC = {}
 
-LC.DEFAULTS = {k = {1, 2, 5, 10, 20, 50}, seeds = 3, test_size = 0, scratch_steps = 300,
+LC.DEFAULTS = {k = {1, 2, 5, 10, 20, 50}, seeds = 5, test_size = 0, scratch_steps = 300,
   supervised = "models/fashion_resnet_supervised.safetensors", simclr = "models/fashion_resnet_simclr.safetensors",
   heads = {"logreg", "CL2N"}, base_size = 5000, svg = "runs/learning_curve.svg"}
 
@@ -295,9 +296,11 @@ local args = cli.new {
   options = {
     {"--k", "K values (labelled training images per class)", type = "list:integer", default = D.k, min = 1,
       max = 6000, unique = true},
-    {"--seeds", "seeds (K-shot draws)", type = "integer", default = D.seeds, min = 1},
-    {"--supervised", "supervised backbone checkpoint ('none': skip)", default = D.supervised},
-    {"--simclr", "self-supervised backbone checkpoint ('none': skip)", default = D.simclr},
+    {"--seeds", "number of seeds: K-shot draws 0..seeds-1 (an interval needs 2)", type = "integer",
+      default = D.seeds, min = 1},
+    {"--supervised", "supervised backbone checkpoint ('none': skip; the default is found from the script's "
+      .. "folder, ../models/)", default = D.supervised},
+    {"--simclr", "self-supervised backbone checkpoint ('none': skip; default: as --supervised)", default = D.simclr},
     {"--heads", "heads on frozen features (logreg, CL2N, L2N, UN)", type = "list:string", default = D.heads,
       unique = true},
     {"--scratch-steps", "training steps of the from-scratch CNN (batch 32)", type = "integer",
@@ -312,7 +315,7 @@ local args = cli.new {
     {"--json", "also write the results as JSON to this file", path = "out_file"},
     {"--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
       path = "in_dir"},
-    {"--threads", "kshot threads", type = "integer", min = 1, max = 256},
+    {"--threads", "kshot threads (default: all cores, at most 8)", type = "integer", min = 1, max = 256},
     {"-q --quiet", "print only the table", type = "flag"},
   },
 }:parse(arg)
@@ -322,6 +325,17 @@ for _, h in ipairs(args.heads) do
   local ok, m = pcall(Me.parse, h, "learning_curve")
   if not ok or not Me.FROZEN[m.name] then cli.fail(args, "--heads: '%s' is not a head (logreg, CL2N, L2N, UN)", h) end
 end
+-- the default checkpoints are the repository's models/, found from this script's folder (scripts/..),
+-- so the script runs from any working directory; a path given on the command line is taken as it is
+local script_dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local function default_path(given, default)
+  if given ~= default then return given end
+  local f = io.open(given, "rb") -- run from the repository root: the short path, as --help shows it
+  if f then f:close(); return given end
+  return script_dir .. "/../" .. default
+end
+args.supervised = default_path(args.supervised, D.supervised)
+args.simclr = default_path(args.simclr, D.simclr)
 local backbones = {}
 for _, b in ipairs({{"supervised", args.supervised}, {"simclr", args.simclr}}) do
   if b[2] ~= "none" then
@@ -343,15 +357,22 @@ local r = LC.run {train = {trx, try}, test = {tex, tey}, k = args.k, seeds = arg
   heads = args.heads, scratch_steps = args.scratch_steps, scratch = not args.no_scratch, base_size = args.base_size,
   log = (not args.quiet) and function(s) io.stderr:write(s, "\n") end or nil}
 print(("Fashion-MNIST, 10-way accuracy (%%) on %d test images, K labelled training images per class;\n"
-  .. "mean ± 95%% t interval over %d seeds (sample sd, ddof = 1); elapsed %d s"):format(r.test_size, r.seeds,
+  .. "%s; elapsed %d s"):format(r.test_size, r.seeds == 1 and "1 seed: the accuracy of one K-shot draw, no interval "
+  .. "(--seeds 2 or more for one)" or ("mean ± 95%% t interval over %d seeds (sample sd, ddof = 1)"):format(r.seeds),
   os.time() - t0))
 for _, b in ipairs(backbones) do print(("  %s: %s"):format(b[1], b[2])) end
 print(LC.table(r))
+local is_default = {[D.supervised] = true, [script_dir .. "/../" .. D.supervised] = true,
+  [D.simclr] = true, [script_dir .. "/../" .. D.simclr] = true}
 if args.supervised ~= "none" then
   print(("\nCaveat: the supervised backbone was pretrained on the base classes' labelled training images (%s), "
     .. "so for its rows K counts only the labels added on top of that pretraining, not all the labels "
-    .. "used."):format(args.supervised == D.supervised and "classes 0-4, about 27,000 labelled images"
+    .. "used."):format(is_default[args.supervised] and "classes 0-4, about 27,000 labelled images"
       or "see the checkpoint's metadata"))
+end
+if args.simclr ~= "none" and is_default[args.simclr] then
+  print("Caveat: the simclr backbone was pretrained without labels on all 60,000 training images, the K-shot "
+    .. "images among them (never on test images).")
 end
 if args.svg ~= "none" then
   -- a given --svg's folder exists (checked by cli); the default's, runs/, is created
@@ -367,7 +388,8 @@ if args.json then
   for _, se in ipairs(r.series) do
     local row = {name = se.name, per_seed = {}, mean = {}, half = {}}
     for i, k in ipairs(r.k) do
-      row.per_seed[i], row.mean[i], row.half[i] = se.acc[k], se.summary[k].mean, se.summary[k].half
+      -- null, not a hole in the list, where there is no interval (1 seed)
+      row.per_seed[i], row.mean[i], row.half[i] = se.acc[k], se.summary[k].mean, se.summary[k].half or json.null
     end
     out.series[#out.series + 1] = row
   end

@@ -20,6 +20,10 @@
 -- comparison.svg in the experiment's folder; a run of fewer replicates than
 -- the folder has recorded writes report-<id>.md, range_test-<id>.svg, ...
 -- instead (kshot.experiment's exp:report_files), leaving the others.
+-- Resume: the runs are recorded under --root; started again with the same
+-- options, the script redoes the range tests (seeded: the same rates) and
+-- runs only what is not recorded. A run's config holds its rate, so a record
+-- made at another rate is stale and re-run; --fresh re-runs everything.
 local ks = require "kshot"
 local nn = require "kshot.nn"
 local optim = require "kshot.optim"
@@ -39,10 +43,14 @@ local args = cli.new {
     { "--steps", "training steps per run (default 200; 60 with --smoke)", type = "integer", min = 1 },
     { "--test-size", "test images (0 = all; default 2000; 500 with --smoke)", type = "integer", min = 0 },
     { "--smoke", "a quick run for the regression tests: 5 seeds, 60 steps, 500 test images and 50 range-test "
-      .. "steps (explicit --seeds / --steps / --test-size win)", type = "flag" },
+      .. "steps instead of 100 (explicit --seeds / --steps / --test-size win)", type = "flag" },
     { "--threads", "kshot threads (default: all cores, at most 8)", type = "integer", min = 1, max = 256 },
-    { "--root", "folder of the run records", default = "runs", path = "dir" },
+    { "--root", "folder of the run records; a run stopped part-way (Ctrl-C) resumes from them when started "
+      .. "again with the same options", default = "runs", path = "dir" },
+    { "--fresh", "re-run the runs already recorded", type = "flag" },
     { "--no-records", "keep records in a temporary folder (deleted at the end)", type = "flag" },
+    { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+      path = "in_dir" },
     { "--json", "also write the results as JSON to this file", path = "out_file" },
     { "-q --quiet", "print only the report", type = "flag" },
   },
@@ -55,8 +63,8 @@ if args.threads then ks.set_num_threads(args.threads) end
 local function say(...) if not args.quiet then io.stderr:write(table.concat({ ... }, " "), "\n") end end
 
 -- ------------------------------------------------------------ data
-local train_x, train_y = cli.call(args, ks.data.fashion_mnist, { split = "train" })
-local test_x, test_y = cli.call(args, ks.data.fashion_mnist, { split = "test" })
+local train_x, train_y = cli.call(args, ks.data.fashion_mnist, { split = "train", path = args.path })
+local test_x, test_y = cli.call(args, ks.data.fashion_mnist, { split = "test", path = args.path })
 if args.test_size > 0 and args.test_size < test_x:size(0) then
   test_x, test_y = test_x:narrow(0, 0, args.test_size), test_y:narrow(0, 0, args.test_size)
 end
@@ -108,17 +116,19 @@ if tmp_root then root = tmp_root.path end
 local name = ("optimizers-k%d-test%d-steps%d"):format(args.k, test_x:size(0), args.steps)
 local xr, yr = kshot_set(0)
 local range, suggested = {}, {}
+local RANGE_STEPS = args.smoke and 50 or 100
 for _, o in ipairs(OPTIMIZERS) do
   local model, opt = setup(o, 0, 1e-3)
   local r = optim.lr_scheduler.range_test(opt, stepper(o, model, opt, xr, yr),
-    { start_lr = 1e-5, end_lr = 10, num_iter = args.smoke and 50 or 100, model = model })
+    { start_lr = 1e-5, end_lr = 10, num_iter = RANGE_STEPS, model = model })
   -- a rate a little below the steepest descent (1/3 of it) is the usual pick; round to 2 digits
   local lr = tonumber(("%.2g"):format(r.suggested_lr / 3))
   range[o.name], suggested[o.name] = r, lr
   say(("range test %-6s steepest descent at lr %.3g -> training lr %.3g"):format(o.name, r.suggested_lr, lr))
 end
 
--- range-test plot: smoothed loss against log10(lr)
+-- range-test plot: smoothed loss against log10(lr), with the loss values on the y axis and each
+-- optimizer's training rate (a third of its steepest descent) as a dashed line
 local function range_svg()
   local L, T, W, H = 60, 40, 480, 300
   local xlo, xhi, ylo, yhi = -5, 1, math.huge, -math.huge
@@ -133,11 +143,26 @@ local function range_svg()
   local colors = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728" }
   local o = { ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">')
     :format(L + W + 160, T + H + 50), '<rect width="100%" height="100%" fill="white"/>',
-    '<text x="10" y="20" font-size="14">learning-rate range test: smoothed training loss vs lr (log scale)</text>',
+    ('<text x="10" y="20" font-size="14">learning-rate range test (%d steps): smoothed training loss vs lr; '
+      .. 'dashed: the training lr</text>'):format(RANGE_STEPS),
     ('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>'):format(L, T, W, H) }
   for e = xlo, xhi do
     o[#o + 1] = ('<text x="%.1f" y="%d" text-anchor="middle">1e%d</text>'):format(L + (e - xlo) / (xhi - xlo) * W,
       T + H + 16, e)
+  end
+  o[#o + 1] = ('<text x="%d" y="%d" text-anchor="middle">learning rate (log scale)</text>'):format(L + W // 2,
+    T + H + 34)
+  for j = 0, 4 do -- loss values: 5 ticks over the plotted range (the top is clipped at yhi)
+    local v = ylo + j / 4 * (yhi - ylo)
+    o[#o + 1] = ('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%.3g</text>'):format(L - 4,
+      Y(v), v)
+  end
+  o[#o + 1] = ('<text x="14" y="%d" transform="rotate(-90 14 %d)" text-anchor="middle">smoothed training loss '
+    .. '(cross-entropy)</text>'):format(T + H // 2, T + H // 2)
+  for i, opt in ipairs(OPTIMIZERS) do
+    local x = math.max(L, math.min(L + W, X(suggested[opt.name]))) -- a third of 1e-5 would leave the box
+    o[#o + 1] = ('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-dasharray="4 3"/>'):format(x, x, T,
+      T + H, colors[i])
   end
   for i, opt in ipairs(OPTIMIZERS) do
     local r, pts = range[opt.name], {}
@@ -181,17 +206,30 @@ local exp = experiment.new {
     return { accuracy = acc, lr = cfg.lr }
   end,
 }
-exp:run { force = true } -- the rates come from this run's range tests: never reuse older records
+-- a record is reused only when its config (name and rate) is the one of this run's range tests:
+-- kshot.experiment re-runs a record whose config.json differs (stale), so a stopped run resumes
+exp:run { force = args.fresh }
 local text, s = exp:report { plots = true }
 -- the rate is a setting (one per optimizer, from the range test), not a mean over the replicates
 text = text:gsub("| lr %(mean%) |", "| lr |", 1)
 -- the saved report says the same, under exp:report's own name (report.md for the
 -- whole experiment folder, report-<id>.md for fewer replicates than recorded)
 local files = exp:report_files()
+local range_path = files.report:gsub("report(%-?%x*)%.md$", "range_test%1.svg")
+-- what was trained and measured, under the title: the report alone must say it
+local n_train = args.k * 10
+local task = ("Task: Fashion-MNIST, K = %d labelled training images per class (%d images, a stratified draw per "
+  .. "replicate), an MLP 784-128-10 trained %d steps: GD on all %d images per step, SGD (momentum 0.9), Adam "
+  .. "(PyTorch defaults) and AdamW (weight decay 0.01) on mini-batches of %d drawn with replacement. `accuracy`: "
+  .. "%% correct on the first %d test images. `lr`: one rate per optimizer, a third of the rate of steepest "
+  .. "descent of the smoothed training loss in a range test (%d steps, lr 1e-5 to 10; %s) on a "
+  .. "separate K-shot draw of training images (seed 0), rounded to 2 significant digits: no test image is used "
+  .. "to choose it.\n"):format(args.k, n_train, args.steps, n_train, math.min(20, n_train), test_x:size(0), RANGE_STEPS,
+  range_path:match("[^/]+$"))
+text = text:gsub("^(# [^\n]*\n)", function(title) return title .. "\n" .. task end, 1)
 local rf = assert(io.open(files.report, "wb"))
 rf:write(text)
 rf:close()
-local range_path = files.report:gsub("report(%-?%x*)%.md$", "range_test%1.svg")
 local f = assert(io.open(range_path, "wb"))
 f:write(range_svg())
 f:close()

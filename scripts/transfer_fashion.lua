@@ -7,7 +7,7 @@
 -- from 100; no interval, "n/a", for fewer than 2 episodes).
 --
 --   kshot scripts/transfer_fashion.lua                         # pixels + the committed backbones, 600 episodes
---   kshot scripts/transfer_fashion.lua --no-backbones          # raw-pixel methods only (about 1 minute)
+--   kshot scripts/transfer_fashion.lua --no-backbones          # raw-pixel methods only (about 2 minutes)
 --   kshot scripts/transfer_fashion.lua --backbone ckpt.safetensors --layers 2,2,2,2 --width 16
 --   kshot scripts/transfer_fashion.lua --base 0,1,2,3,4,5,6 --novel 7,8,9 --episodes 100
 --
@@ -27,6 +27,12 @@
 -- episodes (never on queries) unless --ft-steps fixes it, on the first
 -- --ft-episodes episodes (the same episodes as everyone's first ones:
 -- episode e depends only on the seed and e).
+-- Records: each finished part (one K and the pixel methods, one backbone's
+-- feature layer, or its fine-tuning and LoRA) is saved in
+-- <--root>/transfer_fashion.json under a key naming all it depends on, so a
+-- run stopped part-way (Ctrl-C) and started again with the same options
+-- resumes and prints what an uninterrupted run prints (--fresh re-runs the
+-- parts, --no-records saves nothing).
 -- The committed backbones were pretrained on base classes 0-4: with another
 -- split they have seen novel-class labels (supervised / protonet) -- pass
 -- your own --backbone then.
@@ -34,7 +40,7 @@
 -- (600 episodes, K = 1 and 5, 3 backbones x 2 feature layers, fine-tuning of
 -- the first backbone on 100 episodes) takes 1.5-2 hours -- the 1-shot
 -- frozen-feature part took 36 min, 5-shot is slower (the linear probe's
--- inner cross-validation); --no-backbones takes a few minutes; one backbone,
+-- inner cross-validation); --no-backbones about 2 minutes (136 s); one backbone,
 -- one layer, --ft-backbones 0: about 15 min. Figures:
 -- results/transfer_fashion.md.
 local ks = require "kshot"
@@ -45,7 +51,8 @@ local stats = require "kshot.stats"
 local args = cli.new {
   name = "transfer_fashion.lua",
   description = "Few-shot transfer on Fashion-MNIST: N-way K-shot episodes on the novel classes,\n"
-    .. "raw-pixel baselines and (with --backbone) frozen features, BN re-estimation and fine-tuning.",
+    .. "raw-pixel baselines, and on the committed backbones of models/ (or --backbone checkpoints) frozen\n"
+    .. "features, BN re-estimation, fine-tuning and LoRA adapters.",
   options = {
     { "--base", "base classes", type = "list:integer", default = { 0, 1, 2, 3, 4 }, min = 0, max = 9, unique = true },
     { "--novel", "novel classes (the episodes' classes)", type = "list:integer", default = { 5, 6, 7, 8, 9 }, min = 0,
@@ -79,7 +86,13 @@ local args = cli.new {
       min = 1 },
     { "--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
       path = "in_dir" },
-    { "--json", "also write the results as JSON to this file", path = "out_file" },
+    { "--json", "also write the results as JSON to this file (keys sorted: the same results give the same bytes)",
+      path = "out_file" },
+    { "--root", "folder of the records: each finished part (one K and the pixels, one backbone's feature layer or "
+      .. "its fine-tuning) is saved there, so a stopped run started again with the same options resumes",
+      default = "runs", path = "dir" },
+    { "--fresh", "re-run the parts already recorded", type = "flag" },
+    { "--no-records", "record nothing (no resume)", type = "flag" },
     { "-q --quiet", "no progress on stderr", type = "flag" },
   },
 }:parse(arg)
@@ -138,7 +151,9 @@ local backbones = {} -- {model=, meta=, name=, path=}
 for _, path in ipairs(args.no_backbones and {} or paths) do
   local ok, model, meta = pcall(fewshot.load_backbone, path, { layers = args.layers, width = args.width,
     mean = args.mean, std = args.std })
-  if not ok then die(tostring(model) .. "\n(--layers / --width override the checkpoint's metadata)") end
+  if not ok then -- the message without the Lua position of the loader ("...backbone.lua:278: ")
+    die(tostring(model):gsub("^[^\n]-%.lua:%d+: ", "") .. "\n(--layers / --width override the checkpoint's metadata)")
+  end
   local name = meta.method or path:match("([^/]+)%.safetensors$") or path
   for _, b in ipairs(backbones) do if b.name == name then name = path:match("([^/]+)%.safetensors$") or path end end
   -- every feature layer must exist before any episode runs (not after the pixel baselines)
@@ -150,7 +165,13 @@ for _, path in ipairs(args.no_backbones and {} or paths) do
       die(("--feature-layers: %s has no layer '%s' (e.g. layer1..layer4, avgpool)"):format(path, layer))
     end
   end
-  backbones[#backbones + 1] = { model = model, meta = meta, name = name, path = path, cache = {} }
+  local size
+  local fh = io.open(path, "rb")
+  if fh then size = fh:seek("end"); fh:close() end
+  -- what its numbers depend on, for the records' keys: the file (path, size, metadata) and how it is loaded
+  local fingerprint = { path = path, size = size, meta = meta, name = name }
+  backbones[#backbones + 1] = { model = model, meta = meta, name = name, path = path, cache = {},
+    fingerprint = fingerprint }
   say(("backbone %s (%s): resnet layers {%s} width %d, input (x/255 - %.4f) / %.4f"):format(name, path,
     table.concat(meta.layers_list, ","), meta.width_value, meta.mean, meta.std))
 end
@@ -181,10 +202,97 @@ local function run_compare(shot, methods, extra, episodes)
   return fewshot.compare(o)
 end
 
+-- ------------------------------------------------------------ records (resume)
+-- <root>/transfer_fashion.json maps each finished part of a run (one K and: the pixel methods, one
+-- backbone's feature layer, or its fine-tuning and LoRA) to its per-episode accuracies. A part's key names
+-- everything its numbers depend on (split, way, queries, episodes, seed, K, the data folder, the backbone
+-- file and how it is loaded, the options of the part), and episode e depends only on the seed and e, so
+-- a recorded part is what a new run would compute: a stopped run started again resumes. Changes to
+-- kshot's code are not in the key: --fresh re-runs every part.
+local files = require "kshot.experiment.files"
+local json = require "dkjson"
+local RECORDS = not args.no_records and (args.root .. "/transfer_fashion.json") or nil
+local function read_records()
+  local text = RECORDS and files.read_file(RECORDS)
+  if not text then return {} end
+  local t = json.decode(text)
+  if type(t) ~= "table" or type(t.parts) ~= "table" then
+    error(RECORDS .. " is not a transfer_fashion record file (delete it, or pass --fresh or --no-records)", 0)
+  end
+  return t.parts
+end
+local saved = {}
+if RECORDS and not args.fresh then
+  local ok, parts = pcall(read_records)
+  if not ok then die(parts) end
+  saved = parts
+end
+local COMMON = { base = args.base, novel = args.novel, way = way, query = args.query, episodes = args.episodes,
+  seed = args.seed, data = args.path or os.getenv("KSHOT_FASHION_MNIST") or "default" }
+local function part_key(t)
+  local k = {}
+  for a, v in pairs(COMMON) do k[a] = v end
+  for a, v in pairs(t) do k[a] = v end
+  return (files.encode_sorted(k):gsub("\n%s*", ""))
+end
+local reused = 0
+-- a part holds per-episode counts of correct queries (integers: exact in JSON); the accuracies are
+-- rebuilt as fewshot computes them, 100 * correct / queries, so a resumed run prints what a fresh one does
+local QUERIES = way * args.query
+local function expand(part)
+  local r = { order = part.order, solver = part.solver, steps = part.steps, results = {} }
+  for _, l in ipairs(part.order) do
+    local pe = {}
+    for i, c in ipairs(part.correct[l]) do pe[i] = 100 * c / QUERIES end
+    r.results[l] = { mean = stats.mean(pe), per_episode = pe }
+  end
+  return r
+end
+-- the part recorded under t's key, else compute() (-> a part, see part_of), recorded at once (the file is
+-- re-read first: another run may have added parts meanwhile); -> {order, results = {[label] = {mean,
+-- per_episode}}, solver, steps}
+local function recorded(t, compute)
+  local key = part_key(t)
+  if saved[key] then
+    reused = reused + 1
+    say("  recorded: reused from " .. RECORDS)
+    return expand(saved[key])
+  end
+  local ok, part = pcall(compute)
+  if not ok then
+    if RECORDS and ks.is_interrupt and ks.is_interrupt(part) then
+      io.stderr:write(("interrupted: the finished parts are recorded in %s; run the same command again to "
+        .. "resume\n"):format(RECORDS))
+    end
+    error(part, 0)
+  end
+  if RECORDS then
+    files.mkdir_p(args.root)
+    local ok, parts = pcall(read_records)
+    if not ok then parts = {} end -- --fresh over a damaged file: start it anew
+    parts[key] = part
+    files.write_atomic(RECORDS, files.encode_sorted({ parts = parts }))
+  end
+  return expand(part)
+end
+-- a fewshot.compare result as a record part: {order, solver, correct = {[label] = {count per episode}}}
+local function part_of(r)
+  local p = { order = r.order, correct = {}, solver = r.solver }
+  for _, l in ipairs(r.order) do
+    local cs = {}
+    for i, a in ipairs(r.results[l].per_episode) do cs[i] = math.floor(a * QUERIES / 100 + 0.5) end
+    p.correct[l] = cs
+  end
+  return p
+end
+
 -- ------------------------------------------------------------ run
 local t0 = ks._bench_clock and ks._bench_clock() or os.clock()
 local all = { settings = { base = args.base, novel = args.novel, way = way, query = args.query,
-  episodes = args.episodes, seed = args.seed, backbones = paths }, shots = {} }
+  episodes = args.episodes, seed = args.seed, shots = args.shots, backbones = {},
+  feature_layers = args.feature_layers, ft_backbones = args.ft_backbones, ft_steps = args.ft_steps or "tuned",
+  ft_train = args.ft_train, ft_episodes = args.ft_episodes, tune_episodes = args.tune_episodes }, shots = {} }
+for i, B in ipairs(backbones) do all.settings.backbones[i] = B.path end
 print(("# Few-shot transfer on Fashion-MNIST: %d-way, %d queries per class, seed %d"):format(way, args.query,
   args.seed))
 print(("base classes: %s\nnovel classes: %s"):format(class_names(args.base), class_names(args.novel)))
@@ -199,10 +307,30 @@ for _, B in ipairs(backbones) do
 end
 
 local REFERENCE = { [1] = 59, [5] = 75 } -- raw-pixel L2N nearest centroid, measured in the reference setup
+-- the reference setup's novel classes are 5-9 (in any order)
+local default_novel = #args.novel == 5
+for _, c in ipairs(args.novel) do default_novel = default_novel and c >= 5 end
+-- "reproduced" needs the mean within 2 points of the reference AND an interval narrow enough to tell: with few
+-- episodes a reference inside the 95% interval is "not checkable", not "NOT reproduced"
+local function reference_check(row, ref)
+  local iv, off = row.iv, math.abs(row.iv.mean - ref)
+  local verdict
+  if iv.half and off > 2 and off > iv.half then
+    verdict = "NOT reproduced (more than 2 points off, outside the 95% interval)"
+  elseif off <= 2 and iv.half and iv.half <= 2 then
+    verdict = "reproduced (within 2 points)"
+  else
+    verdict = ("not checkable at %d episodes (%s; within 2 points needs a half-width <= 2)"):format(iv.n,
+      iv.half and ("the reference is %s the 95%% interval"):format(off <= iv.half and "inside" or "outside")
+      or "no interval")
+  end
+  return ("reference check: raw-pixel L2N %.2f ± %s vs about %d in the reference setup: %s"):format(iv.mean,
+    half_text(iv), ref, verdict)
+end
 for _, shot in ipairs(args.shots) do
   say(("%d-shot: %d episodes"):format(shot, args.episodes))
   local rows = {} -- {label, summary, per_episode}
-  local r = run_compare(shot, pixel_methods())
+  local r = recorded({ part = "pixels", shot = shot }, function() return part_of(run_compare(shot, pixel_methods())) end)
   local solver = r.solver
   for _, l in ipairs(r.order) do rows[#rows + 1] = { label = l, s = r.results[l] } end
   for bi, B in ipairs(backbones) do
@@ -219,31 +347,38 @@ for _, shot in ipairs(args.shots) do
       ms[#ms + 1] = { "logreg", normalize = "L2N", label = pre .. "logreg+L2N" }
       ms[#ms + 1] = { "bn", label = pre .. "bn+L2N" }
       say(("  backbone %s, features %s"):format(B.name, layer))
-      local rb = run_compare(shot, ms, bopts_for(layer))
+      local rb = recorded({ part = "features", shot = shot, backbone = B.fingerprint, layer = layer },
+        function() return part_of(run_compare(shot, ms, bopts_for(layer))) end)
       for _, l in ipairs(rb.order) do rows[#rows + 1] = { label = l, s = rb.results[l] } end
     end
     if bi <= args.ft_backbones then
-      local ft = { "finetune", train = (#args.ft_train == 1 and args.ft_train[1] == "all") and "all" or args.ft_train }
-      local bopts = bopts_for(args.feature_layers[1])
-      bopts.cache = nil
-      if args.ft_steps then
-        ft.steps = args.ft_steps
-      else
-        say(("  backbone %s: choosing fine-tuning steps on base-class episodes"):format(B.name))
-        local o = { method = ft, grid = { steps = { 10, 25, 50 } }, base_pool = base_pool, base_classes = args.base,
-          way = math.min(way, #args.base), shot = shot, query = args.query, episodes = args.tune_episodes,
-          seed = args.seed + 1 }
-        for k, v in pairs(bopts) do o[k] = v end
-        if #args.base >= 2 then ft = fewshot.tune(o) else ft.steps = 25 end
-      end
-      ft.label = ("%s finetune(%d steps)"):format(B.name, ft.steps)
-      say(("  backbone %s: %s on %d episodes"):format(B.name, ft.label, math.min(args.ft_episodes, args.episodes)))
-      -- LoRA adapters (kshot.nn.lora; defaults chosen on base-class episodes) on the same episodes:
-      -- the backbone's own weights and buffers never change
-      local lora = { "lora", label = B.name .. " lora" }
-      local rf = run_compare(shot, { ft, lora }, bopts, math.min(args.ft_episodes, args.episodes))
-      rows[#rows + 1] = { label = ft.label, s = rf.results[ft.label] }
-      rows[#rows + 1] = { label = lora.label, s = rf.results[lora.label] }
+      local ft_episodes = math.min(args.ft_episodes, args.episodes)
+      local rf = recorded({ part = "finetune", shot = shot, backbone = B.fingerprint, layer = args.feature_layers[1],
+        ft_steps = args.ft_steps or "tuned", ft_train = args.ft_train, ft_episodes = ft_episodes,
+        tune_episodes = args.tune_episodes }, function()
+        local ft = { "finetune", train = (#args.ft_train == 1 and args.ft_train[1] == "all") and "all" or args.ft_train }
+        local bopts = bopts_for(args.feature_layers[1])
+        bopts.cache = nil
+        if args.ft_steps then
+          ft.steps = args.ft_steps
+        else
+          say(("  backbone %s: choosing fine-tuning steps on base-class episodes"):format(B.name))
+          local o = { method = ft, grid = { steps = { 10, 25, 50 } }, base_pool = base_pool, base_classes = args.base,
+            way = math.min(way, #args.base), shot = shot, query = args.query, episodes = args.tune_episodes,
+            seed = args.seed + 1 }
+          for k, v in pairs(bopts) do o[k] = v end
+          if #args.base >= 2 then ft = fewshot.tune(o) else ft.steps = 25 end
+        end
+        ft.label = ("%s finetune(%d steps)"):format(B.name, ft.steps)
+        say(("  backbone %s: %s on %d episodes"):format(B.name, ft.label, ft_episodes))
+        -- LoRA adapters (kshot.nn.lora; defaults chosen on base-class episodes) on the same episodes:
+        -- the backbone's own weights and buffers never change
+        local lora = { "lora", label = B.name .. " lora" }
+        local part = part_of(run_compare(shot, { ft, lora }, bopts, ft_episodes))
+        part.steps = ft.steps
+        return part
+      end)
+      for _, l in ipairs(rf.order) do rows[#rows + 1] = { label = l, s = rf.results[l] } end
     end
   end
 
@@ -263,8 +398,8 @@ for _, shot in ipairs(args.shots) do
   for _, row in ipairs(rows) do
     if row.label:match("^pixels [UCL]") and (not best or row.s.mean > best.s.mean) then best = row end
   end
-  print(("\npaired differences against the best raw-pixel nearest centroid (%s), on the same episodes:\n")
-    :format(best.label))
+  print(("\npaired differences against the best raw-pixel nearest centroid (%s: the highest mean of UN, L2N and "
+    .. "CL2N on these episodes), on the same episodes:\n"):format(best.label))
   print("| method | difference (points, mean ± 95% half-width) | wins / ties / losses | n |")
   print("|---|---|---|---|")
   for _, row in ipairs(rows) do
@@ -307,11 +442,8 @@ for _, shot in ipairs(args.shots) do
   if #fewer > 0 then
     print(("not compared (fewer episodes than the other methods' %d): %s"):format(best.iv.n, table.concat(fewer, ", ")))
   end
-  local l2n = rows[2].s
-  if REFERENCE[shot] and args.novel[1] == 5 and #args.novel == 5 and way == 5 and args.query == 15 then
-    local off = math.abs(l2n.mean - REFERENCE[shot])
-    print(("\nreference check: raw-pixel L2N %.2f vs about %d in the reference setup: %s (within 2 points: %s)")
-      :format(l2n.mean, REFERENCE[shot], off <= 2 and "reproduced" or "NOT reproduced", off <= 2 and "yes" or "no"))
+  if REFERENCE[shot] and default_novel and way == 5 and args.query == 15 then
+    print("\n" .. reference_check(rows[2], REFERENCE[shot]))
   end
   local shot_out = { solver = solver, rows = {}, target = shot_out_target }
   for _, row in ipairs(rows) do
@@ -323,10 +455,9 @@ end
 local elapsed = (ks._bench_clock and ks._bench_clock() or os.clock()) - t0
 print(("\nelapsed %.0f s"):format(elapsed))
 
+if reused > 0 then say(("%d part(s) reused from %s (--fresh re-runs them)"):format(reused, RECORDS)) end
 if args.json then
-  local ok, json = pcall(require, "dkjson")
-  if not ok then die("--json needs dkjson (Debian: lua-dkjson)") end
   local f = assert(io.open(args.json, "wb"))
-  f:write(json.encode(all, { indent = true }))
+  f:write(files.encode_sorted(all), "\n")
   f:close()
 end

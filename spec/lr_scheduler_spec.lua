@@ -175,6 +175,23 @@ describe("lr schedules", function()
     assert.equal(0.01, o.param_groups[1].lr)
   end)
 
+  it("range test suggests a rate below the loss minimum, not a dip of an oscillation past it", function()
+    -- a made-up loss curve in the rate (no smoothing): falls to its minimum at lr 0.1, then rises, with a
+    -- spike at lr 0.5-1 and a steep drop after it (full-batch GD bouncing once the rate is too high)
+    local o = sgd()
+    local function loss_at(r)
+      if r <= 0.1 then return 2 - 0.9 * (math.log(r / 1e-4, 10) / 3) ^ 2 end -- steeper and steeper
+      if r >= 0.5 and r < 1 then return 4 end
+      return 1.1 + 0.5 * math.log(r / 0.1, 10)
+    end
+    local res = lr.range_test(o, function() return loss_at(o.param_groups[1].lr) end,
+      {start_lr = 1e-4, end_lr = 10, num_iter = 60, smooth_f = 1, diverge_th = 100})
+    assert.equal(60, #res.lrs)
+    -- the steepest fall before the minimum is its last step (rates 0.08 -> 0.1); past the minimum the
+    -- drop after the spike (4 -> 1.45 from lr 0.98 to 1.2) was steeper, and was suggested before
+    assert.is_true(res.suggested_lr > 0.05 and res.suggested_lr < 0.1, tostring(res.suggested_lr))
+  end)
+
   it("reports bad arguments", function()
     local o = sgd()
     local function err_of(fn) local ok, e = pcall(fn); assert.is_false(ok); return e end

@@ -61,6 +61,9 @@ local CASES = {
   { "fewshot_fashion.lua --path " .. EMPTY, NOT_FOUND },
   { "learning_curve.lua --supervised none --simclr none --path " .. EMPTY, NOT_FOUND },
   { "transfer_fashion.lua --path " .. EMPTY, NOT_FOUND },
+  { "optimizers.lua --path " .. EMPTY, NOT_FOUND },
+  { "transfer_fashion.lua --no-records --backbone " .. NODIR .. "/x.safetensors",
+    "transfer_fashion.lua: " .. NODIR .. "/x.safetensors: cannot open (No such file or directory)\n" },
   { "pretrain_backbone.lua --out " .. AFILE .. " --path " .. EMPTY, NOT_FOUND },
   -- 5. output files
   { "fewshot_fashion.lua --json /tmp", "option '--json': '/tmp' is a folder, not a file" },
@@ -317,7 +320,8 @@ describe("scripts' statistics and wording (small runs)", function()
   end)
 
   it("transfer_fashion.lua: no interval for 1 episode (n/a, not ± 0.00)", function()
-    local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 1 --shots 1 --query 2 --threads 1 -q")
+    local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 1 --shots 1 --query 2 --threads 1 -q "
+      .. "--no-records")
     assert.truthy(out:find("Student t (sample sd) below 100 episodes, normal (population sd) from 100", 1, true), out)
     assert.truthy(out:find("| pixels UN | %d+%.%d%d ± n/a | 1 |"), out)
     assert.falsy(out:find("± 0.00", 1, true), out)
@@ -326,7 +330,7 @@ describe("scripts' statistics and wording (small runs)", function()
   it("transfer_fashion.lua: a Student t interval (sample sd) below 100 episodes", function()
     local jf = tmpname()
     local out = ok_run("scripts/transfer_fashion.lua --no-backbones --episodes 3 --shots 1 --query 2 --threads 1 -q "
-      .. "--json " .. q(jf))
+      .. "--no-records --json " .. q(jf))
     local rows = json.decode(slurp(jf)).shots.k1.rows
     assert.are.equal(4, #rows)
     local wider = 0
@@ -345,6 +349,61 @@ describe("scripts' statistics and wording (small runs)", function()
       end
     end
     assert.is_true(wider > 0, "every method had the same accuracy on the 3 episodes")
+  end)
+
+  it("transfer_fashion.lua resumes from its records and prints what a fresh run prints", function()
+    local root = tmpname()
+    os.remove(root)
+    local cmd = "scripts/transfer_fashion.lua --no-backbones --episodes 3 --shots 1,2 --query 2 --threads 1 --root "
+      .. q(root)
+    local j1, j2 = tmpname(), tmpname()
+    local out1, err1 = ok_run(cmd .. " --json " .. q(j1))
+    assert.falsy(err1:find("reused", 1, true), err1)
+    local rec = json.decode(slurp(root .. "/transfer_fashion.json"))
+    local n = 0
+    for key, part in pairs(rec.parts) do
+      n = n + 1
+      assert.truthy(key:find('"part":"pixels"', 1, true), key)
+      assert.are.equal(3, #part.correct["pixels L2N"]) -- correct queries per episode, integers
+      for _, c in ipairs(part.correct["pixels L2N"]) do assert.is_true(math.type(c) == "integer" and c <= 10) end
+    end
+    assert.are.equal(2, n, "one part per K")
+    local out2, err2 = ok_run(cmd .. " --json " .. q(j2))
+    assert.truthy(err2:find("2 part(s) reused from " .. root .. "/transfer_fashion.json", 1, true), err2)
+    local function strip(s) return (s:gsub("elapsed %d+ s", "")) end
+    assert.are.equal(strip(out1), strip(out2))
+    assert.are.equal(slurp(j1), slurp(j2), "the same results give the same JSON bytes")
+    local settings = json.decode(slurp(j1)).settings
+    assert.are.same({ 1, 2 }, settings.shots)
+    assert.are.same({}, settings.backbones)
+    -- another seed is another part; --fresh re-runs the recorded ones
+    local _, err3 = ok_run(cmd .. " --seed 1")
+    assert.falsy(err3:find("reused", 1, true), err3)
+    local _, err4 = ok_run(cmd .. " --fresh")
+    assert.falsy(err4:find("reused", 1, true), err4)
+    -- a damaged record file is a clear error, not a traceback
+    spit(root .. "/transfer_fashion.json", "[1, 2]")
+    local out5, err5, code = run(cmd)
+    assert.are.equal(2, code, err5)
+    assert.truthy(err5:find("transfer_fashion.lua: " .. root .. "/transfer_fashion.json is not a transfer_fashion "
+      .. "record file (delete it, or pass --fresh or --no-records)", 1, true), err5)
+    assert.falsy(err5:find("traceback", 1, true), err5)
+    assert.are.equal("", out5)
+    os.execute("rm -rf " .. q(root))
+  end)
+
+  it("transfer_fashion.lua: the reference check needs an interval narrow enough to tell", function()
+    local base = "scripts/transfer_fashion.lua --no-backbones --shots 1 --threads 1 -q --no-records "
+    local out = ok_run(base .. "--episodes 3")
+    assert.truthy(out:find("reference check: raw%-pixel L2N [%d.]+ ± [%d.]+ vs about 59 in the reference setup: "
+      .. "not checkable at 3 episodes %(the reference is (%a+) the 95%% interval; within 2 points needs a "
+      .. "half%-width <= 2%)"), out)
+    assert.falsy(out:find("NOT reproduced", 1, true), out)
+    -- only the reference setup's novel classes 5-9 are checked (not any split whose first novel class is 5)
+    out = ok_run(base .. "--episodes 2 --novel 5,0,1,2,3 --base 4,6,7,8,9")
+    assert.falsy(out:find("reference check", 1, true), out)
+    out = ok_run(base .. "--episodes 2 --novel 9,8,7,6,5")
+    assert.truthy(out:find("reference check", 1, true), out)
   end)
 
   it("optimizers.lua --smoke: explicit --seeds / --steps / --test-size win; the rate column is 'lr'", function()
@@ -371,6 +430,51 @@ describe("scripts' statistics and wording (small runs)", function()
     assert.truthy(slurp(dir .. "/report-" .. sub .. ".md"):find("4 configurations x 1 replicates", 1, true))
     assert.truthy(out:find(dir .. "/range_test-" .. sub .. ".svg", 1, true), out)
     assert.truthy(out:find(dir .. "/comparison-" .. sub .. ".svg", 1, true), out)
+    os.execute("rm -rf " .. q(root))
+  end)
+
+  it("optimizers.lua: the report says the task and how lr was chosen; the range plot has loss values", function()
+    local root = tmpname()
+    os.remove(root)
+    assert(lfs.mkdir(root))
+    local out = ok_run("scripts/optimizers.lua --smoke --seeds 2 --steps 20 --test-size 100 --threads 1 -q --root "
+      .. q(root))
+    local dir = root .. "/optimizers-k10-test100-steps20"
+    local report = slurp(dir .. "/report.md")
+    assert.truthy(report:find("# Experiment `optimizers-k10-test100-steps20`\n\nTask: Fashion-MNIST, K = 10 labelled "
+      .. "training images per class (100 images, a stratified draw per replicate), an MLP 784-128-10 trained 20 steps",
+      1, true), report)
+    assert.truthy(report:find("`accuracy`: % correct on the first 100 test images.", 1, true), report)
+    assert.truthy(report:find("range test (50 steps, lr 1e-5 to 10; range_test.svg) on a separate K-shot draw", 1,
+      true), report)
+    assert.truthy(out:find(report, 1, true), "the printed report is the saved one")
+    local svg = slurp(dir .. "/range_test.svg")
+    assert.truthy(svg:find("smoothed training loss (cross-entropy)</text>", 1, true), svg)
+    assert.truthy(svg:find("learning rate (log scale)</text>", 1, true), svg)
+    local _, dashed = svg:gsub('stroke%-dasharray="4 3"', "")
+    assert.are.equal(4, dashed, "one dashed line per optimizer's training rate")
+    os.execute("rm -rf " .. q(root))
+  end)
+
+  it("optimizers.lua resumes from its records; --fresh re-runs them", function()
+    local root = tmpname()
+    os.remove(root)
+    assert(lfs.mkdir(root))
+    local cmd = "scripts/optimizers.lua --smoke --seeds 2 --steps 20 --test-size 100 --threads 1 -q --root " .. q(root)
+    local first = ok_run(cmd)
+    local dir = root .. "/optimizers-k10-test100-steps20"
+    -- a run that was interrupted has no record.json; a recorded one is marked to see whether it is re-run
+    local lost = dir .. "/SGD/rep-1/record.json"
+    local before = slurp(lost)
+    assert(os.remove(lost))
+    local marked = dir .. "/GD/rep-0/curve.csv"
+    spit(marked, slurp(marked) .. "# marker\n")
+    local again = ok_run(cmd)
+    assert.are.equal(before, slurp(lost), "the missing run was re-run to the same record")
+    assert.truthy(slurp(marked):find("# marker", 1, true), "a recorded run was re-run without --fresh")
+    assert.are.equal(first, again)
+    ok_run(cmd .. " --fresh")
+    assert.falsy(slurp(marked):find("# marker", 1, true), "--fresh did not re-run the recorded runs")
     os.execute("rm -rf " .. q(root))
   end)
 
@@ -404,9 +508,33 @@ describe("scripts' statistics and wording (small runs)", function()
   it("learning_curve.lua: the supervised backbone's caveat under the table, 'elapsed N s'", function()
     local out = ok_run("scripts/learning_curve.lua --k 1 --seeds 1 --no-scratch --simclr none --test-size 50 "
       .. "--base-size 20 --heads CL2N --svg none --threads 1 -q")
-    assert.truthy(out:find("%(sample sd, ddof = 1%); elapsed %d+ s\n"), out)
+    -- 1 seed: no interval, and the header does not promise one
+    assert.truthy(out:find("\n1 seed: the accuracy of one K%-shot draw, no interval %(%-%-seeds 2 or more for one%); "
+      .. "elapsed %d+ s\n"), out)
+    assert.falsy(out:find("t interval", 1, true), out)
     assert.truthy(out:find("| supervised %+ CL2N | [%d.]+ |\n\nCaveat: the supervised backbone was pretrained on the "
       .. "base classes' labelled training images %(classes 0%-4, about 27,000 labelled images%)"), out)
+    out = ok_run("scripts/learning_curve.lua --k 1 --seeds 2 --no-scratch --simclr none --test-size 50 "
+      .. "--base-size 20 --heads CL2N --svg none --threads 1 -q")
+    assert.truthy(out:find("\nmean ± 95% t interval over 2 seeds (sample sd, ddof = 1); elapsed ", 1, true), out)
+  end)
+
+  it("learning_curve.lua finds its default backbones from any folder; says what simclr saw; JSON null", function()
+    local bin = KSHOT:sub(1, 1) == "/" and KSHOT or lfs.currentdir() .. "/" .. KSHOT
+    local jf = tmpname()
+    local o, e = tmpname(), tmpname()
+    local _, _, code = os.execute(("cd /tmp && %s %s --k 1 --seeds 1 --no-scratch --test-size 50 --base-size 20 "
+      .. "--heads CL2N --svg none --threads 1 -q --json %s >%s 2>%s"):format(q(bin),
+      q(lfs.currentdir() .. "/scripts/learning_curve.lua"), q(jf), q(o), q(e)))
+    local out = slurp(o)
+    assert.are.equal(0, code, slurp(e))
+    assert.truthy(out:find("/scripts/../models/fashion_resnet_simclr.safetensors\n", 1, true), out)
+    assert.truthy(out:find("\nCaveat: the simclr backbone was pretrained without labels on all 60,000 training "
+      .. "images, the K-shot images among them (never on test images).", 1, true), out)
+    assert.truthy(out:find("(classes 0-4, about 27,000 labelled images)", 1, true), out)
+    local r = json.decode(slurp(jf), 1, json.null)
+    assert.are.equal(2, #r.series)
+    assert.are.equal(json.null, r.series[1].half[1], "1 seed: half is null, not a missing entry")
   end)
 
   it("linear_regression.lua defines final_loss and distance", function()

@@ -556,7 +556,10 @@ require "kshot.optim.lr_scheduler_cyclic" (helpers)
 -- smoothed loss exceeds diverge_th times the best one. Returns
 -- {lrs = {...}, losses = {...} (smoothed), raw_losses = {...}, suggested_lr = r}
 -- where r is the rate of steepest descent of the smoothed loss against
--- log(lr). With opts.model, the model's parameters and buffers and the
+-- log(lr), searched up to the lowest smoothed loss only: past it the loss
+-- rises on the whole, and a dip there (an oscillation before the test stops,
+-- e.g. full-batch gradient descent bouncing at too high a rate) is no rate
+-- to train at. With opts.model, the model's parameters and buffers and the
 -- optimizer's state are restored afterwards (the test is a probe).
 -- opts: start_lr = 1e-7, end_lr = 10, num_iter = 100, smooth_f = 0.05,
 --       diverge_th = 5, model = nil.
@@ -590,9 +593,11 @@ function M.range_test(opt, step_fn, opts)
     if loss < best then best = loss end
     if loss ~= loss or loss > diverge * best then break end
   end
-  -- steepest descent of the smoothed curve against log(lr)
+  -- steepest descent of the smoothed curve against log(lr), before its minimum
+  local lowest = 1
+  for i = 2, #losses do if losses[i] < losses[lowest] then lowest = i end end
   local suggested, steepest = lrs[1], math.huge
-  for i = 2, #losses do
+  for i = 2, lowest do
     local slope = (losses[i] - losses[i - 1]) / (math.log(lrs[i]) - math.log(lrs[i - 1]))
     if slope < steepest then steepest, suggested = slope, lrs[i - 1] end
   end
