@@ -279,6 +279,15 @@ static void check_int(lua_State *L, int64_t idx, int64_t n, int orig)
     if (idx < -n || idx >= n) out_of_bounds(L, idx, orig, n);
 }
 
+/* t has exactly these sizes (and strides, unless stride is NULL) */
+static bool same_dims(const ks_tensor *t, int nd, const int64_t *size, const int64_t *stride)
+{
+    if (nd != t->ndim) return false;
+    for (int d = 0; d < nd; d++)
+        if (size[d] != t->size[d] || (stride && stride[d] != t->stride[d])) return false;
+    return true;
+}
+
 /* Without autograd: the whole view's geometry in one pass, one allocation. */
 static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, adv *a)
 {
@@ -323,6 +332,9 @@ static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *
         size[nd] = t->size[src];
         stride[nd] = t->stride[src];
     }
+    /* t[idx], t[{":", idx}]: an index or mask copies next, so the unchanged
+     * geometry needs no view of its own (t[{":"}] still gets one: a new tensor) */
+    if (a->e && off == t->offset && same_dims(t, nd, size, stride)) return;
     ks_tensor *r;
     if (ks_tensor_view_of(c, t, nd, size, stride, off, &r)) ks_lua_raise(L, c);
     put(box, r);
@@ -510,14 +522,33 @@ static ks_tensor *tuple_positions(lua_State *L, ks_ctx *c, const ks_tensor *view
     return r; /* owned by pbox, left on the stack */
 }
 
-/* A new 1-D int64 tensor of positions along the view's dim a->dim: the
- * index values wrapped and range-checked, or the row-major positions of the
- * set mask entries (mask dims merged). idx_shape receives the shape the
- * index contributes to the result. */
-static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view, const adv *a, int *idx_ndim,
-                                 int64_t *idx_shape)
+/* A 1-D contiguous index whose values are all in [0, n) already is its own
+ * positions: no copy, no box (the key on the stack keeps it alive). */
+static bool usable_as_is(const ks_tensor *ix, const ks_tensor *view, int64_t n)
+{
+    if (ix->ndim != 1 || (ix->stride[0] != 1 && ix->size[0] > 1) || ix->storage == view->storage) return false;
+    const int64_t *v = ks_tensor_data(ix);
+    for (int64_t i = 0; i < ix->numel; i++)
+        if (v[i] < 0 || v[i] >= n) return false;
+    return true;
+}
+
+/* A 1-D int64 tensor of positions along the view's dim a->dim: the index
+ * values wrapped and range-checked, or the row-major positions of the set
+ * mask entries (mask dims merged). idx_shape receives the shape the index
+ * contributes to the result. With `borrow`, a usable_as_is index is
+ * returned itself (not when autograd keeps the positions for backward: a
+ * later write to the user's index would change the gradient; never one
+ * sharing the indexed tensor's storage, which an assignment may write). */
+static ks_tensor *flat_positions(lua_State *L, ks_ctx *c, const ks_tensor *view, const adv *a, bool borrow,
+                                 int *idx_ndim, int64_t *idx_shape)
 {
     if (!a->mask && a->n > 1) return tuple_positions(L, c, view, a, idx_ndim, idx_shape);
+    if (borrow && !a->mask && usable_as_is(a->ix[0], view, view->size[a->dim])) {
+        *idx_ndim = 1;
+        idx_shape[0] = a->ix[0]->numel;
+        return a->ix[0];
+    }
     const ks_tensor *ix = a->mask ? a->mask : a->ix[0];
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *src = NULL;
@@ -576,6 +607,48 @@ static int result_shape(const ks_tensor *view, const adv *a, int idx_ndim, const
 }
 
 /* ----------------------------------------------------------------- get */
+/* t[key] beyond t[i]: the result is left in a box at stack index 3. */
+static void index_get_key(lua_State *L, ks_ctx *c, ks_tensor *t)
+{
+    key k;
+    parse_key(L, t, &k);
+    ks_tensor **box = ks_lua_newbox(L); /* the result; intermediate views live in it */
+    *box = ks_tensor_retain(t);
+    adv a;
+    apply_basic(L, c, box, &k, &a, ks_ag_needs_record(c, 1, &t));
+    if (!a.e) return;
+    /* Differentiable as [permute ->] reshape -> index_select -> view, each recorded. */
+    bool rec = ks_ag_needs_record(c, 1, box);
+    prepare_adv(L, c, box, &a, rec);
+    ks_tensor *view = *box;
+    int idx_ndim;
+    int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
+    ks_tensor *pos = flat_positions(L, c, view, &a, !rec, &idx_ndim, idx_shape);
+    int mn = merged_shape(view, &a, msize), rn = result_shape(view, &a, idx_ndim, idx_shape, rsize);
+    if (rn > KS_MAX_DIMS) luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
+    ks_tensor *merged, *sel, *res;
+    /* the reshape and view around index_select are skipped when they would not
+     * change the shape (one 1-D index, or a 1-D mask): a view and a node less */
+    if (!same_dims(view, mn, msize, NULL)) {
+        if (ks_reshape(c, view, mn, msize, &merged)) ks_lua_raise(L, c);
+        if (rec && ks_ag_record_view(c, KS_VIEW_RESHAPE, msize, mn, view, merged)) {
+            ks_tensor_release(merged);
+            ks_lua_raise(L, c);
+        }
+        put(box, merged);
+    }
+    if ((rec ? ks_ag_index_select : ks_index_select)(c, *box, a.dim, pos, &sel)) ks_lua_raise(L, c);
+    put(box, sel);
+    if (!same_dims(sel, rn, rsize, NULL)) {
+        if (ks_view(c, sel, rn, rsize, &res)) ks_lua_raise(L, c);
+        if (rec && ks_ag_record_view(c, KS_VIEW_RESHAPE, rsize, rn, sel, res)) {
+            ks_tensor_release(res);
+            ks_lua_raise(L, c);
+        }
+        put(box, res);
+    }
+}
+
 int ks_lua_index_get(lua_State *L, ks_ctx *c)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);
@@ -591,38 +664,12 @@ int ks_lua_index_get(lua_State *L, ks_ctx *c)
         if (ks_ag_record_view(c, KS_VIEW_SELECT, args, 2, t, r)) return ks_lua_raise(L, c);
         return 1;
     }
-    key k;
-    parse_key(L, t, &k);
-    ks_tensor **box = ks_lua_newbox(L); /* the result; intermediate views live in it */
-    *box = ks_tensor_retain(t);
-    adv a;
-    apply_basic(L, c, box, &k, &a, ks_ag_needs_record(c, 1, &t));
-    if (!a.e) return 1;
-    /* Differentiable as [permute ->] reshape -> index_select -> view, each recorded. */
-    bool rec = ks_ag_needs_record(c, 1, box);
-    prepare_adv(L, c, box, &a, rec);
-    ks_tensor *view = *box;
-    int idx_ndim;
-    int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
-    ks_tensor *pos = flat_positions(L, c, view, &a, &idx_ndim, idx_shape);
-    int mn = merged_shape(view, &a, msize), rn = result_shape(view, &a, idx_ndim, idx_shape, rsize);
-    if (rn > KS_MAX_DIMS) return luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
-    ks_tensor *merged, *sel, *res;
-    if (ks_reshape(c, view, mn, msize, &merged)) return ks_lua_raise(L, c);
-    if (rec && ks_ag_record_view(c, KS_VIEW_RESHAPE, msize, mn, view, merged)) {
-        ks_tensor_release(merged);
-        return ks_lua_raise(L, c);
-    }
-    put(box, merged);
-    if ((rec ? ks_ag_index_select : ks_index_select)(c, merged, a.dim, pos, &sel)) return ks_lua_raise(L, c);
-    put(box, sel);
-    if (ks_view(c, sel, rn, rsize, &res)) return ks_lua_raise(L, c);
-    if (rec && ks_ag_record_view(c, KS_VIEW_RESHAPE, rsize, rn, sel, res)) {
-        ks_tensor_release(res);
-        return ks_lua_raise(L, c);
-    }
-    put(box, res);
+    lua_settop(L, 2);
+    index_get_key(L, c, t);
     lua_settop(L, 3); /* t, key, result box */
+    /* the views and copies made here never pass through ks_lua_fillbox: without
+     * this, their bytes never reach the collector and garbage piles up */
+    ks_lua_gc_pace(L, c);
     return 1;
 }
 
@@ -690,7 +737,7 @@ static void set_advanced(lua_State *L, ks_ctx *c, ks_tensor *view, const adv *a)
 {
     int idx_ndim;
     int64_t idx_shape[KS_MAX_DIMS], msize[SHAPE_MAX], rsize[SHAPE_MAX]; /* may exceed 8 before the check */
-    ks_tensor *pos = flat_positions(L, c, view, a, &idx_ndim, idx_shape);
+    ks_tensor *pos = flat_positions(L, c, view, a, true, &idx_ndim, idx_shape);
     int mn = merged_shape(view, a, msize), rn = result_shape(view, a, idx_ndim, idx_shape, rsize);
     if (rn > KS_MAX_DIMS) luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
     /* write through a merged view, or through a contiguous copy copied back */
@@ -733,15 +780,9 @@ static void set_advanced(lua_State *L, ks_ctx *c, ks_tensor *view, const adv *a)
     if (*tmpbox && ks_copy_(c, view, *tmpbox)) ks_lua_raise(L, c);
 }
 
-int ks_lua_index_set(lua_State *L, ks_ctx *c)
+/* t[key] = value beyond one element: through a view of the selection */
+static void index_set_key(lua_State *L, ks_ctx *c, ks_tensor *t)
 {
-    ks_tensor *t = ks_lua_check_tensor(L, 1);
-    lua_settop(L, 3);
-    if (ks_ag_needs_record(c, 1, &t))
-        return luaL_error(L, "in-place assignment to a tensor that requires grad (use ks.no_grad() for "
-                             "parameter updates, or clone() first)");
-    if (ks_ag_check_inplace_src(c, ks_lua_to_tensor(L, 3), "index assignment")) return ks_lua_raise(L, c);
-    if (set_scalar_fast(L, c, t)) return 0;
     key k;
     parse_key(L, t, &k);
     ks_tensor **box = ks_lua_newbox(L);
@@ -751,14 +792,25 @@ int ks_lua_index_set(lua_State *L, ks_ctx *c)
     if (a.e) {
         prepare_adv(L, c, box, &a, false);
         set_advanced(L, c, *box, &a);
-        return 0;
-    }
-    if (lua_type(L, 3) == LUA_TNUMBER || lua_isboolean(L, 3)) {
+    } else if (lua_type(L, 3) == LUA_TNUMBER || lua_isboolean(L, 3)) {
         fill_number(L, c, *box);
-        return 0;
+    } else {
+        ks_tensor *v = value_tensor(L, c, *box);
+        if (ks_copy_(c, *box, v)) ks_lua_raise(L, c);
     }
-    ks_tensor *v = value_tensor(L, c, *box);
-    if (ks_copy_(c, *box, v)) return ks_lua_raise(L, c);
+}
+
+int ks_lua_index_set(lua_State *L, ks_ctx *c)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    lua_settop(L, 3);
+    if (ks_ag_needs_record(c, 1, &t))
+        return luaL_error(L, "in-place assignment to a tensor that requires grad (use ks.no_grad() for "
+                             "parameter updates, or clone() first)");
+    if (ks_ag_check_inplace_src(c, ks_lua_to_tensor(L, 3), "index assignment")) return ks_lua_raise(L, c);
+    if (set_scalar_fast(L, c, t)) return 0;
+    index_set_key(L, c, t);
+    ks_lua_gc_pace(L, c); /* as in ks_lua_index_get: the views made here reach the collector */
     return 0;
 }
 

@@ -10,11 +10,20 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ boxes */
+/* The tensor metatable is also kept in the registry under this address:
+ * lua_rawgetp is a pointer-keyed lookup, where luaL_testudata and
+ * luaL_setmetatable look the name up as a string (hashing and strcmp of
+ * "kshot.Tensor" on every call: ~10% of a tiny op with 3 tensors). */
+static const char tensor_mt_key = 0;
+
+static void push_tensor_mt(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key); }
+
 ks_tensor **ks_lua_newbox(lua_State *L)
 {
     ks_tensor **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = NULL;
-    luaL_setmetatable(L, KS_TENSOR_MT);
+    push_tensor_mt(L);
+    lua_setmetatable(L, -2);
     return box;
 }
 
@@ -29,13 +38,18 @@ void ks_lua_push_tensor(lua_State *L, ks_ctx *c, ks_tensor *t)
     /* the box allocation may raise a memory error: keep t reachable for release */
     ks_tensor **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = t;
-    luaL_setmetatable(L, KS_TENSOR_MT);
+    push_tensor_mt(L);
+    lua_setmetatable(L, -2);
     ks_lua_gc_pace(L, c);
 }
 
+static ks_tensor **tensor_box(lua_State *L, int idx);
+
+/* __gc, __close and t:close() */
 static int tensor_release(lua_State *L)
 {
-    ks_tensor **box = luaL_checkudata(L, 1, KS_TENSOR_MT);
+    ks_tensor **box = tensor_box(L, 1);
+    if (!box) return luaL_typeerror(L, 1, KS_TENSOR_MT);
     if (*box) {
         ks_tensor_release(*box);
         *box = NULL;
@@ -43,15 +57,26 @@ static int tensor_release(lua_State *L)
     return 0;
 }
 
+/* The box at idx when it is a tensor userdata (released or not), else NULL. */
+static ks_tensor **tensor_box(lua_State *L, int idx)
+{
+    ks_tensor **box = lua_touserdata(L, idx);
+    if (!box || !lua_getmetatable(L, idx)) return NULL;
+    push_tensor_mt(L);
+    int ok = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return ok ? box : NULL;
+}
+
 ks_tensor *ks_lua_to_tensor(lua_State *L, int idx)
 {
-    ks_tensor **box = luaL_testudata(L, idx, KS_TENSOR_MT);
+    ks_tensor **box = tensor_box(L, idx);
     return box ? *box : NULL;
 }
 
 ks_tensor *ks_lua_check_tensor(lua_State *L, int arg)
 {
-    ks_tensor **box = luaL_testudata(L, arg, KS_TENSOR_MT);
+    ks_tensor **box = tensor_box(L, arg);
     if (!box) {
         const char *msg = lua_pushfstring(L, "kshot.Tensor expected, got %s", luaL_typename(L, arg));
         luaL_argerror(L, arg, msg);
@@ -602,6 +627,8 @@ static int is_tensor(lua_State *L)
 
 void ks_lua_open_tensor(lua_State *L, int module, int methods, int ctxbox)
 {
+    luaL_getmetatable(L, KS_TENSOR_MT); /* first: the other openers may make tensors */
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
     ks_lua_register(L, tensor_methods, methods, ctxbox);
     ks_lua_register(L, tensor_functions, module, ctxbox);
     lua_pushvalue(L, ctxbox);

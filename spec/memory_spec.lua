@@ -25,36 +25,58 @@ local function churn(n, warm, make)
   return warm_peak, rest_peak
 end
 
-describe("GC pacing (no collectgarbage in the loop)", function()
-  it("100,000 small temporaries keep live bytes bounded", function()
-    -- Run as a user script in its own process: the collector's cycle length
-    -- follows the Lua heap, and busted's own heap (megabytes) would stretch
-    -- one cycle past the first 1,000 iterations that serve as the reference.
-    local bin = os.getenv("KSHOT_BIN") or "build/kshot"
-    local script = [[
-      local ks = require "kshot"
-      local warm, rest = 0, 0
-      for i = 1, 100000 do
-        local t = ks.ones(64) + 1
+-- Run `body` (Lua source, with ks, a = ks.ones(64), m = ks.ones(8, 8), idx and
+-- mask in scope) 100,000 times in a user script of its own process: the
+-- collector's cycle length follows the Lua heap, and busted's own heap
+-- (megabytes) would stretch one cycle past the first 1,000 iterations that
+-- serve as the reference. Returns the peak live bytes in those and after
+-- (sampled every 250 iterations).
+local function script_churn(body)
+  local bin = os.getenv("KSHOT_BIN") or "build/kshot"
+  local script = [[
+    local ks = require "kshot"
+    local a, m = ks.ones(64), ks.ones(8, 8)
+    local idx, mask = ks.tensor({3, 0, -1}, ks.int64), ks.arange(64):remainder(2):eq(0)
+    local warm, rest = 0, 0
+    for i = 1, 100000 do
+      ]] .. body .. [[
+
+      if i % 250 == 0 then -- sparse: the stats table is Lua garbage that would drive the collector itself
         local l = ks.memory_stats().live_bytes
         if i <= 1000 then warm = math.max(warm, l) else rest = math.max(rest, l) end
       end
-      print(warm, rest)
-    ]]
-    local path = os.tmpname()
-    local w = assert(io.open(path, "w"))
-    w:write(script)
-    w:close()
-    local f = assert(io.popen(string.format("'%s' '%s'", bin, path)))
-    local out = f:read("a")
-    f:close()
-    os.remove(path)
-    local warm, rest = out:match("^(%d+)%s+(%d+)")
-    assert.is_not_nil(warm, "unexpected output: " .. out)
-    warm, rest = tonumber(warm), tonumber(rest)
+    end
+    print(warm, rest)
+  ]]
+  local path = os.tmpname()
+  local w = assert(io.open(path, "w"))
+  w:write(script)
+  w:close()
+  local f = assert(io.popen(string.format("'%s' '%s' 2>&1", bin, path)))
+  local out = f:read("a")
+  f:close()
+  os.remove(path)
+  local warm, rest = out:match("^(%d+)%s+(%d+)")
+  assert.is_not_nil(warm, "unexpected output: " .. out)
+  return tonumber(warm), tonumber(rest)
+end
+
+describe("GC pacing (no collectgarbage in the loop)", function()
+  it("100,000 small temporaries keep live bytes bounded", function()
+    local warm, rest = script_churn("local t = ks.ones(64) + 1")
     assert.is_true(rest <= 2 * warm,
       ("peak live bytes %d after the first 1000 iterations vs %d in them"):format(rest, warm))
     assert.is_true(warm < 16 << 20, "the first 1000 iterations already hold " .. warm .. " bytes")
+  end)
+
+  it("indexing with index tensors and masks keeps live bytes bounded (reads and writes)", function()
+    -- these paths build their views and copies outside ks_lua_fillbox, which paces the others
+    for _, body in ipairs({"local t = a[idx]", "local t = a[mask]", "local t = m[{':', idx}]",
+                           "local t = m[{{1, 5}, idx}]", "m[{':', idx}] = 2", "m[{idx, {0, 4}}] = a[{{0, 4}}]"}) do
+      local warm, rest = script_churn(body)
+      assert.is_true(rest <= 2 * warm + (64 << 10),
+        ("%s: peak live bytes %d after the first 1000 iterations vs %d in them"):format(body, rest, warm))
+    end
   end)
 
   it("2,000 temporaries of 1 MB keep live bytes bounded", function()

@@ -159,6 +159,25 @@ describe("masks and index tensors (copies)", function()
     assert.are.same({4}, t[I(1)]:shape()) -- a 0-d index drops the dim
   end)
 
+  it("the result is a new tensor: later writes to the index or the source do not reach it", function()
+    -- t[idx] reads through the index itself when its values need no wrapping (no copy of it)
+    local t, idx = grid(), I{2, 0}
+    local r, rt = t[idx], t[{{}, idx}]
+    local same = t[{":"}] -- no index tensor: a view, but a tensor of its own
+    idx[0] = 1
+    t:fill_(-1)
+    assert.are.same({{8, 9, 10, 11}, {0, 1, 2, 3}}, r:totable())
+    assert.are.same({{2, 0}, {6, 4}, {10, 8}}, rt:totable())
+    assert.is_false(r:shares_storage(t))
+    assert.is_true(same:shares_storage(t))
+    local f = ks.ones(3)
+    local g = f[{":"}]
+    g.requires_grad = true
+    assert.is_false(f.requires_grad)
+    local v = ks.arange(4)
+    assert.are.same({3, 0}, v[ks.arange(6)[{{3, nil, -3}}]]:totable()) -- a strided index
+  end)
+
   it("rejects bad masks and indices", function()
     local t = grid()
     assert.matches("shape of the mask %[2%] at index 0 does not match the shape of the indexed tensor %[3, 4%] at index 0",
@@ -259,6 +278,15 @@ describe("assignment", function()
     assert.are.equal(42, v[{1, 3}]:item())
   end)
 
+  it("an index tensor sharing the target's storage is read before the write", function()
+    local t = ks.tensor({1, 0, 3, 2}, ks.int64)
+    t[t[{{0, 2}}]] = ks.tensor({7, 9}, ks.int64) -- positions {1, 0} read before t[0], t[1] change
+    assert.are.same({9, 7, 3, 2}, t:totable())
+    local u = ks.tensor({2, 0, 1}, ks.int64)
+    u[u] = 5
+    assert.are.same({5, 5, 5}, u:totable())
+  end)
+
   it("rejects wrong value shapes naming both shapes", function()
     local t = ks.zeros(3, 4)
     assert.matches("shape %[2%] cannot be broadcast to %[3%]", errmsg(set, t, {{}, 1}, ks.tensor{1, 2}))
@@ -347,6 +375,13 @@ describe("indexing and autograd", function()
     assert.are.same({3, 4, 5, 6}, m:totable())
     m:sum():backward()
     assert.are.same({{0, 0, 1}, {1, 1, 1}}, x.grad:totable())
+    -- the gradient goes to the positions read, whatever happens to the index afterwards
+    x.grad = nil
+    local idx = I{1, 1}
+    local r = x[idx]
+    idx:fill_(0)
+    r:sum():backward()
+    assert.are.same({{0, 0, 0}, {2, 2, 2}}, x.grad:totable())
     local gc = require("kshot.autograd").gradcheck
     local z = ks.randn({3, 4, 2}, {generator = ks.Generator(1)}):requires_grad_()
     local ok, report = gc(function(t) return (t[{I{1, 1, 0}, {1, 3}}] * 2):sin() end, {z})

@@ -42,6 +42,26 @@ describe("index_select", function()
     assert.same({9, 9}, xb:totable())
   end)
 
+  it("copies whole rows of contiguous tensors and of views alike (strided index, 0-d, large)", function()
+    -- dim 0 of a contiguous tensor takes a row-copy path; the same selection through a
+    -- non-contiguous view (the general walk) must agree
+    local t3 = ks.arange(24):reshape(4, 3, 2)
+    local strided = long{3, 9, 0, 9, 1}[{{0, nil, 2}}] -- {3, 0, 1}, stride 2
+    local want = {t3[3]:totable(), t3[0]:totable(), t3[1]:totable()}
+    assert.same(want, t3:index_select(0, strided):totable())
+    assert.same(want, t3:transpose(1, 2):index_select(0, strided):transpose(1, 2):totable())
+    assert.same({{{12, 13}, {14, 15}, {16, 17}}}, t3:index_select(0, long(2)):totable()) -- 0-d index: size 1, as torch
+    local big = ks.arange(40000):reshape(20000, 2) -- above the one-thread size: the general walk
+    local rows = long{19999, 0, 7}
+    assert.same({{39998, 39999}, {0, 1}, {14, 15}}, big:index_select(0, rows):totable())
+    local many = ks.arange(20000, {dtype = ks.int64}):flip(0)
+    local sel = big:index_select(0, many)
+    assert.same({39998, 39999}, sel[0]:totable())
+    assert.same({0, 1}, sel[19999]:totable())
+    assert.same({"uint8", {{3}, {1}}}, {ks.tensor({{1}, {2}, {3}}, "uint8"):index_select(0, long{2, 0}):dtype(),
+      ks.tensor({{1}, {2}, {3}}, "uint8"):index_select(0, long{2, 0}):totable()})
+  end)
+
   it("handles an empty index and an empty tensor", function()
     assert.same({2, 0}, x:index_select(1, ks.zeros(0, "int64")):shape())
     assert.same({0, 2}, ks.zeros(0, 3):index_select(1, long{0, 2}):shape())

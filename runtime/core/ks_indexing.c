@@ -67,11 +67,16 @@ static void range_loop(char **d, const int64_t *s, int64_t n, void *arg)
 /* Every value of index in [0, size); names the first bad value in row-major order. */
 static ks_status check_index_range(ks_ctx *c, const char *op, ks_tensor *index, int dim, int64_t size)
 {
-    ks_iter it;
-    ks_status st = ks_iter_init(c, &it, 1, &index);
-    if (st) return st;
     struct range_arg a = {size, 0, false};
-    ks_iter_run(&it, 0, it.numel, range_loop, &a);
+    if (index->ndim <= 1) { /* the common 0-d / 1-D index: a plain loop, no iterator to set up */
+        char *p = ks_tensor_data(index);
+        range_loop(&p, (int64_t[]){index->ndim ? index->stride[0] * 8 : 8}, index->numel, &a);
+    } else {
+        ks_iter it;
+        ks_status st = ks_iter_init(c, &it, 1, &index);
+        if (st) return st;
+        ks_iter_run(&it, 0, it.numel, range_loop, &a);
+    }
     if (a.found)
         return ks_error(c, KS_ERANGE, "%s(): index %lld is out of bounds for dimension %d with size %lld", op,
                         (long long)a.bad, dim, (long long)size);
@@ -203,6 +208,22 @@ static ks_status check_slice_index(ks_ctx *c, const char *op, ks_tensor *B, int 
     return check_index_range(c, op, index, dim, B->ndim ? B->size[dim] : 1);
 }
 
+/* index_select along dim 0 of a contiguous t: whole rows, one memcpy each.
+ * Only for work small enough to stay on one thread anyway (the general walk
+ * below costs more to set up than a tiny selection takes to copy). */
+static bool select_rows(const ks_tensor *t, int dim, const ks_tensor *index, ks_tensor *r)
+{
+    int64_t rows = t->ndim ? t->size[0] : 1, per = rows ? t->numel / rows : 0;
+    if (dim != 0 || per * index->numel > 32768 || !ks_tensor_is_contiguous(t)) return false;
+    size_t row = (size_t)per * ks_dtype_size(t->dtype);
+    const char *src = ks_tensor_data(t), *ix = ks_tensor_data(index);
+    int64_t istep = index->ndim ? index->stride[0] * 8 : 8;
+    char *dst = ks_tensor_data(r);
+    for (int64_t i = 0; i < index->numel; i++, dst += row)
+        memcpy(dst, src + *(const int64_t *)(ix + i * istep) * (int64_t)row, row);
+    return true;
+}
+
 ks_status ks_index_select(ks_ctx *c, ks_tensor *t, int dim, ks_tensor *index, ks_tensor **out)
 {
     ks_status st = check_slice_index(c, "index_select", t, dim, index);
@@ -213,6 +234,10 @@ ks_status ks_index_select(ks_ctx *c, ks_tensor *t, int dim, ks_tensor *index, ks
     size[0 + dim] = index->numel;
     ks_tensor *r;
     if ((st = ks_tensor_empty(c, t->dtype, nd, size, &r))) return st;
+    if (select_rows(t, dim, index, r)) {
+        *out = r;
+        return KS_OK;
+    }
     slice_job j;
     if ((st = slice_setup(c, &j, r, t, dim, index))) { ks_tensor_release(r); return st; }
     j.op = SL_COPY_TO_A;
