@@ -10,7 +10,11 @@
  * single-threaded sgemm, bias or col2im); the weight gradient is one chain
  * over the blocks in order (see "blocks and waves"): results do not depend
  * on the thread count. The forward keeps the columns for the weight
- * gradient when it will be wanted (one group, up to KEEP_MAX floats). */
+ * gradient when it will be wanted (one group, up to KEEP_MAX floats).
+ * Under create_graph the backward is written in recording ops instead
+ * (unfold / fold / matmul, see conv_backward_recorded): double backward. */
+#include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_nn.h"
 #include "ks_threads.h"
 #include "ks_nn_im2col.h"
@@ -240,8 +244,64 @@ static void bias_grad(const conv_geom *g, const float *gy, float *db)
     }
 }
 
+/* ---- create_graph: the backward as recording ops (double backward) ----
+ * With G groups, cols = unfold(x) [N, G*K, L] is [N, G, K, L], dY [N, G, Cog, L], W [G, Cog, K]:
+ *   dx = fold(W^T @ dY)                            (matmul batched over N and G)
+ *   dW = dY' @ cols'  with dY' [G, Cog, N*L], cols' [G, N*L, K] (the sum over images inside the GEMM)
+ *   db = dY summed over (N, Ho, Wo)
+ * unfold and fold are each other's gradient and matmul records, so these
+ * gradients differentiate again to any order. The fused kernels above stay
+ * the first-order path (no graph, no extra copies). */
+enum { CT_G4, CT_W, CT_W3, CT_WT, CT_DCOLS, CT_DCOLS3, CT_X, CT_COLS, CT_COLS4, CT_A, CT_B, CT_B2, CT_G1, CT_G2,
+       CT_G3, CT_DW, CT_N };
+
+static ks_status conv_dx_recorded(ks_ctx *c, ks_node *n, const conv_geom *g, ks_tensor **t, ks_tensor **dx)
+{
+    int64_t ws[3] = {g->groups, g->Cog, g->K}, cs[3] = {g->N, g->groups * g->K, g->Ho * g->Wo};
+    int64_t k[2] = {g->kH, g->kW}, d[2] = {g->dh, g->dw}, p[2] = {g->ph, g->pw}, s[2] = {g->sh, g->sw};
+    int64_t hw[2] = {g->H, g->W};
+    ks_status st;
+    if ((st = ks_ag_saved_input(c, n, 1, 1, &t[CT_W])) || (st = ks_ag_reshape(c, t[CT_W], 3, ws, &t[CT_W3])) ||
+        (st = ks_ag_transpose(c, t[CT_W3], 1, 2, &t[CT_WT])) || (st = ks_ag_matmul(c, t[CT_WT], t[CT_G4], &t[CT_DCOLS])) ||
+        (st = ks_ag_reshape(c, t[CT_DCOLS], 3, cs, &t[CT_DCOLS3])))
+        return st;
+    return ks_nn_fold(c, t[CT_DCOLS3], dx, hw, k, d, p, s);
+}
+
+static ks_status conv_dw_recorded(ks_ctx *c, ks_node *n, const conv_geom *g, ks_tensor **t, ks_tensor **dw)
+{
+    int64_t L = g->Ho * g->Wo, c4[4] = {g->N, g->groups, g->K, L}, ca[3] = {g->groups, g->N * L, g->K};
+    int64_t ga[3] = {g->groups, g->Cog, g->N * L}, wshape[4] = {g->Co, g->Cig, g->kH, g->kW};
+    int64_t k[2] = {g->kH, g->kW}, d[2] = {g->dh, g->dw}, p[2] = {g->ph, g->pw}, s[2] = {g->sh, g->sw};
+    ks_status st;
+    /* cols [N, G, K, L] -> [G, N, L, K] -> [G, N*L, K]; dY [N, G, Cog, L] -> [G, Cog, N, L] -> [G, Cog, N*L] */
+    if ((st = ks_ag_saved_input(c, n, 0, 0, &t[CT_X])) || (st = ks_nn_unfold(c, t[CT_X], &t[CT_COLS], k, d, p, s)) ||
+        (st = ks_ag_reshape(c, t[CT_COLS], 4, c4, &t[CT_COLS4])) || (st = ks_ag_transpose(c, t[CT_COLS4], 0, 1, &t[CT_A])) ||
+        (st = ks_ag_transpose(c, t[CT_A], 2, 3, &t[CT_B])) || (st = ks_ag_reshape(c, t[CT_B], 3, ca, &t[CT_B2])) ||
+        (st = ks_ag_transpose(c, t[CT_G4], 0, 1, &t[CT_G1])) || (st = ks_ag_transpose(c, t[CT_G1], 1, 2, &t[CT_G2])) ||
+        (st = ks_ag_reshape(c, t[CT_G2], 3, ga, &t[CT_G3])) || (st = ks_ag_matmul(c, t[CT_G3], t[CT_B2], &t[CT_DW])))
+        return st;
+    return ks_ag_reshape(c, t[CT_DW], 4, wshape, dw);
+}
+
+static ks_status conv_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *gy, ks_tensor **gin)
+{
+    conv_geom g;
+    memcpy(&g, n->i, sizeof g);
+    ks_tensor *t[CT_N] = {0};
+    int64_t gs[4] = {g.N, g.groups, g.Cog, g.Ho * g.Wo};
+    int dims[3] = {0, 2, 3};
+    ks_status st = ks_ag_reshape(c, gy, 4, gs, &t[CT_G4]);
+    if (!st && n->needs_grad[0]) st = conv_dx_recorded(c, n, &g, t, &gin[0]);
+    if (!st && n->needs_grad[1]) st = conv_dw_recorded(c, n, &g, t, &gin[1]);
+    if (!st && n->needs_grad[2]) st = ks_ag_reduce(c, KS_AG_SUM, gy, 3, dims, false, &gin[2]);
+    for (int k = 0; k < CT_N; k++) ks_tensor_release(t[k]);
+    return st;
+}
+
 static ks_status conv_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return conv_backward_recorded(c, n, gout[0], gin); /* create_graph */
     ks_tensor *xt, *wt, *gt, *kt = NULL, *scr = NULL;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &wt))) return st;
@@ -332,6 +392,7 @@ ks_status ks_nn_conv2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tensor *
                        "conv geometry and the kept-columns flag fit the node's options");
         memcpy(n->i, &g, sizeof g);
         n->i[CONV_KEPT_COLS] = keep;
+        n->double_backward = true;
         st = ks_node_save(c, n, x);
         if (!st) st = ks_node_save(c, n, w);
         if (!st && keep) st = ks_node_save(c, n, kept);

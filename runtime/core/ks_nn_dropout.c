@@ -1,4 +1,7 @@
-/* ks_nn_dropout.c: dropout and embedding lookups, forward and backward. */
+/* ks_nn_dropout.c: dropout and embedding lookups, forward and backward.
+ * Dropout's gradient (g times the saved mask) records under create_graph,
+ * so it supports double backward with the same mask; embedding's does not. */
+#include "ks_grad_ops.h"
 #include "ks_nn.h"
 #include "ks_random.h"
 #include "ks_threads.h"
@@ -75,7 +78,10 @@ static ks_status dropout_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout,
 {
     ks_tensor *mask, *g, *r;
     ks_status st = ks_node_get_saved(c, n, 0, &mask);
-    if (st || (st = ks_contiguous(c, gout[0], &g))) return st;
+    if (st) return st;
+    /* create_graph: g * mask recorded, the same mask (a constant) at every order */
+    if (c->grad_enabled) return ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(gout[0]), ks_op_tensor(mask), NULL, &gin[0]);
+    if ((st = ks_contiguous(c, gout[0], &g))) return st;
     if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &r))) { ks_tensor_release(g); return st; }
     struct dropout_bwd_job j = {ks_tensor_data(mask), ks_tensor_data(g), ks_tensor_data(r)};
     if (r->numel) st = ks_parallel_for(c, r->numel, 4 * DROPOUT_GRAIN, dropout_backward_chunk, &j);
@@ -105,7 +111,9 @@ ks_status ks_nn_dropout(ks_ctx *c, ks_tensor *input, ks_tensor **out, double p, 
                             .threshold = keep_threshold((float)p), .scale = p < 1 ? (float)(1.0 / (1.0 - p)) : 0.0f,
                             .numel = x->numel, .x = ks_tensor_data(x), .y = ks_tensor_data(y), .mask = ks_tensor_data(mask)};
     if (nblocks && (st = ks_parallel_for(c, nblocks, DROPOUT_GRAIN / 4, dropout_chunk, &j))) goto done;
-    if ((st = ks_ag_record(c, &op_dropout, 1, &input, 1, &mask, y, NULL))) goto done;
+    ks_node *n;
+    if ((st = ks_ag_record(c, &op_dropout, 1, &input, 1, &mask, y, &n))) goto done;
+    if (n) n->double_backward = true; /* dropout_backward records under create_graph */
     *out = y;
     y = NULL;
 done:

@@ -7,7 +7,12 @@
  * the running statistics. Backward (xh = normalised input, g = dL/dy):
  *   training:  dx = gamma*invstd * (g - mean(g) - xh * mean(g*xh))
  *   eval:      dx = gamma*invstd * g
- *   dgamma = sum(g*xh), dbeta = sum(g)                                   */
+ *   dgamma = sum(g*xh), dbeta = sum(g)
+ * Under create_graph the same formulas run as recording ops (the training
+ * statistics recomputed from x, so their dependence on x is differentiated):
+ * both norms support double backward. */
+#include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_nn.h"
 #include "ks_threads.h"
 
@@ -237,8 +242,100 @@ static int64_t bn_grain(const bn_geom *g)
     return k < 1 ? 1 : k;
 }
 
+/* ---- create_graph: the backward as recording ops.
+ * t[] holds the temporaries (released by the caller); dims/nd are the
+ * reduced dims of x (batch norm: all but channels; layer norm: the
+ * normalised trailing dims). */
+enum { NT_X, NT_W, NT_WB, NT_MEAN, NT_XC, NT_SQ, NT_VAR, NT_VE, NT_INV, NT_XH, NT_GX, NT_M1, NT_GXH, NT_M2, NT_T1,
+       NT_T2, NT_T3, NT_GXHAT, NT_N };
+
+static ks_status bin_r(ks_ctx *c, ks_binop op, ks_tensor *a, ks_tensor *b, ks_tensor **o)
+{
+    return ks_ag_binary(c, op, ks_op_tensor(a), ks_op_tensor(b), NULL, o);
+}
+
+static ks_status mean_r(ks_ctx *c, ks_tensor *a, int nd, const int *dims, ks_tensor **o)
+{
+    return ks_ag_reduce(c, KS_AG_MEAN, a, nd, dims, true, o);
+}
+
+/* xh = (x - mean) * invstd, invstd = rsqrt(biased var + eps), all from x (recorded) */
+static ks_status stats_recorded(ks_ctx *c, ks_tensor **t, int nd, const int *dims, double eps)
+{
+    ks_status st;
+    if ((st = mean_r(c, t[NT_X], nd, dims, &t[NT_MEAN])) || (st = bin_r(c, KS_OP_SUB, t[NT_X], t[NT_MEAN], &t[NT_XC])) ||
+        (st = bin_r(c, KS_OP_MUL, t[NT_XC], t[NT_XC], &t[NT_SQ])) || (st = mean_r(c, t[NT_SQ], nd, dims, &t[NT_VAR])) ||
+        (st = ks_ag_binary(c, KS_OP_ADD, ks_op_tensor(t[NT_VAR]), ks_op_scalar(ks_scalar_float(eps)), NULL, &t[NT_VE])) ||
+        (st = ks_ag_unary(c, KS_OP_RSQRT, t[NT_VE], &t[NT_INV])))
+        return st;
+    return bin_r(c, KS_OP_MUL, t[NT_XC], t[NT_INV], &t[NT_XH]);
+}
+
+/* dx = invstd * (gx - mean(gx) - xh * mean(gx * xh)), means over dims (recorded) */
+static ks_status dx_recorded(ks_ctx *c, ks_tensor **t, int nd, const int *dims, ks_tensor **dx)
+{
+    ks_status st;
+    if ((st = mean_r(c, t[NT_GX], nd, dims, &t[NT_M1])) || (st = bin_r(c, KS_OP_MUL, t[NT_GX], t[NT_XH], &t[NT_GXH])) ||
+        (st = mean_r(c, t[NT_GXH], nd, dims, &t[NT_M2])) || (st = bin_r(c, KS_OP_SUB, t[NT_GX], t[NT_M1], &t[NT_T1])) ||
+        (st = bin_r(c, KS_OP_MUL, t[NT_XH], t[NT_M2], &t[NT_T2])) || (st = bin_r(c, KS_OP_SUB, t[NT_T1], t[NT_T2], &t[NT_T3])))
+        return st;
+    return bin_r(c, KS_OP_MUL, t[NT_INV], t[NT_T3], dx);
+}
+
+/* to the weight's shape: batch norm sums over dims (all but channels), layer norm over the leading dims (nd 0) */
+static ks_status sum_to_weight(ks_ctx *c, ks_node *n, int k, ks_tensor *v, int nd, const int *dims, ks_tensor **o)
+{
+    if (nd) return ks_ag_reduce(c, KS_AG_SUM, v, nd, dims, false, o);
+    return ks_ag_sum_to_shape(c, v, n->in_ndim[k], n->in_size[k], o);
+}
+
+/* gx = g * weight (broadcast as t[NT_WB]) or g; dweight = sum(g * xh), dbias = sum(g) */
+static ks_status affine_grads_recorded(ks_ctx *c, ks_node *n, ks_tensor **t, ks_tensor *g, int nd, const int *dims,
+                                       ks_tensor **gin)
+{
+    ks_status st = t[NT_WB] ? bin_r(c, KS_OP_MUL, g, t[NT_WB], &t[NT_GX]) : KS_OK;
+    if (!t[NT_WB]) t[NT_GX] = ks_tensor_retain(g);
+    if (!st && n->needs_grad[1] && !(st = bin_r(c, KS_OP_MUL, g, t[NT_XH], &t[NT_GXHAT])))
+        st = sum_to_weight(c, n, 1, t[NT_GXHAT], nd, dims, &gin[1]);
+    if (!st && n->needs_grad[2]) st = sum_to_weight(c, n, 2, g, nd, dims, &gin[2]);
+    return st;
+}
+
+/* batch norm: saved 0 x, 1 mean, 2 invstd, 3 weight; f[0] eps */
+static ks_status bn_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *t[NT_N] = {0};
+    int nd = 0, dims[KS_MAX_DIMS];
+    int64_t bshape[KS_MAX_DIMS];
+    ks_status st = ks_ag_saved_input(c, n, 0, 0, &t[NT_X]);
+    if (st) return st;
+    for (int d = 0; d < t[NT_X]->ndim; d++) {
+        bshape[d] = d == 1 ? n->i[2] : 1;
+        if (d != 1) dims[nd++] = d;
+    }
+    if (n->i[4] && !(st = ks_ag_saved_input(c, n, 3, 1, &t[NT_W])))
+        st = ks_ag_reshape(c, t[NT_W], t[NT_X]->ndim, bshape, &t[NT_WB]);
+    if (st) goto done;
+    if (n->i[0]) st = stats_recorded(c, t, nd, dims, n->f[0]);
+    else { /* eval: the running statistics are constants */
+        ks_tensor *m, *inv;
+        if (!(st = ks_node_get_saved(c, n, 1, &m)) && !(st = ks_node_get_saved(c, n, 2, &inv)) &&
+            !(st = ks_reshape(c, m, t[NT_X]->ndim, bshape, &t[NT_MEAN])) &&
+            !(st = ks_reshape(c, inv, t[NT_X]->ndim, bshape, &t[NT_INV])) &&
+            !(st = bin_r(c, KS_OP_SUB, t[NT_X], t[NT_MEAN], &t[NT_XC])))
+            st = bin_r(c, KS_OP_MUL, t[NT_XC], t[NT_INV], &t[NT_XH]);
+    }
+    if (!st) st = affine_grads_recorded(c, n, t, g, nd, dims, gin);
+    if (!st && n->needs_grad[0])
+        st = n->i[0] ? dx_recorded(c, t, nd, dims, &gin[0]) : bin_r(c, KS_OP_MUL, t[NT_GX], t[NT_INV], &gin[0]);
+done:
+    for (int k = 0; k < NT_N; k++) ks_tensor_release(t[k]);
+    return st;
+}
+
 static ks_status bn_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return bn_backward_recorded(c, n, gout[0], gin); /* create_graph */
     ks_tensor *xt, *mt, *it, *wt = NULL, *gt;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &mt)) ||
@@ -378,7 +475,11 @@ ks_status ks_nn_batch_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, ks_tens
     ks_tensor *saves[4] = {x, mt, it, weight};
     ks_node *n;
     if ((st = ks_ag_record(c, &op_bn, 3, ins, 4, saves, y, &n))) goto done;
-    if (n) { n->i[0] = training; n->i[1] = g.N; n->i[2] = g.C; n->i[3] = g.S; n->i[4] = weight != NULL; }
+    if (n) {
+        n->i[0] = training; n->i[1] = g.N; n->i[2] = g.C; n->i[3] = g.S; n->i[4] = weight != NULL;
+        n->f[0] = eps;
+        n->double_backward = true; /* bn_backward_recorded */
+    }
     *out = y;
     y = NULL;
 done:
@@ -393,8 +494,25 @@ done:
 /* ------------------------------------------------------------ layer norm */
 /* input seen as [R rows, D] with D = product of the normalised shape.
  * saved: 0 input, 1 mean [R], 2 invstd [R], 3 weight (optional) */
+/* layer norm: saved 0 x, 1 mean, 2 invstd, 3 weight; i[3] the number of normalised dims, f[0] eps */
+static ks_status ln_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *t[NT_N] = {0};
+    int nd = (int)n->i[3], dims[KS_MAX_DIMS];
+    ks_status st = ks_ag_saved_input(c, n, 0, 0, &t[NT_X]);
+    if (st) return st;
+    for (int k = 0; k < nd; k++) dims[k] = t[NT_X]->ndim - nd + k;
+    if (n->i[2] && !(st = ks_ag_saved_input(c, n, 3, 1, &t[NT_W]))) t[NT_WB] = ks_tensor_retain(t[NT_W]);
+    if (!st) st = stats_recorded(c, t, nd, dims, n->f[0]);
+    if (!st) st = affine_grads_recorded(c, n, t, g, 0, NULL, gin);
+    if (!st && n->needs_grad[0]) st = dx_recorded(c, t, nd, dims, &gin[0]);
+    for (int k = 0; k < NT_N; k++) ks_tensor_release(t[k]);
+    return st;
+}
+
 static ks_status ln_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return ln_backward_recorded(c, n, gout[0], gin); /* create_graph */
     ks_tensor *xt, *mt, *it, *wt = NULL, *gt;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &mt)) ||
@@ -479,7 +597,11 @@ ks_status ks_nn_layer_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, int nno
     ks_tensor *saves[4] = {x, mt, it, w};
     ks_node *n;
     if ((st = ks_ag_record(c, &op_ln, 3, ins, 4, saves, y, &n))) goto done;
-    if (n) { n->i[0] = R; n->i[1] = D; n->i[2] = w != NULL; }
+    if (n) {
+        n->i[0] = R; n->i[1] = D; n->i[2] = w != NULL; n->i[3] = nnorm;
+        n->f[0] = eps;
+        n->double_backward = true; /* ln_backward_recorded */
+    }
     *out = y;
     y = NULL;
 done:

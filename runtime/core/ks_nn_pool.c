@@ -1,5 +1,7 @@
 /* ks_nn_pool.c: max, average and adaptive average pooling over 2-D planes,
- * forward and backward (PyTorch's output-size, ceil_mode and padding rules). */
+ * forward and backward (PyTorch's output-size, ceil_mode and padding rules).
+ * The gradients are linear maps of dY that record under create_graph, so
+ * every pool supports double backward (see pool_scatter, avg_adjoint). */
 #include "ks_nn.h"
 #include "ks_threads.h"
 
@@ -228,20 +230,96 @@ static int64_t plane_grain(int64_t elems_per_plane)
     return g < 1 ? 1 : g;
 }
 
-static ks_status maxpool_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+/* ---- max pool's gradient and its derivatives ----
+ * The gradient scatters dY into the argmax cells of zero planes; that is
+ * linear in dY, and its own gradient is the gather of the same cells, whose
+ * gradient is the scatter again. Both record under create_graph (a node
+ * whose saved tensor is the indices), so max_pool2d differentiates to any
+ * order; x's argmax is piecewise constant, so x gets no second-order term. */
+static ks_status pool_scatter(ks_ctx *c, ks_tensor *g, ks_tensor *idx, int ndim, const int64_t *size, ks_tensor **out);
+
+static ks_status gather_chunk(void *arg, int64_t p0, int64_t p1)
 {
-    ks_tensor *idx, *g, *r;
+    const struct maxpool_job *j = arg;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *src = j->gy + p * j->HW;
+        const int64_t *ip = j->ind + p * j->HoWo;
+        float *d = j->dx + p * j->HoWo;
+        for (int64_t k = 0; k < j->HoWo; k++) d[k] = src[ip[k]];
+    }
+    return KS_OK;
+}
+
+/* out[plane, k] = g[plane, idx[plane, k]]: g has x's shape, out and idx y's */
+static ks_status pool_gather(ks_ctx *c, ks_tensor *g, ks_tensor *idx, ks_tensor **out);
+
+static ks_status scatter_grad_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *idx;
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
-    if (st || (st = ks_contiguous(c, gout[0], &g))) return st;
-    if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &r))) { ks_tensor_release(g); return st; }
-    int64_t HW = n->i[0], HoWo = n->i[1], planes = HoWo ? idx->numel / HoWo : 0;
-    struct maxpool_job j = {.HW = HW, .HoWo = HoWo, .ind = ks_tensor_data(idx), .gy = ks_tensor_data(g), .dx = ks_tensor_data(r)};
+    return st ? st : pool_gather(c, gout[0], idx, &gin[0]);
+}
+
+static ks_status gather_grad_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *idx;
+    ks_status st = ks_node_get_saved(c, n, 0, &idx);
+    return st ? st : pool_scatter(c, gout[0], idx, n->in_ndim[0], n->in_size[0], &gin[0]);
+}
+
+static const ks_op_def op_pool_scatter = {"MaxPool2DGradBackward", scatter_grad_backward};
+static const ks_op_def op_pool_gather = {"MaxPool2DGradGradBackward", gather_grad_backward};
+
+/* record op on out (input g, idx saved) when g is a graph member and grad mode is on */
+static ks_status record_linear_pool(ks_ctx *c, const ks_op_def *op, ks_tensor *g, ks_tensor *idx, ks_tensor *out)
+{
+    ks_node *n;
+    ks_status st = ks_ag_record(c, op, 1, &g, 1, &idx, out, &n);
+    if (!st && n) n->double_backward = true;
+    return st;
+}
+
+static ks_status pool_gather(ks_ctx *c, ks_tensor *g, ks_tensor *idx, ks_tensor **out)
+{
+    ks_tensor *gc, *r;
+    ks_status st = ks_contiguous(c, g, &gc);
+    if (st) return st;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, idx->ndim, idx->size, &r))) { ks_tensor_release(gc); return st; }
+    int64_t HW = g->size[g->ndim - 2] * g->size[g->ndim - 1], HoWo = idx->size[idx->ndim - 2] * idx->size[idx->ndim - 1];
+    int64_t planes = HoWo ? idx->numel / HoWo : 0;
+    struct maxpool_job j = {.HW = HW, .HoWo = HoWo, .ind = ks_tensor_data(idx), .gy = ks_tensor_data(gc), .dx = ks_tensor_data(r)};
+    if (planes) st = ks_parallel_for(c, planes, plane_grain(HoWo), gather_chunk, &j);
+    if (!st) st = record_linear_pool(c, &op_pool_gather, g, idx, r);
+    ks_tensor_release(gc);
+    if (st) { ks_tensor_release(r); return st; }
+    *out = r;
+    return KS_OK;
+}
+
+/* zero planes of shape size with g added at the cells idx names: g and idx have y's shape */
+static ks_status pool_scatter(ks_ctx *c, ks_tensor *g, ks_tensor *idx, int ndim, const int64_t *size, ks_tensor **out)
+{
+    ks_tensor *gc, *r;
+    ks_status st = ks_contiguous(c, g, &gc);
+    if (st) return st;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, ndim, size, &r))) { ks_tensor_release(gc); return st; }
+    int64_t HW = size[ndim - 2] * size[ndim - 1], HoWo = idx->size[idx->ndim - 2] * idx->size[idx->ndim - 1];
+    int64_t planes = HoWo ? idx->numel / HoWo : 0;
+    struct maxpool_job j = {.HW = HW, .HoWo = HoWo, .ind = ks_tensor_data(idx), .gy = ks_tensor_data(gc), .dx = ks_tensor_data(r)};
     if (planes) st = ks_parallel_for(c, planes, plane_grain(HW), maxpool_backward_chunk, &j);
     else memset(j.dx, 0, (size_t)r->numel * sizeof(float));
-    ks_tensor_release(g);
+    if (!st) st = record_linear_pool(c, &op_pool_scatter, g, idx, r);
+    ks_tensor_release(gc);
     if (st) { ks_tensor_release(r); return st; }
-    gin[0] = r;
+    *out = r;
     return KS_OK;
+}
+
+static ks_status maxpool_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *idx;
+    ks_status st = ks_node_get_saved(c, n, 0, &idx);
+    return st ? st : pool_scatter(c, gout[0], idx, n->in_ndim[0], n->in_size[0], &gin[0]);
 }
 
 static const ks_op_def op_maxpool = {"MaxPool2DBackward", maxpool_backward};
@@ -259,7 +337,7 @@ ks_status ks_nn_max_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, const k
     if (g.planes && (st = ks_parallel_for(c, g.planes, plane_grain(g.H * g.W), maxpool_forward_chunk, &j))) goto done;
     ks_node *n;
     if ((st = ks_ag_record(c, &op_maxpool, 1, &input, 1, &ind, y, &n))) goto done;
-    if (n) { n->i[0] = g.H * g.W; n->i[1] = g.Ho * g.Wo; }
+    if (n) n->double_backward = true; /* its gradient records (pool_scatter) */
     *out = y;
     y = NULL;
 done:
@@ -301,34 +379,67 @@ static window avg_window(const plane_geom *g, const int64_t *i, int64_t oy, int6
     return w;
 }
 
+static ks_status avg_common(ks_ctx *c, ks_tensor *input, ks_tensor **out, const plane_geom *g, const int64_t *opt);
+
+/* node options of the pools and of their gradients: i[0..8) the window
+ * options (kernel, stride, padding, count_include_pad, adaptive), i[8..13)
+ * the plane geometry */
+static void set_pool_opts(ks_node *n, const int64_t *opt, const plane_geom *g)
+{
+    memcpy(n->i, opt, 8 * sizeof *opt);
+    n->i[8] = g->planes; n->i[9] = g->H; n->i[10] = g->W; n->i[11] = g->Ho; n->i[12] = g->Wo;
+}
+
+/* The gradient of an average pool spreads each dY cell over its window;
+ * it is linear in dY and its own gradient is the pool itself (the adjoint
+ * of the adjoint), so under create_graph it records a node whose backward
+ * runs the forward pool, which records in turn: any order. */
+static ks_status avg_grad_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    plane_geom pg = {n->i[8], n->i[9], n->i[10], n->i[11], n->i[12]};
+    return avg_common(c, gout[0], &gin[0], &pg, n->i);
+}
+
+static const ks_op_def op_avg_grad = {"AvgPool2DGradBackward", avg_grad_backward};
+
+/* dx of shape (ndim, size) from dY g: each cell's value over its window's divisor, summed */
+static ks_status avg_adjoint(ks_ctx *c, ks_tensor *g, const int64_t *opt, const plane_geom *pg, int ndim,
+                             const int64_t *size, ks_tensor **out)
+{
+    ks_tensor *gc, *r;
+    ks_status st = ks_contiguous(c, g, &gc);
+    if (st) return st;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, ndim, size, &r))) { ks_tensor_release(gc); return st; }
+    float *dx = ks_tensor_data(r);
+    const float *gp = ks_tensor_data(gc);
+    memset(dx, 0, (size_t)r->numel * sizeof(float));
+    for (int64_t p = 0; p < pg->planes; p++)
+        for (int64_t oy = 0; oy < pg->Ho; oy++)
+            for (int64_t ox = 0; ox < pg->Wo; ox++) {
+                window w = avg_window(pg, opt, oy, ox);
+                float v = gp[(p * pg->Ho + oy) * pg->Wo + ox] / w.div;
+                for (int64_t iy = w.y0; iy < w.y1; iy++)
+                    for (int64_t ix = w.x0; ix < w.x1; ix++) dx[(p * pg->H + iy) * pg->W + ix] += v;
+            }
+    ks_tensor_release(gc);
+    ks_node *n;
+    if ((st = ks_ag_record(c, &op_avg_grad, 1, &g, 0, NULL, r, &n))) { ks_tensor_release(r); return st; }
+    if (n) { set_pool_opts(n, opt, pg); n->double_backward = true; }
+    *out = r;
+    return KS_OK;
+}
+
 static ks_status avgpool_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
-    ks_tensor *g, *r;
-    ks_status st = ks_contiguous(c, gout[0], &g);
-    if (st) return st;
-    if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &r))) { ks_tensor_release(g); return st; }
     plane_geom pg = {n->i[8], n->i[9], n->i[10], n->i[11], n->i[12]};
-    float *dx = ks_tensor_data(r);
-    const float *gp = ks_tensor_data(g);
-    memset(dx, 0, (size_t)r->numel * sizeof(float));
-    for (int64_t p = 0; p < pg.planes; p++)
-        for (int64_t oy = 0; oy < pg.Ho; oy++)
-            for (int64_t ox = 0; ox < pg.Wo; ox++) {
-                window w = avg_window(&pg, n->i, oy, ox);
-                float v = gp[(p * pg.Ho + oy) * pg.Wo + ox] / w.div;
-                for (int64_t iy = w.y0; iy < w.y1; iy++)
-                    for (int64_t ix = w.x0; ix < w.x1; ix++) dx[(p * pg.H + iy) * pg.W + ix] += v;
-            }
-    ks_tensor_release(g);
-    gin[0] = r;
-    return KS_OK;
+    return avg_adjoint(c, gout[0], n->i, &pg, n->in_ndim[0], n->in_size[0], &gin[0]);
 }
 
 static const ks_op_def op_avgpool = {"AvgPool2DBackward", avgpool_backward};
 static const ks_op_def op_adaptive = {"AdaptiveAvgPool2DBackward", avgpool_backward};
 
-static ks_status avg_common(ks_ctx *c, ks_tensor *input, ks_tensor **out, const plane_geom *g, int64_t *opt,
-                            const ks_op_def *op)
+/* the pool over planes g (opt as the node options); records op_avgpool or op_adaptive (opt[7]) */
+static ks_status avg_common(ks_ctx *c, ks_tensor *input, ks_tensor **out, const plane_geom *g, const int64_t *opt)
 {
     ks_tensor *x = NULL, *y = NULL;
     ks_status st;
@@ -345,11 +456,8 @@ static ks_status avg_common(ks_ctx *c, ks_tensor *input, ks_tensor **out, const 
                 yp[(p * g->Ho + oy) * g->Wo + ox] = (float)(s / w.div);
             }
     ks_node *n;
-    if ((st = ks_ag_record(c, op, 1, &input, 0, NULL, y, &n))) goto done;
-    if (n) {
-        memcpy(n->i, opt, 8 * sizeof *opt);
-        n->i[8] = g->planes; n->i[9] = g->H; n->i[10] = g->W; n->i[11] = g->Ho; n->i[12] = g->Wo;
-    }
+    if ((st = ks_ag_record(c, opt[7] ? &op_adaptive : &op_avgpool, 1, &input, 0, NULL, y, &n))) goto done;
+    if (n) { set_pool_opts(n, opt, g); n->double_backward = true; } /* its gradient records (avg_adjoint) */
     *out = y;
     y = NULL;
 done:
@@ -365,7 +473,7 @@ ks_status ks_nn_avg_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, const k
     if (st) return st;
     int64_t opt[8] = {o->kernel[0], o->kernel[1], o->stride[0], o->stride[1], o->padding[0], o->padding[1],
                       o->count_include_pad, 0};
-    return avg_common(c, input, out, &g, opt, &op_avgpool);
+    return avg_common(c, input, out, &g, opt);
 }
 
 ks_status ks_nn_adaptive_avg_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out, int64_t oh, int64_t ow)
@@ -378,5 +486,5 @@ ks_status ks_nn_adaptive_avg_pool2d(ks_ctx *c, ks_tensor *input, ks_tensor **out
     g.Ho = oh;
     g.Wo = ow;
     int64_t opt[8] = {0, 0, 0, 0, 0, 0, 0, 1};
-    return avg_common(c, input, out, &g, opt, &op_adaptive);
+    return avg_common(c, input, out, &g, opt);
 }

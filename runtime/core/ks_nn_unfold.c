@@ -1,7 +1,8 @@
 /* ks_nn_unfold.c: F.unfold (im2col) and F.fold (col2im) on the
  * convolution's loops (ks_nn_im2col.h): one image's columns are the conv's
  * column block of nb = 1 image and one group, which is PyTorch's layout.
- * Each op's gradient is the other with the same geometry. Work is split
+ * Each op's gradient is the other with the same geometry (so under
+ * create_graph both differentiate again, to any order). Work is split
  * over (image, column row) for unfold and (image, channel) for fold: every
  * task writes its own rows / planes, so results do not depend on threads. */
 #include "ks_nn.h"
@@ -123,6 +124,7 @@ static ks_status record(ks_ctx *c, const ks_op_def *op, ks_tensor *input, ks_ten
     ks_node *node = NULL;
     ks_status st = ks_ag_record(c, op, 1, &input, 0, NULL, out, &node);
     if (st || !node) return st;
+    node->double_backward = true; /* the backward is the other op, which records */
     int64_t opts[10] = {g->kH, g->kW, g->dh, g->dw, g->ph, g->pw, g->sh, g->sw, g->H, g->W};
     memcpy(node->i, opts, sizeof opts);
     return KS_OK;

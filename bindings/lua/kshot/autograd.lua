@@ -28,12 +28,15 @@
 -- Ops whose backward records: elementwise unary/binary ops (relu, tanh,
 -- sigmoid, exp, log, pow, ...), clamp, where, sum, mean, amax/amin,
 -- logsumexp, views (reshape, transpose, indexing by slices, expand, ...),
--- matmul and friends, F.linear/nn.Linear, softmax, log_softmax, mse_loss and
--- cross_entropy (with respect to the logits). Any other op (conv2d, the
--- pools, the norms, other losses, custom autograd.Function, ...) gives
--- first gradients as usual, but differentiating through them again raises
--- "double backward of <Op>Backward is not supported" (never a silently
--- detached result).
+-- matmul and friends, F.linear/nn.Linear, softmax, log_softmax, mse_loss,
+-- cross_entropy (with respect to the logits), conv2d (any stride, padding,
+-- dilation, groups), F.unfold/F.fold, max_pool2d, avg_pool2d,
+-- adaptive_avg_pool2d, batch_norm (training and eval), layer_norm,
+-- group_norm and dropout (the same mask): second-order MAML on a CNN.
+-- Any other op (gelu, other losses, nll_loss, indexing with tensors, cat,
+-- embedding, custom autograd.Function, ...) gives first gradients as usual,
+-- but differentiating through them again raises "double backward of
+-- <Op>Backward is not supported" (never a silently detached result).
 local ks = require "kshot"
 
 local M = {}
@@ -136,7 +139,8 @@ function M.gradcheck(fn, inputs, opts)
     for _, i in ipairs(checked) do
       local x = base[i]
       local v = ks.randn(x:shape(), {generator = gen})
-      local analytic = (x.grad * v):sum():item()
+      -- no .grad: the output does not depend on x (a zero derivative, as torch's gradcheck)
+      local analytic = x.grad and (x.grad * v):sum():item() or 0
       local plus, minus = {n = n}, {n = n}
       for j = 1, n do
         local y = base[j]
