@@ -90,6 +90,8 @@ static ks_generator *opt_generator(lua_State *L, int opts, ks_generator *local, 
     return local;
 }
 
+static void check_opts_table(lua_State *L, int arg, const char *op);
+
 /* ks.data.kshot_indices(labels, k, opts): int64 indices, k per class, grouped
  * by ascending class then in draw order (see ks_sampling.h). */
 static int l_kshot_indices(lua_State *L)
@@ -97,7 +99,7 @@ static int l_kshot_indices(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *labels = ks_lua_check_tensor(L, 1);
     lua_Integer k = luaL_checkinteger(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
+    check_opts_table(L, 3, "kshot_indices");
     ks_lua_check_known(L, 3, "kshot_indices", (const char *const[]){"seed", "generator", "classes", NULL});
     int n;
     int64_t *classes = opt_classes(L, 3, &n, "kshot_indices");
@@ -136,8 +138,13 @@ static ks_tensor *opt_tensor(lua_State *L, int opts, const char *key, const char
     return t;
 }
 
+/* Every sampler draws from its own generator, so its options table (with the
+ * seed) is required; a missing one says what to pass rather than only "table expected". */
 static void check_opts_table(lua_State *L, int arg, const char *op)
 {
+    if (lua_isnoneornil(L, arg))
+        luaL_error(L, "%s: options table expected as argument #%d, got %s: pass {seed=n} or {generator=g} "
+                   "(data draws use their own random stream)", op, arg, luaL_typename(L, arg));
     if (!lua_istable(L, arg))
         luaL_error(L, "%s: options table expected as argument #%d, got %s", op, arg, luaL_typename(L, arg));
 }

@@ -200,4 +200,16 @@ describe("sampler options tables", function()
     local ok, msg = pcall(function() ks.data.kshot_indices(labels, 1, { sed = 1 }) end)
     assert.truthy(msg:find("data_samplers_spec.lua:%d+: kshot_indices"), msg) -- the caller's line
   end)
+
+  it("say what to pass when the options table (with the seed) is missing (h62: was 'table expected, got no value')", function()
+    local hint = "pass {seed=n} or {generator=g} (data draws use their own random stream)"
+    local e = err_of(ks.data.kshot_indices, labels, 1)
+    assert.truthy(e:find("kshot_indices: options table expected as argument #3, got no value: " .. hint, 1, true), e)
+    e = err_of(ks.data.train_val_split, labels, nil)
+    assert.truthy(e:find("train_val_split: options table expected as argument #3, got no value: " .. hint, 1, true), e)
+    e = err_of(ks.data.stratified_kfold, labels, 2, nil)
+    assert.truthy(e:find("stratified_kfold: options table expected as argument #3, got nil: " .. hint, 1, true), e)
+    e = err_of(ks.data.kshot_indices, labels, 1, 7) -- a bare seed is not the options table
+    assert.truthy(e:find("kshot_indices: options table expected as argument #3, got number", 1, true), e)
+  end)
 end)

@@ -126,4 +126,37 @@ describe("kshot.help", function()
     -- the header's usage example "exp:run()  -- runs what ..." is not the documentation of exp:run
     assert.truthy(help.text("exp:run"):find("^exp:run{force=false"))
   end)
+  it("documents what a new user asks for by the module's name (h62 audit)", function()
+    -- C functions reached through a Lua module: data.kshot_indices was "not found"
+    has(help.text("data.kshot_indices"), "ks.data.kshot_indices(labels, k")
+    has(help.text("image.load"), "-> uint8 [C, H, W]")
+    -- the binding's doc, not a header list item ending in "," (was "train_val_split(labels, ...),")
+    has(help.text("data.train_val_split"), "-> train, val")
+    -- the whole doc comment: prose such as ".matrix (int64" or "prints (tostring)" is not a new signature
+    has(help.text("metrics.confusion_matrix"), ".row_total, .col_total, .total")
+    has(help.text("stats.interval"), "prints (tostring)")
+    local es = help.text("regularize.EarlyStopping")
+    has(es, "es:step(metric, model) once per epoch")
+    has(es, "Fields: best, best_epoch")
+    has(help.text("model_selection.select"), "recipe(config, train_rows, val_rows, info)")
+    -- the comment above the definition beats the module header's usage example
+    assert.truthy(help.text("augment.random_crop"):find("^Random crop with padding"), help.text("augment.random_crop"))
+    has(help.text("regularize.clip_grad_norm_"), "global norm is at most max_norm")
+    -- another name of the same value: re-exports and aliases
+    local A, data = require "kshot.augment", require "kshot.data"
+    assert.equal(help.text("dataset.DataLoader"), help.text("data.DataLoader"))
+    has(help.text("augment.hflip"), "random_horizontal_flip")
+    has(help.text(A.hflip), "random_horizontal_flip")
+    assert.equal(help.text("dataset.TensorDataset"), help.text(data.TensorDataset))
+    -- a module's help lists its members
+    local ms = help.text("model_selection")
+    has(ms, "Members (help(\"model_selection.<name>\") documents one):")
+    has(ms, "cross_validate expand_grid folds select")
+    has(ms, "function(config, train_rows, val_rows, info)")
+    -- the overview's summaries end with the sentence, not mid-way ("selection by")
+    local o = help.text()
+    assert.truthy(o:find("kshot.model_selection%s+cross%-validation and hyper%-parameter selection by inner"), o)
+    assert.truthy(o:find("kshot.optim.lr%s+the same module as kshot.optim.lr_scheduler"), o)
+    assert.truthy(o:find("kshot.nn.lora%s+low%-rank adapters %(LoRA, Hu et al. 2021%) on"), o)
+  end)
 end)

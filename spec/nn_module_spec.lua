@@ -80,6 +80,23 @@ describe("nn.Module", function()
     assert.are.same({"extra.thing"}, r.unexpected_keys)
   end)
 
+  it("load_state_dict(ks.load(path)) ignores the file's metadata (h62: was \"unknown option 'epoch'\")", function()
+    local a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    local path = os.tmpname()
+    ks.save(path, a:state_dict(), {epoch = "3", note = "best"})
+    local r = b:load_state_dict(ks.load(path))
+    os.remove(path)
+    assert.are.same({}, r.missing_keys)
+    assert.is_true(ks.equal(a.weight, b.weight))
+    -- options are still checked: a misspelled key with a boolean is not metadata
+    local err = select(2, pcall(function() b:load_state_dict(a:state_dict(), {strcit = false}) end))
+    assert.matches("unknown option 'strcit'", err)
+    -- strict = false still applies
+    local partial = a:state_dict()
+    partial.bias = nil
+    assert.are.same({"bias"}, b:load_state_dict(partial, {strict = false}).missing_keys)
+  end)
+
   it("prints the module tree", function()
     local s = tostring(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
     assert.are.equal("Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=true)\n  (1): ReLU()\n)", s)

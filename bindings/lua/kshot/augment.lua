@@ -104,6 +104,14 @@ function Transform:__tostring()
   return "kshot.augment." .. self.name
 end
 
+-- torchvision's transforms are called directly; kshot's draw from a
+-- pipeline's own generator, so a bare one says how to run it (was "attempt
+-- to call a kshot.augment.Transform value")
+function Transform:__call()
+  fail(self.name, ("a transform runs inside a pipeline with its own random stream: "
+    .. "A.compose({A.%s{...}}, {seed = n})(x)"):format(self.name))
+end
+
 -- output shape of a step for an input batch shape (images keep B and C)
 function Transform:out_shape(s)
   if self.oh then return { s[1], s[2], self.oh, self.ow } end

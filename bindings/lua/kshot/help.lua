@@ -167,15 +167,24 @@ end
 
 local function indent(s) return #s:match("^%s*") end
 
--- the signature line and the lines that continue it (deeper indented, or
--- the rest of its paragraph), at most 30
+-- the signature line and the lines that continue it, at most 30. A Lua
+-- "---" doc line starts a doc block: it runs to a blank comment line, code or
+-- the next "---" line (so "es:step(metric) once per epoch" inside
+-- EarlyStopping's doc belongs to it). Elsewhere (C comments, header lists)
+-- a line at the same indent that starts like a call ("ks.ones(") begins the
+-- next signature; prose such as ".matrix (int64" or "prints (tostring)" does not.
 local function signature_block(L, i, c_style)
   local first = comment_body(L[i], c_style)
   local out, base = { first }, indent(first)
+  local doc_block = not c_style and L[i]:match("^%s*%-%-%-") ~= nil
   for j = i + 1, math.min(#L, i + 30) do
     local b = comment_body(L[j], c_style)
     if not b or b == "" or L[j]:match("^%s*%*/") then break end
-    if indent(b) <= base and b:match("^%s*[%*%-]?%s*[%w_%.:/]+%s*[%(%{]") then break end
+    if doc_block then
+      if L[j]:match("^%s*%-%-%-") then break end
+    elseif indent(b) <= base and b:match("^%s*[%*%-]?%s*[%a_][%w_%.:/]*[%(%{]") then
+      break
+    end
     out[#out + 1] = b
   end
   return table.concat(out, "\n")
@@ -197,29 +206,60 @@ end
 
 -- the documentation of member in one source: a comment signature line first,
 -- else (Lua) the comment above its definition
-local function find_block(src, member, c_style)
-  local L = lines_of(src)
-  -- a "--- name(" doc line first: a module header's usage example can name the member too
-  for pass = c_style and 2 or 1, 2 do
-    for i, l in ipairs(L) do
-      local b = (pass == 2 or l:match("^%s*%-%-%-")) and comment_body(l, c_style)
-      if b and is_signature(b, member) then return signature_block(L, i, c_style) end
+-- the first comment line of L that is a signature of member (only "---"
+-- doc lines when doc_only)
+local function signature_in(L, member, c_style, doc_only, no_list_items)
+  for i, l in ipairs(L) do
+    local b = (not doc_only or l:match("^%s*%-%-%-")) and comment_body(l, c_style)
+    if b and is_signature(b, member) then
+      local block = signature_block(L, i, c_style)
+      -- "episode(labels, {...})," in a header's list, "A.random_crop{padding = 2}," in
+      -- a usage example: a mention, not the documentation (taken only as a last resort)
+      if not (no_list_items and block:match(",%s*$")) then return block end
     end
   end
-  if c_style then return nil end
+  return nil
+end
+
+-- the documentation of member in one source, best first: a "--- name(" doc
+-- line, the comment right above its definition, then (C, or a Lua module
+-- header's list or usage example such as "  reg.clip_grad_norm_(model:...)")
+-- any comment line that starts with its signature
+local function find_block(src, member, c_style, strict)
+  local L = lines_of(src)
+  if c_style then return signature_in(L, member, true, false) end
+  local doc = signature_in(L, member, false, true)
+  if doc then return doc end
   local word = escape(member):gsub("%%", "%%%%")
   local found
   for _, d in ipairs(DEFS) do
     local pat = d:gsub("MEMBER", word)
     for i, l in ipairs(L) do
       if l:find(pat) then
-        local doc = block_above(L, i)
+        doc = block_above(L, i)
         if doc then return doc end
         found = found or i
       end
     end
   end
+  doc = signature_in(L, member, false, false, strict)
+  if doc then return doc end
   if found then return nil, L, found end -- undocumented: see undocumented()
+  return nil
+end
+
+-- a C binding comment documenting exactly ks.<short>.<member> ("ks.data.kshot_indices("),
+-- for the Lua modules whose functions come partly from C (data, image, metrics)
+local function c_qualified(short, member)
+  local want = { ["ks." .. short .. "." .. member] = true, [short .. "." .. member] = true }
+  for _, f in ipairs(c_sources()) do
+    local L = lines_of(read(f) or "")
+    for i, l in ipairs(L) do
+      local b = comment_body(l, true)
+      local lead = b and b:match("^%s*[%*%-]?%s*([%w_%.:]+)%s*[%(%{]")
+      if lead and want[lead] then return signature_block(L, i, true) end
+    end
+  end
   return nil
 end
 
@@ -276,13 +316,13 @@ local function undocumented(L, i, member, modname, mods)
   return table.concat(out, "\n")
 end
 
--- the name of a loaded kshot value, found by identity; of several names
--- (aliases) the first in sorted order, so the answer does not depend on pairs
-local function name_of(v)
+-- the names of a loaded kshot value, found by identity, in sorted order (so
+-- the answer does not depend on pairs); a module is named by itself alone
+local function names_of(v)
   local names = {}
   for mod, t in pairs(package.loaded) do
     if type(mod) == "string" and mod:match("^kshot") and type(t) == "table" then
-      if t == v then return mod end
+      if t == v then return { mod } end
       local short = mod == "kshot" and "ks" or mod:gsub("^kshot%.", "")
       for k, x in pairs(t) do
         if x == v and type(k) == "string" then names[#names + 1] = short .. "." .. k end
@@ -296,7 +336,56 @@ local function name_of(v)
     for k, x in pairs(ks.Tensor) do if x == v and type(k) == "string" then names[#names + 1] = "t:" .. k end end
   end
   table.sort(names)
-  return names[1]
+  return names
+end
+
+local function name_of(v) return names_of(v)[1] end
+
+-- the value a "module.member" name stands for (nil when it is not loadable)
+local function member_value(short, member)
+  if not short then return nil end
+  local ok, mod = pcall(require, "kshot." .. short)
+  if not ok or type(mod) ~= "table" then return nil end
+  local okv, v = pcall(function() return mod[member] end)
+  return okv and v or nil
+end
+
+-- the public members of a module table, as lines of at most 100 columns
+-- (a module's header says what it is for; this says what is in it)
+local function member_lines(modname)
+  local ok, mod = pcall(require, modname)
+  if not ok or type(mod) ~= "table" then return nil end
+  local names = {}
+  for k, v in pairs(mod) do
+    if type(k) == "string" and not k:match("^_") and (type(v) == "function" or type(v) == "table") then
+      names[#names + 1] = k
+    end
+  end
+  if #names == 0 then return nil end
+  table.sort(names)
+  local short = modname:gsub("^kshot%.", "")
+  local out, line = { ("Members (help(\"%s.<name>\") documents one):"):format(short) }, " "
+  for _, n in ipairs(names) do
+    if #line + #n + 1 > 100 then out[#out + 1], line = line, " " end
+    line = line .. " " .. n
+  end
+  out[#out + 1] = line
+  return table.concat(out, "\n")
+end
+
+-- a module's one-line summary: the header's first sentence (which often
+-- runs over two lines), without the module's name, cut at a word boundary
+-- with "..." past 90 characters
+local function summary(h, name)
+  local para = {}
+  for l in ((h or "") .. "\n"):gmatch("(.-)\n") do
+    if l:match("^%s*$") then break end
+    para[#para + 1] = l:gsub("^%s+", "")
+  end
+  local text = table.concat(para, " "):gsub("^" .. escape(name) .. "[:%s]*", "")
+  text = text:match("^(.-%.)%s+%u") or text -- a sentence ends before a capital ("Hu et al. 2021" goes on)
+  if #text > 90 then text = text:sub(1, 87):gsub("%s+%S*$", "") .. "..." end
+  return text
 end
 
 local function overview()
@@ -306,10 +395,10 @@ local function overview()
     "  help(\"nn.Linear\")  help(\"optim.AdamW\")  help(\"F.cross_entropy\")  help(\"ks.zeros\")  help(\"t:view\")",
     "Tensor indices, dims and labels are 0-based; t:totable() gives 1-based Lua arrays.", "", "Modules:" }
   for _, n in ipairs(names) do
-    local h = lua_header(read(mods[n]) or "")
-    local first = h and h:match("^[^\n]*") or ""
-    first = first:gsub("^" .. escape(n) .. "[:%s]*", "")
-    if not n:match("%.[%w_]*_check$") then out[#out + 1] = ("  %-32s %s"):format(n, first:sub(1, 90)) end
+    local src = read(mods[n]) or ""
+    local target = src:match("^%s*return%s+require%s*%(?%s*[\"']([%w_%.]+)[\"']%s*%)?%s*$")
+    local first = target and ("the same module as " .. target) or summary(lua_header(src), n)
+    if not n:match("%.[%w_]*_check$") then out[#out + 1] = ("  %-32s %s"):format(n, first) end
   end
   return table.concat(out, "\n")
 end
@@ -365,8 +454,11 @@ local function resolve(name)
       end
     end
   end
-  return { files = files, member = member, mods = mods }
+  return { files = files, member = member, mods = mods,
+    short = not kind and mods[modfull] and modfull:gsub("^kshot%.", "") or nil }
 end
+
+local aliasing = false -- M.text is looking a value up by its other names
 
 --- help.text(x): the documentation of x as a string, or nil and a message
 function M.text(x)
@@ -381,7 +473,25 @@ function M.text(x)
   if x == "tensor" or x == "t" or x == "Tensor" then return tensor_overview() end
   if x == "ks" or x == "kshot" then return overview() end
   local r = resolve(x)
-  if r.header then return lua_header(read(r.header) or "") or ("%s: no header comment"):format(x) end
+  if r.header then
+    local head = lua_header(read(r.header) or "") or ("%s: no header comment"):format(x)
+    local members = member_lines(r.module)
+    return members and head .. "\n\n" .. members or head
+  end
+  -- a "--- name(" doc line in the module's Lua files, then the C binding's
+  -- comment for exactly ks.<module>.<name>, then everything else
+  for _, f in ipairs(r.files) do
+    local src = not f[2] and read(f[1])
+    local doc = src and signature_in(lines_of(src), r.member, false, true)
+    if doc then return doc end
+  end
+  for _, f in ipairs(r.files) do
+    local src = not f[2] and read(f[1])
+    local doc = src and find_block(src, r.member, false, true)
+    if doc then return doc end
+  end
+  local cdoc = r.short and c_qualified(r.short, r.member)
+  if cdoc then return cdoc end
   local plain -- the first undocumented definition, described if nothing better turns up
   for _, f in ipairs(r.files) do
     local src = read(f[1])
@@ -389,6 +499,19 @@ function M.text(x)
     if src then block, lines, at = find_block(src, r.member, f[2]) end
     if block then return block end
     if at and not plain then plain = undocumented(lines, at, r.member, f[3], r.mods) end
+  end
+  -- another name of the same value documents it: data.DataLoader is dataset.DataLoader,
+  -- augment.hflip is augment.random_horizontal_flip
+  local value = not aliasing and member_value(r.short, r.member)
+  if value and (type(value) == "function" or type(value) == "table") then
+    aliasing = true
+    for _, other in ipairs(names_of(value)) do
+      if other ~= x then
+        local ok, doc = pcall(M.text, other)
+        if ok and doc then aliasing = false return doc end
+      end
+    end
+    aliasing = false
   end
   if plain then return plain end
   -- undocumented names that exist: say what they are (kshot keeps PyTorch's semantics)

@@ -8,6 +8,12 @@
 -- A recipe is a Lua function(train_rows, val_rows, info) -> number or
 -- {metric = number, ...}; rows are int64 tensors of row ids into labels;
 -- info = {fold =, ["repeat"] =, seed =} (1-based fold / repeat numbers).
+-- select's recipe takes the config first: function(config, train_rows, val_rows, info).
+--
+--   local best, sel = model_selection.select(function(cfg, tr, va)
+--     return {accuracy = fit_and_score(cfg, tr, va)}
+--   end, {lr = {0.1, 0.01}, weight_decay = {0, 1e-2}}, {labels = y, indices = labelled}, {folds = 5})
+--   -- best = {lr = ..., weight_decay = ...}; sel.configs[i].score, sel.best
 -- Limits: folds >= 2, repeats in [1, 2^20] (checked before any work).
 local ks = require "kshot"
 local stats = require "kshot.stats"

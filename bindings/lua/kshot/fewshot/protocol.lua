@@ -293,6 +293,13 @@ local function setup(o, where)
 end
 
 --- compare{... methods = {spec, ...}} -> {order, results = {[label] = summary}, paired = {...}, ...}
+-- results[label]: {mean, ci95, sd, n, per_episode, sigma} (sd is the sd the
+-- interval uses: population from 100 episodes on, else sample).
+-- paired: one entry per pair of methods in `order` (i < j): {a = order[i],
+-- b = order[j], mean, ci95, sd, n of the per-episode DIFFERENCE b - a, wins
+-- (episodes where b beats a), losses, ties, per_episode}; r:diff(a, b) gives
+-- the same for any two labels. No p-value: stats.paired_t or stats.wilcoxon of
+-- results[a].per_episode and results[b].per_episode give one.
 function P.compare(o, where)
   where = where or "fewshot.compare"
   if type(o) ~= "table" then fail("%s: options table expected, got %s", where, type(o)) end

@@ -360,14 +360,27 @@ function Module:state_dict()
   return sd, keys
 end
 
+-- ks.load's second result: the file's metadata, string keys to string values
+-- (never an options table, whose one key strict is a boolean)
+local function is_file_metadata(t)
+  if type(t) ~= "table" or t.strict ~= nil or next(t) == nil then return false end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or type(v) ~= "string" then return false end
+  end
+  return true
+end
+
 --- Copy tensors from sd into this module's parameters and buffers.
 -- opts.strict (default true): missing or unexpected keys are an error; other
--- keys are an error (state_dict()'s key list as second argument is ignored).
+-- keys are an error (state_dict()'s key list as second argument is ignored,
+-- and so is ks.load's metadata: m:load_state_dict(ks.load(path)) works, as
+-- model.load_state_dict(torch.load(path)), whatever metadata the file holds).
 -- Returns {missing_keys = {...}, unexpected_keys = {...}}.
 function Module:load_state_dict(sd, opts)
   if type(sd) ~= "table" then error("load_state_dict: table of tensors expected, got " .. type(sd), 2) end
   -- m:load_state_dict(other:state_dict()) passes state_dict's second result, the key list, too: not options
   if type(opts) == "table" and #opts > 0 and type(opts[1]) == "string" and opts.strict == nil then opts = nil end
+  if is_file_metadata(opts) then opts = nil end
   opts = options.check(opts, {"strict"}, "load_state_dict", 2)
   local strict = opts.strict ~= false
   local own, missing, unexpected = {}, {}, {}
