@@ -234,3 +234,20 @@ describe("nn training", function()
   end)
 end)
 
+
+describe("layers given a tensor of the wrong dtype", function()
+  local function err(m, x)
+    local ok, e = pcall(m, x)
+    assert.is_false(ok)
+    return e
+  end
+
+  it("name the dtypes they got and say how to convert (raw uint8 images are the common case)", function()
+    local e = err(nn.Conv2d(1, 2, 3), ks.zeros({1, 1, 5, 5}, ks.uint8))
+    assert.matches("conv2d: expected float32 input, weight and bias %(got uint8, float32, float32%)", e)
+    assert.matches("data%.to_float%(x%) or x:float%(%)", e)
+    e = err(nn.Linear(3, 2), ks.zeros({2, 3}, ks.int64))
+    assert.matches("linear: expected float32 input, weight and bias %(got int64, float32, float32%); convert", e)
+    assert.matches("layer_norm: expected a float32 input, got int64", err(nn.LayerNorm(3), ks.zeros({2, 3}, ks.int64)))
+  end)
+end)

@@ -329,7 +329,9 @@ static ks_status make_geom(ks_ctx *c, const ks_tensor *x, const ks_tensor *w, co
 {
     char a[160], bb[160];
     if (x->dtype != KS_FLOAT32 || w->dtype != KS_FLOAT32 || (b && b->dtype != KS_FLOAT32))
-        return ks_error(c, KS_ETYPE, "conv2d: expected float32 input, weight and bias");
+        return ks_error(c, KS_ETYPE, "conv2d: expected float32 input, weight and bias (got %s, %s, %s)%s",
+                        ks_dtype_name(x->dtype), ks_dtype_name(w->dtype), b ? ks_dtype_name(b->dtype) : "none",
+                        x->dtype == KS_UINT8 ? "; convert images with data.to_float(x) or x:float()" : "");
     if (x->ndim != 4 || w->ndim != 4)
         return ks_error(c, KS_ESHAPE, "conv2d: expected a 4-D input [N, C, H, W] and a 4-D weight [Co, Ci/groups, kH, kW], got %s and %s",
                         ks_shape_str(x, a, sizeof a), ks_shape_str(w, bb, sizeof bb));

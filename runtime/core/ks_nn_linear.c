@@ -105,8 +105,9 @@ static ks_status check_linear(ks_ctx *c, const ks_tensor *x, const ks_tensor *w,
 {
     char a[160], bb[160], cc[160];
     if (x->dtype != KS_FLOAT32 || w->dtype != KS_FLOAT32 || (b && b->dtype != KS_FLOAT32))
-        return ks_error(c, KS_ETYPE, "linear: expected float32 input, weight and bias (got %s, %s, %s)",
-                        ks_dtype_name(x->dtype), ks_dtype_name(w->dtype), b ? ks_dtype_name(b->dtype) : "none");
+        return ks_error(c, KS_ETYPE, "linear: expected float32 input, weight and bias (got %s, %s, %s)%s",
+                        ks_dtype_name(x->dtype), ks_dtype_name(w->dtype), b ? ks_dtype_name(b->dtype) : "none",
+                        x->dtype != KS_FLOAT32 ? "; convert the input with x:float()" : "");
     if (w->ndim != 2 || x->ndim < 1 || x->size[x->ndim - 1] != w->size[1])
         return ks_error(c, KS_ESHAPE, "linear: input of shape %s does not match weight of shape %s (expected [*, %lld])",
                         ks_shape_str(x, a, sizeof a), ks_shape_str(w, bb, sizeof bb),

@@ -556,7 +556,8 @@ ks_status ks_nn_layer_norm(ks_ctx *c, ks_tensor *input, ks_tensor **out, int nno
                            ks_tensor *weight, ks_tensor *bias, double eps)
 {
     char a[160], b[160];
-    if (input->dtype != KS_FLOAT32) return ks_error(c, KS_ETYPE, "layer_norm: expected a float32 input");
+    if (input->dtype != KS_FLOAT32)
+        return ks_error(c, KS_ETYPE, "layer_norm: expected a float32 input, got %s", ks_dtype_name(input->dtype));
     bool ok = nnorm >= 1 && nnorm <= input->ndim;
     for (int k = 0; ok && k < nnorm; k++) ok = input->size[input->ndim - nnorm + k] == normalized_shape[k];
     if (!ok)
