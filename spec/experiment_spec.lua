@@ -895,6 +895,52 @@ describe("kshot.progress", function()
   end)
 end)
 
+describe("exp:compare", function()
+  it("pairs two configs that are not the baseline over the replicates where both succeeded", function()
+    local exp = experiment.new(spec(tmpdir()))
+    exp:run()
+    local c = exp:compare("aug", "wd")
+    local a, b = {}, {}
+    for _, r in ipairs { 0, 1, 2, 3 } do
+      a[#a + 1] = json.decode(read(exp.dir .. "/aug/rep-" .. r .. "/record.json")).metrics.accuracy
+      b[#b + 1] = json.decode(read(exp.dir .. "/wd/rep-" .. r .. "/record.json")).metrics.accuracy
+    end
+    assert.equal("aug", c.a)
+    assert.equal("wd", c.b)
+    assert.equal("accuracy", c.metric)
+    assert.equal(4, c.n)
+    assert.same({ 0, 1, 2, 3 }, c.replicates)
+    local t = stats.paired_t(a, b)
+    assert.near(t.mean_diff, c.diff, 1e-12)
+    assert.near(0.03 - 0.0005, c.diff, 1e-9) -- aug adds 0.03, wd 0.001 on odd replicates
+    assert.near(t.p, c.t.p, 1e-12)
+    assert.near(stats.wilcoxon(a, b).p, c.w.p, 1e-12)
+    assert.truthy(c.diff_interval.lo < c.diff and c.diff < c.diff_interval.hi)
+    -- "broken" failed on replicate 2: three pairs remain
+    local cb = exp:compare("broken", "base", { metric = "loss" })
+    assert.equal(3, cb.n)
+    assert.same({ 0, 1, 3 }, cb.replicates)
+  end)
+
+  it("names unknown configs, an unknown metric and too few pairs", function()
+    local exp = experiment.new(spec(tmpdir()))
+    exp:run { only = function(run) return run.replicate < 1 or run.config_key ~= "wd" end }
+    local function err(...)
+      local ok, e = pcall(exp.compare, exp, ...)
+      assert.is_false(ok)
+      return e
+    end
+    assert.matches("config a 'agu' is not a config of experiment 'sweep' %(configs: base; aug; wd; broken%)",
+      err("agu", "base"))
+    assert.matches("config b 'nil' is not a config", err("aug"))
+    assert.matches("'aug' and 'wd' have 1 replicate where both recorded metric 'accuracy' %(2 or more needed",
+      err("aug", "wd"))
+    assert.matches("have 0 replicates where both recorded metric 'f1' %(2 or more needed; metrics recorded: "
+      .. "accuracy, loss%)", err("aug", "base", { metric = "f1" }))
+    assert.matches("unknown option 'metrc'", err("aug", "base", { metrc = "loss" }))
+  end)
+end)
+
 describe("kshot.cli", function()
   local cli = require "kshot.cli"
   local function parser()

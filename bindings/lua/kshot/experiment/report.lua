@@ -156,6 +156,27 @@ function Summary:__tostring()
   return table.concat(out, "\n")
 end
 
+-- the metric of two configs on the replicates where both succeeded (paired, replicate order)
+local function paired_values(self, ca, cb, metric)
+  local a, b, reps = {}, {}, {}
+  for _, r in ipairs(self.replicates) do
+    local x, y = ca.values[r], cb.values[r]
+    if x and y and x[metric] and y[metric] then a[#a + 1], b[#b + 1], reps[#reps + 1] = x[metric], y[metric], r end
+  end
+  return a, b, reps
+end
+
+-- cmp.t, cmp.w (paired t, Wilcoxon), cmp.diff (mean of a - b) and its interval; needs >= 2 pairs
+local function paired_tests(cmp, a, b)
+  cmp.t = stats.paired_t(a, b)
+  cmp.w = stats.wilcoxon(a, b)
+  cmp.diff = cmp.t.mean_diff
+  local d = {}
+  for j = 1, #a do d[j] = a[j] - b[j] end
+  cmp.diff_interval = stats.interval(d)
+  return cmp
+end
+
 --- exp:summarize() -> a table of everything the report shows (for scripts and tests);
 -- it prints (tostring) as a plain-text table of the configs and the comparisons.
 function Experiment:summarize()
@@ -196,21 +217,10 @@ function Experiment:summarize()
     local ps_t, ps_w, idx = {}, {}, {}
     for i, c in ipairs(cfgs) do
       if i ~= bi then
-        local a, b = {}, {}
-        for _, r in ipairs(self.replicates) do
-          local x, y = c.values[r], cfgs[bi].values[r]
-          if x and y and x[metric] and y[metric] then a[#a + 1], b[#b + 1] = x[metric], y[metric] end
-        end
+        local a, b = paired_values(self, c, cfgs[bi], metric)
         local cmp = { key = c.key, n = #a }
         if #a >= 2 then
-          cmp.t = stats.paired_t(a, b)
-          cmp.w = stats.wilcoxon(a, b)
-          cmp.diff = cmp.t.mean_diff
-          cmp.diff_interval = stats.interval((function()
-            local d = {}
-            for j = 1, #a do d[j] = a[j] - b[j] end
-            return d
-          end)())
+          paired_tests(cmp, a, b)
           ps_t[#ps_t + 1], ps_w[#ps_w + 1], idx[#idx + 1] = cmp.t.p, cmp.w.p, #comparisons + 1
         else
           -- no p-value: say why (the report names it as left out of Holm's correction)
@@ -249,6 +259,34 @@ function Experiment:summarize()
     baseline_key = key_of(self.baseline), preregistered = self.preregistered,
     preregistered_key = key_of(self.preregistered), maximize = self.maximize }, 
     Summary)
+end
+
+--- exp:compare(a, b[, {metric=}]) -> {a=, b=, metric=, n=, replicates=, diff=, diff_interval=, t=, w=}:
+-- config a against config b (keys or names, as in the report) on the replicates where both succeeded:
+-- diff = mean of a - b with its 95% interval, paired t and Wilcoxon tests (t.p, w.p; two-sided, not
+-- corrected for other comparisons). For comparisons the report does not make (two configs neither of which
+-- is the baseline, e.g. "mlp" against "logreg" at the same K). Needs 2 or more such replicates.
+function Experiment:compare(a, b, opts)
+  opts = opts or {}
+  options.check(opts, "exp:compare", { "metric" })
+  local cfgs, names = self:collect()
+  local function config(k, which)
+    local i = k ~= nil and self.by_key[k]
+    if not i then
+      error(("exp:compare: config %s '%s' is not a config of experiment '%s' (configs: %s)"):format(which,
+        tostring(k), self.name, table.concat(self.keys, "; ")), 3)
+    end
+    return cfgs[i]
+  end
+  local ca, cb = config(a, "a"), config(b, "b")
+  local metric = opts.metric or self.metric or names[1]
+  local a_vals, b_vals, reps = paired_values(self, ca, cb, metric)
+  if #a_vals < 2 then
+    error(("exp:compare: '%s' and '%s' have %d replicate%s where both recorded metric '%s' (2 or more needed; "
+      .. "metrics recorded: %s)"):format(ca.key, cb.key, #a_vals, #a_vals == 1 and "" or "s", tostring(metric),
+      #names > 0 and table.concat(names, ", ") or "none"), 2)
+  end
+  return paired_tests({ a = ca.key, b = cb.key, metric = metric, n = #a_vals, replicates = reps }, a_vals, b_vals)
 end
 
 --- exp:report_files() -> {report =, comparison =, curves =}: the paths exp:report writes.
