@@ -33,9 +33,7 @@ local Transform = {}
 Transform.__index = Transform
 Transform.__name = "kshot.augment.Transform"
 
-local function shape_str(t)
-  return "[" .. table.concat(t:shape(), ", ") .. "]"
-end
+local shape_str = options.shape_str
 
 local function fail(name, msg, level)
   error(name .. ": " .. msg, (level or 2) + 1)

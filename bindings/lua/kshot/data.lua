@@ -62,9 +62,7 @@ local function exists(path)
   return f ~= nil
 end
 
-local function shape_str(t)
-  return "[" .. table.concat(t:shape(), ", ") .. "]"
-end
+local shape_str = options.shape_str
 
 --- Load an IDX image file and an IDX label file that belong together.
 -- Returns images (as stored) and labels as int64 [N]; errors when the label

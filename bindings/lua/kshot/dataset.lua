@@ -26,9 +26,7 @@ local options = require "kshot.options"
 
 local M = {}
 
-local function shape_str(t)
-  return "[" .. table.concat(t:shape(), ", ") .. "]"
-end
+local shape_str = options.shape_str
 
 local function fail(op, msg)
   error(op .. ": " .. msg, 3)

@@ -47,7 +47,7 @@ local M = {}
 
 local function fail(name, msg) error(("features.%s: %s"):format(name, msg), 3) end
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 local function check_images(name, x)
   if not ks.is_tensor(x) then fail(name, "argument 'x' must be a tensor [N, 1, H, W], got " .. type(x)) end

@@ -17,9 +17,7 @@ local options = require "kshot.options"
 
 local M = ks.image
 
-local function shape_str(t)
-  return "[" .. table.concat(t:shape(), ", ") .. "]"
-end
+local shape_str = options.shape_str
 
 local function opt_int(opts, key, def, min, op)
   local v = opts[key]

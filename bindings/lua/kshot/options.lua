@@ -76,6 +76,9 @@ function M.message(fname, k, known)
     #names > 0 and table.concat(names, ", ") or "none", hint and ("; did you mean '" .. hint .. "'?") or "")
 end
 
+--- options.shape_str(t) -> "[2, 3]": a tensor's shape as every error message prints it
+function M.shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+
 function M.check(opts, fname, known, level)
   level = (level or 2) + 1
   if opts == nil then return {} end

@@ -17,7 +17,7 @@ local P = {}
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 3) end
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 local function need_tensor(t, name, fn)
   if not ks.is_tensor(t) then fail("%s: %s must be a tensor, got %s", fn, name, type(t)) end

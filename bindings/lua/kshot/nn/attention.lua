@@ -31,7 +31,7 @@ local F = ks.functional
 
 local A = {}
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 -- Options tables: reject names the function does not know (a typo would be
 -- silently ignored); known is a set, level counted from the caller.

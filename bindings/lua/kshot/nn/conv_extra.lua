@@ -21,7 +21,7 @@ local options = require "kshot.nn.options"
 
 local F = ks.functional
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 local check_float = options.check_float
 
 -- v: an integer >= min or a list of one; errors at the user's line (single <- parser <- F fn <- user)

@@ -38,7 +38,7 @@ local F = ks.functional
 F.one_hot = ks.one_hot
 F.pad = ks.pad
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 -- errors name the function and the argument, at the user's line (check <- F function <- user)
 local check_float = options.check_float

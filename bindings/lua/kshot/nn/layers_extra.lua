@@ -11,7 +11,7 @@ local F = ks.functional
 
 local L = {}
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 -- the options of a constructor: PyTorch's positional order or a table, checked against order
 local function ctor_opts(name, order, ...)

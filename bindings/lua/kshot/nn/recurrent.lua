@@ -20,7 +20,7 @@ local F = ks.functional
 
 local R = {}
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 -- one LSTM step (gates i, f, g, o); xw: x_t @ weight_ih^T + bias_ih
 local function lstm_step(xw, h, c, w_hh, b_hh)

@@ -25,7 +25,7 @@ local options = require "kshot.nn.options"
 
 local F = ks.functional
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 -- a float32 value (torch computes the source positions in float)
 local function f32(v) return (string.unpack("f", string.pack("f", v))) end

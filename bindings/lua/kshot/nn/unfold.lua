@@ -16,7 +16,7 @@ local options = require "kshot.nn.options"
 
 local F = ks.functional
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 local KEYS = {"kernel_size", "dilation", "padding", "stride"}
 

@@ -10,7 +10,7 @@ local function fail(self, fmt, ...)
   error(string.format("%s: " .. fmt, self.__name, ...), 0)
 end
 
-local function shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
+local shape_str = require("kshot.options").shape_str
 
 local function describe(v)
   if ks.is_tensor(v) then return v:dtype() .. " tensor of shape " .. shape_str(v) end
