@@ -78,6 +78,16 @@ describe("regression: main scripts at reduced size", function()
     regression.assert_stable("optimizers")
   end)
 
+  it("maml_fashion.lua --smoke (first- and second-order MAML, K = 1 and 5) matches its baseline", function()
+    regression.assert_stable("maml_fashion")
+  end)
+
+  it("maml_fashion.lua --smoke without meta-training (--iterations 0) is caught", function()
+    local ok, report = regression.check("maml_fashion", regression.measure("maml_fashion", { iterations = 0 }))
+    assert.is_false(ok)
+    assert.matches("FAIL maml_fashion%.maml_%a+_k1_accuracy: [^\n]* <%- dropped", report)
+  end)
+
   it("an unknown option on a script's command line is a clear error", function()
     for _, script in ipairs { "scripts/fewshot_fashion.lua", "scripts/optimizers.lua" } do
       local p = io.popen(("'%s' %s --seeds 2 --bogus 2>&1; echo \"exit=$?\""):format(regression.host(), script))

@@ -82,6 +82,14 @@ local CASES = {
   { "pretrain_backbone.lua --out " .. NODIR .. "/x.st", "folder '" .. NODIR .. "' does not exist" },
   { "learning_curve.lua --svg " .. NODIR .. "/x.svg", "folder '" .. NODIR .. "' does not exist" },
   { "learning_curve.lua --json " .. NODIR .. "/x.json", "folder '" .. NODIR .. "' does not exist" },
+  -- maml_fashion.lua: checked before the data is read
+  { "maml_fashion.lua --orders first,third", "option '--orders'" },
+  { "maml_fashion.lua --inner-lr 0", "option '--inner-lr': must be a finite number > 0" },
+  { "maml_fashion.lua --meta-lr -1", "option '--meta-lr': must be a finite number > 0" },
+  { "maml_fashion.lua --shots 1,1", "option '--shots': 1 is given twice" },
+  { "maml_fashion.lua --base 0,1,5", "class 5 is listed twice (base and novel must be disjoint)" },
+  { "maml_fashion.lua --novel 5,6,7", "--way 5 is more than the 3 novel classes" },
+  { "maml_fashion.lua --json " .. NODIR .. "/x.json", "folder '" .. NODIR .. "' does not exist" },
 }
 
 describe("scripts reject bad arguments up front", function()
@@ -561,7 +569,7 @@ describe("scripts' statistics and wording (small runs)", function()
     out, err, code = from_tmp("--only nosuch")
     assert.are.equal(2, code, err)
     assert.truthy(err:find("record_baselines.lua: unknown recipe 'nosuch' (known recipes: fewshot_fashion, "
-      .. "linear_sgd_fashion, optimizers, transfer_fashion)", 1, true), err)
+      .. "linear_sgd_fashion, maml_fashion, optimizers, transfer_fashion)", 1, true), err)
     assert.falsy(err:find("traceback", 1, true), err)
   end)
 end)

@@ -172,6 +172,15 @@ M.recipes = {
       return M.run_script("scripts/optimizers.lua", opts.args or { "--smoke", "--no-records", "--quiet" }).regression
     end,
   },
+  -- MAML at reduced size: maml_fashion.lua --smoke (Conv-4 with 16 channels, 20 meta-iterations x 2 episodes for
+  -- K = 1 and 5, first and second order, 30 test episodes), one thread; opts.iterations changes the
+  -- meta-iterations (0: no meta-training, the regression spec's "caught" case)
+  maml_fashion = {
+    run_all = function(opts)
+      return M.run_script("scripts/maml_fashion.lua", opts.args or
+        { "--smoke", "--threads", "1", "--quiet", "--iterations", tostring(opts.iterations or 20) }).regression
+    end,
+  },
 }
 
 --- regression.measure(name[, opts]) -> {metric -> values over the seeds}

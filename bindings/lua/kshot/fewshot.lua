@@ -40,6 +40,8 @@ M.tune = P.tune
 M.fit = Cl.fit
 M.load = Cl.load
 M.methods = Me.NAMES
+--- fewshot.maml: MAML (Finn et al. 2017), first- and second-order (kshot.fewshot.maml)
+M.maml = require "kshot.fewshot.maml"
 
 --- fewshot.backbone(model[, {layer=, pool=, mean=, std=, transform=, batch=}]) -> Backbone
 -- (reuse one Backbone across calls so a shared cache= table finds its features).
