@@ -414,7 +414,7 @@ static int record_custom(lua_State *L)
     lua_pop(L, 1);
     lua_pushvalue(L, 1);
     u->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    ks_node *n = ks_node_new(c, &op_custom, nin, ins);
+    ks_node *n = ks_node_new_multi(c, &op_custom, nin, ins, (int)nout);
     if (!n) { custom_free(u); return ks_lua_raise(L, c); }
     n->custom = custom_backward;
     n->ud = u;

@@ -340,6 +340,24 @@ static void basic_geometry(lua_State *L, ks_ctx *c, ks_tensor **box, const key *
     put(box, r);
 }
 
+/* A key of only ":" and "..." (or none) selects all of *box: the result is
+ * still a new tensor, as without grad, so setting its fields (requires_grad,
+ * .grad, retain_grad) leaves the indexed tensor alone. Recorded as
+ * PyTorch does: a full slice of dim 0 when the key has a ":", else an alias. */
+static void record_new_view(lua_State *L, ks_ctx *c, ks_tensor **box, bool full_slice)
+{
+    ks_tensor *t = *box, *r;
+    int64_t args[4] = {0, 0, t->ndim ? t->size[0] : 0, 1};
+    ks_status st = full_slice ? ks_slice(c, t, 0, 0, args[2], 1, &r)
+                              : ks_tensor_view_of(c, t, t->ndim, t->size, t->stride, t->offset, &r);
+    if (st) ks_lua_raise(L, c);
+    ks_tensor_retain(t);
+    put(box, r);
+    st = ks_ag_record_view(c, full_slice ? KS_VIEW_SLICE : KS_VIEW_ALIAS, args, full_slice ? 4 : 0, t, r);
+    ks_tensor_release(t);
+    if (st) ks_lua_raise(L, c);
+}
+
 /* Apply integers, slices and ellipses to *box (in place: the box holds the
  * current view). With `record`, one view op at a time so autograd records
  * each (select/slice nodes); else basic_geometry. */
@@ -351,6 +369,8 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
         return;
     }
     int d = 0, orig = 0, ndim0 = (*box)->ndim;
+    ks_tensor *t0 = *box;
+    bool any_all = false;
     for (int i = 0; i < k->n; i++) {
         const entry *e = &k->e[i];
         ks_tensor *cur = *box, *r = NULL;
@@ -379,7 +399,7 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
             d++, orig++;
             break;
         }
-        case E_ALL: d++, orig++; break;
+        case E_ALL: d++, orig++, any_all = true; break;
         case E_ELLIPSIS: {
             int span = ndim0 - k->consumed;
             d += span, orig += span;
@@ -394,6 +414,7 @@ static void apply_basic(lua_State *L, ks_ctx *c, ks_tensor **box, const key *k, 
         }
         if (st) ks_lua_raise(L, c);
     }
+    if (!a->e && *box == t0) record_new_view(L, c, box, any_all);
 }
 
 /* ------------------------------------------------- advanced indexing */

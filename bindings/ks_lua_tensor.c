@@ -335,6 +335,17 @@ static int t_shares_storage(lua_State *L)
 }
 
 /* ------------------------------------------------------------ views */
+/* An op with nothing to do (t:to(t's dtype), t:contiguous() of a contiguous
+ * t) returns t itself, the same Lua object, as PyTorch returns self; a new
+ * box holding the same tensor would look like a new tensor yet share its
+ * fields. r: the op's new reference to t. */
+static int push_self(lua_State *L, ks_tensor *r)
+{
+    ks_tensor_release(r);
+    lua_pushvalue(L, 1);
+    return 1;
+}
+
 /* record a finished view op for autograd (args NULL: the result's own shape) */
 static void record_view(lua_State *L, ks_ctx *c, ks_view_kind kind, const int64_t *args, int nargs, ks_tensor *t,
                         ks_tensor *r)
@@ -348,6 +359,7 @@ static void record_view(lua_State *L, ks_ctx *c, ks_view_kind kind, const int64_
         ks_tensor **box = ks_lua_newbox(L);     \
         ks_tensor *r = NULL;                    \
         if ((call) != KS_OK) ks_lua_raise(L, c); \
+        if (r == t) return push_self(L, r);     \
         ks_lua_fillbox(L, c, box, r);           \
         return 1;                               \
     } while (0)
@@ -512,6 +524,7 @@ static int t_contiguous(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (ks_tensor_is_contiguous(t)) return push_self(L, ks_tensor_retain(t));
     VIEW_RUN_AG(ks_contiguous(c, t, &r), KS_VIEW_IDENTITY, NULL, 0);
 }
 

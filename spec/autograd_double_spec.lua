@@ -165,6 +165,24 @@ describe("double backward of each op that supports it (gradgradcheck)", function
     ggc(function(a) return nn.ReLU()(a) ^ 2 + nn.Tanh()(a) ^ 2 end, {away(3, 4)})
   end)
 
+  it("gelu (exact and tanh): gelu'(x) is an op whose backward is gelu''(x); a third derivative raises", function()
+    ggc(function(a) return F.gelu(a) * a end, {away(3, 4)})
+    ggc(function(a) return F.gelu(a, {approximate = "tanh"}) * a end, {away(3, 4)})
+    -- torch 1.13: first and second derivatives of gelu(x).sum()
+    local expected = {
+      none = {{-0.127469, 0.267672, 0.657468, 1.103971, 1.045549}, {-0.032379, 0.728451, 0.766444, 0.172103, -0.084203}},
+      tanh = {{-0.127711, 0.267705, 0.657458, 1.103660, 1.046060}, {-0.030518, 0.728148, 0.766297, 0.172722, -0.085831}},
+    }
+    for approximate, e in pairs(expected) do
+      local x = ks.tensor({-1.5, -0.3, 0.2, 1.1, 2.4}):requires_grad_()
+      local g = autograd.grad(F.gelu(x, {approximate = approximate}):sum(), x, {create_graph = true})[1]
+      close(e[1], g, 1e-5)
+      local h = autograd.grad(g:sum(), x, {create_graph = true})[1]
+      close(e[2], h, 1e-5)
+      assert.matches("double backward of GeluBackwardBackward is not supported", err_of(autograd.grad, h:sum(), x))
+    end
+  end)
+
   it("softmax and log_softmax (any dim)", function()
     local w = ks.arange(12):float():reshape(3, 4)
     ggc(function(a) return F.softmax(a, {dim = 1}) * w end, {away(3, 4)})
@@ -183,6 +201,84 @@ describe("double backward of each op that supports it (gradgradcheck)", function
     ggc(function(a) return F.cross_entropy(a * a, q, {reduction = "sum"}) end, {away(4, 3)})
     ggc(function(a) return F.cross_entropy(a * a, ks.tensor({{1, 0}, {2, 2}}, ks.int64)) end, {away(2, 3, 2)}) -- [N, C, d]
   end)
+
+  it("cat and stack (any dim, more inputs than a node holds, an input that does not require grad)", function()
+    local c = away(3, 4):detach()
+    ggc(function(a, b) return ks.cat({a * a, b, a}) ^ 2 end, {away(3, 4), away(2, 4)})
+    ggc(function(a, b) return ks.cat({a * b, c, a}, 1):tanh() * ks.cat({b, a, b}, 1) end, {away(3, 4), away(3, 4)})
+    ggc(function(a) return ks.stack({a * a, a, c}) ^ 2 end, {away(3, 4)})
+    ggc(function(a, b) return ks.stack({a, b * a}, 2):sum(2) * a end, {away(3, 4), away(3, 4)})
+    ggc(function(a) -- 10 inputs: joined in groups of 8
+      local parts = {}
+      for k = 1, 10 do parts[k] = a * k end
+      return ks.cat(parts) ^ 2
+    end, {away(2, 3)})
+    -- the gradient's gradient of a cat is the cat of the pieces' (torch 1.13)
+    local a = ks.tensor({1.0, 2.0}):requires_grad_()
+    local g = autograd.grad((ks.cat({a * a, a:sin()}) ^ 2):sum(), a, {create_graph = true})[1]
+    close({4 + 2 * math.sin(1) * math.cos(1), 32 + 2 * math.sin(2) * math.cos(2)}, g, 1e-5)
+    close({12 + 2 * math.cos(2), 48 + 2 * math.cos(4)}, autograd.grad(g:sum(), a)[1], 1e-5)
+  end)
+
+  it("l1_loss, smooth_l1_loss, binary_cross_entropy_with_logits (input and target; weights, pos_weight)", function()
+    -- targets 0.3-1.3 away from the input (the gradients jump where they meet, and smooth l1's at |x - y| = beta)
+    local function apart(x) return (x:detach() + away(table.unpack(x:shape()))):detach() end
+    local a1, a2, a3 = away(3, 4), away(3, 4), away(3, 4)
+    local p = F.sigmoid(away(3, 4)):detach()
+    local ew = (ks.rand({3, 4}, {generator = gen}) + 0.5)
+    local t2, t3 = apart(a2:tanh()), apart(a3 * a3)
+    ggc(function(a, b) return F.l1_loss(a * a, b) * a:sum() end, {a1, apart(a1 * a1):requires_grad_()})
+    ggc(function(a) return F.l1_loss(a:tanh(), t2, {reduction = "none"}) * a end, {a2})
+    ggc(function(a, b) return F.smooth_l1_loss(a * a, b, {beta = 2}) * a:sum() end, {a1, apart(a1 * a1):requires_grad_()})
+    ggc(function(a) return F.smooth_l1_loss(a * a, t3, {beta = 0.2, reduction = "sum"}) * a end, {a3})
+    ggc(function(a) return F.smooth_l1_loss(a * a, t3, {beta = 0, reduction = "none"}) ^ 2 end, {a3})
+    ggc(function(a, b) return F.binary_cross_entropy_with_logits(a * a, b) end, {away(3, 4), F.sigmoid(away(3, 4)):detach():requires_grad_()})
+    ggc(function(a, b) return F.binary_cross_entropy_with_logits(a * 2, b, {pos_weight = ks.tensor({2.0, 0.5, 1.5, 1.0}),
+      weight = ew, reduction = "sum"}) end, {away(3, 4), p:clone():requires_grad_()})
+    ggc(function(a) return F.binary_cross_entropy_with_logits(a * a, p, {reduction = "none"}) * a end, {away(3, 4)})
+    -- torch 1.13: gradients and a Hessian-vector product with respect to input and target
+    local v = ks.tensor({{1.0, 2.0, 3.0}, {-1.0, 0.5, 2.0}})
+    local cases = {
+      {function(a, t) return F.l1_loss(a * a, t) end,
+       {0.166667, -0.333333, 0.666667, 0.500000, -0.100000, 0.233333}, {-0.166667, -0.166667, -0.166667, -0.166667, 0.166667, 0.166667},
+       {0.333333, 0.666667, 1.000000, -0.333333, -0.166667, -0.666667}, {0, 0, 0, 0, 0, 0}},
+      {function(a, t) return F.smooth_l1_loss(a * a, t, {beta = 0.8}) end,
+       {0.010417, -0.041667, 0.666667, 0.500000, -0.038750, 0.032083}, {-0.010417, -0.020833, -0.166667, -0.166667, 0.064583, 0.022917},
+       {0.020833, 2.583333, 1.000000, -0.333333, -0.089583, 1.308333}, {0.000000, 1.250000, 0.000000, 0.000000, 0.041667, 1.000000}},
+      {function(a, t) return F.binary_cross_entropy_with_logits(a * a, t, {pos_weight = ks.tensor({2.0, 0.5, 1.5})}) end,
+       {0.045769, 0.015973, 0.587410, 0.068953, 0.021799, 0.021901}, {0.054323, -0.192772, -0.665154, -0.358299, -0.069097, -0.041845},
+       {-0.098873, 0.689257, -0.988505, 0.281748, 0.004257, 0.692815}, {-0.239637, 0.577020, -2.017986, 0.547675, -0.038062, 0.555309}},
+    }
+    for _, case in ipairs(cases) do
+      local a = ks.tensor({{0.5, -1.0, 2.0}, {1.5, 0.3, -0.7}}):requires_grad_()
+      local t = ks.tensor({{0.2, 0.9, 0.1}, {0.7, 0.4, 0.6}}):requires_grad_()
+      local g = autograd.grad(case[1](a, t), {a, t}, {create_graph = true})
+      close(case[2], g[1], 1e-5)
+      close(case[3], g[2], 1e-5)
+      local h = autograd.grad((g[1] * v):sum() + (g[2] * v):sum(), {a, t})
+      close(case[4], h[1], 1e-5)
+      close(case[5], h[2], 1e-5)
+    end
+  end)
+
+  it("nll_loss (mean, sum, none; weights, ignore_index, [N, C, d] and [C] inputs)", function()
+    local t = ks.tensor({0, 2, 1, 2}, ks.int64)
+    local wc = ks.tensor({1.0, 2.0, 0.5})
+    ggc(function(a) return F.nll_loss(F.log_softmax(a * a, {dim = 1}), t) end, {away(4, 3)})
+    ggc(function(a) return F.nll_loss(a * a, t, {weight = wc, ignore_index = 1}) * a:sum() end, {away(4, 3)})
+    ggc(function(a) return F.nll_loss(a:tanh(), t, {reduction = "sum"}) * a end, {away(4, 3)})
+    ggc(function(a) return F.nll_loss(a * a, t, {reduction = "none", weight = wc}) * a[{":", 0}] end, {away(4, 3)})
+    ggc(function(a) return F.nll_loss(a * a, ks.tensor({{1, 0}, {2, 2}}, ks.int64), {reduction = "none"}) ^ 2 end,
+      {away(2, 3, 2)})
+    ggc(function(a) return F.nll_loss(a * a, ks.tensor(2, ks.int64), {reduction = "none"}) * a end, {away(3)})
+    -- torch 1.13: a Hessian-vector product through log_softmax + nll_loss with weights (mean)
+    local a = ks.tensor({{0.5, -1.0, 2.0}, {1.5, 0.3, -0.7}}):requires_grad_()
+    local loss = F.nll_loss(F.log_softmax(a * a, {dim = 1}), ks.tensor({2, 0}, ks.int64), {weight = wc})
+    local g = autograd.grad(loss, a, {create_graph = true})[1]
+    close({0.007304, -0.030924, -0.091064, -0.446445, 0.035833, -0.124731}, g, 1e-5)
+    local v = ks.tensor({{1.0, 2.0, 3.0}, {-1.0, 0.5, 2.0}})
+    close({-0.058553, 0.526235, 1.084819, -0.203156, 0.166419, 0.371635}, autograd.grad((g * v):sum(), a)[1], 1e-5)
+  end)
 end)
 
 describe("double backward of the CNN ops (gradgradcheck)", function()
@@ -198,11 +294,13 @@ describe("double backward of the CNN ops (gradgradcheck)", function()
     ggc(function(a, w, b) return F.conv2d(a, w, b) ^ 2 end, {away(2, 2, 5, 5), away(3, 2, 3, 3), away(3)})
     ggc(function(a, w, b) return F.conv2d(a, w, b, {stride = 2, padding = 1, dilation = 2, groups = 2}) ^ 2 end,
         {away(2, 4, 7, 6), away(6, 2, 2, 3), away(6)})
-    ggc(function(a, w) return F.conv2d(a, w, nil, {stride = {2, 1}, padding = {0, 1}}):tanh() end,
+    -- smooth functions of moderate outputs: finite differences of second derivatives fail at relu's kink
+    -- and in tanh's saturation (these failed for 12 and 3 of 20 random draws)
+    ggc(function(a, w) return (F.conv2d(a, w, nil, {stride = {2, 1}, padding = {0, 1}}) * 0.3):tanh() end,
         {away(1, 2, 6, 5), away(2, 2, 3, 2)})
     ggc(function(a, w) return F.conv2d(a:transpose(2, 3), w) * a:sum() end, {away(2, 1, 4, 5), away(2, 1, 2, 2)}) -- non-contiguous input
     local m = nn.Conv2d(2, 3, 3, {padding = 1})
-    ggc(function(a) return m(a):relu() * a:sum() end, {away(1, 2, 4, 4)})
+    ggc(function(a) return m(a):tanh() * a:sum() end, {away(1, 2, 4, 4)})
   end)
 
   it("conv2d's weight alone (a first layer: the input does not require grad)", function()
@@ -248,7 +346,7 @@ describe("double backward of the CNN ops (gradgradcheck)", function()
     ggc(function(a, w, b) return F.batch_norm(a, rm, rv, {weight = w, bias = b}) ^ 2 end,
         {away(2, 3, 4, 5), away(3), away(3)})
     local bn = nn.BatchNorm2d(3)
-    ggc(function(a) return bn(a):tanh() end, {away(2, 3, 2, 2)})
+    ggc(function(a) return (bn(a) * 0.5):tanh() end, {away(2, 3, 2, 2)}) -- unscaled: 1 of 20 random draws failed
   end)
 
   it("layer_norm (one or more normalised dims, with and without weight), group_norm", function()
@@ -296,14 +394,22 @@ describe("ops without double backward raise, naming the op", function()
     assert.matches("double backward of " .. name .. " is not supported", e, 1, true)
   end
 
-  it("gelu, the other losses, nll_loss, embedding", function()
+  it("kl_div, embedding", function()
     local y = away(3, 4):detach()
-    raises("GeluBackward", function(a) return F.gelu(a) * a end, {away(3, 4)})
-    raises("L1LossBackward", function(a) return F.l1_loss(a * a, y) end, {away(3, 4)})
-    raises("SmoothL1LossBackward", function(a) return F.smooth_l1_loss(a * a, y) end, {away(3, 4)})
-    raises("BinaryCrossEntropyWithLogitsBackward", function(a) return F.binary_cross_entropy_with_logits(a * a, y:sigmoid()) end, {away(3, 4)})
-    raises("NllLossBackward", function(a) return F.nll_loss(a * a, ks.tensor({0, 1, 2}, ks.int64)) end, {away(3, 4)})
+    raises("KlDivBackward", function(a) return F.kl_div(F.log_softmax(a * a, {dim = 1}), y:softmax(1)) end, {away(3, 4)})
     raises("EmbeddingBackward", function(w) return F.embedding(ks.tensor({0, 2}, ks.int64), w) ^ 2 end, {away(3, 4)})
+  end)
+
+  it("autograd.grad, which runs only what leads to its inputs, still reaches the error", function()
+    -- gw depends on w (the op's input) and on x (through the incoming gradient)
+    local w, x, z = away(3, 4), away(3, 4), away(3, 4)
+    local gw = autograd.grad((w:cumprod(1) * x):sum(), w, {create_graph = true})[1]
+    local loss = gw:sum() + (z * z):sum()
+    for _, wrt in ipairs({w, x, {z, x}}) do
+      assert.matches("double backward of CumprodBackward is not supported", err_of(autograd.grad, loss, wrt, {retain_graph = true}))
+    end
+    -- a derivative that does not go through it is fine (torch: the same)
+    close({2 * z[{0, 0}]:item()}, autograd.grad(loss, z)[1][{0, 0}], 1e-6)
   end)
 
   it("cross_entropy with probability targets that require grad", function()
@@ -321,8 +427,6 @@ describe("ops without double backward raise, naming the op", function()
     raises("CumprodBackward", function(a) return a:cumprod(1) end, {x})
     raises("IndexSelectBackward", function(a) return (a * a):index_select(0, ks.tensor({0, 2}, ks.int64)) end, {x})
     raises("GatherBackward", function(a) return (a * a):gather(1, ks.tensor({{0}, {1}, {3}}, ks.int64)) end, {x})
-    raises("CatBackward", function(a) return ks.cat({a * a, a}) end, {x})
-    raises("StackBackward", function(a) return ks.stack({a * a, a}) end, {x})
     raises("PadBackward", function(a) return ks.pad(a * a, {1, 1}) end, {x})
     raises("RepeatBackward", function(a) return (a * a)["repeat"](a * a, 2, 1) end, {x})
     raises("MaskedFillBackward", function(a) return (a * a):masked_fill(a:gt(0), 0) end, {x})
@@ -426,8 +530,7 @@ describe("worked examples against torch 1.13", function()
       local fast, losses = params, {}
       for step = 1, 2 do
         losses[step] = F.cross_entropy(net(xs, fast), ys)
-        -- retain_graph: kshot's autograd.grad still runs (and frees) the nodes past non-leaf inputs (fast weights)
-        local grads = autograd.grad(losses[step], fast, {create_graph = second_order, retain_graph = true})
+        local grads = autograd.grad(losses[step], fast, {create_graph = second_order})
         local nf = {}
         for i, w in ipairs(fast) do nf[i] = w - grads[i] * 0.4 end
         fast = nf

@@ -77,6 +77,90 @@ describe("autograd engine", function()
     assert.matches("backward through the graph a second time", err)
   end)
 
+  it("autograd.grad runs (and frees) only the part of the graph between the output and the inputs", function()
+    -- torch 1.13 gives the numbers of this test (they are also easy by hand)
+    local w = ks.tensor({1, 2, 3}):requires_grad_()
+    local f = w * 3
+    local loss = (f * f):sum()
+    assert_tensor_near(autograd.grad(loss, f)[1], {6, 12, 18})
+    f:sum():backward() -- MulBackward of w * 3 neither ran nor was freed
+    assert_tensor_near(w.grad, {3, 3, 3})
+    -- the nodes that did run are freed, as in torch
+    local ok, err = pcall(autograd.grad, loss, w)
+    assert.is_false(ok)
+    assert.matches("backward through the graph a second time", err)
+    -- a branch that leads to no requested input is left alone
+    local v = ks.tensor({4, 5}):requires_grad_()
+    local h = v:exp()
+    assert_tensor_near(autograd.grad((w * w):sum() + h:sum(), w)[1], {2, 4, 6})
+    h:sum():backward()
+    assert_tensor_near(v.grad, {math.exp(4), math.exp(5)}, 1e-5)
+    -- ... and its backward is never called (a custom function counts its calls)
+    local calls = 0
+    local Twice = autograd.Function{
+      forward = function(_, x) return x * 2 end,
+      backward = function(_, g) calls = calls + 1; return g * 2 end,
+    }
+    local u = ks.tensor({1, 2}):requires_grad_()
+    local t2 = Twice(u)
+    local y = (t2 * 3):sum() + (w[{{0, 2}}] * t2):sum()
+    assert_tensor_near(autograd.grad(y, w)[1], {2, 4, 0})
+    assert.are.equal(0, calls)
+    t2:sum():backward()
+    assert.are.equal(1, calls)
+    assert_tensor_near(u.grad, {2, 2})
+    -- a non-leaf input and a leaf behind it; the output itself
+    local f2 = w * 3
+    local r = autograd.grad((f2 * f2):sum(), {f2, w})
+    assert_tensor_near(r[1], {6, 12, 18})
+    assert_tensor_near(r[2], {18, 36, 54})
+    local s = (w * 2):sum()
+    assert.are.equal(1, autograd.grad(s, s)[1]:item())
+    assert_tensor_near(autograd.grad(s, w)[1], {2, 2, 2})
+  end)
+
+  it("a view of the whole tensor is a new tensor; contiguous() and to() with nothing to do return self", function()
+    -- torch 1.13: t[:] -> SliceBackward0, t[...] and t[()] -> AliasBackward0, all new tensors;
+    -- t.contiguous() is t, t.to(t.dtype) is t, t.float() is t
+    for _, rg in ipairs({true, false}) do
+      local t = ks.tensor({{1, 2, 3}, {4, 5, 6}})
+      if rg then t:requires_grad_() end
+      local views = {
+        {t[{":"}], "SliceBackward"}, {t[{":", ":"}], "SliceBackward"}, {t[{"..."}], "AliasBackward"},
+        {t[{}], "AliasBackward"}, {t:view(2, 3), "ViewBackward"}, {t:reshape(2, 3), "ViewBackward"},
+        {t:expand(2, 3), "ExpandBackward"}, {t:detach(), nil}, {t.data, nil},
+      }
+      for i, vk in ipairs(views) do
+        local v = vk[1]
+        local what = "view " .. i .. (rg and " of a tensor that requires grad" or "")
+        assert.is_false(rawequal(v, t), what)
+        assert.is_true(v:shares_storage(t), what)
+        assert.are.equal(rg and vk[2] or nil, v.grad_fn, what)
+        v.grad = ks.ones(2, 3)
+        assert.is_nil(t.grad, what .. ": its .grad is its own")
+        if v.requires_grad and v.is_leaf then v.requires_grad = false end
+        assert.are.equal(rg, t.requires_grad, what)
+      end
+      assert.is_true(rawequal(t:contiguous(), t))
+      assert.is_true(rawequal(t:to(ks.float32), t))
+      assert.is_true(rawequal(t:to("float32"), t))
+      assert.is_true(rawequal(t:float(), t))
+      assert.is_false(rawequal(t:clone(), t))
+      local nc = t:t()
+      assert.is_false(rawequal(nc:contiguous(), nc))
+      assert.are.equal(rg and "CloneBackward" or nil, nc:contiguous().grad_fn)
+    end
+    -- gradients flow through the whole-tensor views; retain_grad on one is its own
+    local t = ks.tensor({1, 2, 3}):requires_grad_()
+    local v = t[{":"}]
+    v:retain_grad()
+    assert.is_false(t.retains_grad)
+    local loss = (v * v):sum() + (t[{"..."}] * 2):sum()
+    loss:backward()
+    assert_tensor_near(t.grad, {4, 6, 8})
+    assert_tensor_near(v.grad, {2, 4, 6})
+  end)
+
   it("detects an in-place change (under no_grad) of a tensor saved for backward", function()
     local x = ks.tensor({1, 2, 3}):requires_grad_()
     local h = x * 2
@@ -184,6 +268,49 @@ describe("autograd engine", function()
     local ok, err = pcall(function() Bad(x):sum():backward() end)
     assert.is_false(ok)
     assert.matches("no gradient today", err)
+  end)
+
+  it("an op without a gradient (sign, floor) does not stall the gradients of what it shares inputs with", function()
+    -- torch 1.13: x.grad = [2, 2]; the engine waited for a gradient from sign that never came (x.grad was nil)
+    local x = ks.tensor({1.0, -2.0}):requires_grad_()
+    local y = x * 2
+    local z = (y:sign() * 3 + y + y:floor()):sum()
+    z:backward()
+    assert_tensor_near(x.grad, {2, 2})
+    local autograd_y = x * 3
+    assert_tensor_near(autograd.grad((autograd_y:sign() + autograd_y * autograd_y):sum(), x)[1], {18, -36})
+  end)
+
+  it("graphs larger than the engine's inline arrays; custom functions with several outputs", function()
+    local x = ks.tensor({1, 2}):requires_grad_()
+    local function chain()
+      local y = x
+      for _ = 1, 100 do y = y * 1.01 end -- 100 nodes: more than the 32 a backward holds on the stack
+      return y
+    end
+    chain():sum():backward()
+    assert_tensor_near(x.grad, {1.01 ^ 100, 1.01 ^ 100}, 1e-4)
+    local y = chain()
+    assert_tensor_near(autograd.grad((y * y):sum(), x)[1], {2 * 1.01 ^ 200, 4 * 1.01 ^ 200}, 1e-4)
+    -- three outputs, two inputs
+    local Three = autograd.Function{
+      forward = function(ctx, a, b) ctx.a, ctx.b = a, b; return a * 2, a * b, b * 3 end,
+      backward = function(ctx, g1, g2, g3) return g1 * 2 + g2 * ctx.b, g2 * ctx.a + g3 * 3 end,
+    }
+    local a, b = ks.tensor({1, 2}):requires_grad_(), ks.tensor({3, 4}):requires_grad_()
+    local o1, o2, o3 = Three(a, b)
+    assert.are.equal("CustomFunctionBackward", o3.grad_fn)
+    local loss = o1:sum() + (o2 * 2):sum() + (o3 * o3):sum()
+    loss:backward()
+    assert_tensor_near(a.grad, {8, 10})
+    assert_tensor_near(b.grad, {56, 76})
+    local p1 = Three(a, b) -- outputs 2 and 3 unused: their gradients are zeros
+    local g = autograd.grad(p1:sum(), {a, b}, {create_graph = true})
+    assert_tensor_near(g[1], {2, 2})
+    assert_tensor_near(g[2], {0, 0})
+    local ok, err = pcall(autograd.grad, g[1]:sum() + g[2]:sum(), a)
+    assert.is_false(ok)
+    assert.matches("double backward of CustomFunctionBackward is not supported", err)
   end)
 
   it("frees the graph: live bytes of a training step do not grow", function()

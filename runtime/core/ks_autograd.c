@@ -15,40 +15,93 @@ bool ks_ag_needs_record(const ks_ctx *c, int n, ks_tensor *const *inputs)
     return false;
 }
 
-ks_node *ks_node_new(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *const *inputs)
+/* bytes of a node with nin input and nout output slots: the struct, then
+ * the slot arrays, widest elements first so each stays aligned */
+static size_t node_bytes(int nin, int nout)
 {
-    if (ninputs > KS_NODE_MAX_IN) {
+    size_t per_in = sizeof(ks_node *) + sizeof(ks_tensor *) + KS_MAX_DIMS * sizeof(int64_t) + 2 * sizeof(int) +
+                    sizeof(ks_dtype) + sizeof(bool);
+    size_t per_out = KS_MAX_DIMS * sizeof(int64_t) + sizeof(int);
+    return sizeof(ks_node) + (size_t)nin * per_in + (size_t)nout * per_out;
+}
+
+/* point the slot arrays into the tail of the allocation */
+static void node_layout(ks_node *n, int nin, int nout)
+{
+    char *p = (char *)(n + 1);
+    n->next = (ks_node **)p, p += (size_t)nin * sizeof(ks_node *);
+    n->leaf = (ks_tensor **)p, p += (size_t)nin * sizeof(ks_tensor *);
+    n->in_size = (int64_t(*)[KS_MAX_DIMS])p, p += (size_t)nin * sizeof *n->in_size;
+    n->out_size = (int64_t(*)[KS_MAX_DIMS])p, p += (size_t)nout * sizeof *n->out_size;
+    n->next_output_nr = (int *)p, p += (size_t)nin * sizeof(int);
+    n->in_ndim = (int *)p, p += (size_t)nin * sizeof(int);
+    n->out_ndim = (int *)p, p += (size_t)nout * sizeof(int);
+    n->in_dtype = (ks_dtype *)p, p += (size_t)nin * sizeof(ks_dtype);
+    n->needs_grad = (bool *)p;
+}
+
+ks_node *ks_node_new_multi(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *const *inputs, int noutputs)
+{
+    if (ninputs > (inputs ? KS_NODE_MAX_IN : KS_NODE_MAX_EDGES)) {
         ks_error(c, KS_EINVAL, "%s: at most %d differentiable inputs", op->name, KS_NODE_MAX_IN);
         return NULL;
     }
-    if (ks_mem_account(c, sizeof(ks_node))) return NULL;
-    ks_node *n = calloc(1, sizeof *n);
+    if (noutputs < 1 || noutputs > KS_NODE_MAX_IN) {
+        ks_error(c, KS_EINVAL, "%s: 1 to %d outputs", op->name, KS_NODE_MAX_IN);
+        return NULL;
+    }
+    size_t bytes = node_bytes(ninputs, noutputs);
+    if (ks_mem_account(c, bytes)) return NULL;
+    ks_node *n = calloc(1, bytes);
     if (!n) {
-        ks_mem_unaccount(c, sizeof(ks_node));
+        ks_mem_unaccount(c, bytes);
         ks_error(c, KS_ENOMEM, "out of memory recording %s for autograd", op->name);
         return NULL;
     }
+    node_layout(n, ninputs, noutputs);
     n->refcount = 1;
     n->ctx = c;
     n->op = op;
     n->ninputs = ninputs;
-    for (int i = 0; i < ninputs; i++) {
-        ks_tensor *t = inputs[i];
-        if (!t) continue;
-        n->in_ndim[i] = t->ndim;
-        memcpy(n->in_size[i], t->size, sizeof t->size);
-        n->in_dtype[i] = t->dtype;
-        if (!t->requires_grad) continue;
-        n->needs_grad[i] = true;
-        if (t->grad_fn) {
-            n->next[i] = t->grad_fn;
-            n->next_output_nr[i] = t->output_nr;
-            ks_node_retain(t->grad_fn);
-        } else {
-            n->leaf[i] = ks_tensor_retain(t);
-        }
-    }
+    n->out_cap = noutputs;
+    for (int i = 0; inputs && i < ninputs; i++)
+        if (inputs[i]) ks_node_set_input(n, i, inputs[i]);
     return n;
+}
+
+void ks_node_set_input(ks_node *n, int i, ks_tensor *t)
+{
+    n->in_ndim[i] = t->ndim;
+    memcpy(n->in_size[i], t->size, sizeof t->size);
+    n->in_dtype[i] = t->dtype;
+    if (!t->requires_grad) return;
+    n->needs_grad[i] = true;
+    if (t->grad_fn) {
+        n->next[i] = t->grad_fn;
+        n->next_output_nr[i] = t->output_nr;
+        ks_node_retain(t->grad_fn);
+    } else {
+        n->leaf[i] = ks_tensor_retain(t);
+    }
+}
+
+void ks_node_copy_edge(ks_node *n, int i, const ks_node *src, int j)
+{
+    n->in_ndim[i] = src->in_ndim[j];
+    memcpy(n->in_size[i], src->in_size[j], sizeof n->in_size[i]);
+    n->in_dtype[i] = src->in_dtype[j];
+    n->needs_grad[i] = src->needs_grad[j];
+    if (src->leaf[j]) n->leaf[i] = ks_tensor_retain(src->leaf[j]);
+    if (src->next[j]) {
+        n->next[i] = src->next[j];
+        n->next_output_nr[i] = src->next_output_nr[j];
+        ks_node_retain(src->next[j]);
+    }
+}
+
+ks_node *ks_node_new(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *const *inputs)
+{
+    return ks_node_new_multi(c, op, ninputs, inputs, 1);
 }
 
 ks_status ks_node_save(ks_ctx *c, ks_node *n, ks_tensor *t)
@@ -128,7 +181,7 @@ void ks_node_release(ks_node *n)
         }
         for (int k = 0; k < m->nsaved; k++) ks_tensor_release(m->saved[k]);
         if (m->ud_free) m->ud_free(m->ud);
-        ks_mem_unaccount(c, sizeof(ks_node));
+        ks_mem_unaccount(c, node_bytes(m->ninputs, m->out_cap));
         free(m);
     }
     if (stack != stack_buf) free(stack);
@@ -215,34 +268,72 @@ ks_status ks_detach(ks_ctx *c, ks_tensor *t, ks_tensor **out)
 }
 
 /* ------------------------------------------------------------ engine */
+/* A small graph (a tiny op's forward and backward) runs on the arrays inside
+ * graph_t, on the stack: no malloc per backward or per node. */
+#define GRAPH_INLINE 32
+
 typedef struct {
     ks_node **nodes;   /* discovered nodes, topo_id indexes this */
-    ks_tensor ***gbuf; /* gbuf[id][k]: gradient of output k of node id */
-    int count, cap;
+    int *first;        /* slots[first[id] + k]: gradient of output k of node id */
+    ks_tensor **slots;
+    int count, cap, nslots, slot_cap;
     size_t leaf_bytes; /* bytes of .grad tensors this backward attached to leaves */
     /* captures (ks_backward_capture): tensors whose gradient is handed out */
     int ncap;
     ks_tensor *const *caps;
     ks_tensor **out;   /* NULL: caps accumulate into their .grad and leaves as usual; else out[j], no .grad touched */
     bool create_graph; /* backward kernels record; gradients are summed out of place */
+    /* out mode only (NULL otherwise: every node runs): need[id] says what node id
+     * is for; nodes that lead to no capture neither run nor lose their saved tensors */
+    unsigned char *need;
+    ks_node *nodes0[GRAPH_INLINE];
+    int first0[GRAPH_INLINE], ready0[GRAPH_INLINE];
+    ks_tensor *slots0[GRAPH_INLINE];
 } graph_t;
+
+enum { NEED_NONE, NEED_DELIVER, NEED_RUN }; /* DELIVER: it made a capture, but nothing past it is wanted */
+
+static void graph_init(graph_t *g)
+{
+    g->nodes = g->nodes0;
+    g->first = g->first0;
+    g->slots = g->slots0;
+    g->cap = g->slot_cap = GRAPH_INLINE;
+}
+
+/* buf (inline or on the heap) with room for new_cap elements of elt bytes; NULL (buf kept) when out of memory */
+static void *grow(void *buf, void *inline_buf, int old_cap, int new_cap, size_t elt)
+{
+    if (buf != inline_buf) return realloc(buf, (size_t)new_cap * elt);
+    void *p = malloc((size_t)new_cap * elt);
+    if (p) memcpy(p, buf, (size_t)old_cap * elt);
+    return p;
+}
 
 static ks_status graph_add(ks_ctx *c, graph_t *g, ks_node *n)
 {
     if (g->count == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 64;
-        ks_node **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        int cap = 2 * g->cap;
+        ks_node **nodes = grow(g->nodes, g->nodes0, g->cap, cap, sizeof *nodes);
         if (!nodes) return ks_error(c, KS_ENOMEM, "out of memory in backward");
         g->nodes = nodes;
-        ks_tensor ***gbuf = realloc(g->gbuf, (size_t)cap * sizeof *gbuf);
-        if (!gbuf) return ks_error(c, KS_ENOMEM, "out of memory in backward");
-        g->gbuf = gbuf;
+        int *first = grow(g->first, g->first0, g->cap, cap, sizeof *first);
+        if (!first) return ks_error(c, KS_ENOMEM, "out of memory in backward");
+        g->first = first;
         g->cap = cap;
     }
+    int nk = n->noutputs > 0 ? n->noutputs : 1;
+    while (g->nslots + nk > g->slot_cap) {
+        ks_tensor **slots = grow(g->slots, g->slots0, g->slot_cap, 2 * g->slot_cap, sizeof *slots);
+        if (!slots) return ks_error(c, KS_ENOMEM, "out of memory in backward");
+        g->slots = slots;
+        g->slot_cap *= 2;
+    }
+    memset(g->slots + g->nslots, 0, (size_t)nk * sizeof *g->slots);
     n->topo_id = g->count;
     n->topo_deps = 0;
-    g->gbuf[g->count] = calloc((size_t)(n->noutputs > 0 ? n->noutputs : 1), sizeof(ks_tensor *));
-    if (!g->gbuf[g->count]) return ks_error(c, KS_ENOMEM, "out of memory in backward");
+    g->first[g->count] = g->nslots;
+    g->nslots += nk;
     g->nodes[g->count++] = n;
     return KS_OK;
 }
@@ -351,6 +442,50 @@ static int cap_index(const graph_t *g, const ks_tensor *t)
     return -1;
 }
 
+/* n is in g's graph (topo ids of nodes outside it are stale) */
+static bool in_graph(const graph_t *g, const ks_node *n)
+{
+    return n && n->topo_id >= 0 && n->topo_id < g->count && g->nodes[n->topo_id] == n;
+}
+
+/* out mode (autograd.grad): which nodes the requested gradients need, since
+ * PyTorch runs only the part of the graph between the output and the inputs
+ * (running and freeing the rest broke a later backward through it). A node
+ * runs when an edge leads to a leaf capture, to a node that runs or to a
+ * capture's grad_fn; a capture's grad_fn that does not run only hands out
+ * its output's gradient. Children are decided first: a reversed
+ * topological order (Kahn's, from the root, on a copy of the dependencies). */
+static ks_status mark_needed(ks_ctx *c, graph_t *g)
+{
+    int *order = malloc((size_t)g->count * sizeof *order), *left = malloc((size_t)g->count * sizeof *left);
+    g->need = calloc((size_t)g->count, 1);
+    if (!order || !left || !g->need) {
+        free(order);
+        free(left);
+        return ks_error(c, KS_ENOMEM, "out of memory in autograd.grad");
+    }
+    for (int id = 0; id < g->count; id++) left[id] = g->nodes[id]->topo_deps;
+    int head = 0, tail = 0;
+    order[tail++] = 0;
+    while (head < tail) {
+        ks_node *n = g->nodes[order[head++]];
+        for (int i = 0; i < n->ninputs; i++)
+            if (n->next[i] && --left[n->next[i]->topo_id] == 0) order[tail++] = n->next[i]->topo_id;
+    }
+    for (int j = 0; j < g->ncap; j++)
+        if (in_graph(g, g->caps[j]->grad_fn)) g->need[g->caps[j]->grad_fn->topo_id] = NEED_DELIVER;
+    for (int r = tail - 1; r >= 0; r--) {
+        ks_node *n = g->nodes[order[r]];
+        bool run = false;
+        for (int i = 0; i < n->ninputs && !run; i++)
+            run = (n->leaf[i] && cap_index(g, n->leaf[i]) >= 0) || (n->next[i] && g->need[n->next[i]->topo_id]);
+        if (run) g->need[order[r]] = NEED_RUN;
+    }
+    free(order);
+    free(left);
+    return KS_OK;
+}
+
 /* hand gradient gin of capture j out: into out[j] (autograd.grad) or caps[j]->grad (retain_grad) */
 static ks_status deliver(ks_ctx *c, graph_t *g, int j, ks_tensor *gin)
 {
@@ -383,23 +518,28 @@ static ks_status zeros_for(ks_ctx *c, ks_node *n, int k, ks_tensor **out)
 
 static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *ready, int *nready)
 {
-    ks_tensor **gout = g->gbuf[n->topo_id];
-    ks_tensor *gin[KS_NODE_MAX_IN] = {NULL};
+    ks_tensor **gout = g->slots + g->first[n->topo_id];
+    ks_tensor *gin[KS_NODE_MAX_EDGES] = {NULL};
     ks_status st = KS_OK;
-    if (n->freed)
-        return ks_error(c, KS_ESTATE, "trying to backward through the graph a second time (node %s); pass "
-                                      "retain_graph=true to backward the first time", n->op->name);
-    for (int k = 0; k < n->noutputs && !st; k++)
+    int need = g->need ? g->need[n->topo_id] : NEED_RUN;
+    for (int k = 0; k < n->noutputs && !st && need; k++)
         if (!gout[k]) st = zeros_for(c, n, k, &gout[k]);
     /* captured non-leaf tensors made by this node: their gradient is complete now */
     for (int j = 0; j < g->ncap && !st; j++)
         if (g->caps[j]->grad_fn == n) st = deliver(c, g, j, gout[g->caps[j]->output_nr]);
+    if (need != NEED_RUN) { /* nothing wanted past it: it neither runs nor frees its saved tensors */
+        for (int k = 0; k < n->noutputs; k++) { ks_tensor_release(gout[k]); gout[k] = NULL; }
+        return st;
+    }
+    if (!st && n->freed)
+        st = ks_error(c, KS_ESTATE, "trying to backward through the graph a second time (node %s); pass "
+                                    "retain_graph=true to backward the first time", n->op->name);
     if (!st && g->create_graph && !n->double_backward) {
         /* its kernel does not record: run it plainly and mark what it gives */
         c->grad_enabled = 0;
         st = n->op->backward(c, n, gout, gin);
         c->grad_enabled = 1;
-        if (!st) st = ks_ag_mark_no_double(c, n, gin);
+        if (!st) st = ks_ag_mark_no_double(c, n, gout, gin);
     } else if (!st) {
         st = n->op->backward(c, n, gout, gin);
     }
@@ -410,19 +550,22 @@ static ks_status run_node(ks_ctx *c, graph_t *g, ks_node *n, bool retain, int *r
             st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[i], n->in_size[i], &gin[i]);
             if (!st) memset(ks_tensor_data(gin[i]), 0, (size_t)gin[i]->numel * sizeof(float));
         }
-        if (!gin[i] || !n->needs_grad[i]) continue;
-        if (gin[i]->ndim != n->in_ndim[i] || memcmp(gin[i]->size, n->in_size[i], sizeof(int64_t) * (size_t)gin[i]->ndim)) {
+        if (!n->needs_grad[i]) continue;
+        if (gin[i] && (gin[i]->ndim != n->in_ndim[i] ||
+                       memcmp(gin[i]->size, n->in_size[i], sizeof(int64_t) * (size_t)gin[i]->ndim))) {
             char a[160], b[160];
             st = ks_error(c, KS_ESHAPE, "%s backward returned a gradient of shape %s for input %d of shape %s",
                           n->op->name, ks_shape_str(gin[i], a, sizeof a), i,
                           ks_dims_str(n->in_ndim[i], n->in_size[i], b, sizeof b));
             break;
         }
-        if (n->leaf[i]) {
+        if (n->leaf[i] && gin[i]) {
             st = to_leaf(c, g, n->leaf[i], gin[i]);
-        } else if (n->next[i]) {
+        } else if (n->next[i] && (!g->need || g->need[n->next[i]->topo_id])) {
+            /* no gradient (sign, floor, ...) still counts as this edge done: the
+             * next node waits for all its edges, and others may bring gradients */
             ks_node *x = n->next[i];
-            st = add_grad(c, g, &g->gbuf[x->topo_id][n->next_output_nr[i]], gin[i]);
+            if (gin[i]) st = add_grad(c, g, &g->slots[g->first[x->topo_id] + n->next_output_nr[i]], gin[i]);
             if (!st && --x->topo_deps == 0) ready[(*nready)++] = x->topo_id;
         }
     }
@@ -477,6 +620,7 @@ ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, ks_ba
     }
     if (st) return st;
     graph_t g = {0};
+    graph_init(&g);
     g.ncap = ncap;
     g.caps = caps;
     g.out = out;
@@ -493,9 +637,11 @@ ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, ks_ba
     /* invalidate stale topo ids from earlier runs */
     root->grad_fn->topo_id = -1;
     st = discover(c, &g, root->grad_fn);
-    if (!st && !(ready = malloc((size_t)g.count * sizeof *ready))) st = ks_error(c, KS_ENOMEM, "out of memory in backward");
+    if (!st && out) st = mark_needed(c, &g);
+    if (!st && g.count <= GRAPH_INLINE) ready = g.ready0;
+    else if (!st && !(ready = malloc((size_t)g.count * sizeof *ready))) st = ks_error(c, KS_ENOMEM, "out of memory in backward");
     if (!st) {
-        g.gbuf[0][root->output_nr] = g0;
+        g.slots[g.first[0] + root->output_nr] = g0;
         g0 = NULL;
         ready[nready++] = 0;
         int processed = 0;
@@ -506,17 +652,15 @@ ks_status ks_backward_capture(ks_ctx *c, ks_tensor *root, ks_tensor *grad, ks_ba
             if (!st && (processed & 63) == 0) st = ks_check_interrupt(c);
         }
     }
-    for (int i = 0; i < g.count; i++) {
-        ks_node *n = g.nodes[i];
-        for (int k = 0; k < n->noutputs; k++) ks_tensor_release(g.gbuf[i][k]);
-        free(g.gbuf[i]);
-        n->topo_id = -1;
-    }
+    for (int k = 0; k < g.nslots; k++) ks_tensor_release(g.slots[k]);
+    for (int i = 0; i < g.count; i++) g.nodes[i]->topo_id = -1;
     c->grad_enabled = old_mode;
     ks_tensor_release(g0);
-    free(g.nodes);
-    free(g.gbuf);
-    free(ready);
+    if (g.nodes != g.nodes0) free(g.nodes);
+    if (g.first != g.first0) free(g.first);
+    if (g.slots != g.slots0) free(g.slots);
+    if (ready != g.ready0) free(ready);
+    free(g.need);
     pace_by_net_growth(c, debt0, live0, g.leaf_bytes);
     return st;
 }

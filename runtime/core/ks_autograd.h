@@ -35,6 +35,9 @@
 #include "ks_tensor.h"
 
 #define KS_NODE_MAX_IN 8
+/* edges of the engine's own error node (ks_ag_mark_no_double): the inputs
+ * and the output gradients of one backward */
+#define KS_NODE_MAX_EDGES (2 * KS_NODE_MAX_IN)
 #define KS_NODE_MAX_SAVED 8
 
 typedef struct ks_node ks_node;
@@ -50,23 +53,29 @@ typedef struct ks_op_def {
     ks_backward_fn backward;
 } ks_op_def;
 
+/* The per-input and per-output arrays live in the node's own allocation,
+ * after the struct, with exactly ninputs input slots and out_cap output
+ * slots (a node of a tiny op is ~0.7 KB instead of ~1.7 KB with fixed
+ * arrays for 8 inputs and 8 outputs: less to zero, and less memory charged
+ * to the GC per recorded op). They are pointers, so kernels index them as
+ * arrays (n->in_size[i][d]); never index past ninputs / out_cap. */
 struct ks_node {
     int refcount;
     ks_ctx *ctx;         /* for memory accounting (not retained: tensors keep it alive) */
     const ks_op_def *op;
-    int ninputs, noutputs;
+    int ninputs, noutputs, out_cap;
     /* edges: exactly one of next/leaf is set where needs_grad[i] */
-    ks_node *next[KS_NODE_MAX_IN];
-    int next_output_nr[KS_NODE_MAX_IN];
-    ks_tensor *leaf[KS_NODE_MAX_IN];
-    bool needs_grad[KS_NODE_MAX_IN];
+    ks_node **next;
+    int *next_output_nr;
+    ks_tensor **leaf;
+    bool *needs_grad;
     /* input geometry, for reducing broadcast gradients and shape checks */
-    int in_ndim[KS_NODE_MAX_IN];
-    int64_t in_size[KS_NODE_MAX_IN][KS_MAX_DIMS];
-    ks_dtype in_dtype[KS_NODE_MAX_IN];
+    int *in_ndim;
+    int64_t (*in_size)[KS_MAX_DIMS];
+    ks_dtype *in_dtype;
     /* output geometry (zeros for outputs that received no gradient) */
-    int out_ndim[KS_NODE_MAX_IN];
-    int64_t out_size[KS_NODE_MAX_IN][KS_MAX_DIMS];
+    int *out_ndim;
+    int64_t (*out_size)[KS_MAX_DIMS];
     /* saved tensors and their versions at save time */
     int nsaved;
     ks_tensor *saved[KS_NODE_MAX_SAVED];
@@ -92,11 +101,19 @@ struct ks_node {
 bool ks_ag_needs_record(const ks_ctx *c, int n, ks_tensor *const *inputs);
 
 /* Create a node for op with the given inputs (edges and geometry filled in,
- * refcount 1). Returns NULL with KS_ENOMEM set on failure. */
+ * refcount 1) and room for one output. Returns NULL with KS_ENOMEM set on failure. */
 ks_node *ks_node_new(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *const *inputs);
+/* ks_node_new with room for noutputs outputs (1..KS_NODE_MAX_IN); inputs may
+ * be NULL: ninputs (up to KS_NODE_MAX_EDGES) empty slots the caller fills
+ * with ks_node_set_input or ks_node_copy_edge. */
+ks_node *ks_node_new_multi(ks_ctx *c, const ks_op_def *op, int ninputs, ks_tensor *const *inputs, int noutputs);
+/* Input slot i of n stands for tensor t: geometry, and the edge when t requires grad. */
+void ks_node_set_input(ks_node *n, int i, ks_tensor *t);
+/* Input slot i of n gets src's input j (edge and geometry; edges retained). */
+void ks_node_copy_edge(ks_node *n, int i, const ks_node *src, int j);
 /* Save a tensor for backward (retains it, records its version). */
 ks_status ks_node_save(ks_ctx *c, ks_node *n, ks_tensor *t);
-/* Attach node as grad_fn of output k (sets requires_grad, output geometry; node retained). */
+/* Attach node as grad_fn of output k < n->out_cap (sets requires_grad, output geometry; node retained). */
 void ks_node_set_output(ks_node *n, int k, ks_tensor *out);
 /* The usual recording step of a forward kernel: when grad mode is on and an
  * input requires grad, make op's node, save the non-NULL tensors of
@@ -151,8 +168,11 @@ ks_status ks_ag_saved_input(ks_ctx *c, ks_node *n, int k, int i, ks_tensor **out
  * grad_fn is n itself (the output as a graph member). */
 ks_status ks_ag_saved_output(ks_ctx *c, ks_node *n, int k, int out_nr, ks_tensor **out);
 /* Under create_graph, replace each gradient gin[i] of n (computed without
- * recording) by a view whose grad_fn raises "double backward of <n's op> is
- * not supported" when a later backward reaches it. */
-ks_status ks_ag_mark_no_double(ks_ctx *c, ks_node *n, ks_tensor **gin);
+ * recording from gout) by a view whose grad_fn raises "double backward of
+ * <n's op> is not supported" when a later backward reaches it. That node's
+ * edges are those the gradients depend on (n's inputs, and gout where it is
+ * a graph member), so autograd.grad, which runs only the nodes that lead to
+ * its inputs, reaches it whenever the true derivative is not zero. */
+ks_status ks_ag_mark_no_double(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin);
 
 #endif

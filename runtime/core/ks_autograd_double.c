@@ -28,20 +28,10 @@ static const ks_op_def op_alias = {"AliasBackward", alias_backward};
  * input i is at hand when it is not a leaf: only its grad_fn) */
 static ks_node *node_with_edge(ks_ctx *c, const ks_op_def *op, ks_node *n, int i)
 {
-    ks_node *m = ks_node_new(c, op, 0, NULL);
+    ks_node *m = ks_node_new_multi(c, op, 1, NULL, 1);
     if (!m) return NULL;
     m->double_backward = true;
-    m->ninputs = 1;
-    m->needs_grad[0] = true;
-    m->in_ndim[0] = n->in_ndim[i];
-    memcpy(m->in_size[0], n->in_size[i], sizeof m->in_size[0]);
-    m->in_dtype[0] = n->in_dtype[i];
-    if (n->leaf[i]) m->leaf[0] = ks_tensor_retain(n->leaf[i]);
-    else {
-        m->next[0] = n->next[i];
-        m->next_output_nr[0] = n->next_output_nr[i];
-        ks_node_retain(n->next[i]);
-    }
+    ks_node_copy_edge(m, 0, n, i);
     return m;
 }
 
@@ -100,18 +90,33 @@ static ks_status no_double_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gou
 
 static const ks_op_def op_no_double = {"NotImplemented", no_double_backward};
 
-/* The error node has no inputs: any backward that reaches it raises, whatever it is differentiated for. */
-ks_status ks_ag_mark_no_double(ks_ctx *c, ks_node *n, ks_tensor **gin)
+/* The error node raises whatever it is differentiated for; its edges (n's
+ * inputs that require grad, and the output gradients that are graph
+ * members) only tell the engine which inputs it leads to. */
+static ks_node *error_node(ks_ctx *c, ks_node *n, ks_tensor *const *gout)
+{
+    int nedges = 0;
+    for (int i = 0; i < n->ninputs; i++) nedges += n->needs_grad[i];
+    for (int k = 0; k < n->noutputs; k++) nedges += gout[k] && gout[k]->requires_grad;
+    ks_node *m = ks_node_new_multi(c, &op_no_double, nedges, NULL, n->ninputs);
+    if (!m) return NULL;
+    m->ud = (void *)n->op;
+    int e = 0;
+    for (int i = 0; i < n->ninputs; i++)
+        if (n->needs_grad[i]) ks_node_copy_edge(m, e++, n, i);
+    for (int k = 0; k < n->noutputs; k++)
+        if (gout[k] && gout[k]->requires_grad) ks_node_set_input(m, e++, gout[k]);
+    return m;
+}
+
+ks_status ks_ag_mark_no_double(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_node *m = NULL;
     ks_status st = KS_OK;
     for (int i = 0; i < n->ninputs && !st; i++) {
         ks_tensor *g = gin[i], *v;
         if (!g) continue;
-        if (!m) {
-            if (!(m = ks_node_new(c, &op_no_double, 0, NULL))) return KS_ENOMEM;
-            m->ud = (void *)n->op;
-        }
+        if (!m && !(m = error_node(c, n, gout))) return KS_ENOMEM;
         if ((st = ks_tensor_view_of(c, g, g->ndim, g->size, g->stride, g->offset, &v))) break;
         ks_node_set_output(m, i, v);
         ks_tensor_release(g);

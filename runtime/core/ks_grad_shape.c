@@ -1,5 +1,6 @@
 /* ks_grad_shape.c: autograd for cat, stack, split/chunk (views), pad
- * (constant mode), repeat, roll, tril and triu. */
+ * (constant mode), repeat, roll, tril and triu. cat and stack also run their
+ * backward as recorded views under create_graph (double backward). */
 #include "ks_grad_shape.h"
 #include "ks_fill.h"
 #include "ks_grad_views.h"
@@ -23,7 +24,13 @@ static ks_status join_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
         if (n->needs_grad[k] && len > 0) {
             ks_tensor *v = NULL;
             st = stack ? ks_select(c, gout[0], dim, off, &v) : ks_narrow(c, gout[0], dim, off, len, &v);
-            if (!st) st = ks_contiguous(c, v, &gin[k]);
+            if (!st && c->grad_enabled) { /* create_graph: the view itself, recorded (the engine copies views it adds into) */
+                int64_t args[3] = {dim, off, len};
+                st = ks_ag_record_view(c, stack ? KS_VIEW_SELECT : KS_VIEW_NARROW, args, stack ? 2 : 3, gout[0], v);
+                if (!st) { gin[k] = v; v = NULL; }
+            } else if (!st) {
+                st = ks_contiguous(c, v, &gin[k]);
+            }
             ks_tensor_release(v);
         }
         off += len;
@@ -69,6 +76,7 @@ ks_status ks_ag_join(ks_ctx *c, bool stack, int n, ks_tensor *const *ts, int64_t
         if (!node) { ks_tensor_release(r); return KS_ENOMEM; }
         node->i[0] = dim < 0 ? dim + r->ndim : dim;
         node->i[1] = stack;
+        node->double_backward = true;
         ks_node_set_output(node, 0, r);
         ks_node_release(node);
     }

@@ -31,7 +31,8 @@ static ks_status apply_view(ks_ctx *c, ks_view_kind kind, const int64_t *a, int 
     case KS_VIEW_FLIP:
         for (int k = 0; k < na; k++) dims[k] = (int)a[k];
         return ks_flip(c, t, na, dims, out);
-    case KS_VIEW_IDENTITY: *out = ks_tensor_retain(t); return KS_OK;
+    case KS_VIEW_IDENTITY:
+    case KS_VIEW_ALIAS: *out = ks_tensor_retain(t); return KS_OK;
     default: return ks_error(c, KS_EINVAL, "unknown view kind %d", (int)kind);
     }
 }
@@ -143,6 +144,7 @@ static const ks_op_def op_names[] = {
     [KS_VIEW_FLIP] = {"FlipBackward", view_backward},
     [KS_VIEW_EXPAND] = {"ExpandBackward", view_backward},
     [KS_VIEW_IDENTITY] = {"CloneBackward", view_backward},
+    [KS_VIEW_ALIAS] = {"AliasBackward", view_backward},
 };
 
 ks_status ks_ag_record_view(ks_ctx *c, ks_view_kind kind, const int64_t *args, int nargs, ks_tensor *input,

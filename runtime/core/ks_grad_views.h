@@ -22,6 +22,7 @@ typedef enum {
     KS_VIEW_FLIP,      /* dims[] */
     KS_VIEW_EXPAND,    /* (none: reduced by shape) */
     KS_VIEW_IDENTITY,  /* clone, contiguous copy, dtype identity */
+    KS_VIEW_ALIAS,     /* a new view of the same geometry (t[{"..."}], t[{}]) */
 } ks_view_kind;
 
 ks_status ks_ag_record_view(ks_ctx *c, ks_view_kind kind, const int64_t *args, int nargs, ks_tensor *input,

@@ -1,7 +1,8 @@
 /* ks_nn_activation.c: relu, leaky relu, gelu (exact, tanh), silu, tanh,
  * sigmoid; forward and backward on contiguous float32, chunked over threads.
- * Under create_graph all but gelu run their backward as recording ops
- * (double backward); gelu's gradients cannot be differentiated again. */
+ * Under create_graph their backward runs as recording ops (double backward);
+ * gelu's as g * gelu'(x), where gelu'(x) is an op of its own whose backward
+ * multiplies by gelu''(x) (a third derivative of gelu is not supported). */
 #include "ks_grad_ops.h"
 #include "ks_nn.h"
 #include "ks_threads.h"
@@ -109,10 +110,78 @@ static ks_status act_backward_chunk(void *arg, int64_t b, int64_t e)
     return KS_OK;
 }
 
+/* ------------------------------------------------------------ gelu' as an op (double backward) */
+struct gelu_d_job {
+    bool tanh_approx;
+    int order;           /* 1: gelu'(x); 2: gelu''(x) times g */
+    const float *x, *g;
+    float *out;
+};
+
+/* exact: gelu' = cdf + x pdf, gelu'' = pdf (2 - x^2); tanh form: with t = tanh(u),
+ * u = K (x + C x^3): gelu' = (1 + t) / 2 + x (1 - t^2) u' / 2,
+ * gelu'' = (1 - t^2) (u' + x (u'' - 2 t u'^2) / 2) */
+static ks_status gelu_d_chunk(void *arg, int64_t b, int64_t e)
+{
+    struct gelu_d_job *j = arg;
+    for (int64_t i = b; i < e; i++) {
+        float x = j->x[i], x2 = x * x, d;
+        if (!j->tanh_approx) {
+            float pdf = expf(-0.5f * x2) * 0.3989422804014327f;
+            d = j->order == 1 ? 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * pdf : pdf * (2.0f - x2);
+        } else {
+            float t = tanhf(GELU_K * (x + GELU_C * x2 * x)), du = GELU_K * (1.0f + 3.0f * GELU_C * x2);
+            float ddu = 6.0f * GELU_K * GELU_C * x, sech2 = 1.0f - t * t;
+            d = j->order == 1 ? 0.5f * (1.0f + t) + 0.5f * x * sech2 * du
+                              : sech2 * (du + 0.5f * x * (ddu - 2.0f * t * du * du));
+        }
+        j->out[i] = j->order == 1 ? d : j->g[i] * d;
+    }
+    return KS_OK;
+}
+
+/* out = gelu'(x) (order 1) or g * gelu''(x) (order 2), x and g contiguous */
+static ks_status gelu_d(ks_ctx *c, bool tanh_approx, int order, ks_tensor *x, ks_tensor *g, ks_tensor **out)
+{
+    ks_tensor *r;
+    ks_status st = ks_tensor_empty(c, KS_FLOAT32, x->ndim, x->size, &r);
+    if (st) return st;
+    struct gelu_d_job j = {tanh_approx, order, ks_tensor_data(x), g ? ks_tensor_data(g) : NULL, ks_tensor_data(r)};
+    if ((st = ks_parallel_for(c, r->numel, ACT_GRAIN, gelu_d_chunk, &j))) { ks_tensor_release(r); return st; }
+    *out = r;
+    return KS_OK;
+}
+
+/* backward of gelu'(x): g * gelu''(x), not recorded (its node has no double backward) */
+static ks_status gelu_d_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *x, *g;
+    ks_status st = ks_node_get_saved(c, n, 0, &x);
+    if (st || (st = ks_contiguous(c, gout[0], &g))) return st;
+    st = gelu_d(c, n->i[0] == KS_ACT_GELU_TANH, 2, x, g, &gin[0]);
+    ks_tensor_release(g);
+    return st;
+}
+
+static const ks_op_def op_gelu_d = {"GeluBackwardBackward", gelu_d_backward};
+
+/* gelu'(s) as a recorded op of s (a graph member standing for gelu's input) */
+static ks_status gelu_deriv_recorded(ks_ctx *c, ks_activation act, ks_tensor *s, ks_tensor **d)
+{
+    ks_tensor *x;
+    ks_status st = ks_contiguous(c, s, &x);
+    if (st) return st;
+    ks_node *n = NULL;
+    if (!(st = gelu_d(c, act == KS_ACT_GELU_TANH, 1, x, NULL, d)) &&
+        !(st = ks_ag_record(c, &op_gelu_d, 1, &s, 1, &x, *d, &n)) && n)
+        n->i[0] = act;
+    if (st && *d) { ks_tensor_release(*d); *d = NULL; }
+    ks_tensor_release(x);
+    return st;
+}
+
 /* tanh and sigmoid differentiate through their output, the rest through the input */
 static bool saves_output(ks_activation a) { return a == KS_ACT_TANH || a == KS_ACT_SIGMOID; }
-
-static bool act_double(ks_activation a) { return a != KS_ACT_GELU && a != KS_ACT_GELU_TANH; }
 
 static ks_status mul_ag(ks_ctx *c, ks_tensor *a, ks_operand b, ks_tensor **o)
 {
@@ -137,6 +206,7 @@ static ks_status act_deriv_recorded(ks_ctx *c, ks_activation act, double alpha, 
     case KS_ACT_SIGMOID: /* y (1 - y) */
         if (!(st = ks_ag_binary(c, KS_OP_SUB, one, ks_op_tensor(s), NULL, &t))) st = mul_ag(c, s, ks_op_tensor(t), d);
         break;
+    case KS_ACT_GELU: case KS_ACT_GELU_TANH: st = gelu_deriv_recorded(c, act, s, d); break;
     default: /* silu: sig(x) (1 + x (1 - sig(x))) */
         if (!(st = ks_ag_unary(c, KS_OP_SIGMOID, s, &m)) && !(st = ks_ag_binary(c, KS_OP_SUB, one, ks_op_tensor(m), NULL, &t)) &&
             !(st = mul_ag(c, s, ks_op_tensor(t), &u))) {
@@ -205,7 +275,7 @@ ks_status ks_nn_activation(ks_ctx *c, ks_activation act, ks_tensor *input, ks_te
         else {
             n->i[0] = act;
             n->f[0] = alpha;
-            n->double_backward = act_double(act);
+            n->double_backward = true;
             /* saving y itself would make a cycle (y -> node -> y): save a detached alias */
             ks_tensor *alias = NULL;
             st = saves_output(act) ? ks_detach(c, y, &alias) : KS_OK;

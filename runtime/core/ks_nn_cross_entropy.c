@@ -9,7 +9,8 @@
  * Under create_graph the gradient d = scale * (softmax(x) * A - B), A and B
  * constants of the targets and weights, runs as recording ops on the saved
  * logits, so cross_entropy supports double backward (not with respect to
- * probability targets that require grad). */
+ * probability targets that require grad); nll_loss's gradient is linear in
+ * the incoming one, recorded as a product with a constant. */
 #include "ks_grad_ops.h"
 #include "ks_grad_views.h"
 #include "ks_nn.h"
@@ -320,31 +321,54 @@ done:
 }
 
 /* ------------------------------------------------------------ nll_loss */
-/* saved: 0 target, 1 weight (optional). f[0] denom; i[0] reduction, i[1] ignore, i[3..5] geometry */
-static ks_status nll_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+/* dx (zeroed) = d loss / d logp: -w[t] * scale at the target class;
+ * scale from the incoming gradient gp, or (gp NULL) per unit of it: 1, or
+ * 1 / denom for the mean (the create_graph form, dx times the gradient) */
+static void nll_fill(const ks_node *n, const int64_t *t, const float *w, const float *gp, float *dx)
 {
-    ks_tensor *tt, *wt = NULL, *go;
-    ks_status st;
-    if ((st = ks_node_get_saved(c, n, 0, &tt))) return st;
-    if (n->nsaved > 1 && (st = ks_node_get_saved(c, n, 1, &wt))) return st;
-    if (!n->needs_grad[0]) return KS_OK;
-    if ((st = ks_contiguous(c, gout[0], &go))) return st;
-    if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &gin[0]))) { ks_tensor_release(go); return st; }
     ce_geom g = {n->i[3], n->i[4], n->i[5]};
-    const float *w = wt ? ks_tensor_data(wt) : NULL, *gp = ks_tensor_data(go);
-    const int64_t *t = ks_tensor_data(tt);
-    float *dx = ks_tensor_data(gin[0]);
-    memset(dx, 0, (size_t)gin[0]->numel * sizeof(float));
     int red = (int)n->i[0];
     for (int64_t i = 0; i < g.N; i++)
         for (int64_t s = 0; s < g.S; s++) {
             int64_t k = i * g.S + s;
             if (t[k] == n->i[1]) continue;
-            double scale = red == KS_REDUCE_NONE ? gp[k] : red == KS_REDUCE_SUM ? gp[0] : gp[0] / n->f[0];
+            double unit = red == KS_REDUCE_MEAN ? 1.0 / n->f[0] : 1.0;
+            double scale = !gp ? unit : red == KS_REDUCE_NONE ? gp[k] : red == KS_REDUCE_SUM ? gp[0] : gp[0] / n->f[0];
             dx[at(&g, i, t[k], s)] = (float)(-scale * weight_of(w, t[k]));
         }
+}
+
+/* create_graph: the gradient is linear in the incoming one, so it is
+ * g * dx_unit, recorded (g gets a class dim for reduction 'none') */
+static ks_status nll_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor *unit, ks_tensor **gin)
+{
+    ks_tensor *gu;
+    bool per_sample = n->i[0] == KS_REDUCE_NONE && g->ndim > 0;
+    ks_status st = per_sample ? ks_ag_unsqueeze(c, g, 1, &gu) : (gu = ks_tensor_retain(g), KS_OK);
+    if (st) return st;
+    st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(gu), ks_op_tensor(unit), NULL, gin);
+    ks_tensor_release(gu);
+    return st;
+}
+
+/* saved: 0 target, 1 weight (optional). f[0] denom; i[0] reduction, i[1] ignore, i[3..5] geometry */
+static ks_status nll_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    ks_tensor *tt, *wt = NULL, *go = NULL, *dx;
+    ks_status st;
+    if ((st = ks_node_get_saved(c, n, 0, &tt))) return st;
+    if (n->nsaved > 1 && (st = ks_node_get_saved(c, n, 1, &wt))) return st;
+    if (!n->needs_grad[0]) return KS_OK;
+    bool recorded = c->grad_enabled; /* create_graph */
+    if (!recorded && (st = ks_contiguous(c, gout[0], &go))) return st;
+    if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[0], n->in_size[0], &dx))) { ks_tensor_release(go); return st; }
+    memset(ks_tensor_data(dx), 0, (size_t)dx->numel * sizeof(float));
+    nll_fill(n, ks_tensor_data(tt), wt ? ks_tensor_data(wt) : NULL, go ? ks_tensor_data(go) : NULL, ks_tensor_data(dx));
     ks_tensor_release(go);
-    return KS_OK;
+    if (!recorded) { gin[0] = dx; return KS_OK; }
+    st = nll_backward_recorded(c, n, gout[0], dx, &gin[0]);
+    ks_tensor_release(dx);
+    return st;
 }
 
 static const ks_op_def op_nll = {"NllLossBackward", nll_backward};
@@ -373,6 +397,7 @@ ks_status ks_nn_nll_loss(ks_ctx *c, ks_tensor *logp, ks_tensor *target, ks_tenso
         n->f[0] = denom;
         n->i[0] = o->reduction; n->i[1] = o->ignore_index;
         n->i[3] = g.N; n->i[4] = g.C; n->i[5] = g.S;
+        n->double_backward = true;
         st = ks_node_save(c, n, t);
         if (!st && w) st = ks_node_save(c, n, w);
         if (!st) ks_node_set_output(n, 0, r);

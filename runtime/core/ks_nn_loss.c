@@ -3,8 +3,8 @@
  * kl divergence) and nll_loss, with PyTorch's definitions and reductions.
  * One forward/backward pair serves every element-wise loss: a per-element
  * value and its derivatives with respect to input and target.
- * mse_loss's backward also runs as recording ops under create_graph (double
- * backward); the other losses' gradients cannot be differentiated again. */
+ * Under create_graph the backward of all but kl_div runs as recording ops
+ * (double backward); kl_div's gradients cannot be differentiated again. */
 #include "ks_grad_ops.h"
 #include "ks_nn.h"
 
@@ -48,37 +48,121 @@ static double loss_elem(const loss_spec *s, double x, double y, int64_t k, doubl
     return 0;
 }
 
-/* mse under create_graph: dx = 2 (x - y) w g / div = -dy, recorded */
-static ks_status mse_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+/* ------------------------------------------------------------ create_graph (double backward) */
+/* recording ops on tensors or a scalar */
+static ks_status ag(ks_ctx *c, ks_binop op, ks_tensor *a, ks_tensor *b, ks_tensor **out)
 {
-    ks_tensor *x = NULL, *y = NULL, *w = NULL, *d = NULL, *t = NULL, *u = NULL;
+    return ks_ag_binary(c, op, ks_op_tensor(a), ks_op_tensor(b), NULL, out);
+}
+
+static ks_status ag_s(ks_ctx *c, ks_binop op, ks_tensor *a, double v, ks_tensor **out)
+{
+    return ks_ag_binary(c, op, ks_op_tensor(a), ks_op_scalar(ks_scalar_float(v)), NULL, out);
+}
+
+/* d l / d x per element, before weights and reduction: mse 2 (x - y); l1
+ * sign(x - y); smooth l1 clamp((x - y) / beta, -1, 1) (beta 0: sign); bce
+ * with logits (1 + (pw - 1) y) sigmoid(x) - pw y (pw NULL: sigmoid(x) - y) */
+static ks_status dl_dx_recorded(ks_ctx *c, ks_node *n, ks_tensor *x, ks_tensor *y, ks_tensor *pw, ks_tensor **out)
+{
+    ks_pointwise_loss kind = (ks_pointwise_loss)n->i[0];
+    ks_tensor *d = NULL, *t = NULL, *u = NULL, *v = NULL;
+    ks_status st;
+    if (kind == KS_LOSS_BCE_LOGITS) {
+        if ((st = ks_ag_unary(c, KS_OP_SIGMOID, x, &d)) || !pw) {
+            if (!st) st = ag(c, KS_OP_SUB, d, y, out);
+        } else if (!(st = ag_s(c, KS_OP_SUB, pw, 1.0, &t)) && !(st = ag(c, KS_OP_MUL, t, y, &u)) &&
+                   !(st = ag_s(c, KS_OP_ADD, u, 1.0, &v))) {
+            ks_tensor_release(t);
+            ks_tensor_release(u);
+            t = u = NULL;
+            if (!(st = ag(c, KS_OP_MUL, v, d, &t)) && !(st = ag(c, KS_OP_MUL, pw, y, &u))) st = ag(c, KS_OP_SUB, t, u, out);
+        }
+    } else if (!(st = ag(c, KS_OP_SUB, x, y, &d))) {
+        if (kind == KS_LOSS_MSE) st = ag_s(c, KS_OP_MUL, d, 2.0, out);
+        else if (kind == KS_LOSS_SMOOTH_L1 && n->f[0] > 0) {
+            ks_scalar lo = ks_scalar_float(-1.0), hi = ks_scalar_float(1.0);
+            if (!(st = ag_s(c, KS_OP_MUL, d, 1.0 / n->f[0], &t))) st = ks_ag_clamp(c, t, &lo, &hi, out);
+        } else {
+            st = ks_ag_unary(c, KS_OP_SIGN, d, out);
+        }
+    }
+    ks_tensor_release(d); ks_tensor_release(t); ks_tensor_release(u); ks_tensor_release(v);
+    return st;
+}
+
+/* bce with logits, d l / d y = -x + (pw - 1) softplus(-x), softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) */
+static ks_status bce_dl_dy_recorded(ks_ctx *c, ks_tensor *x, ks_tensor *pw, ks_tensor **out)
+{
+    ks_tensor *a = NULL, *e = NULL, *l = NULL, *m = NULL, *sp = NULL, *k = NULL, *ks = NULL, *nx = NULL;
+    ks_scalar zero = ks_scalar_float(0.0);
+    ks_status st = ks_ag_unary(c, KS_OP_NEG, x, &nx);
+    if (!st && !pw) { *out = nx; return KS_OK; }
+    if (!st && !(st = ks_ag_unary(c, KS_OP_ABS, x, &a)) && !(st = ks_ag_unary(c, KS_OP_NEG, a, &m)) &&
+        !(st = ks_ag_unary(c, KS_OP_EXP, m, &e)) && !(st = ks_ag_unary(c, KS_OP_LOG1P, e, &l))) {
+        ks_tensor_release(m);
+        m = NULL;
+        if (!(st = ks_ag_clamp(c, nx, &zero, NULL, &m)) && !(st = ag(c, KS_OP_ADD, l, m, &sp)) &&
+            !(st = ag_s(c, KS_OP_SUB, pw, 1.0, &k)) && !(st = ag(c, KS_OP_MUL, k, sp, &ks)))
+            st = ag(c, KS_OP_ADD, nx, ks, out);
+    }
+    ks_tensor_release(a); ks_tensor_release(e); ks_tensor_release(l); ks_tensor_release(m);
+    ks_tensor_release(sp); ks_tensor_release(k); ks_tensor_release(ks); ks_tensor_release(nx);
+    return st;
+}
+
+/* *t = *t * unit [* w] * g, recorded (unit: 1 / div for the mean) */
+static ks_status scale_recorded(ks_ctx *c, ks_tensor **t, double unit, ks_tensor *w, ks_tensor *g)
+{
+    ks_tensor *a = NULL, *b = NULL;
+    ks_status st = unit != 1.0 ? ag_s(c, KS_OP_MUL, *t, unit, &a) : (a = ks_tensor_retain(*t), KS_OK);
+    if (!st && w) {
+        st = ag(c, KS_OP_MUL, a, w, &b);
+        ks_tensor_release(a);
+        a = b;
+        b = NULL;
+    }
+    if (!st) st = ag(c, KS_OP_MUL, a, g, &b);
+    ks_tensor_release(a);
+    if (st) return st;
+    ks_tensor_release(*t);
+    *t = b;
+    return KS_OK;
+}
+
+/* the backward under create_graph: the gradients as recording ops of the
+ * saved input and target (kl_div does not run here: no double backward) */
+static ks_status pw_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *x = NULL, *y = NULL, *w = NULL, *pw = NULL, *dx = NULL, *dy = NULL;
     ks_status st;
     if ((st = ks_ag_saved_input(c, n, 0, 0, &x)) || (st = ks_ag_saved_input(c, n, 1, 1, &y))) goto done;
-    if (n->i[2] && (st = ks_node_get_saved(c, n, 2, &w))) goto done; /* borrowed: a constant */
-    double div = n->i[1] == KS_REDUCE_MEAN ? (n->i[5] ? (double)n->i[5] : (double)x->numel) : 1.0;
-    if ((st = ks_ag_binary(c, KS_OP_SUB, ks_op_tensor(x), ks_op_tensor(y), NULL, &d)) ||
-        (st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(d), ks_op_scalar(ks_scalar_float(2.0 / div)), NULL, &t)))
-        goto done;
-    if (w) {
-        ks_tensor_release(d);
-        d = t;
-        t = NULL;
-        if ((st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(d), ks_op_tensor(w), NULL, &t))) goto done;
+    int k = 2; /* the weights are constants: borrowed */
+    if (n->i[2] && (st = ks_node_get_saved(c, n, k++, &w))) goto done;
+    if (n->i[3] && (st = ks_node_get_saved(c, n, k++, &pw))) goto done;
+    double unit = n->i[1] == KS_REDUCE_MEAN ? 1.0 / (n->i[5] ? (double)n->i[5] : (double)x->numel) : 1.0;
+    bool bce = n->i[0] == KS_LOSS_BCE_LOGITS;
+    if ((n->needs_grad[0] || (n->needs_grad[1] && !bce)) && (st = dl_dx_recorded(c, n, x, y, pw, &dx))) goto done;
+    if (n->needs_grad[1]) {
+        st = bce ? bce_dl_dy_recorded(c, x, pw, &dy) : ks_ag_unary(c, KS_OP_NEG, dx, &dy);
+        if (!st) st = scale_recorded(c, &dy, unit, w, g);
+        if (st) goto done;
+        gin[1] = dy;
+        dy = NULL;
     }
-    if ((st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(t), ks_op_tensor(g), NULL, &u))) goto done;
-    if (n->needs_grad[1] && (st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(u), ks_op_scalar(ks_scalar_float(-1.0)), NULL, &gin[1])))
-        goto done;
-    if (n->needs_grad[0]) { gin[0] = u; u = NULL; }
+    if (n->needs_grad[0] && !(st = scale_recorded(c, &dx, unit, w, g))) {
+        gin[0] = dx;
+        dx = NULL;
+    }
 done:
-    ks_tensor_release(x); ks_tensor_release(y); ks_tensor_release(d);
-    ks_tensor_release(t); ks_tensor_release(u);
+    ks_tensor_release(x); ks_tensor_release(y); ks_tensor_release(dx); ks_tensor_release(dy);
     return st;
 }
 
 /* saved: 0 input, 1 target, 2 elementwise weight (optional), 3 pos_weight (optional) */
 static ks_status pw_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
-    if (c->grad_enabled) return mse_backward_recorded(c, n, gout[0], gin); /* only mse nodes run under create_graph */
+    if (c->grad_enabled) return pw_backward_recorded(c, n, gout[0], gin); /* create_graph; never kl_div */
     ks_tensor *xt, *yt, *wt = NULL, *pwt = NULL, *gt;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &yt))) return st;
@@ -186,7 +270,7 @@ ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *inp
         n->i[0] = kind; n->i[1] = o->reduction; n->i[2] = w != NULL; n->i[3] = pw != NULL; n->i[4] = o->log_target;
         n->i[5] = batch;
         n->f[0] = o->beta;
-        n->double_backward = kind == KS_LOSS_MSE;
+        n->double_backward = kind != KS_LOSS_KL_DIV;
         st = ks_node_save(c, n, x);
         if (!st) st = ks_node_save(c, n, y);
         if (!st && w) st = ks_node_save(c, n, w);

@@ -26,14 +26,15 @@
 -- tensor that is part of the graph (set p.grad = nil, or opt:zero_grad(),
 -- before the next step: a .grad that holds a graph keeps that graph alive).
 -- Ops whose backward records: elementwise unary/binary ops (relu, tanh,
--- sigmoid, exp, log, pow, ...), clamp, where, sum, mean, amax/amin,
+-- sigmoid, gelu, exp, log, pow, ...), clamp, where, sum, mean, amax/amin,
 -- logsumexp, views (reshape, transpose, indexing by slices, expand, ...),
 -- matmul and friends, F.linear/nn.Linear, softmax, log_softmax, mse_loss,
--- cross_entropy (with respect to the logits), conv2d (any stride, padding,
+-- l1_loss, smooth_l1_loss, binary_cross_entropy_with_logits,
+-- cross_entropy (with respect to the logits), nll_loss, cat, stack, conv2d (any stride, padding,
 -- dilation, groups), F.unfold/F.fold, max_pool2d, avg_pool2d,
 -- adaptive_avg_pool2d, batch_norm (training and eval), layer_norm,
 -- group_norm and dropout (the same mask): second-order MAML on a CNN.
--- Any other op (gelu, other losses, nll_loss, indexing with tensors, cat,
+-- Any other op (kl_div, indexing with tensors, pad, var/std/norm,
 -- embedding, custom autograd.Function, ...) gives first gradients as usual,
 -- but differentiating through them again raises "double backward of
 -- <Op>Backward is not supported" (never a silently detached result).
