@@ -529,6 +529,14 @@ local function plan(self, x)
   return shapes, group, G
 end
 
+-- A step's error (a shape or dtype the kernel refuses) is raised again at the
+-- line that called the pipeline, without this file's position in front;
+-- an interrupt or an error object goes on unchanged.
+local function rethrow(err)
+  if type(err) ~= "string" or (ks.is_interrupt and ks.is_interrupt(err)) then error(err, 0) end
+  error((err:gsub("^[^\n]-augment%.lua:%d+: ", "")), 3)
+end
+
 function Pipeline:__call(x, y, opts)
   if opts == nil and type(y) == "table" and not ks.is_tensor(y) then y, opts = nil, y end
   if not ks.is_tensor(x) then fail("augment", "x must be a kshot.Tensor, got " .. type(x)) end
@@ -555,7 +563,8 @@ function Pipeline:__call(x, y, opts)
   for i, st in ipairs(self.steps) do
     local gi = group[i]
     local dst = gi == G and result or self:buffer("g" .. ((G - gi) % 2), shapes[gi])
-    local ny = st:run(cur, dst, self.g, yy, self, opts.y_out)
+    local ok, ny = pcall(st.run, st, cur, dst, self.g, yy, self, opts.y_out)
+    if not ok then rethrow(ny) end
     if st.mixing then yy = ny end
     cur = dst
   end
