@@ -111,13 +111,7 @@ local function input(images) return prepare(images):unsqueeze(1) end
 local gsplit = ks.Generator(args.seed + 17)
 local train, held = P.stratified_holdout(try, args.base, args.holdout, gsplit)
 -- per-class row lists (the base classes relabelled by P.episode in each episode)
-local function groups_of(part)
-  local gs = {}
-  for k = 1, #args.base do gs[k] = {} end
-  for i, r in ipairs(part.rows) do local g = gs[part.labels[i] + 1]; g[#g + 1] = r end
-  return gs
-end
-local train_groups, held_groups = groups_of(train), groups_of(held)
+local train_groups, held_groups = P.groups(train, #args.base), P.groups(held, #args.base)
 local function base_task(groups, shot, g)
   local sr, sy, qr, qy = P.episode(groups, args.way, shot, args.query, g)
   return { input(trx:index_select(0, sr)), sy, input(trx:index_select(0, qr)), qy }

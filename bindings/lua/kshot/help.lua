@@ -350,6 +350,17 @@ local function member_value(short, member)
   return okv and v or nil
 end
 
+-- lines after out's: the names joined by spaces, wrapped before 100 columns
+local function wrap_names(out, names)
+  local line = " "
+  for _, n in ipairs(names) do
+    if #line + #n + 1 > 100 then out[#out + 1], line = line, " " end
+    line = line .. " " .. n
+  end
+  out[#out + 1] = line
+  return table.concat(out, "\n")
+end
+
 -- the public members of a module table, as lines of at most 100 columns
 -- (a module's header says what it is for; this says what is in it)
 local function member_lines(modname)
@@ -364,13 +375,7 @@ local function member_lines(modname)
   if #names == 0 then return nil end
   table.sort(names)
   local short = modname:gsub("^kshot%.", "")
-  local out, line = { ("Members (help(\"%s.<name>\") documents one):"):format(short) }, " "
-  for _, n in ipairs(names) do
-    if #line + #n + 1 > 100 then out[#out + 1], line = line, " " end
-    line = line .. " " .. n
-  end
-  out[#out + 1] = line
-  return table.concat(out, "\n")
+  return wrap_names({ ("Members (help(\"%s.<name>\") documents one):"):format(short) }, names)
 end
 
 -- a module's one-line summary: the header's first sentence (which often
@@ -415,13 +420,7 @@ local function tensor_overview()
     "indices and dims 0-based). help(\"t:view\") or help(x.view) documents one method.",
     "Fields: requires_grad, grad, grad_fn, is_leaf, retains_grad, ndim, data, T, mT, device, is_cuda.",
     ("Methods (%d; a trailing _ writes in place):"):format(#names) }
-  local line = " "
-  for _, n in ipairs(names) do
-    if #line + #n + 1 > 100 then out[#out + 1], line = line, " " end
-    line = line .. " " .. n
-  end
-  out[#out + 1] = line
-  return table.concat(out, "\n")
+  return wrap_names(out, names)
 end
 
 -- "nn.Linear" -> the module files to search and the member name

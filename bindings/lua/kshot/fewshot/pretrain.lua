@@ -167,6 +167,15 @@ function P.stratified_holdout(labels, classes, frac, g)
   return train, held
 end
 
+--- P.groups(part, nclasses) -> one list of rows per class (P.episode's groups)
+-- from a part of P.stratified_holdout ({rows, labels}, labels 0..nclasses-1).
+function P.groups(part, nclasses)
+  local gs = {}
+  for k = 1, nclasses do gs[k] = {} end
+  for i, row in ipairs(part.rows) do local g = gs[part.labels[i] + 1]; g[#g + 1] = row end
+  return gs
+end
+
 --- P.episode(groups, way, shot, query, g) -> srows, sy, qrows, qy.
 -- groups: a list of row lists, one per class; picks `way` classes, then
 -- shot + query distinct rows of each (support first). Rows are 0-based Lua

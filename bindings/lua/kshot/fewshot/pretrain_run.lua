@@ -196,13 +196,7 @@ end
 
 function SETUP.protonet(o, model, split, A)
   local aug = A.compose({A.random_crop {padding = 2}, A.random_horizontal_flip {p = 0.5}}, {seed = o.seed + 1})
-  local function groups(part)
-    local gs = {}
-    for k = 1, #o.base do gs[k] = {} end
-    for i, row in ipairs(part.rows) do local g = gs[part.labels[i] + 1]; g[#g + 1] = row end
-    return gs
-  end
-  local train_groups, held_groups = groups(split.train), groups(split.held)
+  local train_groups, held_groups = P.groups(split.train, #o.base), P.groups(split.held, #o.base)
   local g = ks.Generator(o.seed + 2)
   -- fixed held-out episodes (15 queries, or fewer when the held-out part is small)
   local held_eps, geval = {}, ks.Generator(o.seed + 3)
