@@ -232,9 +232,17 @@ function M.balanced_accuracy(pred, target, opts)
   return s / k
 end
 
---- metrics.f1(pred, target, {average="macro"}) -> F1 of that average
+--- metrics.f1(pred, target, {average="macro"}) -> F1 of that average ("macro", "micro", "weighted"), or
+-- with average = "none" the per-class F1 scores (scikit-learn's average=None): a Lua list, [c + 1] = class c.
 function M.f1(pred, target, opts)
   opts = check_opts(opts, "f1", AVG_KEYS)
+  local avg = opts.average
+  if avg ~= nil and avg ~= "macro" and avg ~= "micro" and avg ~= "weighted" and avg ~= "none" then
+    error(("f1: unknown average '%s' (macro, micro, weighted or none)"):format(tostring(avg)), 2)
+  end
+  if avg == "none" then
+    return M.precision_recall_f1(pred, target, { num_classes = opts.num_classes, names = opts.names }).f1
+  end
   local o = { average = opts.average or "macro", num_classes = opts.num_classes, names = opts.names }
   local _, _, f = M.precision_recall_f1(pred, target, o)
   return f
