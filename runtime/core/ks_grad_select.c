@@ -3,10 +3,12 @@
  * outputs, so graphs stay acyclic. */
 #include "ks_grad_select.h"
 #include "ks_grad_ops.h"
+#include "ks_grad_views.h"
 #include "ks_distance.h"
 #include "ks_indexing.h"
 #include "ks_sort.h"
 
+#include <math.h>
 #include <string.h>
 
 #define TRY(x) do { if ((st = (x)) != KS_OK) goto done; } while (0)
@@ -19,7 +21,13 @@ static ks_status zeros_like_input(ks_ctx *c, const ks_node *n, int k, ks_tensor 
     return st;
 }
 
-/* One-input node saving `save` (may be NULL) with options i0, i1. */
+static bool same_shape(const ks_tensor *a, const ks_tensor *b)
+{
+    return a->ndim == b->ndim && memcmp(a->size, b->size, (size_t)a->ndim * sizeof *a->size) == 0;
+}
+
+/* One-input node saving `save` (may be NULL) with options i0, i1 (every
+ * such op's backward records under create_graph: double backward) */
 static ks_status record1(ks_ctx *c, const ks_op_def *op, ks_tensor *t, ks_tensor *out, ks_tensor *save, int64_t i0,
                          int64_t i1)
 {
@@ -28,6 +36,7 @@ static ks_status record1(ks_ctx *c, const ks_op_def *op, ks_tensor *t, ks_tensor
     if (!n) return KS_ENOMEM;
     n->i[0] = i0;
     n->i[1] = i1;
+    n->double_backward = true;
     ks_status st = save ? ks_node_save(c, n, save) : KS_OK;
     if (!st) ks_node_set_output(n, 0, out);
     ks_node_release(n);
@@ -50,6 +59,10 @@ static ks_status index_select_backward(ks_ctx *c, ks_node *n, ks_tensor *const *
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
     if (st) return st;
     TRY(zeros_like_input(c, n, 0, &z));
+    if (c->grad_enabled) { /* create_graph: recorded, so its own gradient is the index_select again */
+        st = ks_ag_index_add(c, z, (int)n->i[0], idx, gout[0], 1.0, &gin[0]);
+        goto done;
+    }
     TRY(ks_index_add_(c, z, (int)n->i[0], idx, gout[0], 1.0));
     gin[0] = z;
     z = NULL;
@@ -76,6 +89,10 @@ static ks_status gather_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
     if (st) return st;
     TRY(zeros_like_input(c, n, 0, &z));
+    if (c->grad_enabled) { /* create_graph: recorded, so its own gradient is the gather again */
+        st = ks_ag_scatter_add(c, z, (int)n->i[0], idx, gout[0], &gin[0]);
+        goto done;
+    }
     TRY(ks_scatter_add_(c, z, (int)n->i[0], idx, gout[0]));
     gin[0] = z;
     z = NULL;
@@ -96,12 +113,33 @@ ks_status ks_ag_gather(ks_ctx *c, ks_tensor *t, int dim, ks_tensor *index, ks_te
 }
 
 /* ------------------------------------------------ index_add / scatter_add */
+/* add_backward under create_graph: source's gradient as a recorded
+ * index_select (times alpha) or gather; a scatter_add node records only when
+ * its index has the source's shape (no zero-padded corner to place) */
+static ks_status add_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor *idx, ks_tensor **gin)
+{
+    ks_tensor *s = NULL;
+    ks_status st = KS_OK;
+    int dim = (int)n->i[0];
+    if (n->needs_grad[0]) gin[0] = ks_tensor_retain(g);
+    if (!n->needs_grad[1]) return KS_OK;
+    if (n->i[1]) return ks_ag_gather(c, g, dim, idx, &gin[1]);
+    if ((st = ks_ag_index_select(c, g, dim, idx, &s)) || n->f[0] == 1.0) {
+        gin[1] = st ? NULL : s;
+        return st;
+    }
+    st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(s), ks_op_scalar(ks_scalar_float(n->f[0])), NULL, &gin[1]);
+    ks_tensor_release(s);
+    return st;
+}
+
 /* two-input node (self, source) saving index; i[0] dim, i[1] 1 for scatter_add; f[0] alpha */
 static ks_status add_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *idx, *g = NULL, *z = NULL, *v = NULL, *nv = NULL;
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
     if (st) return st;
+    if (c->grad_enabled) return add_backward_recorded(c, n, gout[0], idx, gin); /* create_graph */
     int dim = (int)n->i[0];
     if (n->needs_grad[0]) gin[0] = ks_tensor_retain(gout[0]);
     if (!n->needs_grad[1]) return KS_OK;
@@ -152,6 +190,7 @@ static ks_status add_op(ks_ctx *c, bool scatter, ks_tensor *self, int dim, ks_te
             n->i[0] = dim;
             n->i[1] = scatter;
             n->f[0] = alpha;
+            n->double_backward = !scatter || same_shape(index, src);
             st = ks_node_save(c, n, index);
             if (!st) ks_node_set_output(n, 0, r);
             ks_node_release(n);
@@ -179,6 +218,11 @@ static ks_status masked_fill_backward(ks_ctx *c, ks_node *n, ks_tensor *const *g
     ks_tensor *mask, *g = NULL;
     ks_status st = ks_node_get_saved(c, n, 0, &mask);
     if (st) return st;
+    if (c->grad_enabled) { /* create_graph: the same steps, recorded */
+        TRY(ks_ag_masked_fill(c, gout[0], mask, 0, &g));
+        st = ks_ag_sum_to_shape(c, g, n->in_ndim[0], n->in_size[0], &gin[0]);
+        goto done;
+    }
     TRY(ks_clone(c, gout[0], &g));
     TRY(ks_masked_fill_(c, g, mask, 0));
     st = ks_sum_to_shape(c, g, n->in_ndim[0], n->in_size[0], &gin[0]);
@@ -210,6 +254,33 @@ ks_status ks_ag_masked_fill(ks_ctx *c, ks_tensor *t, ks_tensor *mask, double val
 }
 
 /* ----------------------------------------------------------- masked_select */
+/* masked_select_backward under create_graph: masked_select is an
+ * index_select of the flattened (broadcast) input at the mask's set
+ * positions, so its gradient is a recorded index_add at those positions */
+static ks_status masked_select_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *mask, int nd, const int64_t *shape,
+                                                 ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *me = NULL, *mc = NULL, *pos = NULL, *z = NULL, *r = NULL, *rs = NULL;
+    ks_status st;
+    TRY(ks_expand(c, mask, nd, shape, &me));
+    TRY(ks_contiguous(c, me, &mc));
+    int64_t total = mc->numel, cnt = g->numel, k = 0;
+    TRY(ks_tensor_empty(c, KS_INT64, 1, &cnt, &pos));
+    const uint8_t *m = ks_tensor_data(mc); /* bool and uint8: one byte */
+    int64_t *pp = ks_tensor_data(pos);
+    for (int64_t i = 0; i < total && k < cnt; i++)
+        if (m[i]) pp[k++] = i;
+    TRY(ks_tensor_empty(c, KS_FLOAT32, 1, &total, &z));
+    memset(ks_tensor_data(z), 0, (size_t)total * sizeof(float));
+    TRY(ks_ag_index_add(c, z, 0, pos, g, 1.0, &r));
+    TRY(ks_ag_reshape(c, r, nd, shape, &rs));
+    st = ks_ag_sum_to_shape(c, rs, n->in_ndim[0], n->in_size[0], &gin[0]);
+done:
+    ks_tensor_release(me); ks_tensor_release(mc); ks_tensor_release(pos);
+    ks_tensor_release(z); ks_tensor_release(r); ks_tensor_release(rs);
+    return st;
+}
+
 static ks_status masked_select_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *mask, *z = NULL;
@@ -218,6 +289,7 @@ static ks_status masked_select_backward(ks_ctx *c, ks_node *n, ks_tensor *const 
     int nd;
     int64_t shape[KS_MAX_DIMS];
     TRY(ks_broadcast_shapes(c, n->in_ndim[0], n->in_size[0], mask->ndim, mask->size, &nd, shape));
+    if (c->grad_enabled) return masked_select_backward_recorded(c, n, mask, nd, shape, gout[0], gin); /* create_graph */
     TRY(ks_tensor_empty(c, KS_FLOAT32, nd, shape, &z));
     memset(ks_tensor_data(z), 0, (size_t)z->numel * sizeof(float));
     TRY(ks_masked_scatter_(c, z, mask, gout[0]));
@@ -239,6 +311,30 @@ ks_status ks_ag_masked_select(ks_ctx *c, ks_tensor *t, ks_tensor *mask, ks_tenso
 }
 
 /* ----------------------------------------------- values taken by indices */
+/* take_backward under create_graph: a recorded scatter_add of g (index and
+ * source shaped alike, so it records too) into zeros z (released here) */
+static ks_status take_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *idx, ks_tensor *z, ks_tensor *g,
+                                        ks_tensor **gin)
+{
+    ks_tensor *gi = NULL, *zv = NULL, *r = NULL;
+    int dim = (int)n->i[0];
+    ks_status st;
+    TRY(ks_ag_reshape(c, g, idx->ndim, idx->size, &gi));
+    if (dim < 0) { /* t was flattened: scatter into its flat view, then back to its shape */
+        TRY(ks_view(c, z, 1, &z->numel, &zv));
+        TRY(ks_ag_scatter_add(c, zv, 0, idx, gi, &r));
+        st = ks_ag_reshape(c, r, n->in_ndim[0], n->in_size[0], &gin[0]);
+    } else {
+        st = ks_ag_scatter_add(c, z, dim, idx, gi, &gin[0]);
+    }
+done:
+    ks_tensor_release(z);
+    ks_tensor_release(gi);
+    ks_tensor_release(zv);
+    ks_tensor_release(r);
+    return st;
+}
+
 /* saved 0: indices in keepdim shape (or [1] for a flattened t); i[0] dim (-1: flattened) */
 static ks_status take_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
@@ -247,6 +343,7 @@ static ks_status take_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks
     if (st) return st;
     int dim = (int)n->i[0];
     TRY(zeros_like_input(c, n, 0, &z));
+    if (c->grad_enabled) return take_backward_recorded(c, n, idx, z, gout[0], gin); /* create_graph; consumes z */
     TRY(ks_reshape(c, gout[0], idx->ndim, idx->size, &g));
     if (dim < 0) {
         TRY(ks_view(c, z, 1, &z->numel, &zv));
@@ -335,9 +432,80 @@ done:
 }
 
 /* ------------------------------------------------------------------- cdist */
+/* does cdist record its backward for this p? finite p >= 1 */
+static bool cdist_double(double p) { return p >= 1 && isfinite(p); }
+
+/* d dist / d x1 per pair and coordinate, [*, P, R, M], recorded, from diff =
+ * x1_i - x2_j: sign(diff) for p = 1 (a constant), else
+ * diff |diff|^(p-2) / dist^(p-1) (p = 2: diff / dist), 0 where dist = 0 */
+static ks_status cdist_factor(ks_ctx *c, ks_tensor *diff, double p, ks_tensor **out)
+{
+    ks_tensor *ad = NULL, *ap = NULL, *s = NULL, *d = NULL, *num = NULL, *den = NULL, *f = NULL, *zero = NULL;
+    int last = diff->ndim - 1;
+    ks_operand z = ks_op_scalar(ks_scalar_float(0.0));
+    ks_status st;
+    if (p == 1) return ks_unary(c, KS_OP_SIGN, diff, NULL, out);
+    TRY(ks_ag_unary(c, KS_OP_ABS, diff, &ad));
+    TRY(ks_ag_binary(c, KS_OP_POW, ks_op_tensor(ad), ks_op_scalar(ks_scalar_float(p)), NULL, &ap));
+    TRY(ks_ag_reduce(c, KS_AG_SUM, ap, 1, &last, true, &s));
+    TRY(ks_ag_binary(c, KS_OP_POW, ks_op_tensor(s), ks_op_scalar(ks_scalar_float(1.0 / p)), NULL, &d));
+    if (p == 2) {
+        TRY(ks_ag_binary(c, KS_OP_DIV, ks_op_tensor(diff), ks_op_tensor(d), NULL, &f));
+    } else {
+        ks_tensor *pw = NULL;
+        st = ks_ag_binary(c, KS_OP_POW, ks_op_tensor(ad), ks_op_scalar(ks_scalar_float(p - 2)), NULL, &pw);
+        if (!st) st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(diff), ks_op_tensor(pw), NULL, &num);
+        ks_tensor_release(pw);
+        if (st) goto done;
+        TRY(ks_ag_binary(c, KS_OP_POW, ks_op_tensor(d), ks_op_scalar(ks_scalar_float(p - 1)), NULL, &den));
+        TRY(ks_ag_binary(c, KS_OP_DIV, ks_op_tensor(num), ks_op_tensor(den), NULL, &f));
+    }
+    TRY(ks_binary_op(c, KS_OP_EQ, ks_op_tensor(d), z, NULL, NULL, &zero));
+    st = ks_ag_where(c, zero, z, ks_op_tensor(f), out);
+done:
+    ks_tensor_release(ad); ks_tensor_release(ap); ks_tensor_release(s); ks_tensor_release(d);
+    ks_tensor_release(num); ks_tensor_release(den); ks_tensor_release(f); ks_tensor_release(zero);
+    return st;
+}
+
+/* cdist_backward under create_graph (finite p >= 1): the per-pair factor
+ * times g, summed over the other set's rows, recorded */
+static ks_status cdist_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
+{
+    ks_tensor *x1 = NULL, *x2 = NULL, *a = NULL, *b = NULL, *diff = NULL, *f = NULL, *gk = NULL, *t = NULL,
+              *s = NULL, *ns = NULL;
+    ks_status st;
+    TRY(ks_ag_saved_input(c, n, 0, 0, &x1));
+    TRY(ks_ag_saved_input(c, n, 1, 1, &x2));
+    TRY(ks_ag_unsqueeze(c, x1, x1->ndim - 1, &a)); /* [*, P, 1, M] */
+    TRY(ks_ag_unsqueeze(c, x2, x2->ndim - 2, &b)); /* [*, 1, R, M] */
+    TRY(ks_ag_binary(c, KS_OP_SUB, ks_op_tensor(a), ks_op_tensor(b), NULL, &diff));
+    TRY(cdist_factor(c, diff, n->f[0], &f));
+    TRY(ks_ag_unsqueeze(c, g, g->ndim, &gk)); /* [*, P, R, 1] */
+    TRY(ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(f), ks_op_tensor(gk), NULL, &t));
+    int rdim = t->ndim - 2, pdim = t->ndim - 3;
+    if (n->needs_grad[0]) {
+        TRY(ks_ag_reduce(c, KS_AG_SUM, t, 1, &rdim, false, &s));
+        TRY(ks_ag_sum_to_shape(c, s, n->in_ndim[0], n->in_size[0], &gin[0]));
+        ks_tensor_release(s);
+        s = NULL;
+    }
+    if (n->needs_grad[1]) {
+        TRY(ks_ag_reduce(c, KS_AG_SUM, t, 1, &pdim, false, &s));
+        TRY(ks_ag_unary(c, KS_OP_NEG, s, &ns));
+        TRY(ks_ag_sum_to_shape(c, ns, n->in_ndim[1], n->in_size[1], &gin[1]));
+    }
+done:
+    ks_tensor_release(x1); ks_tensor_release(x2); ks_tensor_release(a); ks_tensor_release(b);
+    ks_tensor_release(diff); ks_tensor_release(f); ks_tensor_release(gk); ks_tensor_release(t);
+    ks_tensor_release(s); ks_tensor_release(ns);
+    return st;
+}
+
 /* saved 0: x1, 1: x2; f[0] p */
 static ks_status cdist_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
+    if (c->grad_enabled) return cdist_backward_recorded(c, n, gout[0], gin); /* create_graph */
     ks_tensor *x1, *x2;
     ks_status st = ks_node_get_saved(c, n, 0, &x1);
     if (!st) st = ks_node_get_saved(c, n, 1, &x2);
@@ -359,6 +527,7 @@ ks_status ks_ag_cdist(ks_ctx *c, ks_tensor *x1, ks_tensor *x2, double p, ks_tens
         if (!n) st = KS_ENOMEM;
         else {
             n->f[0] = p;
+            n->double_backward = cdist_double(p);
             st = ks_node_save(c, n, x1);
             if (!st) st = ks_node_save(c, n, x2);
             if (!st) ks_node_set_output(n, 0, r);

@@ -9,6 +9,10 @@
  * masked_scatter_ into zeros; the values of sort/topk/kthvalue/median flow back
  * to the positions their indices name; cdist -> ks_cdist_backward. Integer
  * index tensors never get gradients.
+ * Under create_graph every backward here records (double backward): the
+ * scatter-adds become index_add / scatter_add, whose own gradients are the
+ * index_select / gather again; cdist records for finite p >= 1, scatter_add
+ * only when its index has the source's shape.
  */
 #ifndef KS_GRAD_SELECT_H
 #define KS_GRAD_SELECT_H

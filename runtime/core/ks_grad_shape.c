@@ -1,8 +1,11 @@
 /* ks_grad_shape.c: autograd for cat, stack, split/chunk (views), pad
- * (constant mode), repeat, roll, tril and triu. cat and stack also run their
- * backward as recorded views under create_graph (double backward). */
+ * (constant mode), repeat, roll, tril and triu. cat, stack, pad (any mode)
+ * and repeat also run their backward as recording ops under create_graph
+ * (double backward). */
 #include "ks_grad_shape.h"
 #include "ks_fill.h"
+#include "ks_grad_ops.h"
+#include "ks_grad_select.h"
 #include "ks_grad_views.h"
 #include "ks_indexing.h"
 #include "ks_shape_ops.h"
@@ -119,8 +122,16 @@ static ks_status pad_indexed_backward(ks_ctx *c, ks_node *n, ks_tensor *g, ks_te
         if ((st = ks_tensor_empty(c, KS_INT64, 1, &outn, &idx))) break;
         int64_t *map = ks_tensor_data(idx);
         for (int64_t o = 0; o < outn; o++) map[o] = ks_pad_source(mode, o - left, len);
-        if (!(st = ks_tensor_empty(c, KS_FLOAT32, cur->ndim, size, &next)) && !(st = ks_fill_(c, next, 0.0)))
-            st = ks_index_add_(c, next, d, idx, cur, 1.0);
+        if (!(st = ks_tensor_empty(c, KS_FLOAT32, cur->ndim, size, &next)) && !(st = ks_fill_(c, next, 0.0))) {
+            if (c->grad_enabled) { /* create_graph: recorded (its gradient is the index_select) */
+                ks_tensor *z = next;
+                next = NULL;
+                st = ks_ag_index_add(c, z, d, idx, cur, 1.0, &next);
+                ks_tensor_release(z);
+            } else {
+                st = ks_index_add_(c, next, d, idx, cur, 1.0);
+            }
+        }
         ks_tensor_release(idx);
         idx = NULL;
         ks_tensor_release(cur);
@@ -138,7 +149,8 @@ static ks_status pad_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_
     int np = (int)n->i[0];
     int64_t neg[2 * KS_MAX_DIMS];
     for (int k = 0; k < np; k++) neg[k] = -n->i[1 + k];
-    return ks_pad(c, gout[0], np, neg, KS_PAD_CONSTANT, 0.0, &gin[0]);
+    /* create_graph: a recorded pad by -pads, whose gradient pads back */
+    return (c->grad_enabled ? ks_ag_pad : ks_pad)(c, gout[0], np, neg, KS_PAD_CONSTANT, 0.0, &gin[0]);
 }
 
 static const ks_op_def op_pad = {"PadBackward", pad_backward};
@@ -156,6 +168,7 @@ ks_status ks_ag_pad(ks_ctx *c, ks_tensor *t, int npads, const int64_t *pads, ks_
         nd->i[0] = npads;
         memcpy(nd->i + 1, pads, (size_t)npads * sizeof *pads);
         nd->i[17] = mode;
+        nd->double_backward = true;
         ks_node_set_output(nd, 0, r);
         ks_node_release(nd);
     }
@@ -179,7 +192,13 @@ static ks_status repeat_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     if (k > KS_MAX_DIMS)
         return ks_error(c, KS_EINVAL, "repeat: gradient needs %d dims, more than the %d supported", k, KS_MAX_DIMS);
     ks_tensor *v = NULL;
-    ks_status st = ks_reshape(c, gout[0], k, shape, &v);
+    ks_status st;
+    if (c->grad_enabled) { /* create_graph: the same reshape and sum, recorded */
+        if (!(st = ks_ag_reshape(c, gout[0], k, shape, &v))) st = ks_ag_reduce(c, KS_AG_SUM, v, nr, rdims, false, &gin[0]);
+        ks_tensor_release(v);
+        return st;
+    }
+    st = ks_reshape(c, gout[0], k, shape, &v);
     if (!st) st = ks_sum(c, v, nr, rdims, false, &gin[0]);
     ks_tensor_release(v);
     return st;
@@ -197,6 +216,7 @@ ks_status ks_ag_repeat(ks_ctx *c, ks_tensor *t, int nreps, const int64_t *reps, 
         if (!nd) { ks_tensor_release(r); return KS_ENOMEM; }
         nd->i[0] = nreps;
         memcpy(nd->i + 1, reps, (size_t)nreps * sizeof *reps);
+        nd->double_backward = true;
         ks_node_set_output(nd, 0, r);
         ks_node_release(nd);
     }

@@ -1,7 +1,10 @@
 /* ks_nn_dropout.c: dropout and embedding lookups, forward and backward.
- * Dropout's gradient (g times the saved mask) records under create_graph,
- * so it supports double backward with the same mask; embedding's does not. */
+ * Under create_graph both gradients record (double backward): dropout's is
+ * g times the saved mask (the same mask again), embedding's a recorded
+ * index_add of g's rows (whose gradient is their index_select). */
 #include "ks_grad_ops.h"
+#include "ks_grad_select.h"
+#include "ks_grad_views.h"
 #include "ks_nn.h"
 #include "ks_random.h"
 #include "ks_threads.h"
@@ -124,12 +127,51 @@ done:
 }
 
 /* ------------------------------------------------------------ embedding */
+/* g's rows (as [N, D]) times a constant 0/1 column that drops the rows of
+ * padding_idx (g's rows themselves when no index is padding_idx), recorded */
+static ks_status embedding_rows(ks_ctx *c, ks_node *n, ks_tensor *idx, ks_tensor *g, ks_tensor **out)
+{
+    int64_t N = idx->numel, shape[2] = {N, n->in_size[1][1]}, col[2] = {N, 1};
+    const int64_t *ip = ks_tensor_data(idx);
+    bool padded = false;
+    for (int64_t k = 0; k < N; k++) padded |= ip[k] == n->i[0];
+    ks_tensor *rows = NULL, *keep = NULL;
+    ks_status st = ks_ag_reshape(c, g, 2, shape, &rows);
+    if (st || !padded) { *out = rows; return st; }
+    if (!(st = ks_tensor_empty(c, KS_FLOAT32, 2, col, &keep))) {
+        float *kp = ks_tensor_data(keep);
+        for (int64_t k = 0; k < N; k++) kp[k] = ip[k] == n->i[0] ? 0.0f : 1.0f;
+        st = ks_ag_binary(c, KS_OP_MUL, ks_op_tensor(rows), ks_op_tensor(keep), NULL, out);
+    }
+    ks_tensor_release(rows);
+    ks_tensor_release(keep);
+    return st;
+}
+
+/* embedding's backward under create_graph: index_add of the rows into zeros, recorded */
+static ks_status embedding_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *idx, ks_tensor *g, ks_tensor **gin)
+{
+    int64_t N = idx->numel;
+    ks_tensor *rows = NULL, *flat = NULL, *z = NULL;
+    ks_status st;
+    if (!(st = embedding_rows(c, n, idx, g, &rows)) && !(st = ks_reshape(c, idx, 1, &N, &flat)) &&
+        !(st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[1], n->in_size[1], &z))) {
+        memset(ks_tensor_data(z), 0, (size_t)z->numel * sizeof(float));
+        st = ks_ag_index_add(c, z, 0, flat, rows, 1.0, &gin[1]);
+    }
+    ks_tensor_release(rows);
+    ks_tensor_release(flat);
+    ks_tensor_release(z);
+    return st;
+}
+
 /* saved: 0 indices (contiguous int64). i[0] padding_idx. Rows accumulate in index order: deterministic. */
 static ks_status embedding_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *idx, *g, *r;
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
     if (st || !n->needs_grad[1]) return st;
+    if (c->grad_enabled) return embedding_backward_recorded(c, n, idx, gout[0], gin); /* create_graph */
     if ((st = ks_contiguous(c, gout[0], &g))) return st;
     if ((st = ks_tensor_empty(c, KS_FLOAT32, n->in_ndim[1], n->in_size[1], &r))) { ks_tensor_release(g); return st; }
     int64_t D = n->in_size[1][1];
@@ -178,7 +220,10 @@ ks_status ks_nn_embedding(ks_ctx *c, ks_tensor *indices, ks_tensor **out, ks_ten
     ks_tensor *ins[2] = {indices, weight};
     ks_node *n;
     if ((st = ks_ag_record(c, &op_embedding, 2, ins, 1, &idx, y, &n))) goto done;
-    if (n) n->i[0] = padding_idx;
+    if (n) {
+        n->i[0] = padding_idx;
+        n->double_backward = true;
+    }
     *out = y;
     y = NULL;
 done:

@@ -3,8 +3,7 @@
  * kl divergence) and nll_loss, with PyTorch's definitions and reductions.
  * One forward/backward pair serves every element-wise loss: a per-element
  * value and its derivatives with respect to input and target.
- * Under create_graph the backward of all but kl_div runs as recording ops
- * (double backward); kl_div's gradients cannot be differentiated again. */
+ * Under create_graph the backward runs as recording ops (double backward). */
 #include "ks_grad_ops.h"
 #include "ks_nn.h"
 
@@ -130,8 +129,39 @@ static ks_status scale_recorded(ks_ctx *c, ks_tensor **t, double unit, ks_tensor
     return KS_OK;
 }
 
+/* kl_div's d l / d x and d l / d y (either may be NULL), recorded. Log
+ * target: -e^y and e^y (y - x + 1). Else, where y > 0: -y and log y - x + 1,
+ * 0 elsewhere; the log reads y with its other places set to 1 (a where, so
+ * no 0 * inf reaches y's gradient there). */
+static ks_status kl_div_recorded(ks_ctx *c, ks_node *n, ks_tensor *x, ks_tensor *y, ks_tensor **dx, ks_tensor **dy)
+{
+    ks_tensor *e = NULL, *pos = NULL, *ys = NULL, *l = NULL, *d = NULL, *t = NULL;
+    ks_operand zero = ks_op_scalar(ks_scalar_float(0.0)), one = ks_op_scalar(ks_scalar_float(1.0));
+    ks_status st;
+    if (n->i[4]) {
+        if ((st = ks_ag_unary(c, KS_OP_EXP, y, &e))) goto done;
+        if (dx && (st = ks_ag_unary(c, KS_OP_NEG, e, dx))) goto done;
+        if (dy && !(st = ag(c, KS_OP_SUB, y, x, &d)) && !(st = ag_s(c, KS_OP_ADD, d, 1.0, &t)))
+            st = ag(c, KS_OP_MUL, e, t, dy);
+        goto done;
+    }
+    if ((st = ks_binary_op(c, KS_OP_GT, ks_op_tensor(y), zero, NULL, NULL, &pos))) goto done;
+    if (dx && (!(st = ks_ag_unary(c, KS_OP_NEG, y, &t)))) {
+        st = ks_ag_where(c, pos, ks_op_tensor(t), zero, dx);
+        ks_tensor_release(t);
+        t = NULL;
+    }
+    if (!st && dy && !(st = ks_ag_where(c, pos, ks_op_tensor(y), one, &ys)) && !(st = ks_ag_unary(c, KS_OP_LOG, ys, &l)) &&
+        !(st = ag(c, KS_OP_SUB, l, x, &d)) && !(st = ag_s(c, KS_OP_ADD, d, 1.0, &t)))
+        st = ks_ag_where(c, pos, ks_op_tensor(t), zero, dy);
+done:
+    ks_tensor_release(e); ks_tensor_release(pos); ks_tensor_release(ys);
+    ks_tensor_release(l); ks_tensor_release(d); ks_tensor_release(t);
+    return st;
+}
+
 /* the backward under create_graph: the gradients as recording ops of the
- * saved input and target (kl_div does not run here: no double backward) */
+ * saved input and target */
 static ks_status pw_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_tensor **gin)
 {
     ks_tensor *x = NULL, *y = NULL, *w = NULL, *pw = NULL, *dx = NULL, *dy = NULL;
@@ -141,10 +171,13 @@ static ks_status pw_backward_recorded(ks_ctx *c, ks_node *n, ks_tensor *g, ks_te
     if (n->i[2] && (st = ks_node_get_saved(c, n, k++, &w))) goto done;
     if (n->i[3] && (st = ks_node_get_saved(c, n, k++, &pw))) goto done;
     double unit = n->i[1] == KS_REDUCE_MEAN ? 1.0 / (n->i[5] ? (double)n->i[5] : (double)x->numel) : 1.0;
-    bool bce = n->i[0] == KS_LOSS_BCE_LOGITS;
-    if ((n->needs_grad[0] || (n->needs_grad[1] && !bce)) && (st = dl_dx_recorded(c, n, x, y, pw, &dx))) goto done;
+    bool bce = n->i[0] == KS_LOSS_BCE_LOGITS, kl = n->i[0] == KS_LOSS_KL_DIV;
+    if (kl && (st = kl_div_recorded(c, n, x, y, n->needs_grad[0] ? &dx : NULL, n->needs_grad[1] ? &dy : NULL)))
+        goto done;
+    if (!kl && (n->needs_grad[0] || (n->needs_grad[1] && !bce)) && (st = dl_dx_recorded(c, n, x, y, pw, &dx)))
+        goto done;
     if (n->needs_grad[1]) {
-        st = bce ? bce_dl_dy_recorded(c, x, pw, &dy) : ks_ag_unary(c, KS_OP_NEG, dx, &dy);
+        st = kl ? KS_OK : bce ? bce_dl_dy_recorded(c, x, pw, &dy) : ks_ag_unary(c, KS_OP_NEG, dx, &dy);
         if (!st) st = scale_recorded(c, &dy, unit, w, g);
         if (st) goto done;
         gin[1] = dy;
@@ -162,7 +195,7 @@ done:
 /* saved: 0 input, 1 target, 2 elementwise weight (optional), 3 pos_weight (optional) */
 static ks_status pw_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
-    if (c->grad_enabled) return pw_backward_recorded(c, n, gout[0], gin); /* create_graph; never kl_div */
+    if (c->grad_enabled) return pw_backward_recorded(c, n, gout[0], gin); /* create_graph */
     ks_tensor *xt, *yt, *wt = NULL, *pwt = NULL, *gt;
     ks_status st;
     if ((st = ks_node_get_saved(c, n, 0, &xt)) || (st = ks_node_get_saved(c, n, 1, &yt))) return st;
@@ -270,7 +303,7 @@ ks_status ks_nn_pointwise_loss(ks_ctx *c, ks_pointwise_loss kind, ks_tensor *inp
         n->i[0] = kind; n->i[1] = o->reduction; n->i[2] = w != NULL; n->i[3] = pw != NULL; n->i[4] = o->log_target;
         n->i[5] = batch;
         n->f[0] = o->beta;
-        n->double_backward = kind != KS_LOSS_KL_DIV;
+        n->double_backward = true;
         st = ks_node_save(c, n, x);
         if (!st) st = ks_node_save(c, n, y);
         if (!st && w) st = ks_node_save(c, n, w);

@@ -30,12 +30,17 @@
 -- logsumexp, views (reshape, transpose, indexing by slices, expand, ...),
 -- matmul and friends, F.linear/nn.Linear, softmax, log_softmax, mse_loss,
 -- l1_loss, smooth_l1_loss, binary_cross_entropy_with_logits,
--- cross_entropy (with respect to the logits), nll_loss, cat, stack, conv2d (any stride, padding,
+-- cross_entropy (with respect to the logits), nll_loss, kl_div, cat, stack,
+-- index_select, gather, embedding, indexing with tensors (t[idx], t[mask],
+-- t[{rows, cols}]), index_add, scatter_add, masked_select, masked_fill, pad
+-- (any mode), repeat, var/std/norm, max/min over a dim, sort/topk/kthvalue/
+-- median values, cumsum, prod and cumprod (inputs without zeros), cdist
+-- (p >= 1, not inf), conv2d (any stride, padding,
 -- dilation, groups), F.unfold/F.fold, max_pool2d, avg_pool2d,
 -- adaptive_avg_pool2d, batch_norm (training and eval), layer_norm,
 -- group_norm and dropout (the same mask): second-order MAML on a CNN.
--- Any other op (kl_div, indexing with tensors, pad, var/std/norm,
--- embedding, custom autograd.Function, ...) gives first gradients as usual,
+-- Any other op (prod/cumprod of an input with a zero, cdist with p = inf,
+-- custom autograd.Function, ...) gives first gradients as usual,
 -- but differentiating through them again raises "double backward of
 -- <Op>Backward is not supported" (never a silently detached result).
 local ks = require "kshot"
