@@ -895,6 +895,20 @@ describe("kshot.progress", function()
   end)
 end)
 
+describe("report numbers", function()
+  it("print mean ± half-width to the half-width's 3 significant digits (percents and fractions alike)", function()
+    local exp = experiment.new { name = "fmt", root = tmpdir(), seed = 1, seeds = 4, progress = false,
+      configs = { { name = "pct", scale = 1 }, { name = "frac", scale = 0.01 } },
+      run = function(cfg, ctx) return { accuracy = (70 + ctx.replicate) * cfg.scale } end }
+    exp:run()
+    local md = exp:report { write = false }
+    -- mean 71.5, sd 1.291, t(3) = 3.182: half-width 2.054
+    assert.truthy(md:find("| pct **(highest mean)** | 4 | 71.50 ± 2.05 |", 1, true), md)
+    assert.truthy(md:find("| frac | 4 | 0.7150 ± 0.0205 |", 1, true), md)
+    assert.truthy(tostring(exp:summarize()):find("71.50 ± 2.05", 1, true))
+  end)
+end)
+
 describe("exp:compare", function()
   it("pairs two configs that are not the baseline over the replicates where both succeeded", function()
     local exp = experiment.new(spec(tmpdir()))

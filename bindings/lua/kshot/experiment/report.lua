@@ -48,6 +48,16 @@ local function values_of(self, c, metric)
 end
 
 local function fmt4(v) return v == nil and "-" or ("%.4f"):format(v) end
+
+-- "mean ± half" with the decimals the interval supports: the half-width to 3
+-- significant digits, the mean to the same place (70.95 ± 4.03 for percents,
+-- 0.7095 ± 0.0403 for fractions); no half-width (n = 1): the mean as fmt4
+local function fmt_pm(mean, half)
+  if half == nil then return fmt4(mean) end
+  local d = 4
+  if half > 0 then d = math.max(0, math.min(6, 2 - math.floor(math.log(half, 10)))) end
+  return ("%." .. d .. "f ± %." .. d .. "f"):format(mean, half)
+end
 local function fmtp(p)
   if p == nil then return "-" end
   if p < 1e-4 then return ("%.1e"):format(p) end
@@ -134,7 +144,7 @@ function Summary:__tostring()
   for i, r in ipairs(self.rows) do
     local cell = "-"
     if r.interval then
-      cell = r.interval.half and ("%s ± %s"):format(fmt4(r.interval.mean), fmt4(r.interval.half)) or fmt4(r.interval.mean)
+      cell = fmt_pm(r.interval.mean, r.interval.half)
     end
     rows[#rows + 1] = { r.key .. marks(self, i, r.key),
       tostring(r.n), cell, tostring(r.failed) .. (r.missing > 0 and (" (+%d not run)"):format(r.missing) or "") }
@@ -145,8 +155,8 @@ function Summary:__tostring()
     local crows = { { "config", "pairs", "difference", "Holm p (t)", "verdict" } }
     for _, cmp in ipairs(self.comparisons) do
       if cmp.t then
-        crows[#crows + 1] = { cmp.key, tostring(cmp.n), ("%s ± %s"):format(fmt4(cmp.diff),
-          cmp.diff_interval.half and fmt4(cmp.diff_interval.half) or "-"), fmtp(cmp.holm_t), verdict(cmp, self.maximize) }
+        crows[#crows + 1] = { cmp.key, tostring(cmp.n), fmt_pm(cmp.diff, cmp.diff_interval.half), fmtp(cmp.holm_t),
+          verdict(cmp, self.maximize) }
       else
         crows[#crows + 1] = { cmp.key, tostring(cmp.n), "-", "-", "too few pairs" }
       end
@@ -346,8 +356,7 @@ function Experiment:report(opts)
   for i, r in ipairs(s.rows) do
     local cell = "-"
     if r.interval then
-      cell = r.interval.half and ("%s ± %s"):format(fmt4(r.interval.mean), fmt4(r.interval.half))
-        or fmt4(r.interval.mean)
+      cell = fmt_pm(r.interval.mean, r.interval.half)
     end
     local name = r.key .. marks(s, i, r.key, true)
     local row = { name, tostring(r.n), cell }
@@ -375,7 +384,7 @@ function Experiment:report(opts)
     for _, cmp in ipairs(s.comparisons) do
       if cmp.t then
         crow[#crow + 1] = { cmp.key, tostring(cmp.n),
-          ("%s ± %s"):format(fmt4(cmp.diff), cmp.diff_interval.half and fmt4(cmp.diff_interval.half) or "-"),
+          fmt_pm(cmp.diff, cmp.diff_interval.half),
           fmtp(cmp.t.p), fmtp(cmp.holm_t), fmtp(cmp.w.p) .. (cmp.w.exact and " (exact)" or ""), fmtp(cmp.holm_w),
           verdict(cmp, self.maximize) }
       else
