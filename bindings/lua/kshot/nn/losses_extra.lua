@@ -36,11 +36,18 @@ end
 -- errors name the function and the argument, at the user's line (check <- F function <- user)
 local check_float = options.check_float
 
-local function check_shapes(a, b, what_a, what_b, fname)
+local function check_shapes(a, b, what_a, what_b, fname, level)
   if not same_shape(a, b) then
     error(string.format("%s: %s of shape %s and %s of shape %s must have the same shape", fname, what_a,
-      shape_str(a), what_b, shape_str(b)), 3)
+      shape_str(a), what_b, shape_str(b)), level or 3)
   end
+end
+
+-- the usual pair: float32 input and target of one shape (errors at the user's line)
+local function check_input_target(x, y, fname)
+  check_float(x, "input", fname, 4)
+  check_float(y, "target", fname, 4)
+  check_shapes(x, y, "input", "target", fname, 4)
 end
 
 local function check_number(v, what, fname)
@@ -113,9 +120,7 @@ end
 function F.hinge_embedding_loss(x, y, opts, ...)
   local fname = "hinge_embedding_loss"
   opts = opts_of(fname, {"margin", "reduction"}, {"margin"}, opts, ...)
-  check_float(x, "input", fname)
-  check_float(y, "target", fname)
-  check_shapes(x, y, "input", "target", fname)
+  check_input_target(x, y, fname)
   local margin = opts.margin or 1
   check_number(margin, "margin", fname)
   local z = zeros_like(x)
@@ -245,9 +250,7 @@ end
 function F.soft_margin_loss(x, y, opts)
   local fname = "soft_margin_loss"
   opts = opts_of(fname, {"reduction"}, {}, opts)
-  check_float(x, "input", fname)
-  check_float(y, "target", fname)
-  check_shapes(x, y, "input", "target", fname)
+  check_input_target(x, y, fname)
   return reduce(softplus(-y * x), opts.reduction)
 end
 
@@ -255,9 +258,7 @@ end
 function F.multilabel_soft_margin_loss(x, y, opts, ...)
   local fname = "multilabel_soft_margin_loss"
   opts = opts_of(fname, {"weight", "reduction"}, {"weight"}, opts, ...)
-  check_float(x, "input", fname)
-  check_float(y, "target", fname)
-  check_shapes(x, y, "input", "target", fname)
+  check_input_target(x, y, fname)
   if x:dim() < 1 or x:dim() > 2 then
     error(string.format("%s: expected input [N, C] or [C], got %s", fname, shape_str(x)), 2)
   end

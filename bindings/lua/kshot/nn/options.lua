@@ -60,12 +60,16 @@ function M.show(v)
   return "{" .. table.concat(s, ", ") .. "}"
 end
 
---- check_float(t, what, fname): t must be a float32 tensor; errors name the
--- function and the argument at the user's line (check_float <- F function <- user).
-function M.check_float(t, what, fname)
-  if not ks.is_tensor(t) then error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(t)), 3) end
+--- check_float(t, what, fname[, level = 3]): t must be a float32 tensor; errors name the
+-- function and the argument at the user's line (check_float <- F function <- user; a
+-- helper between them passes level 4).
+function M.check_float(t, what, fname, level)
+  level = level or 3
+  if not ks.is_tensor(t) then
+    error(string.format("%s: argument '%s' must be a tensor, got %s", fname, what, type(t)), level)
+  end
   if t:dtype() ~= "float32" then
-    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, t:dtype()), 3)
+    error(string.format("%s: argument '%s' must be float32, got %s", fname, what, t:dtype()), level)
   end
 end
 
