@@ -111,6 +111,11 @@ int ks_lua_check_dim(lua_State *L, ks_ctx *c, int arg, int ndim);
 /* Shape from varargs of integers starting at `arg`, or from one table
  * {2, 3} at `arg`. Returns ndim; stops at the first non-number. */
 int ks_lua_check_shape(lua_State *L, int arg, int64_t *size);
+/* Push a shape or stride list: a Lua array {v[0], ...} with the kshot.Size
+ * metatable (prints as {2, 3}, == by contents); ks_lua_open_size creates the
+ * metatable (ks_lua_size.c). */
+void ks_lua_push_dims(lua_State *L, int n, const int64_t *v);
+void ks_lua_open_size(lua_State *L);
 /* Read a boolean option field of a table at `arg` (absent -> def). */
 int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def);
 /* Raise (through kshot.options.check, which words the message for every

@@ -291,20 +291,11 @@ static int t_dtype(lua_State *L) { lua_pushstring(L, ks_dtype_name(ks_lua_check_
 static int t_is_contiguous(lua_State *L) { lua_pushboolean(L, ks_tensor_is_contiguous(ks_lua_check_tensor(L, 1))); return 1; }
 static int t_storage_offset(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->offset); return 1; }
 
-static void push_dims(lua_State *L, int n, const int64_t *v)
-{
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_pushinteger(L, v[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
-/* t:shape() -> {2, 3} (a plain Lua array of sizes) */
+/* t:shape() -> {2, 3}: a Lua array of sizes that prints and compares by contents (ks_lua_size.c) */
 static int t_shape(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    push_dims(L, t->ndim, t->size);
+    ks_lua_push_dims(L, t->ndim, t->size);
     return 1;
 }
 
@@ -321,7 +312,7 @@ static int t_size(lua_State *L)
 static int t_stride(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    if (lua_isnoneornil(L, 2)) { push_dims(L, t->ndim, t->stride); return 1; }
+    if (lua_isnoneornil(L, 2)) { ks_lua_push_dims(L, t->ndim, t->stride); return 1; }
     int d = ks_lua_check_dim(L, KS_CTX(L), 2, t->ndim);
     lua_pushinteger(L, t->ndim ? t->stride[d] : 1);
     return 1;
@@ -642,6 +633,7 @@ void ks_lua_open_tensor(lua_State *L, int module, int methods, int ctxbox)
 {
     luaL_getmetatable(L, KS_TENSOR_MT); /* first: the other openers may make tensors */
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+    ks_lua_open_size(L);
     ks_lua_register(L, tensor_methods, methods, ctxbox);
     ks_lua_register(L, tensor_functions, module, ctxbox);
     lua_pushvalue(L, ctxbox);

@@ -23,6 +23,10 @@
 --   kshot scripts/learning_curve.lua                      # default run: 5 seeds, about 4.5 min on 2 shared cores
 --   kshot scripts/learning_curve.lua --k 1,5,10 --seeds 10 --svg runs/lc.svg
 --   kshot scripts/learning_curve.lua --supervised my.safetensors --simclr none
+-- Resume: each figure is appended to --records (runs/learning_curve.records) as
+-- it is measured; started again, the run reuses the figures recorded with the
+-- same settings (data, test images, steps, checkpoint file, heads) and prints
+-- the same table; --fresh measures everything again.
 -- Checkpoints: any kshot/torchvision-style ResNet safetensors file that
 -- fewshot.load_backbone reads ("none" skips a model); the defaults are the
 -- repository's models/, found from this script's folder (any working folder).
@@ -39,7 +43,8 @@ local LC = {}
 
 LC.DEFAULTS = {k = {1, 2, 5, 10, 20, 50}, seeds = 5, test_size = 0, scratch_steps = 300,
   supervised = "models/fashion_resnet_supervised.safetensors", simclr = "models/fashion_resnet_simclr.safetensors",
-  heads = {"logreg", "CL2N"}, base_size = 5000, svg = "runs/learning_curve.svg"}
+  heads = {"logreg", "CL2N"}, base_size = 5000, svg = "runs/learning_curve.svg",
+  records = "runs/learning_curve.records"}
 
 -- ------------------------------------------------------------ data
 --- Per seed, each class's training rows in a seeded random order (nested K-shot sets).
@@ -67,6 +72,59 @@ function LC.kshot(orders, nclasses, k)
   end
   return ks.cat(parts, 0), ks.tensor(labels, "int64")
 end
+
+-- ------------------------------------------------------------ records (resume)
+-- Every accuracy is appended to a records file as soon as it is measured, one
+-- line "key<TAB>accuracy" with the accuracy in %.17g (it reads back as the same
+-- double, so a resumed run prints the same table). The key names everything
+-- the figure depends on (model, K, seed and the settings; LC.run's o.key_prefix
+-- adds the data and checkpoint identities), so a changed setting re-runs rather
+-- than reuse a stale figure. A line cut short by a kill does not parse and is skipped.
+
+--- Read a records file into {key = accuracy}; a missing file is an empty table.
+function LC.read_records(path)
+  local out = {}
+  local f = io.open(path, "r")
+  if not f then return out end
+  for line in f:lines() do
+    local key, acc = line:match("^(.-)\t([-%d.eE+]+)$")
+    if key and tonumber(acc) then out[key] = tonumber(acc) end
+  end
+  f:close()
+  return out
+end
+
+--- A store for LC.run: get(key) -> accuracy or nil; put(key, acc) appends at once (path nil: memory only).
+function LC.records(path, fresh)
+  local known = (path and not fresh) and LC.read_records(path) or {}
+  local f
+  if path then
+    f = io.open(path, fresh and "w" or "a+")
+    if not f then error(("learning_curve: cannot write the records file '%s'"):format(path), 0) end
+    -- a line cut short by a kill: end it, so the next record starts on a line of its own
+    if not fresh and f:seek("end") > 0 then
+      f:seek("end", -1)
+      local last = f:read(1)
+      f:seek("end") -- C wants a seek between a read and a write
+      if last ~= "\n" then f:write("\n") end
+    end
+  end
+  local R = {reused = 0}
+  function R.get(key)
+    local v = known[key]
+    if v then R.reused = R.reused + 1 end
+    return v
+  end
+  function R.put(key, acc)
+    known[key] = acc
+    if f then f:write(key, "\t", ("%.17g"):format(acc), "\n"); f:flush() end
+  end
+  function R.close() if f then f:close(); f = nil end end
+  return R
+end
+
+-- a key part without the separators of the file
+local function clean(v) return (tostring(v):gsub("[\t\n\r]", " ")) end
 
 -- ------------------------------------------------------------ from scratch
 --- The fixed small CNN (28x28 grey images).
@@ -130,7 +188,8 @@ end
 
 -- ------------------------------------------------------------ the run
 --- LC.run{train = {images, labels}, test = {images, labels}, k =, seeds =, scratch_steps =,
---   backbones = {{name, path}, ...}, heads =, base_size =, scratch = true, log = fn}
+--   backbones = {{name, path}, ...}, heads =, base_size =, scratch = true, log = fn,
+--   records = LC.records(...) (resume: figures already recorded are not measured again), key_prefix = ""}
 -- -> {k = {...}, series = {{name, acc = {[k] = {per-seed}}, summary = {[k] = interval}}}}
 function LC.run(o)
   local trx, try = o.train[1], o.train[2]
@@ -145,6 +204,17 @@ function LC.run(o)
   end
   local orders = {}
   for s = 0, o.seeds - 1 do orders[s] = LC.class_orders(try, nclasses, s) end
+  local records = o.records or LC.records(nil)
+  -- the figure of (key) from the records, or measure() it and record it
+  local function memo(key, measure)
+    key = (o.key_prefix or "") .. key
+    local v = records.get(key)
+    if v == nil then
+      v = measure()
+      records.put(key, v)
+    end
+    return v
+  end
   local series = {}
   local function add(name)
     local se = {name = name, acc = {}}
@@ -156,43 +226,55 @@ function LC.run(o)
     local se = add("scratch CNN")
     for s = 0, o.seeds - 1 do
       for _, k in ipairs(ks_list) do
-        local rows, y = LC.kshot(orders[s], nclasses, k)
-        local acc = LC.scratch_accuracy(trx:index_select(0, rows), y, tex, tey, nclasses, o.scratch_steps,
-          1000 * s + k)
+        local acc = memo(("scratch CNN|steps=%d|K=%d|seed=%d"):format(o.scratch_steps, k, s), function()
+          local rows, y = LC.kshot(orders[s], nclasses, k)
+          return LC.scratch_accuracy(trx:index_select(0, rows), y, tex, tey, nclasses, o.scratch_steps, 1000 * s + k)
+        end)
         table.insert(se.acc[k], acc)
         log(("scratch CNN  K=%-3d seed %d: %.2f%%"):format(k, s, acc))
       end
     end
   end
   for _, b in ipairs(o.backbones or {}) do
-    local B = LC.load_backbone(b[1], b[2])
-    local t0 = os.clock()
-    local ftest = B.bb:features(tex)
-    -- features of every training row any seed uses (the largest K-shot sets contain the others)
-    local pool = {}
-    for s = 0, o.seeds - 1 do pool[#pool + 1] = LC.kshot(orders[s], nclasses, kmax) end
-    pool = ks.unique(ks.cat(pool, 0))
-    local fpool = B.bb:features(trx:index_select(0, pool))
-    local where = {}
-    for i, r in ipairs(pool:totable()) do where[r] = i - 1 end
-    local base_rows = {}
-    local isbase = {}
-    for _, c in ipairs(B.base_classes) do isbase[c] = true end
-    for i, c in ipairs(try:totable()) do
-      if isbase[c] and #base_rows < (o.base_size or 5000) then base_rows[#base_rows + 1] = i - 1 end
+    -- the checkpoint is loaded and its features computed on the first figure not in the records
+    local P
+    local function prepare()
+      if P then return P end
+      local B = LC.load_backbone(b[1], b[2])
+      local t0 = os.clock()
+      P = {ftest = B.bb:features(tex)}
+      -- features of every training row any seed uses (the largest K-shot sets contain the others)
+      local pool = {}
+      for s = 0, o.seeds - 1 do pool[#pool + 1] = LC.kshot(orders[s], nclasses, kmax) end
+      pool = ks.unique(ks.cat(pool, 0))
+      P.fpool = B.bb:features(trx:index_select(0, pool))
+      P.where = {}
+      for i, r in ipairs(pool:totable()) do P.where[r] = i - 1 end
+      local base_rows = {}
+      local isbase = {}
+      for _, c in ipairs(B.base_classes) do isbase[c] = true end
+      for i, c in ipairs(try:totable()) do
+        if isbase[c] and #base_rows < (o.base_size or 5000) then base_rows[#base_rows + 1] = i - 1 end
+      end
+      P.base_mean = B.bb:features(trx:index_select(0, ks.tensor(base_rows, "int64"))):mean(0)
+      log(("%s: %s, features in %.1f s (CPU)"):format(b[1], b[2], os.clock() - t0))
+      return P
     end
-    local base_mean = B.bb:features(trx:index_select(0, ks.tensor(base_rows, "int64"))):mean(0)
-    log(("%s: %s, features in %.1f s (CPU)"):format(b[1], b[2], os.clock() - t0))
     local per_head = {}
     for _, h in ipairs(o.heads) do per_head[h] = add(b[1] .. " + " .. (h == "logreg" and "linear probe" or h)) end
     for s = 0, o.seeds - 1 do
       for _, k in ipairs(ks_list) do
-        local rows, y = LC.kshot(orders[s], nclasses, k)
-        local idx = {}
-        for i, r in ipairs(rows:totable()) do idx[i] = where[r] end
-        local ftrain = fpool:index_select(0, ks.tensor(idx, "int64"))
         for _, h in ipairs(o.heads) do
-          local acc = LC.head_accuracy(h, ftrain, y, ftest, tey, nclasses, base_mean)
+          local key = ("%s|%s|%s|base=%d|K=%d|seed=%d"):format(clean(b[1]), clean(b[3] or b[2]), h,
+            o.base_size or 5000, k, s)
+          local acc = memo(key, function()
+            local p = prepare()
+            local rows, y = LC.kshot(orders[s], nclasses, k)
+            local idx = {}
+            for i, r in ipairs(rows:totable()) do idx[i] = p.where[r] end
+            local ftrain = p.fpool:index_select(0, ks.tensor(idx, "int64"))
+            return LC.head_accuracy(h, ftrain, y, p.ftest, tey, nclasses, p.base_mean)
+          end)
           table.insert(per_head[h].acc[k], acc)
           log(("%s  K=%-3d seed %d: %.2f%%"):format(per_head[h].name, k, s, acc))
         end
@@ -313,6 +395,10 @@ local args = cli.new {
     {"--svg", "write the picture here ('none': no picture; runs/ is created for the default)",
       default = D.svg, path = "out_file", special = {"none"}},
     {"--json", "also write the results as JSON to this file", path = "out_file"},
+    {"--records", "every figure is appended here as it is measured; a run stopped part-way (Ctrl-C) resumes "
+      .. "from it ('none': keep nothing; runs/ is created for the default)", default = D.records, path = "out_file",
+      special = {"none"}},
+    {"--fresh", "measure every figure again (the records file is rewritten)", type = "flag"},
     {"--path", "Fashion-MNIST folder (default: $KSHOT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
       path = "in_dir"},
     {"--threads", "kshot threads (default: all cores, at most 8)", type = "integer", min = 1, max = 256},
@@ -353,14 +439,31 @@ local trx, try = cli.call(args, ks.data.fashion_mnist, {split = "train", path = 
 local tex, tey = cli.call(args, ks.data.fashion_mnist, {split = "test", path = args.path})
 if args.test_size > 0 then tex, tey = tex:narrow(0, 0, args.test_size), tey:narrow(0, 0, args.test_size) end
 local t0 = os.time()
+-- what a recorded figure depends on besides its model, K and seed: the data (folder, test images) and, for
+-- the backbones, the checkpoint file (path, size, modification time)
+local lfs = require "lfs"
+for _, b in ipairs(backbones) do
+  local at = lfs.attributes(b[2]) or {}
+  b[3] = ("%s size=%s mtime=%s"):format(b[2], tostring(at.size), tostring(at.modification))
+end
+local data_dir = (args.path or os.getenv("KSHOT_FASHION_MNIST") or "default"):gsub("[\t\n\r]", " ")
+local key_prefix = ("data=%s|test=%d|"):format(data_dir, tex:size(0))
+if args.records == D.records then os.execute("mkdir -p runs") end
+local records = LC.records(args.records ~= "none" and args.records or nil, args.fresh)
 local r = LC.run {train = {trx, try}, test = {tex, tey}, k = args.k, seeds = args.seeds, backbones = backbones,
   heads = args.heads, scratch_steps = args.scratch_steps, scratch = not args.no_scratch, base_size = args.base_size,
+  records = records, key_prefix = key_prefix,
   log = (not args.quiet) and function(s) io.stderr:write(s, "\n") end or nil}
+records.close()
 print(("Fashion-MNIST, 10-way accuracy (%%) on %d test images, K labelled training images per class;\n"
   .. "%s; elapsed %d s"):format(r.test_size, r.seeds == 1 and "1 seed: the accuracy of one K-shot draw, no interval "
   .. "(--seeds 2 or more for one)" or ("mean ± 95%% t interval over %d seeds (sample sd, ddof = 1)"):format(r.seeds),
   os.time() - t0))
 for _, b in ipairs(backbones) do print(("  %s: %s"):format(b[1], b[2])) end
+if records.reused > 0 then
+  print(("  %d figures read from %s (measured by an earlier run with the same settings; --fresh measures them "
+    .. "again)"):format(records.reused, args.records))
+end
 print(LC.table(r))
 local is_default = {[D.supervised] = true, [script_dir .. "/../" .. D.supervised] = true,
   [D.simclr] = true, [script_dir .. "/../" .. D.simclr] = true}

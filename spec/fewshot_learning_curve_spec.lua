@@ -84,6 +84,62 @@ describe("learning_curve.lua (tiny)", function()
     assert.are.equal(9, select(2, svg:gsub("<circle", ""))) -- 3 series x 3 K
   end)
 
+  it("resumes from its records: a run stopped part-way ends with the same figures", function()
+    local plain = LC.run(opts)
+    local rec = os.tmpname()
+    finally(function() os.remove(rec) end)
+    local function with(t)
+      local o = {}
+      for k, v in pairs(opts) do o[k] = v end
+      for k, v in pairs(t) do o[k] = v end
+      return o
+    end
+    -- stopped after 5 figures (the error stands for Ctrl-C)
+    local n, records = 0, LC.records(rec)
+    local ok, err = pcall(LC.run, with {records = records, log = function()
+      n = n + 1
+      if n == 5 then error("stopped") end
+    end})
+    records.close()
+    assert.is_false(ok)
+    assert.matches("stopped", err)
+    -- a kill in the middle of a line leaves a piece that is skipped
+    local f = assert(io.open(rec, "a")); f:write("scratch CNN|steps=4|K=9|se"); f:close()
+    local measured = 0
+    local real = LC.scratch_accuracy
+    LC.scratch_accuracy = function(...) measured = measured + 1; return real(...) end
+    finally(function() LC.scratch_accuracy = real end)
+    records = LC.records(rec)
+    local resumed = LC.run(with {records = records})
+    records.close()
+    assert.are.equal(5, records.reused)
+    assert.are.equal(6 - 5, measured) -- 6 scratch figures (3 K x 2 seeds), 5 recorded
+    for i, se in ipairs(plain.series) do
+      for _, k in ipairs(opts.k) do assert.are.same(se.acc[k], resumed.series[i].acc[k]) end
+    end
+    -- everything recorded now: nothing measured, the checkpoint not even read
+    measured = 0
+    records = LC.records(rec)
+    local again = LC.run(with {records = records, backbones = {{"random", path .. ".gone", path}}})
+    records.close()
+    assert.are.equal(0, measured)
+    assert.are.equal(6 * 3, records.reused)
+    assert.are.same(plain.series[3].acc[4], again.series[3].acc[4])
+    -- another setting is another figure; fresh = true measures everything
+    records = LC.records(rec)
+    LC.run(with {records = records, scratch_steps = 5, backbones = {}})
+    records.close()
+    assert.are.equal(0, records.reused)
+    assert.are.equal(6, measured)
+    records = LC.records(rec, true)
+    LC.run(with {records = records, backbones = {}})
+    records.close()
+    assert.are.equal(0, records.reused)
+    assert.are.equal(12, measured)
+    assert.has_error(function() LC.records("/nonexistent-dir/x.records") end,
+      "learning_curve: cannot write the records file '/nonexistent-dir/x.records'")
+  end)
+
   it("rejects a bad K and a missing checkpoint", function()
     local o = {}
     for k, v in pairs(opts) do o[k] = v end

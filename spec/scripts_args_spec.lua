@@ -32,6 +32,8 @@ local CASES = {
   { "learning_curve.lua --base-size -5", "option '--base-size': -5 is below the minimum 1" },
   { "learning_curve.lua --scratch-steps 0", "option '--scratch-steps': 0 is below the minimum 1" },
   { "learning_curve.lua --heads foo", "--heads: 'foo' is not a head" },
+  { "learning_curve.lua --records /nonexistent-dir/x.records",
+    "option '--records': cannot write '/nonexistent-dir/x.records': folder '/nonexistent-dir' does not exist" },
   { "linear_regression.lua --tolerance -1", "option '--tolerance': -1 is below the minimum 0" },
   { "linear_regression.lua --noise -0.5", "option '--noise': -0.5 is below the minimum 0" },
   -- 2. duplicates
