@@ -358,7 +358,47 @@ describe("F.interpolate bicubic and area (torch 1.13 values)", function()
       err_of(F.interpolate, x:long(), {size = 2, mode = "area"}))
     assert.matches("align_corners can only be set with the interpolating modes linear, bilinear and bicubic",
       err_of(F.interpolate, x, {size = 2, mode = "area", align_corners = false}))
-    assert.matches("mode 'trilinear' is not supported %(supported: nearest, linear, bilinear, bicubic, area%)",
+    assert.matches("mode 'trilinear' is not supported %(supported: nearest, nearest%-exact, linear, bilinear, bicubic, area%)",
       err_of(F.interpolate, x, {size = 2, mode = "trilinear"}))
+    assert.matches("align_corners can only be set with the interpolating modes",
+      err_of(F.interpolate, x, {size = 2, mode = "nearest-exact", align_corners = true}))
+  end)
+end)
+
+describe("F.interpolate mode nearest-exact", function()
+  -- torch 1.13's source indices (spec/fixtures/torch_refs/interpolate_nearest_exact.py): the input along the
+  -- dim is 0..n-1, so the output is the index each position reads
+  local function along(n, o) return F.interpolate(ks.arange(n):float():reshape(1, 1, n), o):reshape(-1):long():totable() end
+
+  it("reads the source whose centre is nearest, as torch", function()
+    local by_size = {
+      {3, 5, {0, 0, 1, 2, 2}}, {4, 7, {0, 0, 1, 2, 2, 3, 3}}, {5, 3, {0, 2, 4}}, {7, 4, {0, 2, 4, 6}},
+      {10, 3, {1, 5, 8}}, {6, 13, {0, 0, 1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 5}},
+      {28, 20, {0, 2, 3, 4, 6, 7, 9, 10, 11, 13, 14, 16, 17, 18, 20, 21, 23, 24, 25, 27}},
+    }
+    for _, c in ipairs(by_size) do
+      assert.are.same(c[3], along(c[1], {size = c[2], mode = "nearest-exact"}), c[1] .. " -> " .. c[2])
+    end
+    local by_factor = {{5, 1.5, {0, 1, 1, 2, 3, 3, 4}}, {7, 0.7, {0, 2, 3, 5}}, {4, 2.5, {0, 0, 1, 1, 1, 2, 2, 3, 3, 3}}}
+    for _, c in ipairs(by_factor) do
+      assert.are.same(c[3], along(c[1], {scale_factor = c[2], mode = "nearest-exact"}), c[1] .. " x " .. c[2])
+    end
+    -- legacy "nearest" differs (floor(d * scale)): 10 -> 3 reads 0, 3, 6
+    assert.are.same({0, 3, 6}, along(10, {size = 3, mode = "nearest"}))
+  end)
+
+  it("works on 4-D images of any dtype, with gradients", function()
+    local x = ks.arange(12):reshape(1, 1, 3, 4):byte()
+    local y = F.interpolate(x, {size = {5, 3}, mode = "nearest-exact"})
+    assert.are.equal("uint8", y:dtype())
+    assert.are.same({0, 2, 3, 0, 2, 3, 4, 6, 7, 8, 10, 11, 8, 10, 11}, y:reshape(-1):long():totable())
+    local xf = ks.randn(1, 2, 3, 4):requires_grad_()
+    F.interpolate(xf, {size = {5, 3}, mode = "nearest-exact"}):sum():backward()
+    -- each source pixel's gradient counts the outputs reading it: rows {0,0,1,2,2} x columns {0,2,3}
+    local g = xf.grad[0][0]
+    assert.are.equal(2, g[0][0]:item())
+    assert.are.equal(0, g[0][1]:item())
+    assert.are.equal(1, g[1][3]:item())
+    assert.are.equal(15, xf.grad:sum():item() / 2)
   end)
 end)

@@ -8,12 +8,13 @@
 --       order, as torch's kernel.
 --   F.interpolate(x, {size=, scale_factor=, mode="nearest", align_corners=, recompute_scale_factor=})
 --       (or torch's positional order: F.interpolate(x, size, scale_factor, mode, align_corners))
---       mode "nearest" (3-D [N, C, L] or 4-D input, any dtype), "linear" (3-D),
+--       mode "nearest" or "nearest-exact" (3-D [N, C, L] or 4-D input, any dtype), "linear" (3-D),
 --       "bilinear" or "bicubic" (4-D, float32), "area" (3-D or 4-D, float32: adaptive
 --       average pooling to the output size, as torch); size an integer or one per
 --       spatial dim; or scale_factor (a number or one per dim): output size
 --       floor(in * factor). Source positions are computed in float32 with torch's
---       formulas (nearest: floor(dst * scale); linear: align_corners maps the
+--       formulas (nearest: floor(dst * scale); nearest-exact: floor((dst + 0.5) * scale),
+--       as PIL and OpenCV; linear: align_corners maps the
 --       corner pixels onto each other, otherwise pixel centres, clamped at 0;
 --       bicubic: the same positions unclamped, Keys' cubic convolution with
 --       a = -0.75 over the 4 nearest sources, indices past the border clamped to
@@ -114,9 +115,9 @@ function F.adaptive_max_pool2d(x, output_size, return_indices)
 end
 
 -- ------------------------------------------------------------------- interpolate
-local MODES = { nearest = 0, linear = 1, bilinear = 2, bicubic = 2, area = 0 } -- the spatial dims it needs (0: 1 or 2)
-local UNSUPPORTED = { trilinear = true, ["nearest-exact"] = true }
-local SUPPORTED = "nearest, linear, bilinear, bicubic, area"
+local MODES = { nearest = 0, ["nearest-exact"] = 0, linear = 1, bilinear = 2, bicubic = 2, area = 0 } -- the spatial dims it needs (0: 1 or 2)
+local UNSUPPORTED = { trilinear = true }
+local SUPPORTED = "nearest, nearest-exact, linear, bilinear, bicubic, area"
 
 -- torch's compute_scales_value: 1/scale_factor when one was given, else in/out (float)
 local function scale_of(n_in, n_out, factor)
@@ -124,13 +125,16 @@ local function scale_of(n_in, n_out, factor)
   return f32(n_in / n_out)
 end
 
--- int64 index of the nearest source for each output position along one dim
-local function nearest_index(n_in, n_out, factor)
+-- int64 index of the nearest source for each output position along one dim:
+-- "nearest" is torch's legacy floor(d * scale) (shifted towards the start),
+-- "nearest-exact" the source whose centre is nearest, floor((d + 0.5) * scale)
+local function nearest_index(n_in, n_out, factor, exact)
   local idx = {}
   local scale = scale_of(n_in, n_out, factor)
   for d = 0, n_out - 1 do
     if n_out == n_in then idx[d + 1] = d
     elseif n_out == 2 * n_in then idx[d + 1] = d >> 1
+    elseif exact then idx[d + 1] = math.min(math.floor(f32(f32(d + 0.5) * scale)), n_in - 1)
     else idx[d + 1] = math.min(math.floor(f32(d * scale)), n_in - 1) end
   end
   return ks.tensor(idx, "int64")
@@ -247,10 +251,10 @@ function F.interpolate(x, ...)
       or "a 4-D [N, C, H, W]"
     error(string.format("interpolate: mode '%s' needs %s input, got shape %s", mode, want, shape_str(x)), 2)
   end
-  if mode ~= "nearest" and x:dtype() ~= "float32" then
+  if mode ~= "nearest" and mode ~= "nearest-exact" and x:dtype() ~= "float32" then
     error(string.format("interpolate: mode '%s' needs a float32 input, got %s", mode, x:dtype()), 2)
   end
-  if o.align_corners ~= nil and (mode == "nearest" or mode == "area") then
+  if o.align_corners ~= nil and (mode == "nearest" or mode == "nearest-exact" or mode == "area") then
     error("interpolate: align_corners can only be set with the interpolating modes linear, bilinear and bicubic", 2)
   end
   if o.align_corners ~= nil and type(o.align_corners) ~= "boolean" then
@@ -289,8 +293,10 @@ function F.interpolate(x, ...)
   end
   check_output_size("interpolate", x, out, 2)
   local y = x
-  if mode == "nearest" then
-    for d = nd, 1, -1 do y = y:index_select(d + 1, nearest_index(x:size(d + 1), out[d], factors[d])) end
+  if mode == "nearest" or mode == "nearest-exact" then
+    for d = nd, 1, -1 do
+      y = y:index_select(d + 1, nearest_index(x:size(d + 1), out[d], factors[d], mode == "nearest-exact"))
+    end
   elseif mode == "area" then
     y = area(x, out)
   else
