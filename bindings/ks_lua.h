@@ -148,6 +148,7 @@ void ks_lua_open_shape(lua_State *L, int module, int methods, int ctxbox);      
 void ks_lua_open_system(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_system.c */
 void ks_lua_open_data(lua_State *L, int module, int methods, int ctxbox);        /* ks_lua_data.c */
 void ks_lua_open_autograd(lua_State *L, int module, int methods, int ctxbox);    /* ks_lua_autograd.c */
+void ks_lua_open_function(lua_State *L, int module, int methods, int ctxbox);    /* ks_lua_function.c (from ks_lua_open_autograd) */
 void ks_lua_open_nn(lua_State *L, int module, int methods, int ctxbox);          /* ks_lua_nn.c */
 void ks_lua_open_augment(lua_State *L, int module, int methods, int ctxbox);     /* ks_lua_augment.c */
 void ks_lua_open_optim(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_optim.c */

@@ -1,6 +1,7 @@
 /* ks_lua_autograd.c: requires_grad, .grad, backward, detach, no_grad,
  * retain_grad, autograd.grad (ks._autograd_grad; kshot.autograd.grad), and the
- * properties t.grad, t.grad_fn, t.is_leaf, t.retains_grad, t.data, t.T, t.mT. */
+ * properties t.grad, t.grad_fn, t.is_leaf, t.retains_grad, t.data, t.T, t.mT.
+ * Custom autograd.Function nodes: ks_lua_function.c. */
 #include "ks_lua.h"
 #include "../runtime/core/ks_autograd.h"
 
@@ -336,108 +337,17 @@ int ks_lua_autograd_setproperty(lua_State *L, ks_tensor *t, const char *k)
     return 0;
 }
 
-/* ------------------------------------------------------------ custom Lua functions */
-typedef struct {
-    lua_State *L0; /* main thread, used when backward runs outside a binding call */
-    int ref;       /* registry ref to {backward = fn, ctx = table} */
-} custom_ud;
-
-static ks_status custom_backward(void *ud, ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
-{
-    custom_ud *u = ud;
-    lua_State *L = c->binding_state ? (lua_State *)c->binding_state : u->L0;
-    int top = lua_gettop(L);
-    if (!lua_checkstack(L, n->noutputs + n->ninputs + 8)) return ks_error(c, KS_ENOMEM, "custom backward: Lua stack overflow");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, u->ref);
-    lua_getfield(L, -1, "backward");
-    lua_getfield(L, -2, "ctx");
-    for (int k = 0; k < n->noutputs; k++) ks_lua_push_tensor(L, c, ks_tensor_retain(gout[k]));
-    if (lua_pcall(L, 1 + n->noutputs, n->ninputs, 0) != LUA_OK) {
-        ks_status st = ks_error(c, KS_ESTATE, "custom Function backward: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
-        lua_settop(L, top);
-        return st;
-    }
-    ks_status st = KS_OK;
-    for (int i = 0; i < n->ninputs && !st; i++) {
-        int idx = lua_gettop(L) - n->ninputs + 1 + i;
-        if (lua_isnil(L, idx) || !n->needs_grad[i]) continue;
-        ks_tensor *g = ks_lua_to_tensor(L, idx);
-        if (!g || g->dtype != KS_FLOAT32)
-            st = ks_error(c, KS_ETYPE, "custom Function backward: gradient %d must be a float32 tensor or nil", i + 1);
-        else
-            gin[i] = ks_tensor_retain(g);
-    }
-    lua_settop(L, top);
-    return st;
-}
-
-static ks_status custom_dispatch(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
-{
-    return n->custom(n->ud, c, n, gout, gin);
-}
-
-static const ks_op_def op_custom = {"CustomFunctionBackward", custom_dispatch};
-
-static void custom_free(void *ud)
-{
-    custom_ud *u = ud;
-    luaL_unref(u->L0, LUA_REGISTRYINDEX, u->ref);
-    free(u);
-}
-
-/* ks._record_custom(spec{backward=, ctx=}, outputs_list, inputs...): attach a
- * custom node (forward already ran without recording) to the output tensors */
-static int record_custom(lua_State *L)
-{
-    ks_ctx *c = KS_CTX(L);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    int nin = lua_gettop(L) - 2;
-    if (nin > KS_NODE_MAX_IN) return luaL_error(L, "custom Function: at most %d inputs", KS_NODE_MAX_IN);
-    ks_tensor *ins[KS_NODE_MAX_IN] = {NULL};
-    for (int i = 0; i < nin; i++) ins[i] = ks_lua_to_tensor(L, 3 + i);
-    if (!ks_ag_needs_record(c, nin, ins)) return 0;
-    lua_Integer nout = luaL_len(L, 2);
-    if (nout < 1 || nout > KS_NODE_MAX_IN) return luaL_error(L, "custom Function: forward must return 1 to %d tensors", KS_NODE_MAX_IN);
-    for (lua_Integer k = 1; k <= nout; k++) {
-        lua_geti(L, 2, k);
-        ks_tensor *o = ks_lua_to_tensor(L, -1);
-        lua_pop(L, 1);
-        if (!o || o->dtype != KS_FLOAT32) return luaL_error(L, "custom Function: forward output %d must be a float32 tensor", (int)k);
-        for (int i = 0; i < nin; i++)
-            if (o == ins[i]) return luaL_error(L, "custom Function: forward returned input %d itself; return a clone", i + 1);
-    }
-    custom_ud *u = malloc(sizeof *u);
-    if (!u) return luaL_error(L, "out of memory");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    u->L0 = lua_tothread(L, -1);
-    lua_pop(L, 1);
-    lua_pushvalue(L, 1);
-    u->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    ks_node *n = ks_node_new_multi(c, &op_custom, nin, ins, (int)nout);
-    if (!n) { custom_free(u); return ks_lua_raise(L, c); }
-    n->custom = custom_backward;
-    n->ud = u;
-    n->ud_free = custom_free;
-    for (lua_Integer k = 1; k <= nout; k++) {
-        lua_geti(L, 2, k);
-        ks_node_set_output(n, (int)k - 1, ks_lua_to_tensor(L, -1));
-        lua_pop(L, 1);
-    }
-    ks_node_release(n);
-    return 0;
-}
-
 static const luaL_Reg methods[] = {
     {"requires_grad_", t_requires_grad_}, {"backward", t_backward}, {"detach", t_detach},
     {"detach_", t_detach_}, {"is_leaf_", t_is_leaf}, {"retain_grad", t_retain_grad}, {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
     {"no_grad", no_grad}, {"enable_grad", enable_grad}, {"set_grad_enabled", set_grad_enabled},
-    {"is_grad_enabled", is_grad_enabled}, {"detach", t_detach}, {"_record_custom", record_custom}, {"_autograd_grad", autograd_grad}, {NULL, NULL}};
+    {"is_grad_enabled", is_grad_enabled}, {"detach", t_detach}, {"_autograd_grad", autograd_grad}, {NULL, NULL}};
 
 void ks_lua_open_autograd(lua_State *L, int module, int methods_idx, int ctxbox)
 {
     ks_lua_register(L, methods, methods_idx, ctxbox);
     ks_lua_register(L, functions, module, ctxbox);
+    ks_lua_open_function(L, module, methods_idx, ctxbox);
 }

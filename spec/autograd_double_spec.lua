@@ -17,17 +17,39 @@ local close, err_of = ref.close, ref.err_of
 local function vals(n, k, scale) return ((ks.arange(n):float() + 1) * k):sin() * scale end
 
 local gen = ks.Generator(11)
-local function away(...) -- +-[0.3, 1.3], away from kinks
+local function away_from(g, ...) -- +-[0.3, 1.3], away from kinks
   local shape = {...}
-  local mag = ks.rand(shape, {generator = gen}) + 0.3
-  local sign = ks.rand(shape, {generator = gen}):gt(0.5):float() * 2 - 1
+  local mag = ks.rand(shape, {generator = g}) + 0.3
+  local sign = ks.rand(shape, {generator = g}):gt(0.5):float() * 2 - 1
   return (mag * sign):requires_grad_()
 end
+local function away(...) return away_from(gen, ...) end
 local function pos(...) return (ks.rand({...}, {generator = gen}) + 1):requires_grad_() end
+-- +-(0.3 + 0.25 k), k a permutation of 0..n-1: every value at least 0.3 from 0 and 0.25 from the others in
+-- magnitude, so a reduced group's spread (std's and the norm layers' 1 / sigma) is never tiny next to the
+-- finite differences' step (with +-[0.3, 1.3], 3 of 30 draws of std(0) over 3 rows failed)
+local function spread_from(g, ...)
+  local shape, n = {...}, 1
+  for _, d in ipairs(shape) do n = n * d end
+  local mag = ks.randperm(n, {generator = g}):float():reshape(table.unpack(shape)) * 0.25 + 0.3
+  local sign = ks.rand(shape, {generator = g}):gt(0.5):float() * 2 - 1
+  return (mag * sign):requires_grad_()
+end
 
 local function ggc(fn, inputs, opts)
   local ok, report = autograd.gradgradcheck(fn, inputs, opts)
   assert.is_true(ok, report)
+end
+
+-- gradgradcheck for 5 seeds, each with its own inputs (make(g) draws them from generator g) and directions:
+-- a case that passes for one lucky draw only (a kink within eps, float32 noise) fails here
+local function ggc5(fn, make, opts)
+  for seed = 1, 5 do
+    local o = {seed = seed, raise = false}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    local ok, report = autograd.gradgradcheck(fn, make(ks.Generator(1000 + seed)), o)
+    assert.is_true(ok, "seed " .. seed .. ": " .. report)
+  end
 end
 
 describe("create_graph: the engine", function()
@@ -118,7 +140,11 @@ describe("double backward of each op that supports it (gradgradcheck)", function
     ggc(function(a, b) return (a + b) * (a - b * 2) * a end, {away(3, 4), away(4)})
     ggc(function(a, b) return b / a end, {pos(3, 4), away(3, 1)})
     ggc(function(a, b) return a ^ b + a:pow(2.5) + ks.pow(2, b) end, {pos(3, 4), away(3, 4)})
-    ggc(function(a, b) return ks.maximum(a, b) * a + ks.minimum(a, b) * b end, {away(3, 4), away(3, 4)})
+    -- b = a +- [0.3, 1.3]: never a tie within the finite differences' reach (eps |v| < 0.05)
+    ggc5(function(a, b) return ks.maximum(a, b) * a + ks.minimum(a, b) * b end, function(g)
+      local a = away_from(g, 3, 4)
+      return {a, (a:detach() + away_from(g, 3, 4):detach()):requires_grad_()}
+    end)
     ggc(function(a, b) return ks.atan2(a, b) end, {pos(5), pos(5)})
   end)
 
@@ -130,7 +156,19 @@ describe("double backward of each op that supports it (gradgradcheck)", function
   end)
 
   it("clamp and where", function()
-    ggc(function(a, b) return ks.where(b:gt(0), a * a, b * b * a):clamp(-1.5, 1.5) * a end, {away(3, 4), away(3, 4)})
+    -- the clamp's kinks at +-1.5: |a| in [0.3, 0.9] or [1.5, 1.9] puts a^2 0.69 from them, and b = +-sqrt(t / |a|)
+    -- with t in [0.2, 1] or [2, 3] puts |b^2 a| = t 0.5 from them (finite differences move them < 0.15);
+    -- the pattern mixes low and high magnitudes (clamped and not) in every draw
+    local function gapped(g, lo1, hi1, lo2, hi2)
+      local u, high = ks.rand({3, 4}, {generator = g}), ks.tensor({{0, 1, 0, 1}, {1, 0, 1, 0}, {0, 1, 1, 0}}):float()
+      return (u * (hi1 - lo1) + lo1) * (1 - high) + (u * (hi2 - lo2) + lo2) * high
+    end
+    local function sign(g) return ks.rand({3, 4}, {generator = g}):gt(0.5):float() * 2 - 1 end
+    ggc5(function(a, b) return ks.where(b:gt(0), a * a, b * b * a):clamp(-1.5, 1.5) * a end, function(g)
+      local a = gapped(g, 0.3, 0.9, 1.5, 1.9) * sign(g)
+      local b = (gapped(g, 0.2, 1.0, 2.0, 3.0):flip(1) / a:abs()):sqrt() * sign(g)
+      return {a:requires_grad_(), b:requires_grad_()}
+    end)
   end)
 
   it("reductions: sum, mean (dims, keepdim), amax, logsumexp", function()
@@ -146,18 +184,26 @@ describe("double backward of each op that supports it (gradgradcheck)", function
     ggc(function(a) return a:permute(1, 0):unsqueeze(0):expand(2, 4, 3):flip(2) * a[1]:reshape(4, 1) end, {away(3, 4)})
   end)
 
+  -- tanh of a moderate pre-activation (scaled by 0.3): a product of 4 terms of up to 1.3 reaches ~7 (13 with
+  -- addmm's alpha = 2), where tanh's higher derivatives make central differences of float32 first gradients
+  -- miss by more than the tolerances (4 of 30 random draws failed each), though the formula is right
   it("matmul, mm, bmm, mv, dot, outer, addmm", function()
-    ggc(function(a, b) return ks.matmul(a, b:t()) ^ 2 end, {away(3, 4), away(2, 4)})
-    ggc(function(a, b) return ks.matmul(a, b) * ks.mv(a[0], b) end, {away(2, 3, 4), away(4)})
-    ggc(function(a, b) return ks.bmm(a, a:transpose(1, 2)) * ks.dot(b, b) + ks.outer(b, b):sum() end, {away(2, 3, 4), away(3)})
-    ggc(function(i, a, b) return ks.addmm(i, a, b, {beta = 0.5, alpha = 2}):tanh() end, {away(3, 2), away(3, 4), away(4, 2)})
+    ggc5(function(a, b) return ks.matmul(a, b:t()) ^ 2 end, function(g) return {away_from(g, 3, 4), away_from(g, 2, 4)} end)
+    ggc5(function(a, b) return ks.matmul(a, b) * ks.mv(a[0], b) end, function(g) return {away_from(g, 2, 3, 4), away_from(g, 4)} end)
+    ggc5(function(a, b) return ks.bmm(a, a:transpose(1, 2)) * ks.dot(b, b) + ks.outer(b, b):sum() end,
+      function(g) return {away_from(g, 2, 3, 4), away_from(g, 3)} end)
+    ggc5(function(i, a, b) return (ks.addmm(i, a, b, {beta = 0.5, alpha = 2}) * 0.3):tanh() end,
+      function(g) return {away_from(g, 3, 2), away_from(g, 3, 4), away_from(g, 4, 2)} end)
   end)
 
   it("F.linear and nn.Linear (fused), batched input", function()
-    local W, b = away(5, 4), away(5)
-    ggc(function(x, w, bb) return F.linear(x, w, bb):tanh() end, {away(2, 3, 4), W, b})
-    ggc(function(x, w) return F.linear(x, w) ^ 2 end, {away(4), W})
-    ggc(function(x, w) return F.linear(x:t(), w:t()) ^ 2 end, {away(4, 3), away(4, 5)}) -- non-contiguous: saved copies
+    ggc5(function(x, w, bb) return (F.linear(x, w, bb) * 0.3):tanh() end,
+      function(g) return {away_from(g, 2, 3, 4), away_from(g, 5, 4), away_from(g, 5)} end)
+    ggc5(function(x, w) return F.linear(x, w) ^ 2 end, function(g) return {away_from(g, 4), away_from(g, 5, 4)} end)
+    ggc5(function(x, w) return F.linear(x:t(), w:t()) ^ 2 end, -- non-contiguous: saved copies
+      function(g) return {away_from(g, 4, 3), away_from(g, 4, 5)} end)
+    local lin = nn.Linear(4, 5)
+    ggc5(function(x) return (lin(x) * 0.5):tanh() * x:sum() end, function(g) return {away_from(g, 3, 4)} end)
   end)
 
   it("the activations: F.relu, leaky_relu, tanh, sigmoid, silu (fused)", function()
@@ -339,22 +385,28 @@ describe("double backward of the CNN ops (gradgradcheck)", function()
 
   it("batch_norm in training mode (batch statistics) and eval mode (running statistics), [N, C] and [N, C, H, W]", function()
     local P = vals(120, 0.7, 1.0):reshape(2, 3, 4, 5)
-    ggc(function(a, w, b) return F.batch_norm(a, nil, nil, {weight = w, bias = b, training = true}) * P end,
-        {away(2, 3, 4, 5), away(3), away(3)})
-    ggc(function(a) return F.batch_norm(a, nil, nil, {training = true}) ^ 2 end, {away(4, 3)})
+    -- batch statistics over few values (4 rows of [4, 3]): spread inputs, so 1 / sigma stays moderate
+    ggc5(function(a, w, b) return F.batch_norm(a, nil, nil, {weight = w, bias = b, training = true}) * P end,
+      function(g) return {spread_from(g, 2, 3, 4, 5), away_from(g, 3), away_from(g, 3)} end)
+    -- eps 2e-3: with 4 values per channel, eps = 1e-2's truncation error (~eps^2 times the third derivative of
+    -- x_hat^2) missed in 6 of 300 draws (2e-3: 0 of 300); a recorded backward that takes the batch mean as a
+    -- constant (a mutation tried locally) still fails it for each of the 5 seeds
+    ggc5(function(a) return F.batch_norm(a, nil, nil, {training = true}) ^ 2 end, function(g) return {spread_from(g, 4, 3)} end,
+      {eps = 2e-3})
     local rm, rv = vals(3, 0.9, 0.1), vals(3, 1.3, 0.3) + 1
-    ggc(function(a, w, b) return F.batch_norm(a, rm, rv, {weight = w, bias = b}) ^ 2 end,
-        {away(2, 3, 4, 5), away(3), away(3)})
+    ggc5(function(a, w, b) return F.batch_norm(a, rm, rv, {weight = w, bias = b}) ^ 2 end,
+      function(g) return {away_from(g, 2, 3, 4, 5), away_from(g, 3), away_from(g, 3)} end)
     local bn = nn.BatchNorm2d(3)
-    ggc(function(a) return (bn(a) * 0.5):tanh() end, {away(2, 3, 2, 2)}) -- unscaled: 1 of 20 random draws failed
+    ggc5(function(a) return (bn(a) * 0.5):tanh() end, function(g) return {spread_from(g, 2, 3, 2, 2)} end) -- unscaled: 1 of 20 random draws failed
   end)
 
   it("layer_norm (one or more normalised dims, with and without weight), group_norm", function()
     local P = vals(120, 0.7, 1.0):reshape(2, 3, 4, 5)
-    ggc(function(a, w, b) return F.layer_norm(a, {4, 5}, {weight = w, bias = b}) * P end,
-        {away(2, 3, 4, 5), away(4, 5), away(4, 5)})
-    ggc(function(a, b) return F.layer_norm(a, {5}, {bias = b, eps = 1e-3}) ^ 3 end, {away(3, 5), away(5)})
-    ggc(function(a) return F.group_norm(a, 3) * P end, {away(2, 3, 4, 5)})
+    ggc5(function(a, w, b) return F.layer_norm(a, {4, 5}, {weight = w, bias = b}) * P end,
+      function(g) return {spread_from(g, 2, 3, 4, 5), away_from(g, 4, 5), away_from(g, 4, 5)} end)
+    ggc5(function(a, b) return F.layer_norm(a, {5}, {bias = b, eps = 1e-3}) ^ 3 end,
+      function(g) return {spread_from(g, 3, 5), away_from(g, 5)} end)
+    ggc5(function(a) return F.group_norm(a, 3) * P end, function(g) return {spread_from(g, 2, 3, 4, 5)} end)
   end)
 
   it("dropout: the gradient's gradient uses the same mask", function()
@@ -419,14 +471,17 @@ describe("double backward of the selection, shape and statistics ops (gradgradch
   end)
 
   it("var, std, norm (p = 2, 3, 1), max/min over a dim, cumsum", function()
-    ggc(function(a) return a:var(1) * a:sum() end, {away(3, 4)})
-    ggc(function(a) return a:var() * a end, {away(3, 4)})
-    ggc(function(a) return a:std() * a end, {away(3, 4)})
-    ggc(function(a) return a:std(0, {keepdim = true}) * a end, {away(3, 4)})
-    ggc(function(a) return a:norm() * a end, {away(3, 4)})
-    ggc(function(a) return a:norm(2, 1) ^ 2 * a:sum(1) end, {away(3, 4)})
-    ggc(function(a) return a:norm(3, 1) * a:sum(1) end, {away(3, 4)})
-    ggc(function(a) return a:norm(1, 1) * a:sum(1) end, {away(3, 4)})
+    local function spread(g) return {spread_from(g, 3, 4)} end
+    ggc5(function(a) return a:var(1) * a:sum() end, spread)
+    ggc5(function(a) return a:var() * a end, spread)
+    ggc5(function(a) return a:std() * a end, spread)
+    -- eps 5e-3: std over 3 values has a large third derivative (eps = 1e-2 missed in 1 of 300 draws, 5e-3 in
+    -- none); std's recorded backward with std taken as a constant (a mutation tried locally) fails every seed
+    ggc5(function(a) return a:std(0, {keepdim = true}) * a end, spread, {eps = 5e-3})
+    ggc5(function(a) return a:norm() * a end, spread)
+    ggc5(function(a) return a:norm(2, 1) ^ 2 * a:sum(1) end, spread)
+    ggc5(function(a) return a:norm(3, 1) * a:sum(1) end, spread)
+    ggc5(function(a) return a:norm(1, 1) * a:sum(1) end, spread) -- |x| >= 0.3: never at p = 1's kink
     -- max/min: a ramp keeps each row's extremes 0.2 clear of the rest (finite differences must not cross the kink)
     local ramp = (ks.arange(12):float():reshape(3, 4) * 0.3 + ks.rand({3, 4}, {generator = gen}) * 0.1):requires_grad_()
     ggc(function(a) return (a * a):max(1) * a:sum(1) end, {ramp})
@@ -568,12 +623,13 @@ describe("ops without double backward raise, naming the op", function()
     end, {away(3, 2)})
   end)
 
-  it("custom autograd.Function", function()
+  it("a custom autograd.Function whose backward is once_differentiable (spec/autograd_function_spec.lua)", function()
     local Sq = autograd.Function{
+      name = "Sq",
       forward = function(ctx, x) ctx.x = x; return x * x end,
-      backward = function(ctx, g) return g * ctx.x * 2 end,
+      backward = autograd.once_differentiable(function(ctx, g) return g * ctx.x * 2 end),
     }
-    raises("CustomFunctionBackward", function(a) return Sq(a) end, {away(3)})
+    raises("SqBackward", function(a) return Sq(a) end, {away(3)})
   end)
 end)
 

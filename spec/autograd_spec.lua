@@ -293,10 +293,9 @@ describe("autograd engine", function()
     local y = chain()
     assert_tensor_near(autograd.grad((y * y):sum(), x)[1], {2 * 1.01 ^ 200, 4 * 1.01 ^ 200}, 1e-4)
     -- three outputs, two inputs
-    local Three = autograd.Function{
-      forward = function(ctx, a, b) ctx.a, ctx.b = a, b; return a * 2, a * b, b * 3 end,
-      backward = function(ctx, g1, g2, g3) return g1 * 2 + g2 * ctx.b, g2 * ctx.a + g3 * 3 end,
-    }
+    local function three_fwd(ctx, a, b) ctx.a, ctx.b = a, b; return a * 2, a * b, b * 3 end
+    local function three_bwd(ctx, g1, g2, g3) return g1 * 2 + g2 * ctx.b, g2 * ctx.a + g3 * 3 end
+    local Three = autograd.Function{forward = three_fwd, backward = three_bwd}
     local a, b = ks.tensor({1, 2}):requires_grad_(), ks.tensor({3, 4}):requires_grad_()
     local o1, o2, o3 = Three(a, b)
     assert.are.equal("CustomFunctionBackward", o3.grad_fn)
@@ -308,6 +307,11 @@ describe("autograd engine", function()
     local g = autograd.grad(p1:sum(), {a, b}, {create_graph = true})
     assert_tensor_near(g[1], {2, 2})
     assert_tensor_near(g[2], {0, 0})
+    -- its backward recorded: d/da sum(g1 + g2) = sum(g2_out) = 0 (output 2's gradient is zero)
+    assert_tensor_near(autograd.grad(g[1]:sum() + g[2]:sum(), a)[1], {0, 0})
+    -- once_differentiable: the second pass raises, naming the Function (spec/autograd_function_spec.lua)
+    local Once = autograd.Function{forward = three_fwd, backward = autograd.once_differentiable(three_bwd)}
+    g = autograd.grad(Once(a, b):sum(), {a, b}, {create_graph = true})
     local ok, err = pcall(autograd.grad, g[1]:sum() + g[2]:sum(), a)
     assert.is_false(ok)
     assert.matches("double backward of CustomFunctionBackward is not supported", err)

@@ -9,8 +9,8 @@
  *
  * One op table entry (ks_op_def) per differentiable op holds its name and
  * backward kernel; forward kernels live with the ops. Custom ops (e.g. a
- * Lua function with forward and backward written in Lua) are nodes whose
- * op def calls node->custom with node->ud.
+ * Lua function with forward and backward written in Lua) are nodes with an
+ * op def of their own (named after the function), kept in node->ud.
  *
  * Saved tensors record the storage version at save time; backward fails
  * with a clear error if an in-place op changed one since (never a silently
@@ -88,8 +88,8 @@ struct ks_node {
     /* op options */
     double f[6];
     int64_t i[24];
-    /* custom nodes (Lua functions): backward calls custom(ud, ...) */
-    ks_status (*custom)(void *ud, ks_ctx *c, ks_node *n, ks_tensor *const *grad_out, ks_tensor **grad_in);
+    /* private data of the op (custom Lua functions, the engine's error
+     * node), freed with the node by ud_free when set */
     void (*ud_free)(void *ud);
     void *ud;
     /* engine scratch (valid during one backward) */

@@ -11,6 +11,7 @@
  * whose grad_fn is an identity node with the input's edge. */
 #include "ks_autograd.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ identity node */
@@ -75,32 +76,41 @@ ks_status ks_ag_saved_output(ks_ctx *c, ks_node *n, int k, int out_nr, ks_tensor
 }
 
 /* ------------------------------------------------------------ ops without double backward */
-/* node->ud: the op def whose backward produced the marked gradients */
+/* node->ud: a copy of the name of the op whose backward produced the marked gradients */
 static ks_status no_double_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     (void)gout;
     (void)gin;
-    const ks_op_def *op = n->ud;
     return ks_error(c, KS_ESTATE,
                     "double backward of %s is not supported: a gradient computed with create_graph=true went "
                     "through it, and kshot cannot differentiate that op's backward; use create_graph=false "
                     "(first-order) or avoid the op on the differentiated path",
-                    op->name);
+                    (const char *)n->ud);
 }
 
 static const ks_op_def op_no_double = {"NotImplemented", no_double_backward};
 
 /* The error node raises whatever it is differentiated for; its edges (n's
  * inputs that require grad, and the output gradients that are graph
- * members) only tell the engine which inputs it leads to. */
+ * members) only tell the engine which inputs it leads to. It keeps its own
+ * copy of n's op name: it may outlive n, and a custom Function's op def
+ * (named after the Function) lives in n. */
 static ks_node *error_node(ks_ctx *c, ks_node *n, ks_tensor *const *gout)
 {
     int nedges = 0;
     for (int i = 0; i < n->ninputs; i++) nedges += n->needs_grad[i];
     for (int k = 0; k < n->noutputs; k++) nedges += gout[k] && gout[k]->requires_grad;
+    size_t len = strlen(n->op->name) + 1;
+    char *name = malloc(len);
+    if (!name) {
+        ks_error(c, KS_ENOMEM, "out of memory recording %s for autograd", n->op->name);
+        return NULL;
+    }
+    memcpy(name, n->op->name, len);
     ks_node *m = ks_node_new_multi(c, &op_no_double, nedges, NULL, n->ninputs);
-    if (!m) return NULL;
-    m->ud = (void *)n->op;
+    if (!m) { free(name); return NULL; }
+    m->ud = name;
+    m->ud_free = free;
     int e = 0;
     for (int i = 0; i < n->ninputs; i++)
         if (n->needs_grad[i]) ks_node_copy_edge(m, e++, n, i);

@@ -38,11 +38,13 @@
 -- (p >= 1, not inf), conv2d (any stride, padding,
 -- dilation, groups), F.unfold/F.fold, max_pool2d, avg_pool2d,
 -- adaptive_avg_pool2d, batch_norm (training and eval), layer_norm,
--- group_norm and dropout (the same mask): second-order MAML on a CNN.
+-- group_norm and dropout (the same mask): second-order MAML on a CNN;
+-- custom autograd.Function too (its backward records: see M.Function).
 -- Any other op (prod/cumprod of an input with a zero, cdist with p = inf,
--- custom autograd.Function, ...) gives first gradients as usual,
--- but differentiating through them again raises "double backward of
--- <Op>Backward is not supported" (never a silently detached result).
+-- a Function whose backward is wrapped in once_differentiable) gives first
+-- gradients as usual, but differentiating through them again raises
+-- "double backward of <Op>Backward is not supported" (never a silently
+-- detached result).
 local ks = require "kshot"
 
 local M = {}
@@ -68,27 +70,102 @@ end
 M.grad = ks._autograd_grad
 
 --- A differentiable op written in Lua (PyTorch's torch.autograd.Function):
---   local Square = autograd.Function{
---     forward = function(ctx, x) ctx.x = x; return x * x end,
---     backward = function(ctx, g) return g * ctx.x * 2 end,
+--   local Exp = autograd.Function{
+--     name = "Exp",                 -- optional: grad_fn is "ExpBackward" (default "CustomFunction")
+--     forward = function(ctx, x)
+--       local y = x:exp()
+--       ctx:save_for_backward(y)    -- inputs and outputs: save them this way
+--       return y
+--     end,
+--     backward = function(ctx, g)
+--       local y = ctx.saved_tensors[1]
+--       return g * y                -- one gradient (or nil) per forward argument
+--     end,
 --   }
---   local y = Square(x)       -- or Square.apply(x)
--- forward runs without recording; its tensor results get one graph node whose
--- backward calls def.backward(ctx, grad_out1, ...) and expects one gradient (or
--- nil) per forward argument. ctx is a plain table shared by both.
+--   local y = Exp(x)                -- or Exp.apply(x)
+-- forward runs without recording; its float32 results get one graph node
+-- whose backward calls def.backward(ctx, grad_out1, ...) (a zero tensor for
+-- an output that got no gradient). ctx is a table shared by both, with
+--   ctx:save_for_backward(...)     tensors (or nil) for backward, at most 8;
+--                                  ctx.saved_tensors lists them in backward
+--   ctx.needs_input_grad           one boolean per forward argument
+--   ctx:mark_non_differentiable(...) outputs that get no gradient (as
+--                                  integer and bool outputs never do)
+-- Any other field works too (ctx.x = x for an input, ctx.k = 3), but an
+-- output stored in a field is a reference cycle through the registry that
+-- is never freed: save outputs with save_for_backward. Saved tensors are
+-- version-checked: changing one in place before backward is an error.
+-- backward must return a float32 gradient shaped like its argument, or nil,
+-- for each argument that requires grad (a clear error names the Function,
+-- the argument and both shapes otherwise).
+-- Double backward: under create_graph = true, backward runs with grad mode
+-- on, so its ops on saved tensors, inputs and incoming gradients record,
+-- and the gradients it returns differentiate again (a gradient built from
+-- detached values is a constant there, as in PyTorch). Wrap a backward that
+-- cannot be differentiated in autograd.once_differentiable: it then runs
+-- without recording, and differentiating its gradients raises "double
+-- backward of <name>Backward is not supported".
+local ctx_methods = {}
+
+function ctx_methods.save_for_backward(ctx, ...)
+  local n = select("#", ...)
+  if n > 8 then error("ctx:save_for_backward: at most 8 tensors, got " .. n, 2) end
+  for i = 1, n do
+    local t = select(i, ...)
+    if t ~= nil and not ks.is_tensor(t) then
+      error(string.format("ctx:save_for_backward: argument %d must be a tensor or nil, got %s", i, type(t)), 2)
+    end
+  end
+  rawset(ctx, "_to_save", table.pack(...))
+end
+
+function ctx_methods.mark_non_differentiable(ctx, ...)
+  local set = rawget(ctx, "_nondiff") or {}
+  for i = 1, select("#", ...) do
+    local t = select(i, ...)
+    if not ks.is_tensor(t) then
+      error(string.format("ctx:mark_non_differentiable: argument %d must be a tensor, got %s", i, type(t)), 2)
+    end
+    set[t] = true
+  end
+  rawset(ctx, "_nondiff", set)
+end
+
+local ctx_mt = {__index = ctx_methods}
+local new_ctx = ks._custom_ctx
+
+-- backward functions wrapped by once_differentiable (weak: a dropped wrapper leaves)
+local once = setmetatable({}, {__mode = "k"})
+
+--- once_differentiable(backward) -> backward: PyTorch's decorator. The
+-- Function's backward then runs without recording, also under create_graph,
+-- and differentiating the gradients it gave raises "double backward of
+-- <name>Backward is not supported" (never a silently wrong result).
+function M.once_differentiable(backward)
+  if type(backward) ~= "function" then
+    error("autograd.once_differentiable: argument 'backward' must be a function, got " .. type(backward), 2)
+  end
+  local function wrapped(...) return backward(...) end
+  once[wrapped] = true
+  return wrapped
+end
+
 function M.Function(def)
   if type(def) ~= "table" or type(def.forward) ~= "function" or type(def.backward) ~= "function" then
     error("autograd.Function{forward = function(ctx, ...), backward = function(ctx, ...)} expected", 2)
   end
+  if def.name ~= nil and (type(def.name) ~= "string" or def.name == "") then
+    error("autograd.Function: 'name' must be a non-empty string, got " .. tostring(def.name), 2)
+  end
+  local info = {backward = def.backward, name = def.name or "CustomFunction", once = once[def.backward] or false}
+  local forward = def.forward
   local function apply(...)
-    local ctx = {}
-    local outs = table.pack(ks.no_grad(def.forward, ctx, ...))
-    local list = {}
-    for i = 1, outs.n do list[i] = outs[i] end
-    ks._record_custom({backward = def.backward, ctx = ctx}, list, ...)
+    local ctx = new_ctx(ctx_mt, ...) -- {needs_input_grad = {...}}, with ctx_mt
+    local outs = table.pack(ks.no_grad(forward, ctx, ...))
+    ks._record_custom(info, ctx, outs, ...)
     return table.unpack(outs, 1, outs.n)
   end
-  return setmetatable({apply = apply}, {__call = function(_, ...) return apply(...) end})
+  return setmetatable({apply = apply, name = info.name}, {__call = function(_, ...) return apply(...) end})
 end
 
 --- Check fn's gradients. inputs: a list of tensors and other values; tensors

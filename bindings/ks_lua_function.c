@@ -1,0 +1,298 @@
+/* ks_lua_function.c: the graph node of a custom autograd.Function (forward
+ * and backward written in Lua; kshot.autograd.Function builds on it).
+ *
+ * ks._record_custom(info, ctx, outs, inputs...) runs after the Function's
+ * forward (which ran without recording) and attaches one node to its
+ * outputs. The node keeps registry refs to info.backward and to ctx, and
+ * its own op def, so grad_fn and the error messages carry the Function's
+ * name ("SquareBackward").
+ *
+ * Double backward: the node records (double_backward) unless info.once
+ * (autograd.once_differentiable). The engine then runs the Lua backward
+ * with grad mode on under create_graph, so the ops it applies to graph
+ * tensors record and the gradients it returns differentiate again; with
+ * create_graph = false it runs without recording, as any backward.
+ *
+ * ks._custom_ctx(mt, args...) makes the ctx of one call, before forward:
+ * a table with metatable mt and needs_input_grad (in C: the per-call cost
+ * of a tiny Function is mostly this bookkeeping).
+ *
+ * ctx:save_for_backward(...) leaves its tensors in ctx._to_save; they move
+ * into the node's saved slots here (and leave ctx, so an output saved that
+ * way is no reference cycle: an output is saved as a detached alias, as the
+ * built-in ops save theirs). In backward, ctx.saved_tensors lists them back,
+ * re-attached to the graph under create_graph (ks_ag_saved_input/output)
+ * and version-checked (an in-place change since forward is an error). */
+#include "ks_lua.h"
+#include "../runtime/core/ks_autograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { SAVED_NIL, SAVED_INPUT, SAVED_OUTPUT, SAVED_OTHER };
+
+typedef struct {
+    lua_State *L0;   /* main thread, used when backward runs outside a binding call */
+    int fn_ref;      /* registry refs: the Function's backward and this call's ctx */
+    int ctx_ref;
+    int nsaved;      /* entries of ctx.saved_tensors (nil ones included) */
+    unsigned char kind[KS_NODE_MAX_SAVED];  /* SAVED_* */
+    unsigned char which[KS_NODE_MAX_SAVED]; /* input or output number */
+    unsigned char slot[KS_NODE_MAX_SAVED];  /* node saved slot */
+    ks_op_def op;    /* op.name points at name: "<Function name>Backward" */
+    char name[];
+} custom_ud;
+
+/* the Function's own name (op.name without "Backward"), for messages */
+static int fn_name_len(const custom_ud *u) { return (int)strlen(u->name) - 8; }
+
+static void custom_free(void *ud)
+{
+    custom_ud *u = ud;
+    luaL_unref(u->L0, LUA_REGISTRYINDEX, u->fn_ref);
+    luaL_unref(u->L0, LUA_REGISTRYINDEX, u->ctx_ref);
+    free(u);
+}
+
+/* ------------------------------------------------------------ backward */
+/* ctx.saved_tensors = {...}: the saved tensors as graph members when grad mode is on (create_graph) */
+static ks_status push_saved(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud *u, int ctx)
+{
+    lua_createtable(L, u->nsaved, 1);
+    for (int j = 0; j < u->nsaved; j++) {
+        ks_tensor *t = NULL;
+        ks_status st = KS_OK;
+        if (u->kind[j] == SAVED_NIL) continue;
+        if (u->kind[j] == SAVED_INPUT) st = ks_ag_saved_input(c, n, u->slot[j], u->which[j], &t);
+        else if (u->kind[j] == SAVED_OUTPUT) st = ks_ag_saved_output(c, n, u->slot[j], u->which[j], &t);
+        else if (!(st = ks_node_get_saved(c, n, u->slot[j], &t))) ks_tensor_retain(t);
+        if (st) { lua_pop(L, 1); return st; }
+        ks_lua_push_tensor(L, c, t);
+        lua_rawseti(L, -2, j + 1);
+    }
+    lua_pushinteger(L, u->nsaved);
+    lua_setfield(L, -2, "n");
+    lua_pushliteral(L, "saved_tensors");
+    lua_insert(L, -2);
+    lua_rawset(L, ctx);
+    return KS_OK;
+}
+
+/* The values backward returned, at first..top: one gradient (or nil) per
+ * forward argument. Fewer is fine while the missing ones need no gradient
+ * (non-tensor arguments); a missing or surplus gradient is an error, never a
+ * silent zero. */
+static ks_status take_grads(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud *u, int first, ks_tensor **gin)
+{
+    int nret = lua_gettop(L) - first + 1, len = fn_name_len(u);
+    char a[160], b[160];
+    for (int i = 0; i < nret || i < n->ninputs; i++) {
+        int idx = first + i;
+        if (i >= n->ninputs) {
+            if (lua_isnil(L, idx)) continue;
+            return ks_error(c, KS_EINVAL, "%.*s.backward returned %d gradients, but forward took %d argument%s "
+                            "(one gradient, or nil, per argument)", len, u->name, nret, n->ninputs,
+                            n->ninputs == 1 ? "" : "s");
+        }
+        if (i >= nret) {
+            if (!n->needs_grad[i]) continue;
+            return ks_error(c, KS_EINVAL, "%.*s.backward returned %d gradient%s, but forward's argument %d requires "
+                            "grad (return one gradient, or nil, per argument)", len, u->name, nret,
+                            nret == 1 ? "" : "s", i + 1);
+        }
+        if (lua_isnil(L, idx) || !n->needs_grad[i]) continue; /* as PyTorch: ignored where no gradient is needed */
+        ks_tensor *g = ks_lua_to_tensor(L, idx);
+        if (!g || g->dtype != KS_FLOAT32)
+            return ks_error(c, KS_ETYPE, "%.*s.backward: the gradient for argument %d must be a float32 tensor or nil, "
+                            "got %s", len, u->name, i + 1, g ? ks_dtype_name(g->dtype) : luaL_typename(L, idx));
+        if (g->ndim != n->in_ndim[i] || memcmp(g->size, n->in_size[i], sizeof(int64_t) * (size_t)g->ndim))
+            return ks_error(c, KS_ESHAPE, "%.*s.backward returned a gradient of shape %s for argument %d of shape %s",
+                            len, u->name, ks_shape_str(g, a, sizeof a), i + 1,
+                            ks_dims_str(n->in_ndim[i], n->in_size[i], b, sizeof b));
+        gin[i] = ks_tensor_retain(g);
+    }
+    return KS_OK;
+}
+
+static ks_status custom_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+{
+    custom_ud *u = n->ud;
+    lua_State *L = c->binding_state ? (lua_State *)c->binding_state : u->L0;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, n->noutputs + n->ninputs + 8)) return ks_error(c, KS_ENOMEM, "custom backward: Lua stack overflow");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u->ctx_ref); /* top + 1: ctx, kept to clear saved_tensors */
+    ks_status st = u->nsaved ? push_saved(L, c, n, u, top + 1) : KS_OK;
+    if (st) { lua_settop(L, top); return st; }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u->fn_ref);
+    lua_pushvalue(L, top + 1);
+    for (int k = 0; k < n->noutputs; k++) ks_lua_push_tensor(L, c, ks_tensor_retain(gout[k]));
+    if (lua_pcall(L, 1 + n->noutputs, LUA_MULTRET, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        st = ks_error(c, KS_ESTATE, "%.*s.backward: %s", fn_name_len(u), u->name, msg ? msg : "error (not a string)");
+    } else {
+        st = take_grads(L, c, n, u, top + 2, gin);
+    }
+    if (u->nsaved) { /* the re-attached outputs would hold the node from ctx: a cycle */
+        lua_pushliteral(L, "saved_tensors");
+        lua_pushnil(L);
+        lua_rawset(L, top + 1);
+    }
+    lua_settop(L, top);
+    return st;
+}
+
+/* ------------------------------------------------------------ record */
+/* the value of field k of ctx (raw, at index ctx), removed from ctx; left on the stack */
+static int take_field(lua_State *L, int ctx, const char *k)
+{
+    lua_pushstring(L, k);
+    int type = lua_rawget(L, ctx);
+    if (type != LUA_TNIL) {
+        lua_pushstring(L, k);
+        lua_pushnil(L);
+        lua_rawset(L, ctx);
+    }
+    return type;
+}
+
+/* the node's private data: registry refs (info.backward, ctx) and the op def named after info.name */
+static custom_ud *new_ud(lua_State *L, int info, int ctx)
+{
+    lua_getfield(L, info, "name");
+    size_t len = 0;
+    const char *name = lua_tolstring(L, -1, &len);
+    if (!name) name = "CustomFunction", len = strlen(name);
+    custom_ud *u = malloc(sizeof *u + len + sizeof "Backward");
+    if (!u) luaL_error(L, "out of memory recording a custom Function");
+    memset(u, 0, sizeof *u);
+    memcpy(u->name, name, len);
+    memcpy(u->name + len, "Backward", sizeof "Backward");
+    lua_pop(L, 1);
+    u->op.name = u->name;
+    u->op.backward = custom_backward;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    u->L0 = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, info, "backward");
+    u->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, ctx);
+    u->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return u;
+}
+
+/* move ctx:save_for_backward's tensors (list at index list) into n's saved slots */
+static ks_status save_tensors(lua_State *L, ks_ctx *c, ks_node *n, custom_ud *u, int list, ks_tensor *const *ins,
+                              int nin, ks_tensor *const *outs, const bool *diff, int nout)
+{
+    lua_getfield(L, list, "n");
+    int count = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (count > KS_NODE_MAX_SAVED) count = KS_NODE_MAX_SAVED; /* save_for_backward checked it */
+    ks_status st = KS_OK;
+    for (int j = 0; j < count && !st; j++) {
+        lua_geti(L, list, j + 1);
+        ks_tensor *t = ks_lua_to_tensor(L, -1), *d = NULL;
+        lua_pop(L, 1);
+        u->nsaved = j + 1;
+        if (!t) continue; /* SAVED_NIL */
+        u->kind[j] = SAVED_OTHER;
+        for (int i = 0; i < nin && u->kind[j] == SAVED_OTHER; i++)
+            if (ins[i] == t) u->kind[j] = SAVED_INPUT, u->which[j] = (unsigned char)i;
+        for (int k = 0; k < nout && u->kind[j] == SAVED_OTHER; k++)
+            if (outs[k] == t && diff[k]) u->kind[j] = SAVED_OUTPUT, u->which[j] = (unsigned char)k;
+        u->slot[j] = (unsigned char)n->nsaved;
+        if (u->kind[j] != SAVED_OUTPUT) { st = ks_node_save(c, n, t); continue; }
+        /* an output holds the node (grad_fn): the node keeps a detached alias instead */
+        if (!(st = ks_detach(c, t, &d))) st = ks_node_save(c, n, d);
+        ks_tensor_release(d);
+    }
+    return st;
+}
+
+/* ks._record_custom(info{backward=, name=, once=}, ctx, outs{..., n=}, inputs...) */
+static int record_custom(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int nin = lua_gettop(L) - 3;
+    int saved = (take_field(L, 2, "_to_save"), lua_gettop(L));
+    int nondiff = (take_field(L, 2, "_nondiff"), lua_gettop(L));
+    lua_getfield(L, 1, "name");
+    const char *name = luaL_optstring(L, -1, "CustomFunction");
+    lua_pop(L, 1);
+    if (nin > KS_NODE_MAX_IN) return luaL_error(L, "%s: at most %d forward arguments", name, KS_NODE_MAX_IN);
+    ks_tensor *ins[KS_NODE_MAX_IN] = {NULL}, *outs[KS_NODE_MAX_IN] = {NULL};
+    bool diff[KS_NODE_MAX_IN] = {false};
+    for (int i = 0; i < nin; i++) ins[i] = ks_lua_to_tensor(L, 4 + i);
+    if (!ks_ag_needs_record(c, nin, ins)) return 0;
+    lua_getfield(L, 3, "n");
+    lua_Integer nout = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : (lua_Integer)lua_rawlen(L, 3);
+    lua_pop(L, 1);
+    if (nout < 1 || nout > KS_NODE_MAX_IN) return luaL_error(L, "%s.forward must return 1 to %d tensors", name, KS_NODE_MAX_IN);
+    int ndiff = 0;
+    for (int k = 0; k < nout; k++) {
+        lua_geti(L, 3, k + 1);
+        outs[k] = ks_lua_to_tensor(L, -1);
+        if (!outs[k]) return luaL_error(L, "%s.forward must return tensors; result %d is a %s", name, k + 1, luaL_typename(L, -1));
+        for (int i = 0; i < nin; i++)
+            if (outs[k] == ins[i]) return luaL_error(L, "%s.forward returned argument %d itself; return a clone", name, i + 1);
+        /* integer and bool results are never differentiable (PyTorch: the same) */
+        diff[k] = outs[k]->dtype == KS_FLOAT32;
+        if (diff[k] && lua_istable(L, nondiff)) {
+            lua_pushvalue(L, -1);
+            diff[k] = lua_rawget(L, nondiff) == LUA_TNIL;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        ndiff += diff[k];
+    }
+    if (!ndiff) return 0;
+    custom_ud *u = new_ud(L, 1, 2);
+    ks_node *n = ks_node_new_multi(c, &u->op, nin, ins, (int)nout);
+    if (!n) { custom_free(u); return ks_lua_raise(L, c); }
+    n->ud = u;
+    n->ud_free = custom_free;
+    lua_getfield(L, 1, "once");
+    n->double_backward = !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    ks_status st = lua_istable(L, saved) ? save_tensors(L, c, n, u, saved, ins, nin, outs, diff, (int)nout) : KS_OK;
+    if (st) { ks_node_release(n); return ks_lua_raise(L, c); }
+    for (int k = 0; k < nout; k++) {
+        if (diff[k]) { ks_node_set_output(n, k, outs[k]); continue; }
+        /* not attached, but backward still gets a zero gradient of its shape */
+        n->out_ndim[k] = outs[k]->ndim;
+        memcpy(n->out_size[k], outs[k]->size, sizeof outs[k]->size);
+        if (k + 1 > n->noutputs) n->noutputs = k + 1;
+    }
+    ks_node_release(n);
+    return 0;
+}
+
+/* ks._custom_ctx(mt, args...) -> ctx {needs_input_grad = {bool per arg}} with metatable mt */
+static int custom_ctx(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int nargs = lua_gettop(L) - 1;
+    lua_createtable(L, 0, 1);
+    lua_createtable(L, nargs, 0);
+    for (int i = 0; i < nargs; i++) {
+        ks_tensor *t = c->grad_enabled ? ks_lua_to_tensor(L, 2 + i) : NULL;
+        lua_pushboolean(L, t && t->requires_grad);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "needs_input_grad");
+    lua_pushvalue(L, 1);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static const luaL_Reg functions[] = {{"_record_custom", record_custom}, {"_custom_ctx", custom_ctx}, {NULL, NULL}};
+
+void ks_lua_open_function(lua_State *L, int module, int methods, int ctxbox)
+{
+    (void)methods;
+    ks_lua_register(L, functions, module, ctxbox);
+}

@@ -1,0 +1,333 @@
+-- Custom autograd.Function: ctx (save_for_backward / saved_tensors,
+-- needs_input_grad, mark_non_differentiable), the errors of a backward that
+-- returns the wrong gradients, and double backward: under create_graph the
+-- Lua backward records, so gradgradcheck passes for Functions written with
+-- differentiable ops, and a Hessian-vector product matches torch 1.13
+-- (spec/fixtures/torch_refs/custom_function.py prints the pinned numbers);
+-- once_differentiable makes the second pass raise, naming the Function.
+local ks = require "kshot"
+local autograd = require "kshot.autograd"
+local ref = require "spec.helpers.torch_reference"
+local close, err_of = ref.close, ref.err_of
+
+local function vals(n, k, scale) return ((ks.arange(n):float() + 1) * k):sin() * scale end
+
+local gen = ks.Generator(5)
+local function away(...) -- +-[0.3, 1.3]: away from 0 (XSinX divides by x)
+  local shape = {...}
+  local mag = ks.rand(shape, {generator = gen}) + 0.3
+  local sign = ks.rand(shape, {generator = gen}):gt(0.5):float() * 2 - 1
+  return (mag * sign):requires_grad_()
+end
+
+local function ggc(fn, inputs, opts)
+  local ok, report = autograd.gradgradcheck(fn, inputs, opts)
+  assert.is_true(ok, report)
+end
+
+-- x^2 with the input kept in a ctx field (the simplest way, as in the README)
+local Square = autograd.Function{
+  name = "Square",
+  forward = function(ctx, x) ctx.x = x; return x * x end,
+  backward = function(ctx, g) return g * ctx.x * 2 end,
+}
+-- exp(x) with its saved output: the second derivative flows through the output, whose grad_fn is this node
+local Exp = autograd.Function{
+  name = "Exp",
+  forward = function(ctx, x) local y = x:exp(); ctx:save_for_backward(y); return y end,
+  backward = function(ctx, g) return g * ctx.saved_tensors[1] end,
+}
+-- x sin(x), its derivative y / x + x cos(x) written with the saved output
+local XSinX = autograd.Function{
+  name = "XSinX",
+  forward = function(ctx, x) local y = x * x:sin(); ctx:save_for_backward(x, y); return y end,
+  backward = function(ctx, g)
+    local x, y = table.unpack(ctx.saved_tensors)
+    return g * (y / x + x * x:cos())
+  end,
+}
+-- two inputs: a^2 * b
+local MulSq = autograd.Function{
+  name = "MulSq",
+  forward = function(ctx, a, b) ctx:save_for_backward(a, b); return a * a * b end,
+  backward = function(ctx, g)
+    local a, b = table.unpack(ctx.saved_tensors)
+    return g * 2 * a * b, g * a * a
+  end,
+}
+
+describe("autograd.Function: double backward", function()
+  it("gradgradcheck: a ctx field, a saved output, x sin(x), two inputs, several outputs", function()
+    ggc(function(a) return Square(a) * a end, {away(3, 4)})
+    ggc(function(a) return Exp(a) * a end, {away(3, 4)})
+    ggc(function(a) return XSinX(a) end, {away(5)})
+    ggc(function(a) return XSinX(a * a) * a end, {away(2, 3)}) -- a non-leaf input
+    ggc(function(a, b) return MulSq(a, b) end, {away(3, 4), away(3, 4)})
+    ggc(function(a, b) return MulSq(a:tanh(), b) * b end, {away(3, 4), away(3, 4)})
+    local Two = autograd.Function{ -- (a b, a + b^2): two outputs, each gradient used
+      forward = function(ctx, a, b) ctx:save_for_backward(a, b); return a * b, a + b * b end,
+      backward = function(ctx, g1, g2)
+        local a, b = table.unpack(ctx.saved_tensors)
+        return g1 * b + g2, g1 * a + g2 * b * 2
+      end,
+    }
+    ggc(function(a, b)
+      local p, q = Two(a, b)
+      return p * q
+    end, {away(4), away(4)})
+    -- the check can fail: a backward right to first order whose graph is cut (the saved output detached)
+    local Cut = autograd.Function{
+      forward = function(ctx, x) local y = x:exp(); ctx:save_for_backward(y); return y end,
+      backward = function(ctx, g) return g * ctx.saved_tensors[1]:detach() end,
+    }
+    local ok, report = autograd.gradgradcheck(function(a) return Cut(a) * a end, {away(3, 4)}, {raise = false})
+    assert.is_false(ok)
+    assert.matches("gradgradcheck failed", report)
+  end)
+
+  it("each case for several seeds (inputs away from 0; the defaults' tolerances)", function()
+    for seed = 1, 5 do
+      local g = ks.Generator(100 + seed)
+      local function draw(...)
+        local shape = {...}
+        local sign = ks.rand(shape, {generator = g}):gt(0.5):float() * 2 - 1
+        return ((ks.rand(shape, {generator = g}) + 0.3) * sign):requires_grad_()
+      end
+      ggc(function(a) return XSinX(a) * a end, {draw(3, 4)}, {seed = seed})
+      ggc(function(a) return Exp(a) ^ 2 end, {draw(3, 4)}, {seed = seed})
+      ggc(function(a, b) return MulSq(a, b) end, {draw(3, 4), draw(3, 4)}, {seed = seed})
+    end
+  end)
+
+  it("a Hessian-vector product matches torch 1.13", function()
+    local x = (vals(6, 0.7, 1.2) + 1.5):requires_grad_()
+    local b = vals(6, 1.1, 0.8):requires_grad_()
+    local w, v = vals(6, 0.3, 1.0), vals(6, 0.9, 1.0)
+    local f = (XSinX(x) * w):sum() + MulSq(x, b):tanh():sum() + (XSinX(b) ^ 2):sum()
+    local g = autograd.grad(f, {x, b}, {create_graph = true})
+    close({-0.200136, -1.106415, -1.539335, 0.258369, 0.574249, 1.050365}, g[1], 1e-4)
+    close({1.126073, 0.874775, 3.532240, -1.245257, 0.166377, 0.265696}, g[2], 1e-4)
+    local h = autograd.grad((g[1] * v):sum() + (g[2] * w):sum(), {x, b})
+    close({-0.760937, -1.656662, -1.156670, 0.647893, -0.024941, -0.705310}, h[1], 1e-4)
+    close({1.033318, 1.907551, 23.953695, 4.284198, 3.578278, -0.011622}, h[2], 2e-4)
+  end)
+
+  it("grad mode inside backward: off for a first-order backward, on under create_graph", function()
+    local seen = {}
+    local Probe = autograd.Function{
+      forward = function(ctx, x) ctx.x = x; return x * 3 end,
+      backward = function(ctx, g) seen[#seen + 1] = ks.is_grad_enabled(); return g * 3 end,
+    }
+    local x = ks.tensor({1.0, 2.0}):requires_grad_()
+    local g1 = autograd.grad(Probe(x):sum(), x)[1]
+    assert.is_nil(g1.grad_fn) -- create_graph = false: unchanged, no graph on the gradient
+    Probe(x):sum():backward()
+    close({3, 3}, x.grad)
+    autograd.grad(Probe(x):sum(), x, {create_graph = true})
+    assert.are.same({false, false, true}, seen)
+  end)
+
+  it("third order through a saved output; a gradient from detached values is a constant", function()
+    local x = ks.tensor({0.5, -1.0, 2.0}):requires_grad_()
+    local g1 = autograd.grad(Exp(x):sum(), x, {create_graph = true})[1]
+    local g2 = autograd.grad(g1:sum(), x, {create_graph = true})[1]
+    local g3 = autograd.grad(g2:sum(), x)[1]
+    local e = x:detach():exp()
+    close(e:totable(), g1, 1e-5)
+    close(e:totable(), g3, 1e-5)
+    -- a backward that uses a detached copy: that factor is a constant for the second derivative
+    -- (torch 1.13 gives the same: gy = [3, 27] and d/dy sum(gy) = [4, 12], not y^3's 6y)
+    local Frozen = autograd.Function{
+      forward = function(ctx, a) ctx.a = a:detach(); return a * a end,
+      backward = function(ctx, g) return g * ctx.a * 2 end,
+    }
+    local y = ks.tensor({1.0, 3.0}):requires_grad_()
+    local gy = autograd.grad((Frozen(y) * y):sum(), y, {create_graph = true})[1]
+    close({3, 27}, gy)
+    close({4, 12}, autograd.grad(gy:sum(), y)[1])
+    gy = autograd.grad(Frozen(y):sum(), y, {create_graph = true})[1] -- nothing of the graph in it (torch: the same)
+    assert.is_false(gy.requires_grad)
+    assert.matches("does not require grad", err_of(autograd.grad, gy:sum(), y))
+  end)
+
+  it("once_differentiable: first gradients as usual, the second pass raises naming the Function", function()
+    local function fwd(ctx, x) ctx:save_for_backward(x); return x * x end
+    local function bwd(ctx, g) return g * ctx.saved_tensors[1] * 2 end
+    local Once = autograd.Function{name = "OnceSquare", forward = fwd, backward = autograd.once_differentiable(bwd)}
+    local x = ks.tensor({1.0, -2.0}):requires_grad_()
+    close({2, -4}, autograd.grad(Once(x):sum(), x)[1])
+    local g = autograd.grad(Once(x):sum(), x, {create_graph = true})[1]
+    close({2, -4}, g)
+    assert.matches("double backward of OnceSquareBackward is not supported", err_of(autograd.grad, g:sum(), x))
+    g = autograd.grad((Once(x) * x):sum(), x, {create_graph = true})[1]
+    assert.matches("double backward of OnceSquareBackward is not supported",
+      err_of(function() (g * g):sum():backward() end))
+    -- the default name
+    local Anon = autograd.Function{forward = fwd, backward = autograd.once_differentiable(bwd)}
+    g = autograd.grad(Anon(x):sum(), x, {create_graph = true})[1]
+    assert.matches("double backward of CustomFunctionBackward is not supported", err_of(autograd.grad, g:sum(), x))
+    -- the undecorated backward differentiates
+    close({2, 2}, autograd.grad(autograd.grad(autograd.Function{forward = fwd, backward = bwd}(x):sum(), x,
+      {create_graph = true})[1]:sum(), x)[1])
+    assert.matches("argument 'backward' must be a function, got nil", err_of(autograd.once_differentiable))
+  end)
+end)
+
+describe("autograd.Function: ctx", function()
+  it("saved_tensors: inputs, outputs, other tensors and nil, in order; grad_fn is named after the Function", function()
+    local got
+    local F = autograd.Function{
+      name = "Saver",
+      forward = function(ctx, a, k, b)
+        local y = a * b * k
+        ctx:save_for_backward(b, nil, y, ks.tensor({7.0}), a)
+        return y
+      end,
+      backward = function(ctx, g)
+        got = ctx.saved_tensors
+        local b, _, _, _, a = table.unpack(ctx.saved_tensors, 1, ctx.saved_tensors.n)
+        return g * b * 2, nil, g * a * 2
+      end,
+    }
+    local a, b = ks.tensor({1.0, 2.0}):requires_grad_(), ks.tensor({3.0, 4.0}):requires_grad_()
+    local y = F(a, 2, b)
+    assert.are.equal("SaverBackward", y.grad_fn)
+    y:sum():backward()
+    close({6, 8}, a.grad)
+    close({2, 4}, b.grad)
+    assert.are.equal(5, got.n)
+    close({3, 4}, got[1])
+    assert.is_nil(got[2])
+    close({6, 16}, got[3])
+    close({7}, got[4])
+    close({1, 2}, got[5])
+  end)
+
+  it("saved tensors are version-checked: an in-place change before backward is an error", function()
+    local x = ks.tensor({1.0, 2.0}):requires_grad_()
+    local h = x * 1
+    local y = Exp(h)
+    ks.no_grad(function() y:mul_(2) end)
+    assert.matches("modified by an inplace operation.*ExpBackward", err_of(function() y:sum():backward() end))
+    local h2 = x * 1
+    local z = MulSq(h2, x)
+    ks.no_grad(function() h2:add_(1) end)
+    assert.matches("modified by an inplace operation.*MulSqBackward", err_of(function() z:sum():backward() end))
+  end)
+
+  it("needs_input_grad: one boolean per forward argument", function()
+    local seen
+    local F = autograd.Function{
+      forward = function(ctx, a, k, b) seen = ctx.needs_input_grad; return a * k + b end,
+      backward = function(ctx, g) return g, nil, g end,
+    }
+    local a, b = ks.ones(2):requires_grad_(), ks.ones(2)
+    F(a, 2, b)
+    assert.are.same({true, false, false}, seen)
+    ks.no_grad(function() F(a, 2, b) end)
+    assert.are.same({false, false, false}, seen)
+  end)
+
+  it("mark_non_differentiable and integer outputs: no grad_fn, a zero gradient in backward", function()
+    local seen
+    local SortLike = autograd.Function{
+      forward = function(ctx, x)
+        local v, i = x:sort()
+        local flag = v * 0 + 1
+        ctx:mark_non_differentiable(flag)
+        ctx.i = i
+        return v, i, flag
+      end,
+      backward = function(ctx, gv, gi, gf)
+        seen = {gi:size(0), gi:sum():item(), gf:size(0), gf:sum():item()}
+        return ks.zeros(gv:shape()):scatter_add(0, ctx.i, gv)
+      end,
+    }
+    local x = ks.tensor({3.0, 1.0, 2.0}):requires_grad_()
+    local v, i, flag = SortLike(x)
+    assert.is_true(v.requires_grad)
+    assert.is_false(i.requires_grad)
+    assert.is_false(flag.requires_grad)
+    assert.is_nil(flag.grad_fn)
+    ;(v * ks.tensor({1.0, 2.0, 3.0})):sum():backward()
+    close({3, 1, 2}, x.grad)
+    assert.are.same({3, 0, 3, 0}, seen)
+    assert.matches("argument 1 must be a tensor, got number", err_of(function()
+      autograd.Function{forward = function(ctx, a) ctx:mark_non_differentiable(3); return a * 1 end,
+        backward = function(_, g) return g end}(x)
+    end))
+  end)
+end)
+
+describe("autograd.Function: errors name the Function, the argument and the shapes", function()
+  local function fn(name, backward)
+    return autograd.Function{name = name, forward = function(ctx, a, b) return a * b end, backward = backward}
+  end
+  local a, b = ks.ones(2, 3):requires_grad_(), ks.ones(2, 3):requires_grad_()
+
+  it("a gradient of the wrong shape", function()
+    local Bad = fn("BadShape", function(_, g) return g, g:sum(0) end)
+    assert.matches("BadShape.backward returned a gradient of shape [3] for argument 2 of shape [2, 3]",
+      err_of(function() Bad(a, b):sum():backward() end), 1, true)
+    assert.matches("BadShape.backward returned a gradient of shape [3] for argument 2 of shape [2, 3]",
+      err_of(autograd.grad, Bad(a, b):sum(), {a, b}, {create_graph = true}), 1, true)
+  end)
+
+  it("too few or too many gradients, a gradient that is not a float32 tensor, an error inside backward", function()
+    local Few = fn("Few", function(_, g) return g end)
+    assert.matches("Few.backward returned 1 gradient, but forward's argument 2 requires grad",
+      err_of(function() Few(a, b):sum():backward() end), 1, true)
+    close({3, 3, 3, 3, 3, 3}, autograd.grad(Few(a, b:detach()):sum(), a)[1] * 3) -- fine when b needs no gradient
+    local Many = fn("Many", function(_, g) return g, g, g end)
+    assert.matches("Many.backward returned 3 gradients, but forward took 2 arguments",
+      err_of(function() Many(a, b):sum():backward() end), 1, true)
+    close({1, 1, 1, 1, 1, 1}, autograd.grad(fn("Nils", function(_, g) return g, g, nil end)(a, b):sum(), a)[1])
+    local Int = fn("Int", function(_, g) return g, g:long() end)
+    assert.matches("Int.backward: the gradient for argument 2 must be a float32 tensor or nil, got int64",
+      err_of(function() Int(a, b):sum():backward() end), 1, true)
+    local Num = fn("Num", function(_, g) return 1, g end)
+    assert.matches("Num.backward: the gradient for argument 1 must be a float32 tensor or nil, got number",
+      err_of(function() Num(a, b):sum():backward() end), 1, true)
+    local Boom = fn("Boom", function() error("no gradient today") end)
+    assert.matches("Boom.backward: .*no gradient today", err_of(function() Boom(a, b):sum():backward() end))
+  end)
+
+  it("bad definitions and ctx misuse", function()
+    assert.matches("'name' must be a non%-empty string, got 3", err_of(autograd.Function,
+      {name = 3, forward = function() end, backward = function() end}))
+    local Eight = autograd.Function{
+      forward = function(ctx, x) ctx:save_for_backward(x, x, x, x, x, x, x, x, x); return x * 1 end,
+      backward = function(_, g) return g end,
+    }
+    assert.matches("save_for_backward: at most 8 tensors, got 9", err_of(Eight, a))
+    local NotT = autograd.Function{
+      forward = function(ctx, x) ctx:save_for_backward(x, 3); return x * 1 end,
+      backward = function(_, g) return g end,
+    }
+    assert.matches("save_for_backward: argument 2 must be a tensor or nil, got number", err_of(NotT, a))
+    local Same = autograd.Function{name = "Same", forward = function(_, x) return x end, backward = function(_, g) return g end}
+    assert.matches("Same.forward returned argument 1 itself; return a clone", err_of(Same, a))
+    local Num = autograd.Function{name = "NumOut", forward = function(_, x) return x * 1, 3 end, backward = function(_, g) return g end}
+    assert.matches("NumOut.forward must return tensors; result 2 is a number", err_of(Num, a))
+  end)
+end)
+
+describe("autograd.Function: memory", function()
+  it("saving the output does not keep the graph alive (first order and create_graph)", function()
+    local x = ks.randn(64):requires_grad_()
+    local function step()
+      local g = autograd.grad(Exp(x * 1):sum(), x, {create_graph = true})[1]
+      autograd.grad((g * g):sum(), x)
+      Exp(x):sum():backward()
+      x.grad = nil
+    end
+    for _ = 1, 20 do step() end
+    collectgarbage()
+    collectgarbage()
+    local base = ks.memory_stats().live_bytes
+    for _ = 1, 200 do step() end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(base, ks.memory_stats().live_bytes)
+  end)
+end)
