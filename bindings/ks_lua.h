@@ -116,6 +116,9 @@ int ks_lua_check_shape(lua_State *L, int arg, int64_t *size);
  * metatable (ks_lua_size.c). */
 void ks_lua_push_dims(lua_State *L, int n, const int64_t *v);
 void ks_lua_open_size(lua_State *L);
+/* Install the tensor functions written in Lua (kshot.tensor_extra) on first
+ * use; 1 when this call installed them (ks_lua_module.c). */
+int ks_lua_load_extras(lua_State *L);
 /* Read a boolean option field of a table at `arg` (absent -> def). */
 int ks_lua_opt_boolfield(lua_State *L, int arg, const char *key, int def);
 /* Raise (through kshot.options.check, which words the message for every
@@ -143,6 +146,7 @@ void ks_lua_open_print(lua_State *L, int module, int methods, int ctxbox);      
 void ks_lua_open_elementwise(lua_State *L, int module, int methods, int ctxbox); /* ks_lua_elementwise.c */
 void ks_lua_open_reduce(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_reduce.c */
 void ks_lua_open_linalg(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_linalg.c */
+void ks_lua_open_lapack(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_lapack.c: ks.linalg */
 void ks_lua_open_select(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_select.c */
 void ks_lua_open_shape(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_shape.c */
 void ks_lua_open_system(lua_State *L, int module, int methods, int ctxbox);      /* ks_lua_system.c */

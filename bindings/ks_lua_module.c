@@ -136,6 +136,7 @@ void ks_lua_add_path(lua_State *L)
 static const ks_lua_open_fn openers[] = {
     ks_lua_open_tensor, ks_lua_open_create, ks_lua_open_random, ks_lua_open_index,
     ks_lua_open_print,  ks_lua_open_elementwise, ks_lua_open_reduce, ks_lua_open_linalg,
+    ks_lua_open_lapack,
     ks_lua_open_select, ks_lua_open_shape, ks_lua_open_system, ks_lua_open_data, ks_lua_open_autograd, ks_lua_open_nn,
     ks_lua_open_augment, ks_lua_open_optim,
     ks_lua_open_io,
@@ -154,7 +155,12 @@ static int module_index(lua_State *L)
     const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
     int known = 0;
     for (int i = 0; key && LAZY_MODULES[i]; i++) known |= strcmp(key, LAZY_MODULES[i]) == 0;
-    if (!known) return 0;
+    if (!known) {
+        if (!ks_lua_load_extras(L)) return 0;
+        lua_pushvalue(L, 2);
+        lua_rawget(L, 1);
+        return 1;
+    }
     lua_pushfstring(L, "kshot.lazy_loading.%s", key);
     lua_pushvalue(L, -1);
     if (lua_rawget(L, LUA_REGISTRYINDEX) != LUA_TNIL) return 0;
@@ -174,6 +180,46 @@ static int module_index(lua_State *L)
     lua_pushvalue(L, -2);
     lua_rawset(L, 1);
     return 1;
+}
+
+/* The tensor functions composed in Lua (kshot/tensor_extra.lua: unbind,
+ * movedim, meshgrid, isclose, diff, histc, bucketize, ...) load on first use,
+ * so that `require "kshot"` costs only its C part: the first ks.<name> or
+ * tensor method that is missing installs them all into the module and the
+ * method table (module_index, the tensor's __index and the REPL's completion
+ * call this). Returns 1 when this call installed them (look again), 0 when
+ * they were installed already or cannot be found (a tree without the Lua
+ * files, KSHOT_LUA_DIR elsewhere: those names are just missing). An error
+ * inside the file is raised. */
+int ks_lua_load_extras(lua_State *L)
+{
+    int top = lua_gettop(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "kshot.extras_loaded") != LUA_TNIL) { lua_settop(L, top); return 0; }
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "kshot.extras_loaded"); /* once, even if it fails: no loop */
+    lua_getglobal(L, "package");
+    if (!lua_istable(L, -1)) { lua_settop(L, top); return 0; }
+    lua_getfield(L, -1, "searchpath");
+    lua_pushliteral(L, "kshot.tensor_extra");
+    lua_getfield(L, -3, "path");
+    int found = lua_isfunction(L, -3) && lua_isstring(L, -1) && lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1);
+    lua_settop(L, top);
+    if (!found || lua_getfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".module") != LUA_TTABLE) { lua_settop(L, top); return 0; }
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "kshot.tensor_extra");
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+    lua_settop(L, top);
+    return 1;
+}
+
+/* ks._load_extras(): install them now (code that lists the module's or the
+ * tensors' functions: help, the bad-input sweep) */
+static int load_extras(lua_State *L)
+{
+    ks_lua_load_extras(L);
+    return 0;
 }
 
 int luaopen_kshot(lua_State *L)
@@ -212,6 +258,8 @@ int luaopen_kshot(lua_State *L)
     lua_setfield(L, module, "Tensor"); /* the method table, for extension from Lua */
     lua_pushliteral(L, KS_VERSION);
     lua_setfield(L, module, "__version");
+    lua_pushcfunction(L, load_extras);
+    lua_setfield(L, module, "_load_extras");
     lua_newtable(L);
     lua_pushcfunction(L, module_index);
     lua_setfield(L, -2, "__index");

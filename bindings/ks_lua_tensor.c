@@ -254,6 +254,10 @@ static int tensor_index(lua_State *L)
         /* read by PyTorch code that picks a device: kshot is CPU only */
         if (strcmp(k, "device") == 0) { lua_pushliteral(L, "cpu"); return 1; }
         if (strcmp(k, "is_cuda") == 0) { lua_pushboolean(L, 0); return 1; }
+        if (ks_lua_load_extras(L)) { /* the methods written in Lua, installed on first use */
+            lua_pushvalue(L, 2);
+            if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
+        }
         return unknown_field(L, k, lua_upvalueindex(2), "");
     }
     ks_lua_check_tensor(L, 1);

@@ -13,6 +13,7 @@
 -- functions whose qualified name contains `name`; KSHOT_SWEEP_SKIP=a,b skips
 -- the listed qualified names (development only: the full run must pass).
 local ks = require "kshot"
+ks._load_extras() -- the tensor functions written in Lua load on first use: sweep them too
 
 -- Functions with side effects the sweep must not trigger, with the reason.
 local SKIP = {

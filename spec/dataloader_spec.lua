@@ -161,7 +161,7 @@ describe("DataLoader", function()
     ok, err = pcall(D.DataLoader, ds, { batchsize = 5 })
     assert.is_false(ok)
     assert.truthy(err:find("DataLoader: unknown option 'batchsize' (known: batch_size, shuffle, drop_last, "
-      .. "generator, seed, transform); did you mean 'batch_size'?", 1, true), err)
+      .. "generator, seed, transform, sampler, collate_fn); did you mean 'batch_size'?", 1, true), err)
     ok, err = pcall(D.DataLoader, nil)
     assert.truthy(err:find("dataset expected"))
   end)

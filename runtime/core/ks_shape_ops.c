@@ -238,7 +238,11 @@ static ks_status pad_check(ks_ctx *c, const ks_tensor *t, int npads, const int64
             (mode == KS_PAD_REPLICATE && n == 0 && (l > 0 || r > 0)))
             return ks_error(c, KS_EINVAL, "pad: %s padding (%lld, %lld) is too large for dimension %d of size %lld",
                             names[mode], (long long)l, (long long)r, d, (long long)n);
-        size[d] = n + l + r;
+        int64_t grown;
+        if (__builtin_add_overflow(n, l, &grown) || __builtin_add_overflow(grown, r, &grown))
+            return ks_error(c, KS_EINVAL, "pad: padding (%lld, %lld) of dimension %d (size %lld) is too large",
+                            (long long)l, (long long)r, d, (long long)n);
+        size[d] = grown;
         if (size[d] < 0)
             return ks_error(c, KS_EINVAL, "pad: padding (%lld, %lld) of dimension %d (size %lld) gives a negative "
                             "size", (long long)l, (long long)r, d, (long long)n);

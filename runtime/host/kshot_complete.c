@@ -9,8 +9,10 @@
  * Fields are found through metatables: an __index table is followed
  * recursively; when __index is a function (kshot tensors), the metatable's
  * `methods` table is used instead. Nothing is ever called: no __index
- * function, no __tostring, no getter, so completion has no side effects. */
+ * function, no __tostring, no getter, so completion has no side effects
+ * (but one: kshot's tensor functions written in Lua are loaded first). */
 #include "kshot_host.h"
+#include "../../bindings/ks_lua.h"
 
 #include <lauxlib.h>
 
@@ -224,6 +226,7 @@ int kshot_complete_cfn(lua_State *L)
 {
     const char *line = lua_touserdata(L, 1);
     if (!line) return luaL_argerror(L, 1, "line expected");
+    ks_lua_load_extras(L); /* kshot's functions written in Lua load on first use: list them too */
     lua_newtable(L);
     query q = {.set = lua_gettop(L)};
     find_candidates(L, &q, line);

@@ -143,6 +143,10 @@ end
 do
   local D = require "kshot.dataset"
   M.TensorDataset, M.Subset, M.DataLoader = D.TensorDataset, D.Subset, D.DataLoader
+  for _, k in ipairs({ "Dataset", "ConcatDataset", "random_split", "SequentialSampler", "RandomSampler",
+    "SubsetRandomSampler", "WeightedRandomSampler" }) do
+    M[k] = D[k]
+  end
 end
 
 return M

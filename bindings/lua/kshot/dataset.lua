@@ -175,10 +175,27 @@ DataLoader.__index = DataLoader
 DataLoader.__name = "kshot.DataLoader"
 
 --- D.DataLoader(ds, {batch_size=1, shuffle=false, drop_last=false,
---   generator=g | seed=n, transform=function(x, y, ...) return x, y end})
+--   generator=g | seed=n, transform=function(x, y, ...) return x, y end,
+--   sampler=s, collate_fn=function(rows) ... end})
+-- sampler: the rows of each epoch (D.WeightedRandomSampler, RandomSampler, ...;
+-- see kshot.dataset_extra), instead of shuffle. collate_fn: makes a batch from
+-- the list of rows (each a list {x_i, y_i, ...} from ds:get(i)) and returns
+-- the batch's values, instead of stacking.
 function M.DataLoader(ds, opts)
   local n = ds_len(ds, "DataLoader")
-  opts = options.check(opts, "DataLoader", { "batch_size", "shuffle", "drop_last", "generator", "seed", "transform" })
+  opts = options.check(opts, "DataLoader", { "batch_size", "shuffle", "drop_last", "generator", "seed", "transform",
+    "sampler", "collate_fn" })
+  local sampler = opts.sampler
+  if sampler ~= nil then
+    if type(sampler) ~= "table" or type(sampler.indices) ~= "function" or type(sampler.len) ~= "function" then
+      fail("DataLoader", "sampler must be a sampler (a table with len() and indices()), got " .. type(sampler))
+    end
+    if opts.shuffle then fail("DataLoader", "sampler option is mutually exclusive with shuffle") end
+    n = sampler:len()
+  end
+  if opts.collate_fn ~= nil and type(opts.collate_fn) ~= "function" then
+    fail("DataLoader", "collate_fn must be a function, got " .. type(opts.collate_fn))
+  end
   local bs = opts.batch_size or 1
   if math.type(bs) ~= "integer" or bs < 1 then
     fail("DataLoader", "batch_size must be an integer >= 1, got " .. tostring(bs))
@@ -199,6 +216,7 @@ function M.DataLoader(ds, opts)
   return setmetatable({
     dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle and true or false,
     drop_last = opts.drop_last and true or false, generator = gen, transform = opts.transform,
+    sampler = sampler, collate_fn = opts.collate_fn,
   }, DataLoader)
 end
 
@@ -212,13 +230,23 @@ DataLoader.__len = DataLoader.len
 --- Iterator over one epoch: for x, y in loader:iter() do ... end
 function DataLoader:iter()
   local order
-  if self.shuffle then
+  if self.sampler then
+    order = self.sampler:indices()
+  elseif self.shuffle then
     order = ks.randperm(self.n, { generator = self.generator })
   else
     order = ks.arange(self.n)
   end
   local nb, bs, ds, k = self:len(), self.batch_size, self.dataset, 0
   local gather = ds.gather and function(idx) return ds:gather(idx) end or function(idx) return M.stack_rows(ds, idx) end
+  if self.collate_fn then
+    local collate = self.collate_fn
+    gather = function(idx)
+      local rows = {}
+      for k = 0, idx:size(0) - 1 do rows[k + 1] = table.pack(ds:get(idx[k]:item())) end
+      return collate(rows)
+    end
+  end
   return function()
     if k >= nb then return nil end
     local start = k * bs
@@ -243,5 +271,8 @@ function DataLoader:__call(_, ctrl)
 end
 
 M.TensorDatasetClass, M.SubsetClass, M.DataLoaderClass = TensorDataset, Subset, DataLoader
+
+-- Dataset, random_split, ConcatDataset and the samplers
+require("kshot.dataset_extra").install(M)
 
 return M

@@ -19,6 +19,7 @@
 -- the source tree sits next to the Lua modules (a checkout), as it does for
 -- `make` builds.
 local ks = require "kshot"
+ks._load_extras() -- the tensor functions written in Lua (loaded on first use) are listed and found too
 
 local M = {}
 
@@ -431,6 +432,9 @@ local function resolve(name)
   if whole then return { header = mods[whole], module = whole } end
   local prefix, member = name:match("^(.-)[%.:]([%w_]+)$")
   if not prefix then prefix, member = "ks", name end
+  -- ks.linalg.solve is linalg.solve: a kshot module reached from ks
+  local sub = prefix:match("^ks%.([%w_]+)$") or prefix:match("^kshot%.([%w_]+)$")
+  if sub and mods["kshot." .. sub] then prefix = sub end
   local files = {}
   local kind = PREFIXES[prefix]
   local modfull = not kind and find_module(mods, prefix) or (prefix:match("^kshot") and prefix or "kshot." .. prefix)
@@ -443,6 +447,12 @@ local function resolve(name)
     for _, n in ipairs(names) do
       local head = n:sub(1, #modfull + 1)
       if head == modfull .. "_" or head == modfull .. "." then files[#files + 1] = { mods[n], false, modfull } end
+    end
+  end
+  if kind == "kshot" or kind == "tensor" then
+    -- ks.<name> and tensor methods written in Lua (kshot.tensor_extra installs them)
+    for _, n in ipairs({ "kshot.tensor_shape_extra", "kshot.tensor_math_extra" }) do
+      if mods[n] then files[#files + 1] = { mods[n], false, n } end
     end
   end
   if kind or #files == 0 then

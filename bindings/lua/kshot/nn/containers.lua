@@ -10,10 +10,29 @@ local Module = require "kshot.nn.module"
 
 local Sequential = Module:extend("Sequential")
 
---- Sequential(m1, m2, ...) or Sequential{m1, m2, ...}
+-- Sequential{{"conv", m1}, {"act", m2}}: named children in that order (torch's
+-- Sequential(OrderedDict(...))); true when the list was of that form
+local function named_pairs(self, list)
+  local first = list[1]
+  if type(first) ~= "table" or first.forward or type(first[1]) ~= "string" then return false end
+  for i, pair in ipairs(list) do
+    if type(pair) ~= "table" or type(pair[1]) ~= "string" or type(pair[2]) ~= "table" or type(pair[2].forward) ~= "function" then
+      error(string.format("Sequential{{name, module}, ...}: entry %d must be {name, module}", i), 4)
+    end
+    if rawget(self, "_slots")[pair[1]] ~= nil then
+      error(string.format("Sequential{{name, module}, ...}: name '%s' is given twice", pair[1]), 4)
+    end
+    self:add_module(pair[1], pair[2])
+  end
+  return true
+end
+
+--- Sequential(m1, m2, ...) or Sequential{m1, m2, ...}, or with names
+-- Sequential{{"conv", m1}, {"act", m2}} (torch's Sequential(OrderedDict(...)): seq.conv, seq[0])
 function Sequential:__init(...)
   Module.__init(self)
   local n, mods = select("#", ...), {...}
+  if n == 1 and type(mods[1]) == "table" and not mods[1].forward and named_pairs(self, mods[1]) then return end
   if n == 1 and type(mods[1]) == "table" and not mods[1].forward then
     mods, n = mods[1], 0
     for k in pairs(mods) do

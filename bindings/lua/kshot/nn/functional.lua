@@ -22,6 +22,7 @@
 --   unfold and fold (im2col / col2im): in kshot/nn/unfold.lua
 --   prelu, hardswish, hardsigmoid, dropout1d, dropout2d: in kshot/nn/functional_extra.lua
 --   conv1d, max_pool1d, avg_pool1d, adaptive_avg_pool1d, conv_transpose2d: in kshot/nn/conv_extra.lua
+--   affine_grid, grid_sample: in kshot/nn/grid_sample.lua
 -- The C half takes PyTorch's arguments positionally or as keywords in a table:
 -- F.softmax(x, 1) or F.softmax(x, {dim = 1}); F.dropout(x, 0.3, {training = false});
 -- F.leaky_relu(x, {negative_slope = 0.1}); F.gelu(x, {approximate = "tanh"});
@@ -278,5 +279,7 @@ require "kshot.nn.unfold"
 -- F.prelu, hardswish, hardsigmoid, dropout1d/2d; F.conv1d, 1-D pools, conv_transpose2d
 require "kshot.nn.functional_extra"
 require "kshot.nn.conv_extra"
+-- F.affine_grid / F.grid_sample (2-D, bilinear or nearest, zeros or border padding)
+require "kshot.nn.grid_sample"
 
 return F

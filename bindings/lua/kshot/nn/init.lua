@@ -8,9 +8,10 @@ nn.Module = require "kshot.nn.module"
 nn.functional = require "kshot.nn.functional" -- ks.functional, with its Lua half loaded
 nn.init = require "kshot.nn.weight_init"
 nn.functional_call = require "kshot.nn.functional_call" -- torch.func.functional_call (MAML's fast weights)
+nn.utils = require "kshot.nn.utils" -- torch.nn.utils: clip_grad_norm_, parameters_to_vector, ...
 
 for _, file in ipairs({"kshot.nn.containers", "kshot.nn.layers", "kshot.nn.norm_layers", "kshot.nn.losses",
-    "kshot.nn.resnet", "kshot.nn.attention", "kshot.nn.layers_extra", "kshot.nn.recurrent"}) do
+    "kshot.nn.resnet", "kshot.nn.attention", "kshot.nn.layers_extra", "kshot.nn.recurrent", "kshot.nn.layers_shape_distance"}) do
   for name, cls in pairs(require(file)) do nn[name] = cls end
 end
 for name, fn in pairs(require "kshot.nn.models") do nn[name] = fn end

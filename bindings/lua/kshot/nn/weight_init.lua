@@ -117,4 +117,46 @@ function init.default_(weight, bias)
   end
 end
 
+--- init.trunc_normal_(t[, mean = 0[, std = 1[, a = -2[, b = 2[, gen]]]]]) (or {mean =, std =, a =, b =, generator =}):
+-- normal(mean, std) values redrawn until they fall in [a, b] (a and b absolute, as torch's).
+function init.trunc_normal_(t, mean, std, a, b, gen)
+  if type(mean) == "table" then mean, std, a, b, gen = keywords("trunc_normal_", {"mean", "std", "a", "b"}, mean) end
+  mean, std, a, b = mean or 0, std or 1, a or -2, b or 2
+  if a >= b then error(string.format("init.trunc_normal_: a (%g) must be below b (%g)", a, b), 2) end
+  if b < mean - 6 * std or a > mean + 6 * std then
+    error(string.format("init.trunc_normal_: [%g, %g] is more than 6 std from the mean %g", a, b, mean), 2)
+  end
+  return no_grad(function()
+    local opts = gen and {generator = gen} or nil
+    local v = ks.randn(t:shape(), opts) * std + mean
+    local bad = v:lt(a) | v:gt(b)
+    while bad:any():item() do -- each round redraws only the values out of range
+      v = ks.where(bad, ks.randn(t:shape(), opts) * std + mean, v)
+      bad = v:lt(a) | v:gt(b)
+    end
+    return t:copy_(v)
+  end)
+end
+
+--- init.orthogonal_(t[, gain = 1[, gen]]) (or {gain =, generator =}): t (>= 2 dims, read as
+-- [size(0), rest]) set to gain times a random (semi-)orthogonal matrix: the polar
+-- factor U Vh of a Gaussian matrix, which is uniformly (Haar) distributed.
+function init.orthogonal_(t, gain, gen)
+  if type(gain) == "table" then gain, gen = keywords("orthogonal_", {"gain"}, gain) end
+  if t:dim() < 2 then error("init.orthogonal_: only tensors with 2 or more dims are supported, got " .. t:dim() .. "-d", 2) end
+  return no_grad(function()
+    local rows = t:size(0)
+    local cols = t:numel() // rows
+    local flat = ks.randn({rows, cols}, gen and {generator = gen} or nil)
+    local u, _, vh = ks.linalg.svd(flat, {full_matrices = false})
+    return t:copy_((ks.matmul(u, vh) * (gain or 1)):reshape(t:shape()))
+  end)
+end
+
+--- init.eye_(t): a 2-d t set to the identity (ones on the main diagonal, as torch's for non-square t too).
+function init.eye_(t)
+  if t:dim() ~= 2 then error("init.eye_: only 2-d tensors are supported, got " .. t:dim() .. "-d", 2) end
+  return no_grad(function() return t:copy_(ks.eye(t:size(0), t:size(1))) end)
+end
+
 return init
