@@ -61,7 +61,7 @@ describe("kshot.help", function()
     local step = help.text("lr.StepLR")
     has(step, "StepLR(opt, opts, last_epoch)")
     has(step, "torch.optim.lr_scheduler.StepLR")
-    has(step, "StepLR(opt, 30)") -- the header's paragraph that names it
+    has(step, "StepLR(opt, 30, 0.5)") -- the header's paragraph that names it
     assert.equal(step, help.text("optim.lr_scheduler.StepLR"))
     assert.equal(step, help.text("optim.lr.StepLR"))
     -- a module method through the usual variable names

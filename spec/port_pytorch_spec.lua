@@ -242,19 +242,59 @@ describe("torch.nn.init keyword arguments", function()
 end)
 
 describe("lr schedulers given PyTorch's positional options", function()
-  it("say that argument 3 is last_epoch", function()
-    local opt = optim.SGD({ks.zeros(1):requires_grad_()}, {lr = 0.1})
-    assert.matches("StepLR: argument 3 is last_epoch %(an integer >= %-1%), got 0.5; options other than the first go in the options table",
-      err_of(lr.StepLR, opt, 30, 0.5))
-    assert.matches("ExponentialLR: argument 3 is last_epoch %(an integer >= %-1%), got a table",
+  local function new_opt() return optim.SGD({ks.zeros(1):requires_grad_()}, {lr = 0.1}) end
+  local function lrs(opt, s, n)
+    local out = {opt.param_groups[1].lr}
+    for _ = 1, n do opt:step(); s:step(); out[#out + 1] = opt.param_groups[1].lr end
+    return out
+  end
+  local function near(a, b)
+    assert.are.equal(#a, #b)
+    for i = 1, #a do assert.is_true(math.abs(a[i] - b[i]) < 1e-12, ("%d: %s vs %s"):format(i, a[i], b[i])) end
+  end
+
+  it("take them in torch's order, as the options table does", function()
+    local pairs_ = {
+      {function(o) return lr.StepLR(o, 2, 0.5) end, function(o) return lr.StepLR(o, {step_size = 2, gamma = 0.5}) end},
+      {function(o) return lr.MultiStepLR(o, {1, 3}, 0.2) end,
+        function(o) return lr.MultiStepLR(o, {milestones = {1, 3}, gamma = 0.2}) end},
+      {function(o) return lr.CosineAnnealingLR(o, 4, 0.01) end,
+        function(o) return lr.CosineAnnealingLR(o, {T_max = 4, eta_min = 0.01}) end},
+      {function(o) return lr.LinearLR(o, 0.5, 1.0, 3) end,
+        function(o) return lr.LinearLR(o, {start_factor = 0.5, end_factor = 1.0, total_iters = 3}) end},
+      {function(o) return lr.CosineAnnealingWarmRestarts(o, 2, 2, 0.001) end,
+        function(o) return lr.CosineAnnealingWarmRestarts(o, {T_0 = 2, T_mult = 2, eta_min = 0.001}) end},
+      {function(o) return lr.LambdaLR(o, function(e) return 1 / (e + 1) end) end,
+        function(o) return lr.LambdaLR(o, {lr_lambda = function(e) return 1 / (e + 1) end}) end},
+      {function(o) return lr.StepLR(o, 2, {gamma = 0.3}) end, function(o) return lr.StepLR(o, {step_size = 2, gamma = 0.3}) end},
+    }
+    for _, p in ipairs(pairs_) do
+      local o1, o2 = new_opt(), new_opt()
+      near(lrs(o1, p[1](o1), 6), lrs(o2, p[2](o2), 6))
+    end
+    -- StepLR(opt, 2, 0.5): torch 1.13 gives 0.1, 0.1, 0.05, 0.05, 0.025
+    local o = new_opt()
+    near({0.1, 0.1, 0.05, 0.05, 0.025}, lrs(o, lr.StepLR(o, 2, 0.5), 4))
+    -- SequentialLR(opt, schedulers, milestones)
+    o = new_opt()
+    local seq = lr.SequentialLR(o, {lr.ConstantLR(o, 0.5, 2), lr.ExponentialLR(o, 0.9)}, {2})
+    near({0.05, 0.05, 0.1, 0.09}, lrs(o, seq, 3))
+    -- kshot's own form: options table, then last_epoch
+    o = new_opt()
+    o.param_groups[1].initial_lr = 0.1
+    assert.are.equal(3, lr.StepLR(o, {step_size = 2}, 2).last_epoch)
+  end)
+
+  it("say what is wrong", function()
+    local opt = new_opt()
+    assert.matches("StepLR: last_epoch must be an integer >= %-1, got 0.5", err_of(lr.StepLR, opt, 30, 0.1, 0.5))
+    assert.matches("ExponentialLR: option 'gamma' is given twice %(positionally and in the options table%)",
       err_of(lr.ExponentialLR, opt, 0.9, {gamma = 0.5}))
-    assert.matches("CosineAnnealingWarmRestarts: param 'initial_lr' is not specified in param_groups%[0%] when resuming "
-      .. "%(argument 3, last_epoch, is 2; PyTorch's other positional options go in the options table",
-      err_of(lr.CosineAnnealingWarmRestarts, opt, 5, 2))
-    -- the documented forms still work
-    local s = lr.StepLR(opt, {step_size = 1, gamma = 0.5})
-    opt:step(); s:step()
-    assert.are.equal(0.05, opt.param_groups[1].lr)
+    assert.matches("StepLR: takes at most 3 positional arguments after the optimizer %(step_size, gamma, last_epoch, "
+      .. "as torch%), got 4", err_of(lr.StepLR, opt, 30, 0.1, -1, false))
+    assert.matches("StepLR: the options table must be the last argument", err_of(lr.StepLR, opt, {step_size = 3}, 1, 2))
+    assert.matches("CosineAnnealingWarmRestarts: param 'initial_lr' is not specified in param_groups%[0%] when "
+      .. "resuming %(last_epoch is 2%)", err_of(lr.CosineAnnealingWarmRestarts, opt, 5, 1, 0, 2))
   end)
 end)
 

@@ -11,9 +11,11 @@
 -- with PyTorch's chainable update (each scheduler multiplies the group's
 -- current lr), so several compose via ChainedScheduler (applied together)
 -- or SequentialLR (one after another at milestones). step(epoch) jumps to an
--- epoch with the closed form. Options go in a table; positional forms of the
--- required option work too: StepLR(opt, 30), ExponentialLR(opt, 0.9),
--- CosineAnnealingLR(opt, 100). state_dict()/load_state_dict() save the
+-- epoch with the closed form. Options go in a table, or positionally in
+-- torch's order: StepLR(opt, 30, 0.5) (step_size, gamma), MultiStepLR(opt,
+-- {30, 80}, 0.1), CosineAnnealingLR(opt, 100, 1e-5) (T_max, eta_min),
+-- ExponentialLR(opt, 0.9); an options table may follow the positional ones
+-- (StepLR(opt, 30, {gamma = 0.5})). state_dict()/load_state_dict() save the
 -- counters so a run resumes exactly.
 --
 -- Also here: ReduceLROnPlateau (step(metric)), OneCycleLR (per batch; also
@@ -75,9 +77,68 @@ local Scheduler = {}
 Scheduler.__index = Scheduler
 M.LRScheduler = Scheduler
 
--- constructors: M.StepLR(opt, opts) as well as M.StepLR.new(opt, opts)
+-- PyTorch's positional parameters after the optimizer, in its order (torch 1.13)
+local TORCH_POSITIONAL = {
+  StepLR = {"step_size", "gamma", "last_epoch"},
+  MultiStepLR = {"milestones", "gamma", "last_epoch"},
+  ExponentialLR = {"gamma", "last_epoch"},
+  CosineAnnealingLR = {"T_max", "eta_min", "last_epoch"},
+  LinearLR = {"start_factor", "end_factor", "total_iters", "last_epoch"},
+  LambdaLR = {"lr_lambda", "last_epoch"},
+  MultiplicativeLR = {"lr_lambda", "last_epoch"},
+  ConstantLR = {"factor", "total_iters", "last_epoch"},
+  PolynomialLR = {"total_iters", "power", "last_epoch"},
+  CosineAnnealingWarmRestarts = {"T_0", "T_mult", "eta_min", "last_epoch"},
+  CyclicLR = {"base_lr", "max_lr", "step_size_up", "step_size_down", "mode", "gamma", "scale_fn", "scale_mode",
+    "cycle_momentum", "base_momentum", "max_momentum", "last_epoch"},
+  OneCycleLR = {"max_lr", "total_steps", "epochs", "steps_per_epoch", "pct_start", "anneal_strategy",
+    "cycle_momentum", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "three_phase"},
+  ReduceLROnPlateau = {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr", "eps"},
+}
+
+-- The arguments after the optimizer as (opts, last_epoch): positional values take torch's parameter names in
+-- order (StepLR(opt, 30, 0.5) is step_size 30, gamma 0.5); an options table may come after them (torch's
+-- keyword arguments), and after it only last_epoch (kshot's own form StepLR(opt, {...}, last_epoch)). A list
+-- (milestones, one lr_lambda per group) or a function is a positional value; any other table is the options.
+local function torch_args(name, keys, ...)
+  local n, args, opts = select("#", ...), {...}, {}
+  local function set(k, v, where)
+    if opts[k] ~= nil then fail(name, "option '%s' is given twice (%s)", k, where) end
+    opts[k] = v
+  end
+  local i = 1
+  while i <= n do
+    local v = args[i]
+    if type(v) == "table" and not callable(v) and #v == 0 then
+      for k, x in pairs(v) do set(k, x, "positionally and in the options table") end
+      if i < n then
+        if i + 1 < n or keys[#keys] ~= "last_epoch" then
+          fail(name, "the options table must be the last argument (or be followed by last_epoch only), got %d "
+            .. "more", n - i)
+        end
+        set("last_epoch", args[n], "in the options table and as the argument after it")
+      end
+      break
+    end
+    if i > #keys then
+      fail(name, "takes at most %d positional arguments after the optimizer (%s, as torch), got %d; other options "
+        .. "go in an options table", #keys, table.concat(keys, ", "), n)
+    end
+    if v ~= nil then set(keys[i], v, "positionally and in the options table") end
+    i = i + 1
+  end
+  local last_epoch = opts.last_epoch
+  opts.last_epoch = nil
+  return opts, last_epoch
+end
+
+-- constructors: M.StepLR(opt, ...) takes torch's positional order or an options table; M.StepLR.new(opt,
+-- opts, last_epoch) only the latter
 local function class(name)
-  local cls = setmetatable({__name = name}, {__index = Scheduler, __call = function(c, ...) return c.new(...) end})
+  local keys = TORCH_POSITIONAL[name]
+  local call = keys and function(c, opt, ...) return c.new(opt, torch_args(name, keys, ...)) end
+    or function(c, ...) return c.new(...) end
+  local cls = setmetatable({__name = name}, {__index = Scheduler, __call = call})
   cls.__index = cls
   M[name] = cls
   return cls
@@ -85,10 +146,8 @@ end
 
 -- common construction: initial_lr, base_lrs, then the epoch-0 step
 local function init(cls, opt, last_epoch)
-  -- PyTorch's positional options (StepLR(opt, 30, 0.5): gamma) would land here as last_epoch
   if last_epoch ~= nil and (math.type(last_epoch) ~= "integer" or last_epoch < -1) then
-    fail(cls.__name, "argument 3 is last_epoch (an integer >= -1), got %s; options other than the first go in "
-      .. "the options table, e.g. StepLR(opt, {step_size = 30, gamma = 0.5})",
+    fail(cls.__name, "last_epoch must be an integer >= -1, got %s",
       type(last_epoch) == "number" and tostring(last_epoch) or ("a " .. type(last_epoch)))
   end
   local self = setmetatable({optimizer = opt, last_epoch = last_epoch or -1}, cls)
@@ -97,9 +156,8 @@ local function init(cls, opt, last_epoch)
     if self.last_epoch == -1 then
       if g.initial_lr == nil then g.initial_lr = g.lr end
     elseif g.initial_lr == nil then
-      fail(cls.__name, "param 'initial_lr' is not specified in param_groups[%d] when resuming (argument 3, "
-        .. "last_epoch, is %d; PyTorch's other positional options go in the options table, e.g. "
-        .. "CosineAnnealingWarmRestarts(opt, {T_0 = 5, T_mult = 2}))", i - 1, self.last_epoch)
+      fail(cls.__name, "param 'initial_lr' is not specified in param_groups[%d] when resuming (last_epoch is %d)",
+        i - 1, self.last_epoch)
     end
     self.base_lrs[i] = g.initial_lr
   end
@@ -346,9 +404,11 @@ end
 
 local SequentialLR = class("SequentialLR")
 --- Run schedulers one after another; opts.milestones = epochs where the next one starts.
-function SequentialLR.new(opt, schedulers, opts)
+function SequentialLR.new(opt, schedulers, opts, last_epoch)
   check_optimizer("SequentialLR", opt)
   check_schedulers("SequentialLR", schedulers, opt)
+  -- torch's positional form SequentialLR(opt, schedulers, milestones[, last_epoch])
+  if type(opts) == "table" and #opts > 0 then opts = {milestones = opts, last_epoch = last_epoch} end
   opts = options("SequentialLR", opts)
   local ms = opts.milestones
   if type(ms) ~= "table" or #ms ~= #schedulers - 1 then
