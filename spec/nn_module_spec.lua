@@ -95,6 +95,9 @@ describe("nn.Module", function()
     local partial = a:state_dict()
     partial.bias = nil
     assert.are.same({"bias"}, b:load_state_dict(partial, {strict = false}).missing_keys)
+    -- torch's positional form load_state_dict(sd, False)
+    assert.are.same({"bias"}, b:load_state_dict(partial, false).missing_keys)
+    assert.matches("missing key", select(2, pcall(function() b:load_state_dict(partial, true) end)))
   end)
 
   it("prints the module tree", function()

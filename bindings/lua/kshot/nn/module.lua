@@ -381,6 +381,7 @@ function Module:load_state_dict(sd, opts)
   -- m:load_state_dict(other:state_dict()) passes state_dict's second result, the key list, too: not options
   if type(opts) == "table" and #opts > 0 and type(opts[1]) == "string" and opts.strict == nil then opts = nil end
   if is_file_metadata(opts) then opts = nil end
+  if type(opts) == "boolean" then opts = {strict = opts} end -- torch's positional load_state_dict(sd, False)
   opts = options.check(opts, {"strict"}, "load_state_dict", 2)
   local strict = opts.strict ~= false
   local own, missing, unexpected = {}, {}, {}
