@@ -407,8 +407,11 @@ function Module:load_state_dict(sd, opts)
   table.sort(missing)
   table.sort(unexpected)
   if strict and (#missing > 0 or #unexpected > 0) then
-    error(string.format("load_state_dict: error(s) in loading state_dict for %s:\n  missing keys: %s\n  unexpected keys: %s",
-      self.__name, table.concat(missing, ", "), table.concat(unexpected, ", ")), 2)
+    local lines = {}
+    if #missing > 0 then lines[#lines + 1] = "\n  missing keys: " .. table.concat(missing, ", ") end
+    if #unexpected > 0 then lines[#lines + 1] = "\n  unexpected keys: " .. table.concat(unexpected, ", ") end
+    error(string.format("load_state_dict: error(s) in loading state_dict for %s:%s", self.__name,
+      table.concat(lines)), 2)
   end
   ks.no_grad(function()
     for key, t in pairs(own) do
