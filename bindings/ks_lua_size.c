@@ -4,8 +4,8 @@
  * writable) so that nothing which takes a shape has to know about them; a
  * shared metatable only adds what torch.Size users expect of them: print()
  * and tostring() show the contents ({2, 3}, not "table: 0x..."), `..` joins
- * them into strings, and == compares contents (a:shape() == b:shape(),
- * t:shape() == {2, 3}). */
+ * them into strings, and == compares contents (two tensors' shapes, or a
+ * shape and a literal list {2, 3}). */
 #include "ks_lua.h"
 
 #define KS_SIZE_MT "kshot.Size"

@@ -295,7 +295,8 @@ static int t_dtype(lua_State *L) { lua_pushstring(L, ks_dtype_name(ks_lua_check_
 static int t_is_contiguous(lua_State *L) { lua_pushboolean(L, ks_tensor_is_contiguous(ks_lua_check_tensor(L, 1))); return 1; }
 static int t_storage_offset(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->offset); return 1; }
 
-/* t:shape() -> {2, 3}: a Lua array of sizes that prints and compares by contents (ks_lua_size.c) */
+/* t:shape() -> {2, 3}: the sizes as a Lua array (1-based) that prints as {2, 3} and compares by contents
+ * with another shape or a list (ks_lua_size.c) */
 static int t_shape(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);
