@@ -22,7 +22,21 @@
  * way is no reference cycle: an output is saved as a detached alias, as the
  * built-in ops save theirs). In backward, ctx.saved_tensors lists them back,
  * re-attached to the graph under create_graph (ks_ag_saved_input/output)
- * and version-checked (an in-place change since forward is an error). */
+ * and version-checked (an in-place change since forward is an error).
+ *
+ * An output kept in a plain ctx field (ctx.y = y, PyTorch users' habit)
+ * would be a cycle the GC cannot see: y holds the node (grad_fn), the node
+ * holds ctx through the registry, ctx holds y. So record also scans ctx's
+ * own fields (any key) and, one level down, the fields of plain tables
+ * (no metatable) stored in ctx, for this call's differentiable outputs:
+ * each moves into a saved slot as a detached alias (one slot per output,
+ * shared with save_for_backward's) and leaves its table; the list of
+ * (table, key, slot, output) stays behind a registry ref. Backward puts the
+ * outputs back under their keys (version-checked, re-attached under
+ * create_graph, as saved_tensors) and clears them again afterwards. Deeper
+ * tables are not scanned: an output there still leaks. Inputs, other
+ * tensors and outputs that get no gradient (no grad_fn, so no cycle) stay
+ * where they are. */
 #include "ks_lua.h"
 #include "../runtime/core/ks_autograd.h"
 
@@ -35,6 +49,7 @@ typedef struct {
     lua_State *L0;   /* main thread, used when backward runs outside a binding call */
     int fn_ref;      /* registry refs: the Function's backward and this call's ctx */
     int ctx_ref;
+    int fields_ref;  /* outputs taken from ctx fields: {table, key, slot, output, ...} or LUA_NOREF */
     int nsaved;      /* entries of ctx.saved_tensors (nil ones included) */
     unsigned char kind[KS_NODE_MAX_SAVED];  /* SAVED_* */
     unsigned char which[KS_NODE_MAX_SAVED]; /* input or output number */
@@ -51,6 +66,7 @@ static void custom_free(void *ud)
     custom_ud *u = ud;
     luaL_unref(u->L0, LUA_REGISTRYINDEX, u->fn_ref);
     luaL_unref(u->L0, LUA_REGISTRYINDEX, u->ctx_ref);
+    luaL_unref(u->L0, LUA_REGISTRYINDEX, u->fields_ref);
     free(u);
 }
 
@@ -76,6 +92,44 @@ static ks_status push_saved(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud
     lua_insert(L, -2);
     lua_rawset(L, ctx);
     return KS_OK;
+}
+
+/* With put, the outputs taken from ctx fields go back under their keys (as
+ * saved_tensors: version-checked, graph members under create_graph);
+ * without, those keys are cleared again (the re-attached outputs would hold
+ * the node from ctx: a cycle). Stops at the first error, which the caller
+ * follows with a clear. */
+static ks_status put_fields(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud *u, bool put)
+{
+    ks_status st = KS_OK;
+    if (!lua_checkstack(L, n->noutputs + 8)) return ks_error(c, KS_ENOMEM, "custom backward: Lua stack overflow");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u->fields_ref);
+    int list = lua_gettop(L), len = (int)lua_rawlen(L, list);
+    for (int k = 0; k < n->noutputs; k++) lua_pushnil(L); /* list + 1 + k: output k, made once (ctx.y and
+                                                              ctx.t[1] are then the same object) */
+    for (int e = 1; e + 3 <= len && !st; e += 4) {
+        lua_rawgeti(L, list, e);     /* the table: ctx or a plain table in one of its fields */
+        lua_rawgeti(L, list, e + 1); /* the key */
+        if (!put) {
+            lua_pushnil(L);
+        } else {
+            lua_rawgeti(L, list, e + 2);
+            lua_rawgeti(L, list, e + 3);
+            int slot = (int)lua_tointeger(L, -2), which = (int)lua_tointeger(L, -1), at = list + 1 + which;
+            lua_pop(L, 2);
+            ks_tensor *t = NULL;
+            if (!lua_isnil(L, at)) lua_pushvalue(L, at);
+            else if ((st = ks_ag_saved_output(c, n, slot, which, &t))) lua_pushnil(L);
+            else {
+                ks_lua_push_tensor(L, c, t);
+                lua_copy(L, -1, at);
+            }
+        }
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, list - 1);
+    return st;
 }
 
 /* The values backward returned, at first..top: one gradient (or nil) per
@@ -114,6 +168,19 @@ static ks_status take_grads(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud
     return KS_OK;
 }
 
+/* after backward (or a failed start): take saved_tensors and the fields back
+ * out of ctx (at index ctx); the re-attached outputs would hold the node from
+ * ctx: a cycle */
+static void clear_ctx(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud *u, int ctx)
+{
+    if (u->nsaved) {
+        lua_pushliteral(L, "saved_tensors");
+        lua_pushnil(L);
+        lua_rawset(L, ctx);
+    }
+    if (u->fields_ref != LUA_NOREF) put_fields(L, c, n, u, false);
+}
+
 static ks_status custom_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     custom_ud *u = n->ud;
@@ -122,7 +189,8 @@ static ks_status custom_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     if (!lua_checkstack(L, n->noutputs + n->ninputs + 8)) return ks_error(c, KS_ENOMEM, "custom backward: Lua stack overflow");
     lua_rawgeti(L, LUA_REGISTRYINDEX, u->ctx_ref); /* top + 1: ctx, kept to clear saved_tensors */
     ks_status st = u->nsaved ? push_saved(L, c, n, u, top + 1) : KS_OK;
-    if (st) { lua_settop(L, top); return st; }
+    if (!st && u->fields_ref != LUA_NOREF) st = put_fields(L, c, n, u, true);
+    if (st) { clear_ctx(L, c, n, u, top + 1); lua_settop(L, top); return st; }
     lua_rawgeti(L, LUA_REGISTRYINDEX, u->fn_ref);
     lua_pushvalue(L, top + 1);
     for (int k = 0; k < n->noutputs; k++) ks_lua_push_tensor(L, c, ks_tensor_retain(gout[k]));
@@ -132,11 +200,7 @@ static ks_status custom_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     } else {
         st = take_grads(L, c, n, u, top + 2, gin);
     }
-    if (u->nsaved) { /* the re-attached outputs would hold the node from ctx: a cycle */
-        lua_pushliteral(L, "saved_tensors");
-        lua_pushnil(L);
-        lua_rawset(L, top + 1);
-    }
+    clear_ctx(L, c, n, u, top + 1);
     lua_settop(L, top);
     return st;
 }
@@ -165,6 +229,7 @@ static custom_ud *new_ud(lua_State *L, int info, int ctx)
     custom_ud *u = malloc(sizeof *u + len + sizeof "Backward");
     if (!u) luaL_error(L, "out of memory recording a custom Function");
     memset(u, 0, sizeof *u);
+    u->fields_ref = LUA_NOREF; /* 0 would be a real registry slot to luaL_unref */
     memcpy(u->name, name, len);
     memcpy(u->name + len, "Backward", sizeof "Backward");
     lua_pop(L, 1);
@@ -206,6 +271,109 @@ static ks_status save_tensors(lua_State *L, ks_ctx *c, ks_node *n, custom_ud *u,
         if (!(st = ks_detach(c, t, &d))) st = ks_node_save(c, n, d);
         ks_tensor_release(d);
     }
+    return st;
+}
+
+/* the number of the differentiable output held by the value at idx, or -1.
+ * A tensor's userdata is a box whose first word is its ks_tensor: compare
+ * that word first (ks_lua_to_tensor's metatable check costs more than the
+ * whole scan otherwise) and confirm a match properly. */
+static int output_at(lua_State *L, int idx, ks_tensor *const *outs, const bool *diff, int nout)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof(void *)) return -1;
+    void *word = *(void **)lua_touserdata(L, idx);
+    for (int k = 0; k < nout; k++)
+        if (word == outs[k] && diff[k] && ks_lua_to_tensor(L, idx) == outs[k]) return k;
+    return -1;
+}
+
+typedef struct {
+    ks_node *n;
+    custom_ud *u;
+    ks_tensor *const *outs;
+    const bool *diff;
+    int nout, list, nlist; /* list: stack index of the {table, key, slot, output, ...} list (nil until needed) */
+    int oslot[KS_NODE_MAX_IN]; /* each output's saved slot, -1 until it has one */
+} field_scan;
+
+/* Output k is the value of the key at index key in the table at tbl: it
+ * moves into a saved slot (its own, or the one save_for_backward gave it)
+ * and out of the table (clearing a field during lua_next is allowed). */
+static ks_status take_output(lua_State *L, ks_ctx *c, field_scan *f, int tbl, int key, int k)
+{
+    if (f->oslot[k] < 0) {
+        if (f->n->nsaved >= KS_NODE_MAX_SAVED)
+            return ks_error(c, KS_EINVAL, "%.*s: at most %d tensors kept for backward (save_for_backward's and "
+                            "outputs in ctx fields together)", fn_name_len(f->u), f->u->name, KS_NODE_MAX_SAVED);
+        ks_tensor *d = NULL;
+        ks_status st = ks_detach(c, f->outs[k], &d);
+        if (!st) st = ks_node_save(c, f->n, d);
+        ks_tensor_release(d);
+        if (st) return st;
+        f->oslot[k] = f->n->nsaved - 1;
+    }
+    if (lua_isnil(L, f->list)) {
+        lua_createtable(L, 4, 0);
+        lua_replace(L, f->list);
+    }
+    lua_pushvalue(L, tbl);
+    lua_rawseti(L, f->list, ++f->nlist);
+    lua_pushvalue(L, key);
+    lua_rawseti(L, f->list, ++f->nlist);
+    lua_pushinteger(L, f->oslot[k]);
+    lua_rawseti(L, f->list, ++f->nlist);
+    lua_pushinteger(L, k);
+    lua_rawseti(L, f->list, ++f->nlist);
+    lua_pushvalue(L, key);
+    lua_pushnil(L);
+    lua_rawset(L, tbl);
+    return KS_OK;
+}
+
+/* the key at idx is "needs_input_grad" (booleans only: scanning it would
+ * be half the cost of a scan that finds nothing) */
+static bool is_needs_input_grad(lua_State *L, int idx)
+{
+    size_t len = 0;
+    const char *k = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+    return k && len == 16 && !memcmp(k, "needs_input_grad", 16);
+}
+
+/* Scan the table at tbl for outputs; depth 1 also scans plain tables (no
+ * metatable) in its fields. Cheap when there is nothing to find: one
+ * lua_next per field (a tiny Function's ctx holds needs_input_grad only). */
+static ks_status scan_fields(lua_State *L, ks_ctx *c, field_scan *f, int tbl, int depth)
+{
+    ks_status st = KS_OK;
+    lua_pushnil(L);
+    while (!st && lua_next(L, tbl)) {
+        int val = lua_gettop(L), k = output_at(L, val, f->outs, f->diff, f->nout);
+        if (k >= 0) {
+            st = take_output(L, c, f, tbl, val - 1, k);
+        } else if (depth > 0 && lua_type(L, val) == LUA_TTABLE && !is_needs_input_grad(L, val - 1)) {
+            if (!lua_getmetatable(L, val)) st = scan_fields(L, c, f, val, depth - 1);
+            else lua_pop(L, 1); /* not a plain table: an object of its own */
+        }
+        lua_pop(L, 1); /* the value; the key stays for lua_next */
+    }
+    if (st) lua_pop(L, 1); /* the key of the unfinished traversal */
+    return st;
+}
+
+/* move the differentiable outputs kept in ctx fields (ctx at index ctx) into
+ * n's saved slots; the list of where they were stays behind u->fields_ref */
+static ks_status save_fields(lua_State *L, ks_ctx *c, ks_node *n, custom_ud *u, int ctx, ks_tensor *const *outs,
+                             const bool *diff, int nout)
+{
+    field_scan f = {.n = n, .u = u, .outs = outs, .diff = diff, .nout = nout};
+    for (int k = 0; k < KS_NODE_MAX_IN; k++) f.oslot[k] = -1;
+    for (int j = 0; j < u->nsaved; j++)
+        if (u->kind[j] == SAVED_OUTPUT) f.oslot[u->which[j]] = u->slot[j];
+    lua_pushnil(L);
+    f.list = lua_gettop(L);
+    ks_status st = scan_fields(L, c, &f, ctx, 1);
+    if (!st && f.nlist) u->fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
     return st;
 }
 
@@ -258,6 +426,7 @@ static int record_custom(lua_State *L)
     n->double_backward = !lua_toboolean(L, -1);
     lua_pop(L, 1);
     ks_status st = lua_istable(L, saved) ? save_tensors(L, c, n, u, saved, ins, nin, outs, diff, (int)nout) : KS_OK;
+    if (!st) st = save_fields(L, c, n, u, 2, outs, diff, (int)nout);
     if (st) { ks_node_release(n); return ks_lua_raise(L, c); }
     for (int k = 0; k < nout; k++) {
         if (diff[k]) { ks_node_set_output(n, k, outs[k]); continue; }

@@ -259,6 +259,156 @@ describe("autograd.Function: ctx", function()
   end)
 end)
 
+-- outputs kept in plain ctx fields (ctx.y = y, PyTorch users' habit): record moves them into the node's
+-- saved slots (no reference cycle) and backward puts them back under their keys, version-checked
+local ExpField = autograd.Function{
+  name = "ExpField",
+  forward = function(ctx, x) local y = x:exp(); ctx.y = y; return y end,
+  backward = function(ctx, g) return g * ctx.y end,
+}
+-- x sin(x) with both in fields, the output one level down in a plain table too
+local XSinXField = autograd.Function{
+  name = "XSinXField",
+  forward = function(ctx, x)
+    local y = x * x:sin()
+    ctx.x, ctx.t = x, {y = y, y}
+    return y
+  end,
+  backward = function(ctx, g)
+    assert(ctx.t.y == ctx.t[1], "one output, one slot")
+    return g * (ctx.t.y / ctx.x + ctx.x * ctx.x:cos())
+  end,
+}
+
+describe("autograd.Function: outputs kept in ctx fields", function()
+  it("gradients and double backward are right; the field is a tensor in backward and gone after", function()
+    local x = ks.tensor({0.5, -1.0, 2.0}):requires_grad_()
+    local e = x:detach():exp()
+    ExpField(x):sum():backward()
+    close(e:totable(), x.grad, 1e-6)
+    local g1 = autograd.grad(ExpField(x):sum(), x, {create_graph = true})[1]
+    local g2 = autograd.grad(g1:sum(), x, {create_graph = true})[1]
+    close(e:totable(), autograd.grad(g2:sum(), x)[1], 1e-5) -- third order through the field
+    ggc(function(a) return ExpField(a) * a end, {away(3, 4)})
+    ggc(function(a) return XSinXField(a) end, {away(5)})
+    ggc(function(a) return XSinXField(a * a) * a end, {away(2, 3)})
+    local seen = {}
+    local Look = autograd.Function{
+      forward = function(ctx, a) local y = a * 2; ctx.y, ctx.k, ctx[1] = y, 3, y; return y end,
+      backward = function(ctx, g)
+        seen[#seen + 1] = {ks.is_tensor(ctx.y), ctx.k, ctx[1] ~= nil, ctx.y.requires_grad}
+        return g * ctx.k
+      end,
+    }
+    local ctx_of
+    local y = Look.apply(x)
+    y:backward(ks.ones(3), {retain_graph = true})
+    y:backward(ks.ones(3)) -- a second backward finds the field again
+    autograd.grad(Look(x):sum(), x, {create_graph = true})
+    -- first order: a detached alias; under create_graph: a graph member (as saved_tensors)
+    assert.are.same({{true, 3, true, false}, {true, 3, true, false}, {true, 3, true, true}}, seen)
+    local Keep = autograd.Function{
+      forward = function(ctx, a) ctx_of = ctx; local y = a * 2; ctx.y = y; return y end,
+      backward = function(_, g) return g * 2 end,
+    }
+    y = Keep(x)
+    assert.is_nil(rawget(ctx_of, "y")) -- taken at record...
+    y:sum():backward()
+    assert.is_nil(rawget(ctx_of, "y")) -- ...and cleared after backward
+    ks.no_grad(function() y = Keep(x) end)
+    assert.are.equal(y, ctx_of.y) -- nothing recorded: nothing taken
+  end)
+
+  it("an in-place change of the output before backward is an error, as for save_for_backward", function()
+    local x = ks.tensor({1.0, 2.0}):requires_grad_()
+    local y = ExpField(x * 1)
+    ks.no_grad(function() y:mul_(2) end)
+    assert.matches("modified by an inplace operation.*ExpFieldBackward", err_of(function() y:sum():backward() end))
+    y = XSinXField(x * 1)
+    ks.no_grad(function() y:add_(1) end)
+    assert.matches("modified by an inplace operation.*XSinXFieldBackward", err_of(function() y:sum():backward() end))
+  end)
+
+  it("shares the slot of a saved output; several outputs; the 8-tensor limit counts both", function()
+    local Both = autograd.Function{
+      forward = function(ctx, a)
+        local p, q = a * 2, a * 3
+        ctx:save_for_backward(q, a)
+        ctx.p, ctx.q, ctx.list = p, q, {q, p}
+        return p, q
+      end,
+      backward = function(ctx, gp, gq)
+        local q, a = table.unpack(ctx.saved_tensors)
+        assert(ctx.list[1] ~= nil and ctx.list[2] ~= nil)
+        return gp * (ctx.p / a) + gq * (q / a) + (ctx.q - ctx.list[1]) + (ctx.p - ctx.list[2])
+      end,
+    }
+    local x = ks.tensor({1.0, 2.0}):requires_grad_()
+    local p, q = Both(x)
+    ;(p + q * 2):sum():backward()
+    close({8, 8}, x.grad)
+    local Nine = autograd.Function{
+      name = "Nine",
+      forward = function(ctx, a)
+        local y = a * 2
+        ctx:save_for_backward(a, a, a, a, a, a, a, a)
+        ctx.y = y
+        return y
+      end,
+      backward = function(_, g) return g end,
+    }
+    assert.matches("Nine: at most 8 tensors kept for backward (save_for_backward's and outputs in ctx fields together)",
+      err_of(Nine, x), 1, true)
+  end)
+
+  it("inputs, other tensors, outputs without a gradient and tables deeper than one level stay in place", function()
+    local seen
+    local F = autograd.Function{
+      forward = function(ctx, a)
+        local v, i = a:sort()
+        local flag = v * 0 + 1
+        ctx:mark_non_differentiable(flag)
+        ctx.a, ctx.c, ctx.i, ctx.flag = a, ks.tensor({5.0}), i, flag
+        ctx.deep = {inner = {v}}     -- not scanned (documented): kept, and a cycle
+        ctx.obj = setmetatable({v}, {}) -- not a plain table: not scanned
+        return v, i, flag
+      end,
+      backward = function(ctx, gv)
+        seen = {ctx.a, ctx.c:item(), ctx.i, ctx.flag, ctx.deep.inner[1], ctx.obj[1]}
+        return ks.zeros(gv:shape()):scatter_add(0, ctx.i, gv)
+      end,
+    }
+    local x = ks.tensor({3.0, 1.0, 2.0}):requires_grad_()
+    local v, i, flag = F(x)
+    ;(v * ks.tensor({1.0, 2.0, 3.0})):sum():backward()
+    close({3, 1, 2}, x.grad)
+    assert.are.equal(x, seen[1])
+    assert.are.equal(5, seen[2])
+    assert.are.equal(i, seen[3])
+    assert.are.equal(flag, seen[4])
+    assert.are.equal(v, seen[5])
+    assert.are.equal(v, seen[6])
+  end)
+
+  it("a forward that returns a view of its input", function()
+    local View = autograd.Function{
+      name = "View",
+      forward = function(ctx, a) local y = a:view(2, 2); ctx.y = y; return y end,
+      backward = function(ctx, g) return (g * ctx.y:size(1)):view(4) end,
+    }
+    local x = ks.tensor({1.0, 2.0, 3.0, 4.0})
+    local h = x:clone():requires_grad_()
+    local y = View(h)
+    assert.are.equal("ViewBackward", y.grad_fn)
+    y:sum():backward()
+    close({2, 2, 2, 2}, h.grad)
+    local h2 = h * 1
+    y = View(h2)
+    ks.no_grad(function() h2:add_(1) end) -- the view shares the input's storage, so its version too
+    assert.matches("modified by an inplace operation.*ViewBackward", err_of(function() y:sum():backward() end))
+  end)
+end)
+
 describe("autograd.Function: errors name the Function, the argument and the shapes", function()
   local function fn(name, backward)
     return autograd.Function{name = name, forward = function(ctx, a, b) return a * b end, backward = backward}
@@ -313,6 +463,56 @@ describe("autograd.Function: errors name the Function, the argument and the shap
 end)
 
 describe("autograd.Function: memory", function()
+  it("100,000 calls keeping the output in ctx fields keep live bytes flat without collectgarbage", function()
+    -- its own process, as spec/memory_spec.lua's script_churn: busted's heap would stretch one GC cycle
+    local host = require "spec.helpers.host_process"
+    local script = host.script([[
+      local ks = require "kshot"
+      local autograd = require "kshot.autograd"
+      local F = autograd.Function{
+        forward = function(ctx, x) local y = x:exp(); ctx.y = y; ctx.t = {y}; return y end,
+        backward = function(ctx, g) return g * ctx.y + g * ctx.t[1] end,
+      }
+      local x = ks.randn(64):requires_grad_()
+      local warm, rest = 0, 0
+      for i = 1, 100000 do
+        local y = F(x)
+        if i % 2 == 0 then y:sum():backward(); x.grad = nil end -- and half of the graphs dropped unused
+        if i % 250 == 0 then
+          local l = ks.memory_stats().live_bytes
+          if i <= 1000 then warm = math.max(warm, l) else rest = math.max(rest, l) end
+        end
+      end
+      print(warm, rest)
+    ]])
+    local out, err = host.run(host.q(script))
+    host.cleanup()
+    local warm, rest = out:match("^(%d+)%s+(%d+)")
+    assert.is_not_nil(warm, "unexpected output: " .. out .. err)
+    warm, rest = tonumber(warm), tonumber(rest)
+    assert.is_true(rest <= 2 * warm + (64 << 10),
+      ("peak live bytes %d after the first 1000 iterations vs %d in them"):format(rest, warm))
+  end)
+
+  it("outputs in ctx fields do not keep the graph alive (first order and create_graph)", function()
+    local x = ks.randn(64):requires_grad_()
+    local function step()
+      local g = autograd.grad(ExpField(x * 1):sum(), x, {create_graph = true})[1]
+      autograd.grad((g * g):sum(), x)
+      XSinXField(x):sum():backward()
+      x.grad = nil
+      ExpField(x) -- dropped without backward
+    end
+    for _ = 1, 20 do step() end
+    collectgarbage()
+    collectgarbage()
+    local base = ks.memory_stats().live_bytes
+    for _ = 1, 200 do step() end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(base, ks.memory_stats().live_bytes)
+  end)
+
   it("saving the output does not keep the graph alive (first order and create_graph)", function()
     local x = ks.randn(64):requires_grad_()
     local function step()

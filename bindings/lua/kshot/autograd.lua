@@ -74,7 +74,7 @@ M.grad = ks._autograd_grad
 --     name = "Exp",                 -- optional: grad_fn is "ExpBackward" (default "CustomFunction")
 --     forward = function(ctx, x)
 --       local y = x:exp()
---       ctx:save_for_backward(y)    -- inputs and outputs: save them this way
+--       ctx:save_for_backward(y)    -- or ctx.y = y (see below)
 --       return y
 --     end,
 --     backward = function(ctx, g)
@@ -91,10 +91,17 @@ M.grad = ks._autograd_grad
 --   ctx.needs_input_grad           one boolean per forward argument
 --   ctx:mark_non_differentiable(...) outputs that get no gradient (as
 --                                  integer and bool outputs never do)
--- Any other field works too (ctx.x = x for an input, ctx.k = 3), but an
--- output stored in a field is a reference cycle through the registry that
--- is never freed: save outputs with save_for_backward. Saved tensors are
--- version-checked: changing one in place before backward is an error.
+-- Any other field works too (ctx.x = x, ctx.k = 3, ctx.y = y). An output
+-- kept in a field (of ctx, or one level down in a plain table stored in
+-- ctx: ctx.t = {y}) is handled as a saved output, since it would otherwise
+-- be a reference cycle (y -> its node -> ctx -> y) that is never freed: it
+-- leaves ctx when forward returns, comes back under its key for backward
+-- (re-attached under create_graph) and leaves again afterwards. Deeper
+-- tables (ctx.a = {b = {y}}) and tables with a metatable are not scanned:
+-- an output there still leaks. Saved tensors, and outputs kept in fields,
+-- are version-checked: changing one in place before backward is an error.
+-- At most 8 tensors per call: save_for_backward's plus the outputs kept in
+-- fields that it did not save.
 -- backward must return a float32 gradient shaped like its argument, or nil,
 -- for each argument that requires grad (a clear error names the Function,
 -- the argument and both shapes otherwise).
