@@ -67,6 +67,8 @@ static int activation(lua_State *L, ks_activation act, double alpha)
     return 1;
 }
 
+/* F.relu/silu/tanh/sigmoid(x): the activation element-wise into a new float tensor,
+ * differentiable (twice too); t:relu_(), t:tanh_() and t:sigmoid_() write in place */
 static int f_relu(lua_State *L) { return activation(L, KS_ACT_RELU, 0); }
 /* F.leaky_relu(x[, negative_slope=0.01]) (or {negative_slope = s}) */
 static int f_leaky_relu(lua_State *L)
@@ -90,7 +92,8 @@ static int f_gelu(lua_State *L)
     return activation(L, m ? KS_ACT_GELU_TANH : KS_ACT_GELU, 0);
 }
 
-/* F.softmax(x, dim), F.log_softmax(x, dim) (or {dim = d}) */
+/* F.softmax/log_softmax(x, dim) (or {dim = d}): the dim must be given (torch's implicit dim is
+ * deprecated); log_softmax is computed stably, not as log(softmax) */
 static int softmax(lua_State *L, bool want_log)
 {
     ks_ctx *c = KS_CTX(L);
@@ -264,6 +267,9 @@ static void pool_opts(lua_State *L, ks_pool2d_opts *o, const char *op, const cha
     o->count_include_pad = ks_lua_opt_boolfield(L, 3, "count_include_pad", 1);
 }
 
+/* F.max_pool2d/avg_pool2d(x, kernel[, {stride=kernel, padding=0, ceil_mode=false}]): x [N, C, H, W]
+ * or [C, H, W], kernel an int or {kh, kw}; avg_pool2d also takes count_include_pad=true.
+ * Output sizes given instead of a kernel: F.adaptive_max_pool2d / F.adaptive_avg_pool2d */
 static int f_max_pool2d(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
@@ -425,8 +431,11 @@ static int f_embedding(lua_State *L)
     return 1;
 }
 
-/* element-wise losses: F.mse_loss(x, y[, {reduction=}]) and friends; `known`
- * is the loss's own keys (kl_div's table may carry the internal _batchmean) */
+/* F.mse_loss/l1_loss/smooth_l1_loss/binary_cross_entropy_with_logits/kl_div(input, target[, {reduction="mean"}]):
+ * the element-wise losses, reduction "mean" | "sum" | "none". smooth_l1_loss takes beta=1.0;
+ * binary_cross_entropy_with_logits weight= and pos_weight= tensors; kl_div log_target=false and
+ * reduction "batchmean" (input holds log-probabilities, as torch's). `known` is each loss's own keys
+ * (kl_div's table may carry the internal _batchmean) */
 static int pointwise_loss(lua_State *L, ks_pointwise_loss kind, const char *op, const char *const *known)
 {
     ks_ctx *c = KS_CTX(L);

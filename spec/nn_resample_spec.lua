@@ -139,11 +139,11 @@ describe("nn.PixelShuffle, nn.Upsample, nn.AdaptiveMaxPool2d", function()
     assert.matches("Upsample: only one of size and scale_factor may be given", err_of(nn.Upsample, 4, 2))
     assert.matches("Upsample: unknown option 'scale' %(known: size, scale_factor", err_of(nn.Upsample, {scale = 2}))
     assert.matches("Upsample: too many positional", err_of(nn.Upsample, 4, nil, "nearest", nil, nil, 1))
-    assert.matches("interpolate: mode 'trilinear' is not supported",
+    assert.matches("interpolate: mode 'trilinear' needs a 5%-D %[N, C, D, H, W%] input, got shape %[1, 2, 3, 5%]",
       err_of(function() return nn.Upsample({scale_factor = 2, mode = "trilinear"})(image()) end))
     assert.matches("AdaptiveMaxPool2d: output_size must be an integer >= 1 or a pair of them, got 0",
       err_of(nn.AdaptiveMaxPool2d, 0))
-    assert.matches("AdaptiveMaxPool2d: return_indices=true is not supported", err_of(nn.AdaptiveMaxPool2d, 2, true))
+    assert.matches("AdaptiveMaxPool2d: return_indices must be a boolean, got string", err_of(nn.AdaptiveMaxPool2d, 2, "true"))
     assert.matches("adaptive_avg_pool2d: unknown option 'size'", err_of(F.adaptive_avg_pool2d, image(), {size = 2}))
     assert.matches("adaptive_avg_pool2d: output_size is required", err_of(F.adaptive_avg_pool2d, image(), {}))
   end)
@@ -356,10 +356,10 @@ describe("F.interpolate bicubic and area (torch 1.13 values)", function()
       err_of(F.interpolate, x:byte(), {size = 2, mode = "bicubic"}))
     assert.matches("interpolate: mode 'area' needs a float32 input, got int64",
       err_of(F.interpolate, x:long(), {size = 2, mode = "area"}))
-    assert.matches("align_corners can only be set with the interpolating modes linear, bilinear and bicubic",
+    assert.matches("align_corners can only be set with the interpolating modes linear, bilinear, bicubic and trilinear",
       err_of(F.interpolate, x, {size = 2, mode = "area", align_corners = false}))
-    assert.matches("mode 'trilinear' is not supported %(supported: nearest, nearest%-exact, linear, bilinear, bicubic, area%)",
-      err_of(F.interpolate, x, {size = 2, mode = "trilinear"}))
+    assert.matches("unknown mode tricubic %(expected one of nearest, nearest%-exact, linear, bilinear, bicubic, trilinear, area%)",
+      err_of(F.interpolate, x, {size = 2, mode = "tricubic"}))
     assert.matches("align_corners can only be set with the interpolating modes",
       err_of(F.interpolate, x, {size = 2, mode = "nearest-exact", align_corners = true}))
   end)

@@ -3,7 +3,10 @@
 --
 --   help()                  the modules, one line each, and how to ask for more
 --   help("nn.Linear")       a name: "nn", "optim.AdamW", "F.cross_entropy",
---                           "ks.zeros", "t:view", "stats.interval", ...
+--                           "ks.zeros", "t:view", "stats.interval", ...; also as
+--                           reached from ks or written in PyTorch code:
+--                           "ks.nn.init.kaiming_normal_", "nn.functional.relu",
+--                           "torch.nn.functional.relu", "torch.Tensor.view"
 --   help(nn.Linear)         a kshot module, class or function (found by
 --                           identity among the loaded kshot modules)
 --   help(t)                 a tensor: its fields and the names of its methods
@@ -40,7 +43,7 @@ local TORCH_NAMES = { ["kshot"] = "torch", ["kshot.optim"] = "torch.optim",
   ["kshot.nn.containers"] = "torch.nn", ["kshot.nn.norm_layers"] = "torch.nn",
   ["kshot.nn.losses"] = "torch.nn", ["kshot.nn.functional"] = "torch.nn.functional",
   ["kshot.nn.weight_init"] = "torch.nn.init", ["kshot.dataset"] = "torch.utils.data",
-  ["kshot.data"] = "torch.utils.data" }
+  ["kshot.data"] = "torch.utils.data", ["kshot.nn.utils"] = "torch.nn.utils", ["kshot.linalg"] = "torch.linalg" }
 
 -- the folder holding kshot/*.lua (bindings/lua in a checkout)
 local function lua_root()
@@ -48,17 +51,26 @@ local function lua_root()
   return p and p:gsub("kshot[/\\]help%.lua$", "") or nil
 end
 
+-- the sources are read once per session: a lookup scans dozens of files, and
+-- a spec (or a user's loop) asks for hundreds of names
+local read_cache = {}
 local function read(path)
+  local cached = read_cache[path]
+  if cached ~= nil then return cached or nil end
   local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
+  local s = f and f:read("a")
+  if f then f:close() end
+  read_cache[path] = s or false
   return s
 end
 
+-- (kept per source text: the same files are split for every lookup; callers only read the list)
+local lines_cache = {}
 local function lines_of(s)
+  if lines_cache[s] then return lines_cache[s] end
   local t = {}
   for l in (s .. "\n"):gmatch("(.-)\r?\n") do t[#t + 1] = l end
+  lines_cache[s] = t
   return t
 end
 
@@ -73,8 +85,10 @@ local function lua_header(src)
   return #out > 0 and table.concat(out, "\n") or nil
 end
 
--- kshot's Lua modules: name -> file, sorted names
+-- kshot's Lua modules: name -> file, sorted names (the folder is walked once)
+local modules_cache
 local function lua_modules()
+  if modules_cache then return modules_cache[1], modules_cache[2] end
   local root = lua_root()
   local ok, lfs = pcall(require, "lfs")
   local mods, names = {}, {}
@@ -93,6 +107,7 @@ local function lua_modules()
   walk(root .. "kshot", "kshot")
   for n in pairs(mods) do names[#names + 1] = n end
   table.sort(names)
+  modules_cache = { mods, names }
   return mods, names
 end
 
@@ -125,7 +140,9 @@ local function find_module(mods, name)
 end
 
 -- the C binding sources (a checkout: bindings/ks_lua_*.c beside bindings/lua)
+local c_cache
 local function c_sources()
+  if c_cache then return c_cache end
   local root = lua_root()
   local ok, lfs = pcall(require, "lfs")
   local files = {}
@@ -136,6 +153,7 @@ local function c_sources()
     if f:match("^ks_lua_.*%.c$") then files[#files + 1] = dir .. f end
   end
   table.sort(files)
+  c_cache = files
   return files
 end
 
@@ -467,6 +485,30 @@ local function resolve(name)
     short = not kind and mods[modfull] and modfull:gsub("^kshot%.", "") or nil }
 end
 
+-- The spellings users type for one name, rewritten to help's own: PyTorch's
+-- ("torch.nn.functional.relu", "torch.Tensor.view", "torch.zeros"), kshot's
+-- modules reached from ks ("ks.nn.init.kaiming_normal_", "ks.data.read_csv",
+-- "ks.linalg") and nn's fields that are other modules ("nn.functional.relu",
+-- "nn.init.zeros_"). Applied until nothing changes.
+local SPELLINGS = {
+  { "^torch%.nn%.functional%.", "F." }, { "^torch%.Tensor[%.:]", "t:" }, { "^torch%.", "ks." },
+  { "^kshot%.functional%.", "F." }, { "^ks%.functional%.", "F." },
+  { "^nn%.functional%.", "F." }, { "^nn%.F%.", "F." },
+  { "^nn%.init%.", "nn.weight_init." }, { "^nn%.init$", "nn.weight_init" },
+}
+local function normalize(name)
+  local mods = lua_modules()
+  for _ = 1, 4 do
+    local before = name
+    for _, r in ipairs(SPELLINGS) do name = name:gsub(r[1], r[2]) end
+    -- ks.<module>... is kshot.<module>...: drop the "ks." when a kshot module follows
+    local seg = name:match("^ks%.([%w_]+)") or name:match("^kshot%.([%w_]+)")
+    if seg and mods["kshot." .. seg] then name = name:gsub("^ks%.", ""):gsub("^kshot%.", "") end
+    if name == before then break end
+  end
+  return name
+end
+
 local aliasing = false -- M.text is looking a value up by its other names
 
 --- help.text(x): the documentation of x as a string, or nil and a message
@@ -479,6 +521,7 @@ function M.text(x)
     if not n then return nil, ("no kshot documentation for this %s (help() lists the modules)"):format(type(x)) end
     x = n
   end
+  x = normalize(x)
   if x == "tensor" or x == "t" or x == "Tensor" then return tensor_overview() end
   if x == "ks" or x == "kshot" then return overview() end
   local r = resolve(x)
@@ -523,6 +566,27 @@ function M.text(x)
     aliasing = false
   end
   if plain then return plain end
+  -- a value defined in a way the patterns above miss (lr_scheduler's H.class("CyclicLR")):
+  -- the PyTorch name it follows and what its module's headers say about it
+  if value and r.short then
+    local out = { r.member }
+    local torch = TORCH_NAMES["kshot." .. r.short]
+    out[#out + 1] = torch and ("No notes of its own: it follows PyTorch's %s.%s."):format(torch, r.member)
+      or "No notes of its own."
+    -- the file that names it in its code (H.class("CyclicLR")) first: its header is about it
+    local ranked = {}
+    for _, f in ipairs(r.files) do
+      local src = not f[2] and read(f[1]) or ""
+      table.insert(ranked, src:find('"' .. r.member .. '"', 1, true) and 1 or #ranked + 1, f)
+    end
+    for _, f in ipairs(ranked) do
+      local said = not f[2] and header_mentions(read(f[1]) or "", r.member)
+      local file = f[1]:match("(kshot[/\\].-)%.lua$")
+      local name = file and file:gsub("[/\\]", ".") or f[3] or r.short
+      if said then out[#out + 1] = ("From the %s header:\n%s"):format(name, said) break end
+    end
+    return table.concat(out, "\n")
+  end
   -- undocumented names that exist: say what they are (kshot keeps PyTorch's semantics)
   local prefix, member = x:match("^(.-)[%.:]([%w_]+)$")
   local kind = PREFIXES[prefix or "ks"]

@@ -48,6 +48,23 @@ local function unnormalize(x, n, align_corners)
   return ((x + 1) * n - 1) / 2
 end
 
+-- torch's reflect_coordinates: x mirrored into [lo, hi] (lo = hi: 0), then clipped to
+-- [0, n - 1]. The number of flips is taken without a gradient, so dx'/dx is +1 or -1,
+-- as torch's kernel; align_corners mirrors at the corner pixels' centres (0, n - 1),
+-- otherwise at the image edges (-0.5, n - 0.5).
+local function reflect(x, n, align_corners)
+  local lo, hi = -0.5, n - 0.5
+  if align_corners then lo, hi = 0, n - 1 end
+  if hi == lo then return x * 0 end
+  local span = hi - lo
+  local d = (x - lo):abs()
+  local flips = (d:detach() / span):floor()
+  local extra = d - flips * span
+  local odd = (flips - (flips / 2):floor() * 2):float()
+  -- even flips: lo + extra; odd: hi - extra
+  return (extra + lo + odd * (span - extra * 2)):clamp(0, n - 1)
+end
+
 -- input [N, C, H, W] read at integer pixels (ix, iy: [N, Ho, Wo] float), times
 -- weight; positions outside the image read 0
 local function read(flat, ix, iy, weight, h, w, c)
@@ -61,8 +78,9 @@ end
 
 --- F.grid_sample(input, grid[, {mode = "bilinear", padding_mode = "zeros", align_corners = false}]):
 -- input [N, C, H, W] sampled at grid [N, Ho, Wo, 2] (x, y normalized to [-1, 1])
--- -> [N, C, Ho, Wo]; mode "bilinear" or "nearest", padding_mode "zeros" or
--- "border". Differentiable in input and (bilinear) grid.
+-- -> [N, C, Ho, Wo]; mode "bilinear" or "nearest", padding_mode "zeros" (outside
+-- reads 0), "border" (the nearest edge pixel) or "reflection" (the position mirrored
+-- at the border, then clipped, as torch's). Differentiable in input and (bilinear) grid.
 function M.grid_sample(input, grid, opts)
   opts = options.check(opts, "grid_sample", { "mode", "padding_mode", "align_corners" }, 2)
   for _, a in ipairs({ { "input", input }, { "grid", grid } }) do
@@ -76,14 +94,15 @@ function M.grid_sample(input, grid, opts)
   end
   local mode, padding = opts.mode or "bilinear", opts.padding_mode or "zeros"
   if mode ~= "bilinear" and mode ~= "nearest" then fail("grid_sample: mode must be \"bilinear\" or \"nearest\", got %s", tostring(mode)) end
-  if padding ~= "zeros" and padding ~= "border" then
-    fail("grid_sample: padding_mode must be \"zeros\" or \"border\" (\"reflection\" is not supported), got %s", tostring(padding))
+  if padding ~= "zeros" and padding ~= "border" and padding ~= "reflection" then
+    fail("grid_sample: padding_mode must be \"zeros\", \"border\" or \"reflection\", got %s", tostring(padding))
   end
   local align = opts.align_corners or false
   local n, c, h, w = input:size(0), input:size(1), input:size(2), input:size(3)
   local ix = unnormalize(grid:select(3, 0), w, align)
   local iy = unnormalize(grid:select(3, 1), h, align)
   if padding == "border" then ix, iy = ix:clamp(0, w - 1), iy:clamp(0, h - 1) end
+  if padding == "reflection" then ix, iy = reflect(ix, w, align), reflect(iy, h, align) end
   local flat = input:reshape({ n, c, h * w })
   if mode == "nearest" then
     local rx, ry = ix:detach():round(), iy:detach():round()

@@ -210,19 +210,21 @@ function L.AdaptiveAvgPool2d:extra_repr()
 end
 
 
---- AdaptiveMaxPool2d(output_size[, {return_indices=false}]): F.adaptive_max_pool2d (values only)
+--- AdaptiveMaxPool2d(output_size[, {return_indices=false}]): F.adaptive_max_pool2d; with
+-- return_indices = true, m(x) returns the values and the int64 indices h * W + w of the maxima
 L.AdaptiveMaxPool2d = Module:extend("AdaptiveMaxPool2d")
 function L.AdaptiveMaxPool2d:__init(size, ...)
   Module.__init(self)
   local opts = options.check(options.positional("AdaptiveMaxPool2d", {"return_indices"}, ...), {"return_indices"},
     "AdaptiveMaxPool2d", 3)
   pair(size, "output_size", 1, "AdaptiveMaxPool2d")
-  if opts.return_indices then
-    error("AdaptiveMaxPool2d: return_indices=true is not supported (kshot returns the values only)", 3)
+  if opts.return_indices ~= nil and type(opts.return_indices) ~= "boolean" then
+    error("AdaptiveMaxPool2d: return_indices must be a boolean, got " .. type(opts.return_indices), 3)
   end
   self.output_size = size
+  self.return_indices = opts.return_indices == true
 end
-function L.AdaptiveMaxPool2d:forward(x) return F.adaptive_max_pool2d(x, self.output_size) end
+function L.AdaptiveMaxPool2d:forward(x) return F.adaptive_max_pool2d(x, self.output_size, self.return_indices) end
 function L.AdaptiveMaxPool2d:extra_repr()
   return "output_size=" .. fmt_pair(pair(self.output_size, "output_size"))
 end

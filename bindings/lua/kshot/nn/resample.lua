@@ -1,15 +1,20 @@
 --- kshot.nn.resample: F.adaptive_max_pool2d and F.interpolate (torch 1.13's),
 -- composed from differentiable ops (narrow, max, index_select, *, +), so
 -- autograd needs nothing new. Loaded by kshot.nn.functional.
---   F.adaptive_max_pool2d(x, output_size[, return_indices=false])  (or {output_size=, return_indices=})
+--   F.adaptive_max_pool2d(x, output_size[, return_indices=false])  (or {output_size=, return_indices=},
+--       or F.adaptive_max_pool2d(x, output_size, {return_indices = true}))
 --       x [N, C, H, W] or [C, H, W]; output_size an integer or {h, w}. Output
 --       cell (i, j) is the max over rows floor(i*H/h) .. ceil((i+1)*H/h) - 1 and
 --       the same for columns; the gradient goes to the first max in row-major
---       order, as torch's kernel.
+--       order, as torch's kernel. With return_indices = true it returns the
+--       values and, as a second value, int64 indices of the same shape: the max's
+--       flat position h * W + w in its input plane (torch's, for MaxUnpool-style
+--       use or inspection).
 --   F.interpolate(x, {size=, scale_factor=, mode="nearest", align_corners=, recompute_scale_factor=})
 --       (or torch's positional order: F.interpolate(x, size, scale_factor, mode, align_corners))
 --       mode "nearest" or "nearest-exact" (3-D [N, C, L] or 4-D input, any dtype), "linear" (3-D),
---       "bilinear" or "bicubic" (4-D, float32), "area" (3-D or 4-D, float32: adaptive
+--       "bilinear" or "bicubic" (4-D, float32), "trilinear" (5-D [N, C, D, H, W], float32:
+--       linear along W, then H, then D), "area" (3-D or 4-D, float32: adaptive
 --       average pooling to the output size, as torch); size an integer or one per
 --       spatial dim; or scale_factor (a number or one per dim): output size
 --       floor(in * factor). Source positions are computed in float32 with torch's
@@ -82,7 +87,29 @@ local function adaptive_max_along(x, dim, out)
   return out == 1 and parts[1] or ks.cat(parts, dim)
 end
 
---- F.adaptive_max_pool2d(x, output_size[, return_indices=false]) (see the header)
+-- int64 indices h * W + w of the first max (row-major) of each adaptive window of
+-- x [..., H, W]: the columns' maxima (first column of equal ones) and where they
+-- sit, then the first row of equal column maxima picks the column index
+local function adaptive_argmax(x, hd, oh, ow)
+  local wd, H, W = hd + 1, x:size(hd), x:size(hd + 1)
+  local vals, cols = {}, {}
+  for j = 0, ow - 1 do
+    local b, len = adaptive_range(j, W, ow)
+    local v, k = x:narrow(wd, b, len):max(wd, true)
+    vals[#vals + 1], cols[#cols + 1] = v, k + b
+  end
+  local cv, ci = ks.cat(vals, wd), ks.cat(cols, wd)
+  local out = {}
+  for i = 0, oh - 1 do
+    local a, len = adaptive_range(i, H, oh)
+    local _, r = cv:narrow(hd, a, len):max(hd, true)
+    out[#out + 1] = (r + a) * W + ci:narrow(hd, a, len):gather(hd, r)
+  end
+  return ks.cat(out, hd)
+end
+
+--- F.adaptive_max_pool2d(x, output_size[, return_indices=false]) (see the header): the values, and with
+-- return_indices = true also the int64 indices h * W + w of each window's first max (torch's)
 function F.adaptive_max_pool2d(x, output_size, return_indices)
   if type(output_size) == "table" and output_size[1] == nil and next(output_size) ~= nil then
     if return_indices ~= nil then
@@ -90,6 +117,8 @@ function F.adaptive_max_pool2d(x, output_size, return_indices)
     end
     local o = options.check(output_size, {"output_size", "return_indices"}, "adaptive_max_pool2d", 2)
     output_size, return_indices = o.output_size, o.return_indices
+  elseif type(return_indices) == "table" then -- torch's keyword after the positional size
+    return_indices = options.check(return_indices, {"return_indices"}, "adaptive_max_pool2d", 2).return_indices
   end
   if not ks.is_tensor(x) then
     error("adaptive_max_pool2d: argument 'input' must be a tensor, got " .. type(x), 2)
@@ -100,8 +129,8 @@ function F.adaptive_max_pool2d(x, output_size, return_indices)
   if x:dim() ~= 3 and x:dim() ~= 4 then
     error("adaptive_max_pool2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got shape " .. shape_str(x), 2)
   end
-  if return_indices then
-    error("adaptive_max_pool2d: return_indices=true is not supported (kshot returns the values only)", 2)
+  if return_indices ~= nil and type(return_indices) ~= "boolean" then
+    error("adaptive_max_pool2d: return_indices must be a boolean, got " .. type(return_indices), 2)
   end
   local hw = sizes(output_size, 2, "output_size", "adaptive_max_pool2d")
   local hd = x:dim() - 2
@@ -111,13 +140,15 @@ function F.adaptive_max_pool2d(x, output_size, return_indices)
   check_output_size("adaptive_max_pool2d", x, hw, 2)
   -- columns first, then rows: of equal maxima the first row wins, and in it the
   -- first column, which is torch's row-major scan (the gradient's target)
-  return adaptive_max_along(adaptive_max_along(x, hd + 1, hw[2]), hd, hw[1])
+  local y = adaptive_max_along(adaptive_max_along(x, hd + 1, hw[2]), hd, hw[1])
+  if not return_indices then return y end
+  return y, ks.no_grad(function() return adaptive_argmax(x:detach(), hd, hw[1], hw[2]) end)
 end
 
 -- ------------------------------------------------------------------- interpolate
-local MODES = { nearest = 0, ["nearest-exact"] = 0, linear = 1, bilinear = 2, bicubic = 2, area = 0 } -- the spatial dims it needs (0: 1 or 2)
-local UNSUPPORTED = { trilinear = true }
-local SUPPORTED = "nearest, nearest-exact, linear, bilinear, bicubic, area"
+local MODES = { nearest = 0, ["nearest-exact"] = 0, linear = 1, bilinear = 2, bicubic = 2, trilinear = 3, area = 0 } -- the spatial dims it needs (0: 1 or 2)
+local SUPPORTED = "nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area"
+local LINEAR_MODES = { linear = true, bilinear = true, bicubic = true, trilinear = true }
 
 -- torch's compute_scales_value: 1/scale_factor when one was given, else in/out (float)
 local function scale_of(n_in, n_out, factor)
@@ -239,23 +270,20 @@ function F.interpolate(x, ...)
   end
   if not ks.is_tensor(x) then error("interpolate: argument 'input' must be a tensor, got " .. type(x), 2) end
   local mode = o.mode == nil and "nearest" or o.mode
-  if UNSUPPORTED[mode] then
-    error(string.format("interpolate: mode '%s' is not supported (supported: %s)", mode, SUPPORTED), 2)
-  end
   if MODES[mode] == nil then
     error(string.format("interpolate: unknown mode %s (expected one of %s)", tostring(mode), SUPPORTED), 2)
   end
   local nd = x:dim() - 2
   if (MODES[mode] == 0 and nd ~= 1 and nd ~= 2) or (MODES[mode] > 0 and nd ~= MODES[mode]) then
     local want = MODES[mode] == 0 and "a 3-D [N, C, L] or 4-D [N, C, H, W]" or mode == "linear" and "a 3-D [N, C, L]"
-      or "a 4-D [N, C, H, W]"
+      or mode == "trilinear" and "a 5-D [N, C, D, H, W]" or "a 4-D [N, C, H, W]"
     error(string.format("interpolate: mode '%s' needs %s input, got shape %s", mode, want, shape_str(x)), 2)
   end
   if mode ~= "nearest" and mode ~= "nearest-exact" and x:dtype() ~= "float32" then
     error(string.format("interpolate: mode '%s' needs a float32 input, got %s", mode, x:dtype()), 2)
   end
-  if o.align_corners ~= nil and (mode == "nearest" or mode == "nearest-exact" or mode == "area") then
-    error("interpolate: align_corners can only be set with the interpolating modes linear, bilinear and bicubic", 2)
+  if o.align_corners ~= nil and not LINEAR_MODES[mode] then
+    error("interpolate: align_corners can only be set with the interpolating modes linear, bilinear, bicubic and trilinear", 2)
   end
   if o.align_corners ~= nil and type(o.align_corners) ~= "boolean" then
     error("interpolate: align_corners must be a boolean, got " .. type(o.align_corners), 2)
@@ -301,6 +329,7 @@ function F.interpolate(x, ...)
     y = area(x, out)
   else
     -- the last dim first, then the one before: torch's order of the weighted sums
+    -- (trilinear is linear along W, H and D in turn: the product of the three weights)
     local along = mode == "bicubic" and cubic_along or linear_along
     for d = nd, 1, -1 do y = along(y, d + 1, out[d], factors[d], o.align_corners == true) end
   end

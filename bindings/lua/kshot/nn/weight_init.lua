@@ -11,7 +11,8 @@ local ks = require "kshot"
 
 local init = {}
 
---- fan_in and fan_out of a weight of shape [out, in, k...]
+--- init.calculate_fan_in_and_fan_out(t) -> fan_in, fan_out: for a weight of shape
+-- [out, in, k...], in * prod(k) and out * prod(k) (two values, not a table)
 function init.calculate_fan_in_and_fan_out(t)
   local shape = t:shape()
   if #shape < 2 then error("fan in and fan out need a tensor with at least 2 dimensions", 2) end
@@ -22,6 +23,9 @@ end
 
 local gains = {linear = 1, conv2d = 1, sigmoid = 1, tanh = 5 / 3, relu = math.sqrt(2), selu = 3 / 4}
 
+--- init.calculate_gain(nonlinearity[, param]): torch's recommended gain: 1 for "linear",
+-- "conv2d", "sigmoid"; 5/3 "tanh"; sqrt(2) "relu"; 3/4 "selu"; sqrt(2 / (1 + param^2))
+-- for "leaky_relu" (param = negative slope, 0.01 when nil). Other names are an error.
 function init.calculate_gain(nonlinearity, param)
   if nonlinearity == "leaky_relu" then
     local a = param or 0.01
@@ -53,18 +57,26 @@ local function keywords(fname, keys, opts)
   return table.unpack(out, 1, #known)
 end
 
+--- init.uniform_(t[, a = 0[, b = 1[, gen]]]) (or {a =, b =, generator =}): t filled in
+-- place from U(a, b), without recording a gradient; returns t
 function init.uniform_(t, a, b, gen)
   if type(a) == "table" then a, b, gen = keywords("uniform_", {"a", "b"}, a) end
   return no_grad(function() return t:uniform_(a or 0, b or 1, gen and {generator = gen} or nil) end)
 end
 
+--- init.normal_(t[, mean = 0[, std = 1[, gen]]]) (or {mean =, std =, generator =}): t filled
+-- in place from N(mean, std^2), without recording a gradient; returns t
 function init.normal_(t, mean, std, gen)
   if type(mean) == "table" then mean, std, gen = keywords("normal_", {"mean", "std"}, mean) end
   return no_grad(function() return t:normal_(mean or 0, std or 1, gen and {generator = gen} or nil) end)
 end
 
+--- init.zeros_(t), init.ones_(t), init.constant_(t, v): t filled in place with 0, 1 or v
+-- (no gradient recorded); returns t
 function init.zeros_(t) return no_grad(function() return t:zero_() end) end
+--- init.ones_(t): t filled with 1 in place (no gradient recorded); returns t
 function init.ones_(t) return no_grad(function() return t:fill_(1) end) end
+--- init.constant_(t, v): t filled with the number v in place (no gradient recorded); returns t
 function init.constant_(t, v) return no_grad(function() return t:fill_(v) end) end
 
 -- mode: "fan_in" (default) or "fan_out"; anything else is an error (a typo would pick fan_in silently)
@@ -76,7 +88,10 @@ local function fan_of(t, mode, fname)
   return mode == "fan_out" and fan_out or fan_in
 end
 
---- kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu")
+--- init.kaiming_uniform_(t[, a = 0[, mode = "fan_in"[, nonlinearity = "leaky_relu"[, gen]]]])
+-- (or {a =, mode =, nonlinearity =, generator =}): He et al.'s uniform init in place,
+-- U(-bound, bound) with bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
+-- and fan the weight's fan_in or fan_out (mode); a zero-element t is left as it is
 function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
   if type(a) == "table" then a, mode, nonlinearity, gen = keywords("kaiming_uniform_", {"a", "mode", "nonlinearity"}, a) end
   local fan = fan_of(t, mode, "kaiming_uniform_")
@@ -86,6 +101,10 @@ function init.kaiming_uniform_(t, a, mode, nonlinearity, gen)
   return init.uniform_(t, -bound, bound, gen)
 end
 
+--- init.kaiming_normal_(t[, a = 0[, mode = "fan_in"[, nonlinearity = "leaky_relu"[, gen]]]])
+-- (or {a =, mode =, nonlinearity =, generator =}): He et al.'s normal init in place,
+-- N(0, std^2) with std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a); use
+-- {mode = "fan_out", nonlinearity = "relu"} for conv weights as torchvision's ResNets
 function init.kaiming_normal_(t, a, mode, nonlinearity, gen)
   if type(a) == "table" then a, mode, nonlinearity, gen = keywords("kaiming_normal_", {"a", "mode", "nonlinearity"}, a) end
   local fan = fan_of(t, mode, "kaiming_normal_")
@@ -93,6 +112,8 @@ function init.kaiming_normal_(t, a, mode, nonlinearity, gen)
   return init.normal_(t, 0, std, gen)
 end
 
+--- init.xavier_uniform_(t[, gain = 1[, gen]]) (or {gain =, generator =}): Glorot's uniform
+-- init in place, U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))
 function init.xavier_uniform_(t, gain, gen)
   if type(gain) == "table" then gain, gen = keywords("xavier_uniform_", {"gain"}, gain) end
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
@@ -100,13 +121,15 @@ function init.xavier_uniform_(t, gain, gen)
   return init.uniform_(t, -bound, bound, gen)
 end
 
+--- init.xavier_normal_(t[, gain = 1[, gen]]) (or {gain =, generator =}): Glorot's normal
+-- init in place, N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))
 function init.xavier_normal_(t, gain, gen)
   if type(gain) == "table" then gain, gen = keywords("xavier_normal_", {"gain"}, gain) end
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
   return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fan_in + fan_out)), gen)
 end
 
---- PyTorch's default for Linear and Conv weights and biases:
+--- init.default_(weight[, bias]): PyTorch's default for Linear and Conv weights and biases:
 -- weight ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise.
 function init.default_(weight, bias)
   init.kaiming_uniform_(weight, math.sqrt(5))
