@@ -88,6 +88,17 @@ describe("regression: main scripts at reduced size", function()
     assert.matches("FAIL maml_fashion%.maml_%a+_k1_accuracy: [^\n]* <%- dropped", report)
   end)
 
+  it("own_data.lua --smoke on a CSV of Fashion-MNIST pixels matches its baseline", function()
+    regression.assert_stable("own_data")
+  end)
+
+  it("own_data.lua: its MLP trained 2 steps instead of 40 is caught", function()
+    local ok, report = regression.check("own_data", regression.measure("own_data", { steps = 2 }))
+    assert.is_false(ok)
+    assert.matches("FAIL own_data%.mlp_k5_accuracy: [^\n]* <%- dropped", report)
+    assert.matches("ok   own_data%.logreg_k5_accuracy", report)
+  end)
+
   it("an unknown option on a script's command line is a clear error", function()
     for _, script in ipairs { "scripts/fewshot_fashion.lua", "scripts/optimizers.lua" } do
       local p = io.popen(("'%s' %s --seeds 2 --bogus 2>&1; echo \"exit=$?\""):format(regression.host(), script))

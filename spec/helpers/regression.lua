@@ -172,6 +172,20 @@ M.recipes = {
       return M.run_script("scripts/optimizers.lua", opts.args or { "--smoke", "--no-records", "--quiet" }).regression
     end,
   },
+  -- own_data.lua on a CSV made of the first 1,000 Fashion-MNIST test images (784 pixel columns and a class-name
+  -- column): --smoke (K = 5, 40 steps) with 5 replicates, one thread; opts.steps changes the mlp's steps (2: the
+  -- regression spec's "caught" case)
+  own_data = {
+    run_all = function(opts)
+      local csv = os.tmpname()
+      require("spec.helpers.own_data_fixture").fashion_csv(csv, 1000)
+      local ok, res = pcall(M.run_script, "scripts/own_data.lua", opts.args or { "--csv", csv, "--label", "label",
+        "--smoke", "--seeds", "5", "--steps", tostring(opts.steps or 40), "--no-records", "--threads", "1", "--quiet" })
+      os.remove(csv)
+      if not ok then error(res, 0) end
+      return res.regression
+    end,
+  },
   -- MAML at reduced size: maml_fashion.lua --smoke (Conv-4 with 16 channels, 20 meta-iterations x 2 episodes for
   -- K = 1 and 5, first and second order, 30 test episodes), one thread; opts.iterations changes the
   -- meta-iterations (0: no meta-training, the regression spec's "caught" case)

@@ -39,6 +39,8 @@
 --                      opening it for append; a file that did not exist is
 --                      removed again). Folders are never created for it.
 --   path = "in_dir"    an existing folder
+--   path = "in_file"   an existing file that can be read (not a folder)
+--   path = "in_path"   an existing file or folder (an input that may be either)
 --   path = "dir"       a folder the script creates if missing (run records):
 --                      not empty, not a file, and the nearest existing
 --                      folder on its way must be writable
@@ -109,6 +111,19 @@ end
 
 local PATH_CHECKS = {
   out_file = writable_file,
+  in_file = function(p)
+    local m = mode_of(p)
+    if m == nil then return nil, ("file '%s' does not exist"):format(p) end
+    if m == "directory" then return nil, ("'%s' is a folder, not a file"):format(p) end
+    local f, err = io.open(p, "rb")
+    if not f then return nil, ("cannot read '%s': %s"):format(p, err) end
+    f:close()
+    return true
+  end,
+  in_path = function(p)
+    if mode_of(p) == nil then return nil, ("'%s' does not exist"):format(p) end
+    return true
+  end,
   in_dir = function(p)
     local m = mode_of(p)
     if m == nil then return nil, ("folder '%s' does not exist"):format(p) end
@@ -197,7 +212,8 @@ local function converter(kind, opt, o)
 end
 
 -- What --help says about the constraints, e.g. "(>= 1, no repeats)".
-local PATH_HELP = { out_file = "its folder must exist", in_dir = "an existing folder", dir = "created if missing" }
+local PATH_HELP = { out_file = "its folder must exist", in_dir = "an existing folder", dir = "created if missing",
+  in_file = "an existing file", in_path = "an existing file or folder" }
 local function constraint_help(o, kind)
   local parts = {}
   local each = kind:sub(1, 5) == "list:" and "each " or ""
@@ -265,7 +281,7 @@ function M.new(spec)
       error(("cli.new: option '%s': unique = true needs a list type, got %s"):format(o[1], kind), 2)
     end
     if o.path ~= nil and (not PATH_CHECKS[o.path] or not (kind == "string" or kind == "list:string")) then
-      error(("cli.new: option '%s': path must be \"out_file\", \"in_dir\" or \"dir\" on a string option, "
+      error(("cli.new: option '%s': path must be \"out_file\", \"in_file\", \"in_path\", \"in_dir\" or \"dir\" on a string option, "
         .. "got %s on %s"):format(o[1], tostring(o.path), kind), 2)
     end
     if o.check ~= nil and type(o.check) ~= "function" then
@@ -285,8 +301,8 @@ function M.new(spec)
       self.defaults[target] = o.default or false
     else
       p:option(o[1], help):target(target):convert(converter(kind, "--" .. long, o))
-        :argname("<" .. (kind:match("list") and "a,b,..." or (o.path == "out_file" and "file")
-          or (o.path and "folder") or kind) .. ">")
+        :argname("<" .. (kind:match("list") and "a,b,..." or ((o.path == "out_file" or o.path == "in_file") and "file")
+          or (o.path == "in_path" and "path") or (o.path and "folder") or kind) .. ">")
       self.defaults[target] = o.default
     end
     self.kinds[target] = kind
@@ -367,9 +383,9 @@ local function run_cleanups()
 end
 
 --- cli.check_path(kind, path) -> true | nil, message: the checks of path = kind
--- ("out_file", "in_dir", "dir"), for paths a script derives itself.
+-- ("out_file", "in_file", "in_path", "in_dir", "dir"), for paths a script derives itself.
 function M.check_path(kind, p)
-  if not PATH_CHECKS[kind] then error("cli.check_path: kind must be \"out_file\", \"in_dir\" or \"dir\", got "
+  if not PATH_CHECKS[kind] then error("cli.check_path: kind must be \"out_file\", \"in_file\", \"in_path\", \"in_dir\" or \"dir\", got "
     .. tostring(kind), 2) end
   if type(p) ~= "string" then error("cli.check_path: path must be a string, got " .. type(p), 2) end
   if p == "" then return nil, "an empty path" end

@@ -1,0 +1,186 @@
+-- own_data_spec.lua: scripts/own_data.lua on small synthetic data sets (a
+-- CSV of 3 Gaussian classes, a folder of 3 classes of bar images): the
+-- report, resume, a separate test set, and the errors a user meets first
+-- (exit 2, "own_data.lua: <message>", no traceback, nothing printed on stdout).
+-- Runs the host binary os.getenv("KSHOT_BIN") or "build/kshot".
+local ks = require "kshot" -- puts the kshot.* Lua modules on package.path
+local lfs = require "lfs"
+local json = require "dkjson"
+local fixture = require "spec.helpers.own_data_fixture"
+local H = require "spec.helpers.host_process"
+local q, slurp, run = H.q, H.slurp, H.run
+
+local DIR = os.tmpname()
+os.remove(DIR)
+assert(lfs.mkdir(DIR))
+teardown(function()
+  os.execute("rm -rf " .. q(DIR))
+  H.cleanup()
+end)
+local CSV, TEST_CSV, IMAGES = DIR .. "/plants.csv", DIR .. "/plants_test.csv", DIR .. "/bars"
+fixture.csv(CSV)
+fixture.csv(TEST_CSV, { seed = 2 })
+fixture.images(IMAGES)
+
+local function own_data(a) return run("scripts/own_data.lua " .. a) end
+
+-- the report's rows: recipe -> {n, mean} of the accuracy column, for each "## K = k" section
+local function rows_of(out)
+  local sections = {}
+  for k, body in out:gmatch("## K = (%d+) labelled examples per class\n(.-)\n## Paired") do
+    local rows = {}
+    for name, n, mean in body:gmatch("\n| (%a+)[^|]* | (%d+) | ([%d.]+)") do
+      rows[name] = { n = tonumber(n), mean = tonumber(mean) }
+    end
+    sections[tonumber(k)] = rows
+  end
+  return sections
+end
+
+describe("own_data.lua on a CSV table", function()
+  local root = DIR .. "/runs"
+  local cmd = ("--csv %s --label kind --smoke --k 3,5 --root %s"):format(q(CSV), q(root))
+  local out, err, code
+  setup(function() out, err, code = own_data(cmd) end)
+
+  it("reports every tabular recipe for every K, the baseline first, accuracies in range", function()
+    assert.are.equal(0, code, err)
+    assert.matches("plants.csv: 60 examples, 4 features per example, 3 classes (alpha: 20, beta: 20, gamma: 20)",
+      out, 1, true)
+    assert.matches("test set: the examples not drawn", out, 1, true)
+    assert.matches("| centroid (baseline) |", out, 1, true)
+    assert.not_matches("| cnn", out, 1, true)
+    local sections = rows_of(out)
+    for _, k in ipairs { 3, 5 } do
+      local rows = sections[k]
+      assert.is_table(rows, out)
+      for _, r in ipairs { "centroid", "logreg", "mlp" } do
+        assert.are.equal(3, rows[r] and rows[r].n, out)
+        assert.is_true(rows[r].mean >= 0 and rows[r].mean <= 100, out)
+      end
+      -- easy data, 3 classes (chance 33%): the logistic regression is far above chance
+      assert.is_true(rows.logreg.mean > 75, out)
+    end
+    assert.matches("Paired comparisons with the baseline `centroid`", out, 1, true)
+    assert.matches("Holm", out, 1, true)
+    assert.matches("records and reports: " .. root .. "/own_data-plants-k*/", out, 1, true)
+    assert.is_table(lfs.attributes(root .. "/own_data-plants-k3/report.md"))
+  end)
+
+  it("resumes from its records with an identical report; other data re-runs", function()
+    local again, err2, code2 = own_data(cmd)
+    assert.are.equal(0, code2, err2)
+    assert.are.equal(out, again)
+    assert.matches("all 9 runs loaded from the records", err2, 1, true)
+    -- the same file name with other rows: the records are stale, every run is made again
+    local other = DIR .. "/other/plants.csv"
+    assert(lfs.mkdir(DIR .. "/other"))
+    fixture.csv(other, { seed = 5 })
+    local out3, err3, code3 = own_data(("--csv %s --label kind --smoke --k 3 --root %s"):format(q(other), q(root)))
+    assert.are.equal(0, code3, err3)
+    assert.not_matches("loaded from the records", err3, 1, true)
+    assert.are_not.equal(out:match("| logreg | [^\n]*"), out3:match("| logreg | [^\n]*"))
+  end)
+
+  it("writes the accuracies per recipe and replicate to --json", function()
+    local path = DIR .. "/out.json"
+    local _, e, c = own_data(("--csv %s --label kind --smoke --no-records -q --json %s"):format(q(CSV), q(path)))
+    assert.are.equal(0, c, e)
+    local j = json.decode(slurp(path))
+    for _, r in ipairs { "centroid", "logreg", "mlp" } do
+      assert.are.equal(3, #j.regression[r .. "_k5_accuracy"])
+    end
+  end)
+
+  it("scores a separate --test table and keeps integer class labels apart", function()
+    local o, e, c = own_data(("--csv %s --test %s --label kind --smoke --seeds 2 --recipes logreg --no-records -q")
+      :format(q(CSV), q(TEST_CSV)))
+    assert.are.equal(0, c, e)
+    assert.matches("test set: [^\n]*plants_test.csv, 60 examples", o)
+    local rows = rows_of(o)[5]
+    assert.are.same({ "centroid", "logreg" }, (function()
+      local names = {}
+      for n in pairs(rows) do names[#names + 1] = n end
+      table.sort(names)
+      return names
+    end)())
+    -- integer labels 3, 7, 9 are classes "3", "7", "9" (0..2 inside), not 10 classes
+    local int = DIR .. "/ints.csv"
+    local src = slurp(CSV):gsub(",alpha,", ",3,"):gsub(",beta,", ",7,"):gsub(",gamma,", ",9,")
+    H.spit(int, src)
+    o, e, c = own_data(("--csv %s --label kind --smoke --seeds 2 --recipes logreg --no-records -q"):format(q(int)))
+    assert.are.equal(0, c, e)
+    assert.matches("3 classes (3: 20, 7: 20, 9: 20)", o, 1, true)
+  end)
+end)
+
+describe("own_data.lua on an image folder", function()
+  it("runs the pixel baselines, the CNN and the probe of a backbone", function()
+    local out, err, code = own_data(("--images %s --smoke --no-records --backbone %s -q"):format(q(IMAGES),
+      "models/fashion_resnet_supervised.safetensors"))
+    assert.are.equal(0, code, err)
+    assert.matches("bars: 36 examples, 1x12x12 per example, 3 classes (diagonal: 12, horizontal: 12, vertical: 12)",
+      out, 1, true)
+    local rows = rows_of(out)[5]
+    for _, r in ipairs { "centroid", "logreg", "mlp", "cnn", "probe" } do
+      assert.are.equal(3, rows[r] and rows[r].n, out)
+      assert.is_true(rows[r].mean >= 0 and rows[r].mean <= 100, out)
+    end
+    -- the bars move from image to image: the CNN sees them, the pixel centroid barely does
+    assert.is_true(rows.cnn.mean > rows.centroid.mean + 15, out)
+  end)
+
+  it("resizes every image with --size", function()
+    local out, err, code = own_data(("--images %s --size 16,20 --k 4 --seeds 2 --recipes cnn --steps 3 "
+      .. "--no-records -q"):format(q(IMAGES)))
+    assert.are.equal(0, code, err)
+    assert.matches("1x16x20 per example", out, 1, true)
+  end)
+end)
+
+describe("own_data.lua rejects bad input up front", function()
+  local MIXED, FLAT, BIG = DIR .. "/mixed", DIR .. "/flat", DIR .. "/big"
+  for _, d in ipairs { MIXED, MIXED .. "/a", MIXED .. "/b", FLAT, BIG, BIG .. "/diagonal" } do assert(lfs.mkdir(d)) end
+  ks.image.save(MIXED .. "/a/1.png", ks.zeros({ 1, 12, 12 }, "uint8"))
+  ks.image.save(MIXED .. "/b/2.png", ks.zeros({ 1, 10, 12 }, "uint8"))
+  ks.image.save(FLAT .. "/x.png", ks.zeros({ 1, 12, 12 }, "uint8"))
+  ks.image.save(BIG .. "/diagonal/x.png", ks.zeros({ 1, 14, 14 }, "uint8"))
+  local BAD_TEST = DIR .. "/bad_test.csv"
+  H.spit(BAD_TEST, "f1,f2,kind,f3,f4\n1,2,alpha,3,4\n1,2,delta,3,4\n")
+  local CASES = {
+    { "", "give --csv FILE --label COLUMN or --images DIR (one of them)" },
+    { "--csv " .. DIR .. "/nope.csv --label kind", "option '--csv': file '" .. DIR .. "/nope.csv' does not exist" },
+    { "--csv " .. CSV, "--csv needs --label COLUMN" },
+    { "--csv " .. CSV .. " --label species", "plants.csv: no column named 'species' in the header" },
+    { "--csv " .. CSV .. " --label f1", "non-numeric value 'alpha' (every column but --label must hold numbers)" },
+    { "--images " .. DIR .. "/nope", "option '--images': folder '" .. DIR .. "/nope' does not exist" },
+    { "--images " .. FLAT, FLAT .. " has no class sub-folders" },
+    { "--images " .. MIXED, MIXED .. "/b/2.png is 10x12 but " .. MIXED
+      .. "/a/1.png is 12x12 (pass --size H,W to resize every image)" },
+    { "--images " .. IMAGES .. " --size 12", "--size takes H,W (two integers), got 1 values" },
+    { "--csv " .. CSV .. " --label kind --k 5,20", "--k 20: " .. CSV .. ": too few examples in classes 'alpha' (20), "
+      .. "'beta' (20), 'gamma' (20): each needs at least 21 (K to draw + 1 to test)" },
+    { "--images " .. IMAGES .. " --test " .. IMAGES .. " --k 13", "--k 13: " .. IMAGES .. ": too few examples in "
+      .. "classes 'diagonal' (12), 'horizontal' (12), 'vertical' (12): each needs at least 13 (K)" },
+    { "--csv " .. CSV .. " --label kind --test " .. BAD_TEST,
+      "bad_test.csv: class 'delta' is not in the training data" },
+    { "--images " .. IMAGES .. " --test " .. BIG, "--test " .. BIG .. " has examples of shape {1, 14, 14} but "
+      .. IMAGES .. " has {1, 12, 12}" },
+    { "--csv " .. CSV .. " --label kind --recipes cnn", "--recipes cnn needs --images" },
+    { "--csv " .. CSV .. " --label kind --recipes svm", "option '--recipes'" },
+    { "--images " .. IMAGES .. " --recipes probe", "--recipes probe needs --images and --backbone" },
+    { "--images " .. IMAGES .. " --backbone " .. DIR .. "/none.safetensors",
+      "option '--backbone': file '" .. DIR .. "/none.safetensors' does not exist" },
+  }
+  for _, c in ipairs(CASES) do
+    it(c[1] == "" and "(no input)" or c[1]:gsub(DIR, "<tmp>"), function()
+      local out, err, code = own_data(c[1] .. " --no-records -q")
+      assert.are.equal(2, code, err)
+      assert.truthy(err:find("own_data.lua: ", 1, true), err)
+      assert.truthy(err:find(c[2], 1, true), "expected '" .. c[2] .. "' in: " .. err)
+      assert.falsy(err:find("traceback", 1, true), err)
+      assert.falsy(err:find("%.lua:%d+:"), err)
+      assert.are.equal("", out)
+    end)
+  end
+end)
