@@ -10,21 +10,16 @@ local ks -- the kshot module, given by install
 
 local shape_str = options.shape_str
 
-local function fail(level, fmt, ...) error(string.format(fmt, ...), level + 1) end
-
-local function check_tensor(fname, what, t, level)
-  if not ks.is_tensor(t) then fail(level + 1, "%s: argument '%s' must be a tensor, got %s", fname, what, type(t)) end
-end
+local args = require "kshot.tensor_args"
+local fail, check_tensor = args.fail, args.check_tensor
 
 local function check_number(fname, what, v, level)
   if type(v) ~= "number" then fail(level + 1, "%s: argument '%s' must be a number, got %s", fname, what, type(v)) end
 end
 
 local function wrap_dim(fname, d, ndim, level)
-  if math.type(d) ~= "integer" then fail(level + 1, "%s: argument 'dim' must be an integer, got %s", fname, tostring(d)) end
-  local n = math.max(ndim, 1)
-  if d < -n or d >= n then fail(level + 1, "%s: dim %d out of range for a %d-d tensor (expected %d to %d)", fname, d, ndim, -n, n - 1) end
-  return d < 0 and d + n or d
+  local r = args.wrap_dim(fname, "dim", d, ndim, level + 1) -- not a tail call: level counts this frame
+  return r
 end
 
 local function as_float(t) return t:is_floating_point() and t or t:float() end

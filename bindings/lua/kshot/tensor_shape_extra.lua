@@ -11,21 +11,8 @@ local ks -- the kshot module, given by install
 
 local shape_str = options.shape_str
 
-local function fail(level, fmt, ...) error(string.format(fmt, ...), level + 1) end
-
-local function check_tensor(fname, what, t, level)
-  if not ks.is_tensor(t) then fail(level + 1, "%s: argument '%s' must be a tensor, got %s", fname, what, type(t)) end
-end
-
--- a 0-based dim of a tensor with ndim dims (negative from the end), checked
-local function wrap_dim(fname, what, d, ndim, level)
-  if math.type(d) ~= "integer" then fail(level + 1, "%s: argument '%s' must be an integer, got %s", fname, what, tostring(d)) end
-  local lo, hi = -math.max(ndim, 1), math.max(ndim, 1) - 1
-  if d < lo or d > hi then
-    fail(level + 1, "%s: dim %d out of range for a %d-d tensor (expected %d to %d)", fname, d, ndim, lo, hi)
-  end
-  return d < 0 and d + math.max(ndim, 1) or d
-end
+local args = require "kshot.tensor_args"
+local fail, check_tensor, wrap_dim = args.fail, args.check_tensor, args.wrap_dim
 
 local function int_list(fname, what, v, level)
   if math.type(v) == "integer" then return { v } end
