@@ -170,6 +170,9 @@ for _, r in ipairs(recipes) do chosen[r] = true end
 if chosen.cnn and not is_images then fail("--recipes cnn needs --images (a CSV row is not an image)") end
 if chosen.probe and not (is_images and args.backbone) then fail("--recipes probe needs --images and --backbone") end
 if args.backbone and not is_images then fail("--backbone needs --images") end
+if args.backbone and args.recipes and not chosen.probe then
+  fail("--backbone is used only by the probe recipe: add probe to --recipes")
+end
 recipes = { "centroid" } -- the baseline first, then the others in the order of RECIPES
 for _, r in ipairs(RECIPES) do if chosen[r] and r ~= "centroid" then recipes[#recipes + 1] = r end end
 
@@ -345,6 +348,7 @@ print(TX and ("test set: %s, %d examples"):format(args.test, TX:size(0))
   or "test set: the examples not drawn into the labelled set (per replicate)")
 
 local out = { regression = {}, k = {} }
+local summary = {} -- summary[recipe][k] = the report's interval
 for _, k in ipairs(args.k) do
   local exp = experiment.new { name = ("own_data-%s-k%d"):format(stem, k), root = root, seed = 2026,
     seeds = args.seeds, configs = configs, run = run_recipe(k), metric = "accuracy", baseline = "centroid",
@@ -362,6 +366,24 @@ for _, k in ipairs(args.k) do
       vals[#vals + 1] = v and v.accuracy or nil
     end
     out.regression[("%s_k%d_accuracy"):format(row.key, k)] = vals
+    summary[row.key] = summary[row.key] or {}
+    summary[row.key][k] = row.interval
+  end
+end
+if #args.k > 1 then -- one table across K
+  print("\n## Summary: test accuracy % (mean ± 95% Student-t half-width over the replicates)\n")
+  local header = { "recipe" }
+  for _, k in ipairs(args.k) do header[#header + 1] = ("K = %d"):format(k) end
+  print("| " .. table.concat(header, " | ") .. " |")
+  print("|" .. string.rep("---|", #header))
+  for _, r in ipairs(recipes) do
+    local cells = { r }
+    for _, k in ipairs(args.k) do
+      local iv = summary[r] and summary[r][k]
+      cells[#cells + 1] = iv and (iv.half and ("%.2f ± %.2f"):format(iv.mean, iv.half) or ("%.2f"):format(iv.mean))
+        or "-"
+    end
+    print("| " .. table.concat(cells, " | ") .. " |")
   end
 end
 if not args.no_records then

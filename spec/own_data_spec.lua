@@ -50,7 +50,16 @@ describe("own_data.lua on a CSV table", function()
     assert.matches("test set: the examples not drawn", out, 1, true)
     assert.matches("| centroid (baseline) |", out, 1, true)
     assert.not_matches("| cnn", out, 1, true)
+    -- one table across K, each cell the report's mean
+    local summary = out:match("## Summary: test accuracy.-\n(| recipe | K = 3 | K = 5 |.-)\n\n")
+    assert.is_string(summary, out)
     local sections = rows_of(out)
+    for _, r in ipairs { "centroid", "logreg", "mlp" } do
+      local m3, m5 = summary:match("\n| " .. r .. " | ([%d.]+) ± [%d.]+ | ([%d.]+) ± [%d.]+ |")
+      -- the report rounds the mean to its half-width's precision (here 0.1)
+      assert.is_true(math.abs(tonumber(m3) - sections[3][r].mean) <= 0.051, summary)
+      assert.is_true(math.abs(tonumber(m5) - sections[5][r].mean) <= 0.051, summary)
+    end
     for _, k in ipairs { 3, 5 } do
       local rows = sections[k]
       assert.is_table(rows, out)
@@ -169,6 +178,8 @@ describe("own_data.lua rejects bad input up front", function()
     { "--csv " .. CSV .. " --label kind --recipes cnn", "--recipes cnn needs --images" },
     { "--csv " .. CSV .. " --label kind --recipes svm", "option '--recipes'" },
     { "--images " .. IMAGES .. " --recipes probe", "--recipes probe needs --images and --backbone" },
+    { "--images " .. IMAGES .. " --backbone " .. CSV .. " --recipes logreg",
+      "--backbone is used only by the probe recipe: add probe to --recipes" },
     { "--images " .. IMAGES .. " --backbone " .. DIR .. "/none.safetensors",
       "option '--backbone': file '" .. DIR .. "/none.safetensors' does not exist" },
   }
