@@ -148,7 +148,7 @@ static const ks_lua_open_fn openers[] = {
  * nil. A module that reads its own name while it loads gets nil (no loop). */
 static const char *const LAZY_MODULES[] = {"nn", "optim", "autograd", "stats", "experiment", "fewshot", "features",
                                            "regularize", "dataset", "model_selection", "progress", "cli", "pretty",
-                                           "help", NULL};
+                                           "help", "regression", NULL};
 
 static int module_index(lua_State *L)
 {
@@ -309,3 +309,4 @@ KS_LUA_HALF(experiment)
 KS_LUA_HALF(fewshot)
 KS_LUA_HALF(progress)
 KS_LUA_HALF(cli)
+KS_LUA_HALF(regression)

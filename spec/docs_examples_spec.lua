@@ -129,6 +129,8 @@ describe("README.md", function()
       'local ks = require "kshot"',
       'local data = require "kshot.data"',
       'local fewshot = require "kshot.fewshot"',
+      "-- spec/recipes.lua: the experiment at reduced size, a function of the seed (ks.manual_seed(seed) is called first)",
+      "-- spec/logreg_regression_spec.lua",
     }, firsts)
   end)
 
@@ -242,6 +244,40 @@ describe("README.md", function()
     assert.is_number(r.mean)
     assert(r.mean > 20 and r.mean <= 100, "accuracy % out of range: " .. tostring(r.mean))
     assert.is_number(r.ci95)
+  end)
+
+  it("pin your experiment: the recipes file is recorded, the spec passes, then catches a moved baseline", function()
+    if not fashion_dir() then return pending("Fashion-MNIST not installed") end
+    -- the block checks the default file, which $KSHOT_BASELINES would move away from the temporary folder
+    if os.getenv("KSHOT_BASELINES") then return pending("$KSHOT_BASELINES is set") end
+    local regression = require "kshot.regression"
+    local lfs = require "lfs"
+    in_temp_dir(function(dir)
+      assert(lfs.mkdir(dir .. "/spec"))
+      local ok, err = pcall(function()
+        local f = assert(io.open("spec/recipes.lua", "wb"))
+        f:write(blocks[5].text)
+        f:close()
+        -- the README's record command, in-process (the file name is the default one, relative to the folder)
+        local diff = regression.record_all("spec/recipes.lua", { baselines = "spec/baselines.json", quiet = true })
+        assert.matches("%+ logreg%.accuracy: mean", diff)
+        -- the spec block under stand-ins for busted's describe/it, which run the test at once
+        local function run_spec()
+          run_chunk(blocks[6].text, "README.md:" .. blocks[6].line, {
+            describe = function(_, body) body() end, it = function(_, body) body() end })
+        end
+        run_spec()
+        local t = regression.load("spec/baselines.json")
+        t.logreg.accuracy.mean = t.logreg.accuracy.mean + 10 -- as if the recipe had been 10 points better
+        regression.save(t, "spec/baselines.json")
+        local ok2, msg = pcall(run_spec)
+        assert.is_false(ok2)
+        assert.matches("regression detected:\nFAIL logreg%.accuracy: [%d.]+ vs baseline [%d.]+", msg)
+      end)
+      for _, name in ipairs { "recipes.lua", "baselines.json" } do os.remove(dir .. "/spec/" .. name) end
+      lfs.rmdir(dir .. "/spec")
+      if not ok then error(err, 0) end
+    end)
   end)
 end)
 
