@@ -484,6 +484,59 @@ static int t_expand_as(lua_State *L)
     VIEW_RUN_AG(ks_expand(c, t, o->ndim, o->size, &r), KS_VIEW_EXPAND, o->size, 0);
 }
 
+/* t:view_as(other) / t:reshape_as(other): t:view / t:reshape with other's
+ * shape, read from the tensor directly (no shape list is built) */
+static int t_view_as(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1), *o = ks_lua_check_tensor(L, 2);
+    VIEW_RUN_AG(ks_view(c, t, o->ndim, o->size, &r), KS_VIEW_RESHAPE, NULL, 0);
+}
+
+static int t_reshape_as(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1), *o = ks_lua_check_tensor(L, 2);
+    VIEW_RUN_AG(ks_reshape(c, t, o->ndim, o->size, &r), KS_VIEW_RESHAPE, NULL, 0);
+}
+
+/* ks._diagonal(t, offset): the diagonal (above the main one for offset > 0,
+ * below for < 0) of the matrices in t's last two dims, as its last dim: those
+ * two dims flattened (a view when they are contiguous, else a copy), then
+ * every (cols + 1)-th element as a stepped slice, both recorded for autograd.
+ * The part of kshot/tensor_shape_extra.lua's diagonal after dim1 and dim2
+ * are moved last; one C call, no index table. */
+static int t_diagonal(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    lua_Integer offset = luaL_checkinteger(L, 2);
+    char buf[96];
+    if (t->ndim < 2)
+        return luaL_error(L, "diagonal: input must have at least 2 dims, got %s", ks_shape_str(t, buf, sizeof buf));
+    int nd = t->ndim;
+    int64_t rows = t->size[nd - 2], cols = t->size[nd - 1], len = 0, start = 0;
+    if (offset > -rows && offset < cols) { /* compared before negating: offset may be INT64_MIN */
+        int64_t r0 = offset < 0 ? -offset : 0, c0 = offset > 0 ? offset : 0;
+        len = rows - r0 < cols - c0 ? rows - r0 : cols - c0;
+        start = r0 * cols + c0;
+    }
+    int64_t flat_size[KS_MAX_DIMS];
+    for (int i = 0; i < nd - 2; i++) flat_size[i] = t->size[i];
+    flat_size[nd - 2] = rows * cols;
+    ks_tensor **fbox = ks_lua_newbox(L), *flat = NULL;
+    if (ks_reshape(c, t, nd - 1, flat_size, &flat)) ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, fbox, flat);
+    record_view(L, c, KS_VIEW_RESHAPE, NULL, 0, t, flat);
+    int64_t stop = len ? start + (len - 1) * (cols + 1) + 1 : start;
+    int64_t args[4] = {nd - 2, start, stop, cols + 1};
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    if (ks_slice(c, flat, nd - 2, start, stop, cols + 1, &r)) ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    record_view(L, c, KS_VIEW_SLICE, args, 4, flat, r);
+    return 1;
+}
+
 static int t_flip(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
@@ -615,7 +668,8 @@ static const luaL_Reg tensor_methods[] = {
     {"storage_offset", t_storage_offset}, {"shares_storage", t_shares_storage},
     {"view", t_view}, {"reshape", t_reshape}, {"transpose", t_transpose}, {"t", t_t},
     {"permute", t_permute}, {"narrow", t_narrow}, {"select", t_select}, {"squeeze", t_squeeze},
-    {"unsqueeze", t_unsqueeze}, {"expand", t_expand}, {"expand_as", t_expand_as}, {"flip", t_flip},
+    {"unsqueeze", t_unsqueeze}, {"expand", t_expand}, {"expand_as", t_expand_as},
+    {"view_as", t_view_as}, {"reshape_as", t_reshape_as}, {"flip", t_flip},
     {"flatten", t_flatten}, {"contiguous", t_contiguous}, {"clone", t_clone}, {"to", t_to}, {"type", t_to},
     {"float", t_float}, {"long", t_long}, {"byte", t_byte}, {"bool", t_bool}, {"copy_", t_copy_},
     {"item", t_item}, {"totable", t_totable}, {"tolist", t_totable}, {"close", tensor_release},
@@ -626,7 +680,7 @@ static const luaL_Reg tensor_functions[] = {
     {"view", t_view}, {"reshape", t_reshape}, {"transpose", t_transpose}, {"permute", t_permute},
     {"narrow", t_narrow}, {"select", t_select}, {"squeeze", t_squeeze}, {"unsqueeze", t_unsqueeze},
     {"flip", t_flip}, {"flatten", t_flatten}, {"clone", t_clone}, {"numel", t_numel},
-    {NULL, NULL}};
+    {"_diagonal", t_diagonal}, {NULL, NULL}};
 
 static int is_tensor(lua_State *L)
 {

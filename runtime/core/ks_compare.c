@@ -1,4 +1,4 @@
-/* ks_compare.c: ks_equal and ks_allclose (contract in ks_compare.h). */
+/* ks_compare.c: ks_equal, ks_allclose and ks_isclose (contract in ks_compare.h). */
 #include "ks_compare.h"
 #include "ks_iter.h"
 
@@ -103,4 +103,56 @@ ks_status ks_allclose(ks_ctx *c, ks_tensor *a, ks_tensor *b, double rtol, double
     st = scan(c, ea, b, &j, out);
     ks_tensor_release(ea);
     return st;
+}
+
+/* ---------------------------------------------------------------- isclose */
+typedef struct close_job {
+    ks_dtype da, db;
+    float rtol, atol;
+    bool equal_nan;
+} close_job;
+
+static inline bool close_f32(float x, float y, const close_job *j)
+{
+    if (x == y) return true; /* equal infinities included */
+    if (isnan(x) || isnan(y)) return j->equal_nan && isnan(x) && isnan(y);
+    float err = fabsf(x - y);
+    return isfinite(err) && err <= j->atol + fabsf(j->rtol * y);
+}
+
+static void close_loop(char **data, const int64_t *strides, int64_t n, void *arg)
+{
+    const close_job *j = arg;
+    char *po = data[0];
+    const char *pa = data[1], *pb = data[2];
+    int64_t so = strides[0], sa = strides[1], sb = strides[2];
+    if (j->da == KS_FLOAT32 && j->db == KS_FLOAT32) {
+        for (int64_t k = 0; k < n; k++)
+            *(uint8_t *)(po + k * so) = close_f32(*(const float *)(pa + k * sa), *(const float *)(pb + k * sb), j);
+        return;
+    }
+    for (int64_t k = 0; k < n; k++)
+        *(uint8_t *)(po + k * so) = close_f32(load_f32(pa + k * sa, j->da), load_f32(pb + k * sb, j->db), j);
+}
+
+ks_status ks_isclose(ks_ctx *c, ks_tensor *a, ks_tensor *b, double rtol, double atol, bool equal_nan,
+                     ks_tensor **out)
+{
+    int nd;
+    int64_t size[KS_MAX_DIMS];
+    ks_status st = ks_broadcast_shapes(c, a->ndim, a->size, b->ndim, b->size, &nd, size);
+    if (st) return st;
+    ks_tensor *r;
+    if ((st = ks_tensor_empty(c, KS_BOOL, nd, size, &r))) return st;
+    ks_tensor *ops[3] = {r, a, b};
+    ks_iter it;
+    close_job j = {.da = a->dtype, .db = b->dtype, .rtol = (float)rtol, .atol = (float)atol, .equal_nan = equal_nan};
+    if (!(st = ks_iter_init(c, &it, 3, ops)) && it.numel > 0)
+        st = ks_iter_parallel(c, &it, KS_GRAIN_ELEMENTWISE, close_loop, &j);
+    if (st) {
+        ks_tensor_release(r);
+        return st;
+    }
+    *out = r;
+    return KS_OK;
 }

@@ -4,8 +4,9 @@
 -- Prints one line per op: op_overhead <name> ns_per_call=<ns> ratio_to_add=<ratio>, where the
 -- reference is `a + b` on 4 elements measured in the same run (ratios travel between machines,
 -- nanoseconds do not). Each figure is the median of several repeats; 1 thread.
+-- The second section ("composed in Lua") times the tensor functions written in Lua on x [2, 3].
 -- Run: kshot scripts/bench/bench_op_overhead.lua [name]   (name: only the ops whose name contains
---      it, plain text; the reference runs first anyway)
+--      it, plain text; the reference runs first anyway; "composed": that whole section)
 -- A benchmark, never a test: BENCHMARKS.md ("Per-op overhead of common ops") keeps the figures.
 local ks = require "kshot"
 local F = ks.functional
@@ -155,14 +156,80 @@ local cases = {
   {"ks.no_grad(fn)", function() ks.no_grad(function() end) end},
 }
 
+-- composed in Lua (kshot/tensor_shape_extra.lua, tensor_math_extra.lua, linalg.lua, nn/grid_sample.lua,
+-- regularize.lua) on tiny inputs: x [2, 3], a 2x2 system, 4-element sorted boundaries
+local x = ks.randn(2, 3)
+local xi = ks.tensor({{1, 2, 2}, {3, 3, 1}}, ks.int64)
+local A2 = ks.eye(2) + ks.ones(2, 2) * 0.1
+local B2 = ks.ones(2, 1)
+local v3 = ks.tensor({1, 2, 3})
+local bounds = ks.tensor({-1, 0, 0.5, 1})
+local take_idx = ks.tensor({0, 4, 5}, ks.int64)
+local put_idx = {ks.tensor({0, 1}, ks.int64), ks.tensor({2, 0}, ks.int64)}
+local theta = ks.tensor({{{1, 0, 0}, {0, 1, 0}}})
+local img = ks.ones(1, 1, 3, 3)
+local grid = F.affine_grid(theta, {1, 1, 3, 3}, {align_corners = false})
+local params = {ks.ones(2, 3):requires_grad_()}
+params[1].grad = ks.ones(2, 3)
+local qt = ks.tensor({0.25, 0.75})
+local composed = {
+  {"x:movedim(0,1)", function() local c = x:movedim(0, 1) end},
+  {"x:swapaxes(0,1)", function() local c = x:swapaxes(0, 1) end},
+  {"x:unbind(0)", function() local c = x:unbind(0) end},
+  {"x:unflatten(1,{3,1})", function() local c = x:unflatten(1, {3, 1}) end},
+  {"x:broadcast_to({2,2,3})", function() local c = x:broadcast_to({2, 2, 3}) end},
+  {"x:view_as(x)", function() local c = x:view_as(x) end},
+  {"x:reshape_as(x)", function() local c = x:reshape_as(x) end},
+  {"x:type_as(x)", function() local c = x:type_as(x) end},
+  {"ks.meshgrid(v3,v3)", function() local c = ks.meshgrid(v3, v3) end},
+  {"ks.hstack({x,x})", function() local c = ks.hstack({x, x}) end},
+  {"ks.vstack({x,x})", function() local c = ks.vstack({x, x}) end},
+  {"v3:diag()", function() local c = v3:diag() end},
+  {"x:diagonal()", function() local c = x:diagonal() end},
+  {"x:trace()", function() local c = x:trace() end},
+  {"x:take(idx)", function() local c = x:take(take_idx) end},
+  {"x:index_put(idx,1)", function() local c = x:index_put(put_idx, 1) end},
+  {"ks.logspace(0,1,4)", function() local c = ks.logspace(0, 1, 4) end},
+  {"ks.normal(0,1,{2,3})", function() local c = ks.normal(0, 1, {2, 3}) end},
+  {"x:isclose(x)", function() local c = x:isclose(x) end},
+  {"x:dist(x)", function() local c = x:dist(x) end},
+  {"x:diff()", function() local c = x:diff() end},
+  {"x:cov()", function() local c = x:cov() end},
+  {"x:corrcoef()", function() local c = x:corrcoef() end},
+  {"x:quantile(0.5)", function() local c = x:quantile(0.5) end},
+  {"x:quantile(q,1)", function() local c = x:quantile(qt, 1) end},
+  {"xi:mode(1)", function() local c, i = xi:mode(1) end},
+  {"x:histc(4)", function() local c = x:histc(4) end},
+  {"x:histc(4,-1,1)", function() local c = x:histc(4, -1, 1) end},
+  {"ks.bucketize(x,b)", function() local c = ks.bucketize(x, bounds) end},
+  {"ks.searchsorted(b,x)", function() local c = ks.searchsorted(bounds, x) end},
+  {"linalg.solve 2x2", function() local c = ks.linalg.solve(A2, B2) end},
+  {"linalg.inv 2x2", function() local c = ks.linalg.inv(A2) end},
+  {"linalg.det 2x2", function() local c = ks.linalg.det(A2) end},
+  {"linalg.cholesky 2x2", function() local c = ks.linalg.cholesky(A2) end},
+  {"linalg.eigh 2x2", function() local w, v = ks.linalg.eigh(A2) end},
+  {"linalg.svd 2x2", function() local u, s, vh = ks.linalg.svd(A2) end},
+  {"linalg.norm(x)", function() local c = ks.linalg.norm(x) end},
+  {"linalg.vector_norm(x)", function() local c = ks.linalg.vector_norm(x) end},
+  {"linalg.matrix_norm(A)", function() local c = ks.linalg.matrix_norm(A2) end},
+  {"F.affine_grid", function() local c = F.affine_grid(theta, {1, 1, 3, 3}, {align_corners = false}) end},
+  {"F.grid_sample", function() local c = F.grid_sample(img, grid, {align_corners = false}) end},
+  {"clip_grad_norm_", function() ks.nn.utils.clip_grad_norm_(params, 1e9) end},
+}
+
 io.stderr:write(("# kshot %s, 1 thread; ns per call on tiny tensors, GC included; median of %d\n")
   :format(ks.__version or "?", REPEATS))
 local ref
-for _, c in ipairs(cases) do
-  local name, fn = c[1], c[2]
-  if not ref or not filter or name:find(filter, 1, true) then
-    local ns = measure(fn)
-    ref = ref or ns
-    print(("op_overhead %-24s ns_per_call=%8.1f ratio_to_add=%6.2f"):format(name, ns, ns / ref))
+local function run(list, all)
+  for _, c in ipairs(list) do
+    local name, fn = c[1], c[2]
+    if not ref or all or not filter or name:find(filter, 1, true) then
+      local ns = measure(fn)
+      ref = ref or ns
+      print(("op_overhead %-24s ns_per_call=%8.1f ratio_to_add=%6.2f"):format(name, ns, ns / ref))
+    end
   end
 end
+if filter == "composed" then run({cases[1]}) else run(cases) end
+io.stderr:write("# composed in Lua\n")
+run(composed, filter == "composed")

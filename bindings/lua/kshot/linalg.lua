@@ -83,6 +83,25 @@ local function diag_embed(v) return v:unsqueeze(-1) * ks.eye(v:size(-1)) end
 
 local function eye_like(b, n) return ks.eye(n):expand({ b, n, n }):contiguous() end
 
+-- Fast paths: a single float32 matrix (2-D) with plain arguments skips the
+-- batch broadcasting (shape lists, expand, reshapes), and calls the LAPACK
+-- binding directly when no gradient is recorded (autograd.Function's ctx and
+-- node cost ~1 us). On a 2x2 solve what remains is ~0.9 us in C (dgesv, the
+-- result) and ~1 us of argument checks and views (BENCHMARKS.md).
+local is_tensor, is_grad_enabled = ks.is_tensor, ks.is_grad_enabled
+
+local function records(a, b)
+  return is_grad_enabled() and (a.requires_grad or (b ~= nil and b.requires_grad))
+end
+
+-- n when a is a float32 [n, n] matrix, else nil
+local function plain_square(a)
+  if is_tensor(a) and a:dim() == 2 and a:dtype() == "float32" then
+    local n = a:size(0)
+    if a:size(1) == n then return n end
+  end
+end
+
 -- ------------------------------------------------------------------ solve
 local Solve = autograd.Function{
   forward = function(ctx, a, b)
@@ -100,11 +119,19 @@ local Solve = autograd.Function{
 -- [..., n] (a vector: B 1-d, or one dim less than A with A's leading sizes),
 -- batch dims broadcast. "the input matrix is singular" when A has no inverse.
 function M.solve(a, b, opts)
+  local n = opts == nil and plain_square(a)
+  if n and is_tensor(b) and b:dtype() == "float32" and (b:dim() == 1 or b:dim() == 2) and b:size(0) == n then
+    local k = b:dim() == 2 and b:size(1) or 1
+    local a3, b3 = a:reshape(1, n, n), b:reshape(1, n, k)
+    local x = records(a, b) and Solve(a3, b3) or C.solve(a3:contiguous(), b3:contiguous())
+    if b:dim() == 1 then return x:view(n) end
+    return x:view(n, k)
+  end
   check_matrix("solve", "A", a, true, 2)
   check_float("solve", "B", b, 2)
   options.check(opts, "linalg.solve", { "left" }, 2)
   if opts and opts.left == false then fail(2, "linalg.solve: left = false is not supported (solve A^T instead)") end
-  local n = a:size(-1)
+  n = a:size(-1)
   local vector = b:dim() == 1
   if not vector and b:dim() == a:dim() - 1 then
     vector = true
@@ -125,8 +152,13 @@ end
 
 --- ks.linalg.inv(A): the inverse of the square matrices A [..., n, n] (solve(A, I)).
 function M.inv(a)
+  local n = plain_square(a)
+  if n then
+    local a3, eye = a:reshape(1, n, n), ks.eye(n):view(1, n, n)
+    return (records(a) and Solve(a3, eye) or C.solve(a3:contiguous(), eye)):view(n, n)
+  end
   check_matrix("inv", "A", a, true, 2)
-  local n = a:size(-1)
+  n = a:size(-1)
   local b = numel_of(batch_of(a, 2))
   return Solve(stack3(a), eye_like(b, n)):reshape(a:shape())
 end
@@ -337,6 +369,11 @@ local Det = autograd.Function{
 --- ks.linalg.det(A): the determinants [...] of the square matrices A [..., n, n]
 -- (LU with partial pivoting). Differentiable at nonsingular A.
 function M.det(a)
+  local n = plain_square(a)
+  if n then
+    local a3 = a:reshape(1, n, n)
+    return (records(a) and Det(a3) or C.det(a3:contiguous())):squeeze(0)
+  end
   check_matrix("det", "A", a, true, 2)
   return Det(stack3(a)):reshape(batch_of(a, 2))
 end

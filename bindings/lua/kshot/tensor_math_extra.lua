@@ -3,6 +3,11 @@
 -- autograd through them). Installed as ks.<name> and tensor methods by
 -- kshot.tensor_extra when kshot loads: logspace, normal, isclose, dist, diff,
 -- cov, corrcoef, quantile, mode, histc, bucketize, searchsorted.
+-- isclose, histc and bucketize/searchsorted run one C kernel each
+-- (ks._isclose, ks._histc, ks._searchsorted: bindings/ks_lua_histogram.c);
+-- this file keeps their names, options and argument checks. Calls without an
+-- options table skip the option parsing (scripts/bench/bench_op_overhead.lua
+-- "composed" times them).
 local options = require "kshot.options"
 
 local M = {}
@@ -82,20 +87,16 @@ function M.isclose(a, b, opts)
   check_tensor("isclose", "input", a, 2)
   if type(b) == "number" then b = ks.tensor(b) end
   check_tensor("isclose", "other", b, 2)
-  opts = options.check(opts, "isclose", { "rtol", "atol", "equal_nan" }, 2)
-  local rtol, atol = opts.rtol or 1e-5, opts.atol or 1e-8
-  check_number("isclose", "rtol", rtol, 2)
-  check_number("isclose", "atol", atol, 2)
-  local af, bf = as_float(a:detach()), as_float(b:detach())
-  local ok, difference = pcall(function() return af - bf end)
+  local rtol, atol, equal_nan = 1e-5, 1e-8, false
+  if opts ~= nil then
+    opts = options.check(opts, "isclose", { "rtol", "atol", "equal_nan" }, 2)
+    rtol, atol, equal_nan = opts.rtol or rtol, opts.atol or atol, opts.equal_nan
+    check_number("isclose", "rtol", rtol, 2)
+    check_number("isclose", "atol", atol, 2)
+  end
+  local ok, r = pcall(ks._isclose, a, b, rtol, atol, equal_nan)
   if not ok then fail(2, "isclose: shapes %s and %s do not broadcast", shape_str(a), shape_str(b)) end
-  return ks.no_grad(function()
-    local close = af:eq(bf)
-    local actual = difference:abs()
-    close = close | (actual:isfinite() & actual:le(bf:abs() * rtol + atol))
-    if opts.equal_nan then close = close | (af:isnan() & bf:isnan()) end
-    return close
-  end)
+  return r
 end
 
 --- ks.dist(a, b[, p = 2]) / a:dist(b, p): the p-norm of a - b (broadcasting), a 0-d tensor. Differentiable.
@@ -114,6 +115,11 @@ end
 -- prepend/append (tensors) joined to t along dim first. Differentiable.
 function M.diff(t, n, dim, opts)
   check_tensor("diff", "input", t, 2)
+  -- fast path: the first difference along the last dim, two views and one op
+  if n == nil and dim == nil and opts == nil and t:dim() > 0 and t:dtype() ~= "bool" then
+    local len = t:size(-1)
+    if len > 0 then return t:narrow(-1, 1, len - 1) - t:narrow(-1, 0, len - 1) end
+  end
   if type(n) == "table" then n, dim, opts = nil, nil, n
   elseif type(dim) == "table" then dim, opts = nil, dim end
   opts = options.check(opts, "diff", { "n", "dim", "prepend", "append" }, 2)
@@ -284,6 +290,9 @@ end
 -- 0: t's own min and max); values outside are ignored, max falls in the last bin.
 function M.histc(t, bins, lo, hi)
   check_tensor("histc", "input", t, 2)
+  if math.type(bins) == "integer" and bins >= 1 and type(lo) == "number" and type(hi) == "number" and lo <= hi then
+    return ks._histc(t, bins, lo, hi) -- fast path: the arguments are plain and valid
+  end
   if type(bins) == "table" then
     local opts = options.check(bins, "histc", { "bins", "min", "max" }, 2)
     bins, lo, hi = opts.bins, opts.min, opts.max
@@ -293,46 +302,30 @@ function M.histc(t, bins, lo, hi)
   check_number("histc", "min", lo, 2)
   check_number("histc", "max", hi, 2)
   if lo > hi then fail(2, "histc: max must be >= min, got min %g and max %g", lo, hi) end
-  return ks.no_grad(function()
-    local x = as_float(t):reshape(-1)
-    if lo == hi and x:numel() > 0 then lo, hi = x:min():item(), x:max():item() end
-    if lo == hi then lo, hi = lo - 1, hi + 1 end
-    local keep = x:ge(lo) & x:le(hi)
-    local v = x:masked_select(keep)
-    local b = ((v - lo) * (bins / (hi - lo))):floor():to(ks.int64):clamp(0, bins - 1)
-    return ks.bincount(b, { minlength = bins }):float()
-  end)
-end
-
--- count, along the last dim of seq, of the elements < v (<= v when right)
-local function count_below(seq, v, right)
-  local s = seq:unsqueeze(-2) -- [..., 1, M]
-  local x = v:unsqueeze(-1)   -- [..., K, 1]
-  return (right and s:le(x) or s:lt(x)):sum(-1)
+  return ks._histc(t, bins, lo, hi)
 end
 
 --- ks.bucketize(input, boundaries[, {right = false, out_int32 = false}]): the bucket
 -- index of each value of input (a tensor or a number) for the increasing 1-d
 -- boundaries: i with boundaries[i-1] < x <= boundaries[i] (right: boundaries[i-1] <= x < boundaries[i]).
 function M.bucketize(input, boundaries, opts)
-  opts = options.check(opts, "bucketize", { "right", "out_int32" }, 2)
-  local scalar = type(input) == "number"
-  if scalar then input = ks.tensor(input) end
+  local right = false
+  if opts ~= nil then right = options.check(opts, "bucketize", { "right", "out_int32" }, 2).right end
+  if type(input) == "number" then input = ks.tensor(input) end
   check_tensor("bucketize", "input", input, 2)
   check_tensor("bucketize", "boundaries", boundaries, 2)
   if boundaries:dim() ~= 1 then fail(2, "bucketize: boundaries must be 1-d, got %s", shape_str(boundaries)) end
-  return ks.no_grad(function()
-    local r = count_below(boundaries, input:reshape(-1), opts.right):reshape(input:shape())
-    return r
-  end)
+  return ks._searchsorted(boundaries, input, right)
 end
 
 --- ks.searchsorted(sorted_sequence, values[, {right = false, side = "left" | "right"}]):
 -- for each value, the index where it would be inserted into sorted_sequence
 -- (1-d, or [..., M] with values [..., K] sharing the leading dims) keeping it
 -- sorted: the first such index, the last with right = true or side = "right".
+local NO_OPTS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
 function M.searchsorted(seq, values, opts)
-  opts = options.check(opts, "searchsorted", { "right", "side", "out_int32" }, 2)
+  opts = opts == nil and NO_OPTS or options.check(opts, "searchsorted", { "right", "side", "out_int32" }, 2)
   check_tensor("searchsorted", "sorted_sequence", seq, 2)
   local scalar = type(values) == "number"
   if scalar then values = ks.tensor(values) end
@@ -343,16 +336,14 @@ function M.searchsorted(seq, values, opts)
   if opts.side == "left" and opts.right then fail(2, "searchsorted: side \"left\" contradicts right = true") end
   local right = opts.right or opts.side == "right"
   if seq:dim() == 0 then fail(2, "searchsorted: sorted_sequence must have at least 1 dim, got a 0-d tensor") end
-  if seq:dim() == 1 then
-    return ks.no_grad(function() return count_below(seq, values:reshape(-1), right):reshape(values:shape()) end)
-  end
+  if seq:dim() == 1 then return ks._searchsorted(seq, values, right) end
   local lead_ok = values:dim() == seq:dim()
   for i = 0, seq:dim() - 2 do lead_ok = lead_ok and values:size(i) == seq:size(i) end
   if not lead_ok then
     fail(2, "searchsorted: sorted_sequence %s and values %s must share all dims but the last",
       shape_str(seq), shape_str(values))
   end
-  return ks.no_grad(function() return count_below(seq, values, right) end)
+  return ks._searchsorted(seq, values, right)
 end
 
 M.FUNCTIONS = { "logspace", "normal", "isclose", "dist", "diff", "cov", "corrcoef", "quantile", "mode", "histc",

@@ -2,12 +2,19 @@
 -- from kshot's views and indexing, so they record autograd through those ops.
 -- Installed as ks.<name> and tensor methods by kshot.tensor_extra when kshot
 -- loads: unbind, movedim/moveaxis, swapaxes, unflatten, broadcast_to,
--- meshgrid, hstack/vstack, view_as/reshape_as/type_as, diag, diagonal, trace,
--- take, index_put/index_put_. Dims are 0-based, negative from the end.
+-- meshgrid, hstack/vstack, type_as, diag, diagonal, trace, take,
+-- index_put/index_put_ (view_as and reshape_as are C methods:
+-- bindings/ks_lua_tensor.c). Dims are 0-based, negative from the end.
+-- The functions equivalent to one view or op (movedim, unbind, broadcast_to,
+-- diagonal, take) cost about that op from Lua (scripts/bench/
+-- bench_op_overhead.lua "composed"): plain arguments take a fast path without
+-- option tables or extra tensors, and the checks that name the argument run
+-- only when the op itself fails.
 local options = require "kshot.options"
 
 local M = {}
 local ks -- the kshot module, given by install
+local is_tensor, expand, index_select -- ks.is_tensor and tensor methods, set by install
 
 local shape_str = options.shape_str
 
@@ -26,11 +33,30 @@ end
 -- (torch.unbind's tuple), each without that dim: `for _, row in ipairs(x:unbind()) do`.
 function M.unbind(t, dim)
   check_tensor("unbind", "input", t, 2)
-  local d = wrap_dim("unbind", "dim", dim or 0, t:dim(), 2)
-  if t:dim() == 0 then fail(2, "unbind: a 0-d tensor has no dim to unbind") end
+  local nd = t:dim()
+  local d = wrap_dim("unbind", "dim", dim or 0, nd, 2)
+  if nd == 0 then fail(2, "unbind: a 0-d tensor has no dim to unbind") end
+  local n = t:size(d)
   local out = {}
-  for i = 0, t:size(d) - 1 do out[#out + 1] = t:select(d, i) end
+  for i = 1, n do out[i] = t:select(d, i - 1) end
   return out
+end
+
+-- the permutation of movedim(t, s, d) for one dim s moved to d (both wrapped), in perm[1..n]
+local perm_scratch = {}
+local function one_dim_perm(n, s, d)
+  local perm, j = perm_scratch, 0
+  for pos = 0, n - 1 do
+    if pos == d then
+      perm[pos + 1] = s
+    else
+      if j == s then j = j + 1 end
+      perm[pos + 1] = j
+      j = j + 1
+    end
+  end
+  for k = n + 1, #perm do perm[k] = nil end -- a shorter call after a longer one
+  return perm
 end
 
 --- ks.movedim(t, source, destination) / t:movedim(...) (also moveaxis): the dims
@@ -38,11 +64,16 @@ end
 -- keeping their order: x:movedim(1, -1) makes [N, C, H, W] into [N, H, W, C].
 function M.movedim(t, source, destination)
   check_tensor("movedim", "input", t, 2)
+  local n = t:dim()
+  -- fast path: one dim, both in range (permute reads the reused list at once)
+  if math.type(source) == "integer" and math.type(destination) == "integer" and n > 0
+    and source >= -n and source < n and destination >= -n and destination < n then
+    return t:permute(one_dim_perm(n, source % n, destination % n))
+  end
   local src, dst = int_list("movedim", "source", source, 2), int_list("movedim", "destination", destination, 2)
   if #src ~= #dst then
     fail(2, "movedim: source and destination must name as many dims (%d and %d)", #src, #dst)
   end
-  local n = t:dim()
   local perm, used_src, used_dst = {}, {}, {}
   for i = 1, #src do
     local s, d = wrap_dim("movedim", "source", src[i], n, 2), wrap_dim("movedim", "destination", dst[i], n, 2)
@@ -113,6 +144,10 @@ end
 --- ks.broadcast_to(t, shape) / t:broadcast_to(shape): t:expand(shape), a view
 -- (shape: a Lua list; -1 keeps a size).
 function M.broadcast_to(t, shape)
+  if type(shape) == "table" then -- fast path (a tensor is userdata): the checks below run only when expand fails
+    local ok, r = pcall(expand, t, shape)
+    if ok then return r end
+  end
   check_tensor("broadcast_to", "input", t, 2)
   if type(shape) ~= "table" or ks.is_tensor(shape) then
     fail(2, "broadcast_to: argument 'shape' must be a list of integers, got %s", type(shape))
@@ -194,18 +229,7 @@ function M.vstack(list)
   return ks.cat(rows, 0)
 end
 
---- t:view_as(other) / t:reshape_as(other) / t:type_as(other): t:view(other's
--- shape), t:reshape(other's shape), t:to(other's dtype).
-function M.view_as(t, other)
-  check_tensor("view_as", "other", other, 2)
-  return t:view(other:shape())
-end
-
-function M.reshape_as(t, other)
-  check_tensor("reshape_as", "other", other, 2)
-  return t:reshape(other:shape())
-end
-
+--- t:type_as(other): t:to(other's dtype) (t:view_as and t:reshape_as are C methods).
 function M.type_as(t, other)
   check_tensor("type_as", "other", other, 2)
   return t:to(other:dtype())
@@ -213,8 +237,12 @@ end
 
 --- ks.diagonal(t[, offset = 0[, dim1 = 0[, dim2 = 1]]]) / t:diagonal(...): the
 -- diagonal of the matrices in dims dim1, dim2 (above it for offset > 0, below
--- for < 0) as the last dim. A copy (torch returns a view); differentiable.
+-- for < 0) as the last dim. A view of t when those matrices are contiguous
+-- (as torch's), else a copy; differentiable.
 function M.diagonal(t, offset, dim1, dim2)
+  if dim1 == nil and dim2 == nil and math.type(offset or 0) == "integer" and is_tensor(t) and t:dim() == 2 then
+    return ks._diagonal(t, offset or 0) -- fast path: a matrix (dims 0 and 1 are its last two)
+  end
   check_tensor("diagonal", "input", t, 2)
   if t:dim() < 2 then fail(2, "diagonal: input must have at least 2 dims, got %s", shape_str(t)) end
   offset = offset or 0
@@ -222,22 +250,9 @@ function M.diagonal(t, offset, dim1, dim2)
   local d1 = wrap_dim("diagonal", "dim1", dim1 or 0, t:dim(), 2)
   local d2 = wrap_dim("diagonal", "dim2", dim2 or 1, t:dim(), 2)
   if d1 == d2 then fail(2, "diagonal: dim1 and dim2 must differ, both are %d", d1) end
-  local m = M.movedim(t, { d1, d2 }, { -2, -1 })
-  local r, c = m:size(-2), m:size(-1)
-  local r0, c0 = math.max(-offset, 0), math.max(offset, 0)
-  local len = math.max(math.min(r - r0, c - c0), 0)
-  local rows = ks.arange(r0, r0 + len)
-  local cols = ks.arange(c0, c0 + len)
-  local idx = {}
-  for _ = 1, m:dim() - 2 do idx[#idx + 1] = ":" end
-  idx[#idx + 1], idx[#idx + 2] = rows, cols
-  if len == 0 then
-    local shape = m:shape()
-    shape[#shape] = nil
-    shape[#shape] = 0
-    return ks.zeros(shape, m:dtype())
-  end
-  return m[idx]
+  local nd = t:dim()
+  local m = (d1 == nd - 2 and d2 == nd - 1) and t or M.movedim(t, { d1, d2 }, { -2, -1 })
+  return ks._diagonal(m, offset)
 end
 
 --- ks.diag(t[, diagonal = 0]) / t:diag(...): a 1-d t as the diagonal of a
@@ -277,9 +292,18 @@ end
 --- ks.take(t, index) / t:take(index): the elements of t read as a flat
 -- (row-major) tensor at the int64 positions index, in index's shape
 -- (negative positions count from the end). Differentiable.
+-- take without checks: index_select raises on a position out of [0, n) (negative ones included)
+local function take_plain(t, index)
+  local flat = t:dim() == 1 and t or t:reshape(-1)
+  if index:dim() == 1 then return index_select(flat, 0, index) end
+  return index_select(flat, 0, index:reshape(-1)):view_as(index)
+end
+
 function M.take(t, index)
   check_tensor("take", "input", t, 2)
   check_index("take", "index", index, 2)
+  local ok, r = pcall(take_plain, t, index) -- fast path: the range check and wrapping only when it fails
+  if ok then return r end
   local n = t:numel()
   if index:numel() > 0 then
     local lo, hi = index:min():item(), index:max():item()
@@ -346,10 +370,11 @@ end
 M.FUNCTIONS = { "unbind", "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "broadcast_to", "meshgrid",
   "hstack", "vstack", "diagonal", "diag", "trace", "take", "index_put", "index_put_" }
 M.METHODS = { "unbind", "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "broadcast_to", "diagonal",
-  "diag", "trace", "take", "index_put", "index_put_", "view_as", "reshape_as", "type_as" }
+  "diag", "trace", "take", "index_put", "index_put_", "type_as" }
 
 function M.install(module)
   ks = module
+  is_tensor, expand, index_select = ks.is_tensor, ks.Tensor.expand, ks.Tensor.index_select
 end
 
 return M
