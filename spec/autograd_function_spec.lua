@@ -462,6 +462,19 @@ describe("autograd.Function: errors name the Function, the argument and the shap
   end)
 end)
 
+-- step() run 200 times after 20 warm-up steps leaves exactly the live tensor bytes it found (full collections
+-- before both readings)
+local function assert_flat(step)
+  for _ = 1, 20 do step() end
+  collectgarbage()
+  collectgarbage()
+  local base = ks.memory_stats().live_bytes
+  for _ = 1, 200 do step() end
+  collectgarbage()
+  collectgarbage()
+  assert.are.equal(base, ks.memory_stats().live_bytes)
+end
+
 describe("autograd.Function: memory", function()
   it("100,000 calls keeping the output in ctx fields keep live bytes flat without collectgarbage", function()
     -- its own process, as spec/memory_spec.lua's script_churn: busted's heap would stretch one GC cycle
@@ -503,14 +516,7 @@ describe("autograd.Function: memory", function()
       x.grad = nil
       ExpField(x) -- dropped without backward
     end
-    for _ = 1, 20 do step() end
-    collectgarbage()
-    collectgarbage()
-    local base = ks.memory_stats().live_bytes
-    for _ = 1, 200 do step() end
-    collectgarbage()
-    collectgarbage()
-    assert.are.equal(base, ks.memory_stats().live_bytes)
+    assert_flat(step)
   end)
 
   it("saving the output does not keep the graph alive (first order and create_graph)", function()
@@ -521,13 +527,6 @@ describe("autograd.Function: memory", function()
       Exp(x):sum():backward()
       x.grad = nil
     end
-    for _ = 1, 20 do step() end
-    collectgarbage()
-    collectgarbage()
-    local base = ks.memory_stats().live_bytes
-    for _ = 1, 200 do step() end
-    collectgarbage()
-    collectgarbage()
-    assert.are.equal(base, ks.memory_stats().live_bytes)
+    assert_flat(step)
   end)
 end)
