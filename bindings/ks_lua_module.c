@@ -64,6 +64,8 @@ void ks_lua_new_subtable(lua_State *L, const luaL_Reg *regs, int ctxbox, const c
     lua_pushstring(L, lua_module);
     lua_pushcclosure(L, lazy_index, 1);
     lua_setfield(L, -2, "__index");
+    lua_pushstring(L, lua_module);
+    lua_setfield(L, -2, "__lazy_module"); /* tells the REPL's completion it may load the Lua half */
     lua_setmetatable(L, -2);
 }
 

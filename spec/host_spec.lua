@@ -397,6 +397,13 @@ describe("kshot host: completion (--complete)", function()
     assert.truthy(table.concat(complete("ks.n"), " "):find("%f[%w_]nn%f[^%w_]"))
   end)
 
+  it("completes the names written in Lua before their first use (ks.data's, ks.linalg's, ks.movedim)", function()
+    assert.are.same({"solve", "svd", "svdvals"}, complete("ks.linalg.s"))
+    assert.are.same({"read_csv", "read_idx", "read_npy", "read_npz"}, complete("ks.data.read_"))
+    assert.are.same({"movedim"}, complete("ks.movedi"))
+    assert.are.same({"movedim"}, complete("t:movedi", "-e 't = require(\"kshot\").ones(2)'"))
+  end)
+
   it("completes kshot functions and tensor methods through the metatable", function()
     local l = complete("ks.on")
     assert.truthy(#l >= 2, table.concat(l, " "))

@@ -10,7 +10,8 @@
  * recursively; when __index is a function (kshot tensors), the metatable's
  * `methods` table is used instead. Nothing is ever called: no __index
  * function, no __tostring, no getter, so completion has no side effects
- * (but one: kshot's tensor functions written in Lua are loaded first). */
+ * (but one: kshot's Lua halves -- the tensor functions written in Lua, and
+ * those of ks.data, ks.linalg, ... -- are loaded first, as a use would). */
 #include "kshot_host.h"
 #include "../../bindings/ks_lua.h"
 
@@ -121,9 +122,31 @@ static void add_name(lua_State *L, const query *q, int key)
     lua_rawset(L, q->set);
 }
 
+/* a missing-key read of t (the lazy __index of ks.data, ks.linalg, ...) */
+static int probe_missing(lua_State *L)
+{
+    lua_getfield(L, 1, "\x01");
+    return 0;
+}
+
+/* kshot's C sub-tables (ks.data, ks.linalg, ...) load their Lua half on the
+ * first missing key; their metatable says so (__lazy_module). Load it now so
+ * that its names are listed too. */
+static void load_lazy_half(lua_State *L, int obj)
+{
+    if (!lua_getmetatable(L, obj)) return;
+    int lazy = lua_getfield(L, -1, "__lazy_module") == LUA_TSTRING;
+    lua_pop(L, 2);
+    if (!lazy) return;
+    lua_pushcfunction(L, probe_missing);
+    lua_pushvalue(L, obj);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1); /* no completion from it, no error either */
+}
+
 static void collect(lua_State *L, const query *q, int obj, int depth)
 {
     obj = lua_absindex(L, obj);
+    if (lua_istable(L, obj)) load_lazy_half(L, obj);
     if (lua_istable(L, obj)) {
         lua_pushnil(L);
         while (lua_next(L, obj)) {
