@@ -27,7 +27,7 @@ BIND_OBJ    = $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ    = $(BUILD)/obj/runtime/host/kshot_main.o
 
-.PHONY: all setup run test test-fast bench clean check-core asan valgrind ctest baselines fuzz fuzz-build fuzz-replay fuzz-bins
+.PHONY: all setup run test test-fast bench clean check-core asan test-asan valgrind ctest baselines fuzz fuzz-build fuzz-replay fuzz-bins
 all: $(BUILD)/kshot $(BUILD)/kshot.so $(BUILD)/libkshot.a
 
 $(BUILD)/obj/runtime/core/%.o: runtime/core/%.c
@@ -107,6 +107,11 @@ check-core:
 
 # sanitizer build of everything, in its own folder ($(BUILD)/asan: build/asan by default)
 ASAN_BUILD = $(BUILD)/asan
+# test-asan: the sanitizer sub-run of `make test` alone (C tests, specs, fuzz corpora under ASan + UBSan)
+test-asan:
+	@KSHOT_TEST_SKIP="host lua54 valgrind" BUILD=$(BUILD) sh spec/run_all.sh
+
+# asan: only builds the sanitized binaries ($(ASAN_BUILD)); test-asan runs them
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) OPT=-O1 \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
