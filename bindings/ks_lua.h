@@ -158,7 +158,7 @@ void ks_lua_open_augment(lua_State *L, int module, int methods, int ctxbox);    
 void ks_lua_open_optim(lua_State *L, int module, int methods, int ctxbox);       /* ks_lua_optim.c */
 void ks_lua_open_io(lua_State *L, int module, int methods, int ctxbox);          /* ks_lua_io.c */
 void ks_lua_open_metrics(lua_State *L, int module, int methods, int ctxbox);     /* ks_lua_metrics.c */
-void ks_lua_open_histogram(lua_State *L, int module, int methods, int ctxbox);   /* ks_lua_histogram.c */
+void ks_lua_open_composed_kernels(lua_State *L, int module, int methods, int ctxbox);   /* ks_lua_composed_kernels.c */
 /* autograd properties (t.grad, t.grad_fn, t.is_leaf; setting t.grad, t.requires_grad):
  * push the value / perform the assignment and return 1, or return 0 if k is not one */
 int ks_lua_autograd_property(lua_State *L, ks_tensor *t, const char *k);

@@ -142,7 +142,7 @@ static const ks_lua_open_fn openers[] = {
     ks_lua_open_select, ks_lua_open_shape, ks_lua_open_system, ks_lua_open_data, ks_lua_open_autograd, ks_lua_open_nn,
     ks_lua_open_augment, ks_lua_open_optim,
     ks_lua_open_io,
-    ks_lua_open_metrics, ks_lua_open_histogram,
+    ks_lua_open_metrics, ks_lua_open_composed_kernels,
 };
 
 /* ks.nn, ks.optim, ... (as torch.nn): the Lua modules kshot.<name>, loaded

@@ -1,5 +1,5 @@
 -- The C kernels and fast paths under the tensor functions composed in Lua (ks._isclose, ks._histc,
--- ks._searchsorted in bindings/ks_lua_histogram.c; t:view_as / t:reshape_as and ks._diagonal in
+-- ks._searchsorted in bindings/ks_lua_composed_kernels.c; t:view_as / t:reshape_as and ks._diagonal in
 -- bindings/ks_lua_tensor.c; the plain-argument paths of movedim, broadcast_to, take, diff and
 -- linalg.solve / inv / det): the same answers, gradients and errors as the general paths. Torch
 -- values printed by spec/fixtures/torch_refs/composed_fast_paths.py (torch 1.13).

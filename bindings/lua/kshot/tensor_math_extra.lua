@@ -3,8 +3,10 @@
 -- autograd through them). Installed as ks.<name> and tensor methods by
 -- kshot.tensor_extra when kshot loads: logspace, normal, isclose, dist, diff,
 -- cov, corrcoef, quantile, mode, histc, bucketize, searchsorted.
--- isclose, histc and bucketize/searchsorted run one C kernel each
--- (ks._isclose, ks._histc, ks._searchsorted: bindings/ks_lua_histogram.c);
+-- isclose, histc, bucketize/searchsorted, mode and quantile run one C kernel
+-- each (ks._isclose, ks._histc, ks._searchsorted, ks._mode, ks._quantile:
+-- bindings/ks_lua_composed_kernels.c; quantile keeps its Lua composition, which
+-- records autograd, for an input that requires grad);
 -- this file keeps their names, options and argument checks. Calls without an
 -- options table skip the option parsing (scripts/bench/bench_op_overhead.lua
 -- "composed" times them).
@@ -12,6 +14,7 @@ local options = require "kshot.options"
 
 local M = {}
 local ks -- the kshot module, given by install
+local is_tensor -- ks.is_tensor, set by install
 
 local shape_str = options.shape_str
 
@@ -115,7 +118,12 @@ end
 -- prepend/append (tensors) joined to t along dim first. Differentiable.
 function M.diff(t, n, dim, opts)
   check_tensor("diff", "input", t, 2)
-  -- fast path: the first difference along the last dim, two views and one op
+  -- fast paths: the first difference along the last dim, one C kernel (float32 or int64 without grad),
+  -- else two views and one op
+  if n == nil and dim == nil and opts == nil and not t.requires_grad then
+    local ok, r = pcall(ks._diff, t)
+    if ok then return r end
+  end
   if n == nil and dim == nil and opts == nil and t:dim() > 0 and t:dtype() ~= "bool" then
     local len = t:size(-1)
     if len > 0 then return t:narrow(-1, 1, len - 1) - t:narrow(-1, 0, len - 1) end
@@ -189,13 +197,25 @@ local QUANTILE_MODES = { linear = true, lower = true, higher = true, nearest = t
 -- along dim; a tensor q puts its dim first. interpolation: linear, lower,
 -- higher, nearest (ties to even, as torch) or midpoint. Differentiable.
 function M.quantile(t, q, dim, keepdim, opts)
-  check_tensor("quantile", "input", t, 2)
   if type(dim) == "table" then dim, keepdim, opts = nil, nil, dim
   elseif type(keepdim) == "table" then keepdim, opts = nil, keepdim end
-  opts = options.check(opts, "quantile", { "interpolation", "dim", "keepdim" }, 2)
-  if dim == nil then dim = opts.dim end
-  if keepdim == nil then keepdim = opts.keepdim or false end
-  local mode = opts.interpolation or "linear"
+  local mode = "linear"
+  if opts ~= nil then
+    check_tensor("quantile", "input", t, 2) -- before the options, as the checked path below
+    opts = options.check(opts, "quantile", { "interpolation", "dim", "keepdim" }, 2)
+    if dim == nil then dim = opts.dim end
+    if keepdim == nil then keepdim = opts.keepdim end
+    mode = opts.interpolation or mode
+  end
+  keepdim = keepdim or false
+  -- fast path: one C kernel (ks._quantile) when nothing is differentiated; the
+  -- checks below run only when it fails, and name the bad argument
+  if is_tensor(t) and not t.requires_grad and (dim == nil or math.type(dim) == "integer")
+    and (type(q) == "number" or (is_tensor(q) and q:dtype() == "float32")) then
+    local ok, r = pcall(ks._quantile, t, q, dim, keepdim, mode)
+    if ok then return r end
+  end
+  check_tensor("quantile", "input", t, 2)
   if not QUANTILE_MODES[mode] then
     fail(2, "quantile: interpolation must be linear, lower, higher, midpoint or nearest, got %s", tostring(mode))
   end
@@ -252,7 +272,12 @@ end
 --- ks.mode(t[, dim = -1[, keepdim = false]]) / t:mode(...): the most frequent
 -- value along dim (the smallest among equally frequent ones) and the index of
 -- its last occurrence, as torch.mode on the CPU: `local v, i = x:mode(1)`.
+-- One C kernel (ks._mode); the values record no gradient (as before).
 function M.mode(t, dim, keepdim)
+  if is_tensor(t) and (dim == nil or math.type(dim) == "integer") then
+    local ok, v, i = pcall(ks._mode, t, dim or -1, keepdim)
+    if ok then return v, i end -- else the checks below name the bad argument
+  end
   check_tensor("mode", "input", t, 2)
   local d = wrap_dim("mode", dim or -1, t:dim(), 2)
   local x = t:dim() == 0 and t:reshape(1) or t
@@ -352,6 +377,7 @@ M.METHODS = { "isclose", "dist", "diff", "cov", "corrcoef", "quantile", "mode", 
 
 function M.install(module)
   ks = module
+  is_tensor = ks.is_tensor
 end
 
 return M

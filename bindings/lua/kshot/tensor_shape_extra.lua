@@ -9,7 +9,9 @@
 -- diagonal, take) cost about that op from Lua (scripts/bench/
 -- bench_op_overhead.lua "composed"): plain arguments take a fast path without
 -- option tables or extra tensors, and the checks that name the argument run
--- only when the op itself fails.
+-- only when the op itself fails. diag (1-d), trace and take of an input that
+-- does not require grad run one C kernel (ks._diag_embed, ks._trace, ks._take:
+-- bindings/ks_lua_composed_kernels.c); with grad they compose views and ops.
 local options = require "kshot.options"
 
 local M = {}
@@ -17,6 +19,7 @@ local ks -- the kshot module, given by install
 local is_tensor, expand, index_select -- ks.is_tensor and tensor methods, set by install
 
 local shape_str = options.shape_str
+local mtype = math.type -- a local: the fast paths call it per size
 
 local args = require "kshot.tensor_args"
 local fail, check_tensor, wrap_dim = args.fail, args.check_tensor, args.wrap_dim
@@ -103,7 +106,32 @@ M.swapdims = M.swapaxes
 --- ks.unflatten(t, dim, sizes) / t:unflatten(dim, sizes): dim split into the
 -- sizes of the Lua list sizes (one may be -1): x:unflatten(1, {4, 4}) makes
 -- [N, 16] into [N, 4, 4]; the inverse of flatten.
+-- the new shape of unflatten when every argument is plain and consistent (a reused list: reshape
+-- reads it at once), else nil and the checked path below names what is wrong
+local unflatten_scratch = {}
+local function unflatten_shape(t, dim, sizes)
+  if not is_tensor(t) or mtype(dim) ~= "integer" or type(sizes) ~= "table" then return nil end
+  local old = t:shape() -- one call for all sizes (cheaper than t:dim() and a t:size per dim)
+  local nd = #old
+  if dim < -nd or dim >= nd then return nil end
+  if dim < 0 then dim = dim + nd end
+  local shape, k, known = unflatten_scratch, dim, 1
+  for i = 1, dim do shape[i] = old[i] end
+  for i = 1, #sizes do
+    local s = sizes[i]
+    if mtype(s) ~= "integer" or s < 0 then return nil end -- -1 too: the checked path
+    k = k + 1; shape[k] = s
+    known = known * s
+  end
+  if #sizes == 0 or known ~= old[dim + 1] then return nil end
+  for i = dim + 2, nd do k = k + 1; shape[k] = old[i] end
+  for i = k + 1, #shape do shape[i] = nil end -- a shorter call after a longer one
+  return shape
+end
+
 function M.unflatten(t, dim, sizes)
+  local fast = unflatten_shape(t, dim, sizes)
+  if fast then return t:reshape(fast) end
   check_tensor("unflatten", "input", t, 2)
   local d = wrap_dim("unflatten", "dim", dim, t:dim(), 2)
   if type(sizes) ~= "table" or ks.is_tensor(sizes) or #sizes == 0 then
@@ -181,7 +209,15 @@ end
 --- ks.meshgrid(x1, x2, ...[, {indexing = "ij" | "xy"}]) (also ks.meshgrid({x1, x2, ...}, opts)):
 -- grids of the 1-D tensors as a Lua list; "ij" (the default, as torch 1.13)
 -- gives shape [#x1, #x2, ...], "xy" swaps the first two dims (NumPy's default).
+local mesh_size = { 0, 0 } -- reused: expand reads it at once
 function M.meshgrid(...)
+  local x1, x2, extra = ...
+  if extra == nil and is_tensor(x1) and is_tensor(x2) and x1:dim() == 1 and x2:dim() == 1 then
+    -- fast path: two 1-d tensors, "ij"
+    local n1, n2 = x1:size(0), x2:size(0)
+    mesh_size[1], mesh_size[2] = n1, n2
+    return { x1:unsqueeze(1):expand(mesh_size), x2:expand(mesh_size) } -- x2 gains the leading dim in expand
+  end
   local xs, opts = tensors_and_opts("meshgrid", ...)
   opts = options.check(opts, "meshgrid", { "indexing" }, 2)
   local indexing = opts.indexing or "ij"
@@ -211,13 +247,27 @@ end
 --- ks.hstack(tensors) / ks.vstack(tensors): cat along dim 1 (dim 0 for 1-d
 -- tensors) / along dim 0 with 1-d tensors as rows, as torch.
 function M.hstack(list)
+  local first = type(list) == "table" and list[1]
+  if is_tensor(first) then return ks.cat(list, first:dim() <= 1 and 0 or 1) end -- cat checks the rest
   if type(list) ~= "table" or ks.is_tensor(list) or #list == 0 then
     fail(2, "hstack: argument 'tensors' must be a non-empty list of tensors")
   end
   return ks.cat(list, list[1]:dim() <= 1 and 0 or 1)
 end
 
+-- true when every entry of list is a tensor with at least 2 dims (vstack is then cat along dim 0)
+local function all_matrices(list)
+  local n = #list
+  if n == 0 then return false end
+  for i = 1, n do
+    local x = list[i]
+    if not is_tensor(x) or x:dim() < 2 then return false end
+  end
+  return true
+end
+
 function M.vstack(list)
+  if type(list) == "table" and all_matrices(list) then return ks.cat(list, 0) end -- fast path: no row list
   if type(list) ~= "table" or ks.is_tensor(list) or #list == 0 then
     fail(2, "vstack: argument 'tensors' must be a non-empty list of tensors")
   end
@@ -259,6 +309,11 @@ end
 -- square matrix (offset diagonal above/below the main one), or the diagonal of
 -- a 2-d t as a 1-d tensor. Differentiable.
 function M.diag(t, diagonal)
+  local off = diagonal or 0
+  if is_tensor(t) and math.type(off) == "integer" and t:dim() == 1 and not t.requires_grad
+    and off > -(1 << 31) and off < (1 << 31) then
+    return ks._diag_embed(t, off) -- fast path (nothing to differentiate): one C kernel
+  end
   check_tensor("diag", "input", t, 2)
   diagonal = diagonal or 0
   if math.type(diagonal) ~= "integer" then fail(2, "diag: argument 'diagonal' must be an integer, got %s", tostring(diagonal)) end
@@ -278,6 +333,11 @@ end
 
 --- ks.trace(t) / t:trace(): the sum of a 2-d tensor's diagonal (a 0-d tensor).
 function M.trace(t)
+  if is_tensor(t) and not t.requires_grad then -- fast path: one C kernel (matrix, float32 or int64)
+    local ok, r = pcall(ks._trace, t)
+    if ok then return r end
+  end
+  if is_tensor(t) and t:dim() == 2 then return ks._diagonal(t, 0):sum() end -- a matrix: what records autograd
   check_tensor("trace", "input", t, 2)
   if t:dim() ~= 2 then fail(2, "trace: input must be a matrix (2-d), got %s", shape_str(t)) end
   return M.diagonal(t):sum()
@@ -300,9 +360,18 @@ local function take_plain(t, index)
 end
 
 function M.take(t, index)
+  if is_tensor(t) and not t.requires_grad then -- fast path: one C kernel, negative positions wrapped
+    local ok, r = pcall(ks._take, t, index)
+    if ok then return r end
+  end
+  if is_tensor(t) and is_tensor(index) and index:dim() == 1 then
+    -- fast path: a 1-d index; the checks, range check and wrapping only when index_select fails
+    local ok, r = pcall(index_select, t:dim() == 1 and t or t:reshape(-1), 0, index)
+    if ok then return r end
+  end
   check_tensor("take", "input", t, 2)
   check_index("take", "index", index, 2)
-  local ok, r = pcall(take_plain, t, index) -- fast path: the range check and wrapping only when it fails
+  local ok, r = pcall(take_plain, t, index) -- the range check and wrapping only when it fails
   if ok then return r end
   local n = t:numel()
   if index:numel() > 0 then
