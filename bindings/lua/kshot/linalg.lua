@@ -391,6 +391,13 @@ local function dims_of(fname, dim, ndim, default)
   return out
 end
 
+-- ord, dim, keepdim given positionally or as one options table {ord =, dim =, keepdim =} in ord's place
+local function norm_args(fname, ord, dim, keepdim)
+  if type(ord) ~= "table" then return ord, dim, keepdim end
+  local o = options.check(ord, fname, { "ord", "dim", "keepdim" }, 3) -- errors at the norm's caller
+  return o.ord, o.dim, o.keepdim
+end
+
 -- sum/amax/amin over several dims (keepdim), done one dim at a time from the last
 local function reduce(x, op, dims, keepdim)
   local sorted = { table.unpack(dims) }
@@ -406,10 +413,7 @@ end
 -- non-zeros. Differentiable.
 function M.vector_norm(x, ord, dim, keepdim)
   check_float("vector_norm", "x", x, 2)
-  if type(ord) == "table" then
-    local o = options.check(ord, "linalg.vector_norm", { "ord", "dim", "keepdim" }, 2)
-    ord, dim, keepdim = o.ord, o.dim, o.keepdim
-  end
+  ord, dim, keepdim = norm_args("linalg.vector_norm", ord, dim, keepdim)
   ord = ord or 2
   if type(ord) ~= "number" then fail(2, "linalg.vector_norm: ord must be a number, got %s", tostring(ord)) end
   local all = {}
@@ -430,10 +434,7 @@ end
 -- value), 1 / -1 (max / min column sum of |A|), inf / -inf (max / min row sum).
 function M.matrix_norm(a, ord, dim, keepdim)
   check_float("matrix_norm", "A", a, 2)
-  if type(ord) == "table" then
-    local o = options.check(ord, "linalg.matrix_norm", { "ord", "dim", "keepdim" }, 2)
-    ord, dim, keepdim = o.ord, o.dim, o.keepdim
-  end
+  ord, dim, keepdim = norm_args("linalg.matrix_norm", ord, dim, keepdim)
   ord = ord or "fro"
   if a:dim() < 2 then fail(2, "linalg.matrix_norm: A must have at least 2 dims, got %s", shape_str(a)) end
   local dims = dims_of("matrix_norm", dim, a:dim(), { a:dim() - 2, a:dim() - 1 })
@@ -475,10 +476,7 @@ end
 -- and dim, the 2-norm of all the elements.
 function M.norm(a, ord, dim, keepdim)
   check_float("norm", "A", a, 2)
-  if type(ord) == "table" then
-    local o = options.check(ord, "linalg.norm", { "ord", "dim", "keepdim" }, 2)
-    ord, dim, keepdim = o.ord, o.dim, o.keepdim
-  end
+  ord, dim, keepdim = norm_args("linalg.norm", ord, dim, keepdim)
   if type(ord) == "string" and ord ~= "fro" and ord ~= "nuc" then
     fail(2, "linalg.norm: ord must be a number, \"fro\" or \"nuc\", got \"%s\"", ord)
   end
