@@ -76,6 +76,18 @@ static inline void ks_lua_gc_pace(lua_State *L, ks_ctx *c)
 /* ---- tensors ---- */
 /* Push a new empty box (call before running the kernel). Returns the slot. */
 ks_tensor **ks_lua_newbox(lua_State *L);
+/* The body of a binding that returns one new tensor: push its box first (so
+ * that an error or the GC step of filling it cannot leak it), run `call`,
+ * which sets the ks_tensor *r it declares, and return the filled box. Needs
+ * `L` and `c` (the context) in scope. */
+#define KS_LUA_NEW_RESULT(call)                                \
+    do {                                                       \
+        ks_tensor **box_ = ks_lua_newbox(L);                   \
+        ks_tensor *r = NULL;                                   \
+        if ((call) != KS_OK) return ks_lua_raise(L, c);        \
+        ks_lua_fillbox(L, c, box_, r);                         \
+        return 1;                                              \
+    } while (0)
 /* Fill the box at the top of the stack (steals t's reference) and pace the GC. */
 void ks_lua_fillbox(lua_State *L, ks_ctx *c, ks_tensor **box, ks_tensor *t);
 /* Push t (steals the reference): newbox + fillbox. On a Lua memory error t is released. */

@@ -19,15 +19,6 @@
 #include "../runtime/core/ks_order_stats.h"
 #include "../runtime/core/ks_nograd_kernels.h"
 
-/* push a box, run call (which sets r), fill the box */
-#define BOXED_RESULT(call)                                  \
-    do {                                                    \
-        ks_tensor **box = ks_lua_newbox(L);                 \
-        ks_tensor *r = NULL;                                \
-        if ((call) != KS_OK) return ks_lua_raise(L, c);     \
-        ks_lua_fillbox(L, c, box, r);                       \
-        return 1;                                           \
-    } while (0)
 
 static int l_isclose(lua_State *L)
 {
@@ -35,7 +26,7 @@ static int l_isclose(lua_State *L)
     ks_tensor *a = ks_lua_check_tensor(L, 1), *b = ks_lua_check_tensor(L, 2);
     double rtol = luaL_checknumber(L, 3), atol = luaL_checknumber(L, 4);
     bool equal_nan = lua_toboolean(L, 5);
-    BOXED_RESULT(ks_isclose(c, a, b, rtol, atol, equal_nan, &r));
+    KS_LUA_NEW_RESULT(ks_isclose(c, a, b, rtol, atol, equal_nan, &r));
 }
 
 static int l_histc(lua_State *L)
@@ -44,7 +35,7 @@ static int l_histc(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     lua_Integer bins = luaL_checkinteger(L, 2);
     double lo = luaL_checknumber(L, 3), hi = luaL_checknumber(L, 4);
-    BOXED_RESULT(ks_histc(c, t, bins, lo, hi, &r));
+    KS_LUA_NEW_RESULT(ks_histc(c, t, bins, lo, hi, &r));
 }
 
 static int l_searchsorted(lua_State *L)
@@ -52,7 +43,7 @@ static int l_searchsorted(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *seq = ks_lua_check_tensor(L, 1), *values = ks_lua_check_tensor(L, 2);
     bool right = lua_toboolean(L, 3);
-    BOXED_RESULT(ks_searchsorted(c, seq, values, right, &r));
+    KS_LUA_NEW_RESULT(ks_searchsorted(c, seq, values, right, &r));
 }
 
 static int l_mode(lua_State *L)
@@ -107,28 +98,28 @@ static int l_diag_embed(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     lua_Integer offset = luaL_optinteger(L, 2, 0);
-    BOXED_RESULT(ks_diag_embed(c, t, offset, &r));
+    KS_LUA_NEW_RESULT(ks_diag_embed(c, t, offset, &r));
 }
 
 static int l_trace(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    BOXED_RESULT(ks_trace(c, t, &r));
+    KS_LUA_NEW_RESULT(ks_trace(c, t, &r));
 }
 
 static int l_take(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1), *index = ks_lua_check_tensor(L, 2);
-    BOXED_RESULT(ks_take(c, t, index, &r));
+    KS_LUA_NEW_RESULT(ks_take(c, t, index, &r));
 }
 
 static int l_diff(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    BOXED_RESULT(ks_diff_last(c, t, &r));
+    KS_LUA_NEW_RESULT(ks_diff_last(c, t, &r));
 }
 
 static const luaL_Reg composed_kernel_fns[] = {

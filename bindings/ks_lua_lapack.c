@@ -12,31 +12,24 @@ static int l_solve(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *a = ks_lua_check_tensor(L, 1), *b = ks_lua_check_tensor(L, 2);
-    ks_tensor **box = ks_lua_newbox(L);
-    ks_tensor *x = NULL;
-    if (ks_lapack_solve(c, a, b, &x)) return ks_lua_raise(L, c);
-    ks_lua_fillbox(L, c, box, x);
-    return 1;
-}
-
-/* the bindings of the one-matrix-in, one-tensor-out factorizations */
-typedef ks_status (*unary_fn)(ks_ctx *c, const ks_tensor *a, ks_tensor **out);
-static int unary(lua_State *L, unary_fn fn)
-{
-    ks_ctx *c = KS_CTX(L);
-    ks_tensor *a = ks_lua_check_tensor(L, 1);
-    ks_tensor **box = ks_lua_newbox(L);
-    ks_tensor *r = NULL;
-    if (fn(c, a, &r)) return ks_lua_raise(L, c);
-    ks_lua_fillbox(L, c, box, r);
-    return 1;
+    KS_LUA_NEW_RESULT(ks_lapack_solve(c, a, b, &r));
 }
 
 /* ks.linalg._cholesky(A) -> L */
-static int l_cholesky(lua_State *L) { return unary(L, ks_lapack_cholesky); }
+static int l_cholesky(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *a = ks_lua_check_tensor(L, 1);
+    KS_LUA_NEW_RESULT(ks_lapack_cholesky(c, a, &r));
+}
 
 /* ks.linalg._det(A) -> det [batch] */
-static int l_det(lua_State *L) { return unary(L, ks_lapack_det); }
+static int l_det(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *a = ks_lua_check_tensor(L, 1);
+    KS_LUA_NEW_RESULT(ks_lapack_det(c, a, &r));
+}
 
 /* ks.linalg._eigh(A) -> w, V */
 static int l_eigh(lua_State *L)

@@ -190,14 +190,6 @@ static int tensor_args(lua_State *L, ks_tensor **out)
         return 1;                                              \
     } while (0)
 
-#define NEW_RESULT(call)                                       \
-    do {                                                       \
-        ks_tensor **box = ks_lua_newbox(L);                    \
-        ks_tensor *r;                                          \
-        if ((call) != KS_OK) return ks_lua_raise(L, c);        \
-        ks_lua_fillbox(L, c, box, r);                          \
-        return 1;                                              \
-    } while (0)
 
 /* ------------------------------------------------------- index_* / gather */
 static int l_index_select(lua_State *L)
@@ -206,7 +198,7 @@ static int l_index_select(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int d = check_dim(L, c, 2, t);
     ks_tensor *idx = check_index(L, 3);
-    NEW_RESULT(ks_ag_index_select(c, t, d, idx, &r));
+    KS_LUA_NEW_RESULT(ks_ag_index_select(c, t, d, idx, &r));
 }
 
 static int l_gather(lua_State *L)
@@ -215,7 +207,7 @@ static int l_gather(lua_State *L)
     ks_tensor *t = ks_lua_check_tensor(L, 1);
     int d = check_dim(L, c, 2, t);
     ks_tensor *idx = check_index(L, 3);
-    NEW_RESULT(ks_ag_gather(c, t, d, idx, &r));
+    KS_LUA_NEW_RESULT(ks_ag_gather(c, t, d, idx, &r));
 }
 
 /* index_add(t, dim, index, source[, alpha]): alpha positional or {alpha = }; read before any box is pushed */
@@ -234,7 +226,7 @@ static double check_alpha(lua_State *L)
     ks_tensor *idx = check_index(L, 3)
 
 static int l_index_add_(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); double a = check_alpha(L); IN_PLACE(ks_index_add_(c, t, d, idx, s, a)); }
-static int l_index_add(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); double a = check_alpha(L); NEW_RESULT(ks_ag_index_add(c, t, d, idx, s, a, &r)); }
+static int l_index_add(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); double a = check_alpha(L); KS_LUA_NEW_RESULT(ks_ag_index_add(c, t, d, idx, s, a, &r)); }
 static int l_index_copy_(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); IN_PLACE(ks_index_copy_(c, t, d, idx, s)); }
 static int l_index_copy(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); OUT_OF_PLACE(ks_index_copy_(c, r, d, idx, s)); }
 static int l_index_fill_(lua_State *L) { INDEX_ARGS; double v = check_value(L, 4); IN_PLACE(ks_index_fill_(c, t, d, idx, v)); }
@@ -257,14 +249,14 @@ static ks_status do_scatter(ks_ctx *c, ks_tensor *self, int d, ks_tensor *idx, k
 static int l_scatter_(lua_State *L) { SCATTER_ARGS; IN_PLACE(do_scatter(c, t, d, idx, src, v)); }
 static int l_scatter(lua_State *L) { SCATTER_ARGS; OUT_OF_PLACE(do_scatter(c, r, d, idx, src, v)); }
 static int l_scatter_add_(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); IN_PLACE(ks_scatter_add_(c, t, d, idx, s)); }
-static int l_scatter_add(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); NEW_RESULT(ks_ag_scatter_add(c, t, d, idx, s, &r)); }
+static int l_scatter_add(lua_State *L) { INDEX_ARGS; ks_tensor *s = ks_lua_check_tensor(L, 4); KS_LUA_NEW_RESULT(ks_ag_scatter_add(c, t, d, idx, s, &r)); }
 
 /* ------------------------------------------------------------------ masks */
 static int l_masked_select(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1), *m = check_mask(L, 2);
-    NEW_RESULT(ks_ag_masked_select(c, t, m, &r));
+    KS_LUA_NEW_RESULT(ks_ag_masked_select(c, t, m, &r));
 }
 
 static int l_masked_fill_(lua_State *L)
@@ -281,7 +273,7 @@ static int l_masked_fill(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1), *m = check_mask(L, 2);
     double v = check_value(L, 3);
-    NEW_RESULT(ks_ag_masked_fill(c, t, m, v, &r));
+    KS_LUA_NEW_RESULT(ks_ag_masked_fill(c, t, m, v, &r));
 }
 
 static int l_masked_scatter_(lua_State *L)
@@ -335,7 +327,7 @@ static int l_argwhere(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
-    NEW_RESULT(ks_nonzero(c, t, &r));
+    KS_LUA_NEW_RESULT(ks_nonzero(c, t, &r));
 }
 
 /* ----------------------------------------------------------------- labels */
@@ -347,7 +339,7 @@ static int l_one_hot(lua_State *L)
     opts o;
     opts_init(L, &o, "one_hot", 2, names);
     lua_Integer n = opt_int(L, &o, 0, -1);
-    NEW_RESULT(ks_one_hot(c, t, n, &r));
+    KS_LUA_NEW_RESULT(ks_one_hot(c, t, n, &r));
 }
 
 static int l_bincount(lua_State *L)
@@ -364,7 +356,7 @@ static int l_bincount(lua_State *L)
         w = ks_lua_to_tensor(L, -1);
         if (!w) w = ks_lua_check_tensorlike(L, lua_gettop(L), KS_FLOAT32);
     }
-    NEW_RESULT(ks_bincount(c, t, w, minlength, &r));
+    KS_LUA_NEW_RESULT(ks_bincount(c, t, w, minlength, &r));
 }
 
 /* ------------------------------------------------------------------ sort */
@@ -416,7 +408,7 @@ static int l_argsort(lua_State *L)
     int d = opt_dim(L, c, &o, 0, t, -1);
     bool desc = opt_bool(L, &o, 1, false);
     (void)opt_bool(L, &o, 2, true);
-    NEW_RESULT(ks_sort(c, t, d, desc, NULL, &r));
+    KS_LUA_NEW_RESULT(ks_sort(c, t, d, desc, NULL, &r));
 }
 
 static int l_topk(lua_State *L)
@@ -455,7 +447,7 @@ static int l_median(lua_State *L)
     opts_push(L, &o, 0);
     bool all = lua_isnil(L, -1);
     lua_pop(L, 1);
-    if (all) NEW_RESULT(ks_ag_median_all(c, t, &r));
+    if (all) KS_LUA_NEW_RESULT(ks_ag_median_all(c, t, &r));
     int d = opt_dim(L, c, &o, 0, t, -1);
     return two_results(L, c, median_fn, t, 0, d, opt_bool(L, &o, 1, false));
 }
@@ -491,7 +483,7 @@ static int l_cdist(lua_State *L)
     opts o;
     opts_init(L, &o, "cdist", 3, names);
     double p = opt_num(L, &o, 0, 2.0);
-    NEW_RESULT(ks_ag_cdist(c, a, b, p, &r));
+    KS_LUA_NEW_RESULT(ks_ag_cdist(c, a, b, p, &r));
 }
 
 /* ------------------------------------------------------ repeat_interleave */
@@ -549,7 +541,7 @@ static int l_repeat_interleave(lua_State *L)
         int64_t k = rt ? count_at(rt, rt->numel == 1 ? 0 : i) : r;
         for (int64_t j = 0; j < k; j++) out[pos++] = i;
     }
-    NEW_RESULT(ks_ag_index_select(c, t, d, idx, &r));
+    KS_LUA_NEW_RESULT(ks_ag_index_select(c, t, d, idx, &r));
 }
 
 static const luaL_Reg select_fns[] = {
