@@ -21,11 +21,26 @@
 --   probe     (images, --backbone) logistic regression as logreg on the L2-normalised
 --             frozen features of a pretrained ResNet (kshot / torchvision safetensors;
 --             models/ has Fashion-MNIST ones for 28x28 gray images)
--- CSV features are standardised with the mean and sd of the labelled rows of
--- the replicate (never of the test rows); images are scaled to [0, 1] (and
--- standardised the same way for the CNN). The training settings of mlp and
--- cnn are fixed below, not tuned on your data: nothing is chosen on the test
--- rows. Report per K: test accuracy and balanced accuracy (the mean recall
+-- CSV features are scaled (--scale) with statistics of the labelled rows of
+-- the replicate only (never of the test rows):
+--   column    each column's mean and sd (standardisation)
+--   global    each column's mean, and one sd pooled over all the columns: the
+--             columns keep their relative sizes, so a column nearly constant
+--             among the few labelled rows (a border pixel) is not blown up
+--   none      the values as they are
+--   auto      (default) one of the three, chosen per recipe and replicate by
+--             inner cross-validation on the labelled rows: the folds of
+--             logreg's C (a row's rank within its class modulo min(K, 5)), the
+--             scaling fitted on each fold's training rows; for logreg one grid
+--             of scaling x C. Most held-out rows right wins, ties go to the
+--             lower log-loss (logreg, mlp), then to column, global, none in
+--             that order. With K = 1 there is no inner CV: column.
+-- The run records say what was used (metrics scale_column / scale_global /
+-- scale_none = 1 or 0, and logreg's C). Images are scaled to [0, 1] (the CNN
+-- then standardises them with the labelled images' pixel mean and sd);
+-- --scale is for CSV tables only. The training settings of mlp and cnn are
+-- fixed below, not tuned on your data: nothing is chosen on the test rows.
+-- Report per K: test accuracy and balanced accuracy (the mean recall
 -- over classes: what counts when the classes are imbalanced), mean ± 95%
 -- Student-t interval over the replicates, paired t and Wilcoxon tests
 -- against centroid with Holm's correction (kshot.experiment).
@@ -43,6 +58,8 @@ local json = require "dkjson"
 local F = ks.functional
 
 local RECIPES = { "centroid", "logreg", "mlp", "cnn", "probe" }
+local SCALINGS = { "column", "global", "none" } -- also the order that breaks ties in auto's inner CV
+local SCALINGS_OPT = { "auto", "column", "global", "none" }
 local args = cli.new {
   name = "own_data.lua",
   description = "Small-sample experiment on your own data: a CSV table (--csv FILE --label COLUMN) or a folder of\n"
@@ -64,6 +81,9 @@ local args = cli.new {
     { "--backbone", "pretrained ResNet (safetensors) for the probe recipe, e.g. models/fashion_resnet_supervised"
       .. ".safetensors (28x28 gray images)", path = "in_file" },
     { "--steps", "training steps (batch 32) of mlp and cnn (default 300, 40 with --smoke)", type = "integer", min = 1 },
+    { "--scale", "CSV features: column (standardise each column), global (centre the columns, divide by one "
+      .. "pooled sd), none, or auto: chosen per recipe and replicate by inner cross-validation on the labelled "
+      .. "rows (default auto; CSV only)", choices = SCALINGS_OPT },
     { "--no-flip", "cnn: no horizontal flips (when a mirrored image may belong to another class)", type = "flag" },
     { "--smoke", "a quick run (tests): 3 replicates, K = 5, 40 steps (explicit options win)", type = "flag" },
     { "--root", "folder of the run records", default = "runs", path = "dir" },
@@ -95,6 +115,10 @@ end
 if args.csv and not args.label then fail("--csv needs --label COLUMN (the column holding the class)") end
 if args.size and #args.size ~= 2 then fail("--size takes H,W (two integers), got %d values", #args.size) end
 local is_images = args.images ~= nil
+if is_images and args.scale then
+  fail("--scale is for CSV tables: images are scaled to [0, 1] (and standardised by the cnn recipe)")
+end
+if not is_images then args.scale = args.scale or "auto" end
 
 -- ------------------------------------------------------------ data
 -- Labels become 0..C-1 in the order of the training classes' names (sorted);
@@ -196,10 +220,11 @@ local function centroid(x, y, xt)
   return ks.cdist(ft, means):argmin(1)
 end
 
--- logistic regression, C by inner CV on (x, y) only (kshot.fewshot's linear probe)
-local function logreg(f, y, ft, normalize)
-  local clf = fewshot.fit { method = { "logreg", normalize = normalize }, images = f, labels = y }
-  return clf:predict(ft)
+-- logistic regression (kshot.fewshot's linear probe): C given (auto's grid) or chosen by fewshot's inner CV
+-- on (f, y) only; -> predicted labels, the C used
+local function logreg(f, y, ft, normalize, C_fixed)
+  local clf = fewshot.fit { method = { "logreg", normalize = normalize, C = C_fixed }, images = f, labels = y }
+  return clf:predict(ft), clf.head.C
 end
 
 -- fixed settings of the trained networks (not tuned on your data)
@@ -241,12 +266,14 @@ local function predict(model, xt)
   end)
 end
 
-local function mlp(x, y, xt, seed)
+local function mlp_model(x, y, seed)
   ks.manual_seed(seed)
   local f = flat(x)
   local model = nn.Sequential(nn.Linear(f:size(1), 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, C))
-  return predict(fit_net(model, f, y, seed), flat(xt))
+  return fit_net(model, f, y, seed)
 end
+
+local function mlp(x, y, xt, seed) return predict(mlp_model(x, y, seed), flat(xt)) end
 
 local function cnn(x, y, xt, seed)
   ks.manual_seed(seed)
@@ -277,9 +304,93 @@ local function backbone_features(images)
   return features_of[images]
 end
 
--- ------------------------------------------------------------ one run
+-- ------------------------------------------------------------ CSV scaling (--scale)
 local function take(x, rows) return x:index_select(0, rows) end
 
+-- (x, xt) scaled with statistics of the rows of x only
+local function scaled(kind, x, xt)
+  if kind == "none" then return x, xt end
+  local m, s = x:mean(0), nil
+  if kind == "column" then
+    s = x:std(0)
+    s = s + s:eq(0):float() -- a constant column keeps its scale
+  else -- global: the root of the columns' mean variance
+    local v = x:var(0):mean():item()
+    s = v > 0 and math.sqrt(v) or 1
+  end
+  return (x - m) / s, (xt - m) / s
+end
+
+-- auto's inner folds of the labelled rows, as fewshot's logreg makes them for C: a row's rank within its
+-- class modulo min(K, 5) (every fold keeps every class); {train rows, held-out rows} per fold, nil at K = 1
+local function inner_folds(y)
+  local nf = math.min(ks.bincount(y, nil, C):min():item(), 5)
+  if nf < 2 then return nil end
+  local rank, fold_of = {}, {}
+  for i, c in ipairs(y:totable()) do
+    rank[c] = (rank[c] or 0) + 1
+    fold_of[i] = (rank[c] - 1) % nf
+  end
+  local folds = {}
+  for f = 0, nf - 1 do
+    local tr, va = {}, {}
+    for i, g in ipairs(fold_of) do
+      if g == f then va[#va + 1] = i - 1 else tr[#tr + 1] = i - 1 end
+    end
+    folds[f + 1] = { ks.tensor(tr, "int64"), ks.tensor(va, "int64") }
+  end
+  return folds
+end
+
+-- fewshot's default grid of logreg's C, ascending
+local LOGREG_CS = { 0.01, 0.1, 1, 10, 100 }
+
+-- summed negative log-probability of the true labels
+local function nll_of(prob, y) return -prob:gather(1, y:unsqueeze(1)):clamp(1e-30):log():sum():item() end
+
+-- What a recipe scores on one inner fold (already scaled): a list of {correct =, nll = (nil: no
+-- probabilities), C =}, one entry per setting of the recipe's own grid (logreg: C).
+local INNER = {}
+function INNER.centroid(x, y, xv, yv) return { { correct = centroid(x, y, xv):eq(yv):sum():item() } } end
+function INNER.logreg(x, y, xv, yv)
+  local out = {}
+  for i, c in ipairs(LOGREG_CS) do
+    local prob = fewshot.fit { method = { "logreg", C = c }, images = x, labels = y }:predict_proba(xv)
+    out[i] = { C = c, correct = prob:argmax(1):eq(yv):sum():item(), nll = nll_of(prob, yv) }
+  end
+  return out
+end
+function INNER.mlp(x, y, xv, yv, seed)
+  local model = mlp_model(x, y, seed)
+  local prob = ks.no_grad(function() return F.softmax(model(flat(xv)), 1) end)
+  return { { correct = prob:argmax(1):eq(yv):sum():item(), nll = nll_of(prob, yv) } }
+end
+
+-- auto: every scaling (x the recipe's grid) scored on the same inner folds of the labelled rows (x, y) -- the
+-- test rows are not an argument. Most held-out rows right wins; ties: lower summed log-loss, then the
+-- earlier in SCALINGS and the grid. -> {scale =, C = (logreg) | nil}
+local function choose(recipe, x, y, seed)
+  local folds = inner_folds(y)
+  if not folds then return { scale = "column" } end -- K = 1: nothing to hold out
+  local best
+  for _, kind in ipairs(SCALINGS) do
+    local total = {}
+    for _, f in ipairs(folds) do
+      local xtr, xva = scaled(kind, take(x, f[1]), take(x, f[2]))
+      for i, r in ipairs(INNER[recipe](xtr, take(y, f[1]), xva, take(y, f[2]), seed)) do
+        local t = total[i] or { scale = kind, C = r.C, correct = 0, nll = 0 }
+        t.correct, t.nll = t.correct + r.correct, t.nll + (r.nll or 0)
+        total[i] = t
+      end
+    end
+    for _, t in ipairs(total) do
+      if not best or t.correct > best.correct or (t.correct == best.correct and t.nll < best.nll) then best = t end
+    end
+  end
+  return best
+end
+
+-- ------------------------------------------------------------ one run
 -- the replicate's labelled rows and its test set (the rows not drawn, or --test)
 local function draw(k, seed)
   local rows = ks.data.kshot_indices(Y, k, { seed = seed })
@@ -296,7 +407,7 @@ local function run_recipe(k)
     local seed = ctx.seed % 2147483647 -- the same for every recipe of a replicate: paired draws
     local rows, tx, ty, test_rows = draw(k, seed)
     local x, y = take(X, rows), take(Y, rows)
-    local pred
+    local pred, used
     if cfg.name == "probe" then
       local f = backbone_features(X)
       local ft = TX and backbone_features(TX) or take(f, test_rows)
@@ -304,19 +415,26 @@ local function run_recipe(k)
     else
       if is_images then
         x, tx = x:float() / 255, tx:float() / 255
-      else -- standardised with the labelled rows' statistics only
-        local m, s = x:mean(0), x:std(0)
-        s = s + s:eq(0):float() -- a constant column stays as it is
-        x, tx = (x - m) / s, (tx - m) / s
+      else -- scaled with the labelled rows' statistics only; auto chooses on the labelled rows only
+        used = cfg.scale == "auto" and choose(cfg.name, x, y, seed + 7) or { scale = cfg.scale }
+        x, tx = scaled(used.scale, x, tx)
       end
       if cfg.name == "centroid" then pred = centroid(x, y, tx)
-      elseif cfg.name == "logreg" then pred = logreg(flat(x), y, flat(tx))
+      elseif cfg.name == "logreg" then
+        local c
+        pred, c = logreg(flat(x), y, flat(tx), nil, used and used.C)
+        if used then used.C = c end
       elseif cfg.name == "mlp" then pred = mlp(x, y, tx, seed + 7)
       else pred = cnn(x, y, tx, seed + 7) end
     end
     collectgarbage()
-    return { accuracy = 100 * metrics.accuracy(pred, ty),
+    local res = { accuracy = 100 * metrics.accuracy(pred, ty),
       balanced_accuracy = 100 * metrics.balanced_accuracy(pred, ty, { num_classes = C }) }
+    if used then -- the record says which scaling (and C) this run used
+      for _, kind in ipairs(SCALINGS) do res["scale_" .. kind] = used.scale == kind and 1 or 0 end
+      res.C = used.C
+    end
+    return res
   end
 end
 
@@ -332,6 +450,7 @@ for _, r in ipairs(recipes) do
   if r == "mlp" or r == "cnn" then cfg.steps, cfg.net = args.steps, NET end
   if r == "cnn" then cfg.flip = not args.no_flip end
   if r == "probe" then cfg.backbone = args.backbone end
+  if not is_images then cfg.scale = args.scale end
   configs[#configs + 1] = cfg
 end
 
@@ -347,7 +466,34 @@ print(("# %s: %d examples, %s per example, %d classes (%s)"):format(source, X:si
 print(TX and ("test set: %s, %d examples"):format(args.test, TX:size(0))
   or "test set: the examples not drawn into the labelled set (per replicate)")
 
-local out = { regression = {}, k = {} }
+local out = { regression = {}, k = {}, scaling = not is_images and {} or nil } -- for --json
+
+-- what a run's record says it used: {scale =, C = (logreg)}; {failed = true} for a failed run
+local function used_of(m)
+  for _, kind in ipairs(SCALINGS) do
+    if m and m["scale_" .. kind] == 1 then return { scale = kind, C = m.C } end
+  end
+  return { failed = true }
+end
+
+-- the CSV scaling each run of K used, from the records: printed, and kept for --json
+local function report_scaling(exp, s, k)
+  local how = args.scale ~= "auto" and "" or k < 2 and ": K = 1 leaves no labelled row to hold out, so column"
+    or ": chosen by inner cross-validation on the labelled rows"
+  print(("\nScaling of the CSV features (--scale %s%s), per replicate (%s):"):format(args.scale, how,
+    table.concat(exp.replicates, ", ")))
+  for _, r in ipairs(recipes) do
+    local c, cells = s.configs[exp.by_key[r]], {}
+    out.scaling[("%s_k%d"):format(r, k)] = {}
+    for i, rep in ipairs(exp.replicates) do
+      local u = used_of(c.values[rep])
+      out.scaling[("%s_k%d"):format(r, k)][i] = u
+      cells[i] = u.failed and "failed" or u.C and ("%s C=%g"):format(u.scale, u.C) or u.scale
+    end
+    print(("- %s: %s"):format(r, table.concat(cells, ", ")))
+  end
+end
+
 local summary = {} -- summary[recipe][k] = the report's interval
 for _, k in ipairs(args.k) do
   local exp = experiment.new { name = ("own_data-%s-k%d"):format(stem, k), root = root, seed = 2026,
@@ -359,6 +505,7 @@ for _, k in ipairs(args.k) do
   print(("\n## K = %d labelled examples per class\n"):format(k))
   io.write(text)
   out.k["k" .. k] = text
+  if not is_images then report_scaling(exp, s, k) end
   for _, row in ipairs(s.rows) do
     local vals = {}
     for _, r in ipairs(exp.replicates) do

@@ -123,6 +123,117 @@ describe("own_data.lua on a CSV table", function()
   end)
 end)
 
+-- a CSV of 3 classes x 20 rows (interleaved, label column "kind" last): 3 signal columns, column c of class c
+-- shifted by 2.7 sd, times signal_sd; then `noise` columns of pure noise times noise_sd
+local function scales_csv(path, o)
+  local g = ks.Generator():manual_seed(o.seed or 1)
+  local names, n = { "alpha", "beta", "gamma" }, 3 + o.noise
+  local header = {}
+  for j = 1, n do header[j] = "x" .. j end
+  local lines = { table.concat(header, ",") .. ",kind" }
+  for i = 0, 59 do
+    local c = i % 3
+    local v = ks.randn({ n }, { generator = g }):totable()
+    v[c + 1] = v[c + 1] + 2.7
+    for j = 1, n do v[j] = ("%.6g"):format(v[j] * (j <= 3 and o.signal_sd or o.noise_sd)) end
+    lines[#lines + 1] = table.concat(v, ",") .. "," .. names[c + 1]
+  end
+  H.spit(path, table.concat(lines, "\n") .. "\n")
+end
+
+describe("own_data.lua --scale on a CSV table", function()
+  -- UNITS: the signal in columns 1000x smaller than the noise (other units): only column standardisation
+  -- sees it. FAINT: 40 columns of nearly constant noise, which standardisation blows up to the signal's size.
+  local UNITS, FAINT = DIR .. "/units.csv", DIR .. "/faint.csv"
+  scales_csv(UNITS, { signal_sd = 0.001, noise_sd = 1, noise = 6 })
+  scales_csv(FAINT, { signal_sd = 1, noise_sd = 0.001, noise = 40 })
+  local function run_json(a)
+    local path = H.tmpname()
+    local o, e, c = own_data(a .. " --smoke --no-records -q --json " .. q(path))
+    assert.are.equal(0, c, e)
+    return json.decode(slurp(path)), o
+  end
+  local function scales_of(j, key)
+    local list = {}
+    for i, u in ipairs(j.scaling[key]) do list[i] = u.scale end
+    return list
+  end
+
+  it("auto chooses per recipe and replicate by inner CV: column when the columns have other units, "
+    .. "global when nearly constant columns would be blown up", function()
+    local units = run_json(("--csv %s --label kind --recipes logreg"):format(q(UNITS)))
+    assert.are.same({ "column", "column", "column" }, scales_of(units, "centroid_k5"))
+    assert.are.same({ "column", "column", "column" }, scales_of(units, "logreg_k5"))
+    local faint, text = run_json(("--csv %s --label kind --recipes logreg"):format(q(FAINT)))
+    -- nearest mean cannot tell global from none (a uniform scale): the tie goes to global
+    assert.are.same({ "global", "global", "global" }, scales_of(faint, "centroid_k5"))
+    for _, u in ipairs(faint.scaling.logreg_k5) do
+      assert.is_true(u.scale ~= "column" and u.C > 0, text)
+    end
+    assert.matches("Scaling of the CSV features (--scale auto: chosen by inner cross-validation on the labelled "
+      .. "rows), per replicate (0, 1, 2):\n- centroid: global, global, global\n- logreg: ", text, 1, true)
+    -- the choice is what the run used: the same accuracies as --scale global; column scores far lower here
+    local global = run_json(("--csv %s --label kind --recipes logreg --scale global"):format(q(FAINT)))
+    local column, ctext = run_json(("--csv %s --label kind --recipes logreg --scale column"):format(q(FAINT)))
+    assert.are.same(global.regression.centroid_k5_accuracy, faint.regression.centroid_k5_accuracy)
+    assert.are.same({ "column", "column", "column" }, scales_of(column, "centroid_k5"))
+    assert.matches("Scaling of the CSV features (--scale column), per replicate (0, 1, 2):\n", ctext, 1, true)
+    local mean = function(t) return (t[1] + t[2] + t[3]) / 3 end
+    assert.is_true(mean(faint.regression.centroid_k5_accuracy) > mean(column.regression.centroid_k5_accuracy) + 10,
+      text .. ctext)
+  end)
+
+  it("auto with K = 1 has no row to hold out: column, as it says", function()
+    local j, text = run_json(("--csv %s --label kind --recipes logreg --k 1"):format(q(FAINT)))
+    assert.are.same({ "column", "column", "column" }, scales_of(j, "centroid_k1"))
+    assert.are.same({ "column", "column", "column" }, scales_of(j, "logreg_k1"))
+    assert.matches("(--scale auto: K = 1 leaves no labelled row to hold out, so column)", text, 1, true)
+  end)
+
+  it("never looks at the test rows: permuted test labels or other test features leave every choice as it was",
+    function()
+    local test, perm, feat = DIR .. "/faint_test.csv", DIR .. "/faint_perm.csv", DIR .. "/faint_feat.csv"
+    scales_csv(test, { seed = 2, signal_sd = 1, noise_sd = 0.001, noise = 40 })
+    -- the same rows, each label moved to the next class
+    H.spit(perm, (slurp(test):gsub(",(%a+)\n", { alpha = ",beta\n", beta = ",gamma\n", gamma = ",alpha\n" })))
+    -- the same labels (interleaved as in every file), other features
+    scales_csv(feat, { seed = 3, signal_sd = 1, noise_sd = 0.001, noise = 40 })
+    local cmd = "--csv " .. q(FAINT) .. " --label kind --seeds 4 --test "
+    local a, b, c = run_json(cmd .. q(test)), run_json(cmd .. q(perm)), run_json(cmd .. q(feat))
+    for _, key in ipairs { "centroid_k5", "logreg_k5", "mlp_k5" } do
+      assert.are.equal(4, #a.scaling[key])
+      assert.are.same(a.scaling[key], b.scaling[key])
+      assert.are.same(a.scaling[key], c.scaling[key])
+      -- the test rows did change what was measured
+      assert.are_not.same(a.regression[key .. "_accuracy"], b.regression[key .. "_accuracy"])
+      assert.are_not.same(a.regression[key .. "_accuracy"], c.regression[key .. "_accuracy"])
+    end
+    assert.is_true(a.regression.logreg_k5_accuracy[1] > 80 and b.regression.logreg_k5_accuracy[1] < 20)
+  end)
+
+  it("records the scaling each run used (and logreg's C); another --scale re-runs", function()
+    local root = DIR .. "/scale_runs"
+    local cmd = ("--csv %s --label kind --smoke --seeds 2 --recipes logreg -q --root %s"):format(q(FAINT), q(root))
+    local _, e, c = own_data(cmd)
+    assert.are.equal(0, c, e)
+    local dir = root .. "/own_data-faint-k5/"
+    for _, r in ipairs { "centroid", "logreg" } do
+      for rep = 0, 1 do
+        assert.are.equal("auto", json.decode(slurp(("%s%s/rep-%d/config.json"):format(dir, r, rep))).scale)
+        local m = json.decode(slurp(("%s%s/rep-%d/record.json"):format(dir, r, rep))).metrics
+        assert.are.equal(1, m.scale_column + m.scale_global + m.scale_none)
+        assert.are.equal(r == "logreg", m.C ~= nil)
+      end
+    end
+    local out2, e2, c2 = own_data(cmd .. " --scale none")
+    assert.are.equal(0, c2, e2)
+    assert.not_matches("loaded from the records", e2, 1, true)
+    assert.matches("- centroid: none, none\n- logreg: none C=", out2, 1, true)
+    local m = json.decode(slurp(dir .. "centroid/rep-0/record.json")).metrics
+    assert.are.same({ 0, 0, 1 }, { m.scale_column, m.scale_global, m.scale_none })
+  end)
+end)
+
 describe("own_data.lua on an image folder", function()
   it("runs the pixel baselines, the CNN and the probe of a backbone", function()
     local out, err, code = own_data(("--images %s --smoke --no-records --backbone %s -q"):format(q(IMAGES),
@@ -177,6 +288,9 @@ describe("own_data.lua rejects bad input up front", function()
       .. IMAGES .. " has {1, 12, 12}" },
     { "--csv " .. CSV .. " --label kind --recipes cnn", "--recipes cnn needs --images" },
     { "--csv " .. CSV .. " --label kind --recipes svm", "option '--recipes'" },
+    { "--csv " .. CSV .. " --label kind --scale bogus",
+      "option '--scale': 'bogus' is not one of: auto, column, global, none" },
+    { "--images " .. IMAGES .. " --scale column", "--scale is for CSV tables: images are scaled to [0, 1]" },
     { "--images " .. IMAGES .. " --recipes probe", "--recipes probe needs --images and --backbone" },
     { "--images " .. IMAGES .. " --backbone " .. CSV .. " --recipes logreg",
       "--backbone is used only by the probe recipe: add probe to --recipes" },

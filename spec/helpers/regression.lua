@@ -114,8 +114,8 @@ M.recipes = {
     end,
   },
   -- own_data.lua on a CSV made of the first 1,000 Fashion-MNIST test images (784 pixel columns and a class-name
-  -- column): --smoke (K = 5, 40 steps) with 5 replicates, one thread; opts.steps changes the mlp's steps (2: the
-  -- regression spec's "caught" case)
+  -- column): --smoke (K = 5, 40 steps, the default --scale auto) with 5 replicates, one thread; opts.steps
+  -- changes the mlp's steps (2: the regression spec's "caught" case)
   own_data = {
     run_all = function(opts)
       local csv = os.tmpname()
