@@ -9,6 +9,14 @@ local stats = require "kshot.stats"
 local function has(text, s) assert.truthy(text and text:find(s, 1, true), ("missing %q in:\n%s"):format(s, tostring(text))) end
 
 describe("kshot.help", function()
+  it("loads its table of signatures only for a name that needs it (start-up and documented names skip it)", function()
+    help.text("nn.Linear")
+    help.text("stats.summary")
+    assert.is_nil(package.loaded["kshot.help_signatures"])
+    help.text("t:sum")
+    assert.truthy(package.loaded["kshot.help_signatures"])
+  end)
+
   it("lists every kshot module with its one-line summary", function()
     local t = help.text()
     for _, m in ipairs { "kshot.nn ", "kshot.optim ", "kshot.data ", "kshot.augment ", "kshot.metrics ",
@@ -59,7 +67,7 @@ describe("kshot.help", function()
     assert.equal(mod, help.text(nn.Module))
     -- lr.StepLR: lr is kshot.optim.lr (a file forwarding to kshot.optim.lr_scheduler)
     local step = help.text("lr.StepLR")
-    has(step, "StepLR(opt, opts, last_epoch)")
+    has(step, "lr.StepLR(opt, step_size[, gamma = 0.1][, last_epoch = -1])") -- kshot.help_signatures
     has(step, "torch.optim.lr_scheduler.StepLR")
     has(step, "StepLR(opt, 30, 0.5)") -- the header's paragraph that names it
     assert.equal(step, help.text("optim.lr_scheduler.StepLR"))
@@ -75,8 +83,8 @@ describe("kshot.help", function()
 
   it("describes an undocumented class by its options and the header, never by its code", function()
     local adamw = help.text("optim.AdamW")
-    assert.truthy(adamw:find("^AdamW%(params, {lr = 1e%-3, betas = {0.9, 0.999}"), adamw)
-    has(adamw, "torch.optim.AdamW (the same options and defaults)")
+    assert.truthy(adamw:find("^optim%.AdamW%(params%[, {lr = 1e%-3, betas = {0.9, 0.999}"), adamw)
+    has(adamw, "PyTorch: torch.optim.AdamW (the same semantics otherwise)")
     has(adamw, "AdamW's weight_decay is *decoupled*")
     assert.falsy(adamw:find("adam_validate", 1, true), adamw) -- was: the class(...) call's source
     local sgd = help.text("optim.SGD")
@@ -163,56 +171,60 @@ end)
 
 -- h70: every public function reachable from ks has a doc that help finds, under the
 -- spellings users type (ks.nn.init.x, nn.functional.x, torch.nn.functional.x)
-describe("kshot.help over everything reachable from ks", function()
-  local function callable(v)
-    if type(v) == "function" then return true end
-    local mt = type(v) == "table" and getmetatable(v)
-    return type(mt) == "table" and mt.__call ~= nil
-  end
-  -- "<group>.<name>" (or "t:<name>") for the public callables of each table, sorted
-  local function reachable()
-    local nn, optim = ks.nn, ks.optim
-    local groups = { { "ks", ks }, { "nn", nn }, { "optim", optim }, { "data", ks.data }, { "linalg", ks.linalg },
-      { "nn.init", nn.init }, { "nn.utils", nn.utils }, { "F", nn.functional },
-      { "optim.lr_scheduler", optim.lr_scheduler } }
-    local out = {}
-    for _, g in ipairs(groups) do
-      local keys = {}
-      for k, v in pairs(g[2]) do
-        if type(k) == "string" and not k:match("^_") and callable(v) then keys[#keys + 1] = k end
-      end
-      table.sort(keys)
-      for _, k in ipairs(keys) do out[#out + 1] = { g[1] .. "." .. k, g[1], g[2][k] } end
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = type(v) == "table" and getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+-- "<group>.<name>" (or "t:<name>") for the public callables of each table, sorted
+local function reachable()
+  local nn, optim = ks.nn, ks.optim
+  local groups = { { "ks", ks }, { "nn", nn }, { "optim", optim }, { "data", ks.data }, { "linalg", ks.linalg },
+    { "nn.init", nn.init }, { "nn.utils", nn.utils }, { "F", nn.functional },
+    { "optim.lr_scheduler", optim.lr_scheduler } }
+  local out = {}
+  for _, g in ipairs(groups) do
+    local keys = {}
+    for k, v in pairs(g[2]) do
+      if type(k) == "string" and not k:match("^_") and callable(v) then keys[#keys + 1] = k end
     end
-    local methods = {}
-    for k, v in pairs(ks.Tensor) do
-      if type(k) == "string" and not k:match("^_") and type(v) == "function" then methods[#methods + 1] = k end
-    end
-    table.sort(methods)
-    for _, k in ipairs(methods) do out[#out + 1] = { "t:" .. k, "t", ks.Tensor[k] } end
-    return out
+    table.sort(keys)
+    for _, k in ipairs(keys) do out[#out + 1] = { g[1] .. "." .. k, g[1], g[2][k] } end
   end
+  local methods = {}
+  for k, v in pairs(ks.Tensor) do
+    if type(k) == "string" and not k:match("^_") and type(v) == "function" then methods[#methods + 1] = k end
+  end
+  table.sort(methods)
+  for _, k in ipairs(methods) do out[#out + 1] = { "t:" .. k, "t", ks.Tensor[k] } end
+  return out
+end
 
+-- help.text of each public name, computed once for the walks below (~8 ms per name)
+local text_cache = {}
+local function cached_text(name)
+  if text_cache[name] == nil then text_cache[name] = help.text(name) or false end
+  return text_cache[name] or nil
+end
+
+describe("kshot.help over everything reachable from ks", function()
   it("finds a non-empty doc for every public function, class and tensor method", function()
     local names = reachable()
     assert.truthy(#names > 600, #names) -- the walk reaches the whole API, not one table
     local missing = {}
     for _, e in ipairs(names) do
-      local text = help.text(e[1])
+      local text = cached_text(e[1])
       if not text or not text:find("%S") then missing[#missing + 1] = e[1] end
     end
     assert.same({}, missing)
   end)
 
-  it("has kshot's own notes for nn.init, nn.utils, F, data and linalg (not only a PyTorch pointer)", function()
-    local strict = { ["nn.init"] = true, ["nn.utils"] = true, F = true, data = true, linalg = true }
+  it("has kshot's own notes for every public name, not only a PyTorch pointer (h75: none left)", function()
     local bare = {}
     for _, e in ipairs(reachable()) do
-      if strict[e[2]] then
-        local text = help.text(e[1])
-        if not text or text:find("no notes of its own", 1, true) or text:find("No notes of its own", 1, true) then
-          bare[#bare + 1] = e[1]
-        end
+      local text = cached_text(e[1])
+      if not text or text:find("no notes of its own", 1, true) or text:find("No notes of its own", 1, true) then
+        bare[#bare + 1] = e[1]
       end
     end
     assert.same({}, bare)
@@ -263,5 +275,226 @@ describe("kshot.help over everything reachable from ks", function()
     local none, msg = help.text("ks.nn.init.no_such_init_")
     assert.is_nil(none)
     has(msg, "no kshot documentation found for 'nn.weight_init.no_such_init_'")
+  end)
+end)
+
+-- h75: kshot.help_signatures gives the call shape, a summary and kshot's differences for the
+-- names whose doc was only a pointer to PyTorch's. What can be checked mechanically is: the
+-- entries name public callables help would otherwise leave bare, their signatures start with
+-- that name, and the option names inside a signature's {...} are the ones the function accepts.
+describe("kshot.help_signatures", function()
+  local sigs = require "kshot.help_signatures"
+  local keys = {}
+  for k in pairs(sigs) do keys[#keys + 1] = k end
+  table.sort(keys)
+
+  -- the name a signature line starts with: the key, with lr. for the schedulers (kshot.optim.lr)
+  local function callee_name(key) return (key:gsub("^optim%.lr_scheduler%.", "lr.")) end
+
+  -- the function an entry documents, or nil and the method name for "t:<name>"
+  local function target(key)
+    local method = key:match("^t:([%w_]+)$")
+    if method then return nil, method end
+    local sched = key:match("^optim%.lr_scheduler%.([%w_]+)$")
+    if sched then return ks.optim.lr_scheduler[sched] end
+    local mod, name = key:match("^(%a+)%.([%w_]+)$")
+    return ({ ks = ks, nn = ks.nn, optim = ks.optim })[mod][name]
+  end
+
+  -- sample values for the positional arguments named in the signatures
+  local function t23() return ks.ones(2, 3) end
+  local SAMPLE = { t = t23, a = t23, b = t23, other = t23, t1 = t23, t2 = t23, source = function() return ks.ones(1, 3) end,
+    dim = function() return 0 end, index = function() return ks.tensor({ 0 }, ks.int64) end,
+    value = function() return 7 end, ["size..."] = function() return 2 end, num_features = function() return 3 end,
+    params = function() return { ks.zeros(2, { requires_grad = true }) } end }
+
+  -- a signature line's positional arguments before its options table {k = ...} and that table's text
+  -- (nil when the line has none): "t:add(other[, {alpha = 1, out = r}])" -> {"other"}, "{alpha = 1, out = r}"
+  local function split_line(line)
+    local body = line:match("^[%w_%.:]+%s*(.*)$") or ""
+    local pos = 1
+    while true do
+      local s, e = body:find("%b{}", pos)
+      if not s then return nil end
+      local group = body:sub(s, e)
+      if group:find("=", 1, true) then
+        local prefix = body:sub(1, s - 1):gsub("^%(", ""):gsub("%b[]", ""):gsub("[%[%]]", "")
+          :gsub("[%w_]+%s*|%s*", "")
+        local args = {}
+        for a in prefix:gmatch("[^,]+") do
+          a = a:match("^%s*(.-)%s*$")
+          if a ~= "" then args[#args + 1] = a end
+        end
+        return args, group
+      end
+      pos = e + 1
+    end
+  end
+
+  local function option_keys(group)
+    local out = {}
+    for k in group:sub(2):gmatch("([%a_][%w_]*)%s*=") do out[#out + 1] = k end
+    return out
+  end
+
+  -- the keys of a signature line the function does not accept: it is called with the line's positional
+  -- arguments and an unknown option, and its error lists the known ones ("(known: a, b)", "(expected: a, b)")
+  local function rejected_keys(key, line)
+    local args, group = split_line(line)
+    local full = {}
+    for i, a in ipairs(args) do
+      local make = SAMPLE[a]
+      if not make then return { "no sample value for argument '" .. a .. "'" } end
+      full[i] = make()
+    end
+    full[#full + 1] = { h75_not_an_option = true }
+    local f, method = target(key)
+    local ok, err = pcall(function()
+      if method then
+        local x = ks.ones(2, 3)
+        return x[method](x, table.unpack(full, 1, #full))
+      end
+      return f(table.unpack(full, 1, #full))
+    end)
+    if ok then return { "accepted an unknown option" } end
+    local list = tostring(err):match("%(known: ([^)]*)%)") or tostring(err):match("%(expected:? ([^)]*)%)")
+    if not list then return { "no list of known options in: " .. tostring(err) } end
+    local known, bad = {}, {}
+    for k in list:gmatch("[%w_]+") do known[k] = true end
+    for _, k in ipairs(option_keys(group)) do
+      if not known[k] then bad[#bad + 1] = k end
+    end
+    return bad
+  end
+
+  -- functions that ignore keys they do not know, so an unknown key proves nothing; their options are
+  -- checked by effect or in their source below
+  local IGNORES_UNKNOWN = {
+    ["ks.addcdiv"] = "ks_lua_elementwise.c addc_impl reads only the field 'value'",
+    ["t:addcdiv"] = "the same binding", ["t:addcdiv_"] = "the same binding", ["t:addcmul_"] = "the same binding",
+  }
+  local function is_scheduler(key) return key:match("^optim%.lr_scheduler%.") ~= nil end
+
+  it("documents only public callables, and each entry is what help shows for that name", function()
+    local public, bad = {}, {}
+    for _, e in ipairs(reachable()) do public[e[1]] = true end
+    for _, key in ipairs(keys) do
+      local e = sigs[key]
+      local text = cached_text(key) or ""
+      if not public[key] then bad[#bad + 1] = key .. ": not a public callable" end
+      local head = e.sig .. "\n" .. tostring(e[1])
+      if text:sub(1, #head) ~= head then bad[#bad + 1] = key .. ": help shows something else" end
+      if not (type(e[1]) == "string" and e[1]:match("%.$")) then bad[#bad + 1] = key .. ": no one-line summary" end
+      for line in (e.sig .. "\n"):gmatch("(.-)\n") do
+        local lead = line:match("^([%w_%.:]+)%s*[%(%{]")
+        if lead ~= callee_name(key) then bad[#bad + 1] = key .. ": signature line names " .. tostring(lead) end
+      end
+      local pointer = e.torch == false and "kshot's own: PyTorch has no such function."
+        or "PyTorch: torch." .. (e.torch and e.torch:gsub("^torch%.", "") or "")
+      if not text:find(pointer, 1, true) then bad[#bad + 1] = key .. ": no PyTorch pointer line" end
+    end
+    assert.same({}, bad)
+    assert.truthy(#keys > 380, #keys)
+  end)
+
+  it("shows the call shape and kshot's differences for the names the brief names", function()
+    local sum = help.text("t:sum")
+    assert.truthy(sum:find("^t:sum%(%[dim%]%[, keepdim = false%]%)\nt:sum{dim =, keepdim =}\nSum over dim"), sum)
+    has(sum, "kshot: dim: one dim or a list {0, 2}")
+    has(sum, "PyTorch: torch.Tensor.sum (the same semantics otherwise)")
+    assert.equal(sum, help.text(ks.ones(1).sum)) -- by value too
+    assert.equal(sum, help.text("torch.Tensor.sum"))
+    local add = help.text("ks.add")
+    assert.truthy(add:find("^ks%.add%(a, b%[, {alpha = 1, out = r}%]%)"), add)
+    has(add, "PyTorch: torch.add")
+    has(help.text("t:add_"), "refuses a tensor that requires grad")
+    local relu = help.text("nn.ReLU")
+    assert.truthy(relu:find("^nn%.ReLU%(%)\n"), relu)
+    has(relu, "an inplace argument is accepted and ignored")
+    assert.equal(relu, help.text(ks.nn.ReLU))
+    assert.equal(relu, help.text("torch.nn.ReLU"))
+    local adam = help.text("optim.Adam")
+    has(adam, "optim.Adam(params[, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0")
+    has(adam, "AdamW's weight_decay is *decoupled*") -- the module header's notes stay
+    assert.equal(help.text("lr.StepLR"), help.text("optim.lr_scheduler.StepLR"))
+    has(help.text("t:close"), "kshot's own: PyTorch has no such function.")
+    has(help.text("t:flip"), "negative strides")
+  end)
+
+  it("names only options the functions accept (an unknown key's error lists the known ones)", function()
+    local bad, probed = {}, 0
+    for _, key in ipairs(keys) do
+      for line in (sigs[key].sig .. "\n"):gmatch("(.-)\n") do
+        if split_line(line) and not IGNORES_UNKNOWN[key] and not is_scheduler(key) then
+          probed = probed + 1
+          for _, k in ipairs(rejected_keys(key, line)) do bad[#bad + 1] = key .. ": " .. k end
+        end
+      end
+    end
+    assert.same({}, bad)
+    assert.truthy(probed > 200, probed)
+    -- the check itself can fail: a misspelled option, an option of another function
+    assert.same({ "keepdm" }, rejected_keys("t:sum", "t:sum{dim =, keepdm =}"))
+    assert.same({ "alpha" }, rejected_keys("t:mul", "t:mul(other[, {alpha = 1}])"))
+    assert.same({ "accepted an unknown option" }, rejected_keys("t:addcdiv", "t:addcdiv(t1, t2, {value =})"))
+  end)
+
+  it("checks the options of the functions that ignore unknown keys by their effect or their source", function()
+    assert.same({ 2, 2 }, ks.addcdiv(ks.zeros(2), ks.ones(2), ks.full({ 2 }, 2.0), { value = 4 }):totable())
+    assert.same({ 2, 2 }, ks.zeros(2):addcdiv(ks.ones(2), ks.full({ 2 }, 2.0), { value = 4 }):totable())
+    assert.same({ 2, 2 }, ks.zeros(2):addcdiv_(ks.ones(2), ks.full({ 2 }, 2.0), { value = 4 }):totable())
+    assert.same({ 6, 6 }, ks.zeros(2):addcmul_(ks.ones(2), ks.full({ 2 }, 3.0), { value = 2 }):totable())
+    for key in pairs(IGNORES_UNKNOWN) do has(sigs[key].sig, "{value =}") end
+    -- the schedulers read their options as opts.<key> or through number_opt(name, opts, "<key>", ...)
+    local root = package.searchpath("kshot.optim.lr_scheduler", package.path):gsub("lr_scheduler%.lua$", "")
+    local src = ""
+    for _, f in ipairs({ "lr_scheduler.lua", "lr_scheduler_cyclic.lua", "lr_scheduler_factor.lua" }) do
+      local h = assert(io.open(root .. f))
+      src = src .. h:read("a")
+      h:close()
+    end
+    local bad, n = {}, 0
+    for _, key in ipairs(keys) do
+      if is_scheduler(key) then
+        for line in (sigs[key].sig .. "\n"):gmatch("(.-)\n") do
+          local _, group = split_line(line)
+          for _, k in ipairs(group and option_keys(group) or {}) do
+            n = n + 1
+            if not (src:find("opts%." .. k .. "%f[^%w_]") or src:find("opts, \"" .. k .. "\"", 1, true)) then
+              bad[#bad + 1] = key .. ": " .. k
+            end
+          end
+        end
+      end
+    end
+    assert.same({}, bad)
+    assert.truthy(n > 30, n)
+  end)
+
+  it("gives the optimizers' and batch norms' defaults as the code has them", function()
+    local n = 0
+    for _, key in ipairs(keys) do
+      local cls = key:match("^optim%.(%u[%w_]*)$") or key:match("^nn%.(BatchNorm%w+)$")
+      if cls then
+        local _, group = split_line(sigs[key].sig:match("[^\n]*$"))
+        local want = assert(load("return " .. group))()
+        if key:match("^optim") then
+          assert.same(want, ks.optim[cls]({ ks.zeros(2, { requires_grad = true }) }).defaults, key)
+        else
+          local m = ks.nn[cls](3)
+          for k, v in pairs(want) do assert.equal(v, m[k], key .. "." .. k) end
+        end
+        n = n + 1
+      end
+    end
+    assert.equal(9, n) -- SGD, Adam, AdamW, Adamax, Adagrad, Adadelta, RMSprop, BatchNorm1d, BatchNorm2d
+  end)
+
+  it("leaves wrong names next to the entries not found", function()
+    local none, msg = help.text("t:add__")
+    assert.is_nil(none)
+    has(msg, "no kshot documentation found for 't:add__'")
+    assert.is_nil((help.text("nn.ReLUU")))
+    assert.is_nil((help.text("optim.Adamm")))
   end)
 end)

@@ -20,7 +20,10 @@
 -- nothing is found). The Lua modules' docs are always there; the C
 -- functions' (ks.*, tensor methods, F.*) come from bindings/*.c, read when
 -- the source tree sits next to the Lua modules (a checkout), as it does for
--- `make` builds.
+-- `make` builds. A name that follows PyTorch with no doc comment of its own
+-- (t:sum, ks.add, nn.ReLU, optim.Adam) shows its call shape, a summary, what
+-- kshot does differently and the PyTorch name, from kshot.help_signatures
+-- (read on first need; spec/help_spec.lua checks it against the code).
 local ks = require "kshot"
 ks._load_extras() -- the tensor functions written in Lua (loaded on first use) are listed and found too
 
@@ -305,12 +308,39 @@ local function header_mentions(src, member)
   return #out > 0 and table.concat(out, "\n") or nil
 end
 
+-- The names whose only doc would be a pointer to PyTorch's have their call
+-- shape in kshot.help_signatures, read on the first lookup that needs it (so
+-- require "kshot" and help's other answers never load it).
+local signatures
+local function signature_doc(canon)
+  if not canon then return nil end
+  signatures = signatures or require "kshot.help_signatures"
+  local e = signatures[canon]
+  if not e then return nil end
+  local out = { e.sig, e[1] }
+  if e.kshot then out[#out + 1] = "kshot: " .. e.kshot end
+  local torch = e.torch
+  if torch == nil then -- t:sum -> torch.Tensor.sum, ks.add -> torch.add, nn.ReLU -> torch.nn.ReLU
+    torch = canon:gsub("^t:", "torch.Tensor."):gsub("^ks%.", "torch."):gsub("^(%a)", "torch.%1"):gsub("^torch%.torch%.", "torch.")
+  end
+  out[#out + 1] = torch and ("PyTorch: %s (the same semantics otherwise)"):format(torch)
+    or "kshot's own: PyTorch has no such function."
+  return table.concat(out, "\n")
+end
+
 -- a definition without a doc comment: its signature, the PyTorch name it
--- follows and what the module's header says about it (not its code)
-local function undocumented(L, i, member, modname, mods)
+-- follows and what the module's header says about it (not its code);
+-- canon is help's name for it ("nn.ReLU"), which may have a signature entry
+local function undocumented(L, i, member, modname, mods, canon)
   local line = L[i]
   local target = line:match("=%s*require%s*%(?%s*[\"']([%w_%.]+)[\"']")
   if target and mods[target] then return lua_header(read(mods[target]) or "") end
+  local entry = signature_doc(canon)
+  if entry then -- (a tensor function's module header is about the whole file, not about it)
+    local said = not canon:match("^ks%.") and not canon:match("^t:")
+      and header_mentions(read(mods[modname or ""] or "") or "", member)
+    return said and ("%s\nFrom the %s header:\n%s"):format(entry, modname, said) or entry
+  end
   local sig
   local class_start = line:find("class%(%s*[\"']" .. escape(member) .. "[\"']")
   if class_start then -- class("AdamW", {defaults}, ...): the defaults are the options
@@ -511,6 +541,17 @@ end
 
 local aliasing = false -- M.text is looking a value up by its other names
 
+-- help's own spelling of a resolved name, the key of kshot.help_signatures:
+-- "t:sum", "ks.add", "nn.ReLU", "optim.lr_scheduler.StepLR" (nil for anything else)
+local function canonical(x, r)
+  local prefix = x:match("^(.-)[%.:][%w_]+$")
+  local kind = PREFIXES[prefix or "ks"]
+  if kind == "tensor" then return "t:" .. r.member end
+  if kind == "kshot" then return "ks." .. r.member end
+  if r.short then return r.short .. "." .. r.member end
+  return nil
+end
+
 --- help.text(x): the documentation of x as a string, or nil and a message
 function M.text(x)
   if x == nil then return overview() end
@@ -542,6 +583,7 @@ function M.text(x)
     local doc = src and find_block(src, r.member, false, true)
     if doc then return doc end
   end
+  local canon = canonical(x, r)
   local cdoc = r.short and c_qualified(r.short, r.member)
   if cdoc then return cdoc end
   local plain -- the first undocumented definition, described if nothing better turns up
@@ -550,7 +592,7 @@ function M.text(x)
     local block, lines, at
     if src then block, lines, at = find_block(src, r.member, f[2]) end
     if block then return block end
-    if at and not plain then plain = undocumented(lines, at, r.member, f[3], r.mods) end
+    if at and not plain then plain = undocumented(lines, at, r.member, f[3], r.mods, canon) end
   end
   -- another name of the same value documents it: data.DataLoader is dataset.DataLoader,
   -- augment.hflip is augment.random_horizontal_flip
@@ -560,7 +602,8 @@ function M.text(x)
     for _, other in ipairs(names_of(value)) do
       if other ~= x then
         local ok, doc = pcall(M.text, other)
-        if ok and doc then aliasing = false return doc end
+        -- (a bare pointer under the other name, nn.layers.ReLU, says less than this name's own entry)
+        if ok and doc and not (plain and doc:find("[Nn]o notes of its own")) then aliasing = false return doc end
       end
     end
     aliasing = false
@@ -569,10 +612,12 @@ function M.text(x)
   -- a value defined in a way the patterns above miss (lr_scheduler's H.class("CyclicLR")):
   -- the PyTorch name it follows and what its module's headers say about it
   if value and r.short then
-    local out = { r.member }
-    local torch = TORCH_NAMES["kshot." .. r.short]
-    out[#out + 1] = torch and ("No notes of its own: it follows PyTorch's %s.%s."):format(torch, r.member)
-      or "No notes of its own."
+    local out = { signature_doc(canon) }
+    if not out[1] then
+      local torch = TORCH_NAMES["kshot." .. r.short]
+      out = { r.member, torch and ("No notes of its own: it follows PyTorch's %s.%s."):format(torch, r.member)
+        or "No notes of its own." }
+    end
     -- the file that names it in its code (H.class("CyclicLR")) first: its header is about it
     local ranked = {}
     for _, f in ipairs(r.files) do
@@ -587,13 +632,15 @@ function M.text(x)
     end
     return table.concat(out, "\n")
   end
-  -- undocumented names that exist: say what they are (kshot keeps PyTorch's semantics)
+  -- undocumented names that exist: their signature entry, else what they are (kshot keeps PyTorch's semantics)
   local prefix, member = x:match("^(.-)[%.:]([%w_]+)$")
   local kind = PREFIXES[prefix or "ks"]
   member = member or x
   local probe = ks.zeros(1)
   local okm, method = pcall(function() return probe[member] end)
   method = okm and type(method) == "function"
+  local entry = (kind == "tensor" and method or kind == "kshot" and ks[member] ~= nil) and signature_doc(canon)
+  if entry then return entry end
   if (kind == "tensor" or kind == "kshot") and method then
     return ("t:%s: a tensor method, with PyTorch's semantics (torch.Tensor.%s); kshot adds no notes of its own"):format(member, member)
   end
