@@ -8,8 +8,9 @@
 --   numeric   = (s(x + eps v) - s(x - eps v)) / (2 eps)
 -- and requires |analytic - numeric| <= atol + rtol * |numeric| for every
 -- input that requires grad and every direction. Computation is float32, so
--- eps is large (1e-2 by default) and sums are taken in double on the Lua
--- side; the default tolerances still reject a backward scaled by 1.01.
+-- eps is large (1e-2 by default); each sum accumulates in double in C but
+-- comes back rounded to float32 (the difference of the two sides is taken in
+-- Lua's doubles); the default tolerances still reject a backward scaled by 1.01.
 -- Callers keep inputs away from kinks (relu at 0, ties in max).
 --
 -- gradgradcheck(fn, inputs, opts) checks second derivatives the same way:
