@@ -1,6 +1,8 @@
 /* ks_lapack.c: solve, cholesky, eigh, svd and det on LAPACK (see ks_lapack.h).
- * Each matrix is copied to a float64 column-major buffer, factorized, and
- * the results are copied back to row-major float32. */
+ * Each matrix is copied (through its strides) to a float64 column-major
+ * buffer, factorized, and the results are written to new row-major float32
+ * tensors: [b, ...] results for a [b, m, n] stack, no batch dim for one
+ * [m, n] matrix (so ks.linalg's single-matrix calls need no reshapes). */
 #include "ks_lapack.h"
 
 #include <string.h>
@@ -18,26 +20,35 @@ extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, con
                     int *info, size_t jobz_len);
 extern void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *ipiv, int *info);
 
-/* A float32 contiguous [b, m, n] stack whose sizes fit LAPACK's ints. */
+/* A float32 [m, n] matrix or [b, m, n] stack (any strides) whose sizes fit LAPACK's ints. */
 static ks_status check_stack(ks_ctx *c, const char *op, const char *what, const ks_tensor *t, bool square)
 {
     if (t->dtype != KS_FLOAT32) return ks_error(c, KS_ETYPE, "%s: %s must be float32, got %s", op, what, ks_dtype_name(t->dtype));
-    if (t->ndim != 3 || !ks_tensor_is_contiguous(t))
-        return ks_error(c, KS_EINVAL, "%s: %s must be a contiguous [batch, m, n] stack (internal)", op, what);
-    if (t->size[1] > 46340 || t->size[2] > 46340)
-        return ks_error(c, KS_ERANGE, "%s: %s of %lld x %lld is too large", op, what, (long long)t->size[1],
-                        (long long)t->size[2]);
-    if (square && t->size[1] != t->size[2])
+    if (t->ndim != 2 && t->ndim != 3)
+        return ks_error(c, KS_EINVAL, "%s: %s must be a [m, n] matrix or a [batch, m, n] stack (internal)", op, what);
+    int64_t m = t->size[t->ndim - 2], n = t->size[t->ndim - 1];
+    if (m > 46340 || n > 46340)
+        return ks_error(c, KS_ERANGE, "%s: %s of %lld x %lld is too large", op, what, (long long)m, (long long)n);
+    if (square && m != n)
         return ks_error(c, KS_ESHAPE, "%s: %s must be batches of square matrices, got %lld x %lld", op, what,
-                        (long long)t->size[1], (long long)t->size[2]);
+                        (long long)m, (long long)n);
     return KS_OK;
 }
 
-/* row-major float [m, n] -> column-major double (leading dim m) */
-static void to_colmajor(const float *src, int m, int n, double *dst)
+static int64_t batch_of(const ks_tensor *t) { return t->ndim == 3 ? t->size[0] : 1; }
+static int rows_of(const ks_tensor *t) { return (int)t->size[t->ndim - 2]; }
+static int cols_of(const ks_tensor *t) { return (int)t->size[t->ndim - 1]; }
+
+static float *fdata(const ks_tensor *t) { return (float *)t->storage->data + t->offset; }
+
+/* matrix i of t (any strides) -> column-major double (leading dim: its rows) */
+static void load_colmajor(const ks_tensor *t, int64_t i, double *dst)
 {
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) dst[i + (size_t)j * m] = src[(size_t)i * n + j];
+    int nd = t->ndim, m = rows_of(t), n = cols_of(t);
+    int64_t rs = t->stride[nd - 2], cs = t->stride[nd - 1];
+    const float *src = fdata(t) + (nd == 3 ? i * t->stride[0] : 0);
+    for (int r = 0; r < m; r++)
+        for (int j = 0; j < n; j++) dst[r + (size_t)j * m] = src[r * rs + j * cs];
 }
 
 /* column-major double (leading dim ld) -> row-major float [m, n] */
@@ -47,18 +58,22 @@ static void from_colmajor(const double *src, int ld, int m, int n, float *dst)
         for (int j = 0; j < n; j++) dst[(size_t)i * n + j] = (float)src[i + (size_t)j * ld];
 }
 
-static float *fdata(const ks_tensor *t) { return (float *)t->storage->data + t->offset; }
-
-static ks_status new3(ks_ctx *c, int64_t b, int64_t m, int64_t n, ks_tensor **out)
+/* a new float32 result of `like`'s batch-ness: [b, dims...] for a stack, [dims...] for one matrix */
+static ks_status new_result(ks_ctx *c, const ks_tensor *like, int ndims, int64_t d0, int64_t d1, ks_tensor **out)
 {
-    int64_t size[3] = {b, m, n};
-    return ks_tensor_empty(c, KS_FLOAT32, 3, size, out);
+    int64_t size[3] = {batch_of(like), d0, d1};
+    bool stack = like->ndim == 3;
+    return ks_tensor_empty(c, KS_FLOAT32, ndims + stack, stack ? size : size + 1, out);
 }
 
-static ks_status new2(ks_ctx *c, int64_t b, int64_t n, ks_tensor **out)
+static ks_status new_mat(ks_ctx *c, const ks_tensor *like, int64_t m, int64_t n, ks_tensor **out)
 {
-    int64_t size[2] = {b, n};
-    return ks_tensor_empty(c, KS_FLOAT32, 2, size, out);
+    return new_result(c, like, 2, m, n, out);
+}
+
+static ks_status new_vec(ks_ctx *c, const ks_tensor *like, int64_t n, ks_tensor **out)
+{
+    return new_result(c, like, 1, n, 0, out);
 }
 
 /* one buffer for all the float64 scratch of a call (counts toward the memory limit) */
@@ -73,21 +88,21 @@ ks_status ks_lapack_solve(ks_ctx *c, const ks_tensor *a, const ks_tensor *b, ks_
     ks_status st;
     if ((st = check_stack(c, "linalg.solve", "A", a, true)) || (st = check_stack(c, "linalg.solve", "B", b, false)))
         return st;
-    if (a->size[0] != b->size[0] || a->size[1] != b->size[1])
-        return ks_error(c, KS_ESHAPE, "linalg.solve: A [%lld, %lld, %lld] and B [%lld, %lld, %lld] do not match",
-                        (long long)a->size[0], (long long)a->size[1], (long long)a->size[2], (long long)b->size[0],
-                        (long long)b->size[1], (long long)b->size[2]);
-    int n = (int)a->size[1], k = (int)b->size[2];
-    int64_t batch = a->size[0];
-    if ((st = new3(c, batch, n, k, x))) return st;
+    if (a->ndim != b->ndim || batch_of(a) != batch_of(b) || rows_of(a) != rows_of(b))
+        return ks_error(c, KS_ESHAPE, "linalg.solve: A (%lld x %d x %d) and B (%lld x %d x %d) do not match",
+                        (long long)batch_of(a), rows_of(a), cols_of(a), (long long)batch_of(b), rows_of(b),
+                        cols_of(b));
+    int n = rows_of(a), k = cols_of(b);
+    int64_t batch = batch_of(a);
+    if ((st = new_mat(c, a, n, k, x))) return st;
     size_t bytes;
     double *w = scratch(c, (size_t)n * n + (size_t)n * k + (size_t)n, &bytes);
     if (!w) { ks_tensor_release(*x); *x = NULL; return KS_ENOMEM; }
     double *wa = w, *wb = w + (size_t)n * n;
     int *ipiv = (int *)(wb + (size_t)n * k);
     for (int64_t i = 0; i < batch && !st; i++) {
-        to_colmajor(fdata(a) + i * n * n, n, n, wa);
-        to_colmajor(fdata(b) + i * n * k, n, k, wb);
+        load_colmajor(a, i, wa);
+        load_colmajor(b, i, wb);
         int info = 0, ld = n > 0 ? n : 1;
         if (n > 0 && k > 0) dgesv_(&n, &k, wa, &ld, ipiv, wb, &ld, &info);
         if (info > 0)
@@ -105,14 +120,14 @@ ks_status ks_lapack_cholesky(ks_ctx *c, const ks_tensor *a, ks_tensor **l)
 {
     ks_status st;
     if ((st = check_stack(c, "linalg.cholesky", "A", a, true))) return st;
-    int n = (int)a->size[1];
-    int64_t batch = a->size[0];
-    if ((st = new3(c, batch, n, n, l))) return st;
+    int n = rows_of(a);
+    int64_t batch = batch_of(a);
+    if ((st = new_mat(c, a, n, n, l))) return st;
     size_t bytes;
     double *w = scratch(c, (size_t)n * n, &bytes);
     if (!w) { ks_tensor_release(*l); *l = NULL; return KS_ENOMEM; }
     for (int64_t i = 0; i < batch && !st; i++) {
-        to_colmajor(fdata(a) + i * n * n, n, n, w);
+        load_colmajor(a, i, w);
         int info = 0, ld = n > 0 ? n : 1;
         if (n > 0) dpotrf_("L", &n, w, &ld, &info, 1);
         if (info > 0) {
@@ -135,10 +150,10 @@ ks_status ks_lapack_eigh(ks_ctx *c, const ks_tensor *a, ks_tensor **wout, ks_ten
 {
     ks_status st;
     if ((st = check_stack(c, "linalg.eigh", "A", a, true))) return st;
-    int n = (int)a->size[1];
-    int64_t batch = a->size[0];
+    int n = rows_of(a);
+    int64_t batch = batch_of(a);
     *wout = *vout = NULL;
-    if ((st = new2(c, batch, n, wout)) || (st = new3(c, batch, n, n, vout))) goto fail;
+    if ((st = new_vec(c, a, n, wout)) || (st = new_mat(c, a, n, n, vout))) goto fail;
     /* workspace sizes of dsyevd with jobz = 'V' (LAPACK's documented minimums) */
     int lwork = 1 + 6 * n + 2 * n * n, liwork = 3 + 5 * n;
     size_t bytes;
@@ -147,7 +162,7 @@ ks_status ks_lapack_eigh(ks_ctx *c, const ks_tensor *a, ks_tensor **wout, ks_ten
     double *wa = buf, *ev = wa + (size_t)n * n, *work = ev + n;
     int *iwork = (int *)(work + lwork);
     for (int64_t i = 0; i < batch && !st; i++) {
-        to_colmajor(fdata(a) + i * n * n, n, n, wa);
+        load_colmajor(a, i, wa);
         int info = 0, ld = n > 0 ? n : 1;
         if (n > 0) dsyevd_("V", "L", &n, wa, &ld, ev, work, &lwork, iwork, &liwork, &info, 1, 1);
         if (info != 0) {
@@ -173,12 +188,12 @@ ks_status ks_lapack_svd(ks_ctx *c, const ks_tensor *a, bool full, ks_tensor **uo
 {
     ks_status st;
     if ((st = check_stack(c, "linalg.svd", "A", a, false))) return st;
-    int m = (int)a->size[1], n = (int)a->size[2], k = m < n ? m : n;
+    int m = rows_of(a), n = cols_of(a), k = m < n ? m : n;
     int ucols = full ? m : k, vrows = full ? n : k;
-    int64_t batch = a->size[0];
+    int64_t batch = batch_of(a);
     *uout = *sout = *vhout = NULL;
-    if ((st = new3(c, batch, m, ucols, uout)) || (st = new2(c, batch, k, sout)) ||
-        (st = new3(c, batch, vrows, n, vhout)))
+    if ((st = new_mat(c, a, m, ucols, uout)) || (st = new_vec(c, a, k, sout)) ||
+        (st = new_mat(c, a, vrows, n, vhout)))
         goto fail;
     /* dgesdd's workspace: asked for once (lwork = -1), as its size depends on the LAPACK build */
     int lwork = 1;
@@ -195,7 +210,7 @@ ks_status ks_lapack_svd(ks_ctx *c, const ks_tensor *a, bool full, ks_tensor **uo
     double *wa = buf, *s = wa + (size_t)m * n, *u = s + k, *vt = u + (size_t)m * ucols, *work = vt + (size_t)vrows * n;
     int *iwork = (int *)(work + lwork);
     for (int64_t i = 0; i < batch && !st; i++) {
-        to_colmajor(fdata(a) + i * m * n, m, n, wa);
+        load_colmajor(a, i, wa);
         int info = 0, lda = m > 0 ? m : 1, ldu = lda, ldvt = vrows > 0 ? vrows : 1;
         if (k > 0) dgesdd_(full ? "A" : "S", &m, &n, wa, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, iwork, &info, 1);
         else if (full) { /* an empty side: identity factors, as torch */
@@ -228,15 +243,15 @@ ks_status ks_lapack_det(ks_ctx *c, const ks_tensor *a, ks_tensor **det)
 {
     ks_status st;
     if ((st = check_stack(c, "linalg.det", "A", a, true))) return st;
-    int n = (int)a->size[1];
-    int64_t batch = a->size[0], size[1] = {batch};
-    if ((st = ks_tensor_empty(c, KS_FLOAT32, 1, size, det))) return st;
+    int n = rows_of(a);
+    int64_t batch = batch_of(a);
+    if ((st = new_result(c, a, 0, 0, 0, det))) return st; /* [b], or 0-d for one matrix */
     size_t bytes;
     double *w = scratch(c, (size_t)n * n + (size_t)n, &bytes);
     if (!w) { ks_tensor_release(*det); *det = NULL; return KS_ENOMEM; }
     int *ipiv = (int *)(w + (size_t)n * n);
     for (int64_t i = 0; i < batch && !st; i++) {
-        to_colmajor(fdata(a) + i * n * n, n, n, w);
+        load_colmajor(a, i, w);
         int info = 0, ld = n > 0 ? n : 1;
         if (n > 0) dgetrf_(&n, &n, w, &ld, ipiv, &info);
         double d = 1.0; /* info > 0: an exact zero pivot, and the product below is 0 */

@@ -1,8 +1,10 @@
 /* ks_lapack.h: the factorizations behind ks.linalg (solve, cholesky, eigh,
  * svd, det), on LAPACK (the copy inside OpenBLAS, single-threaded).
  *
- * Every function takes contiguous float32 stacks of matrices ([batch, m, n],
- * row-major, batch >= 1) and returns new float32 tensors. The work is done in
+ * Every function takes a float32 matrix [m, n] or stack of matrices
+ * [batch, m, n] (any strides: each matrix is copied) and returns new
+ * contiguous float32 tensors, with a leading batch dim for a stack and
+ * without one for a single matrix (det: [batch] or 0-d). The work is done in
  * float64 (a column-major copy per matrix), so float32 results are as good
  * as PyTorch's float32 ones or better; batches run one matrix after another,
  * so results do not depend on the thread count. Broadcasting, vectors as
@@ -20,7 +22,7 @@
 
 #include <stdbool.h>
 
-/* X = A^-1 B for A [b, n, n], B [b, n, k]; X [b, n, k] */
+/* X = A^-1 B for A [b, n, n], B [b, n, k]; X [b, n, k] (A and B both stacks or both matrices) */
 ks_status ks_lapack_solve(ks_ctx *c, const ks_tensor *a, const ks_tensor *b, ks_tensor **x);
 /* lower factor L with A = L L^T (A [b, n, n], only its lower triangle is read) */
 ks_status ks_lapack_cholesky(ks_ctx *c, const ks_tensor *a, ks_tensor **l);

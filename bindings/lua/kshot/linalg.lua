@@ -13,6 +13,9 @@ local autograd = require "kshot.autograd"
 
 local M = ks.linalg
 local C = { solve = M._solve, cholesky = M._cholesky, eigh = M._eigh, svd = M._svd, det = M._det }
+-- one plain matrix without gradient (bindings/ks_lua_lapack.c): the answer, or nothing for the general path
+local P = { solve = M._plain_solve, inv = M._plain_inv, det = M._plain_det, cholesky = M._plain_cholesky,
+  eigh = M._plain_eigh, svd = M._plain_svd }
 
 local shape_str = options.shape_str
 
@@ -83,11 +86,12 @@ local function diag_embed(v) return v:unsqueeze(-1) * ks.eye(v:size(-1)) end
 
 local function eye_like(b, n) return ks.eye(n):expand({ b, n, n }):contiguous() end
 
--- Fast paths: a single float32 matrix (2-D) with plain arguments skips the
--- batch broadcasting (shape lists, expand, reshapes), and calls the LAPACK
--- binding directly when no gradient is recorded (autograd.Function's ctx and
--- node cost ~1 us). On a 2x2 solve what remains is ~0.9 us in C (dgesv, the
--- result) and ~1 us of argument checks and views (BENCHMARKS.md).
+-- Fast paths: a single float32 matrix (2-D) without options whose call
+-- records no gradient is one C call (P.*: the same kernel as the general
+-- path, so the same values and errors; it returns nothing when an argument
+-- is not plain, and the checks below name what is wrong). With a gradient,
+-- solve / inv / det of one matrix still skip the batch broadcasting (shape
+-- lists, expand, reshapes) and run the autograd.Function on a [1, n, n] view.
 local is_tensor, is_grad_enabled = ks.is_tensor, ks.is_grad_enabled
 
 local function records(a, b)
@@ -119,6 +123,10 @@ local Solve = autograd.Function{
 -- [..., n] (a vector: B 1-d, or one dim less than A with A's leading sizes),
 -- batch dims broadcast. "the input matrix is singular" when A has no inverse.
 function M.solve(a, b, opts)
+  if opts == nil then
+    local x = P.solve(a, b)
+    if x then return x end
+  end
   local n = opts == nil and plain_square(a)
   if n and is_tensor(b) and b:dtype() == "float32" and (b:dim() == 1 or b:dim() == 2) and b:size(0) == n then
     local k = b:dim() == 2 and b:size(1) or 1
@@ -152,6 +160,8 @@ end
 
 --- ks.linalg.inv(A): the inverse of the square matrices A [..., n, n] (solve(A, I)).
 function M.inv(a)
+  local r = P.inv(a)
+  if r then return r end
   local n = plain_square(a)
   if n then
     local a3, eye = a:reshape(1, n, n), ks.eye(n):view(1, n, n)
@@ -183,6 +193,10 @@ local Cholesky = autograd.Function{
 -- for symmetric positive-definite A [..., n, n] (only the lower triangle is
 -- read); upper = true gives L^T. Not positive-definite: an error naming the minor.
 function M.cholesky(a, opts)
+  if opts == nil then
+    local l = P.cholesky(a)
+    if l then return l end
+  end
   check_matrix("cholesky", "A", a, true, 2)
   opts = options.check(opts, "linalg.cholesky", { "upper" }, 2)
   local l = Cholesky(stack3(a)):reshape(a:shape())
@@ -223,6 +237,10 @@ local Eigh = autograd.Function{
 -- lower (UPLO = "U": upper) triangle is read. Eigenvectors are unique up to
 -- sign: compare |V| or V V^T, not V.
 function M.eigh(a, opts)
+  if opts == nil then
+    local w, v = P.eigh(a)
+    if w then return w, v end
+  end
   check_matrix("eigh", "A", a, true, 2)
   opts = options.check(opts, "linalg.eigh", { "UPLO" }, 2)
   local uplo = opts.UPLO or "L"
@@ -235,6 +253,10 @@ end
 
 --- ks.linalg.eigvalsh(A[, {UPLO = "L"}]): the eigenvalues of eigh alone.
 function M.eigvalsh(a, opts)
+  if opts == nil then
+    local w = P.eigh(a) -- the vectors are computed too, as eigh's: the same eigenvalues to the bit
+    if w then return w end
+  end
   check_matrix("eigvalsh", "A", a, true, 2)
   local w = M.eigh(a, opts)
   return w
@@ -296,6 +318,10 @@ local Svd = autograd.Function{
 -- U [..., m, m] and Vh [..., n, n] with true (torch's default). Singular
 -- vectors are unique up to sign.
 function M.svd(a, opts)
+  if opts == nil then
+    local u, s, vh = P.svd(a, true)
+    if u then return u, s, vh end
+  end
   check_matrix("svd", "A", a, false, 2)
   opts = options.check(opts, "linalg.svd", { "full_matrices", "driver" }, 2)
   local full = opts.full_matrices ~= false
@@ -309,6 +335,8 @@ end
 
 --- ks.linalg.svdvals(A): the singular values S of svd, descending [..., min(m, n)].
 function M.svdvals(a)
+  local u, s = P.svd(a, false) -- as svd(a, {full_matrices = false}) below
+  if u then return s end
   check_matrix("svdvals", "A", a, false, 2)
   local _, s = M.svd(a, { full_matrices = false })
   return s
@@ -369,6 +397,8 @@ local Det = autograd.Function{
 --- ks.linalg.det(A): the determinants [...] of the square matrices A [..., n, n]
 -- (LU with partial pivoting). Differentiable at nonsingular A.
 function M.det(a)
+  local d = P.det(a)
+  if d then return d end
   local n = plain_square(a)
   if n then
     local a3 = a:reshape(1, n, n)

@@ -6,7 +6,9 @@
 -- isclose, histc, bucketize/searchsorted, mode and quantile run one C kernel
 -- each (ks._isclose, ks._histc, ks._searchsorted, ks._mode, ks._quantile:
 -- bindings/ks_lua_composed_kernels.c; quantile keeps its Lua composition, which
--- records autograd, for an input that requires grad);
+-- records autograd, for an input that requires grad); cov, corrcoef and normal
+-- (numbers) run their composition's ops in one C call when nothing records a
+-- gradient (ks._cov, ks._corrcoef, ks._normal);
 -- this file keeps their names, options and argument checks. Calls without an
 -- options table skip the option parsing (scripts/bench/bench_op_overhead.lua
 -- "composed" times them).
@@ -50,8 +52,13 @@ end
 -- std are numbers (then size, a list or integers, is the shape) or tensors
 -- (broadcast against each other: one sample per element), as torch.normal.
 -- Not differentiable (torch's gradient is zero too).
-function M.normal(mean, std, ...)
-  local args = table.pack(...)
+function M.normal(mean, std, size, ...)
+  if select("#", ...) == 0 then -- fast path: numbers and a size list, one C call (nil when it does not fit)
+    local r = ks._normal(mean, std, size)
+    if r then return r end
+  end
+  local args = table.pack(size, ...)
+  if size == nil and select("#", ...) == 0 then args.n = 0 end -- normal(mean, std): no size given
   local opts
   if args.n >= 1 and type(args[args.n]) == "table" and not (args[args.n][1] ~= nil) then
     opts = args[args.n]
@@ -166,6 +173,10 @@ end
 -- variables in the rows of x [V, N] (N observations each; a 1-d x is one
 -- variable: a 0-d result), divided by N - correction. Differentiable.
 function M.cov(x, opts)
+  if opts == nil then -- fast path: float32 without gradient, the same ops in one C call (nil otherwise)
+    local r = ks._cov(x)
+    if r then return r end
+  end
   check_tensor("cov", "input", x, 2)
   opts = options.check(opts, "cov", { "correction" }, 2)
   if x:dim() > 2 then fail(2, "cov: expects a 1-d or 2-d input, got %s", shape_str(x)) end
@@ -183,6 +194,8 @@ end
 --- ks.corrcoef(x) / x:corrcoef(): Pearson correlation coefficients of the
 -- variables in the rows of x [V, N], clipped to [-1, 1]. Differentiable.
 function M.corrcoef(x)
+  local r = ks._corrcoef(x) -- fast path as cov's
+  if r then return r end
   check_tensor("corrcoef", "input", x, 2)
   local c = M.cov(x)
   if c:dim() == 0 then return c / c end

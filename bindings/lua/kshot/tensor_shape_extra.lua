@@ -9,7 +9,8 @@
 -- diagonal, take) cost about that op from Lua (scripts/bench/
 -- bench_op_overhead.lua "composed"): plain arguments take a fast path without
 -- option tables or extra tensors, and the checks that name the argument run
--- only when the op itself fails. diag (1-d), trace and take of an input that
+-- only when the op itself fails. unbind and the meshgrid of two vectors make
+-- their views in one C call (ks._unbind, ks._meshgrid2). diag (1-d), trace and take of an input that
 -- does not require grad run one C kernel (ks._diag_embed, ks._trace, ks._take:
 -- bindings/ks_lua_composed_kernels.c); with grad they compose views and ops.
 local options = require "kshot.options"
@@ -17,6 +18,7 @@ local options = require "kshot.options"
 local M = {}
 local ks -- the kshot module, given by install
 local is_tensor, expand, index_select -- ks.is_tensor and tensor methods, set by install
+local mesh2 -- ks._meshgrid2, set by install
 
 local shape_str = options.shape_str
 local mtype = math.type -- a local: the fast paths call it per size
@@ -35,6 +37,8 @@ end
 --- ks.unbind(t[, dim = 0]) / t:unbind(dim): the slices along dim as a Lua list
 -- (torch.unbind's tuple), each without that dim: `for _, row in ipairs(x:unbind()) do`.
 function M.unbind(t, dim)
+  local slices = ks._unbind(t, dim or 0) -- the selects made in C (one call), nil when an argument is wrong
+  if slices then return slices end
   check_tensor("unbind", "input", t, 2)
   local nd = t:dim()
   local d = wrap_dim("unbind", "dim", dim or 0, nd, 2)
@@ -209,14 +213,13 @@ end
 --- ks.meshgrid(x1, x2, ...[, {indexing = "ij" | "xy"}]) (also ks.meshgrid({x1, x2, ...}, opts)):
 -- grids of the 1-D tensors as a Lua list; "ij" (the default, as torch 1.13)
 -- gives shape [#x1, #x2, ...], "xy" swaps the first two dims (NumPy's default).
-local mesh_size = { 0, 0 } -- reused: expand reads it at once
 function M.meshgrid(...)
   local x1, x2, extra = ...
-  if extra == nil and is_tensor(x1) and is_tensor(x2) and x1:dim() == 1 and x2:dim() == 1 then
-    -- fast path: two 1-d tensors, "ij"
-    local n1, n2 = x1:size(0), x2:size(0)
-    mesh_size[1], mesh_size[2] = n1, n2
-    return { x1:unsqueeze(1):expand(mesh_size), x2:expand(mesh_size) } -- x2 gains the leading dim in expand
+  if extra == nil then
+    -- fast path: two 1-d tensors, "ij": x1:unsqueeze(1):expand({n1, n2}) and x2:expand({n1, n2}) made
+    -- in C (one call; nil unless both are 1-d tensors)
+    local grids = mesh2(x1, x2)
+    if grids then return grids end
   end
   local xs, opts = tensors_and_opts("meshgrid", ...)
   opts = options.check(opts, "meshgrid", { "indexing" }, 2)
@@ -444,6 +447,7 @@ M.METHODS = { "unbind", "movedim", "moveaxis", "swapaxes", "swapdims", "unflatte
 function M.install(module)
   ks = module
   is_tensor, expand, index_select = ks.is_tensor, ks.Tensor.expand, ks.Tensor.index_select
+  mesh2 = ks._meshgrid2
 end
 
 return M
