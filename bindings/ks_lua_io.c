@@ -164,6 +164,16 @@ static int l_save(lua_State *L)
     ks_ctx *c = KS_CTX(L);
     const char *path = check_path(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    /* torch.save(model) habit: a module (anything with a state_dict method) is not a table of tensors */
+    if (lua_getmetatable(L, 2)) {
+        lua_pop(L, 1);
+        int has_sd = lua_getfield(L, 2, "state_dict") == LUA_TFUNCTION;
+        lua_pop(L, 1);
+        if (has_sd)
+            return luaL_error(L, "save: got a module, not a table of tensors; save its weights with "
+                                 "ks.save(path, model:state_dict()) and load them with "
+                                 "model:load_state_dict(ks.load(path))");
+    }
     /* (path, tensors, names, meta), (path, tensors, nil, meta) or (path, tensors, meta) */
     int names_arg = is_names_list(L, 3) ? 3 : 0;
     int meta = names_arg || (lua_isnil(L, 3) && !lua_isnoneornil(L, 4)) ? 4 : 3;

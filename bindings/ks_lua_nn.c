@@ -244,31 +244,51 @@ static int f_fold_raw(lua_State *L)
     return 1;
 }
 
-/* kernel as arg 2 (int or pair), options table at 3: {stride=kernel, padding=0, ceil_mode=false, count_include_pad=true} */
+/* kernel as arg 2 (int or pair), options table at 3: {stride=kernel, padding=0, ceil_mode=false, count_include_pad=true};
+ * or torch's keywords in one table at 2: F.max_pool2d(x, {kernel_size = 2, stride = 2}) */
 static void pool_opts(lua_State *L, ks_pool2d_opts *o, const char *op, const char *const *known)
 {
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-    ks_lua_check_known(L, 3, op, known);
-    if (lua_isinteger(L, 2)) o->kernel[0] = o->kernel[1] = lua_tointeger(L, 2);
-    else {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        lua_pushvalue(L, 2);
-        lua_newtable(L);
-        lua_insert(L, -2);
-        lua_setfield(L, -2, "k");
-        opt_pair(L, lua_gettop(L), "k", 0, o->kernel);
+    int oi = 3;
+    if (lua_istable(L, 2)) {
+        if (lua_getfield(L, 2, "kernel_size") != LUA_TNIL) oi = 2;
         lua_pop(L, 1);
     }
-    opt_pair(L, 3, "stride", 0, o->stride);
+    if (oi == 2) {
+        if (!lua_isnoneornil(L, 3))
+            luaL_error(L, "%s: give the kernel once: F.%s(x, kernel, {stride = ...}) or F.%s(x, {kernel_size = kernel, "
+                          "stride = ...})", op, op, op);
+        const char *with_kernel[8] = {"kernel_size"};
+        int n = 1;
+        for (; known[n - 1] && n < 7; n++) with_kernel[n] = known[n - 1];
+        with_kernel[n] = NULL;
+        ks_lua_check_known(L, 2, op, with_kernel);
+        opt_pair(L, 2, "kernel_size", 0, o->kernel);
+    } else {
+        if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+        ks_lua_check_known(L, 3, op, known);
+        if (lua_isinteger(L, 2)) o->kernel[0] = o->kernel[1] = lua_tointeger(L, 2);
+        else {
+            if (!lua_istable(L, 2))
+                luaL_error(L, "%s: kernel_size must be an integer or a pair {kh, kw}, got %s", op, luaL_typename(L, 2));
+            lua_pushvalue(L, 2); /* {kh, kw} -> {kernel_size = {kh, kw}}: errors name the argument */
+            lua_newtable(L);
+            lua_insert(L, -2);
+            lua_setfield(L, -2, "kernel_size");
+            opt_pair(L, lua_gettop(L), "kernel_size", 0, o->kernel);
+            lua_pop(L, 1);
+        }
+    }
+    opt_pair(L, oi, "stride", 0, o->stride);
     if (o->stride[0] == 0) o->stride[0] = o->kernel[0];
     if (o->stride[1] == 0) o->stride[1] = o->kernel[1];
-    opt_pair(L, 3, "padding", 0, o->padding);
-    o->ceil_mode = ks_lua_opt_boolfield(L, 3, "ceil_mode", 0);
-    o->count_include_pad = ks_lua_opt_boolfield(L, 3, "count_include_pad", 1);
+    opt_pair(L, oi, "padding", 0, o->padding);
+    o->ceil_mode = ks_lua_opt_boolfield(L, oi, "ceil_mode", 0);
+    o->count_include_pad = ks_lua_opt_boolfield(L, oi, "count_include_pad", 1);
 }
 
 /* F.max_pool2d/avg_pool2d(x, kernel[, {stride=kernel, padding=0, ceil_mode=false}]): x [N, C, H, W]
  * or [C, H, W], kernel an int or {kh, kw}; avg_pool2d also takes count_include_pad=true.
+ * torch's keywords in one table work too: F.max_pool2d(x, {kernel_size = 2, stride = 1}).
  * Output sizes given instead of a kernel: F.adaptive_max_pool2d / F.adaptive_avg_pool2d */
 static int f_max_pool2d(lua_State *L)
 {

@@ -450,6 +450,18 @@ describe("kshot.augment determinism and buffers", function()
     same(x, ramp(4, 1, 6, 6)) -- the input is never modified
   end)
 
+  it("a 3-D input is refused with both fixes: [N, H, W] gray images or one [C, H, W] image", function()
+    -- torchvision habit: a per-item transform of one image; not guessed, since [N, H, W] looks the same
+    local img = ramp(1, 2, 3, 4)[0] -- [2, 3, 4]
+    local p = A.compose({ A.hflip { p = 1 } }, { seed = 5 })
+    local ok, e = pcall(function() local r = p(img) return r end)
+    assert.is_false(ok)
+    assert.matches("augment_spec%.lua:%d+: random_horizontal_flip: x must be a contiguous float32 image batch "
+      .. "%[B, C, H, W%], got float32 %[2, 3, 4%] %(gray images %[N, H, W%]: x:unsqueeze%(1%); one image "
+      .. "%[C, H, W%]: aug%(x:unsqueeze%(0%)%)%[0%]%)", e)
+    same(p(img:unsqueeze(0))[0], img:flip(-1)) -- the advertised fix works
+  end)
+
   it("is reachable as ks.augment without a require, and fills y_out for soft targets", function()
     assert.equal(A.compose, ks.augment.compose)
     local x, y = ramp(4, 1, 2, 2), ks.tensor({ 0, 1, 1, 0 }, "int64")

@@ -18,6 +18,11 @@ local cases = {
     {stride = 2, padding = 1, ceil_mode = true}, "count_include_pad"},
   {"avg_pool2d", function(o) return F.avg_pool2d(x4(), 2, o) end,
     {stride = 2, padding = 1, ceil_mode = true, count_include_pad = false}, "ceilmode"},
+  -- torch's keywords in one table: F.max_pool2d(x, {kernel_size = 2, ...})
+  {"max_pool2d", function(o) return F.max_pool2d(x4(), o) end,
+    {kernel_size = 3, stride = 2, padding = 1, ceil_mode = true}, "strid"},
+  {"avg_pool2d", function(o) return F.avg_pool2d(x4(), o) end,
+    {kernel_size = {2, 3}, stride = 2, padding = 1, ceil_mode = true, count_include_pad = false}, "kernel"},
   {"batch_norm", function(o) return F.batch_norm(x4(), ks.zeros(3), ks.ones(3), nil, nil, o) end,
     {training = true, momentum = 0.2, eps = 1e-3}, "trainin"},
   {"cross_entropy", function(o) return F.cross_entropy(logits(), labels, o) end,
@@ -95,6 +100,18 @@ describe("options tables of C functions", function()
     assert.matches("conv2d: unknown option %[1%] %(a positional value%)", err)
     _, err = pcall(F.cross_entropy, ks.randn(2, 3), ks.tensor({0, 1}, "int64"), {label_smoothin = 0.1})
     assert.matches("did you mean 'label_smoothing'%?", err)
+  end)
+
+  it("pools take torch's keywords in one table, with the same results; errors name kernel_size", function()
+    local x = x4()
+    assert.is_true(ks.equal(F.max_pool2d(x, 3, {stride = 2, padding = 1}), F.max_pool2d(x, {kernel_size = 3, stride = 2, padding = 1})))
+    assert.is_true(ks.equal(F.avg_pool2d(x, {2, 3}), F.avg_pool2d(x, {kernel_size = {2, 3}})))
+    local _, err = pcall(F.max_pool2d, x, {kernel_size = 2}, {stride = 1})
+    assert.matches("max_pool2d: give the kernel once", err)
+    _, err = pcall(F.max_pool2d, x, {2, "a"})
+    assert.matches("option 'kernel_size' must be an integer or a pair of integers", err) -- it used to say 'k'
+    _, err = pcall(F.max_pool2d, x, "2")
+    assert.matches("max_pool2d: kernel_size must be an integer or a pair {kh, kw}, got string", err)
   end)
 
   it("blames the caller's line", function()

@@ -127,6 +127,46 @@ describe("DataLoader", function()
     assert.same({ { 1, 2, 3, 4, 5 }, { 6, 7, 8, 9, 10 } }, ys)
   end)
 
+  it("keeps the values a transform does not return, and takes an augment pipeline", function()
+    -- torchvision habit: a transform of the images alone; the labels must not vanish
+    local xs, ys = collect(D.DataLoader(ds, { batch_size = 5, transform = function(xb) return xb * 2 end }))
+    assert.same({ { 0, 2, 4, 6, 8 }, { 10, 12, 14, 16, 18 } }, xs)
+    assert.same({ { 0, 1, 2, 3, 4 }, { 5, 6, 7, 8, 9 } }, ys)
+    local imgs = D.TensorDataset(ks.arange(8):float():view(2, 1, 2, 2), ks.tensor({ 3, 4 }, "int64"))
+    local A = require "kshot.augment"
+    local flip = A.compose({ A.random_horizontal_flip { p = 1 } }, { seed = 0 })
+    local xb, yb = D.DataLoader(imgs, { batch_size = 2, transform = flip }):iter()()
+    assert.same({ { { { 1, 0 }, { 3, 2 } } }, { { { 5, 4 }, { 7, 6 } } } }, xb:totable())
+    assert.same({ 3, 4 }, yb:totable())
+    local ok, err = pcall(D.DataLoader, ds, { transform = 3 })
+    assert.is_false(ok)
+    assert.matches("transform must be a function or a callable table %(an augment pipeline%), got number", err)
+  end)
+
+  it("batches plain values as torch's default_collate: integers int64, floats float32, booleans bool", function()
+    local rows = D.Dataset { len = function() return 3 end,
+      get = function(_, i) return ks.full({ 2 }, i + 0.0), i, i + 0.5, i % 2 == 0, { i, -i } end }
+    local xb, yb, fb, bb, tb = D.DataLoader(rows, { batch_size = 3 }):iter()()
+    assert.equal("float32", xb:dtype())
+    assert.equal("int64", yb:dtype())
+    assert.same({ 0, 1, 2 }, yb:totable())
+    assert.equal("float32", fb:dtype())
+    assert.same({ 0.5, 1.5, 2.5 }, fb:totable())
+    assert.equal("bool", bb:dtype())
+    assert.same({ true, false, true }, bb:totable())
+    assert.same({ { 0, 0 }, { 1, -1 }, { 2, -2 } }, tb:totable())
+    -- an integer label column goes straight into cross_entropy (it used to be float32 and raise)
+    local loss = ks.functional.cross_entropy(ks.zeros(3, 4), yb)
+    assert.near(math.log(4), loss:item(), 1e-6)
+    -- one float in an integer column makes it float32, as the values are not all labels
+    local mixed = D.Dataset { len = function() return 2 end, get = function(_, i) return i == 0 and 1 or 2.5 end }
+    assert.equal("float32", D.DataLoader(mixed, { batch_size = 2 }):iter()():dtype())
+    local bad = D.Dataset { len = function() return 2 end, get = function(_, i) return i == 0 and 1 or ks.tensor(1) end }
+    local ok, err = pcall(D.DataLoader(bad, { batch_size = 2 }):iter())
+    assert.is_false(ok)
+    assert.matches("get%(1%) returned a tensor as value 1 where earlier rows gave a number", err)
+  end)
+
   it("batches a Subset and a dataset that only has get(i)", function()
     local sub = D.Subset(ds, { 9, 8, 7 })
     assert.same({ { 9, 8 }, { 7 } }, (collect(D.DataLoader(sub, { batch_size = 2 }))))

@@ -393,6 +393,12 @@ describe("hostile files are clear errors", function()
     assert.truthy(err:find("names must be strings"))
     ok, err = pcall(ks.save, path("x"), { a = ks.ones({ 1 }) }, { k = 5 })
     assert.truthy(err:find("metadata must map strings to strings"))
+    -- torch.save(model) habit: the error says what to pass instead (it used to name the field '_kinds')
+    ok, err = pcall(ks.save, path("m"), require("kshot.nn").Linear(2, 3))
+    assert.is_false(ok)
+    assert.truthy(err:find("save: got a module, not a table of tensors; save its weights with "
+      .. "ks.save(path, model:state_dict()) and load them with model:load_state_dict(ks.load(path))", 1, true), err)
+    assert.is_nil(io.open(path("m")))
   end)
 
   it("empty tensor table and empty files", function()

@@ -80,6 +80,29 @@ describe("gradient clipping", function()
     a.grad = ks.tensor({-3, 2})
     assert.equal(3, reg.clip_grad_norm_({a}, 10, math.huge):item())
     assert.equal(5, reg.clip_grad_norm_({a}, 10, 1):item())
+    assert.equal(3, reg.clip_grad_norm_({a}, 10, "inf"):item()) -- torch's norm_type='inf'
+  end)
+
+  it("clip_grad_norm_ takes torch's keywords and error_if_nonfinite", function()
+    local a = leaf({0, 0})
+    a.grad = ks.tensor({3, 4})
+    assert.equal(5, reg.clip_grad_norm_({a}, { max_norm = 10 }):item())
+    assert.equal(7, reg.clip_grad_norm_({a}, 10, { norm_type = 1 }):item())
+    assert.equal(4, reg.clip_grad_norm_({a}, 10, math.huge, true):item())
+    -- the flag used to be ignored silently: a nan norm must now raise, and leave the gradients
+    a.grad = ks.tensor({0 / 0, 1})
+    local err = err_of(function() reg.clip_grad_norm_({a}, 1, 2, true) end)
+    assert.matches("clip_grad_norm_: the total norm of order 2 of the gradients is [-]?nan", err)
+    assert.matches("error_if_nonfinite", err_of(function() reg.clip_grad_norm_({a}, 1, { error_if_nonfinite = true }) end))
+    assert.matches("is inf", err_of(function()
+      a.grad = ks.tensor({math.huge, 1}); reg.clip_grad_norm_({a}, 1, "inf", { error_if_nonfinite = true }) end))
+    a.grad = ks.tensor({0 / 0, 1})
+    local inf_norm = reg.clip_grad_norm_({a}, 1, math.huge):item()
+    assert.is_true(inf_norm ~= inf_norm, "a nan gradient makes the max norm nan, as torch")
+    a.grad = ks.tensor({3, 4})
+    assert.equal(5, reg.clip_grad_norm_({a}, 10, 2, true):item())
+    local nn = require "kshot.nn"
+    assert.equal(nn.utils.clip_grad_norm_, reg.clip_grad_norm_)
   end)
 
   it("clip_grad_value_ clamps in place", function()
@@ -92,6 +115,16 @@ describe("gradient clipping", function()
   it("reject bad arguments", function()
     assert.matches("max_norm must be a number >= 0", err_of(function() reg.clip_grad_norm_({leaf({1})}, -1) end))
     assert.matches("norm_type", err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, 0.5) end))
+    assert.matches('norm_type must be a number >= 1, or math.huge or "inf" for the max norm, got string max',
+      err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, "max") end))
+    assert.matches("unknown option 'error_if_nonfinte'.*did you mean 'error_if_nonfinite'",
+      err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, { error_if_nonfinte = true }) end))
+    assert.matches("max_norm given both as argument 2 and in the options table",
+      err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, { max_norm = 2 }) end))
+    assert.matches("error_if_nonfinite must be a boolean, got string",
+      err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, 2, "yes") end))
+    assert.matches("at most 3 arguments after params, got 4",
+      err_of(function() reg.clip_grad_norm_({leaf({1})}, 1, 2, false, false) end))
     assert.matches("clip_value", err_of(function() reg.clip_grad_value_({leaf({1})}, "x") end))
   end)
 end)

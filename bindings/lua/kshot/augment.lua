@@ -544,6 +544,12 @@ function Pipeline:__call(x, y, opts)
     fail("augment", ("x must be float32, got %s %s (convert with x:float())"):format(x:dtype(), shape_str(x)))
   end
   if opts ~= nil then opts = options.check(opts, "augment", { "out", "y_out" }) else opts = {} end
+  -- [N, H, W] (gray images without their channel dim) and [C, H, W] (one image, as a
+  -- torchvision transform takes) look alike, so neither is guessed: the error says both fixes
+  if x:dim() == 3 and #self.steps > 0 then
+    fail(self.steps[1].name, ("x must be a contiguous float32 image batch [B, C, H, W], got %s %s (gray images "
+      .. "[N, H, W]: x:unsqueeze(1); one image [C, H, W]: aug(x:unsqueeze(0))[0])"):format(x:dtype(), shape_str(x)))
+  end
   if not x:is_contiguous() then x = x:contiguous() end
   local out = opts.out
   if #self.steps == 0 then

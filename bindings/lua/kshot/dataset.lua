@@ -148,6 +148,24 @@ function Subset:gather(idx)
 end
 
 --- Batch a dataset without gather: get(i) for every row, stacked along dim 0.
+-- Plain values become tensors as torch's default_collate makes them: a column
+-- of Lua integers is int64 (class labels, ready for cross_entropy), a column
+-- holding any float is float32, booleans are bool; tables go through ks.tensor.
+local function collate_column(values)
+  local first = values[1]
+  if ks.is_tensor(first) then return ks.stack(values, 0) end
+  if type(first) == "boolean" then return ks.tensor(values, ks.bool) end
+  if type(first) == "number" then
+    for _, v in ipairs(values) do
+      if math.type(v) ~= "integer" then return ks.tensor(values) end
+    end
+    return ks.tensor(values, ks.int64)
+  end
+  local rows = {}
+  for k, v in ipairs(values) do rows[k] = ks.tensor(v) end
+  return ks.stack(rows, 0)
+end
+
 function M.stack_rows(ds, idx)
   local cols, nout = {}, 0
   for k = 0, idx:size(0) - 1 do
@@ -161,11 +179,16 @@ function M.stack_rows(ds, idx)
           :format(i, type(v), j))
       end
       cols[j] = cols[j] or {}
-      cols[j][k + 1] = ks.is_tensor(row[j]) and row[j] or ks.tensor(row[j])
+      local first = cols[j][1]
+      if first ~= nil and (ks.is_tensor(first) ~= ks.is_tensor(v) or type(first) ~= type(v)) then
+        fail("DataLoader", ("the dataset's get(%d) returned a %s as value %d where earlier rows gave a %s")
+          :format(i, ks.is_tensor(v) and "tensor" or type(v), j, ks.is_tensor(first) and "tensor" or type(first)))
+      end
+      cols[j][k + 1] = v
     end
   end
   local out = {}
-  for j = 1, nout do out[j] = ks.stack(cols[j], 0) end
+  for j = 1, nout do out[j] = collate_column(cols[j]) end
   return table.unpack(out, 1, nout)
 end
 
@@ -177,6 +200,11 @@ DataLoader.__name = "kshot.DataLoader"
 --- D.DataLoader(ds, {batch_size=1, shuffle=false, drop_last=false,
 --   generator=g | seed=n, transform=function(x, y, ...) return x, y end,
 --   sampler=s, collate_fn=function(rows) ... end})
+-- transform: applied to each batch (a function or an augment pipeline); the
+-- values it returns replace the batch's first ones and the rest stay, so a
+-- transform of x alone (function(x) return aug(x) end) keeps y. Rows' plain
+-- values are batched as torch's default_collate does: Lua integers -> int64,
+-- floats -> float32, booleans -> bool.
 -- sampler: the rows of each epoch (D.WeightedRandomSampler, RandomSampler, ...;
 -- see kshot.dataset_extra), instead of shuffle. collate_fn: makes a batch from
 -- the list of rows (each a list {x_i, y_i, ...} from ds:get(i)) and returns
@@ -200,8 +228,9 @@ function M.DataLoader(ds, opts)
   if math.type(bs) ~= "integer" or bs < 1 then
     fail("DataLoader", "batch_size must be an integer >= 1, got " .. tostring(bs))
   end
-  if opts.transform ~= nil and type(opts.transform) ~= "function" then
-    fail("DataLoader", "transform must be a function, got " .. type(opts.transform))
+  local tr = opts.transform
+  if tr ~= nil and type(tr) ~= "function" and type((getmetatable(tr) or {}).__call) ~= "function" then
+    fail("DataLoader", "transform must be a function or a callable table (an augment pipeline), got " .. type(tr))
   end
   local gen = opts.generator
   if gen ~= nil and not (type(gen) == "userdata" and (getmetatable(gen) or {}).__name == "kshot.Generator") then
@@ -226,6 +255,16 @@ function DataLoader:len()
   return (self.n + self.batch_size - 1) // self.batch_size
 end
 DataLoader.__len = DataLoader.len
+
+-- The transform's results replace the batch's first values; those it does not
+-- return stay, so transform = aug (an augment pipeline called with x only, as a
+-- torchvision transform) keeps the labels instead of dropping them silently.
+local function apply_transform(transform, ...)
+  local batch = table.pack(...)
+  local out = table.pack(transform(...))
+  for j = out.n + 1, batch.n do out[j] = batch[j] end
+  return table.unpack(out, 1, math.max(out.n, batch.n))
+end
 
 --- Iterator over one epoch: for x, y in loader:iter() do ... end
 function DataLoader:iter()
@@ -252,7 +291,7 @@ function DataLoader:iter()
     local start = k * bs
     local idx = order:narrow(0, start, math.min(bs, self.n - start))
     k = k + 1
-    if self.transform then return self.transform(gather(idx)) end
+    if self.transform then return apply_transform(self.transform, gather(idx)) end
     return gather(idx)
   end
 end

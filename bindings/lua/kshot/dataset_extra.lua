@@ -33,7 +33,9 @@ end
 --- D.Dataset{len = function(self) ... end, get = function(self, i) ... end, ...}:
 -- a map-style data set (torch's Dataset subclass with __len__ and
 -- __getitem__): the table itself, given #ds and ds[i] (the row as a list);
--- other fields stay (self.x = ...). DataLoader batches it with get(i) and ks.stack.
+-- other fields stay (self.x = ...). get(self, i) (i 0-based) returns the row's
+-- values, e.g. return x, label. DataLoader batches it with get(i) and ks.stack:
+-- tensors stacked, Lua integers as int64 (labels), floats float32, booleans bool.
 function M.Dataset(def)
   if type(def) ~= "table" or type(def.len) ~= "function" or type(def.get) ~= "function" then
     error("Dataset: expects a table with the functions len(self) and get(self, i)", 2)

@@ -71,15 +71,52 @@ function M.l2_penalty(params, lambda)
   return total and total * (0.5 * lambda) or ks.tensor(0)
 end
 
+-- clip_grad_norm_'s arguments after params: torch's positional ones, then an options table
+local CLIP_ARGS = {"max_norm", "norm_type", "error_if_nonfinite"}
+local function clip_args(...)
+  local args = table.pack(...)
+  local last = args[args.n]
+  local opts = {}
+  if args.n > 0 and type(last) == "table" and not ks.is_tensor(last) then
+    opts = options.check(last, "clip_grad_norm_", CLIP_ARGS, 3)
+    args[args.n], args.n = nil, args.n - 1
+  end
+  if args.n > #CLIP_ARGS then fail("clip_grad_norm_: expected at most %d arguments after params, got %d", #CLIP_ARGS, args.n) end
+  local v = {}
+  for i, name in ipairs(CLIP_ARGS) do
+    if args[i] ~= nil and opts[name] ~= nil then
+      fail("clip_grad_norm_: %s given both as argument %d and in the options table", name, i + 1)
+    end
+    v[name] = args[i]
+    if v[name] == nil then v[name] = opts[name] end
+  end
+  return v
+end
+
 --- Scale all gradients together so their global norm is at most max_norm.
--- norm_type: a number p >= 1 or math.huge (max |g|). Returns the total norm
+-- clip_grad_norm_(params, max_norm[, norm_type = 2[, error_if_nonfinite = false]][, {max_norm =,
+-- norm_type =, error_if_nonfinite =}]): torch's positional order, or its keywords in
+-- an options table after the positional values.
+-- norm_type: a number p >= 1, or math.huge / "inf" (max |g|). Returns the total norm
 -- before clipping (a float32 scalar tensor, as PyTorch). Parameters without
 -- a gradient are ignored. Partial sums are combined in double in parameter order.
-function M.clip_grad_norm_(params, max_norm, norm_type)
+-- error_if_nonfinite = true raises an error when the total norm is nan or inf
+-- (the gradients are left as they are); with false (the default) an infinite
+-- norm zeroes the gradients and a nan one leaves them (torch multiplies them by nan).
+function M.clip_grad_norm_(params, ...)
   params = param_list("clip_grad_norm_", params)
-  norm_type = norm_type or 2
+  local a = clip_args(...)
+  local max_norm, norm_type = a.max_norm, a.norm_type or 2
+  if norm_type == "inf" then norm_type = math.huge end
   if type(max_norm) ~= "number" or max_norm < 0 then fail("clip_grad_norm_: max_norm must be a number >= 0, got %s", tostring(max_norm)) end
-  if type(norm_type) ~= "number" or norm_type < 1 then fail("clip_grad_norm_: norm_type must be >= 1 or math.huge, got %s", tostring(norm_type)) end
+  if type(norm_type) ~= "number" or norm_type < 1 then
+    fail("clip_grad_norm_: norm_type must be a number >= 1, or math.huge or \"inf\" for the max norm, got %s %s",
+      type(norm_type), tostring(norm_type))
+  end
+  local check_finite = a.error_if_nonfinite
+  if check_finite ~= nil and type(check_finite) ~= "boolean" then
+    fail("clip_grad_norm_: error_if_nonfinite must be a boolean, got %s", type(check_finite))
+  end
   local grads = {}
   for _, p in ipairs(params) do
     local g = p.grad
@@ -90,7 +127,8 @@ function M.clip_grad_norm_(params, max_norm, norm_type)
   ks.no_grad(function()
     for _, g in ipairs(grads) do
       if norm_type == math.huge then
-        total = math.max(total, g:abs():max():item())
+        local m = g:abs():max():item()
+        if m ~= m or m > total then total = m end -- a nan stays (math.max would drop it)
       elseif norm_type == 2 then
         total = total + (g * g):sum():item()
       else
@@ -98,6 +136,11 @@ function M.clip_grad_norm_(params, max_norm, norm_type)
       end
     end
     if norm_type ~= math.huge then total = total ^ (1 / norm_type) end
+    if check_finite and (total ~= total or total == math.huge) then
+      fail("clip_grad_norm_: the total norm of order %s of the gradients is %s, so it cannot be clipped; "
+        .. "find the parameter with p.grad:isfinite():all(), or pass error_if_nonfinite = false to scale anyway",
+        tostring(norm_type), tostring(total))
+    end
     local coef = max_norm / (total + 1e-6)
     if coef < 1 then
       for _, g in ipairs(grads) do g:mul_(coef) end

@@ -371,10 +371,12 @@ local function is_file_metadata(t)
 end
 
 --- Copy tensors from sd into this module's parameters and buffers.
--- opts.strict (default true): missing or unexpected keys are an error; other
--- keys are an error (state_dict()'s key list as second argument is ignored,
--- and so is ks.load's metadata: m:load_state_dict(ks.load(path)) works, as
--- model.load_state_dict(torch.load(path)), whatever metadata the file holds).
+-- opts.strict (default true; also torch's positional m:load_state_dict(sd, false)):
+-- missing or unexpected keys are an error; with strict = false they are skipped
+-- and listed in the result. A shape mismatch is an error either way.
+-- state_dict()'s key list as second argument is ignored, and so is ks.load's
+-- metadata: m:load_state_dict(ks.load(path)) works, as
+-- model.load_state_dict(torch.load(path)), whatever metadata the file holds.
 -- Returns {missing_keys = {...}, unexpected_keys = {...}}.
 function Module:load_state_dict(sd, opts)
   if type(sd) ~= "table" then error("load_state_dict: table of tensors expected, got " .. type(sd), 2) end

@@ -8,9 +8,10 @@ local regularize = require "kshot.regularize"
 
 local M = {}
 
---- nn.utils.clip_grad_norm_(parameters, max_norm[, norm_type = 2 (p >= 1, or math.huge)]) -> the total norm before
--- clipping: the gradients scaled in place so their global norm is at most max_norm
--- (kshot.regularize's; help("regularize.clip_grad_norm_") has the details)
+--- nn.utils.clip_grad_norm_(parameters, max_norm[, norm_type = 2 (p >= 1, or math.huge / "inf")[,
+-- error_if_nonfinite = false]]) -> the total norm before clipping: the gradients scaled in place so
+-- their global norm is at most max_norm; torch's keywords also as a table after the positional values
+-- ({norm_type =, error_if_nonfinite =}) (kshot.regularize's; help("regularize.clip_grad_norm_") has the details)
 M.clip_grad_norm_ = regularize.clip_grad_norm_
 --- nn.utils.clip_grad_value_(parameters, clip_value): each gradient element clamped in place
 -- to [-clip_value, clip_value] (kshot.regularize's)
