@@ -126,6 +126,9 @@ void ks_lua_add_path(lua_State *L)
             found = access(probe, F_OK) == 0;
         }
         if (!found) return;
+        /* "<bin>/../bindings/lua" made canonical: tracebacks and help name the files plainly */
+        char canon[PATH_MAX];
+        if (realpath(cand, canon)) snprintf(cand, sizeof cand, "%s", canon);
     }
     lua_getglobal(L, "package");
     if (!lua_istable(L, -1)) { lua_pop(L, 1); return; }

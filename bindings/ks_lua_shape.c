@@ -26,10 +26,27 @@ static ks_tensor **check_list(lua_State *L, int arg, int *n)
     return ts;
 }
 
-static int join(lua_State *L, ks_status (*fn)(ks_ctx *, int, ks_tensor *const *, int64_t, ks_tensor **))
+/* dim at 2: an integer, or torch's keyword in a table ({dim = 1}); nothing after it */
+static lua_Integer join_dim(lua_State *L, const char *op)
+{
+    static const char *const known[] = {"dim", NULL};
+    for (int i = lua_gettop(L); i > 2; i--)
+        if (!lua_isnil(L, i)) luaL_error(L, "%s: takes (tensors[, dim]), got an argument #%d (%s)", op, i, luaL_typename(L, i));
+    if (!lua_istable(L, 2)) return luaL_optinteger(L, 2, 0);
+    ks_lua_check_known(L, 2, op, known);
+    lua_getfield(L, 2, "dim");
+    if (!lua_isnil(L, -1) && !lua_isinteger(L, -1))
+        luaL_error(L, "%s: option 'dim' must be an integer, got %s", op, luaL_typename(L, -1));
+    lua_Integer dim = lua_isnil(L, -1) ? 0 : lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return dim;
+}
+
+static int join(lua_State *L, const char *op,
+                ks_status (*fn)(ks_ctx *, int, ks_tensor *const *, int64_t, ks_tensor **))
 {
     ks_ctx *c = KS_CTX(L);
-    lua_Integer dim = luaL_optinteger(L, 2, 0);
+    lua_Integer dim = join_dim(L, op);
     int n;
     ks_tensor **ts = check_list(L, 1, &n);
     ks_tensor **box = ks_lua_newbox(L);
@@ -47,10 +64,10 @@ static ks_status ag_stack(ks_ctx *c, int n, ks_tensor *const *ts, int64_t dim, k
 {
     return ks_ag_join(c, true, n, ts, dim, out);
 }
-/* ks.cat({a, b, ...}[, dim=0]) */
-static int l_cat(lua_State *L) { return join(L, ag_cat); }
-/* ks.stack({a, b, ...}[, dim=0]) */
-static int l_stack(lua_State *L) { return join(L, ag_stack); }
+/* ks.cat({a, b, ...}[, dim=0]) or ks.cat(list, {dim = 0}) */
+static int l_cat(lua_State *L) { return join(L, "cat", ag_cat); }
+/* ks.stack({a, b, ...}[, dim=0]) or ks.stack(list, {dim = 0}) */
+static int l_stack(lua_State *L) { return join(L, "stack", ag_stack); }
 
 /* Push a Lua list of the n views of t along dim with the given sizes. */
 static int push_pieces(lua_State *L, ks_ctx *c, ks_tensor *t, int64_t dim, int64_t n, const int64_t *sizes)

@@ -201,9 +201,16 @@ describe("DataLoader", function()
     ok, err = pcall(D.DataLoader, ds, { batchsize = 5 })
     assert.is_false(ok)
     assert.truthy(err:find("DataLoader: unknown option 'batchsize' (known: batch_size, shuffle, drop_last, "
-      .. "generator, seed, transform, sampler, collate_fn); did you mean 'batch_size'?", 1, true), err)
+      .. "generator, seed, transform, sampler, collate_fn, num_workers, pin_memory); did you mean 'batch_size'?", 1,
+      true), err)
     ok, err = pcall(D.DataLoader, nil)
     assert.truthy(err:find("dataset expected"))
+    -- torch's reflexive num_workers = 0 / pin_memory = false are accepted; what kshot cannot do is an error
+    assert.equal(5, #D.DataLoader(ds, { batch_size = 2, num_workers = 0, pin_memory = false }))
+    ok, err = pcall(D.DataLoader, ds, { num_workers = 4 })
+    assert.truthy(err:find("num_workers must be 0, got 4: kshot makes batches in the calling thread", 1, true), err)
+    ok, err = pcall(D.DataLoader, ds, { pin_memory = true })
+    assert.truthy(err:find("pin_memory must be false, got true: kshot runs on the CPU only", 1, true), err)
   end)
 
   it("a custom dataset whose len() or get(i) returns the wrong kind is a clear error", function()

@@ -209,10 +209,20 @@ DataLoader.__name = "kshot.DataLoader"
 -- see kshot.dataset_extra), instead of shuffle. collate_fn: makes a batch from
 -- the list of rows (each a list {x_i, y_i, ...} from ds:get(i)) and returns
 -- the batch's values, instead of stacking.
+-- num_workers = 0 and pin_memory = false (torch's habits) are accepted: batches
+-- are made in the calling thread (the tensor kernels are multi-threaded) and
+-- there is no GPU; other values are an error that says so.
 function M.DataLoader(ds, opts)
   local n = ds_len(ds, "DataLoader")
   opts = options.check(opts, "DataLoader", { "batch_size", "shuffle", "drop_last", "generator", "seed", "transform",
-    "sampler", "collate_fn" })
+    "sampler", "collate_fn", "num_workers", "pin_memory" })
+  if opts.num_workers ~= nil and opts.num_workers ~= 0 then
+    fail("DataLoader", "num_workers must be 0, got " .. tostring(opts.num_workers)
+      .. ": kshot makes batches in the calling thread (its kernels use ks.set_num_threads)")
+  end
+  if opts.pin_memory ~= nil and opts.pin_memory ~= false then
+    fail("DataLoader", "pin_memory must be false, got " .. tostring(opts.pin_memory) .. ": kshot runs on the CPU only")
+  end
   local sampler = opts.sampler
   if sampler ~= nil then
     if type(sampler) ~= "table" or type(sampler.indices) ~= "function" or type(sampler.len) ~= "function" then
