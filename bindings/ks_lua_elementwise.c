@@ -387,13 +387,19 @@ static int addc_impl(lua_State *L, bool inplace)
     ks_ctx *c = KS_CTX(L);
     bool divide = lua_tointeger(L, UP_OP) != 0;
     ks_tensor *self = check_tensor(L, 1), *t1 = check_tensor(L, 2), *t2 = check_tensor(L, 3);
+    const char *name = divide ? (inplace ? "addcdiv_" : "addcdiv") : (inplace ? "addcmul_" : "addcmul");
+    /* value is the only option: another key or a 5th argument is a mistake, not something to skip */
+    while (lua_gettop(L) > 4 && lua_isnil(L, -1)) lua_pop(L, 1); /* f(t, t1, t2, v, nil) is f(t, t1, t2, v) */
+    if (lua_gettop(L) > 4)
+        return luaL_argerror(L, 5, lua_pushfstring(L, "%s takes (t, t1, t2[, value | {value =}]), got %d arguments",
+                                                   name, lua_gettop(L)));
+    ks_lua_check_known(L, 4, name, (const char *const[]){"value", NULL});
     ks_scalar v = ks_scalar_float(1);
     opt_scalar(L, 4, "value", &v);
     double value = v.kind == KS_FLOAT32 ? v.f : (double)v.i;
     ks_tensor *dst = inplace ? self : NULL;
     ks_tensor **box = dst ? NULL : push_box(L);
     ks_tensor *r = NULL;
-    const char *name = divide ? (inplace ? "addcdiv_" : "addcdiv") : (inplace ? "addcmul_" : "addcmul");
     ks_tensor *ins[3] = {self, t1, t2};
     ks_status st = inplace ? guard_write(c, name, self, t1, t2, NULL) : ks_ag_refuse(c, name, 3, ins);
     if (st ||

@@ -43,11 +43,44 @@ static ks_status ag_bmm(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **o) { 
 static ks_status ag_mv(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **o) { return ks_ag_mm(c, KS_AG_MV, a, b, o); }
 static ks_status ag_dot(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **o) { return ks_ag_mm(c, KS_AG_DOT, a, b, o); }
 
-static int l_mm(lua_State *L) { return binary(L, ag_mm); }
-static int l_bmm(lua_State *L) { return binary(L, ag_bmm); }
-static int l_mv(lua_State *L) { return binary(L, ag_mv); }
-static int l_dot(lua_State *L) { return binary(L, ag_dot); }
-static int l_outer(lua_State *L) { return binary(L, ks_ag_outer); }
+/* f(a, b[, {out = r}]) for mm, bmm, mv, dot, outer: torch's out= keyword in
+ * an options table, as ks.add takes it. Anything else after b is an error
+ * (an extra argument used to be dropped: ks.mm(a, b, {out = r}) quietly
+ * returned a new tensor and left r alone). */
+static int strict(lua_State *L, const char *name, ks_product kind, binary_fn fn)
+{
+    int top = lua_gettop(L);
+    while (top > 2 && lua_isnil(L, top)) top--; /* trailing nils are absent arguments */
+    if (top == 2) {
+        lua_settop(L, 2);
+        return binary(L, fn);
+    }
+    if (top > 3)
+        return luaL_argerror(L, 4, lua_pushfstring(L, "%s takes (a, b[, {out = r}]), got %d arguments", name, top));
+    if (!lua_istable(L, 3))
+        return luaL_argerror(L, 3, lua_pushfstring(L, "options table {out = r} expected, got %s", luaL_typename(L, 3)));
+    ks_lua_check_known(L, 3, name, (const char *const[]){"out", NULL});
+    lua_getfield(L, 3, "out");
+    if (lua_isnil(L, -1)) {
+        lua_settop(L, 2);
+        return binary(L, fn);
+    }
+    ks_tensor *out = ks_lua_check_tensor(L, 4);
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *a = ks_lua_check_tensor(L, 1), *b = ks_lua_check_tensor(L, 2);
+    /* as torch: no autograd through out=, and out itself may not be a tensor that requires grad */
+    ks_tensor *ins[3] = {a, b, out};
+    if (ks_ag_needs_record(c, 3, ins))
+        return luaL_error(L, "%s(): functions with out=... arguments don't support automatic differentiation", name);
+    if (ks_product_out(c, kind, a, b, out)) return ks_lua_raise(L, c);
+    return 1; /* out, on the top */
+}
+
+static int l_mm(lua_State *L) { return strict(L, "mm", KS_PRODUCT_MM, ag_mm); }
+static int l_bmm(lua_State *L) { return strict(L, "bmm", KS_PRODUCT_BMM, ag_bmm); }
+static int l_mv(lua_State *L) { return strict(L, "mv", KS_PRODUCT_MV, ag_mv); }
+static int l_dot(lua_State *L) { return strict(L, "dot", KS_PRODUCT_DOT, ag_dot); }
+static int l_outer(lua_State *L) { return strict(L, "outer", KS_PRODUCT_OUTER, ks_ag_outer); }
 
 static double opt_number_field(lua_State *L, int arg, const char *key, double def)
 {

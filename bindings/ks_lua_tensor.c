@@ -596,6 +596,32 @@ static int t_to(lua_State *L)
     VIEW_RUN(ks_to_dtype(c, t, dt, &r));
 }
 
+/* PyTorch's legacy type strings of the dtypes (CPU tensors), by ks_dtype */
+static const char *const TYPE_NAMES[KS_NUM_DTYPES] = {
+    [KS_FLOAT32] = "torch.FloatTensor", [KS_INT64] = "torch.LongTensor", [KS_UINT8] = "torch.ByteTensor",
+    [KS_BOOL] = "torch.BoolTensor"};
+
+/* With no argument, the type string of t's dtype, as PyTorch's t.type(); a dtype, a tensor or one of those
+ * strings converts as t:to (so x:type(y:type()) works as in PyTorch). Documented in help_signatures.lua. */
+static int t_type(lua_State *L)
+{
+    ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        const char *name = (unsigned)t->dtype < KS_NUM_DTYPES ? TYPE_NAMES[t->dtype] : NULL;
+        if (!name) return luaL_error(L, "type: no PyTorch type name for dtype %s", ks_dtype_name(t->dtype));
+        lua_pushstring(L, name);
+        return 1;
+    }
+    if (lua_type(L, 2) == LUA_TSTRING)
+        for (int d = 0; d < KS_NUM_DTYPES; d++)
+            if (TYPE_NAMES[d] && strcmp(lua_tostring(L, 2), TYPE_NAMES[d]) == 0) {
+                lua_pushstring(L, ks_dtype_name((ks_dtype)d));
+                lua_replace(L, 2);
+                break;
+            }
+    return t_to(L);
+}
+
 static int to_fixed(lua_State *L, ks_dtype dt)
 {
     ks_ctx *c = KS_CTX(L);
@@ -670,7 +696,7 @@ static const luaL_Reg tensor_methods[] = {
     {"permute", t_permute}, {"narrow", t_narrow}, {"select", t_select}, {"squeeze", t_squeeze},
     {"unsqueeze", t_unsqueeze}, {"expand", t_expand}, {"expand_as", t_expand_as},
     {"view_as", t_view_as}, {"reshape_as", t_reshape_as}, {"flip", t_flip},
-    {"flatten", t_flatten}, {"contiguous", t_contiguous}, {"clone", t_clone}, {"to", t_to}, {"type", t_to},
+    {"flatten", t_flatten}, {"contiguous", t_contiguous}, {"clone", t_clone}, {"to", t_to}, {"type", t_type},
     {"float", t_float}, {"long", t_long}, {"byte", t_byte}, {"bool", t_bool}, {"copy_", t_copy_},
     {"item", t_item}, {"totable", t_totable}, {"tolist", t_totable}, {"close", tensor_release},
     {NULL, NULL}};

@@ -307,6 +307,16 @@ describe("kshot.help_signatures", function()
     dim = function() return 0 end, index = function() return ks.tensor({ 0 }, ks.int64) end,
     value = function() return 7 end, ["size..."] = function() return 2 end, num_features = function() return 3 end,
     params = function() return { ks.zeros(2, { requires_grad = true }) } end }
+  -- the schedulers' optimizer, and SequentialLR's schedulers on that same optimizer (made after it)
+  local sample_opt
+  SAMPLE.opt = function()
+    sample_opt = ks.optim.SGD({ ks.zeros(2, { requires_grad = true }) }, { lr = 0.1, momentum = 0.9 })
+    return sample_opt
+  end
+  SAMPLE["{schedulers}"] = function()
+    local lr = ks.optim.lr_scheduler
+    return { lr.StepLR(sample_opt, 2), lr.StepLR(sample_opt, 3) }
+  end
 
   -- a signature line's positional arguments before its options table {k = ...} and that table's text
   -- (nil when the line has none): "t:add(other[, {alpha = 1, out = r}])" -> {"other"}, "{alpha = 1, out = r}"
@@ -367,12 +377,8 @@ describe("kshot.help_signatures", function()
     return bad
   end
 
-  -- functions that ignore keys they do not know, so an unknown key proves nothing; their options are
-  -- checked by effect or in their source below
-  local IGNORES_UNKNOWN = {
-    ["ks.addcdiv"] = "ks_lua_elementwise.c addc_impl reads only the field 'value'",
-    ["t:addcdiv"] = "the same binding", ["t:addcdiv_"] = "the same binding", ["t:addcmul_"] = "the same binding",
-  }
+  -- (h79: the list of functions that ignored unknown keys, addc* and the lr schedulers, is gone: they all
+  -- reject one now, so every signature with an options table is probed)
   local function is_scheduler(key) return key:match("^optim%.lr_scheduler%.") ~= nil end
 
   it("documents only public callables, and each entry is what help shows for that name", function()
@@ -409,8 +415,8 @@ describe("kshot.help_signatures", function()
     has(add, "PyTorch: torch.add")
     has(help.text("t:add_"), "refuses a tensor that requires grad")
     local relu = help.text("nn.ReLU")
-    assert.truthy(relu:find("^nn%.ReLU%(%)\n"), relu)
-    has(relu, "an inplace argument is accepted and ignored")
+    assert.truthy(relu:find("^nn%.ReLU%(%[inplace = false%]%)\n"), relu)
+    has(relu, "inplace (a boolean) is accepted for ports and not used")
     assert.equal(relu, help.text(ks.nn.ReLU))
     assert.equal(relu, help.text("torch.nn.ReLU"))
     local adam = help.text("optim.Adam")
@@ -425,7 +431,7 @@ describe("kshot.help_signatures", function()
     local bad, probed = {}, 0
     for _, key in ipairs(keys) do
       for line in (sigs[key].sig .. "\n"):gmatch("(.-)\n") do
-        if split_line(line) and not IGNORES_UNKNOWN[key] and not is_scheduler(key) then
+        if split_line(line) then
           probed = probed + 1
           for _, k in ipairs(rejected_keys(key, line)) do bad[#bad + 1] = key .. ": " .. k end
         end
@@ -436,15 +442,15 @@ describe("kshot.help_signatures", function()
     -- the check itself can fail: a misspelled option, an option of another function
     assert.same({ "keepdm" }, rejected_keys("t:sum", "t:sum{dim =, keepdm =}"))
     assert.same({ "alpha" }, rejected_keys("t:mul", "t:mul(other[, {alpha = 1}])"))
-    assert.same({ "accepted an unknown option" }, rejected_keys("t:addcdiv", "t:addcdiv(t1, t2, {value =})"))
+    assert.same({ "accepted an unknown option" }, rejected_keys("nn.Identity", "nn.Identity({x =})")) -- takes anything
   end)
 
-  it("checks the options of the functions that ignore unknown keys by their effect or their source", function()
+  it("checks addcdiv/addcmul's value by its effect, and that the schedulers' code reads their documented options",
+    function()
     assert.same({ 2, 2 }, ks.addcdiv(ks.zeros(2), ks.ones(2), ks.full({ 2 }, 2.0), { value = 4 }):totable())
     assert.same({ 2, 2 }, ks.zeros(2):addcdiv(ks.ones(2), ks.full({ 2 }, 2.0), { value = 4 }):totable())
     assert.same({ 2, 2 }, ks.zeros(2):addcdiv_(ks.ones(2), ks.full({ 2 }, 2.0), { value = 4 }):totable())
     assert.same({ 6, 6 }, ks.zeros(2):addcmul_(ks.ones(2), ks.full({ 2 }, 3.0), { value = 2 }):totable())
-    for key in pairs(IGNORES_UNKNOWN) do has(sigs[key].sig, "{value =}") end
     -- the schedulers read their options as opts.<key> or through number_opt(name, opts, "<key>", ...)
     local root = package.searchpath("kshot.optim.lr_scheduler", package.path):gsub("lr_scheduler%.lua$", "")
     local src = ""

@@ -207,6 +207,59 @@ describe("lr schedules", function()
     assert.matches("total_steps", err_of(function() lr.OneCycleLR(o, {max_lr = 1}) end))
     assert.matches("step_fn must be a function", err_of(function() lr.range_test(o, nil) end))
   end)
+
+  -- h79: every scheduler used to read only its own keys and drop the others (LinearLR(opt, {zz = 1}) was accepted)
+  it("rejects an unknown option naming it and listing the known ones", function()
+    local function err_of(fn) local ok, e = pcall(fn); assert.is_false(ok, "accepted"); return e end
+    local o = sgd()
+    local cases = {
+      {"StepLR", {step_size = 2}, "step_size, gamma, last_epoch"},
+      {"MultiStepLR", {milestones = {2}}, "milestones, gamma, last_epoch"},
+      {"ExponentialLR", {gamma = 0.9}, "gamma, last_epoch"},
+      {"CosineAnnealingLR", {T_max = 3}, "T_max, eta_min, last_epoch"},
+      {"LinearLR", {}, "start_factor, end_factor, total_iters, last_epoch"},
+      {"LambdaLR", {lr_lambda = function() return 1 end}, "lr_lambda, last_epoch"},
+      {"MultiplicativeLR", {lr_lambda = function() return 1 end}, "lr_lambda, last_epoch"},
+      {"ConstantLR", {}, "factor, total_iters, last_epoch"},
+      {"PolynomialLR", {}, "total_iters, power, last_epoch"},
+      {"CosineAnnealingWarmRestarts", {T_0 = 2}, "T_0, T_mult, eta_min, last_epoch"},
+      {"CyclicLR", {base_lr = 0.01, max_lr = 0.1}, "base_lr, max_lr, step_size_up, step_size_down, mode, gamma, "
+        .. "scale_fn, scale_mode, cycle_momentum, base_momentum, max_momentum, last_epoch"},
+      {"OneCycleLR", {max_lr = 0.1, total_steps = 10}, "max_lr, total_steps, epochs, steps_per_epoch, pct_start, "
+        .. "anneal_strategy, cycle_momentum, base_momentum, max_momentum, div_factor, final_div_factor, three_phase"},
+      {"ReduceLROnPlateau", {}, "mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps"},
+    }
+    for _, c in ipairs(cases) do
+      local name, good, known = c[1], c[2], c[3]
+      local bad = {zz = 1}
+      for k, v in pairs(good) do bad[k] = v end
+      assert.equal(name .. ": unknown option 'zz' (known: " .. known .. ")", err_of(function() lr[name](o, bad) end))
+      assert.is_table(lr[name](sgd(), good)) -- the same call without the unknown key is fine
+    end
+    -- a misspelled key gets a hint, and the rate is not changed by the refused call
+    local before = o.param_groups[1].lr
+    assert.equal("StepLR: unknown option 'gama' (known: step_size, gamma, last_epoch); did you mean 'gamma'?",
+      err_of(function() lr.StepLR(o, 3, {gama = 0.5}) end))
+    assert.equal(before, o.param_groups[1].lr)
+    assert.equal("SequentialLR: unknown option 'milestone' (known: milestones, last_epoch); did you mean 'milestones'?",
+      err_of(function() lr.SequentialLR(o, {lr.StepLR(o, 2), lr.StepLR(o, 3)}, {milestone = {2}}) end))
+    assert.equal("range_test: unknown option 'num_iters' (known: start_lr, end_lr, num_iter, smooth_f, diverge_th, "
+      .. "model); did you mean 'num_iter'?", err_of(function() lr.range_test(o, function() return 1 end, {num_iters = 5}) end))
+    -- last_epoch: OneCycleLR and ReduceLROnPlateau have none in kshot; .new takes it as its own argument
+    assert.matches("OneCycleLR: unknown option 'last_epoch' %(known: max_lr,",
+      err_of(function() lr.OneCycleLR(o, {max_lr = 0.1, total_steps = 10, last_epoch = 3}) end))
+    assert.matches("ReduceLROnPlateau: unknown option 'last_epoch'", err_of(function() lr.ReduceLROnPlateau(o, {last_epoch = 3}) end))
+    assert.equal("StepLR: StepLR.new takes last_epoch as its third argument, not in the options table",
+      err_of(function() lr.StepLR.new(o, {step_size = 2, last_epoch = 0}) end))
+    assert.equal("ChainedScheduler: takes one argument, the list of schedulers (as torch 1.13), got 1 more",
+      err_of(function() lr.ChainedScheduler({lr.StepLR(o, 2)}, {zz = 1}) end))
+    -- SequentialLR(opt, schedulers, {milestones =}, last_epoch) uses the last_epoch it used to drop
+    local o2 = sgd()
+    local seq = lr.SequentialLR(o2, {lr.StepLR(o2, 2), lr.StepLR(o2, 3)}, {milestones = {2}}, 4)
+    assert.equal(5, seq.last_epoch)
+    assert.matches("option 'last_epoch' is given twice", err_of(function()
+      lr.SequentialLR(o2, {lr.StepLR(o2, 2), lr.StepLR(o2, 3)}, {milestones = {2}, last_epoch = 1}, 4) end))
+  end)
 end)
 
 -- LambdaLR, MultiplicativeLR, ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR against torch 1.13:

@@ -204,7 +204,7 @@ describe("nn training", function()
       err_of(function() local c = nn.Conv2d(3, 4, 3, {groups = 0}); return c end))
     assert.matches(here .. "MaxPool2d: kernel_size must be an integer >= 1 or a pair of them, got 0",
       err_of(function() local c = nn.MaxPool2d(0); return c end))
-    assert.matches(here .. "BatchNorm2d: option 'momentum' must be a number in %[0, 1%], got string x",
+    assert.matches(here .. "BatchNorm2d: option 'momentum' must be a number in %[0, 1%] or false, got string x",
       err_of(function() local b = nn.BatchNorm2d(3, {momentum = "x"}); return b end))
     assert.matches("BatchNorm1d: option 'eps' must be a number in %[0, inf%], got %-1",
       err_of(function() local b = nn.BatchNorm1d(3, {eps = -1}); return b end))
@@ -234,6 +234,80 @@ describe("nn training", function()
       err_of(function() local q = nn.Sequential("relu"); return q end))
     assert.equal(2, #nn.Sequential({nn.ReLU(), nn.Tanh()}))
     assert.equal(0, #nn.Sequential())
+  end)
+
+  -- h79: the activation layers kept whatever they were given (nn.Sigmoid(1) was accepted, nn.ReLU(1) too)
+  it("activation layers reject arguments they do not take, and accept a boolean inplace", function()
+    local function err_of(fn)
+      local ok, e = pcall(fn)
+      assert.is_false(ok, "accepted")
+      return e
+    end
+    local here = "nn_module_spec.lua:%d+: "
+    assert.matches(here .. "Sigmoid takes no arguments %(as torch.nn.Sigmoid%), got 1",
+      err_of(function() local m = nn.Sigmoid(1); return m end))
+    assert.matches(here .. "Tanh takes no arguments %(as torch.nn.Tanh%), got 1",
+      err_of(function() local m = nn.Tanh({}); return m end))
+    assert.matches(here .. "ReLU: inplace must be a boolean, got 1", err_of(function() local m = nn.ReLU(1); return m end))
+    assert.matches(here .. "LeakyReLU: inplace must be a boolean, got yes",
+      err_of(function() local m = nn.LeakyReLU(0.2, "yes"); return m end))
+    assert.matches(here .. "SiLU: too many positional arguments %(after the required ones PyTorch's order is inplace%)",
+      err_of(function() local m = nn.SiLU(true, 2); return m end))
+    assert.matches(here .. "GELU: too many positional arguments %(after the required ones PyTorch's order is approximate%)",
+      err_of(function() local m = nn.GELU("tanh", true); return m end))
+    assert.matches(here .. "ReLU: unknown option 'inplce' %(known: inplace%); did you mean 'inplace'%?",
+      err_of(function() local m = nn.ReLU{inplce = true}; return m end))
+    assert.matches("Softmax: unknown option 'dims' %(known: dim%)", err_of(function() local m = nn.Softmax{dims = 1}; return m end))
+    assert.matches("ELU: too many positional arguments", err_of(function() local m = nn.ELU(1.0, false, 3); return m end))
+    -- inplace is accepted and unused: the same values, a new tensor, the input unchanged
+    local x = ks.tensor{-2, 0.5}
+    for _, m in ipairs({nn.ReLU(true), nn.ReLU{inplace = true}, nn.SiLU(true), nn.LeakyReLU(0.2, true), nn.ELU(1.0, true)}) do
+      local y = m(x)
+      assert.is_false(y:shares_storage(x), tostring(m))
+      assert.are.same({-2, 0.5}, x:totable())
+    end
+    assert.are.same(nn.LeakyReLU(0.2)(x):totable(), nn.LeakyReLU(0.2, true)(x):totable())
+    assert.are.same({-0.5, 0.5}, nn.LeakyReLU{negative_slope = 0.25}(x):totable())
+    assert.equal("LeakyReLU(negative_slope=0.01)", tostring(nn.LeakyReLU(nil, true)))
+    assert.are.same({{0.5, 0.5}}, nn.Softmax{dim = 1}(ks.zeros(1, 2)):totable())
+    -- Identity takes and ignores anything, as torch.nn.Identity
+    assert.are.equal(x, nn.Identity(1, "a", {b = 2})(x))
+  end)
+
+  -- h79: torch's momentum=None (the cumulative average of the batch statistics) is momentum = false in kshot
+  -- (nil is the default 0.1); numbers from spec/fixtures/torch_refs/batchnorm_cumulative.py (torch 1.13)
+  it("BatchNorm momentum = false keeps the cumulative average, as torch's momentum=None", function()
+    local function det(shape, a, s)
+      local n = 1
+      for _, d in ipairs(shape) do n = n * d end
+      return (ks.arange(n):float():mul(a):sin() * s + 0.3 * a):reshape(shape)
+    end
+    local function close(want, got)
+      local g = got:reshape({-1}):totable()
+      assert.equal(#want, #g)
+      for i = 1, #want do assert.is_true(math.abs(g[i] - want[i]) <= 1e-5 * (1 + math.abs(want[i])), ("%d: %.7f vs %.7f"):format(i, g[i], want[i])) end
+    end
+    local bn = nn.BatchNorm1d(3, {momentum = false})
+    local y
+    for i, a in ipairs({0.7, 1.3, 0.4}) do y = bn(det({5, 3}, a, i)) end
+    close({-0.047678, 0.515335, 0.989590, 1.268472, 1.359061, 1.253299, 0.906156, 0.440069, -0.076192, -0.672570,
+      -1.069665, -1.303404, -1.454381, -1.244800, -0.863293}, y)
+    close({0.285506, 0.306967, 0.316719}, bn.running_mean)
+    close({2.734014, 3.063577, 2.970612}, bn.running_var)
+    assert.equal(3, bn.num_batches_tracked:item())
+    bn:eval()
+    close({-0.009378, 0.873952, 1.102943, 0.507566, -0.526768, -1.161429}, bn(det({2, 3}, 0.9, 2.0)))
+    assert.equal("BatchNorm1d(3, eps=1e-05, momentum=None, affine=true, track_running_stats=true)", tostring(bn))
+    assert.is_false(bn.momentum)
+    local bn2 = nn.BatchNorm2d(2, 1e-5, false) -- torch's positional order
+    for _, a in ipairs({0.5, 1.1}) do bn2(det({2, 2, 3, 3}, a, 2.0)) end
+    close({0.405435, 0.166093}, bn2.running_mean)
+    close({1.815927, 2.268397}, bn2.running_var)
+    -- the default stays 0.1; true is no momentum
+    assert.equal(0.1, nn.BatchNorm1d(3).momentum)
+    local ok, e = pcall(function() local b = nn.BatchNorm1d(3, {momentum = true}); return b end)
+    assert.is_false(ok)
+    assert.matches("BatchNorm1d: option 'momentum' must be a number in [0, 1] or false, got boolean true", e, 1, true)
   end)
 end)
 

@@ -210,7 +210,7 @@ describe("PyTorch's positional constructor arguments", function()
       err_of(nn.Conv2d, 1, 2, 3, 1, 1, 1, 1, true, "zeros", 5))
     assert.matches("Conv2d: option 'stride' given both positionally and in the options table",
       err_of(nn.Conv2d, 1, 2, 3, 2, {stride = 1}))
-    assert.matches("BatchNorm2d: option 'momentum' must be a number in %[0, 1%], got 5", err_of(nn.BatchNorm2d, 2, 1e-5, 5))
+    assert.matches("BatchNorm2d: option 'momentum' must be a number in %[0, 1%] or false, got 5", err_of(nn.BatchNorm2d, 2, 1e-5, 5))
     assert.matches("Dropout: unknown option 'q'", err_of(nn.Dropout, {q = 1}))
     assert.matches("Embedding: padding_idx must be an integer in %[%-3, 3%), got 3", err_of(nn.Embedding, 3, 2, 3))
   end)

@@ -474,6 +474,27 @@ describe("lerp, addcmul_, addcdiv_, nan_to_num", function()
     assert.matches("[2]", msg, 1, true)
     assert.matches("[3]", msg, 1, true)
   end)
+  -- h79: addc_impl read only 'value': {valu = 2} quietly used value 1, {out = r} quietly left r alone
+  it("addcmul / addcdiv reject an unknown option and an argument they do not take", function()
+    local s, a, b = ks.tensor({1, 1}), ks.tensor({2, 3}), ks.tensor({4, 6})
+    for _, call in ipairs({
+      {"addcmul", function(o) return ks.addcmul(s, a, b, o) end}, {"addcdiv", function(o) return ks.addcdiv(s, a, b, o) end},
+      {"addcmul", function(o) return s:addcmul(a, b, o) end}, {"addcdiv", function(o) return s:addcdiv(a, b, o) end},
+      {"addcmul_", function(o) return s:clone():addcmul_(a, b, o) end},
+      {"addcdiv_", function(o) return s:clone():addcdiv_(a, b, o) end}}) do
+      local name, f = call[1], call[2]
+      assert.matches(name .. ": unknown option 'valu' (known: value); did you mean 'value'?", err_of(f, {valu = 2}), 1, true)
+      assert.matches(name .. ": unknown option 'out' (known: value)", err_of(f, {value = 2, out = ks.zeros(2)}), 1, true)
+    end
+    assert_values(ks.addcmul(s, a, b, {value = 2}), {17, 37})
+    assert_values(s:addcdiv(a, b, 2, nil), {2, 2}) -- a trailing nil is no argument
+    local e = err_of(ks.addcmul, s, a, b, 2, 3)
+    assert.matches("bad argument #5 to '[%w.]*addcmul'", e)
+    assert.matches("(addcmul takes (t, t1, t2[, value | {value =}]), got 5 arguments)", e, 1, true)
+    assert.matches("addcdiv_ takes (t, t1, t2[, value | {value =}]), got 5 arguments",
+      err_of(function() return s:addcdiv_(a, b, 1, {value = 2}) end), 1, true)
+    assert_values(s, {1, 1}) -- the refused in-place calls left s alone
+  end)
   it("nan_to_num", function()
     local t = ks.tensor({nan, inf, -inf, 1})
     assert_values(ks.nan_to_num(t), {0, f32(3.4028234663852886e38), f32(-3.4028234663852886e38), 1})

@@ -361,6 +361,62 @@ describe("mm, bmm, mv, dot, outer", function()
   end)
 end)
 
+-- h79: an extra argument used to be dropped (ks.mm(a, b, {out = r}) returned a new tensor and left r alone);
+-- now {out = r} writes into r as ks.add's does, and anything else is an error
+describe("mm, bmm, mv, dot, outer with out", function()
+  it("write into out and return it", function()
+    local a, b = make({3, 4}, 41), make({4, 2}, 42)
+    local r = ks.zeros(3, 2)
+    assert.are.equal(r, ks.mm(a, b, {out = r}))
+    assert_same(naive_mm(a:totable(), b:totable()), r:totable())
+    local rt = ks.zeros(2, 3):t() -- non-contiguous out
+    assert.are.equal(rt, a:mm(b, {out = rt}))
+    assert_same(naive_mm(a:totable(), b:totable()), rt:totable())
+    local ba, bb = make({2, 3, 4}, 43), make({2, 4, 5}, 44)
+    local br = ks.zeros(2, 3, 5)
+    ks.bmm(ba, bb, {out = br})
+    assert_same(ks.bmm(ba, bb):totable(), br:totable())
+    local v = ks.zeros(2)
+    assert.are.equal(v, ks.mv(ks.tensor{{1, 2}, {3, 4}}, ks.tensor{1, 2}, {out = v}))
+    assert.are.same({5, 11}, v:totable())
+    local d = ks.tensor(0.0)
+    ks.dot(ks.tensor{1, 2}, ks.tensor{3, 4}, {out = d})
+    assert.are.equal(11, d:item())
+    local o = ks.zeros({2, 3}, "int64")
+    ks.tensor({1, 2}, "int64"):outer(ks.tensor({3, 4, 5}, "int64"), {out = o})
+    assert.are.same({{3, 4, 5}, {6, 8, 10}}, o:totable())
+    local sq = ks.tensor{{1, 2}, {3, 4}} -- out aliasing the inputs
+    ks.mm(sq, sq, {out = sq})
+    assert.are.same({{7, 10}, {15, 22}}, sq:totable())
+    assert_same(naive_mm(a:totable(), b:totable()), ks.mm(a, b, {}):totable()) -- no out: a new tensor
+  end)
+
+  it("reject a wrong out, an unknown option, an extra argument and autograd through out", function()
+    local a, b = ks.ones(2, 3), ks.ones(3, 4)
+    local function err_of(f, ...) local ok, e = pcall(f, ...); assert.is_false(ok); return e end
+    assert.matches("mm: out has shape [2, 5] and dtype float32, expected [2, 4] and float32",
+      err_of(ks.mm, a, b, {out = ks.zeros(2, 5)}), 1, true)
+    assert.matches("outer: out has shape [2, 2] and dtype int64, expected [2, 2] and float32",
+      err_of(ks.outer, ks.ones(2), ks.ones(2), {out = ks.zeros({2, 2}, "int64")}), 1, true)
+    assert.matches("bmm: expected 3D and 3D tensors", err_of(ks.bmm, a, b, {out = ks.zeros(2, 4)}), 1, true)
+    for _, name in ipairs({"mm", "bmm", "mv", "dot", "outer"}) do
+      assert.matches(name .. ": unknown option 'ot' (known: out); did you mean 'out'?", err_of(ks[name], a, b, {ot = 1}),
+        1, true)
+      local e = err_of(ks[name], a, b, 3)
+      assert.matches("bad argument #3 to '[%w.]*" .. name .. "'", e)
+      assert.matches("(options table {out = r} expected, got number)", e, 1, true)
+      assert.matches(name .. " takes (a, b[, {out = r}]), got 4 arguments", err_of(ks[name], a, b, {}, 1), 1, true)
+    end
+    local r = ks.zeros(2, 4)
+    assert.matches("mm(): functions with out=... arguments don't support automatic differentiation",
+      err_of(ks.mm, ks.ones(2, 3, {requires_grad = true}), b, {out = r}), 1, true)
+    assert.matches("mm(): functions with out=",
+      err_of(ks.mm, a, b, {out = ks.zeros(2, 4, {requires_grad = true})}), 1, true)
+    ks.no_grad(function() ks.mm(ks.ones(2, 3, {requires_grad = true}), b, {out = r}) end)
+    assert.are.same({3, 3, 3, 3}, r[0]:totable())
+  end)
+end)
+
 describe("addmm", function()
   it("computes beta * input + alpha * a @ b with a broadcast bias", function()
     local a, b = ks.tensor{{1, 2}, {3, 4}}, ks.tensor{{1, 0, 1}, {0, 1, 1}}

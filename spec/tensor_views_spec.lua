@@ -140,6 +140,24 @@ describe("copies", function()
     assert.are.equal("int64", t:type("int64"):dtype())
     assert.are.equal("int64", t:to(ks.zeros(1, "int64")):dtype())
   end)
+
+  -- h79: t:type() was an error; torch 1.13's t.type() gives these strings for the four dtypes kshot has
+  it("type() with no argument gives PyTorch's type string, which type(name) takes back", function()
+    local want = {float32 = "torch.FloatTensor", int64 = "torch.LongTensor", uint8 = "torch.ByteTensor",
+      bool = "torch.BoolTensor"}
+    for dtype, name in pairs(want) do
+      local t = ks.zeros({2}, dtype)
+      assert.are.equal(name, t:type())
+      assert.are.equal(name, t:type(nil))
+      assert.are.equal(dtype, ks.ones(2):type(name):dtype())
+    end
+    local t = ks.tensor{1.5, -2}
+    assert.is_true(t:type("torch.FloatTensor"):shares_storage(t)) -- its own dtype: t itself
+    assert.are.same({1, -2}, t:type("torch.LongTensor"):totable())
+    local ok, err = pcall(t.type, t, "torch.DoubleTensor")
+    assert.is_false(ok)
+    assert.matches("unknown dtype 'torch.DoubleTensor' (expected float32, int64, uint8 or bool)", err, 1, true)
+  end)
 end)
 
 describe("bad inputs name what is wrong", function()

@@ -421,47 +421,60 @@ static ks_status check_ranks(ks_ctx *c, const char *op, const ks_tensor *a, cons
                     ks_shape_str(a, sa, sizeof sa), ks_shape_str(b, sb, sizeof sb));
 }
 
-ks_status ks_mm(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
+/* The rank (and bmm's batch size) checks of one strict product, then the
+ * product into out (out != NULL) or a new tensor *res. */
+static ks_status product(ks_ctx *c, ks_product kind, ks_tensor *a, ks_tensor *b, ks_tensor *out, ks_tensor **res)
 {
-    ks_status st = check_ranks(c, "mm", a, b, 2, 2);
-    return st ? st : matmul_impl(c, "mm", a, b, NULL, out);
-}
-
-ks_status ks_bmm(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
-{
-    ks_status st = check_ranks(c, "bmm", a, b, 3, 3);
+    static const char *const names[] = {"mm", "bmm", "mv", "dot", "outer"};
+    static const int ranks[][2] = {{2, 2}, {3, 3}, {2, 1}, {1, 1}, {1, 1}};
+    if ((unsigned)kind > KS_PRODUCT_OUTER) return ks_error(c, KS_EINVAL, "product: unknown kind %d", (int)kind);
+    const char *op = names[kind];
+    ks_status st = check_ranks(c, op, a, b, ranks[kind][0], ranks[kind][1]);
     if (st) return st;
-    if (a->size[0] != b->size[0]) {
+    if (kind == KS_PRODUCT_BMM && a->size[0] != b->size[0]) {
         char sa[160], sb[160];
         return ks_error(c, KS_ESHAPE, "bmm: shapes %s and %s have different batch sizes (%lld != %lld)",
                         ks_shape_str(a, sa, sizeof sa), ks_shape_str(b, sb, sizeof sb), (long long)a->size[0],
                         (long long)b->size[0]);
     }
-    return matmul_impl(c, "bmm", a, b, NULL, out);
+    if (kind != KS_PRODUCT_OUTER) return matmul_impl(c, op, a, b, out, res);
+    /* outer: the column a [n, 1] times the row b [1, m] */
+    ks_tensor *col = NULL, *row = NULL;
+    if (!(st = ks_unsqueeze(c, a, 1, &col)) && !(st = ks_unsqueeze(c, b, 0, &row)))
+        st = matmul_impl(c, op, col, row, out, res);
+    ks_tensor_release(col);
+    ks_tensor_release(row);
+    return st;
+}
+
+ks_status ks_mm(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
+{
+    return product(c, KS_PRODUCT_MM, a, b, NULL, out);
+}
+
+ks_status ks_bmm(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
+{
+    return product(c, KS_PRODUCT_BMM, a, b, NULL, out);
 }
 
 ks_status ks_mv(ks_ctx *c, ks_tensor *a, ks_tensor *v, ks_tensor **out)
 {
-    ks_status st = check_ranks(c, "mv", a, v, 2, 1);
-    return st ? st : matmul_impl(c, "mv", a, v, NULL, out);
+    return product(c, KS_PRODUCT_MV, a, v, NULL, out);
 }
 
 ks_status ks_dot(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
 {
-    ks_status st = check_ranks(c, "dot", a, b, 1, 1);
-    return st ? st : matmul_impl(c, "dot", a, b, NULL, out);
+    return product(c, KS_PRODUCT_DOT, a, b, NULL, out);
 }
 
 ks_status ks_outer(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out)
 {
-    ks_status st = check_ranks(c, "outer", a, b, 1, 1);
-    if (st) return st;
-    ks_tensor *col = NULL, *row = NULL;
-    if (!(st = ks_unsqueeze(c, a, 1, &col)) && !(st = ks_unsqueeze(c, b, 0, &row)))
-        st = matmul_impl(c, "outer", col, row, NULL, out);
-    ks_tensor_release(col);
-    ks_tensor_release(row);
-    return st;
+    return product(c, KS_PRODUCT_OUTER, a, b, NULL, out);
+}
+
+ks_status ks_product_out(ks_ctx *c, ks_product kind, ks_tensor *a, ks_tensor *b, ks_tensor *out)
+{
+    return product(c, kind, a, b, out, NULL);
 }
 
 /* ================================================================ addmm */

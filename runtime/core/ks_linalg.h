@@ -69,6 +69,11 @@ ks_status ks_bmm(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out);  /* [B
 ks_status ks_mv(ks_ctx *c, ks_tensor *a, ks_tensor *v, ks_tensor **out);   /* [n,k] @ [k] */
 ks_status ks_dot(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out);  /* [n] . [n] -> 0-d */
 ks_status ks_outer(ks_ctx *c, ks_tensor *a, ks_tensor *b, ks_tensor **out); /* [n] x [m] -> [n,m] */
+/* The same products (torch's out=) written into `out`, which must already
+ * have the result's shape and dtype, as for ks_matmul_out (any layout; may
+ * alias an input). Bumps out's version. */
+typedef enum { KS_PRODUCT_MM, KS_PRODUCT_BMM, KS_PRODUCT_MV, KS_PRODUCT_DOT, KS_PRODUCT_OUTER } ks_product;
+ks_status ks_product_out(ks_ctx *c, ks_product kind, ks_tensor *a, ks_tensor *b, ks_tensor *out);
 
 /* torch.addmm: out = beta * input + alpha * (a @ b), a [n,k], b [k,m],
  * input broadcastable to [n,m]. beta == 0 ignores input's values (NaN too).

@@ -117,10 +117,10 @@ entry("t:clip", "t:clip([min][, max])\nt:clip{min =, max =}", "Clamp every eleme
   "min and max are Lua numbers (no tensor bounds); at least one must be given")
 entry("ks.addcdiv", "ks.addcdiv(t, t1, t2[, value = 1])\nks.addcdiv(t, t1, t2, {value =})",
   "t + value * t1 / t2, broadcasting.",
-  "value positional or in a table (torch's keyword); not differentiable: refuses inputs that require grad")
+  "value positional or in a table (torch's keyword; no out=); not differentiable: refuses inputs that require grad")
 entry("t:addcdiv", "t:addcdiv(t1, t2[, value = 1])\nt:addcdiv(t1, t2, {value =})",
   "t + value * t1 / t2, broadcasting.",
-  "value positional or in a table (torch's keyword); not differentiable: refuses inputs that require grad")
+  "value positional or in a table (torch's keyword; no out=); not differentiable: refuses inputs that require grad")
 
 ---------------------------------------------------------------- reductions (ks_lua_reduce.c)
 local function both(n, fsig, msig, summary, kshot)
@@ -235,9 +235,12 @@ for _, n in ipairs({ "moveaxis", "swapdims" }) do
 end
 
 ---------------------------------------------------------------- dtype, values, lifetime
-entry("t:type", "t:type(dtype) / t:type(other)",
-  "t converted to a dtype name (ks.float32, ks.int64, ks.uint8, ks.bool) or to other's dtype: t:to.",
-  "the dtype is required: t:type() does not return a type string (use t:dtype()); t itself when the dtype is t's")
+entry("t:type", "t:type() -> \"torch.FloatTensor\" | \"torch.LongTensor\" | \"torch.ByteTensor\" | \"torch.BoolTensor\"\n"
+    .. "t:type(dtype | other | type string)",
+  "With no argument, t's type string (PyTorch's, for kshot's four dtypes); with one, t converted to that dtype: t:to.",
+  "the dtype: a name (ks.float32, ks.int64, ks.uint8, ks.bool), a tensor (its dtype) or one of the four type strings "
+    .. "(no torch.DoubleTensor etc.: kshot has no such dtype); t itself when the dtype is t's; t:dtype() gives kshot's "
+    .. "dtype name")
 for n, dt in pairs({ float = "float32", long = "int64", byte = "uint8", bool = "bool" }) do
   entry("t:" .. n, ("t:%s()"):format(n), ("t converted to %s (t itself when it already is)."):format(dt),
     n == "float" and "float32 is kshot's only float dtype (no double/half)" or nil)
@@ -302,7 +305,9 @@ for n, what in pairs({ mm = "The matrix product of a [n, m] and b [m, p] (no bro
   bmm = "The batched matrix product of a [B, n, m] and b [B, m, p]",
   mv = "The product of matrix a [n, m] and vector b [m]", dot = "The dot product of two 1-d tensors (a 0-d tensor)",
   outer = "The outer product of vectors a [n] and b [m]: [n, m]" }) do
-  both(n, ("ks.%s(a, b)"):format(n), ("t:%s(other)"):format(n), what .. ".", "no out argument (ks.matmul has one)")
+  both(n, ("ks.%s(a, b[, {out = r}])"):format(n), ("t:%s(other[, {out = r}])"):format(n), what .. ".",
+    "out = r in an options table writes into r (r must have the result's shape and dtype) and returns it; not "
+      .. "recorded by autograd: refused when a, b or r requires grad under grad mode, as torch")
 end
 
 ---------------------------------------------------------------- creation and random numbers
@@ -345,17 +350,20 @@ entry("ks.is_interrupt", "ks.is_interrupt(err)",
   "defined by the kshot host, not by kshot.so under lua5.4 (kshot.experiment.is_interrupt has the same rule)", false)
 
 ---------------------------------------------------------------- nn layers (kshot.nn.layers, norm_layers)
-local NO_INPLACE = "an inplace argument is accepted and ignored: the result is always a new tensor"
-entry("nn.ReLU", "nn.ReLU()", "max(x, 0), element-wise (F.relu).", NO_INPLACE)
-entry("nn.SiLU", "nn.SiLU()", "x * sigmoid(x), element-wise (F.silu).", NO_INPLACE)
-entry("nn.Sigmoid", "nn.Sigmoid()", "1 / (1 + e^-x), element-wise (F.sigmoid).", nil)
-entry("nn.Tanh", "nn.Tanh()", "tanh(x), element-wise (F.tanh).", nil)
+local NO_INPLACE = "inplace (a boolean) is accepted for ports and not used: the result is always a new tensor with "
+  .. "the same values, the input is left as it was; any other argument is an error"
+local NO_ARGS = "takes no arguments: nn.%s(1) is an error (torch's takes none either)"
+entry("nn.ReLU", "nn.ReLU([inplace = false])\nnn.ReLU{inplace =}", "max(x, 0), element-wise (F.relu).", NO_INPLACE)
+entry("nn.SiLU", "nn.SiLU([inplace = false])\nnn.SiLU{inplace =}", "x * sigmoid(x), element-wise (F.silu).", NO_INPLACE)
+entry("nn.Sigmoid", "nn.Sigmoid()", "1 / (1 + e^-x), element-wise (F.sigmoid).", NO_ARGS:format("Sigmoid"))
+entry("nn.Tanh", "nn.Tanh()", "tanh(x), element-wise (F.tanh).", NO_ARGS:format("Tanh"))
 entry("nn.GELU", "nn.GELU([approximate = \"none\"])", "x * Phi(x), or its \"tanh\" approximation (F.gelu).", nil)
-entry("nn.LeakyReLU", "nn.LeakyReLU([negative_slope = 0.01])", "x for x >= 0, negative_slope * x below (F.leaky_relu).",
-  NO_INPLACE)
+entry("nn.LeakyReLU", "nn.LeakyReLU([negative_slope = 0.01[, inplace = false]])\nnn.LeakyReLU{negative_slope =, inplace =}",
+  "x for x >= 0, negative_slope * x below (F.leaky_relu).", NO_INPLACE)
 entry("nn.LogSoftmax", "nn.LogSoftmax(dim)", "log(softmax(x)) along dim (F.log_softmax).",
   "dim is required (torch's implicit dim is gone); " .. DIMS)
-entry("nn.Identity", "nn.Identity(...)", "Returns its input; constructor arguments are ignored.", nil)
+entry("nn.Identity", "nn.Identity(...)", "Returns its input; constructor arguments are accepted and ignored, as torch's.",
+  nil)
 entry("nn.AdaptiveAvgPool2d", "nn.AdaptiveAvgPool2d(output_size)",
   "Average pooling of [N, C, H, W] or [C, H, W] to output_size (an integer or {h, w}) (F.adaptive_avg_pool2d).",
   "output_size is a Lua list {h, w}, not a tuple")
@@ -366,8 +374,8 @@ for _, n in ipairs({ "BatchNorm1d", "BatchNorm2d" }) do
       .. "nn.%s(num_features, {eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true})"):format(n, n),
     ("Batch normalisation over %s input with running statistics (F.batch_norm)."):format(
       n == "BatchNorm1d" and "[N, C] or [N, C, L]" or "[N, C, H, W]"),
-    "torch's keywords go in one options table; momentum = nil is the default 0.1 (torch's None, a cumulative "
-      .. "average, is not supported)")
+    "torch's keywords go in one options table; momentum = false is torch's None (the running statistics are the "
+      .. "cumulative average of all batches); nil is the default 0.1")
 end
 
 ---------------------------------------------------------------- nn losses (kshot.nn.losses)

@@ -100,54 +100,73 @@ function L.Conv2d:extra_repr()
 end
 
 -- ------------------------------------------------------------------ activations
-local function activation(name, fn, repr, check)
+-- keys: the constructor's arguments in PyTorch's order (positional, or one options table); an argument the
+-- layer does not take is an error (nn.Sigmoid(1) used to be accepted and dropped). inplace, where PyTorch has
+-- it, must be a boolean and is not used: kshot's activation layers always return a new tensor with the same
+-- values. The other keys' values are passed to fn after x, in order; check(...) validates them.
+local function activation(name, fn, keys, repr, check)
   local cls = Module:extend(name)
   function cls:__init(...)
     Module.__init(self)
-    if check then check(...) end
-    self._args = {...}
+    if #keys == 0 and select("#", ...) > 0 then
+      error(string.format("%s takes no arguments (as torch.nn.%s), got %d", name, name, select("#", ...)), 3)
+    end
+    local opts = options.check(options.positional(name, keys, ...), keys, name, 3)
+    if opts.inplace ~= nil and type(opts.inplace) ~= "boolean" then
+      error(string.format("%s: inplace must be a boolean, got %s", name, options.show(opts.inplace)), 3)
+    end
+    local args, n = {}, 0
+    for _, k in ipairs(keys) do
+      if k ~= "inplace" then
+        args[#args + 1] = opts[k]
+        if opts[k] ~= nil then n = #args end
+      end
+    end
+    if check then check(table.unpack(args, 1, n)) end
+    self._args = {table.unpack(args, 1, n)}
   end
   function cls:forward(x) return fn(x, table.unpack(self._args)) end
   function cls:extra_repr() return repr and repr(self._args) or "" end
   return cls
 end
 
-L.ReLU = activation("ReLU", F.relu)
-L.LeakyReLU = activation("LeakyReLU", F.leaky_relu, function(a) return "negative_slope=" .. tostring(a[1] or 0.01) end,
+L.ReLU = activation("ReLU", F.relu, {"inplace"})
+L.LeakyReLU = activation("LeakyReLU", F.leaky_relu, {"negative_slope", "inplace"},
+  function(a) return "negative_slope=" .. tostring(a[1] or 0.01) end,
   function(slope)
     if slope ~= nil and (type(slope) ~= "number" or slope ~= slope) then
       error("LeakyReLU: negative_slope must be a number, got " .. tostring(slope), 4)
     end
   end)
-L.GELU = activation("GELU", F.gelu, function(a) return a[1] and ("approximate='" .. a[1] .. "'") or "" end,
+L.GELU = activation("GELU", F.gelu, {"approximate"}, function(a) return a[1] and ("approximate='" .. a[1] .. "'") or "" end,
   function(approximate)
     if approximate ~= nil and approximate ~= "none" and approximate ~= "tanh" then
       error("GELU: approximate must be 'none' or 'tanh', got " .. tostring(approximate), 4)
     end
   end)
-L.SiLU = activation("SiLU", F.silu)
+L.SiLU = activation("SiLU", F.silu, {"inplace"})
 -- ELU([alpha=1]): called through the field (F.elu is the Lua half of ks.functional, loaded on first use)
-L.ELU = activation("ELU", function(x, ...) return F.elu(x, ...) end,
+L.ELU = activation("ELU", function(x, ...) return F.elu(x, ...) end, {"alpha", "inplace"},
   function(a) return "alpha=" .. tostring(a[1] or 1.0) end,
   function(alpha)
     if alpha ~= nil and (type(alpha) ~= "number" or alpha ~= alpha) then
       error("ELU: alpha must be a number, got " .. tostring(alpha), 4)
     end
   end)
-L.Tanh = activation("Tanh", F.tanh)
-L.Sigmoid = activation("Sigmoid", F.sigmoid)
+L.Tanh = activation("Tanh", F.tanh, {})
+L.Sigmoid = activation("Sigmoid", F.sigmoid, {})
 local function dim_check(name)
   return function(dim)
     if dim ~= nil and math.type(dim) ~= "integer" then error(name .. ": dim must be an integer, got " .. tostring(dim), 4) end
   end
 end
 -- called through the field so that argument errors name softmax / log_softmax
-L.Softmax = activation("Softmax", function(x, ...) return F.softmax(x, ...) end,
+L.Softmax = activation("Softmax", function(x, ...) return F.softmax(x, ...) end, {"dim"},
   function(a) return "dim=" .. tostring(a[1]) end, dim_check("Softmax"))
-L.LogSoftmax = activation("LogSoftmax", function(x, ...) return F.log_softmax(x, ...) end,
+L.LogSoftmax = activation("LogSoftmax", function(x, ...) return F.log_softmax(x, ...) end, {"dim"},
   function(a) return "dim=" .. tostring(a[1]) end, dim_check("LogSoftmax"))
 
-L.Identity = Module:extend("Identity")
+L.Identity = Module:extend("Identity") -- as torch.nn.Identity, its constructor takes any arguments and ignores them
 function L.Identity:forward(x) return x end
 
 -- ------------------------------------------------------------------ shape

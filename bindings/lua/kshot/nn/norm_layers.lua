@@ -18,10 +18,11 @@ local function check_opts(name, opts, spec)
     local s = spec[k]
     if s[1] == "boolean" then
       if type(v) ~= "boolean" then error(string.format("%s: option '%s' must be a boolean, got %s", name, k, tostring(v)), 4) end
-    elseif s[1] == "number" then
+    elseif s[1] == "number" and not (v == false and s.or_false) then
       if type(v) ~= "number" or v ~= v or v < s[2] or v > s[3] then
-        error(string.format("%s: option '%s' must be a number in [%s, %s], got %s%s", name, k, tostring(s[2]),
-          tostring(s[3]), type(v) == "number" and "" or (type(v) .. " "), tostring(v)), 4)
+        error(string.format("%s: option '%s' must be a number in [%s, %s]%s, got %s%s", name, k, tostring(s[2]),
+          tostring(s[3]), s.or_false and " or false" or "", type(v) == "number" and "" or (type(v) .. " "),
+          tostring(v)), 4)
       end
     end
   end
@@ -32,17 +33,20 @@ local EPS = {"number", 0, math.huge}
 local function batch_norm(name, dims)
   local cls = Module:extend(name)
   --- BatchNorm(num_features[, {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true}])
-  -- (or PyTorch's positional eps, momentum, affine, track_running_stats)
+  -- (or PyTorch's positional eps, momentum, affine, track_running_stats). momentum = false is torch's None:
+  -- the running statistics are the cumulative average of every batch's (momentum 1/n at the n-th batch);
+  -- nil cannot stand for None, as an absent option means the default 0.1.
   function cls:__init(num_features, ...)
     Module.__init(self)
     local opts = options.positional(name, {"eps", "momentum", "affine", "track_running_stats"}, ...)
-    opts = check_opts(name, opts, {eps = EPS, momentum = {"number", 0, 1}, affine = {"boolean"},
+    opts = check_opts(name, opts, {eps = EPS, momentum = {"number", 0, 1, or_false = true}, affine = {"boolean"},
       track_running_stats = {"boolean"}})
     if math.type(num_features) ~= "integer" or num_features < 1 then
       error(name .. "(num_features): a positive integer expected, got " .. tostring(num_features), 3)
     end
     if opts.eps == math.huge then error(name .. ": option 'eps' must be finite, got inf", 3) end
-    self.num_features, self.eps, self.momentum = num_features, opts.eps or 1e-5, opts.momentum or 0.1
+    self.num_features, self.eps = num_features, opts.eps or 1e-5
+    if opts.momentum == nil then self.momentum = 0.1 else self.momentum = opts.momentum end
     self.affine, self.track_running_stats = opts.affine ~= false, opts.track_running_stats ~= false
     if self.affine then
       self:register_parameter("weight", ks.ones(num_features))
@@ -65,11 +69,16 @@ local function batch_norm(name, dims)
     end
     local rm, rv = self.running_mean, self.running_var
     if not self.track_running_stats then rm, rv = nil, nil end
-    return F.batch_norm(x, rm, rv, self.weight, self.bias, {training = training, momentum = self.momentum, eps = self.eps})
+    local momentum = self.momentum
+    if momentum == false then -- the cumulative average (torch's None); unused outside training with running stats
+      momentum = rm and self.training and 1 / self.num_batches_tracked:item() or 0.0
+    end
+    return F.batch_norm(x, rm, rv, self.weight, self.bias, {training = training, momentum = momentum, eps = self.eps})
   end
   function cls:extra_repr()
-    return string.format("%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s", self.num_features, self.eps,
-      self.momentum, tostring(self.affine), tostring(self.track_running_stats))
+    return string.format("%d, eps=%g, momentum=%s, affine=%s, track_running_stats=%s", self.num_features, self.eps,
+      self.momentum == false and "None" or ("%g"):format(self.momentum), tostring(self.affine),
+      tostring(self.track_running_stats))
   end
   return cls
 end

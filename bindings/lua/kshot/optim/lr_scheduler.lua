@@ -15,8 +15,9 @@
 -- torch's order: StepLR(opt, 30, 0.5) (step_size, gamma), MultiStepLR(opt,
 -- {30, 80}, 0.1), CosineAnnealingLR(opt, 100, 1e-5) (T_max, eta_min),
 -- ExponentialLR(opt, 0.9); an options table may follow the positional ones
--- (StepLR(opt, 30, {gamma = 0.5})). state_dict()/load_state_dict() save the
--- counters so a run resumes exactly.
+-- (StepLR(opt, 30, {gamma = 0.5})). An option a scheduler does not take is an
+-- error naming it and the known ones (never dropped). state_dict()/load_state_dict()
+-- save the counters so a run resumes exactly.
 --
 -- Also here: ReduceLROnPlateau (step(metric)), OneCycleLR (per batch; also
 -- cycles momentum or Adam's beta1), and range_test, the learning-rate range
@@ -27,6 +28,7 @@
 -- scheduler's functions (lr_lambda, scale_fn) are not part of its
 -- state_dict(), as in PyTorch: rebuild it with the same functions, then load.
 local ks = require "kshot"
+local kopts = require "kshot.options"
 
 local M = {}
 
@@ -64,12 +66,26 @@ local function callable(v)
   return type(mt) == "table" and mt.__call ~= nil
 end
 
--- opts may be a table, or the scheduler's first required option given positionally
-local function options(name, opts, first_key)
-  if type(opts) == "table" then return opts end
+-- the option keys each scheduler takes (set below from torch's parameter names after the optimizer)
+local KNOWN = {}
+
+-- opts may be a table, or the scheduler's first required option given positionally. A key the scheduler does
+-- not read is an error listing the ones it does (a typo like {gama = 0.5} must not keep the default quietly);
+-- known defaults to KNOWN[name].
+local function options(name, opts, first_key, known)
   if opts == nil then return {} end
   if first_key and type(opts) == "number" then return {[first_key] = opts} end
-  fail(name, "options must be a table, got %s", type(opts))
+  if type(opts) ~= "table" then fail(name, "options must be a table, got %s", type(opts)) end
+  for k in pairs(opts) do
+    local ok = false
+    for _, name_k in ipairs(known or KNOWN[name]) do ok = ok or name_k == k end
+    if not ok then error(kopts.message(name, k, known or KNOWN[name]), 0) end
+  end
+  -- the class call moves last_epoch out of the table (torch_args); one left here came to .new directly
+  if not known and opts.last_epoch ~= nil then
+    fail(name, "%s.new takes last_epoch as its third argument, not in the options table", name)
+  end
+  return opts
 end
 
 ---------------------------------------------------------------- base class
@@ -95,6 +111,7 @@ local TORCH_POSITIONAL = {
     "cycle_momentum", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "three_phase"},
   ReduceLROnPlateau = {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr", "eps"},
 }
+for name, keys in pairs(TORCH_POSITIONAL) do KNOWN[name] = keys end
 
 -- The arguments after the optimizer as (opts, last_epoch): positional values take torch's parameter names in
 -- order (StepLR(opt, 30, 0.5) is step_size 30, gamma 0.5); an options table may come after them (torch's
@@ -127,6 +144,8 @@ local function torch_args(name, keys, ...)
     if v ~= nil then set(keys[i], v, "positionally and in the options table") end
     i = i + 1
   end
+  -- a scheduler without last_epoch (OneCycleLR, ReduceLROnPlateau) keeps it in opts: an unknown option there
+  if keys[#keys] ~= "last_epoch" then return opts end
   local last_epoch = opts.last_epoch
   opts.last_epoch = nil
   return opts, last_epoch
@@ -408,8 +427,12 @@ function SequentialLR.new(opt, schedulers, opts, last_epoch)
   check_optimizer("SequentialLR", opt)
   check_schedulers("SequentialLR", schedulers, opt)
   -- torch's positional form SequentialLR(opt, schedulers, milestones[, last_epoch])
-  if type(opts) == "table" and #opts > 0 then opts = {milestones = opts, last_epoch = last_epoch} end
-  opts = options("SequentialLR", opts)
+  if type(opts) == "table" and #opts > 0 then opts, last_epoch = {milestones = opts, last_epoch = last_epoch}, nil end
+  opts = options("SequentialLR", opts, nil, {"milestones", "last_epoch"})
+  if last_epoch ~= nil then -- SequentialLR(opt, schedulers, {milestones = ...}, last_epoch)
+    if opts.last_epoch ~= nil then fail("SequentialLR", "option 'last_epoch' is given twice") end
+    opts = {milestones = opts.milestones, last_epoch = last_epoch}
+  end
   local ms = opts.milestones
   if type(ms) ~= "table" or #ms ~= #schedulers - 1 then
     fail("SequentialLR", "expects one milestone fewer than schedulers, got %d schedulers and %s milestones",
@@ -433,7 +456,10 @@ end
 
 local Chained = class("ChainedScheduler")
 --- Apply every scheduler at each step (their factors multiply).
-function Chained.new(schedulers)
+function Chained.new(schedulers, ...)
+  if select("#", ...) > 0 then
+    fail("ChainedScheduler", "takes one argument, the list of schedulers (as torch 1.13), got %d more", select("#", ...))
+  end
   check_schedulers("ChainedScheduler", schedulers)
   local self = setmetatable({_schedulers = schedulers, optimizer = schedulers[1].optimizer}, Chained)
   self._last_lr = map_groups(self, function(g) return g.lr end)
@@ -627,7 +653,7 @@ function M.range_test(opt, step_fn, opts)
   local N = "range_test"
   check_optimizer(N, opt)
   if type(step_fn) ~= "function" then fail(N, "step_fn must be a function returning the loss, got %s", type(step_fn)) end
-  opts = options(N, opts)
+  opts = options(N, opts, nil, {"start_lr", "end_lr", "num_iter", "smooth_f", "diverge_th", "model"})
   local start_lr = number_opt(N, opts, "start_lr", 1e-7, 0)
   local end_lr = number_opt(N, opts, "end_lr", 10, 0)
   local num_iter = number_opt(N, opts, "num_iter", 100, 2)

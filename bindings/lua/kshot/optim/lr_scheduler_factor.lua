@@ -21,7 +21,7 @@ return function(H)
   -- lr_lambda: a function, a list of one function per group, or {lr_lambda = either}
   local function lr_lambdas(name, opt, arg)
     local f = arg
-    if type(arg) == "table" and not callable(arg) and #arg == 0 then f = arg.lr_lambda end -- an options table
+    if type(arg) == "table" and not callable(arg) and #arg == 0 then f = options(name, arg).lr_lambda end -- options
     local n = #opt.param_groups
     local list = {}
     if callable(f) then
