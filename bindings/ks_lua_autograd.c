@@ -237,6 +237,8 @@ static int with_grad_mode(lua_State *L, int mode)
     return lua_gettop(L);
 }
 static int no_grad(lua_State *L) { return with_grad_mode(L, 0); }
+/* ks.inference_mode(f, ...) -> f's results: ks.no_grad under torch's other name (kshot has no
+ * inference tensors, so nothing else differs); a function, not a context manager */
 static int enable_grad(lua_State *L) { return with_grad_mode(L, 1); }
 
 static int set_grad_enabled(lua_State *L)
@@ -342,7 +344,7 @@ static const luaL_Reg methods[] = {
     {"detach_", t_detach_}, {"is_leaf_", t_is_leaf}, {"retain_grad", t_retain_grad}, {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
-    {"no_grad", no_grad}, {"enable_grad", enable_grad}, {"set_grad_enabled", set_grad_enabled},
+    {"no_grad", no_grad}, {"inference_mode", no_grad}, {"enable_grad", enable_grad}, {"set_grad_enabled", set_grad_enabled},
     {"is_grad_enabled", is_grad_enabled}, {"detach", t_detach}, {"_autograd_grad", autograd_grad}, {NULL, NULL}};
 
 void ks_lua_open_autograd(lua_State *L, int module, int methods_idx, int ctxbox)

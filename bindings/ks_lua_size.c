@@ -4,8 +4,9 @@
  * writable) so that nothing which takes a shape has to know about them; a
  * shared metatable only adds what torch.Size users expect of them: print()
  * and tostring() show the contents ({2, 3}, not "table: 0x..."), `..` joins
- * them into strings, and == compares contents (two tensors' shapes, or a
- * shape and a literal list {2, 3}). */
+ * them into strings, == compares contents (two tensors' shapes, or a
+ * shape and a literal list {2, 3}), s[-1] is the last entry and s[0] an
+ * error that says the list is 1-based. */
 #include "ks_lua.h"
 
 #define KS_SIZE_MT "kshot.Size"
@@ -76,6 +77,24 @@ static int size_concat(lua_State *L)
     return 1;
 }
 
+/* Only absent keys get here. s[-1] is the last entry (as x.shape[-1] in
+ * PyTorch, and string.sub's negative positions); s[0], PyTorch's first dim,
+ * is an error that says the list is 1-based rather than a silent nil. Other
+ * absent keys (s[#s + 1], which ipairs reads to stop) stay nil. */
+static int size_index(lua_State *L)
+{
+    if (!lua_isinteger(L, 2)) return 0;
+    lua_Integer i = lua_tointeger(L, 2), n = (lua_Integer)lua_rawlen(L, 1);
+    if (i == 0)
+        return luaL_error(L, "shape lists are Lua arrays (1-based): [1] is the size of dim 0 and [-1] the last; "
+                             "t:size(0) names dim 0 directly");
+    if (i < 0 && -i <= n) {
+        lua_rawgeti(L, 1, n + 1 + i);
+        return 1;
+    }
+    return 0;
+}
+
 void ks_lua_push_dims(lua_State *L, int n, const int64_t *v)
 {
     lua_createtable(L, n, 0);
@@ -96,5 +115,7 @@ void ks_lua_open_size(lua_State *L)
     lua_setfield(L, -2, "__eq");
     lua_pushcfunction(L, size_concat);
     lua_setfield(L, -2, "__concat");
+    lua_pushcfunction(L, size_index);
+    lua_setfield(L, -2, "__index");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &size_mt_key);
 }

@@ -296,7 +296,7 @@ static int t_is_contiguous(lua_State *L) { lua_pushboolean(L, ks_tensor_is_conti
 static int t_storage_offset(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->offset); return 1; }
 
 /* t:shape() -> {2, 3}: the sizes as a Lua array (1-based) that prints as {2, 3} and compares by contents
- * with another shape or a list (ks_lua_size.c) */
+ * with another shape or a list; s[-1] is the last size, s[0] an error saying the list is 1-based (ks_lua_size.c) */
 static int t_shape(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);

@@ -103,6 +103,21 @@ describe("kshot.help", function()
     has(help.text(x.sum), "t:sum")
   end)
 
+  it("finds a bare class or function name in the module that has it (help(\"SGD\") as at a torch prompt)", function()
+    local sgd = help.text("SGD")
+    has(sgd, "SGD is optim.SGD\n")
+    assert.equal("SGD is optim.SGD\n" .. help.text("optim.SGD"), sgd)
+    has(help.text("DataLoader"), "DataLoader is data.DataLoader\n")
+    has(help.text("Linear"), "Linear is nn.Linear\n")
+    has(help.text("StepLR"), "StepLR is optim.lr_scheduler.StepLR\n")
+    has(help.text("accuracy"), "accuracy is metrics.accuracy")
+    -- ks.<name> first: a bare name that kshot's module table has keeps its own doc
+    assert.equal(help.text("ks.no_grad"), help.text("no_grad"))
+    local none, msg = help.text("no_such_name_anywhere")
+    assert.is_nil(none)
+    has(msg, "no kshot documentation found for 'no_such_name_anywhere'")
+  end)
+
   it("says so when given nil (an undefined name), unlike help() which lists the modules", function()
     local printed = {}
     local old = _G.print

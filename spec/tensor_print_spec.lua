@@ -217,4 +217,18 @@ describe("shape lists (t:shape(), t:size(), t:stride())", function()
     assert.is_false(x:shape() == { 2, 3, 1 })
     assert.is_true(x:shape() ~= x:t():shape())
   end)
+
+  it("count negative positions from the end; [0], PyTorch's habit, is an error that says they are 1-based", function()
+    local s = ks.zeros(2, 3, 4):shape()
+    assert.are.same({ 4, 3, 2 }, { s[-1], s[-2], s[-3] })
+    assert.is_nil(s[-4])
+    assert.is_nil(s[4]) -- ipairs reads it to stop
+    local seen = {}
+    for i, v in ipairs(s) do seen[i] = v end
+    assert.are.same({ 2, 3, 4 }, seen)
+    assert.matches("shape lists are Lua arrays %(1%-based%): %[1%] is the size of dim 0 and %[%-1%] the last; "
+      .. "t:size%(0%) names dim 0 directly", errmsg(function() return s[0] end))
+    assert.are.equal(1, x:stride()[-1])
+    assert.is_nil(ks.tensor(1):shape()[-1])
+  end)
 end)

@@ -7,6 +7,8 @@
 --                           reached from ks or written in PyTorch code:
 --                           "ks.nn.init.kaiming_normal_", "nn.functional.relu",
 --                           "torch.nn.functional.relu", "torch.Tensor.view"
+--   help("SGD")             a bare name: ks.<name>, else the first module that
+--                           has it (nn, F, optim, lr_scheduler, data, ...)
 --   help(nn.Linear)         a kshot module, class or function (found by
 --                           identity among the loaded kshot modules)
 --   help(t)                 a tensor: its fields and the names of its methods
@@ -552,6 +554,28 @@ local function canonical(x, r)
   return nil
 end
 
+-- where a bare name ("SGD", "DataLoader", "Linear") lives: the first of these
+-- modules that has it, and the others that have it too
+local BARE_HOMES = { "nn", "F", "optim", "optim.lr_scheduler", "data", "nn.init", "nn.utils", "linalg", "augment",
+  "metrics", "stats", "regularize", "model_selection", "experiment", "fewshot", "features" }
+local function home_table(home)
+  if home == "F" then return ks.nn.functional end
+  local t = ks
+  for seg in home:gmatch("[^.]+") do
+    t = type(t) == "table" and t[seg] or nil
+  end
+  return type(t) == "table" and t or nil
+end
+local function bare_name(x)
+  local homes = {}
+  if not x:match("^[%w_]+$") then return nil, homes end
+  for _, home in ipairs(BARE_HOMES) do
+    local ok, has = pcall(function() local t = home_table(home) return t and t[x] ~= nil end)
+    if ok and has then homes[#homes + 1] = home .. "." .. x end
+  end
+  return table.remove(homes, 1), homes
+end
+
 --- help.text(x): the documentation of x as a string, or nil and a message
 function M.text(x)
   if x == nil then return overview() end
@@ -646,6 +670,14 @@ function M.text(x)
   end
   if kind == "kshot" and ks[member] then
     return ("ks.%s: with PyTorch's semantics (torch.%s); kshot adds no notes of its own"):format(member, member)
+  end
+  local found, others = bare_name(x)
+  if found then
+    local doc = M.text(found)
+    if doc then
+      local also = #others > 0 and (" (also: %s)"):format(table.concat(others, ", ")) or ""
+      return ("%s is %s%s\n%s"):format(x, found, also, doc)
+    end
   end
   return nil, ("no kshot documentation found for '%s' (help() lists the modules)"):format(x)
 end
