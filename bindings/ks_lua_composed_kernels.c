@@ -13,11 +13,13 @@
  *   ks._cov(x), ks._corrcoef(x): without gradient, float32 rows  (runtime/core/ks_cov.h)
  *   ks._unbind(t, dim), ks._meshgrid2(x1, x2): unbind and the two-vector meshgrid
  *                                 as views made in one call (recorded as select / unsqueeze + expand)
+ *   ks._grid_sample(input, grid, mode, padding, align_corners): F.grid_sample
+ *                                 (bindings/lua/kshot/nn/grid_sample.lua)  (runtime/core/ks_grid_sample.h)
  * Private (the leading underscore keeps them out of help and the name sweeps);
- * none of the kernels records autograd (torch has no gradient for the first
+ * none of the other kernels records autograd (torch has no gradient for the first
  * four and mode's values; quantile's Lua wrapper keeps its differentiable
  * composition for inputs that require grad); the views record theirs as the
- * tensor methods do. */
+ * tensor methods do, and _grid_sample records one GridSampler2DBackward node. */
 #include "ks_lua.h"
 
 #include <limits.h>
@@ -29,6 +31,7 @@
 #include "../runtime/core/ks_elementwise.h"
 #include "../runtime/core/ks_fill.h"
 #include "../runtime/core/ks_cov.h"
+#include "../runtime/core/ks_grid_sample.h"
 
 
 static int l_isclose(lua_State *L)
@@ -258,11 +261,23 @@ static int l_meshgrid2(lua_State *L)
     return 1;
 }
 
+/* ks._grid_sample(input, grid, mode, padding, align_corners): mode 0 bilinear, 1 nearest;
+ * padding 0 zeros, 1 border, 2 reflection (the Lua wrapper maps and checks the names) */
+static int l_grid_sample(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *x = ks_lua_check_tensor(L, 1), *g = ks_lua_check_tensor(L, 2);
+    ks_grid_sample_opts o = {(ks_gs_mode)luaL_checkinteger(L, 3), (ks_gs_padding)luaL_checkinteger(L, 4),
+                             lua_toboolean(L, 5)};
+    KS_LUA_NEW_RESULT(ks_nn_grid_sample(c, x, g, &r, &o));
+}
+
 static const luaL_Reg composed_kernel_fns[] = {
     {"_isclose", l_isclose}, {"_histc", l_histc}, {"_searchsorted", l_searchsorted}, {"_mode", l_mode},
     {"_quantile", l_quantile}, {"_diag_embed", l_diag_embed}, {"_trace", l_trace}, {"_take", l_take},
     {"_diff", l_diff}, {"_unbind", l_unbind}, {"_normal", l_normal},
-    {"_cov", l_cov}, {"_corrcoef", l_corrcoef}, {"_meshgrid2", l_meshgrid2}, {NULL, NULL}};
+    {"_cov", l_cov}, {"_corrcoef", l_corrcoef}, {"_meshgrid2", l_meshgrid2},
+    {"_grid_sample", l_grid_sample}, {NULL, NULL}};
 
 void ks_lua_open_composed_kernels(lua_State *L, int module, int methods, int ctxbox)
 {

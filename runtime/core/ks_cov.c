@@ -27,7 +27,7 @@ ks_status ks_cov(ks_ctx *c, ks_tensor *x, int64_t correction, ks_tensor **out)
     if (!st) st = ks_binary(c, KS_OP_SUB, v, t[MEAN], &t[CENTERED]);
     if (!st) st = ks_transpose(c, t[CENTERED], 0, 1, &t[CT]);
     if (!st) st = ks_matmul(c, t[CENTERED], t[CT], &t[PROD]);
-    int64_t n = v->size[1], denom = n - correction > 0 ? n - correction : 0;
+    int64_t n = st ? 0 : v->size[1], denom = n - correction > 0 ? n - correction : 0; /* v is NULL when reshape failed */
     /* in place on the product (fresh, ours): each element divided alone, as into a new tensor */
     if (!st) st = ks_binary_op(c, KS_OP_DIV, ks_op_tensor(t[PROD]), ks_op_scalar(ks_scalar_int(denom)), NULL, t[PROD], NULL);
     if (!st && x->ndim == 1) { /* one variable: the 0-d variance */
