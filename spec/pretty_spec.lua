@@ -45,6 +45,17 @@ describe("kshot.pretty.format", function()
     assert.are.equal("{obj}", fmt({obj}))
   end)
 
+  it("prints a class by its name and where its doc is, not its methods", function()
+    local nn, optim = require "kshot.nn", require "kshot.optim"
+    assert.are.equal('<class nn.Linear: help("nn.Linear")>', fmt(nn.Linear))
+    assert.are.equal('{<class optim.SGD: help("optim.SGD")>, 1}', fmt({optim.SGD, 1}))
+    -- a user's class that help does not know: its __name alone
+    local Mine = nn.Module:extend("Mine")
+    assert.are.equal("<class Mine>", fmt(Mine))
+    -- a plain table with other keys stays data
+    assert.are.equal('{__name = "x"}', fmt({__name = "x"}))
+  end)
+
   it("rejects bad options with the option's name", function()
     assert.has_error(function() fmt({}, 3) end, "pretty.format: options must be a table, got number")
     assert.has_error(function() fmt({}, {depth = 0}) end, "pretty.format: depth must be an integer >= 1, got 0")

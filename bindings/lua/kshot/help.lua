@@ -392,6 +392,10 @@ end
 
 local function name_of(v) return names_of(v)[1] end
 
+--- help.name(v): the name help knows a loaded kshot value by ("nn.Linear", "optim.SGD", "F.relu",
+-- "t:sum"), or nil; the REPL prints a class as <class nn.Linear> with it
+function M.name(v) return name_of(v) end
+
 -- the value a "module.member" name stands for (nil when it is not loadable)
 local function member_value(short, member)
   if not short then return nil end

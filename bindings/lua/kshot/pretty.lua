@@ -14,6 +14,7 @@
 -- inside itself as <cycle>; more than `items` entries (default 40) end with
 -- "... (N entries)". Values with a __tostring (tensors, modules) print
 -- through it, tensors nested in a table only as tensor([shape] dtype);
+-- classes (nn.Linear, optim.SGD) as <class nn.Linear: help("nn.Linear")>;
 -- strings are quoted.
 local M = {}
 
@@ -95,6 +96,15 @@ local function format_table(t, o, level, seen, indent)
     .. indent .. "}"
 end
 
+-- a class table (nn.Linear, optim.SGD: its own __name and __index) is not data: its name, and where its doc is
+local function is_class(t) return type(rawget(t, "__name")) == "string" and rawget(t, "__index") ~= nil end
+local function class_text(t)
+  local ok, help = pcall(require, "kshot.help")
+  local name = ok and type(help) == "table" and help.name and help.name(t)
+  if name then return ('<class %s: help("%s")>'):format(name, name) end
+  return ("<class %s>"):format(rawget(t, "__name"))
+end
+
 function format_value(v, o, level, seen, indent)
   local tv = type(v)
   if tv == "string" then return (("%q"):format(v):gsub("\\\n", "\\n")) end
@@ -102,6 +112,7 @@ function format_value(v, o, level, seen, indent)
     return ("tensor([%s] %s)"):format(table.concat(v:shape(), ", "), v:dtype())
   end
   if tv == "table" then
+    if is_class(v) then return class_text(v) end
     local mt = getmetatable(v)
     if not (type(mt) == "table" and (rawget(mt, "__tostring") or rawget(mt, "__name"))) then
       return format_table(v, o, level, seen, indent)
