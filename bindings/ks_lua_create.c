@@ -8,6 +8,7 @@
  *   ks.arange(end) / ks.arange(start, end[, step])[, opts]
  *                                  int64 when every bound is a Lua integer, else float32
  *   ks.linspace(start, end, steps[, opts])
+ *   ks._logspace(start, end, steps, base)   kshot.tensor_math_extra's logspace without options
  *   ks.eye(n[, m][, opts])
  *   ks.zeros_like/ones_like/empty_like(t[, opts]), ks.full_like(t, value[, opts])
  *
@@ -454,11 +455,31 @@ static int l_eye(lua_State *L)
     return 1;
 }
 
+/* ks._logspace(start, end, steps, base) -> ks.pow(base, ks.linspace(start, end, steps)) in one call: the same
+ * two kernels (tensor_math_extra.lua's logspace without options). Nothing unless start, end and base are
+ * numbers and steps an integer >= 0, or when linspace fails: the Lua path then raises the error. */
+static int l_logspace(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    if (lua_type(L, 1) != LUA_TNUMBER || lua_type(L, 2) != LUA_TNUMBER || !lua_isinteger(L, 3) ||
+        lua_tointeger(L, 3) < 0 || lua_type(L, 4) != LUA_TNUMBER)
+        return 0;
+    /* the base as ks.pow reads a Lua number: an integer stays an integer scalar */
+    ks_scalar base = lua_isinteger(L, 4) ? ks_scalar_int(lua_tointeger(L, 4)) : ks_scalar_float(lua_tonumber(L, 4));
+    ks_tensor **box = ks_lua_newbox(L), *lin = NULL, *r = NULL;
+    if (ks_linspace(c, lua_tonumber(L, 1), lua_tonumber(L, 2), lua_tointeger(L, 3), KS_FLOAT32, &lin)) return 0;
+    ks_status st = ks_binary_op(c, KS_OP_POW, ks_op_scalar(base), ks_op_tensor(lin), NULL, NULL, &r);
+    ks_tensor_release(lin);
+    if (st) return ks_lua_raise(L, c);
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
 static const luaL_Reg create_functions[] = {
     {"tensor", l_tensor}, {"empty", l_empty}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
     {"arange", l_arange}, {"linspace", l_linspace}, {"eye", l_eye}, {"empty_like", l_empty_like},
     {"zeros_like", l_zeros_like}, {"ones_like", l_ones_like}, {"full_like", l_full_like},
-    {NULL, NULL}};
+    {"_logspace", l_logspace}, {NULL, NULL}};
 
 /* t:fill_(v), t:zero_() */
 static int t_fill_(lua_State *L)

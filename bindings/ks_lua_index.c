@@ -39,6 +39,9 @@
  * dtype (int64/uint8: not NaN/inf, in range; see ks_check_fill_value),
  * else an error names it. In-place writes are refused on a tensor that requires grad
  * while grad mode is on.
+ *
+ * ks._index_put(t, indices, values, inplace): index_put / index_put_ (kshot/tensor_shape_extra.lua)
+ * as a clone and this assignment in one call, for plain arguments.
  */
 #include "ks_lua.h"
 #include "../runtime/core/ks_fill.h"
@@ -526,17 +529,24 @@ static ks_tensor *tuple_positions(lua_State *L, ks_ctx *c, const ks_tensor *view
     int64_t *o = ks_tensor_data(r);
     for (int64_t j = 0; j < count; j++) o[j] = 0;
     for (int i = 0; i < a->n; i++) { /* o = o * size_i + index_i, index_i broadcast to the shape */
-        ks_tensor **ebox = ks_lua_newbox(L), **cbox = ks_lua_newbox(L);
-        if (ks_expand(c, a->ix[i], nd, shape, ebox) || ks_contiguous(c, *ebox, cbox)) ks_lua_raise(L, c);
-        const int64_t *v = ks_tensor_data(*cbox);
-        int64_t n = view->size[a->dim + i];
+        const ks_tensor *ix = a->ix[i];
+        int64_t st[KS_MAX_DIMS], at[KS_MAX_DIMS] = {0}, p = 0, n = view->size[a->dim + i];
+        int lead = nd - ix->ndim; /* read in place through broadcast strides (0 on new and size-1 dims) */
+        for (int d = 0; d < nd; d++) st[d] = d < lead || ix->size[d - lead] == 1 ? 0 : ix->stride[d - lead];
+        const int64_t *v = ks_tensor_data(ix);
         for (int64_t j = 0; j < count; j++) {
-            if (v[j] < -n || v[j] >= n)
-                luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)v[j],
-                           a->orig[i], (lua_Integer)n);
-            o[j] = o[j] * n + (v[j] < 0 ? v[j] + n : v[j]);
+            int64_t x = v[p];
+            if (x < -n || x >= n)
+                luaL_error(L, "index %I is out of bounds for dimension %d with size %I", (lua_Integer)x, a->orig[i],
+                           (lua_Integer)n);
+            o[j] = o[j] * n + (x < 0 ? x + n : x);
+            for (int d = nd - 1; d >= 0; d--) { /* step the row-major position */
+                p += st[d];
+                if (++at[d] < shape[d]) break;
+                p -= st[d] * shape[d];
+                at[d] = 0;
+            }
         }
-        lua_pop(L, 2);
     }
     *idx_ndim = nd;
     memcpy(idx_shape, shape, sizeof(int64_t) * (size_t)nd);
@@ -761,12 +771,17 @@ static void set_advanced(lua_State *L, ks_ctx *c, ks_tensor *view, const adv *a)
     ks_tensor *pos = flat_positions(L, c, view, a, true, &idx_ndim, idx_shape);
     int mn = merged_shape(view, a, msize), rn = result_shape(view, a, idx_ndim, idx_shape, rsize);
     if (rn > KS_MAX_DIMS) luaL_error(L, "indexing result would have %d dims (at most %d)", rn, KS_MAX_DIMS);
-    /* write through a merged view, or through a contiguous copy copied back */
-    ks_tensor **mbox = ks_lua_newbox(L), **tmpbox = ks_lua_newbox(L);
-    if (ks_view(c, view, mn, msize, mbox) != KS_OK) {
-        if (ks_clone(c, view, tmpbox) || ks_view(c, *tmpbox, mn, msize, mbox)) ks_lua_raise(L, c);
+    /* write through view itself when no dims merge, a merged view, or a contiguous copy copied back (the
+     * boxes only when needed: each is a Lua allocation with a finalizer) */
+    ks_tensor *m = view, **tmpbox = NULL;
+    if (!same_dims(view, mn, msize, NULL)) {
+        ks_tensor **mbox = ks_lua_newbox(L);
+        if (ks_view(c, view, mn, msize, mbox) != KS_OK) {
+            tmpbox = ks_lua_newbox(L);
+            if (ks_clone(c, view, tmpbox) || ks_view(c, *tmpbox, mn, msize, mbox)) ks_lua_raise(L, c);
+        }
+        m = *mbox;
     }
-    ks_tensor *m = *mbox;
     ks_status st;
     /* index_fill_ takes a double: an integer into int64 goes the exact tensor way */
     bool scalar = (lua_type(L, 3) == LUA_TNUMBER && !(lua_isinteger(L, 3) && view->dtype == KS_INT64)) ||
@@ -798,7 +813,7 @@ static void set_advanced(lua_State *L, ks_ctx *c, ks_tensor *view, const adv *a)
         st = ks_index_copy_(c, m, a->dim, pos, src);
     }
     if (st) ks_lua_raise(L, c);
-    if (*tmpbox && ks_copy_(c, view, *tmpbox)) ks_lua_raise(L, c);
+    if (tmpbox && ks_copy_(c, view, *tmpbox)) ks_lua_raise(L, c);
 }
 
 /* t[key] = value beyond one element: through a view of the selection */
@@ -835,7 +850,51 @@ int ks_lua_index_set(lua_State *L, ks_ctx *c)
     return 0;
 }
 
+/* ------------------------------------------------------------ index_put */
+/* indices (at 2) is a plain non-empty list of at most ndim int64 or bool tensors, value (at 3) a number,
+ * boolean or tensor: what index_put's Lua checks accept, minus the value forms whose errors would name
+ * this function instead of the assignment */
+static bool plain_index_put(lua_State *L, const ks_tensor *t)
+{
+    if (!lua_istable(L, 2) || lua_getmetatable(L, 2)) return false; /* a tensor, or a table with a __len */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    if (n == 0 || n > t->ndim) return false;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        ks_tensor *ix = ks_lua_to_tensor(L, -1);
+        lua_pop(L, 1);
+        if (!ix || (ix->dtype != KS_INT64 && ix->dtype != KS_BOOL)) return false;
+    }
+    int vt = lua_type(L, 3);
+    return vt == LUA_TNUMBER || vt == LUA_TBOOLEAN || ks_lua_to_tensor(L, 3);
+}
+
+/* ks._index_put(t, indices, values, inplace) -> the result (t itself when inplace): index_put / index_put_
+ * without accumulate in one call (kshot/tensor_shape_extra.lua): t:clone() (unless inplace), then the
+ * assignment r[indices] = values itself (ks_lua_index_set: the same errors). Nothing when an argument is
+ * not plain or t's clone would record a gradient; the Lua path then checks, names and records. */
+static int l_index_put(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_to_tensor(L, 1);
+    bool inplace = lua_toboolean(L, 4);
+    if (!t || !plain_index_put(L, t) || (!inplace && ks_ag_needs_record(c, 1, &t))) return 0;
+    lua_settop(L, 3);
+    if (!inplace) {
+        ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+        if (ks_clone(c, t, &r)) return ks_lua_raise(L, c);
+        ks_lua_fillbox(L, c, box, r);
+        lua_replace(L, 1); /* (r, indices, values) */
+    }
+    ks_lua_index_set(L, c);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static const luaL_Reg index_funcs[] = {{"_index_put", l_index_put}, {NULL, NULL}};
+
 void ks_lua_open_index(lua_State *L, int module, int methods, int ctxbox)
 {
-    (void)L; (void)module; (void)methods; (void)ctxbox;
+    (void)methods;
+    ks_lua_register(L, index_funcs, module, ctxbox);
 }

@@ -10,11 +10,15 @@
  *   ks._nadam_step(p, g, m, v, mu_product, step, lr, beta1, beta2, eps, wd, momentum_decay) -> mu_product
  *   ks._radam_step(p, g, m, v, step, lr, beta1, beta2, eps, wd)
  *   ks._adadelta_step(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize)
+ *   ks._clip_grad_norm_(params, max_norm, norm_type, error_if_nonfinite) -> total (regularize.lua)
  *   ks._bench_stream(theta, g, m, v)   -- benchmark reference pass
  *   ks._bench_clock() -> seconds        -- monotonic wall clock for benchmarks
  * A non-contiguous gradient is copied once; parameters must be contiguous. */
 #include "ks_lua.h"
+#include "../runtime/core/ks_grad_clip.h"
 #include "../runtime/core/ks_optim.h"
+
+#include <math.h>
 
 #include <time.h>
 
@@ -127,6 +131,68 @@ static int l_adadelta_step(lua_State *L)
     return finish(L, c, g, ks_adadelta_step(c, p, g, s, d, &o));
 }
 
+/* grads[n] = g when g is there (counted even past max); -1 when the fast path cannot take g */
+static int add_grad(ks_tensor *g, double p, ks_tensor **grads, int max, int n)
+{
+    if (!g) return n;
+    if (g->dtype != KS_FLOAT32 || (isinf(p) && g->numel == 0)) return -1; /* the Lua path's error */
+    if (n < max) grads[n] = g;
+    return n + 1;
+}
+
+/* The gradients of the tensor or list of tensors (to ipairs' end) at arg into grads (room for max), in list
+ * order; returns how many there are (also when more than max), or -1 when an entry is not a tensor or
+ * add_grad refuses a gradient: the Lua path then raises its error. */
+static int collect_grads(lua_State *L, int arg, double p, ks_tensor **grads, int max)
+{
+    ks_tensor *one = ks_lua_to_tensor(L, arg);
+    if (one) return add_grad(one->grad, p, grads, max, 0);
+    if (!lua_istable(L, arg)) return -1;
+    int n = 0;
+    for (lua_Integer i = 1; n >= 0; i++) {
+        int ty = lua_geti(L, arg, i);
+        ks_tensor *t = ks_lua_to_tensor(L, -1);
+        lua_pop(L, 1);
+        if (ty == LUA_TNIL) break;
+        n = t ? add_grad(t->grad, p, grads, max, n) : -1;
+    }
+    return n;
+}
+
+/* ks._clip_grad_norm_(params, max_norm, norm_type, error_if_nonfinite): clip_grad_norm_ in one call for
+ * norm_type 2 or inf. Returns the total norm as a float32 0-d tensor (the gradients scaled in place when
+ * max_norm / (total + 1e-6) < 1); false, total when error_if_nonfinite and the total is nan or inf (nothing
+ * scaled; regularize.lua raises its error); nothing for anything else, which regularize.lua's general path
+ * answers. The values are the general path's to the bit (ks_grad_clip.h). */
+static int l_clip_grad_norm(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    double max_norm = luaL_checknumber(L, 2), p = luaL_checknumber(L, 3);
+    bool check_finite = lua_toboolean(L, 4);
+    if (p != 2 && p != HUGE_VAL) return 0;
+    ks_tensor *local[32], **grads = local;
+    int n = collect_grads(L, 1, p, local, 32);
+    if (n < 0) return 0;
+    if (n > 32) {
+        grads = lua_newuserdatauv(L, (size_t)n * sizeof *grads, 0);
+        if (collect_grads(L, 1, p, grads, n) != n) return 0; /* an __index changed the list */
+    }
+    double total;
+    ks_lua_check(L, c, ks_grads_total_norm(c, n, grads, p, &total));
+    if (check_finite && !isfinite(total)) {
+        lua_pushboolean(L, 0);
+        lua_pushnumber(L, total);
+        return 2;
+    }
+    double coef = max_norm / (total + 1e-6);
+    if (coef < 1) ks_lua_check(L, c, ks_grads_scale_(c, n, grads, coef));
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    ks_lua_check(L, c, ks_tensor_empty(c, KS_FLOAT32, 0, NULL, &r));
+    *(float *)ks_tensor_data(r) = (float)total; /* ks.tensor(total) */
+    ks_lua_fillbox(L, c, box, r);
+    return 1;
+}
+
 static int l_bench_stream(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
@@ -148,6 +214,7 @@ static const luaL_Reg optim_fns[] = {
     {"_sgd_step", l_sgd_step},         {"_adam_step", l_adam_step},   {"_rmsprop_step", l_rmsprop_step},
     {"_adagrad_step", l_adagrad_step}, {"_adamax_step", l_adamax_step}, {"_nadam_step", l_nadam_step},
     {"_radam_step", l_radam_step},     {"_adadelta_step", l_adadelta_step}, {"_bench_stream", l_bench_stream},
+    {"_clip_grad_norm_", l_clip_grad_norm},
     {"_bench_clock", l_bench_clock},   {NULL, NULL}};
 
 void ks_lua_open_optim(lua_State *L, int module, int methods, int ctxbox)

@@ -22,6 +22,7 @@
  *   norm:        (t[, p = 2][, dim or {dims}][, keepdim]); p a number
  *                (math.huge, -math.huge, 0, 1, 2, ...) or "fro" (= 2)
  *   cumsum, cumprod: (t, dim)
+ *   ks._plain_norm(x, matrix): kshot/linalg.lua's default 2-norms in one call (nothing when not plain)
  * Dtypes and NaN rules: runtime/core/ks_reduce.h. Differentiable ones go
  * through the autograd entry points (ks_grad_ops.h), cumsum and cumprod
  * included (cumprod's gradient is exact where the input holds zeros);
@@ -382,6 +383,24 @@ static int run_softmax(lua_State *L, bool want_log)
 static int l_softmax(lua_State *L) { return run_softmax(L, false); }
 static int l_log_softmax(lua_State *L) { return run_softmax(L, true); }
 
+/* ks._plain_norm(x, matrix): linalg's default 2-norm in one call (kshot/linalg.lua's fast path): of every
+ * element (x:norm(), as vector_norm(x) and norm(x) compute it), or with matrix true of the last two dims
+ * (matrix_norm(A)'s "fro": every dim of a matrix, ks.norm(A, 2, {n-2, n-1}) of a batch). Nothing when x is
+ * not a float32 tensor of at least 1 (matrix: 2) dims, so that linalg.lua's general path answers. */
+static int l_plain_norm(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_to_tensor(L, 1);
+    bool matrix = lua_toboolean(L, 2);
+    if (!t || t->dtype != KS_FLOAT32 || t->ndim < (matrix ? 2 : 1)) return 0;
+    int dims[2] = {t->ndim - 2, t->ndim - 1}, ndims = matrix && t->ndim > 2 ? 2 : 0;
+    ks_tensor **box = ks_lua_newbox(L), *r = NULL;
+    ks_status st = ks_ag_norm(c, t, 2, ndims, dims, false, &r);
+    return finish1(L, c, box, st, r);
+}
+
+static const luaL_Reg plain_funcs[] = {{"_plain_norm", l_plain_norm}, {NULL, NULL}};
+
 static const luaL_Reg reduce_funcs[] = {
     {"sum", l_sum}, {"mean", l_mean}, {"prod", l_prod}, {"amax", l_amax}, {"amin", l_amin},
     {"max", l_max}, {"min", l_min}, {"argmax", l_argmax}, {"argmin", l_argmin}, {"var", l_var},
@@ -394,4 +413,5 @@ void ks_lua_open_reduce(lua_State *L, int module, int methods, int ctxbox)
 {
     ks_lua_register(L, reduce_funcs, module, ctxbox);
     ks_lua_register(L, reduce_funcs, methods, ctxbox);
+    ks_lua_register(L, plain_funcs, module, ctxbox);
 }

@@ -500,6 +500,34 @@ static int t_reshape_as(lua_State *L)
     VIEW_RUN_AG(ks_reshape(c, t, o->ndim, o->size, &r), KS_VIEW_RESHAPE, NULL, 0);
 }
 
+/* ks._unflatten(t, dim, sizes) -> t:reshape(shape) with dim split into the Lua list sizes, when every argument
+ * is plain: dim an integer in range, sizes integers >= 0 multiplying to size(dim). Nothing otherwise (-1
+ * included): tensor_shape_extra.lua's unflatten then checks and names what is wrong. */
+static int t_unflatten(lua_State *L)
+{
+    ks_ctx *c = KS_CTX(L);
+    ks_tensor *t = ks_lua_to_tensor(L, 1);
+    if (!t || !lua_isinteger(L, 2) || !lua_istable(L, 3) || lua_getmetatable(L, 3)) return 0;
+    lua_Integer dim = lua_tointeger(L, 2), nd = t->ndim, n = (lua_Integer)lua_rawlen(L, 3);
+    if (dim < -nd || dim >= nd || n == 0 || nd - 1 + n > KS_MAX_DIMS) return 0;
+    if (dim < 0) dim += nd;
+    int64_t size[KS_MAX_DIMS], known = 1;
+    int k = 0;
+    for (int d = 0; d < dim; d++) size[k++] = t->size[d];
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 3, i);
+        lua_Integer s = lua_tointeger(L, -1);
+        bool ok = lua_isinteger(L, -1) && s >= 0 && (s == 0 || known <= INT64_MAX / s);
+        lua_pop(L, 1);
+        if (!ok) return 0;
+        size[k++] = s;
+        known *= s;
+    }
+    if (known != t->size[dim]) return 0;
+    for (int d = (int)dim + 1; d < nd; d++) size[k++] = t->size[d];
+    VIEW_RUN_AG(ks_reshape(c, t, k, size, &r), KS_VIEW_RESHAPE, NULL, 0);
+}
+
 /* ks._diagonal(t, offset): the diagonal (above the main one for offset > 0,
  * below for < 0) of the matrices in t's last two dims, as its last dim: those
  * two dims flattened (a view when they are contiguous, else a copy), then
@@ -706,7 +734,7 @@ static const luaL_Reg tensor_functions[] = {
     {"view", t_view}, {"reshape", t_reshape}, {"transpose", t_transpose}, {"permute", t_permute},
     {"narrow", t_narrow}, {"select", t_select}, {"squeeze", t_squeeze}, {"unsqueeze", t_unsqueeze},
     {"flip", t_flip}, {"flatten", t_flatten}, {"clone", t_clone}, {"numel", t_numel},
-    {"_diagonal", t_diagonal}, {NULL, NULL}};
+    {"_diagonal", t_diagonal}, {"_unflatten", t_unflatten}, {NULL, NULL}};
 
 static int is_tensor(lua_State *L)
 {

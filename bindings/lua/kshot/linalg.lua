@@ -441,7 +441,15 @@ end
 -- the ord-norm of x's elements over dim (an integer or a list; all dims when
 -- nil): sum(|x|^ord)^(1/ord); inf: max |x|, -inf: min |x|, 0: the count of
 -- non-zeros. Differentiable.
+-- the 2-norm of every element (matrix: of the last two dims) in one C call (ks_lua_reduce.c), or nothing
+-- when x is not a float32 tensor with the dims for it; the general paths below reach the same C reduction
+local plain_norm = ks._plain_norm
+
 function M.vector_norm(x, ord, dim, keepdim)
+  if (ord == nil or ord == 2) and dim == nil and keepdim == nil then
+    local r = plain_norm(x, false)
+    if r then return r end
+  end
   check_float("vector_norm", "x", x, 2)
   ord, dim, keepdim = norm_args("linalg.vector_norm", ord, dim, keepdim)
   ord = ord or 2
@@ -463,6 +471,10 @@ end
 -- "fro", "nuc" (sum of singular values), 2 / -2 (largest / smallest singular
 -- value), 1 / -1 (max / min column sum of |A|), inf / -inf (max / min row sum).
 function M.matrix_norm(a, ord, dim, keepdim)
+  if (ord == nil or ord == "fro") and dim == nil and keepdim == nil then
+    local r = plain_norm(a, true)
+    if r then return r end
+  end
   check_float("matrix_norm", "A", a, 2)
   ord, dim, keepdim = norm_args("linalg.matrix_norm", ord, dim, keepdim)
   ord = ord or "fro"
@@ -505,6 +517,10 @@ end
 -- matrix norm when dim names two dims (or A is 2-d with an ord); without ord
 -- and dim, the 2-norm of all the elements.
 function M.norm(a, ord, dim, keepdim)
+  if ord == nil and dim == nil and keepdim == nil then
+    local r = plain_norm(a, false)
+    if r then return r end
+  end
   check_float("norm", "A", a, 2)
   ord, dim, keepdim = norm_args("linalg.norm", ord, dim, keepdim)
   if type(ord) == "string" and ord ~= "fro" and ord ~= "nuc" then

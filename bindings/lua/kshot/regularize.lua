@@ -93,6 +93,28 @@ local function clip_args(...)
   return v
 end
 
+local clip_in_c = ks._clip_grad_norm_ -- bindings/ks_lua_optim.c
+
+local function nonfinite(norm_type, total)
+  fail("clip_grad_norm_: the total norm of order %s of the gradients is %s, so it cannot be clipped; "
+    .. "find the parameter with p.grad:isfinite():all(), or pass error_if_nonfinite = false to scale anyway",
+    tostring(norm_type), tostring(total))
+end
+
+-- The common calls (positional max_norm, norm type 2 or inf, error_if_nonfinite nil or a boolean) in one C
+-- call: the general path's values to the bit (composed_tail_spec). Nothing when the C call declines.
+local function clip_fast(params, n, max_norm, norm_type, check_finite)
+  if n > 3 or type(max_norm) ~= "number" or not (max_norm >= 0) then return nil end
+  if norm_type == nil then norm_type = 2 elseif norm_type == "inf" then norm_type = math.huge end
+  if (norm_type ~= 2 and norm_type ~= math.huge) or (check_finite ~= nil and type(check_finite) ~= "boolean") then
+    return nil
+  end
+  if type(params) == "table" and type(params.parameters) == "function" then params = params:parameters() end
+  local r, total = clip_in_c(params, max_norm, norm_type, check_finite)
+  if r == false then nonfinite(norm_type, total) end
+  return r, params
+end
+
 --- Scale all gradients together so their global norm is at most max_norm.
 -- clip_grad_norm_(params, max_norm[, norm_type = 2[, error_if_nonfinite = false]][, {max_norm =,
 -- norm_type =, error_if_nonfinite =}]): torch's positional order, or its keywords in
@@ -104,7 +126,9 @@ end
 -- (the gradients are left as they are); with false (the default) an infinite
 -- norm zeroes the gradients and a nan one leaves them (torch multiplies them by nan).
 function M.clip_grad_norm_(params, ...)
-  params = param_list("clip_grad_norm_", params)
+  local r, listed = clip_fast(params, select("#", ...), ...)
+  if r then return r end
+  params = param_list("clip_grad_norm_", listed or params)
   local a = clip_args(...)
   local max_norm, norm_type = a.max_norm, a.norm_type or 2
   if norm_type == "inf" then norm_type = math.huge end
@@ -136,11 +160,7 @@ function M.clip_grad_norm_(params, ...)
       end
     end
     if norm_type ~= math.huge then total = total ^ (1 / norm_type) end
-    if check_finite and (total ~= total or total == math.huge) then
-      fail("clip_grad_norm_: the total norm of order %s of the gradients is %s, so it cannot be clipped; "
-        .. "find the parameter with p.grad:isfinite():all(), or pass error_if_nonfinite = false to scale anyway",
-        tostring(norm_type), tostring(total))
-    end
+    if check_finite and (total ~= total or total == math.huge) then nonfinite(norm_type, total) end
     local coef = max_norm / (total + 1e-6)
     if coef < 1 then
       for _, g in ipairs(grads) do g:mul_(coef) end

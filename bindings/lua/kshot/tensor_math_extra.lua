@@ -8,7 +8,8 @@
 -- bindings/ks_lua_composed_kernels.c; quantile keeps its Lua composition, which
 -- records autograd, for an input that requires grad); cov, corrcoef and normal
 -- (numbers) run their composition's ops in one C call when nothing records a
--- gradient (ks._cov, ks._corrcoef, ks._normal);
+-- gradient (ks._cov, ks._corrcoef, ks._normal); logspace without options runs linspace and pow in one
+-- C call (ks._logspace, bindings/ks_lua_create.c);
 -- this file keeps their names, options and argument checks. Calls without an
 -- options table skip the option parsing (scripts/bench/bench_op_overhead.lua
 -- "composed" times them).
@@ -17,6 +18,7 @@ local options = require "kshot.options"
 local M = {}
 local ks -- the kshot module, given by install
 local is_tensor -- ks.is_tensor, set by install
+local logspace_c -- ks._logspace (bindings/ks_lua_create.c), set by install
 
 local shape_str = options.shape_str
 
@@ -36,6 +38,10 @@ local function as_float(t) return t:is_floating_point() and t or t:float() end
 
 --- ks.logspace(start, stop, steps[, {base = 10, dtype = ks.float32}]): base ^ linspace(start, stop, steps).
 function M.logspace(start, stop, steps, opts)
+  if opts == nil then -- plain numbers: linspace and pow in one C call (bindings/ks_lua_create.c), else nil
+    local r = logspace_c(start, stop, steps, 10)
+    if r then return r end
+  end
   check_number("logspace", "start", start, 2)
   check_number("logspace", "end", stop, 2)
   if math.type(steps) ~= "integer" or steps < 0 then
@@ -391,6 +397,7 @@ M.METHODS = { "isclose", "dist", "diff", "cov", "corrcoef", "quantile", "mode", 
 function M.install(module)
   ks = module
   is_tensor = ks.is_tensor
+  logspace_c = ks._logspace
 end
 
 return M

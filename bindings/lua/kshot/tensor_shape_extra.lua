@@ -13,15 +13,19 @@
 -- their views in one C call (ks._unbind, ks._meshgrid2). diag (1-d), trace and take of an input that
 -- does not require grad run one C kernel (ks._diag_embed, ks._trace, ks._take:
 -- bindings/ks_lua_composed_kernels.c); with grad they compose views and ops.
+-- unflatten with plain sizes is one C reshape (ks._unflatten, bindings/ks_lua_tensor.c); index_put /
+-- index_put_ without accumulate, plain arguments and an input whose clone records nothing run the clone and
+-- the indexing assignment in one C call (ks._index_put, bindings/ks_lua_index.c).
 local options = require "kshot.options"
 
 local M = {}
 local ks -- the kshot module, given by install
 local is_tensor, expand, index_select -- ks.is_tensor and tensor methods, set by install
 local mesh2 -- ks._meshgrid2, set by install
+local index_put_c -- ks._index_put (bindings/ks_lua_index.c), set by install
+local unflatten_c -- ks._unflatten (bindings/ks_lua_tensor.c), set by install
 
 local shape_str = options.shape_str
-local mtype = math.type -- a local: the fast paths call it per size
 
 local args = require "kshot.tensor_args"
 local fail, check_tensor, wrap_dim = args.fail, args.check_tensor, args.wrap_dim
@@ -110,32 +114,9 @@ M.swapdims = M.swapaxes
 --- ks.unflatten(t, dim, sizes) / t:unflatten(dim, sizes): dim split into the
 -- sizes of the Lua list sizes (one may be -1): x:unflatten(1, {4, 4}) makes
 -- [N, 16] into [N, 4, 4]; the inverse of flatten.
--- the new shape of unflatten when every argument is plain and consistent (a reused list: reshape
--- reads it at once), else nil and the checked path below names what is wrong
-local unflatten_scratch = {}
-local function unflatten_shape(t, dim, sizes)
-  if not is_tensor(t) or mtype(dim) ~= "integer" or type(sizes) ~= "table" then return nil end
-  local old = t:shape() -- one call for all sizes (cheaper than t:dim() and a t:size per dim)
-  local nd = #old
-  if dim < -nd or dim >= nd then return nil end
-  if dim < 0 then dim = dim + nd end
-  local shape, k, known = unflatten_scratch, dim, 1
-  for i = 1, dim do shape[i] = old[i] end
-  for i = 1, #sizes do
-    local s = sizes[i]
-    if mtype(s) ~= "integer" or s < 0 then return nil end -- -1 too: the checked path
-    k = k + 1; shape[k] = s
-    known = known * s
-  end
-  if #sizes == 0 or known ~= old[dim + 1] then return nil end
-  for i = dim + 2, nd do k = k + 1; shape[k] = old[i] end
-  for i = k + 1, #shape do shape[i] = nil end -- a shorter call after a longer one
-  return shape
-end
-
 function M.unflatten(t, dim, sizes)
-  local fast = unflatten_shape(t, dim, sizes)
-  if fast then return t:reshape(fast) end
+  local r = unflatten_c(t, dim, sizes) -- plain arguments: the reshape in one C call, else nil
+  if r then return r end
   check_tensor("unflatten", "input", t, 2)
   local d = wrap_dim("unflatten", "dim", dim, t:dim(), 2)
   if type(sizes) ~= "table" or ks.is_tensor(sizes) or #sizes == 0 then
@@ -419,6 +400,10 @@ end
 -- int64 (or bool) tensors for the leading dims (torch's tuple), values
 -- broadcast; accumulate = true adds instead, repeated positions adding up.
 function M.index_put(t, indices, values, accumulate)
+  if not accumulate then -- plain arguments: clone and assignment in one C call (nil when it does not fit)
+    local r = index_put_c(t, indices, values, false)
+    if r then return r end
+  end
   check_tensor("index_put", "input", t, 2)
   check_indices("index_put", t, indices, 2)
   if accumulate then return accumulate_into(t, indices, values) end
@@ -428,6 +413,7 @@ function M.index_put(t, indices, values, accumulate)
 end
 
 function M.index_put_(t, indices, values, accumulate)
+  if not accumulate and index_put_c(t, indices, values, true) then return t end
   check_tensor("index_put_", "input", t, 2)
   check_indices("index_put_", t, indices, 2)
   if accumulate then
@@ -448,6 +434,8 @@ function M.install(module)
   ks = module
   is_tensor, expand, index_select = ks.is_tensor, ks.Tensor.expand, ks.Tensor.index_select
   mesh2 = ks._meshgrid2
+  index_put_c = ks._index_put
+  unflatten_c = ks._unflatten
 end
 
 return M
