@@ -24,19 +24,22 @@
  * re-attached to the graph under create_graph (ks_ag_saved_input/output)
  * and version-checked (an in-place change since forward is an error).
  *
- * An output kept in a plain ctx field (ctx.y = y, PyTorch users' habit)
- * would be a cycle the GC cannot see: y holds the node (grad_fn), the node
- * holds ctx through the registry, ctx holds y. So record also scans ctx's
- * own fields (any key) and, one level down, the fields of plain tables
- * (no metatable) stored in ctx, for this call's differentiable outputs:
- * each moves into a saved slot as a detached alias (one slot per output,
- * shared with save_for_backward's) and leaves its table; the list of
- * (table, key, slot, output) stays behind a registry ref. Backward puts the
- * outputs back under their keys (version-checked, re-attached under
- * create_graph, as saved_tensors) and clears them again afterwards. Deeper
- * tables are not scanned: an output there still leaks. Inputs, other
- * tensors and outputs that get no gradient (no grad_fn, so no cycle) stay
- * where they are. */
+ * An output kept in a ctx field (ctx.y = y, PyTorch users' habit) would be
+ * a cycle the GC cannot see: y holds the node (grad_fn), the node holds ctx
+ * through the registry, ctx holds y. So record walks the tables reachable
+ * from ctx through their values (ctx.y, ctx.saved = {y}, ctx.t = {a = {y}},
+ * tables with a metatable too), with raw access only (no metamethod runs),
+ * each table once (cycles, shared tables), down to SCAN_DEPTH levels, for
+ * this call's differentiable outputs: each moves into a saved slot as a
+ * detached alias (one slot per output, shared with save_for_backward's)
+ * and leaves its table; the list of (table, key, slot, output) stays
+ * behind a registry ref. Backward puts the outputs back under their keys
+ * (version-checked, re-attached under create_graph, as saved_tensors) and
+ * clears them again afterwards. Not reached, so still a cycle: an output
+ * used as a table key, deeper than SCAN_DEPTH, past the first SCAN_FIELDS
+ * fields read (a ctx that keeps a model or a module), or held by a
+ * closure's upvalue or a userdata. Inputs, other tensors and outputs that get no
+ * gradient (no grad_fn, so no cycle) stay where they are. */
 #include "ks_lua.h"
 #include "../runtime/core/ks_autograd.h"
 
@@ -287,13 +290,29 @@ static int output_at(lua_State *L, int idx, ks_tensor *const *outs, const bool *
     return -1;
 }
 
+/* How deep below ctx the scan for outputs goes (ctx's own fields are depth
+ * 0): deep enough for any bookkeeping a backward needs, and a bound on the
+ * C recursion for a chain of tables (ctx.hist = {prev = {prev = ...}}). */
+enum { SCAN_DEPTH = 16, SEEN_FAST = 16 };
+/* How many fields the scan reads in all: a ctx holds a few, but one that keeps
+ * a big structure (ctx.model = model, ctx.m = ks) would be walked on every
+ * call; past this budget the rest is left unscanned (its outputs stay). */
+enum { SCAN_FIELDS = 64 };
+
 typedef struct {
     ks_node *n;
     custom_ud *u;
     ks_tensor *const *outs;
     const bool *diff;
     int nout, list, nlist; /* list: stack index of the {table, key, slot, output, ...} list (nil until needed) */
+    int budget;            /* fields still to read (SCAN_FIELDS in all) */
     int oslot[KS_NODE_MAX_IN]; /* each output's saved slot, -1 until it has one */
+    /* the tables scanned so far, each with the depth it was scanned at: the
+     * first SEEN_FAST in seen[] (no allocation for a usual ctx), the rest in
+     * a Lua table at stack index seen_set (nil until needed) */
+    int ctx, nseen, seen_set;
+    const void *seen[SEEN_FAST];
+    int seen_depth[SEEN_FAST];
 } field_scan;
 
 /* Output k is the value of the key at index key in the table at tbl: it
@@ -339,39 +358,93 @@ static bool is_needs_input_grad(lua_State *L, int idx)
     return k && len == 16 && !memcmp(k, "needs_input_grad", 16);
 }
 
-/* Scan the table at tbl for outputs; depth 1 also scans plain tables (no
- * metatable) in its fields. Cheap when there is nothing to find: one
- * lua_next per field (a tiny Function's ctx holds needs_input_grad only). */
+/* Whether the table at idx still needs a scan at depth: not when it was
+ * scanned already at this depth or a shallower one (so a cycle or a table
+ * shared by two fields is scanned once; one met first down a long path
+ * is scanned again from a shorter one, whose bound reaches further). */
+static bool first_visit(lua_State *L, field_scan *f, int idx, int depth)
+{
+    if (!f->nseen) { /* ctx itself, marked at the first table met (ctx.self = ctx) */
+        f->seen[0] = lua_topointer(L, f->ctx);
+        f->seen_depth[f->nseen++] = 0;
+    }
+    const void *p = lua_topointer(L, idx);
+    int fast = f->nseen < SEEN_FAST ? f->nseen : SEEN_FAST;
+    for (int i = 0; i < fast; i++) {
+        if (f->seen[i] != p) continue;
+        if (f->seen_depth[i] <= depth) return false;
+        f->seen_depth[i] = depth;
+        return true;
+    }
+    if (f->nseen < SEEN_FAST) {
+        f->seen[f->nseen] = p;
+        f->seen_depth[f->nseen++] = depth;
+        return true;
+    }
+    if (lua_isnil(L, f->seen_set)) {
+        lua_createtable(L, 0, SEEN_FAST);
+        lua_replace(L, f->seen_set);
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, f->seen_set) == LUA_TNUMBER && lua_tointeger(L, -1) <= depth) {
+        lua_pop(L, 1);
+        return false;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    lua_pushinteger(L, depth);
+    lua_rawset(L, f->seen_set);
+    f->nseen++;
+    return true;
+}
+
+/* Scan the table at tbl (at depth below ctx) for outputs, and the tables in
+ * its values down to SCAN_DEPTH. Raw access only (lua_next, lua_rawset): a
+ * table with a metatable is scanned as plain storage, no __index, __pairs
+ * or __newindex runs. Keys are not scanned. Cheap when there is nothing to
+ * find: one lua_next per field (a tiny Function's ctx holds
+ * needs_input_grad only), and nothing allocated for up to SEEN_FAST tables. */
 static ks_status scan_fields(lua_State *L, ks_ctx *c, field_scan *f, int tbl, int depth)
 {
     ks_status st = KS_OK;
+    /* per level: this traversal's key and value, and a few for take_output and first_visit */
+    if (!lua_checkstack(L, 8)) return ks_error(c, KS_ENOMEM, "%.*s: Lua stack overflow", fn_name_len(f->u), f->u->name);
     lua_pushnil(L);
     while (!st && lua_next(L, tbl)) {
-        int val = lua_gettop(L), k = output_at(L, val, f->outs, f->diff, f->nout);
-        if (k >= 0) {
-            st = take_output(L, c, f, tbl, val - 1, k);
-        } else if (depth > 0 && lua_type(L, val) == LUA_TTABLE && !is_needs_input_grad(L, val - 1)) {
-            if (!lua_getmetatable(L, val)) st = scan_fields(L, c, f, val, depth - 1);
-            else lua_pop(L, 1); /* not a plain table: an object of its own */
+        if (f->budget-- <= 0) { /* over budget: leave the rest (each level unwinds here) */
+            lua_pop(L, 2);
+            return KS_OK;
         }
+        int val = lua_gettop(L), k = output_at(L, val, f->outs, f->diff, f->nout);
+        if (k >= 0)
+            st = take_output(L, c, f, tbl, val - 1, k);
+        else if (depth < SCAN_DEPTH && lua_type(L, val) == LUA_TTABLE && !(depth == 0 && is_needs_input_grad(L, val - 1))
+                 && first_visit(L, f, val, depth + 1))
+            st = scan_fields(L, c, f, val, depth + 1);
         lua_pop(L, 1); /* the value; the key stays for lua_next */
     }
     if (st) lua_pop(L, 1); /* the key of the unfinished traversal */
     return st;
 }
 
-/* move the differentiable outputs kept in ctx fields (ctx at index ctx) into
- * n's saved slots; the list of where they were stays behind u->fields_ref */
+/* move the differentiable outputs kept in tables reachable from ctx (at
+ * index ctx) into n's saved slots; the list of where they were stays behind
+ * u->fields_ref */
 static ks_status save_fields(lua_State *L, ks_ctx *c, ks_node *n, custom_ud *u, int ctx, ks_tensor *const *outs,
                              const bool *diff, int nout)
 {
-    field_scan f = {.n = n, .u = u, .outs = outs, .diff = diff, .nout = nout};
+    field_scan f; /* not zero-filled: seen[] is read only below nseen */
+    f.n = n, f.u = u, f.outs = outs, f.diff = diff, f.nout = nout, f.nlist = 0, f.ctx = ctx, f.nseen = 0;
+    f.budget = SCAN_FIELDS;
     for (int k = 0; k < KS_NODE_MAX_IN; k++) f.oslot[k] = -1;
     for (int j = 0; j < u->nsaved; j++)
         if (u->kind[j] == SAVED_OUTPUT) f.oslot[u->which[j]] = u->slot[j];
     lua_pushnil(L);
     f.list = lua_gettop(L);
-    ks_status st = scan_fields(L, c, &f, ctx, 1);
+    lua_pushnil(L);
+    f.seen_set = lua_gettop(L);
+    ks_status st = scan_fields(L, c, &f, ctx, 0);
+    lua_pop(L, 1); /* seen_set */
     if (!st && f.nlist) u->fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
     return st;

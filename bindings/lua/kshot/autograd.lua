@@ -93,16 +93,22 @@ M.grad = ks._autograd_grad
 --   ctx:mark_non_differentiable(...) outputs that get no gradient (as
 --                                  integer and bool outputs never do)
 -- Any other field works too (ctx.x = x, ctx.k = 3, ctx.y = y). An output
--- kept in a field (of ctx, or one level down in a plain table stored in
--- ctx: ctx.t = {y}) is handled as a saved output, since it would otherwise
--- be a reference cycle (y -> its node -> ctx -> y) that is never freed: it
--- leaves ctx when forward returns, comes back under its key for backward
--- (re-attached under create_graph) and leaves again afterwards. Deeper
--- tables (ctx.a = {b = {y}}) and tables with a metatable are not scanned:
--- an output there still leaks. Saved tensors, and outputs kept in fields,
--- are version-checked: changing one in place before backward is an error.
+-- kept in a field, or in any table reachable from ctx through values
+-- (ctx.saved = {y}, ctx.t = {a = {y}}, a table with a metatable), is
+-- handled as a saved output, since it would otherwise be a reference cycle
+-- (y -> its node -> ctx -> y) that is never freed: when forward returns it
+-- leaves its table (raw access: no metamethod runs), comes back under its
+-- key for backward (re-attached under create_graph) and leaves again
+-- afterwards. So a table shared with code outside the Function loses the
+-- output too (it is there again only while backward runs). Not reached, so
+-- still a cycle: an output more than 16 tables below ctx, past the first 64
+-- fields the scan reads in all (a ctx that keeps a model or a module: the
+-- budget bounds the scan at ~1 us per call), used as a table key, or held
+-- by a closure.
+-- Saved tensors, and outputs kept in tables, are version-checked: changing
+-- one in place before backward is an error.
 -- At most 8 tensors per call: save_for_backward's plus the outputs kept in
--- fields that it did not save.
+-- tables that it did not save.
 -- backward must return a float32 gradient shaped like its argument, or nil,
 -- for each argument that requires grad (a clear error names the Function,
 -- the argument and both shapes otherwise).
