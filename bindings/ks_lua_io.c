@@ -230,6 +230,19 @@ static int l_save(lua_State *L)
     return 0;
 }
 
+/* A table name -> tensor of the n tensors a file reader returned (safetensors,
+ * npz): each box takes its tensor and the list's slot is cleared, so the
+ * reader's free (the guard) releases only those not yet handed over. */
+static void push_named(lua_State *L, ks_ctx *c, int n, char *const *names, ks_tensor **tensors)
+{
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        ks_lua_push_tensor(L, c, tensors[i]);
+        tensors[i] = NULL; /* the box owns it now */
+        lua_setfield(L, -2, names[i]);
+    }
+}
+
 /* ks.load(path) -> tensors, metadata */
 static int l_load(lua_State *L)
 {
@@ -239,12 +252,7 @@ static int l_load(lua_State *L)
     ks_st_file *f;
     if (ks_safetensors_load(c, path, &f)) return ks_lua_raise(L, c);
     g->p = f;
-    lua_createtable(L, 0, f->n);
-    for (int i = 0; i < f->n; i++) {
-        ks_lua_push_tensor(L, c, f->tensors[i]);
-        f->tensors[i] = NULL; /* the box owns it now */
-        lua_setfield(L, -2, f->names[i]);
-    }
+    push_named(L, c, f->n, f->names, f->tensors);
     lua_createtable(L, 0, f->nmeta);
     for (int i = 0; i < f->nmeta; i++) {
         lua_pushlstring(L, f->meta_values[i], f->meta_value_lens[i]);
@@ -345,12 +353,7 @@ static int l_read_npz(lua_State *L)
     ks_npz *z;
     if (ks_npz_read(c, path, &z)) return ks_lua_raise(L, c);
     g->p = z;
-    lua_createtable(L, 0, z->n);
-    for (int i = 0; i < z->n; i++) {
-        ks_lua_push_tensor(L, c, z->tensors[i]);
-        z->tensors[i] = NULL;
-        lua_setfield(L, -2, z->names[i]);
-    }
+    push_named(L, c, z->n, z->names, z->tensors);
     return 1;
 }
 

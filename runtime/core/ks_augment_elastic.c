@@ -135,8 +135,7 @@ ks_status ks_aug_elastic(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_gener
     if (!(sigma > 0 && sigma <= 32)) return ks_error(c, KS_EINVAL, "%s: sigma must be in (0, 32] pixels, got %g", op, sigma);
     unsigned char local[4096];
     ks_scratch sc;
-    unsigned char *on = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j->g.B);
-    if (!on) return KS_ENOMEM;
+    if (!(j->on = ks_aug_coins(c, &sc, local, sizeof local, g, j->g.B, p))) return KS_ENOMEM;
     /* torchvision: kernel size int(8 sigma + 1), made odd */
     int64_t k = (int64_t)(8 * sigma + 1);
     if (k % 2 == 0) k++;
@@ -146,8 +145,6 @@ ks_status ks_aug_elastic(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_gener
     for (int64_t t = -j->half; t <= j->half; t++)
         j->kern[t + j->half] = (float)(exp(-0.5 * (double)(t * t) / (sigma * sigma)) / sum);
     j->scale = (float)(alpha / 2);
-    for (int64_t b = 0; b < j->g.B; b++) on[b] = (unsigned char)ks_aug_coin(g, p);
-    j->on = on;
     j->seed = g->seed;
     j->bpi = (uint64_t)(2 * j->g.H * j->g.W + 3) / 4;
     j->start = ks_generator_take(g, j->bpi * (uint64_t)j->g.B);

@@ -179,10 +179,7 @@ ks_status ks_aug_flip(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generato
     if (st || (st = ks_aug_check_prob(c, op, "p", p))) return st;
     unsigned char local[4096];
     ks_scratch sc;
-    unsigned char *on = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j.g.B);
-    if (!on) return KS_ENOMEM;
-    for (int64_t b = 0; b < j.g.B; b++) on[b] = (unsigned char)ks_aug_coin(g, p);
-    j.on = on;
+    if (!(j.on = ks_aug_coins(c, &sc, local, sizeof local, g, j.g.B, p))) return KS_ENOMEM;
     st = ks_parallel_for(c, j.g.B, ks_aug_grain(j.g.C * j.g.H * j.g.W), flip_chunk, &j);
     ks_scratch_free(&sc);
     ks_tensor_bump_version(out);

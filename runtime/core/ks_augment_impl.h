@@ -52,6 +52,19 @@ static inline int64_t ks_aug_grain(int64_t per_image)
 static inline int ks_aug_coin(ks_generator *g, double p) { return ks_random_uniform(g) < p; }
 static inline double ks_aug_unif(ks_generator *g, double lo, double hi) { return lo + (hi - lo) * ks_random_uniform(g); }
 
+/* One Bernoulli(p) flag per image (n of them), drawn in order from g, in
+ * scratch `sc` (local when it fits): the "is this image augmented" draws
+ * that flip, noise and elastic take before any other. NULL: out of memory
+ * (error set). Free with ks_scratch_free(sc). */
+static inline unsigned char *ks_aug_coins(ks_ctx *c, ks_scratch *sc, unsigned char *local, size_t local_bytes,
+                                          ks_generator *g, int64_t n, double p)
+{
+    unsigned char *on = ks_scratch_get(c, sc, local, local_bytes, (size_t)n);
+    if (!on) return NULL;
+    for (int64_t b = 0; b < n; b++) on[b] = (unsigned char)ks_aug_coin(g, p);
+    return on;
+}
+
 /* round(v) as a size, or -1 when v is not in [0, limit] (no overflowing casts) */
 static inline int64_t ks_aug_round_dim(double v, int64_t limit)
 {

@@ -68,10 +68,7 @@ ks_status ks_aug_noise(ks_ctx *c, const ks_tensor *x, ks_tensor *out, ks_generat
     if (clamp && !(lo <= hi)) return ks_error(c, KS_EINVAL, "%s: clamp range needs lo <= hi, got (%g, %g)", op, lo, hi);
     unsigned char local[4096];
     ks_scratch sc;
-    unsigned char *on = ks_scratch_get(c, &sc, local, sizeof local, (size_t)j.g.B);
-    if (!on) return KS_ENOMEM;
-    for (int64_t b = 0; b < j.g.B; b++) on[b] = (unsigned char)ks_aug_coin(g, p);
-    j.on = on;
+    if (!(j.on = ks_aug_coins(c, &sc, local, sizeof local, g, j.g.B, p))) return KS_ENOMEM;
     j.seed = g->seed;
     j.bpi = (uint64_t)(j.g.C * j.g.H * j.g.W + 3) / 4;
     j.start = ks_generator_take(g, j.bpi * (uint64_t)j.g.B);

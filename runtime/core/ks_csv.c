@@ -117,10 +117,11 @@ static void trim(const char **s, size_t *n)
     while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
 }
 
-/* Parse a whole field as a double (0 when empty or not a number). The byte
- * after a field is a separator, line break or the buffer's terminator, so
- * it can be set to NUL for strtod and restored. */
-static int parse_double(span f, double *v, locale_t loc)
+/* Parse a whole field as a number: a double (d set; "C" numbers whatever the
+ * process locale) or a base-10 int64 in range (i set). 0 when empty or not a
+ * number. The byte after a field is a separator, line break or the buffer's
+ * terminator, so it can be set to NUL for strtod/strtoll and restored. */
+static int parse_number(span f, locale_t loc, double *d, int64_t *i)
 {
     const char *s = f.p;
     size_t n = f.n;
@@ -129,25 +130,13 @@ static int parse_double(span f, double *v, locale_t loc)
     char *end, save = s[n];
     ((char *)s)[n] = 0;
     errno = 0;
-    *v = strtod_l(s, &end, loc); /* "C" numbers whatever the process locale */
+    if (d) *d = strtod_l(s, &end, loc);
+    else *i = strtoll(s, &end, 10);
     ((char *)s)[n] = save;
-    return end == s + n;
+    return end == s + n && (d || errno == 0); /* ERANGE fails an int; a double keeps strtod's inf or 0 */
 }
-
-static int parse_int(span f, int64_t *v)
-{
-    const char *s = f.p;
-    size_t n = f.n;
-    trim(&s, &n);
-    if (!n) return 0;
-    char *end, save = s[n];
-    ((char *)s)[n] = 0;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    ((char *)s)[n] = save;
-    *v = x;
-    return end == s + n && errno == 0;
-}
+static int parse_double(span f, double *v, locale_t loc) { return parse_number(f, loc, v, NULL); }
+static int parse_int(span f, int64_t *v) { return parse_number(f, (locale_t)0, NULL, v); }
 
 static char *dup_span(span f)
 {

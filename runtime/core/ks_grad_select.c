@@ -51,19 +51,24 @@ ks_status ks_ag_refuse(ks_ctx *c, const char *op, int n, ks_tensor *const *input
     return KS_OK;
 }
 
-/* ------------------------------------------------------------ index_select */
-/* saved 0: index; i[0] dim */
-static ks_status index_select_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
+/* ---------------------------------------------------- index_select / gather */
+/* One backward for both selections: the incoming gradient added back at the
+ * index into zeros of the input's shape, by index_add (index_select) or
+ * scatter_add (gather). Saved 0: index; i[0] dim, i[1] 1 for gather. */
+static ks_status select_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     ks_tensor *idx, *z = NULL;
     ks_status st = ks_node_get_saved(c, n, 0, &idx);
     if (st) return st;
+    int dim = (int)n->i[0];
+    bool scatter = n->i[1] != 0;
     TRY(zeros_like_input(c, n, 0, &z));
-    if (c->grad_enabled) { /* create_graph: recorded, so its own gradient is the index_select again */
-        st = ks_ag_index_add(c, z, (int)n->i[0], idx, gout[0], 1.0, &gin[0]);
+    if (c->grad_enabled) { /* create_graph: recorded, so its own gradient is the selection again */
+        st = scatter ? ks_ag_scatter_add(c, z, dim, idx, gout[0], &gin[0])
+                     : ks_ag_index_add(c, z, dim, idx, gout[0], 1.0, &gin[0]);
         goto done;
     }
-    TRY(ks_index_add_(c, z, (int)n->i[0], idx, gout[0], 1.0));
+    TRY(scatter ? ks_scatter_add_(c, z, dim, idx, gout[0]) : ks_index_add_(c, z, dim, idx, gout[0], 1.0));
     gin[0] = z;
     z = NULL;
 done:
@@ -71,45 +76,27 @@ done:
     return st;
 }
 
-static const ks_op_def op_index_select = {"IndexSelectBackward", index_select_backward};
+static const ks_op_def op_index_select = {"IndexSelectBackward", select_backward};
+static const ks_op_def op_gather = {"GatherBackward", select_backward};
+
+static ks_status select_op(ks_ctx *c, bool gather, ks_tensor *t, int dim, ks_tensor *index, ks_tensor **out)
+{
+    ks_tensor *r;
+    ks_status st = gather ? ks_gather(c, t, dim, index, &r) : ks_index_select(c, t, dim, index, &r);
+    if (!st && (st = record1(c, gather ? &op_gather : &op_index_select, t, r, index, dim, gather)))
+        ks_tensor_release(r);
+    if (!st) *out = r;
+    return st;
+}
 
 ks_status ks_ag_index_select(ks_ctx *c, ks_tensor *t, int dim, ks_tensor *index, ks_tensor **out)
 {
-    ks_tensor *r;
-    ks_status st = ks_index_select(c, t, dim, index, &r);
-    if (!st && (st = record1(c, &op_index_select, t, r, index, dim, 0))) ks_tensor_release(r);
-    if (!st) *out = r;
-    return st;
+    return select_op(c, false, t, dim, index, out);
 }
-
-/* ------------------------------------------------------------------ gather */
-static ks_status gather_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
-{
-    ks_tensor *idx, *z = NULL;
-    ks_status st = ks_node_get_saved(c, n, 0, &idx);
-    if (st) return st;
-    TRY(zeros_like_input(c, n, 0, &z));
-    if (c->grad_enabled) { /* create_graph: recorded, so its own gradient is the gather again */
-        st = ks_ag_scatter_add(c, z, (int)n->i[0], idx, gout[0], &gin[0]);
-        goto done;
-    }
-    TRY(ks_scatter_add_(c, z, (int)n->i[0], idx, gout[0]));
-    gin[0] = z;
-    z = NULL;
-done:
-    ks_tensor_release(z);
-    return st;
-}
-
-static const ks_op_def op_gather = {"GatherBackward", gather_backward};
 
 ks_status ks_ag_gather(ks_ctx *c, ks_tensor *t, int dim, ks_tensor *index, ks_tensor **out)
 {
-    ks_tensor *r;
-    ks_status st = ks_gather(c, t, dim, index, &r);
-    if (!st && (st = record1(c, &op_gather, t, r, index, dim, 0))) ks_tensor_release(r);
-    if (!st) *out = r;
-    return st;
+    return select_op(c, true, t, dim, index, out);
 }
 
 /* ------------------------------------------------ index_add / scatter_add */

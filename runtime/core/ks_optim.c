@@ -121,6 +121,13 @@ static ks_status check_all(ks_ctx *c, const char *op, ks_tensor *param, const ks
     return st;
 }
 
+/* the step count t of a bias correction (1 - β^t) or decay: t >= 1 */
+static ks_status check_step(ks_ctx *c, const char *op, int64_t step)
+{
+    if (step >= 1) return KS_OK;
+    return ks_error(c, KS_EINVAL, "%s: step count must be >= 1, got %lld", op, (long long)step);
+}
+
 static float *fdata(const ks_tensor *t) { return t ? (float *)ks_tensor_data(t) : NULL; }
 
 /* ------------------------------------------------- the vector loop, once
@@ -270,7 +277,7 @@ ks_status ks_adam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_te
     ks_status st = check_all(c, op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq);
     if (st) return st;
     if (!exp_avg || !exp_avg_sq) return ks_error(c, KS_EINVAL, "%s: moment buffers missing", op);
-    if (o->step < 1) return ks_error(c, KS_EINVAL, "%s: step count must be >= 1, got %lld", op, (long long)o->step);
+    if ((st = check_step(c, op, o->step))) return st;
     double bc1 = 1.0 - pow(o->beta1, (double)o->step), bc2 = 1.0 - pow(o->beta2, (double)o->step);
     adam_args a = {
         fdata(grad), {fdata(param), fdata(exp_avg), fdata(exp_avg_sq), fdata(max_exp_avg_sq)},
@@ -365,7 +372,7 @@ ks_status ks_adagrad_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks
     ks_status st = check_all(c, "Adagrad", param, grad, state_sum, NULL, NULL);
     if (st) return st;
     if (!state_sum) return ks_error(c, KS_EINVAL, "Adagrad: sum buffer missing");
-    if (o->step < 1) return ks_error(c, KS_EINVAL, "Adagrad: step count must be >= 1, got %lld", (long long)o->step);
+    if ((st = check_step(c, "Adagrad", o->step))) return st;
     double clr = o->lr / (1.0 + (double)(o->step - 1) * o->lr_decay);
     adagrad_args a = {fdata(grad), {fdata(param), fdata(state_sum)}, o->maximize ? -1.0f : 1.0f,
                       (float)o->weight_decay, (float)o->eps, (float)-clr};
@@ -403,7 +410,7 @@ ks_status ks_adamax_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_
     ks_status st = check_all(c, "Adamax", param, grad, exp_avg, exp_inf, NULL);
     if (st) return st;
     if (!exp_avg || !exp_inf) return ks_error(c, KS_EINVAL, "Adamax: moment buffers missing");
-    if (o->step < 1) return ks_error(c, KS_EINVAL, "Adamax: step count must be >= 1, got %lld", (long long)o->step);
+    if ((st = check_step(c, "Adamax", o->step))) return st;
     double clr = o->lr / (1.0 - pow(o->beta1, (double)o->step));
     adamax_args a = {fdata(param), fdata(exp_avg), fdata(exp_inf), fdata(grad), o->maximize ? -1.0f : 1.0f,
                      (float)o->weight_decay, (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2,
@@ -454,7 +461,7 @@ ks_status ks_nadam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_t
     ks_status st = check_all(c, "NAdam", param, grad, exp_avg, exp_avg_sq, NULL);
     if (st) return st;
     if (!exp_avg || !exp_avg_sq || !mu_product) return ks_error(c, KS_EINVAL, "NAdam: state missing");
-    if (o->step < 1) return ks_error(c, KS_EINVAL, "NAdam: step count must be >= 1, got %lld", (long long)o->step);
+    if ((st = check_step(c, "NAdam", o->step))) return st;
     double mu = nadam_mu(o, o->step), mu_next = nadam_mu(o, o->step + 1);
     /* the product is a float32 0-dim tensor in PyTorch: float arithmetic */
     float prod = *mu_product * (float)mu;
@@ -520,7 +527,7 @@ ks_status ks_radam_step(ks_ctx *c, ks_tensor *param, const ks_tensor *grad, ks_t
     ks_status st = check_all(c, "RAdam", param, grad, exp_avg, exp_avg_sq, NULL);
     if (st) return st;
     if (!exp_avg || !exp_avg_sq) return ks_error(c, KS_EINVAL, "RAdam: moment buffers missing");
-    if (o->step < 1) return ks_error(c, KS_EINVAL, "RAdam: step count must be >= 1, got %lld", (long long)o->step);
+    if ((st = check_step(c, "RAdam", o->step))) return st;
     double t = (double)o->step, b2t = pow(o->beta2, t);
     double bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - b2t;
     /* length of the approximated simple moving average, its limit, and the rectification */

@@ -344,6 +344,31 @@ static void set_contiguous_strides(ks_tensor *t)
     }
 }
 
+/* A fresh storage s over `data` (owned by the block, or by the caller with a
+ * free_fn set after this): refcount 1, and it keeps the context alive. */
+static void storage_init(ks_ctx *c, ks_storage *s, void *data, size_t nbytes)
+{
+    memset(s, 0, sizeof *s);
+    s->refcount = 1;
+    s->ctx = c;
+    ks_ctx_retain(c);
+    s->data = data;
+    s->nbytes = nbytes;
+}
+
+/* The fresh header t as a contiguous view of all of s; returns t. */
+static ks_tensor *contiguous_over(ks_tensor *t, ks_storage *s, ks_dtype dt, int ndim, const int64_t *size,
+                                  int64_t numel)
+{
+    t->storage = s;
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->numel = numel;
+    if (ndim) memcpy(t->size, size, (size_t)ndim * sizeof *size);
+    set_contiguous_strides(t);
+    return t;
+}
+
 ks_status ks_tensor_empty(ks_ctx *c, ks_dtype dt, int ndim, const int64_t *size, ks_tensor **out)
 {
     int64_t numel;
@@ -357,19 +382,8 @@ ks_status ks_tensor_empty(ks_ctx *c, ks_dtype dt, int ndim, const int64_t *size,
         block_free(c, s, STORAGE_HEADER + nbytes);
         return st;
     }
-    memset(s, 0, sizeof *s);
-    s->refcount = 1;
-    s->ctx = c;
-    ks_ctx_retain(c);
-    s->data = (char *)s + STORAGE_HEADER;
-    s->nbytes = nbytes;
-    t->storage = s;
-    t->dtype = dt;
-    t->ndim = ndim;
-    t->numel = numel;
-    if (ndim) memcpy(t->size, size, (size_t)ndim * sizeof *size);
-    set_contiguous_strides(t);
-    *out = t;
+    storage_init(c, s, (char *)s + STORAGE_HEADER, nbytes);
+    *out = contiguous_over(t, s, dt, ndim, size, numel);
     return KS_OK;
 }
 
@@ -391,21 +405,10 @@ ks_status ks_tensor_from_external(ks_ctx *c, ks_dtype dt, int ndim, const int64_
         ks_mem_free(c, s, STORAGE_HEADER);
         return st;
     }
-    memset(s, 0, sizeof *s);
-    s->refcount = 1;
-    s->ctx = c;
-    ks_ctx_retain(c);
-    s->data = data;
-    s->nbytes = (size_t)numel * ks_dtype_size(dt);
+    storage_init(c, s, data, (size_t)numel * ks_dtype_size(dt));
     s->free_fn = free_fn;
     s->free_ud = ud;
-    t->storage = s;
-    t->dtype = dt;
-    t->ndim = ndim;
-    t->numel = numel;
-    if (ndim) memcpy(t->size, size, (size_t)ndim * sizeof *size);
-    set_contiguous_strides(t);
-    *out = t;
+    *out = contiguous_over(t, s, dt, ndim, size, numel);
     return KS_OK;
 }
 

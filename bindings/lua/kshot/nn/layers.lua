@@ -65,16 +65,7 @@ function L.Conv2d:__init(cin, cout, kernel, ...)
     error("Conv2d: option 'bias' must be a boolean, got " .. type(opts.bias), 3)
   end
   local groups = opts.groups or 1
-  if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" or cin < 0 or cout < 0 then
-    error(string.format("Conv2d(in_channels, out_channels, kernel_size): two non-negative integers expected, got %s and %s",
-      tostring(cin), tostring(cout)), 3)
-  end
-  if math.type(groups) ~= "integer" or groups < 1 then
-    error("Conv2d: groups must be a positive integer, got " .. tostring(groups), 3)
-  end
-  if cin % groups ~= 0 or cout % groups ~= 0 then
-    error(string.format("Conv2d: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)", cin, cout, groups), 3)
-  end
+  options.conv_channels("Conv2d", cin, cout, groups, 3)
   self.in_channels, self.out_channels, self.groups = cin, cout, groups
   self.kernel_size = pair(kernel, "kernel_size", 1, "Conv2d")
   self.stride = pair(opts.stride or 1, "stride", 1, "Conv2d")

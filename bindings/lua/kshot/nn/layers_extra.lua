@@ -214,17 +214,6 @@ L.InstanceNorm1d = instance_norm("InstanceNorm1d", 3, "[N, C, L]")
 L.InstanceNorm2d = instance_norm("InstanceNorm2d", 4, "[N, C, H, W]")
 
 -- ------------------------------------------------------------------ Conv1d and the 1-D pools
-local function channels(name, cin, cout, groups)
-  if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" or cin < 0 or cout < 0 then
-    bad("%s(in_channels, out_channels, kernel_size): two non-negative integers expected, got %s and %s", name,
-      tostring(cin), tostring(cout))
-  end
-  if math.type(groups) ~= "integer" or groups < 1 then bad("%s: groups must be a positive integer, got %s", name, tostring(groups)) end
-  if cin % groups ~= 0 or cout % groups ~= 0 then
-    bad("%s: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)", name, cin, cout, groups)
-  end
-end
-
 --- Conv1d(in_channels, out_channels, kernel_size[, {stride=1, padding=0, dilation=1, groups=1, bias=true}])
 -- (or PyTorch's positional stride, padding, dilation, groups, bias): F.conv1d; weight [out, in/groups, k].
 L.Conv1d = Module:extend("Conv1d")
@@ -233,7 +222,7 @@ function L.Conv1d:__init(cin, cout, kernel, ...)
   local opts = ctor_opts("Conv1d", {"stride", "padding", "dilation", "groups", "bias"}, ...)
   bool_opt("Conv1d", "bias", opts.bias)
   local groups = opts.groups or 1
-  channels("Conv1d", cin, cout, groups)
+  options.conv_channels("Conv1d", cin, cout, groups, 3)
   self.in_channels, self.out_channels, self.groups = cin, cout, groups
   self.kernel_size = int_opt("Conv1d", "kernel_size", kernel, 1)
   self.stride = int_opt("Conv1d", "stride", opts.stride or 1, 1)
@@ -316,7 +305,7 @@ function L.ConvTranspose2d:__init(cin, cout, kernel, ...)
   local opts = ctor_opts("ConvTranspose2d", CT_ORDER, ...)
   bool_opt("ConvTranspose2d", "bias", opts.bias)
   local groups = opts.groups or 1
-  channels("ConvTranspose2d", cin, cout, groups)
+  options.conv_channels("ConvTranspose2d", cin, cout, groups, 3)
   self.in_channels, self.out_channels, self.groups = cin, cout, groups
   self.kernel_size = pair_opt("ConvTranspose2d", "kernel_size", kernel, 1)
   self.stride = pair_opt("ConvTranspose2d", "stride", opts.stride or 1, 1)

@@ -52,6 +52,24 @@ function M.positional(fname, order, ...)
   return opts
 end
 
+-- conv_channels(name, cin, cout, groups, level): a conv layer's channel counts (two non-negative
+-- integers) and groups (a positive integer dividing both), checked in that order. Shared by Conv2d,
+-- Conv1d and ConvTranspose2d; level as check's (3 in a layer's __init).
+function M.conv_channels(name, cin, cout, groups, level)
+  level = level + 1
+  if math.type(cin) ~= "integer" or math.type(cout) ~= "integer" or cin < 0 or cout < 0 then
+    error(string.format("%s(in_channels, out_channels, kernel_size): two non-negative integers expected, got %s and %s",
+      name, tostring(cin), tostring(cout)), level)
+  end
+  if math.type(groups) ~= "integer" or groups < 1 then
+    error(string.format("%s: groups must be a positive integer, got %s", name, tostring(groups)), level)
+  end
+  if cin % groups ~= 0 or cout % groups ~= 0 then
+    error(string.format("%s: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)", name, cin, cout,
+      groups), level)
+  end
+end
+
 --- show(v): a value as an error message shows it: a list as "{1, 2}", anything else by tostring.
 function M.show(v)
   if type(v) ~= "table" then return tostring(v) end

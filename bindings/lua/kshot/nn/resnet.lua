@@ -125,25 +125,25 @@ function R.ResNet:forward(x)
   return self.fc(self.avgpool(x):flatten(1))
 end
 
---- resnet{layers=, width=, num_classes=, in_channels=, small_input=, zero_init_residual=}
--- Defaults suit 28x28 grayscale images: layers {2,2,2,2}, width 64, 10 classes, 1 channel, small_input.
-function R.resnet(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("resnet: options table expected, got " .. type(opts), 2) end
-  options.check(opts, KNOWN, "resnet", 2)
-  local o = {layers = {2, 2, 2, 2}, width = 64, num_classes = 10, in_channels = 1, small_input = true}
-  for k, v in pairs(opts) do o[k] = v end
-  return R.ResNet(o)
+-- The two constructors differ only in their defaults: name(opts) checks the options table (errors name the
+-- constructor, level 2: its caller) and builds R.ResNet from the defaults overridden by opts.
+local function preset(name, defaults)
+  return function(opts)
+    opts = opts or {}
+    if type(opts) ~= "table" then error(name .. ": options table expected, got " .. type(opts), 2) end
+    options.check(opts, KNOWN, name, 2)
+    local o = {layers = {2, 2, 2, 2}, width = 64} -- a fresh layers list each call
+    for k, v in pairs(defaults) do o[k] = v end
+    for k, v in pairs(opts) do o[k] = v end
+    return R.ResNet(o)
+  end
 end
 
+--- resnet{layers=, width=, num_classes=, in_channels=, small_input=, zero_init_residual=}
+-- Defaults suit 28x28 grayscale images: layers {2,2,2,2}, width 64, 10 classes, 1 channel, small_input.
+R.resnet = preset("resnet", {num_classes = 10, in_channels = 1, small_input = true})
+
 --- resnet18{...}: torchvision's resnet18() (3 channels, 1000 classes, 7x7 stem), options override.
-function R.resnet18(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("resnet18: options table expected, got " .. type(opts), 2) end
-  options.check(opts, KNOWN, "resnet18", 2)
-  local o = {layers = {2, 2, 2, 2}, width = 64, num_classes = 1000, in_channels = 3, small_input = false}
-  for k, v in pairs(opts) do o[k] = v end
-  return R.ResNet(o)
-end
+R.resnet18 = preset("resnet18", {num_classes = 1000, in_channels = 3, small_input = false})
 
 return R
