@@ -332,3 +332,17 @@ describe("cross_entropy with float class indices", function()
     assert.is_true(ks.is_tensor(F.cross_entropy(ks.randn(3, 3), ks.full({3, 3}, 1 / 3))))
   end)
 end)
+
+describe("F's functions in tracebacks", function()
+  it("are named by kshot.nn.functional, whichever file defines them (not kshot.nn.unfold.linear)", function()
+    local Fn = require("kshot.nn").functional
+    for _, m in ipairs { "kshot.nn.unfold", "kshot.nn.resample", "kshot.nn.conv_extra", "kshot.nn.functional_extra",
+      "kshot.nn.losses_extra" } do
+      assert.is_true(package.loaded[m], m) -- loaded for their side effect on F
+    end
+    local _, tb = xpcall(function() return Fn.linear(1, 2) end, debug.traceback)
+    assert.truthy(tb:find("in function 'kshot.nn.functional.linear'", 1, true), tb)
+    _, tb = xpcall(function() return Fn.unfold(1, 2) end, debug.traceback)
+    assert.truthy(tb:find("kshot.nn.functional.unfold", 1, true), tb)
+  end)
+end)

@@ -393,4 +393,6 @@ function F.pixel_unshuffle(x, r)
   return x:reshape(with_lead(lead, c, oh, r, ow, r)):permute(perm):reshape(with_lead(lead, c * r * r, oh, ow))
 end
 
-return F
+-- true, not F: F's only entry in package.loaded stays kshot.nn.functional, so tracebacks
+-- and help name its functions by it (kshot.nn.functional.linear, not kshot.nn.unfold.linear)
+return true
