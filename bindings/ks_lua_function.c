@@ -184,6 +184,33 @@ static void clear_ctx(lua_State *L, ks_ctx *c, ks_node *n, const custom_ud *u, i
     if (u->fields_ref != LUA_NOREF) put_fields(L, c, n, u, false);
 }
 
+static int tolstring_at1(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+/* the error value at the top as text, as lua.c's message handler words it: a
+ * string or number as is, an object through its __tostring (an assertion
+ * failure's table), else "(error object is a X value)"; the text replaces it */
+static const char *error_text(lua_State *L)
+{
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) return lua_tostring(L, -1);
+    if (luaL_getmetafield(L, -1, "__tostring") != LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushcfunction(L, tolstring_at1);
+        lua_pushvalue(L, -2);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+            lua_remove(L, -2);
+            return lua_tostring(L, -1);
+        }
+        lua_pop(L, 1); /* __tostring failed: its own error */
+    }
+    const char *t = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
+    lua_remove(L, -2);
+    return t;
+}
+
 static ks_status custom_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, ks_tensor **gin)
 {
     custom_ud *u = n->ud;
@@ -198,8 +225,7 @@ static ks_status custom_backward(ks_ctx *c, ks_node *n, ks_tensor *const *gout, 
     lua_pushvalue(L, top + 1);
     for (int k = 0; k < n->noutputs; k++) ks_lua_push_tensor(L, c, ks_tensor_retain(gout[k]));
     if (lua_pcall(L, 1 + n->noutputs, LUA_MULTRET, 0) != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        st = ks_error(c, KS_ESTATE, "%.*s.backward: %s", fn_name_len(u), u->name, msg ? msg : "error (not a string)");
+        st = ks_error(c, KS_ESTATE, "%.*s.backward: %s", fn_name_len(u), u->name, error_text(L));
     } else {
         st = take_grads(L, c, n, u, top + 2, gin);
     }

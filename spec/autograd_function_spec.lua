@@ -592,6 +592,15 @@ describe("autograd.Function: errors name the Function, the argument and the shap
       err_of(function() Num(a, b):sum():backward() end), 1, true)
     local Boom = fn("Boom", function() error("no gradient today") end)
     assert.matches("Boom.backward: .*no gradient today", err_of(function() Boom(a, b):sum():backward() end))
+    -- an error object that is not a string: its __tostring (an assertion's failure), else its type, as lua.c
+    local Obj = fn("Obj", function() error(setmetatable({}, {__tostring = function() return "custom failure" end})) end)
+    assert.matches("Obj.backward: custom failure", err_of(function() Obj(a, b):sum():backward() end), 1, true)
+    local Tbl = fn("Tbl", function() error({}) end)
+    assert.matches("Tbl.backward: (error object is a table value)", err_of(function() Tbl(a, b):sum():backward() end),
+      1, true)
+    local Bad = fn("Bad", function() error(setmetatable({}, {__tostring = function() error("nope") end})) end)
+    assert.matches("Bad.backward: (error object is a table value)", err_of(function() Bad(a, b):sum():backward() end),
+      1, true)
   end)
 
   it("bad definitions and ctx misuse", function()
