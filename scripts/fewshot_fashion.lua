@@ -16,7 +16,8 @@
 -- scattering transform of the image). Report per K: mean test accuracy with
 -- a 95% Student-t interval over the seeds, paired t and exact Wilcoxon tests
 -- against the baseline with Holm's correction, Markdown + SVG plots under
--- runs/.
+-- runs/; with --per-class, each recipe's recall per class (every run records
+-- it).
 --
 -- Honest selection: the recipe called "best_recipe" below (BEST) was fixed in
 -- this file from runs on the development replicates 100..107 (`--dev
@@ -82,6 +83,8 @@ local args = cli.new {
     { "--threads", "kshot threads in all (default: all cores, at most 8)", type = "integer", min = 1, max = 256 },
     { "--jobs", "processes that run the K values side by side, sharing the records (default: one per K, "
       .. "at most one per thread; >= 1); the threads are split among them", type = "integer" },
+    { "--per-class", "after each K's report, each recipe's mean recall per class (which classes a trick helps)",
+      type = "flag" },
     { "-q --quiet", "print only the reports", type = "flag" },
   },
 }:parse(arg)
@@ -703,6 +706,8 @@ local function run_recipe(k)
     end
     local pred, cnn_p, hog_p = predict(models, cfg.img_norm and max_normed(test_in) or test_in, cfg.tta)
     result.accuracy = 100 * metrics.accuracy(pred, test_y)
+    local recall = metrics.precision_recall_f1(pred, test_y, { num_classes = 10 }).recall
+    for c = 0, 9 do result["recall_c" .. c] = 100 * recall[c + 1] end -- recorded for --per-class
     if cfg.hog_grid then -- development only: the run rescored with the fixed members (weight cfg.hog) rescaled
       for _, w in ipairs(cfg.hog_grid) do
         result[("accuracy_hog%g"):format(w)] = 100 * metrics.accuracy((cnn_p + hog_p * (w / cfg.hog)):argmax(1), test_y)
@@ -802,6 +807,32 @@ local function json_summary(s, text)
   end
   return { report = text, metric = s.metric, baseline = s.baseline_key, holm_comparisons = s.corrected, rows = rows }
 end
+-- --per-class: each recipe's recall per class (%), the mean over its replicates; "-" for runs recorded before
+-- recall was (resumed records). Returns {recipe = {class name = mean}} for --json.
+local SHORT = { "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot" }
+local function per_class_table(exp, s)
+  print("\nRecall per class (%, mean over the replicates):\n")
+  print("| recipe | " .. table.concat(SHORT, " | ") .. " |")
+  print("|" .. string.rep("---|", #SHORT + 1))
+  local json_rows = {}
+  for _, row in ipairs(s.rows) do
+    local cells, by_class = { row.key }, {}
+    for c = 0, 9 do
+      local sum, n = 0, 0
+      for _, r in ipairs(replicates) do
+        local v = s.configs[exp.by_key[row.key]].values[r]
+        v = v and v["recall_c" .. c]
+        if v then sum, n = sum + v, n + 1 end
+      end
+      cells[#cells + 1] = n > 0 and ("%.1f"):format(sum / n) or "-"
+      by_class[ks.data.FASHION_MNIST_CLASSES[c + 1]] = n > 0 and sum / n or nil
+    end
+    print("| " .. table.concat(cells, " | ") .. " |")
+    json_rows[row.key] = by_class
+  end
+  return json_rows
+end
+
 local summary_rows = {}
 for _, k in ipairs(args.k) do
   local name = ("fewshot_fashion-k%d-%s%d-steps%d"):format(k, args.dev and "dev" or "test", ntest, steps)
@@ -826,6 +857,7 @@ for _, k in ipairs(args.k) do
     summary_rows[row.key] = summary_rows[row.key] or {}
     summary_rows[row.key][k] = row.interval
   end
+  if args.per_class then out.k["k" .. k].per_class = per_class_table(exp, s) end
 end
 
 -- one table across K

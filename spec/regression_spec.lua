@@ -157,6 +157,30 @@ describe("regression: main scripts at reduced size", function()
     assert.matches("fewshot_fashion.lua: %-%-jobs must be >= 1\nexit=2\n$", out)
   end)
 
+  it("fewshot_fashion.lua --per-class: each recipe's recall per class, printed and in --json", function()
+    local json_path = os.tmpname()
+    local out = capture(("'%s' scripts/fewshot_fashion.lua --k 5 --seeds 2 --steps 3 --test-size 500 --preset smoke "
+      .. "--no-records --threads 1 -q --per-class --json '%s' 2>&1; echo \"exit=$?\""):format(regression.host(), json_path))
+    assert.matches("exit=0\n$", out)
+    assert.truthy(out:find("| recipe | T-shirt | Trouser | Pullover | Dress | Coat | Sandal | Shirt | Sneaker | Bag | Boot |",
+      1, true), out)
+    local f = assert(io.open(json_path))
+    local doc = require("dkjson").decode(f:read("a"))
+    f:close()
+    os.remove(json_path)
+    local pc = doc.k.k5.per_class
+    for _, recipe in ipairs { "baseline", "adamw" } do
+      local cells = { out:match("\n| " .. recipe .. " | ([%d.]+) | ([%d.]+) | ([%d.]+) | ([%d.]+) | ([%d.]+) | ([%d.]+) | "
+        .. "([%d.]+) | ([%d.]+) | ([%d.]+) | ([%d.]+) |\n") }
+      assert.are.equal(10, #cells, out)
+      for c, name in ipairs(require("kshot").data.FASHION_MNIST_CLASSES) do
+        local v = pc[recipe][name]
+        assert.is_true(v >= 0 and v <= 100, name)
+        assert.are.equal(("%.1f"):format(v), cells[c])
+      end
+    end
+  end)
+
   it("fewshot_fashion.lua --preset best runs its whole recipe (two CNNs, precise BN, HOG and scattering members)", function()
     local out = capture(("'%s' scripts/fewshot_fashion.lua --k 5 --seeds 1 --steps 2 --test-size 300 --preset best "
       .. "--no-records --threads 1 -q 2>&1; echo \"exit=$?\""):format(regression.host()))
