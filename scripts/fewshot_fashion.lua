@@ -876,7 +876,7 @@ for _, k in ipairs(args.k) do
     preregistered = (function() for _, c in ipairs(configs) do if c.name == BEST.name then return c.name end end end)() }
   say(("K = %d: %d recipes x %d replicates -> %s/%s"):format(k, #configs, #replicates, root, name))
   exp:run { force = args.fresh and jobs == 1, retry_failed = args.retry_failed and jobs == 1 }
-  local text, s = exp:report()
+  local text, s = exp:report { hide = { "^recall_c" } } -- per class: --per-class's own table
   print(("\n## K = %d labelled images per class\n"):format(k))
   io.write(text)
   out.k["k" .. k] = json_summary(s, text)

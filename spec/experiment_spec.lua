@@ -502,7 +502,7 @@ describe("kshot.experiment audit fixes", function()
     assert.truthy(msg:find("exp:run: unknown option 'retry' (known: only, order, force, retry_failed, progress_mode)",
       1, true), msg)
     ok, msg = pcall(e.report, e, { plot = false })
-    assert.truthy(msg:find("exp:report: unknown option 'plot' (known: write, plots, print); did you mean 'plots'?",
+    assert.truthy(msg:find("exp:report: unknown option 'plot' (known: write, plots, print, hide); did you mean 'plots'?",
       1, true), msg)
   end)
 
@@ -906,6 +906,23 @@ describe("report numbers", function()
     assert.truthy(md:find("| pct **(highest mean)** | 4 | 71.50 ± 2.05 |", 1, true), md)
     assert.truthy(md:find("| frac | 4 | 0.7150 ± 0.0205 |", 1, true), md)
     assert.truthy(tostring(exp:summarize()):find("71.50 ± 2.05", 1, true))
+  end)
+
+  it("show a column of means for each other metric, but those hide's patterns match", function()
+    local exp = experiment.new { name = "cols", root = tmpdir(), seed = 1, seeds = 2, progress = false,
+      configs = { { name = "a" } },
+      run = function(_, ctx) return { accuracy = 70 + ctx.replicate, lr = 0.1, recall_c0 = 50, recall_c1 = 60 } end }
+    exp:run()
+    local all = exp:report { write = false }
+    assert.truthy(all:find("| config | n | accuracy (mean ± 95% half-width) | lr (mean) | recall_c0 (mean) | "
+      .. "recall_c1 (mean) | failed |", 1, true), all)
+    local some, s = exp:report { write = false, hide = { "^recall_c" } }
+    assert.truthy(some:find("| config | n | accuracy (mean ± 95% half-width) | lr (mean) | failed |", 1, true), some)
+    assert.are.equal(50, s.rows[1].means.recall_c0) -- the summary keeps every metric
+    assert.has_error(function() exp:report { write = false, hide = "^recall" } end,
+      "exp:report: hide must be a list of Lua patterns, got string")
+    assert.has_error(function() exp:report { write = false, hide = { 3 } } end,
+      "exp:report: hide[1] must be a string (a Lua pattern), got number")
   end)
 end)
 

@@ -329,14 +329,29 @@ function Experiment:report_files()
     comparison = ("%s/comparison%s.svg"):format(self.dir, suffix), curves = ("%s/curves%s.svg"):format(self.dir, suffix) }
 end
 
---- exp:report{write=true, plots=true, print=false} -> Markdown text (printed when asked), summary; writes
--- the report, the comparison plot and the curves (when runs logged curves) to exp:report_files()'s paths:
--- <dir>/report.md, comparison.svg and curves.svg for the whole experiment.
+--- exp:report{write=true, plots=true, print=false, hide={}} -> Markdown text (printed when asked), summary;
+-- writes the report, the comparison plot and the curves (when runs logged curves) to exp:report_files()'s
+-- paths: <dir>/report.md, comparison.svg and curves.svg for the whole experiment. The table has a column
+-- of means for every other recorded metric but those whose name matches a Lua pattern in hide (per-class
+-- metrics, say: {"^recall_"}); the summary keeps them all.
 function Experiment:report(opts)
   opts = opts or {}
-  options.check(opts, "exp:report", { "write", "plots", "print" })
+  options.check(opts, "exp:report", { "write", "plots", "print", "hide" })
+  local hide = opts.hide or {}
+  if type(hide) ~= "table" then error("exp:report: hide must be a list of Lua patterns, got " .. type(hide), 2) end
+  for i, p in ipairs(hide) do
+    if type(p) ~= "string" then
+      error(("exp:report: hide[%d] must be a string (a Lua pattern), got %s"):format(i, type(p)), 2)
+    end
+  end
   local s = self:summarize()
   local metric = s.metric
+  local columns = {} -- the other metrics shown: not the main one, not hidden
+  for _, n in ipairs(s.names) do
+    local shown = n ~= metric
+    for _, p in ipairs(hide) do if shown and n:find(p) then shown = false end end
+    if shown then columns[#columns + 1] = n end
+  end
   local out = {}
   out[#out + 1] = ("# Experiment `%s`"):format(self.name)
   out[#out + 1] = ""
@@ -350,7 +365,7 @@ function Experiment:report(opts)
   end
   out[#out + 1] = ""
   local header = { "config", "n", metric .. " (mean ± 95% half-width)" }
-  for _, n in ipairs(s.names) do if n ~= metric then header[#header + 1] = n .. " (mean)" end end
+  for _, n in ipairs(columns) do header[#header + 1] = n .. " (mean)" end
   header[#header + 1] = "failed"
   local trows = {}
   for i, r in ipairs(s.rows) do
@@ -360,7 +375,7 @@ function Experiment:report(opts)
     end
     local name = r.key .. marks(s, i, r.key, true)
     local row = { name, tostring(r.n), cell }
-    for _, n in ipairs(s.names) do if n ~= metric then row[#row + 1] = fmt4(r.means[n]) end end
+    for _, n in ipairs(columns) do row[#row + 1] = fmt4(r.means[n]) end
     row[#row + 1] = tostring(r.failed) .. (r.missing > 0 and (" (+%d not run)"):format(r.missing) or "")
     trows[#trows + 1] = row
   end
