@@ -14,9 +14,8 @@
  * names what is wrong, broadcasts batches and records autograd. One C call
  * instead of ~12 Lua-side checks and views (BENCHMARKS.md). */
 #include "ks_lua.h"
+#include "../runtime/core/ks_fill.h"
 #include "../runtime/core/ks_lapack.h"
-
-#include <string.h>
 
 /* ks.linalg._solve(A, B) -> X */
 static int l_solve(lua_State *L)
@@ -111,14 +110,8 @@ static int l_plain_inv(lua_State *L)
     if (!a) return 0;
     ks_tensor **box = ks_lua_newbox(L);
     ks_tensor *eye = NULL, *r = NULL;
-    ks_status st = ks_tensor_empty(c, KS_FLOAT32, 2, a->size, &eye);
-    if (!st) {
-        float *e = ks_tensor_data(eye);
-        int64_t n = a->size[0];
-        if (n > 0) memset(e, 0, sizeof(float) * (size_t)(n * n));
-        for (int64_t i = 0; i < n; i++) e[i * n + i] = 1.0f;
-        st = ks_lapack_solve(c, a, eye, &r);
-    }
+    ks_status st = ks_eye(c, a->size[0], a->size[0], KS_FLOAT32, &eye);
+    if (!st) st = ks_lapack_solve(c, a, eye, &r);
     ks_tensor_release(eye);
     if (st) return ks_lua_raise(L, c);
     ks_lua_fillbox(L, c, box, r);
@@ -129,18 +122,16 @@ static int l_plain_inv(lua_State *L)
 static int l_plain_det(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
-    ks_tensor *a = plain_matrix(L, c, 1, true);
-    if (!a) return 0;
-    KS_LUA_NEW_RESULT(ks_lapack_det(c, a, &r));
+    if (!plain_matrix(L, c, 1, true)) return 0;
+    return l_det(L);
 }
 
 /* ks.linalg._plain_cholesky(A) -> L (lower); nothing when not plain */
 static int l_plain_cholesky(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
-    ks_tensor *a = plain_matrix(L, c, 1, true);
-    if (!a) return 0;
-    KS_LUA_NEW_RESULT(ks_lapack_cholesky(c, a, &r));
+    if (!plain_matrix(L, c, 1, true)) return 0;
+    return l_cholesky(L);
 }
 
 /* ks.linalg._plain_eigh(A) -> w [n], V [n, n]; nothing when not plain */

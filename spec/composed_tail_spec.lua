@@ -183,7 +183,7 @@ describe("normal, cov and corrcoef in one C call", function()
   end)
 end)
 
--- Session 15 (h81): clip_grad_norm_ in one C call (ks._clip_grad_norm_: bindings/ks_lua_optim.c,
+-- Session 14 (h81): clip_grad_norm_ in one C call (ks._clip_grad_norm_: bindings/ks_lua_optim.c,
 -- runtime/core/ks_grad_clip.c), the linalg norms' default call (ks._plain_norm), index_put / index_put_
 -- without accumulate (ks._index_put), logspace (ks._logspace) and unflatten (ks._unflatten). The general
 -- path is forced with an options table (or a list with a metatable for index_put). Torch 1.13 values:
