@@ -1,4 +1,4 @@
-/* ks_lua_size.c: the lists that t:shape(), t:size() and t:stride() return.
+/* ks_lua_size.c: the lists that t.shape (= t:shape()), t:size() and t:stride() return.
  *
  * They stay plain Lua arrays (1-based, #, ipairs, table.unpack, table.concat,
  * writable) so that nothing which takes a shape has to know about them; a
@@ -6,7 +6,8 @@
  * and tostring() show the contents ({2, 3}, not "table: 0x..."), `..` joins
  * them into strings, == compares contents (two tensors' shapes, or a
  * shape and a literal list {2, 3}), s[-1] is the last entry and s[0] an
- * error that says the list is 1-based. */
+ * error that says the list is 1-based, and calling the list with no
+ * argument (or a tensor, which is how x:shape() reaches it) returns it. */
 #include "ks_lua.h"
 
 #define KS_SIZE_MT "kshot.Size"
@@ -95,6 +96,20 @@ static int size_index(lua_State *L)
     return 0;
 }
 
+/* x.shape is a list, and x:shape() calls it with x: the list answers with
+ * itself, so both spellings work. Anything else (x:shape(0), s(1)) is an
+ * error that points at the size of one dim. */
+static int size_call(lua_State *L)
+{
+    int n = lua_gettop(L);
+    if (n == 1 || (n == 2 && ks_lua_to_tensor(L, 2))) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    return luaL_error(L, "a shape list takes no arguments: x.shape and x:shape() give the list, x:size(d) the size "
+                         "of dim d (0-based)");
+}
+
 void ks_lua_push_dims(lua_State *L, int n, const int64_t *v)
 {
     lua_createtable(L, n, 0);
@@ -117,5 +132,7 @@ void ks_lua_open_size(lua_State *L)
     lua_setfield(L, -2, "__concat");
     lua_pushcfunction(L, size_index);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, size_call);
+    lua_setfield(L, -2, "__call");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &size_mt_key);
 }

@@ -235,16 +235,27 @@ static int unknown_field(lua_State *L, const char *k, int methods, const char *p
     }
     if (hint) return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s'; did you mean '%s'?", prefix, k, hint));
     return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s' (fields: requires_grad, grad, grad_fn, "
-                                             "is_leaf, retains_grad, data, T, mT, ndim, device, is_cuda; methods are "
-                                             "called with ':', e.g. t:shape())", prefix, k));
+                                             "is_leaf, retains_grad, data, T, mT, ndim, device, is_cuda, shape; methods are "
+                                             "called with ':', e.g. t:dtype())", prefix, k));
 }
+
+static int t_shape(lua_State *L);
 
 static int tensor_index(lua_State *L)
 {
     if (lua_type(L, 2) == LUA_TSTRING) {
         lua_pushvalue(L, 2);
         lua_rawget(L, lua_upvalueindex(2));
-        if (!lua_isnil(L, -1)) return 1;
+        if (!lua_isnil(L, -1)) {
+            /* x.shape is the shape list, as PyTorch's property (x.shape[1], #x.shape); the list is
+             * callable, so x:shape() gives the same list. The method stays in the table for help and
+             * completion. */
+            if (lua_tocfunction(L, -1) == t_shape) {
+                ks_tensor *t = ks_lua_check_tensor(L, 1);
+                ks_lua_push_dims(L, t->ndim, t->size);
+            }
+            return 1;
+        }
         /* properties */
         const char *k = lua_tostring(L, 2);
         ks_tensor *t = ks_lua_check_tensor(L, 1);
@@ -295,8 +306,9 @@ static int t_dtype(lua_State *L) { lua_pushstring(L, ks_dtype_name(ks_lua_check_
 static int t_is_contiguous(lua_State *L) { lua_pushboolean(L, ks_tensor_is_contiguous(ks_lua_check_tensor(L, 1))); return 1; }
 static int t_storage_offset(lua_State *L) { lua_pushinteger(L, ks_lua_check_tensor(L, 1)->offset); return 1; }
 
-/* t:shape() -> {2, 3}: the sizes as a Lua array (1-based) that prints as {2, 3} and compares by contents
- * with another shape or a list; s[-1] is the last size, s[0] an error saying the list is 1-based (ks_lua_size.c) */
+/* t:shape() or t.shape -> {2, 3}: the sizes as a Lua array (1-based) that prints as {2, 3} and compares by
+ * contents with another shape or a list; s[-1] is the last size, s[0] an error saying the list is 1-based
+ * (ks_lua_size.c) */
 static int t_shape(lua_State *L)
 {
     ks_tensor *t = ks_lua_check_tensor(L, 1);

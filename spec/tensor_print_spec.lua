@@ -231,4 +231,27 @@ describe("shape lists (t:shape(), t:size(), t:stride())", function()
     assert.are.equal(1, x:stride()[-1])
     assert.is_nil(ks.tensor(1):shape()[-1])
   end)
+
+  it("x.shape is the list, as PyTorch's property; x:shape() gives the same", function()
+    local t = ks.zeros(2, 3, 4)
+    assert.are.same({ 2, 3, 4 }, { t.shape[1], t.shape[2], t.shape[3] })
+    assert.are.equal(4, t.shape[-1])
+    assert.are.equal(3, #t.shape)
+    assert.are.equal("{2, 3, 4}", tostring(t.shape))
+    assert.is_true(t.shape == t:shape())
+    assert.are.same({ 2, 3, 4 }, { table.unpack(t:shape()) })
+    assert.is_true(t.shape == t.shape()) -- calling the list returns it
+    assert.are_not.equal(rawequal(t.shape, t.shape), true) -- a fresh list each read: writing one changes nothing
+    local s = t.shape
+    s[1] = 9
+    assert.are.equal(2, t:size(0))
+    assert.are.same({ 4 }, { ks.zeros(4).shape[1] })
+    assert.are.equal("{}", tostring(ks.tensor(1).shape))
+    assert.matches("shape lists are Lua arrays %(1%-based%)", errmsg(function() return t.shape[0] end))
+    assert.matches("a shape list takes no arguments: x.shape and x:shape%(%) give the list, x:size%(d%) the size "
+      .. "of dim d %(0%-based%)", errmsg(function() return t:shape(0) end))
+    assert.matches("a shape list takes no arguments", errmsg(function() return t:size()(1) end))
+    assert.matches("'shape' is a tensor method", errmsg(function() t.shape = { 1 } end))
+    assert.is_function(getmetatable(t).methods.shape) -- still a method for help and the REPL's completion
+  end)
 end)

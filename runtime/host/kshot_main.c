@@ -78,7 +78,7 @@ static void print_help(void)
            "(scripts get no such globals): help() lists the modules, help(\"nn.Linear\")\n"
            "or help(value) shows a module's, class's or function's documentation.\n"
            "Tensor indices, dims and labels are 0-based, as in PyTorch; Lua's own\n"
-           "arrays (t:totable(), t:shape()) stay 1-based.\n\n"
+           "arrays (t:totable(), t.shape) stay 1-based.\n\n"
            "Interactive mode: an expression prints its value(s), plain tables with their\n"
            "contents (require \"kshot.pretty\".format), also when spread over lines, and\n"
            "the global _ keeps the first; unfinished statements continue on the next line\n"
