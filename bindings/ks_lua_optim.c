@@ -185,7 +185,8 @@ static int l_clip_grad_norm(lua_State *L)
         return 2;
     }
     double coef = max_norm / (total + 1e-6);
-    if (coef < 1) ks_lua_check(L, c, ks_grads_scale_(c, n, grads, coef));
+    /* torch multiplies by clamp(coef, max = 1): a NaN total makes every gradient NaN */
+    if (coef < 1 || isnan(coef)) ks_lua_check(L, c, ks_grads_scale_(c, n, grads, coef));
     ks_tensor **box = ks_lua_newbox(L), *r = NULL;
     ks_lua_check(L, c, ks_tensor_empty(c, KS_FLOAT32, 0, NULL, &r));
     *(float *)ks_tensor_data(r) = (float)total; /* ks.tensor(total) */

@@ -99,6 +99,19 @@ describe("gradient clipping", function()
     a.grad = ks.tensor({0 / 0, 1})
     local inf_norm = reg.clip_grad_norm_({a}, 1, math.huge):item()
     assert.is_true(inf_norm ~= inf_norm, "a nan gradient makes the max norm nan, as torch")
+    -- torch 1.13 multiplies by clamp(max_norm / (nan + 1e-6), max = 1) = nan: every gradient becomes nan,
+    -- on the C path (norm 2, inf) and the Lua one (norm 1) alike, and an infinite norm zeroes the finite entries
+    for _, p in ipairs({ 2, math.huge, 1 }) do
+      local b = leaf({ 0, 0 })
+      a.grad, b.grad = ks.tensor({ 0 / 0, 1 }), ks.tensor({ 3, 4 })
+      reg.clip_grad_norm_({ a, b }, 1, p)
+      for _, v in ipairs(b.grad:totable()) do assert.is_true(v ~= v, "norm " .. p .. ": nan expected") end
+    end
+    a.grad = ks.tensor({ math.huge, 2 })
+    reg.clip_grad_norm_({ a }, 1)
+    local g = a.grad:totable()
+    assert.is_true(g[1] ~= g[1])
+    assert.equal(0, g[2])
     a.grad = ks.tensor({3, 4})
     assert.equal(5, reg.clip_grad_norm_({a}, 10, 2, true):item())
     local nn = require "kshot.nn"

@@ -124,7 +124,8 @@ end
 -- a gradient are ignored. Partial sums are combined in double in parameter order.
 -- error_if_nonfinite = true raises an error when the total norm is nan or inf
 -- (the gradients are left as they are); with false (the default) an infinite
--- norm zeroes the gradients and a nan one leaves them (torch multiplies them by nan).
+-- norm zeroes the gradients (its own infinite entries become nan) and a nan one makes them all
+-- nan, as torch's (a failed step shows rather than hides).
 function M.clip_grad_norm_(params, ...)
   local r, listed = clip_fast(params, select("#", ...), ...)
   if r then return r end
@@ -162,7 +163,7 @@ function M.clip_grad_norm_(params, ...)
     if norm_type ~= math.huge then total = total ^ (1 / norm_type) end
     if check_finite and (total ~= total or total == math.huge) then nonfinite(norm_type, total) end
     local coef = max_norm / (total + 1e-6)
-    if coef < 1 then
+    if coef < 1 or coef ~= coef then -- torch's clamp(coef, max = 1) keeps a nan: the gradients become nan
       for _, g in ipairs(grads) do g:mul_(coef) end
     end
   end)
