@@ -47,6 +47,11 @@ describe("kshot.help", function()
     assert.equal(help.text("stats.interval"), help.text(stats.interval))
     assert.equal(help.text("ks.matmul"), help.text(ks.matmul))
     has(help.text(ks.zeros(2)), "tensor")
+    -- a shape list is a plain array with a shared metatable: it documents t:shape, a bare table nothing
+    assert.equal(help.text("t:shape"), help.text(ks.zeros(2, 3).shape))
+    assert.equal(help.text("t:shape"), help.text(ks.zeros(2, 3):stride()))
+    has(help.text("t:shape"), "t.shape")
+    assert.is_nil(help.text({ 2, 3 }))
   end)
 
   it("says what an undocumented tensor method is, and when nothing is known", function()

@@ -584,6 +584,10 @@ end
 function M.text(x)
   if x == nil then return overview() end
   if ks.is_tensor(x) then x = "tensor" end
+  -- a shape list (x.shape, x:size(), x:stride()) is a plain array with the lists' shared metatable
+  if type(x) == "table" and getmetatable(x) ~= nil and getmetatable(x) == getmetatable(ks.empty(0).shape) then
+    x = "t:shape"
+  end
   if type(x) ~= "string" then
     local n = name_of(x)
     if not n and type(x) == "table" and type(getmetatable(x)) == "table" then n = name_of(getmetatable(x)) end
