@@ -348,6 +348,8 @@ local PRESETS = {
     -- session 14: SGD with Nesterov momentum for the long schedule, coupled L2
     with({ name = "w_pbn_erase_sgdn05", opt = "sgd", nesterov = true, lr = 0.05, wd = 5e-4 }, W_ERASE),
     with({ name = "w_pbn_erase_sgdn10", opt = "sgd", nesterov = true, lr = 0.1, wd = 5e-4 }, W_ERASE),
+    -- session 15: the known small levers stacked (16x steps, weight averaging, a third CNN): ~3x the cost
+    with({ name = "best_max", archs = { "wide", "hyb", "scat" }, steps_x = 16, swa = 0.25, swa_floor = 0.5 }, BEST_DEV),
   },
   -- the default set without best_recipe
   tricks = {},
