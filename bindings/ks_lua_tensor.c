@@ -78,8 +78,14 @@ ks_tensor *ks_lua_check_tensor(lua_State *L, int arg)
 {
     ks_tensor **box = tensor_box(L, arg);
     if (!box) {
-        const char *msg = lua_pushfstring(L, "kshot.Tensor expected, got %s", luaL_typename(L, arg));
-        luaL_argerror(L, arg, msg);
+        /* x.view(-1), PyTorch's spelling, passes -1 as the tensor: say how methods are called (Lua
+         * names x.view and ks.view alike, "field", so the hint is worded for both) */
+        lua_Debug ar;
+        const char *name = arg == 1 && lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) ? ar.name : NULL;
+        if (name && ar.namewhat && strcmp(ar.namewhat, "method") != 0)
+            luaL_argerror(L, arg, lua_pushfstring(L, "kshot.Tensor expected, got %s; a method is called with ':', "
+                                                     "x:%s(...) rather than x.%s(...)", luaL_typename(L, arg), name, name));
+        luaL_argerror(L, arg, lua_pushfstring(L, "kshot.Tensor expected, got %s", luaL_typename(L, arg)));
     }
     if (!*box) luaL_argerror(L, arg, "tensor has been released (closed)");
     return *box;

@@ -44,6 +44,20 @@ describe("tensor fields a PyTorch user reads", function()
     close({0, 0, 0, 1, 1, 1}, w.grad)
   end)
 
+  it("x.shape is the shape list; x.view(-1) (a method called with '.') says to use ':'", function()
+    local x = ks.zeros(2, 3)
+    assert.are.equal(3, x.shape[2])
+    assert.is_true(x.shape == { 2, 3 })
+    assert.matches("bad argument #1 to 'view' %(kshot.Tensor expected, got number; a method is called with ':', "
+      .. "x:view%(...%) rather than x.view%(...%)%)", err_of(function() return x.view(-1) end))
+    assert.matches("got no value; a method is called with ':', x:size%(...%)", err_of(function() return x.size() end))
+    -- a method call with ':' on something else names the type only
+    local fake = { sum = x.sum }
+    local msg = err_of(function() return fake:sum() end)
+    assert.matches("kshot.Tensor expected, got table", msg)
+    assert.is_nil(msg:find("a method is called", 1, true))
+  end)
+
   it("t.device is 'cpu' and t.is_cuda false, both read-only", function()
     local x = ks.ones(2)
     assert.are.equal("cpu", x.device)
