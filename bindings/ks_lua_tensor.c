@@ -78,8 +78,8 @@ ks_tensor *ks_lua_check_tensor(lua_State *L, int arg)
 {
     ks_tensor **box = tensor_box(L, arg);
     if (!box) {
-        /* x.view(-1), PyTorch's spelling, passes -1 as the tensor: say how methods are called (Lua
-         * names x.view and ks.view alike, "field", so the hint is worded for both) */
+        /* A method called with '.' (PyTorch's spelling) passes its first argument as the tensor: say how
+         * methods are called (Lua names a field call on a tensor and on ks alike, so the hint fits both) */
         lua_Debug ar;
         const char *name = arg == 1 && lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) ? ar.name : NULL;
         if (name && ar.namewhat && strcmp(ar.namewhat, "method") != 0)

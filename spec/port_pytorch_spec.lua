@@ -58,6 +58,39 @@ describe("tensor fields a PyTorch user reads", function()
     assert.is_nil(msg:find("a method is called", 1, true))
   end)
 
+  it("model.eval(), opt.step(), scheduler.step() (methods called with '.') name the method and ':'", function()
+    local m = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    local opt = optim.SGD(m:parameters(), { lr = 0.1 })
+    local sched = lr.StepLR(opt, 3)
+    local cases = {
+      { function() m.eval() end, "nn.Module:eval called without its object %(self is nil%): methods are called "
+        .. "with ':', model:eval%(%)" },
+      { function() m.train(false) end, "nn.Module:train called without its object %(self is boolean%)" },
+      { function() local _ = m.parameters() end, "nn.Module:parameters called without" },
+      { function() local _ = m.state_dict() end, "nn.Module:state_dict called without" },
+      { function() opt.zero_grad() end, "Optimizer:zero_grad called without its object %(self is nil%): methods "
+        .. "are called with ':', opt:zero_grad%(%)" },
+      { function() opt.step() end, "Optimizer:step called without" },
+      { function() sched.step() end, "LRScheduler:step called without its object" },
+      { function() lr.ReduceLROnPlateau(opt).step(0.5) end, "ReduceLROnPlateau:step called without its object %(self is number%)" },
+      { function() optim.LBFGS(m:parameters()).step() end, "LBFGS:step called without" },
+    }
+    for _, c in ipairs(cases) do
+      local msg = err_of(c[1])
+      assert.matches(c[2], msg)
+      assert.matches("port_pytorch_spec.lua:%d+:", msg) -- at the caller's line, not inside kshot
+    end
+    -- the methods work as before with ':'
+    m.eval(m)
+    assert.is_false(m.training)
+    m:train()
+    assert.is_true(m[0].training)
+    opt:zero_grad()
+    opt:step()
+    sched:step()
+    assert.are.equal(0.1, sched:get_last_lr()[1])
+  end)
+
   it("t.device is 'cpu' and t.is_cuda false, both read-only", function()
     local x = ks.ones(2)
     assert.are.equal("cpu", x.device)

@@ -76,6 +76,24 @@ function M.message(fname, k, known)
     #names > 0 and table.concat(names, ", ") or "none", hint and ("; did you mean '" .. hint .. "'?") or "")
 end
 
+--- options.guard_methods(cls, "nn.Module", "model", {"eval", ...}): a method called with '.' (PyTorch's
+-- model.eval(), opt.step()) gets no self and used to fail inside kshot with "attempt to index a nil value
+-- (local 'self')". Each listed method of cls is wrapped to raise, at the caller's line, "nn.Module:eval
+-- called without its object (self is nil): methods are called with ':', model:eval()". The wrapper costs
+-- one type check and a tail call, so only methods called at most once a step are listed.
+function M.guard_methods(cls, cls_name, obj, names)
+  for _, name in ipairs(names) do
+    local f = assert(rawget(cls, name), name)
+    cls[name] = function(self, ...)
+      if type(self) ~= "table" then
+        error(("%s:%s called without its object (self is %s): methods are called with ':', %s:%s()"):format(
+          cls_name, name, type(self), obj, name), 2)
+      end
+      return f(self, ...)
+    end
+  end
+end
+
 --- options.shape_str(t) -> "[2, 3]": a tensor's shape as every error message prints it
 function M.shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 

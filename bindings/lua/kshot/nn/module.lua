@@ -440,4 +440,8 @@ function Module:__tostring()
   return table.concat(lines, "\n")
 end
 
+require("kshot.options").guard_methods(Module, "nn.Module", "model", { "named_children", "children",
+  "named_modules", "modules", "named_parameters", "named_buffers", "parameters", "buffers", "num_parameters",
+  "train", "eval", "zero_grad", "to", "float", "cpu", "requires_grad_", "apply", "state_dict", "load_state_dict" })
+
 return Module

@@ -407,4 +407,8 @@ M.state_to_tensors, M.state_from_tensors = checkpoint.to_tensors, checkpoint.fro
 M.save_checkpoint, M.load_checkpoint = checkpoint.save_checkpoint, checkpoint.load_checkpoint
 M.lr = M.lr_scheduler
 
+options.guard_methods(Optimizer, "Optimizer", "opt", { "add_param_group", "zero_grad", "step", "state_dict",
+  "load_state_dict" })
+options.guard_methods(M.LBFGS, "LBFGS", "opt", { "add_param_group", "step" })
+
 return M

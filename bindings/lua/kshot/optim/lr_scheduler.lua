@@ -692,4 +692,9 @@ function M.range_test(opt, step_fn, opts)
   return {lrs = lrs, losses = losses, raw_losses = raw, suggested_lr = suggested}
 end
 
+kopts.guard_methods(Scheduler, "LRScheduler", "scheduler", { "step", "get_last_lr", "state_dict", "load_state_dict" })
+for _, c in ipairs { { SequentialLR, "SequentialLR" }, { Chained, "ChainedScheduler" }, { Plateau, "ReduceLROnPlateau" } } do
+  kopts.guard_methods(c[1], c[2], "scheduler", { "step" })
+end
+
 return M
