@@ -233,6 +233,9 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   of AdamW, cosine, lr 0.05 / 0.1                                      -1.5 / -1.7, 52.0 / 55.3 (diverged on some)
 --   session 14, the full recipe (100..107; 71.52 / 77.34) + an upper-body
 --   specialist (score_specialist) with weight 0.25 / 0.5 / 1                 -0.08 / +0.12, -0.43 / -0.29, -0.96 / -1.22
+--   session 15, the full recipe (100..107; 71.52 / 77.34) with the known small levers
+--   stacked (best_max: a third CNN "scat", 16x steps, SWA over the last 25% at
+--   0.5 lr; ~4x the training time; 4 / 8 of 8 paired runs better)          71.76 / 77.87  (+0.24 / +0.53)
 --   session 15, the full recipe (100..103 at K = 5; 70.12 on them) distilled into a
 --   third wide CNN (score_extra_cnn: the ensemble's probabilities on each augmented,
 --   mixed batch as targets), averaged in with weight 1/3 / 0.5 / 1 of the
