@@ -128,7 +128,9 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- pixel); contrast (pixel intensities times U(1 - c, 1 + c) per image);
 -- swa (average the weights of the last swa fraction of the steps, every
 -- 10 steps: regularize.SWA; swa_floor: the cosine reaches swa_floor * lr
--- when averaging starts and stays there); arch "scat" (make_scat_model).
+-- when averaging starts and stays there); arch "scat" (make_scat_model) and
+-- "coarse" (make_coarse_model); specialist / spec_grid (score_specialist);
+-- extra_arch / distill / extra_grid (score_extra_cnn).
 local BASE = { opt = "sgd", lr = 0.05 }
 local function with(t, base)
   local c = {}
@@ -359,7 +361,7 @@ local PRESETS = {
     -- session 14: SGD with Nesterov momentum for the long schedule, coupled L2
     with({ name = "w_pbn_erase_sgdn05", opt = "sgd", nesterov = true, lr = 0.05, wd = 5e-4 }, W_ERASE),
     with({ name = "w_pbn_erase_sgdn10", opt = "sgd", nesterov = true, lr = 0.1, wd = 5e-4 }, W_ERASE),
-    -- session 15: the known small levers stacked (16x steps, weight averaging, a third CNN): ~3x the cost
+    -- session 15: the known small levers stacked (16x steps, weight averaging, a third CNN): ~4x the cost
     with({ name = "best_max", archs = { "wide", "hyb", "scat" }, steps_x = 16, swa = 0.25, swa_floor = 0.5 }, BEST_DEV),
     -- session 15: a third CNN (score_extra_cnn; scored for several weights): the ensemble distilled into a
     -- wide CNN, or a CNN on the image at half resolution
