@@ -91,6 +91,28 @@ describe("tensor fields a PyTorch user reads", function()
     assert.are.equal(0.1, sched:get_last_lr()[1])
   end)
 
+  it("opt.param_groups[0], scheduler:get_last_lr()[0], model:parameters()[0] say the lists are 1-based", function()
+    local m = nn.Linear(2, 3)
+    local opt = optim.SGD(m:parameters(), { lr = 0.1 })
+    local sched = lr.StepLR(opt, 3)
+    assert.matches("port_pytorch_spec.lua:%d+: opt.param_groups: Lua lists are 1%-based, so the first group is %[1%] "
+      .. "%(PyTorch's %[0%]%)", err_of(function() return opt.param_groups[0].lr end))
+    assert.matches("scheduler:get_last_lr%(%): Lua lists are 1%-based, so the first learning rate is %[1%]",
+      err_of(function() return sched:get_last_lr()[0] end))
+    assert.matches("model:parameters%(%) %(and the other module lists%): Lua lists are 1%-based",
+      err_of(function() return m:parameters()[0] end))
+    assert.matches("Lua lists are 1%-based", err_of(function() return nn.Sequential(m):children()[0] end))
+    -- the lists stay plain otherwise: [1], #, ipairs, absent entries nil
+    assert.are.equal(0.1, opt.param_groups[1].lr)
+    assert.is_nil(opt.param_groups[2])
+    assert.are.equal(1, #opt.param_groups)
+    assert.are.equal(0.1, sched:get_last_lr()[1])
+    local n = 0
+    for _, p in ipairs(m:parameters()) do n = n + p:numel() end
+    assert.are.equal(9, n)
+    assert.is_nil(m:parameters()[3])
+  end)
+
   it("t.device is 'cpu' and t.is_cuda false, both read-only", function()
     local x = ks.ones(2)
     assert.are.equal("cpu", x.device)

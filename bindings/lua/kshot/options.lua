@@ -94,6 +94,24 @@ function M.guard_methods(cls, cls_name, obj, names)
   end
 end
 
+--- options.one_based("opt.param_groups", "group") -> a metatable for a Lua list that PyTorch code indexes
+-- from 0: list[0] raises "opt.param_groups: Lua lists are 1-based, so the first group is [1] (PyTorch's [0])"
+-- at the indexing line, instead of a nil that fails later. Other absent keys stay nil.
+local one_based_mts = {}
+function M.one_based(list, item)
+  local key = list .. "\0" .. item
+  local mt = one_based_mts[key]
+  if not mt then
+    mt = { __index = function(_, k)
+      if k == 0 then
+        error(("%s: Lua lists are 1-based, so the first %s is [1] (PyTorch's [0])"):format(list, item), 2)
+      end
+    end }
+    one_based_mts[key] = mt
+  end
+  return mt
+end
+
 --- options.shape_str(t) -> "[2, 3]": a tensor's shape as every error message prints it
 function M.shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 

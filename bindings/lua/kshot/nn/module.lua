@@ -228,7 +228,7 @@ local list_mt = {__call = function(list, _, ctrl)
   local e = list[i]
   hint[list] = e and i or nil
   return e
-end}
+end, __index = require("kshot.options").one_based("model:parameters() (and the other module lists)", "entry").__index}
 
 function Module:children()
   local list = {}

@@ -84,7 +84,8 @@ end
 
 --- Create an optimizer instance of class cls (used by the constructors below).
 function Optimizer.new(cls, params, opts, defaults)
-  local self = setmetatable({defaults = {}, param_groups = {}, state = {}, _seen = {}}, cls)
+  local groups = setmetatable({}, options.one_based("opt.param_groups", "group"))
+  local self = setmetatable({defaults = {}, param_groups = groups, state = {}, _seen = {}}, cls)
   if opts ~= nil and type(opts) ~= "table" then fail(self, "options must be a table, got %s", type(opts)) end
   opts = opts or {}
   for k, v in pairs(defaults) do self.defaults[k] = v end

@@ -197,7 +197,13 @@ function Scheduler:step(epoch)
   self._last_lr = lrs
 end
 
-function Scheduler:get_last_lr() return self._last_lr end
+function Scheduler:get_last_lr()
+  local lrs = self._last_lr
+  if type(lrs) == "table" and getmetatable(lrs) == nil then
+    setmetatable(lrs, kopts.one_based("scheduler:get_last_lr()", "learning rate"))
+  end
+  return lrs
+end
 
 local function map_groups(self, fn)
   local out = {}
