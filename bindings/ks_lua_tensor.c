@@ -630,16 +630,58 @@ static int t_clone(lua_State *L)
     VIEW_RUN_AG(ks_clone(c, t, &r), KS_VIEW_IDENTITY, NULL, 0);
 }
 
-/* t:to(dtype) / t:type(dtype); t:float(), t:long(), t:byte(), t:bool() */
+/* PyTorch code moves tensors with x:to(device) / x:cpu() / x:cuda(): kshot tensors live on the CPU, so
+ * "cpu" is no change and any other device an error that says so. True when arg i named a device. */
+static bool device_arg(lua_State *L, int i)
+{
+    if (lua_type(L, i) != LUA_TSTRING) return false;
+    const char *s = lua_tostring(L, i);
+    if (strcmp(s, "cpu") == 0) return true;
+    static const char *const others[] = {"cuda", "mps", "xpu", "xla", "meta", "hip", "vulkan", "ipu", NULL};
+    for (int k = 0; others[k]; k++) {
+        size_t n = strlen(others[k]);
+        if (strncmp(s, others[k], n) == 0 && (s[n] == '\0' || s[n] == ':'))
+            luaL_error(L, "kshot runs on the CPU only: there is no device '%s' (x.device is \"cpu\", and x:to(\"cpu\") "
+                          "returns x)", s);
+    }
+    return false;
+}
+
+/* t:to(dtype) / t:type(dtype); t:float(), t:long(), t:byte(), t:bool(); t:to("cpu"[, dtype]) and t:cpu()
+ * return t (or its conversion): the only device; t:to("cuda") and t:cuda() are errors saying so */
 static int t_to(lua_State *L)
 {
     ks_ctx *c = KS_CTX(L);
     ks_tensor *t = ks_lua_check_tensor(L, 1);
+    if (device_arg(L, 2)) {
+        if (lua_isnoneornil(L, 3)) {
+            lua_settop(L, 1);
+            return 1;
+        }
+        lua_remove(L, 2); /* x:to("cpu", dtype) converts */
+    }
     ks_tensor *like = ks_lua_to_tensor(L, 2);
     if (!like && lua_type(L, 2) != LUA_TSTRING)
         return luaL_argerror(L, 2, lua_pushfstring(L, "dtype name or tensor expected, got %s", luaL_typename(L, 2)));
     ks_dtype dt = like ? like->dtype : ks_lua_opt_dtype(L, 2, t->dtype);
     VIEW_RUN(ks_to_dtype(c, t, dt, &r));
+}
+
+/* t:cpu() -> t itself: kshot tensors live on the CPU (PyTorch returns self when nothing moves) */
+static int t_cpu(lua_State *L)
+{
+    ks_lua_check_tensor(L, 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* t:cuda() -> an error: kshot runs on the CPU only (x.device is "cpu") */
+static int t_cuda(lua_State *L)
+{
+    ks_lua_check_tensor(L, 1);
+    lua_pushliteral(L, "cuda");
+    device_arg(L, -1);
+    return 0; /* not reached */
 }
 
 /* PyTorch's legacy type strings of the dtypes (CPU tensors), by ks_dtype */
@@ -744,6 +786,7 @@ static const luaL_Reg tensor_methods[] = {
     {"view_as", t_view_as}, {"reshape_as", t_reshape_as}, {"flip", t_flip},
     {"flatten", t_flatten}, {"contiguous", t_contiguous}, {"clone", t_clone}, {"to", t_to}, {"type", t_type},
     {"float", t_float}, {"long", t_long}, {"byte", t_byte}, {"bool", t_bool}, {"copy_", t_copy_},
+    {"cpu", t_cpu}, {"cuda", t_cuda},
     {"item", t_item}, {"totable", t_totable}, {"tolist", t_totable}, {"close", tensor_release},
     {NULL, NULL}};
 

@@ -123,6 +123,24 @@ describe("tensor fields a PyTorch user reads", function()
     assert.matches("tensor field 'grad_fn' is read%-only", err_of(function() x.grad_fn = nil end))
   end)
 
+  it("x:to('cpu') and x:cpu() return x itself; x:to('cuda') and x:cuda() say kshot is CPU-only", function()
+    local x = ks.ones(2)
+    assert.is_true(rawequal(x, x:to("cpu")))
+    assert.is_true(rawequal(x, x:to(x.device)))
+    assert.is_true(rawequal(x, x:cpu()))
+    local y = x:to("cpu", ks.int64)
+    assert.are.equal("int64", y:dtype())
+    assert.are.same({ 1, 1 }, y:totable())
+    for _, dev in ipairs { "cuda", "cuda:1", "mps" } do
+      assert.matches("port_pytorch_spec.lua:%d+: kshot runs on the CPU only: there is no device '" .. dev:gsub("%p", "%%%0")
+        .. "' %(x.device is \"cpu\", and x:to%(\"cpu\"%) returns x%)", err_of(function() return x:to(dev) + 0 end))
+    end
+    assert.matches("kshot runs on the CPU only: there is no device 'cuda'", err_of(function() return x:cuda() + 0 end))
+    -- not a device: still the dtype error
+    assert.matches("unknown dtype 'cudax'", err_of(function() return x:to("cudax") + 0 end))
+    assert.matches("unknown dtype 'cpux'", err_of(function() return x:to("cpux") + 0 end))
+  end)
+
   it("an unknown field is an error naming it and the nearest name, on reads and writes", function()
     local x = ks.ones(2, 3)
     -- reads used to give nil: `if x.requries_grad then` was silently false
