@@ -117,6 +117,7 @@ ks_generator *ks_lua_opt_generator(lua_State *L, int idx);
 
 /* ---- arguments ---- */
 /* dtype by name ("float32", "int64", "uint8", "bool") or `def` when absent */
+const char *ks_lua_dtype_hint(const char *name);
 ks_dtype ks_lua_opt_dtype(lua_State *L, int arg, ks_dtype def);
 /* A dim argument (integer, may be negative), normalised against ndim. */
 int ks_lua_check_dim(lua_State *L, ks_ctx *c, int arg, int ndim);

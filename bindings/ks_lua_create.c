@@ -45,9 +45,11 @@
 static ks_dtype dtype_value(lua_State *L, int idx, const char *fn)
 {
     int dt = lua_type(L, idx) == LUA_TSTRING ? ks_dtype_from_name(lua_tostring(L, idx)) : -1;
-    if (dt < 0)
-        luaL_error(L, "%s: option 'dtype': unknown dtype %s (expected float32, int64, uint8 or bool)", fn,
-                   lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : luaL_typename(L, idx));
+    if (dt < 0) {
+        bool named = lua_type(L, idx) == LUA_TSTRING;
+        luaL_error(L, "%s: option 'dtype': unknown dtype %s (expected float32, int64, uint8 or bool%s)", fn,
+                   named ? lua_tostring(L, idx) : luaL_typename(L, idx), named ? ks_lua_dtype_hint(lua_tostring(L, idx)) : "");
+    }
     return (ks_dtype)dt;
 }
 
@@ -597,9 +599,13 @@ void ks_lua_open_create(lua_State *L, int module, int methods, int ctxbox)
 {
     ks_lua_register(L, create_functions, module, ctxbox);
     ks_lua_register(L, create_methods, methods, ctxbox);
-    /* dtype constants: the names every dtype argument accepts */
-    static const char *const constants[][2] = {{"float32", "float32"}, {"int64", "int64"}, {"uint8", "uint8"},
-                                               {"bool", "bool"},       {"float", "float32"}, {"long", "int64"}};
+    /* dtype constants: the names every dtype argument accepts; then PyTorch's others, which every dtype
+     * argument refuses with a hint (ks_lua_dtype_hint) instead of a nil that would mean the default */
+    static const char *const constants[][2] = {
+        {"float32", "float32"}, {"int64", "int64"},     {"uint8", "uint8"},       {"bool", "bool"},
+        {"float", "float32"},   {"long", "int64"},      {"float64", "float64"},   {"double", "float64"},
+        {"float16", "float16"}, {"half", "float16"},    {"bfloat16", "bfloat16"}, {"int32", "int32"},
+        {"int", "int32"},       {"int16", "int16"},     {"short", "int16"},       {"int8", "int8"}};
     for (size_t i = 0; i < sizeof constants / sizeof *constants; i++) {
         lua_pushstring(L, constants[i][1]);
         lua_setfield(L, module, constants[i][0]);

@@ -92,6 +92,19 @@ ks_tensor *ks_lua_check_tensor(lua_State *L, int arg)
 }
 
 /* ------------------------------------------------------------- arguments */
+/* What to say of a PyTorch dtype kshot lacks (ks.float64 and its kin are defined so that ported code fails
+ * here rather than getting float32 from a nil): "" for any other name */
+const char *ks_lua_dtype_hint(const char *name)
+{
+    static const char *const floats[] = {"float64", "double", "float16", "half", "bfloat16", NULL};
+    static const char *const ints[] = {"int32", "int", "int16", "short", "int8", NULL};
+    for (int i = 0; floats[i]; i++)
+        if (strcmp(name, floats[i]) == 0) return "; kshot computes in float32 only";
+    for (int i = 0; ints[i]; i++)
+        if (strcmp(name, ints[i]) == 0) return "; kshot's integer dtype is int64 (ks.long)";
+    return "";
+}
+
 ks_dtype ks_lua_opt_dtype(lua_State *L, int arg, ks_dtype def)
 {
     if (lua_isnoneornil(L, arg)) return def;
@@ -100,7 +113,8 @@ ks_dtype ks_lua_opt_dtype(lua_State *L, int arg, ks_dtype def)
         luaL_argerror(L, arg, lua_pushfstring(L, "dtype name expected, got %s", luaL_typename(L, arg)));
     int dt = ks_dtype_from_name(name);
     if (dt < 0)
-        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (expected float32, int64, uint8 or bool)", name));
+        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (expected float32, int64, uint8 or bool%s)", name,
+                                              ks_lua_dtype_hint(name)));
     return (ks_dtype)dt;
 }
 
@@ -201,8 +215,22 @@ static int field_error(lua_State *L, const char *pushed)
  * dropped on assignment: an error naming the field and the nearest name
  * (kshot.options.suggest, the hint of every options check). Off the hot
  * path: methods and fields are found before this runs. */
+/* PyTorch tensor methods kshot has no equivalent of by that name: what to use instead */
+static const char *const TORCH_ONLY[][2] = {
+    {"numpy", "kshot has no NumPy: t:totable() gives Lua arrays, data.save_npy(path, t) writes a .npy file"},
+    {"double", "kshot computes in float32 only: t:float()"},
+    {"half", "kshot computes in float32 only: t:float()"},
+    {"bfloat16", "kshot computes in float32 only: t:float()"},
+    {"int", "kshot's integer dtype is int64: t:long()"},
+    {"short", "kshot's integer dtype is int64: t:long()"},
+    {"char", "kshot's integer dtypes are int64 and uint8: t:long(), t:byte()"},
+    {NULL, NULL}};
+
 static int unknown_field(lua_State *L, const char *k, int methods, const char *prefix)
 {
+    for (int i = 0; TORCH_ONLY[i][0]; i++)
+        if (strcmp(k, TORCH_ONLY[i][0]) == 0)
+            return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s' (%s)", prefix, k, TORCH_ONLY[i][1]));
     lua_newtable(L);
     int names = lua_gettop(L), n = 0;
     for (int i = 0; FIELDS[i]; i++) {

@@ -458,8 +458,21 @@ describe("creation errors name the function", function()
   end)
 
   it("options: dtype values, unknown keys (kshot.options' wording), requires_grad", function()
-    assert.are.equal("zeros: option 'dtype': unknown dtype float64 (expected float32, int64, uint8 or bool)",
-      bare(ks.zeros, 2, {dtype = "float64"}))
+    assert.are.equal("zeros: option 'dtype': unknown dtype float64 (expected float32, int64, uint8 or bool; kshot "
+      .. "computes in float32 only)", bare(ks.zeros, 2, {dtype = "float64"}))
+    -- PyTorch's other dtype names exist, so ported code fails here instead of getting the default from a nil
+    assert.are.equal("zeros: option 'dtype': unknown dtype int32 (expected float32, int64, uint8 or bool; kshot's "
+      .. "integer dtype is int64 (ks.long))", bare(ks.zeros, 2, {dtype = ks.int}))
+    for _, n in ipairs { "float64", "double", "float16", "half", "bfloat16", "int32", "int16", "short", "int8" } do
+      assert.matches("kshot", bare(ks.ones, 2, {dtype = ks[n]}))
+      assert.matches("unknown dtype", bare(ks.tensor, {1}, ks[n]))
+    end
+    assert.are.equal("unknown dtype 'float16' (expected float32, int64, uint8 or bool; kshot computes in float32 only)",
+      bare(function() return ks.ones(2):to(ks.half) end):match("%((unknown dtype .*)%)$"))
+    assert.are.equal("Tensor has no field 'double' (kshot computes in float32 only: t:float())",
+      bare(function() return ks.ones(2):double() end))
+    assert.matches("Tensor has no field 'numpy' %(kshot has no NumPy: t:totable%(%) gives Lua arrays",
+      bare(function() return ks.ones(2):numpy() end))
     assert.are.equal("eye: option 'dtype': unknown dtype number (expected float32, int64, uint8 or bool)",
       bare(ks.eye, 2, {dtype = 5}))
     assert.are.equal("zeros: unknown option 'dtyp' (known: dtype, requires_grad); did you mean 'dtype'?",
