@@ -90,6 +90,15 @@ local function collect_targets()
     end
   end
   add_table("ks.", ks)
+  -- the Lua modules ks loads on first use (ks.nn, ks.experiment, ...) are swept too, outside the sanitizer
+  -- sub-run (Lua code: a hang or a raw error is what this finds; ASan has nothing to add there). Not the
+  -- ones that run commands, print help or end the process: cli, help, regression, progress.
+  if not os.getenv("ASAN_OPTIONS") then
+    for _, name in ipairs { "nn", "optim", "autograd", "stats", "experiment", "fewshot", "features", "regularize",
+      "dataset", "model_selection", "pretty" } do
+      local _ = ks[name]
+    end
+  end
   -- sub-tables of the module (ks.nn, ks.data, ...), one level deep
   local subs = {}
   for k, v in pairs(ks) do

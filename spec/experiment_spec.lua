@@ -618,6 +618,13 @@ describe("kshot.experiment audit fixes", function()
     assert.same({ 0, 0.2, 0.4, 0.6, 0.8, 1 }, experiment.ticks(0, 1))
     assert.same({ -100, 0, 100, 200 }, experiment.ticks(-103, 200))
     assert.same({ 0, 5, 10 }, experiment.ticks(-0.5, 10.5))
+    -- a range with no step used to loop forever (ticks(50, 50): a zero step); its finite ends are the ticks
+    assert.same({ 50 }, experiment.ticks(50, 50))
+    assert.same({ 0 }, experiment.ticks(0, 0))
+    assert.same({ 1, 0 }, experiment.ticks(1, 0))
+    assert.same({}, experiment.ticks(-math.huge, math.huge))
+    assert.same({ 1 }, experiment.ticks(0 / 0, 1))
+    assert.same({ 0, 5e-324 }, experiment.ticks(0, 5e-324))
     local seen = {}
     for i = 1, 40 do
       local c, d = experiment.series_style(i)

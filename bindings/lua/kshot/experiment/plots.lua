@@ -36,12 +36,21 @@ local function nice_range(lo, hi)
 end
 
 --- ticks(lo, hi) -> values in [lo, hi] at a 1-2-5 step (1, 2 or 5 times a power of 10), about 5 of them
+-- A range with no usable step (one point, reversed, not finite, or so narrow for its magnitude that the
+-- step underflows) gets its finite ends as the ticks: a zero step would never end the loop below.
 local function ticks(lo, hi)
   local raw = (hi - lo) / 5
   local p = 10 ^ math.floor(math.log(raw, 10))
   local step = p * 10
   for _, m in ipairs { 1, 2, 5 } do
     if m * p >= raw then step = m * p break end
+  end
+  if not (step > 0 and step < math.huge and (hi - lo) / step <= 20 and lo > -math.huge and hi < math.huge) then
+    local ends = {}
+    for _, v in ipairs { lo, hi } do
+      if v == v and v > -math.huge and v < math.huge and v ~= ends[1] then ends[#ends + 1] = v end
+    end
+    return ends
   end
   local out = {}
   for k = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) do
