@@ -90,10 +90,11 @@ local function collect_targets()
     end
   end
   add_table("ks.", ks)
-  -- the Lua modules ks loads on first use (ks.nn, ks.experiment, ...) are swept too, outside the sanitizer
-  -- sub-run (Lua code: a hang or a raw error is what this finds; ASan has nothing to add there). Not the
-  -- ones that run commands, print help or end the process: cli, help, regression, progress.
-  if not os.getenv("ASAN_OPTIONS") then
+  -- the Lua modules ks loads on first use (ks.nn, ks.experiment, ...) are swept too, once: by the host's
+  -- run, not the sanitizer sub-run nor stock lua5.4's (KSHOT_SWEEP_LAZY=0; the same Lua code: a hang or a
+  -- raw error is what this finds). Not the ones that run commands, print help or end the process: cli,
+  -- help, regression, progress.
+  if not os.getenv("ASAN_OPTIONS") and os.getenv("KSHOT_SWEEP_LAZY") ~= "0" then
     for _, name in ipairs { "nn", "optim", "autograd", "stats", "experiment", "fewshot", "features", "regularize",
       "dataset", "model_selection", "pretty" } do
       local _ = ks[name]
