@@ -92,17 +92,28 @@ ks_tensor *ks_lua_check_tensor(lua_State *L, int arg)
 }
 
 /* ------------------------------------------------------------- arguments */
+/* PyTorch's dtype names (and tensor conversion methods) kshot lacks: 'f' for the floating ones (kshot
+ * computes in float32), 'i' for the integer ones (kshot's is int64), 0 for any other name */
+static char torch_dtype_kind(const char *name)
+{
+    static const char *const floats[] = {"float64", "double", "float16", "half", "bfloat16", NULL};
+    static const char *const ints[] = {"int32", "int", "int16", "short", "int8", "char", NULL};
+    for (int i = 0; floats[i]; i++)
+        if (strcmp(name, floats[i]) == 0) return 'f';
+    for (int i = 0; ints[i]; i++)
+        if (strcmp(name, ints[i]) == 0) return 'i';
+    return 0;
+}
+
 /* What to say of a PyTorch dtype kshot lacks (ks.float64 and its kin are defined so that ported code fails
  * here rather than getting float32 from a nil): "" for any other name */
 const char *ks_lua_dtype_hint(const char *name)
 {
-    static const char *const floats[] = {"float64", "double", "float16", "half", "bfloat16", NULL};
-    static const char *const ints[] = {"int32", "int", "int16", "short", "int8", NULL};
-    for (int i = 0; floats[i]; i++)
-        if (strcmp(name, floats[i]) == 0) return "; kshot computes in float32 only";
-    for (int i = 0; ints[i]; i++)
-        if (strcmp(name, ints[i]) == 0) return "; kshot's integer dtype is int64 (ks.long)";
-    return "";
+    switch (torch_dtype_kind(name)) {
+    case 'f': return "; kshot computes in float32 only";
+    case 'i': return "; kshot's integer dtype is int64 (ks.long)";
+    default: return "";
+    }
 }
 
 ks_dtype ks_lua_opt_dtype(lua_State *L, int arg, ks_dtype def)
@@ -215,22 +226,22 @@ static int field_error(lua_State *L, const char *pushed)
  * dropped on assignment: an error naming the field and the nearest name
  * (kshot.options.suggest, the hint of every options check). Off the hot
  * path: methods and fields are found before this runs. */
-/* PyTorch tensor methods kshot has no equivalent of by that name: what to use instead */
-static const char *const TORCH_ONLY[][2] = {
-    {"numpy", "kshot has no NumPy: t:totable() gives Lua arrays, data.save_npy(path, t) writes a .npy file"},
-    {"double", "kshot computes in float32 only: t:float()"},
-    {"half", "kshot computes in float32 only: t:float()"},
-    {"bfloat16", "kshot computes in float32 only: t:float()"},
-    {"int", "kshot's integer dtype is int64: t:long()"},
-    {"short", "kshot's integer dtype is int64: t:long()"},
-    {"char", "kshot's integer dtypes are int64 and uint8: t:long(), t:byte()"},
-    {NULL, NULL}};
+/* PyTorch tensor methods kshot has no equivalent of by that name: what to use instead, or NULL */
+static const char *torch_only_hint(const char *k)
+{
+    if (strcmp(k, "numpy") == 0)
+        return "kshot has no NumPy: t:totable() gives Lua arrays, data.save_npy(path, t) writes a .npy file";
+    switch (torch_dtype_kind(k)) { /* t:double(), t:int(), ... */
+    case 'f': return "kshot computes in float32 only: t:float()";
+    case 'i': return "kshot's integer dtype is int64: t:long()";
+    default: return NULL;
+    }
+}
 
 static int unknown_field(lua_State *L, const char *k, int methods, const char *prefix)
 {
-    for (int i = 0; TORCH_ONLY[i][0]; i++)
-        if (strcmp(k, TORCH_ONLY[i][0]) == 0)
-            return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s' (%s)", prefix, k, TORCH_ONLY[i][1]));
+    const char *why = torch_only_hint(k);
+    if (why) return field_error(L, lua_pushfstring(L, "%sTensor has no field '%s' (%s)", prefix, k, why));
     lua_newtable(L);
     int names = lua_gettop(L), n = 0;
     for (int i = 0; FIELDS[i]; i++) {
@@ -658,6 +669,12 @@ static int t_clone(lua_State *L)
     VIEW_RUN_AG(ks_clone(c, t, &r), KS_VIEW_IDENTITY, NULL, 0);
 }
 
+static int cpu_only(lua_State *L, const char *device)
+{
+    return luaL_error(L, "kshot runs on the CPU only: there is no device '%s' (x.device is \"cpu\", and x:to(\"cpu\") "
+                         "returns x)", device);
+}
+
 /* PyTorch code moves tensors with x:to(device) / x:cpu() / x:cuda(): kshot tensors live on the CPU, so
  * "cpu" is no change and any other device an error that says so. True when arg i named a device. */
 static bool device_arg(lua_State *L, int i)
@@ -668,9 +685,7 @@ static bool device_arg(lua_State *L, int i)
     static const char *const others[] = {"cuda", "mps", "xpu", "xla", "meta", "hip", "vulkan", "ipu", NULL};
     for (int k = 0; others[k]; k++) {
         size_t n = strlen(others[k]);
-        if (strncmp(s, others[k], n) == 0 && (s[n] == '\0' || s[n] == ':'))
-            luaL_error(L, "kshot runs on the CPU only: there is no device '%s' (x.device is \"cpu\", and x:to(\"cpu\") "
-                          "returns x)", s);
+        if (strncmp(s, others[k], n) == 0 && (s[n] == '\0' || s[n] == ':')) cpu_only(L, s);
     }
     return false;
 }
@@ -707,9 +722,7 @@ static int t_cpu(lua_State *L)
 static int t_cuda(lua_State *L)
 {
     ks_lua_check_tensor(L, 1);
-    lua_pushliteral(L, "cuda");
-    device_arg(L, -1);
-    return 0; /* not reached */
+    return cpu_only(L, "cuda");
 }
 
 /* PyTorch's legacy type strings of the dtypes (CPU tensors), by ks_dtype */
