@@ -452,5 +452,43 @@ describe("bad optimizer options", function()
     assert.matches("LBFGS: load_state_dict: 'd' in the state of parameter 0 must be a float32 tensor of 2 elements",
       err_of(function() lbfgs:load_state_dict(sd) end))
   end)
+
+  -- the checks sit at different depths inside kshot's files; the message still names the caller's line
+  -- (options.raise), and a message kshot catches and rewraps carries that one position only
+  it("blames the user's line for bad constructor options, schedulers, regularizers and state dicts", function()
+    local reg = require "kshot.regularize"
+    local function blamed(fn)
+      local ok, e = pcall(fn)
+      assert.is_false(ok, "accepted")
+      local file, line, msg = e:match("^(.-):(%d+): (.*)$")
+      assert.truthy(file, "no position in: " .. e)
+      assert.truthy(file:find("optim_spec.lua", 1, true), e)
+      return tonumber(line), msg
+    end
+    local p = leaf({1, 2})
+    local here_line = debug.getinfo(1, "l").currentline
+    local line, msg = blamed(function() local o = optim.Adam({}); return o end)
+    assert.equal(here_line + 1, line)
+    assert.equal("Adam: optimizer got an empty parameter list", msg)
+    line, msg = blamed(function() local o = optim.SGD({p}, {lr = 0.1, momentun = 0.9}); return o end)
+    assert.equal(here_line + 4, line)
+    assert.matches("^SGD: unknown option 'momentun'", msg)
+    local o = optim.SGD({p}, {lr = 0.1})
+    line, msg = blamed(function() local s = optim.lr_scheduler.StepLR(o, {}); return s end)
+    assert.equal(here_line + 8, line)
+    assert.equal("StepLR: option 'step_size' must be a number, got nil", msg)
+    line, msg = blamed(function() local v = reg.l1_penalty({p}, -1); return v end)
+    assert.equal(here_line + 11, line)
+    assert.matches("l1", msg)
+    local sd = optim.Adam({p}):state_dict()
+    sd.param_groups[1].lr = -1
+    line, msg = blamed(function() local a = optim.Adam({p}); a:load_state_dict(sd); return a end)
+    assert.equal(here_line + 16, line)
+    assert.equal("Adam: load_state_dict: parameter group 0: invalid lr: -1 (expected >= 0)", msg)
+    line, msg = blamed(function() local r = optim.load_checkpoint("/nonexistent/ck.safetensors", {}); return r end)
+    assert.equal(here_line + 19, line)
+    assert.matches("^load_checkpoint: /nonexistent/ck%.safetensors: cannot open", msg) -- the path said once
+    assert.falsy(msg:find("%.lua:%d+:"), msg) -- the inner message carries no second position
+  end)
 end)
 

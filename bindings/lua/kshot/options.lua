@@ -112,6 +112,36 @@ function M.one_based(list, item)
   return mt
 end
 
+-- "@/.../kshot/": the source prefix of this file's folder (nil when loaded another way, or when an embedder
+-- left the debug library out)
+local getinfo = type(debug) == "table" and debug.getinfo
+local KSHOT_SOURCE = getinfo and (getinfo(1, "S").source or ""):match("^(@.*[/\\])options%.lua$")
+
+-- is a chunk's source one of kshot's Lua files? The same folder as this one, or a ".../kshot/<path>.lua"
+-- whose module is loaded (the files can be reached through two package.path entries, one relative)
+local function kshot_file(source)
+  if KSHOT_SOURCE and source:sub(1, #KSHOT_SOURCE) == KSHOT_SOURCE then return true end
+  local rel = source:match("^@.*[/\\]kshot[/\\](.+)%.lua$") or source:match("^@kshot[/\\](.+)%.lua$")
+  if not rel then return false end
+  local name = ("kshot." .. rel:gsub("[/\\]", ".")):gsub("%.init$", "")
+  return package.loaded[name] ~= nil
+end
+
+--- options.raise(msg): error(msg) blamed on the first caller outside kshot's Lua files, the user's line, as
+-- luaL_error blames the caller of a C function; a module's checks can then sit at any depth. No position when
+-- kshot itself catches the error first (an internal pcall that rewraps the message), nor without the debug
+-- library.
+function M.raise(msg)
+  local level = 2
+  while getinfo do
+    local info = getinfo(level, "Sf")
+    if not info or info.func == pcall or info.func == xpcall then break end
+    if info.what ~= "C" and not kshot_file(info.source) then error(msg, level) end
+    level = level + 1
+  end
+  error(msg, 0)
+end
+
 --- options.shape_str(t) -> "[2, 3]": a tensor's shape as every error message prints it
 function M.shape_str(t) return "[" .. table.concat(t:shape(), ", ") .. "]" end
 

@@ -30,7 +30,7 @@ local options = require "kshot.options"
 
 local M = {}
 
-local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
+local function fail(fmt, ...) options.raise(string.format(fmt, ...)) end
 
 -- a list of tensors from a tensor, a list, or a module
 local function param_list(fname, params)

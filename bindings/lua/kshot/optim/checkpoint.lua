@@ -11,6 +11,7 @@
 --   optim.load_checkpoint(path, {model = model, optimizer = opt, scheduler = sched})
 -- The model's tensors are stored under "model.<name>" (its state_dict names).
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local C = {}
 
@@ -126,7 +127,7 @@ end
 
 local function check_parts(fname, parts)
   if type(parts) ~= "table" then
-    error(fname .. ": expected {model = ..., optimizer = ..., scheduler = ...}, got " .. type(parts), 0)
+    options.raise(fname .. ": expected {model = ..., optimizer = ..., scheduler = ...}, got " .. type(parts))
   end
 end
 
@@ -142,10 +143,14 @@ function C.save_checkpoint(path, parts)
   ks.save(path, tensors, meta)
 end
 
--- run fn(...); on error, raise "load_checkpoint: <path>: <message>"
+-- run fn(...); on error, raise "load_checkpoint: <path>: <message>" (ks.load's messages name the path already)
 local function at_file(path, fn, ...)
   local ok, res, res2 = pcall(fn, ...)
-  if not ok then error(string.format("load_checkpoint: %s: %s", path, tostring(res)), 0) end
+  if not ok then
+    local msg = tostring(res)
+    if msg:sub(1, #path + 2) ~= path .. ": " then msg = path .. ": " .. msg end
+    options.raise("load_checkpoint: " .. msg)
+  end
   return res, res2
 end
 
@@ -153,11 +158,11 @@ end
 -- before anything is written: on error (naming the file) the model, optimizer and scheduler are unchanged.
 function C.load_checkpoint(path, parts)
   check_parts("load_checkpoint", parts)
-  if type(path) ~= "string" then error("load_checkpoint: argument 'path' must be a string, got " .. type(path), 0) end
+  if type(path) ~= "string" then options.raise("load_checkpoint: argument 'path' must be a string, got " .. type(path)) end
   for _, name in ipairs({"model", "optimizer", "scheduler"}) do
     local v = parts[name]
     if v ~= nil and (type(v) ~= "table" or type(v.load_state_dict) ~= "function") then
-      error(string.format("load_checkpoint: parts.%s must be an object with load_state_dict, got %s", name, type(v)), 0)
+      options.raise(string.format("load_checkpoint: parts.%s must be an object with load_state_dict, got %s", name, type(v)))
     end
   end
   local tensors, meta = at_file(path, ks.load, path)

@@ -45,7 +45,7 @@ Optimizer.__index = Optimizer
 M.Optimizer = Optimizer
 
 local function fail(self, fmt, ...)
-  error(string.format("%s: " .. fmt, self.__name, ...), 0)
+  options.raise(string.format("%s: " .. fmt, self.__name, ...))
 end
 
 local function check_range(self, group, key, lo, hi, open_hi)
@@ -94,7 +94,7 @@ function Optimizer.new(cls, params, opts, defaults)
       local known = {} -- a set: listed sorted, with the nearest name as a hint (kshot.options' wording)
       for name in pairs(defaults) do known[name] = true end
       for name in pairs(cls._optional or {}) do known[name] = true end
-      error(options.message(self.__name, k, known), 0)
+      options.raise(options.message(self.__name, k, known))
     end
     self.defaults[k] = v
   end

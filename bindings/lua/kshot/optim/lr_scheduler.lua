@@ -32,7 +32,7 @@ local kopts = require "kshot.options"
 
 local M = {}
 
-local function fail(name, fmt, ...) error(string.format("%s: " .. fmt, name, ...), 0) end
+local function fail(name, fmt, ...) kopts.raise(string.format("%s: " .. fmt, name, ...)) end
 
 local function check_optimizer(name, opt)
   if type(opt) ~= "table" or type(opt.param_groups) ~= "table" then
@@ -79,7 +79,7 @@ local function options(name, opts, first_key, known)
   for k in pairs(opts) do
     local ok = false
     for _, name_k in ipairs(known or KNOWN[name]) do ok = ok or name_k == k end
-    if not ok then error(kopts.message(name, k, known or KNOWN[name]), 0) end
+    if not ok then kopts.raise(kopts.message(name, k, known or KNOWN[name])) end
   end
   -- the class call moves last_epoch out of the table (torch_args); one left here came to .new directly
   if not known and opts.last_epoch ~= nil then

@@ -5,9 +5,10 @@
 -- state (the fields this optimizer keeps: float32 buffers of the parameter's shape, integer counts;
 -- L-BFGS's one flat state). A state dict of another optimizer is refused.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local function fail(self, fmt, ...)
-  error(string.format("%s: " .. fmt, self.__name, ...), 0)
+  options.raise(string.format("%s: " .. fmt, self.__name, ...))
 end
 
 local shape_str = require("kshot.options").shape_str
