@@ -248,11 +248,12 @@ describe("kshot.experiment", function()
     sweep():run { progress_mode = "off" }
     local err_text, ok = stderr_of(function() return sweep():run { progress_mode = "plain" } end)
     assert.is_true(ok)
-    assert.equal("sweep: all 16 runs loaded from the records (0 run); --fresh (force) re-runs them\n"
-      .. "sweep: 1 failed run is recorded; --retry-failed (retry_failed) re-runs them\n", err_text)
+    assert.equal("sweep: all 16 runs loaded from the records, none run now; exp:run{force = true} re-runs them "
+      .. "(--fresh in kshot's scripts)\n"
+      .. "sweep: 1 failed run is recorded; exp:run{retry_failed = true} re-runs it\n", err_text)
     err_text = stderr_of(function() return sweep():run { progress_mode = "plain", retry_failed = true } end)
     assert.falsy(err_text:find("loaded from the records", 1, true), err_text)
-    assert.falsy(err_text:find("recorded; --retry-failed", 1, true), err_text)
+    assert.falsy(err_text:find("recorded; exp:run{retry_failed", 1, true), err_text)
   end)
 
   it("a real child process killed by SIGKILL part-way, then re-run, ends with an identical report", function()

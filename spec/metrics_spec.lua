@@ -79,6 +79,16 @@ describe("kshot.metrics", function()
     near(0.5, metrics.balanced_accuracy(pred, target, { num_classes = 5 }))
     local cm = metrics.confusion_matrix(pred, target, { num_classes = 5 })
     assert.same({ 0, 0, 0, 0, 0 }, cm.counts[5])
+    -- ill-defined scores are floats like the others (math.type), and warnings name the classes given names
+    assert.equal("float", math.type(r.precision[5]))
+    assert.equal("float", math.type(r.recall[5]))
+    assert.equal("float", math.type(r.f1[5]))
+    local named = metrics.precision_recall_f1(pred, target, { names = { "tee", "trouser", "pullover", "dress", "coat" } })
+    assert.equal("precision is ill-defined and set to 0 for classes with no predictions: 3 (dress), 4 (coat)",
+      named.warnings[1])
+    assert.equal("recall is ill-defined and set to 0 for classes with no true examples: 4 (coat)", named.warnings[2])
+    assert.matches("warning: recall is ill%-defined and set to 0 for classes with no true examples: 4 %(coat%)",
+      metrics.classification_report(pred, target, { names = { "tee", "trouser", "pullover", "dress", "coat" } }))
   end)
 
   it("perfect and all-wrong predictions", function()

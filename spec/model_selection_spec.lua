@@ -164,6 +164,29 @@ describe("kshot.model_selection", function()
       assert.has_error(function() ms.folds(labels, { folds = 2, repeats = 1 << 32 }) end,
         "folds: repeats must be an integer in [1, 1048576] (2^20), got 4294967296")
     end)
+    it("bad data are raised at the caller's line, named after the function called", function()
+      local labels = ks.tensor({ 0, 1, 0, 1, 0, 1 }, "int64")
+      local function err_at(f)
+        local ok, e = pcall(f)
+        assert.is_false(ok)
+        return e
+      end
+      local recipe = function() return 1 end
+      local e = err_at(function() local r = ms.cross_validate(recipe, { labels = labels,
+        indices = ks.tensor({ 0, 0, 1 }, "int64") }, { folds = 2 }) return r end)
+      assert.truthy(e:find("^[^\n]*model_selection_spec%.lua:%d+: cross_validate: index 0 is listed twice$"), e)
+      e = err_at(function() local r = ms.select(recipe, { a = { 1 } }, { labels = labels:float() }, { folds = 2 })
+        return r end)
+      assert.truthy(e:find("^[^\n]*model_selection_spec%.lua:%d+: select: labels must be a 1%-D int64 or uint8 "
+        .. "tensor, got float32 %[6%]$"), e)
+      e = err_at(function() local r = ms.folds(labels, { folds = 7 }) return r end)
+      assert.truthy(e:find("^[^\n]*model_selection_spec%.lua:%d+: folds: folds must be in %[2, number of examples "
+        .. "= 6%], got 7$"), e)
+      e = err_at(function() local r = ms.cross_validate(recipe, { label = labels }) return r end)
+      assert.truthy(e:find("^[^\n]*model_selection_spec%.lua:%d+: cross_validate: data must be a labels tensor"), e)
+      e = err_at(function() local r = ms.select(recipe, { a = { 1 } }, labels, { folds = 1 }) return r end)
+      assert.truthy(e:find("^[^\n]*model_selection_spec%.lua:%d+: select: folds must be an integer >= 2, got 1$"), e)
+    end)
     it("config keys of nested table values are text, not an error", function()
       assert.equal("a=1+2,b={true},opt={{lr=1}}", ms.config_key { opt = { { lr = 1 } }, a = { 1, 2 }, b = { true } })
       assert.equal("layers=1+2", ms.config_key { layers = { 1, 2 } })

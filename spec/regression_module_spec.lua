@@ -150,6 +150,58 @@ describe("kshot.regression: pinning a user's experiment", function()
     assert.matches("wrote " .. file:gsub("%p", "%%%0"), out)
   end)
 
+  it("checks seed by seed when the baseline has its seeds: a uniform shift smaller than 3 sd across seeds fails", function()
+    -- seeds whose data draws differ a lot (sd 4 across seeds): unpaired, the tolerance would be 12 points
+    local base_values, seeds = { acc = { 60, 68, 64 } }, { 0, 1, 2 }
+    local shifted = { acc = { 57, 65, 61 } } -- every seed 3 points down: half the training steps, say
+    regression.record("r", base_values, { baselines = file }) -- no seeds: unpaired, as before
+    local ok, report = regression.check("r", shifted, { baselines = file })
+    assert.is_true(ok, report)
+    assert.matches("ok   r.acc: 61.000 vs baseline 64.000 %(sd 4.000 over 3 seeds%), diff %-3.000, tolerance 12.000", report)
+    assert.matches("note: unpaired check %(the baseline has no seeds%)", report)
+
+    local d = regression.record("r", base_values, { baselines = file, seeds = seeds })
+    assert.matches("~ r.acc: mean 64.000 %-> 64.000 %(%+0.000%), sd 4.000 %-> 4.000, now paired by seed {0, 1, 2}", d)
+    assert.same(seeds, regression.load(file).r.acc.seeds)
+    assert.is_nil(regression.load(file).r.acc.tolerance) -- a paired tolerance depends on the measurement
+    ok, report = regression.check("r", shifted, { baselines = file })
+    assert.is_false(ok)
+    assert.equal("FAIL r.acc: 61.000 vs baseline 64.000 (paired over 3 seeds, per-seed diff -3.000, -3.000, -3.000), "
+      .. "diff -3.000, tolerance 2.000  <- dropped", report)
+    -- a change that only reshuffles the seeds' results is held to 3 standard errors of its differences
+    ok, report = regression.check("r", { acc = { 64, 62, 64 } }, { baselines = file, seeds = seeds })
+    assert.is_true(ok, report)
+    assert.matches("ok   r.acc: 63.333 vs baseline 64.000 %(paired over 3 seeds, per%-seed diff %+4.000, %-6.000, "
+      .. "%+0.000%), diff %-0.667, tolerance 8.718", report)
+    -- other seeds than the baseline's: unpaired, and the report says why
+    ok, report = regression.check("r", shifted, { baselines = file, seeds = { 5, 6, 7 } })
+    assert.is_true(ok, report)
+    assert.matches("note: unpaired check %(seeds {5, 6, 7} measured, the baseline's are {0, 1, 2}%)", report)
+    ok, report = regression.check("r", { acc = { 57, 65 } }, { baselines = file })
+    assert.matches("unpaired check %(2 values measured for the baseline's 3 seeds%)", report)
+    assert.has_error(function() regression.check("r", shifted, { baselines = file, seeds = { 1, 2 } }) end,
+      "regression.check: values.acc has 3 values for 2 seeds")
+    assert.has_error(function() regression.record("r", shifted, { baselines = file, seeds = { 1, "2", 3 } }) end,
+      "regression.record: seeds[2] is not a number (string)")
+    assert.equal(2, regression.paired_tolerance { -3, -3, -3 })
+    assert.near(3 * math.sqrt(76 / 3) / math.sqrt(3), regression.paired_tolerance { 4, -6, 0 }, 1e-12)
+  end)
+
+  it("record_all stores the recipe's seeds, and assert_stable then catches half the training steps seed by seed", function()
+    local recipes = os.tmpname()
+    write(recipes, [[
+      return { shift = { seeds = { 0, 1, 2 }, run = function(seed) return { acc = 54 + 10 * seed } end } }
+    ]])
+    regression.record_all(recipes, { baselines = file, quiet = true })
+    assert.same({ 0, 1, 2 }, regression.load(file).shift.acc.seeds)
+    local half = { seeds = { 0, 1, 2 }, run = function(seed) return { acc = 50 + 10 * seed + 1 } end } -- 3 points down
+    local ok, err = pcall(regression.assert_stable, "shift", half, { baselines = file })
+    assert.is_false(ok)
+    assert.matches("FAIL shift.acc: 61.000 vs baseline 64.000 %(paired over 3 seeds, per%-seed diff %-3.000, %-3.000, "
+      .. "%-3.000%), diff %-3.000, tolerance 2.000  <%- dropped", err)
+    os.remove(recipes)
+  end)
+
   it("run_script runs a script under the kshot host with --json and decodes it", function()
     local script = os.tmpname()
     write(script, [[
@@ -211,7 +263,7 @@ describe("kshot.regression: pinning a user's experiment", function()
         .. "got a table without run")
       local ok, err = pcall(regression.check, "r", { acc = { 1 } }, { baseline = file })
       assert.is_false(ok)
-      assert.matches("regression.check: unknown option 'baseline' %(known: baselines%); did you mean 'baselines'%?", err)
+      assert.matches("regression.check: unknown option 'baseline' %(known: baselines, seeds%); did you mean 'baselines'%?", err)
     end)
 
     it("a baselines file that is not valid JSON names the file and dkjson's offset", function()

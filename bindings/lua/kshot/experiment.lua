@@ -439,11 +439,14 @@ function Experiment:run(opts)
     mode = opts.progress_mode }
   local total = summary.skipped + #pending
   if #pending == 0 and total > 0 then
-    bar:log(("%s: all %d runs loaded from the records (0 run); --fresh (force) re-runs them"):format(self.name, total))
+    -- name the API: a user's script need not have kshot's scripts' --fresh / --retry-failed flags
+    bar:log(("%s: all %d runs loaded from the records, none run now; exp:run{force = true} re-runs them "
+      .. "(--fresh in kshot's scripts)"):format(self.name, total))
   end
   if summary.recorded_failed > 0 and not opts.retry_failed then
-    bar:log(("%s: %d failed run%s recorded; --retry-failed (retry_failed) re-runs them"):format(self.name,
-      summary.recorded_failed, summary.recorded_failed == 1 and " is" or "s are"))
+    bar:log(("%s: %d failed run%s recorded; exp:run{retry_failed = true} re-runs %s"):format(self.name,
+      summary.recorded_failed, summary.recorded_failed == 1 and " is" or "s are",
+      summary.recorded_failed == 1 and "it" or "them"))
   end
   summary.recorded_failed = nil
   local current = 0 -- index in pending of the run in progress

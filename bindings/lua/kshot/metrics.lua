@@ -11,7 +11,8 @@
 -- Scores are fractions in [0, 1] (multiply by 100 for percent).
 -- Precision of a class nobody predicted (or recall of a class absent from
 -- the labels, or an F1 with precision + recall = 0) is 0, and the result
--- carries `warnings`, a list of messages naming the classes (scikit-learn's
+-- carries `warnings`, a list of messages naming the classes by index, and by
+-- name too when `names` are given ("3 (Dress)") (scikit-learn's
 -- zero_division="warn" behaviour, without printing).
 local ks = require "kshot"
 local options = require "kshot.options"
@@ -181,17 +182,19 @@ function M.precision_recall_f1(pred, target, opts)
   local no_pred, no_true, no_f1 = {}, {}, {}
   local r = { precision = {}, recall = {}, f1 = {}, support = {} }
   local tp_sum = 0
+  -- a class in a warning: its index, and its name when names were given ("3 (Dress)")
+  local function label(i) return cm.names and ("%d (%s)"):format(i - 1, tostring(cm.names[i])) or i - 1 end
   for i = 1, n do
     local tp = cm.counts[i][i]
     tp_sum = tp_sum + tp
     local p = safe_div(tp, cm.col_total[i])
     local rc = safe_div(tp, cm.row_total[i])
-    if not p then no_pred[#no_pred + 1] = i - 1 end
-    if not rc then no_true[#no_true + 1] = i - 1 end
-    p, rc = p or 0, rc or 0
+    if not p then no_pred[#no_pred + 1] = label(i) end
+    if not rc then no_true[#no_true + 1] = label(i) end
+    p, rc = p or 0.0, rc or 0.0 -- floats like the defined scores (0, not 0.0, printed apart in a table)
     local f = safe_div(2 * p * rc, p + rc)
-    if not f then no_f1[#no_f1 + 1] = i - 1 end
-    r.precision[i], r.recall[i], r.f1[i], r.support[i] = p, rc, f or 0, cm.row_total[i]
+    if not f then no_f1[#no_f1 + 1] = label(i) end
+    r.precision[i], r.recall[i], r.f1[i], r.support[i] = p, rc, f or 0.0, cm.row_total[i]
   end
   if #no_pred > 0 then
     warnings[#warnings + 1] = "precision is ill-defined and set to 0 for classes with no predictions: "

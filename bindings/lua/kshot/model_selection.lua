@@ -164,9 +164,7 @@ local function plain_folds(labels, indices, k, repeats, seed)
   return folds
 end
 
---- model_selection.folds(data, {folds=5, repeats=1, stratified=true, seed=0})
--- -> list of repeats * folds {train = rows, val = rows}
-function M.folds(data, opts)
+local function raw_folds(data, opts)
   local labels, indices = check_data(data, "folds")
   local k, r, seed, strat = check_folds_opts(opts, "folds")
   if strat then
@@ -174,6 +172,22 @@ function M.folds(data, opts)
   end
   return plain_folds(labels, indices, k, r, seed)
 end
+
+-- the folds, with a bad `data` or option raised at the user's line (options.raise) and named after the
+-- public function called: cross_validate's user never called stratified_kfold, and a position inside
+-- this file does not help her
+local function folds_for(data, opts, fname)
+  local ok, res = pcall(raw_folds, data, opts)
+  if ok then return res end
+  if ks.is_interrupt and ks.is_interrupt(res) then error(res, 0) end
+  local msg = tostring(res):gsub("^[^\n]-:%d+: ", "", 1)
+  msg = msg:gsub("^folds: ", "", 1):gsub("^stratified_kfold: ", "", 1):gsub("^k must be", "folds must be", 1)
+  options.raise(fname .. ": " .. msg)
+end
+
+--- model_selection.folds(data, {folds=5, repeats=1, stratified=true, seed=0})
+-- -> list of repeats * folds {train = rows, val = rows}
+function M.folds(data, opts) return folds_for(data, opts, "folds") end
 
 -- -------------------------------------------------------- cross-validation
 local function as_metrics(v, fname, where)
@@ -201,7 +215,7 @@ function M.cross_validate(recipe, data, opts)
   end
   local k = check_folds_opts(opts, "cross_validate")
   local seed = (opts or {}).seed or 0
-  local folds = M.folds(data, opts)
+  local folds = folds_for(data, opts, "cross_validate")
   local result, per_metric = { folds = {}, summary = {}, mean = {} }, {}
   for i, f in ipairs(folds) do
     local info = { fold = (i - 1) % k + 1, ["repeat"] = (i - 1) // k + 1, seed = seed }
@@ -239,6 +253,7 @@ function M.select(recipe, grid, data, opts)
   local configs = M.expand_grid(grid)
   opts = options.check(opts, "select", SELECT_KEYS)
   local cv_opts = { folds = opts.folds, ["repeats"] = opts["repeats"], stratified = opts.stratified, seed = opts.seed }
+  folds_for(data, cv_opts, "select") -- a bad data or option: an error at the user's select line, before any work
   local results, best, best_score = {}, nil, nil
   for i, cfg in ipairs(configs) do
     local cv = M.cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, data, cv_opts)

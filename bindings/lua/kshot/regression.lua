@@ -5,12 +5,25 @@
 -- list of seeds. Its baseline, recorded once on purpose, is kept in a JSON
 -- file (default spec/baselines.json relative to the working directory, or
 -- $KSHOT_BASELINES, or the option `baselines`): per recipe and metric the
--- values over the seeds, their mean and sd (sample, ddof = 1). A check passes
--- when, for every metric of the baseline,
+-- values over the seeds (and the seeds), their mean and sd (sample, ddof = 1).
+-- A check passes when, for every metric of the baseline,
 --   |mean(current) - mean(baseline)| <= tolerance
---   tolerance = max(points, 3 * sd of the baseline values across seeds)
--- with points = 2 by default (the floor for a percentage; give another floor
--- per metric with points = {log_loss = 0.05}, stored in the entry). The check
+-- The seeds are fixed, so the check is PAIRED by seed when it can be (the
+-- baseline recorded its seeds, as record_all does, and the same seeds were
+-- measured): d_i = current_i - baseline_i and
+--   tolerance = max(points, 3 * sd(d) / sqrt(n))
+-- so a change that moves every seed the same way (half the training steps)
+-- fails as soon as it exceeds `points`, while a change that only reshuffles
+-- the seeds' results (another summation order) is held to 3 standard errors
+-- of its own differences. The spread of the baseline across seeds (how hard
+-- each seed's data draw is) is not noise for a fixed seed, so it does not
+-- widen a paired check. When the baseline has no seeds (an entry recorded
+-- by regression.record without opts.seeds, from a {measure = ...} recipe
+-- without `seeds`, or by an older kshot) the check is unpaired: tolerance = max(points, 3 * sd of the baseline values across
+-- seeds), which lets a shift of several points through (the report says
+-- "unpaired"; re-record with record_all to pair it).
+-- points = 2 by default (the floor for a percentage; give another floor per
+-- metric with points = {log_loss = 0.05}, stored in the entry). The check
 -- is two-sided: an unexplained improvement also asks for a deliberate
 -- re-record (regression.record / regression.record_all print the diff).
 --
@@ -49,8 +62,15 @@ end
 M.mean, M.sd = mean, sd
 
 --- regression.tolerance(values[, points]) -> max(points, 3 * sd(values)); points defaults to 2
+-- The tolerance of an unpaired check (baseline values without their seeds).
 function M.tolerance(values, points)
   return math.max(points or M.POINTS, 3 * sd(values))
+end
+
+--- regression.paired_tolerance(diffs[, points]) -> max(points, 3 * sd(diffs) / sqrt(#diffs))
+-- The tolerance of a paired check: diffs are current - baseline per seed (points for one seed).
+function M.paired_tolerance(diffs, points)
+  return math.max(points or M.POINTS, 3 * sd(diffs) / math.sqrt(#diffs))
 end
 
 local function sorted(t)
@@ -58,6 +78,14 @@ local function sorted(t)
   for k in pairs(t) do keys[#keys + 1] = k end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   return keys
+end
+
+-- "a, b, c" of at most 10 values (then "...")
+local function list_text(xs, fmt)
+  local parts = {}
+  for i = 1, math.min(#xs, 10) do parts[i] = fmt:format(xs[i]) end
+  if #xs > 10 then parts[#parts + 1] = "..." end
+  return table.concat(parts, ", ")
 end
 
 -- what a value is, for messages: a tensor says so (the usual slip is a 0-d
@@ -137,16 +165,39 @@ function M.encode(t)
   return json.encode(t, { indent = true, keyorder = order }) .. "\n"
 end
 
---- regression.entry(values[, points]) -> the baseline entry of measured values
--- values = {metric = {value per seed}}; points = {metric = minimum tolerance} (default 2). Each metric
--- holds values, mean, sd, points and tolerance.
-function M.entry(values, points)
+-- seeds: nil or a list of numbers, one per value of every metric
+local function check_seeds(seeds, values, fname)
+  if seeds == nil then return end
+  if type(seeds) ~= "table" or #seeds == 0 then
+    error(("%s: seeds must be a non-empty list of numbers, got %s"):format(fname,
+      type(seeds) == "table" and "an empty list" or describe(seeds)), 3)
+  end
+  for i = 1, #seeds do
+    if type(seeds[i]) ~= "number" then
+      error(("%s: seeds[%d] is not a number (%s)"):format(fname, i, describe(seeds[i])), 3)
+    end
+  end
+  for metric, vs in pairs(values) do
+    if #vs ~= #seeds then
+      error(("%s: values.%s has %d values for %d seeds"):format(fname, metric, #vs, #seeds), 3)
+    end
+  end
+end
+
+--- regression.entry(values[, points[, seeds]]) -> the baseline entry of measured values
+-- values = {metric = {value per seed}}; points = {metric = minimum tolerance} (default 2); seeds = the
+-- seeds the values were measured with, in order (what makes later checks paired). Each metric holds
+-- values, mean, sd, points, and seeds when given, else the unpaired tolerance.
+function M.entry(values, points, seeds)
   check_values(values, "regression.entry", true)
+  check_seeds(seeds, values, "regression.entry")
   local e = {}
   for _, k in ipairs(sorted(values)) do
     local vs = values[k]
     local pt = points and points[k] or M.POINTS
-    e[k] = { values = vs, mean = mean(vs), sd = sd(vs), points = pt, tolerance = M.tolerance(vs, pt) }
+    e[k] = { values = vs, mean = mean(vs), sd = sd(vs), points = pt }
+    -- a paired check's tolerance depends on the measurement it checks: stored only for unpaired entries
+    if seeds then e[k].seeds = { table.unpack(seeds) } else e[k].tolerance = M.tolerance(vs, pt) end
   end
   return e
 end
@@ -182,8 +233,14 @@ function M.diff(old, new)
       local a, b = o[m], n[m]
       if a and b then
         local changed = differs(a.mean, b.mean) or differs(a.sd, b.sd)
-        lines[#lines + 1] = ("%s %s.%s: mean %.3f -> %.3f (%+.3f), sd %.3f -> %.3f"):format(changed and "~" or "=",
-          name, m, a.mean, b.mean, b.mean - a.mean, a.sd, b.sd)
+        local sa, sb = a.seeds and list_text(a.seeds, "%s"), b.seeds and list_text(b.seeds, "%s")
+        local seeds = "" -- what changes how the next check pairs
+        if sa ~= sb then
+          seeds = sb and (sa and (", seeds {%s} -> {%s}"):format(sa, sb) or (", now paired by seed {%s}"):format(sb))
+            or ", no seeds now (unpaired)"
+        end
+        lines[#lines + 1] = ("%s %s.%s: mean %.3f -> %.3f (%+.3f), sd %.3f -> %.3f%s"):format(
+          (changed or seeds ~= "") and "~" or "=", name, m, a.mean, b.mean, b.mean - a.mean, a.sd, b.sd, seeds)
       elseif b then
         lines[#lines + 1] = ("+ %s.%s: mean %.3f, sd %.3f"):format(name, m, b.mean, b.sd)
       else
@@ -322,15 +379,52 @@ local function baselines_of(opts)
   return t, path, existed
 end
 
+local function same_list(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+-- one metric's report line; unpaired_why: nil when paired, else why not
+local function check_metric(name, metric, b, cur, seeds)
+  local m = mean(cur)
+  local diff = m - b.mean
+  local tol, how, why
+  if type(b.seeds) ~= "table" then
+    why = "the baseline has no seeds"
+  elseif #b.seeds ~= #b.values or #cur ~= #b.values then
+    why = ("%d values measured for the baseline's %d seeds"):format(#cur, #b.values)
+  elseif seeds and not same_list(seeds, b.seeds) then
+    why = ("seeds {%s} measured, the baseline's are {%s}"):format(list_text(seeds, "%s"), list_text(b.seeds, "%s"))
+  end
+  if why then
+    tol = M.tolerance(b.values, b.points)
+    how = ("sd %.3f over %d seeds"):format(sd(b.values), #b.values)
+  else
+    local d = {}
+    for i = 1, #cur do d[i] = cur[i] - b.values[i] end
+    tol = M.paired_tolerance(d, b.points)
+    how = ("paired over %d seeds, per-seed diff %s"):format(#d, list_text(d, "%+.3f"))
+  end
+  local pass = math.abs(diff) <= tol -- false for NaN: a diverged run fails
+  return pass, ("%s %s.%s: %.3f vs baseline %.3f (%s), diff %+.3f, tolerance %.3f%s"):format(
+    pass and "ok  " or "FAIL", name, metric, m, b.mean, how, diff, tol,
+    pass and "" or (diff < 0 and "  <- dropped" or "  <- rose: re-record on purpose if intended")), why
+end
+
 --- regression.check(name, values[, opts]) -> ok, report
 -- values = {metric = {value per seed}} (regression.measure's result). opts.baselines: the baselines file
--- (default regression.path()) or a loaded baselines table. The report has one line per metric of the
--- baseline, e.g. "FAIL r.acc: 67.833 vs baseline 71.000 (sd 1.000 over 3 seeds), diff -3.167,
--- tolerance 3.000  <- dropped"; a name without a baseline is a failure saying how to record it.
+-- (default regression.path()) or a loaded baselines table; opts.seeds: the seeds measured, checked against
+-- the baseline's (assert_stable passes the recipe's). The check is paired by seed when the baseline has
+-- seeds and as many values were measured (see the module's doc). The report has one line per metric of
+-- the baseline, e.g. "FAIL r.acc: 67.833 vs baseline 71.000 (paired over 3 seeds, per-seed diff -3.000,
+-- -3.000, -3.500), diff -3.167, tolerance 2.000  <- dropped" (unpaired: "(sd 1.000 over 3 seeds)" and a
+-- note saying why); a name without a baseline is a failure saying how to record it.
 function M.check(name, values, opts)
-  opts = options.check(opts, "regression.check", { "baselines" })
+  opts = options.check(opts, "regression.check", { "baselines", "seeds" })
   if type(name) ~= "string" then error(("regression.check: name must be a string, got %s"):format(type(name)), 2) end
   check_values(values, "regression.check", false)
+  check_seeds(opts.seeds, values, "regression.check")
   local baselines, where, existed = baselines_of(opts)
   local base = baselines[name]
   if not base then
@@ -338,7 +432,7 @@ function M.check(name, values, opts)
       .. "values) or regression.record_all(recipes), which write the file and print the diff"):format(name, where,
       existed and "" or " (no such file)", name)
   end
-  local ok, lines = true, {}
+  local ok, lines, unpaired = true, {}, nil
   for _, metric in ipairs(sorted(base)) do
     local b, cur = base[metric], values[metric]
     if type(b) ~= "table" or type(b.values) ~= "table" or #b.values == 0 then
@@ -348,15 +442,16 @@ function M.check(name, values, opts)
       ok = false
       lines[#lines + 1] = ("FAIL %s.%s: not measured"):format(name, metric)
     else
-      local tol = M.tolerance(b.values, b.points)
-      local m = mean(cur)
-      local diff = m - b.mean
-      local pass = math.abs(diff) <= tol -- false for NaN: a diverged run fails
+      local pass, line, why = check_metric(name, metric, b, cur, opts.seeds)
       ok = ok and pass
-      lines[#lines + 1] = ("%s %s.%s: %.3f vs baseline %.3f (sd %.3f over %d seeds), diff %+.3f, tolerance %.3f%s")
-        :format(pass and "ok  " or "FAIL", name, metric, m, b.mean, sd(b.values), #b.values, diff, tol,
-          pass and "" or (diff < 0 and "  <- dropped" or "  <- rose: re-record on purpose if intended"))
+      lines[#lines + 1] = line
+      unpaired = unpaired or why
     end
+  end
+  if unpaired then
+    lines[#lines + 1] = ("note: unpaired check (%s): the tolerance is 3 sd of the baseline across seeds, "
+      .. "so a shift smaller than that passes; re-record with regression.record_all (or record with "
+      .. "{seeds = ...}) to check seed by seed"):format(unpaired)
   end
   return ok, table.concat(lines, "\n")
 end
@@ -368,8 +463,12 @@ function M.assert_stable(name, values, opts)
   opts = options.check(opts, "regression.assert_stable", { "baselines", "seeds", "manual_seed" })
   local is_recipe = type(values) == "function" or (type(values) == "table"
     and (type(values.run) == "function" or type(values.measure) == "function"))
-  if is_recipe then values = M.measure(values, { seeds = opts.seeds, manual_seed = opts.manual_seed }) end
-  local ok, report = M.check(name, values, { baselines = opts.baselines })
+  local seeds = opts.seeds
+  if is_recipe then
+    seeds = seeds or (type(values) == "table" and values.seeds or nil)
+    values = M.measure(values, { seeds = opts.seeds, manual_seed = opts.manual_seed })
+  end
+  local ok, report = M.check(name, values, { baselines = opts.baselines, seeds = seeds })
   if not ok then error("regression detected:\n" .. report, 2) end
   return report
 end
@@ -378,17 +477,18 @@ end
 --- regression.record(name, values[, path_or_opts]) -> diff text
 -- Writes the entry of the measured values under name into the baselines file (other entries kept) and
 -- returns the diff against what was there. The third argument is the file, or {baselines = path,
--- points = {metric = minimum tolerance}}.
+-- points = {metric = minimum tolerance}, seeds = the seeds measured (in order; makes checks paired)}.
 function M.record(name, values, opts)
   if type(opts) == "string" then opts = { baselines = opts } end
-  opts = options.check(opts, "regression.record", { "baselines", "points" })
+  opts = options.check(opts, "regression.record", { "baselines", "points", "seeds" })
   if type(name) ~= "string" then error(("regression.record: name must be a string, got %s"):format(type(name)), 2) end
   check_values(values, "regression.record", true)
+  check_seeds(opts.seeds, values, "regression.record")
   local path = M.path(opts)
   local old = M.load(path)
   local new = {}
   for k, v in pairs(old) do new[k] = v end
-  new[name] = M.entry(values, opts.points)
+  new[name] = M.entry(values, opts.points, opts.seeds)
   M.save(new, path)
   return M.diff(old, new)
 end
@@ -424,7 +524,8 @@ function M.record_all(recipes, opts)
   for _, name in ipairs(names) do
     if not opts.quiet then io.stderr:write(("recording %s ...\n"):format(name)) end
     local r = recipes[name]
-    new[name] = M.entry(M.measure(r), type(r) == "table" and r.points or nil)
+    -- the recipe's seeds are stored, so later checks are paired seed by seed
+    new[name] = M.entry(M.measure(r), type(r) == "table" and r.points or nil, type(r) == "table" and r.seeds or nil)
   end
   local d = M.diff(old, new)
   if not opts.dry_run then M.save(new, path) end
