@@ -96,6 +96,11 @@ describe("kshot.experiment", function()
     local bad = json.decode(read(root .. "/sweep/broken/rep-2/record.json"))
     assert.equal("failed", bad.status)
     assert.matches("loss became NaN at epoch 3", bad.error)
+    -- where it failed: the message and the stack down to the run function's line, beside the record
+    local tb = read(root .. "/sweep/broken/rep-2/traceback.txt")
+    assert.matches("loss became NaN at epoch 3\nstack traceback:\n", tb)
+    assert.truthy(tb:find("experiment_spec.lua:41:", 1, true), tb)
+    assert.is_nil(io.open(dir .. "/traceback.txt")) -- none for a run that succeeded
     -- results.jsonl: 16 whole lines, each valid JSON
     local n = 0
     for line in read(root .. "/sweep/results.jsonl"):gmatch("([^\n]*)\n") do

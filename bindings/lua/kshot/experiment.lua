@@ -52,6 +52,8 @@
 --                  the tree had uncommitted changes is NOT recorded: that
 --                  needs git itself)}: kept apart, so record.json is the same
 --                  whatever the order, timing or machine of the runs
+--   traceback.txt  a failed run's error with the stack where it was raised
+--                  (the sweep's log names the file)
 -- and <root>/<experiment>/results.jsonl holds one line per recorded run: a
 -- new run appends its line (one write of a complete line, then flush; a
 -- killed sweep never leaves half a line), a run that replaces its earlier
@@ -358,7 +360,14 @@ local function run_one(self, run)
   end
   os.remove(curve_path)
   local started, t0 = os.time(), wall_clock()
-  local ok, result = pcall(self.run_fn, run.config, ctx)
+  -- xpcall: a failed run keeps where it failed (traceback.txt), not only its message
+  local trace
+  local ok, result = xpcall(self.run_fn, function(e)
+    if not is_interrupt(e) and type(debug) == "table" then
+      trace = debug.traceback(type(e) == "string" and e or tostring(e), 2)
+    end
+    return e
+  end, run.config, ctx)
   local seconds = wall_clock() - t0
   if curve then curve:close() end
   -- Ctrl-C is not a failure of the run: no record, so a resume runs it again
@@ -390,6 +399,8 @@ local function run_one(self, run)
     -- an error object that is a plain table is recorded with its contents, not its address
     rec.status, rec.error = "failed", plain and require("kshot.pretty").format(result) or tostring(result)
   end
+  -- where a failed run stopped, kept out of record.json like the provenance (paths and lines of this machine)
+  if rec.status == "failed" and trace then write_atomic(dir .. "/traceback.txt", trace .. "\n") else os.remove(dir .. "/traceback.txt") end
   -- when, how long, how: kept out of record.json, which stays the same for any order or timing of the runs
   write_atomic(dir .. "/provenance.json", encode_sorted(provenance(started, seconds)))
   write_atomic(dir .. "/record.json", encode_sorted(rec))
@@ -458,7 +469,10 @@ function Experiment:run(opts)
       summary.ran = summary.ran + 1
       if rec.status ~= "ok" then
         summary.failed = summary.failed + 1
-        bar:log(("run %s failed: %s"):format(run.key, rec.error))
+        local tb = self:run_dir(run) .. "/traceback.txt"
+        local f = io.open(tb, "rb")
+        if f then f:close() end
+        bar:log(("run %s failed: %s%s"):format(run.key, rec.error, f and " (traceback: " .. tb .. ")" or ""))
       end
       bar:update(i, { failed = summary.failed })
     end
