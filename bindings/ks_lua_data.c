@@ -2,7 +2,8 @@
  *
  *   ks.data.read_idx(path) -> tensor
  *   ks.data.kshot_indices(labels, k, {seed=n | generator=g, classes={...}}) -> int64 tensor
- *   ks.data.episode(labels, {way=, shot=, query=, ...}) -> 5 int64 tensors
+ *   ks.data.episode(labels, {way=, shot=, query=, ...}) -> support_rows, support_labels, query_rows,
+ *                                 query_labels, episode_classes (int64; labels 0..way-1)
  *   ks.data.stratified_kfold(labels, k, {seed=|generator=, indices=, repeats=}) -> {{train=, val=}, ...}
  *                                 (repeats in [1, 2^20], checked before any work)
  *   ks.data.train_val_split(labels, indices|nil, {val=|val_count=, seed=|generator=}) -> train, val
@@ -256,7 +257,7 @@ static int l_train_val_split(lua_State *L)
 }
 
 /* ks.data.learning_curve_subsets(labels, {1, 2, 5, 10}, {seed=|generator=, classes=})
- * -> {[1]=rows, [2]=rows, ...}: K rows per class for each K, nested (the set
+ * -> {[K]=rows, ...} keyed by K: K rows per class for each K, nested (the set
  * for a smaller K is inside the set for a larger one); advances g once. */
 static int l_learning_curve(lua_State *L)
 {

@@ -194,6 +194,19 @@ static uint64_t le64(const unsigned char *p)
     return v;
 }
 
+/* What a file that is not safetensors probably is, from its first 8 bytes
+ * (NULL: unknown). torch.save writes a zip archive since PyTorch 1.6 and a
+ * pickle stream before (and with _use_new_zipfile_serialization=False). */
+static const char *foreign_format(const unsigned char *b)
+{
+    if (b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4)
+        return "a zip archive (torch.save's .pt/.pth format, or an .npz)";
+    if (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return "a Python pickle (an old torch.save file or a .pkl)";
+    if (b[0] == 0x93 && memcmp(b + 1, "NUMPY", 5) == 0) return "a NumPy .npy array (read it with ks.data.read_npy)";
+    if (b[0] == 0x89 && memcmp(b + 1, "HDF", 3) == 0) return "an HDF5 file (Keras .h5)";
+    return NULL;
+}
+
 static ks_status read_header(loader *ld)
 {
     unsigned char b[8];
@@ -205,6 +218,16 @@ static ks_status read_header(loader *ld)
         return ks_error(ld->c, KS_EFORMAT, "%s: file of %llu bytes is too short for the 8-byte header length",
                         ld->path, (unsigned long long)ld->file_size);
     ld->header_len = le64(b);
+    if (ld->header_len > KS_SAFETENSORS_MAX_HEADER || ld->header_len > ld->file_size - 8) {
+        /* not safetensors at all: name the format and say what to write instead */
+        const char *what = foreign_format(b);
+        if (what)
+            return ks_error(ld->c, KS_EFORMAT,
+                            "%s is not a safetensors file: bytes 0-7 start like %s. kshot reads safetensors: in "
+                            "PyTorch write the state_dict with safetensors.torch.save_file(model.state_dict(), "
+                            "path) (README: Bring your own PyTorch model)",
+                            ld->path, what);
+    }
     if (ld->header_len > KS_SAFETENSORS_MAX_HEADER)
         return ks_error(ld->c, KS_EFORMAT, "%s: header length %llu (bytes 0-7) exceeds the limit of %llu bytes",
                         ld->path, (unsigned long long)ld->header_len, (unsigned long long)KS_SAFETENSORS_MAX_HEADER);

@@ -491,6 +491,7 @@ local function fuse(steps)
 end
 
 --- A.compose({t1, t2, ...}, {seed = n | generator = g}) -> aug; aug(x[, y][, {out = buf, y_out = buf}]) -> x[, y]
+-- (aug(x) returns one value, x: no trailing nil).
 -- With mixup/cutmix in "pair" mode the call returns x, y_a, y_b, lambda.
 function M.compose(list, opts)
   local name = "compose"
@@ -553,8 +554,9 @@ function Pipeline:__call(x, y, opts)
   if not x:is_contiguous() then x = x:contiguous() end
   local out = opts.out
   if #self.steps == 0 then
-    if out then out:copy_(x); return out, y end
-    return x:clone(), y
+    if out then out:copy_(x) else out = x:clone() end
+    if y == nil then return out end
+    return out, y
   end
   local shapes, group, G = plan(self, x)
   local final = shapes[G]
@@ -576,6 +578,9 @@ function Pipeline:__call(x, y, opts)
   end
   if out ~= nil and cur ~= out then out:copy_(cur); cur = out end
   if type(yy) == "table" and not ks.is_tensor(yy) then return cur, yy[1], yy[2], yy[3] end
+  -- aug(x) returns x alone, not (x, nil): a DataLoader transform written
+  -- function(x) return aug(x) end would otherwise replace the labels with nil
+  if yy == nil then return cur end
   return cur, yy
 end
 

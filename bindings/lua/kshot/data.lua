@@ -32,11 +32,18 @@
 --       local x = data.to_float(images:index_select(0, idx)):unsqueeze(1)     -- [N, 1, 28, 28] in [0, 1]
 --       local x = data.to_float(rgb, {mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225}})
 --
--- Samplers (C): kshot_indices(labels, k, {seed= | generator=, classes=}),
--- episode(labels, {way=, shot=, query=, classes=, query_labels=, seed= | generator=}),
--- stratified_kfold(labels, k, {seed= | generator=, indices=, repeats=}),
--- train_val_split(labels, indices | nil, {val= | val_count=, seed= | generator=}),
--- learning_curve_subsets(labels, {1, 2, 5, ...}, {seed= | generator=, classes=}).
+-- Samplers (C):
+--   ks.data.kshot_indices(labels, k, {seed= | generator=, classes=}) -> int64 rows, k per class
+--   ks.data.episode(labels, {way=, shot=, query=, classes=, query_labels=, seed= | generator=})
+--     -> support_rows, support_labels, query_rows, query_labels, episode_classes: int64;
+--        labels relabelled 0..way-1, episode_classes[j] is the original class of label j
+--        (query_labels= [M]: the queries are rows of that second label set)
+--   ks.data.stratified_kfold(labels, k, {seed= | generator=, indices=, repeats=}) -> {{train=, val=}, ...}
+--   ks.data.train_val_split(labels, indices | nil, {val= | val_count=, seed= | generator=}) -> train, val
+--   ks.data.learning_curve_subsets(labels, {1, 2, 5, ...}, {seed= | generator=, classes=})
+--     -> {[1] = rows, [2] = rows, [5] = rows, ...}: KEYED BY K (s[5], not s[3]), nested
+--        (the rows for a smaller K are among those for a larger K), K rows per class
+--
 -- This file adds fashion_mnist, idx_pair, repeated_stratified_kfold,
 -- image_folder and the datasets/loader of kshot.dataset.
 local ks = require "kshot"

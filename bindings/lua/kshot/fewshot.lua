@@ -15,7 +15,8 @@
 -- function(x) -> features; an nn.Module (features of layer=, default the
 -- output, "avgpool" for a ResNet); options pool="avg", mean=, std=, transform=.
 -- Methods (kshot.fewshot.methods): "UN", "L2N", "CL2N" (nearest centroid),
--- "logreg" (linear probe, L-BFGS, inner CV of C), "bn" (batch-norm
+-- "logreg" (linear probe, L-BFGS, inner CV of C), "cosine" (cosine
+-- classifier on the frozen features, Baseline++), "bn" (batch-norm
 -- re-estimation on the support set), "finetune" (whole network or last
 -- blocks, smaller backbone LR, augmented support, fixed steps: choose them
 -- with fewshot.tune on base-class episodes), "lora" (low-rank adapters on the
@@ -34,10 +35,20 @@ local H = require "kshot.fewshot.heads"
 
 local M = {}
 
+--- evaluate{backbone=, method = spec, way = 5, shot = 1, query = 15, episodes = 600, classes=, support_pool=,
+-- query_pool=, base_pool=, seed = 0, ...} -> {mean, ci95, sd, n, per_episode, sigma, method, solver}
+-- One method on N-way K-shot episodes (kshot.fewshot.protocol); accuracies in percent.
 M.evaluate = P.evaluate
+--- compare{... methods = {spec, ...}} -> {order, results = {[label] = summary}, paired = {...}}
+-- Several methods on the SAME episodes (paired); see help("fewshot.protocol.compare").
 M.compare = function(o) return P.compare(o) end
+--- tune{method = spec, grid = {option = {values}}, base_pool=, way=, shot=, episodes = 50, ...} -> best spec, comparison
+-- Chooses options on episodes of the BASE classes only (see help("fewshot.protocol.tune")).
 M.tune = P.tune
+--- fit{backbone=, method=, images=, labels=, classes=, base_pool=, base_classes=, seed=} -> Classifier
+-- A classifier for new examples outside episodes: clf:predict(x), clf:predict_proba(x), clf:save(path).
 M.fit = Cl.fit
+--- load(path[, {backbone = model}]) -> Classifier saved by clf:save(path)
 M.load = Cl.load
 M.methods = Me.NAMES
 --- fewshot.maml: MAML (Finn et al. 2017), first- and second-order (kshot.fewshot.maml)

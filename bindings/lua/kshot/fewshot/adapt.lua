@@ -63,9 +63,11 @@ end
 -- initialised at the class means of the normalised support features; params
 -- = {{params = list, lr = ...}, ...}. Returns the head (a "linear" head on
 -- L2-normalised features, usable by kshot.fewshot.heads).
-local function train_cosine(bb, x, y, C, groups, opts)
+local function train_cosine(bb, x, y, C, groups, opts, method)
   local optim = require "kshot.optim"
   local model = bb.model
+  local trained = {} -- the backbone tensors (groups before the head's)
+  for _, gr in ipairs(groups) do for _, p in ipairs(gr.params) do trained[#trained + 1] = p end end
   local lr, scale = opts.lr or 0.01, opts.scale or 10
   local aug = augmenter(opts.augment, opts.seed)
   local f0 = Bk.in_eval(model, function() return ks.no_grad(function() return bb:forward(x) end) end)
@@ -75,7 +77,7 @@ local function train_cosine(bb, x, y, C, groups, opts)
   local opt = optim.SGD(groups, {lr = lr, momentum = opts.momentum or 0.9, weight_decay = opts.weight_decay or 5e-4})
   local ce = {label_smoothing = opts.label_smoothing or 0}
   Bk.in_eval(model, function()
-    for _ = 1, opts.steps or 50 do
+    for step = 1, opts.steps or 50 do
       local xb = aug and aug(x) or x
       local f = bb:forward(xb)
       local fn = f / ks.clamp(f:norm(2, 1, true), 1e-12)
@@ -83,6 +85,7 @@ local function train_cosine(bb, x, y, C, groups, opts)
       local loss = F.cross_entropy(fn:matmul(wn:t()) * scale, y, ce)
       opt:zero_grad()
       loss:backward()
+      if step == 1 then M.check_reached(trained, bb, method) end
       opt:step()
     end
   end)
@@ -91,6 +94,18 @@ local function train_cosine(bb, x, y, C, groups, opts)
   local head = {kind = "linear", normalize = true, weight = (wn:t() * scale):contiguous(), bias = ks.zeros(C)}
   head.weight_t = head.weight:t():contiguous()
   return head
+end
+
+--- Trained backbone tensors that get no gradient are not on the path from the
+-- input to the features (a ResNet's fc behind layer "avgpool"): training them
+-- would change nothing, so say so instead of silently giving the frozen result.
+function M.check_reached(params, bb, method)
+  if #params == 0 then return end
+  for _, p in ipairs(params) do if p.grad ~= nil then return end end
+  error(("fewshot: method %s: none of the %d trained tensors gets a gradient: they are not between the input "
+    .. "and the features (layer '%s'; a ResNet's fc comes after avgpool). Train layers before it (finetune: "
+    .. "train = {\"layer4\"}; lora: targets = {\"Conv2d\"} or module names)"):format(method or "finetune", #params,
+    tostring(bb.layer or "the output")), 0)
 end
 
 -- Run fn with every parameter's requires_grad set by want(name), restoring the flags after.
@@ -108,7 +123,8 @@ end
 
 --- Fine-tuning for a fixed number of steps. opts: steps (50), lr (head, 0.01),
 -- backbone_lr (lr * 0.1), momentum (0.9), weight_decay (5e-4), train ("all"
--- or sub-module names), scale (cosine head temperature, 10), label_smoothing
+-- or sub-module names; a selection that gets no gradient, such as a ResNet's
+-- fc behind layer "avgpool", is an error), scale (cosine head temperature, 10), label_smoothing
 -- (0), augment (true: random crop with 2-pixel padding + horizontal flip;
 -- false; or an augment pipeline), seed (augmentation stream).
 -- The head is a cosine classifier (normalised features . normalised
@@ -126,7 +142,7 @@ function M.finetune(bb, x, y, C, opts)
   end
   local lr = opts.lr or 0.01
   local head = with_trainable(model, function(name) return train_names[name] end, function()
-    return train_cosine(bb, x, y, C, {{params = params, lr = opts.backbone_lr or lr * 0.1}}, opts)
+    return train_cosine(bb, x, y, C, {{params = params, lr = opts.backbone_lr or lr * 0.1}}, opts, "finetune")
   end)
   return head, train_names
 end
@@ -173,7 +189,7 @@ function M.lora_train(bb, x, y, C, opts)
     o.lr, o.steps = opts.lr or D.lr, opts.steps or D.steps
     if o.augment == nil then o.augment = D.augment end
     local restore = nn.lora.mark_only_lora_as_trainable(model)
-    local ok2, res = pcall(train_cosine, bb, x, y, C, {{params = nn.lora.parameters(model), lr = o.lr}}, o)
+    local ok2, res = pcall(train_cosine, bb, x, y, C, {{params = nn.lora.parameters(model), lr = o.lr}}, o, "lora")
     restore()
     if not ok2 then error(res, 0) end
     return res

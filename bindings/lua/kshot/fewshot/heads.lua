@@ -7,7 +7,8 @@
 --   {kind = "linear", weight = [D, C], bias = [C], center =, normalize =}
 --     score = preprocessed features @ weight + bias  (multinomial logistic
 --     regression with an L2 penalty, sklearn's C convention:
---     minimise  sum_i CE_i + ||W||^2 / (2 C), bias not penalised)
+--     minimise  sum_i CE_i + ||W||^2 / (2 C), bias not penalised; or the
+--     cosine classifier, fit_cosine: weight = scale * unit class weights, bias 0)
 -- Preprocessing: subtract center (if any), then L2-normalise (if normalize).
 -- Probabilities are softmax(score).
 local ks = require "kshot"
@@ -60,6 +61,36 @@ function H.scores_row(head, f)
     return -(diff * diff):sum(1)
   end
   return (head.weight_t * f):sum(1) + head.bias
+end
+
+-- ------------------------------------------------------------ cosine classifier
+--- Cosine classifier on frozen features (Baseline++, Chen et al. 2019):
+-- score_c = scale * cos(f, w_c), w initialised at the class means of the
+-- L2-normalised support features and trained by full-batch SGD on the
+-- cross-entropy. opts: steps (100), lr (0.1), momentum (0.9), weight_decay
+-- (5e-4), scale (10), label_smoothing (0). Returns a "linear" head on
+-- L2-normalised features (weight = scale * normalised w, bias 0).
+function H.fit_cosine(f, y, C, opts)
+  local optim = require "kshot.optim"
+  local scale = opts.scale or 10
+  local fn = H.preprocess({normalize = true}, f:detach())
+  local w = class_means(fn, y, C):requires_grad_(true)
+  local opt = optim.SGD({w}, {lr = opts.lr or 0.1, momentum = opts.momentum or 0.9,
+    weight_decay = opts.weight_decay or 5e-4})
+  local ce = {label_smoothing = opts.label_smoothing or 0}
+  local function unit(v) return v / ks.clamp(v:norm(2, 1, true), EPS) end
+  ks.enable_grad(function() -- callers may hold no_grad (episodes, predictions)
+    for _ = 1, opts.steps or 100 do
+      local loss = F.cross_entropy(fn:matmul(unit(w):t()) * scale, y, ce)
+      opt:zero_grad()
+      loss:backward()
+      opt:step()
+    end
+  end)
+  local head = {kind = "linear", normalize = true, weight = (unit(w:detach()):t() * scale):contiguous(),
+    bias = ks.zeros(C)}
+  head.weight_t = head.weight:t():contiguous()
+  return head
 end
 
 -- ------------------------------------------------------------ logistic regression

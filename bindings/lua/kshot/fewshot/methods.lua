@@ -12,6 +12,10 @@
 --               leave one example per class out, at most `folds` = 5), default_C (1, used
 --               at 1 shot), normalize (nil | "L2N" | "CL2N"), solver ("lbfgs" | "gd"),
 --               max_iter (100), gd_steps (300)
+--   "cosine"    cosine classifier on the frozen features (Baseline++): scale * cos(f, w_c),
+--               w from the class means of the normalised support features, trained by
+--               full-batch SGD. Options: steps (100), lr (0.1), momentum (0.9), weight_decay
+--               (5e-4), scale (10), label_smoothing (0)
 --   "bn"        batch-norm statistics re-estimated on the support set, then head
 --               ("L2N" default, "UN" or "logreg") on the re-estimated features
 --   "finetune"  fine-tuning (kshot.fewshot.adapt.finetune for the options), a cosine head
@@ -29,6 +33,7 @@ local KNOWN = {
   UN = {}, L2N = {}, CL2N = {},
   logreg = {C = true, Cs = true, default_C = true, normalize = true, solver = true, max_iter = true,
     gd_steps = true, folds = true, tol = true},
+  cosine = {steps = true, lr = true, momentum = true, weight_decay = true, scale = true, label_smoothing = true},
   bn = {head = true},
   finetune = {steps = true, lr = true, backbone_lr = true, momentum = true, weight_decay = true, train = true,
     scale = true, label_smoothing = true, augment = true},
@@ -36,9 +41,9 @@ local KNOWN = {
     weight_decay = true, scale = true, label_smoothing = true},
 }
 local ALIASES = {un = "UN", l2n = "L2N", cl2n = "CL2N", logreg = "logreg", linear_probe = "logreg",
-  logistic_regression = "logreg", bn = "bn", bn_reestimate = "bn", finetune = "finetune", fine_tune = "finetune", lora = "lora"}
-M.NAMES = {"UN", "L2N", "CL2N", "logreg", "bn", "finetune", "lora"}
-M.FROZEN = {UN = true, L2N = true, CL2N = true, logreg = true}
+  logistic_regression = "logreg", cosine = "cosine", baseline_pp = "cosine", bn = "bn", bn_reestimate = "bn", finetune = "finetune", fine_tune = "finetune", lora = "lora"}
+M.NAMES = {"UN", "L2N", "CL2N", "logreg", "cosine", "bn", "finetune", "lora"}
+M.FROZEN = {UN = true, L2N = true, CL2N = true, logreg = true, cosine = true}
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
 
@@ -72,6 +77,7 @@ function M.parse(spec, where)
     opts.head = h
   end
   if name == "logreg" then M.check_logreg(opts, where) end
+  if name == "cosine" then M.check_cosine(opts, where) end
   if name == "finetune" then M.check_finetune(opts, where) end
   if name == "lora" then M.check_lora(opts, where) end
   local label = type(spec) == "table" and spec.label or nil
@@ -152,6 +158,11 @@ function M.check_logreg(o, where)
   check_num(o, "logreg", "tol", true, nil, where)
 end
 
+-- cosine options (the SGD ones of finetune, without augment: the features are frozen)
+function M.check_cosine(o, where)
+  check_training(o, "cosine", where)
+end
+
 -- finetune options
 function M.check_finetune(o, where)
   check_training(o, "finetune", where)
@@ -199,6 +210,10 @@ function M.fit_head(m, f, y, C, base_mean)
     return H.fit_linear(f, y, C, {C = o.C, Cs = o.Cs, default_C = o.default_C, solver = o.solver,
       max_iter = o.max_iter, gd_steps = o.gd_steps, folds = o.folds, tol = o.tol,
       normalize = o.normalize ~= nil, center = o.normalize == "CL2N" and base_mean() or nil})
+  end
+  if m.name == "cosine" then
+    return H.fit_cosine(f, y, C, {steps = o.steps, lr = o.lr, momentum = o.momentum, weight_decay = o.weight_decay,
+      scale = o.scale, label_smoothing = o.label_smoothing})
   end
   if m.name == "bn" then -- the head that runs on the re-estimated features
     return M.fit_head({name = o.head, opts = {}}, f, y, C, base_mean)
