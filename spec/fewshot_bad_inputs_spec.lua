@@ -27,6 +27,14 @@ describe("few-shot bad inputs", function()
   local x, y = points(4, 6, 1)
   local pool = {images = x, labels = y}
 
+  it("errors name the caller's line, wherever in kshot.fewshot the check sits", function()
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, err = pcall(function() local r = fewshot.evaluate({method = "no_such", way = 2, shot = 1, support_pool = pool}); return r end)
+    assert.is_false(ok)
+    assert.truthy(err:find("^.-fewshot_bad_inputs_spec%.lua:" .. line .. ": "), err)
+    has(err, "no_such")
+  end)
+
   it("a class of classes= absent from a pool", function()
     has(errmsg(fewshot.evaluate, {method = "UN", classes = {0, 1, 7}, way = 2, shot = 1, query = 1, support_pool = pool}),
       "class 7 has no image in support_pool")

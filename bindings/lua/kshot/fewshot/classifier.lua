@@ -21,7 +21,7 @@ Classifier.__index = Classifier
 C.Classifier = Classifier
 
 local FORMAT = "kshot.fewshot/1"
-local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
+local function fail(fmt, ...) options.raise(string.format(fmt, ...)) end
 
 -- Labels -> 0..C-1 and the class list; every class must have an example.
 local function map_labels(y, classes, where)

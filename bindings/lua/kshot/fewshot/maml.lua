@@ -35,7 +35,9 @@ local ks = require "kshot"
 
 local M = {}
 
-local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
+local options = require "kshot.options"
+-- raised at the user's line, none when kshot catches it to add context (options.raise)
+local function fail(fmt, ...) options.raise(string.format(fmt, ...)) end
 
 local shape_str = require("kshot.options").shape_str
 

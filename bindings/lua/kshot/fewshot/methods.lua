@@ -45,7 +45,9 @@ local ALIASES = {un = "UN", l2n = "L2N", cl2n = "CL2N", logreg = "logreg", linea
 M.NAMES = {"UN", "L2N", "CL2N", "logreg", "cosine", "bn", "finetune", "lora"}
 M.FROZEN = {UN = true, L2N = true, CL2N = true, logreg = true, cosine = true}
 
-local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
+local options = require "kshot.options"
+-- raised at the user's line, none when kshot catches it to add context (options.raise)
+local function fail(fmt, ...) options.raise(string.format(fmt, ...)) end
 
 --- Parse a method spec into {name=, label=, frozen=, opts=}.
 function M.parse(spec, where)

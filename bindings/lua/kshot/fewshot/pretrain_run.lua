@@ -44,7 +44,7 @@ R.DEFAULTS = {
   eval_episodes = 100, mean = 0.2860, std = 0.3530, base = {0, 1, 2, 3, 4},
 }
 
-local function fail(fmt, ...) error("pretrain: " .. string.format(fmt, ...), 0) end
+local function fail(fmt, ...) options.raise("pretrain: " .. string.format(fmt, ...)) end
 
 local function posint(o, k)
   local v = o[k]
@@ -73,7 +73,7 @@ function R.check(opts)
       local known = {}
       for name in pairs(R.DEFAULTS) do known[name] = true end
       for name in pairs(EXTRA_OPTS) do known[name] = true end
-      error(options.message("pretrain", k, known), 0)
+      options.raise(options.message("pretrain", k, known))
     end
     o[k] = v
   end

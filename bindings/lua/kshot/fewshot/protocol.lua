@@ -20,7 +20,7 @@ local adapt = require "kshot.fewshot.adapt"
 
 local P = {}
 
-local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
+local function fail(fmt, ...) options.raise(string.format(fmt, ...)) end
 
 -- ------------------------------------------------------------ inputs
 --- A pool {images=, labels=} (or {images, labels}) -> images, int64 labels.
