@@ -23,6 +23,10 @@ describe("kshot.stats", function()
     near(0.5248, stats.betainc(2, 3, 0.4), 1e-12) -- P(Bin(4, 0.4) >= 2)
     near(0.975002104851780, stats.normal_cdf(1.96), 1e-12)
     near(0.158655253931457, stats.normal_cdf(-1), 1e-12)
+    -- far tails keep their digits (0.5 * erfc(-z / sqrt(2)) in Python's math): a p-value is never rounded to 0
+    near(7.619853024160593e-24, stats.normal_cdf(-10), 1e-35)
+    near(2.7536241186063314e-89, stats.normal_cdf(-20), 1e-100)
+    assert.equal(1, stats.normal_cdf(10))
     near(1.959963984540054, stats.normal_quantile(0.975), 1e-9)
   end)
 
@@ -103,6 +107,11 @@ describe("kshot.stats", function()
     assert.equal(1, r.zeros)
     near(2 / 32, r.p)
     -- normal approximation on request
+    -- 600 differences all of one sign (the normal approximation, z = -21.2): a tiny p, not 0
+    local many, none = {}, {}
+    for i = 1, 600 do many[i], none[i] = i, 0 end
+    local far = stats.wilcoxon(many, none).p
+    assert.is_true(far > 0 and far < 1e-90, tostring(far))
     local a = stats.wilcoxon(d, zero, { exact = false })
     assert.is_false(a.exact)
     assert.is_true(math.abs(a.p - 0.0413) < 0.01)

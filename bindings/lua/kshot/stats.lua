@@ -252,7 +252,9 @@ function M.normal_cdf(z)
       h = h * del
       if math.abs(del - 1) < 1e-16 then break end
     end
-    p = 1 - math.exp(-x + a * math.log(x) - lgamma(a)) * h
+    -- the tail Q itself: 1 - (1 - Q) would round a far tail (z = -10: 7.6e-24) to 0
+    local q = math.exp(-x + a * math.log(x) - lgamma(a)) * h
+    return z >= 0 and 1 - 0.5 * q or 0.5 * q
   end
   return z >= 0 and 0.5 * (1 + p) or 0.5 * (1 - p)
 end
