@@ -14,6 +14,11 @@
 -- Backbones (kshot.fewshot.backbone): nil = raw pixels / 255 flattened; a
 -- function(x) -> features; an nn.Module (features of layer=, default the
 -- output, "avgpool" for a ResNet); options pool="avg", mean=, std=, transform=.
+-- Which layer: a small backbone pretrained on a few base classes pools away
+-- what the novel classes need. On Fashion-MNIST its "avgpool" features fell
+-- 7-11 points below raw pixels, while the flattened third stage
+-- (layer = "layer3:flat") gained 4-6 (results/transfer_fashion.md): compare
+-- layers on base-class episodes before trusting the default.
 -- Methods (kshot.fewshot.methods): "UN", "L2N", "CL2N" (nearest centroid),
 -- "logreg" (linear probe, L-BFGS, inner CV of C), "cosine" (cosine
 -- classifier on the frozen features, Baseline++), "bn" (batch-norm
