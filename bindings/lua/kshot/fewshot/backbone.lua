@@ -15,6 +15,7 @@
 -- Prepared input: uint8 images become float32 in [0, 1]; [N, H, W] images get
 -- a channel dimension ([N, 1, H, W]) for modules and functions.
 local ks = require "kshot"
+local options = require "kshot.options"
 
 local B = {}
 local Backbone = {__name = "kshot.fewshot.Backbone"}
@@ -267,10 +268,37 @@ end
 --- B.load_resnet(path[, opts]) -> model (eval mode), meta
 -- Builds nn.resnet from a safetensors checkpoint with torchvision names:
 -- layers / width from opts, else the metadata ("layers" = "1,1,1,1",
--- "width"), else {2,2,2,2} and conv1.weight's rows; classes, input channels
--- and the stem kind from the tensors. meta.mean / meta.std become numbers
--- (defaults: Fashion-MNIST's 0.2860 / 0.3530). Errors name the file and the
--- mismatched keys or shapes.
+-- "width"), else the blocks the tensors name (layer<i>.<block>.) and
+-- conv1.weight's rows; classes, input channels
+-- and the stem kind from the tensors. meta.mean / meta.std: opts.mean /
+-- opts.std (a number, a per-channel list or a tensor), else the metadata's
+-- ("0.2860" or "0.485,0.456,0.406"), else Fashion-MNIST's 0.2860 / 0.3530
+-- for a 1-channel stem and torchvision's ImageNet statistics {0.485, 0.456,
+-- 0.406} / {0.229, 0.224, 0.225} for a 3-channel one (others: an error
+-- asking for them). Errors name the file and the mismatched keys or shapes.
+local DEFAULT_STATS = {
+  [1] = { mean = 0.2860, std = 0.3530 },
+  [3] = { mean = { 0.485, 0.456, 0.406 }, std = { 0.229, 0.224, 0.225 } },
+}
+
+-- opts' or the metadata's mean / std: a number or a list of numbers (metadata strings are parsed)
+local function input_stat_of(v, key, path)
+  if v == nil or type(v) == "number" or type(v) == "table" or ks.is_tensor(v) then return v end
+  if type(v) == "string" then
+    local list = {}
+    for item in v:gmatch("[^,%s]+") do
+      local n = tonumber(item)
+      if not n then
+        options.raise(("%s: metadata '%s' = %q is not a number or a comma-separated list of them"):format(path, key, v))
+      end
+      list[#list + 1] = n
+    end
+    if #list > 0 then return #list == 1 and list[1] or list end
+  end
+  options.raise(("fewshot.load_backbone: option '%s' must be a number, a list of numbers or a tensor, got %s"):format(
+    key, type(v)))
+end
+
 function B.load_resnet(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("fewshot.load_backbone: path must be a string, got " .. type(path), 2) end
@@ -285,6 +313,15 @@ function B.load_resnet(path, opts)
     layers = {}
     for v in tostring(meta.layers):gmatch("%d+") do layers[#layers + 1] = tonumber(v) end
   end
+  if not layers then -- the blocks the checkpoint has: layer<i>.<block>.
+    local counts = {}
+    for k in pairs(t) do
+      local i, b = k:match("^layer(%d+)%.(%d+)%.")
+      i, b = tonumber(i), tonumber(b)
+      if i and i >= 1 and i <= 4 then counts[i] = math.max(counts[i] or 0, b + 1) end
+    end
+    if counts[1] and counts[2] and counts[3] and counts[4] then layers = { counts[1], counts[2], counts[3], counts[4] } end
+  end
   layers = layers or {2, 2, 2, 2}
   local w1 = t["conv1.weight"]
   local width = opts.width or tonumber(meta.width) or w1:size(0)
@@ -296,8 +333,19 @@ function B.load_resnet(path, opts)
       width, tostring(err)), 2)
   end
   model:eval()
-  meta.mean = tonumber(opts.mean or meta.mean) or 0.2860
-  meta.std = tonumber(opts.std or meta.std) or 0.3530
+  local channels = w1:size(1)
+  for _, key in ipairs { "mean", "std" } do
+    local v = input_stat_of(opts[key], key, path)
+    if v == nil then v = input_stat_of(meta[key], key, path) end
+    if v == nil then
+      if not DEFAULT_STATS[channels] then
+        options.raise(("%s: a %d-channel model has no default input %s: give load_backbone's options mean= and "
+          .. "std= (the normalisation it was trained with)"):format(path, channels, key))
+      end
+      v = DEFAULT_STATS[channels][key]
+    end
+    meta[key] = v
+  end
   meta.layers_list, meta.width_value = layers, width
   return model, meta
 end
