@@ -120,7 +120,12 @@ local function say(...) if not args.quiet then io.stderr:write(table.concat({ ..
 -- one-pixel shifts; hog_wd: its L2 penalty, default 1e-4); scat (add a
 -- logistic regression on the wavelet scattering transform,
 -- kshot.features.scattering, trained on one-pixel shifts too, with this
--- weight; scat_wd: its L2 penalty, default 1e-3); hog_grid (development
+-- weight; scat_wd: its L2 penalty, default 1e-3); scat_j3 (the same on the
+-- scattering transform at a coarser scale, J = 3); combine ("log": the
+-- members enter as weight * log-probability, the CNNs' average with weight
+-- 1, a product of experts; else their probabilities are added); dump
+-- (development only: the members' probabilities saved beside each record,
+-- for scripts/bench/combine_members.lua); hog_grid (development
 -- only: also score the run with the fixed-feature members' weights scaled
 -- to these values of hog, as extra metrics). Tried on development
 -- replicates: more_aug (transforms after crop/flip: "erasing", "rotation",
@@ -250,8 +255,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --   session 16, fixed-feature members alone (own draws of 100..107, 2,000 images): HOG
 --   70.7 / 74.8, scattering J = 2 71.3 / 75.1, J = 3 70.9 / 73.8, J = 2 with 12
 --   orientations 71.6 / 75.3; trained on flipped images too -1.1 / -1.6; 8 shifts = 4
---   session 16, offline on the full recipe's saved member probabilities (best_dump,
---   100..107; 71.52 / 77.34), each added with weight 0.75: scattering J = 3 /
+--   session 16, offline on the full recipe's saved member probabilities (best_dump and
+--   scripts/bench/combine_members.lua; 100..107; 71.52 / 77.34), each added with weight 0.75: scattering J = 3 /
 --   12 orientations                                                      71.93 / 77.59, 71.54 / 77.44
 --     ... the members combined as weighted log-probabilities (a product of
 --         experts) instead of probabilities                              71.69 / 77.48
@@ -387,11 +392,9 @@ local PRESETS = {
     -- wide CNN, or a CNN on the image at half resolution
     with({ name = "best_distill", extra_arch = "wide", distill = true, extra_grid = { 0, 1 / 3, 0.5, 1 } }, BEST_DEV),
     with({ name = "best_coarse", extra_arch = "coarse", extra_grid = { 0, 1 / 3, 0.5 } }, BEST_DEV),
-    -- session 16: more fixed-feature members (score_fixed_extra)
-    with({ name = "best_fx", fixed_extra = { "scat_j3", "scat_l12", "hog_affine" }, fx_grid = { 0.25, 0.5, 0.75 } },
-      BEST_DEV),
-    -- session 6's best_recipe with its members' probabilities saved (dump: a folder) for offline combination
-    with({ name = "best_dump", dump = "/tmp/kshot_best_dump" }, BEST_DEV),
+    -- session 6's best_recipe with its members' probabilities saved beside each record (members.safetensors:
+    -- cnn, hog, scattering, y, rows), for scripts/bench/combine_members.lua
+    with({ name = "best_dump", dump = true }, BEST_DEV),
     -- session 16's best_recipe, scored through the script on the same replicates
     with({ name = "best_log_s3" }, BEST),
   },
@@ -579,14 +582,9 @@ local FIXED = {
     -- clamped: rounding can leave a coefficient of a near-blank (erased, mixed) image at -1e-9
     return s:reshape(s:size(0), -1):clamp(0, math.huge):sqrt()
   end,
-  -- the scattering transform at a coarser scale (J = 3: 217 maps of 4x4: best_recipe's third member) and,
-  -- development only (score_fixed_extra), with 12 orientations (J = 2: 157 maps of 7x7)
+  -- the scattering transform at a coarser scale (J = 3: 217 maps of 4x4): best_recipe's third member
   scattering_j3 = function(x)
     local s = features.scattering(x * SD + MEAN, { J = 3, L = 8 })
-    return s:reshape(s:size(0), -1):clamp(0, math.huge):sqrt()
-  end,
-  scattering_l12 = function(x)
-    local s = features.scattering(x * SD + MEAN, { J = 2, L = 12 })
     return s:reshape(s:size(0), -1):clamp(0, math.huge):sqrt()
   end,
 }
@@ -815,50 +813,6 @@ local function score_extra_cnn(cfg, models, xs, ys, data_seed, cnn_p, fixed_p, r
   end
 end
 
--- Development only: more fixed-feature members, each scored added to the
--- recipe's prediction with each weight w of cfg.fx_grid (metric
--- accuracy_<name><w>; "all": every one of them with weight w). Names:
--- "scat_j3", "scat_l12" (logistic regressions as the scattering member, on
--- FIXED.scattering_j3 / _l12), "hog_affine" (Bruna & Mallat's affine-space
--- model on the HOG features of the K-shot images and their one-pixel
--- shifts: per class the mean and 20 principal directions; the probability
--- a softmax of minus the squared distance to each class's affine space over
--- a tenth of the mean squared distance of the training rows to their class
--- mean).
-local function train_affine(kind, x, y, dims)
-  local xs, ys = { x }, { y }
-  for _, d in ipairs { { 1, -1, 0, 0 }, { -1, 1, 0, 0 }, { 0, 0, 1, -1 }, { 0, 0, -1, 1 } } do
-    xs[#xs + 1], ys[#ys + 1] = ks.pad(x, d, { value = BG }), y
-  end
-  x, y = ks.cat(xs, 0), ks.cat(ys, 0)
-  return ks.no_grad(function()
-    local f = FIXED[kind](x)
-    local cls, spread = {}, 0
-    for c = 0, 9 do
-      local fc = f:index_select(0, ks.nonzero(y:eq(c)):view(-1))
-      local mu = fc:mean(0, true)
-      local _, _, vh = ks.linalg.svd(fc - mu, { full_matrices = false })
-      cls[c + 1] = { mu = mu, v = vh:narrow(0, 0, math.min(dims, vh:size(0))) }
-      spread = spread + (fc - mu):pow(2):sum():item()
-    end
-    local temp = 0.1 * spread / f:size(0)
-    return { proba_of = function(xb)
-      local dist, fx = {}, FIXED[kind](xb)
-      for c = 1, 10 do
-        local r = fx - cls[c].mu
-        dist[c] = (r:pow(2):sum(1) - r:matmul(cls[c].v:t()):pow(2):sum(1)):view(-1, 1)
-      end
-      return F.softmax(ks.cat(dist, 1) / -temp, 1)
-    end }
-  end)
-end
-
-local FIXED_EXTRA = {
-  scat_j3 = function(xs, ys, seed) return train_fixed("scattering_j3", xs, ys, seed, 1e-3, true) end,
-  scat_l12 = function(xs, ys, seed) return train_fixed("scattering_l12", xs, ys, seed, 1e-3, true) end,
-  hog_affine = function(xs, ys) return train_affine("hog", xs, ys, 20) end,
-}
-
 -- a fixed member's probabilities on the test images
 local function fixed_proba(m)
   local parts = {}
@@ -868,23 +822,6 @@ local function fixed_proba(m)
     end
   end)
   return ks.cat(parts, 0)
-end
-
-local function score_fixed_extra(cfg, xs, ys, data_seed, cnn_p, fixed_p, result)
-  local base = fixed_p and cnn_p + fixed_p or cnn_p
-  local all
-  for i, name in ipairs(cfg.fixed_extra) do
-    local m = FIXED_EXTRA[name](xs, ys, data_seed + 41 + i)
-    local p = fixed_proba(m)
-    all = all and all + p or p
-    result[("accuracy_%s_alone"):format(name)] = 100 * metrics.accuracy(p:argmax(1), test_y)
-    for _, w in ipairs(cfg.fx_grid) do
-      result[("accuracy_%s%g"):format(name, w)] = 100 * metrics.accuracy((base + p * w):argmax(1), test_y)
-    end
-  end
-  for _, w in ipairs(cfg.fx_grid) do
-    result[("accuracy_all%g"):format(w)] = 100 * metrics.accuracy((base + all * w):argmax(1), test_y)
-  end
 end
 
 -- one run: draw the K-shot set for this replicate, train, test
@@ -928,8 +865,8 @@ local function run_recipe(k)
       h.weight = cfg.scat_j3
       models[#models + 1] = h
     end
-    if cfg.combine == "log" and (cfg.hog_grid or cfg.specialist or cfg.extra_arch or cfg.fixed_extra) then
-      error("the development scorings (hog_grid, specialist, extra_arch, fixed_extra) add probabilities: "
+    if cfg.combine == "log" and (cfg.hog_grid or cfg.specialist or cfg.extra_arch) then
+      error("the development scorings (hog_grid, specialist, extra_arch) add probabilities: "
         .. "not with combine = \"log\"")
     end
     local pred, cnn_p, hog_p = predict(models, cfg.img_norm and max_normed(test_in) or test_in, cfg.tta, cfg.combine)
@@ -942,14 +879,10 @@ local function run_recipe(k)
     if cfg.extra_arch then -- development only: see score_extra_cnn
       score_extra_cnn(cfg2, models, xs, ys, data_seed, cnn_p, hog_p, result)
     end
-    if cfg.dump and args.dev then -- development only: the members' probabilities, for offline combination
-      require("lfs").mkdir(cfg.dump) -- (fails harmlessly when it exists)
+    if cfg.dump and args.dev then -- development only: the members' probabilities beside the run's record
       local t = { cnn = cnn_p, y = test_y, rows = rows }
       for _, m in ipairs(models) do if m.proba_of then t[m.kind] = fixed_proba(m) end end
-      ks.save(("%s/k%d-rep%d.safetensors"):format(cfg.dump, k, ctx.replicate), t)
-    end
-    if cfg.fixed_extra then -- development only: see score_fixed_extra
-      score_fixed_extra(cfg, xs, ys, data_seed, cnn_p, hog_p, result)
+      ks.save(ctx.dir .. "/members.safetensors", t, { k = tostring(k), replicate = tostring(ctx.replicate) })
     end
     if cfg.hog_grid then -- development only: the run rescored with the fixed members (weight cfg.hog) rescaled
       for _, w in ipairs(cfg.hog_grid) do
