@@ -243,6 +243,27 @@ describe("kshot.experiment", function()
     assert.is_nil(read(root .. "/o/a=1/rep-1/record.json"))
   end)
 
+  it("a metric no run reports is flagged after the first successful run, not only by the report", function()
+    local root = tmpdir()
+    local sp = spec(root)
+    sp.metric, sp.seeds = "acuracy", 1
+    local e = experiment.new(sp)
+    e.show_progress = true
+    local err_text, ok = stderr_of(function() return e:run { progress_mode = "plain" } end)
+    assert.is_true(ok)
+    local _, count = err_text:gsub("reports no metric", "")
+    assert.equal(1, count, err_text)
+    assert.truthy(err_text:find("warning: run base/rep-0 reports no metric 'acuracy' (it reports accuracy, loss): the "
+      .. "report needs it; is experiment.new's metric misspelled?", 1, true), err_text)
+    sp = spec(tmpdir())
+    sp.metric, sp.seeds = "accuracy", 1
+    e = experiment.new(sp)
+    e.show_progress = true
+    err_text = stderr_of(function() return e:run { progress_mode = "plain" } end)
+    assert.truthy(err_text:find("4/4", 1, true), err_text) -- the plain progress lines are there
+    assert.falsy(err_text:find("reports no metric", 1, true), err_text)
+  end)
+
   it("a resume says when every run is loaded from the records, and which recorded failures it keeps", function()
     local root = tmpdir()
     local function sweep()

@@ -36,7 +36,8 @@
 -- record.json that is not valid JSON, not an object, or an "ok" record without
 -- a table of numeric metrics is an error naming the file (delete it to re-run).
 -- A report on a `metric` that no recorded run reports is an error listing the
--- metrics that exist.
+-- metrics that exist; the sweep already warns (on its progress output) when
+-- the first run that succeeds does not report it.
 --
 -- Record of a run: <root>/<experiment>/<key>/ (root default "runs"):
 --   config.json   the config
@@ -461,12 +462,23 @@ function Experiment:run(opts)
   end
   summary.recorded_failed = nil
   local current = 0 -- index in pending of the run in progress
+  local metric_checked = false -- once: the first run that succeeds reports the metric the report needs
   local ok, err = pcall(function()
     for i, run in ipairs(pending) do
       current = i
       local rec, interrupt = run_one(self, run)
       if not rec then error(interrupt, 0) end
       summary.ran = summary.ran + 1
+      if rec.status == "ok" and self.metric and not metric_checked then
+        metric_checked = true
+        if rec.metrics[self.metric] == nil then
+          local names = {}
+          for k in pairs(rec.metrics) do names[#names + 1] = k end
+          table.sort(names)
+          bar:log(("warning: run %s reports no metric '%s' (it reports %s): the report needs it; is experiment.new's "
+            .. "metric misspelled?"):format(run.key, self.metric, #names > 0 and table.concat(names, ", ") or "none"))
+        end
+      end
       if rec.status ~= "ok" then
         summary.failed = summary.failed + 1
         local tb = self:run_dir(run) .. "/traceback.txt"
