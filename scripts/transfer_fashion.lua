@@ -21,8 +21,8 @@
 -- flattened 64 x 7 x 7 map of the third stage, and "avgpool", the pooled
 -- 128-d output of the last stage, by default: the table shows that the
 -- earlier, spatial features transfer to the novel classes and the last
--- pooled ones do not), logistic regression on L2-normalised features and
--- batch-norm re-estimation; fine-tuning runs on the first --ft-backbones of them (it
+-- pooled ones do not), logistic regression on L2-normalised features, the
+-- cosine classifier (Baseline++) and batch-norm re-estimation; fine-tuning runs on the first --ft-backbones of them (it
 -- costs about 1-3 s per episode), with its step count chosen on BASE-class
 -- episodes (never on queries) unless --ft-steps fixes it, on the first
 -- --ft-episodes episodes (the same episodes as everyone's first ones:
@@ -345,9 +345,13 @@ for _, shot in ipairs(args.shots) do
       local ms = {}
       for i, m in ipairs(PIXEL) do ms[i] = { m, label = pre .. m } end
       ms[#ms + 1] = { "logreg", normalize = "L2N", label = pre .. "logreg+L2N" }
+      ms[#ms + 1] = { "cosine", label = pre .. "cosine" } -- Baseline++'s cosine classifier on the frozen features
       ms[#ms + 1] = { "bn", label = pre .. "bn+L2N" }
       say(("  backbone %s, features %s"):format(B.name, layer))
-      local rb = recorded({ part = "features", shot = shot, backbone = B.fingerprint, layer = layer },
+      local labels = {}
+      for i, m in ipairs(ms) do labels[i] = m[1] .. (m.normalize and "+" .. m.normalize or "") end
+      local rb = recorded({ part = "features", shot = shot, backbone = B.fingerprint, layer = layer,
+        methods = table.concat(labels, ",") },
         function() return part_of(run_compare(shot, ms, bopts_for(layer))) end)
       for _, l in ipairs(rb.order) do rows[#rows + 1] = { label = l, s = rb.results[l] } end
     end
