@@ -267,6 +267,8 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --     ... other weights of the CNNs (0.75-2) or the fixed members (0.5-1), 12
 --         orientations as a fourth member, HOG with 12 orientations, an
 --         affine-space (Bruna & Mallat) HOG member: 71.86-72.10 / 77.50-77.71
+--     ... the fixed members' probabilities averaged over each test image and
+--         its four one-pixel shifts (on top of BEST)                     +0.06 / -0.09
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
