@@ -522,12 +522,11 @@ end
 -- averaged); tta: also average over the horizontal mirror of each image
 -- ("shift": and over both shifted by one pixel in each direction). Members
 -- with a .proba function (fixed-feature classifiers) are added with their
--- .weight (relative to the CNNs' average).
--- Returns the predicted labels, and the CNNs' mean probabilities plus the
--- fixed-feature members' probabilities (to score other weights)
--- combine "log": the fixed members enter as weight * log(p) and the CNNs' average as log(p) (a product
--- of experts); else as probabilities added to the CNNs' average. Returns the predicted classes, the CNNs'
--- average probabilities and the fixed members' weighted sum (in the space combine says)
+-- .weight (relative to the CNNs' average): as probabilities, or with
+-- combine "log" as weight * log(p) to the log of the CNNs' average (a
+-- product of experts). Returns the predicted labels, the CNNs' mean
+-- probabilities and the fixed members' weighted sum, in the space combine
+-- says (to score other weights)
 local LOG_EPS = 1e-6
 local function predict(models, x, tta, combine)
   if models.parameters then models = { models } end
@@ -815,12 +814,12 @@ local function score_extra_cnn(cfg, models, xs, ys, data_seed, cnn_p, fixed_p, r
   end
 end
 
--- a fixed member's probabilities on the test images
+-- a fixed member's probabilities on the test images, from the features predict cached
 local function fixed_proba(m)
   local parts = {}
   ks.no_grad(function()
     for start = 0, test_in:size(0) - 1, 1000 do
-      parts[#parts + 1] = m.proba_of(test_in:narrow(0, start, math.min(1000, test_in:size(0) - start)))
+      parts[#parts + 1] = m.proba(test_in, start, test_in:narrow(0, start, math.min(1000, test_in:size(0) - start)))
     end
   end)
   return ks.cat(parts, 0)
@@ -883,7 +882,7 @@ local function run_recipe(k)
     end
     if cfg.dump and args.dev then -- development only: the members' probabilities beside the run's record
       local t = { cnn = cnn_p, y = test_y, rows = rows }
-      for _, m in ipairs(models) do if m.proba_of then t[m.kind] = fixed_proba(m) end end
+      for _, m in ipairs(models) do if m.proba then t[m.kind] = fixed_proba(m) end end
       ks.save(ctx.dir .. "/members.safetensors", t, { k = tostring(k), replicate = tostring(ctx.replicate) })
     end
     if cfg.hog_grid then -- development only: the run rescored with the fixed members (weight cfg.hog) rescaled

@@ -401,12 +401,13 @@ local function run_one(self, run)
     rec.status, rec.error = "failed", plain and require("kshot.pretty").format(result) or tostring(result)
   end
   -- where a failed run stopped, kept out of record.json like the provenance (paths and lines of this machine)
-  if rec.status == "failed" and trace then write_atomic(dir .. "/traceback.txt", trace .. "\n") else os.remove(dir .. "/traceback.txt") end
+  local tb_path = rec.status == "failed" and trace and dir .. "/traceback.txt" or nil
+  if tb_path then write_atomic(tb_path, trace .. "\n") else os.remove(dir .. "/traceback.txt") end
   -- when, how long, how: kept out of record.json, which stays the same for any order or timing of the runs
   write_atomic(dir .. "/provenance.json", encode_sorted(provenance(started, seconds)))
   write_atomic(dir .. "/record.json", encode_sorted(rec))
   add_result(self, rec)
-  return rec
+  return rec, nil, tb_path
 end
 
 --- exp:run{force=false, retry_failed=false, only=function(run) -> bool, order="canonical"|"reverse"}
@@ -466,7 +467,7 @@ function Experiment:run(opts)
   local ok, err = pcall(function()
     for i, run in ipairs(pending) do
       current = i
-      local rec, interrupt = run_one(self, run)
+      local rec, interrupt, tb_path = run_one(self, run)
       if not rec then error(interrupt, 0) end
       summary.ran = summary.ran + 1
       if rec.status == "ok" and self.metric and not metric_checked then
@@ -481,10 +482,7 @@ function Experiment:run(opts)
       end
       if rec.status ~= "ok" then
         summary.failed = summary.failed + 1
-        local tb = self:run_dir(run) .. "/traceback.txt"
-        local f = io.open(tb, "rb")
-        if f then f:close() end
-        bar:log(("run %s failed: %s%s"):format(run.key, rec.error, f and " (traceback: " .. tb .. ")" or ""))
+        bar:log(("run %s failed: %s%s"):format(run.key, rec.error, tb_path and " (traceback: " .. tb_path .. ")" or ""))
       end
       bar:update(i, { failed = summary.failed })
     end
