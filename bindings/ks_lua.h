@@ -181,6 +181,11 @@ int ks_lua_autograd_setproperty(lua_State *L, ks_tensor *t, const char *k);
  * per state: $KSHOT_LUA_DIR, else next to the binary (ks_lua_module.c). The
  * host calls it at start-up so `require "kshot.nn"` works before `require "kshot"`. */
 void ks_lua_add_path(lua_State *L);
+/* ... and keep one copy of each kshot.* Lua module per state, even when
+ * package.loaded is emptied (busted between spec files): ks_lua_module_cache.c */
+void ks_lua_add_module_cache(lua_State *L);
+/* put every cached kshot.* module back into package.loaded (a second require "kshot") */
+void ks_lua_restore_modules(lua_State *L);
 
 /* The module opener (kshot.so exports it; the host preloads it). */
 int luaopen_kshot(lua_State *L);

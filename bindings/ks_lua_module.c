@@ -110,6 +110,7 @@ void ks_lua_add_path(lua_State *L)
     if (done) return;
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "kshot.path_added");
+    ks_lua_add_module_cache(L);
     char dir[PATH_MAX], cand[PATH_MAX + 64], probe[PATH_MAX + 96];
     const char *env = getenv("KSHOT_LUA_DIR");
     if (env && *env) {
@@ -231,7 +232,10 @@ int luaopen_kshot(lua_State *L)
 {
     /* one context per Lua state, shared by every require of the module */
     lua_getfield(L, LUA_REGISTRYINDEX, KS_CTX_MT ".module");
-    if (!lua_isnil(L, -1)) return 1;
+    if (!lua_isnil(L, -1)) {
+        ks_lua_restore_modules(L);
+        return 1;
+    }
     lua_pop(L, 1);
 
     ks_ctx **box = lua_newuserdatauv(L, sizeof *box, 0);

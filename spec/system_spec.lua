@@ -32,6 +32,57 @@ describe("sub-modules as fields (ks.nn as torch.nn)", function()
   end)
 end)
 
+describe("one copy of each kshot Lua module per Lua state", function()
+  -- what busted does between spec files: the modules a file loaded are dropped from package.loaded
+  local function unload_kshot()
+    local dropped = {}
+    for name, v in pairs(package.loaded) do
+      if type(name) == "string" and name:match("^kshot") then dropped[name], package.loaded[name] = v, nil end
+    end
+    return dropped
+  end
+
+  it("require after package.loaded was emptied returns the same modules, as ks.nn does", function()
+    local nn, help = require "kshot.nn", require "kshot.help"
+    local linear, init = nn.Linear, nn.init
+    local dropped = unload_kshot()
+    assert.is_nil(package.loaded["kshot.nn"])
+    assert.equal(ks, require "kshot")
+    assert.equal(nn, require "kshot.nn")
+    assert.equal(linear, require("kshot.nn").Linear)
+    assert.equal(ks.nn, require "kshot.nn")
+    assert.equal(help, require "kshot.help")
+    -- the modules loaded through others are back too: help finds a value by the loaded modules
+    for name, v in pairs(dropped) do assert.equal(v, package.loaded[name], name) end
+    assert.equal("nn.weight_init.kaiming_normal_", help.name(init.kaiming_normal_))
+  end)
+
+  it("a kshot module that is not there, or does not compile, fails as require says", function()
+    local ok, e = pcall(require, "kshot.no_such_module")
+    assert.is_false(ok)
+    assert.truthy(e:find("module 'kshot.no_such_module' not found", 1, true), e)
+    local seen = {}
+    for line in e:gmatch("[^\n]+%.lua'") do -- each Lua file looked for is named once
+      assert.is_nil(seen[line], line)
+      seen[line] = true
+    end
+    assert.truthy(next(seen), e)
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir .. "/kshot"))
+    local f = assert(io.open(dir .. "/kshot/broken_for_spec.lua", "w"))
+    f:write("return {\n")
+    f:close()
+    local path = package.path
+    package.path = dir .. "/?.lua;" .. path
+    ok, e = pcall(require, "kshot.broken_for_spec")
+    package.path = path
+    os.execute("rm -rf " .. dir)
+    assert.is_false(ok)
+    assert.truthy(e:find("error loading module 'kshot.broken_for_spec' from file '" .. dir, 1, true), e)
+  end)
+end)
+
 describe("threads", function()
   local saved
   before_each(function() saved = ks.get_num_threads() end)
