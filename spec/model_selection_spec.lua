@@ -134,6 +134,21 @@ describe("kshot.model_selection", function()
     assert.are_not.equal(test_acc, test_acc2) -- while the test score did move
   end)
 
+  it("warns, as scikit-learn does, when a class has fewer rows than stratified folds", function()
+    local labels = ks.tensor({ 0, 0, 0, 0, 1, 1, 1, 1, 2, 2 }, "int64")
+    local cv = ms.cross_validate(function() return 1 end, labels, { folds = 3 })
+    assert.same({ "the least populated class (label 2) has only 2 rows, fewer than folds = 3: some validation folds "
+      .. "have none of it" }, cv.warnings)
+    assert.same({}, ms.cross_validate(function() return 1 end, labels, { folds = 2 }).warnings)
+    assert.same({}, ms.cross_validate(function() return 1 end, labels, { folds = 3, stratified = false }).warnings)
+    -- only the rows cross-validated count; select says it once for all its configs
+    local _, info = ms.select(function() return 1 end, { a = { 1, 2 } },
+      { labels = labels, indices = ks.tensor({ 0, 1, 2, 4, 5, 8 }, "int64") }, { folds = 2 })
+    assert.same({ "the least populated class (label 2) has only 1 row, fewer than folds = 2: some validation folds "
+      .. "have none of it" }, info.warnings)
+    assert.equal(info.warnings, info.configs[1].cv.warnings)
+  end)
+
   describe("bad inputs", function()
     it("are clear errors", function()
       local labels = ks.tensor({ 0, 1, 0, 1, 0, 1 }, "int64")
@@ -146,9 +161,14 @@ describe("kshot.model_selection", function()
       assert.has_error(function() ms.cross_validate(function() return 1 end, labels, { folds = 1 }) end,
         "cross_validate: folds must be an integer >= 2, got 1")
       assert.has_error(function() ms.cross_validate(function() return 1 end, { 1, 2 }) end)
-      local ok, e = pcall(ms.cross_validate, function() return "high" end, labels, { folds = 2 })
+      local ok, e = pcall(function() local r = ms.cross_validate(function() return "high" end, labels, { folds = 2 })
+        return r end)
       assert.is_false(ok)
-      assert.matches("must return a number or a table of numbers, got string %(fold 1 of repeat 1%)", e)
+      assert.matches("^[^\n]*model_selection_spec%.lua:%d+: cross_validate: the recipe must return a number or a table "
+        .. "of numbers, got string %(fold 1 of repeat 1%)$", e)
+      ok, e = pcall(function() local r = ms.cross_validate(function(_, _, info)
+        return info.fold == 1 and { acc = 1, f1 = 1 } or { acc = 1 } end, labels, { folds = 2 }) return r end)
+      assert.matches("^[^\n]*model_selection_spec%.lua:%d+: cross_validate: metric 'f1' is missing from some folds$", e)
       ok, e = pcall(ms.select, function() return { acc = 1 } end, { a = { 1 } }, labels, { folds = 2, metric = "f1" })
       assert.matches("did not report metric 'f1' %(it reported: acc%)", e)
     end)

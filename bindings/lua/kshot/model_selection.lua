@@ -185,6 +185,27 @@ local function folds_for(data, opts, fname)
   options.raise(fname .. ": " .. msg)
 end
 
+-- a warning when stratified folds cannot hold every class (as scikit-learn's StratifiedKFold warns): the
+-- smallest class of the rows cross-validated has fewer rows than folds, so some validation folds miss it
+local function small_class_warning(data, opts)
+  opts = opts or {}
+  if opts.stratified == false then return nil end
+  local k = opts.folds or 5
+  local labels = data
+  if not ks.is_tensor(data) then
+    labels = data.indices and data.labels:index_select(0, data.indices) or data.labels
+  end
+  local counts = {}
+  for _, c in ipairs(labels:totable()) do counts[c] = (counts[c] or 0) + 1 end
+  local least, n
+  for c, m in pairs(counts) do
+    if not n or m < n or (m == n and c < least) then least, n = c, m end
+  end
+  if not n or n >= k then return nil end
+  return ("the least populated class (label %d) has only %d row%s, fewer than folds = %d: some validation folds "
+    .. "have none of it"):format(least, n, n == 1 and "" or "s", k)
+end
+
 --- model_selection.folds(data, {folds=5, repeats=1, stratified=true, seed=0})
 -- -> list of repeats * folds {train = rows, val = rows}
 function M.folds(data, opts) return folds_for(data, opts, "folds") end
@@ -193,11 +214,12 @@ function M.folds(data, opts) return folds_for(data, opts, "folds") end
 local function as_metrics(v, fname, where)
   if type(v) == "number" then return { score = v } end
   if type(v) ~= "table" then
-    error(("%s: the recipe must return a number or a table of numbers, got %s (%s)"):format(fname, type(v), where), 4)
+    options.raise(("%s: the recipe must return a number or a table of numbers, got %s (%s)"):format(fname, type(v),
+      where))
   end
   for name, x in pairs(v) do
     if type(x) ~= "number" then
-      error(("%s: the recipe returned a non-number for metric '%s' (%s)"):format(fname, tostring(name), where), 4)
+      options.raise(("%s: the recipe returned a non-number for metric '%s' (%s)"):format(fname, tostring(name), where))
     end
   end
   return v
@@ -205,18 +227,25 @@ end
 
 --- model_selection.cross_validate(recipe, data, {folds=5, repeats=1, stratified=true, seed=0})
 -- -> {folds = {{fold=, ["repeat"]=, metrics={...}}, ...}, summary = {metric = stats.interval},
---     mean = {metric = mean}, names = sorted metric names}
+--     mean = {metric = mean}, names = sorted metric names, warnings = list of strings}
 -- A recipe returning a plain number reports it as metric "score". The
 -- summary interval treats folds as independent, which they are not (the
 -- training sets overlap): read it as a spread, not a calibrated interval.
-function M.cross_validate(recipe, data, opts)
-  if type(recipe) ~= "function" then
-    error(("cross_validate: recipe must be a function(train_rows, val_rows, info), got %s"):format(type(recipe)), 2)
-  end
+-- Stratified folds with a class of fewer rows than folds (some validation
+-- folds miss it, as scikit-learn's StratifiedKFold warns) add a warning to
+-- `warnings` and write it to stderr.
+-- warnings: a list of messages (see small_class_warning), also written to stderr when `say`
+local function warnings_of(fname, data, opts, say)
+  local w = small_class_warning(data, opts)
+  if w and say then io.stderr:write(fname, ": warning: ", w, "\n") end
+  return { w }
+end
+
+local function cross_validate(recipe, data, opts, warnings)
   local k = check_folds_opts(opts, "cross_validate")
   local seed = (opts or {}).seed or 0
   local folds = folds_for(data, opts, "cross_validate")
-  local result, per_metric = { folds = {}, summary = {}, mean = {} }, {}
+  local result, per_metric = { folds = {}, summary = {}, mean = {}, warnings = warnings }, {}
   for i, f in ipairs(folds) do
     local info = { fold = (i - 1) % k + 1, ["repeat"] = (i - 1) // k + 1, seed = seed }
     local m = as_metrics(recipe(f.train, f.val, info), "cross_validate",
@@ -229,7 +258,7 @@ function M.cross_validate(recipe, data, opts)
   end
   local names = {}
   for name, vs in pairs(per_metric) do
-    if #vs ~= #folds then error(("cross_validate: metric '%s' is missing from some folds"):format(name), 2) end
+    if #vs ~= #folds then options.raise(("cross_validate: metric '%s' is missing from some folds"):format(name)) end
     names[#names + 1] = name
     result.summary[name] = stats.interval(vs)
     result.mean[name] = result.summary[name].mean
@@ -239,13 +268,23 @@ function M.cross_validate(recipe, data, opts)
   return result
 end
 
+function M.cross_validate(recipe, data, opts)
+  if type(recipe) ~= "function" then
+    error(("cross_validate: recipe must be a function(train_rows, val_rows, info), got %s"):format(type(recipe)), 2)
+  end
+  check_folds_opts(opts, "cross_validate")
+  folds_for(data, opts, "cross_validate")
+  return cross_validate(recipe, data, opts, warnings_of("cross_validate", data, opts, true))
+end
+
 -- ------------------------------------------------------------ selection
 --- model_selection.select(recipe, grid, data, {folds=5, repeats=1, stratified=true, seed=0,
 --   metric=, minimize=false, progress=function(i, n, cfg, cv)})
 -- recipe(config, train_rows, val_rows, info) -> number or metrics table.
 -- Every config is scored by the SAME folds (paired); the best mean of `metric`
 -- (default: the only metric, or "accuracy", or "score") wins; ties keep the
--- earlier config. Returns best_config, {configs = {{config=, key=, cv=, score=}}, best = index}.
+-- earlier config. Returns best_config, {configs = {{config=, key=, cv=, score=}}, best = index,
+-- warnings = list} (warnings: as cross_validate's, written to stderr once).
 function M.select(recipe, grid, data, opts)
   if type(recipe) ~= "function" then
     error(("select: recipe must be a function(config, train_rows, val_rows, info), got %s"):format(type(recipe)), 2)
@@ -254,9 +293,10 @@ function M.select(recipe, grid, data, opts)
   opts = options.check(opts, "select", SELECT_KEYS)
   local cv_opts = { folds = opts.folds, ["repeats"] = opts["repeats"], stratified = opts.stratified, seed = opts.seed }
   folds_for(data, cv_opts, "select") -- a bad data or option: an error at the user's select line, before any work
+  local warnings = warnings_of("select", data, cv_opts, true)
   local results, best, best_score = {}, nil, nil
   for i, cfg in ipairs(configs) do
-    local cv = M.cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, data, cv_opts)
+    local cv = cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, data, cv_opts, warnings)
     local metric = opts.metric
     if not metric then
       metric = (#cv.names == 1 and cv.names[1]) or (cv.mean.accuracy and "accuracy") or "score"
@@ -271,7 +311,7 @@ function M.select(recipe, grid, data, opts)
     if better then best, best_score = i, score end
     if opts.progress then opts.progress(i, #configs, cfg, cv) end
   end
-  return configs[best], { configs = results, best = best }
+  return configs[best], { configs = results, best = best, warnings = warnings }
 end
 
 return M
