@@ -183,9 +183,14 @@ static int l_save(lua_State *L)
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             return luaL_error(L, "save: tensor names must be strings, got a %s key", luaL_typename(L, -2));
+        /* torch.save({"model": sd, "epoch": 3}) habit: say where nested tables and plain values go */
         if (!ks_lua_to_tensor(L, -1))
-            return luaL_error(L, "save: value of '%s' must be a kshot.Tensor, got %s", lua_tostring(L, -2),
-                              luaL_typename(L, -1));
+            return luaL_error(L,
+                              "save: value of '%s' must be a kshot.Tensor, got %s (ks.save writes one flat table of "
+                              "tensors, with string metadata as its last argument; a checkpoint with state dicts "
+                              "and plain values is optim.save_checkpoint(path, {model = model, optimizer = opt, "
+                              "scheduler = sched, epoch = n, ...}), read back by optim.load_checkpoint)",
+                              lua_tostring(L, -2), luaL_typename(L, -1));
         check_key_nul(L, "tensor name");
         n++;
     }

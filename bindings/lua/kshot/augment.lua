@@ -10,7 +10,9 @@
 --   aug(x, nil, { out = buf })                  -- into a preallocated buffer (no allocation)
 --   local xm, ysoft = A.compose({ A.mixup{alpha = 1, num_classes = 10} }, { seed = 2 })(x, y)
 --
--- Every transform takes a probability p and its own parameters. The kernels
+-- A.normalize{mean =, std =} is torchvision's Normalize as a step, and a
+-- function x -> x (or A.lambda(fn)) is a step too, as in torchvision's Compose.
+-- Every random transform takes a probability p and its own parameters. The kernels
 -- (C, runtime/core/ks_augment*.c) draw every per-image parameter serially
 -- from the pipeline's generator, then process the images in parallel, so a
 -- seed gives the same batch for any thread count. compose fuses a random crop
@@ -332,6 +334,69 @@ function M.random_erasing(opts)
   })
 end
 
+------------------------------------------------------------ normalization
+-- a mean or std option: a number, or a list of numbers (one per channel)
+local function channel_values(name, opts, key, positive)
+  local v = opts[key]
+  if v == nil then fail(name, ("option '%s' is required (a number or a list, one per channel)"):format(key), 3) end
+  local list = type(v) == "number" and { v } or v
+  if type(list) ~= "table" or #list == 0 then
+    fail(name, ("option '%s' must be a number or a non-empty list of numbers, got %s"):format(key, type(v)), 3)
+  end
+  for i, x in ipairs(list) do
+    if type(x) ~= "number" or x ~= x or x == math.huge or x == -math.huge or (positive and x <= 0) then
+      fail(name, ("option '%s' item %d must be a finite number%s, got %s"):format(key, i, positive and " > 0" or "",
+        tostring(x)), 3)
+    end
+  end
+  return list
+end
+
+--- A.normalize{mean = m | {m1, ...}, std = s | {s1, ...}}: (x - mean) / std per channel (dim 1 of [B, C, H, W]),
+-- torchvision's Normalize, at the place the pipeline has it: A.compose({A.random_crop{padding = 2},
+-- A.normalize{mean = 0.286, std = 0.353}, A.random_erasing{value = 0, ...}}, {seed = 1}) pads the [0, 1]
+-- pixels (padding black), then erases with 0 in normalised units, as torchvision does.
+function M.normalize(opts)
+  local name = "normalize"
+  opts = opt_table(name, opts, { "mean", "std" })
+  local mean, std = channel_values(name, opts, "mean"), channel_values(name, opts, "std", true)
+  if #mean ~= #std and #mean ~= 1 and #std ~= 1 then
+    fail(name, ("options 'mean' and 'std' have %d and %d channels"):format(#mean, #std))
+  end
+  local C = math.max(#mean, #std)
+  -- made once: a step in a training loop allocates nothing per batch
+  local m = #mean == 1 and mean[1] or ks.tensor(mean):view(1, -1, 1, 1)
+  local sd = #std == 1 and std[1] or ks.tensor(std):view(1, -1, 1, 1)
+  return new(name, {
+    inplace = true, mean = mean, std = std,
+    run = function(self, src, dst)
+      if C > 1 and src:size(1) ~= C then
+        error(("normalize: %d channels in mean/std, but x has shape %s (channels are dim 1 of [B, C, H, W])"):format(C,
+          shape_str(src)), 0)
+      end
+      dst:copy_(src)
+      dst:sub_(m):div_(sd)
+    end,
+  })
+end
+
+--- A.lambda(fn): a step running fn(x) -> x' on the batch (torchvision's Lambda); fn must return a float32 tensor
+-- of x's shape. compose also takes fn itself as an item: A.compose({A.random_crop{}, function(x) return x * 2 end}).
+function M.lambda(fn)
+  if type(fn) ~= "function" then fail("lambda", "a function x -> x expected, got " .. type(fn)) end
+  return new("lambda", {
+    inplace = true, fn = fn,
+    run = function(self, src, dst)
+      local r = self.fn(src)
+      if not ks.is_tensor(r) or r:dtype() ~= "float32" or r.shape ~= src.shape then
+        error(("lambda: a function step must return a float32 tensor of its input's shape %s, got %s"):format(
+          shape_str(src), ks.is_tensor(r) and (r:dtype() .. " " .. shape_str(r)) or type(r)), 0)
+      end
+      dst:copy_(r)
+    end,
+  })
+end
+
 ------------------------------------------------------------------ mixing
 local function check_labels(name, x, y)
   if y == nil then fail(name, "labels y are required (call aug(x, y))", 4) end
@@ -498,9 +563,12 @@ function M.compose(list, opts)
   if type(list) ~= "table" then fail(name, "a list of transforms expected, got " .. type(list)) end
   opts = opt_table(name, opts, { "seed", "generator", "fuse" })
   local nmix = 0
+  list = { table.unpack(list) }
   for i, t in ipairs(list) do
+    if type(t) == "function" then t = M.lambda(t); list[i] = t end -- torchvision's Compose takes any callable
     if getmetatable(t) ~= Transform then
-      fail(name, ("item %d is not a transform (got %s)"):format(i, type(t)))
+      fail(name, ("item %d is not a transform (got %s): items are A.* transforms or functions x -> x"):format(i,
+        type(t)))
     end
     if t.mixing then nmix = nmix + 1 end
   end

@@ -268,7 +268,8 @@ local function collect(self, kind, recurse)
   return setmetatable(list, named_list_mt)
 end
 
---- List of {name, tensor} for every parameter, in registration order.
+--- List of {name, tensor} for every parameter, in registration order; a generic for also calls it
+-- as torch's iterator: for name, p in m:named_parameters() do ... end (ipairs gives i, {name, p}).
 function Module:named_parameters(recurse) return collect(self, "param", recurse) end
 function Module:named_buffers(recurse) return collect(self, "buffer", recurse) end
 

@@ -7,9 +7,18 @@
 -- "s:strong_wolfe", "t:0.9,0.999" for number lists, "T:k1,k2,..." listing a
 -- table's keys, integer keys written "#0"). from_tensors rebuilds the table.
 --
---   optim.save_checkpoint(path, {model = model, optimizer = opt, scheduler = sched})
---   optim.load_checkpoint(path, {model = model, optimizer = opt, scheduler = sched})
+--   optim.save_checkpoint(path, {model = model, optimizer = opt, scheduler = sched,
+--                                epoch = epoch, best = best_state, rng = ks.get_rng_state()})
+--   local extra = optim.load_checkpoint(path, {model = model, optimizer = opt, scheduler = sched})
+--   -- extra.epoch, extra.best (name -> tensor), extra.rng: what torch.load(path)["epoch"] ... gives
 -- The model's tensors are stored under "model.<name>" (its state_dict names).
+-- model, optimizer and scheduler are objects (their state_dict() is saved; a
+-- state_dict table is taken as it is). Every other entry is a plain value saved
+-- as it is, under "extra.<key>": numbers (integers stay integers), booleans,
+-- strings (RNG states: ks.get_rng_state(), g:get_state()), tensors and nested
+-- tables of them (a cloned state_dict for the best weights); load_checkpoint
+-- returns them as one table, {} for a file without any. An object among them
+-- (a module, an optimizer, a generator) is an error that says what to store.
 local ks = require "kshot"
 local options = require "kshot.options"
 
@@ -48,6 +57,10 @@ end
 
 local function flatten(v, key, tensors, meta)
   local tv = type(v)
+  -- keys may hold '.' (state_dict names), so {["a.b"] = x, a = {b = y}} would map both to one name
+  if tensors[key] ~= nil or meta[key] ~= nil then
+    error(string.format("save: two entries are stored under the name '%s' (a key with '.' and a nested table)", key), 0)
+  end
   if ks.is_tensor(v) then
     tensors[key] = v:detach():contiguous()
   elseif tv == "number" then
@@ -57,6 +70,9 @@ local function flatten(v, key, tensors, meta)
   elseif tv == "string" then
     meta[key] = "s:" .. v
   elseif tv == "table" then
+    if getmetatable(v) ~= nil and type(v.state_dict) == "function" then
+      error(string.format("save: '%s' is an object: store its state_dict()", key), 0)
+    end
     if is_number_list(v) then
       local parts = {}
       for i, x in ipairs(v) do parts[i] = fmt_number(x) end
@@ -66,8 +82,9 @@ local function flatten(v, key, tensors, meta)
     local keys = {}
     for k in pairs(v) do
       local kt = math.type(k) == "integer" and ("#" .. k) or k
-      if type(kt) ~= "string" or kt:find("[.,]") then
-        error(string.format("save: cannot store key %s of '%s' (integers or strings without '.' and ',')", tostring(k), key), 0)
+      if type(kt) ~= "string" or kt == "" or kt:find(",", 1, true) or (kt == k and kt:sub(1, 1) == "#") then
+        error(string.format("save: cannot store key %s of '%s' (integers or non-empty strings without ',' that do not start with '#')",
+          tostring(k), key), 0)
       end
       keys[#keys + 1] = kt
     end
@@ -131,15 +148,64 @@ local function check_parts(fname, parts)
   end
 end
 
---- Write model, optimizer and scheduler state into one safetensors file.
+local PARTS = {model = true, optimizer = true, scheduler = true}
+
+-- a value that is an object rather than data: saving it as a table of fields
+-- would store its internals (or fail deep inside), so say what to store
+local function object_hint(key, v)
+  if ks.is_tensor(v) then return nil end
+  if type(v) == "table" and type(v.state_dict) == "function" then
+    return string.format("'%s' is an object: store %s:state_dict() (and load it back with %s:load_state_dict(extra.%s))",
+      key, key, key, key)
+  end
+  if type(v) == "userdata" and type(v.get_state) == "function" then
+    return string.format("'%s' is a generator: store %s:get_state() (and restore it with %s:set_state(extra.%s))",
+      key, key, key, key)
+  end
+  if type(v) == "function" or type(v) == "userdata" or type(v) == "thread" then
+    return string.format("'%s' is a %s: only tensors, numbers, booleans, strings and tables of them are stored", key, type(v))
+  end
+end
+
+-- model / optimizer / scheduler: an object's state_dict(), or a state_dict table given as it is
+local function part_state(name, v)
+  if type(v) == "table" and type(v.state_dict) == "function" then return (v:state_dict()) end
+  if type(v) == "table" and getmetatable(v) == nil then return v end
+  options.raise(string.format("save_checkpoint: parts.%s must be an object with state_dict (or its state_dict table), got %s",
+    name, ks.is_tensor(v) and "a tensor" or type(v)))
+end
+
+--- Write model, optimizer and scheduler state into one safetensors file, with any other entries
+-- (epoch, best weights, RNG states, ...): optim.save_checkpoint(path, {model = m, optimizer = opt,
+-- scheduler = sched, epoch = 5, best = best_state, rng = ks.get_rng_state()}). The other entries are
+-- numbers, booleans, strings, tensors or tables of them; load_checkpoint returns them.
 function C.save_checkpoint(path, parts)
   check_parts("save_checkpoint", parts)
-  local tensors, meta = {}, {}
-  if parts.model then
-    for k, t in pairs(parts.model:state_dict()) do tensors["model." .. k] = t:contiguous() end
+  local tensors, meta, extra, n_extra = {}, {}, {}, 0
+  for k, v in pairs(parts) do
+    if not PARTS[k] then
+      if type(k) ~= "string" then
+        options.raise("save_checkpoint: entry keys must be strings, got " .. type(k) .. " " .. tostring(k))
+      end
+      local hint = object_hint(k, v)
+      if hint then options.raise("save_checkpoint: " .. hint) end
+      extra[k], n_extra = v, n_extra + 1
+    end
   end
-  if parts.optimizer then C.to_tensors(parts.optimizer:state_dict(), "optim", tensors, meta) end
-  if parts.scheduler then C.to_tensors(parts.scheduler:state_dict(), "sched", tensors, meta) end
+  if parts.model then
+    for k, t in pairs(part_state("model", parts.model)) do
+      if not ks.is_tensor(t) then
+        options.raise(string.format("save_checkpoint: the model's state_dict entry '%s' is a %s, not a tensor", k, type(t)))
+      end
+      tensors["model." .. k] = t:contiguous()
+    end
+  end
+  if parts.optimizer then C.to_tensors(part_state("optimizer", parts.optimizer), "optim", tensors, meta) end
+  if parts.scheduler then C.to_tensors(part_state("scheduler", parts.scheduler), "sched", tensors, meta) end
+  if n_extra > 0 then
+    local ok, err = pcall(C.to_tensors, extra, "extra", tensors, meta)
+    if not ok then options.raise("save_checkpoint: " .. tostring(err):gsub("^save: ", ""):gsub("'extra%.", "'")) end
+  end
   ks.save(path, tensors, meta)
 end
 
@@ -154,11 +220,20 @@ local function at_file(path, fn, ...)
   return res, res2
 end
 
---- Load a checkpoint written by save_checkpoint into fresh instances. Every part is read and checked
--- before anything is written: on error (naming the file) the model, optimizer and scheduler are unchanged.
+--- Load a checkpoint written by save_checkpoint into fresh instances and return its other entries:
+-- local extra = optim.load_checkpoint(path, {model = m, optimizer = opt, scheduler = sched}) (extra.epoch, ...;
+-- {} when the file has none). Every part is read and checked before anything is written: on error (naming
+-- the file) the model, optimizer and scheduler are unchanged.
 function C.load_checkpoint(path, parts)
   check_parts("load_checkpoint", parts)
   if type(path) ~= "string" then options.raise("load_checkpoint: argument 'path' must be a string, got " .. type(path)) end
+  for k in pairs(parts) do
+    if not PARTS[k] then
+      -- torch's ckpt["epoch"] is the result here; a key in parts would otherwise be silently ignored
+      options.raise(string.format("load_checkpoint: unknown part '%s' (model, optimizer, scheduler); the other saved "
+        .. "entries are returned: local extra = optim.load_checkpoint(path, {...}); extra.%s", tostring(k), tostring(k)))
+    end
+  end
   for _, name in ipairs({"model", "optimizer", "scheduler"}) do
     local v = parts[name]
     if v ~= nil and (type(v) ~= "table" or type(v.load_state_dict) ~= "function") then
@@ -167,6 +242,8 @@ function C.load_checkpoint(path, parts)
   end
   local tensors, meta = at_file(path, ks.load, path)
   meta = meta or {}
+  local extra = {}
+  if meta.extra ~= nil then extra = at_file(path, C.from_tensors, tensors, meta, "extra") end
   local osd, ssd
   if parts.optimizer then
     if meta.optim == nil then at_file(path, error, "no optimizer state in the file (no 'optim' entry)", 0) end
@@ -187,6 +264,7 @@ function C.load_checkpoint(path, parts)
   end
   if osd then at_file(path, parts.optimizer.load_state_dict, parts.optimizer, osd) end
   if ssd then at_file(path, parts.scheduler.load_state_dict, parts.scheduler, ssd) end
+  return extra
 end
 
 return C

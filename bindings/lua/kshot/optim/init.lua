@@ -86,7 +86,11 @@ end
 function Optimizer.new(cls, params, opts, defaults)
   local groups = setmetatable({}, options.one_based("opt.param_groups", "group"))
   local self = setmetatable({defaults = {}, param_groups = groups, state = {}, _seen = {}}, cls)
-  if opts ~= nil and type(opts) ~= "table" then fail(self, "options must be a table, got %s", type(opts)) end
+  if opts ~= nil and type(opts) ~= "table" then
+    -- torch's optim.AdamW(params, 1e-3): say how the lr is written here
+    local hint = type(opts) == "number" and (" (the lr goes in the options: {lr = %s})"):format(opts) or ""
+    fail(self, "options must be a table, got %s%s", type(opts), hint)
+  end
   opts = opts or {}
   for k, v in pairs(defaults) do self.defaults[k] = v end
   for k, v in pairs(opts) do
