@@ -46,6 +46,10 @@ static int join(lua_State *L, const char *op,
                 ks_status (*fn)(ks_ctx *, int, ks_tensor *const *, int64_t, ks_tensor **))
 {
     ks_ctx *c = KS_CTX(L);
+    /* torch.cat takes a sequence too, but a call with the tensors as arguments is a common slip */
+    if (ks_lua_to_tensor(L, 1))
+        return luaL_error(L, "%s: takes a list of tensors, got a tensor as argument #1 (write ks.%s({a, b}[, dim]))",
+                          op, op);
     lua_Integer dim = join_dim(L, op);
     int n;
     ks_tensor **ts = check_list(L, 1, &n);

@@ -1,8 +1,8 @@
 -- embed_spec.lua: the embedding API (runtime/host/kshot.h). Builds
 -- runtime/host/examples/embed_example.c and a test program against
 -- <build>/libkshot.a + liblua5.4.a with the Makefile's flags, runs them and
--- checks their output. <build> is the folder of os.getenv("KSHOT_BIN") or
--- build/kshot.
+-- checks their output. <build> is the folder of the binary
+-- spec/helpers/host_process.lua names ($KSHOT_BIN, ...).
 
 local H = require "spec.helpers.host_process"
 local KSHOT, q, slurp, tmpname = H.KSHOT, H.q, H.slurp, H.tmpname

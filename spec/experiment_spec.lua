@@ -315,7 +315,7 @@ exp:report()
 print(("ran=%d skipped=%d failed=%d"):format(s.ran, s.skipped, s.failed))
 ]])
     f:close()
-    local host = os.getenv("KSHOT_BIN") or "build/kshot"
+    local host = require("spec.helpers.host_process").KSHOT
     local function child(root, kill_at)
       local p = io.popen(("'%s' '%s' '%s' %d 2>&1; echo \"exit=$?\""):format(host, script, root, kill_at))
       local out = p:read("a")

@@ -1,6 +1,6 @@
 -- host_spec.lua: the `kshot` executable (runtime/host): lua.c-compatible
 -- command line, errors and exit statuses, REPL over a pipe, completion,
--- Ctrl-C. Runs the binary os.getenv("KSHOT_BIN") or "build/kshot".
+-- Ctrl-C. Runs the binary spec/helpers/host_process.lua names ($KSHOT_BIN, ...).
 
 local H = require "spec.helpers.host_process"
 local KSHOT, q, slurp, spit, tmpname, run, script = H.KSHOT, H.q, H.slurp, H.spit, H.tmpname, H.run, H.script

@@ -32,7 +32,7 @@ end
 -- serve as the reference. Returns the peak live bytes in those and after
 -- (sampled every 250 iterations).
 local function script_churn(body)
-  local bin = os.getenv("KSHOT_BIN") or "build/kshot"
+  local bin = require("spec.helpers.host_process").KSHOT
   local script = [[
     local ks = require "kshot"
     local a, m = ks.ones(64), ks.ones(8, 8)

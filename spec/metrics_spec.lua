@@ -87,8 +87,15 @@ describe("kshot.metrics", function()
     assert.equal("precision is ill-defined and set to 0 for classes with no predictions: 3 (dress), 4 (coat)",
       named.warnings[1])
     assert.equal("recall is ill-defined and set to 0 for classes with no true examples: 4 (coat)", named.warnings[2])
-    assert.matches("warning: recall is ill%-defined and set to 0 for classes with no true examples: 4 %(coat%)",
-      metrics.classification_report(pred, target, { names = { "tee", "trouser", "pullover", "dress", "coat" } }))
+    local report = metrics.classification_report(pred, target, { names = { "tee", "trouser", "pullover", "dress", "coat" } })
+    assert.matches("warning: recall is ill%-defined and set to 0 for classes with no true examples: 4 %(coat%)", report)
+    -- scikit-learn's summary rows: accuracy (micro precision = recall = f1 = accuracy), macro and weighted averages
+    local acc = metrics.accuracy(pred, target)
+    assert.truthy(report:find(("\naccuracy%s%.4f %8d\n"):format((" "):rep(30), acc, #target), 1, true), report)
+    assert.truthy(report:find(("\nmacro avg      %9.4f %9.4f %9.4f %8d\n"):format(named.macro.precision,
+      named.macro.recall, named.macro.f1, #target), 1, true), report)
+    assert.truthy(report:find("\nweighted avg ", 1, true), report)
+    assert.is_nil(report:find("micro", 1, true), report)
   end)
 
   it("perfect and all-wrong predictions", function()

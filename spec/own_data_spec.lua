@@ -2,7 +2,7 @@
 -- CSV of 3 Gaussian classes, a folder of 3 classes of bar images): the
 -- report, resume, a separate test set, and the errors a user meets first
 -- (exit 2, "own_data.lua: <message>", no traceback, nothing printed on stdout).
--- Runs the host binary os.getenv("KSHOT_BIN") or "build/kshot".
+-- Runs the host binary spec/helpers/host_process.lua names ($KSHOT_BIN, ...).
 local ks = require "kshot" -- puts the kshot.* Lua modules on package.path
 local lfs = require "lfs"
 local json = require "dkjson"

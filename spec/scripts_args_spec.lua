@@ -2,7 +2,7 @@
 -- front (exit 2, "<script>: <message>", no traceback, nothing run), and the
 -- kshot.cli features behind that: min / max / unique / path / special /
 -- check, cli.fail, cli.call, cli.check_path, cli.temp_dir cleanup. Runs the
--- host binary os.getenv("KSHOT_BIN") or "build/kshot"; every case fails
+-- host binary spec/helpers/host_process.lua names; every case fails
 -- while parsing or before any training (the whole file takes seconds).
 local ks = require "kshot" -- puts the kshot.* Lua modules on package.path
 local cli = require "kshot.cli"

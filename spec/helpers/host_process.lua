@@ -1,8 +1,11 @@
--- spec/helpers/host_process.lua: running the `kshot` binary (os.getenv("KSHOT_BIN")
--- or build/kshot) from specs, with temporary files removed by cleanup().
+-- spec/helpers/host_process.lua: running the `kshot` binary ($KSHOT_BIN, the kshot
+-- busted runs under, or build/kshot) from specs, with temporary files removed by cleanup().
 local M = {}
 
-M.KSHOT = os.getenv("KSHOT_BIN") or "build/kshot"
+-- $KSHOT_BIN, else the interpreter busted runs under when it is a kshot host (busted --lua=build18/kshot),
+-- else build/kshot
+local interpreter = type(arg) == "table" and type(arg[-1]) == "string" and arg[-1] or ""
+M.KSHOT = os.getenv("KSHOT_BIN") or (interpreter:match("kshot$") and interpreter) or "build/kshot"
 
 --- q(s): s quoted for the shell
 function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end

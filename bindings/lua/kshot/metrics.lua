@@ -8,6 +8,11 @@
 -- runs in C (ks.metrics.confusion, bindings/ks_lua_metrics.c); the formulas
 -- below work on the C x C confusion matrix.
 --
+-- Argument order: predictions first, then the true labels -- metric(pred,
+-- target), as torchmetrics and F.cross_entropy(input, target) -- the reverse
+-- of scikit-learn's (y_true, y_pred). The results mean what scikit-learn's
+-- do: confusion_matrix's rows are the true classes, its columns the predicted.
+--
 -- Scores are fractions in [0, 1] (multiply by 100 for percent).
 -- Precision of a class nobody predicted (or recall of a class absent from
 -- the labels, or an F1 with precision + recall = 0) is 0, and the result
@@ -251,7 +256,8 @@ function M.f1(pred, target, opts)
   return f
 end
 
---- metrics.classification_report(pred, target, {names=}) -> printable text
+--- metrics.classification_report(pred, target, {names=}) -> printable text: per class precision, recall, f1
+-- and support, then scikit-learn's summary rows (accuracy, macro avg, weighted avg) and the warnings
 function M.classification_report(pred, target, opts)
   check_opts(opts, "classification_report", CM_KEYS)
   local r = M.precision_recall_f1(pred, target, opts)
@@ -261,7 +267,10 @@ function M.classification_report(pred, target, opts)
     lines[#lines + 1] = ("%-14s %9.4f %9.4f %9.4f %8d"):format(cm.names and cm.names[i] or tostring(i - 1),
       r.precision[i], r.recall[i], r.f1[i], r.support[i])
   end
-  for _, a in ipairs { "macro", "micro", "weighted" } do
+  -- as scikit-learn's multiclass report: micro-averaged precision, recall and f1 all equal the accuracy, so one
+  -- "accuracy" row stands for them
+  lines[#lines + 1] = ("%-14s %9s %9s %9.4f %8d"):format("accuracy", "", "", r.micro.f1, cm.total)
+  for _, a in ipairs { "macro", "weighted" } do
     lines[#lines + 1] = ("%-14s %9.4f %9.4f %9.4f %8d"):format(a .. " avg", r[a].precision, r[a].recall, r[a].f1,
       cm.total)
   end
