@@ -336,6 +336,34 @@ function Module:requires_grad_(flag)
   return self
 end
 
+--- m:clone() -> a deep copy of the module (Torch7's nn.Module:clone, PyTorch's copy.deepcopy(m)): the same
+-- structure, options and train/eval mode with its own parameters and buffers (values, requires_grad and grads
+-- copied), e.g. the best weights kept during early stopping, or an ensemble member started from one model.
+-- Tensors the module shares (tied weights) stay shared in the copy. Functions and objects that are not modules
+-- (a generator, an augment pipeline) are the same ones in both.
+function Module:clone()
+  local seen = {}
+  local function copy(v)
+    if seen[v] ~= nil then return seen[v] end
+    local c
+    if ks.is_tensor(v) then
+      c = v:detach():clone()
+      if v.requires_grad then c:requires_grad_(true) end
+      if v.is_leaf and v.grad ~= nil then c.grad = v.grad:clone() end
+    elseif type(v) == "table" and (is_module(v) or getmetatable(v) == nil) then
+      c = {}
+      seen[v] = c
+      for k, x in next, v do rawset(c, copy(k), copy(x)) end
+      return setmetatable(c, getmetatable(v))
+    else
+      return v
+    end
+    seen[v] = c
+    return c
+  end
+  return copy(self)
+end
+
 --- Call fn(m) on every module (children first, as PyTorch), return self.
 function Module:apply(fn)
   for _, m in self:named_children() do m:apply(fn) end
