@@ -173,6 +173,74 @@ describe("kshot.features", function()
       "features.OrientedGradients: unknown option 'bg' (known: orientations, scale, background)")
   end)
 
+  -- the u2 bin of an 8-bit code, from the definition: uniform codes (at most two changes around the ring) in code
+  -- order, every other code in bin 58
+  local function u2_bin(code)
+    local bin = 0
+    for c = 0, 255 do
+      local changes = 0
+      for k = 0, 7 do
+        if ((c >> k) & 1) ~= ((c >> ((k + 1) % 8)) & 1) then changes = changes + 1 end
+      end
+      if c == code then return changes <= 2 and bin or 58 end
+      if changes <= 2 then bin = bin + 1 end
+    end
+  end
+
+  it("lbp: each pixel's bright neighbours, clockwise from the top left, as a uniform-pattern histogram", function()
+    -- a bright centre on black: the centre sees no brighter neighbour (code 0); each of the 8 others sees it at
+    -- one place of its ring: top left pixel at bottom right (bit 4), top middle at bottom (bit 5), ...
+    local x = ks.zeros(1, 1, 3, 3)
+    x[{ 0, 0, 1, 1 }] = 1
+    local f = features.lbp(x, { cells = { 3 } })
+    assert.same({ 1, 59 }, f:shape())
+    local want = {}
+    for b = 1, 59 do want[b] = 0 end
+    for _, code in ipairs { 0, 1, 2, 4, 8, 16, 32, 64, 128 } do want[u2_bin(code) + 1] = 1 / 3 end -- sqrt(1 / 9)
+    local got = f:view(-1):totable()
+    for b = 1, 59 do assert.near(want[b], got[b], 1e-6, "bin " .. (b - 1)) end
+    -- per-pixel cells (c = 1): the top left pixel's code is 16 (only its bottom right neighbour is brighter)
+    local per = features.lbp(x, { cells = { 1 } }):view(9, 59)
+    assert.equal(1, per[{ 0, u2_bin(16) }]:item())
+    assert.equal(1, per[{ 4, u2_bin(0) }]:item())
+    -- a ring that alternates bright and dark (code 85: eight changes) is not uniform: bin 58
+    local alt = ks.tensor({ { 1, 0, 1 }, { 0, 0.5, 0 }, { 1, 0, 1 } }):float():view(1, 1, 3, 3)
+    assert.equal(1, features.lbp(alt, { cells = { 1 } }):view(9, 59)[{ 4, 58 }]:item())
+  end)
+
+  it("lbp: cells of each size, fractions summing to one per cell; ties below the threshold flip no bit", function()
+    local X = ks.data.fashion_mnist { split = "test" }
+    local x = X:narrow(0, 0, 8):float():div(255):view(-1, 1, 28, 28)
+    local f = features.lbp(x)
+    assert.same({ 8, (16 + 4) * 59 }, f:shape())
+    local sums = f:pow(2):view(8, 20, 59):sum(2) -- squares of the square roots: fractions
+    assert.is_true((sums - 1):abs():max():item() < 1e-5)
+    assert.same({ 8, 4 * 59 }, features.lbp(x, { radius = 2, cells = { 14 } }):shape())
+    -- noise far below an 8-bit step leaves every code as it was; with threshold 0 it flips bits in flat regions
+    local noisy = x + ks.rand(8, 1, 28, 28) * 1e-4
+    assert.same(f:totable(), features.lbp(noisy):totable())
+    assert.is_true((features.lbp(noisy, { threshold = 0 }) - f):abs():max():item() > 0.1)
+    -- each image alone gives its row of the batch; no gradient reaches x
+    assert.same(f[3]:totable(), features.lbp(x:narrow(0, 3, 1))[0]:totable())
+    local xg = x:clone():requires_grad_(true)
+    assert.is_false(features.lbp(xg).requires_grad)
+    assert.same({ 0, 59 * 4 }, features.lbp(ks.rand(0, 1, 28, 28), { cells = { 14 } }):shape())
+  end)
+
+  it("lbp: bad options are errors naming them", function()
+    local x = ks.rand(1, 1, 16, 16)
+    err(function() features.lbp(ks.zeros(1, 3, 16, 16)) end,
+      "features.lbp: argument 'x' must have shape [N, 1, H, W] (one channel), got [1, 3, 16, 16]")
+    err(function() features.lbp(x, { radius = 0 }) end, "features.lbp: option 'radius' must be an integer in [1, 8], got 0")
+    err(function() features.lbp(x, { radius = 9 }) end, "features.lbp: option 'radius' must be an integer in [1, 8], got 9")
+    err(function() features.lbp(ks.rand(1, 1, 8, 8)) end, "features.lbp: option 'cells'[2] = 14 is larger than the 8x8 image")
+    err(function() features.lbp(x, { cells = {} }) end, "features.lbp: option 'cells' is empty")
+    err(function() features.lbp(x, { cells = { 4 }, threshold = -1 }) end,
+      "features.lbp: option 'threshold' must be a number >= 0, got -1")
+    err(function() features.lbp(x, { cells = { 4 }, treshold = 0 }) end,
+      "features.lbp: unknown option 'treshold' (known: radius, cells, threshold)")
+  end)
+
   it("hog of an empty batch is an empty [0, D] result, like scattering", function()
     assert.same({ 0, 304 }, features.hog(ks.rand(0, 1, 16, 16)):shape())
     assert.same({ 0, 8 * 16 }, features.hog(ks.rand(0, 1, 28, 28), { cells = { 7 }, coarse_cells = {} }):shape())

@@ -23,6 +23,20 @@
 --     and the averaged moduli of those moduli at coarser scales (L^2 J (J-1) / 2
 --     maps); C = 81 for J = 2, L = 8. Stable to small deformations and
 --     shifts below 2^J pixels, with no learned weights.
+--   features.lbp(x, {radius = 1, cells = {7, 14}, threshold = 1e-3})
+--     x float32 [N, 1, H, W] -> [N, 59 * (cells of all sizes)]: histograms of
+--     uniform local binary patterns (Ojala, Pietikainen & Maenpaa 2002,
+--     LBP u2 with 8 neighbours, on the square ring): each pixel's 8
+--     neighbours at chessboard distance `radius`, clockwise from the top
+--     left (outside the image: 0), give a bit each, 1 when the neighbour is
+--     brighter than the pixel by more than `threshold` (rounding noise in
+--     flat regions then flips no bit); the 58 codes with at most two 0/1
+--     changes around the ring keep a bin each, all other codes share bin 58.
+--     For each size c in `cells`, each c x c cell (floor, as hog) holds the
+--     fraction of its pixels in each bin, cell by cell in row-major order;
+--     the fractions are square-rooted (Hellinger map). Local texture and
+--     shape with no learned weights, whose errors differ from the gradient
+--     features'. Not differentiable: the result carries no gradient.
 --   features.OrientedGradients{orientations = 8, scale = 1, background = 0} (an nn.Module)
 --     x -> cat(x, scale * oriented_gradients(x - background)) along channels:
 --     [N, 1 + O, H, W], a fixed first layer in front of a CNN (background: the
@@ -34,7 +48,8 @@
 -- Option ranges (errors name the option): orientations 1..360; cells and
 -- coarse_cells lists of integers >= 1, each at most the image side (coarse:
 -- half the side, rounded down; coarse cells need an image of at least 2x2);
--- J 1..4 with the image at least 2^J pixels on each side; L 1..32. Unknown
+-- J 1..4 with the image at least 2^J pixels on each side; L 1..32; radius
+-- 1..8; threshold a number >= 0. Unknown
 -- options are errors. An empty batch (N = 0) gives an empty [0, ...] result.
 -- Gradients: the square roots (Hellinger map, wavelet modulus) have gradient
 -- 0 where their argument is exactly 0 (instead of inf * 0 = NaN); values are
@@ -179,6 +194,78 @@ function M.hog(x, opts)
   add_blocks(parts, gradients(x, o), cells)
   if #coarse > 0 then add_blocks(parts, gradients(F.avg_pool2d(x, 2), o), coarse) end
   return safe_sqrt(ks.cat(parts, 1))
+end
+
+-- ---------------------------------------------------------------- local binary patterns
+-- code (0..255) -> bin: the uniform codes (at most two changes around the ring) in code order, then 58
+local u2_bins
+local function uniform_bins()
+  if not u2_bins then
+    local t, nxt = {}, 0
+    for code = 0, 255 do
+      local changes = 0
+      for k = 0, 7 do
+        if ((code >> k) & 1) ~= ((code >> ((k + 1) % 8)) & 1) then changes = changes + 1 end
+      end
+      if changes <= 2 then t[code + 1], nxt = nxt, nxt + 1 end
+    end
+    for code = 0, 255 do t[code + 1] = t[code + 1] or 58 end
+    u2_bins = ks.tensor(t, "int64")
+  end
+  return u2_bins
+end
+
+local LBP_BINS = 59
+-- the 8 neighbours' offsets in the image padded by r, clockwise from the top left: bit k is neighbour k + 1
+local function ring(r)
+  return { { 0, 0 }, { 0, r }, { 0, 2 * r }, { r, 2 * r }, { 2 * r, 2 * r }, { 2 * r, r }, { 2 * r, 0 }, { r, 0 } }
+end
+
+-- [N, H, W] bins of the patterns of x [N, 1, H, W]
+local function lbp_bins(x, r, threshold)
+  local n, h, w = x:size(0), x:size(2), x:size(3)
+  local centre = x:view(n, h, w) + threshold
+  local p = ks.pad(x, { r, r, r, r }):view(n, h + 2 * r, w + 2 * r)
+  local code = ks.zeros({ n, h, w }, ks.int64)
+  for k, o in ipairs(ring(r)) do
+    code:add_(p:narrow(1, o[1], h):narrow(2, o[2], w):gt(centre):long(), 1 << (k - 1))
+  end
+  return uniform_bins():index_select(0, code:view(-1)):view(n, h, w)
+end
+
+-- the fraction of each c x c cell's pixels per bin: [N, cells * 59], cell-major
+local function cell_histograms(bins, c)
+  local n = bins:size(0)
+  local gh, gw = bins:size(1) // c, bins:size(2) // c
+  local cells = gh * gw
+  local rows, cols = {}, {}
+  for i = 1, gh * c do rows[i] = ((i - 1) // c) * gw * LBP_BINS end
+  for j = 1, gw * c do cols[j] = ((j - 1) // c) * LBP_BINS end
+  local cell_of = ks.tensor(rows, ks.int64):view(-1, 1) + ks.tensor(cols, ks.int64):view(1, -1) -- [gh c, gw c]
+  local first = (ks.arange(n, ks.int64) * (cells * LBP_BINS)):view(-1, 1, 1)
+  local idx = bins:narrow(1, 0, gh * c):narrow(2, 0, gw * c) + cell_of + first
+  local hist = ks.zeros(n * cells * LBP_BINS)
+  hist:index_add_(0, idx:reshape(-1), ks.ones(idx:numel()))
+  return hist:view(n, cells * LBP_BINS):div(c * c)
+end
+
+function M.lbp(x, opts)
+  local name = "lbp"
+  opts = checked_call(name, x, opts, { "radius", "cells", "threshold" })
+  local r = count_opt(name, opts, "radius", 1, 8)
+  local cells = cells_opt(name, opts, "cells", { 7, 14 })
+  if #cells == 0 then fail(name, "option 'cells' is empty") end
+  local threshold = opts.threshold or 1e-3
+  if type(threshold) ~= "number" or threshold < 0 or threshold ~= threshold then
+    fail(name, ("option 'threshold' must be a number >= 0, got %s"):format(tostring(threshold)))
+  end
+  check_cells(name, "cells", cells, x:size(2), x:size(3), "image")
+  return ks.no_grad(function()
+    local bins = lbp_bins(x:detach(), r, threshold)
+    local parts = {}
+    for _, c in ipairs(cells) do parts[#parts + 1] = cell_histograms(bins, c) end
+    return ks.cat(parts, 1):sqrt()
+  end)
 end
 
 -- ---------------------------------------------------------------- scattering
