@@ -1,7 +1,8 @@
 --- kshot.features: fixed (untrained) image features for very small samples.
 --
 -- With 5-10 labelled images per class a model has too few examples to learn
--- its first filters well; edge-orientation features need none. Two pieces:
+-- its first filters well; edge-orientation, wavelet and local-pattern
+-- features need none:
 --
 --   features.oriented_gradients(x, {orientations = 8})
 --     x float32 [N, 1, H, W] -> [N, O, H, W]: the image's first derivative
