@@ -1,4 +1,5 @@
--- kshot.features: fixed oriented-gradient features (soft HOG) and the fixed first layer.
+-- kshot.features: fixed oriented-gradient features (soft HOG), scattering, local binary / ternary patterns and the
+-- fixed first layer.
 local ks = require "kshot"
 local features = require "kshot.features"
 
@@ -225,6 +226,33 @@ describe("kshot.features", function()
     local xg = x:clone():requires_grad_(true)
     assert.is_false(features.lbp(xg).requires_grad)
     assert.same({ 0, 59 * 4 }, features.lbp(ks.rand(0, 1, 28, 28), { cells = { 14 } }):shape())
+  end)
+
+  it("ltp: the upper pattern (clearly brighter neighbours), then the lower (clearly darker), as lbp histograms", function()
+    -- centre 0.5; its right neighbour 0.6 (above by more than 0.02: upper bit 3), its bottom neighbour 0.4 (lower
+    -- bit 5), its top neighbour 0.51 (within the threshold: neither); the rest 0.5
+    local x = ks.full({ 1, 1, 3, 3 }, 0.5)
+    x[{ 0, 0, 1, 2 }] = 0.6
+    x[{ 0, 0, 2, 1 }] = 0.4
+    x[{ 0, 0, 0, 1 }] = 0.51
+    local f = features.ltp(x, { cells = { 1 } })
+    assert.same({ 1, 2 * 9 * 59 }, f:shape())
+    local upper, lower = f:view(2, 9, 59)[0], f:view(2, 9, 59)[1]
+    assert.equal(1, upper[{ 4, u2_bin(8) }]:item())
+    assert.equal(1, lower[{ 4, u2_bin(32) }]:item())
+    -- with a threshold above 0.1 every neighbour of the centre is "equal": code 0 in both patterns
+    local wide = features.ltp(x, { cells = { 1 }, threshold = 0.2 }):view(2, 9, 59)
+    assert.equal(1, wide[{ 0, 4, u2_bin(0) }]:item())
+    assert.equal(1, wide[{ 1, 4, u2_bin(0) }]:item())
+    -- its upper half is lbp with the same threshold
+    local X = ks.data.fashion_mnist { split = "test" }
+    local imgs = X:narrow(0, 0, 4):float():div(255):view(-1, 1, 28, 28)
+    local both = features.ltp(imgs)
+    assert.same({ 4, 2 * 20 * 59 }, both:shape())
+    assert.same(features.lbp(imgs, { threshold = 0.02 }):totable(), both:narrow(1, 0, 20 * 59):totable())
+    err(function() features.ltp(imgs, { threshold = "5" }) end,
+      "features.ltp: option 'threshold' must be a number >= 0, got 5")
+    err(function() features.ltp(imgs, { radius = 10 }) end, "features.ltp: option 'radius' must be an integer in [1, 8], got 10")
   end)
 
   it("lbp: bad options are errors naming them", function()

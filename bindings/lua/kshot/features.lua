@@ -38,6 +38,14 @@
 --     the fractions are square-rooted (Hellinger map). Local texture and
 --     shape with no learned weights, whose errors differ from the gradient
 --     features'. Not differentiable: the result carries no gradient.
+--   features.ltp(x, {radius = 1, cells = {7, 14}, threshold = 0.02})
+--     x float32 [N, 1, H, W] -> [N, 2 * 59 * (cells of all sizes)]: local
+--     ternary patterns (Tan & Triggs 2010): a neighbour more than
+--     `threshold` brighter than the pixel is +1, more than `threshold`
+--     darker is -1, else 0; coded as two binary patterns, the upper (the +1
+--     neighbours) and the lower (the -1 ones), each histogrammed as lbp does
+--     (uniform bins, cells, square roots): the upper pattern's histograms,
+--     then the lower's. 0.02 is 5 grey levels of an 8-bit image in [0, 1].
 --   features.OrientedGradients{orientations = 8, scale = 1, background = 0} (an nn.Module)
 --     x -> cat(x, scale * oriented_gradients(x - background)) along channels:
 --     [N, 1 + O, H, W], a fixed first layer in front of a CNN (background: the
@@ -222,14 +230,16 @@ local function ring(r)
   return { { 0, 0 }, { 0, r }, { 0, 2 * r }, { r, 2 * r }, { 2 * r, 2 * r }, { 2 * r, r }, { 2 * r, 0 }, { r, 0 } }
 end
 
--- [N, H, W] bins of the patterns of x [N, 1, H, W]
-local function lbp_bins(x, r, threshold)
+-- [N, H, W] bins of the patterns of x [N, 1, H, W]: bit k set where neighbour k + 1 is above the pixel + t
+-- (sign 1), or below the pixel - t (sign -1: LTP's lower pattern)
+local function pattern_bins(x, r, t, sign)
   local n, h, w = x:size(0), x:size(2), x:size(3)
-  local centre = x:view(n, h, w) + threshold
+  local ref = x:view(n, h, w) + sign * t
   local p = ks.pad(x, { r, r, r, r }):view(n, h + 2 * r, w + 2 * r)
   local code = ks.zeros({ n, h, w }, ks.int64)
   for k, o in ipairs(ring(r)) do
-    code:add_(p:narrow(1, o[1], h):narrow(2, o[2], w):gt(centre):long(), 1 << (k - 1))
+    local nb = p:narrow(1, o[1], h):narrow(2, o[2], w)
+    code:add_((sign > 0 and nb:gt(ref) or nb:lt(ref)):long(), 1 << (k - 1))
   end
   return uniform_bins():index_select(0, code:view(-1)):view(n, h, w)
 end
@@ -250,23 +260,40 @@ local function cell_histograms(bins, c)
   return hist:view(n, cells * LBP_BINS):div(c * c)
 end
 
-function M.lbp(x, opts)
-  local name = "lbp"
+-- lbp's and ltp's options checked: radius, cells, threshold
+local function pattern_opts(name, x, opts, def_threshold)
   opts = checked_call(name, x, opts, { "radius", "cells", "threshold" })
   local r = count_opt(name, opts, "radius", 1, 8)
   local cells = cells_opt(name, opts, "cells", { 7, 14 })
   if #cells == 0 then fail(name, "option 'cells' is empty") end
-  local threshold = opts.threshold or 1e-3
+  local threshold = opts.threshold or def_threshold
   if type(threshold) ~= "number" or threshold < 0 or threshold ~= threshold then
     fail(name, ("option 'threshold' must be a number >= 0, got %s"):format(tostring(threshold)))
   end
   check_cells(name, "cells", cells, x:size(2), x:size(3), "image")
+  return r, cells, threshold
+end
+
+-- the square-rooted cell histograms of each sign's pattern (1: brighter neighbours; -1: darker ones)
+local function pattern_histograms(x, r, cells, threshold, signs)
   return ks.no_grad(function()
-    local bins = lbp_bins(x:detach(), r, threshold)
     local parts = {}
-    for _, c in ipairs(cells) do parts[#parts + 1] = cell_histograms(bins, c) end
+    for _, sign in ipairs(signs) do
+      local bins = pattern_bins(x:detach(), r, threshold, sign)
+      for _, c in ipairs(cells) do parts[#parts + 1] = cell_histograms(bins, c) end
+    end
     return ks.cat(parts, 1):sqrt()
   end)
+end
+
+function M.lbp(x, opts)
+  local r, cells, threshold = pattern_opts("lbp", x, opts, 1e-3)
+  return pattern_histograms(x, r, cells, threshold, { 1 })
+end
+
+function M.ltp(x, opts)
+  local r, cells, threshold = pattern_opts("ltp", x, opts, 0.02)
+  return pattern_histograms(x, r, cells, threshold, { 1, -1 })
 end
 
 -- ---------------------------------------------------------------- scattering
