@@ -1,15 +1,15 @@
 --- combine_members.lua: how fewshot_fashion.lua's best_recipe would score with other members or another way of
 -- combining them, without training the CNNs again (development replicates only; how session 16 chose its third
--- member and the log-probability combination, and session 17 its fourth member, e.g.
--- `... runs_dev "scat3,lbp@1e-4" "s16=log:cnn*1+hog*0.75+scattering*0.75+scat3*0.75;s17=log:cnn*1+hog*0.75+\
--- scattering*0.75+scat3*0.75+lbp@1e-4*0.75"`).
+-- member and the log-probability combination, and session 17 its fourth and fifth members, e.g.
+-- `... runs_dev "scat3,lbp@1e-4,ltp@1e-4" "s16=log:cnn*1+hog*0.75+scattering*0.75+scat3*0.75;s17=log:cnn*1+\
+-- hog*0.75+scattering*0.75+scat3*0.75+lbp@1e-4*0.75+ltp@1e-4*0.75"`).
 --
 --   kshot scripts/fewshot_fashion.lua --dev --seeds 8 --test-size 2000 --preset candidates --only best_dump \
 --     --root runs_dev                      # saves members.safetensors beside each best_dump record
 --   kshot scripts/bench/combine_members.lua runs_dev MEMBERS COMBOS
 --
 -- MEMBERS: extra logistic-regression members trained here on each replicate's K-shot images and their one-pixel
--- shifts, comma-separated FEATURE[@L2] (FEATURE: hog, scat2, scat3, scat2L12, pix, lbp, lbp2 (radius 2); L2
+-- shifts, comma-separated FEATURE[@L2] (FEATURE: hog, scat2, scat3, scat2L12, pix, lbp, lbp2 (radius 2), ltp; L2
 -- penalty default 1e-3), or "affine_FEATURE_D" (Bruna & Mallat's affine-space model with D principal
 -- directions). "" for none.
 -- COMBOS: name=TERM+TERM+... separated by ';', a TERM is MEMBER*WEIGHT over the saved members (cnn, hog,
@@ -45,7 +45,7 @@ local function sqrt_scat(J, L)
 end
 local FEAT = { hog = features.hog, scat2 = sqrt_scat(2, 8), scat3 = sqrt_scat(3, 8), scat2L12 = sqrt_scat(2, 12),
   pix = function(x) return x:reshape(x:size(0), -1) end, lbp = features.lbp,
-  lbp2 = function(x) return features.lbp(x, { radius = 2 }) end }
+  lbp2 = function(x) return features.lbp(x, { radius = 2 }) end, ltp = features.ltp }
 
 local function with_shifts(x, y)
   local xs, ys = { x }, { y }
