@@ -656,6 +656,17 @@ local function train_fixed(kind, x, y, seed, wd, shift)
     proba_of = function(xb) return F.softmax(m(FIXED[kind](xb)), 1) end }
 end
 
+-- the fixed-feature members a recipe may add, in the order they join the ensemble: its weight's field, the
+-- FIXED kind, the seed offset from the run's data seed, the L2 penalty's field and default (trained on the
+-- one-pixel shifts too; hog only with hog_shift)
+local FIXED_MEMBERS = {
+  { key = "hog", kind = "hog", seed = 31, wd = "hog_wd", wd_default = 1e-4 },
+  { key = "scat", kind = "scattering", seed = 37, wd = "scat_wd", wd_default = 1e-3 },
+  { key = "scat_j3", kind = "scattering_j3", seed = 43, wd = "scat_wd", wd_default = 1e-3 },
+  { key = "lbp", kind = "lbp", seed = 47, wd = "lbp_wd", wd_default = 1e-3 },
+  { key = "ltp", kind = "ltp", seed = 53, wd = "ltp_wd", wd_default = 1e-3 },
+}
+
 local function accuracy_of(models, x, y, tta)
   return 100 * metrics.accuracy((predict(models, x, tta)), y)
 end
@@ -885,30 +896,13 @@ local function run_recipe(k)
       models[m] = train(cfg2, xs, ys, data_seed + 7919 * (m - 1), steps, val,
         m == 1 and function(step, loss) ctx.log { step = step, loss = loss } end or nil)
     end
-    if cfg.hog then
-      local h = train_fixed("hog", xs, ys, data_seed + 31, cfg.hog_wd or 1e-4, cfg.hog_shift)
-      h.weight = cfg.hog
-      models[#models + 1] = h
-    end
-    if cfg.scat then
-      local h = train_fixed("scattering", xs, ys, data_seed + 37, cfg.scat_wd or 1e-3, true)
-      h.weight = cfg.scat
-      models[#models + 1] = h
-    end
-    if cfg.scat_j3 then
-      local h = train_fixed("scattering_j3", xs, ys, data_seed + 43, cfg.scat_wd or 1e-3, true)
-      h.weight = cfg.scat_j3
-      models[#models + 1] = h
-    end
-    if cfg.lbp then
-      local h = train_fixed("lbp", xs, ys, data_seed + 47, cfg.lbp_wd or 1e-3, true)
-      h.weight = cfg.lbp
-      models[#models + 1] = h
-    end
-    if cfg.ltp then
-      local h = train_fixed("ltp", xs, ys, data_seed + 53, cfg.ltp_wd or 1e-3, true)
-      h.weight = cfg.ltp
-      models[#models + 1] = h
+    for _, fm in ipairs(FIXED_MEMBERS) do
+      if cfg[fm.key] then
+        local h = train_fixed(fm.kind, xs, ys, data_seed + fm.seed, cfg[fm.wd] or fm.wd_default,
+          fm.key ~= "hog" or cfg.hog_shift)
+        h.weight = cfg[fm.key]
+        models[#models + 1] = h
+      end
     end
     if cfg.combine == "log" and (cfg.hog_grid or cfg.specialist or cfg.extra_arch) then
       error("the development scorings (hog_grid, specialist, extra_arch) add probabilities: "
