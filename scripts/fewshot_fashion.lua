@@ -291,6 +291,10 @@ local LR_GRID = { sgd = { 0.01, 0.03, 0.1 }, adamw = { 3e-4, 1e-3, 3e-3 } }
 --     ... LTP 0.02 with weight 0.25 / 1 / threshold 0.01                 73.22 / 78.79, 73.56 / 79.03, 73.37 / 79.05
 --     ... LTP 0.02 with weight 0.75, L2 1e-4 (5 / 8 and 8 / 8 paired
 --         runs better)                                                   73.53 / 79.04   <- BEST
+--         (through the script, `--only best_ltp`                          73.49 / 79.08)
+--   after the report run, on fresh development replicates 108..115 (not used for any choice;
+--   `--seeds 16 --only best_log_s3,best_ltp`): session 16's recipe 72.41 / 77.09, BEST 73.31 / 78.50
+--   (+0.89 / +1.41, 8 / 8 and 8 / 8 paired runs better)
 -- A PyTorch run of the protocol note's reference CNN (wide, AdamW, 300
 -- steps) on the same four development draws gave 64.5 / 71.4: these draws
 -- are harder than the note's (69 / 75.6), and kshot's plain CNN matches
