@@ -241,10 +241,9 @@ local function warnings_of(fname, data, opts, say)
   return { w }
 end
 
-local function cross_validate(recipe, data, opts, warnings)
-  local k = check_folds_opts(opts, "cross_validate")
-  local seed = (opts or {}).seed or 0
-  local folds = folds_for(data, opts, "cross_validate")
+-- the recipe run on folds made once by the caller (select scores every config on the same ones): k folds per
+-- repeat, seed as info.seed
+local function cross_validate(recipe, folds, k, seed, warnings)
   local result, per_metric = { folds = {}, summary = {}, mean = {}, warnings = warnings }, {}
   for i, f in ipairs(folds) do
     local info = { fold = (i - 1) % k + 1, ["repeat"] = (i - 1) // k + 1, seed = seed }
@@ -272,9 +271,9 @@ function M.cross_validate(recipe, data, opts)
   if type(recipe) ~= "function" then
     error(("cross_validate: recipe must be a function(train_rows, val_rows, info), got %s"):format(type(recipe)), 2)
   end
-  check_folds_opts(opts, "cross_validate")
-  folds_for(data, opts, "cross_validate")
-  return cross_validate(recipe, data, opts, warnings_of("cross_validate", data, opts, true))
+  local k, _, seed = check_folds_opts(opts, "cross_validate")
+  local folds = folds_for(data, opts, "cross_validate")
+  return cross_validate(recipe, folds, k, seed, warnings_of("cross_validate", data, opts, true))
 end
 
 -- ------------------------------------------------------------ selection
@@ -292,11 +291,14 @@ function M.select(recipe, grid, data, opts)
   local configs = M.expand_grid(grid)
   opts = options.check(opts, "select", SELECT_KEYS)
   local cv_opts = { folds = opts.folds, ["repeats"] = opts["repeats"], stratified = opts.stratified, seed = opts.seed }
-  folds_for(data, cv_opts, "select") -- a bad data or option: an error at the user's select line, before any work
+  -- made once, before any work (a bad data or option: an error at the user's select line), and shared by every
+  -- config: the comparison is paired
+  local folds = folds_for(data, cv_opts, "select")
+  local k, _, seed = check_folds_opts(cv_opts, "select")
   local warnings = warnings_of("select", data, cv_opts, true)
   local results, best, best_score = {}, nil, nil
   for i, cfg in ipairs(configs) do
-    local cv = cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, data, cv_opts, warnings)
+    local cv = cross_validate(function(tr, va, info) return recipe(cfg, tr, va, info) end, folds, k, seed, warnings)
     local metric = opts.metric
     if not metric then
       metric = (#cv.names == 1 and cv.names[1]) or (cv.mean.accuracy and "accuracy") or "score"
